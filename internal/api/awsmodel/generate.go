@@ -1,0 +1,3 @@
+package awsmodel
+
+//go:generate go run gen.go -model ../../../../shared/aws-models/sagemaker/2017-07-24/service-2.json -o sagemaker.json CreateModel DescribeModel ListModels DeleteModel CreateEndpointConfig DescribeEndpointConfig ListEndpointConfigs DeleteEndpointConfig CreateEndpoint DescribeEndpoint ListEndpoints UpdateEndpoint UpdateEndpointWeightsAndCapacities DeleteEndpoint AddTags ListTags DeleteTags

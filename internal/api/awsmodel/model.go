@@ -1,0 +1,71 @@
+package awsmodel
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sync"
+)
+
+//go:embed sagemaker.json
+var sagemakerJSON []byte
+
+// SageMaker is the SageMaker control-plane model (the operations ebb serves).
+var SageMaker = mustLoad(sagemakerJSON)
+
+// Model is a parsed service model.
+type Model struct {
+	Operations map[string]Operation `json:"operations"`
+	Shapes     map[string]*Shape    `json:"shapes"`
+
+	mu       sync.Mutex
+	patterns map[string]*regexp.Regexp
+}
+
+// Operation is one operation of a model.
+type Operation struct {
+	Name  string    `json:"name"`
+	Input *ShapeRef `json:"input"`
+}
+
+// ShapeRef points at a shape.
+type ShapeRef struct {
+	Shape string `json:"shape"`
+}
+
+// Shape is a model shape with the constraints ebb enforces.
+type Shape struct {
+	Type     string              `json:"type"`
+	Required []string            `json:"required"`
+	Members  map[string]ShapeRef `json:"members"`
+	Member   *ShapeRef           `json:"member"`
+	Key      *ShapeRef           `json:"key"`
+	Value    *ShapeRef           `json:"value"`
+	Min      *float64            `json:"min"`
+	Max      *float64            `json:"max"`
+	Pattern  string              `json:"pattern"`
+	Enum     []string            `json:"enum"`
+}
+
+func mustLoad(b []byte) *Model {
+	m := &Model{patterns: map[string]*regexp.Regexp{}}
+	if err := json.Unmarshal(b, m); err != nil {
+		panic(fmt.Sprintf("awsmodel: embedded model: %v", err))
+	}
+	return m
+}
+
+// pattern compiles a model pattern as a whole-string match, as AWS (Java)
+// applies it. Patterns Go's RE2 cannot compile are not enforced; none of the
+// operations ebb serves has one.
+func (m *Model) pattern(p string) *regexp.Regexp {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	re, ok := m.patterns[p]
+	if !ok {
+		re, _ = regexp.Compile(`^(?:` + p + `)$`)
+		m.patterns[p] = re
+	}
+	return re
+}

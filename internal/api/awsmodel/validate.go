@@ -1,0 +1,243 @@
+package awsmodel
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrUnknownOperation reports an operation the model does not have.
+var ErrUnknownOperation = errors.New("unknown operation")
+
+// SerializationError reports a body that is not the JSON the operation takes
+// (a string where a number belongs, a broken document). AWS answers it with
+// SerializationException.
+type SerializationError struct{ Msg string }
+
+func (e *SerializationError) Error() string { return e.Msg }
+
+// ValidationError lists every constraint a request breaks, in AWS's format.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string {
+	noun := "errors"
+	if len(e.Problems) == 1 {
+		noun = "error"
+	}
+	return fmt.Sprintf("%d validation %s detected: %s", len(e.Problems), noun, strings.Join(e.Problems, "; "))
+}
+
+// Validate checks a JSON request body for op against the model. It returns
+// nil, a *SerializationError or a *ValidationError.
+func (m *Model) Validate(op string, body []byte) error {
+	o, ok := m.Operations[op]
+	if !ok {
+		return ErrUnknownOperation
+	}
+	if o.Input == nil {
+		return nil
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return &SerializationError{Msg: "Unable to parse request body: " + err.Error()}
+	}
+	if dec.More() {
+		return &SerializationError{Msg: "Unexpected content after the request body"}
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		return &SerializationError{Msg: "Request body must be a JSON object"}
+	}
+	v := validator{m: m}
+	v.value("", o.Input.Shape, doc)
+	if v.serial != nil {
+		return v.serial
+	}
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+type validator struct {
+	m        *Model
+	problems []string
+	serial   *SerializationError
+}
+
+func (v *validator) fail(path string, value any, constraint string) {
+	v.problems = append(v.problems, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", show(value), path, constraint))
+}
+
+func (v *validator) mistyped(path, want string) {
+	if v.serial == nil {
+		if path == "" {
+			path = "request"
+		}
+		v.serial = &SerializationError{Msg: fmt.Sprintf("Expected %s at '%s'", want, path)}
+	}
+}
+
+// show renders a value the way AWS quotes it in validation messages.
+func show(value any) string {
+	switch x := value.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "'" + x + "'"
+	case json.Number:
+		return "'" + x.String() + "'"
+	case bool:
+		return fmt.Sprintf("'%t'", x)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = strings.Trim(show(e), "'")
+		}
+		return "'[" + strings.Join(parts, ", ") + "]'"
+	default:
+		return "'" + fmt.Sprint(x) + "'"
+	}
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func join(path, member string) string {
+	if path == "" {
+		return member
+	}
+	return path + "." + member
+}
+
+func (v *validator) value(path, shapeName string, val any) {
+	s := v.m.Shapes[shapeName]
+	if s == nil || val == nil {
+		return
+	}
+	switch s.Type {
+	case "structure":
+		obj, ok := val.(map[string]any)
+		if !ok {
+			v.mistyped(path, "an object")
+			return
+		}
+		for _, name := range s.Required {
+			if obj[name] == nil {
+				v.fail(join(path, lowerFirst(name)), nil, "Member must not be null")
+			}
+		}
+		for name, ref := range s.Members {
+			if x, ok := obj[name]; ok {
+				v.value(join(path, lowerFirst(name)), ref.Shape, x)
+			}
+		}
+	case "list":
+		list, ok := val.([]any)
+		if !ok {
+			v.mistyped(path, "a list")
+			return
+		}
+		v.length(path, s, val, len(list))
+		for i, e := range list {
+			v.value(fmt.Sprintf("%s.%d.member", path, i+1), s.Member.Shape, e)
+		}
+	case "map":
+		obj, ok := val.(map[string]any)
+		if !ok {
+			v.mistyped(path, "a map")
+			return
+		}
+		v.length(path, s, val, len(obj))
+		for k, e := range obj {
+			v.value(path+".key", s.Key.Shape, k)
+			v.value(path+".value", s.Value.Shape, e)
+		}
+	case "string":
+		str, ok := val.(string)
+		if !ok {
+			v.mistyped(path, "a string")
+			return
+		}
+		v.length(path, s, val, utf8.RuneCountInString(str))
+		if s.Pattern != "" {
+			if re := v.m.pattern(s.Pattern); re != nil && !re.MatchString(str) {
+				v.fail(path, val, "Member must satisfy regular expression pattern: "+s.Pattern)
+			}
+		}
+		if len(s.Enum) > 0 && !contains(s.Enum, str) {
+			v.fail(path, val, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
+		}
+	case "integer", "long", "float", "double":
+		n, ok := val.(json.Number)
+		if !ok {
+			v.mistyped(path, "a number")
+			return
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			v.mistyped(path, "a number")
+			return
+		}
+		if (s.Type == "integer" || s.Type == "long") && f != math.Trunc(f) {
+			v.mistyped(path, "an integer")
+			return
+		}
+		if s.Type == "integer" && (f > math.MaxInt32 || f < math.MinInt32) {
+			v.mistyped(path, "a 32-bit integer")
+			return
+		}
+		if s.Min != nil && f < *s.Min {
+			v.fail(path, val, "Member must have value greater than or equal to "+num(*s.Min))
+		}
+		if s.Max != nil && f > *s.Max {
+			v.fail(path, val, "Member must have value less than or equal to "+num(*s.Max))
+		}
+	case "boolean":
+		if _, ok := val.(bool); !ok {
+			v.mistyped(path, "a boolean")
+		}
+	case "timestamp":
+		switch val.(type) {
+		case json.Number, string:
+		default:
+			v.mistyped(path, "a timestamp")
+		}
+	case "blob":
+		if _, ok := val.(string); !ok {
+			v.mistyped(path, "a base64 string")
+		}
+	}
+}
+
+func (v *validator) length(path string, s *Shape, val any, n int) {
+	if s.Min != nil && float64(n) < *s.Min {
+		v.fail(path, val, "Member must have length greater than or equal to "+num(*s.Min))
+	}
+	if s.Max != nil && float64(n) > *s.Max {
+		v.fail(path, val, "Member must have length less than or equal to "+num(*s.Max))
+	}
+}
+
+func num(f float64) string { return fmt.Sprintf("%g", f) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

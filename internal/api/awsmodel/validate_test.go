@@ -1,0 +1,62 @@
+package awsmodel
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name, op, body string
+		want           string // "" = valid; "serialization" = SerializationError
+	}{
+		{"valid", "DescribeEndpoint", `{"EndpointName":"my-ep"}`, ""},
+		{"missing required", "DescribeEndpoint", `{}`,
+			"1 validation error detected: Value null at 'endpointName' failed to satisfy constraint: Member must not be null"},
+		{"pattern", "DescribeEndpoint", `{"EndpointName":"bad_name"}`,
+			"1 validation error detected: Value 'bad_name' at 'endpointName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"},
+		{"nested range", "CreateEndpointConfig", `{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InitialInstanceCount":0}]}`,
+			"1 validation error detected: Value '0' at 'productionVariants.1.member.initialInstanceCount' failed to satisfy constraint: Member must have value greater than or equal to 1"},
+		{"enum", "ListEndpoints", `{"SortBy":"Size"}`,
+			"1 validation error detected: Value 'Size' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [Name, CreationTime, Status]"},
+		{"wrong type", "DescribeEndpoint", `{"EndpointName":5}`, "serialization"},
+		{"not json", "DescribeEndpoint", `{"EndpointName":`, "serialization"},
+		{"not an object", "DescribeEndpoint", `[]`, "serialization"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := SageMaker.Validate(tt.op, []byte(tt.body))
+			var se *SerializationError
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want == "serialization" && !errors.As(err, &se):
+				t.Fatalf("got %v, want a SerializationError", err)
+			case tt.want != "" && tt.want != "serialization" && (err == nil || err.Error() != tt.want):
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateCountsProblems(t *testing.T) {
+	err := SageMaker.Validate("CreateEndpoint", []byte(`{}`))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("got %v, want 2 problems", err)
+	}
+}
+
+func FuzzValidate(f *testing.F) {
+	f.Add("CreateEndpointConfig", []byte(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InitialInstanceCount":1,"InstanceType":"ml.m5.large"}]}`))
+	f.Add("CreateModel", []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"ebb example-model","Environment":{"A":"b"}}}`))
+	f.Add("ListEndpoints", []byte(`{"MaxResults":10,"CreationTimeAfter":1.5e9}`))
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		err := SageMaker.Validate(op, body)
+		var se *SerializationError
+		var ve *ValidationError
+		if err != nil && !errors.Is(err, ErrUnknownOperation) && !errors.As(err, &se) && !errors.As(err, &ve) {
+			t.Fatalf("unexpected error type %T: %v", err, err)
+		}
+	})
+}
