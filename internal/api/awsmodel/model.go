@@ -12,7 +12,11 @@ import (
 var sagemakerJSON []byte
 
 // SageMaker is the SageMaker control-plane model (the operations ebb serves).
-var SageMaker = mustLoad(sagemakerJSON)
+//
+// One constraint is widened on purpose: ModelDataUrl (shape Url) also accepts
+// file:// URLs and absolute paths, because ebb's process runtime serves model
+// artifacts from the local disk, where AWS only knows S3 and HTTPS.
+var SageMaker = mustLoad(sagemakerJSON).widen("Url", `(https|s3)://([^/]+)/?(.*)|file://.+|/.*`)
 
 // Model is a parsed service model.
 type Model struct {
@@ -53,6 +57,11 @@ func mustLoad(b []byte) *Model {
 	if err := json.Unmarshal(b, m); err != nil {
 		panic(fmt.Sprintf("awsmodel: embedded model: %v", err))
 	}
+	return m
+}
+
+func (m *Model) widen(shape, pattern string) *Model {
+	m.Shapes[shape].Pattern = pattern
 	return m
 }
 

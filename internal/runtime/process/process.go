@@ -1,0 +1,427 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/shirou/gopsutil/v4/process"
+)
+
+// Defaults of the container contract.
+const (
+	DefaultStartLimit         = 4 * time.Minute
+	DefaultStopGrace          = 30 * time.Second
+	DefaultPingTimeout        = 2 * time.Second
+	DefaultPingInterval       = 5 * time.Second
+	DefaultUnhealthyThreshold = 3
+	startPollInterval         = 50 * time.Millisecond
+)
+
+// Options configure the runtime. Zero fields take the defaults above.
+type Options struct {
+	// Dir holds the instances' working directories (instances/) and logs (logs/).
+	Dir string
+	// Self replaces a leading "ebb" in an image's command line; defaults to
+	// this executable.
+	Self               string
+	StartLimit         time.Duration
+	StopGrace          time.Duration
+	PingTimeout        time.Duration
+	PingInterval       time.Duration
+	UnhealthyThreshold int
+	Logger             *slog.Logger
+}
+
+// Runtime runs instances as local processes.
+type Runtime struct {
+	opts   Options
+	client *http.Client
+}
+
+// New returns a process runtime; it starts nothing.
+func New(opts Options) *Runtime {
+	if opts.Self == "" {
+		opts.Self, _ = os.Executable()
+	}
+	if opts.StartLimit == 0 {
+		opts.StartLimit = DefaultStartLimit
+	}
+	if opts.StopGrace == 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
+	if opts.PingTimeout == 0 {
+		opts.PingTimeout = DefaultPingTimeout
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.UnhealthyThreshold == 0 {
+		opts.UnhealthyThreshold = DefaultUnhealthyThreshold
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{
+		opts: opts,
+		client: &http.Client{
+			Timeout:   opts.PingTimeout,
+			Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute},
+		},
+	}
+}
+
+// record is what instance.json holds, for Reap.
+type record struct {
+	PID        int    `json:"pid"`
+	CreateTime int64  `json:"createTime"` // ms since the epoch, as the kernel reports it
+	Endpoint   string `json:"endpoint"`
+	Variant    string `json:"variant"`
+}
+
+// Start launches an instance.
+func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
+	argv, err := splitCommand(spec.Image)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", spec.Image, err)
+	}
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("image is empty: give a command line such as \"ebb example-model\"")
+	}
+	if argv[0] == "ebb" {
+		argv[0] = r.opts.Self
+	}
+	workDir := filepath.Join(r.opts.Dir, "instances", spec.ID)
+	logDir := filepath.Join(r.opts.Dir, "logs")
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (runtime.Instance, error) {
+		os.RemoveAll(workDir)
+		return nil, err
+	}
+	modelDir, err := prepareModel(spec.ModelDataURL, filepath.Join(workDir, "model"))
+	if err != nil {
+		return fail(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(logDir, spec.ID+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fail(err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = workDir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = os.Environ()
+	for k, v := range spec.Environment {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env,
+		"SAGEMAKER_BIND_TO_PORT="+strconv.Itoa(port),
+		"PORT="+strconv.Itoa(port),
+		"SM_MODEL_DIR="+modelDir,
+		"EBB_INSTANCE_ID="+spec.ID,
+		"EBB_ENDPOINT_NAME="+spec.Endpoint,
+		"EBB_VARIANT_NAME="+spec.Variant,
+		"EBB_INSTANCE_VCPUS="+strconv.Itoa(spec.InstanceType.VCPUs),
+	)
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fail(fmt.Errorf("start %q: %w", spec.Image, err))
+	}
+	logFile.Close() // the child holds its own descriptor
+	rec := record{PID: cmd.Process.Pid, Endpoint: spec.Endpoint, Variant: spec.Variant}
+	proc, _ := process.NewProcess(int32(cmd.Process.Pid))
+	if proc != nil {
+		rec.CreateTime, _ = proc.CreateTime()
+	}
+	if b, err := json.Marshal(rec); err == nil {
+		os.WriteFile(filepath.Join(workDir, "instance.json"), b, 0o644)
+	}
+	in := &instance{
+		r:       r,
+		id:      spec.ID,
+		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		workDir: workDir,
+		cmd:     cmd,
+		proc:    proc,
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+		exited:  make(chan struct{}),
+	}
+	r.opts.Logger.Info("instance started", "instance", spec.ID, "endpoint", spec.Endpoint, "variant", spec.Variant, "pid", cmd.Process.Pid, "addr", in.addr)
+	go in.wait()
+	go in.monitor()
+	return in, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type instance struct {
+	r       *Runtime
+	id      string
+	addr    string
+	workDir string
+	cmd     *exec.Cmd
+	proc    *process.Process
+
+	ready  chan struct{}
+	done   chan struct{}
+	exited chan struct{}
+
+	mu       sync.Mutex
+	err      error
+	stopping bool
+}
+
+func (in *instance) ID() string             { return in.id }
+func (in *instance) Addr() string           { return in.addr }
+func (in *instance) Ready() <-chan struct{} { return in.ready }
+func (in *instance) Done() <-chan struct{}  { return in.done }
+
+func (in *instance) Err() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.err
+}
+
+// wait reaps the process and reports how it ended.
+func (in *instance) wait() {
+	waitErr := in.cmd.Wait()
+	in.mu.Lock()
+	if in.err == nil && !in.stopping {
+		if waitErr == nil {
+			waitErr = errors.New("exited with status 0")
+		}
+		in.err = fmt.Errorf("instance process ended unexpectedly: %v", waitErr)
+	}
+	err := in.err
+	in.mu.Unlock()
+	// Anything the model server left behind in its group goes with it.
+	syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+	close(in.exited)
+	os.RemoveAll(in.workDir)
+	if err != nil {
+		in.r.opts.Logger.Warn("instance ended", "instance", in.id, "err", err)
+	} else {
+		in.r.opts.Logger.Info("instance stopped", "instance", in.id)
+	}
+	close(in.done)
+}
+
+// monitor health-checks the instance: quickly until it is first ready (or
+// the start limit passes), then every PingInterval.
+func (in *instance) monitor() {
+	o := in.r.opts
+	deadline := time.NewTimer(o.StartLimit)
+	defer deadline.Stop()
+	poll := time.NewTicker(startPollInterval)
+	defer poll.Stop()
+	for !in.ping() {
+		select {
+		case <-in.exited:
+			return
+		case <-deadline.C:
+			in.fail(fmt.Errorf("instance did not pass the ping health check within %v", o.StartLimit))
+			return
+		case <-poll.C:
+		}
+	}
+	close(in.ready)
+
+	tick := time.NewTicker(o.PingInterval)
+	defer tick.Stop()
+	failures := 0
+	for {
+		select {
+		case <-in.exited:
+			return
+		case <-tick.C:
+		}
+		if in.ping() {
+			failures = 0
+			continue
+		}
+		if failures++; failures >= o.UnhealthyThreshold {
+			in.fail(fmt.Errorf("instance failed %d consecutive ping health checks", failures))
+			return
+		}
+	}
+}
+
+func (in *instance) ping() bool {
+	resp, err := in.r.client.Get("http://" + in.addr + "/ping")
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// fail ends an instance that broke the contract.
+func (in *instance) fail(err error) {
+	in.mu.Lock()
+	if in.err == nil && !in.stopping {
+		in.err = err
+	}
+	in.mu.Unlock()
+	in.terminate()
+}
+
+// Stop ends the instance gracefully.
+func (in *instance) Stop(ctx context.Context) error {
+	in.mu.Lock()
+	in.stopping = true
+	in.mu.Unlock()
+	go in.terminate()
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// terminate sends SIGTERM to the process group and SIGKILL after the grace period.
+func (in *instance) terminate() {
+	pgid := in.cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	t := time.NewTimer(in.r.opts.StopGrace)
+	defer t.Stop()
+	select {
+	case <-in.exited:
+	case <-t.C:
+		in.r.opts.Logger.Warn("instance ignored SIGTERM; killing it", "instance", in.id, "grace", in.r.opts.StopGrace)
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+}
+
+// Stats sums CPU time and resident memory over the instance's process tree.
+func (in *instance) Stats() (runtime.Stats, error) {
+	select {
+	case <-in.exited:
+		return runtime.Stats{}, errors.New("instance has ended")
+	default:
+	}
+	if in.proc == nil {
+		return runtime.Stats{}, errors.New("instance process not found")
+	}
+	var s runtime.Stats
+	var walk func(p *process.Process, depth int)
+	walk = func(p *process.Process, depth int) {
+		if t, err := p.Times(); err == nil {
+			s.CPUTime += time.Duration((t.User + t.System) * float64(time.Second))
+		}
+		if m, err := p.MemoryInfo(); err == nil {
+			s.MemoryBytes += m.RSS
+		}
+		if depth > 8 {
+			return
+		}
+		children, _ := p.Children()
+		for _, c := range children {
+			walk(c, depth+1)
+		}
+	}
+	walk(in.proc, 0)
+	s.DiskBytes = dirSize(in.workDir)
+	s.At = time.Now()
+	return s, nil
+}
+
+func dirSize(dir string) uint64 {
+	var n uint64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += uint64(info.Size())
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// Reap stops the instances a previous server left running (after a crash)
+// and removes their working directories. It returns how many it stopped.
+func (r *Runtime) Reap(ctx context.Context) (int, error) {
+	dirs, err := os.ReadDir(filepath.Join(r.opts.Dir, "instances"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stopped := 0
+	for _, d := range dirs {
+		dir := filepath.Join(r.opts.Dir, "instances", d.Name())
+		defer os.RemoveAll(dir)
+		var rec record
+		if b, err := os.ReadFile(filepath.Join(dir, "instance.json")); err == nil && json.Unmarshal(b, &rec) == nil && rec.PID > 0 {
+			if p, err := process.NewProcessWithContext(ctx, int32(rec.PID)); err == nil {
+				if ct, err := p.CreateTime(); err == nil && ct == rec.CreateTime {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r.opts.Logger.Info("stopping orphaned instance", "instance", d.Name(), "endpoint", rec.Endpoint, "variant", rec.Variant, "pid", rec.PID)
+						killGroup(ctx, p, rec.PID, r.opts.StopGrace)
+						mu.Lock()
+						stopped++
+						mu.Unlock()
+					}()
+				}
+			}
+		}
+	}
+	wg.Wait()
+	return stopped, nil
+}
+
+// killGroup sends SIGTERM to a process group and SIGKILL once grace has passed.
+func killGroup(ctx context.Context, p *process.Process, pgid int, grace time.Duration) {
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if ok, _ := p.IsRunning(); !ok {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling a foreign process; no event to wait on
+	}
+	syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// Interface guards.
+var (
+	_ runtime.Runtime  = (*Runtime)(nil)
+	_ runtime.Instance = (*instance)(nil)
+)

@@ -1,0 +1,62 @@
+package runtime
+
+import (
+	"context"
+	"time"
+)
+
+// Spec describes one instance to start.
+type Spec struct {
+	// ID names the instance uniquely and for good (hosting chooses it).
+	ID string
+	// Endpoint and Variant label the instance for logs and orphan recovery.
+	Endpoint, Variant string
+	// Image is the container image; for the process runtime a command line.
+	Image string
+	// Environment is passed to the model server.
+	Environment map[string]string
+	// ModelDataURL is where the model artifacts are (may be empty).
+	ModelDataURL string
+	// InstanceType sizes the instance.
+	InstanceType InstanceType
+}
+
+// Runtime starts instances.
+type Runtime interface {
+	// Start launches an instance and returns at once; the instance becomes
+	// ready (or fails) later. Start fails only when the instance cannot be
+	// launched at all (bad command, unreadable model data).
+	Start(ctx context.Context, spec Spec) (Instance, error)
+}
+
+// Instance is one running model server.
+type Instance interface {
+	ID() string
+	// Addr is the host:port on which the instance serves /ping and /invocations.
+	Addr() string
+	// Ready is closed once the instance has passed its first health check.
+	Ready() <-chan struct{}
+	// Done is closed when the instance has ended for any reason; Err says why.
+	Done() <-chan struct{}
+	// Err is nil while the instance runs and after a clean Stop; otherwise
+	// the reason it ended (crash, failed health checks, start limit).
+	Err() error
+	// Stop asks the instance to end (SIGTERM, then SIGKILL after the grace
+	// period) and waits until it has, or until ctx ends.
+	Stop(ctx context.Context) error
+	// Stats reports resource usage so far.
+	Stats() (Stats, error)
+}
+
+// Stats is an instance's resource usage.
+type Stats struct {
+	// CPUTime is the CPU time consumed by the instance's processes so far
+	// (user+system, summed over cores); utilisation is its rate of change.
+	CPUTime time.Duration
+	// MemoryBytes is the resident memory of the instance's processes.
+	MemoryBytes uint64
+	// DiskBytes is the space used by the instance's working directory.
+	DiskBytes uint64
+	// At is when the figures were read.
+	At time.Time
+}

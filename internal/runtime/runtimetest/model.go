@@ -1,0 +1,72 @@
+package runtimetest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// EnvNeverReady makes Serve answer /ping with 503 forever.
+const EnvNeverReady = "EBB_TEST_NEVER_READY"
+
+// Serve runs the conformance model server on $SAGEMAKER_BIND_TO_PORT until
+// the process is killed. Requests to /invocations:
+//
+//	crash        exit with status 3
+//	unhealthy    answer /ping with 500 from now on
+//	spin:<ms>    burn CPU for ms milliseconds
+//	env:<NAME>   answer the environment variable NAME
+//	file:<path>  answer the file at path under $SM_MODEL_DIR
+//	anything else is echoed
+func Serve() {
+	var unhealthy atomic.Bool
+	unhealthy.Store(os.Getenv(EnvNeverReady) != "")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) {
+		if unhealthy.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("POST /invocations", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		cmd := string(b)
+		switch {
+		case cmd == "crash":
+			os.Exit(3)
+		case cmd == "unhealthy":
+			unhealthy.Store(true)
+		case strings.HasPrefix(cmd, "spin:"):
+			ms, _ := strconv.Atoi(strings.TrimPrefix(cmd, "spin:"))
+			end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+			x := 0
+			for time.Now().Before(end) {
+				for i := 0; i < 10000; i++ {
+					x += i * i
+				}
+			}
+			fmt.Fprint(w, x%7)
+		case strings.HasPrefix(cmd, "env:"):
+			fmt.Fprint(w, os.Getenv(strings.TrimPrefix(cmd, "env:")))
+		case strings.HasPrefix(cmd, "file:"):
+			data, err := os.ReadFile(filepath.Join(os.Getenv("SM_MODEL_DIR"), strings.TrimPrefix(cmd, "file:")))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			w.Write(data)
+		default:
+			w.Write(b)
+		}
+	})
+	port := os.Getenv("SAGEMAKER_BIND_TO_PORT")
+	if err := http.ListenAndServe("127.0.0.1:"+port, mux); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,213 @@
+package runtimetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/runtime"
+)
+
+// Config tells the suite how to use a runtime.
+type Config struct {
+	// New returns a fresh runtime. It must use short health-check intervals
+	// (a ping every ~100 ms, unhealthy after a few failures) and a start
+	// limit of a few seconds, so the suite's failure cases end quickly.
+	New func(t *testing.T) runtime.Runtime
+	// Image runs Serve.
+	Image string
+	// Env is added to every instance's environment (e.g. to tell a re-executed
+	// test binary to run Serve).
+	Env map[string]string
+}
+
+// eventTimeout bounds waits for real instance events (a process starting,
+// exiting); it is a safety net, not a measurement.
+const eventTimeout = 60 * time.Second
+
+// Run runs the conformance suite.
+func Run(t *testing.T, c Config) {
+	t.Run("StartReadyAddress", func(t *testing.T) {
+		t.Parallel()
+		in := start(t, c, nil, "")
+		waitReady(t, in)
+		if got := invoke(t, in, "hello"); got != "hello" {
+			t.Fatalf("echo = %q, want hello", got)
+		}
+	})
+	t.Run("EnvironmentAndModelData", func(t *testing.T) {
+		t.Parallel()
+		archive := modelArchive(t, map[string]string{"weights.txt": "0.5 0.25"})
+		in := start(t, c, map[string]string{"GREETING": "bonjour"}, archive)
+		waitReady(t, in)
+		if got := invoke(t, in, "env:GREETING"); got != "bonjour" {
+			t.Errorf("env:GREETING = %q, want bonjour", got)
+		}
+		if got := invoke(t, in, "file:weights.txt"); got != "0.5 0.25" {
+			t.Errorf("model file = %q, want %q", got, "0.5 0.25")
+		}
+	})
+	t.Run("Stop", func(t *testing.T) {
+		t.Parallel()
+		in := start(t, c, nil, "")
+		waitReady(t, in)
+		ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+		defer cancel()
+		if err := in.Stop(ctx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		waitDone(t, in)
+		if err := in.Err(); err != nil {
+			t.Fatalf("Err after a clean Stop = %v, want nil", err)
+		}
+		if _, err := http.Get("http://" + in.Addr() + "/ping"); err == nil {
+			t.Fatal("instance still answers after Stop")
+		}
+	})
+	t.Run("CrashDetection", func(t *testing.T) {
+		t.Parallel()
+		in := start(t, c, nil, "")
+		waitReady(t, in)
+		post(in, "crash")
+		waitDone(t, in)
+		if in.Err() == nil {
+			t.Fatal("Err after a crash = nil, want the reason")
+		}
+	})
+	t.Run("UnhealthyDetection", func(t *testing.T) {
+		t.Parallel()
+		in := start(t, c, nil, "")
+		waitReady(t, in)
+		invoke(t, in, "unhealthy")
+		waitDone(t, in)
+		if err := in.Err(); err == nil || !strings.Contains(err.Error(), "health") {
+			t.Fatalf("Err = %v, want a failed health check", err)
+		}
+	})
+	t.Run("StartLimit", func(t *testing.T) {
+		t.Parallel()
+		in := start(t, c, map[string]string{EnvNeverReady: "1"}, "")
+		waitDone(t, in)
+		select {
+		case <-in.Ready():
+			t.Fatal("an instance that never answered /ping became ready")
+		default:
+		}
+		if in.Err() == nil {
+			t.Fatal("Err = nil, want the start-limit failure")
+		}
+	})
+	t.Run("Stats", func(t *testing.T) {
+		t.Parallel()
+		in := start(t, c, nil, "")
+		waitReady(t, in)
+		invoke(t, in, "spin:300")
+		s, err := in.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.CPUTime < 150*time.Millisecond || s.MemoryBytes == 0 {
+			t.Fatalf("Stats = %+v after 300 ms of CPU work, want CPUTime >= 150ms and some memory", s)
+		}
+	})
+}
+
+var seq int
+
+func start(t *testing.T, c Config, env map[string]string, modelData string) runtime.Instance {
+	t.Helper()
+	rt := c.New(t)
+	all := map[string]string{}
+	for k, v := range c.Env {
+		all[k] = v
+	}
+	for k, v := range env {
+		all[k] = v
+	}
+	seq++
+	typ, _ := runtime.LookupInstanceType("ml.m5.large")
+	in, err := rt.Start(context.Background(), runtime.Spec{
+		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), seq),
+		Endpoint:     "conformance",
+		Variant:      "v1",
+		Image:        c.Image,
+		Environment:  all,
+		ModelDataURL: modelData,
+		InstanceType: typ,
+	})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+		defer cancel()
+		in.Stop(ctx)
+	})
+	return in
+}
+
+func waitReady(t *testing.T, in runtime.Instance) {
+	t.Helper()
+	select {
+	case <-in.Ready():
+	case <-in.Done():
+		t.Fatalf("instance ended before it was ready: %v", in.Err())
+	case <-time.After(eventTimeout):
+		t.Fatal("instance not ready")
+	}
+}
+
+func waitDone(t *testing.T, in runtime.Instance) {
+	t.Helper()
+	select {
+	case <-in.Done():
+	case <-time.After(eventTimeout):
+		t.Fatal("instance did not end")
+	}
+}
+
+func post(in runtime.Instance, body string) (*http.Response, error) {
+	return http.Post("http://"+in.Addr()+"/invocations", "text/plain", strings.NewReader(body))
+}
+
+func invoke(t *testing.T, in runtime.Instance, body string) string {
+	t.Helper()
+	resp, err := post(in, body)
+	if err != nil {
+		t.Fatalf("invoke %q: %v", body, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("invoke %q: status %d: %s", body, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// modelArchive writes a .tar.gz holding files and returns its path.
+func modelArchive(t *testing.T, files map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gz.Close()
+	path := filepath.Join(t.TempDir(), "model.tar.gz")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
