@@ -1,0 +1,86 @@
+// Package awsjson is the wire codec of AWS's JSON protocols (awsJson1_0,
+// awsJson1_1, and the JSON bodies of restJson1): timestamps as epoch
+// seconds, errors as {"__type", "message"} with X-Amzn-ErrorType.
+package awsjson
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/api/awserr"
+)
+
+// Time is a timestamp that travels as epoch seconds with a fraction.
+type Time time.Time
+
+// T converts a time for the wire; the zero time stays zero (omitted with omitempty pointers).
+func T(t time.Time) *Time {
+	if t.IsZero() {
+		return nil
+	}
+	x := Time(t)
+	return &x
+}
+
+func (t Time) MarshalJSON() ([]byte, error) {
+	sec := float64(time.Time(t).UnixNano()) / 1e9
+	return strconv.AppendFloat(nil, math.Round(sec*1000)/1000, 'f', -1, 64), nil
+}
+
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err == nil {
+		sec, frac := math.Modf(f)
+		*t = Time(time.Unix(int64(sec), int64(frac*1e9)).UTC())
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	parsed, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	*t = Time(parsed)
+	return nil
+}
+
+// Ptr returns the time, or nil for a nil pointer.
+func (t *Time) Ptr() *time.Time {
+	if t == nil {
+		return nil
+	}
+	x := time.Time(*t)
+	return &x
+}
+
+// Write answers with a JSON document.
+func Write(w http.ResponseWriter, contentType string, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, contentType, awserr.Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// WriteError answers with an AWS JSON error.
+func WriteError(w http.ResponseWriter, contentType string, e *awserr.Error) {
+	body := map[string]any{"__type": e.Code, "message": e.Message}
+	for k, v := range e.Fields {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(e.Status)
+	w.Write(b)
+}

@@ -1,0 +1,85 @@
+package sigv4
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+func signed(t *testing.T, secret string, at time.Time, body string) *http.Request {
+	t.Helper()
+	r, _ := http.NewRequest("POST", "http://127.0.0.1:8080/", bytes.NewReader([]byte(body)))
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	r.Header.Set("X-Amz-Target", "SageMaker.ListModels")
+	sum := sha256.Sum256([]byte(body))
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: secret},
+		r, hex.EncodeToString(sum[:]), "sagemaker", "us-east-1", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	v := New(map[string]string{"AKIDEXAMPLE": "secret"})
+	v.Now = func() time.Time { return now }
+	tests := []struct {
+		name string
+		req  *http.Request
+		body string
+		code string
+	}{
+		{"good", signed(t, "secret", now, "{}"), "{}", ""},
+		{"wrong secret", signed(t, "other", now, "{}"), "{}", "InvalidSignatureException"},
+		{"tampered body", signed(t, "secret", now, "{}"), `{"x":1}`, "InvalidSignatureException"},
+		{"expired", signed(t, "secret", now.Add(-10*time.Minute), "{}"), "{}", "InvalidSignatureException"},
+		{"unsigned", func() *http.Request { r, _ := http.NewRequest("POST", "http://127.0.0.1:8080/", nil); return r }(), "", "MissingAuthenticationTokenException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.Verify(tt.req, []byte(tt.body))
+			switch {
+			case tt.code == "" && err != nil:
+				t.Fatalf("unexpected %v", err)
+			case tt.code != "" && (err == nil || err.Code != tt.code):
+				t.Fatalf("got %v, want %s", err, tt.code)
+			}
+		})
+	}
+	unknown := New(map[string]string{"OTHER": "secret"})
+	unknown.Now = v.Now
+	if err := unknown.Verify(signed(t, "secret", now, "{}"), []byte("{}")); err == nil || err.Code != "UnrecognizedClientException" {
+		t.Fatalf("unknown key: got %v", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"lines": "# comment\nAKID1 secret1\nAKID2:secret2\n",
+		"json":  `{"AKID1":"secret1","AKID2":"secret2"}`,
+		"list":  `[{"AccessKeyId":"AKID1","SecretAccessKey":"secret1"},{"AccessKeyId":"AKID2","SecretAccessKey":"secret2"}]`,
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		got, err := LoadFile(p)
+		if err != nil || len(got) != 2 || got["AKID2"] != "secret2" {
+			t.Errorf("%s: %v, %v", name, got, err)
+		}
+	}
+	p := filepath.Join(dir, "bad")
+	os.WriteFile(p, []byte("only-one-field\n"), 0o600)
+	if _, err := LoadFile(p); err == nil {
+		t.Error("bad file: want an error")
+	}
+}

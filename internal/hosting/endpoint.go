@@ -1,0 +1,619 @@
+package hosting
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
+)
+
+// endpoint is the goroutine that owns one endpoint: its record and its
+// instances. Everything below that touches rec or insts runs on it.
+type endpoint struct {
+	s      *Service
+	cmds   chan command
+	events chan event
+	poke   chan struct{} // size 1: coalesced wake-ups (backoff timers)
+	exited chan struct{}
+	view   atomic.Pointer[EndpointView]
+
+	rec      endpointRecord
+	insts    []*inst
+	failure  string               // why the operation in progress failed
+	failures map[string]int       // consecutive instance failures per variant
+	notUntil map[string]time.Time // no replacement for a variant before this
+	deleted  bool
+}
+
+type command struct {
+	fn    func() error
+	reply chan error
+}
+
+type eventKind int
+
+const (
+	eventReady eventKind = iota
+	eventDone
+)
+
+type event struct {
+	kind eventKind
+	in   *inst
+}
+
+// inst is one instance of a variant of a deployment.
+type inst struct {
+	rt         runtime.Instance
+	deployment string // deployment ID
+	variant    string
+	started    time.Time
+	ready      bool
+	stopping   bool
+}
+
+func newID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// launch starts the goroutine of an endpoint. Callers hold s.mu.
+func (s *Service) launch(rec endpointRecord) {
+	e := &endpoint{
+		s:        s,
+		cmds:     make(chan command),
+		events:   make(chan event, 64),
+		poke:     make(chan struct{}, 1),
+		exited:   make(chan struct{}),
+		rec:      rec,
+		failures: map[string]int{},
+		notUntil: map[string]time.Time{},
+	}
+	e.publishView()
+	s.endpoints[strings.ToLower(rec.Name)] = e
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(e.exited)
+		e.run(s.ctx)
+	}()
+}
+
+// do runs fn on the endpoint's goroutine; if fn succeeds the record is
+// persisted before do returns, and if persisting fails the change is undone.
+func (e *endpoint) do(ctx context.Context, fn func() error) error {
+	c := command{fn: fn, reply: make(chan error, 1)}
+	select {
+	case e.cmds <- c:
+	case <-e.exited:
+		return errorf(ErrNotFound, "Could not find endpoint %q.", e.rec.ARN)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-c.reply
+}
+
+func (e *endpoint) run(ctx context.Context) {
+	for {
+		e.reconcile()
+		e.publishView()
+		if e.deleted {
+			return
+		}
+		select {
+		case c := <-e.cmds:
+			backup := e.rec
+			if b, err := json.Marshal(e.rec); err == nil {
+				backup = endpointRecord{}
+				json.Unmarshal(b, &backup)
+			}
+			err := c.fn()
+			if err == nil {
+				if err = e.save(); err != nil {
+					e.rec = backup
+				}
+			}
+			c.reply <- err
+		case ev := <-e.events:
+			e.handle(ev)
+		case <-e.poke:
+		case <-ctx.Done():
+			e.shutdown()
+			return
+		}
+	}
+}
+
+func (e *endpoint) save() error {
+	b, err := json.Marshal(e.rec)
+	if err != nil {
+		return err
+	}
+	return e.s.opts.Store.Update(context.Background(), kindEndpoint, e.rec.Name, b)
+}
+
+// setStatus moves the endpoint to a new status and persists it.
+func (e *endpoint) setStatus(status, reason string) {
+	e.s.log.Info("endpoint status", "endpoint", e.rec.Name, "from", e.rec.Status, "to", status, "reason", reason)
+	e.rec.Status = status
+	e.rec.FailureReason = reason
+	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
+	if err := e.save(); err != nil {
+		e.s.log.Error("persisting endpoint", "endpoint", e.rec.Name, "err", err)
+	}
+}
+
+func (e *endpoint) inProgress() error {
+	switch e.rec.Status {
+	case StatusCreating, StatusUpdating, StatusRollingBack, StatusDeleting:
+		return errorf(ErrInProgress, "Cannot update in-progress endpoint %q.", e.rec.ARN)
+	}
+	return nil
+}
+
+// beginUpdate starts an UpdateEndpoint.
+func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, retainAll bool, exclude []string) error {
+	if err := e.inProgress(); err != nil {
+		return err
+	}
+	if retainAll {
+		for i := range d.Variants {
+			cur := e.rec.Current.variant(d.Variants[i].Name)
+			if cur == nil {
+				continue
+			}
+			if !slices.Contains(exclude, "DesiredInstanceCount") {
+				d.Variants[i].DesiredCount = cur.DesiredCount
+			}
+			if !slices.Contains(exclude, "DesiredWeight") {
+				d.Variants[i].DesiredWeight = cur.DesiredWeight
+			}
+		}
+	}
+	// The new fleet runs beside the old one until traffic moves.
+	if err := e.s.checkLimit(e, append(slices.Clone(e.rec.Current.Variants), d.Variants...)); err != nil {
+		return err
+	}
+	d.ID = newID()
+	e.rec.Pending = &d
+	e.rec.AsyncConfig = async
+	e.rec.Status = StatusUpdating
+	e.rec.FailureReason = ""
+	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
+	e.failure = ""
+	e.s.log.Info("updating endpoint", "endpoint", e.rec.Name, "config", d.ConfigName)
+	return nil
+}
+
+// beginCapacityChange starts an UpdateEndpointWeightsAndCapacities.
+func (e *endpoint) beginCapacityChange(changes []WeightAndCapacity) error {
+	if err := e.inProgress(); err != nil {
+		return err
+	}
+	next := slices.Clone(e.rec.Current.Variants)
+	for _, c := range changes {
+		i := slices.IndexFunc(next, func(v variant) bool { return v.Name == c.VariantName })
+		if i < 0 {
+			return errorf(ErrInvalid, "The variant %q does not exist in endpoint %q.", c.VariantName, e.rec.ARN)
+		}
+		if c.DesiredInstanceCount == nil && c.DesiredWeight == nil {
+			return errorf(ErrInvalid, "Either DesiredWeight or DesiredInstanceCount must be specified for variant %q.", c.VariantName)
+		}
+		if c.DesiredInstanceCount != nil {
+			next[i].DesiredCount = *c.DesiredInstanceCount
+		}
+		if c.DesiredWeight != nil {
+			next[i].DesiredWeight = *c.DesiredWeight
+		}
+	}
+	if err := e.s.checkLimit(e, next); err != nil {
+		return err
+	}
+	e.rec.Rollback = e.rec.Current.Variants
+	e.rec.Current.Variants = next
+	e.rec.Status = StatusUpdating
+	e.rec.FailureReason = ""
+	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
+	e.failure = ""
+	for _, v := range next {
+		e.s.log.Info("changing variant capacity", "endpoint", e.rec.Name, "variant", v.Name, "desired_instances", v.DesiredCount, "desired_weight", v.DesiredWeight)
+	}
+	return nil
+}
+
+func (e *endpoint) beginDelete() error {
+	switch e.rec.Status {
+	case StatusCreating, StatusUpdating, StatusRollingBack:
+		return errorf(ErrInProgress, "Cannot update in-progress endpoint %q.", e.rec.ARN)
+	case StatusDeleting:
+		return nil
+	}
+	e.rec.Status = StatusDeleting
+	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
+	e.s.log.Info("deleting endpoint", "endpoint", e.rec.Name)
+	return nil
+}
+
+// handle applies an instance event.
+func (e *endpoint) handle(ev event) {
+	in := ev.in
+	switch ev.kind {
+	case eventReady:
+		in.ready = true
+		e.failures[in.variant] = 0
+		e.s.log.Info("instance healthy", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID())
+	case eventDone:
+		e.insts = slices.DeleteFunc(e.insts, func(x *inst) bool { return x == in })
+		if in.stopping {
+			return
+		}
+		err := in.rt.Err()
+		e.instanceFailed(in, err)
+	}
+}
+
+// instanceFailed records an instance that ended on its own. While the
+// endpoint is being created or changed, an instance that never became
+// healthy fails the operation; otherwise the instance is replaced, with
+// exponential backoff if its variant keeps failing.
+func (e *endpoint) instanceFailed(in *inst, err error) {
+	log := filepath.Join("logs", in.rt.ID()+".log")
+	reason := fmt.Sprintf("The primary container for production variant %s did not pass the ping health check (%v). See the instance log %s in the data directory.", in.variant, err, log)
+	transitional := e.rec.Status == StatusCreating || (e.rec.Status == StatusUpdating && (e.rec.Pending == nil || in.deployment == e.rec.Pending.ID))
+	if transitional && !in.ready {
+		if e.failure == "" {
+			e.failure = reason
+		}
+		e.s.log.Warn("instance failed to start", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID(), "err", err)
+		return
+	}
+	n := e.failures[in.variant] + 1
+	e.failures[in.variant] = n
+	delay := min(time.Second<<min(n-1, 8), 5*time.Minute)
+	if n == 1 {
+		delay = 0
+	}
+	e.notUntil[in.variant] = e.s.opts.Clock.Now().Add(delay)
+	if delay > 0 {
+		e.s.opts.Clock.AfterFunc(delay, func() {
+			select {
+			case e.poke <- struct{}{}:
+			default:
+			}
+		})
+	}
+	e.s.log.Warn("instance failed; replacing it", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID(), "err", err, "consecutive_failures", n, "replace_in", delay)
+}
+
+// reconcile converges the instances on the record and advances the status.
+func (e *endpoint) reconcile() {
+	switch e.rec.Status {
+	case StatusFailed:
+		e.stopWhere(func(*inst) bool { return true })
+		return
+	case StatusDeleting:
+		e.stopWhere(func(*inst) bool { return true })
+		e.s.opts.Routes.Delete(e.rec.Name)
+		if len(e.insts) == 0 {
+			e.s.forget(e)
+			e.deleted = true
+		}
+		return
+	}
+	e.converge(&e.rec.Current)
+	if e.rec.Pending != nil {
+		e.converge(e.rec.Pending)
+	}
+	e.stopWhere(func(in *inst) bool {
+		return in.deployment != e.rec.Current.ID && (e.rec.Pending == nil || in.deployment != e.rec.Pending.ID)
+	})
+	e.advance()
+	e.publishRoutes()
+}
+
+// converge starts and stops instances of a deployment until every variant
+// has its desired count.
+func (e *endpoint) converge(d *deployment) {
+	now := e.s.opts.Clock.Now()
+	for _, v := range d.Variants {
+		live := e.live(d.ID, v.Name)
+		if missing := v.DesiredCount - len(live); missing > 0 {
+			if now.Before(e.notUntil[v.Name]) || e.failure != "" {
+				continue
+			}
+			for range missing {
+				e.start(d, v)
+			}
+		} else if missing < 0 {
+			// Give up the instances still starting first, then the newest.
+			slices.SortStableFunc(live, func(a, b *inst) int {
+				if a.ready != b.ready {
+					if a.ready {
+						return 1
+					}
+					return -1
+				}
+				return b.started.Compare(a.started)
+			})
+			for _, in := range live[:-missing] {
+				e.stop(in)
+			}
+		}
+	}
+	e.stopWhere(func(in *inst) bool { return in.deployment == d.ID && d.variant(in.variant) == nil })
+}
+
+func (e *endpoint) live(deploymentID, variantName string) []*inst {
+	var out []*inst
+	for _, in := range e.insts {
+		if in.deployment == deploymentID && in.variant == variantName && !in.stopping {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// converged reports whether every variant of d has exactly its desired
+// number of healthy instances and nothing else is running for it.
+func (e *endpoint) converged(d *deployment) bool {
+	for _, v := range d.Variants {
+		live := e.live(d.ID, v.Name)
+		if len(live) != v.DesiredCount {
+			return false
+		}
+		for _, in := range live {
+			if !in.ready {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// advance moves the status machine (see the package documentation).
+func (e *endpoint) advance() {
+	switch e.rec.Status {
+	case StatusCreating:
+		if e.failure != "" {
+			e.setStatus(StatusFailed, e.failure)
+		} else if e.converged(&e.rec.Current) {
+			e.applyWeights()
+			e.setStatus(StatusInService, "")
+		}
+	case StatusUpdating:
+		switch {
+		case e.rec.Pending != nil && e.failure != "":
+			e.s.log.Warn("endpoint update failed; keeping the current configuration", "endpoint", e.rec.Name, "reason", e.failure)
+			reason := e.failure
+			e.rec.Pending = nil
+			e.failure = ""
+			e.setStatus(StatusInService, "Failed to update endpoint: "+reason)
+		case e.rec.Pending != nil && e.converged(e.rec.Pending):
+			// Cut over: the new fleet takes the traffic, the old one drains.
+			e.rec.Current = *e.rec.Pending
+			e.rec.Pending = nil
+			e.applyWeights()
+			e.setStatus(StatusInService, "")
+			e.stopWhere(func(in *inst) bool { return in.deployment != e.rec.Current.ID })
+		case e.rec.Pending == nil && e.failure != "":
+			e.s.log.Warn("capacity change failed; rolling back", "endpoint", e.rec.Name, "reason", e.failure)
+			if e.rec.Rollback != nil {
+				e.rec.Current.Variants = e.rec.Rollback
+				e.rec.Rollback = nil
+			}
+			reason := e.failure
+			e.failure = ""
+			e.setStatus(StatusRollingBack, reason)
+		case e.rec.Pending == nil && e.converged(&e.rec.Current):
+			e.rec.Rollback = nil
+			e.applyWeights()
+			e.setStatus(StatusInService, "")
+		}
+	case StatusRollingBack:
+		if e.converged(&e.rec.Current) {
+			e.applyWeights()
+			e.setStatus(StatusInService, e.rec.FailureReason)
+		}
+	}
+}
+
+// applyWeights makes the desired weights current.
+func (e *endpoint) applyWeights() {
+	for i := range e.rec.Current.Variants {
+		v := &e.rec.Current.Variants[i]
+		v.CurrentWeight = v.DesiredWeight
+	}
+}
+
+func (e *endpoint) start(d *deployment, v variant) {
+	typ, _ := runtime.LookupInstanceType(v.InstanceType)
+	spec := runtime.Spec{
+		ID:           fmt.Sprintf("%s-%s-%s", strings.ToLower(e.rec.Name), strings.ToLower(v.Name), newID()),
+		Endpoint:     e.rec.Name,
+		Variant:      v.Name,
+		Image:        v.Container.Image,
+		Environment:  v.Container.Environment,
+		ModelDataURL: v.Container.ModelDataUrl,
+		InstanceType: typ,
+	}
+	rt, err := e.s.opts.Runtime.Start(e.s.ctx, spec)
+	if err != nil {
+		reason := fmt.Sprintf("Failed to start an instance for production variant %s: %v.", v.Name, err)
+		e.s.log.Warn("instance could not be started", "endpoint", e.rec.Name, "variant", v.Name, "err", err)
+		if e.rec.Status == StatusCreating || e.rec.Status == StatusUpdating {
+			if e.failure == "" {
+				e.failure = reason
+			}
+			return
+		}
+		e.notUntil[v.Name] = e.s.opts.Clock.Now().Add(time.Minute)
+		e.s.opts.Clock.AfterFunc(time.Minute, func() {
+			select {
+			case e.poke <- struct{}{}:
+			default:
+			}
+		})
+		return
+	}
+	in := &inst{rt: rt, deployment: d.ID, variant: v.Name, started: e.s.opts.Clock.Now()}
+	e.insts = append(e.insts, in)
+	go e.watch(in)
+}
+
+// watch forwards an instance's lifecycle to the endpoint's goroutine.
+func (e *endpoint) watch(in *inst) {
+	select {
+	case <-in.rt.Ready():
+		select {
+		case e.events <- event{eventReady, in}:
+		case <-e.exited:
+			return
+		}
+	case <-in.rt.Done():
+	}
+	<-in.rt.Done()
+	select {
+	case e.events <- event{eventDone, in}:
+	case <-e.exited:
+	}
+}
+
+// stopWhere withdraws and stops the matching instances.
+func (e *endpoint) stopWhere(match func(*inst) bool) {
+	for _, in := range e.insts {
+		if !in.stopping && match(in) {
+			e.stop(in)
+		}
+	}
+}
+
+// stop withdraws an instance from routing, lets its requests finish, then
+// stops it. The Done event arrives through watch.
+func (e *endpoint) stop(in *inst) {
+	in.stopping = true
+	e.publishRoutes()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.s.opts.StopTimeout)
+		defer cancel()
+		e.s.opts.Routes.Drain(ctx, in.rt.ID())
+		in.rt.Stop(ctx)
+	}()
+}
+
+// shutdown stops every instance when the server stops; the record stays.
+func (e *endpoint) shutdown() {
+	e.s.opts.Routes.Delete(e.rec.Name)
+	ctx, cancel := context.WithTimeout(context.Background(), e.s.opts.StopTimeout)
+	defer cancel()
+	for _, in := range e.insts {
+		go in.rt.Stop(ctx)
+	}
+	for _, in := range e.insts {
+		select {
+		case <-in.rt.Done():
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// serving reports whether invocations may reach the endpoint.
+func (e *endpoint) serving() bool {
+	switch e.rec.Status {
+	case StatusInService, StatusUpdating, StatusRollingBack:
+		return true
+	}
+	return false
+}
+
+func (e *endpoint) publishRoutes() {
+	if !e.serving() {
+		e.s.opts.Routes.Delete(e.rec.Name)
+		return
+	}
+	ep := router.Endpoint{Name: e.rec.Name}
+	for _, v := range e.rec.Current.Variants {
+		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight}
+		for _, in := range e.live(e.rec.Current.ID, v.Name) {
+			if in.ready {
+				rv.Instances = append(rv.Instances, router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()})
+			}
+		}
+		ep.Variants = append(ep.Variants, rv)
+	}
+	e.s.opts.Routes.Set(ep)
+}
+
+// publishView stores a snapshot for DescribeEndpoint and ListEndpoints.
+func (e *endpoint) publishView() {
+	r := &e.rec
+	v := &EndpointView{
+		Name: r.Name, ARN: r.ARN, ConfigName: r.Current.ConfigName, Status: r.Status,
+		FailureReason: r.FailureReason, CreationTime: r.CreationTime, LastModifiedTime: r.LastModifiedTime,
+		AsyncConfig: r.AsyncConfig,
+		Variants:    e.variantViews(&r.Current),
+	}
+	if r.Pending != nil {
+		v.Pending = &PendingView{ConfigName: r.Pending.ConfigName, StartTime: r.Pending.StartTime, Variants: e.variantViews(r.Pending)}
+	}
+	e.view.Store(v)
+}
+
+func (e *endpoint) variantViews(d *deployment) []VariantView {
+	var out []VariantView
+	for _, v := range d.Variants {
+		vv := VariantView{
+			Name: v.Name, InstanceType: v.InstanceType, Image: v.Container.Image, ResolvedImage: v.Container.Image,
+			ResolvedAt: v.ResolvedAt, CurrentWeight: v.CurrentWeight, DesiredWeight: v.DesiredWeight, DesiredCount: v.DesiredCount,
+		}
+		var starting, stopping []*inst
+		for _, in := range e.insts {
+			if in.deployment != d.ID || in.variant != v.Name {
+				continue
+			}
+			switch {
+			case in.stopping:
+				stopping = append(stopping, in)
+			case in.ready:
+				vv.CurrentCount++
+			default:
+				starting = append(starting, in)
+			}
+		}
+		if len(starting) > 0 {
+			status, msg := "Creating", fmt.Sprintf("Launching %d instance(s).", len(starting))
+			switch {
+			case e.rec.Status == StatusUpdating || e.rec.Status == StatusRollingBack:
+				status = "Updating"
+			case e.rec.Status == StatusInService:
+				msg = fmt.Sprintf("Replacing %d unhealthy instance(s).", len(starting))
+			}
+			vv.Status = append(vv.Status, VariantStatus{Status: status, Message: msg, StartTime: earliest(starting)})
+		}
+		if len(stopping) > 0 {
+			vv.Status = append(vv.Status, VariantStatus{Status: "Deleting", Message: fmt.Sprintf("Stopping %d instance(s).", len(stopping)), StartTime: earliest(stopping)})
+		}
+		out = append(out, vv)
+	}
+	return out
+}
+
+func earliest(ins []*inst) time.Time {
+	t := ins[0].started
+	for _, in := range ins[1:] {
+		if in.started.Before(t) {
+			t = in.started
+		}
+	}
+	return t
+}

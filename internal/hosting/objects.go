@@ -1,0 +1,172 @@
+package hosting
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Store kinds.
+const (
+	kindModel          = "model"
+	kindEndpointConfig = "endpoint-config"
+	kindEndpoint       = "endpoint"
+)
+
+// Container is the part of a ContainerDefinition that ebb runs.
+type Container struct {
+	Image        string            `json:"Image,omitempty"`
+	ModelDataUrl string            `json:"ModelDataUrl,omitempty"`
+	Environment  map[string]string `json:"Environment,omitempty"`
+}
+
+// Model is a SageMaker model. Request keeps the CreateModel request as given
+// (without Tags), so DescribeModel answers with everything that was set.
+type Model struct {
+	Name         string          `json:"name"`
+	ARN          string          `json:"arn"`
+	CreationTime time.Time       `json:"creationTime"`
+	Request      json.RawMessage `json:"request"`
+}
+
+// modelRequest is what hosting reads of a CreateModel request.
+type modelRequest struct {
+	ModelName        string
+	PrimaryContainer *Container
+	Containers       []Container
+}
+
+// container returns the container an instance runs: the primary container,
+// or the first of Containers.
+func (m *modelRequest) container() (Container, bool) {
+	if m.PrimaryContainer != nil {
+		return *m.PrimaryContainer, true
+	}
+	if len(m.Containers) > 0 {
+		return m.Containers[0], true
+	}
+	return Container{}, false
+}
+
+// EndpointConfig is a SageMaker endpoint configuration, kept like Model.
+type EndpointConfig struct {
+	Name         string          `json:"name"`
+	ARN          string          `json:"arn"`
+	CreationTime time.Time       `json:"creationTime"`
+	Request      json.RawMessage `json:"request"`
+}
+
+// ProductionVariant is what hosting reads of a configured variant.
+type ProductionVariant struct {
+	VariantName          string
+	ModelName            string
+	InstanceType         string
+	InitialInstanceCount *int
+	InitialVariantWeight *float64
+	ServerlessConfig     json.RawMessage
+}
+
+type endpointConfigRequest struct {
+	EndpointConfigName   string
+	ProductionVariants   []ProductionVariant
+	AsyncInferenceConfig json.RawMessage
+}
+
+// variant is a production variant as deployed on an endpoint: the model's
+// container is resolved when the endpoint is created or updated, so later
+// changes to the model do not affect running endpoints, as in SageMaker.
+type variant struct {
+	Name          string    `json:"name"`
+	ModelName     string    `json:"modelName"`
+	InstanceType  string    `json:"instanceType"`
+	Container     Container `json:"container"`
+	DesiredCount  int       `json:"desiredCount"`
+	DesiredWeight float64   `json:"desiredWeight"`
+	CurrentWeight float64   `json:"currentWeight"`
+	ResolvedAt    time.Time `json:"resolvedAt"`
+}
+
+// deployment is one endpoint configuration deployed on an endpoint.
+type deployment struct {
+	ID         string    `json:"id"`
+	ConfigName string    `json:"configName"`
+	Variants   []variant `json:"variants"`
+	StartTime  time.Time `json:"startTime"`
+}
+
+func (d *deployment) variant(name string) *variant {
+	for i := range d.Variants {
+		if d.Variants[i].Name == name {
+			return &d.Variants[i]
+		}
+	}
+	return nil
+}
+
+// endpointRecord is an endpoint as persisted. Current is what serves
+// traffic; Pending is the configuration an UpdateEndpoint is rolling out;
+// Rollback holds the capacities to return to if an
+// UpdateEndpointWeightsAndCapacities fails.
+type endpointRecord struct {
+	Name             string          `json:"name"`
+	ARN              string          `json:"arn"`
+	Status           string          `json:"status"`
+	FailureReason    string          `json:"failureReason,omitempty"`
+	CreationTime     time.Time       `json:"creationTime"`
+	LastModifiedTime time.Time       `json:"lastModifiedTime"`
+	Current          deployment      `json:"current"`
+	Pending          *deployment     `json:"pending,omitempty"`
+	Rollback         []variant       `json:"rollback,omitempty"`
+	AsyncConfig      json.RawMessage `json:"asyncConfig,omitempty"`
+}
+
+// Endpoint statuses (SageMaker's EndpointStatus).
+const (
+	StatusCreating    = "Creating"
+	StatusInService   = "InService"
+	StatusUpdating    = "Updating"
+	StatusRollingBack = "RollingBack"
+	StatusDeleting    = "Deleting"
+	StatusFailed      = "Failed"
+)
+
+// EndpointView is a consistent snapshot of an endpoint for DescribeEndpoint.
+type EndpointView struct {
+	Name             string
+	ARN              string
+	ConfigName       string
+	Status           string
+	FailureReason    string
+	CreationTime     time.Time
+	LastModifiedTime time.Time
+	Variants         []VariantView
+	Pending          *PendingView
+	AsyncConfig      json.RawMessage
+}
+
+// VariantView is one production variant's state.
+type VariantView struct {
+	Name          string
+	InstanceType  string
+	Image         string
+	ResolvedImage string
+	ResolvedAt    time.Time
+	CurrentWeight float64
+	DesiredWeight float64
+	CurrentCount  int
+	DesiredCount  int
+	Status        []VariantStatus
+}
+
+// VariantStatus is one entry of a variant's VariantStatus list.
+type VariantStatus struct {
+	Status    string // Creating, Updating, Deleting, ActivatingTraffic, Baking
+	Message   string
+	StartTime time.Time
+}
+
+// PendingView describes an UpdateEndpoint in progress.
+type PendingView struct {
+	ConfigName string
+	StartTime  time.Time
+	Variants   []VariantView
+}

@@ -1,0 +1,515 @@
+package hosting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// Store is the persistence hosting needs.
+type Store interface {
+	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
+	Update(ctx context.Context, kind, name string, doc []byte) error
+	Get(ctx context.Context, kind, name string) ([]byte, error)
+	Delete(ctx context.Context, kind, name string) error
+	List(ctx context.Context, kind string) ([][]byte, error)
+	AddTags(ctx context.Context, arn string, tags []store.Tag) error
+	DeleteTags(ctx context.Context, arn string, keys []string) error
+	Tags(ctx context.Context, arn string) ([]store.Tag, error)
+}
+
+// Routes is where hosting publishes the instances that may take traffic.
+type Routes interface {
+	Set(router.Endpoint)
+	Delete(name string)
+	// Drain waits until the instance, already withdrawn by Set, has no
+	// request in flight.
+	Drain(ctx context.Context, instanceID string) error
+}
+
+// DefaultInstanceLimit is the default account quota of instances per
+// instance type, the analogue of SageMaker's "<type> for endpoint usage".
+const DefaultInstanceLimit = 20
+
+// Options configure a Service.
+type Options struct {
+	Store     Store
+	Runtime   runtime.Runtime
+	Routes    Routes
+	Clock     clock.Clock
+	Region    string
+	AccountID string
+	// InstanceLimit caps the instances of each instance type across all
+	// endpoints (ResourceLimitExceeded beyond it).
+	InstanceLimit int
+	// StopTimeout bounds how long stopping one instance may take, drain
+	// included.
+	StopTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Service is the hosting control plane.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex // guards endpoints
+	endpoints map[string]*endpoint
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New returns a Service; Start brings persisted endpoints back.
+func New(opts Options) *Service {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.InstanceLimit == 0 {
+		opts.InstanceLimit = DefaultInstanceLimit
+	}
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = 2 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{opts: opts, log: opts.Logger, endpoints: map[string]*endpoint{}, ctx: ctx, cancel: cancel}
+}
+
+// Start resumes every persisted endpoint: each returns to its desired
+// instance count and finishes whatever operation was in progress.
+func (s *Service) Start(ctx context.Context) error {
+	docs, err := s.opts.Store.List(ctx, kindEndpoint)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, doc := range docs {
+		var rec endpointRecord
+		if err := json.Unmarshal(doc, &rec); err != nil {
+			return fmt.Errorf("stored endpoint: %w", err)
+		}
+		s.log.Info("resuming endpoint", "endpoint", rec.Name, "status", rec.Status)
+		s.launch(rec)
+	}
+	return nil
+}
+
+// Close stops every instance (endpoints stay persisted) and waits.
+func (s *Service) Close(ctx context.Context) error {
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) arn(kind, name string) string {
+	return fmt.Sprintf("arn:aws:sagemaker:%s:%s:%s/%s", s.opts.Region, s.opts.AccountID, kind, strings.ToLower(name))
+}
+
+// ModelARN, EndpointConfigARN and EndpointARN build ARNs as SageMaker does
+// (names in lower case).
+func (s *Service) ModelARN(name string) string          { return s.arn(kindModel, name) }
+func (s *Service) EndpointConfigARN(name string) string { return s.arn(kindEndpointConfig, name) }
+func (s *Service) EndpointARN(name string) string       { return s.arn(kindEndpoint, name) }
+
+// CreateModel stores a model. request is the CreateModel body.
+func (s *Service) CreateModel(ctx context.Context, request []byte) (string, error) {
+	var req struct {
+		modelRequest
+		Tags []store.Tag
+	}
+	if err := json.Unmarshal(request, &req); err != nil {
+		return "", errorf(ErrInvalid, "%v", err)
+	}
+	arn := s.ModelARN(req.ModelName)
+	c, ok := req.container()
+	if !ok || c.Image == "" {
+		return "", errorf(ErrInvalid, "Either PrimaryContainer or Containers must be specified, with an Image.")
+	}
+	if err := checkTags(req.Tags); err != nil {
+		return "", err
+	}
+	m := Model{Name: req.ModelName, ARN: arn, CreationTime: s.opts.Clock.Now(), Request: withoutTags(request)}
+	if err := s.create(ctx, kindModel, m.Name, m.CreationTime, m); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return "", errorf(ErrExists, "Cannot create already existing model %q.", arn)
+		}
+		return "", err
+	}
+	return arn, s.addTags(ctx, arn, req.Tags)
+}
+
+// DescribeModel returns a model.
+func (s *Service) DescribeModel(ctx context.Context, name string) (Model, error) {
+	var m Model
+	err := s.get(ctx, kindModel, name, &m)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, errorf(ErrNotFound, "Could not find model %q.", s.ModelARN(name))
+	}
+	return m, err
+}
+
+// DeleteModel deletes a model; endpoints that use it keep running.
+func (s *Service) DeleteModel(ctx context.Context, name string) error {
+	err := s.opts.Store.Delete(ctx, kindModel, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(ErrNotFound, "Could not find model %q.", s.ModelARN(name))
+	}
+	return err
+}
+
+// ListModels lists models.
+func (s *Service) ListModels(ctx context.Context, q ListQuery) ([]Model, string, error) {
+	var all []Model
+	if err := s.list(ctx, kindModel, func(b []byte) error {
+		var m Model
+		err := json.Unmarshal(b, &m)
+		all = append(all, m)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	return page(all, q, func(m Model) item { return item{m.Name, m.CreationTime, time.Time{}, ""} })
+}
+
+// CreateEndpointConfig stores an endpoint configuration.
+func (s *Service) CreateEndpointConfig(ctx context.Context, request []byte) (string, error) {
+	var req struct {
+		endpointConfigRequest
+		Tags []store.Tag
+	}
+	if err := json.Unmarshal(request, &req); err != nil {
+		return "", errorf(ErrInvalid, "%v", err)
+	}
+	arn := s.EndpointConfigARN(req.EndpointConfigName)
+	seen := map[string]bool{}
+	for _, pv := range req.ProductionVariants {
+		if seen[strings.ToLower(pv.VariantName)] {
+			return "", errorf(ErrInvalid, "Duplicate VariantName %q in ProductionVariants.", pv.VariantName)
+		}
+		seen[strings.ToLower(pv.VariantName)] = true
+		if len(pv.ServerlessConfig) > 0 {
+			return "", errorf(ErrInvalid, "ebb does not support serverless production variants (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
+		}
+		if pv.InstanceType == "" {
+			return "", errorf(ErrInvalid, "InstanceType is required for production variant %q.", pv.VariantName)
+		}
+		if pv.InitialInstanceCount == nil {
+			return "", errorf(ErrInvalid, "InitialInstanceCount is required for production variant %q.", pv.VariantName)
+		}
+		if pv.ModelName == "" {
+			return "", errorf(ErrInvalid, "ModelName is required for production variant %q.", pv.VariantName)
+		}
+		if _, err := runtime.LookupInstanceType(pv.InstanceType); err != nil {
+			return "", errorf(ErrInvalid, "%v", err)
+		}
+		if _, err := s.DescribeModel(ctx, pv.ModelName); err != nil {
+			return "", err
+		}
+	}
+	if err := checkTags(req.Tags); err != nil {
+		return "", err
+	}
+	c := EndpointConfig{Name: req.EndpointConfigName, ARN: arn, CreationTime: s.opts.Clock.Now(), Request: withoutTags(request)}
+	if err := s.create(ctx, kindEndpointConfig, c.Name, c.CreationTime, c); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return "", errorf(ErrExists, "Cannot create already existing endpoint configuration %q.", arn)
+		}
+		return "", err
+	}
+	return arn, s.addTags(ctx, arn, req.Tags)
+}
+
+// DescribeEndpointConfig returns an endpoint configuration.
+func (s *Service) DescribeEndpointConfig(ctx context.Context, name string) (EndpointConfig, error) {
+	var c EndpointConfig
+	err := s.get(ctx, kindEndpointConfig, name, &c)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, errorf(ErrNotFound, "Could not find endpoint configuration %q.", s.EndpointConfigARN(name))
+	}
+	return c, err
+}
+
+// DeleteEndpointConfig deletes an endpoint configuration. As in SageMaker,
+// endpoints deployed from it keep running.
+func (s *Service) DeleteEndpointConfig(ctx context.Context, name string) error {
+	err := s.opts.Store.Delete(ctx, kindEndpointConfig, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(ErrNotFound, "Could not find endpoint configuration %q.", s.EndpointConfigARN(name))
+	}
+	return err
+}
+
+// ListEndpointConfigs lists endpoint configurations.
+func (s *Service) ListEndpointConfigs(ctx context.Context, q ListQuery) ([]EndpointConfig, string, error) {
+	var all []EndpointConfig
+	if err := s.list(ctx, kindEndpointConfig, func(b []byte) error {
+		var c EndpointConfig
+		err := json.Unmarshal(b, &c)
+		all = append(all, c)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	return page(all, q, func(c EndpointConfig) item { return item{c.Name, c.CreationTime, time.Time{}, ""} })
+}
+
+// deploymentFor resolves an endpoint configuration into a deployment: each
+// variant's model container, initial count and weight.
+func (s *Service) deploymentFor(ctx context.Context, configName string) (deployment, json.RawMessage, error) {
+	c, err := s.DescribeEndpointConfig(ctx, configName)
+	if err != nil {
+		return deployment{}, nil, err
+	}
+	var req endpointConfigRequest
+	if err := json.Unmarshal(c.Request, &req); err != nil {
+		return deployment{}, nil, err
+	}
+	now := s.opts.Clock.Now()
+	d := deployment{ConfigName: c.Name, StartTime: now}
+	for _, pv := range req.ProductionVariants {
+		m, err := s.DescribeModel(ctx, pv.ModelName)
+		if err != nil {
+			return deployment{}, nil, err
+		}
+		var mr modelRequest
+		if err := json.Unmarshal(m.Request, &mr); err != nil {
+			return deployment{}, nil, err
+		}
+		container, _ := mr.container()
+		v := variant{Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now}
+		if pv.InitialInstanceCount != nil {
+			v.DesiredCount = *pv.InitialInstanceCount
+		}
+		if pv.InitialVariantWeight != nil {
+			v.DesiredWeight = *pv.InitialVariantWeight
+		}
+		d.Variants = append(d.Variants, v)
+	}
+	return d, req.AsyncInferenceConfig, nil
+}
+
+// CreateEndpoint creates an endpoint and starts deploying it.
+func (s *Service) CreateEndpoint(ctx context.Context, name, configName string, tags []store.Tag) (string, error) {
+	arn := s.EndpointARN(name)
+	if err := checkTags(tags); err != nil {
+		return "", err
+	}
+	d, async, err := s.deploymentFor(ctx, configName)
+	if err != nil {
+		return "", err
+	}
+	if err := s.checkLimit(nil, d.Variants); err != nil {
+		return "", err
+	}
+	now := s.opts.Clock.Now()
+	d.ID = newID()
+	rec := endpointRecord{
+		Name: name, ARN: arn, Status: StatusCreating, CreationTime: now, LastModifiedTime: now,
+		Current: d, AsyncConfig: async,
+	}
+	if err := s.create(ctx, kindEndpoint, name, now, rec); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return "", errorf(ErrExists, "Cannot create already existing endpoint %q.", arn)
+		}
+		return "", err
+	}
+	if err := s.addTags(ctx, arn, tags); err != nil {
+		return "", err
+	}
+	s.log.Info("creating endpoint", "endpoint", name, "config", configName)
+	s.mu.Lock()
+	s.launch(rec)
+	s.mu.Unlock()
+	return arn, nil
+}
+
+// checkLimit enforces the per-instance-type quota for deploying variants
+// on endpoint self (nil for a new endpoint), whose own instances are not
+// counted twice. Concurrent changes can overshoot the quota by one request;
+// it guards the machine, it is not billing.
+func (s *Service) checkLimit(self *endpoint, add []variant) error {
+	s.mu.Lock()
+	others := make([]*endpoint, 0, len(s.endpoints))
+	for _, e := range s.endpoints {
+		if e != self {
+			others = append(others, e)
+		}
+	}
+	s.mu.Unlock()
+	usage := map[string]int{}
+	for _, e := range others {
+		v := e.view.Load()
+		for _, vv := range v.Variants {
+			usage[vv.InstanceType] += vv.DesiredCount
+		}
+		if v.Pending != nil {
+			for _, vv := range v.Pending.Variants {
+				usage[vv.InstanceType] += vv.DesiredCount
+			}
+		}
+	}
+	delta := map[string]int{}
+	for _, v := range add {
+		delta[v.InstanceType] += v.DesiredCount
+	}
+	for typ, n := range delta {
+		if usage[typ]+n > s.opts.InstanceLimit {
+			return errorf(ErrLimit, "The account-level service limit '%s for endpoint usage' is %d Instances, with current utilization of %d Instances and a request delta of %d Instances. Please use AWS Service Quotas to request an increase for this quota. If AWS Service Quotas is not available, contact AWS support to request an increase for this quota.",
+				typ, s.opts.InstanceLimit, usage[typ], n)
+		}
+	}
+	return nil
+}
+
+func (s *Service) lookup(name string) (*endpoint, error) {
+	s.mu.Lock()
+	e := s.endpoints[strings.ToLower(name)]
+	s.mu.Unlock()
+	if e == nil {
+		return nil, errorf(ErrNotFound, "Could not find endpoint %q.", s.EndpointARN(name))
+	}
+	return e, nil
+}
+
+// DescribeEndpoint returns a snapshot of an endpoint.
+func (s *Service) DescribeEndpoint(ctx context.Context, name string) (EndpointView, error) {
+	e, err := s.lookup(name)
+	if err != nil {
+		return EndpointView{}, err
+	}
+	return *e.view.Load(), nil
+}
+
+// ListEndpoints lists endpoints.
+func (s *Service) ListEndpoints(ctx context.Context, q ListQuery) ([]EndpointView, string, error) {
+	s.mu.Lock()
+	all := make([]EndpointView, 0, len(s.endpoints))
+	for _, e := range s.endpoints {
+		all = append(all, *e.view.Load())
+	}
+	s.mu.Unlock()
+	return page(all, q, func(v EndpointView) item { return item{v.Name, v.CreationTime, v.LastModifiedTime, v.Status} })
+}
+
+// UpdateEndpoint deploys a new endpoint configuration (blue/green).
+// retainAll keeps each same-named variant's current DesiredInstanceCount and
+// DesiredWeight, except the properties named in exclude.
+func (s *Service) UpdateEndpoint(ctx context.Context, name, configName string, retainAll bool, exclude []string) (string, error) {
+	e, err := s.lookup(name)
+	if err != nil {
+		return "", err
+	}
+	d, async, err := s.deploymentFor(ctx, configName)
+	if err != nil {
+		return "", err
+	}
+	if !retainAll && len(exclude) > 0 {
+		return "", errorf(ErrInvalid, "ExcludeRetainedVariantProperties may be given only with RetainAllVariantProperties set to true.")
+	}
+	return e.rec.ARN, e.do(ctx, func() error { return e.beginUpdate(d, async, retainAll, exclude) })
+}
+
+// WeightAndCapacity is one entry of UpdateEndpointWeightsAndCapacities.
+type WeightAndCapacity struct {
+	VariantName          string
+	DesiredWeight        *float64
+	DesiredInstanceCount *int
+}
+
+// UpdateEndpointWeightsAndCapacities changes variants' weights and instance
+// counts in place; this is what Application Auto Scaling calls.
+func (s *Service) UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, changes []WeightAndCapacity) (string, error) {
+	e, err := s.lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return e.rec.ARN, e.do(ctx, func() error { return e.beginCapacityChange(changes) })
+}
+
+// DeleteEndpoint starts deleting an endpoint.
+func (s *Service) DeleteEndpoint(ctx context.Context, name string) error {
+	e, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return e.do(ctx, e.beginDelete)
+}
+
+// forget removes a deleted endpoint.
+func (s *Service) forget(e *endpoint) {
+	s.mu.Lock()
+	delete(s.endpoints, strings.ToLower(e.rec.Name))
+	s.mu.Unlock()
+	ctx := context.Background()
+	if err := s.opts.Store.Delete(ctx, kindEndpoint, e.rec.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("deleting endpoint record", "endpoint", e.rec.Name, "err", err)
+	}
+	if tags, err := s.opts.Store.Tags(ctx, e.rec.ARN); err == nil {
+		keys := make([]string, len(tags))
+		for i, t := range tags {
+			keys[i] = t.Key
+		}
+		s.opts.Store.DeleteTags(ctx, e.rec.ARN, keys)
+	}
+	s.log.Info("endpoint deleted", "endpoint", e.rec.Name)
+}
+
+func (s *Service) create(ctx context.Context, kind, name string, created time.Time, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.opts.Store.Create(ctx, kind, name, created, b)
+}
+
+func (s *Service) get(ctx context.Context, kind, name string, v any) error {
+	b, err := s.opts.Store.Get(ctx, kind, name)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (s *Service) list(ctx context.Context, kind string, each func([]byte) error) error {
+	docs, err := s.opts.Store.List(ctx, kind)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if err := each(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withoutTags drops Tags from a create request, which Describe* do not echo.
+func withoutTags(request []byte) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(request, &m) != nil {
+		return request
+	}
+	delete(m, "Tags")
+	b, _ := json.Marshal(m)
+	return b
+}

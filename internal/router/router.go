@@ -1,0 +1,332 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits of SageMaker's InvokeEndpoint.
+const (
+	MaxPayloadBytes = 6 * 1024 * 1024 // request and response
+	ModelTimeout    = 60 * time.Second
+)
+
+// Endpoint is what hosting publishes for one endpoint: the variants that
+// take traffic and their healthy instances.
+type Endpoint struct {
+	Name     string
+	Variants []Variant
+}
+
+// Variant is one production variant in the routing table.
+type Variant struct {
+	Name      string
+	Weight    float64
+	Instances []Instance
+}
+
+// Instance is one healthy model server.
+type Instance struct {
+	ID   string
+	Addr string // host:port
+}
+
+// Errors Invoke returns; the API maps them to SageMaker Runtime errors.
+var (
+	ErrEndpointNotFound = errors.New("endpoint not found")
+	ErrVariantNotFound  = errors.New("variant not found")
+	ErrNoCapacity       = errors.New("no instance available")
+	ErrTimeout          = errors.New("model did not answer in time")
+)
+
+// ModelError is a non-2xx answer from the model container.
+type ModelError struct {
+	Variant    string
+	StatusCode int
+	Body       []byte
+}
+
+func (e *ModelError) Error() string {
+	return fmt.Sprintf("model answered %d: %s", e.StatusCode, e.Body)
+}
+
+type backend struct {
+	id          string
+	url         string
+	outstanding atomic.Int64
+	removed     atomic.Bool
+}
+
+type variantRoute struct {
+	name     string
+	weight   float64
+	backends []*backend
+}
+
+type endpointRoute struct {
+	variants    []*variantRoute
+	totalWeight float64
+}
+
+// Router routes invocations. The zero value is not usable; call New.
+type Router struct {
+	table     atomic.Pointer[map[string]*endpointRoute]
+	mu        sync.Mutex // serialises writers of table and backends
+	backends  map[string]*backend
+	transport http.RoundTripper
+	// Timeout bounds one invocation (SageMaker: 60 s).
+	Timeout time.Duration
+}
+
+// New returns an empty router.
+func New() *Router {
+	r := &Router{
+		backends: map[string]*backend{},
+		transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        4096,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+		Timeout: ModelTimeout,
+	}
+	empty := map[string]*endpointRoute{}
+	r.table.Store(&empty)
+	return r
+}
+
+// Set publishes an endpoint's routing table. Instances missing from it are
+// withdrawn: no new request goes to them (see Drain).
+func (r *Router) Set(ep Endpoint) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	route := &endpointRoute{}
+	keep := map[string]bool{}
+	for _, v := range ep.Variants {
+		vr := &variantRoute{name: v.Name, weight: v.Weight}
+		for _, in := range v.Instances {
+			b := r.backends[in.ID]
+			if b == nil {
+				b = &backend{id: in.ID, url: "http://" + in.Addr + "/invocations"}
+				r.backends[in.ID] = b
+			}
+			b.removed.Store(false)
+			keep[in.ID] = true
+			vr.backends = append(vr.backends, b)
+		}
+		route.variants = append(route.variants, vr)
+		route.totalWeight += v.Weight
+	}
+	old := *r.table.Load()
+	r.withdraw(old[ep.Name], keep)
+	next := make(map[string]*endpointRoute, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[ep.Name] = route
+	r.table.Store(&next)
+}
+
+// Delete removes an endpoint from the table.
+func (r *Router) Delete(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.table.Load()
+	if _, ok := old[name]; !ok {
+		return
+	}
+	r.withdraw(old[name], nil)
+	next := make(map[string]*endpointRoute, len(old))
+	for k, v := range old {
+		if k != name {
+			next[k] = v
+		}
+	}
+	r.table.Store(&next)
+}
+
+func (r *Router) withdraw(old *endpointRoute, keep map[string]bool) {
+	if old == nil {
+		return
+	}
+	for _, v := range old.variants {
+		for _, b := range v.backends {
+			if !keep[b.id] {
+				b.removed.Store(true)
+			}
+		}
+	}
+}
+
+// Drain waits until a withdrawn instance has no request in flight, then
+// forgets it.
+func (r *Router) Drain(ctx context.Context, instanceID string) error {
+	r.mu.Lock()
+	b := r.backends[instanceID]
+	r.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !b.removed.Load() || b.outstanding.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	r.mu.Lock()
+	if b.removed.Load() {
+		delete(r.backends, instanceID)
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// Invocation is one InvokeEndpoint request.
+type Invocation struct {
+	Endpoint      string
+	TargetVariant string
+	Body          []byte
+	// Header holds the headers to pass to the model (Content-Type, Accept,
+	// custom attributes ...).
+	Header http.Header
+}
+
+// Response is the model's answer. The caller must Close it.
+type Response struct {
+	Variant string
+	*http.Response
+	release func()
+}
+
+// Close releases the response and the instance it came from.
+func (r *Response) Close() {
+	r.Body.Close()
+	r.release()
+}
+
+// Invoke routes one invocation and returns the model's 2xx answer; a non-2xx
+// answer is a *ModelError.
+func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) {
+	route := (*r.table.Load())[inv.Endpoint]
+	if route == nil {
+		return nil, ErrEndpointNotFound
+	}
+	v, err := route.pick(inv.TargetVariant)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	// An instance that refuses the connection never saw the request, so the
+	// request may go to another one; at most once per instance.
+	var tried []*backend
+	for attempt := 0; attempt < len(v.backends); attempt++ {
+		b := v.acquire(tried)
+		tried = append(tried, b)
+		if b == nil {
+			break
+		}
+		resp, err := r.send(ctx, b, inv)
+		if err != nil {
+			b.outstanding.Add(-1)
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" && ctx.Err() == nil {
+				continue
+			}
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, ErrTimeout
+			}
+			return nil, err
+		}
+		release := func() { b.outstanding.Add(-1); cancel() }
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxPayloadBytes))
+			resp.Body.Close()
+			release()
+			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
+		}
+		return &Response{Variant: v.name, Response: resp, release: release}, nil
+	}
+	cancel()
+	return nil, ErrNoCapacity
+}
+
+func (r *Router) send(ctx context.Context, b *backend, inv Invocation) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(inv.Body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = inv.Header
+	req.ContentLength = int64(len(inv.Body))
+	return r.transport.RoundTrip(req)
+}
+
+// pick chooses the variant: the targeted one, or by weight.
+func (e *endpointRoute) pick(target string) (*variantRoute, error) {
+	if target != "" {
+		for _, v := range e.variants {
+			if v.name == target {
+				return v, nil
+			}
+		}
+		return nil, ErrVariantNotFound
+	}
+	if e.totalWeight <= 0 {
+		return nil, ErrNoCapacity
+	}
+	x := rand.Float64() * e.totalWeight
+	for _, v := range e.variants {
+		if x < v.weight {
+			return v, nil
+		}
+		x -= v.weight
+	}
+	return e.variants[len(e.variants)-1], nil
+}
+
+// acquire picks the instance with the fewest requests in flight (ties go to
+// a random one) and counts the new request against it. An instance withdrawn
+// between the pick and the count is given back, so Drain never misses a
+// request.
+func (v *variantRoute) acquire(skip []*backend) *backend {
+	n := len(v.backends)
+	for try := 0; try < 3; try++ {
+		var best *backend
+		start := 0
+		if n > 1 {
+			start = rand.IntN(n)
+		}
+		for i := 0; i < n; i++ {
+			b := v.backends[(start+i)%n]
+			if b.removed.Load() || slices.Contains(skip, b) {
+				continue
+			}
+			if best == nil || b.outstanding.Load() < best.outstanding.Load() {
+				best = b
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		best.outstanding.Add(1)
+		if !best.removed.Load() {
+			return best
+		}
+		best.outstanding.Add(-1)
+	}
+	return nil
+}
