@@ -1,3 +1,4 @@
 package awsmodel
 
 //go:generate go run gen.go -model ../../../../shared/aws-models/sagemaker/2017-07-24/service-2.json -o sagemaker.json CreateModel DescribeModel ListModels DeleteModel CreateEndpointConfig DescribeEndpointConfig ListEndpointConfigs DeleteEndpointConfig CreateEndpoint DescribeEndpoint ListEndpoints UpdateEndpoint UpdateEndpointWeightsAndCapacities DeleteEndpoint AddTags ListTags DeleteTags
+//go:generate go run gen.go -model ../../../../shared/aws-models/sagemaker-runtime/2017-05-13/service-2.json -o sagemaker-runtime.json InvokeEndpoint InvokeEndpointAsync

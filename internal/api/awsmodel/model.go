@@ -11,6 +11,13 @@ import (
 //go:embed sagemaker.json
 var sagemakerJSON []byte
 
+//go:embed sagemaker-runtime.json
+var runtimeJSON []byte
+
+// SageMakerRuntime is the SageMaker Runtime model. Its header and path
+// members are validated from a document built of them.
+var SageMakerRuntime = mustLoad(runtimeJSON)
+
 // SageMaker is the SageMaker control-plane model (the operations ebb serves).
 //
 // One constraint is widened on purpose: ModelDataUrl (shape Url) also accepts
@@ -33,9 +40,12 @@ type Operation struct {
 	Input *ShapeRef `json:"input"`
 }
 
-// ShapeRef points at a shape.
+// ShapeRef points at a shape; for REST protocols it also says where the
+// member travels (uri, header, querystring; the payload otherwise).
 type ShapeRef struct {
-	Shape string `json:"shape"`
+	Shape        string `json:"shape"`
+	Location     string `json:"location"`
+	LocationName string `json:"locationName"`
 }
 
 // Shape is a model shape with the constraints ebb enforces.
@@ -50,6 +60,7 @@ type Shape struct {
 	Max      *float64            `json:"max"`
 	Pattern  string              `json:"pattern"`
 	Enum     []string            `json:"enum"`
+	Payload  string              `json:"payload"`
 }
 
 func mustLoad(b []byte) *Model {

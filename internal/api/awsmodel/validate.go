@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 )
@@ -61,6 +62,38 @@ func (m *Model) Validate(op string, body []byte) error {
 	if v.serial != nil {
 		return v.serial
 	}
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+// ValidateREST checks the members of a restJson1 request that travel in the
+// URI and headers. The payload is the caller's to check.
+func (m *Model) ValidateREST(op string, uri map[string]string, header http.Header) error {
+	o, ok := m.Operations[op]
+	if !ok {
+		return ErrUnknownOperation
+	}
+	in := m.Shapes[o.Input.Shape]
+	doc := map[string]any{}
+	for name, ref := range in.Members {
+		switch ref.Location {
+		case "uri":
+			if v, ok := uri[ref.LocationName]; ok {
+				doc[name] = v
+			}
+		case "header":
+			if vs := header.Values(ref.LocationName); len(vs) > 0 {
+				doc[name] = vs[0]
+			}
+		}
+	}
+	if in.Payload != "" {
+		doc[in.Payload] = "" // present; its size is checked by the caller
+	}
+	v := validator{m: m}
+	v.value("", o.Input.Shape, doc)
 	if len(v.problems) > 0 {
 		return &ValidationError{Problems: v.problems}
 	}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/examplemodel"
+)
+
+func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	port := os.Getenv("SAGEMAKER_BIND_TO_PORT")
+	if port == "" {
+		port = "8080"
+	}
+	cfg := examplemodel.Config{ModelDir: os.Getenv("SM_MODEL_DIR")}
+	fs := newFlags("example-model", "Serve a small neural network on the SageMaker container contract (GET /ping, POST /invocations),\ndoing real CPU work per request. Input: CSV rows or JSON {\"instances\": [[...]]}.", stderr)
+	fs.StringVar(&port, "port", port, "port to listen on (default: $SAGEMAKER_BIND_TO_PORT, else 8080)")
+	fs.DurationVar(&cfg.WorkPerRequest, "work", 10*time.Millisecond, "CPU time spent per request")
+	workMS := fs.Float64("work-ms", -1, "CPU milliseconds per request (shorthand for --work)")
+	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
+	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *workMS >= 0 {
+		cfg.WorkPerRequest = time.Duration(*workMS * float64(time.Millisecond))
+	}
+	if cfg.WorkPerRequest < 0 || cfg.WorkPerKB < 0 {
+		return usageError{errors.New("--work and --work-per-kb must not be negative")}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	m, err := examplemodel.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return fmt.Errorf("--port: %w", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("example model serving", "addr", ln.Addr().String(), "work", cfg.WorkPerRequest, "work_per_kb", cfg.WorkPerKB)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// SIGTERM: finish the requests in flight, within SageMaker's 30 s grace.
+	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	log.Info("example model stopped")
+	return err
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/api"
+	"github.com/ebbscale/ebb/internal/api/sagemaker"
+	"github.com/ebbscale/ebb/internal/api/sigv4"
+	"github.com/ebbscale/ebb/internal/api/smruntime"
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime/process"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// serverConfig is ebb server's configuration: defaults, then flags, then validate.
+type serverConfig struct {
+	Listen            string
+	Data              string
+	Region            string
+	AccountID         string
+	TimeScale         float64
+	LogLevel          string
+	Credentials       string
+	InsecureListenAny bool
+	InstanceLimit     int
+}
+
+func defaultServerConfig() serverConfig {
+	return serverConfig{
+		Listen:        "127.0.0.1:8080",
+		Data:          "./ebb-data",
+		Region:        "us-east-1",
+		AccountID:     "123456789012",
+		TimeScale:     1,
+		LogLevel:      "info",
+		InstanceLimit: hosting.DefaultInstanceLimit,
+	}
+}
+
+func (c *serverConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address of the one HTTP listener for every API")
+	fs.StringVar(&c.Data, "data", c.Data, "data directory: SQLite database, instance working directories, logs")
+	fs.StringVar(&c.Region, "region", c.Region, "AWS region used in ARNs")
+	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "AWS account id used in ARNs (12 digits)")
+	fs.Float64Var(&c.TimeScale, "time-scale", c.TimeScale, "run periods, cooldowns and schedules this many times faster (demos, tests)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.Credentials, "credentials", c.Credentials, "file of access keys (\"AKID SECRET\" per line, or JSON); requests must then be SigV4-signed with one of them")
+	fs.BoolVar(&c.InsecureListenAny, "insecure-listen-any", c.InsecureListenAny, "allow a non-loopback --listen address without --credentials")
+	fs.IntVar(&c.InstanceLimit, "instance-limit", c.InstanceLimit, "maximum instances of each instance type across all endpoints (the account quota)")
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+)
+
+// validate reports every problem at once, naming the flag.
+func (c *serverConfig) validate() error {
+	var errs []error
+	bad := func(flag string, value any, why string) {
+		errs = append(errs, fmt.Errorf("--%s=%v: %s", flag, value, why))
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("listen", c.Listen, "want host:port, e.g. 127.0.0.1:8080")
+	} else if !isLoopback(host) && c.Credentials == "" && !c.InsecureListenAny {
+		bad("listen", c.Listen, "not a loopback address: without --credentials anyone who reaches it could run commands here (model images are command lines); give --credentials FILE, or --insecure-listen-any if you mean it")
+	}
+	if c.Data == "" {
+		bad("data", c.Data, "must not be empty")
+	}
+	if !regionRE.MatchString(c.Region) {
+		bad("region", c.Region, "want a region name such as us-east-1")
+	}
+	if !accountRE.MatchString(c.AccountID) {
+		bad("account-id", c.AccountID, "want 12 digits")
+	}
+	if !(c.TimeScale > 0) {
+		bad("time-scale", c.TimeScale, "must be greater than 0")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("log-level", c.LogLevel, err.Error())
+	}
+	if c.InstanceLimit < 1 {
+		bad("instance-limit", c.InstanceLimit, "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := defaultServerConfig()
+	fs := newFlags("server", "Serve the SageMaker and SageMaker Runtime APIs on one listener, running endpoint instances as local processes.", stderr)
+	c.flags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return usageError{err}
+	}
+	level, _ := parseLevel(c.LogLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, c, log, nil)
+}
+
+// serve runs the server until ctx ends. If ready is not nil it receives the
+// listening address.
+func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- string) error {
+	var verifier *sigv4.Verifier
+	if c.Credentials != "" {
+		secrets, err := sigv4.LoadFile(c.Credentials)
+		if err != nil {
+			return fmt.Errorf("--credentials: %w", err)
+		}
+		verifier = sigv4.New(secrets)
+		log.Info("verifying SigV4 signatures", "access_keys", len(secrets))
+	}
+	if err := os.MkdirAll(c.Data, 0o755); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+	unlock, err := lockDir(c.Data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	st, err := store.OpenSQLite(ctx, filepath.Join(c.Data, "ebb.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	rt := process.New(process.Options{Dir: c.Data, Logger: log.With("component", "runtime")})
+	if n, err := rt.Reap(ctx); err != nil {
+		return fmt.Errorf("stopping instances left by a previous server: %w", err)
+	} else if n > 0 {
+		log.Warn("stopped instances left running by a previous server", "count", n)
+	}
+
+	var clk clock.Clock = clock.Real{}
+	if c.TimeScale != 1 {
+		clk = clock.NewScaled(c.TimeScale)
+		log.Info("time runs faster", "time_scale", c.TimeScale)
+	}
+	rtr := router.New()
+	hs := hosting.New(hosting.Options{
+		Store: st, Runtime: rt, Routes: rtr, Clock: clk,
+		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
+		Logger: log.With("component", "hosting"),
+	})
+	if err := hs.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		log.Info("stopping instances")
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := hs.Close(sctx); err != nil {
+			log.Error("stopping instances", "err", err)
+		}
+	}()
+
+	handler := api.NewHandler(api.Config{
+		SageMaker: sagemaker.New(hs),
+		Runtime:   &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
+		Verifier:  verifier,
+		Logger:    log.With("component", "api"),
+	})
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info("ebb server listening", "addr", addr, "data", c.Data, "region", c.Region, "account_id", c.AccountID,
+		"endpoint_url", "http://"+addr)
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}
+
+// lockDir takes an exclusive lock on the data directory so that two
+// servers never share one database and instance directory.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data %s is in use by another ebb server (%v); stop it or choose another directory", dir, strings.TrimSpace(err.Error()))
+	}
+	return func() { f.Close() }, nil
+}

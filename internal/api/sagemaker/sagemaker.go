@@ -1,0 +1,455 @@
+// Package sagemaker serves the SageMaker control-plane operations ebb
+// implements (awsJson1_1, X-Amz-Target: SageMaker.<Op>) on top of hosting.
+// Requests are validated against the official model before any operation
+// runs, so bad input changes nothing.
+package sagemaker
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/ebbscale/ebb/internal/api/awserr"
+	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/api/awsmodel"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// ContentType is the awsJson1_1 media type.
+const ContentType = "application/x-amz-json-1.1"
+
+// TargetPrefix starts the X-Amz-Target of every SageMaker operation.
+const TargetPrefix = "SageMaker."
+
+type op func(ctx context.Context, body []byte) (any, error)
+
+// Handler serves SageMaker operations.
+type Handler struct {
+	h   *hosting.Service
+	ops map[string]op
+}
+
+// New returns the SageMaker handler.
+func New(h *hosting.Service) *Handler {
+	x := &Handler{h: h}
+	x.ops = map[string]op{
+		"CreateModel":                        x.createModel,
+		"DescribeModel":                      x.describeModel,
+		"ListModels":                         x.listModels,
+		"DeleteModel":                        x.deleteModel,
+		"CreateEndpointConfig":               x.createEndpointConfig,
+		"DescribeEndpointConfig":             x.describeEndpointConfig,
+		"ListEndpointConfigs":                x.listEndpointConfigs,
+		"DeleteEndpointConfig":               x.deleteEndpointConfig,
+		"CreateEndpoint":                     x.createEndpoint,
+		"DescribeEndpoint":                   x.describeEndpoint,
+		"ListEndpoints":                      x.listEndpoints,
+		"UpdateEndpoint":                     x.updateEndpoint,
+		"UpdateEndpointWeightsAndCapacities": x.updateWeightsAndCapacities,
+		"DeleteEndpoint":                     x.deleteEndpoint,
+		"AddTags":                            x.addTags,
+		"ListTags":                           x.listTags,
+		"DeleteTags":                         x.deleteTags,
+	}
+	return x
+}
+
+// Serve runs operation name with a request body already read (and, when
+// configured, authenticated).
+func (x *Handler) Serve(w http.ResponseWriter, r *http.Request, name string, body []byte) {
+	fn, ok := x.ops[name]
+	if !ok {
+		awsjson.WriteError(w, ContentType, awserr.UnknownOperation(TargetPrefix+name))
+		return
+	}
+	if err := awsmodel.SageMaker.Validate(name, body); err != nil {
+		awsjson.WriteError(w, ContentType, awserr.FromSageMaker(err))
+		return
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	out, err := fn(r.Context(), body)
+	if err != nil {
+		awsjson.WriteError(w, ContentType, awserr.FromSageMaker(err))
+		return
+	}
+	awsjson.Write(w, ContentType, http.StatusOK, out)
+}
+
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return awserr.Serialization(err.Error())
+	}
+	return nil
+}
+
+// merge adds fields to a stored request document (Describe* echo what was
+// created, plus the ARN and creation time).
+func merge(doc json.RawMessage, fields map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	if err := json.Unmarshal(doc, &out); err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		out[k] = v
+	}
+	return out, nil
+}
+
+type nameInput struct {
+	ModelName          string
+	EndpointConfigName string
+	EndpointName       string
+}
+
+func (x *Handler) createModel(ctx context.Context, body []byte) (any, error) {
+	arn, err := x.h.CreateModel(ctx, body)
+	return map[string]string{"ModelArn": arn}, err
+}
+
+func (x *Handler) describeModel(ctx context.Context, body []byte) (any, error) {
+	var in nameInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	m, err := x.h.DescribeModel(ctx, in.ModelName)
+	if err != nil {
+		return nil, err
+	}
+	return merge(m.Request, map[string]any{"ModelArn": m.ARN, "CreationTime": awsjson.T(m.CreationTime)})
+}
+
+func (x *Handler) deleteModel(ctx context.Context, body []byte) (any, error) {
+	var in nameInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, x.h.DeleteModel(ctx, in.ModelName)
+}
+
+// listInput is the common input of the List* operations.
+type listInput struct {
+	NameContains           string
+	CreationTimeBefore     *awsjson.Time
+	CreationTimeAfter      *awsjson.Time
+	LastModifiedTimeBefore *awsjson.Time
+	LastModifiedTimeAfter  *awsjson.Time
+	StatusEquals           string
+	SortBy                 string
+	SortOrder              string
+	MaxResults             int
+	NextToken              string
+}
+
+func (in listInput) query() hosting.ListQuery {
+	return hosting.ListQuery{
+		NameContains:           in.NameContains,
+		CreationTimeBefore:     in.CreationTimeBefore.Ptr(),
+		CreationTimeAfter:      in.CreationTimeAfter.Ptr(),
+		LastModifiedTimeBefore: in.LastModifiedTimeBefore.Ptr(),
+		LastModifiedTimeAfter:  in.LastModifiedTimeAfter.Ptr(),
+		StatusEquals:           in.StatusEquals,
+		SortBy:                 in.SortBy,
+		SortOrder:              in.SortOrder,
+		MaxResults:             in.MaxResults,
+		NextToken:              in.NextToken,
+	}
+}
+
+type modelSummary struct {
+	ModelName    string
+	ModelArn     string
+	CreationTime *awsjson.Time
+}
+
+func (x *Handler) listModels(ctx context.Context, body []byte) (any, error) {
+	var in listInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	models, next, err := x.h.ListModels(ctx, in.query())
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Models    []modelSummary
+		NextToken string `json:",omitempty"`
+	}{Models: []modelSummary{}, NextToken: next}
+	for _, m := range models {
+		out.Models = append(out.Models, modelSummary{m.Name, m.ARN, awsjson.T(m.CreationTime)})
+	}
+	return out, nil
+}
+
+func (x *Handler) createEndpointConfig(ctx context.Context, body []byte) (any, error) {
+	arn, err := x.h.CreateEndpointConfig(ctx, body)
+	return map[string]string{"EndpointConfigArn": arn}, err
+}
+
+func (x *Handler) describeEndpointConfig(ctx context.Context, body []byte) (any, error) {
+	var in nameInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	c, err := x.h.DescribeEndpointConfig(ctx, in.EndpointConfigName)
+	if err != nil {
+		return nil, err
+	}
+	return merge(c.Request, map[string]any{"EndpointConfigArn": c.ARN, "CreationTime": awsjson.T(c.CreationTime)})
+}
+
+func (x *Handler) deleteEndpointConfig(ctx context.Context, body []byte) (any, error) {
+	var in nameInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, x.h.DeleteEndpointConfig(ctx, in.EndpointConfigName)
+}
+
+type endpointConfigSummary struct {
+	EndpointConfigName string
+	EndpointConfigArn  string
+	CreationTime       *awsjson.Time
+}
+
+func (x *Handler) listEndpointConfigs(ctx context.Context, body []byte) (any, error) {
+	var in listInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	configs, next, err := x.h.ListEndpointConfigs(ctx, in.query())
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		EndpointConfigs []endpointConfigSummary
+		NextToken       string `json:",omitempty"`
+	}{EndpointConfigs: []endpointConfigSummary{}, NextToken: next}
+	for _, c := range configs {
+		out.EndpointConfigs = append(out.EndpointConfigs, endpointConfigSummary{c.Name, c.ARN, awsjson.T(c.CreationTime)})
+	}
+	return out, nil
+}
+
+func (x *Handler) createEndpoint(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		EndpointName       string
+		EndpointConfigName string
+		Tags               []store.Tag
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	arn, err := x.h.CreateEndpoint(ctx, in.EndpointName, in.EndpointConfigName, in.Tags)
+	return map[string]string{"EndpointArn": arn}, err
+}
+
+// Wire shapes of DescribeEndpoint.
+type (
+	deployedImage struct {
+		SpecifiedImage string        `json:",omitempty"`
+		ResolvedImage  string        `json:",omitempty"`
+		ResolutionTime *awsjson.Time `json:",omitempty"`
+	}
+	variantStatus struct {
+		Status        string
+		StatusMessage string        `json:",omitempty"`
+		StartTime     *awsjson.Time `json:",omitempty"`
+	}
+	variantSummary struct {
+		VariantName          string
+		InstanceType         string `json:",omitempty"` // pending variants only
+		DeployedImages       []deployedImage
+		CurrentWeight        *float64 `json:",omitempty"`
+		DesiredWeight        float64
+		CurrentInstanceCount *int `json:",omitempty"`
+		DesiredInstanceCount int
+		VariantStatus        []variantStatus `json:",omitempty"`
+	}
+	pendingSummary struct {
+		EndpointConfigName string
+		ProductionVariants []variantSummary
+		StartTime          *awsjson.Time `json:",omitempty"`
+	}
+	describeEndpointOutput struct {
+		EndpointName             string
+		EndpointArn              string
+		EndpointConfigName       string
+		ProductionVariants       []variantSummary `json:",omitempty"`
+		EndpointStatus           string
+		FailureReason            string `json:",omitempty"`
+		CreationTime             *awsjson.Time
+		LastModifiedTime         *awsjson.Time
+		AsyncInferenceConfig     json.RawMessage `json:",omitempty"`
+		PendingDeploymentSummary *pendingSummary `json:",omitempty"`
+	}
+)
+
+func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
+	out := make([]variantSummary, 0, len(vs))
+	for _, v := range vs {
+		s := variantSummary{
+			VariantName:          v.Name,
+			DeployedImages:       []deployedImage{{v.Image, v.ResolvedImage, awsjson.T(v.ResolvedAt)}},
+			DesiredWeight:        v.DesiredWeight,
+			DesiredInstanceCount: v.DesiredCount,
+		}
+		// A variant's current figures exist once it has served; SageMaker
+		// omits them while the endpoint is first being created.
+		cw, cc := v.CurrentWeight, v.CurrentCount
+		s.CurrentWeight, s.CurrentInstanceCount = &cw, &cc
+		if pending {
+			s.InstanceType = v.InstanceType
+		}
+		for _, st := range v.Status {
+			s.VariantStatus = append(s.VariantStatus, variantStatus{st.Status, st.Message, awsjson.T(st.StartTime)})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (x *Handler) describeEndpoint(ctx context.Context, body []byte) (any, error) {
+	var in nameInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	v, err := x.h.DescribeEndpoint(ctx, in.EndpointName)
+	if err != nil {
+		return nil, err
+	}
+	out := describeEndpointOutput{
+		EndpointName: v.Name, EndpointArn: v.ARN, EndpointConfigName: v.ConfigName,
+		ProductionVariants: summaries(v.Variants, false),
+		EndpointStatus:     v.Status, FailureReason: v.FailureReason,
+		CreationTime: awsjson.T(v.CreationTime), LastModifiedTime: awsjson.T(v.LastModifiedTime),
+		AsyncInferenceConfig: v.AsyncConfig,
+	}
+	if v.Pending != nil {
+		out.PendingDeploymentSummary = &pendingSummary{v.Pending.ConfigName, summaries(v.Pending.Variants, true), awsjson.T(v.Pending.StartTime)}
+	}
+	return out, nil
+}
+
+type endpointSummary struct {
+	EndpointName     string
+	EndpointArn      string
+	CreationTime     *awsjson.Time
+	LastModifiedTime *awsjson.Time
+	EndpointStatus   string
+}
+
+func (x *Handler) listEndpoints(ctx context.Context, body []byte) (any, error) {
+	var in listInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	eps, next, err := x.h.ListEndpoints(ctx, in.query())
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Endpoints []endpointSummary
+		NextToken string `json:",omitempty"`
+	}{Endpoints: []endpointSummary{}, NextToken: next}
+	for _, e := range eps {
+		out.Endpoints = append(out.Endpoints, endpointSummary{e.Name, e.ARN, awsjson.T(e.CreationTime), awsjson.T(e.LastModifiedTime), e.Status})
+	}
+	return out, nil
+}
+
+func (x *Handler) updateEndpoint(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		EndpointName                     string
+		EndpointConfigName               string
+		RetainAllVariantProperties       bool
+		ExcludeRetainedVariantProperties []struct{ VariantPropertyType string }
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var exclude []string
+	for _, p := range in.ExcludeRetainedVariantProperties {
+		exclude = append(exclude, p.VariantPropertyType)
+	}
+	arn, err := x.h.UpdateEndpoint(ctx, in.EndpointName, in.EndpointConfigName, in.RetainAllVariantProperties, exclude)
+	return map[string]string{"EndpointArn": arn}, err
+}
+
+func (x *Handler) updateWeightsAndCapacities(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		EndpointName                string
+		DesiredWeightsAndCapacities []struct {
+			VariantName          string
+			DesiredWeight        *float64
+			DesiredInstanceCount *int
+		}
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	changes := make([]hosting.WeightAndCapacity, len(in.DesiredWeightsAndCapacities))
+	for i, c := range in.DesiredWeightsAndCapacities {
+		changes[i] = hosting.WeightAndCapacity{VariantName: c.VariantName, DesiredWeight: c.DesiredWeight, DesiredInstanceCount: c.DesiredInstanceCount}
+	}
+	arn, err := x.h.UpdateEndpointWeightsAndCapacities(ctx, in.EndpointName, changes)
+	return map[string]string{"EndpointArn": arn}, err
+}
+
+func (x *Handler) deleteEndpoint(ctx context.Context, body []byte) (any, error) {
+	var in nameInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, x.h.DeleteEndpoint(ctx, in.EndpointName)
+}
+
+func (x *Handler) addTags(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceArn string
+		Tags        []store.Tag
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Tags == nil {
+		in.Tags = []store.Tag{}
+	}
+	return map[string]any{"Tags": in.Tags}, x.h.AddTags(ctx, in.ResourceArn, in.Tags)
+}
+
+func (x *Handler) listTags(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceArn string
+		MaxResults  int
+		NextToken   string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	tags, next, err := x.h.ListTags(ctx, in.ResourceArn, in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Tags      []store.Tag
+		NextToken string `json:",omitempty"`
+	}{Tags: tags, NextToken: next}
+	if out.Tags == nil {
+		out.Tags = []store.Tag{}
+	}
+	return out, nil
+}
+
+func (x *Handler) deleteTags(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceArn string
+		TagKeys     []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, x.h.DeleteTags(ctx, in.ResourceArn, in.TagKeys)
+}
