@@ -25,6 +25,7 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.WorkPerRequest, "work", 10*time.Millisecond, "CPU time spent per request")
 	workMS := fs.Float64("work-ms", -1, "CPU milliseconds per request (shorthand for --work)")
 	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
+	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -36,6 +37,14 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 		return usageError{errors.New("--work and --work-per-kb must not be negative")}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if *startupDelay > 0 {
+		log.Info("loading model", "startup_delay", *startupDelay)
+		select {
+		case <-time.After(*startupDelay):
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	m, err := examplemodel.New(cfg)
 	if err != nil {
 		return err

@@ -151,6 +151,11 @@ func (m *Model) invoke(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	// Custom attributes come back, as containers that use them for request
+	// tracing do.
+	if ca := r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"); ca != "" {
+		w.Header().Set("X-Amzn-SageMaker-Custom-Attributes", ca)
+	}
 	work := m.cfg.WorkPerRequest + time.Duration(float64(m.cfg.WorkPerKB)*float64(len(body))/1024)
 	scores := m.Predict(rows, work)
 	if strings.Contains(r.Header.Get("Accept"), "text/csv") || (r.Header.Get("Accept") == "" && strings.Contains(r.Header.Get("Content-Type"), "csv")) {

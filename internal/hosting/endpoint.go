@@ -123,6 +123,9 @@ func (e *endpoint) run(ctx context.Context) {
 					e.rec = backup
 				}
 			}
+			// Callers see the effect of their call in their next Describe.
+			e.reconcile()
+			e.publishView()
 			c.reply <- err
 		case ev := <-e.events:
 			e.handle(ev)
@@ -297,6 +300,9 @@ func (e *endpoint) instanceFailed(in *inst, err error) {
 
 // reconcile converges the instances on the record and advances the status.
 func (e *endpoint) reconcile() {
+	if e.deleted {
+		return
+	}
 	switch e.rec.Status {
 	case StatusFailed:
 		e.stopWhere(func(*inst) bool { return true })

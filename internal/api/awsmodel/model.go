@@ -20,10 +20,14 @@ var SageMakerRuntime = mustLoad(runtimeJSON)
 
 // SageMaker is the SageMaker control-plane model (the operations ebb serves).
 //
-// One constraint is widened on purpose: ModelDataUrl (shape Url) also accepts
-// file:// URLs and absolute paths, because ebb's process runtime serves model
-// artifacts from the local disk, where AWS only knows S3 and HTTPS.
-var SageMaker = mustLoad(sagemakerJSON).widen("Url", `(https|s3)://([^/]+)/?(.*)|file://.+|/.*`)
+// Two constraints are widened on purpose, for ebb's process runtime, where
+// a model is a local program: ModelDataUrl (shape Url) also accepts file://
+// URLs and absolute paths, where AWS only knows S3 and HTTPS; and an Image
+// (shape ContainerImage) may be a command line with arguments, where AWS
+// allows no spaces in an image name.
+var SageMaker = mustLoad(sagemakerJSON).
+	widen("Url", `(https|s3)://([^/]+)/?(.*)|file://.+|/.*`).
+	widen("ContainerImage", `\s*\S[\s\S]*`)
 
 // Model is a parsed service model.
 type Model struct {

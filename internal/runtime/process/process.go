@@ -132,7 +132,9 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	cmd.Dir = workDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = os.Environ()
+	// "ebb" inside a command line (sh -c '... exec ebb example-model') is this
+	// binary too.
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(r.opts.Self)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for k, v := range spec.Environment {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

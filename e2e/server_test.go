@@ -1,0 +1,257 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+)
+
+// ebbBin is the ebb binary built for this test run.
+var ebbBin string
+
+func TestMain(m *testing.M) {
+	// Tests must not depend on the ambient AWS environment.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			os.Unsetenv(k)
+		}
+	}
+	dir, err := os.MkdirTemp("", "ebb-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ebbBin = filepath.Join(dir, "ebb")
+	build := exec.Command("go", "build", "-o", ebbBin, "../cmd/ebb")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building ebb:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one ebb server subprocess.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	URL  string
+	Data string
+	mu   sync.Mutex
+	log  strings.Builder
+	done chan struct{}
+}
+
+var listeningRE = regexp.MustCompile(`msg="ebb server listening" addr=(\S+)`)
+
+// startServer runs "ebb server" on a free loopback port with data in dir.
+func startServer(t *testing.T, dir string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "debug"}, extra...)
+	cmd := exec.Command(ebbBin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, Data: dir, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.log.WriteString(line + "\n")
+			s.mu.Unlock()
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+		}
+		cmd.Wait()
+		close(s.done)
+	}()
+	select {
+	case a := <-addr:
+		s.URL = "http://" + a
+	case <-s.done:
+		t.Fatalf("ebb server exited before listening:\n%s", s.Log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ebb server did not start:\n%s", s.Log())
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.Log())
+		}
+	})
+	return s
+}
+
+// Log returns what the server has logged.
+func (s *server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// Stop shuts the server down with SIGTERM and waits.
+func (s *server) Stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(90 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Crash kills the server with SIGKILL, leaving its instances orphaned.
+func (s *server) Crash() {
+	s.cmd.Process.Kill()
+	<-s.done
+}
+
+func awsConfig(accessKey, secret string) aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
+		HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+	}
+}
+
+func (s *server) SageMaker() *sagemaker.Client {
+	return sagemaker.NewFromConfig(awsConfig("AKIDTEST", "secret"), func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+func (s *server) Runtime() *sagemakerruntime.Client {
+	return sagemakerruntime.NewFromConfig(awsConfig("AKIDTEST", "secret"), func(o *sagemakerruntime.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// instances lists the instance processes the server runs (from their
+// records in the data directory).
+func (s *server) instances() map[string]int {
+	out := map[string]int{}
+	dirs, _ := os.ReadDir(filepath.Join(s.Data, "instances"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(s.Data, "instances", d.Name(), "instance.json"))
+		if err != nil {
+			continue
+		}
+		var rec struct{ PID int }
+		if json.Unmarshal(b, &rec) == nil {
+			out[d.Name()] = rec.PID
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	// A zombie still accepts signal 0; check /proc for its state.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return len(f) > 2 && f[2] != "Z"
+}
+
+// deploy creates a model, a one-variant endpoint config and an endpoint.
+func deploy(t *testing.T, sm *sagemaker.Client, name, image string, count int32) {
+	t.Helper()
+	createConfig(t, sm, name, name, image, count)
+	ctx := context.Background()
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(name), EndpointConfigName: aws.String(name)}); err != nil {
+		t.Fatalf("CreateEndpoint: %v", err)
+	}
+}
+
+func createConfig(t *testing.T, sm *sagemaker.Client, model, config, image string, count int32) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{
+		ModelName:        aws.String(model),
+		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(image)},
+		ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/ebb"),
+	}); err != nil {
+		t.Fatalf("CreateModel: %v", err)
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
+		EndpointConfigName: aws.String(config),
+		ProductionVariants: []types.ProductionVariant{{
+			VariantName: aws.String("AllTraffic"), ModelName: aws.String(model),
+			InstanceType: types.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(count),
+		}},
+	}); err != nil {
+		t.Fatalf("CreateEndpointConfig: %v", err)
+	}
+}
+
+// waitInService waits with the SDK's own waiter, polling fast.
+func waitInService(t *testing.T, sm *sagemaker.Client, name string) *sagemaker.DescribeEndpointOutput {
+	t.Helper()
+	w := sagemaker.NewEndpointInServiceWaiter(sm, func(o *sagemaker.EndpointInServiceWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	out, err := w.WaitForOutput(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String(name)}, 2*time.Minute)
+	if err != nil {
+		t.Fatalf("waiting for %s to be InService: %v", name, err)
+	}
+	return out
+}
+
+// waitFor polls DescribeEndpoint until cond holds: it waits for an event in
+// a real server, not for time to pass.
+func waitFor(t *testing.T, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeEndpointOutput) bool) *sagemaker.DescribeEndpointOutput {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := sm.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String(name)})
+		if err == nil && cond(out) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened (last: %+v, %v)", what, out, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func invoke(t *testing.T, rt *sagemakerruntime.Client, name, body string) *sagemakerruntime.InvokeEndpointOutput {
+	t.Helper()
+	out, err := rt.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{
+		EndpointName: aws.String(name), Body: []byte(body), ContentType: aws.String("text/csv"),
+	})
+	if err != nil {
+		t.Fatalf("InvokeEndpoint: %v", err)
+	}
+	return out
+}
+
+func readAll(r io.Reader) string {
+	b, _ := io.ReadAll(r)
+	return string(b)
+}
