@@ -96,7 +96,9 @@ func TestEndpointLifecycle(t *testing.T) {
 	if _, err := sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("lifecycle")}); err != nil {
 		t.Fatal(err)
 	}
-	deleted := sagemaker.NewEndpointDeletedWaiter(sm, func(o *sagemaker.EndpointDeletedWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond })
+	deleted := sagemaker.NewEndpointDeletedWaiter(sm, func(o *sagemaker.EndpointDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
 	if err := deleted.Wait(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("lifecycle")}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +260,9 @@ func TestFailedEndpoint(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	sm := s.SageMaker()
 	deploy(t, sm, "broken", "sh -c 'echo cannot load weights >&2; exit 3'", 1)
-	w := sagemaker.NewEndpointInServiceWaiter(sm, func(o *sagemaker.EndpointInServiceWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond })
+	w := sagemaker.NewEndpointInServiceWaiter(sm, func(o *sagemaker.EndpointInServiceWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
 	if err := w.Wait(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("broken")}, time.Minute); err == nil {
 		t.Fatal("the waiter succeeded for an endpoint whose model exits")
 	}

@@ -323,7 +323,13 @@ func (e *endpoint) reconcile() {
 	e.stopWhere(func(in *inst) bool {
 		return in.deployment != e.rec.Current.ID && (e.rec.Pending == nil || in.deployment != e.rec.Pending.ID)
 	})
+	before := e.rec.Status
 	e.advance()
+	if e.rec.Status != before {
+		// The new status may call for other instances (Failed: none).
+		e.reconcile()
+		return
+	}
 	e.publishRoutes()
 }
 

@@ -18,7 +18,7 @@ import (
 type model struct {
 	Metadata   json.RawMessage            `json:"metadata"`
 	Operations map[string]json.RawMessage `json:"operations"`
-	Shapes     map[string]map[string]any `json:"shapes"`
+	Shapes     map[string]map[string]any  `json:"shapes"`
 }
 
 func main() {

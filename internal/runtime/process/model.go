@@ -67,7 +67,7 @@ func extractTarGz(archive, dest string) error {
 		if err != nil {
 			return err
 		}
-		target := filepath.Join(dest, filepath.Clean("/" + h.Name))
+		target := filepath.Join(dest, filepath.Clean("/"+h.Name))
 		if !strings.HasPrefix(target, filepath.Clean(dest)+string(os.PathSeparator)) && target != filepath.Clean(dest) {
 			return fmt.Errorf("archive entry %q escapes the model directory", h.Name)
 		}
