@@ -270,7 +270,9 @@ func (r *Router) send(ctx context.Context, b *backend, inv Invocation) (*http.Re
 	if err != nil {
 		return nil, err
 	}
-	req.Header = inv.Header
+	if inv.Header != nil {
+		req.Header = inv.Header
+	}
 	req.ContentLength = int64(len(inv.Body))
 	return r.transport.RoundTrip(req)
 }

@@ -90,6 +90,7 @@ type record struct {
 	CreateTime int64  `json:"createTime"` // ms since the epoch, as the kernel reports it
 	Endpoint   string `json:"endpoint"`
 	Variant    string `json:"variant"`
+	Addr       string `json:"addr"`
 }
 
 // Start launches an instance.
@@ -152,7 +153,8 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 		return fail(fmt.Errorf("start %q: %w", spec.Image, err))
 	}
 	logFile.Close() // the child holds its own descriptor
-	rec := record{PID: cmd.Process.Pid, Endpoint: spec.Endpoint, Variant: spec.Variant}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	rec := record{PID: cmd.Process.Pid, Endpoint: spec.Endpoint, Variant: spec.Variant, Addr: addr}
 	proc, _ := process.NewProcess(int32(cmd.Process.Pid))
 	if proc != nil {
 		rec.CreateTime, _ = proc.CreateTime()
@@ -163,7 +165,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	in := &instance{
 		r:       r,
 		id:      spec.ID,
-		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		addr:    addr,
 		workDir: workDir,
 		cmd:     cmd,
 		proc:    proc,

@@ -1,0 +1,172 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func serve(t *testing.T, h http.HandlerFunc) Instance {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return Instance{ID: s.URL, Addr: strings.TrimPrefix(s.URL, "http://")}
+}
+
+func answer(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }
+}
+
+func invoke(t *testing.T, r *Router, inv Invocation) (string, string, error) {
+	t.Helper()
+	resp, err := r.Invoke(context.Background(), inv)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.Variant, string(b), nil
+}
+
+func TestLeastOutstandingRequests(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		io.WriteString(w, "slow")
+	})
+	fast := serve(t, answer("fast"))
+	r := New()
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{slow, fast}}}})
+
+	// Occupy one instance; while it is busy every request goes to the other.
+	var wg sync.WaitGroup
+	busy := 0
+	for busy == 0 {
+		wg.Add(1)
+		done := make(chan string, 1)
+		go func() {
+			defer wg.Done()
+			_, body, _ := invoke(t, r, Invocation{Endpoint: "ep"})
+			done <- body
+		}()
+		select {
+		case <-arrived:
+			busy = 1
+		case body := <-done:
+			if body != "fast" {
+				t.Fatalf("got %q", body)
+			}
+		}
+	}
+	for range 50 {
+		if _, body, err := invoke(t, r, Invocation{Endpoint: "ep"}); err != nil || body != "fast" {
+			t.Fatalf("with one instance busy: %q, %v", body, err)
+		}
+	}
+	close(release)
+	wg.Wait()
+}
+
+func TestDrainWaitsForRequestsInFlight(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	in := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		io.WriteString(w, "done")
+	})
+	r := New()
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{in}}}})
+	got := make(chan string, 1)
+	go func() { _, body, _ := invoke(t, r, Invocation{Endpoint: "ep"}); got <- body }()
+	<-arrived
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}})
+	drained := make(chan error, 1)
+	go func() { drained <- r.Drain(context.Background(), in.ID) }()
+	select {
+	case <-drained:
+		t.Fatal("Drain returned while a request was in flight")
+	case <-time.After(50 * time.Millisecond): // a negative check: nothing may happen
+	}
+	close(release)
+	if body := <-got; body != "done" {
+		t.Fatalf("request in flight got %q", body)
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrNoCapacity) {
+		t.Fatalf("after withdrawal: %v, want ErrNoCapacity", err)
+	}
+}
+
+func TestRefusedConnectionGoesElsewhere(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := Instance{ID: "dead", Addr: l.Addr().String()}
+	l.Close()
+	r := New()
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{dead, serve(t, answer("ok"))}}}})
+	for range 20 {
+		if _, body, err := invoke(t, r, Invocation{Endpoint: "ep"}); err != nil || body != "ok" {
+			t.Fatalf("%q, %v", body, err)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	r := New()
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{
+		{Name: "bad", Weight: 1, Instances: []Instance{serve(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })}},
+		{Name: "empty", Weight: 0},
+	}})
+	_, _, err := invoke(t, r, Invocation{Endpoint: "ep"})
+	var me *ModelError
+	if !errors.As(err, &me) || me.StatusCode != 500 || strings.TrimSpace(string(me.Body)) != "boom" || me.Variant != "bad" {
+		t.Fatalf("got %v, want a ModelError 500 boom", err)
+	}
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "nope"}); !errors.Is(err, ErrEndpointNotFound) {
+		t.Fatalf("unknown endpoint: %v", err)
+	}
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep", TargetVariant: "other"}); !errors.Is(err, ErrVariantNotFound) {
+		t.Fatalf("unknown variant: %v", err)
+	}
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep", TargetVariant: "empty"}); !errors.Is(err, ErrNoCapacity) {
+		t.Fatalf("variant without instances: %v", err)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := r.Invoke(ctx, Invocation{Endpoint: "ep", TargetVariant: "bad"}); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("expired deadline: %v, want ErrTimeout", err)
+	}
+	r.Delete("ep")
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrEndpointNotFound) {
+		t.Fatalf("deleted endpoint: %v", err)
+	}
+}
+
+func BenchmarkInvoke(b *testing.B) {
+	s := httptest.NewServer(answer("0.5\n"))
+	defer s.Close()
+	r := New()
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{{ID: "i", Addr: strings.TrimPrefix(s.URL, "http://")}}}}})
+	body := []byte("1,2,3")
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := r.Invoke(context.Background(), Invocation{Endpoint: "ep", Body: body, Header: http.Header{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Close()
+		}
+	})
+}
