@@ -2,13 +2,15 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
@@ -31,8 +33,7 @@ type Config struct {
 
 // Handler is ebb's single AWS endpoint.
 type Handler struct {
-	c   Config
-	mux *http.ServeMux
+	c Config
 }
 
 // NewHandler returns the handler for all services.
@@ -40,27 +41,66 @@ func NewHandler(c Config) *Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{c: c, mux: http.NewServeMux()}
-	h.mux.HandleFunc("POST /endpoints/{name}/invocations", h.invoke)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	h.mux.HandleFunc("/", h.rpc)
-	return h
+	return &Handler{c: c}
+}
+
+// route tells the services apart. It is written out rather than left to
+// http.ServeMux, which would clean paths and answer with redirects no AWS
+// client expects.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/endpoints/"); ok {
+			if name, ok := strings.CutSuffix(rest, "/invocations"); ok {
+				h.invoke(w, r, name)
+				return
+			}
+		}
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+		io.WriteString(w, "ok\n")
+		return
+	}
+	h.rpc(w, r)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
+	w.Header()["X-Amzn-Requestid"] = []string{requestID()}
 	if !h.c.Logger.Enabled(r.Context(), slog.LevelDebug) {
-		h.mux.ServeHTTP(w, r)
+		h.route(w, r)
 		return
 	}
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	h.mux.ServeHTTP(rec, r)
+	h.route(rec, r)
 	h.c.Logger.LogAttrs(context.Background(), slog.LevelDebug, "request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.String("target", r.Header.Get("X-Amz-Target")), slog.Int("status", rec.status),
 		slog.Duration("took", time.Since(start)))
 }
+
+// requestID returns a unique id in UUID form: a random prefix chosen at
+// start and a counter, far cheaper than a random UUID per request.
+func requestID() string {
+	n := requestSeq.Add(1)
+	var b [36]byte
+	hex.Encode(b[0:8], requestPrefix[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], requestPrefix[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], requestPrefix[6:8])
+	b[18] = '-'
+	var c [8]byte
+	binary.BigEndian.PutUint64(c[:], n)
+	hex.Encode(b[19:23], c[0:2])
+	b[23] = '-'
+	hex.Encode(b[24:36], c[2:8])
+	return string(b[:])
+}
+
+var (
+	requestSeq    atomic.Uint64
+	requestPrefix = func() (p [8]byte) { rand.Read(p[:]); return p }()
+)
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -69,7 +109,7 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
-func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string) {
 	body, release, e := smruntime.Body(r)
 	defer release()
 	if e == nil && h.c.Verifier != nil {
@@ -79,7 +119,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		smruntime.Fail(w, e)
 		return
 	}
-	h.c.Runtime.Invoke(w, r, r.PathValue("name"), body)
+	h.c.Runtime.Invoke(w, r, endpoint, body)
 }
 
 // rpc serves the awsJson services, told apart by X-Amz-Target.

@@ -1,13 +1,11 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -62,7 +60,7 @@ func (e *ModelError) Error() string {
 
 type backend struct {
 	id          string
-	url         string
+	up          *upstream
 	outstanding atomic.Int64
 	removed     atomic.Bool
 }
@@ -80,10 +78,9 @@ type endpointRoute struct {
 
 // Router routes invocations. The zero value is not usable; call New.
 type Router struct {
-	table     atomic.Pointer[map[string]*endpointRoute]
-	mu        sync.Mutex // serialises writers of table and backends
-	backends  map[string]*backend
-	transport http.RoundTripper
+	table    atomic.Pointer[map[string]*endpointRoute]
+	mu       sync.Mutex // serialises writers of table and backends
+	backends map[string]*backend
 	// Timeout bounds one invocation (SageMaker: 60 s).
 	Timeout time.Duration
 }
@@ -92,14 +89,7 @@ type Router struct {
 func New() *Router {
 	r := &Router{
 		backends: map[string]*backend{},
-		transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        4096,
-			MaxIdleConnsPerHost: 1024,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-		Timeout: ModelTimeout,
+		Timeout:  ModelTimeout,
 	}
 	empty := map[string]*endpointRoute{}
 	r.table.Store(&empty)
@@ -118,7 +108,7 @@ func (r *Router) Set(ep Endpoint) {
 		for _, in := range v.Instances {
 			b := r.backends[in.ID]
 			if b == nil {
-				b = &backend{id: in.ID, url: "http://" + in.Addr + "/invocations"}
+				b = &backend{id: in.ID, up: newUpstream(in.Addr)}
 				r.backends[in.ID] = b
 			}
 			b.removed.Store(false)
@@ -190,6 +180,7 @@ func (r *Router) Drain(ctx context.Context, instanceID string) error {
 	r.mu.Lock()
 	if b.removed.Load() {
 		delete(r.backends, instanceID)
+		b.up.closeIdle()
 	}
 	r.mu.Unlock()
 	return nil
@@ -229,30 +220,32 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	deadline := time.Now().Add(r.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	// An instance that refuses the connection never saw the request, so the
 	// request may go to another one; at most once per instance.
 	var tried []*backend
 	for attempt := 0; attempt < len(v.backends); attempt++ {
 		b := v.acquire(tried)
-		tried = append(tried, b)
 		if b == nil {
 			break
 		}
-		resp, err := r.send(ctx, b, inv)
+		tried = append(tried, b)
+		resp, err := b.up.roundTrip(ctx, deadline, inv.Header, inv.Body)
 		if err != nil {
 			b.outstanding.Add(-1)
-			var op *net.OpError
-			if errors.As(err, &op) && op.Op == "dial" && ctx.Err() == nil {
+			var de errDial
+			if errors.As(err, &de) && ctx.Err() == nil {
 				continue
 			}
-			cancel()
-			if errors.Is(err, context.DeadlineExceeded) {
+			if errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) {
 				return nil, ErrTimeout
 			}
 			return nil, err
 		}
-		release := func() { b.outstanding.Add(-1); cancel() }
+		release := func() { b.outstanding.Add(-1) }
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxPayloadBytes))
 			resp.Body.Close()
@@ -261,20 +254,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 		}
 		return &Response{Variant: v.name, Response: resp, release: release}, nil
 	}
-	cancel()
 	return nil, ErrNoCapacity
-}
-
-func (r *Router) send(ctx context.Context, b *backend, inv Invocation) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(inv.Body))
-	if err != nil {
-		return nil, err
-	}
-	if inv.Header != nil {
-		req.Header = inv.Header
-	}
-	req.ContentLength = int64(len(inv.Body))
-	return r.transport.RoundTrip(req)
 }
 
 // pick chooses the variant: the targeted one, or by weight.

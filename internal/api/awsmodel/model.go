@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/textproto"
 	"regexp"
 	"sync"
 )
@@ -50,6 +51,8 @@ type ShapeRef struct {
 	Shape        string `json:"shape"`
 	Location     string `json:"location"`
 	LocationName string `json:"locationName"`
+
+	headerKey string // LocationName in canonical header form
 }
 
 // Shape is a model shape with the constraints ebb enforces.
@@ -71,6 +74,14 @@ func mustLoad(b []byte) *Model {
 	m := &Model{patterns: map[string]*regexp.Regexp{}}
 	if err := json.Unmarshal(b, m); err != nil {
 		panic(fmt.Sprintf("awsmodel: embedded model: %v", err))
+	}
+	for _, s := range m.Shapes {
+		for name, ref := range s.Members {
+			if ref.Location == "header" {
+				ref.headerKey = textproto.CanonicalMIMEHeaderKey(ref.LocationName)
+				s.Members[name] = ref
+			}
+		}
 	}
 	return m
 }

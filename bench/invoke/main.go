@@ -1,0 +1,308 @@
+// Command invoke measures what ebb's router adds to InvokeEndpoint: the same
+// example-model instance is invoked straight, through ebb, and through nginx
+// (the peer: a plain keep-alive reverse proxy), on loopback with keep-alive,
+// at several concurrencies. It prints throughput and latency percentiles and
+// the latency each proxy adds over the straight path.
+//
+//	go build -o bin/ebb ./cmd/ebb && go run ./bench/invoke --ebb bin/ebb
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	ebb := flag.String("ebb", "bin/ebb", "ebb binary")
+	nginx := flag.String("nginx", "", "nginx binary (default: nginx on PATH or /usr/sbin/nginx; skipped if absent)")
+	duration := flag.Duration("duration", 5*time.Second, "measuring time per target and concurrency")
+	conc := flag.String("concurrency", "1,16,64", "comma-separated concurrencies")
+	work := flag.Duration("work", 0, "CPU work per request in the model (0 measures pure overhead)")
+	flag.Parse()
+	if err := run(*ebb, *nginx, *duration, *conc, *work); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func run(ebb, nginx string, duration time.Duration, conc string, work time.Duration) error {
+	ebb, err := filepath.Abs(ebb)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "ebb-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	addr := freePort()
+	srv := exec.Command(ebb, "server", "--listen", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn")
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
+	base := "http://" + addr
+	if err := waitHTTP(base + "/healthz"); err != nil {
+		return err
+	}
+	image := fmt.Sprintf("%s example-model --work %s", ebb, work)
+	for _, call := range []struct{ op, body string }{
+		{"CreateModel", `{"ModelName":"bench","PrimaryContainer":{"Image":"` + image + `"}}`},
+		{"CreateEndpointConfig", `{"EndpointConfigName":"bench","ProductionVariants":[{"VariantName":"AllTraffic","ModelName":"bench","InstanceType":"ml.c5.large","InitialInstanceCount":1}]}`},
+		{"CreateEndpoint", `{"EndpointName":"bench","EndpointConfigName":"bench"}`},
+	} {
+		if _, err := sagemaker(base, call.op, call.body); err != nil {
+			return err
+		}
+	}
+	for start := time.Now(); ; {
+		out, err := sagemaker(base, "DescribeEndpoint", `{"EndpointName":"bench"}`)
+		if err != nil {
+			return err
+		}
+		if out["EndpointStatus"] == "InService" {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("endpoint not InService: %v", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	instance, err := instanceAddr(filepath.Join(dir, "data", "instances"))
+	if err != nil {
+		return err
+	}
+
+	targets := []struct{ name, url string }{
+		{"direct", "http://" + instance + "/invocations"},
+		{"ebb", base + "/endpoints/bench/invocations"},
+	}
+	if nginx == "" {
+		nginx, _ = exec.LookPath("nginx")
+		if nginx == "" {
+			if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+				nginx = "/usr/sbin/nginx"
+			}
+		}
+	}
+	if nginx != "" {
+		url, stop, err := startNginx(nginx, dir, instance)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, struct{ name, url string }{"nginx", url})
+	} else {
+		fmt.Println("nginx not found: install it (apt-get install nginx) to measure the peer")
+	}
+
+	fmt.Printf("InvokeEndpoint overhead: model work %v per request, %v per measurement, GOMAXPROCS of the machine: %d cores\n\n", work, duration, runtime.NumCPU())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "concurrency\ttarget\treq/s\tp50\tp99\tadded p50\tadded p99\tthroughput vs direct\t")
+	for _, c := range strings.Split(conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			return fmt.Errorf("--concurrency: %q", c)
+		}
+		var direct result
+		for _, tg := range targets {
+			r := load(tg.url, n, duration)
+			if tg.name == "direct" {
+				direct = r
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%v\t%v\t%v\t%v\t%.2f\t\n", n, tg.name, r.rps, r.p50, r.p99,
+				r.p50-direct.p50, r.p99-direct.p99, r.rps/direct.rps)
+			if r.errors > 0 {
+				fmt.Fprintf(tw, "\t%s: %d errors\t\t\t\t\t\t\t\n", tg.name, r.errors)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+// load runs n clients with keep-alive against url for d (after a short warm-up).
+func load(url string, n int, d time.Duration) result {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n * 2, DisableCompression: true}}
+	body := []byte("1,2,3,4")
+	shoot := func() (time.Duration, bool) {
+		start := time.Now()
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start), resp.StatusCode == 200
+	}
+	run := func(d time.Duration, record bool) ([]time.Duration, int) {
+		var mu sync.Mutex
+		var all []time.Duration
+		errs := 0
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []time.Duration
+				bad := 0
+				for time.Now().Before(end) {
+					lat, ok := shoot()
+					if ok {
+						mine = append(mine, lat)
+					} else {
+						bad++
+					}
+				}
+				mu.Lock()
+				all = append(all, mine...)
+				errs += bad
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return all, errs
+	}
+	run(d/10, false)
+	lats, errs := run(d, true)
+	slices.Sort(lats)
+	if len(lats) == 0 {
+		return result{errors: errs}
+	}
+	return result{
+		rps:    float64(len(lats)) / d.Seconds(),
+		p50:    lats[len(lats)*50/100],
+		p99:    lats[len(lats)*99/100],
+		errors: errs,
+	}
+}
+
+func waitHTTP(url string) error {
+	for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("%s did not answer", url)
+}
+
+func sagemaker(base, op, body string) (map[string]any, error) {
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", base+"/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "SageMaker."+op)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("%s: %d %v", op, resp.StatusCode, out)
+	}
+	return out, nil
+}
+
+func instanceAddr(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "instance.json"))
+		if err != nil {
+			continue
+		}
+		var rec struct{ Addr string }
+		if json.Unmarshal(b, &rec) == nil && rec.Addr != "" {
+			return rec.Addr, nil
+		}
+	}
+	return "", fmt.Errorf("no instance found in %s", dir)
+}
+
+// startNginx runs nginx as a keep-alive reverse proxy to the instance.
+func startNginx(bin, dir, instance string) (string, func(), error) {
+	ndir := filepath.Join(dir, "nginx")
+	os.MkdirAll(filepath.Join(ndir, "logs"), 0o755)
+	addr := freePort()
+	conf := fmt.Sprintf(`daemon off;
+worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  client_max_body_size 6m;
+  upstream model { server %[2]s; keepalive 256; }
+  server {
+    listen %[3]s;
+    location / {
+      proxy_pass http://model/invocations;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`, ndir, instance, addr)
+	path := filepath.Join(ndir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "-p", ndir, "-c", path)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { cmd.Process.Signal(syscall.SIGQUIT); cmd.Wait() }
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "http://" + addr + "/", stop, nil
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("nginx did not start; see %s/logs/error.log", ndir)
+}
