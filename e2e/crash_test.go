@@ -57,4 +57,12 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	invoke(t, s2.Runtime(), "survivor", "1,2,3")
+
+	// A clean shutdown (SIGTERM) stops every instance.
+	s2.Stop()
+	for id, pid := range after {
+		if alive(pid) {
+			t.Errorf("instance %s (pid %d) still running after the server stopped", id, pid)
+		}
+	}
 }
