@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -36,7 +37,11 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "measuring time per target and concurrency")
 	conc := flag.String("concurrency", "1,16,64", "comma-separated concurrencies")
 	work := flag.Duration("work", 0, "CPU work per request in the model (0 measures pure overhead)")
+	flag.StringVar(&wrkPath, "wrk", "", "wrk binary for load (default: wrk on PATH; else a Go load generator, which takes more of the machine's CPU)")
 	flag.Parse()
+	if wrkPath == "" {
+		wrkPath, _ = exec.LookPath("wrk")
+	}
 	if err := run(*ebb, *nginx, *duration, *conc, *work); err != nil {
 		log.Fatal(err)
 	}
@@ -124,7 +129,11 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 		fmt.Println("nginx not found: install it (apt-get install nginx) to measure the peer")
 	}
 
-	fmt.Printf("InvokeEndpoint overhead: model work %v per request, %v per measurement, GOMAXPROCS of the machine: %d cores\n\n", work, duration, runtime.NumCPU())
+	gen := "Go load generator"
+	if wrkPath != "" {
+		gen = wrkPath
+	}
+	fmt.Printf("InvokeEndpoint overhead: model work %v per request, %v per measurement, %d cores, load from %s\n\n", work, duration, runtime.NumCPU(), gen)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "concurrency\ttarget\treq/s\tp50\tp99\tadded p50\tadded p99\tthroughput vs direct\t")
 	for _, c := range strings.Split(conc, ",") {
@@ -154,8 +163,55 @@ type result struct {
 	errors   int
 }
 
-// load runs n clients with keep-alive against url for d (after a short warm-up).
+var wrkPath string
+
+// load runs n keep-alive clients against url for d, with wrk when there is one.
 func load(url string, n int, d time.Duration) result {
+	if wrkPath != "" {
+		return loadWrk(url, n, d)
+	}
+	return loadGo(url, n, d)
+}
+
+const wrkScript = `wrk.method = "POST"
+wrk.body = "1,2,3,4"
+wrk.headers["Content-Type"] = "text/csv"
+`
+
+var wrkLine = regexp.MustCompile(`(?m)^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
+
+func loadWrk(url string, n int, d time.Duration) result {
+	script := filepath.Join(os.TempDir(), "ebb-bench-post.lua")
+	os.WriteFile(script, []byte(wrkScript), 0o644)
+	threads := min(n, 2)
+	args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(n), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "-s", script, "--latency", url}
+	exec.Command(wrkPath, append([]string{"-d", "1s"}, args[2:]...)...).Run() // warm-up
+	out, err := exec.Command(wrkPath, args...).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk: %v\n%s", err, out)
+	}
+	var r result
+	for _, m := range wrkLine.FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
+		lat := time.Duration(v * float64(unit))
+		if m[1] == "50" {
+			r.p50 = lat
+		} else {
+			r.p99 = lat
+		}
+	}
+	if m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindStringSubmatch(string(out)); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindStringSubmatch(string(out)); m != nil {
+		r.errors, _ = strconv.Atoi(m[1])
+	}
+	return r
+}
+
+// loadGo runs n Go clients with keep-alive against url for d (after a short warm-up).
+func loadGo(url string, n int, d time.Duration) result {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n * 2, DisableCompression: true}}
 	body := []byte("1,2,3,4")
 	shoot := func() (time.Duration, bool) {
