@@ -1,0 +1,375 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+)
+
+// Dimension is a name/value pair that identifies a series.
+type Dimension struct {
+	Name  string
+	Value string
+}
+
+// Series identifies a metric.
+type Series struct {
+	Namespace  string
+	MetricName string
+	Dimensions []Dimension // sorted by name
+}
+
+// ID is the series' canonical string form, unique per series.
+func (s Series) ID() string {
+	var b strings.Builder
+	b.WriteString(s.Namespace)
+	b.WriteByte(0)
+	b.WriteString(s.MetricName)
+	for _, d := range s.Dimensions {
+		b.WriteByte(0)
+		b.WriteString(d.Name)
+		b.WriteByte('=')
+		b.WriteString(d.Value)
+	}
+	return b.String()
+}
+
+// Normalize sorts the dimensions by name, the order CloudWatch ignores.
+func (s Series) Normalize() Series {
+	s.Dimensions = slices.Clone(s.Dimensions)
+	sort.Slice(s.Dimensions, func(i, j int) bool { return s.Dimensions[i].Name < s.Dimensions[j].Name })
+	return s
+}
+
+// Point is one datapoint to store: a value (with a count, for PutMetricData's
+// Values/Counts) or a statistic set.
+type Point struct {
+	Series    Series
+	Unit      string
+	Timestamp time.Time
+	Value     float64
+	Count     float64  // 0 means 1
+	Set       *StatSet // if set, Value and Count are ignored
+}
+
+// resolution is one level of aggregation.
+type resolution struct {
+	step      int64 // seconds
+	retention time.Duration
+}
+
+// Resolutions, finest first.
+var resolutions = []resolution{
+	{1, 3 * time.Hour},
+	{60, 15 * 24 * time.Hour},
+	{300, 63 * 24 * time.Hour},
+	{3600, 455 * 24 * time.Hour},
+}
+
+type series struct {
+	Series
+	unit    string
+	buckets [4]map[int64]*bucket // per resolution, keyed by start second
+}
+
+// Persister saves and loads buckets. A nil Persister keeps memory only.
+type Persister interface {
+	SaveBuckets([]PersistedBucket) error
+	LoadBuckets(func(PersistedBucket) error) error
+	// PruneBuckets deletes the buckets of a resolution that end before a time.
+	PruneBuckets(step, before int64) error
+}
+
+// PersistedBucket is a bucket as stored.
+type PersistedBucket struct {
+	Series Series
+	Unit   string
+	Step   int64
+	Start  int64
+	Stats  StatSet
+	Sketch []byte // encoded DDSketch, nil if none
+}
+
+// Store is the time-series store. It is safe for concurrent use.
+type Store struct {
+	mu      sync.RWMutex
+	series  map[string]*series
+	persist Persister
+}
+
+// Open returns a store, loading what the persister holds.
+func Open(p Persister) (*Store, error) {
+	s := &Store{series: map[string]*series{}, persist: p}
+	if p == nil {
+		return s, nil
+	}
+	err := p.LoadBuckets(func(pb PersistedBucket) error {
+		ser := s.get(pb.Series, pb.Unit)
+		level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
+		if level < 0 {
+			return fmt.Errorf("stored bucket with unknown step %d", pb.Step)
+		}
+		b := &bucket{stats: pb.Stats}
+		if len(pb.Sketch) > 0 {
+			sk, err := ddsketch.DecodeDDSketch(pb.Sketch, sketchStore, nil)
+			if err != nil {
+				return fmt.Errorf("stored sketch: %w", err)
+			}
+			b.sketch = sk
+		}
+		ser.buckets[level][pb.Start] = b
+		return nil
+	})
+	return s, err
+}
+
+func (s *Store) get(key Series, unit string) *series {
+	id := key.ID()
+	ser := s.series[id]
+	if ser == nil {
+		ser = &series{Series: key}
+		for i := range ser.buckets {
+			ser.buckets[i] = map[int64]*bucket{}
+		}
+		s.series[id] = ser
+	}
+	if unit != "" && unit != "None" {
+		ser.unit = unit
+	}
+	return ser
+}
+
+// Put stores points and persists the buckets they changed before returning.
+func (s *Store) Put(points []Point) error {
+	s.mu.Lock()
+	var changed []PersistedBucket
+	touched := map[*bucket]bool{}
+	for _, p := range points {
+		ser := s.get(p.Series.Normalize(), p.Unit)
+		sec := p.Timestamp.Unix()
+		for level, r := range resolutions {
+			start := sec - mod(sec, r.step)
+			b := ser.buckets[level][start]
+			if b == nil {
+				b = &bucket{}
+				ser.buckets[level][start] = b
+			}
+			switch {
+			case p.Set != nil:
+				b.addSet(*p.Set)
+			default:
+				count := p.Count
+				if count == 0 {
+					count = 1
+				}
+				b.add(p.Value, count)
+			}
+			if s.persist != nil && !touched[b] {
+				touched[b] = true
+				changed = append(changed, PersistedBucket{Series: ser.Series, Unit: ser.unit, Step: r.step, Start: start})
+			}
+		}
+	}
+	// Encode under the lock (buckets change), write after it.
+	for i := range changed {
+		pb := &changed[i]
+		level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
+		b := s.series[pb.Series.ID()].buckets[level][pb.Start]
+		pb.Stats = b.stats
+		if b.sketch != nil {
+			b.sketch.Encode(&pb.Sketch, false)
+		}
+		b.dirty = false
+	}
+	s.mu.Unlock()
+	if len(changed) > 0 {
+		return s.persist.SaveBuckets(changed)
+	}
+	return nil
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// Compact drops buckets past their retention at now, and series left empty.
+func (s *Store) Compact(now time.Time) error {
+	if s.persist != nil {
+		for _, r := range resolutions {
+			if err := s.persist.PruneBuckets(r.step, now.Add(-r.retention).Unix()); err != nil {
+				return err
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, ser := range s.series {
+		empty := true
+		for level, r := range resolutions {
+			oldest := now.Add(-r.retention).Unix()
+			for start := range ser.buckets[level] {
+				if start+r.step <= oldest {
+					delete(ser.buckets[level], start)
+				}
+			}
+			if len(ser.buckets[level]) > 0 {
+				empty = false
+			}
+		}
+		if empty {
+			delete(s.series, id)
+		}
+	}
+	return nil
+}
+
+// Errors of Query that the API reports as InvalidParameterValue.
+var (
+	ErrPeriod = errors.New("the period must be 1, 5, 10, 20, 30 or a multiple of 60 seconds")
+)
+
+// Datapoint is one aggregated period.
+type Datapoint struct {
+	Timestamp   time.Time
+	Unit        string
+	Stats       StatSet
+	Percentiles map[float64]float64 // quantile (0..1) -> value, where known
+}
+
+// Query aggregates a series into periods starting at multiples of period
+// (UTC epoch) within [start, end), using the finest resolution that still
+// holds data for start and divides period. It returns datapoints in time
+// order, only for periods with data.
+func (s *Store) Query(key Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
+	p := int64(period / time.Second)
+	if p <= 0 || (p%60 != 0 && !slices.Contains([]int64{1, 5, 10, 20, 30}, p)) {
+		return nil, ErrPeriod
+	}
+	level := -1
+	for i, r := range resolutions {
+		if p%r.step == 0 && !start.Before(now.Add(-r.retention)) {
+			level = i
+			break
+		}
+	}
+	if level < 0 {
+		// Older than any resolution that divides the period: use the
+		// coarsest that divides it, which returns what it still has.
+		for i := len(resolutions) - 1; i >= 0; i-- {
+			if p%resolutions[i].step == 0 {
+				level = i
+				break
+			}
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ser := s.series[key.Normalize().ID()]
+	if ser == nil {
+		return nil, nil
+	}
+	step := resolutions[level].step
+	first := start.Unix() - mod(start.Unix(), p)
+	if first < start.Unix() {
+		first += p // periods start at or after StartTime
+	}
+	var out []Datapoint
+	for t := first; t < end.Unix(); t += p {
+		var agg StatSet
+		var sk *ddsketch.DDSketch
+		for b0 := t; b0 < t+p && b0 < end.Unix(); b0 += step {
+			b := ser.buckets[level][b0]
+			if b == nil {
+				continue
+			}
+			agg.Merge(b.stats)
+			if len(quantiles) > 0 && b.sketch != nil {
+				if sk == nil {
+					sk = b.sketch.Copy()
+				} else {
+					sk.MergeWith(b.sketch)
+				}
+			}
+		}
+		if agg.SampleCount == 0 {
+			continue
+		}
+		dp := Datapoint{Timestamp: time.Unix(t, 0).UTC(), Unit: ser.unit, Stats: agg}
+		for _, q := range quantiles {
+			if v, ok := percentile(sk, q); ok {
+				if dp.Percentiles == nil {
+					dp.Percentiles = map[float64]float64{}
+				}
+				dp.Percentiles[q] = v
+			}
+		}
+		out = append(out, dp)
+	}
+	return out, nil
+}
+
+// Unit returns a series' unit ("None" if none was given).
+func (s *Store) Unit(key Series) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if ser := s.series[key.Normalize().ID()]; ser != nil && ser.unit != "" {
+		return ser.unit
+	}
+	return "None"
+}
+
+// List returns the series with data in the last 2 weeks, as ListMetrics
+// does, filtered by namespace, metric name and dimensions (a dimension with
+// an empty value matches any value), sorted by ID.
+func (s *Store) List(namespace, metricName string, dims []Dimension, now time.Time) []Series {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cutoff := now.Add(-14 * 24 * time.Hour).Unix()
+	var out []Series
+	for _, ser := range s.series {
+		if namespace != "" && ser.Namespace != namespace || metricName != "" && ser.MetricName != metricName {
+			continue
+		}
+		if !hasDims(ser.Dimensions, dims) {
+			continue
+		}
+		recent := false
+		for start := range ser.buckets[1] {
+			if start >= cutoff {
+				recent = true
+				break
+			}
+		}
+		if recent {
+			out = append(out, ser.Series)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out
+}
+
+func hasDims(have, want []Dimension) bool {
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(d Dimension) bool { return d.Name == w.Name && (w.Value == "" || d.Value == w.Value) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// Len returns the number of series.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.series)
+}

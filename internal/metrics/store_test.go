@@ -1,0 +1,188 @@
+package metrics
+
+import (
+	"math"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+var inv = Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: []Dimension{{"VariantName", "v"}, {"EndpointName", "e"}}}
+
+func TestQueryPeriodsAndStatistics(t *testing.T) {
+	s, _ := Open(nil)
+	// 1..120 over two minutes, one value per second.
+	var pts []Point
+	for i := 0; i < 120; i++ {
+		pts = append(pts, Point{Series: inv, Unit: "Count", Timestamp: t0.Add(time.Duration(i) * time.Second), Value: float64(i + 1)})
+	}
+	if err := s.Put(pts); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(5 * time.Minute)
+	// Dimension order does not matter.
+	key := Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: []Dimension{{"EndpointName", "e"}, {"VariantName", "v"}}}
+	dps, err := s.Query(key, t0, t0.Add(2*time.Minute), time.Minute, []float64{0.5, 0.99}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dps) != 2 {
+		t.Fatalf("%d datapoints, want 2", len(dps))
+	}
+	first := dps[0].Stats
+	if first.SampleCount != 60 || first.Sum != 1830 || first.Minimum != 1 || first.Maximum != 60 || first.Average() != 30.5 {
+		t.Fatalf("first minute = %+v", first)
+	}
+	if p50 := dps[0].Percentiles[0.5]; math.Abs(p50-30) > 1 {
+		t.Errorf("p50 = %v, want ~30", p50)
+	}
+	if p99 := dps[1].Percentiles[0.99]; math.Abs(p99-119.4) > 2.5 { // 1% sketch accuracy
+		t.Errorf("p99 = %v, want ~119.4", p99)
+	}
+	if dps[0].Unit != "Count" || !dps[1].Timestamp.Equal(t0.Add(time.Minute)) {
+		t.Errorf("unit %q, second timestamp %v", dps[0].Unit, dps[1].Timestamp)
+	}
+	// High-resolution periods come from the 1-second buckets.
+	dps, _ = s.Query(inv, t0, t0.Add(30*time.Second), 10*time.Second, nil, now)
+	if len(dps) != 3 || dps[1].Stats.Sum != 11+12+13+14+15+16+17+18+19+20 {
+		t.Fatalf("10 s periods: %+v", dps)
+	}
+	// A start inside a period starts at the next boundary.
+	dps, _ = s.Query(inv, t0.Add(5*time.Second), t0.Add(2*time.Minute), time.Minute, nil, now)
+	if len(dps) != 1 || !dps[0].Timestamp.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("unaligned start: %+v", dps)
+	}
+	if _, err := s.Query(inv, t0, now, 7*time.Second, nil, now); err != ErrPeriod {
+		t.Fatalf("period 7: %v", err)
+	}
+}
+
+func TestStatisticSets(t *testing.T) {
+	s, _ := Open(nil)
+	s.Put([]Point{
+		{Series: inv, Timestamp: t0, Set: &StatSet{SampleCount: 4, Sum: 10, Minimum: 1, Maximum: 4}},
+		{Series: inv, Timestamp: t0.Add(time.Second), Value: 10, Count: 2},
+	})
+	dps, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Minute, []float64{0.5}, t0)
+	got := dps[0].Stats
+	if got.SampleCount != 6 || got.Sum != 30 || got.Minimum != 1 || got.Maximum != 10 {
+		t.Fatalf("merged = %+v", got)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	s, _ := Open(nil)
+	s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}})
+	// After 3 hours the 1-second data is gone, the 1-minute data is not.
+	later := t0.Add(3*time.Hour + time.Minute)
+	s.Compact(later)
+	if dps, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Second, nil, later); len(dps) != 0 {
+		t.Fatalf("1 s data survived 3 h: %+v", dps)
+	}
+	if dps, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Minute, nil, later); len(dps) != 1 {
+		t.Fatal("1 min data lost before 15 days")
+	}
+	// After 15 days only 5-minute and hourly data remain.
+	later = t0.Add(16 * 24 * time.Hour)
+	s.Compact(later)
+	if dps, _ := s.Query(inv, t0, t0.Add(time.Hour), 5*time.Minute, nil, later); len(dps) != 1 {
+		t.Fatal("5 min data lost before 63 days")
+	}
+	s.Compact(t0.Add(456 * 24 * time.Hour))
+	if s.Len() != 0 {
+		t.Fatalf("%d series left after every retention passed", s.Len())
+	}
+}
+
+type memPersister struct {
+	mu      sync.Mutex
+	buckets map[string]PersistedBucket
+}
+
+func (m *memPersister) SaveBuckets(bs []PersistedBucket) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range bs {
+		m.buckets[b.Series.ID()+"/"+time.Unix(b.Start, 0).String()+"/"+string(rune(b.Step))] = b
+	}
+	return nil
+}
+
+func (m *memPersister) PruneBuckets(step, before int64) error { return nil }
+
+func (m *memPersister) LoadBuckets(f func(PersistedBucket) error) error {
+	for _, b := range m.buckets {
+		if err := f(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestPersistence(t *testing.T) {
+	p := &memPersister{buckets: map[string]PersistedBucket{}}
+	s, _ := Open(p)
+	for i := range 100 {
+		s.Put([]Point{{Series: inv, Unit: "Microseconds", Timestamp: t0.Add(time.Duration(i) * 100 * time.Millisecond), Value: float64(i)}})
+	}
+	again, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Minute, []float64{0.9}, t0)
+	b, _ := again.Query(inv, t0, t0.Add(time.Minute), time.Minute, []float64{0.9}, t0)
+	if len(b) != 1 || a[0].Stats != b[0].Stats || a[0].Percentiles[0.9] != b[0].Percentiles[0.9] || b[0].Unit != "Microseconds" {
+		t.Fatalf("before %+v, after reload %+v", a, b)
+	}
+}
+
+func TestList(t *testing.T) {
+	s, _ := Open(nil)
+	lat := Series{Namespace: "AWS/SageMaker", MetricName: "ModelLatency", Dimensions: inv.Dimensions}
+	cpu := Series{Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization", Dimensions: inv.Dimensions}
+	s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}, {Series: lat, Timestamp: t0, Value: 1}, {Series: cpu, Timestamp: t0, Value: 1}})
+	if got := s.List("AWS/SageMaker", "", nil, t0); len(got) != 2 {
+		t.Fatalf("namespace filter: %v", got)
+	}
+	if got := s.List("", "", []Dimension{{Name: "EndpointName"}}, t0); len(got) != 3 {
+		t.Fatalf("dimension name filter: %v", got)
+	}
+	if got := s.List("", "", []Dimension{{"EndpointName", "other"}}, t0); len(got) != 0 {
+		t.Fatalf("dimension value filter: %v", got)
+	}
+	if got := s.List("", "", nil, t0.Add(15*24*time.Hour)); len(got) != 0 {
+		t.Fatalf("metrics without data for 2 weeks are listed: %v", got)
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	s, _ := Open(nil)
+	pts := make([]Point, 100)
+	for i := range pts {
+		pts[i] = Point{Series: inv, Value: float64(i)}
+	}
+	i := 0
+	for b.Loop() {
+		for j := range pts {
+			pts[j].Timestamp = t0.Add(time.Duration(i) * time.Second)
+		}
+		i++
+		s.Put(pts)
+	}
+	b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "datapoints/s")
+}
+
+func BenchmarkQuery3HoursOf1s(b *testing.B) {
+	s, _ := Open(nil)
+	var pts []Point
+	for i := 0; i < 3*3600; i++ {
+		pts = append(pts, Point{Series: inv, Timestamp: t0.Add(time.Duration(i) * time.Second), Value: float64(i % 100)})
+	}
+	s.Put(pts)
+	now := t0.Add(3 * time.Hour)
+	for b.Loop() {
+		s.Query(inv, t0, now, time.Second, nil, now)
+	}
+}
