@@ -110,6 +110,7 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string) {
+	received := time.Now()
 	body, release, e := smruntime.Body(r)
 	defer release()
 	if e == nil && h.c.Verifier != nil {
@@ -119,7 +120,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		smruntime.Fail(w, e)
 		return
 	}
-	h.c.Runtime.Invoke(w, r, endpoint, body)
+	h.c.Runtime.Invoke(w, r, endpoint, body, received)
 }
 
 // rpc serves the awsJson services, told apart by X-Amz-Target.

@@ -69,6 +69,7 @@ type variantRoute struct {
 	name     string
 	weight   float64
 	backends []*backend
+	stats    *variantStats
 }
 
 type endpointRoute struct {
@@ -78,9 +79,10 @@ type endpointRoute struct {
 
 // Router routes invocations. The zero value is not usable; call New.
 type Router struct {
-	table    atomic.Pointer[map[string]*endpointRoute]
-	mu       sync.Mutex // serialises writers of table and backends
-	backends map[string]*backend
+	table        atomic.Pointer[map[string]*endpointRoute]
+	mu           sync.Mutex // serialises writers of table, backends and variantStats
+	backends     map[string]*backend
+	variantStats map[statsKey]*variantStats
 	// Timeout bounds one invocation (SageMaker: 60 s).
 	Timeout time.Duration
 }
@@ -88,8 +90,9 @@ type Router struct {
 // New returns an empty router.
 func New() *Router {
 	r := &Router{
-		backends: map[string]*backend{},
-		Timeout:  ModelTimeout,
+		backends:     map[string]*backend{},
+		variantStats: map[statsKey]*variantStats{},
+		Timeout:      ModelTimeout,
 	}
 	empty := map[string]*endpointRoute{}
 	r.table.Store(&empty)
@@ -104,7 +107,10 @@ func (r *Router) Set(ep Endpoint) {
 	route := &endpointRoute{}
 	keep := map[string]bool{}
 	for _, v := range ep.Variants {
-		vr := &variantRoute{name: v.Name, weight: v.Weight}
+		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name)}
+		vr.stats.mu.Lock()
+		vr.stats.instances = len(v.Instances)
+		vr.stats.mu.Unlock()
 		for _, in := range v.Instances {
 			b := r.backends[in.ID]
 			if b == nil {
@@ -194,6 +200,9 @@ type Invocation struct {
 	// Header holds the headers to pass to the model (Content-Type, Accept,
 	// custom attributes ...).
 	Header http.Header
+	// Received is when ebb received the request (for OverheadLatency);
+	// zero means when Invoke was called.
+	Received time.Time
 }
 
 // Response is the model's answer. The caller must Close it.
@@ -220,7 +229,12 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(r.Timeout)
+	start := time.Now()
+	received := inv.Received
+	if received.IsZero() {
+		received = start
+	}
+	deadline := start.Add(r.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -240,17 +254,28 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 			if errors.As(err, &de) && ctx.Err() == nil {
 				continue
 			}
+			v.stats.record(OutcomeFailed, time.Since(start), start.Sub(received))
 			if errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) {
 				return nil, ErrTimeout
 			}
 			return nil, err
 		}
-		release := func() { b.outstanding.Add(-1) }
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxPayloadBytes))
 			resp.Body.Close()
-			release()
+			b.outstanding.Add(-1)
+			o := Outcome4XX
+			if resp.StatusCode >= 500 {
+				o = Outcome5XX
+			}
+			v.stats.record(o, time.Since(start), start.Sub(received))
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
+		}
+		release := func() {
+			b.outstanding.Add(-1)
+			// ModelLatency runs from sending the request to the last byte of
+			// the answer; OverheadLatency is the time before that.
+			v.stats.record(OutcomeOK, time.Since(start), start.Sub(received))
 		}
 		return &Response{Variant: v.name, Response: resp, release: release}, nil
 	}

@@ -170,3 +170,45 @@ func BenchmarkInvoke(b *testing.B) {
 		}
 	})
 }
+
+func TestCollect(t *testing.T) {
+	r := New()
+	ok := serve(t, answer("ok"))
+	bad := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 400) })
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "good", Weight: 1, Instances: []Instance{ok, serve(t, answer("ok"))}}, {Name: "bad", Weight: 0, Instances: []Instance{bad}}}})
+	for range 4 {
+		if _, _, err := invoke(t, r, Invocation{Endpoint: "ep", TargetVariant: "good"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	invoke(t, r, Invocation{Endpoint: "ep", TargetVariant: "bad"})
+	got := map[string]Sample{}
+	for _, s := range r.Collect() {
+		got[s.Variant] = s
+	}
+	g, b := got["good"], got["bad"]
+	if g.Invocations != 4 || g.PerInstance != 2 || g.ModelErrors != 0 || len(g.ModelLatency) != 4 || g.Instances != 2 {
+		t.Errorf("good = %+v", g)
+	}
+	if b.Invocations != 1 || b.Errors4XX != 1 || b.ModelErrors != 1 || b.Errors5XX != 0 {
+		t.Errorf("bad = %+v", b)
+	}
+	for _, s := range r.Collect() {
+		if s.Invocations != 0 {
+			t.Errorf("second Collect repeated %+v", s)
+		}
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	var s variantStats
+	s.instances = 3
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			s.record(OutcomeOK, time.Millisecond, time.Microsecond)
+			if i%(1<<14) == 0 {
+				s.take() // as Collect does every second
+			}
+		}
+	})
+}

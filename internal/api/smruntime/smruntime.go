@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
@@ -89,7 +90,7 @@ func tooLarge() *awserr.Error {
 }
 
 // Invoke answers one InvokeEndpoint whose body was read (and authenticated).
-func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string, body []byte) {
+func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string, body []byte, received time.Time) {
 	if err := awsmodel.SageMakerRuntime.ValidateREST("InvokeEndpoint", map[string]string{"EndpointName": endpoint}, r.Header); err != nil {
 		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
 		return
@@ -105,6 +106,7 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		TargetVariant: r.Header.Get("X-Amzn-SageMaker-Target-Variant"),
 		Body:          body,
 		Header:        header,
+		Received:      received,
 	})
 	if err != nil {
 		h.fail(w, endpoint, awserr.FromRuntime(err, endpoint, h.Region, h.AccountID))
