@@ -21,7 +21,9 @@ import (
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime/process"
 	"github.com/ebbscale/ebb/internal/store"
@@ -179,6 +181,14 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	if err := hs.Start(ctx); err != nil {
 		return err
 	}
+	ms, err := metrics.Open(st)
+	if err != nil {
+		return fmt.Errorf("loading metrics: %w", err)
+	}
+	loops, stopLoops := context.WithCancel(context.Background())
+	defer stopLoops()
+	go (&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter")}).Run(loops)
+	go compact(loops, ms, clk, log)
 	defer func() {
 		log.Info("stopping instances")
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -217,6 +227,22 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	defer cancel()
 	srv.Shutdown(sctx)
 	return nil
+}
+
+// compact applies metric retention every ten minutes.
+func compact(ctx context.Context, ms *metrics.Store, clk clock.Clock, log *slog.Logger) {
+	t := clk.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C():
+			if err := ms.Compact(now); err != nil {
+				log.Error("applying metric retention", "err", err)
+			}
+		}
+	}
 }
 
 // lockDir takes an exclusive lock on the data directory so that two

@@ -25,6 +25,8 @@ type endpoint struct {
 	poke   chan struct{} // size 1: coalesced wake-ups (backoff timers)
 	exited chan struct{}
 	view   atomic.Pointer[EndpointView]
+	// running lists the healthy instances of the serving deployment.
+	running atomic.Pointer[[]RunningInstance]
 
 	rec      endpointRecord
 	insts    []*inst
@@ -579,6 +581,17 @@ func (e *endpoint) publishView() {
 		v.Pending = &PendingView{ConfigName: r.Pending.ConfigName, StartTime: r.Pending.StartTime, Variants: e.variantViews(r.Pending)}
 	}
 	e.view.Store(v)
+
+	var running []RunningInstance
+	for _, in := range e.insts {
+		if in.ready && !in.stopping {
+			if vr := e.rec.Current.variant(in.variant); vr != nil && in.deployment == e.rec.Current.ID {
+				typ, _ := runtime.LookupInstanceType(vr.InstanceType)
+				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt})
+			}
+		}
+	}
+	e.running.Store(&running)
 }
 
 func (e *endpoint) variantViews(d *deployment) []VariantView {

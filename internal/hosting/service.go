@@ -400,6 +400,26 @@ func (s *Service) DescribeEndpoint(ctx context.Context, name string) (EndpointVi
 	return *e.view.Load(), nil
 }
 
+// RunningInstance is a healthy instance serving an endpoint's traffic.
+type RunningInstance struct {
+	Endpoint, Variant string
+	Type              runtime.InstanceType
+	Instance          runtime.Instance
+}
+
+// RunningInstances lists the healthy instances of every endpoint.
+func (s *Service) RunningInstances() []RunningInstance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []RunningInstance
+	for _, e := range s.endpoints {
+		if r := e.running.Load(); r != nil {
+			out = append(out, *r...)
+		}
+	}
+	return out
+}
+
 // ListEndpoints lists endpoints.
 func (s *Service) ListEndpoints(ctx context.Context, q ListQuery) ([]EndpointView, string, error) {
 	s.mu.Lock()

@@ -54,8 +54,12 @@ type Point struct {
 	Unit      string
 	Timestamp time.Time
 	Value     float64
-	Count     float64  // 0 means 1
-	Set       *StatSet // if set, Value and Count are ignored
+	Count     float64 // 0 means 1
+	// Values, if not empty, are many values at once (PutMetricData's
+	// Values/Counts); Counts, if given, pairs with them.
+	Values []float64
+	Counts []float64
+	Set    *StatSet // if set, the value fields are ignored
 }
 
 // resolution is one level of aggregation.
@@ -163,6 +167,14 @@ func (s *Store) Put(points []Point) error {
 			switch {
 			case p.Set != nil:
 				b.addSet(*p.Set)
+			case len(p.Values) > 0:
+				for i, v := range p.Values {
+					count := 1.0
+					if i < len(p.Counts) {
+						count = p.Counts[i]
+					}
+					b.add(v, count)
+				}
 			default:
 				count := p.Count
 				if count == 0 {

@@ -57,6 +57,8 @@ type Stats struct {
 	MemoryBytes uint64
 	// DiskBytes is the space used by the instance's working directory.
 	DiskBytes uint64
+	// DiskPercent is how full the instance's volume is (0-100).
+	DiskPercent float64
 	// At is when the figures were read.
 	At time.Time
 }

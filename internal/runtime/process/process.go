@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/process"
 )
 
@@ -357,6 +358,9 @@ func (in *instance) Stats() (runtime.Stats, error) {
 	}
 	walk(in.proc, 0)
 	s.DiskBytes = dirSize(in.workDir)
+	if u, err := disk.Usage(in.workDir); err == nil {
+		s.DiskPercent = u.UsedPercent
+	}
 	s.At = time.Now()
 	return s, nil
 }

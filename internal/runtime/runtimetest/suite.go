@@ -115,6 +115,9 @@ func Run(t *testing.T, c Config) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if s.DiskPercent <= 0 || s.DiskPercent > 100 {
+			t.Errorf("DiskPercent = %v, want (0, 100]", s.DiskPercent)
+		}
 		if s.CPUTime < 250*time.Millisecond || s.MemoryBytes == 0 { // /proc counts in 10 ms ticks
 			t.Fatalf("Stats = %+v after 300 ms of CPU work, want CPUTime >= 250ms and some memory", s)
 		}

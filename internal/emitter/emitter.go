@@ -1,0 +1,195 @@
+// Package emitter publishes the metrics SageMaker publishes for endpoints:
+// every second it turns the router's per-variant counters into AWS/SageMaker
+// datapoints, and every SampleEvery it turns instance resource usage into
+// /aws/sagemaker/Endpoints datapoints, in the metrics store.
+//
+// Like SageMaker, a variant that saw no traffic in a minute reports zero
+// Invocations for it (not nothing), so that scale-in policies see an idle
+// endpoint. Timestamps come from the injected clock, so under --time-scale
+// the metrics run on scaled time like everything else.
+package emitter
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
+)
+
+// Namespaces and units of SageMaker's endpoint metrics.
+const (
+	InvocationNamespace = "AWS/SageMaker"
+	InstanceNamespace   = "/aws/sagemaker/Endpoints"
+)
+
+// DefaultSampleEvery is how often instance resource usage is sampled.
+const DefaultSampleEvery = 10 * time.Second
+
+// Emitter is the loop. Its fields are its dependencies, small and declared here.
+type Emitter struct {
+	Router interface{ Collect() []router.Sample }
+	Hosting interface {
+		RunningInstances() []hosting.RunningInstance
+	}
+	Store       interface{ Put([]metrics.Point) error }
+	Clock       clock.Clock
+	SampleEvery time.Duration
+	Logger      *slog.Logger
+
+	minute     map[variantKey]*minuteState
+	lastCPU    map[string]runtime.Stats // by instance ID
+	lastSample time.Time
+}
+
+type variantKey struct{ endpoint, variant string }
+
+type minuteState struct {
+	start       time.Time // the minute being counted
+	invocations int
+}
+
+// Run emits every second until ctx ends.
+func (e *Emitter) Run(ctx context.Context) {
+	if e.SampleEvery == 0 {
+		e.SampleEvery = DefaultSampleEvery
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := e.Clock.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C():
+			if err := e.Tick(now); err != nil {
+				e.Logger.Error("storing endpoint metrics", "err", err)
+			}
+		}
+	}
+}
+
+func dims(endpoint, variant string) []metrics.Dimension {
+	return []metrics.Dimension{{Name: "EndpointName", Value: endpoint}, {Name: "VariantName", Value: variant}}
+}
+
+// Tick collects and stores one second of metrics as of now.
+func (e *Emitter) Tick(now time.Time) error {
+	if e.minute == nil {
+		e.minute = map[variantKey]*minuteState{}
+		e.lastCPU = map[string]runtime.Stats{}
+	}
+	var pts []metrics.Point
+	add := func(ns, name, unit, endpoint, variant string, p metrics.Point) {
+		p.Series = metrics.Series{Namespace: ns, MetricName: name, Dimensions: dims(endpoint, variant)}
+		p.Unit = unit
+		if p.Timestamp.IsZero() {
+			p.Timestamp = now
+		}
+		pts = append(pts, p)
+	}
+	thisMinute := now.Truncate(time.Minute)
+	for _, s := range e.Router.Collect() {
+		k := variantKey{s.Endpoint, s.Variant}
+		m := e.minute[k]
+		if m == nil {
+			m = &minuteState{start: thisMinute}
+			e.minute[k] = m
+		}
+		if !m.start.Equal(thisMinute) {
+			if m.invocations == 0 {
+				// An idle minute reports zeros, as SageMaker's endpoints do.
+				for _, name := range []string{"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"} {
+					add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Timestamp: m.start, Value: 0})
+				}
+			}
+			m.start, m.invocations = thisMinute, 0
+		}
+		m.invocations += s.Invocations
+		if s.Instances > 0 {
+			add(InvocationNamespace, "ConcurrentRequestsPerModel", "None", s.Endpoint, s.Variant,
+				metrics.Point{Value: float64(s.InFlight) / float64(s.Instances)})
+		}
+		if s.Invocations == 0 {
+			continue
+		}
+		n := float64(s.Invocations)
+		add(InvocationNamespace, "Invocations", "None", s.Endpoint, s.Variant, metrics.Point{Value: 1, Count: n})
+		add(InvocationNamespace, "InvocationsPerInstance", "None", s.Endpoint, s.Variant,
+			metrics.Point{Set: &metrics.StatSet{SampleCount: n, Sum: s.PerInstance, Minimum: s.PerInstance / n, Maximum: s.PerInstance / n}})
+		for name, errs := range map[string]int{"Invocation4XXErrors": s.Errors4XX, "Invocation5XXErrors": s.Errors5XX, "InvocationModelErrors": s.ModelErrors} {
+			add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
+		}
+		add(InvocationNamespace, "ModelLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.ModelLatency)})
+		add(InvocationNamespace, "OverheadLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.OverheadLatency)})
+	}
+	if now.Sub(e.lastSample) >= e.SampleEvery {
+		e.lastSample = now
+		pts = append(pts, e.instancePoints(now)...)
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	return e.Store.Put(dropEmpty(pts))
+}
+
+// instancePoints samples every healthy instance: CPU (summed over cores,
+// 0-100 x vCPUs), memory and disk (0-100), one datapoint per instance so that
+// Average is the mean over instances.
+func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
+	var pts []metrics.Point
+	seen := map[string]bool{}
+	for _, ri := range e.Hosting.RunningInstances() {
+		st, err := ri.Instance.Stats()
+		if err != nil {
+			continue
+		}
+		id := ri.Instance.ID()
+		seen[id] = true
+		d := dims(ri.Endpoint, ri.Variant)
+		point := func(name string, v float64) {
+			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InstanceNamespace, MetricName: name, Dimensions: d}, Unit: "Percent", Timestamp: now, Value: v})
+		}
+		if prev, ok := e.lastCPU[id]; ok && st.At.After(prev.At) {
+			point("CPUUtilization", 100*(st.CPUTime-prev.CPUTime).Seconds()/st.At.Sub(prev.At).Seconds())
+		}
+		e.lastCPU[id] = st
+		if ri.Type.MemoryMiB > 0 {
+			point("MemoryUtilization", 100*float64(st.MemoryBytes)/(float64(ri.Type.MemoryMiB)*(1<<20)))
+		}
+		point("DiskUtilization", st.DiskPercent)
+	}
+	for id := range e.lastCPU {
+		if !seen[id] {
+			delete(e.lastCPU, id)
+		}
+	}
+	return pts
+}
+
+func micros(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d) / float64(time.Microsecond)
+	}
+	return out
+}
+
+// dropEmpty removes points with no values (latencies of a second whose
+// samples were all dropped), which would otherwise count as a zero.
+func dropEmpty(pts []metrics.Point) []metrics.Point {
+	out := pts[:0]
+	for _, p := range pts {
+		if p.Values != nil && len(p.Values) == 0 {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}

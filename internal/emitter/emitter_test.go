@@ -1,0 +1,113 @@
+package emitter
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
+)
+
+type fakeRouter struct{ next []router.Sample }
+
+func (f *fakeRouter) Collect() []router.Sample {
+	out := f.next
+	f.next = []router.Sample{{Endpoint: "ep", Variant: "v", Instances: 2}}
+	return out
+}
+
+type fakeInstance struct {
+	runtime.Instance
+	stats runtime.Stats
+}
+
+func (f *fakeInstance) ID() string                    { return "i-1" }
+func (f *fakeInstance) Stats() (runtime.Stats, error) { return f.stats, nil }
+
+type fakeHosting struct{ in *fakeInstance }
+
+func (f fakeHosting) RunningInstances() []hosting.RunningInstance {
+	typ, _ := runtime.LookupInstanceType("ml.m5.large") // 2 vCPUs, 8 GiB
+	return []hosting.RunningInstance{{Endpoint: "ep", Variant: "v", Type: typ, Instance: f.in}}
+}
+
+var key = func(name string) metrics.Series {
+	return metrics.Series{Namespace: InvocationNamespace, MetricName: name, Dimensions: dims("ep", "v")}
+}
+
+func TestTick(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	store, _ := metrics.Open(nil)
+	in := &fakeInstance{stats: runtime.Stats{At: t0, MemoryBytes: 2 << 30, DiskPercent: 40}}
+	r := &fakeRouter{next: []router.Sample{{
+		Endpoint: "ep", Variant: "v", Instances: 2, InFlight: 3,
+		Invocations: 4, PerInstance: 2, Errors4XX: 1, ModelErrors: 1,
+		ModelLatency:    []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond},
+		OverheadLatency: []time.Duration{10 * time.Microsecond, 10 * time.Microsecond, 10 * time.Microsecond, 10 * time.Microsecond},
+	}}}
+	e := &Emitter{Router: r, Hosting: fakeHosting{in}, Store: store, Clock: clock.NewFake(t0), SampleEvery: 10 * time.Second}
+	for i := 0; i <= 130; i++ {
+		now := t0.Add(time.Duration(i) * time.Second)
+		if i == 10 {
+			// 10 s later the instance has used 5 s of CPU: 50% (of 200%).
+			in.stats = runtime.Stats{At: now, CPUTime: 5 * time.Second, MemoryBytes: 2 << 30, DiskPercent: 40}
+		}
+		if err := e.Tick(now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := t0.Add(3 * time.Minute)
+	get := func(name string, period time.Duration, q ...float64) []metrics.Datapoint {
+		s := key(name)
+		if name == "CPUUtilization" || name == "MemoryUtilization" || name == "DiskUtilization" {
+			s.Namespace = InstanceNamespace
+		}
+		dps, err := store.Query(s, t0, end, period, q, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dps
+	}
+	inv := get("Invocations", time.Minute)
+	if len(inv) != 2 || inv[0].Stats.Sum != 4 || inv[1].Stats.Sum != 0 || inv[1].Stats.SampleCount != 1 {
+		t.Fatalf("Invocations per minute = %+v; want 4, then an idle minute's 0", inv)
+	}
+	if got := get("InvocationsPerInstance", time.Minute)[0].Stats.Sum; got != 2 {
+		t.Errorf("InvocationsPerInstance = %v, want 2", got)
+	}
+	if got := get("Invocation4XXErrors", time.Minute)[0].Stats; got.Sum != 1 || got.Average() != 0.25 {
+		t.Errorf("4XX = %+v, want sum 1, average 0.25", got)
+	}
+	lat := get("ModelLatency", time.Minute, 0.5)[0]
+	if lat.Stats.Maximum != 4000 || lat.Stats.Average() != 2500 || lat.Unit != "Microseconds" {
+		t.Errorf("ModelLatency = %+v", lat)
+	}
+	if c := get("ConcurrentRequestsPerModel", time.Second); len(c) == 0 || c[0].Stats.Maximum != 1.5 {
+		t.Errorf("ConcurrentRequestsPerModel = %+v, want 1.5 (3 in flight / 2 instances)", c)
+	}
+	cpu := get("CPUUtilization", time.Minute)
+	if len(cpu) == 0 || math.Abs(cpu[0].Stats.Maximum-50) > 0.01 {
+		t.Errorf("CPUUtilization = %+v, want 50", cpu)
+	}
+	if mem := get("MemoryUtilization", time.Minute); mem[0].Stats.Maximum != 25 {
+		t.Errorf("MemoryUtilization = %+v, want 25 (2 of 8 GiB)", mem)
+	}
+	if d := get("DiskUtilization", time.Minute); d[0].Stats.Average() != 40 {
+		t.Errorf("DiskUtilization = %+v", d)
+	}
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	store, _ := metrics.Open(nil)
+	e := &Emitter{Router: &fakeRouter{}, Hosting: fakeHosting{&fakeInstance{}}, Store: store, Clock: clock.NewFake(time.Unix(0, 0))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	cancel()
+	<-done
+}
