@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api"
+	"github.com/ebbscale/ebb/internal/api/cloudwatch"
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
@@ -199,10 +200,11 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}()
 
 	handler := api.NewHandler(api.Config{
-		SageMaker: sagemaker.New(hs),
-		Runtime:   &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
-		Verifier:  verifier,
-		Logger:    log.With("component", "api"),
+		SageMaker:  sagemaker.New(hs),
+		Runtime:    &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
+		CloudWatch: cloudwatch.New(ms, clk),
+		Verifier:   verifier,
+		Logger:     log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

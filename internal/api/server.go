@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/api/cloudwatch"
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
@@ -24,8 +27,9 @@ const maxControlBody = 8 << 20
 
 // Config wires the services into one handler.
 type Config struct {
-	SageMaker *sagemaker.Handler
-	Runtime   *smruntime.Handler
+	SageMaker  *sagemaker.Handler
+	Runtime    *smruntime.Handler
+	CloudWatch *cloudwatch.Handler
 	// Verifier checks SigV4 signatures; nil accepts any signature.
 	Verifier *sigv4.Verifier
 	Logger   *slog.Logger
@@ -54,6 +58,20 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 				h.invoke(w, r, name)
 				return
 			}
+		}
+	}
+	if r.Method == http.MethodPost {
+		if op, ok := strings.CutPrefix(r.URL.Path, cloudwatch.CBORPathPrefix); ok {
+			h.cloudwatch(w, r, cloudwatch.CBOR, op)
+			return
+		}
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			h.cloudwatch(w, r, cloudwatch.Query, "")
+			return
+		}
+		if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), cloudwatch.TargetPrefix); ok {
+			h.cloudwatch(w, r, cloudwatch.JSON, op)
+			return
 		}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
@@ -121,6 +139,30 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		return
 	}
 	h.c.Runtime.Invoke(w, r, endpoint, body, received)
+}
+
+// cloudwatch reads, authenticates and decompresses a CloudWatch request in
+// any of its protocols. For awsQuery the operation is the form's Action.
+func (h *Handler) cloudwatch(w http.ResponseWriter, r *http.Request, proto cloudwatch.Protocol, op string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+	if err == nil && h.c.Verifier != nil {
+		if e := h.c.Verifier.Verify(r, body); e != nil {
+			h.c.CloudWatch.Fail(w, proto, e)
+			return
+		}
+	}
+	if err == nil && r.Header.Get("Content-Encoding") == "gzip" {
+		// PutMetricData bodies may be compressed (requestcompression trait).
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(body)); err == nil {
+			body, err = io.ReadAll(io.LimitReader(zr, maxControlBody))
+		}
+	}
+	if err != nil {
+		h.c.CloudWatch.Fail(w, proto, awserr.Serialization("Could not read the request body: "+err.Error()))
+		return
+	}
+	h.c.CloudWatch.Serve(w, r, proto, op, body)
 }
 
 // rpc serves the awsJson services, told apart by X-Amz-Target.

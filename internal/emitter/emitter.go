@@ -32,7 +32,7 @@ const DefaultSampleEvery = 10 * time.Second
 
 // Emitter is the loop. Its fields are its dependencies, small and declared here.
 type Emitter struct {
-	Router interface{ Collect() []router.Sample }
+	Router  interface{ Collect() []router.Sample }
 	Hosting interface {
 		RunningInstances() []hosting.RunningInstance
 	}

@@ -340,13 +340,14 @@ func (s *Store) Unit(key Series) string {
 	return "None"
 }
 
-// List returns the series with data in the last 2 weeks, as ListMetrics
-// does, filtered by namespace, metric name and dimensions (a dimension with
-// an empty value matches any value), sorted by ID.
-func (s *Store) List(namespace, metricName string, dims []Dimension, now time.Time) []Series {
+// List returns the series with data since a time (ListMetrics: the last two
+// weeks, or three hours with RecentlyActive), filtered by namespace, metric
+// name and dimensions (a dimension without a value matches any value),
+// sorted by ID.
+func (s *Store) List(namespace, metricName string, dims []Dimension, since time.Time) []Series {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	cutoff := now.Add(-14 * 24 * time.Hour).Unix()
+	cutoff := since.Unix() - 59 // the minute bucket holding since
 	var out []Series
 	for _, ser := range s.series {
 		if namespace != "" && ser.Namespace != namespace || metricName != "" && ser.MetricName != metricName {

@@ -20,6 +20,24 @@ type Error struct {
 	// Fields are extra members of the error shape (ModelError's
 	// OriginalStatusCode, ...).
 	Fields map[string]any
+	// QueryCode is the awsQuery error code of a query-compatible service
+	// (CloudWatch: InvalidParameterValue for InvalidParameterValueException);
+	// JSON and CBOR answers carry it in x-amzn-query-error.
+	QueryCode string
+}
+
+// Sender reports whether the caller is at fault (4xx).
+func (e *Error) Sender() bool { return e.Status < 500 }
+
+// QueryErrorHeader is the value of x-amzn-query-error ("Code;Sender").
+func (e *Error) QueryErrorHeader() string {
+	if e.QueryCode == "" {
+		return ""
+	}
+	if e.Sender() {
+		return e.QueryCode + ";Sender"
+	}
+	return e.QueryCode + ";Receiver"
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

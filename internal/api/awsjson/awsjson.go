@@ -79,6 +79,9 @@ func WriteError(w http.ResponseWriter, contentType string, e *awserr.Error) {
 	}
 	b, _ := json.Marshal(body)
 	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	if q := e.QueryErrorHeader(); q != "" {
+		w.Header().Set("X-Amzn-Query-Error", q)
+	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(e.Status)

@@ -15,6 +15,12 @@ var sagemakerJSON []byte
 //go:embed sagemaker-runtime.json
 var runtimeJSON []byte
 
+//go:embed cloudwatch.json
+var cloudwatchJSON []byte
+
+// CloudWatch is the CloudWatch model (metrics and alarms operations).
+var CloudWatch = mustLoad(cloudwatchJSON)
+
 // SageMakerRuntime is the SageMaker Runtime model. Its header and path
 // members are validated from a document built of them.
 var SageMakerRuntime = mustLoad(runtimeJSON)
@@ -41,33 +47,42 @@ type Model struct {
 
 // Operation is one operation of a model.
 type Operation struct {
-	Name  string    `json:"name"`
-	Input *ShapeRef `json:"input"`
+	Name   string    `json:"name"`
+	Input  *ShapeRef `json:"input"`
+	Output *ShapeRef `json:"output"`
 }
 
 // ShapeRef points at a shape; for REST protocols it also says where the
 // member travels (uri, header, querystring; the payload otherwise).
 type ShapeRef struct {
-	Shape        string `json:"shape"`
-	Location     string `json:"location"`
-	LocationName string `json:"locationName"`
+	Shape         string `json:"shape"`
+	ResultWrapper string `json:"resultWrapper"` // awsQuery: the <OpResult> element
+	Location      string `json:"location"`
+	LocationName  string `json:"locationName"`
 
 	headerKey string // LocationName in canonical header form
 }
 
 // Shape is a model shape with the constraints ebb enforces.
 type Shape struct {
-	Type     string              `json:"type"`
-	Required []string            `json:"required"`
-	Members  map[string]ShapeRef `json:"members"`
-	Member   *ShapeRef           `json:"member"`
-	Key      *ShapeRef           `json:"key"`
-	Value    *ShapeRef           `json:"value"`
-	Min      *float64            `json:"min"`
-	Max      *float64            `json:"max"`
-	Pattern  string              `json:"pattern"`
-	Enum     []string            `json:"enum"`
-	Payload  string              `json:"payload"`
+	Type      string              `json:"type"`
+	Required  []string            `json:"required"`
+	Members   map[string]ShapeRef `json:"members"`
+	Member    *ShapeRef           `json:"member"`
+	Key       *ShapeRef           `json:"key"`
+	Value     *ShapeRef           `json:"value"`
+	Min       *float64            `json:"min"`
+	Max       *float64            `json:"max"`
+	Pattern   string              `json:"pattern"`
+	Enum      []string            `json:"enum"`
+	Payload   string              `json:"payload"`
+	Flattened bool                `json:"flattened"`
+	// Error is set on error shapes: the awsQuery code and HTTP status.
+	Error *struct {
+		Code           string `json:"code"`
+		HTTPStatusCode int    `json:"httpStatusCode"`
+		SenderFault    bool   `json:"senderFault"`
+	} `json:"error"`
 }
 
 func mustLoad(b []byte) *Model {

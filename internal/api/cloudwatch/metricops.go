@@ -1,0 +1,348 @@
+package cloudwatch
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/metrics"
+)
+
+type dimension struct {
+	Name  string
+	Value string `json:",omitempty"`
+}
+
+type statisticSet struct {
+	SampleCount float64
+	Sum         float64
+	Minimum     float64
+	Maximum     float64
+}
+
+type metricDatum struct {
+	MetricName        string
+	Dimensions        []dimension
+	Timestamp         *awsjson.Time
+	Value             *float64
+	StatisticValues   *statisticSet
+	Values            []float64
+	Counts            []float64
+	Unit              string
+	StorageResolution *int
+}
+
+// maxValue is CloudWatch's bound on values: ±2^360.
+var maxValue = math.Pow(2, 360)
+
+func validValue(v float64) bool {
+	return !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) <= maxValue
+}
+
+func (h *Handler) putMetricData(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Namespace  string
+		MetricData []metricDatum
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(in.Namespace, "AWS/") {
+		return nil, invalidValue("The value %s for parameter Namespace is invalid: the AWS/ prefix is reserved for AWS services.", in.Namespace)
+	}
+	if strings.HasPrefix(in.Namespace, ":") {
+		return nil, invalidValue("The value %s for parameter Namespace is invalid.", in.Namespace)
+	}
+	if len(in.MetricData) == 0 {
+		return nil, missing("MetricData")
+	}
+	now := h.clock.Now()
+	var pts []metrics.Point
+	for i, d := range in.MetricData {
+		at := fmt.Sprintf("MetricData.member.%d", i+1)
+		set := 0
+		for _, given := range []bool{d.Value != nil, d.StatisticValues != nil, len(d.Values) > 0} {
+			if given {
+				set++
+			}
+		}
+		if set > 1 {
+			return nil, invalidCombination("The parameters %[1]s.Value, %[1]s.StatisticValues and %[1]s.Values are mutually exclusive and you have specified more than one.", at)
+		}
+		if len(d.Counts) > 0 && len(d.Counts) != len(d.Values) {
+			return nil, invalidValue("The parameters %[1]s.Values and %[1]s.Counts must be of the same size.", at)
+		}
+		if d.StorageResolution != nil && *d.StorageResolution != 1 && *d.StorageResolution != 60 {
+			return nil, invalidValue("The value %d for parameter %s.StorageResolution is invalid: it must be 1 or 60.", *d.StorageResolution, at)
+		}
+		names := map[string]bool{}
+		var dims []metrics.Dimension
+		for _, dim := range d.Dimensions {
+			if names[dim.Name] {
+				return nil, invalidValue("No metric may have duplicate dimension names: %s has dimension %s twice.", at, dim.Name)
+			}
+			if strings.TrimSpace(dim.Value) == "" {
+				return nil, invalidValue("The value for parameter %s.Dimensions %s must not be blank.", at, dim.Name)
+			}
+			names[dim.Name] = true
+			dims = append(dims, metrics.Dimension{Name: dim.Name, Value: dim.Value})
+		}
+		ts := now
+		if d.Timestamp != nil {
+			ts = time.Time(*d.Timestamp)
+			if ts.Before(now.Add(-14 * 24 * time.Hour)) {
+				return nil, invalidValue("The parameter %s.Timestamp must specify a time no more than two weeks in the past.", at)
+			}
+			if ts.After(now.Add(2 * time.Hour)) {
+				return nil, invalidValue("The parameter %s.Timestamp must specify a time no more than two hours in the future.", at)
+			}
+		}
+		p := metrics.Point{
+			Series: metrics.Series{Namespace: in.Namespace, MetricName: d.MetricName, Dimensions: dims},
+			Unit:   d.Unit, Timestamp: ts,
+		}
+		switch {
+		case d.StatisticValues != nil:
+			sv := *d.StatisticValues
+			for _, v := range []float64{sv.SampleCount, sv.Sum, sv.Minimum, sv.Maximum} {
+				if !validValue(v) {
+					return nil, invalidValue("The value %v for parameter %s.StatisticValues is invalid.", v, at)
+				}
+			}
+			if sv.SampleCount <= 0 || sv.Minimum > sv.Maximum {
+				return nil, invalidValue("The parameter %s.StatisticValues must have a positive SampleCount and Minimum no greater than Maximum.", at)
+			}
+			p.Set = &metrics.StatSet{SampleCount: sv.SampleCount, Sum: sv.Sum, Minimum: sv.Minimum, Maximum: sv.Maximum}
+		case len(d.Values) > 0:
+			if len(d.Values) > 150 {
+				return nil, invalidValue("The parameter %s.Values may hold at most 150 values.", at)
+			}
+			for j, v := range d.Values {
+				if !validValue(v) {
+					return nil, invalidValue("The value %v for parameter %s.Values.member.%d is invalid.", v, at, j+1)
+				}
+			}
+			for j, c := range d.Counts {
+				if !(c > 0) || !validValue(c) {
+					return nil, invalidValue("The value %v for parameter %s.Counts.member.%d is invalid.", c, at, j+1)
+				}
+			}
+			p.Values, p.Counts = d.Values, d.Counts
+		case d.Value != nil:
+			if !validValue(*d.Value) {
+				return nil, invalidValue("The value %v for parameter %s.Value is invalid.", *d.Value, at)
+			}
+			p.Value = *d.Value
+		default:
+			return nil, missing(at + ".Value")
+		}
+		pts = append(pts, p)
+	}
+	// All or nothing: every datum was checked before anything is stored.
+	return struct{}{}, h.metrics.Put(pts)
+}
+
+var percentileRE = regexp.MustCompile(`^p(\d{1,2}(\.\d{1,2})?|100)$`)
+
+// quantile parses an extended statistic; only percentiles (pNN.NN) are supported.
+func quantile(stat string) (float64, bool) {
+	if !percentileRE.MatchString(stat) {
+		return 0, false
+	}
+	f, _ := strconv.ParseFloat(stat[1:], 64)
+	return f / 100, true
+}
+
+func validPeriod(p int) bool {
+	return p > 0 && (p%60 == 0 || p == 1 || p == 5 || p == 10 || p == 20 || p == 30)
+}
+
+type datapoint struct {
+	Timestamp          *awsjson.Time
+	SampleCount        *float64           `json:",omitempty"`
+	Average            *float64           `json:",omitempty"`
+	Sum                *float64           `json:",omitempty"`
+	Minimum            *float64           `json:",omitempty"`
+	Maximum            *float64           `json:",omitempty"`
+	Unit               string             `json:",omitempty"`
+	ExtendedStatistics map[string]float64 `json:",omitempty"`
+}
+
+// maxDatapoints is GetMetricStatistics' limit per call.
+const maxDatapoints = 1440
+
+func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Namespace          string
+		MetricName         string
+		Dimensions         []dimension
+		StartTime, EndTime awsjson.Time
+		Period             int
+		Statistics         []string
+		ExtendedStatistics []string
+		Unit               string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	start, end := time.Time(in.StartTime), time.Time(in.EndTime)
+	switch {
+	case len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0:
+		return nil, missing("Statistics or ExtendedStatistics")
+	case len(in.Statistics) > 0 && len(in.ExtendedStatistics) > 0:
+		return nil, invalidCombination("The parameters Statistics and ExtendedStatistics are mutually exclusive and you have specified both.")
+	case !validPeriod(in.Period):
+		return nil, invalidValue("The parameter Period must be 1, 5, 10, 20, 30 or a multiple of 60.")
+	case !start.Before(end):
+		return nil, invalidValue("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	now := h.clock.Now()
+	if start.Before(now.Add(-15*24*time.Hour)) && in.Period%300 != 0 {
+		return nil, invalidValue("The parameter Period must be a multiple of 300 for data older than 15 days.")
+	}
+	if start.Before(now.Add(-63*24*time.Hour)) && in.Period%3600 != 0 {
+		return nil, invalidValue("The parameter Period must be a multiple of 3600 for data older than 63 days.")
+	}
+	if n := int(math.Ceil(end.Sub(start).Seconds() / float64(in.Period))); n > maxDatapoints {
+		return nil, invalidCombination("You have requested up to %s datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", thousands(n))
+	}
+	var quantiles []float64
+	for _, s := range in.ExtendedStatistics {
+		q, ok := quantile(s)
+		if !ok {
+			return nil, invalidValue("The value %s for parameter ExtendedStatistics is not supported: ebb computes percentiles (p0.0 to p100).", s)
+		}
+		quantiles = append(quantiles, q)
+	}
+	key := metrics.Series{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: toDims(in.Dimensions)}
+	out := struct {
+		Label      string
+		Datapoints []datapoint
+	}{Label: in.MetricName, Datapoints: []datapoint{}}
+	if in.Unit != "" && in.Unit != h.metrics.Unit(key) {
+		return out, nil // a unit that does not match selects nothing, as in CloudWatch
+	}
+	dps, err := h.metrics.Query(key, start, end, time.Duration(in.Period)*time.Second, quantiles, now)
+	if err != nil {
+		return nil, invalidValue("%v", err)
+	}
+	for _, dp := range dps {
+		d := datapoint{Timestamp: awsjson.T(dp.Timestamp), Unit: dp.Unit}
+		st := dp.Stats
+		for _, s := range in.Statistics {
+			v := statValue(st, s)
+			switch s {
+			case "SampleCount":
+				d.SampleCount = &v
+			case "Average":
+				d.Average = &v
+			case "Sum":
+				d.Sum = &v
+			case "Minimum":
+				d.Minimum = &v
+			case "Maximum":
+				d.Maximum = &v
+			}
+		}
+		for i, s := range in.ExtendedStatistics {
+			if v, ok := dp.Percentiles[quantiles[i]]; ok {
+				if d.ExtendedStatistics == nil {
+					d.ExtendedStatistics = map[string]float64{}
+				}
+				d.ExtendedStatistics[s] = v
+			}
+		}
+		out.Datapoints = append(out.Datapoints, d)
+	}
+	return out, nil
+}
+
+func statValue(st metrics.StatSet, name string) float64 {
+	switch name {
+	case "SampleCount":
+		return st.SampleCount
+	case "Average":
+		return st.Average()
+	case "Sum":
+		return st.Sum
+	case "Minimum":
+		return st.Minimum
+	case "Maximum":
+		return st.Maximum
+	}
+	return math.NaN()
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func toDims(ds []dimension) []metrics.Dimension {
+	out := make([]metrics.Dimension, len(ds))
+	for i, d := range ds {
+		out[i] = metrics.Dimension{Name: d.Name, Value: d.Value}
+	}
+	return out
+}
+
+// listPage is ListMetrics' page size.
+const listPage = 500
+
+type metric struct {
+	Namespace  string
+	MetricName string
+	Dimensions []dimension
+}
+
+func (h *Handler) listMetrics(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Namespace      string
+		MetricName     string
+		Dimensions     []dimension
+		NextToken      string
+		RecentlyActive string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	since := h.clock.Now().Add(-14 * 24 * time.Hour)
+	if in.RecentlyActive == "PT3H" {
+		since = h.clock.Now().Add(-3 * time.Hour)
+	}
+	all := h.metrics.List(in.Namespace, in.MetricName, toDims(in.Dimensions), since)
+	start := 0
+	if in.NextToken != "" {
+		after, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		if err != nil {
+			return nil, invalidNextToken()
+		}
+		start = sort.Search(len(all), func(i int) bool { return all[i].ID() > string(after) })
+	}
+	end := min(start+listPage, len(all))
+	out := struct {
+		Metrics   []metric
+		NextToken string `json:",omitempty"`
+	}{Metrics: []metric{}}
+	for _, s := range all[start:end] {
+		m := metric{Namespace: s.Namespace, MetricName: s.MetricName, Dimensions: []dimension{}}
+		for _, d := range s.Dimensions {
+			m.Dimensions = append(m.Dimensions, dimension{d.Name, d.Value})
+		}
+		out.Metrics = append(out.Metrics, m)
+	}
+	if end < len(all) {
+		out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(all[end-1].ID()))
+	}
+	return out, nil
+}
