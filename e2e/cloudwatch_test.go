@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
@@ -125,5 +126,75 @@ func expectCode(t *testing.T, err error, code string) {
 	norm := func(c string) string { return strings.TrimSuffix(strings.TrimSuffix(c, "Exception"), "Error") }
 	if ae.ErrorCode() != code && norm(ae.ErrorCode()) != norm(code) {
 		t.Fatalf("got %s (%s), want %s", ae.ErrorCode(), ae.ErrorMessage(), code)
+	}
+}
+
+// TestEndpointMetrics sends known traffic to an endpoint and reads back the
+// metrics SageMaker would publish for it.
+func TestEndpointMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits for CPU samples")
+	}
+	// Ten times faster: the emitter samples CPU every 10 scaled seconds.
+	s := startServer(t, t.TempDir(), "--time-scale", "10")
+	sm, rt := s.SageMaker(), s.Runtime()
+	deploy(t, sm, "metered", "ebb example-model --work-ms 5", 1)
+	waitInService(t, sm, "metered")
+	const n = 60
+	for range n {
+		invoke(t, rt, "metered", "1,2,3")
+	}
+	_, err := rt.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("metered"), Body: []byte("x,y"), ContentType: aws.String("text/csv")})
+	if err == nil {
+		t.Fatal("bad input did not fail")
+	}
+	cw := s.cloudWatchClients()["cbor"]
+	dims := []types.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("metered")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}}
+	stat := func(ns, name string, st types.Statistic) (float64, bool) {
+		// Scaled time runs ahead of the wall clock: ask for a wide window.
+		now := time.Now()
+		out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String(ns), MetricName: aws.String(name), Dimensions: dims,
+			StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(23 * time.Hour)), Period: aws.Int32(86400),
+			Statistics: []types.Statistic{types.StatisticSum, types.StatisticSampleCount},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum, count float64
+		for _, dp := range out.Datapoints {
+			sum += *dp.Sum
+			count += *dp.SampleCount
+		}
+		if st == types.StatisticSampleCount {
+			return count, count > 0
+		}
+		return sum, count > 0
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		inv, _ := stat("AWS/SageMaker", "Invocations", types.StatisticSum)
+		_, cpu := stat("/aws/sagemaker/Endpoints", "CPUUtilization", types.StatisticSum)
+		if inv >= n+1 && cpu {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never arrived: %v invocations, CPU seen %v", inv, cpu)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the server for an event
+	}
+	if inv, _ := stat("AWS/SageMaker", "Invocations", types.StatisticSum); inv != n+1 {
+		t.Errorf("Invocations = %v, want %d", inv, n+1)
+	}
+	if per, _ := stat("AWS/SageMaker", "InvocationsPerInstance", types.StatisticSum); per != n+1 {
+		t.Errorf("InvocationsPerInstance = %v, want %d (one instance)", per, n+1)
+	}
+	if e4, _ := stat("AWS/SageMaker", "Invocation4XXErrors", types.StatisticSum); e4 != 1 {
+		t.Errorf("Invocation4XXErrors = %v, want 1", e4)
+	}
+	latSum, _ := stat("AWS/SageMaker", "ModelLatency", types.StatisticSum)
+	latCount, _ := stat("AWS/SageMaker", "ModelLatency", types.StatisticSampleCount)
+	if avg := latSum / latCount; latCount != n+1 || avg < 4000 || avg > 500000 {
+		t.Errorf("ModelLatency: %v samples averaging %v µs; want %d around 5000 µs of model work", latCount, avg, n+1)
 	}
 }

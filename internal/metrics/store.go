@@ -258,30 +258,35 @@ type Datapoint struct {
 	Percentiles map[float64]float64 // quantile (0..1) -> value, where known
 }
 
-// Query aggregates a series into periods starting at multiples of period
-// (UTC epoch) within [start, end), using the finest resolution that still
-// holds data for start and divides period. It returns datapoints in time
-// order, only for periods with data.
+// Query aggregates a series into periods within [start, end). As in
+// CloudWatch's GetMetricStatistics, start is first rounded down: to the
+// period for high-resolution periods, else to the minute for data less than
+// 15 days old, to 5 minutes up to 63 days and to the hour beyond, and the
+// periods follow on from it. Each period is merged from the coarsest
+// resolution that still holds data that old and fits the period exactly.
+// Only periods with data are returned, in time order.
 func (s *Store) Query(key Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
 	p := int64(period / time.Second)
 	if p <= 0 || (p%60 != 0 && !slices.Contains([]int64{1, 5, 10, 20, 30}, p)) {
 		return nil, ErrPeriod
 	}
-	level := -1
-	for i, r := range resolutions {
-		if p%r.step == 0 && !start.Before(now.Add(-r.retention)) {
+	first := start.Unix()
+	switch age := now.Sub(start); {
+	case p < 60:
+		first -= mod(first, p)
+	case age < 15*24*time.Hour:
+		first -= mod(first, 60)
+	case age < 63*24*time.Hour:
+		first -= mod(first, 300)
+	default:
+		first -= mod(first, 3600)
+	}
+	level := 0
+	for i := len(resolutions) - 1; i >= 0; i-- {
+		r := resolutions[i]
+		if p%r.step == 0 && mod(first, r.step) == 0 && (i == 0 || !start.Before(now.Add(-r.retention))) {
 			level = i
 			break
-		}
-	}
-	if level < 0 {
-		// Older than any resolution that divides the period: use the
-		// coarsest that divides it, which returns what it still has.
-		for i := len(resolutions) - 1; i >= 0; i-- {
-			if p%resolutions[i].step == 0 {
-				level = i
-				break
-			}
 		}
 	}
 	s.mu.RLock()
@@ -291,16 +296,13 @@ func (s *Store) Query(key Series, start, end time.Time, period time.Duration, qu
 		return nil, nil
 	}
 	step := resolutions[level].step
-	first := start.Unix() - mod(start.Unix(), p)
-	if first < start.Unix() {
-		first += p // periods start at or after StartTime
-	}
+	buckets := ser.buckets[level]
 	var out []Datapoint
 	for t := first; t < end.Unix(); t += p {
 		var agg StatSet
 		var sk *ddsketch.DDSketch
 		for b0 := t; b0 < t+p && b0 < end.Unix(); b0 += step {
-			b := ser.buckets[level][b0]
+			b := buckets[b0]
 			if b == nil {
 				continue
 			}

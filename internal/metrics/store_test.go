@@ -49,10 +49,15 @@ func TestQueryPeriodsAndStatistics(t *testing.T) {
 	if len(dps) != 3 || dps[1].Stats.Sum != 11+12+13+14+15+16+17+18+19+20 {
 		t.Fatalf("10 s periods: %+v", dps)
 	}
-	// A start inside a period starts at the next boundary.
+	// A start inside a minute is rounded down to it, as CloudWatch does.
 	dps, _ = s.Query(inv, t0.Add(5*time.Second), t0.Add(2*time.Minute), time.Minute, nil, now)
-	if len(dps) != 1 || !dps[0].Timestamp.Equal(t0.Add(time.Minute)) {
+	if len(dps) != 2 || !dps[0].Timestamp.Equal(t0) || dps[0].Stats.SampleCount != 60 {
 		t.Fatalf("unaligned start: %+v", dps)
+	}
+	// Periods follow on from the start, whatever their length.
+	dps, _ = s.Query(inv, t0, t0.Add(2*time.Minute), 120*time.Second, nil, now)
+	if len(dps) != 1 || dps[0].Stats.SampleCount != 120 {
+		t.Fatalf("one 120 s period: %+v", dps)
 	}
 	if _, err := s.Query(inv, t0, now, 7*time.Second, nil, now); err != ErrPeriod {
 		t.Fatalf("period 7: %v", err)
