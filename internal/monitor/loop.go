@@ -1,0 +1,157 @@
+package monitor
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/metrics"
+)
+
+// Tick is how often the loop wakes: high-resolution alarms are evaluated
+// on every tick, the others on the first tick of each minute.
+const Tick = 10 * time.Second
+
+// Run evaluates alarms until ctx ends.
+func (m *Monitor) Run(ctx context.Context) {
+	t := m.clock.NewTicker(Tick)
+	defer t.Stop()
+	prune := m.clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C():
+			m.EvaluateAll(ctx, now)
+			if now.Sub(prune) > time.Hour {
+				prune = now
+				m.store.PruneHistory(ctx, now.Add(-HistoryRetention))
+			}
+		}
+	}
+}
+
+// EvaluateAll evaluates every alarm that is due at now, and repeats the
+// Auto Scaling actions of alarms that stay in their state.
+func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range m.alarms {
+		m.evaluate(ctx, a, now)
+	}
+	m.flushHistory(ctx)
+}
+
+// due reports whether an alarm should be evaluated at now: high-resolution
+// ones every 10 seconds, others once per minute.
+func due(a *MetricAlarm, now time.Time) bool {
+	step := time.Minute
+	if a.Period < 60 {
+		step = Tick
+	}
+	return now.Truncate(step).After(a.LastEvaluated.Truncate(step)) || a.LastEvaluated.IsZero()
+}
+
+func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) {
+	if !due(a, now) {
+		return
+	}
+	a.LastEvaluated = now
+	cfg := a.config()
+	points := m.points(a, cfg, now)
+	r := alarm.Evaluate(cfg, a.StateValue, points, now)
+	switch {
+	case r.State != a.StateValue:
+		m.transition(ctx, a, r, now)
+	case now.Sub(a.LastActions) >= time.Minute && m.repeats(a):
+		// Auto Scaling actions repeat every minute in the same state.
+		m.runActions(ctx, a, now, true)
+	default:
+		return // nothing changed that must survive a restart
+	}
+	if err := m.save(ctx, a, false); err != nil {
+		m.log.Error("persisting alarm", "alarm", a.AlarmName, "err", err)
+	}
+}
+
+// points reads the evaluation range: the last Range() complete periods.
+func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alarm.Point {
+	period := cfg.Period
+	end := now.Truncate(period)
+	start := end.Add(-time.Duration(cfg.Range()) * period)
+	out := make([]alarm.Point, cfg.Range())
+	for i := range out {
+		out[i] = alarm.Point{Timestamp: start.Add(time.Duration(i) * period), Missing: true}
+	}
+	key, ok := a.metric()
+	if !ok {
+		return out
+	}
+	if a.Unit != "" && a.Unit != m.metrics.Unit(key) {
+		return out // a unit that does not match finds no data, as in CloudWatch
+	}
+	var quantiles []float64
+	if q, ok := percentile(a.ExtendedStatistic); ok {
+		quantiles = []float64{q}
+	}
+	dps, err := m.metrics.Query(key, start, end, period, quantiles, now)
+	if err != nil {
+		return out
+	}
+	for _, dp := range dps {
+		i := int(dp.Timestamp.Sub(start) / period)
+		if i < 0 || i >= len(out) {
+			continue
+		}
+		v, ok := statValue(dp, a.Statistic, quantiles)
+		if !ok {
+			continue
+		}
+		out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount}
+	}
+	return out
+}
+
+// metric returns the series an alarm watches: its metric, or the single
+// metric of a Metrics list with one MetricStat.
+func (a *MetricAlarm) metric() (metrics.Series, bool) {
+	if a.MetricName != "" {
+		return metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions}, true
+	}
+	return metrics.Series{}, false
+}
+
+func percentile(stat string) (float64, bool) {
+	if !strings.HasPrefix(stat, "p") {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(stat[1:], 64)
+	if err != nil || f < 0 || f > 100 {
+		return 0, false
+	}
+	return f / 100, true
+}
+
+func statValue(dp metrics.Datapoint, stat string, quantiles []float64) (float64, bool) {
+	st := dp.Stats
+	switch stat {
+	case "SampleCount":
+		return st.SampleCount, true
+	case "Average":
+		return st.Average(), true
+	case "Sum":
+		return st.Sum, true
+	case "Minimum":
+		return st.Minimum, true
+	case "Maximum":
+		return st.Maximum, true
+	}
+	if len(quantiles) == 1 {
+		v, ok := dp.Percentiles[quantiles[0]]
+		return v, ok
+	}
+	return 0, false
+}
+

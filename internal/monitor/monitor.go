@@ -1,0 +1,416 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// MetricAlarm is an alarm: its configuration (as PutMetricAlarm sets it) and
+// its state.
+type MetricAlarm struct {
+	AlarmName                          string
+	AlarmArn                           string
+	AlarmDescription                   string
+	AlarmConfigurationUpdatedTimestamp time.Time
+	ActionsEnabled                     bool
+	OKActions                          []string
+	AlarmActions                       []string
+	InsufficientDataActions            []string
+	StateValue                         alarm.State
+	StateReason                        string
+	StateReasonData                    string
+	StateUpdatedTimestamp              time.Time
+	StateTransitionedTimestamp         time.Time
+	MetricName                         string
+	Namespace                          string
+	Statistic                          string
+	ExtendedStatistic                  string
+	Dimensions                         []metrics.Dimension
+	Period                             int
+	Unit                               string
+	EvaluationPeriods                  int
+	DatapointsToAlarm                  int
+	Threshold                          float64
+	ComparisonOperator                 string
+	TreatMissingData                   string
+	EvaluateLowSampleCountPercentile   string
+	// Metrics is the metric-math form (MetricDataQueries), kept as given.
+	Metrics json.RawMessage `json:",omitempty"`
+
+	// LastActions is when the actions of the current state last ran.
+	LastActions time.Time
+	// LastEvaluated is the start of the last period evaluated.
+	LastEvaluated time.Time
+}
+
+func (a *MetricAlarm) config() alarm.Config {
+	return alarm.Config{
+		Period: time.Duration(a.Period) * time.Second, EvaluationPeriods: a.EvaluationPeriods,
+		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
+		TreatMissingData: a.TreatMissingData, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
+		EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile,
+	}
+}
+
+// ActionSink delivers alarm actions. Deliver returns ErrNoReceiver for
+// actions it does not handle.
+type ActionSink interface {
+	Deliver(ctx context.Context, action string, a MetricAlarm) error
+}
+
+// ErrNoReceiver reports an action ebb cannot deliver.
+var ErrNoReceiver = errors.New("ebb has no receiver for this action")
+
+// Store is the persistence the monitor needs.
+type Store interface {
+	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
+	Update(ctx context.Context, kind, name string, doc []byte) error
+	Delete(ctx context.Context, kind, name string) error
+	List(ctx context.Context, kind string) ([][]byte, error)
+	AddHistory(ctx context.Context, items []store.HistoryItem) error
+	History(ctx context.Context, alarm, typ string, start, end time.Time) ([]store.HistoryItem, error)
+	PruneHistory(ctx context.Context, before time.Time) error
+}
+
+// Metrics is the query the monitor needs.
+type Metrics interface {
+	Query(key metrics.Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
+	Unit(key metrics.Series) string
+}
+
+const kindAlarm = "alarm"
+
+// HistoryRetention is how long alarm history is kept.
+const HistoryRetention = 14 * 24 * time.Hour
+
+// Monitor holds the alarms.
+type Monitor struct {
+	store   Store
+	metrics Metrics
+	clock   clock.Clock
+	actions ActionSink
+	log     *slog.Logger
+	region  string
+	account string
+
+	mu      sync.Mutex
+	alarms  map[string]*MetricAlarm
+	pending []store.HistoryItem // written together by flushHistory
+}
+
+// Options configure a Monitor.
+type Options struct {
+	Store     Store
+	Metrics   Metrics
+	Clock     clock.Clock
+	Actions   ActionSink // nil: every action fails with ErrNoReceiver
+	Logger    *slog.Logger
+	Region    string
+	AccountID string
+}
+
+// New loads the persisted alarms.
+func New(ctx context.Context, o Options) (*Monitor, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{store: o.Store, metrics: o.Metrics, clock: o.Clock, actions: o.Actions, log: o.Logger,
+		region: o.Region, account: o.AccountID, alarms: map[string]*MetricAlarm{}}
+	docs, err := o.Store.List(ctx, kindAlarm)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		var a MetricAlarm
+		if err := json.Unmarshal(d, &a); err != nil {
+			return nil, fmt.Errorf("stored alarm: %w", err)
+		}
+		m.alarms[a.AlarmName] = &a
+	}
+	return m, nil
+}
+
+// SetActions installs the action sink (the autoscaler, once it runs).
+func (m *Monitor) SetActions(s ActionSink) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.actions = s
+}
+
+// ARN builds an alarm's ARN.
+func (m *Monitor) ARN(name string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", m.region, m.account, name)
+}
+
+func (m *Monitor) save(ctx context.Context, a *MetricAlarm, create bool) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if create {
+		return m.store.Create(ctx, kindAlarm, a.AlarmName, a.AlarmConfigurationUpdatedTimestamp, b)
+	}
+	return m.store.Update(ctx, kindAlarm, a.AlarmName, b)
+}
+
+// Put creates an alarm, or replaces the configuration of an existing one
+// while keeping its state, as PutMetricAlarm does.
+func (m *Monitor) Put(ctx context.Context, a MetricAlarm) error {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.alarms[a.AlarmName]
+	a.AlarmArn = m.ARN(a.AlarmName)
+	a.AlarmConfigurationUpdatedTimestamp = now
+	summary := fmt.Sprintf("Alarm %q created", a.AlarmName)
+	if old != nil {
+		a.StateValue, a.StateReason, a.StateReasonData = old.StateValue, old.StateReason, old.StateReasonData
+		a.StateUpdatedTimestamp, a.StateTransitionedTimestamp = old.StateUpdatedTimestamp, old.StateTransitionedTimestamp
+		a.LastActions, a.LastEvaluated = old.LastActions, old.LastEvaluated
+		summary = fmt.Sprintf("Alarm %q updated", a.AlarmName)
+	} else {
+		a.StateValue = alarm.InsufficientData
+		a.StateReason = "Unchecked: Initial alarm creation"
+		a.StateUpdatedTimestamp, a.StateTransitionedTimestamp = now, now
+	}
+	if err := m.save(ctx, &a, old == nil); err != nil {
+		return err
+	}
+	m.alarms[a.AlarmName] = &a
+	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": map[bool]string{true: "Create", false: "Update"}[old == nil], "updatedAlarm": configView(&a)})
+	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "ConfigurationUpdate", Summary: summary, Data: string(data)})
+	m.flushHistory(ctx)
+	return nil
+}
+
+// configView is the alarm configuration as history records it.
+func configView(a *MetricAlarm) map[string]any {
+	return map[string]any{
+		"alarmName": a.AlarmName, "namespace": a.Namespace, "metricName": a.MetricName, "statistic": a.Statistic,
+		"period": a.Period, "evaluationPeriods": a.EvaluationPeriods, "threshold": a.Threshold,
+		"comparisonOperator": a.ComparisonOperator, "treatMissingData": a.TreatMissingData, "actionsEnabled": a.ActionsEnabled,
+	}
+}
+
+// history queues history items; callers hold m.mu and call flushHistory.
+func (m *Monitor) history(ctx context.Context, items ...store.HistoryItem) {
+	m.pending = append(m.pending, items...)
+}
+
+// flushHistory writes queued history items in one transaction.
+func (m *Monitor) flushHistory(ctx context.Context) {
+	if len(m.pending) == 0 {
+		return
+	}
+	if err := m.store.AddHistory(ctx, m.pending); err != nil {
+		m.log.Error("recording alarm history", "err", err)
+	}
+	m.pending = m.pending[:0]
+}
+
+// repeats reports whether the alarm's current state has Auto Scaling
+// actions, the only ones delivered again while the state lasts.
+func (m *Monitor) repeats(a *MetricAlarm) bool {
+	if !a.ActionsEnabled {
+		return false
+	}
+	var actions []string
+	switch a.StateValue {
+	case alarm.Alarm:
+		actions = a.AlarmActions
+	case alarm.OK:
+		actions = a.OKActions
+	case alarm.InsufficientData:
+		actions = a.InsufficientDataActions
+	}
+	for _, act := range actions {
+		if isAutoScaling(act) {
+			return true
+		}
+	}
+	return false
+}
+
+// Filter selects alarms for Describe.
+type Filter struct {
+	Names        []string
+	NamePrefix   string
+	StateValue   string
+	ActionPrefix string
+	// Metric selects alarms on one metric (DescribeAlarmsForMetric).
+	Metric *metrics.Series
+}
+
+// Describe returns the matching alarms, sorted by name.
+func (m *Monitor) Describe(f Filter) []MetricAlarm {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []MetricAlarm
+	for _, a := range m.alarms {
+		if len(f.Names) > 0 && !contains(f.Names, a.AlarmName) ||
+			f.NamePrefix != "" && !strings.HasPrefix(a.AlarmName, f.NamePrefix) ||
+			f.StateValue != "" && string(a.StateValue) != f.StateValue {
+			continue
+		}
+		if f.ActionPrefix != "" && !hasPrefix(a.AlarmActions, f.ActionPrefix) && !hasPrefix(a.OKActions, f.ActionPrefix) && !hasPrefix(a.InsufficientDataActions, f.ActionPrefix) {
+			continue
+		}
+		if f.Metric != nil && (a.Namespace != f.Metric.Namespace || a.MetricName != f.Metric.MetricName ||
+			metrics.Series{Dimensions: a.Dimensions}.Normalize().ID() != metrics.Series{Dimensions: f.Metric.Dimensions}.Normalize().ID()) {
+			continue
+		}
+		out = append(out, *a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AlarmName < out[j].AlarmName })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(list []string, prefix string) bool {
+	for _, x := range list {
+		if strings.HasPrefix(x, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNotFound reports an alarm that does not exist.
+var ErrNotFound = errors.New("alarm not found")
+
+// Delete deletes alarms. Names that do not exist do not stop the others
+// from being deleted; they are returned.
+func (m *Monitor) Delete(ctx context.Context, names []string) (missing []string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		if _, ok := m.alarms[n]; !ok {
+			missing = append(missing, n)
+			continue
+		}
+		if err := m.store.Delete(ctx, kindAlarm, n); err != nil {
+			return nil, err
+		}
+		delete(m.alarms, n)
+	}
+	return missing, nil
+}
+
+// SetState sets an alarm's state until its next evaluation, firing actions
+// as a real transition would.
+func (m *Monitor) SetState(ctx context.Context, name string, state alarm.State, reason, reasonData string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.alarms[name]
+	if !ok {
+		return ErrNotFound
+	}
+	m.transition(ctx, a, alarm.Result{State: state, Reason: reason, ReasonData: reasonData}, m.clock.Now())
+	m.flushHistory(ctx)
+	return m.save(ctx, a, false)
+}
+
+// SetActionsEnabled enables or disables the actions of alarms.
+func (m *Monitor) SetActionsEnabled(ctx context.Context, names []string, enabled bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		if a, ok := m.alarms[n]; ok && a.ActionsEnabled != enabled {
+			a.ActionsEnabled = enabled
+			if err := m.save(ctx, a, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// History returns history items, newest first.
+func (m *Monitor) History(ctx context.Context, name, typ string, start, end time.Time) ([]store.HistoryItem, error) {
+	return m.store.History(ctx, name, typ, start, end)
+}
+
+// transition moves an alarm to a new state, records it and runs its actions.
+// Callers hold m.mu.
+func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result, now time.Time) {
+	old := a.StateValue
+	oldReason := a.StateReason
+	a.StateValue, a.StateReason, a.StateReasonData = r.State, r.Reason, r.ReasonData
+	a.StateUpdatedTimestamp = now
+	if old != r.State {
+		a.StateTransitionedTimestamp = now
+	}
+	var reasonData any
+	if r.ReasonData != "" {
+		reasonData = json.RawMessage(r.ReasonData)
+	}
+	data, _ := json.Marshal(map[string]any{
+		"version":  "1.0",
+		"oldState": map[string]any{"stateValue": old, "stateReason": oldReason},
+		"newState": map[string]any{"stateValue": r.State, "stateReason": r.Reason, "stateReasonData": reasonData},
+	})
+	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "StateUpdate",
+		Summary: fmt.Sprintf("Alarm updated from %s to %s", old, r.State), Data: string(data)})
+	m.log.Info("alarm state changed", "alarm", a.AlarmName, "from", old, "to", r.State, "reason", r.Reason)
+	m.runActions(ctx, a, now, false)
+}
+
+// isAutoScaling reports an Application Auto Scaling policy ARN, whose
+// actions repeat every minute while the alarm stays in the state.
+func isAutoScaling(action string) bool {
+	return strings.HasPrefix(action, "arn:aws:autoscaling:")
+}
+
+// runActions delivers the actions of the alarm's current state; repeat
+// limits them to Auto Scaling actions.
+func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time, repeat bool) {
+	if !a.ActionsEnabled {
+		return
+	}
+	var actions []string
+	switch a.StateValue {
+	case alarm.Alarm:
+		actions = a.AlarmActions
+	case alarm.OK:
+		actions = a.OKActions
+	case alarm.InsufficientData:
+		actions = a.InsufficientDataActions
+	}
+	a.LastActions = now
+	for _, act := range actions {
+		if repeat && !isAutoScaling(act) {
+			continue
+		}
+		err := ErrNoReceiver
+		if m.actions != nil {
+			err = m.actions.Deliver(ctx, act, *a)
+		}
+		summary := fmt.Sprintf("Successfully executed action %s", act)
+		if err != nil {
+			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", act, err.Error())
+			m.log.Warn("alarm action failed", "alarm", a.AlarmName, "action", act, "err", err)
+		}
+		data, _ := json.Marshal(map[string]any{"actionState": map[bool]string{true: "Failed", false: "Succeeded"}[err != nil], "stateUpdateTimestamp": a.StateUpdatedTimestamp.UnixMilli(), "notificationResource": act})
+		m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "Action", Summary: summary, Data: string(data)})
+	}
+}

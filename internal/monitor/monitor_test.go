@@ -1,0 +1,212 @@
+package monitor
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+type sink struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *sink) Deliver(ctx context.Context, action string, a MetricAlarm) error {
+	if !isAutoScaling(action) {
+		return ErrNoReceiver
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, string(a.StateValue)+" "+action)
+	return nil
+}
+
+type fixture struct {
+	t    *testing.T
+	m    *Monitor
+	ms   *metrics.Store
+	st   *store.SQLite
+	sink *sink
+}
+
+func newFixture(t *testing.T, path string) *fixture {
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ms, _ := metrics.Open(st)
+	s := &sink{}
+	m, err := New(context.Background(), Options{Store: st, Metrics: ms, Clock: clock.NewFake(t0), Actions: s, Region: "us-east-1", AccountID: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t, m, ms, st, s}
+}
+
+var cpu = metrics.Series{Namespace: "App", MetricName: "CPU", Dimensions: []metrics.Dimension{{Name: "Host", Value: "a"}}}
+
+func (f *fixture) put(at time.Time, v float64) {
+	if err := f.ms.Put([]metrics.Point{{Series: cpu, Timestamp: at, Value: v}}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) state(name string) alarm.State {
+	return f.m.Describe(Filter{Names: []string{name}})[0].StateValue
+}
+
+const scaleOut = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:abc:resource/sagemaker/endpoint/e/variant/v:policyName/out"
+
+func TestAlarmLifecycle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ebb.db")
+	f := newFixture(t, path)
+	ctx := context.Background()
+	err := f.m.Put(ctx, MetricAlarm{
+		AlarmName: "high-cpu", Namespace: "App", MetricName: "CPU", Dimensions: cpu.Dimensions, Statistic: "Average",
+		Period: 60, EvaluationPeriods: 2, Threshold: 50, ComparisonOperator: "GreaterThanThreshold", ActionsEnabled: true,
+		AlarmActions: []string{scaleOut, "arn:aws:sns:us-east-1:123456789012:ops"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.state("high-cpu") != alarm.InsufficientData {
+		t.Fatal("a new alarm is not INSUFFICIENT_DATA")
+	}
+	// Two minutes above the threshold: ALARM at the next evaluation.
+	f.put(t0, 80)
+	f.put(t0.Add(time.Minute), 90)
+	f.m.EvaluateAll(ctx, t0.Add(2*time.Minute+5*time.Second))
+	if got := f.state("high-cpu"); got != alarm.Alarm {
+		t.Fatalf("state = %s, want ALARM", got)
+	}
+	a := f.m.Describe(Filter{Names: []string{"high-cpu"}})[0]
+	if !strings.HasPrefix(a.StateReason, "Threshold Crossed: 2 out of the last 2 datapoints [90.0 (23/11/26 12:01:00), 80.0 (23/11/26 12:00:00)] were greater than the threshold (50.0)") {
+		t.Fatalf("reason = %q", a.StateReason)
+	}
+	// Still in ALARM a minute later: the Auto Scaling action repeats, the SNS one does not.
+	f.put(t0.Add(2*time.Minute), 95)
+	f.m.EvaluateAll(ctx, t0.Add(3*time.Minute+5*time.Second))
+	if len(f.sink.got) != 2 || f.sink.got[1] != "ALARM "+scaleOut {
+		t.Fatalf("deliveries = %v, want the scaling policy twice", f.sink.got)
+	}
+	// Not evaluated twice in the same minute.
+	f.m.EvaluateAll(ctx, t0.Add(3*time.Minute+15*time.Second))
+	if len(f.sink.got) != 2 {
+		t.Fatalf("evaluated twice in one minute: %v", f.sink.got)
+	}
+	hist, _ := f.m.History(ctx, "high-cpu", "Action", t0, t0.Add(time.Hour))
+	failed := 0
+	for _, h := range hist {
+		if strings.HasPrefix(h.Summary, "Failed to execute action arn:aws:sns") {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("the undeliverable SNS action was not recorded as failed once: %+v", hist)
+	}
+
+	// SetAlarmState holds until the next evaluation.
+	if err := f.m.SetState(ctx, "high-cpu", alarm.OK, "testing", ""); err != nil {
+		t.Fatal(err)
+	}
+	if f.state("high-cpu") != alarm.OK {
+		t.Fatal("SetState did not take")
+	}
+
+	// A restart keeps the alarm and its state.
+	f.st.Close()
+	g := newFixture(t, path)
+	if got := g.state("high-cpu"); got != alarm.OK {
+		t.Fatalf("after restart: %s", got)
+	}
+	g.m.EvaluateAll(ctx, t0.Add(4*time.Minute+5*time.Second))
+	if got := g.state("high-cpu"); got != alarm.Alarm {
+		t.Fatalf("re-evaluated after SetState: %s, want ALARM", got)
+	}
+	all, _ := g.m.History(ctx, "high-cpu", "", t0, t0.Add(time.Hour))
+	types := map[string]int{}
+	for _, h := range all {
+		types[h.Type]++
+	}
+	if types["ConfigurationUpdate"] != 1 || types["StateUpdate"] != 3 {
+		t.Fatalf("history types %v", types)
+	}
+	missing, err := g.m.Delete(ctx, []string{"high-cpu", "nope"})
+	if err != nil || len(missing) != 1 || len(g.m.Describe(Filter{})) != 0 {
+		t.Fatalf("Delete: missing %v, err %v", missing, err)
+	}
+}
+
+func TestUpdateKeepsState(t *testing.T) {
+	f := newFixture(t, filepath.Join(t.TempDir(), "ebb.db"))
+	ctx := context.Background()
+	a := MetricAlarm{AlarmName: "a", Namespace: "App", MetricName: "CPU", Dimensions: cpu.Dimensions, Statistic: "Maximum",
+		Period: 60, EvaluationPeriods: 1, Threshold: 10, ComparisonOperator: "GreaterThanThreshold"}
+	f.m.Put(ctx, a)
+	f.put(t0, 20)
+	f.m.EvaluateAll(ctx, t0.Add(time.Minute))
+	a.Threshold = 15
+	f.m.Put(ctx, a)
+	if got := f.state("a"); got != alarm.Alarm {
+		t.Fatalf("PutMetricAlarm on an existing alarm reset its state to %s", got)
+	}
+}
+
+func TestHighResolutionEveryTenSeconds(t *testing.T) {
+	f := newFixture(t, filepath.Join(t.TempDir(), "ebb.db"))
+	ctx := context.Background()
+	f.m.Put(ctx, MetricAlarm{AlarmName: "fast", Namespace: "App", MetricName: "CPU", Dimensions: cpu.Dimensions, Statistic: "Maximum",
+		Period: 10, EvaluationPeriods: 1, Threshold: 10, ComparisonOperator: "GreaterThanThreshold", TreatMissingData: "notBreaching"})
+	f.put(t0.Add(3*time.Second), 50)
+	f.m.EvaluateAll(ctx, t0.Add(10*time.Second))
+	if got := f.state("fast"); got != alarm.Alarm {
+		t.Fatalf("after a breaching 10 s period: %s", got)
+	}
+	f.put(t0.Add(13*time.Second), 1)
+	f.m.EvaluateAll(ctx, t0.Add(20*time.Second))
+	if got := f.state("fast"); got != alarm.OK {
+		t.Fatalf("10 s later, within the threshold: %s", got)
+	}
+}
+
+func BenchmarkEvaluate10000Alarms(b *testing.B) {
+	st, _ := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "ebb.db"))
+	defer st.Close()
+	ms, _ := metrics.Open(nil)
+	m, _ := New(context.Background(), Options{Store: discardSaves{st}, Metrics: ms, Clock: clock.NewFake(t0)})
+	for i := range 10000 {
+		key := metrics.Series{Namespace: "App", MetricName: "CPU", Dimensions: []metrics.Dimension{{Name: "Host", Value: string(rune('a' + i%26))}, {Name: "N", Value: strings.Repeat("x", i%50)}}}
+		for j := range 5 {
+			ms.Put([]metrics.Point{{Series: key, Timestamp: t0.Add(time.Duration(j) * time.Minute), Value: float64(j * 10)}})
+		}
+		m.alarms[key.ID()+string(rune(i))] = &MetricAlarm{AlarmName: key.ID(), StateValue: alarm.InsufficientData, Namespace: "App", MetricName: "CPU", Dimensions: key.Dimensions,
+			Statistic: "Average", Period: 60, EvaluationPeriods: 3, Threshold: 25, ComparisonOperator: "GreaterThanThreshold"}
+	}
+	now := t0.Add(5 * time.Minute)
+	m.EvaluateAll(context.Background(), now) // the first transitions are not the steady state
+	for b.Loop() {
+		for _, a := range m.alarms {
+			a.LastEvaluated = time.Time{}
+		}
+		m.EvaluateAll(context.Background(), now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/10k-alarms")
+}
+
+// discardSaves keeps alarm saves out of the benchmark (SQLite writes are
+// measured elsewhere); history and lists go to the real store.
+type discardSaves struct{ *store.SQLite }
+
+func (discardSaves) Update(context.Context, string, string, []byte) error { return nil }
+
