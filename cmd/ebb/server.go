@@ -25,6 +25,7 @@ import (
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime/process"
 	"github.com/ebbscale/ebb/internal/store"
@@ -190,6 +191,11 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	defer stopLoops()
 	go (&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter")}).Run(loops)
 	go compact(loops, ms, clk, log)
+	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
+	if err != nil {
+		return fmt.Errorf("loading alarms: %w", err)
+	}
+	go mon.Run(loops)
 	defer func() {
 		log.Info("stopping instances")
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -202,7 +208,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	handler := api.NewHandler(api.Config{
 		SageMaker:  sagemaker.New(hs),
 		Runtime:    &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
-		CloudWatch: cloudwatch.New(ms, clk),
+		CloudWatch: cloudwatch.New(ms, mon, st, clk),
 		Verifier:   verifier,
 		Logger:     log.With("component", "api"),
 	})

@@ -85,8 +85,8 @@ func TestMOutOfN(t *testing.T) {
 	c := Config{Period: time.Minute, EvaluationPeriods: 5, DatapointsToAlarm: 3, Threshold: 10, ComparisonOperator: "GreaterThanOrEqualToThreshold"}
 	for points, want := range map[string]State{
 		"0 0 X 0 X 0 X": Alarm, // 3 of the last 5, not consecutive
-		"0 0 X 0 0 0 X": OK, // 2 of the last 5
-		"X X X X 0 0 0": OK, // old breaches fall out of the last 5
+		"0 0 X 0 0 0 X": OK,    // 2 of the last 5
+		"X X X X 0 0 0": OK,    // old breaches fall out of the last 5
 	} {
 		if got := Evaluate(c, InsufficientData, series(points), t0).State; got != want {
 			t.Errorf("%q: got %s, want %s", points, got, want)

@@ -144,6 +144,10 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string
 // cloudwatch reads, authenticates and decompresses a CloudWatch request in
 // any of its protocols. For awsQuery the operation is the form's Action.
 func (h *Handler) cloudwatch(w http.ResponseWriter, r *http.Request, proto cloudwatch.Protocol, op string) {
+	if h.c.CloudWatch == nil {
+		awsjson.WriteError(w, cloudwatch.JSONType, awserr.UnknownOperation("CloudWatch "+op))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
 	if err == nil && h.c.Verifier != nil {
 		if e := h.c.Verifier.Verify(r, body); e != nil {

@@ -154,4 +154,3 @@ func statValue(dp metrics.Datapoint, stat string, quantiles []float64) (float64,
 	}
 	return 0, false
 }
-

@@ -209,4 +209,3 @@ func BenchmarkEvaluate10000Alarms(b *testing.B) {
 type discardSaves struct{ *store.SQLite }
 
 func (discardSaves) Update(context.Context, string, string, []byte) error { return nil }
-

@@ -18,6 +18,8 @@ import (
 	"github.com/ebbscale/ebb/internal/api/rpcv2cbor"
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store"
 )
 
 // Wire constants.
@@ -40,20 +42,40 @@ const (
 
 type op func(ctx context.Context, body []byte) (any, error)
 
+// Tags is where alarm tags are kept.
+type Tags interface {
+	AddTags(ctx context.Context, arn string, tags []store.Tag) error
+	DeleteTags(ctx context.Context, arn string, keys []string) error
+	Tags(ctx context.Context, arn string) ([]store.Tag, error)
+}
+
 // Handler serves CloudWatch.
 type Handler struct {
 	metrics *metrics.Store
+	monitor *monitor.Monitor
+	tags    Tags
 	clock   clock.Clock
 	ops     map[string]op
 }
 
 // New returns the CloudWatch handler.
-func New(ms *metrics.Store, clk clock.Clock) *Handler {
-	h := &Handler{metrics: ms, clock: clk}
+func New(ms *metrics.Store, mon *monitor.Monitor, tags Tags, clk clock.Clock) *Handler {
+	h := &Handler{metrics: ms, monitor: mon, tags: tags, clock: clk}
 	h.ops = map[string]op{
-		"PutMetricData":       h.putMetricData,
-		"GetMetricStatistics": h.getMetricStatistics,
-		"ListMetrics":         h.listMetrics,
+		"PutMetricData":           h.putMetricData,
+		"GetMetricStatistics":     h.getMetricStatistics,
+		"ListMetrics":             h.listMetrics,
+		"PutMetricAlarm":          h.putMetricAlarm,
+		"DescribeAlarms":          h.describeAlarms,
+		"DescribeAlarmsForMetric": h.describeAlarmsForMetric,
+		"DeleteAlarms":            h.deleteAlarms,
+		"SetAlarmState":           h.setAlarmState,
+		"EnableAlarmActions":      h.enableAlarmActions,
+		"DisableAlarmActions":     h.disableAlarmActions,
+		"DescribeAlarmHistory":    h.describeAlarmHistory,
+		"TagResource":             h.tagResource,
+		"UntagResource":           h.untagResource,
+		"ListTagsForResource":     h.listTagsForResource,
 	}
 	return h
 }

@@ -1,0 +1,514 @@
+package cloudwatch
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// metricAlarm is MetricAlarm on the wire.
+type metricAlarm struct {
+	AlarmName                          string
+	AlarmArn                           string
+	AlarmDescription                   string `json:",omitempty"`
+	AlarmConfigurationUpdatedTimestamp *awsjson.Time
+	ActionsEnabled                     bool
+	OKActions                          []string
+	AlarmActions                       []string
+	InsufficientDataActions            []string
+	StateValue                         string
+	StateReason                        string
+	StateReasonData                    string `json:",omitempty"`
+	StateUpdatedTimestamp              *awsjson.Time
+	StateTransitionedTimestamp         *awsjson.Time
+	MetricName                         string      `json:",omitempty"`
+	Namespace                          string      `json:",omitempty"`
+	Statistic                          string      `json:",omitempty"`
+	ExtendedStatistic                  string      `json:",omitempty"`
+	Dimensions                         []dimension `json:",omitempty"`
+	Period                             int         `json:",omitempty"`
+	Unit                               string      `json:",omitempty"`
+	EvaluationPeriods                  int
+	DatapointsToAlarm                  int `json:",omitempty"`
+	Threshold                          float64
+	ComparisonOperator                 string
+	TreatMissingData                   string          `json:",omitempty"`
+	EvaluateLowSampleCountPercentile   string          `json:",omitempty"`
+	Metrics                            json.RawMessage `json:",omitempty"`
+}
+
+func toWire(a monitor.MetricAlarm) metricAlarm {
+	w := metricAlarm{
+		AlarmName: a.AlarmName, AlarmArn: a.AlarmArn, AlarmDescription: a.AlarmDescription,
+		AlarmConfigurationUpdatedTimestamp: awsjson.T(a.AlarmConfigurationUpdatedTimestamp),
+		ActionsEnabled:                     a.ActionsEnabled,
+		OKActions:                          nonNil(a.OKActions), AlarmActions: nonNil(a.AlarmActions), InsufficientDataActions: nonNil(a.InsufficientDataActions),
+		StateValue: string(a.StateValue), StateReason: a.StateReason, StateReasonData: a.StateReasonData,
+		StateUpdatedTimestamp: awsjson.T(a.StateUpdatedTimestamp), StateTransitionedTimestamp: awsjson.T(a.StateTransitionedTimestamp),
+		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
+		Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm,
+		Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator, TreatMissingData: a.TreatMissingData,
+		EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile, Metrics: a.Metrics,
+	}
+	for _, d := range a.Dimensions {
+		w.Dimensions = append(w.Dimensions, dimension{d.Name, d.Value})
+	}
+	return w
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// metricDataQuery is the part of MetricDataQuery alarms and GetMetricData use.
+type metricDataQuery struct {
+	Id         string
+	MetricStat *struct {
+		Metric struct {
+			Namespace  string
+			MetricName string
+			Dimensions []dimension
+		}
+		Period int
+		Stat   string
+		Unit   string
+	}
+	Expression string
+	Label      string
+	ReturnData *bool
+	Period     int
+}
+
+var thresholdOperators = map[string]bool{
+	"GreaterThanOrEqualToThreshold": true, "GreaterThanThreshold": true,
+	"LessThanThreshold": true, "LessThanOrEqualToThreshold": true,
+}
+
+func validAlarmPeriod(p int) bool { return p == 10 || p == 20 || p == 30 || (p > 0 && p%60 == 0) }
+
+func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		AlarmName                        string
+		AlarmDescription                 string
+		ActionsEnabled                   *bool
+		OKActions                        []string
+		AlarmActions                     []string
+		InsufficientDataActions          []string
+		MetricName                       string
+		Namespace                        string
+		Statistic                        string
+		ExtendedStatistic                string
+		Dimensions                       []dimension
+		Period                           int
+		Unit                             string
+		EvaluationPeriods                *int
+		DatapointsToAlarm                int
+		Threshold                        *float64
+		ComparisonOperator               string
+		TreatMissingData                 string
+		EvaluateLowSampleCountPercentile string
+		Metrics                          []metricDataQuery
+		ThresholdMetricId                string
+		Tags                             []store.Tag
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	a := monitor.MetricAlarm{
+		AlarmName: in.AlarmName, AlarmDescription: in.AlarmDescription, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
+		OKActions: in.OKActions, AlarmActions: in.AlarmActions, InsufficientDataActions: in.InsufficientDataActions,
+		MetricName: in.MetricName, Namespace: in.Namespace, Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
+		Dimensions: toDims(in.Dimensions), Period: in.Period, Unit: in.Unit, DatapointsToAlarm: in.DatapointsToAlarm,
+		ComparisonOperator: in.ComparisonOperator, TreatMissingData: in.TreatMissingData,
+		EvaluateLowSampleCountPercentile: in.EvaluateLowSampleCountPercentile,
+	}
+	switch {
+	case in.ThresholdMetricId != "":
+		return nil, invalidValue("ebb does not support anomaly detection alarms (ThresholdMetricId).")
+	case in.EvaluationPeriods == nil:
+		return nil, missing("EvaluationPeriods")
+	case in.ComparisonOperator == "":
+		return nil, missing("ComparisonOperator")
+	case !thresholdOperators[in.ComparisonOperator]:
+		return nil, invalidValue("The value %s for parameter ComparisonOperator is only valid for anomaly detection alarms.", in.ComparisonOperator)
+	case in.Threshold == nil:
+		return nil, missing("Threshold")
+	}
+	a.EvaluationPeriods, a.Threshold = *in.EvaluationPeriods, *in.Threshold
+	if len(in.Metrics) > 0 {
+		if in.MetricName != "" || in.Namespace != "" || in.Statistic != "" || in.ExtendedStatistic != "" || len(in.Dimensions) > 0 || in.Period != 0 {
+			return nil, invalidCombination("The parameters Metrics and MetricName, Namespace, Statistic, ExtendedStatistic, Dimensions and Period are mutually exclusive.")
+		}
+		if err := h.alarmOnQueries(&a, in.Metrics); err != nil {
+			return nil, err
+		}
+		a.Metrics, _ = json.Marshal(in.Metrics)
+	} else {
+		switch {
+		case in.MetricName == "":
+			return nil, missing("MetricName")
+		case in.Namespace == "":
+			return nil, missing("Namespace")
+		case in.Statistic != "" && in.ExtendedStatistic != "":
+			return nil, invalidCombination("The parameters Statistic and ExtendedStatistic are mutually exclusive and you have specified both.")
+		case in.Statistic == "" && in.ExtendedStatistic == "":
+			return nil, missing("Statistic or ExtendedStatistic")
+		case in.Period == 0:
+			return nil, missing("Period")
+		}
+		if in.ExtendedStatistic != "" {
+			if _, ok := quantile(in.ExtendedStatistic); !ok {
+				return nil, invalidValue("The value %s for parameter ExtendedStatistic is not supported: ebb evaluates percentiles (p0 to p100).", in.ExtendedStatistic)
+			}
+		}
+	}
+	if !validAlarmPeriod(a.Period) {
+		return nil, invalidValue("The parameter Period must be 10, 20, 30 or a multiple of 60.")
+	}
+	limit := 86400
+	if a.Period >= 3600 {
+		limit = 7 * 86400
+	}
+	if a.Period*a.EvaluationPeriods > limit {
+		return nil, invalidValue("The evaluation period (Period x EvaluationPeriods) must not exceed %d seconds.", limit)
+	}
+	if a.DatapointsToAlarm > a.EvaluationPeriods {
+		return nil, invalidValue("DatapointsToAlarm (%d) must be less than or equal to EvaluationPeriods (%d).", a.DatapointsToAlarm, a.EvaluationPeriods)
+	}
+	switch a.TreatMissingData {
+	case "", "missing", "ignore", "breaching", "notBreaching":
+	default:
+		return nil, invalidValue("The value %s for parameter TreatMissingData is invalid: use breaching, notBreaching, ignore or missing.", a.TreatMissingData)
+	}
+	switch a.EvaluateLowSampleCountPercentile {
+	case "", "evaluate", "ignore":
+	default:
+		return nil, invalidValue("The value %s for parameter EvaluateLowSampleCountPercentile is invalid: use evaluate or ignore.", a.EvaluateLowSampleCountPercentile)
+	}
+	if err := h.monitor.Put(ctx, a); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := h.tags.AddTags(ctx, h.monitor.ARN(a.AlarmName), in.Tags); err != nil {
+			return nil, err
+		}
+	}
+	return struct{}{}, nil
+}
+
+// alarmOnQueries accepts a Metrics list that returns one metric: ebb
+// evaluates alarms on a single MetricStat. Expressions are refused with a
+// clear error rather than accepted and left INSUFFICIENT_DATA forever.
+func (h *Handler) alarmOnQueries(a *monitor.MetricAlarm, qs []metricDataQuery) error {
+	var returned []metricDataQuery
+	for _, q := range qs {
+		if q.ReturnData == nil || *q.ReturnData {
+			returned = append(returned, q)
+		}
+	}
+	if len(returned) != 1 {
+		return invalidValue("Exactly one element of the metrics list should return data.")
+	}
+	q := returned[0]
+	if q.Expression != "" || q.MetricStat == nil {
+		return invalidValue("ebb evaluates alarms on a single MetricStat; metric math expressions in alarms are not supported yet.")
+	}
+	ms := q.MetricStat
+	a.Namespace, a.MetricName, a.Dimensions = ms.Metric.Namespace, ms.Metric.MetricName, toDims(ms.Metric.Dimensions)
+	a.Period, a.Unit = ms.Period, ms.Unit
+	if _, ok := quantile(ms.Stat); ok {
+		a.ExtendedStatistic = ms.Stat
+	} else {
+		switch ms.Stat {
+		case "SampleCount", "Average", "Sum", "Minimum", "Maximum":
+			a.Statistic = ms.Stat
+		default:
+			return invalidValue("The value %s for Stat is not supported.", ms.Stat)
+		}
+	}
+	return nil
+}
+
+// pageToken pages a sorted list by the name of its last item.
+func pageAfter[T any](items []T, name func(T) string, token string, max int) ([]T, string, error) {
+	start := 0
+	if token != "" {
+		after, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil {
+			return nil, "", invalidNextToken()
+		}
+		for start < len(items) && name(items[start]) <= string(after) {
+			start++
+		}
+	}
+	end := min(start+max, len(items))
+	next := ""
+	if end < len(items) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(name(items[end-1])))
+	}
+	return items[start:end], next, nil
+}
+
+func (h *Handler) describeAlarms(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		AlarmNames      []string
+		AlarmNamePrefix string
+		AlarmTypes      []string
+		StateValue      string
+		ActionPrefix    string
+		MaxRecords      int
+		NextToken       string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.AlarmNames) > 0 && in.AlarmNamePrefix != "" {
+		return nil, invalidCombination("The parameters AlarmNames and AlarmNamePrefix are mutually exclusive.")
+	}
+	out := struct {
+		MetricAlarms    []metricAlarm
+		CompositeAlarms []struct{}
+		NextToken       string `json:",omitempty"`
+	}{MetricAlarms: []metricAlarm{}, CompositeAlarms: []struct{}{}}
+	if len(in.AlarmTypes) > 0 && !contains(in.AlarmTypes, "MetricAlarm") {
+		return out, nil // ebb has no composite alarms
+	}
+	max := in.MaxRecords
+	if max == 0 {
+		max = 50
+	}
+	all := h.monitor.Describe(monitor.Filter{Names: in.AlarmNames, NamePrefix: in.AlarmNamePrefix, StateValue: in.StateValue, ActionPrefix: in.ActionPrefix})
+	page, next, err := pageAfter(all, func(a monitor.MetricAlarm) string { return a.AlarmName }, in.NextToken, max)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range page {
+		out.MetricAlarms = append(out.MetricAlarms, toWire(a))
+	}
+	out.NextToken = next
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) describeAlarmsForMetric(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		MetricName, Namespace        string
+		Statistic, ExtendedStatistic string
+		Dimensions                   []dimension
+		Period                       int
+		Unit                         string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	key := metrics.Series{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: toDims(in.Dimensions)}
+	out := struct{ MetricAlarms []metricAlarm }{MetricAlarms: []metricAlarm{}}
+	for _, a := range h.monitor.Describe(monitor.Filter{Metric: &key}) {
+		if in.Statistic != "" && a.Statistic != in.Statistic || in.ExtendedStatistic != "" && a.ExtendedStatistic != in.ExtendedStatistic ||
+			in.Period != 0 && a.Period != in.Period || in.Unit != "" && a.Unit != in.Unit {
+			continue
+		}
+		out.MetricAlarms = append(out.MetricAlarms, toWire(a))
+	}
+	return out, nil
+}
+
+func (h *Handler) deleteAlarms(ctx context.Context, body []byte) (any, error) {
+	var in struct{ AlarmNames []string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	// Names that do not exist do not stop the others from being deleted,
+	// and, as CloudWatch documents, are not reported.
+	missing, err := h.monitor.Delete(ctx, in.AlarmNames)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range in.AlarmNames {
+		if !contains(missing, n) {
+			arn := h.monitor.ARN(n)
+			if tags, err := h.tags.Tags(ctx, arn); err == nil && len(tags) > 0 {
+				keys := make([]string, len(tags))
+				for i, t := range tags {
+					keys[i] = t.Key
+				}
+				h.tags.DeleteTags(ctx, arn, keys)
+			}
+		}
+	}
+	return struct{}{}, nil
+}
+
+func (h *Handler) setAlarmState(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		AlarmName, StateValue, StateReason, StateReasonData string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.StateReasonData != "" && !json.Valid([]byte(in.StateReasonData)) {
+		return nil, cwError("InvalidFormat", "InvalidFormat", 400, "The StateReasonData is not valid JSON.")
+	}
+	err := h.monitor.SetState(ctx, in.AlarmName, alarm.State(in.StateValue), in.StateReason, in.StateReasonData)
+	if err == monitor.ErrNotFound {
+		return nil, notFound("Alarm %s not found", in.AlarmName)
+	}
+	return struct{}{}, err
+}
+
+func (h *Handler) enableAlarmActions(ctx context.Context, body []byte) (any, error) {
+	return h.setActions(ctx, body, true)
+}
+
+func (h *Handler) disableAlarmActions(ctx context.Context, body []byte) (any, error) {
+	return h.setActions(ctx, body, false)
+}
+
+func (h *Handler) setActions(ctx context.Context, body []byte, enabled bool) (any, error) {
+	var in struct{ AlarmNames []string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.monitor.SetActionsEnabled(ctx, in.AlarmNames, enabled)
+}
+
+type historyItem struct {
+	AlarmName       string
+	AlarmType       string
+	Timestamp       *awsjson.Time
+	HistoryItemType string
+	HistorySummary  string
+	HistoryData     string
+}
+
+func (h *Handler) describeAlarmHistory(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		AlarmName          string
+		AlarmTypes         []string
+		HistoryItemType    string
+		StartDate, EndDate *awsjson.Time
+		MaxRecords         int
+		NextToken          string
+		ScanBy             string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	now := h.clock.Now()
+	start, end := now.Add(-monitor.HistoryRetention), now.Add(time.Second)
+	if in.StartDate != nil {
+		start = time.Time(*in.StartDate)
+	}
+	if in.EndDate != nil {
+		end = time.Time(*in.EndDate)
+	}
+	out := struct {
+		AlarmHistoryItems []historyItem
+		NextToken         string `json:",omitempty"`
+	}{AlarmHistoryItems: []historyItem{}}
+	if len(in.AlarmTypes) > 0 && !contains(in.AlarmTypes, "MetricAlarm") {
+		return out, nil
+	}
+	items, err := h.monitor.History(ctx, in.AlarmName, in.HistoryItemType, start, end)
+	if err != nil {
+		return nil, err
+	}
+	if in.ScanBy == "TimestampAscending" {
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
+		}
+	}
+	offset := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(in.NextToken)
+		if err != nil || n < 0 || n > len(items) {
+			return nil, invalidNextToken()
+		}
+		offset = n
+	}
+	max := in.MaxRecords
+	if max == 0 {
+		max = 100
+	}
+	endIdx := min(offset+max, len(items))
+	for _, it := range items[offset:endIdx] {
+		out.AlarmHistoryItems = append(out.AlarmHistoryItems, historyItem{it.Alarm, "MetricAlarm", awsjson.T(it.Timestamp), it.Type, it.Summary, it.Data})
+	}
+	if endIdx < len(items) {
+		out.NextToken = strconv.Itoa(endIdx)
+	}
+	return out, nil
+}
+
+// Tags of alarms.
+
+func (h *Handler) alarmOf(arn string) (string, error) {
+	name, ok := strings.CutPrefix(arn, h.monitor.ARN(""))
+	if !ok || len(h.monitor.Describe(monitor.Filter{Names: []string{name}})) == 0 {
+		return "", notFound("The specified resource %s does not exist.", arn)
+	}
+	return name, nil
+}
+
+func (h *Handler) tagResource(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceARN string
+		Tags        []store.Tag
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := h.alarmOf(in.ResourceARN); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.tags.AddTags(ctx, in.ResourceARN, in.Tags)
+}
+
+func (h *Handler) untagResource(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceARN string
+		TagKeys     []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := h.alarmOf(in.ResourceARN); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.tags.DeleteTags(ctx, in.ResourceARN, in.TagKeys)
+}
+
+func (h *Handler) listTagsForResource(ctx context.Context, body []byte) (any, error) {
+	var in struct{ ResourceARN string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := h.alarmOf(in.ResourceARN); err != nil {
+		return nil, err
+	}
+	tags, err := h.tags.Tags(ctx, in.ResourceARN)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Tags []store.Tag }{Tags: tags}, nil
+}
