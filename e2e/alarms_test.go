@@ -119,7 +119,7 @@ func TestAlarmOnEndpointTraffic(t *testing.T) {
 	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String("busy-invocations"), Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("Invocations"),
 		Dimensions: []types.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("busy")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
-		Statistic: types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(20),
+		Statistic:  types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(20),
 		ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold,
 	}); err != nil {
 		t.Fatal(err)
