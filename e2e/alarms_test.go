@@ -65,6 +65,29 @@ func TestAlarmsAllProtocols(t *testing.T) {
 					t.Errorf("undeliverable action summary %q", aws.ToString(h.HistorySummary))
 				}
 			}
+			// A metric-math alarm, as target tracking creates them.
+			if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+				AlarmName: aws.String("math-" + proto), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5),
+				ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold,
+				Metrics: []types.MetricDataQuery{
+					{Id: aws.String("m1"), ReturnData: aws.Bool(false), MetricStat: &types.MetricStat{
+						Metric: &types.Metric{Namespace: aws.String("App"), MetricName: aws.String("CPU"), Dimensions: dims}, Period: aws.Int32(60), Stat: aws.String("Sum")}},
+					{Id: aws.String("e1"), Expression: aws.String("m1 / 60"), Label: aws.String("per second"), ReturnData: aws.Bool(true)},
+				},
+			}); err != nil {
+				t.Fatalf("metric-math alarm: %v", err)
+			}
+			mathAlarm, _ := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"math-" + proto}})
+			if len(mathAlarm.MetricAlarms) != 1 || len(mathAlarm.MetricAlarms[0].Metrics) != 2 || aws.ToString(mathAlarm.MetricAlarms[0].Metrics[1].Expression) != "m1 / 60" {
+				t.Fatalf("metric-math alarm described as %+v", mathAlarm.MetricAlarms)
+			}
+			_, err = cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+				AlarmName: aws.String("bad-math"), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5), ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold,
+				Metrics: []types.MetricDataQuery{{Id: aws.String("e1"), Expression: aws.String("SUM("), Period: aws.Int32(60)}},
+			})
+			expectCode(t, err, "ValidationError")
+			cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"math-" + proto}})
+
 			forMetric, _ := cw.DescribeAlarmsForMetric(ctx, &cloudwatch.DescribeAlarmsForMetricInput{Namespace: aws.String("App"), MetricName: aws.String("CPU"), Dimensions: dims})
 			if len(forMetric.MetricAlarms) != 1 {
 				t.Fatalf("DescribeAlarmsForMetric = %+v", forMetric.MetricAlarms)

@@ -84,6 +84,31 @@ func TestCloudWatchMetricsAllProtocols(t *testing.T) {
 			if p99 := ext.Datapoints[0].ExtendedStatistics["p99"]; math.Abs(p99-30) > 0.5 {
 				t.Errorf("p99 = %v, want ~30 (statistic sets carry no distribution)", p99)
 			}
+			md, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+				StartTime: aws.Time(at), EndTime: aws.Time(at.Add(2 * time.Minute)),
+				MetricDataQueries: []types.MetricDataQuery{
+					{Id: aws.String("m1"), ReturnData: aws.Bool(false), MetricStat: &types.MetricStat{
+						Metric: &types.Metric{Namespace: aws.String(ns), MetricName: aws.String("Latency"), Dimensions: dims},
+						Period: aws.Int32(60), Stat: aws.String("Sum")}},
+					{Id: aws.String("e1"), Expression: aws.String("IF(m1 > 100, m1 / 10, 0)"), Label: aws.String("tenth")},
+				},
+			})
+			if err != nil {
+				t.Fatalf("GetMetricData: %v", err)
+			}
+			if len(md.MetricDataResults) != 1 {
+				t.Fatalf("GetMetricData results = %+v", md.MetricDataResults)
+			}
+			r := md.MetricDataResults[0]
+			if aws.ToString(r.Id) != "e1" || aws.ToString(r.Label) != "tenth" || len(r.Values) != 1 || r.Values[0] != 19 || !r.Timestamps[0].Equal(at) || r.StatusCode != types.StatusCodeComplete {
+				t.Fatalf("e1 = %+v", r)
+			}
+			_, err = cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+				StartTime: aws.Time(at), EndTime: aws.Time(at.Add(time.Minute)),
+				MetricDataQueries: []types.MetricDataQuery{{Id: aws.String("e1"), Expression: aws.String("m9 +"), Period: aws.Int32(60)}},
+			})
+			expectCode(t, err, "ValidationError")
+
 			list, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String(ns)})
 			if err != nil {
 				t.Fatal(err)

@@ -2,11 +2,13 @@ package monitor
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 )
 
@@ -85,6 +87,9 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	for i := range out {
 		out[i] = alarm.Point{Timestamp: start.Add(time.Duration(i) * period), Missing: true}
 	}
+	if len(a.Queries) > 0 {
+		return m.queryPoints(a, out, start, end, now)
+	}
 	key, ok := a.metric()
 	if !ok {
 		return out
@@ -110,6 +115,27 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 			continue
 		}
 		out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount}
+	}
+	return out
+}
+
+// queryPoints evaluates a metric-math alarm: the one query that returns data.
+func (m *Monitor) queryPoints(a *MetricAlarm, out []alarm.Point, start, end, now time.Time) []alarm.Point {
+	res, err := metricquery.Run(m.metrics, a.Queries, start, end, now)
+	if err != nil {
+		m.log.Warn("evaluating alarm expression", "alarm", a.AlarmName, "err", err)
+		return out
+	}
+	for _, r := range res {
+		if !r.ReturnData {
+			continue
+		}
+		for i, ts := range r.Timestamps {
+			j := int(ts.Sub(start) / (time.Duration(a.Period) * time.Second))
+			if j >= 0 && j < len(out) && !math.IsNaN(r.Values[i]) {
+				out[j] = alarm.Point{Timestamp: ts, Value: r.Values[i], SampleCount: 1}
+			}
+		}
 	}
 	return out
 }

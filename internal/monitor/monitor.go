@@ -13,6 +13,7 @@ import (
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/store"
 )
@@ -46,8 +47,10 @@ type MetricAlarm struct {
 	ComparisonOperator                 string
 	TreatMissingData                   string
 	EvaluateLowSampleCountPercentile   string
-	// Metrics is the metric-math form (MetricDataQueries), kept as given.
-	Metrics json.RawMessage `json:",omitempty"`
+	// Metrics is the metric-math form (MetricDataQueries), kept as given
+	// for DescribeAlarms; Queries is the same, ready to run.
+	Metrics json.RawMessage     `json:",omitempty"`
+	Queries []metricquery.Query `json:",omitempty"`
 
 	// LastActions is when the actions of the current state last ran.
 	LastActions time.Time

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/store"
 )
@@ -209,3 +210,22 @@ func BenchmarkEvaluate10000Alarms(b *testing.B) {
 type discardSaves struct{ *store.SQLite }
 
 func (discardSaves) Update(context.Context, string, string, []byte) error { return nil }
+
+func TestMetricMathAlarm(t *testing.T) {
+	f := newFixture(t, filepath.Join(t.TempDir(), "ebb.db"))
+	ctx := context.Background()
+	err := f.m.Put(ctx, MetricAlarm{AlarmName: "ratio", EvaluationPeriods: 1, Threshold: 2, ComparisonOperator: "GreaterThanThreshold", Period: 60,
+		Queries: []metricquery.Query{
+			{ID: "m1", MetricStat: &metricquery.MetricStat{Series: cpu, Period: time.Minute, Stat: "Sum"}},
+			{ID: "e1", Expression: "m1 / 60", ReturnData: true},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(t0, 100)
+	f.put(t0.Add(time.Second), 100) // 200 in the minute: 3.33 per second
+	f.m.EvaluateAll(ctx, t0.Add(time.Minute))
+	if got := f.state("ratio"); got != alarm.Alarm {
+		t.Fatalf("state = %s, want ALARM", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/store"
@@ -208,37 +209,67 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 	return struct{}{}, nil
 }
 
-// alarmOnQueries accepts a Metrics list that returns one metric: ebb
-// evaluates alarms on a single MetricStat. Expressions are refused with a
-// clear error rather than accepted and left INSUFFICIENT_DATA forever.
+// alarmOnQueries checks a Metrics list (exactly one query returns data)
+// and turns it into runnable queries at the alarm's period.
 func (h *Handler) alarmOnQueries(a *monitor.MetricAlarm, qs []metricDataQuery) error {
-	var returned []metricDataQuery
-	for _, q := range qs {
-		if q.ReturnData == nil || *q.ReturnData {
-			returned = append(returned, q)
+	queries, err := toQueries(qs)
+	if err != nil {
+		return err
+	}
+	returned := 0
+	for _, q := range queries {
+		if q.ReturnData {
+			returned++
+		}
+		if q.MetricStat != nil && a.Period == 0 {
+			a.Period = int(q.MetricStat.Period / time.Second)
+		}
+		if q.Expression != "" && q.Period != 0 && a.Period == 0 {
+			a.Period = int(q.Period / time.Second)
 		}
 	}
-	if len(returned) != 1 {
+	if returned != 1 {
 		return invalidValue("Exactly one element of the metrics list should return data.")
 	}
-	q := returned[0]
-	if q.Expression != "" || q.MetricStat == nil {
-		return invalidValue("ebb evaluates alarms on a single MetricStat; metric math expressions in alarms are not supported yet.")
-	}
-	ms := q.MetricStat
-	a.Namespace, a.MetricName, a.Dimensions = ms.Metric.Namespace, ms.Metric.MetricName, toDims(ms.Metric.Dimensions)
-	a.Period, a.Unit = ms.Period, ms.Unit
-	if _, ok := quantile(ms.Stat); ok {
-		a.ExtendedStatistic = ms.Stat
-	} else {
-		switch ms.Stat {
-		case "SampleCount", "Average", "Sum", "Minimum", "Maximum":
-			a.Statistic = ms.Stat
-		default:
-			return invalidValue("The value %s for Stat is not supported.", ms.Stat)
+	for _, q := range queries {
+		if q.MetricStat != nil && int(q.MetricStat.Period/time.Second) != a.Period {
+			return invalidValue("All metrics in the Metrics list of an alarm must use the same period.")
 		}
 	}
+	// Check the expressions now, on an empty range, so bad ones are refused.
+	now := h.clock.Now()
+	if _, err := metricquery.Run(h.metrics, queries, now, now, now); err != nil {
+		return validationError(err.Error())
+	}
+	a.Queries = queries
 	return nil
+}
+
+// toQueries converts wire MetricDataQueries; ReturnData defaults to true.
+func toQueries(qs []metricDataQuery) ([]metricquery.Query, error) {
+	out := make([]metricquery.Query, 0, len(qs))
+	for _, q := range qs {
+		mq := metricquery.Query{ID: q.Id, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData == nil || *q.ReturnData,
+			Period: time.Duration(q.Period) * time.Second}
+		if ms := q.MetricStat; ms != nil {
+			if !validPeriod(ms.Period) {
+				return nil, invalidValue("The parameter MetricStat.Period of query %s must be 1, 5, 10, 20, 30 or a multiple of 60.", q.Id)
+			}
+			mq.MetricStat = &metricquery.MetricStat{
+				Series: metrics.Series{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName, Dimensions: toDims(ms.Metric.Dimensions)},
+				Period: time.Duration(ms.Period) * time.Second, Stat: ms.Stat, Unit: ms.Unit,
+			}
+			switch ms.Stat {
+			case "SampleCount", "Average", "Sum", "Minimum", "Maximum":
+			default:
+				if _, ok := quantile(ms.Stat); !ok {
+					return nil, invalidValue("The statistic %s of query %s is not supported.", ms.Stat, q.Id)
+				}
+			}
+		}
+		out = append(out, mq)
+	}
+	return out, nil
 }
 
 // pageToken pages a sorted list by the name of its last item.

@@ -65,6 +65,7 @@ func New(ms *metrics.Store, mon *monitor.Monitor, tags Tags, clk clock.Clock) *H
 		"PutMetricData":           h.putMetricData,
 		"GetMetricStatistics":     h.getMetricStatistics,
 		"ListMetrics":             h.listMetrics,
+		"GetMetricData":           h.getMetricData,
 		"PutMetricAlarm":          h.putMetricAlarm,
 		"DescribeAlarms":          h.describeAlarms,
 		"DescribeAlarmsForMetric": h.describeAlarmsForMetric,

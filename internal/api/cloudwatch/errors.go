@@ -35,6 +35,11 @@ func invalidNextToken() *awserr.Error {
 	return cwError("InvalidNextToken", "InvalidNextToken", http.StatusBadRequest, "The service couldn't process the NextToken.")
 }
 
+// validationError is CloudWatch's non-modelled ValidationError.
+func validationError(msg string) *awserr.Error {
+	return cwError("ValidationException", "ValidationError", http.StatusBadRequest, "%s", msg)
+}
+
 // fromError maps any error of a CloudWatch operation.
 func fromError(err error) *awserr.Error {
 	var e *awserr.Error

@@ -1,0 +1,105 @@
+package cloudwatch
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/metricquery"
+)
+
+type metricDataResult struct {
+	Id         string
+	Label      string
+	Timestamps []*awsjson.Time
+	Values     []float64
+	StatusCode string
+	Messages   []struct{} `json:",omitempty"`
+}
+
+// maxMetricDataPoints is GetMetricData's default MaxDatapoints.
+const maxMetricDataPoints = 100800
+
+func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		MetricDataQueries  []metricDataQuery
+		StartTime, EndTime awsjson.Time
+		NextToken          string
+		ScanBy             string
+		MaxDatapoints      int
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	start, end := time.Time(in.StartTime), time.Time(in.EndTime)
+	if !start.Before(end) {
+		return nil, invalidValue("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	queries, err := toQueries(in.MetricDataQueries)
+	if err != nil {
+		return nil, err
+	}
+	res, err := metricquery.Run(h.metrics, queries, start, end, h.clock.Now())
+	if err != nil {
+		return nil, validationError(err.Error())
+	}
+	max := in.MaxDatapoints
+	if max == 0 {
+		max = maxMetricDataPoints
+	}
+	offset := 0
+	if in.NextToken != "" {
+		if offset, err = strconv.Atoi(in.NextToken); err != nil || offset < 0 {
+			return nil, invalidNextToken()
+		}
+	}
+	out := struct {
+		MetricDataResults []metricDataResult
+		Messages          []struct{}
+		NextToken         string `json:",omitempty"`
+	}{MetricDataResults: []metricDataResult{}, Messages: []struct{}{}}
+	// Datapoints are paged across all results: offset counts those already
+	// returned, in the order the results and their points are listed.
+	seen, budget := 0, max
+	for _, r := range res {
+		if !r.ReturnData {
+			continue
+		}
+		type point struct {
+			t time.Time
+			v float64
+		}
+		var pts []point
+		for i, v := range r.Values {
+			if !math.IsNaN(v) {
+				pts = append(pts, point{r.Timestamps[i], v})
+			}
+		}
+		if in.ScanBy != "TimestampAscending" {
+			sort.Slice(pts, func(i, j int) bool { return pts[i].t.After(pts[j].t) })
+		}
+		dr := metricDataResult{Id: r.ID, Label: r.Label, Timestamps: []*awsjson.Time{}, Values: []float64{}, StatusCode: "Complete"}
+		for _, p := range pts {
+			seen++
+			if seen <= offset {
+				continue
+			}
+			if budget == 0 {
+				dr.StatusCode = "PartialData"
+				out.NextToken = strconv.Itoa(seen - 1)
+				break
+			}
+			budget--
+			dr.Timestamps = append(dr.Timestamps, awsjson.T(p.t))
+			dr.Values = append(dr.Values, p.v)
+		}
+		out.MetricDataResults = append(out.MetricDataResults, dr)
+		if out.NextToken != "" {
+			break
+		}
+	}
+	return out, nil
+}
