@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -216,6 +218,23 @@ func TestEndpointMetrics(t *testing.T) {
 	}
 	if e4, _ := stat("AWS/SageMaker", "Invocation4XXErrors", types.StatisticSum); e4 != 1 {
 		t.Errorf("Invocation4XXErrors = %v, want 1", e4)
+	}
+	// The same traffic, scraped the Prometheus way.
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`ebb_invocations_total{endpoint="metered",variant="AllTraffic"} 61`,
+		`ebb_invocation_errors_total{endpoint="metered",kind="4xx",variant="AllTraffic"} 1`,
+		`ebb_model_latency_seconds_count{endpoint="metered",variant="AllTraffic"} 61`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	latSum, _ := stat("AWS/SageMaker", "ModelLatency", types.StatisticSum)
 	latCount, _ := stat("AWS/SageMaker", "ModelLatency", types.StatisticSampleCount)

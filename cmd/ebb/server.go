@@ -16,6 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/ebbscale/ebb/internal/api"
 	"github.com/ebbscale/ebb/internal/api/cloudwatch"
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
@@ -189,7 +193,10 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	loops, stopLoops := context.WithCancel(context.Background())
 	defer stopLoops()
-	go (&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter")}).Run(loops)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	go (&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
+		Prometheus: emitter.NewPrometheus(reg)}).Run(loops)
 	go compact(loops, ms, clk, log)
 	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
 	if err != nil {
@@ -209,6 +216,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		SageMaker:  sagemaker.New(hs),
 		Runtime:    &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
 		CloudWatch: cloudwatch.New(ms, mon, st, clk),
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Verifier:   verifier,
 		Logger:     log.With("component", "api"),
 	})

@@ -30,6 +30,8 @@ type Config struct {
 	SageMaker  *sagemaker.Handler
 	Runtime    *smruntime.Handler
 	CloudWatch *cloudwatch.Handler
+	// Metrics serves GET /metrics (Prometheus); nil serves nothing there.
+	Metrics http.Handler
 	// Verifier checks SigV4 signatures; nil accepts any signature.
 	Verifier *sigv4.Verifier
 	Logger   *slog.Logger
@@ -73,6 +75,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 			h.cloudwatch(w, r, cloudwatch.JSON, op)
 			return
 		}
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/metrics" && h.c.Metrics != nil {
+		h.c.Metrics.ServeHTTP(w, r)
+		return
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		io.WriteString(w, "ok\n")

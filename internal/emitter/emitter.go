@@ -40,6 +40,8 @@ type Emitter struct {
 	Clock       clock.Clock
 	SampleEvery time.Duration
 	Logger      *slog.Logger
+	// Prometheus, if set, also receives the metrics for /metrics.
+	Prometheus *Prometheus
 
 	minute     map[variantKey]*minuteState
 	lastCPU    map[string]runtime.Stats // by instance ID
@@ -96,6 +98,7 @@ func (e *Emitter) Tick(now time.Time) error {
 	}
 	thisMinute := now.Truncate(time.Minute)
 	for _, s := range e.Router.Collect() {
+		e.Prometheus.observe(s)
 		k := variantKey{s.Endpoint, s.Variant}
 		m := e.minute[k]
 		if m == nil {
@@ -154,6 +157,7 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		seen[id] = true
 		d := dims(ri.Endpoint, ri.Variant)
 		point := func(name string, v float64) {
+			e.Prometheus.instance(ri.Endpoint, ri.Variant, id, name, v)
 			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InstanceNamespace, MetricName: name, Dimensions: d}, Unit: "Percent", Timestamp: now, Value: v})
 		}
 		if prev, ok := e.lastCPU[id]; ok && st.At.After(prev.At) {
@@ -168,6 +172,7 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 	for id := range e.lastCPU {
 		if !seen[id] {
 			delete(e.lastCPU, id)
+			e.Prometheus.forget(id)
 		}
 	}
 	return pts
