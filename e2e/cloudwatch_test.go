@@ -238,7 +238,9 @@ func TestEndpointMetrics(t *testing.T) {
 	}
 	latSum, _ := stat("AWS/SageMaker", "ModelLatency", types.StatisticSum)
 	latCount, _ := stat("AWS/SageMaker", "ModelLatency", types.StatisticSampleCount)
-	if avg := latSum / latCount; latCount != n+1 || avg < 4000 || avg > 500000 {
-		t.Errorf("ModelLatency: %v samples averaging %v µs; want %d around 5000 µs of model work", latCount, avg, n+1)
+	// The model's 5 ms of work is calibrated when it starts, so on a busy
+	// machine it can be less; microseconds, not milliseconds, is the check.
+	if avg := latSum / latCount; latCount != n+1 || avg < 500 || avg > 500000 {
+		t.Errorf("ModelLatency: %v samples averaging %v µs; want %d, in microseconds of a 5 ms model", latCount, avg, n+1)
 	}
 }
