@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
@@ -43,23 +44,19 @@ func (s StatSet) Average() float64 {
 	return s.Sum / s.SampleCount
 }
 
-// sketchAccuracy is the relative accuracy of percentiles (1%), and
-// sketchBins caps a sketch's size; the lowest bins collapse first, which
-// keeps the tail percentiles that scaling cares about exact to 1%.
-const (
-	sketchAccuracy = 0.01
-	sketchBins     = 2048
-)
+// sketchAccuracy is the relative accuracy of percentiles (1%).
+const sketchAccuracy = 0.01
 
-// sketchStore makes the bounded bin store newSketch uses, for decoding.
-func sketchStore() store.Store { return store.NewCollapsingLowestDenseStore(sketchBins) }
+var sketchMapping, _ = mapping.NewLogarithmicMapping(sketchAccuracy)
+
+// sketchStore is the bin store of every sketch: buffered and paginated, so a
+// bucket that saw a few values holds a few values, not a dense bin array.
+// With 1% relative accuracy the bins a sketch can use are bounded by the
+// range of float64, so it needs no collapsing.
+func sketchStore() store.Store { return store.NewBufferedPaginatedStore() }
 
 func newSketch() *ddsketch.DDSketch {
-	s, err := ddsketch.LogCollapsingLowestDenseDDSketch(sketchAccuracy, sketchBins)
-	if err != nil {
-		panic(err) // constant arguments
-	}
-	return s
+	return ddsketch.NewDDSketchFromStoreProvider(sketchMapping, sketchStore)
 }
 
 // bucket is one aggregation interval of one series.
@@ -71,8 +68,12 @@ type bucket struct {
 	dirty  bool
 }
 
-func (b *bucket) add(v, count float64) {
+func (b *bucket) add(v, count float64, sketch bool) {
 	b.stats.Add(v, count)
+	if !sketch || count <= 0 {
+		b.dirty = true
+		return
+	}
 	if b.sketch == nil {
 		b.sketch = newSketch()
 	}

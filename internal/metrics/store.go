@@ -66,20 +66,25 @@ type Point struct {
 type resolution struct {
 	step      int64 // seconds
 	retention time.Duration
+	sketch    bool // keeps a distribution for percentiles
 }
 
-// Resolutions, finest first.
+// Resolutions, finest first. The 1-second level keeps statistic sets only:
+// a sketch per second of a busy series would cost megabytes, so percentiles
+// start at 10-second periods (the 10-second level keeps them for the same
+// 3 hours).
 var resolutions = []resolution{
-	{1, 3 * time.Hour},
-	{60, 15 * 24 * time.Hour},
-	{300, 63 * 24 * time.Hour},
-	{3600, 455 * 24 * time.Hour},
+	{1, 3 * time.Hour, false},
+	{10, 3 * time.Hour, true},
+	{60, 15 * 24 * time.Hour, true},
+	{300, 63 * 24 * time.Hour, true},
+	{3600, 455 * 24 * time.Hour, true},
 }
 
 type series struct {
 	Series
 	unit    string
-	buckets [4]map[int64]*bucket // per resolution, keyed by start second
+	buckets [5]map[int64]*bucket // per resolution, keyed by start second
 }
 
 // Persister saves and loads buckets. A nil Persister keeps memory only.
@@ -173,14 +178,14 @@ func (s *Store) Put(points []Point) error {
 					if i < len(p.Counts) {
 						count = p.Counts[i]
 					}
-					b.add(v, count)
+					b.add(v, count, r.sketch)
 				}
 			default:
 				count := p.Count
 				if count == 0 {
 					count = 1
 				}
-				b.add(p.Value, count)
+				b.add(p.Value, count, r.sketch)
 			}
 			if s.persist != nil && !touched[b] {
 				touched[b] = true

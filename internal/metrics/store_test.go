@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"math"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -190,5 +192,30 @@ func BenchmarkQuery3HoursOf1s(b *testing.B) {
 	now := t0.Add(3 * time.Hour)
 	for b.Loop() {
 		s.Query(inv, t0, now, time.Second, nil, now)
+	}
+}
+
+// BenchmarkMemoryPerSeries reports the memory one busy series holds at
+// steady state: a value every second for the full 3-hour window of 1-second
+// data (older resolutions hold far fewer buckets).
+func BenchmarkMemoryPerSeries(b *testing.B) {
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s, _ := Open(nil)
+		const series = 10
+		for k := range series {
+			key := Series{Namespace: "AWS/SageMaker", MetricName: "ModelLatency", Dimensions: []Dimension{{"EndpointName", strconv.Itoa(k)}}}
+			pts := make([]Point, 0, 3*3600)
+			for i := 0; i < 3*3600; i++ {
+				pts = append(pts, Point{Series: key, Timestamp: t0.Add(time.Duration(i) * time.Second), Values: []float64{float64(i % 1000), float64(i % 77)}})
+			}
+			s.Put(pts)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/series/1e6, "MB/series")
+		runtime.KeepAlive(s)
 	}
 }
