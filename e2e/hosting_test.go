@@ -340,3 +340,7 @@ func TestInstanceReplacement(t *testing.T) {
 		t.Error("the replacement was not logged")
 	}
 }
+
+func invocation(endpoint string) *sagemakerruntime.InvokeEndpointInput {
+	return &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")}
+}

@@ -21,10 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ebbscale/ebb/internal/api"
+	"github.com/ebbscale/ebb/internal/api/autoscaling"
 	"github.com/ebbscale/ebb/internal/api/cloudwatch"
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
+	"github.com/ebbscale/ebb/internal/autoscaler"
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
@@ -202,7 +204,15 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	if err != nil {
 		return fmt.Errorf("loading alarms: %w", err)
 	}
+	as, err := autoscaler.New(ctx, autoscaler.Options{Store: st, Hosting: hs, Alarms: mon, Metrics: ms, Clock: clk,
+		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler")})
+	if err != nil {
+		return fmt.Errorf("loading scaling targets: %w", err)
+	}
+	mon.SetActions(as)
+	hs.OnDelete(as.EndpointDeleted)
 	go mon.Run(loops)
+	go as.Run(loops)
 	defer func() {
 		log.Info("stopping instances")
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -213,12 +223,13 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}()
 
 	handler := api.NewHandler(api.Config{
-		SageMaker:  sagemaker.New(hs),
-		Runtime:    &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
-		CloudWatch: cloudwatch.New(ms, mon, st, clk),
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		Verifier:   verifier,
-		Logger:     log.With("component", "api"),
+		SageMaker:   sagemaker.New(hs),
+		Runtime:     &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
+		CloudWatch:  cloudwatch.New(ms, mon, st, clk),
+		Autoscaling: autoscaling.New(as),
+		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Verifier:    verifier,
+		Logger:      log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

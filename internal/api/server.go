@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/api/autoscaling"
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/cloudwatch"
@@ -27,9 +28,10 @@ const maxControlBody = 8 << 20
 
 // Config wires the services into one handler.
 type Config struct {
-	SageMaker  *sagemaker.Handler
-	Runtime    *smruntime.Handler
-	CloudWatch *cloudwatch.Handler
+	SageMaker   *sagemaker.Handler
+	Runtime     *smruntime.Handler
+	CloudWatch  *cloudwatch.Handler
+	Autoscaling *autoscaling.Handler
 	// Metrics serves GET /metrics (Prometheus); nil serves nothing there.
 	Metrics http.Handler
 	// Verifier checks SigV4 signatures; nil accepts any signature.
@@ -200,6 +202,10 @@ func (h *Handler) rpc(w http.ResponseWriter, r *http.Request) {
 	}
 	if op, ok := strings.CutPrefix(target, sagemaker.TargetPrefix); ok {
 		h.c.SageMaker.Serve(w, r, op, body)
+		return
+	}
+	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && h.c.Autoscaling != nil {
+		h.c.Autoscaling.Serve(w, r, op, body)
 		return
 	}
 	awsjson.WriteError(w, contentType, awserr.UnknownOperation(target))

@@ -63,8 +63,9 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex // guards endpoints
+	mu        sync.Mutex // guards endpoints and onDelete
 	endpoints map[string]*endpoint
+	onDelete  func(name string)
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -475,11 +476,23 @@ func (s *Service) DeleteEndpoint(ctx context.Context, name string) error {
 	return e.do(ctx, e.beginDelete)
 }
 
+// OnDelete registers a function called (in its own goroutine) when an
+// endpoint is gone; the autoscaler deregisters its targets with it.
+func (s *Service) OnDelete(f func(name string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onDelete = f
+}
+
 // forget removes a deleted endpoint.
 func (s *Service) forget(e *endpoint) {
 	s.mu.Lock()
 	delete(s.endpoints, strings.ToLower(e.rec.Name))
+	onDelete := s.onDelete
 	s.mu.Unlock()
+	if onDelete != nil {
+		go onDelete(e.rec.Name)
+	}
 	ctx := context.Background()
 	if err := s.opts.Store.Delete(ctx, kindEndpoint, e.rec.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("deleting endpoint record", "endpoint", e.rec.Name, "err", err)

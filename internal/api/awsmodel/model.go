@@ -15,6 +15,12 @@ var sagemakerJSON []byte
 //go:embed sagemaker-runtime.json
 var runtimeJSON []byte
 
+//go:embed application-autoscaling.json
+var autoscalingJSON []byte
+
+// ApplicationAutoScaling is the Application Auto Scaling model.
+var ApplicationAutoScaling = mustLoad(autoscalingJSON)
+
 //go:embed cloudwatch.json
 var cloudwatchJSON []byte
 

@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+)
+
+func (s *server) AutoScaling() *aas.Client {
+	return aas.NewFromConfig(awsConfig("AKIDTEST", "secret"), func(o *aas.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+const variantDim = aastypes.ScalableDimensionSageMakerVariantDesiredInstanceCount
+
+// TestSeedBlogFlow is the flow of the AWS blog post ebb was started from:
+// register a variant (Min 1, Max 4), track InvocationsPerInstance, raise
+// traffic, watch instances come, stop traffic, watch them go, and read why
+// in DescribeScalingActivities. Time runs 60 times faster.
+func TestSeedBlogFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: scales out and back in")
+	}
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	deploy(t, sm, "blog", "ebb example-model --work-ms 2", 1)
+	waitInService(t, sm, "blog")
+	resource := aws.String("endpoint/blog/variant/AllTraffic")
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
+		ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
+		MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(4),
+	}); err != nil {
+		t.Fatalf("RegisterScalableTarget: %v", err)
+	}
+	put, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
+		PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
+		PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
+			TargetValue:                   aws.Float64(100),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance},
+			ScaleInCooldown:               aws.Int32(120), ScaleOutCooldown: aws.Int32(60),
+		},
+	})
+	if err != nil {
+		t.Fatalf("PutScalingPolicy: %v", err)
+	}
+	if len(put.Alarms) != 2 || !strings.HasPrefix(aws.ToString(put.Alarms[0].AlarmName), "TargetTracking-endpoint/blog/variant/AllTraffic-AlarmHigh-") {
+		t.Fatalf("policy alarms = %+v", put.Alarms)
+	}
+	cw := s.cloudWatchClients()["cbor"]
+	alarms, _ := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("TargetTracking-endpoint/blog/")})
+	if len(alarms.MetricAlarms) != 2 || *alarms.MetricAlarms[0].EvaluationPeriods != 3 || *alarms.MetricAlarms[1].EvaluationPeriods != 15 ||
+		*alarms.MetricAlarms[1].Threshold != 90 || !strings.HasPrefix(aws.ToString(alarms.MetricAlarms[0].AlarmDescription), "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy "+aws.ToString(put.PolicyARN)) {
+		t.Fatalf("target tracking alarms = %+v", alarms.MetricAlarms)
+	}
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				rt.InvokeEndpoint(ctx, invocation("blog"))
+			}
+		}()
+	}
+	waitFor(t, sm, "blog", "scale-out to 4", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).DesiredInstanceCount == 4 && *variantOf(o).CurrentInstanceCount == 4 && o.EndpointStatus == "InService"
+	})
+	stop.Store(true)
+	wg.Wait()
+	waitFor(t, sm, "blog", "scale-in to 1", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).DesiredInstanceCount == 1 && *variantOf(o).CurrentInstanceCount == 1 && o.EndpointStatus == "InService"
+	})
+	var acts *aas.DescribeScalingActivitiesOutput
+	deadline := time.Now().Add(time.Minute)
+	for {
+		acts, err = as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(acts.ScalingActivities) > 0 && acts.ScalingActivities[0].StatusCode == aastypes.ScalingActivityStatusCodeSuccessful || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the activity to complete
+	}
+	var out, in bool
+	for _, a := range acts.ScalingActivities {
+		t.Logf("%s | %s | %s | %s", a.StatusCode, aws.ToString(a.Description), aws.ToString(a.Cause), aws.ToString(a.StatusMessage))
+		if a.StatusCode != aastypes.ScalingActivityStatusCodeSuccessful {
+			continue
+		}
+		if aws.ToString(a.Description) == "Setting desired instance count to 4." && strings.Contains(aws.ToString(a.Cause), "AlarmHigh") &&
+			strings.HasSuffix(aws.ToString(a.Cause), "in state ALARM triggered policy invocations") {
+			out = true
+		}
+		if aws.ToString(a.Description) == "Setting desired instance count to 1." && strings.Contains(aws.ToString(a.Cause), "AlarmLow") {
+			in = true
+		}
+	}
+	if !out || !in {
+		t.Fatalf("activities do not explain the scale-out and scale-in: %d activities", len(acts.ScalingActivities))
+	}
+	withNotScaled, _ := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, IncludeNotScaledActivities: aws.Bool(true)})
+	notScaled := 0
+	for _, a := range withNotScaled.ScalingActivities {
+		if len(a.NotScaledReasons) > 0 {
+			notScaled++
+		}
+	}
+	t.Logf("%d activities, %d of them not-scaled", len(withNotScaled.ScalingActivities), notScaled)
+
+	// Deleting the policy deletes its alarms; deleting the endpoint deregisters the target.
+	if _, err := as.DeleteScalingPolicy(ctx, &aas.DeleteScalingPolicyInput{PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim}); err != nil {
+		t.Fatal(err)
+	}
+	alarms, _ = cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("TargetTracking-endpoint/blog/")})
+	if len(alarms.MetricAlarms) != 0 {
+		t.Fatalf("alarms left after DeleteScalingPolicy: %d", len(alarms.MetricAlarms))
+	}
+	sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("blog")})
+	deadline = time.Now().Add(time.Minute)
+	for {
+		tg, _ := as.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker})
+		if len(tg.ScalableTargets) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("target not deregistered with its endpoint")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

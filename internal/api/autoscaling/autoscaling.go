@@ -1,0 +1,523 @@
+// Package autoscaling serves Application Auto Scaling (awsJson1_1,
+// X-Amz-Target: AnyScaleFrontendService.<Op>) on top of internal/autoscaler.
+package autoscaling
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/api/awserr"
+	"github.com/ebbscale/ebb/internal/api/awsjson"
+	"github.com/ebbscale/ebb/internal/api/awsmodel"
+	"github.com/ebbscale/ebb/internal/autoscaler"
+	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/scaling"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// Wire constants.
+const (
+	ContentType  = "application/x-amz-json-1.1"
+	TargetPrefix = "AnyScaleFrontendService."
+)
+
+type op func(ctx context.Context, body []byte) (any, error)
+
+// Handler serves Application Auto Scaling.
+type Handler struct {
+	s   *autoscaler.Service
+	ops map[string]op
+}
+
+// New returns the handler.
+func New(s *autoscaler.Service) *Handler {
+	h := &Handler{s: s}
+	h.ops = map[string]op{
+		"RegisterScalableTarget":    h.register,
+		"DeregisterScalableTarget":  h.deregister,
+		"DescribeScalableTargets":   h.describeTargets,
+		"PutScalingPolicy":          h.putPolicy,
+		"DescribeScalingPolicies":   h.describePolicies,
+		"DeleteScalingPolicy":       h.deletePolicy,
+		"PutScheduledAction":        h.putScheduled,
+		"DescribeScheduledActions":  h.describeScheduled,
+		"DeleteScheduledAction":     h.deleteScheduled,
+		"DescribeScalingActivities": h.activities,
+		"TagResource":               h.tag,
+		"UntagResource":             h.untag,
+		"ListTagsForResource":       h.listTags,
+	}
+	return h
+}
+
+// fromError is the AAS error table.
+func fromError(err error) *awserr.Error {
+	var e *awserr.Error
+	var se *awsmodel.SerializationError
+	var ve *awsmodel.ValidationError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &se):
+		return awserr.Serialization(se.Msg)
+	case errors.As(err, &ve):
+		return awserr.New("ValidationException", http.StatusBadRequest, "%s", ve.Error())
+	}
+	for _, kind := range []error{autoscaler.ErrValidation, autoscaler.ErrObjectNotFound, autoscaler.ErrLimit,
+		autoscaler.ErrInvalidNextToken, autoscaler.ErrResourceNotFound, autoscaler.ErrTooManyTags} {
+		if errors.Is(err, kind) {
+			return awserr.New(kind.Error(), http.StatusBadRequest, "%s", err.Error())
+		}
+	}
+	return awserr.New("InternalServiceException", http.StatusInternalServerError, "An internal error occurred: %v", err)
+}
+
+// Serve runs an operation with its body read and authenticated.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, name string, body []byte) {
+	fn, ok := h.ops[name]
+	if !ok {
+		awsjson.WriteError(w, ContentType, awserr.UnknownOperation(TargetPrefix+name))
+		return
+	}
+	if err := awsmodel.ApplicationAutoScaling.Validate(name, body); err != nil {
+		awsjson.WriteError(w, ContentType, fromError(err))
+		return
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	out, err := fn(r.Context(), body)
+	if err != nil {
+		awsjson.WriteError(w, ContentType, fromError(err))
+		return
+	}
+	awsjson.Write(w, ContentType, http.StatusOK, out)
+}
+
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return awserr.Serialization(err.Error())
+	}
+	return nil
+}
+
+func bad(format string, args ...any) error {
+	return awserr.New("ValidationException", http.StatusBadRequest, format, args...)
+}
+
+// page pages a list with an opaque token holding the offset.
+func page[T any](items []T, max int, token string, def, limit int) ([]T, *string, error) {
+	if max == 0 {
+		max = def
+	}
+	if max < 1 || max > limit {
+		return nil, nil, bad("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and %d", max, limit)
+	}
+	start := 0
+	if token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		var off struct{ O int }
+		if err != nil || json.Unmarshal(b, &off) != nil || off.O < 0 || off.O > len(items) {
+			return nil, nil, awserr.New("InvalidNextTokenException", http.StatusBadRequest, "Invalid token")
+		}
+		start = off.O
+	}
+	end := min(start+max, len(items))
+	var next *string
+	if end < len(items) {
+		b, _ := json.Marshal(struct{ O int }{end})
+		s := base64.RawURLEncoding.EncodeToString(b)
+		next = &s
+	}
+	return items[start:end], next, nil
+}
+
+type suspended struct {
+	DynamicScalingInSuspended  *bool `json:",omitempty"`
+	DynamicScalingOutSuspended *bool `json:",omitempty"`
+	ScheduledScalingSuspended  *bool `json:",omitempty"`
+}
+
+type targetKey struct {
+	ServiceNamespace  string
+	ResourceId        string
+	ScalableDimension string
+}
+
+func (h *Handler) register(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		targetKey
+		MinCapacity, MaxCapacity *int
+		RoleARN                  string
+		SuspendedState           *suspended
+		Tags                     map[string]string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	ri := autoscaler.RegisterInput{ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceId, ScalableDimension: in.ScalableDimension,
+		MinCapacity: in.MinCapacity, MaxCapacity: in.MaxCapacity, RoleARN: in.RoleARN}
+	if st := in.SuspendedState; st != nil {
+		// Members left out keep their current value.
+		cur := autoscaler.Suspended{}
+		for _, t := range h.s.Targets(in.ServiceNamespace, []string{in.ResourceId}, in.ScalableDimension) {
+			cur = t.Suspended
+		}
+		set := func(dst *bool, v *bool) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&cur.DynamicScalingInSuspended, st.DynamicScalingInSuspended)
+		set(&cur.DynamicScalingOutSuspended, st.DynamicScalingOutSuspended)
+		set(&cur.ScheduledScalingSuspended, st.ScheduledScalingSuspended)
+		ri.Suspended = &cur
+	}
+	for k, v := range in.Tags {
+		ri.Tags = append(ri.Tags, store.Tag{Key: k, Value: v})
+	}
+	arn, err := h.s.Register(ctx, ri)
+	return map[string]string{"ScalableTargetARN": arn}, err
+}
+
+func (h *Handler) deregister(ctx context.Context, body []byte) (any, error) {
+	var in targetKey
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.s.Deregister(ctx, in.ServiceNamespace, in.ResourceId, in.ScalableDimension)
+}
+
+type scalableTarget struct {
+	ServiceNamespace, ResourceId, ScalableDimension string
+	MinCapacity, MaxCapacity                        int
+	RoleARN                                         string
+	CreationTime                                    *awsjson.Time
+	SuspendedState                                  autoscaler.Suspended
+	ScalableTargetARN                               string
+}
+
+func (h *Handler) describeTargets(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ServiceNamespace  string
+		ResourceIds       []string
+		ScalableDimension string
+		MaxResults        int
+		NextToken         string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var all []scalableTarget
+	for _, t := range h.s.Targets(in.ServiceNamespace, in.ResourceIds, in.ScalableDimension) {
+		all = append(all, scalableTarget{t.ServiceNamespace, t.ResourceID, t.ScalableDimension, t.MinCapacity, t.MaxCapacity,
+			t.RoleARN, awsjson.T(t.CreationTime), t.Suspended, t.ARN})
+	}
+	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []scalableTarget{}
+	}
+	return struct {
+		ScalableTargets []scalableTarget
+		NextToken       *string `json:",omitempty"`
+	}{items, next}, nil
+}
+
+// Wire shapes of policies.
+type (
+	metricDimension struct{ Name, Value string }
+	metricDataQuery struct {
+		Id         string
+		Expression string `json:",omitempty"`
+		Label      string `json:",omitempty"`
+		ReturnData *bool  `json:",omitempty"`
+		MetricStat *struct {
+			Metric struct {
+				Namespace, MetricName string
+				Dimensions            []metricDimension
+			}
+			Stat string
+			Unit string `json:",omitempty"`
+		} `json:",omitempty"`
+	}
+	ttConfig struct {
+		TargetValue                   float64
+		DisableScaleIn                bool
+		ScaleInCooldown               *int
+		ScaleOutCooldown              *int
+		PredefinedMetricSpecification *struct {
+			PredefinedMetricType string
+			ResourceLabel        string
+		}
+		CustomizedMetricSpecification *struct {
+			MetricName, Namespace, Statistic, Unit string
+			Dimensions                             []metricDimension
+			Metrics                                []metricDataQuery
+		}
+	}
+	stepConfig struct {
+		AdjustmentType  string
+		StepAdjustments []struct {
+			MetricIntervalLowerBound *float64
+			MetricIntervalUpperBound *float64
+			ScalingAdjustment        int
+		}
+		MinAdjustmentMagnitude int
+		Cooldown               *int
+		MetricAggregationType  string
+	}
+)
+
+func dims(ds []metricDimension) []metrics.Dimension {
+	out := make([]metrics.Dimension, len(ds))
+	for i, d := range ds {
+		out[i] = metrics.Dimension{Name: d.Name, Value: d.Value}
+	}
+	return out
+}
+
+func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		PolicyName string
+		targetKey
+		PolicyType                               string
+		StepScalingPolicyConfiguration           json.RawMessage
+		TargetTrackingScalingPolicyConfiguration json.RawMessage
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	pi := autoscaler.PolicyInput{Name: in.PolicyName, ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceId,
+		ScalableDimension: in.ScalableDimension, Type: in.PolicyType}
+	if len(in.StepScalingPolicyConfiguration) > 0 {
+		var sc stepConfig
+		if err := decode(in.StepScalingPolicyConfiguration, &sc); err != nil {
+			return nil, err
+		}
+		cfg := &scaling.StepConfig{AdjustmentType: sc.AdjustmentType, MinAdjustmentMagnitude: sc.MinAdjustmentMagnitude, MetricAggregationType: sc.MetricAggregationType}
+		if sc.Cooldown != nil {
+			cfg.Cooldown = *sc.Cooldown
+		}
+		for _, st := range sc.StepAdjustments {
+			cfg.Steps = append(cfg.Steps, scaling.Step{Lower: st.MetricIntervalLowerBound, Upper: st.MetricIntervalUpperBound, Adjustment: st.ScalingAdjustment})
+		}
+		pi.Step, pi.StepRaw = cfg, in.StepScalingPolicyConfiguration
+	}
+	if len(in.TargetTrackingScalingPolicyConfiguration) > 0 {
+		var tc ttConfig
+		if err := decode(in.TargetTrackingScalingPolicyConfiguration, &tc); err != nil {
+			return nil, err
+		}
+		ti := &autoscaler.TTInput{Raw: in.TargetTrackingScalingPolicyConfiguration, TargetValue: tc.TargetValue, DisableScaleIn: tc.DisableScaleIn,
+			ScaleInCooldown: tc.ScaleInCooldown, ScaleOutCooldown: tc.ScaleOutCooldown}
+		if p := tc.PredefinedMetricSpecification; p != nil {
+			ti.Predefined = p.PredefinedMetricType
+		}
+		if c := tc.CustomizedMetricSpecification; c != nil {
+			ti.Namespace, ti.MetricName, ti.Statistic, ti.Unit, ti.Dimensions = c.Namespace, c.MetricName, c.Statistic, c.Unit, dims(c.Dimensions)
+			for _, q := range c.Metrics {
+				mq := metricquery.Query{ID: q.Id, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData == nil || *q.ReturnData}
+				if ms := q.MetricStat; ms != nil {
+					mq.MetricStat = &metricquery.MetricStat{Series: metrics.Series{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
+						Dimensions: dims(ms.Metric.Dimensions)}, Period: time.Minute, Stat: ms.Stat, Unit: ms.Unit}
+				}
+				if q.Expression != "" {
+					mq.Period = time.Minute
+				}
+				ti.Queries = append(ti.Queries, mq)
+			}
+		}
+		pi.TT = ti
+	}
+	arn, alarms, err := h.s.PutPolicy(ctx, pi)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		PolicyARN string
+		Alarms    []autoscaler.Alarm
+	}{arn, alarms}, nil
+}
+
+type scalingPolicy struct {
+	PolicyARN, PolicyName                           string
+	ServiceNamespace, ResourceId, ScalableDimension string
+	PolicyType                                      string
+	StepScalingPolicyConfiguration                  json.RawMessage `json:",omitempty"`
+	TargetTrackingScalingPolicyConfiguration        json.RawMessage `json:",omitempty"`
+	Alarms                                          []autoscaler.Alarm
+	CreationTime                                    *awsjson.Time
+}
+
+func (h *Handler) describePolicies(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		PolicyNames       []string
+		ServiceNamespace  string
+		ResourceId        string
+		ScalableDimension string
+		MaxResults        int
+		NextToken         string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.ScalableDimension != "" && in.ResourceId == "" {
+		return nil, bad("If you specify ScalableDimension, you must also specify ResourceId.")
+	}
+	var all []scalingPolicy
+	for _, p := range h.s.Policies(in.ServiceNamespace, in.PolicyNames, in.ResourceId, in.ScalableDimension) {
+		sp := scalingPolicy{PolicyARN: p.ARN, PolicyName: p.Name, ServiceNamespace: p.Target.ServiceNamespace, ResourceId: p.Target.ResourceID,
+			ScalableDimension: p.Target.ScalableDimension, PolicyType: p.Type, Alarms: p.Alarms, CreationTime: awsjson.T(p.CreationTime)}
+		if p.TT != nil {
+			sp.TargetTrackingScalingPolicyConfiguration = p.TT.Config
+		} else {
+			sp.StepScalingPolicyConfiguration = p.StepConfig
+		}
+		all = append(all, sp)
+	}
+	items, next, err := page(all, in.MaxResults, in.NextToken, 10, 10)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []scalingPolicy{}
+	}
+	return struct {
+		ScalingPolicies []scalingPolicy
+		NextToken       *string `json:",omitempty"`
+	}{items, next}, nil
+}
+
+func (h *Handler) deletePolicy(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		PolicyName string
+		targetKey
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.s.DeletePolicy(ctx, in.PolicyName, in.ServiceNamespace, in.ResourceId, in.ScalableDimension)
+}
+
+type notScaledReason struct {
+	Code                                      string
+	MaxCapacity, MinCapacity, CurrentCapacity *int `json:",omitempty"`
+}
+
+type scalingActivity struct {
+	ActivityId, ServiceNamespace, ResourceId, ScalableDimension string
+	Description, Cause                                          string
+	StartTime                                                   *awsjson.Time
+	EndTime                                                     *awsjson.Time `json:",omitempty"`
+	StatusCode                                                  string
+	StatusMessage                                               string            `json:",omitempty"`
+	Details                                                     string            `json:",omitempty"`
+	NotScaledReasons                                            []notScaledReason `json:",omitempty"`
+}
+
+func (h *Handler) activities(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ServiceNamespace           string
+		ResourceId                 string
+		ScalableDimension          string
+		MaxResults                 int
+		NextToken                  string
+		IncludeNotScaledActivities bool
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.ScalableDimension != "" && in.ResourceId == "" {
+		return nil, bad("If you specify ScalableDimension, you must also specify ResourceId.")
+	}
+	acts, err := h.s.Activities(ctx, in.ServiceNamespace, in.ResourceId, in.ScalableDimension, in.IncludeNotScaledActivities)
+	if err != nil {
+		return nil, err
+	}
+	var all []scalingActivity
+	for _, a := range acts {
+		sa := scalingActivity{a.ActivityID, a.ServiceNamespace, a.ResourceID, a.ScalableDimension, a.Description, a.Cause,
+			awsjson.T(a.StartTime), nil, a.StatusCode, a.StatusMessage, a.Details, nil}
+		if a.EndTime != nil {
+			sa.EndTime = awsjson.T(*a.EndTime)
+		}
+		for _, r := range a.NotScaledReasons {
+			sa.NotScaledReasons = append(sa.NotScaledReasons, notScaledReason{r.Code, r.MaxCapacity, r.MinCapacity, r.CurrentCapacity})
+		}
+		all = append(all, sa)
+	}
+	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []scalingActivity{}
+	}
+	return struct {
+		ScalingActivities []scalingActivity
+		NextToken         *string `json:",omitempty"`
+	}{items, next}, nil
+}
+
+func (h *Handler) tag(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceARN string
+		Tags        map[string]string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var tags []store.Tag
+	for k, v := range in.Tags {
+		tags = append(tags, store.Tag{Key: k, Value: v})
+	}
+	return struct{}{}, h.s.TagResource(ctx, in.ResourceARN, tags)
+}
+
+func (h *Handler) untag(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceARN string
+		TagKeys     []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.s.UntagResource(ctx, in.ResourceARN, in.TagKeys)
+}
+
+func (h *Handler) listTags(ctx context.Context, body []byte) (any, error) {
+	var in struct{ ResourceARN string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	tags, err := h.s.ListTags(ctx, in.ResourceARN)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, t := range tags {
+		out[t.Key] = t.Value
+	}
+	return map[string]any{"Tags": out}, nil
+}
+
+// Scheduled actions are not implemented yet: each operation says so.
+func (h *Handler) putScheduled(ctx context.Context, body []byte) (any, error) {
+	return nil, bad("ebb does not support scheduled actions yet.")
+}
+
+func (h *Handler) describeScheduled(ctx context.Context, body []byte) (any, error) {
+	return struct{ ScheduledActions []struct{} }{[]struct{}{}}, nil
+}
+
+func (h *Handler) deleteScheduled(ctx context.Context, body []byte) (any, error) {
+	return nil, bad("ebb does not support scheduled actions yet.")
+}

@@ -1,0 +1,380 @@
+package autoscaler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/scaling"
+)
+
+// TTInput is a TargetTrackingScalingPolicyConfiguration, decoded.
+type TTInput struct {
+	Raw              json.RawMessage
+	TargetValue      float64
+	DisableScaleIn   bool
+	ScaleInCooldown  *int
+	ScaleOutCooldown *int
+	Predefined       string // PredefinedMetricType
+	// Customized: a single metric, or Queries.
+	Namespace, MetricName, Statistic, Unit string
+	Dimensions                             []metrics.Dimension
+	Queries                                []metricquery.Query
+}
+
+// PolicyInput is PutScalingPolicy's request.
+type PolicyInput struct {
+	Name, ServiceNamespace, ResourceID, ScalableDimension string
+	Type                                                  string
+	Step                                                  *scaling.StepConfig
+	StepRaw                                               json.RawMessage
+	TT                                                    *TTInput
+}
+
+// Predefined metric types ebb supports for SageMaker variants.
+const (
+	InvocationsPerInstance    = "SageMakerVariantInvocationsPerInstance"
+	ConcurrentRequestsHighRes = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+	defaultCooldown           = 300
+)
+
+// PutPolicy creates or replaces a policy and returns its ARN and the alarms
+// it owns (target tracking).
+func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alarm, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.target(in.ServiceNamespace, in.ResourceID, in.ScalableDimension)
+	if err != nil {
+		return "", nil, err
+	}
+	var existing *Policy
+	count := 0
+	for _, p := range s.policies {
+		if p.TargetKey == t.Key() {
+			count++
+			if p.Name == in.Name {
+				existing = p
+			}
+		}
+	}
+	if existing == nil && count >= MaxPoliciesPerTgt {
+		return "", nil, errorf(ErrLimit, "Maximum number of scaling policies (%d) reached for this scalable target.", MaxPoliciesPerTgt)
+	}
+	if in.Type == "" && existing != nil {
+		in.Type = existing.Type
+	}
+	p := &Policy{Name: in.Name, TargetKey: t.Key(), Type: in.Type, CreationTime: s.o.Clock.Now()}
+	if existing != nil {
+		*p = *existing
+		p.Type = in.Type
+		p.CreationTime = existing.CreationTime
+	} else {
+		p.ARN = fmt.Sprintf("arn:aws:autoscaling:%s:%s:scalingPolicy:%s:resource/%s/%s:policyName/%s",
+			s.o.Region, s.o.AccountID, newUUID(), t.ServiceNamespace, t.ResourceID, in.Name)
+	}
+	switch in.Type {
+	case "StepScaling":
+		if in.Step == nil {
+			return "", nil, errorf(ErrValidation, "StepScalingPolicyConfiguration is required for policy type StepScaling.")
+		}
+		if err := validateStep(in.Step); err != nil {
+			return "", nil, err
+		}
+		if existing != nil && existing.TT != nil {
+			s.deleteAlarms(ctx, existing)
+		}
+		p.Step, p.StepConfig, p.TT = in.Step, in.StepRaw, nil
+	case "TargetTrackingScaling":
+		if in.TT == nil {
+			return "", nil, errorf(ErrValidation, "TargetTrackingScalingPolicyConfiguration is required for policy type TargetTrackingScaling.")
+		}
+		tt, err := s.targetTracking(t, in.TT)
+		if err != nil {
+			return "", nil, err
+		}
+		// Several target-tracking policies on one target must use different metrics.
+		for _, other := range s.policies {
+			if other.TargetKey == t.Key() && other.Name != in.Name && other.TT != nil && sameMetric(other.TT.Queries, tt.Queries) {
+				return "", nil, errorf(ErrValidation, "Target tracking scaling policy %s already tracks this metric on the scalable target; each policy must use a different metric.", other.Name)
+			}
+		}
+		if existing != nil && existing.TT != nil {
+			tt.AlarmHigh, tt.AlarmLow = existing.TT.AlarmHigh, existing.TT.AlarmLow
+		}
+		p.TT, p.Step, p.StepConfig = tt, nil, nil
+		if err := s.putAlarms(ctx, t, p); err != nil {
+			return "", nil, err
+		}
+	case "PredictiveScaling":
+		return "", nil, errorf(ErrValidation, "Predictive scaling is not supported for the sagemaker service namespace.")
+	default:
+		return "", nil, errorf(ErrValidation, "PolicyType is required when creating a scaling policy.")
+	}
+	if err := s.save(ctx, kindPolicy, p.ARN, p, existing == nil); err != nil {
+		return "", nil, err
+	}
+	s.policies[p.ARN] = p
+	s.log.Info("scaling policy put", "policy", p.Name, "type", p.Type, "resource", t.ResourceID)
+	return p.ARN, s.policyAlarms(p), nil
+}
+
+func validateStep(c *scaling.StepConfig) error {
+	switch c.AdjustmentType {
+	case scaling.ChangeInCapacity, scaling.PercentChangeInCapacity, scaling.ExactCapacity:
+	case "":
+		return errorf(ErrValidation, "AdjustmentType is required for a step scaling policy.")
+	default:
+		return errorf(ErrValidation, "Unsupported AdjustmentType %s.", c.AdjustmentType)
+	}
+	if len(c.Steps) > MaxStepAdjustments {
+		return errorf(ErrLimit, "A step scaling policy can have at most %d step adjustments.", MaxStepAdjustments)
+	}
+	if err := scaling.ValidateSteps(c.Steps); err != nil {
+		return errorf(ErrValidation, "%v", err)
+	}
+	if c.MinAdjustmentMagnitude != 0 && c.AdjustmentType != scaling.PercentChangeInCapacity {
+		return errorf(ErrValidation, "MinAdjustmentMagnitude is only supported with AdjustmentType PercentChangeInCapacity.")
+	}
+	if c.AdjustmentType == scaling.ExactCapacity {
+		for _, st := range c.Steps {
+			if st.Adjustment < 0 {
+				return errorf(ErrValidation, "ScalingAdjustment must be greater than or equal to 0 for AdjustmentType ExactCapacity.")
+			}
+		}
+	}
+	if c.Cooldown == 0 {
+		c.Cooldown = defaultCooldown
+	}
+	return nil
+}
+
+// targetTracking resolves a TT configuration into the queries of its metric.
+func (s *Service) targetTracking(t *Target, in *TTInput) (*TargetTracking, error) {
+	tt := &TargetTracking{Config: in.Raw, TargetValue: in.TargetValue, DisableScaleIn: in.DisableScaleIn,
+		ScaleInCooldown: defaultCooldown * time.Second, ScaleOutCooldown: defaultCooldown * time.Second}
+	if in.ScaleInCooldown != nil {
+		tt.ScaleInCooldown = time.Duration(*in.ScaleInCooldown) * time.Second
+	}
+	if in.ScaleOutCooldown != nil {
+		tt.ScaleOutCooldown = time.Duration(*in.ScaleOutCooldown) * time.Second
+	}
+	dims := []metrics.Dimension{{Name: "EndpointName", Value: t.Endpoint}, {Name: "VariantName", Value: t.Variant}}
+	metricQuery := func(ns, name, stat, unit string, dims []metrics.Dimension, period time.Duration) []metricquery.Query {
+		return []metricquery.Query{{ID: "m1", ReturnData: true, MetricStat: &metricquery.MetricStat{
+			Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: dims}, Period: period, Stat: stat, Unit: unit}}}
+	}
+	switch {
+	case in.Predefined != "" && (in.MetricName != "" || len(in.Queries) > 0):
+		return nil, errorf(ErrValidation, "PredefinedMetricSpecification and CustomizedMetricSpecification are mutually exclusive.")
+	case in.Predefined == InvocationsPerInstance:
+		tt.Queries = metricQuery("AWS/SageMaker", "InvocationsPerInstance", "Sum", "", dims, time.Minute)
+	case in.Predefined == ConcurrentRequestsHighRes:
+		tt.HighResolution = true
+		tt.Queries = metricQuery("AWS/SageMaker", "ConcurrentRequestsPerModel", "Average", "", dims, 10*time.Second)
+	case in.Predefined != "":
+		return nil, errorf(ErrValidation, "The predefined metric type %s is not supported for the scalable dimension %s.", in.Predefined, t.ScalableDimension)
+	case len(in.Queries) > 0:
+		if in.MetricName != "" {
+			return nil, errorf(ErrValidation, "CustomizedMetricSpecification takes either Metrics or MetricName, Namespace, Dimensions and Statistic.")
+		}
+		returned := 0
+		for _, q := range in.Queries {
+			if q.ReturnData {
+				returned++
+			}
+		}
+		if returned != 1 {
+			return nil, errorf(ErrValidation, "Exactly one of the metric data queries must return data.")
+		}
+		tt.Queries = in.Queries
+	case in.MetricName != "":
+		if in.Namespace == "" || in.Statistic == "" {
+			return nil, errorf(ErrValidation, "CustomizedMetricSpecification requires Namespace, MetricName and Statistic.")
+		}
+		tt.Queries = metricQuery(in.Namespace, in.MetricName, in.Statistic, in.Unit, in.Dimensions, time.Minute)
+	default:
+		return nil, errorf(ErrValidation, "A target tracking scaling policy requires a PredefinedMetricSpecification or a CustomizedMetricSpecification.")
+	}
+	now := s.o.Clock.Now()
+	if _, err := metricquery.Run(s.o.Metrics, tt.Queries, now, now, now); err != nil {
+		return nil, errorf(ErrValidation, "%v", err)
+	}
+	return tt, nil
+}
+
+func sameMetric(a, b []metricquery.Query) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// putAlarms creates (or updates) the AlarmHigh and AlarmLow of a TT policy,
+// named, described and configured as AAS does (spec 3.3): AlarmHigh
+// > target for 3 of 3 minutes, AlarmLow < 90% of target for 15 of 15. For
+// the high-resolution predefined metric AlarmHigh uses 10-second periods
+// (3 of 3: 30 seconds) while AlarmLow keeps its pace, as SageMaker documents
+// that such policies "scale out much more quickly but scale in at the same
+// speed". A policy with DisableScaleIn has no AlarmLow.
+func (s *Service) putAlarms(ctx context.Context, t *Target, p *Policy) error {
+	tt := p.TT
+	action := p.ARN + ":createdBy/" + newUUID()
+	desc := fmt.Sprintf("DO NOT EDIT OR DELETE. For TargetTrackingScaling policy %s.", action)
+	if tt.AlarmHigh == "" {
+		tt.AlarmHigh = fmt.Sprintf("TargetTracking-%s-AlarmHigh-%s", t.ResourceID, newUUID())
+	}
+	highPeriod := 60
+	if tt.HighResolution {
+		highPeriod = 10
+	}
+	base := func(name string) monitor.MetricAlarm {
+		a := monitor.MetricAlarm{AlarmName: name, AlarmDescription: desc, ActionsEnabled: true, AlarmActions: []string{action},
+			TreatMissingData: "missing"}
+		q := tt.Queries
+		if len(q) == 1 && q[0].MetricStat != nil {
+			ms := q[0].MetricStat
+			a.Namespace, a.MetricName, a.Dimensions, a.Unit = ms.Series.Namespace, ms.Series.MetricName, ms.Series.Dimensions, ms.Unit
+			if strings.HasPrefix(ms.Stat, "p") {
+				a.ExtendedStatistic = ms.Stat
+			} else {
+				a.Statistic = ms.Stat
+			}
+		} else {
+			a.Queries = q
+			a.Metrics, _ = json.Marshal(q)
+		}
+		return a
+	}
+	high := base(tt.AlarmHigh)
+	high.Period, high.EvaluationPeriods, high.DatapointsToAlarm = highPeriod, 3, 3
+	high.Threshold, high.ComparisonOperator = tt.TargetValue, "GreaterThanThreshold"
+	high = withPeriod(high, highPeriod)
+	if err := s.o.Alarms.Put(ctx, high); err != nil {
+		return err
+	}
+	if tt.DisableScaleIn {
+		if tt.AlarmLow != "" {
+			s.o.Alarms.Delete(ctx, []string{tt.AlarmLow})
+			tt.AlarmLow = ""
+		}
+		return nil
+	}
+	if tt.AlarmLow == "" {
+		tt.AlarmLow = fmt.Sprintf("TargetTracking-%s-AlarmLow-%s", t.ResourceID, newUUID())
+	}
+	low := base(tt.AlarmLow)
+	low.Period, low.EvaluationPeriods, low.DatapointsToAlarm = 60, 15, 15
+	low.Threshold, low.ComparisonOperator = 0.9*tt.TargetValue, "LessThanThreshold"
+	return s.o.Alarms.Put(ctx, withPeriod(low, 60))
+}
+
+// withPeriod sets the period of an alarm's metric (or of its queries).
+func withPeriod(a monitor.MetricAlarm, period int) monitor.MetricAlarm {
+	a.Period = period
+	if len(a.Queries) > 0 {
+		qs := make([]metricquery.Query, len(a.Queries))
+		for i, q := range a.Queries {
+			if q.MetricStat != nil {
+				ms := *q.MetricStat
+				ms.Period = time.Duration(period) * time.Second
+				q.MetricStat = &ms
+			}
+			qs[i] = q
+		}
+		a.Queries = qs
+		a.Metrics, _ = json.Marshal(qs)
+	}
+	return a
+}
+
+func (s *Service) policyAlarms(p *Policy) []Alarm {
+	var names []string
+	if p.TT != nil {
+		names = append(names, p.TT.AlarmHigh)
+		if p.TT.AlarmLow != "" {
+			names = append(names, p.TT.AlarmLow)
+		}
+	} else {
+		// Step policies are referenced by user alarms.
+		for _, a := range s.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
+			names = append(names, a.AlarmName)
+		}
+	}
+	out := []Alarm{}
+	for _, n := range names {
+		out = append(out, Alarm{AlarmName: n, AlarmARN: s.o.Alarms.ARN(n)})
+	}
+	return out
+}
+
+func (s *Service) deleteAlarms(ctx context.Context, p *Policy) {
+	if p.TT == nil {
+		return
+	}
+	names := []string{p.TT.AlarmHigh}
+	if p.TT.AlarmLow != "" {
+		names = append(names, p.TT.AlarmLow)
+	}
+	s.o.Alarms.Delete(ctx, names)
+}
+
+// deletePolicy removes a policy; a TT policy's alarms go with it, a step
+// policy's alarms stay (only their action stops working). Callers hold s.mu.
+func (s *Service) deletePolicy(ctx context.Context, p *Policy) error {
+	s.deleteAlarms(ctx, p)
+	return s.o.Store.Delete(ctx, kindPolicy, p.ARN)
+}
+
+// DeletePolicy deletes a policy by name.
+func (s *Service) DeletePolicy(ctx context.Context, name, ns, id, dim string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.target(ns, id, dim)
+	if err != nil {
+		return err
+	}
+	for arn, p := range s.policies {
+		if p.TargetKey == t.Key() && p.Name == name {
+			if err := s.deletePolicy(ctx, p); err != nil {
+				return err
+			}
+			delete(s.policies, arn)
+			return nil
+		}
+	}
+	return errorf(ErrObjectNotFound, "No scaling policy found for service namespace: %s, resource ID: %s, scalable dimension: %s, policy name: %s", ns, id, dim, name)
+}
+
+// PolicyView is a policy as DescribeScalingPolicies shows it.
+type PolicyView struct {
+	Policy
+	Target Target
+	Alarms []Alarm
+}
+
+// Policies lists policies, filtered, sorted by name.
+func (s *Service) Policies(ns string, names []string, id, dim string) []PolicyView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []PolicyView
+	for _, p := range s.policies {
+		t := s.targets[p.TargetKey]
+		if t == nil || t.ServiceNamespace != ns || len(names) > 0 && !contains(names, p.Name) ||
+			id != "" && t.ResourceID != id || dim != "" && t.ScalableDimension != dim {
+			continue
+		}
+		out = append(out, PolicyView{Policy: *p, Target: *t, Alarms: s.policyAlarms(p)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Target.ResourceID < out[j].Target.ResourceID
+	})
+	return out
+}

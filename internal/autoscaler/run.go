@@ -1,0 +1,453 @@
+package autoscaler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/scaling"
+)
+
+// Deliver queues an alarm action for Run. It implements monitor.ActionSink:
+// Application Auto Scaling policy ARNs (with or without :createdBy/<id>) are
+// ebb's; anything else is not.
+func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAlarm) error {
+	if !strings.HasPrefix(action, "arn:aws:autoscaling:") {
+		return monitor.ErrNoReceiver
+	}
+	arn, _, _ := strings.Cut(action, ":createdBy/")
+	s.mu.Lock()
+	_, ok := s.policies[arn]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no scaling policy %s", arn)
+	}
+	select {
+	case s.triggers <- trigger{policyARN: arn, alarm: a}:
+		return nil
+	default:
+		return errors.New("the autoscaler's queue is full")
+	}
+}
+
+// Tick is how often Run follows activities, retries busy endpoints and
+// looks at schedules.
+const Tick = 5 * time.Second
+
+// Run makes decisions until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	t := s.o.Clock.NewTicker(Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case tr := <-s.triggers:
+			s.mu.Lock()
+			s.react(ctx, tr, s.o.Clock.Now())
+			s.mu.Unlock()
+		case now := <-t.C():
+			s.mu.Lock()
+			s.progress(ctx, now)
+			s.runSchedules(ctx, now)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// retrigger re-evaluates, after a resume, the policies of a target whose
+// alarms are in ALARM.
+func (s *Service) retrigger(key string) {
+	s.mu.Lock()
+	var trs []trigger
+	for _, p := range s.policies {
+		if p.TargetKey != key {
+			continue
+		}
+		for _, a := range s.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
+			if a.StateValue == alarm.Alarm {
+				trs = append(trs, trigger{p.ARN, a})
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, tr := range trs {
+		select {
+		case s.triggers <- tr:
+		default:
+		}
+	}
+}
+
+// current reads the variant's desired capacity.
+func (s *Service) current(ctx context.Context, t *Target) (int, hosting.EndpointView, error) {
+	v, err := s.o.Hosting.DescribeEndpoint(ctx, t.Endpoint)
+	if err != nil {
+		return 0, v, err
+	}
+	n, ok := variantCount(v, t.Variant)
+	if !ok {
+		return 0, v, fmt.Errorf("variant %s is not in endpoint %s", t.Variant, t.Endpoint)
+	}
+	return n, v, nil
+}
+
+// react decides on one alarm action. Callers hold s.mu.
+func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
+	p := s.policies[tr.policyARN]
+	if p == nil {
+		return
+	}
+	t := s.targets[p.TargetKey]
+	if t == nil {
+		return
+	}
+	current, _, err := s.current(ctx, t)
+	if err != nil {
+		s.log.Warn("reading capacity", "resource", t.ResourceID, "err", err)
+		return
+	}
+	// A pending change of this target counts as its capacity.
+	if a := s.pending[t.Key()]; a != nil {
+		current = a.Desired
+	}
+	cause := fmt.Sprintf("monitor alarm %s in state %s triggered policy %s", tr.alarm.AlarmName, tr.alarm.StateValue, p.Name)
+	var desired int
+	var out bool
+	switch {
+	case p.TT != nil:
+		var ok bool
+		desired, out, ok = s.decideTT(p, t, tr.alarm, current, now)
+		if !ok {
+			return
+		}
+	case p.Step != nil:
+		var ok bool
+		desired, out, ok = s.decideStep(p, tr.alarm, current, now)
+		if !ok {
+			return
+		}
+	default:
+		return
+	}
+	if out && t.Suspended.DynamicScalingOutSuspended || !out && t.Suspended.DynamicScalingInSuspended {
+		return
+	}
+	d := scaling.Clamp(current, desired, t.MinCapacity, t.MaxCapacity)
+	if !d.Scale {
+		s.notScaled(ctx, t, cause, d, current, now)
+		return
+	}
+	s.startActivity(ctx, t, d.Desired, current, cause, p.ARN, d.Desired > current)
+}
+
+// metricValue reads a policy's metric: the newest datapoint of the last
+// periods (target tracking), or the aggregated datapoints of the alarm's
+// evaluation (step), fresh from the store.
+func (s *Service) metricValues(queries []metricquery.Query, period time.Duration, n int, now time.Time) []float64 {
+	end := now.Truncate(period)
+	res, err := metricquery.Run(s.o.Metrics, queries, end.Add(-time.Duration(n)*period), end, now)
+	if err != nil {
+		return nil
+	}
+	var vals []float64
+	for _, r := range res {
+		if r.ReturnData {
+			for _, v := range r.Values {
+				if !math.IsNaN(v) {
+					vals = append(vals, v)
+				}
+			}
+		}
+	}
+	return vals
+}
+
+func seriesOf(a monitor.MetricAlarm) metrics.Series {
+	return metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions}
+}
+
+func alarmQueries(a monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
+	period := time.Duration(a.Period) * time.Second
+	if len(a.Queries) > 0 {
+		return a.Queries, period
+	}
+	stat := a.Statistic
+	if stat == "" {
+		stat = a.ExtendedStatistic
+	}
+	return []metricquery.Query{{ID: "m1", ReturnData: true, MetricStat: &metricquery.MetricStat{
+		Series: seriesOf(a), Period: period, Stat: stat, Unit: a.Unit}}}, period
+}
+
+// decideTT computes a target-tracking decision (spec 3.4-3.6).
+func (s *Service) decideTT(p *Policy, t *Target, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
+	tt := p.TT
+	queries, period := alarmQueries(a)
+	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
+	if len(vals) == 0 {
+		return 0, false, false
+	}
+	metric := vals[len(vals)-1]
+	switch a.AlarmName {
+	case tt.AlarmHigh:
+		base := current
+		if now.Before(p.ScaleOutUntil) {
+			// During the cooldown the capacity the cooling activity added
+			// counts: scale out again only for a larger computation.
+			base = p.ScaleOutFrom
+		}
+		desired := scaling.TargetTrackingOut(base, metric, tt.TargetValue)
+		if now.Before(p.ScaleOutUntil) && desired <= current {
+			return 0, false, false
+		}
+		if current == 0 {
+			return 0, false, false // a per-instance metric says nothing at zero capacity
+		}
+		return desired, true, true
+	case tt.AlarmLow:
+		if tt.DisableScaleIn || now.Before(p.ScaleInUntil) {
+			return 0, false, false
+		}
+		// Scale in only when every target-tracking policy that may scale in
+		// is ready to, and to the largest capacity any of them wants.
+		desired := -1
+		for _, other := range s.policies {
+			if other.TargetKey != p.TargetKey || other.TT == nil || other.TT.DisableScaleIn {
+				continue
+			}
+			low := s.o.Alarms.Describe(monitor.Filter{Names: []string{other.TT.AlarmLow}})
+			if len(low) == 0 || low[0].StateValue != alarm.Alarm {
+				return 0, false, false
+			}
+			v := metric
+			if other != p {
+				q, per := alarmQueries(low[0])
+				ov := s.metricValues(q, per, low[0].EvaluationPeriods, now)
+				if len(ov) == 0 {
+					return 0, false, false
+				}
+				v = ov[len(ov)-1]
+			}
+			candidate, ok := scaling.TargetTrackingIn(current, v, other.TT.TargetValue)
+			if !ok {
+				candidate = current
+			}
+			desired = max(desired, candidate)
+		}
+		if desired < 0 {
+			return 0, false, false
+		}
+		return desired, false, true
+	}
+	return 0, false, false
+}
+
+// decideStep computes a step decision (spec 4.2-4.4).
+func (s *Service) decideStep(p *Policy, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
+	queries, period := alarmQueries(a)
+	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
+	agg, ok := scaling.Aggregate(p.Step.MetricAggregationType, vals)
+	if !ok {
+		return 0, false, false
+	}
+	step, ok := scaling.FindStep(p.Step.Steps, agg, a.Threshold)
+	if !ok {
+		return 0, false, false
+	}
+	desired := scaling.Apply(*p.Step, current, step.Adjustment)
+	out := desired > current
+	if p.Step.AdjustmentType == scaling.ExactCapacity {
+		out = desired >= current
+	}
+	if out && now.Before(p.ScaleOutUntil) {
+		// Only what the new step asks beyond the cooling activity.
+		desired = scaling.Apply(*p.Step, p.ScaleOutFrom, step.Adjustment)
+		if desired <= current {
+			return 0, false, false
+		}
+	}
+	if !out && now.Before(p.ScaleInUntil) {
+		return 0, false, false
+	}
+	return desired, out, true
+}
+
+// startActivity records and applies a capacity change. An unapplied change
+// of the same target is overridden.
+func (s *Service) startActivity(ctx context.Context, t *Target, desired, from int, cause, policy string, out bool) {
+	now := s.o.Clock.Now()
+	if old := s.pending[t.Key()]; old != nil && old.StatusCode == StatusPending {
+		old.StatusCode, old.StatusMessage = StatusOverridden, "Overridden by a newer scaling activity."
+		end := now
+		old.EndTime = &end
+		s.saveActivity(ctx, old)
+	}
+	a := &Activity{
+		ActivityID: newUUID(), ServiceNamespace: t.ServiceNamespace, ResourceID: t.ResourceID, ScalableDimension: t.ScalableDimension,
+		Description: fmt.Sprintf("Setting desired instance count to %d.", desired), Cause: cause, StartTime: now,
+		StatusCode: StatusPending, Desired: desired, Policy: policy, Out: out, From: from,
+	}
+	s.pending[t.Key()] = a
+	s.log.Info("scaling", "resource", t.ResourceID, "from", from, "to", desired, "cause", cause)
+	s.apply(ctx, t, a)
+}
+
+// apply asks hosting for the capacity; a busy endpoint stays Pending and is
+// retried on the next tick.
+func (s *Service) apply(ctx context.Context, t *Target, a *Activity) {
+	n := a.Desired
+	_, err := s.o.Hosting.UpdateEndpointWeightsAndCapacities(ctx, t.Endpoint, []hosting.WeightAndCapacity{{VariantName: t.Variant, DesiredInstanceCount: &n}})
+	switch {
+	case err == nil:
+		a.StatusCode = StatusInProgress
+	case errors.Is(err, hosting.ErrInProgress):
+		a.StatusMessage = "Waiting for the endpoint to finish its update."
+	default:
+		code := "ValidationException"
+		if errors.Is(err, hosting.ErrLimit) {
+			code = "ResourceLimitExceeded"
+		}
+		s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired instance count to %d. Reason: %v (Service: AmazonSageMaker; Status Code: 400; Error Code: %s; Request ID: %s).", n, err, code, newUUID()))
+		return
+	}
+	s.saveActivity(ctx, a)
+}
+
+func (s *Service) finish(ctx context.Context, t *Target, a *Activity, status, message string) {
+	now := s.o.Clock.Now()
+	a.StatusCode, a.StatusMessage, a.EndTime = status, message, &now
+	s.saveActivity(ctx, a)
+	delete(s.pending, t.Key())
+	if status != StatusSuccessful || a.Policy == "" {
+		return
+	}
+	// Cooldowns start when the activity completes.
+	if p := s.policies[a.Policy]; p != nil {
+		if a.Out {
+			p.ScaleOutFrom, p.ScaleOutTo = a.From, a.Desired
+			p.ScaleOutUntil = now.Add(p.outCooldown())
+			p.ScaleInUntil = time.Time{} // a scale-out ends the scale-in cooldown
+		} else {
+			p.ScaleInUntil = now.Add(p.inCooldown())
+		}
+		s.save(ctx, kindPolicy, p.ARN, p, false)
+	}
+}
+
+func (p *Policy) outCooldown() time.Duration {
+	if p.TT != nil {
+		return p.TT.ScaleOutCooldown
+	}
+	return time.Duration(p.Step.Cooldown) * time.Second
+}
+
+func (p *Policy) inCooldown() time.Duration {
+	if p.TT != nil {
+		return p.TT.ScaleInCooldown
+	}
+	return time.Duration(p.Step.Cooldown) * time.Second
+}
+
+// progress follows unfinished activities: applies the pending ones and
+// completes those the endpoint has fulfilled.
+func (s *Service) progress(ctx context.Context, now time.Time) {
+	for key, a := range s.pending {
+		t := s.targets[key]
+		if t == nil {
+			delete(s.pending, key)
+			continue
+		}
+		if a.StatusCode == StatusPending {
+			s.apply(ctx, t, a)
+			continue
+		}
+		_, v, err := s.current(ctx, t)
+		if err != nil {
+			s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired instance count to %d. Reason: %v.", a.Desired, err))
+			continue
+		}
+		if v.Status != hosting.StatusInService {
+			continue
+		}
+		for _, vv := range v.Variants {
+			if vv.Name != t.Variant {
+				continue
+			}
+			switch {
+			case vv.DesiredCount == a.Desired && vv.CurrentCount == a.Desired:
+				s.finish(ctx, t, a, StatusSuccessful, fmt.Sprintf("Successfully set desired instance count to %d. Change successfully fulfilled by sagemaker.", a.Desired))
+			case vv.DesiredCount != a.Desired:
+				reason := v.FailureReason
+				if reason == "" {
+					reason = "the endpoint's capacity was changed by another update"
+				}
+				s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired instance count to %d. Reason: %s", a.Desired, reason))
+			}
+		}
+	}
+}
+
+func (s *Service) notScaled(ctx context.Context, t *Target, cause string, d scaling.Decision, current int, now time.Time) {
+	r := NotScaledReason{Code: d.Reason, CurrentCapacity: &current}
+	switch d.Reason {
+	case scaling.AlreadyAtMaxCapacity:
+		r.MaxCapacity = &t.MaxCapacity
+	case scaling.AlreadyAtMinCapacity:
+		r.MinCapacity = &t.MinCapacity
+	}
+	a := &Activity{
+		ActivityID: newUUID(), ServiceNamespace: t.ServiceNamespace, ResourceID: t.ResourceID, ScalableDimension: t.ScalableDimension,
+		Description: "Attempting to scale due to alarm triggered", Cause: cause, StartTime: now, EndTime: &now,
+		StatusCode: StatusFailed, StatusMessage: "Failed to scale", NotScaledReasons: []NotScaledReason{r}, Desired: current,
+	}
+	s.saveActivity(ctx, a)
+}
+
+func (s *Service) saveActivity(ctx context.Context, a *Activity) {
+	b, _ := json.Marshal(a)
+	key := a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension
+	if err := s.o.Store.PutActivity(ctx, a.ActivityID, key, a.StartTime, b); err != nil {
+		s.log.Error("recording scaling activity", "err", err)
+	}
+}
+
+// Activities lists a target's (or all targets') activities, newest first.
+func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNotScaled bool) ([]Activity, error) {
+	prefix := ns + "|"
+	if id != "" {
+		prefix += id + "|"
+		if dim != "" {
+			prefix += dim
+		}
+	}
+	s.o.Store.PruneActivities(ctx, s.o.Clock.Now().Add(-ActivityRetention))
+	docs, err := s.o.Store.Activities(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := []Activity{}
+	for _, d := range docs {
+		var a Activity
+		if err := json.Unmarshal(d, &a); err != nil {
+			return nil, err
+		}
+		if len(a.NotScaledReasons) > 0 && !includeNotScaled {
+			continue
+		}
+		if !includeNotScaled {
+			a.NotScaledReasons = nil
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -1,0 +1,412 @@
+package autoscaler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// Store is the persistence the autoscaler needs.
+type Store interface {
+	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
+	Update(ctx context.Context, kind, name string, doc []byte) error
+	Delete(ctx context.Context, kind, name string) error
+	List(ctx context.Context, kind string) ([][]byte, error)
+	PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error
+	Activities(ctx context.Context, prefix string) ([][]byte, error)
+	PruneActivities(ctx context.Context, before time.Time) error
+	AddTags(ctx context.Context, arn string, tags []store.Tag) error
+	DeleteTags(ctx context.Context, arn string, keys []string) error
+	Tags(ctx context.Context, arn string) ([]store.Tag, error)
+}
+
+// Hosting is how the autoscaler reads and changes endpoint capacity.
+type Hosting interface {
+	DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error)
+	UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, changes []hosting.WeightAndCapacity) (string, error)
+}
+
+// Alarms is the part of CloudWatch target tracking needs.
+type Alarms interface {
+	Put(ctx context.Context, a monitor.MetricAlarm) error
+	Delete(ctx context.Context, names []string) ([]string, error)
+	Describe(f monitor.Filter) []monitor.MetricAlarm
+	ARN(name string) string
+}
+
+// Options configure the Service.
+type Options struct {
+	Store     Store
+	Hosting   Hosting
+	Alarms    Alarms
+	Metrics   metricquery.Store
+	Clock     clock.Clock
+	Region    string
+	AccountID string
+	Logger    *slog.Logger
+}
+
+const (
+	kindTarget    = "scalable-target"
+	kindPolicy    = "scaling-policy"
+	kindScheduled = "scheduled-action"
+)
+
+// Quotas (Application Auto Scaling's, not adjustable here).
+const (
+	MaxTargets         = 500
+	MaxPoliciesPerTgt  = 50
+	MaxScheduledPerTgt = 200
+	MaxStepAdjustments = 20
+	ActivityRetention  = 42 * 24 * time.Hour
+	maxTags            = 50
+)
+
+// Service is Application Auto Scaling.
+type Service struct {
+	o   Options
+	log *slog.Logger
+
+	mu        sync.Mutex
+	targets   map[string]*Target          // by key
+	policies  map[string]*Policy          // by ARN
+	scheduled map[string]*ScheduledAction // by ARN
+	pending   map[string]*Activity        // unfinished activity per target key
+
+	triggers chan trigger
+}
+
+type trigger struct {
+	policyARN string
+	alarm     monitor.MetricAlarm
+}
+
+// New loads persisted targets, policies and scheduled actions.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{o: o, log: o.Logger, targets: map[string]*Target{}, policies: map[string]*Policy{},
+		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, triggers: make(chan trigger, 4096)}
+	load := func(kind string, each func([]byte) error) error {
+		docs, err := o.Store.List(ctx, kind)
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if err := each(d); err != nil {
+				return fmt.Errorf("stored %s: %w", kind, err)
+			}
+		}
+		return nil
+	}
+	if err := load(kindTarget, func(b []byte) error {
+		var t Target
+		err := json.Unmarshal(b, &t)
+		s.targets[t.Key()] = &t
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := load(kindPolicy, func(b []byte) error {
+		var p Policy
+		err := json.Unmarshal(b, &p)
+		s.policies[p.ARN] = &p
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := load(kindScheduled, func(b []byte) error {
+		var a ScheduledAction
+		err := json.Unmarshal(b, &a)
+		s.scheduled[a.ARN] = &a
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	// Activities that had not finished resume.
+	docs, err := o.Store.Activities(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		var a Activity
+		if json.Unmarshal(d, &a) == nil && (a.StatusCode == StatusPending || a.StatusCode == StatusInProgress) {
+			key := Namespace + "|" + a.ResourceID + "|" + a.ScalableDimension
+			if s.pending[key] == nil {
+				s.pending[key] = &a
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) save(ctx context.Context, kind, name string, v any, create bool) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if create {
+		return s.o.Store.Create(ctx, kind, name, s.o.Clock.Now(), b)
+	}
+	return s.o.Store.Update(ctx, kind, name, b)
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// parseResource checks a SageMaker variant target's identity.
+func parseResource(ns, id, dim string) (endpoint, variant string, err error) {
+	parts := strings.Split(id, "/")
+	if ns != Namespace || dim != Dimension || len(parts) != 4 || parts[0] != "endpoint" || parts[2] != "variant" || parts[1] == "" || parts[3] == "" {
+		return "", "", errorf(ErrValidation, "Unsupported service namespace, resource type or scalable dimension")
+	}
+	return parts[1], parts[3], nil
+}
+
+// RegisterInput is RegisterScalableTarget's request.
+type RegisterInput struct {
+	ServiceNamespace, ResourceID, ScalableDimension string
+	MinCapacity, MaxCapacity                        *int
+	RoleARN                                         string
+	Suspended                                       *Suspended
+	Tags                                            []store.Tag
+}
+
+// Register creates or updates a scalable target and moves the variant's
+// capacity into [Min, Max] at once.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error) {
+	endpoint, variant, err := parseResource(in.ServiceNamespace, in.ResourceID, in.ScalableDimension)
+	if err != nil {
+		return "", err
+	}
+	view, err := s.o.Hosting.DescribeEndpoint(ctx, endpoint)
+	if err != nil {
+		return "", errorf(ErrValidation, "Could not find endpoint %s. The endpoint must exist and be InService to register it as a scalable target.", endpoint)
+	}
+	if view.Status != hosting.StatusInService {
+		return "", errorf(ErrValidation, "The endpoint %s is in status %s. The status should be in 'InService' to register it as a scalable target.", endpoint, view.Status)
+	}
+	current, ok := variantCount(view, variant)
+	if !ok {
+		return "", errorf(ErrValidation, "The variant %s does not exist in endpoint %s.", variant, endpoint)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := in.ServiceNamespace + "|" + in.ResourceID + "|" + in.ScalableDimension
+	t, exists := s.targets[key]
+	if !exists {
+		if in.MinCapacity == nil || in.MaxCapacity == nil {
+			return "", errorf(ErrValidation, "MinCapacity and MaxCapacity are required to register a new scalable target.")
+		}
+		if len(s.targets) >= MaxTargets {
+			return "", errorf(ErrLimit, "You have reached the maximum of %d scalable targets for the sagemaker service namespace.", MaxTargets)
+		}
+		t = &Target{ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceID, ScalableDimension: in.ScalableDimension,
+			CreationTime: s.o.Clock.Now(), Endpoint: endpoint, Variant: variant,
+			RoleARN: fmt.Sprintf("arn:aws:iam::%s:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint", s.o.AccountID),
+			ARN:     fmt.Sprintf("arn:aws:application-autoscaling:%s:%s:scalable-target/%s", s.o.Region, s.o.AccountID, randomID(18))}
+	}
+	next := *t
+	if in.MinCapacity != nil {
+		next.MinCapacity = *in.MinCapacity
+	}
+	if in.MaxCapacity != nil {
+		next.MaxCapacity = *in.MaxCapacity
+	}
+	if in.RoleARN != "" {
+		next.RoleARN = in.RoleARN
+	}
+	if next.MinCapacity < 0 || next.MaxCapacity < 0 {
+		return "", errorf(ErrValidation, "Capacity values must be greater than or equal to 0.")
+	}
+	if next.MinCapacity > next.MaxCapacity {
+		return "", errorf(ErrValidation, "Minimum capacity (%d) cannot be greater than maximum capacity (%d).", next.MinCapacity, next.MaxCapacity)
+	}
+	resumed := false
+	if in.Suspended != nil {
+		old := next.Suspended
+		next.Suspended = *in.Suspended
+		resumed = old.DynamicScalingInSuspended && !next.Suspended.DynamicScalingInSuspended ||
+			old.DynamicScalingOutSuspended && !next.Suspended.DynamicScalingOutSuspended
+	}
+	if err := s.save(ctx, kindTarget, key, &next, !exists); err != nil {
+		return "", err
+	}
+	*t = next
+	s.targets[key] = t
+	if !exists && len(in.Tags) > 0 {
+		s.o.Store.AddTags(ctx, t.ARN, in.Tags)
+	}
+	// Capacity outside the new bounds is corrected at once.
+	if current < t.MinCapacity {
+		s.startActivity(ctx, t, t.MinCapacity, current, fmt.Sprintf("minimum capacity was set to %d", t.MinCapacity), "", false)
+	} else if current > t.MaxCapacity {
+		s.startActivity(ctx, t, t.MaxCapacity, current, fmt.Sprintf("maximum capacity was set to %d", t.MaxCapacity), "", false)
+	}
+	if resumed {
+		// On resume, policies whose alarms are in breach act now.
+		go s.retrigger(t.Key())
+	}
+	return t.ARN, nil
+}
+
+func variantCount(v hosting.EndpointView, variant string) (int, bool) {
+	for _, vv := range v.Variants {
+		if vv.Name == variant {
+			return vv.DesiredCount, true
+		}
+	}
+	return 0, false
+}
+
+// Deregister removes a target with its policies (and their alarms) and
+// scheduled actions.
+func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
+	if _, _, err := parseResource(ns, id, dim); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := ns + "|" + id + "|" + dim
+	t := s.targets[key]
+	if t == nil {
+		return noTarget(ns, id, dim)
+	}
+	for arn, p := range s.policies {
+		if p.TargetKey == key {
+			if err := s.deletePolicy(ctx, p); err != nil {
+				return err
+			}
+			delete(s.policies, arn)
+		}
+	}
+	for arn, a := range s.scheduled {
+		if a.TargetKey == key {
+			s.o.Store.Delete(ctx, kindScheduled, a.ARN)
+			delete(s.scheduled, arn)
+		}
+	}
+	if err := s.o.Store.Delete(ctx, kindTarget, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	delete(s.targets, key)
+	delete(s.pending, key)
+	s.log.Info("scalable target deregistered", "resource", id)
+	return nil
+}
+
+// EndpointDeleted deregisters the targets of a deleted endpoint, as AAS does.
+func (s *Service) EndpointDeleted(name string) {
+	var gone []*Target
+	s.mu.Lock()
+	for _, t := range s.targets {
+		if t.Endpoint == name {
+			gone = append(gone, t)
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range gone {
+		s.Deregister(context.Background(), t.ServiceNamespace, t.ResourceID, t.ScalableDimension)
+	}
+}
+
+// Targets lists targets, filtered by resource ids and dimension, sorted by resource id.
+func (s *Service) Targets(ns string, ids []string, dim string) []Target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Target
+	for _, t := range s.targets {
+		if t.ServiceNamespace != ns || len(ids) > 0 && !contains(ids, t.ResourceID) || dim != "" && t.ScalableDimension != dim {
+			continue
+		}
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ResourceID < out[j].ResourceID })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) target(ns, id, dim string) (*Target, error) {
+	if _, _, err := parseResource(ns, id, dim); err != nil {
+		return nil, err
+	}
+	t := s.targets[ns+"|"+id+"|"+dim]
+	if t == nil {
+		return nil, noTarget(ns, id, dim)
+	}
+	return t, nil
+}
+
+// TagResource and friends tag scalable targets.
+func (s *Service) TagResource(ctx context.Context, arn string, tags []store.Tag) error {
+	if !s.targetARN(arn) {
+		return errorf(ErrResourceNotFound, "No scalable target found for ARN %s.", arn)
+	}
+	have, _ := s.o.Store.Tags(ctx, arn)
+	keys := map[string]bool{}
+	for _, t := range have {
+		keys[t.Key] = true
+	}
+	for _, t := range tags {
+		keys[t.Key] = true
+	}
+	if len(keys) > maxTags {
+		return errorf(ErrTooManyTags, "A scalable target can have at most %d tags.", maxTags)
+	}
+	return s.o.Store.AddTags(ctx, arn, tags)
+}
+
+func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) error {
+	if !s.targetARN(arn) {
+		return errorf(ErrResourceNotFound, "No scalable target found for ARN %s.", arn)
+	}
+	return s.o.Store.DeleteTags(ctx, arn, keys)
+}
+
+func (s *Service) ListTags(ctx context.Context, arn string) ([]store.Tag, error) {
+	if !s.targetARN(arn) {
+		return nil, errorf(ErrResourceNotFound, "No scalable target found for ARN %s.", arn)
+	}
+	return s.o.Store.Tags(ctx, arn)
+}
+
+func (s *Service) targetARN(arn string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.targets {
+		if t.ARN == arn {
+			return true
+		}
+	}
+	return false
+}
+
+func newUUID() string { return uuid.NewString() }

@@ -1,0 +1,137 @@
+package autoscaler
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/scaling"
+)
+
+// The one kind of target ebb scales.
+const (
+	Namespace = "sagemaker"
+	Dimension = "sagemaker:variant:DesiredInstanceCount"
+)
+
+// Suspended is a target's SuspendedState.
+type Suspended struct {
+	DynamicScalingInSuspended  bool
+	DynamicScalingOutSuspended bool
+	ScheduledScalingSuspended  bool
+}
+
+// Target is a scalable target.
+type Target struct {
+	ServiceNamespace  string
+	ResourceID        string
+	ScalableDimension string
+	MinCapacity       int
+	MaxCapacity       int
+	RoleARN           string
+	Suspended         Suspended
+	CreationTime      time.Time
+	ARN               string
+	Endpoint, Variant string
+}
+
+// Key identifies a target.
+func (t *Target) Key() string {
+	return t.ServiceNamespace + "|" + t.ResourceID + "|" + t.ScalableDimension
+}
+
+// Alarm names an alarm of a policy.
+type Alarm struct {
+	AlarmName string
+	AlarmARN  string
+}
+
+// TargetTracking is a TargetTrackingScalingPolicyConfiguration, kept as
+// given (Config) and as ebb runs it.
+type TargetTracking struct {
+	Config           json.RawMessage
+	TargetValue      float64
+	DisableScaleIn   bool
+	ScaleInCooldown  time.Duration
+	ScaleOutCooldown time.Duration
+	HighResolution   bool
+	// Queries compute the metric (one returns data).
+	Queries []metricquery.Query
+	// AlarmHigh and AlarmLow are the alarms the policy owns.
+	AlarmHigh, AlarmLow string
+}
+
+// Policy is a scaling policy.
+type Policy struct {
+	Name         string
+	ARN          string
+	TargetKey    string
+	Type         string // TargetTrackingScaling or StepScaling
+	Step         *scaling.StepConfig
+	StepConfig   json.RawMessage // as given
+	TT           *TargetTracking
+	CreationTime time.Time
+
+	// Cooldown state: the capacity before and after the last scale-out and
+	// when cooldowns end.
+	ScaleOutFrom, ScaleOutTo int
+	ScaleOutUntil            time.Time
+	ScaleInUntil             time.Time
+}
+
+// ScheduledAction is a scheduled action.
+type ScheduledAction struct {
+	Name         string
+	ARN          string
+	TargetKey    string
+	Schedule     string
+	Timezone     string
+	StartTime    *time.Time
+	EndTime      *time.Time
+	MinCapacity  *int
+	MaxCapacity  *int
+	CreationTime time.Time
+	// LastRun is when the action last fired (missed runs are not replayed).
+	LastRun time.Time
+}
+
+// Activity status codes.
+const (
+	StatusPending     = "Pending"
+	StatusInProgress  = "InProgress"
+	StatusSuccessful  = "Successful"
+	StatusOverridden  = "Overridden"
+	StatusUnfulfilled = "Unfulfilled"
+	StatusFailed      = "Failed"
+)
+
+// NotScaledReason explains a decision not to scale.
+type NotScaledReason struct {
+	Code            string
+	MaxCapacity     *int `json:",omitempty"`
+	MinCapacity     *int `json:",omitempty"`
+	CurrentCapacity *int `json:",omitempty"`
+}
+
+// Activity is a scaling activity.
+type Activity struct {
+	ActivityID        string
+	ServiceNamespace  string
+	ResourceID        string
+	ScalableDimension string
+	Description       string
+	Cause             string
+	StartTime         time.Time
+	EndTime           *time.Time `json:",omitempty"`
+	StatusCode        string
+	StatusMessage     string            `json:",omitempty"`
+	Details           string            `json:",omitempty"`
+	NotScaledReasons  []NotScaledReason `json:",omitempty"`
+
+	// Desired is the capacity the activity sets; Policy and Out say which
+	// policy's cooldown it starts.
+	Desired int
+	Policy  string `json:",omitempty"`
+	Out     bool   `json:",omitempty"`
+	From    int
+}
