@@ -509,15 +509,89 @@ func (h *Handler) listTags(ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"Tags": out}, nil
 }
 
-// Scheduled actions are not implemented yet: each operation says so.
+type scalableTargetAction struct {
+	MinCapacity *int `json:",omitempty"`
+	MaxCapacity *int `json:",omitempty"`
+}
+
 func (h *Handler) putScheduled(ctx context.Context, body []byte) (any, error) {
-	return nil, bad("ebb does not support scheduled actions yet.")
+	var in struct {
+		ScheduledActionName string
+		targetKey
+		Schedule, Timezone   string
+		StartTime, EndTime   *awsjson.Time
+		ScalableTargetAction *scalableTargetAction
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	si := autoscaler.ScheduledInput{Name: in.ScheduledActionName, ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceId,
+		ScalableDimension: in.ScalableDimension, Schedule: in.Schedule, Timezone: in.Timezone,
+		StartTime: in.StartTime.Ptr(), EndTime: in.EndTime.Ptr()}
+	if a := in.ScalableTargetAction; a != nil {
+		si.MinCapacity, si.MaxCapacity = a.MinCapacity, a.MaxCapacity
+	}
+	return struct{}{}, h.s.PutScheduled(ctx, si)
+}
+
+type scheduledAction struct {
+	ScheduledActionName, ScheduledActionARN         string
+	ServiceNamespace, ResourceId, ScalableDimension string
+	Schedule                                        string
+	Timezone                                        string        `json:",omitempty"`
+	StartTime                                       *awsjson.Time `json:",omitempty"`
+	EndTime                                         *awsjson.Time `json:",omitempty"`
+	ScalableTargetAction                            scalableTargetAction
+	CreationTime                                    *awsjson.Time
 }
 
 func (h *Handler) describeScheduled(ctx context.Context, body []byte) (any, error) {
-	return struct{ ScheduledActions []struct{} }{[]struct{}{}}, nil
+	var in struct {
+		ScheduledActionNames []string
+		ServiceNamespace     string
+		ResourceId           string
+		ScalableDimension    string
+		MaxResults           int
+		NextToken            string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.ScalableDimension != "" && in.ResourceId == "" {
+		return nil, bad("If you specify ScalableDimension, you must also specify ResourceId.")
+	}
+	var all []scheduledAction
+	for _, a := range h.s.Scheduled(in.ServiceNamespace, in.ScheduledActionNames, in.ResourceId, in.ScalableDimension) {
+		sa := scheduledAction{a.Name, a.ARN, a.Target.ServiceNamespace, a.Target.ResourceID, a.Target.ScalableDimension, a.Schedule, a.Timezone,
+			nil, nil, scalableTargetAction{a.MinCapacity, a.MaxCapacity}, awsjson.T(a.CreationTime)}
+		if a.StartTime != nil {
+			sa.StartTime = awsjson.T(*a.StartTime)
+		}
+		if a.EndTime != nil {
+			sa.EndTime = awsjson.T(*a.EndTime)
+		}
+		all = append(all, sa)
+	}
+	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []scheduledAction{}
+	}
+	return struct {
+		ScheduledActions []scheduledAction
+		NextToken        *string `json:",omitempty"`
+	}{items, next}, nil
 }
 
 func (h *Handler) deleteScheduled(ctx context.Context, body []byte) (any, error) {
-	return nil, bad("ebb does not support scheduled actions yet.")
+	var in struct {
+		ScheduledActionName string
+		targetKey
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.s.DeleteScheduled(ctx, in.ScheduledActionName, in.ServiceNamespace, in.ResourceId, in.ScalableDimension)
 }
