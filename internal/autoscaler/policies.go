@@ -148,8 +148,8 @@ func validateStep(c *scaling.StepConfig) error {
 			}
 		}
 	}
-	if c.Cooldown == 0 {
-		c.Cooldown = defaultCooldown
+	if c.Cooldown < 0 {
+		return errorf(ErrValidation, "Cooldown must be greater than or equal to 0.")
 	}
 	return nil
 }

@@ -260,7 +260,8 @@ func (s *Service) decideStep(p *Policy, a monitor.MetricAlarm, current int, now 
 	if !ok {
 		return 0, false, false
 	}
-	step, ok := scaling.FindStep(p.Step.Steps, agg, a.Threshold)
+	above := strings.HasPrefix(a.ComparisonOperator, "GreaterThan")
+	step, ok := scaling.FindStep(p.Step.Steps, agg, a.Threshold, above)
 	if !ok {
 		return 0, false, false
 	}

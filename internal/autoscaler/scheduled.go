@@ -158,9 +158,17 @@ func (s *Service) runSchedules(ctx context.Context, now time.Time) {
 		if err != nil {
 			continue
 		}
+		// The latest occurrence due by now; older ones are not replayed.
 		next, ok := sched.Next(a.LastRun)
 		if !ok || next.After(now) {
 			continue
+		}
+		for i := 0; i < 100000; i++ {
+			after, ok := sched.Next(next)
+			if !ok || after.After(now) {
+				break
+			}
+			next = after
 		}
 		if a.EndTime != nil && next.After(*a.EndTime) || a.StartTime != nil && next.Before(*a.StartTime) {
 			continue

@@ -210,9 +210,16 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	if !ok {
 		return "", errorf(ErrValidation, "The variant %s does not exist in endpoint %s.", variant, endpoint)
 	}
+	key := in.ServiceNamespace + "|" + in.ResourceID + "|" + in.ScalableDimension
+	resumed := false
+	defer func() {
+		if resumed {
+			// On resume, policies whose alarms are in breach act now.
+			s.retrigger(key)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := in.ServiceNamespace + "|" + in.ResourceID + "|" + in.ScalableDimension
 	t, exists := s.targets[key]
 	if !exists {
 		if in.MinCapacity == nil || in.MaxCapacity == nil {
@@ -242,7 +249,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	if next.MinCapacity > next.MaxCapacity {
 		return "", errorf(ErrValidation, "Minimum capacity (%d) cannot be greater than maximum capacity (%d).", next.MinCapacity, next.MaxCapacity)
 	}
-	resumed := false
 	if in.Suspended != nil {
 		old := next.Suspended
 		next.Suspended = *in.Suspended
@@ -262,10 +268,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 		s.startActivity(ctx, t, t.MinCapacity, current, fmt.Sprintf("minimum capacity was set to %d", t.MinCapacity), "", false)
 	} else if current > t.MaxCapacity {
 		s.startActivity(ctx, t, t.MaxCapacity, current, fmt.Sprintf("maximum capacity was set to %d", t.MaxCapacity), "", false)
-	}
-	if resumed {
-		// On resume, policies whose alarms are in breach act now.
-		go s.retrigger(t.Key())
 	}
 	return t.ARN, nil
 }

@@ -163,9 +163,11 @@ func ValidateSteps(steps []Step) error {
 }
 
 // FindStep returns the step whose interval holds the metric's distance from
-// the threshold: above the threshold lower bounds are inclusive and upper
-// exclusive, below it the other way round.
-func FindStep(steps []Step, metric, threshold float64) (Step, bool) {
+// the threshold. For an alarm on values above the threshold (above = true)
+// lower bounds are inclusive and upper exclusive; for one on values below
+// it, the other way round, so a breach exactly at the threshold finds the
+// step that ends (or starts) there.
+func FindStep(steps []Step, metric, threshold float64, above bool) (Step, bool) {
 	d := metric - threshold
 	for _, s := range steps {
 		lo, hi := math.Inf(-1), math.Inf(1)
@@ -176,7 +178,7 @@ func FindStep(steps []Step, metric, threshold float64) (Step, bool) {
 			hi = *s.Upper
 		}
 		var in bool
-		if d >= 0 {
+		if above {
 			in = lo <= d && d < hi
 		} else {
 			in = lo < d && d <= hi

@@ -23,7 +23,7 @@ func TestStepWorkedExample(t *testing.T) {
 		metric float64
 		want   int
 	}{{60, 11}, {70, 14}, {40, 13}, {30, 10}} {
-		s, ok := FindStep(cfg.Steps, tt.metric, 50)
+		s, ok := FindStep(cfg.Steps, tt.metric, 50, tt.metric > 50)
 		if !ok {
 			t.Fatalf("metric %v: no step", tt.metric)
 		}
@@ -64,14 +64,14 @@ func TestInclusivity(t *testing.T) {
 		metric float64
 		want   int
 	}{{50, 1}, {59.9, 1}, {60, 2}, {49.9, -1}} {
-		s, _ := FindStep(steps, tt.metric, 50)
+		s, _ := FindStep(steps, tt.metric, 50, tt.metric >= 50)
 		if s.Adjustment != tt.want {
 			t.Errorf("metric %v: adjustment %d, want %d", tt.metric, s.Adjustment, tt.want)
 		}
 	}
 	// Below the threshold the upper bound is inclusive: -10 falls in (-20, -10].
 	below := []Step{{Lower: f(-20), Upper: f(-10), Adjustment: -1}, {Lower: f(-10), Upper: f(0), Adjustment: 0}, {Upper: f(-20), Adjustment: -2}}
-	if s, _ := FindStep(below, 40, 50); s.Adjustment != -1 {
+	if s, _ := FindStep(below, 40, 50, false); s.Adjustment != -1 {
 		t.Errorf("-10 below: adjustment %d, want -1", s.Adjustment)
 	}
 }

@@ -15,7 +15,7 @@ func (s *SQLite) PutActivity(ctx context.Context, id, target string, start time.
 // Activities returns the activities of targets whose key starts with
 // prefix, newest first.
 func (s *SQLite) Activities(ctx context.Context, prefix string) ([][]byte, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT doc FROM scaling_activities WHERE substr(target, 1, ?) = ? ORDER BY start DESC, id DESC", len(prefix), prefix)
+	rows, err := s.db.QueryContext(ctx, "SELECT doc FROM scaling_activities WHERE substr(target, 1, ?) = ? ORDER BY start DESC, rowid DESC", len(prefix), prefix)
 	if err != nil {
 		return nil, err
 	}

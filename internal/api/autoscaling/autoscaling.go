@@ -302,7 +302,8 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		if err := decode(in.StepScalingPolicyConfiguration, &sc); err != nil {
 			return nil, err
 		}
-		cfg := &scaling.StepConfig{AdjustmentType: sc.AdjustmentType, MinAdjustmentMagnitude: sc.MinAdjustmentMagnitude, MetricAggregationType: sc.MetricAggregationType}
+		cfg := &scaling.StepConfig{AdjustmentType: sc.AdjustmentType, MinAdjustmentMagnitude: sc.MinAdjustmentMagnitude,
+			MetricAggregationType: sc.MetricAggregationType, Cooldown: 300} // AWS's default cooldown
 		if sc.Cooldown != nil {
 			cfg.Cooldown = *sc.Cooldown
 		}

@@ -1,0 +1,386 @@
+package autoscaler
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/scaling"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// fakeHosting is one endpoint "ep" with a variant "v" whose capacity
+// changes as soon as it is asked to (real hosting is covered end to end).
+type fakeHosting struct {
+	mu       sync.Mutex
+	capacity int
+	busy     bool // the endpoint is Updating: changes are refused
+}
+
+func (f *fakeHosting) DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	status := hosting.StatusInService
+	if f.busy {
+		status = hosting.StatusUpdating
+	}
+	return hosting.EndpointView{Name: "ep", Status: status, Variants: []hosting.VariantView{{Name: "v", DesiredCount: f.capacity, CurrentCount: f.capacity}}}, nil
+}
+
+func (f *fakeHosting) UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, c []hosting.WeightAndCapacity) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy {
+		return "", &hosting.Error{Kind: hosting.ErrInProgress, Msg: "Cannot update in-progress endpoint"}
+	}
+	f.capacity = *c[0].DesiredInstanceCount
+	return "arn", nil
+}
+
+var scenarioEpoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+const resource = "endpoint/ep/variant/v"
+
+var epDims = []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "v"}}
+
+// TestScenarios runs the scripts in testdata/*.test on a fake clock:
+//
+//	endpoint CAPACITY                 the variant's starting capacity
+//	register MIN MAX                  RegisterScalableTarget
+//	step NAME TYPE COOLDOWN LO:HI:ADJ...  a step policy (empty bound = open);
+//	                                  options min-magnitude=N aggregation=X
+//	tracking NAME TARGET METRIC [out-cooldown=S] [in-cooldown=S] [disable-scale-in]
+//	                                  METRIC: invocations, or NS/NAME:STAT
+//	alarm NAME NS/METRIC STAT OP THRESHOLD POLICY [periods=N]
+//	set NS/METRIC VALUE               the value the metric reports from now on
+//	schedule NAME EXPR [min=N] [max=N] [tz=ZONE]
+//	suspend in|out|scheduled / resume in|out|scheduled
+//	busy on|off                       the endpoint is (not) Updating
+//	at TIME / advance DURATION        move the clock, ticking everything
+//	expect capacity N
+//	expect activity TEXT              the newest activity mentions TEXT
+//	expect not-scaled CODE            the newest not-scaled reason
+//	expect activities N               scaling activities so far
+func TestScenarios(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.test")
+	if len(files) == 0 {
+		t.Fatal("no scenarios")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) { runScenario(t, f) })
+	}
+}
+
+type scenario struct {
+	t      *testing.T
+	ctx    context.Context
+	clk    *clock.Fake
+	host   *fakeHosting
+	ms     *metrics.Store
+	mon    *monitor.Monitor
+	s      *Service
+	values map[string]float64
+}
+
+func runScenario(t *testing.T, file string) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ebb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sc := &scenario{t: t, ctx: ctx, clk: clock.NewFake(scenarioEpoch), host: &fakeHosting{}, values: map[string]float64{}}
+	sc.ms, _ = metrics.Open(nil)
+	sc.mon, _ = monitor.New(ctx, monitor.Options{Store: st, Metrics: sc.ms, Clock: sc.clk})
+	sc.s, err = New(ctx, Options{Store: st, Hosting: sc.host, Alarms: sc.mon, Metrics: sc.ms, Clock: sc.clk, Region: "us-east-1", AccountID: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.mon.SetActions(sc.s)
+	in, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	lines := bufio.NewScanner(in)
+	for n := 1; lines.Scan(); n++ {
+		text := strings.TrimSpace(lines.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if err := sc.do(strings.Fields(text)); err != nil {
+			t.Fatalf("%s:%d: %s: %v", file, n, text, err)
+		}
+	}
+}
+
+func opts(fields []string) map[string]string {
+	out := map[string]string{}
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		out[k] = v
+	}
+	return out
+}
+
+func (sc *scenario) policyARN(name string) (string, error) {
+	for _, p := range sc.s.Policies(Namespace, []string{name}, "", "") {
+		return p.ARN, nil
+	}
+	return "", fmt.Errorf("no policy %s", name)
+}
+
+func (sc *scenario) do(f []string) error {
+	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	switch f[0] {
+	case "endpoint":
+		sc.host.capacity = atoi(f[1])
+	case "register":
+		min, max := atoi(f[1]), atoi(f[2])
+		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, MinCapacity: &min, MaxCapacity: &max})
+		return err
+	case "step":
+		cfg := &scaling.StepConfig{AdjustmentType: f[2], Cooldown: atoi(f[3])}
+		for _, s := range f[4:] {
+			if k, v, ok := strings.Cut(s, "="); ok {
+				switch k {
+				case "min-magnitude":
+					cfg.MinAdjustmentMagnitude = atoi(v)
+				case "aggregation":
+					cfg.MetricAggregationType = v
+				}
+				continue
+			}
+			parts := strings.Split(s, ":")
+			var st scaling.Step
+			if parts[0] != "" {
+				v, _ := strconv.ParseFloat(parts[0], 64)
+				st.Lower = &v
+			}
+			if parts[1] != "" {
+				v, _ := strconv.ParseFloat(parts[1], 64)
+				st.Upper = &v
+			}
+			st.Adjustment = atoi(parts[2])
+			cfg.Steps = append(cfg.Steps, st)
+		}
+		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Type: "StepScaling", Step: cfg})
+		return err
+	case "tracking":
+		target, _ := strconv.ParseFloat(f[2], 64)
+		in := &TTInput{TargetValue: target, Raw: []byte("{}")}
+		if f[3] == "invocations" {
+			in.Predefined = InvocationsPerInstance
+		} else {
+			nsName, stat, _ := strings.Cut(f[3], ":")
+			ns, name := splitMetric(nsName)
+			in.Namespace, in.MetricName, in.Statistic, in.Dimensions = ns, name, stat, epDims
+		}
+		o := opts(f[4:])
+		if v, ok := o["out-cooldown"]; ok {
+			n := atoi(v)
+			in.ScaleOutCooldown = &n
+		}
+		if v, ok := o["in-cooldown"]; ok {
+			n := atoi(v)
+			in.ScaleInCooldown = &n
+		}
+		_, in.DisableScaleIn = o["disable-scale-in"]
+		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Type: "TargetTrackingScaling", TT: in})
+		return err
+	case "alarm":
+		arn, err := sc.policyARN(f[6])
+		if err != nil {
+			return err
+		}
+		ns, name := splitMetric(f[2])
+		threshold, _ := strconv.ParseFloat(f[5], 64)
+		periods := 1
+		if v, ok := opts(f[7:])["periods"]; ok {
+			periods = atoi(v)
+		}
+		op := map[string]string{">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold"}[f[4]]
+		return sc.mon.Put(sc.ctx, monitor.MetricAlarm{AlarmName: f[1], Namespace: ns, MetricName: name, Dimensions: epDims, Statistic: f[3],
+			Period: 60, EvaluationPeriods: periods, Threshold: threshold, ComparisonOperator: op, ActionsEnabled: true, AlarmActions: []string{arn}})
+	case "set":
+		v, err := strconv.ParseFloat(f[2], 64)
+		sc.values[f[1]] = v
+		return err
+	case "schedule":
+		o := opts(f[3:])
+		in := ScheduledInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Schedule: strings.ReplaceAll(f[2], "_", " "), Timezone: o["tz"]}
+		if v, ok := o["min"]; ok {
+			n := atoi(v)
+			in.MinCapacity = &n
+		}
+		if v, ok := o["max"]; ok {
+			n := atoi(v)
+			in.MaxCapacity = &n
+		}
+		return sc.s.PutScheduled(sc.ctx, in)
+	case "suspend", "resume":
+		cur := sc.s.Targets(Namespace, nil, "")[0].Suspended
+		on := f[0] == "suspend"
+		switch f[1] {
+		case "in":
+			cur.DynamicScalingInSuspended = on
+		case "out":
+			cur.DynamicScalingOutSuspended = on
+		case "scheduled":
+			cur.ScheduledScalingSuspended = on
+		}
+		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Suspended: &cur})
+		sc.drain()
+		return err
+	case "busy":
+		sc.host.mu.Lock()
+		sc.host.busy = f[1] == "on"
+		sc.host.mu.Unlock()
+	case "at":
+		at, err := time.Parse(time.RFC3339, f[1])
+		if err != nil {
+			return err
+		}
+		// Long jumps skip ahead without ticking (nothing but schedules
+		// matter over months), then tick through the last two minutes.
+		if gap := at.Sub(sc.clk.Now()); gap > 2*time.Minute {
+			sc.clk.Advance((gap - 2*time.Minute).Truncate(Tick))
+		}
+		sc.advance(at.Sub(sc.clk.Now()))
+	case "advance":
+		d, err := time.ParseDuration(f[1])
+		if err != nil {
+			return err
+		}
+		sc.advance(d)
+	case "expect":
+		return sc.expect(f[1], strings.Join(f[2:], " "))
+	default:
+		return fmt.Errorf("unknown command")
+	}
+	return nil
+}
+
+// advance moves time in steps of the autoscaler's tick: metrics report
+// their set values every 10 s, alarms are evaluated, their actions
+// handled, activities followed and schedules run.
+func (sc *scenario) advance(d time.Duration) {
+	for end := sc.clk.Now().Add(d); sc.clk.Now().Before(end); {
+		sc.clk.Advance(Tick)
+		now := sc.clk.Now()
+		if now.Second() == 0 {
+			// One datapoint per minute, for the minute that just ended: a
+			// Sum metric then reads as "per minute".
+			for key, v := range sc.values {
+				ns, name := splitMetric(key)
+				sc.ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: epDims}, Timestamp: now.Add(-30 * time.Second), Value: v}})
+			}
+		}
+		if now.Second()%10 == 0 {
+			sc.mon.EvaluateAll(sc.ctx, now)
+		}
+		sc.drain()
+		sc.s.mu.Lock()
+		sc.s.progress(sc.ctx, now)
+		sc.s.runSchedules(sc.ctx, now)
+		sc.s.mu.Unlock()
+	}
+}
+
+// splitMetric splits NS/NAME at the last slash ("invocations" is the
+// predefined InvocationsPerInstance).
+func splitMetric(key string) (string, string) {
+	if key == "invocations" {
+		return "AWS/SageMaker", "InvocationsPerInstance"
+	}
+	i := strings.LastIndex(key, "/")
+	return key[:i], key[i+1:]
+}
+
+func (sc *scenario) drain() {
+	for {
+		select {
+		case tr := <-sc.s.triggers:
+			sc.s.mu.Lock()
+			sc.s.react(sc.ctx, tr, sc.clk.Now())
+			sc.s.mu.Unlock()
+		default:
+			return
+		}
+	}
+}
+
+func (sc *scenario) expect(what, arg string) error {
+	acts, _ := sc.s.Activities(sc.ctx, Namespace, resource, Dimension, true)
+	switch what {
+	case "capacity":
+		if got := sc.host.capacity; strconv.Itoa(got) != arg {
+			return fmt.Errorf("capacity %d (at +%v; activities: %s)", got, sc.clk.Now().Sub(scenarioEpoch), summary(acts))
+		}
+	case "activity":
+		for _, a := range acts {
+			if len(a.NotScaledReasons) > 0 {
+				continue
+			}
+			if !strings.Contains(a.Description+" | "+a.Cause+" | "+a.StatusMessage, arg) {
+				return fmt.Errorf("newest activity is %q | %q | %q", a.Description, a.Cause, a.StatusMessage)
+			}
+			return nil
+		}
+		return fmt.Errorf("no activity")
+	case "not-scaled":
+		for _, a := range acts {
+			if len(a.NotScaledReasons) > 0 {
+				if a.NotScaledReasons[0].Code != arg {
+					return fmt.Errorf("newest not-scaled reason %s", a.NotScaledReasons[0].Code)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no not-scaled activity")
+	case "activities":
+		n := 0
+		for _, a := range acts {
+			if len(a.NotScaledReasons) == 0 {
+				n++
+			}
+		}
+		if strconv.Itoa(n) != arg {
+			return fmt.Errorf("%d activities: %s", n, summary(acts))
+		}
+	case "alarm":
+		name, state, _ := strings.Cut(arg, " ")
+		got := sc.mon.Describe(monitor.Filter{NamePrefix: name})
+		if len(got) == 0 || string(got[0].StateValue) != state {
+			return fmt.Errorf("alarm %s: %+v", name, got)
+		}
+	default:
+		return fmt.Errorf("unknown expectation %q", what)
+	}
+	return nil
+}
+
+func summary(acts []Activity) string {
+	var parts []string
+	for i := len(acts) - 1; i >= 0; i-- {
+		a := acts[i]
+		s := fmt.Sprintf("%s %s", a.StatusCode, a.Description)
+		if len(a.NotScaledReasons) > 0 {
+			s += " (" + a.NotScaledReasons[0].Code + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
