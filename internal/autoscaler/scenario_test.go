@@ -383,4 +383,3 @@ func summary(acts []Activity) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
