@@ -344,3 +344,7 @@ func TestInstanceReplacement(t *testing.T) {
 func invocation(endpoint string) *sagemakerruntime.InvokeEndpointInput {
 	return &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")}
 }
+
+func describe(name string) *sagemaker.DescribeEndpointInput {
+	return &sagemaker.DescribeEndpointInput{EndpointName: aws.String(name)}
+}

@@ -17,9 +17,14 @@ import (
 // refuses to send much of what this test needs the server to refuse.
 func post(t *testing.T, url, op, body string) (int, map[string]any, http.Header) {
 	t.Helper()
+	return postTarget(t, url, "SageMaker."+op, body)
+}
+
+func postTarget(t *testing.T, url, target, body string) (int, map[string]any, http.Header) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", url+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "SageMaker."+op)
+	req.Header.Set("X-Amz-Target", target)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
