@@ -141,3 +141,117 @@ func TestSeedBlogFlow(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCPUPolicy is the seeds' customized-metric policy: keep CPUUtilization
+// at 50% on real CPU load from the example model.
+func TestCPUPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: scales on real CPU load")
+	}
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	deploy(t, sm, "cpu", "ebb example-model --work-ms 20", 1)
+	waitInService(t, sm, "cpu")
+	id := aws.String("endpoint/cpu/variant/AllTraffic")
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
+		ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("CPUUtil-ScalingPolicy"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: id, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
+			TargetValue: aws.Float64(50), ScaleInCooldown: aws.Int32(300), ScaleOutCooldown: aws.Int32(300),
+			CustomizedMetricSpecification: &aastypes.CustomizedMetricSpecification{
+				MetricName: aws.String("CPUUtilization"), Namespace: aws.String("/aws/sagemaker/Endpoints"), Statistic: aastypes.MetricStatisticAverage, Unit: aws.String("Percent"),
+				Dimensions: []aastypes.MetricDimension{{Name: aws.String("EndpointName"), Value: aws.String("cpu")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
+			},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				rt.InvokeEndpoint(ctx, invocation("cpu"))
+			}
+		}()
+	}
+	waitFor(t, sm, "cpu", "scale-out on CPU", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).DesiredInstanceCount > 1
+	})
+	stop.Store(true)
+	wg.Wait()
+	waitFor(t, sm, "cpu", "scale-in when idle", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).DesiredInstanceCount == 1 && o.EndpointStatus == "InService"
+	})
+}
+
+// TestRestartDuringScaleOut kills the server while a scale-out is under way:
+// after the restart the policy, its alarms and the activity are intact and
+// the capacity converges.
+func TestRestartDuringScaleOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: restarts the server")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir, "--time-scale", "60")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	// Instances take a while to load, so the scale-out is caught in progress.
+	deploy(t, sm, "restart", "ebb example-model --work-ms 1 --startup-delay 3s", 1)
+	waitInService(t, sm, "restart")
+	id := aws.String("endpoint/restart/variant/AllTraffic")
+	as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
+		ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)})
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("inv"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: id, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(10),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}}); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			rt.InvokeEndpoint(ctx, invocation("restart"))
+		}
+	}()
+	waitFor(t, sm, "restart", "scale-out under way", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).DesiredInstanceCount == 3 && *variantOf(o).CurrentInstanceCount < 3
+	})
+	stop.Store(true)
+	<-done
+	s.Crash()
+
+	s2 := startServer(t, dir, "--time-scale", "60")
+	sm2, as2 := s2.SageMaker(), s2.AutoScaling()
+	waitFor(t, sm2, "restart", "capacity converges after restart", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).CurrentInstanceCount == 3 || *variantOf(o).DesiredInstanceCount < 3
+	})
+	pols, err := as2.DescribeScalingPolicies(ctx, &aas.DescribeScalingPoliciesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker})
+	if err != nil || len(pols.ScalingPolicies) != 1 || len(pols.ScalingPolicies[0].Alarms) != 2 {
+		t.Fatalf("policy after restart: %+v, %v", pols, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		acts, _ := as2.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id})
+		found := false
+		for _, a := range acts.ScalingActivities {
+			if aws.ToString(a.Description) == "Setting desired instance count to 3." && a.StatusCode == aastypes.ScalingActivityStatusCodeSuccessful {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scale-out activity did not complete after the restart: %+v", acts.ScalingActivities)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
