@@ -55,8 +55,9 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 	}
 	var existing *Policy
 	count := 0
+	key := t.Key()
 	for _, p := range s.policies {
-		if p.TargetKey == t.Key() {
+		if p.TargetKey == key {
 			count++
 			if p.Name == in.Name {
 				existing = p
@@ -100,7 +101,7 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 		}
 		// Several target-tracking policies on one target must use different metrics.
 		for _, other := range s.policies {
-			if other.TargetKey == t.Key() && other.Name != in.Name && other.TT != nil && sameMetric(other.TT.Queries, tt.Queries) {
+			if other.TargetKey == key && other.Name != in.Name && other.TT != nil && sameMetric(other.TT.Queries, tt.Queries) {
 				return "", nil, errorf(ErrValidation, "Target tracking scaling policy %s already tracks this metric on the scalable target; each policy must use a different metric.", other.Name)
 			}
 		}

@@ -155,6 +155,33 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 // evaluation (step), fresh from the store.
 func (s *Service) metricValues(queries []metricquery.Query, period time.Duration, n int, now time.Time) []float64 {
 	end := now.Truncate(period)
+	if len(queries) == 1 && queries[0].MetricStat != nil && strings.HasPrefix(queries[0].MetricStat.Stat, "p") == false {
+		// One plain metric: read it directly.
+		ms := queries[0].MetricStat
+		dps, err := s.o.Metrics.Query(ms.Series, end.Add(-time.Duration(n)*period), end, period, nil, now)
+		if err != nil {
+			return nil
+		}
+		vals := make([]float64, 0, len(dps))
+		for _, dp := range dps {
+			if ms.Unit != "" && dp.Unit != ms.Unit {
+				continue
+			}
+			switch ms.Stat {
+			case "SampleCount":
+				vals = append(vals, dp.Stats.SampleCount)
+			case "Sum":
+				vals = append(vals, dp.Stats.Sum)
+			case "Minimum":
+				vals = append(vals, dp.Stats.Minimum)
+			case "Maximum":
+				vals = append(vals, dp.Stats.Maximum)
+			default:
+				vals = append(vals, dp.Stats.Average())
+			}
+		}
+		return vals
+	}
 	res, err := metricquery.Run(s.o.Metrics, queries, end.Add(-time.Duration(n)*period), end, now)
 	if err != nil {
 		return nil

@@ -60,6 +60,8 @@ type Options struct {
 	Region    string
 	AccountID string
 	Logger    *slog.Logger
+	// MaxTargets is the quota of scalable targets (AWS: 500 for SageMaker).
+	MaxTargets int
 }
 
 const (
@@ -101,6 +103,9 @@ type trigger struct {
 func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxTargets == 0 {
+		o.MaxTargets = MaxTargets
 	}
 	s := &Service{o: o, log: o.Logger, targets: map[string]*Target{}, policies: map[string]*Policy{},
 		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, triggers: make(chan trigger, 4096)}
@@ -225,8 +230,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 		if in.MinCapacity == nil || in.MaxCapacity == nil {
 			return "", errorf(ErrValidation, "MinCapacity and MaxCapacity are required to register a new scalable target.")
 		}
-		if len(s.targets) >= MaxTargets {
-			return "", errorf(ErrLimit, "You have reached the maximum of %d scalable targets for the sagemaker service namespace.", MaxTargets)
+		if len(s.targets) >= s.o.MaxTargets {
+			return "", errorf(ErrLimit, "You have reached the maximum of %d scalable targets for the sagemaker service namespace.", s.o.MaxTargets)
 		}
 		t = &Target{ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceID, ScalableDimension: in.ScalableDimension,
 			CreationTime: s.o.Clock.Now(), Endpoint: endpoint, Variant: variant,

@@ -271,6 +271,12 @@ type Datapoint struct {
 // resolution that still holds data that old and fits the period exactly.
 // Only periods with data are returned, in time order.
 func (s *Store) Query(key Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
+	return s.QueryID(key.Normalize().ID(), start, end, period, quantiles, now)
+}
+
+// QueryID is Query for a series already normalized into its ID; callers
+// that query the same series often (alarms) keep the ID.
+func (s *Store) QueryID(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
 	p := int64(period / time.Second)
 	if p <= 0 || (p%60 != 0 && !slices.Contains([]int64{1, 5, 10, 20, 30}, p)) {
 		return nil, ErrPeriod
@@ -296,7 +302,7 @@ func (s *Store) Query(key Series, start, end time.Time, period time.Duration, qu
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ser := s.series[key.Normalize().ID()]
+	ser := s.series[id]
 	if ser == nil {
 		return nil, nil
 	}

@@ -73,8 +73,8 @@ func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) {
 	default:
 		return // nothing changed that must survive a restart
 	}
-	if err := m.save(ctx, a, false); err != nil {
-		m.log.Error("persisting alarm", "alarm", a.AlarmName, "err", err)
+	if err := m.saveState(ctx, a); err != nil {
+		m.log.Error("persisting alarm state", "alarm", a.AlarmName, "err", err)
 	}
 }
 
@@ -101,7 +101,10 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if q, ok := percentile(a.ExtendedStatistic); ok {
 		quantiles = []float64{q}
 	}
-	dps, err := m.metrics.Query(key, start, end, period, quantiles, now)
+	if a.seriesID == "" {
+		a.seriesID = key.Normalize().ID()
+	}
+	dps, err := m.metrics.QueryID(a.seriesID, start, end, period, quantiles, now)
 	if err != nil {
 		return out
 	}

@@ -56,6 +56,23 @@ type MetricAlarm struct {
 	LastActions time.Time
 	// LastEvaluated is the start of the last period evaluated.
 	LastEvaluated time.Time
+
+	seriesID string // the metric's series ID, computed once
+}
+
+// alarmState is the part of an alarm that changes as it is evaluated; it is
+// persisted on its own, so a transition writes a few hundred bytes.
+type alarmState struct {
+	StateValue                 alarm.State
+	StateReason                string
+	StateReasonData            string
+	StateUpdatedTimestamp      time.Time
+	StateTransitionedTimestamp time.Time
+	LastActions                time.Time
+}
+
+func (a *MetricAlarm) state() alarmState {
+	return alarmState{a.StateValue, a.StateReason, a.StateReasonData, a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.LastActions}
 }
 
 func (a *MetricAlarm) config() alarm.Config {
@@ -90,10 +107,14 @@ type Store interface {
 // Metrics is the query the monitor needs.
 type Metrics interface {
 	Query(key metrics.Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
+	QueryID(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
 	Unit(key metrics.Series) string
 }
 
-const kindAlarm = "alarm"
+const (
+	kindAlarm      = "alarm"
+	kindAlarmState = "alarm-state"
+)
 
 // HistoryRetention is how long alarm history is kept.
 const HistoryRetention = 14 * 24 * time.Hour
@@ -142,6 +163,22 @@ func New(ctx context.Context, o Options) (*Monitor, error) {
 		}
 		m.alarms[a.AlarmName] = &a
 	}
+	states, err := o.Store.List(ctx, kindAlarmState)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range states {
+		var st struct {
+			Name string
+			alarmState
+		}
+		if json.Unmarshal(d, &st) == nil {
+			if a := m.alarms[st.Name]; a != nil && st.StateUpdatedTimestamp.After(a.StateUpdatedTimestamp) || a != nil && st.LastActions.After(a.LastActions) {
+				a.StateValue, a.StateReason, a.StateReasonData = st.StateValue, st.StateReason, st.StateReasonData
+				a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.LastActions = st.StateUpdatedTimestamp, st.StateTransitionedTimestamp, st.LastActions
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -155,6 +192,21 @@ func (m *Monitor) SetActions(s ActionSink) {
 // ARN builds an alarm's ARN.
 func (m *Monitor) ARN(name string) string {
 	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", m.region, m.account, name)
+}
+
+// saveState persists an alarm's state.
+func (m *Monitor) saveState(ctx context.Context, a *MetricAlarm) error {
+	b, err := json.Marshal(struct {
+		Name string
+		alarmState
+	}{a.AlarmName, a.state()})
+	if err != nil {
+		return err
+	}
+	if err := m.store.Update(ctx, kindAlarmState, a.AlarmName, b); err == nil {
+		return nil
+	}
+	return m.store.Create(ctx, kindAlarmState, a.AlarmName, m.clock.Now(), b)
 }
 
 func (m *Monitor) save(ctx context.Context, a *MetricAlarm, create bool) error {
@@ -261,7 +313,17 @@ func (m *Monitor) Describe(f Filter) []MetricAlarm {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []MetricAlarm
-	for _, a := range m.alarms {
+	candidates := m.alarms
+	if len(f.Names) > 0 {
+		// By name: look up, do not scan.
+		candidates = make(map[string]*MetricAlarm, len(f.Names))
+		for _, n := range f.Names {
+			if a := m.alarms[n]; a != nil {
+				candidates[n] = a
+			}
+		}
+	}
+	for _, a := range candidates {
 		if len(f.Names) > 0 && !contains(f.Names, a.AlarmName) ||
 			f.NamePrefix != "" && !strings.HasPrefix(a.AlarmName, f.NamePrefix) ||
 			f.StateValue != "" && string(a.StateValue) != f.StateValue {
@@ -314,6 +376,7 @@ func (m *Monitor) Delete(ctx context.Context, names []string) (missing []string,
 		if err := m.store.Delete(ctx, kindAlarm, n); err != nil {
 			return nil, err
 		}
+		m.store.Delete(ctx, kindAlarmState, n) // absent until the first transition
 		delete(m.alarms, n)
 	}
 	return missing, nil
@@ -330,7 +393,7 @@ func (m *Monitor) SetState(ctx context.Context, name string, state alarm.State, 
 	}
 	m.transition(ctx, a, alarm.Result{State: state, Reason: reason, ReasonData: reasonData}, m.clock.Now())
 	m.flushHistory(ctx)
-	return m.save(ctx, a, false)
+	return m.saveState(ctx, a)
 }
 
 // SetActionsEnabled enables or disables the actions of alarms.

@@ -1,0 +1,168 @@
+package autoscaler
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// memStore keeps everything in memory, so the benchmark measures decisions,
+// not SQLite.
+type memStore struct {
+	mu   sync.Mutex
+	docs map[string][]byte
+}
+
+func (m *memStore) Create(_ context.Context, kind, name string, _ time.Time, doc []byte) error {
+	return m.Update(nil, kind, name, doc)
+}
+func (m *memStore) Update(_ context.Context, kind, name string, doc []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.docs[kind+"/"+name] = doc
+	return nil
+}
+func (m *memStore) Delete(_ context.Context, kind, name string) error { return nil }
+func (m *memStore) List(context.Context, string) ([][]byte, error)    { return nil, nil }
+func (m *memStore) PutActivity(_ context.Context, id, _ string, _ time.Time, doc []byte) error {
+	return m.Update(nil, "activity", id, doc)
+}
+func (m *memStore) Activities(context.Context, string) ([][]byte, error)  { return nil, nil }
+func (m *memStore) PruneActivities(context.Context, time.Time) error      { return nil }
+func (m *memStore) AddTags(context.Context, string, []store.Tag) error    { return nil }
+func (m *memStore) DeleteTags(context.Context, string, []string) error    { return nil }
+func (m *memStore) Tags(context.Context, string) ([]store.Tag, error)     { return nil, nil }
+func (m *memStore) AddHistory(context.Context, []store.HistoryItem) error { return nil }
+func (m *memStore) PruneHistory(context.Context, time.Time) error         { return nil }
+func (m *memStore) History(context.Context, string, string, time.Time, time.Time) ([]store.HistoryItem, error) {
+	return nil, nil
+}
+
+// manyEndpoints is a hosting of n endpoints whose capacity changes at once.
+type manyEndpoints struct {
+	mu       sync.Mutex
+	capacity map[string]int
+}
+
+func (f *manyEndpoints) DescribeEndpoint(_ context.Context, name string) (hosting.EndpointView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.capacity[name]
+	return hosting.EndpointView{Name: name, Status: hosting.StatusInService, Variants: []hosting.VariantView{{Name: "v", DesiredCount: c, CurrentCount: c}}}, nil
+}
+
+func (f *manyEndpoints) UpdateEndpointWeightsAndCapacities(_ context.Context, name string, c []hosting.WeightAndCapacity) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.capacity[name] = *c[0].DesiredInstanceCount
+	return "", nil
+}
+
+// BenchmarkControlPlane is 10,000 targets with two target-tracking policies
+// each (20,000 policies, 40,000 alarms) and metrics that keep changing; one
+// op is a full round: a minute of new datapoints, every alarm evaluated,
+// every action decided and applied.
+func BenchmarkControlPlane(b *testing.B) {
+	b.Run("changing", func(b *testing.B) { benchControlPlane(b, true) })
+	b.Run("steady", func(b *testing.B) { benchControlPlane(b, false) })
+}
+
+func benchControlPlane(b *testing.B, changing bool) {
+	const targets = 10000
+	ctx := context.Background()
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	st := &memStore{docs: map[string][]byte{}}
+	ms, _ := metrics.Open(nil)
+	host := &manyEndpoints{capacity: map[string]int{}}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	mon, _ := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk})
+	s, _ := New(ctx, Options{Store: st, Hosting: host, Alarms: mon, Metrics: ms, Clock: clk, Region: "us-east-1", AccountID: "123456789012", MaxTargets: targets})
+	mon.SetActions(s)
+	for i := range targets {
+		ep := fmt.Sprintf("ep%05d", i)
+		host.capacity[ep] = 2
+		id := "endpoint/" + ep + "/variant/v"
+		min, max := 1, 20
+		if _, err := s.Register(ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: id, ScalableDimension: Dimension, MinCapacity: &min, MaxCapacity: &max}); err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range []*TTInput{
+			{TargetValue: 100, Predefined: InvocationsPerInstance, Raw: []byte("{}")},
+			{TargetValue: 50, Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization", Statistic: "Average", Raw: []byte("{}"),
+				Dimensions: []metrics.Dimension{{Name: "EndpointName", Value: ep}, {Name: "VariantName", Value: "v"}}},
+		} {
+			name := "inv"
+			if p.MetricName != "" {
+				name = "cpu"
+			}
+			if _, _, err := s.PutPolicy(ctx, PolicyInput{Name: name, ServiceNamespace: Namespace, ResourceID: id, ScalableDimension: Dimension, Type: "TargetTrackingScaling", TT: p}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	feed := func(minute int) {
+		pts := make([]metrics.Point, 0, 2*targets)
+		at := start.Add(time.Duration(minute)*time.Minute + 30*time.Second)
+		for i := range targets {
+			d := []metrics.Dimension{{Name: "EndpointName", Value: fmt.Sprintf("ep%05d", i)}, {Name: "VariantName", Value: "v"}}
+			// Load that swings over an hour, different for every target.
+			v := float64((i*7)%200) + 1
+			if changing {
+				v = float64((i*7+minute*13)%200) + 1
+			}
+			pts = append(pts,
+				metrics.Point{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "InvocationsPerInstance", Dimensions: d}, Timestamp: at, Value: v},
+				metrics.Point{Series: metrics.Series{Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization", Dimensions: d}, Timestamp: at, Value: v / 2})
+		}
+		ms.Put(pts)
+	}
+	round := func(minute int) {
+		feed(minute)
+		clk.Advance(time.Minute)
+		now := clk.Now()
+		mon.EvaluateAll(ctx, now)
+		for len(s.triggers) > 0 {
+			tr := <-s.triggers
+			s.mu.Lock()
+			s.react(ctx, tr, now)
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		s.progress(ctx, now)
+		s.mu.Unlock()
+	}
+	for m := range 5 { // fill the evaluation ranges
+		round(m)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	minute := 5
+	var scaled int
+	for b.Loop() {
+		round(minute)
+		minute++
+	}
+	for _, c := range host.capacity {
+		if c != 2 {
+			scaled++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/round")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "MB-heap")
+	b.ReportMetric(float64(scaled), "targets-scaled")
+	_ = strings.TrimSpace
+}
