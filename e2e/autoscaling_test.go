@@ -255,3 +255,54 @@ func TestRestartDuringScaleOut(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestReactionTime measures, live, how long a step in load takes to become
+// a scale-out: with the standard InvocationsPerInstance policy (1-minute
+// alarm, 3 of 3) and the high-resolution ConcurrentRequestsPerModel one
+// (10-second alarm). The clock runs 60 times faster; the figures are
+// reported in its time.
+func TestReactionTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: measures live scaling")
+	}
+	const scale = 60
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	measure := func(name string, metric aastypes.MetricType, target float64) time.Duration {
+		deploy(t, sm, name, "ebb example-model --work-ms 5", 1)
+		waitInService(t, sm, name)
+		id := aws.String("endpoint/" + name + "/variant/AllTraffic")
+		as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
+			ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)})
+		if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("p"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+			ResourceId: id, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(target),
+				PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: metric}}}); err != nil {
+			t.Fatal(err)
+		}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					rt.InvokeEndpoint(ctx, invocation(name))
+				}
+			}()
+		}
+		waitFor(t, sm, name, "scale-out", func(o *sagemaker.DescribeEndpointOutput) bool { return *variantOf(o).DesiredInstanceCount == 2 })
+		took := time.Since(start) * scale
+		stop.Store(true)
+		wg.Wait()
+		return took
+	}
+	standard := measure("react-std", aastypes.MetricTypeSageMakerVariantInvocationsPerInstance, 100)
+	highRes := measure("react-hr", aastypes.MetricTypeSageMakerVariantConcurrentRequestsPerModelHighResolution, 1)
+	t.Logf("reaction to a step in load: standard policy %v, high-resolution policy %v (scaled time)", standard.Round(time.Second), highRes.Round(time.Second))
+	if highRes >= standard {
+		t.Errorf("the high-resolution policy (%v) was not faster than the standard one (%v)", highRes, standard)
+	}
+}
