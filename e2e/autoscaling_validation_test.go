@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
@@ -63,6 +66,11 @@ func TestAutoScalingAPI(t *testing.T) {
 	if tg := targets.ScalableTargets[0]; *tg.MinCapacity != 2 || *tg.MaxCapacity != 4 || !aws.ToBool(tg.SuspendedState.DynamicScalingInSuspended) {
 		t.Fatalf("after update: %+v", tg)
 	}
+
+	// An autoscaled variant cannot change its instance type by UpdateEndpoint.
+	createConfigOfType(t, sm, "api-big", "ml.c5.2xlarge")
+	_, err = sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("api"), EndpointConfigName: aws.String("api-big")})
+	expectAPIError(t, err, "ValidationException", "")
 
 	// Step policy validation.
 	step := func(adjs ...aastypes.StepAdjustment) error {
@@ -155,5 +163,16 @@ func TestAutoScalingAPI(t *testing.T) {
 	status, doc, _ := postTarget(t, s.URL, "AnyScaleFrontendService.DescribeScalableTargets", `{}`)
 	if status != 400 || doc["__type"] != "ValidationException" {
 		t.Fatalf("missing ServiceNamespace: %d %v", status, doc)
+	}
+}
+
+func createConfigOfType(t *testing.T, sm *sagemaker.Client, name, instanceType string) {
+	t.Helper()
+	if _, err := sm.CreateEndpointConfig(context.Background(), &sagemaker.CreateEndpointConfigInput{
+		EndpointConfigName: aws.String(name),
+		ProductionVariants: []types.ProductionVariant{{VariantName: aws.String("AllTraffic"), ModelName: aws.String("api"),
+			InstanceType: types.ProductionVariantInstanceType(instanceType), InitialInstanceCount: aws.Int32(1)}},
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -211,6 +211,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	mon.SetActions(as)
 	hs.OnDelete(as.EndpointDeleted)
+	hs.Autoscaled(as.AutoscaledVariants)
 	go mon.Run(loops)
 	go as.Run(loops)
 	defer func() {

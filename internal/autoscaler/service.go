@@ -322,6 +322,19 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 	return nil
 }
 
+// AutoscaledVariants names the variants of an endpoint that are targets.
+func (s *Service) AutoscaledVariants(endpoint string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, t := range s.targets {
+		if t.Endpoint == endpoint {
+			out = append(out, t.Variant)
+		}
+	}
+	return out
+}
+
 // EndpointDeleted deregisters the targets of a deleted endpoint, as AAS does.
 func (s *Service) EndpointDeleted(name string) {
 	var gone []*Target
