@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -189,17 +190,32 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	if err := hs.Start(ctx); err != nil {
 		return err
 	}
+	defer func() {
+		log.Info("stopping instances")
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := hs.Close(sctx); err != nil {
+			log.Error("stopping instances", "err", err)
+		}
+	}()
 	ms, err := metrics.Open(st)
 	if err != nil {
 		return fmt.Errorf("loading metrics: %w", err)
 	}
+	// The loops stop (and are waited for) before hosting and the store close:
+	// deferred calls run last-in first-out.
 	loops, stopLoops := context.WithCancel(context.Background())
-	defer stopLoops()
+	var wg sync.WaitGroup
+	run := func(loop func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(loops) }()
+	}
+	defer func() { stopLoops(); wg.Wait() }()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	go (&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
-		Prometheus: emitter.NewPrometheus(reg)}).Run(loops)
-	go compact(loops, ms, clk, log)
+	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
+		Prometheus: emitter.NewPrometheus(reg)}).Run)
+	run(func(ctx context.Context) { compact(ctx, ms, clk, log) })
 	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
 	if err != nil {
 		return fmt.Errorf("loading alarms: %w", err)
@@ -212,16 +228,8 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	mon.SetActions(as)
 	hs.OnDelete(as.EndpointDeleted)
 	hs.Autoscaled(as.AutoscaledVariants)
-	go mon.Run(loops)
-	go as.Run(loops)
-	defer func() {
-		log.Info("stopping instances")
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := hs.Close(sctx); err != nil {
-			log.Error("stopping instances", "err", err)
-		}
-	}()
+	run(mon.Run)
+	run(as.Run)
 
 	handler := api.NewHandler(api.Config{
 		SageMaker:   sagemaker.New(hs),
