@@ -49,17 +49,21 @@ type serverConfig struct {
 	Credentials       string
 	InsecureListenAny bool
 	InstanceLimit     int
+	ColdStartBuffer   int
+	ColdStartTimeout  time.Duration
 }
 
 func defaultServerConfig() serverConfig {
 	return serverConfig{
-		Listen:        "127.0.0.1:8080",
-		Data:          "./ebb-data",
-		Region:        "us-east-1",
-		AccountID:     "123456789012",
-		TimeScale:     1,
-		LogLevel:      "info",
-		InstanceLimit: hosting.DefaultInstanceLimit,
+		Listen:           "127.0.0.1:8080",
+		Data:             "./ebb-data",
+		Region:           "us-east-1",
+		AccountID:        "123456789012",
+		TimeScale:        1,
+		LogLevel:         "info",
+		InstanceLimit:    hosting.DefaultInstanceLimit,
+		ColdStartBuffer:  router.DefaultColdStartBuffer,
+		ColdStartTimeout: router.DefaultColdStartTimeout,
 	}
 }
 
@@ -73,6 +77,8 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Credentials, "credentials", c.Credentials, "file of access keys (\"AKID SECRET\" per line, or JSON); requests must then be SigV4-signed with one of them")
 	fs.BoolVar(&c.InsecureListenAny, "insecure-listen-any", c.InsecureListenAny, "allow a non-loopback --listen address without --credentials")
 	fs.IntVar(&c.InstanceLimit, "instance-limit", c.InstanceLimit, "maximum instances of each instance type across all endpoints (the account quota)")
+	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances")
+	fs.DurationVar(&c.ColdStartTimeout, "cold-start-timeout", c.ColdStartTimeout, "how long a request may wait for an instance to start from zero")
 }
 
 var (
@@ -109,6 +115,12 @@ func (c *serverConfig) validate() error {
 	}
 	if c.InstanceLimit < 1 {
 		bad("instance-limit", c.InstanceLimit, "must be at least 1")
+	}
+	if c.ColdStartBuffer < 0 {
+		bad("cold-start-buffer", c.ColdStartBuffer, "must not be negative")
+	}
+	if c.ColdStartTimeout <= 0 {
+		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
 	}
 	return errors.Join(errs...)
 }
@@ -182,6 +194,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		log.Info("time runs faster", "time_scale", c.TimeScale)
 	}
 	rtr := router.New()
+	rtr.ColdStartBuffer, rtr.ColdStartTimeout = c.ColdStartBuffer, c.ColdStartTimeout
 	hs := hosting.New(hosting.Options{
 		Store: st, Runtime: rt, Routes: rtr, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
@@ -228,6 +241,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	mon.SetActions(as)
 	hs.OnDelete(as.EndpointDeleted)
 	hs.Autoscaled(as.AutoscaledVariants)
+	rtr.ColdStart = as.ColdStart
 	run(mon.Run)
 	run(as.Run)
 

@@ -322,6 +322,37 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 	return nil
 }
 
+// ColdStart starts one instance for a variant at zero capacity because a
+// request arrived (ebb's buffered scale from zero; the router holds the
+// request meanwhile). Only scalable targets that allow at least one
+// instance may be started this way.
+func (s *Service) ColdStart(endpoint, variant string) error {
+	ctx := context.Background()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.targets {
+		if t.Endpoint != endpoint || t.Variant != variant {
+			continue
+		}
+		if t.MaxCapacity < 1 || t.Suspended.DynamicScalingOutSuspended {
+			return fmt.Errorf("variant %s of endpoint %s may not scale out", variant, endpoint)
+		}
+		current, _, err := s.current(ctx, t)
+		if err != nil {
+			return err
+		}
+		if p := s.pending[t.Key()]; p != nil {
+			current = p.Desired
+		}
+		if current > 0 {
+			return nil // capacity is already on its way
+		}
+		s.startActivity(ctx, t, max(1, t.MinCapacity), 0, "a request arrived while the variant had no instance (ebb cold start)", "", true)
+		return nil
+	}
+	return fmt.Errorf("variant %s of endpoint %s is not a scalable target", variant, endpoint)
+}
+
 // AutoscaledVariants names the variants of an endpoint that are targets.
 func (s *Service) AutoscaledVariants(endpoint string) []string {
 	s.mu.Lock()

@@ -25,6 +25,8 @@ import (
 const (
 	InvocationNamespace = "AWS/SageMaker"
 	InstanceNamespace   = "/aws/sagemaker/Endpoints"
+	// ColdStartNamespace holds ebb's own cold-start metrics.
+	ColdStartNamespace = "ebb/ColdStart"
 )
 
 // DefaultSampleEvery is how often instance resource usage is sampled.
@@ -129,6 +131,10 @@ func (e *Emitter) Tick(now time.Time) error {
 		for name, errs := range map[string]int{"Invocation4XXErrors": s.Errors4XX, "Invocation5XXErrors": s.Errors5XX, "InvocationModelErrors": s.ModelErrors} {
 			add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
 		}
+		if len(s.ColdStartWaits) > 0 {
+			// ebb's own metric: how long requests waited for capacity from zero.
+			add(ColdStartNamespace, "ColdStartWaitTime", "Milliseconds", s.Endpoint, s.Variant, metrics.Point{Values: millis(s.ColdStartWaits)})
+		}
 		add(InvocationNamespace, "ModelLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.ModelLatency)})
 		add(InvocationNamespace, "OverheadLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.OverheadLatency)})
 	}
@@ -176,6 +182,14 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		}
 	}
 	return pts
+}
+
+func millis(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d) / float64(time.Millisecond)
+	}
+	return out
 }
 
 func micros(ds []time.Duration) []float64 {

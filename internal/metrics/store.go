@@ -308,7 +308,7 @@ func (s *Store) QueryID(id string, start, end time.Time, period time.Duration, q
 	}
 	step := resolutions[level].step
 	buckets := ser.buckets[level]
-	var out []Datapoint
+	out := make([]Datapoint, 0, max(0, (end.Unix()-first)/p+1))
 	for t := first; t < end.Unix(); t += p {
 		var agg StatSet
 		var sk *ddsketch.DDSketch

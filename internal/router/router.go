@@ -85,14 +85,23 @@ type Router struct {
 	variantStats map[statsKey]*variantStats
 	// Timeout bounds one invocation (SageMaker: 60 s).
 	Timeout time.Duration
+	// ColdStart, if set, lets requests that find no instance wait while
+	// capacity starts from zero (see coldstart.go), at most
+	// ColdStartBuffer of them per endpoint, each for ColdStartTimeout.
+	ColdStart        ColdStartFunc
+	ColdStartBuffer  int
+	ColdStartTimeout time.Duration
+	cold             coldStarts
 }
 
 // New returns an empty router.
 func New() *Router {
 	r := &Router{
-		backends:     map[string]*backend{},
-		variantStats: map[statsKey]*variantStats{},
-		Timeout:      ModelTimeout,
+		backends:         map[string]*backend{},
+		variantStats:     map[statsKey]*variantStats{},
+		Timeout:          ModelTimeout,
+		ColdStartBuffer:  DefaultColdStartBuffer,
+		ColdStartTimeout: DefaultColdStartTimeout,
 	}
 	empty := map[string]*endpointRoute{}
 	r.table.Store(&empty)
@@ -132,6 +141,12 @@ func (r *Router) Set(ep Endpoint) {
 	}
 	next[ep.Name] = route
 	r.table.Store(&next)
+	for _, v := range route.variants {
+		if len(v.backends) > 0 {
+			r.wake(ep.Name)
+			break
+		}
+	}
 }
 
 // Delete removes an endpoint from the table.
@@ -229,6 +244,19 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(v.backends) == 0 && r.ColdStart != nil && !route.hasCapacity(inv.TargetVariant) {
+		waitStart := time.Now()
+		if err := r.waitForCapacity(ctx, inv.Endpoint, v.name); err != nil {
+			return nil, err
+		}
+		v.stats.coldStart(time.Since(waitStart))
+		if route = (*r.table.Load())[inv.Endpoint]; route == nil {
+			return nil, ErrEndpointNotFound
+		}
+		if v, err = route.pick(inv.TargetVariant); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	received := inv.Received
 	if received.IsZero() {
@@ -282,7 +310,19 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	return nil, ErrNoCapacity
 }
 
-// pick chooses the variant: the targeted one, or by weight.
+// hasCapacity reports whether a request could be served now: the targeted
+// variant, or any variant with weight, has an instance.
+func (e *endpointRoute) hasCapacity(target string) bool {
+	for _, v := range e.variants {
+		if (target == "" && v.weight > 0 || v.name == target) && len(v.backends) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pick chooses the variant: the targeted one, or by weight among those with
+// instances (all of them when none has any).
 func (e *endpointRoute) pick(target string) (*variantRoute, error) {
 	if target != "" {
 		for _, v := range e.variants {
@@ -295,14 +335,30 @@ func (e *endpointRoute) pick(target string) (*variantRoute, error) {
 	if e.totalWeight <= 0 {
 		return nil, ErrNoCapacity
 	}
-	x := rand.Float64() * e.totalWeight
+	total, serving := 0.0, false
 	for _, v := range e.variants {
+		if len(v.backends) > 0 {
+			total += v.weight
+		}
+	}
+	if total > 0 {
+		serving = true
+	} else {
+		total = e.totalWeight
+	}
+	x := rand.Float64() * total
+	var last *variantRoute
+	for _, v := range e.variants {
+		if serving && len(v.backends) == 0 || v.weight <= 0 {
+			continue
+		}
+		last = v
 		if x < v.weight {
 			return v, nil
 		}
 		x -= v.weight
 	}
-	return e.variants[len(e.variants)-1], nil
+	return last, nil
 }
 
 // acquire picks the instance with the fewest requests in flight (ties go to

@@ -212,3 +212,64 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	})
 }
+
+func TestColdStart(t *testing.T) {
+	in := serve(t, answer("warm"))
+	r := New()
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}})
+	started := make(chan string, 1)
+	r.ColdStart = func(endpoint, variant string) error {
+		started <- variant
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, body, err := invoke(t, r, Invocation{Endpoint: "ep"})
+			if err == nil && body != "warm" {
+				err = errors.New(body)
+			}
+			errs <- err
+		}()
+	}
+	if v := <-started; v != "v" {
+		t.Fatalf("cold start for %q", v)
+	}
+	// Capacity arrives: every waiting request is served.
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{in}}}})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a request waiting for capacity failed: %v", err)
+		}
+	}
+	select {
+	case <-started:
+		t.Fatal("one cold start was asked for more than once")
+	default:
+	}
+	if s := r.Collect()[0]; len(s.ColdStartWaits) == 0 {
+		t.Fatal("cold start waits not recorded")
+	}
+
+	// A full buffer and an expired wait are errors; so is a refused cold start.
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}})
+	r.ColdStartBuffer = 0
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrColdStartBufferFull) {
+		t.Fatalf("full buffer: %v", err)
+	}
+	r.ColdStartBuffer = 4
+	r.ColdStartTimeout = time.Millisecond
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrColdStartTimeout) {
+		t.Fatalf("timeout: %v", err)
+	}
+	r.Set(Endpoint{Name: "other", Variants: []Variant{{Name: "v", Weight: 1}}})
+	r.ColdStart = func(string, string) error { return errors.New("not a scalable target") }
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "other"}); !errors.Is(err, ErrNoCapacity) {
+		t.Fatalf("refused: %v", err)
+	}
+}

@@ -39,6 +39,8 @@ type Sample struct {
 	InFlight int
 	// Instances is the number of healthy instances at Collect time.
 	Instances int
+	// ColdStartWaits are the times requests waited for capacity from zero.
+	ColdStartWaits []time.Duration
 }
 
 // maxLatencySamples bounds the latencies kept per collection interval; at
@@ -68,6 +70,12 @@ func (s *variantStats) record(o Outcome, model, overhead time.Duration) {
 			c.OverheadLatency = append(c.OverheadLatency, overhead)
 		}
 	}
+	s.mu.Unlock()
+}
+
+func (s *variantStats) coldStart(waited time.Duration) {
+	s.mu.Lock()
+	s.cur.ColdStartWaits = append(s.cur.ColdStartWaits, waited)
 	s.mu.Unlock()
 }
 

@@ -115,6 +115,10 @@ func FromRuntime(err error, endpoint, region, account string) *Error {
 		return New("ValidationError", http.StatusBadRequest, "Endpoint %s of account %s not found.", endpoint, account)
 	case errors.Is(err, router.ErrVariantNotFound):
 		return New("ValidationError", http.StatusBadRequest, "The target variant is not part of endpoint %s of account %s.", endpoint, account)
+	case errors.Is(err, router.ErrColdStartBufferFull):
+		return New("ServiceUnavailable", http.StatusServiceUnavailable, "Endpoint %s is starting an instance and already holds as many waiting requests as it may; retry with backoff.", endpoint)
+	case errors.Is(err, router.ErrColdStartTimeout):
+		return New("ServiceUnavailable", http.StatusServiceUnavailable, "Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", endpoint)
 	case errors.Is(err, router.ErrNoCapacity):
 		return New("ValidationError", http.StatusBadRequest, "Endpoint %s has no capacity to process this request. Application Auto Scaling may be in progress (if configured), or increase the capacity with UpdateEndpointWeightsAndCapacities.", endpoint)
 	}

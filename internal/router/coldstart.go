@@ -1,0 +1,103 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Cold starts (an ebb extension): a request that arrives while a variant has
+// no instance waits in a bounded buffer while capacity starts, instead of
+// failing as on AWS.
+
+// Errors of cold starts; the API answers them with 503 ServiceUnavailable.
+var (
+	ErrColdStartBufferFull = errors.New("cold-start buffer full")
+	ErrColdStartTimeout    = errors.New("cold start took too long")
+)
+
+// Defaults of the cold-start buffer.
+const (
+	DefaultColdStartBuffer  = 256
+	DefaultColdStartTimeout = 4 * time.Minute // SageMaker's instance start limit
+)
+
+// ColdStartFunc starts capacity for a variant at zero instances. It returns
+// an error when the variant may not scale from zero (it is not an
+// autoscaling target with MinCapacity 0).
+type ColdStartFunc func(endpoint, variant string) error
+
+// coldWait is the requests of one endpoint waiting for capacity.
+type coldWait struct {
+	started time.Time
+	ready   chan struct{} // closed when an instance is routable
+	waiting int
+	err     error // set before ready closes if the cold start was refused
+}
+
+type coldStarts struct {
+	mu    sync.Mutex
+	waits map[string]*coldWait
+}
+
+// waitForCapacity holds a request until the endpoint has an instance, the
+// timeout passes or the caller goes away.
+func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) error {
+	r.cold.mu.Lock()
+	if r.cold.waits == nil {
+		r.cold.waits = map[string]*coldWait{}
+	}
+	w := r.cold.waits[endpoint]
+	// A cold start that has not brought capacity within the timeout (its
+	// instance failed, say) is asked for again.
+	first := w == nil || time.Since(w.started) > r.ColdStartTimeout
+	if first {
+		w = &coldWait{started: time.Now(), ready: make(chan struct{})}
+		r.cold.waits[endpoint] = w
+	}
+	if w.waiting >= r.ColdStartBuffer {
+		r.cold.mu.Unlock()
+		return ErrColdStartBufferFull
+	}
+	w.waiting++
+	r.cold.mu.Unlock()
+	defer func() {
+		r.cold.mu.Lock()
+		w.waiting--
+		r.cold.mu.Unlock()
+	}()
+	if first {
+		if err := r.ColdStart(endpoint, variant); err != nil {
+			r.cold.mu.Lock()
+			if r.cold.waits[endpoint] == w {
+				delete(r.cold.waits, endpoint)
+			}
+			w.err = ErrNoCapacity
+			close(w.ready)
+			r.cold.mu.Unlock()
+			return ErrNoCapacity
+		}
+	}
+	t := time.NewTimer(r.ColdStartTimeout)
+	defer t.Stop()
+	select {
+	case <-w.ready:
+		return w.err
+	case <-t.C:
+		return ErrColdStartTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wake releases the requests waiting for an endpoint that has capacity
+// again. Callers hold r.mu.
+func (r *Router) wake(endpoint string) {
+	r.cold.mu.Lock()
+	defer r.cold.mu.Unlock()
+	if w := r.cold.waits[endpoint]; w != nil {
+		delete(r.cold.waits, endpoint)
+		close(w.ready)
+	}
+}
