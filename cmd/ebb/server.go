@@ -27,12 +27,14 @@ import (
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
+	"github.com/ebbscale/ebb/internal/asyncinv"
 	"github.com/ebbscale/ebb/internal/autoscaler"
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/objstore"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime/process"
 	"github.com/ebbscale/ebb/internal/store"
@@ -51,6 +53,24 @@ type serverConfig struct {
 	InstanceLimit     int
 	ColdStartBuffer   int
 	ColdStartTimeout  time.Duration
+	Webhooks          webhooks
+}
+
+// webhooks maps SNS topic ARNs to URLs (--sns-webhook ARN=URL, repeatable).
+type webhooks map[string]string
+
+func (w *webhooks) String() string { return fmt.Sprint(map[string]string(*w)) }
+
+func (w *webhooks) Set(v string) error {
+	arn, url, ok := strings.Cut(v, "=")
+	if !ok || !strings.HasPrefix(arn, "arn:") || !(strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")) {
+		return fmt.Errorf("want ARN=URL, e.g. arn:aws:sns:us-east-1:123456789012:done=http://127.0.0.1:9000/hook")
+	}
+	if *w == nil {
+		*w = webhooks{}
+	}
+	(*w)[arn] = url
+	return nil
 }
 
 func defaultServerConfig() serverConfig {
@@ -79,6 +99,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.InstanceLimit, "instance-limit", c.InstanceLimit, "maximum instances of each instance type across all endpoints (the account quota)")
 	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances")
 	fs.DurationVar(&c.ColdStartTimeout, "cold-start-timeout", c.ColdStartTimeout, "how long a request may wait for an instance to start from zero")
+	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
 var (
@@ -244,10 +265,18 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	rtr.ColdStart = as.ColdStart
 	run(mon.Run)
 	run(as.Run)
+	objects := objstore.New(filepath.Join(c.Data, "s3"))
+	async, err := asyncinv.New(ctx, asyncinv.Options{Store: st, Hosting: hs, Router: rtr, Objects: objects, Metrics: ms, Clock: clk,
+		Logger: log.With("component", "async"), Webhooks: c.Webhooks, Region: c.Region})
+	if err != nil {
+		return fmt.Errorf("loading the async queue: %w", err)
+	}
+	run(async.Run)
 
 	handler := api.NewHandler(api.Config{
 		SageMaker:   sagemaker.New(hs),
-		Runtime:     &smruntime.Handler{Router: rtr, Region: c.Region, AccountID: c.AccountID},
+		Runtime:     &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
+		Objects:     objects,
 		CloudWatch:  cloudwatch.New(ms, mon, st, clk),
 		Autoscaling: autoscaling.New(as),
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),

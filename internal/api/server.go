@@ -32,6 +32,9 @@ type Config struct {
 	Runtime     *smruntime.Handler
 	CloudWatch  *cloudwatch.Handler
 	Autoscaling *autoscaling.Handler
+	// Objects serves the S3-compatible subset (PUT, GET, HEAD, DELETE on
+	// /bucket/key); nil serves nothing there.
+	Objects http.Handler
 	// Metrics serves GET /metrics (Prometheus); nil serves nothing there.
 	Metrics http.Handler
 	// Verifier checks SigV4 signatures; nil accepts any signature.
@@ -62,6 +65,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 				h.invoke(w, r, name)
 				return
 			}
+			if name, ok := strings.CutSuffix(rest, "/async-invocations"); ok {
+				h.invokeAsync(w, r, name)
+				return
+			}
 		}
 	}
 	if r.Method == http.MethodPost {
@@ -84,6 +91,16 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		io.WriteString(w, "ok\n")
+		return
+	}
+	if h.c.Objects != nil && (r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete) {
+		if h.c.Verifier != nil {
+			if e := h.c.Verifier.Verify(r, nil); e != nil {
+				awsjson.WriteError(w, "application/json", e)
+				return
+			}
+		}
+		h.c.Objects.ServeHTTP(w, r)
 		return
 	}
 	h.rpc(w, r)
@@ -147,6 +164,19 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		return
 	}
 	h.c.Runtime.Invoke(w, r, endpoint, body, received)
+}
+
+func (h *Handler) invokeAsync(w http.ResponseWriter, r *http.Request, endpoint string) {
+	body, release, e := smruntime.Body(r)
+	defer release()
+	if e == nil && h.c.Verifier != nil {
+		e = h.c.Verifier.Verify(r, body)
+	}
+	if e != nil {
+		smruntime.Fail(w, e)
+		return
+	}
+	h.c.Runtime.InvokeAsync(w, r, endpoint, body)
 }
 
 // cloudwatch reads, authenticates and decompresses a CloudWatch request in

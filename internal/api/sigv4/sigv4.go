@@ -103,7 +103,9 @@ func invalid(format string, args ...any) *awserr.Error {
 
 const mismatch = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 
-// Verify checks the signature of r, whose body has already been read into body.
+// Verify checks the signature of r, whose body has already been read into
+// body; a nil body means it was not read, and the declared
+// X-Amz-Content-Sha256 is trusted as S3 does until it stores the object.
 func (v *Verifier) Verify(r *http.Request, body []byte) *awserr.Error {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
@@ -140,14 +142,18 @@ func (v *Verifier) Verify(r *http.Request, body []byte) *awserr.Error {
 	if when.After(now.Add(MaxSkew)) {
 		return invalid("Signature not yet current: %s is still later than %s (%s + 5 min.)", dateStr, now.Add(MaxSkew).Format(amzDate), now.Format(amzDate))
 	}
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != "UNSIGNED-PAYLOAD" && !strings.HasPrefix(h, "STREAMING-") {
-		if h != payloadHash {
+	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+	if body != nil || payloadHash == "" {
+		// A body that was read is checked against its declared hash; one
+		// that was not (S3 objects, streamed to disk) is signed by it.
+		sum := sha256.Sum256(body)
+		computed := hex.EncodeToString(sum[:])
+		switch h := payloadHash; {
+		case h == "":
+			payloadHash = computed
+		case h != "UNSIGNED-PAYLOAD" && !strings.HasPrefix(h, "STREAMING-") && h != computed:
 			return invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
 		}
-	} else if h != "" {
-		payloadHash = h
 	}
 
 	// Rebuild the request from exactly the headers the client signed.

@@ -13,6 +13,7 @@ import (
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
+	"github.com/ebbscale/ebb/internal/asyncinv"
 	"github.com/ebbscale/ebb/internal/router"
 )
 
@@ -38,11 +39,47 @@ var returned = []string{
 	"X-Amzn-SageMaker-Closed-Session-Id",
 }
 
-// Handler serves InvokeEndpoint.
+// Handler serves InvokeEndpoint and InvokeEndpointAsync.
 type Handler struct {
 	Router    *router.Router
+	Async     *asyncinv.Service // nil: async invocations are refused
 	Region    string
 	AccountID string
+}
+
+// InvokeAsync answers one InvokeEndpointAsync: 202 once the request is
+// durable in the queue.
+func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint string, body []byte) {
+	if err := awsmodel.SageMakerRuntime.ValidateREST("InvokeEndpointAsync", map[string]string{"EndpointName": endpoint}, r.Header); err != nil {
+		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
+		return
+	}
+	if h.Async == nil {
+		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "Asynchronous inference is not enabled on this server."))
+		return
+	}
+	seconds := func(name string) time.Duration {
+		n, _ := strconv.Atoi(r.Header.Get(name))
+		return time.Duration(n) * time.Second
+	}
+	req, err := h.Async.Invoke(r.Context(), asyncinv.Invocation{
+		Endpoint: endpoint, InputLocation: r.Header.Get("X-Amzn-SageMaker-InputLocation"), InferenceID: r.Header.Get("X-Amzn-SageMaker-Inference-Id"),
+		ContentType: r.Header.Get("X-Amzn-SageMaker-Content-Type"), Accept: r.Header.Get("X-Amzn-SageMaker-Accept"),
+		CustomAttributes: r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"), Body: body,
+		TTL: seconds("X-Amzn-SageMaker-RequestTTLSeconds"), Timeout: seconds("X-Amzn-SageMaker-InvocationTimeoutSeconds"),
+	})
+	var ae *asyncinv.Error
+	switch {
+	case errors.As(err, &ae):
+		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", ae.Msg))
+		return
+	case err != nil:
+		h.fail(w, endpoint, awserr.Internal(err))
+		return
+	}
+	w.Header().Set("X-Amzn-SageMaker-OutputLocation", req.OutputLocation)
+	w.Header().Set("X-Amzn-SageMaker-FailureLocation", req.FailureLocation)
+	awsjson.Write(w, "application/json", http.StatusAccepted, map[string]string{"InferenceId": req.InferenceID})
 }
 
 // Body reads a request body up to the payload limit into a pooled buffer.
