@@ -129,7 +129,7 @@ func TestAsyncSeedScaleFromZero(t *testing.T) {
 	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("stable-diffusion-hasbacklogwithoutcapacity-alarm"),
 		MetricName: aws.String("HasBacklogWithoutCapacity"), Namespace: aws.String("AWS/SageMaker"), Statistic: cwtypes.StatisticAverage,
 		Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("esd")}},
-		Period: aws.Int32(60), EvaluationPeriods: aws.Int32(2), DatapointsToAlarm: aws.Int32(2), Threshold: aws.Float64(1),
+		Period:     aws.Int32(60), EvaluationPeriods: aws.Int32(2), DatapointsToAlarm: aws.Int32(2), Threshold: aws.Float64(1),
 		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, TreatMissingData: aws.String("missing"),
 		AlarmActions: []string{aws.ToString(step.PolicyARN)}}); err != nil {
 		t.Fatal(err)
