@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+)
+
+func asyncInvoke(t *testing.T, s *server, endpoint, body string, ttl int32) string {
+	t.Helper()
+	in := &sagemakerruntime.InvokeEndpointAsyncInput{EndpointName: aws.String(endpoint), Body: []byte(body), ContentType: aws.String("text/csv")}
+	if ttl > 0 {
+		in.RequestTTLSeconds = aws.Int32(ttl)
+	}
+	out, err := s.Runtime().InvokeEndpointAsync(context.Background(), in)
+	if err != nil {
+		t.Fatalf("InvokeEndpointAsync: %v", err)
+	}
+	return aws.ToString(out.InferenceId)
+}
+
+func setCapacity(t *testing.T, sm *sagemaker.Client, endpoint, variant string, n int32) {
+	t.Helper()
+	if _, err := sm.UpdateEndpointWeightsAndCapacities(context.Background(), &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{EndpointName: aws.String(endpoint),
+		DesiredWeightsAndCapacities: []types.DesiredWeightAndCapacity{{VariantName: aws.String(variant), DesiredInstanceCount: aws.Int32(n)}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAsyncCrashSafety sends a burst, kills the server mid-backlog and
+// restarts it: every accepted request ends with an output (or a failure).
+func TestAsyncCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: restarts the server")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	ctx := context.Background()
+	s.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("async")})
+	sm := s.SageMaker()
+	asyncConfig(t, sm, "burst", "ebb example-model --work-ms 40", "")
+	waitInService(t, sm, "burst")
+	var ids []string
+	for i := range 40 {
+		ids = append(ids, asyncInvoke(t, s, "burst", fmt.Sprintf("%d,1,2", i), 0))
+	}
+	waitObject(t, s, "out/"+ids[0]+".out") // some done, most still queued
+	s.Crash()
+
+	s2 := startServer(t, dir)
+	missing := 0
+	for _, id := range ids {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			_, okOut := readObject(t, s2, "out/"+id+".out")
+			_, okFail := readObject(t, s2, "fail/"+id+"-error.out")
+			if okOut || okFail {
+				break
+			}
+			if time.Now().After(deadline) {
+				missing++
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d accepted requests have neither an output nor a failure after the restart", missing, len(ids))
+	}
+}
+
+// TestAsyncBacklogMetricsAndTTL checks the backlog metrics against what was
+// queued, and that a request past its TTL fails with a failure output.
+func TestAsyncBacklogMetricsAndTTL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	ctx := context.Background()
+	s.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("async")})
+	sm := s.SageMaker()
+	asyncConfig(t, sm, "queue", "ebb example-model --work-ms 1", "")
+	waitInService(t, sm, "queue")
+	setCapacity(t, sm, "queue", "prod", 0)
+	waitFor(t, sm, "queue", "zero", func(o *sagemaker.DescribeEndpointOutput) bool { return *variantOf(o).CurrentInstanceCount == 0 && o.EndpointStatus == "InService" })
+
+	// An inline request with the shortest TTL expires while nothing serves it.
+	expired := asyncInvoke(t, s, "queue", "1,2", 60)
+	if body := waitObject(t, s, "fail/"+expired+"-error.out"); !strings.Contains(body, "expired") {
+		t.Fatalf("failure output %q", body)
+	}
+	const n = 7
+	for i := range n {
+		asyncInvoke(t, s, "queue", fmt.Sprintf("%d", i), 0)
+	}
+	cw := s.cloudWatchClients()["cbor"]
+	dims := []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("queue")}}
+	max := func(name string) float64 {
+		now := time.Now()
+		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String(name), Dimensions: dims,
+			StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(47 * time.Hour)), Period: aws.Int32(86400), Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum}})
+		if err != nil || len(out.Datapoints) == 0 {
+			return -1
+		}
+		m := 0.0
+		for _, dp := range out.Datapoints {
+			m = max(m, *dp.Maximum)
+		}
+		return m
+	}
+	deadline := time.Now().Add(time.Minute)
+	for max("ApproximateBacklogSize") < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := max("ApproximateBacklogSize"); got != n {
+		t.Errorf("ApproximateBacklogSize max = %v, want %d", got, n)
+	}
+	if got := max("HasBacklogWithoutCapacity"); got != 1 {
+		t.Errorf("HasBacklogWithoutCapacity max = %v, want 1", got)
+	}
+	// Capacity returns: the backlog drains.
+	setCapacity(t, sm, "queue", "prod", 1)
+	s3c := s.S3()
+	deadline = time.Now().Add(time.Minute)
+	for {
+		list, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("async"), Prefix: aws.String("out/")})
+		if list != nil && len(list.Contents) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outputs: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The S3 subset: head, delete.
+	if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("async"), Key: aws.String("fail/" + expired + "-error.out")}); err != nil {
+		t.Fatalf("HeadObject: %v", err)
+	}
+	if _, err := s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("async"), Key: aws.String("fail/" + expired + "-error.out")}); err != nil {
+		t.Fatalf("DeleteObject: %v", err)
+	}
+	if _, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("async"), Key: aws.String("fail/" + expired + "-error.out")}); err == nil {
+		t.Fatal("object still there after DeleteObject")
+	}
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("nope"), Key: aws.String("x"), Body: bytes.NewReader([]byte("x"))}); err == nil {
+		t.Fatal("PutObject into a bucket that does not exist succeeded")
+	}
+	// An endpoint without AsyncInferenceConfig refuses async invocations.
+	deploy(t, sm, "sync", model, 1)
+	_, err := s.Runtime().InvokeEndpointAsync(ctx, &sagemakerruntime.InvokeEndpointAsyncInput{EndpointName: aws.String("sync"), Body: []byte("1")})
+	expectAPIError(t, err, "ValidationError", "")
+}
