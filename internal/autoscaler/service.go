@@ -341,8 +341,8 @@ func (s *Service) ColdStart(endpoint, variant string) error {
 		if err != nil {
 			return err
 		}
-		if p := s.pending[t.Key()]; p != nil {
-			current = p.Desired
+		if p := s.pending[t.Key()]; p != nil && p.StatusCode == StatusPending {
+			current = p.Desired // not applied yet: it will be
 		}
 		if current > 0 {
 			return nil // capacity is already on its way
