@@ -21,7 +21,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"server":        {"run the ebb server (SageMaker, SageMaker Runtime APIs)", runServer},
+	"demo":          {"deploy an endpoint and watch it scale out and in (about three minutes)", runDemo},
+	"server":        {"run the ebb server (SageMaker, Runtime, CloudWatch, Application Auto Scaling, S3 subset)", runServer},
 	"example-model": {"run the built-in example model server", runExampleModel},
 	"version":       {"print the version", runVersion},
 }

@@ -25,10 +25,9 @@ func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAl
 		return monitor.ErrNoReceiver
 	}
 	arn, _, _ := strings.Cut(action, ":createdBy/")
-	s.mu.Lock()
-	_, ok := s.policies[arn]
-	s.mu.Unlock()
-	if !ok {
+	// Not s.mu: the monitor calls Deliver holding its own lock, and the
+	// autoscaler calls the monitor holding s.mu.
+	if _, ok := s.policyARNs.Load(arn); !ok {
 		return fmt.Errorf("no scaling policy %s", arn)
 	}
 	select {
