@@ -161,3 +161,28 @@ func TestAsyncBacklogMetricsAndTTL(t *testing.T) {
 	_, err := s.Runtime().InvokeEndpointAsync(ctx, &sagemakerruntime.InvokeEndpointAsyncInput{EndpointName: aws.String("sync"), Body: []byte("1")})
 	expectAPIError(t, err, "ValidationError", "")
 }
+
+// TestAsyncExternalS3 keeps payloads in an external S3-compatible store
+// (here another ebb) with --s3-endpoint.
+func TestAsyncExternalS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: two servers")
+	}
+	store := startServer(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := store.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("async")}); err != nil {
+		t.Fatal(err)
+	}
+	store.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("async"), Key: aws.String("in/x.csv"), Body: bytes.NewReader([]byte("1,2"))})
+	s := startServer(t, t.TempDir(), "--s3-endpoint", store.URL)
+	asyncConfig(t, s.SageMaker(), "ext", "ebb example-model --work 0s", "")
+	waitInService(t, s.SageMaker(), "ext")
+	out, err := s.Runtime().InvokeEndpointAsync(ctx, &sagemakerruntime.InvokeEndpointAsyncInput{EndpointName: aws.String("ext"),
+		InputLocation: aws.String("s3://async/in/x.csv"), ContentType: aws.String("text/csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := waitObject(t, store, "out/"+aws.ToString(out.InferenceId)+".out"); !strings.Contains(body, "predictions") && !strings.Contains(body, ".") {
+		t.Fatalf("output %q", body)
+	}
+}

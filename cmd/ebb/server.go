@@ -54,6 +54,7 @@ type serverConfig struct {
 	ColdStartBuffer   int
 	ColdStartTimeout  time.Duration
 	Webhooks          webhooks
+	S3Endpoint        string
 }
 
 // webhooks maps SNS topic ARNs to URLs (--sns-webhook ARN=URL, repeatable).
@@ -99,6 +100,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.InstanceLimit, "instance-limit", c.InstanceLimit, "maximum instances of each instance type across all endpoints (the account quota)")
 	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances")
 	fs.DurationVar(&c.ColdStartTimeout, "cold-start-timeout", c.ColdStartTimeout, "how long a request may wait for an instance to start from zero")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "keep async payloads in this external S3-compatible store (path style; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of ebb's own")
 	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
@@ -139,6 +141,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.ColdStartBuffer < 0 {
 		bad("cold-start-buffer", c.ColdStartBuffer, "must not be negative")
+	}
+	if c.S3Endpoint != "" && !strings.HasPrefix(c.S3Endpoint, "http://") && !strings.HasPrefix(c.S3Endpoint, "https://") {
+		bad("s3-endpoint", c.S3Endpoint, "want an http:// or https:// URL")
 	}
 	if c.ColdStartTimeout <= 0 {
 		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
@@ -266,7 +271,12 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	run(mon.Run)
 	run(as.Run)
 	objects := objstore.New(filepath.Join(c.Data, "s3"))
-	async, err := asyncinv.New(ctx, asyncinv.Options{Store: st, Hosting: hs, Router: rtr, Objects: objects, Metrics: ms, Clock: clk,
+	var payloads asyncinv.Objects = objects
+	if c.S3Endpoint != "" {
+		payloads = objstore.NewRemote(c.S3Endpoint, c.Region)
+		log.Info("async payloads in an external S3 store", "s3_endpoint", c.S3Endpoint)
+	}
+	async, err := asyncinv.New(ctx, asyncinv.Options{Store: st, Hosting: hs, Router: rtr, Objects: payloads, Metrics: ms, Clock: clk,
 		Logger: log.With("component", "async"), Webhooks: c.Webhooks, Region: c.Region})
 	if err != nil {
 		return fmt.Errorf("loading the async queue: %w", err)

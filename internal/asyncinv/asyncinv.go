@@ -89,12 +89,19 @@ type Hosting interface {
 	RunningInstances() []hosting.RunningInstance
 }
 
+// Objects is where payloads and results are: ebb's own S3 subset or an
+// external store.
+type Objects interface {
+	ReadAll(bucket, key string, max int64) ([]byte, error)
+	PutBytes(bucket, key string, b []byte) error
+}
+
 // Options configure the Service.
 type Options struct {
 	Store    Store
 	Hosting  Hosting
 	Router   *router.Router
-	Objects  *objstore.Store
+	Objects  Objects
 	Metrics  interface{ Put([]metrics.Point) error }
 	Clock    clock.Clock
 	Logger   *slog.Logger
