@@ -109,7 +109,7 @@ func TestAsyncThroughput(t *testing.T) {
 		now := time.Now()
 		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("TimeInBacklog"),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("tput")}, {Name: aws.String("VariantName"), Value: aws.String("prod")}},
-			StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Hour)), Period: aws.Int32(7200),
+			StartTime:  aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Hour)), Period: aws.Int32(7200),
 			Statistics: []cwtypes.Statistic{cwtypes.StatisticAverage, cwtypes.StatisticSampleCount}})
 		if err == nil && len(out.Datapoints) > 0 && *out.Datapoints[0].SampleCount >= n {
 			backlog = fmt.Sprintf("%.1f ms average", *out.Datapoints[0].Average)

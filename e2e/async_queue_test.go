@@ -93,7 +93,9 @@ func TestAsyncBacklogMetricsAndTTL(t *testing.T) {
 	asyncConfig(t, sm, "queue", "ebb example-model --work-ms 1", "")
 	waitInService(t, sm, "queue")
 	setCapacity(t, sm, "queue", "prod", 0)
-	waitFor(t, sm, "queue", "zero", func(o *sagemaker.DescribeEndpointOutput) bool { return *variantOf(o).CurrentInstanceCount == 0 && o.EndpointStatus == "InService" })
+	waitFor(t, sm, "queue", "zero", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).CurrentInstanceCount == 0 && o.EndpointStatus == "InService"
+	})
 
 	// An inline request with the shortest TTL expires while nothing serves it.
 	expired := asyncInvoke(t, s, "queue", "1,2", 60)

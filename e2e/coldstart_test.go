@@ -6,10 +6,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
@@ -85,6 +88,26 @@ func TestColdStartFromZero(t *testing.T) {
 	if len(acts.ScalingActivities) == 0 || !strings.Contains(aws.ToString(acts.ScalingActivities[0].Cause), "ebb cold start") {
 		t.Fatalf("no cold-start activity: %+v", acts.ScalingActivities)
 	}
+	// The cold start is published phase by phase.
+	cw := s.cloudWatchClients()["cbor"]
+	for _, name := range []string{"ColdStartDecisionTime", "ColdStartWaitTime", "ColdStartFirstResponseTime", "InstanceStartupTime"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			now := time.Now()
+			out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("ebb/ColdStart"), MetricName: aws.String(name),
+				Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("cold")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
+				StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Hour)), Period: aws.Int32(7200), Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum}})
+			if err == nil && len(out.Datapoints) > 0 {
+				t.Logf("%s: max %.0f ms", name, *out.Datapoints[0].Maximum)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s metric", name)
+			}
+			time.Sleep(50 * time.Millisecond) // polling for the next metrics flush
+		}
+	}
+
 	// With an instance up, requests flow as usual.
 	for _, err := range burst(s, "cold", 8) {
 		if err != nil {

@@ -131,9 +131,12 @@ func (e *Emitter) Tick(now time.Time) error {
 		for name, errs := range map[string]int{"Invocation4XXErrors": s.Errors4XX, "Invocation5XXErrors": s.Errors5XX, "InvocationModelErrors": s.ModelErrors} {
 			add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
 		}
-		if len(s.ColdStartWaits) > 0 {
-			// ebb's own metric: how long requests waited for capacity from zero.
-			add(ColdStartNamespace, "ColdStartWaitTime", "Milliseconds", s.Endpoint, s.Variant, metrics.Point{Values: millis(s.ColdStartWaits)})
+		// ebb's own cold-start metrics, phase by phase (see router.Sample).
+		for name, ds := range map[string][]time.Duration{"ColdStartDecisionTime": s.ColdStartDecisions,
+			"ColdStartWaitTime": s.ColdStartWaits, "ColdStartFirstResponseTime": s.ColdStartFirstResponses} {
+			if len(ds) > 0 {
+				add(ColdStartNamespace, name, "Milliseconds", s.Endpoint, s.Variant, metrics.Point{Values: millis(ds)})
+			}
 		}
 		add(InvocationNamespace, "ModelLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.ModelLatency)})
 		add(InvocationNamespace, "OverheadLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.OverheadLatency)})
@@ -165,6 +168,11 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		point := func(name string, v float64) {
 			e.Prometheus.instance(ri.Endpoint, ri.Variant, id, name, v)
 			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InstanceNamespace, MetricName: name, Dimensions: d}, Unit: "Percent", Timestamp: now, Value: v})
+		}
+		if _, known := e.lastCPU[id]; !known && ri.Startup > 0 {
+			// Once per instance: process start to first healthy ping.
+			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: ColdStartNamespace, MetricName: "InstanceStartupTime", Dimensions: d},
+				Unit: "Milliseconds", Timestamp: now, Value: float64(ri.Startup.Milliseconds())})
 		}
 		if prev, ok := e.lastCPU[id]; ok && st.At.After(prev.At) {
 			point("CPUUtilization", 100*(st.CPUTime-prev.CPUTime).Seconds()/st.At.Sub(prev.At).Seconds())

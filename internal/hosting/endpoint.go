@@ -59,6 +59,7 @@ type inst struct {
 	deployment string // deployment ID
 	variant    string
 	started    time.Time
+	readyAt    time.Time
 	ready      bool
 	stopping   bool
 }
@@ -255,6 +256,7 @@ func (e *endpoint) handle(ev event) {
 	switch ev.kind {
 	case eventReady:
 		in.ready = true
+		in.readyAt = e.s.opts.Clock.Now()
 		e.failures[in.variant] = 0
 		e.s.log.Info("instance healthy", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID())
 	case eventDone:
@@ -587,7 +589,7 @@ func (e *endpoint) publishView() {
 		if in.ready && !in.stopping {
 			if vr := e.rec.Current.variant(in.variant); vr != nil && in.deployment == e.rec.Current.ID {
 				typ, _ := runtime.LookupInstanceType(vr.InstanceType)
-				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt})
+				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Startup: in.readyAt.Sub(in.started)})
 			}
 		}
 	}

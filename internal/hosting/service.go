@@ -407,6 +407,9 @@ type RunningInstance struct {
 	Endpoint, Variant string
 	Type              runtime.InstanceType
 	Instance          runtime.Instance
+	// Startup is how long the instance took from its start to its first
+	// healthy ping.
+	Startup time.Duration
 }
 
 // RunningInstances lists the healthy instances of every endpoint.

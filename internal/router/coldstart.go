@@ -42,8 +42,9 @@ type coldStarts struct {
 }
 
 // waitForCapacity holds a request until the endpoint has an instance, the
-// timeout passes or the caller goes away.
-func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) error {
+// timeout passes or the caller goes away. The request that asked for the
+// cold start learns how long the decision took.
+func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) (decision time.Duration, err error) {
 	r.cold.mu.Lock()
 	if r.cold.waits == nil {
 		r.cold.waits = map[string]*coldWait{}
@@ -58,7 +59,7 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 	}
 	if w.waiting >= r.ColdStartBuffer {
 		r.cold.mu.Unlock()
-		return ErrColdStartBufferFull
+		return 0, ErrColdStartBufferFull
 	}
 	w.waiting++
 	r.cold.mu.Unlock()
@@ -68,7 +69,10 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 		r.cold.mu.Unlock()
 	}()
 	if first {
-		if err := r.ColdStart(endpoint, variant); err != nil {
+		asked := time.Now()
+		err := r.ColdStart(endpoint, variant)
+		decision = time.Since(asked)
+		if err != nil {
 			r.cold.mu.Lock()
 			if r.cold.waits[endpoint] == w {
 				delete(r.cold.waits, endpoint)
@@ -76,18 +80,18 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 			w.err = ErrNoCapacity
 			close(w.ready)
 			r.cold.mu.Unlock()
-			return ErrNoCapacity
+			return 0, ErrNoCapacity
 		}
 	}
 	t := time.NewTimer(r.ColdStartTimeout)
 	defer t.Stop()
 	select {
 	case <-w.ready:
-		return w.err
+		return decision, w.err
 	case <-t.C:
-		return ErrColdStartTimeout
+		return 0, ErrColdStartTimeout
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 

@@ -244,12 +244,15 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	var capacityAt time.Time // set when this request waited for a cold start
 	if len(v.backends) == 0 && r.ColdStart != nil && !route.hasCapacity(inv.TargetVariant) {
 		waitStart := time.Now()
-		if err := r.waitForCapacity(ctx, inv.Endpoint, v.name); err != nil {
+		decision, err := r.waitForCapacity(ctx, inv.Endpoint, v.name)
+		if err != nil {
 			return nil, err
 		}
-		v.stats.coldStart(time.Since(waitStart))
+		capacityAt = time.Now()
+		v.stats.coldStart(decision, capacityAt.Sub(waitStart))
 		if route = (*r.table.Load())[inv.Endpoint]; route == nil {
 			return nil, ErrEndpointNotFound
 		}
@@ -301,6 +304,9 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 		}
 		release := func() {
 			b.outstanding.Add(-1)
+			if !capacityAt.IsZero() {
+				v.stats.coldResponse(time.Since(capacityAt))
+			}
 			// ModelLatency runs from sending the request to the last byte of
 			// the answer; OverheadLatency is the time before that.
 			v.stats.record(OutcomeOK, time.Since(start), start.Sub(received))

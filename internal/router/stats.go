@@ -39,8 +39,13 @@ type Sample struct {
 	InFlight int
 	// Instances is the number of healthy instances at Collect time.
 	Instances int
-	// ColdStartWaits are the times requests waited for capacity from zero.
-	ColdStartWaits []time.Duration
+	// Cold starts, in phases: the decision (the request's arrival until
+	// the autoscaler accepted to start an instance), the wait (arrival until
+	// an instance could take the request) and the first response (from then
+	// until the answer was complete).
+	ColdStartDecisions      []time.Duration
+	ColdStartWaits          []time.Duration
+	ColdStartFirstResponses []time.Duration
 }
 
 // maxLatencySamples bounds the latencies kept per collection interval; at
@@ -73,9 +78,18 @@ func (s *variantStats) record(o Outcome, model, overhead time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *variantStats) coldStart(waited time.Duration) {
+func (s *variantStats) coldStart(decision, waited time.Duration) {
 	s.mu.Lock()
+	if decision > 0 {
+		s.cur.ColdStartDecisions = append(s.cur.ColdStartDecisions, decision)
+	}
 	s.cur.ColdStartWaits = append(s.cur.ColdStartWaits, waited)
+	s.mu.Unlock()
+}
+
+func (s *variantStats) coldResponse(d time.Duration) {
+	s.mu.Lock()
+	s.cur.ColdStartFirstResponses = append(s.cur.ColdStartFirstResponses, d)
 	s.mu.Unlock()
 }
 
