@@ -96,7 +96,7 @@ func TestColdStartFromZero(t *testing.T) {
 			now := time.Now()
 			out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("ebb/ColdStart"), MetricName: aws.String(name),
 				Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("cold")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
-				StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Hour)), Period: aws.Int32(7200), Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum}})
+				StartTime:  aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Hour)), Period: aws.Int32(7200), Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum}})
 			if err == nil && len(out.Datapoints) > 0 {
 				t.Logf("%s: max %.0f ms", name, *out.Datapoints[0].Maximum)
 				break
