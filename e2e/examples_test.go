@@ -26,6 +26,7 @@ func TestExamples(t *testing.T) {
 	if len(scripts) == 0 {
 		t.Fatal("no examples found")
 	}
+	readmePython, readmeCLI := readmeSnippets(t)
 	pythons := distinct("/usr/bin/python3", "python3")
 	clis := distinct("/usr/bin/aws", "aws")
 	for _, py := range pythons {
@@ -34,18 +35,51 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		version, _ := exec.Command(py, "-c", "import boto3; print(boto3.__version__)").Output()
-		leg(t, fmt.Sprintf("boto3 %s (%s)", strings.TrimSpace(string(version)), py), scripts, func(script string) *exec.Cmd {
-			return exec.Command(py, filepath.Base(script))
+		leg(t, fmt.Sprintf("boto3 %s (%s)", strings.TrimSpace(string(version)), py), append(scripts, readmePython...), func(script string) *exec.Cmd {
+			return exec.Command(py, script)
 		})
 	}
 	for _, aws := range clis {
 		version, _ := exec.Command(aws, "--version").CombinedOutput()
-		leg(t, fmt.Sprintf("%s (%s)", strings.Fields(string(version) + " ?")[0], aws), []string{"../examples/cli.sh"}, func(script string) *exec.Cmd {
-			c := exec.Command("sh", filepath.Base(script))
+		leg(t, fmt.Sprintf("%s (%s)", strings.Fields(string(version) + " ?")[0], aws), append([]string{"../examples/cli.sh"}, readmeCLI...), func(script string) *exec.Cmd {
+			c := exec.Command("sh", "-e", script)
 			c.Env = append(os.Environ(), "AWS="+aws)
 			return c
 		})
 	}
+}
+
+// readmeSnippets writes the README's boto3 and AWS CLI code blocks to files,
+// so that everything the README shows is run by CI. They talk to
+// http://127.0.0.1:8080, which leg replaces with its server's address.
+func readmeSnippets(t *testing.T) (python, cli []string) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	blocks := strings.Split(string(b), "```")
+	for i := 1; i < len(blocks); i += 2 {
+		lang, code, _ := strings.Cut(blocks[i], "\n")
+		var name string
+		switch {
+		case lang == "python" && strings.Contains(code, "boto3"):
+			name = fmt.Sprintf("README-%d.py", i)
+			python = append(python, filepath.Join(dir, name))
+		case lang == "sh" && strings.Contains(code, "aws $E"):
+			name = fmt.Sprintf("README-%d.sh", i)
+			cli = append(cli, filepath.Join(dir, name))
+		default:
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(python) == 0 || len(cli) == 0 {
+		t.Fatal("the README has no boto3 or AWS CLI snippet")
+	}
+	return python, cli
 }
 
 // leg runs scripts against one fresh server, each as a subtest.
@@ -54,8 +88,25 @@ func leg(t *testing.T, name string, scripts []string, command func(string) *exec
 		s := startServer(t, t.TempDir(), "--time-scale", "60")
 		passed, failed := 0, 0
 		for _, script := range scripts {
+			script, _ = filepath.Abs(script)
+			dir := filepath.Dir(script)
+			if strings.HasPrefix(filepath.Base(script), "README-") {
+				dir = t.TempDir()
+				b, err := os.ReadFile(script)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code := strings.ReplaceAll(string(b), "http://127.0.0.1:8080", s.URL)
+				if strings.HasSuffix(script, ".sh") { // run the leg's CLI, not the first on PATH
+					code = `aws() { "$AWS" "$@"; }` + "\n" + code
+				}
+				script = filepath.Join(dir, filepath.Base(script))
+				if err := os.WriteFile(script, []byte(code), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			c := command(script)
-			c.Dir = "../examples"
+			c.Dir = dir
 			if c.Env == nil {
 				c.Env = os.Environ()
 			}
