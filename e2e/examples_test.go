@@ -12,9 +12,9 @@ import (
 // TestExamples runs every example in examples/ against a real server, once
 // per client installed: Debian's boto3 (/usr/bin/python3, CloudWatch over
 // awsQuery), the boto3 first on PATH (newer, awsJson 1.0), Debian's AWS CLI
-// v2 (/usr/bin/aws) and the CLI first on PATH. A client that is not
-// installed is reported and skipped; scripts/test installs them. Each leg
-// prints "N passed, N failed" on its own line.
+// v2 (/usr/bin/aws), the CLI first on PATH, and examples/gosdk with the Go
+// SDK v2. A client that is not installed is reported and skipped;
+// .ci/run installs them. Each leg prints "N passed, N failed" on its own line.
 func TestExamples(t *testing.T) {
 	var scripts []string
 	all, _ := filepath.Glob("../examples/*.py")
@@ -39,6 +39,11 @@ func TestExamples(t *testing.T) {
 			return exec.Command(py, script)
 		})
 	}
+	goExample := filepath.Join(t.TempDir(), "gosdk")
+	if out, err := exec.Command("go", "build", "-o", goExample, "../examples/gosdk").CombinedOutput(); err != nil {
+		t.Fatalf("building examples/gosdk: %v\n%s", err, out)
+	}
+	leg(t, "Go SDK v2", []string{goExample}, func(script string) *exec.Cmd { return exec.Command(script) })
 	for _, aws := range clis {
 		version, _ := exec.Command(aws, "--version").CombinedOutput()
 		leg(t, fmt.Sprintf("%s (%s)", strings.Fields(string(version) + " ?")[0], aws), append([]string{"../examples/cli.sh"}, readmeCLI...), func(script string) *exec.Cmd {
