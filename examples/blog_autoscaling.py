@@ -120,9 +120,14 @@ response = sagemaker_client.update_endpoint_weights_and_capacities(
             'DesiredInstanceCount': 2
         }
     ])
-wait_until("on-demand scaling runs 2 instances", lambda: (
-    sagemaker_client.describe_endpoint(EndpointName=endpoint_name)['ProductionVariants'][0].get('CurrentInstanceCount') == 2
-    and sagemaker_client.describe_endpoint(EndpointName=endpoint_name)['EndpointStatus'] == 'InService'))
+
+
+def scaled_to_two():
+    endpoint = sagemaker_client.describe_endpoint(EndpointName=endpoint_name)
+    return endpoint['EndpointStatus'] == 'InService' and endpoint['ProductionVariants'][0].get('CurrentInstanceCount') == 2
+
+
+wait_until("on-demand scaling runs 2 instances", scaled_to_two)
 
 # Retrieving your scaling activity log
 response = client.describe_scaling_policies(
