@@ -134,7 +134,8 @@ func page[T any](items []T, max int, token string, def, limit int) ([]T, *string
 		s := base64.RawURLEncoding.EncodeToString(b)
 		next = &s
 	}
-	return items[start:end], next, nil
+	// A page is never null on the wire: AWS answers an empty list as [].
+	return append(make([]T, 0, end-start), items[start:end]...), next, nil
 }
 
 type suspended struct {
@@ -221,9 +222,6 @@ func (h *Handler) describeTargets(ctx context.Context, body []byte) (any, error)
 	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
 	if err != nil {
 		return nil, err
-	}
-	if items == nil {
-		items = []scalableTarget{}
 	}
 	return struct {
 		ScalableTargets []scalableTarget
@@ -388,9 +386,6 @@ func (h *Handler) describePolicies(ctx context.Context, body []byte) (any, error
 	if err != nil {
 		return nil, err
 	}
-	if items == nil {
-		items = []scalingPolicy{}
-	}
 	return struct {
 		ScalingPolicies []scalingPolicy
 		NextToken       *string `json:",omitempty"`
@@ -458,9 +453,6 @@ func (h *Handler) activities(ctx context.Context, body []byte) (any, error) {
 	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
 	if err != nil {
 		return nil, err
-	}
-	if items == nil {
-		items = []scalingActivity{}
 	}
 	return struct {
 		ScalingActivities []scalingActivity
@@ -576,9 +568,6 @@ func (h *Handler) describeScheduled(ctx context.Context, body []byte) (any, erro
 	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
 	if err != nil {
 		return nil, err
-	}
-	if items == nil {
-		items = []scheduledAction{}
 	}
 	return struct {
 		ScheduledActions []scheduledAction
