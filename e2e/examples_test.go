@@ -16,6 +16,9 @@ import (
 // SDK v2. A client that is not installed is reported and skipped;
 // .ci/run installs them. Each leg prints "N passed, N failed" on its own line.
 func TestExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("client legs run real servers and clients")
+	}
 	var scripts []string
 	all, _ := filepath.Glob("../examples/*.py")
 	for _, s := range all {
