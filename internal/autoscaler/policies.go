@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -367,7 +368,7 @@ func (s *Service) Policies(ns string, names []string, id, dim string) []PolicyVi
 	var out []PolicyView
 	for _, p := range s.policies {
 		t := s.targets[p.TargetKey]
-		if t == nil || t.ServiceNamespace != ns || len(names) > 0 && !contains(names, p.Name) ||
+		if t == nil || t.ServiceNamespace != ns || len(names) > 0 && !slices.Contains(names, p.Name) ||
 			id != "" && t.ResourceID != id || dim != "" && t.ScalableDimension != dim {
 			continue
 		}

@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -138,7 +139,7 @@ func (s *Service) Scheduled(ns string, names []string, id, dim string) []Schedul
 	var out []ScheduledView
 	for _, a := range s.scheduled {
 		t := s.targets[a.TargetKey]
-		if t == nil || t.ServiceNamespace != ns || len(names) > 0 && !contains(names, a.Name) || id != "" && t.ResourceID != id || dim != "" && t.ScalableDimension != dim {
+		if t == nil || t.ServiceNamespace != ns || len(names) > 0 && !slices.Contains(names, a.Name) || id != "" && t.ResourceID != id || dim != "" && t.ScalableDimension != dim {
 			continue
 		}
 		out = append(out, ScheduledView{*a, *t})

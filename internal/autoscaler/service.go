@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -391,22 +392,13 @@ func (s *Service) Targets(ns string, ids []string, dim string) []Target {
 	defer s.mu.Unlock()
 	var out []Target
 	for _, t := range s.targets {
-		if t.ServiceNamespace != ns || len(ids) > 0 && !contains(ids, t.ResourceID) || dim != "" && t.ScalableDimension != dim {
+		if t.ServiceNamespace != ns || len(ids) > 0 && !slices.Contains(ids, t.ResourceID) || dim != "" && t.ScalableDimension != dim {
 			continue
 		}
 		out = append(out, *t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ResourceID < out[j].ResourceID })
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Service) target(ns, id, dim string) (*Target, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -324,7 +325,7 @@ func (m *Monitor) Describe(f Filter) []MetricAlarm {
 		}
 	}
 	for _, a := range candidates {
-		if len(f.Names) > 0 && !contains(f.Names, a.AlarmName) ||
+		if len(f.Names) > 0 && !slices.Contains(f.Names, a.AlarmName) ||
 			f.NamePrefix != "" && !strings.HasPrefix(a.AlarmName, f.NamePrefix) ||
 			f.StateValue != "" && string(a.StateValue) != f.StateValue {
 			continue
@@ -340,15 +341,6 @@ func (m *Monitor) Describe(f Filter) []MetricAlarm {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AlarmName < out[j].AlarmName })
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hasPrefix(list []string, prefix string) bool {

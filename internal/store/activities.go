@@ -15,20 +15,7 @@ func (s *SQLite) PutActivity(ctx context.Context, id, target string, start time.
 // Activities returns the activities of targets whose key starts with
 // prefix, newest first.
 func (s *SQLite) Activities(ctx context.Context, prefix string) ([][]byte, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT doc FROM scaling_activities WHERE substr(target, 1, ?) = ? ORDER BY start DESC, rowid DESC", len(prefix), prefix)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][]byte
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
-		}
-		out = append(out, doc)
-	}
-	return out, rows.Err()
+	return docs(s.db.QueryContext(ctx, "SELECT doc FROM scaling_activities WHERE substr(target, 1, ?) = ? ORDER BY start DESC, rowid DESC", len(prefix), prefix))
 }
 
 // PruneActivities deletes activities that started before a time.

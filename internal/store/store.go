@@ -143,7 +143,11 @@ func (s *SQLite) Delete(ctx context.Context, kind, name string) error {
 
 // List returns every document of a kind, oldest first.
 func (s *SQLite) List(ctx context.Context, kind string) ([][]byte, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT doc FROM resources WHERE kind = ? ORDER BY created, name", kind)
+	return docs(s.db.QueryContext(ctx, "SELECT doc FROM resources WHERE kind = ? ORDER BY created, name", kind))
+}
+
+// docs reads a query's single doc column.
+func docs(rows *sql.Rows, err error) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
