@@ -176,6 +176,10 @@ func TestAsyncExternalS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("async"), Key: aws.String("in/x.csv"), Body: bytes.NewReader([]byte("1,2"))})
+	// ebb signs its requests to the store with these keys; the store, like
+	// any ebb, refuses unsigned ones.
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	s := startServer(t, t.TempDir(), "--s3-endpoint", store.URL)
 	asyncConfig(t, s.SageMaker(), "ext", "ebb example-model --work 0s", "")
 	waitInService(t, s.SageMaker(), "ext")

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,8 +164,19 @@ func TestSignatures(t *testing.T) {
 	_, err = s.Runtime().InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("nope"), Body: []byte("1")})
 	expectAPIError(t, err, "ValidationError", "Endpoint nope of account 123456789012 not found.")
 
-	status, doc, _ := post(t, s.URL, "ListEndpoints", "{}")
-	if status != http.StatusForbidden || doc["__type"] != "MissingAuthenticationTokenException" {
-		t.Fatalf("unsigned: %d %v", status, doc)
+	resp, body := send(t, "POST", s.URL+"/", map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.ListEndpoints"}, "{}")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, `"MissingAuthenticationTokenException"`) {
+		t.Fatalf("unsigned: %d %s", resp.StatusCode, body)
+	}
+	// With --credentials any Host is served (a Service name in a cluster):
+	// the signature binds it.
+	cfg := awsConfig("AKIDTEST", "secret")
+	addr := strings.TrimPrefix(s.URL, "http://")
+	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	byName := sagemaker.NewFromConfig(cfg, func(o *sagemaker.Options) { o.BaseEndpoint = aws.String("http://ebb.ml.svc.cluster.local:8080") })
+	if _, err := byName.ListEndpoints(ctx, &sagemaker.ListEndpointsInput{}); err != nil {
+		t.Fatalf("signed request to a Service name: %v", err)
 	}
 }

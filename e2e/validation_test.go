@@ -25,6 +25,7 @@ func postTarget(t *testing.T, url, target, body string) (int, map[string]any, ht
 	req, _ := http.NewRequest("POST", url+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", target)
+	req.Header.Set("Authorization", anyAuth)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +36,10 @@ func postTarget(t *testing.T, url, target, body string) (int, map[string]any, ht
 	json.Unmarshal(b, &doc)
 	return resp.StatusCode, doc, resp.Header
 }
+
+// anyAuth is an Authorization header of SigV4's shape, which a server
+// without --credentials requires (a browser form cannot send one).
+const anyAuth = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261201/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
 
 const arnPrefix = "arn:aws:sagemaker:us-east-1:123456789012:"
 

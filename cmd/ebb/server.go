@@ -55,6 +55,22 @@ type serverConfig struct {
 	ColdStartTimeout  time.Duration
 	Webhooks          webhooks
 	S3Endpoint        string
+	AllowedHosts      stringList
+	MaxInflightBytes  int64
+	BodyReadTimeout   time.Duration
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 // webhooks maps SNS topic ARNs to URLs (--sns-webhook ARN=URL, repeatable).
@@ -85,6 +101,8 @@ func defaultServerConfig() serverConfig {
 		InstanceLimit:    hosting.DefaultInstanceLimit,
 		ColdStartBuffer:  router.DefaultColdStartBuffer,
 		ColdStartTimeout: router.DefaultColdStartTimeout,
+		MaxInflightBytes: 256 << 20,
+		BodyReadTimeout:  api.DefaultBodyReadTimeout,
 	}
 }
 
@@ -101,6 +119,9 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances")
 	fs.DurationVar(&c.ColdStartTimeout, "cold-start-timeout", c.ColdStartTimeout, "how long a request may wait for an instance to start from zero")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "keep async payloads in this external S3-compatible store (path style; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of ebb's own")
+	fs.Var(&c.AllowedHosts, "allowed-host", "without --credentials, also serve requests whose Host is this name or host:port (repeatable; loopback names and --listen always are)")
+	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes held in memory at once across all requests; beyond it requests get 503 ThrottlingException")
+	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "how long a client may take to send a request body (S3 objects: one more second per MiB); slower ones get 400 RequestTimeout")
 	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
@@ -144,6 +165,12 @@ func (c *serverConfig) validate() error {
 	}
 	if c.S3Endpoint != "" && !strings.HasPrefix(c.S3Endpoint, "http://") && !strings.HasPrefix(c.S3Endpoint, "https://") {
 		bad("s3-endpoint", c.S3Endpoint, "want an http:// or https:// URL")
+	}
+	if c.MaxInflightBytes < 8<<20 {
+		bad("max-inflight-bytes", c.MaxInflightBytes, "must be at least 8388608 (one largest request)")
+	}
+	if c.BodyReadTimeout <= 0 {
+		bad("body-read-timeout", c.BodyReadTimeout, "must be positive")
 	}
 	if c.ColdStartTimeout <= 0 {
 		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
@@ -190,6 +217,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 			return fmt.Errorf("--credentials: %w", err)
 		}
 		verifier = sigv4.New(secrets)
+		verifier.Region = c.Region
 		log.Info("verifying SigV4 signatures", "access_keys", len(secrets))
 	}
 	if err := os.MkdirAll(c.Data, 0o755); err != nil {
@@ -271,6 +299,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	run(mon.Run)
 	run(as.Run)
 	objects := objstore.New(filepath.Join(c.Data, "s3"))
+	objects.Logger = log.With("component", "s3")
 	var payloads asyncinv.Objects = objects
 	if c.S3Endpoint != "" {
 		payloads = objstore.NewRemote(c.S3Endpoint, c.Region)
@@ -283,21 +312,29 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	run(async.Run)
 
-	handler := api.NewHandler(api.Config{
-		SageMaker:   sagemaker.New(hs),
-		Runtime:     &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
-		Objects:     objects,
-		CloudWatch:  cloudwatch.New(ms, mon, st, clk),
-		Autoscaling: autoscaling.New(as),
-		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		Verifier:    verifier,
-		Logger:      log.With("component", "api"),
-	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	admission := &api.Admission{
+		AllowedHosts:     append([]string{c.Listen, ln.Addr().String()}, c.AllowedHosts...),
+		MaxInflightBytes: c.MaxInflightBytes,
+	}
+	handler := api.NewHandler(api.Config{
+		SageMaker:       sagemaker.New(hs),
+		Runtime:         &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
+		Objects:         objects,
+		CloudWatch:      cloudwatch.New(ms, mon, st, clk),
+		Autoscaling:     autoscaling.New(as),
+		Metrics:         promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Verifier:        verifier,
+		Admission:       admission,
+		BodyReadTimeout: c.BodyReadTimeout,
+		Logger:          log.With("component", "api"),
+	})
+	// Slow clients: headers within 10 s and 64 KiB, bodies within the
+	// handler's body read deadline.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()

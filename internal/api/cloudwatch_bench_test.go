@@ -38,7 +38,8 @@ func BenchmarkPutMetricData(b *testing.B) {
 	body := []byte(`{"Namespace":"Bench","MetricData":[` + strings.Join(datums, ",") + `]}`)
 	start := time.Now()
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/", bytes.NewReader(body))
+		req.Header.Set("Authorization", anyAuth)
 		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 		req.Header.Set("X-Amz-Target", "GraniteServiceVersion20100801.PutMetricData")
 		w := httptest.NewRecorder()

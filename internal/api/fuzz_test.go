@@ -42,6 +42,10 @@ func newHandler(t testing.TB) *api.Handler {
 	})
 }
 
+// anyAuth is an Authorization header of SigV4's shape: a server without
+// credentials admits it from loopback.
+const anyAuth = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261201/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
+
 // FuzzAWSJSON sends arbitrary awsJson1_1 requests: every answer must be
 // well-formed JSON, and a 4xx must carry an error type; nothing may panic
 // or fail with a 5xx.
@@ -54,7 +58,8 @@ func FuzzAWSJSON(f *testing.F) {
 	f.Add("DescribeEndpoint", []byte(`{"EndpointName":1e400}`))
 	h := newHandler(f)
 	f.Fuzz(func(t *testing.T, op string, body []byte) {
-		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/", bytes.NewReader(body))
+		req.Header.Set("Authorization", anyAuth)
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		req.Header.Set("X-Amz-Target", "SageMaker."+op)
 		w := httptest.NewRecorder()
@@ -84,6 +89,7 @@ func FuzzRestJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
+		req.Header.Set("Authorization", anyAuth)
 		req.URL.RawPath = ""
 		req.URL.Path = "/endpoints/" + endpoint + "/invocations"
 		for k, v := range map[string]string{

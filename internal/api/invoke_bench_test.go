@@ -29,6 +29,7 @@ func BenchmarkInvokePath(b *testing.B) {
 		for pb.Next() {
 			req, _ := http.NewRequest("POST", srv.URL+"/endpoints/ep/invocations", bytes.NewReader([]byte("1,2,3")))
 			req.Header.Set("Content-Type", "text/csv")
+			req.Header.Set("Authorization", anyAuth)
 			resp, err := client.Do(req)
 			if err != nil {
 				b.Fatal(err)

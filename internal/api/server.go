@@ -7,10 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,10 +24,25 @@ import (
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
+	"github.com/ebbscale/ebb/internal/asyncinv"
+	"github.com/ebbscale/ebb/internal/objstore"
+	"github.com/ebbscale/ebb/internal/router"
 )
 
-// maxControlBody bounds control-plane request bodies.
-const maxControlBody = 8 << 20
+// Body limits, checked against Content-Length before a byte is read and
+// again while reading. InvokeEndpoint's is SageMaker Runtime's documented
+// 6 MB, an async invocation's inline body AWS's 128,000 bytes, CloudWatch's
+// the 1 MB AWS documents for PutMetricData (also after gzip). AWS documents
+// none for the SageMaker and Application Auto Scaling control planes; 1 MiB
+// is several times the largest request their models allow.
+const (
+	maxControlBody    = 1 << 20
+	maxCloudWatchBody = 1 << 20
+)
+
+// DefaultBodyReadTimeout is how long a client may take to send a request
+// body that is read into memory (an S3 object gets one more second per MiB).
+const DefaultBodyReadTimeout = 30 * time.Second
 
 // Config wires the services into one handler.
 type Config struct {
@@ -34,12 +52,19 @@ type Config struct {
 	Autoscaling *autoscaling.Handler
 	// Objects serves the S3-compatible subset (PUT, GET, HEAD, DELETE on
 	// /bucket/key); nil serves nothing there.
-	Objects http.Handler
+	Objects *objstore.Store
 	// Metrics serves GET /metrics (Prometheus); nil serves nothing there.
 	Metrics http.Handler
-	// Verifier checks SigV4 signatures; nil accepts any signature.
+	// Verifier checks SigV4 signatures; nil admits any signature of the
+	// right shape, from loopback or allowed hosts only (see Admission).
 	Verifier *sigv4.Verifier
-	Logger   *slog.Logger
+	// Admission keeps browsers out and bounds the bytes held in memory.
+	Admission *Admission
+	// BodyReadTimeout bounds how long a request body may take to arrive
+	// (default DefaultBodyReadTimeout), so that slow clients cannot hold
+	// connections and memory indefinitely.
+	BodyReadTimeout time.Duration
+	Logger          *slog.Logger
 }
 
 // Handler is ebb's single AWS endpoint.
@@ -52,59 +77,244 @@ func NewHandler(c Config) *Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Admission == nil {
+		c.Admission = &Admission{}
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	return &Handler{c: c}
 }
 
-// route tells the services apart. It is written out rather than left to
+// call is one recognised request: the service it goes to and how that
+// service reads bodies and answers errors.
+type call struct {
+	// service is the SigV4 signing name; "" for what is not an AWS API
+	// (/healthz, /metrics), which needs no signature.
+	service string
+	// maxBody > 0: the body is read into memory up to this many bytes
+	// before serve; 0: serve streams it (S3 objects) or there is none.
+	maxBody  int64
+	tooLarge *awserr.Error
+	fail     func(http.ResponseWriter, *awserr.Error)
+	serve    func(http.ResponseWriter, *http.Request, []byte)
+}
+
+// classify tells the services apart. It is written out rather than left to
 // http.ServeMux, which would clean paths and answer with redirects no AWS
 // client expects.
-func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) classify(r *http.Request) call {
+	jsonFail := func(contentType string) func(http.ResponseWriter, *awserr.Error) {
+		return func(w http.ResponseWriter, e *awserr.Error) { awsjson.WriteError(w, contentType, e) }
+	}
 	if r.Method == http.MethodPost {
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/endpoints/"); ok {
 			if name, ok := strings.CutSuffix(rest, "/invocations"); ok {
-				h.invoke(w, r, name)
-				return
+				received := time.Now()
+				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: smruntime.TooLarge("InvokeEndpoint", router.MaxPayloadBytes),
+					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
+						h.c.Runtime.Invoke(w, r, name, body, received)
+					}}
 			}
 			if name, ok := strings.CutSuffix(rest, "/async-invocations"); ok {
-				h.invokeAsync(w, r, name)
-				return
+				return call{service: "sagemaker", maxBody: asyncinv.MaxInlineBody, tooLarge: smruntime.TooLarge("InvokeEndpointAsync", asyncinv.MaxInlineBody),
+					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
+						h.c.Runtime.InvokeAsync(w, r, name, body)
+					}}
 			}
 		}
-	}
-	if r.Method == http.MethodPost {
-		if op, ok := strings.CutPrefix(r.URL.Path, cloudwatch.CBORPathPrefix); ok {
-			h.cloudwatch(w, r, cloudwatch.CBOR, op)
-			return
+		proto, op, ok := cloudwatch.Protocol(0), "", false
+		if op, ok = strings.CutPrefix(r.URL.Path, cloudwatch.CBORPathPrefix); ok {
+			proto = cloudwatch.CBOR
+		} else if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			proto, ok = cloudwatch.Query, true
+		} else if op, ok = strings.CutPrefix(r.Header.Get("X-Amz-Target"), cloudwatch.TargetPrefix); ok {
+			proto = cloudwatch.JSON
 		}
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-			h.cloudwatch(w, r, cloudwatch.Query, "")
-			return
-		}
-		if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), cloudwatch.TargetPrefix); ok {
-			h.cloudwatch(w, r, cloudwatch.JSON, op)
-			return
+		if ok {
+			if h.c.CloudWatch == nil {
+				return call{fail: jsonFail(cloudwatch.JSONType), serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
+					awsjson.WriteError(w, cloudwatch.JSONType, awserr.UnknownOperation("CloudWatch "+op))
+				}}
+			}
+			return call{service: "monitoring", maxBody: maxCloudWatchBody, tooLarge: tooLarge(maxCloudWatchBody, "CloudWatch"),
+				fail: func(w http.ResponseWriter, e *awserr.Error) { h.c.CloudWatch.Fail(w, proto, e) },
+				serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
+					h.cloudwatch(w, r, proto, op, body)
+				}}
 		}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/metrics" && h.c.Metrics != nil {
-		h.c.Metrics.ServeHTTP(w, r)
-		return
+		return call{fail: jsonFail("application/json"), serve: func(w http.ResponseWriter, r *http.Request, _ []byte) { h.c.Metrics.ServeHTTP(w, r) }}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-		io.WriteString(w, "ok\n")
-		return
+		return call{fail: jsonFail("application/json"), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) { io.WriteString(w, "ok\n") }}
 	}
 	if h.c.Objects != nil && (r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete) {
-		if h.c.Verifier != nil {
-			if e := h.c.Verifier.Verify(r, nil); e != nil {
-				awsjson.WriteError(w, "application/json", e)
-				return
-			}
-		}
-		h.c.Objects.ServeHTTP(w, r)
+		return call{service: "s3",
+			fail: func(w http.ResponseWriter, e *awserr.Error) {
+				code, ok := s3Codes[e.Code]
+				if !ok {
+					code = e.Code
+				}
+				objstore.WriteError(w, r, code, e.Status, e.Message)
+			},
+			serve: func(w http.ResponseWriter, r *http.Request, _ []byte) { h.c.Objects.ServeHTTP(w, r) }}
+	}
+	contentType := r.Header.Get("Content-Type")
+	if contentType == "" {
+		contentType = sagemaker.ContentType
+	}
+	target := r.Header.Get("X-Amz-Target")
+	if r.Method != http.MethodPost || target == "" {
+		return call{fail: jsonFail(contentType), serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			awsjson.WriteError(w, contentType, awserr.New("UnknownOperationException", http.StatusNotFound,
+				"No AWS operation at %s %s: send SageMaker requests as POST / with X-Amz-Target, or InvokeEndpoint to /endpoints/{name}/invocations.", r.Method, r.URL.Path))
+		}}
+	}
+	if op, ok := strings.CutPrefix(target, sagemaker.TargetPrefix); ok {
+		return call{service: "sagemaker", maxBody: maxControlBody, tooLarge: tooLarge(maxControlBody, "SageMaker"), fail: jsonFail(contentType),
+			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.SageMaker.Serve(w, r, op, body) }}
+	}
+	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && h.c.Autoscaling != nil {
+		return call{service: "application-autoscaling", maxBody: maxControlBody, tooLarge: tooLarge(maxControlBody, "Application Auto Scaling"), fail: jsonFail(contentType),
+			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.Autoscaling.Serve(w, r, op, body) }}
+	}
+	return call{fail: jsonFail(contentType), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		awsjson.WriteError(w, contentType, awserr.UnknownOperation(target))
+	}}
+}
+
+// s3Codes are S3's names for the errors ebb answers before a request
+// reaches the object store.
+var s3Codes = map[string]string{
+	"AccessDeniedException":               "AccessDenied",
+	"MissingAuthenticationTokenException": "AccessDenied",
+	"InvalidSignatureException":           "SignatureDoesNotMatch",
+	"UnrecognizedClientException":         "InvalidAccessKeyId",
+	"IncompleteSignatureException":        "AuthorizationHeaderMalformed",
+	"ThrottlingException":                 "SlowDown",
+	"RequestTimeout":                      "RequestTimeout",
+}
+
+// route admits a request (origin, host, the signature's shape: all before
+// the body is read), reads its body within the service's limit and the
+// in-flight budget, verifies the signature over it and serves it.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	c := h.classify(r)
+	if e := h.admit(r, c.service); e != nil {
+		c.fail(w, e)
 		return
 	}
-	h.rpc(w, r)
+	var body []byte
+	if c.maxBody > 0 {
+		if r.ContentLength > c.maxBody {
+			c.fail(w, c.tooLarge)
+			return
+		}
+		reserved := r.ContentLength
+		if reserved < 0 {
+			reserved = c.maxBody
+		}
+		if !h.c.Admission.reserve(reserved) {
+			c.fail(w, throttled())
+			return
+		}
+		defer h.c.Admission.release(reserved)
+		b, release, e := h.readBody(w, r, c.maxBody, c.tooLarge)
+		defer release()
+		if e == nil && h.c.Verifier != nil {
+			e = h.c.Verifier.Verify(r, c.service, b)
+		}
+		if e != nil {
+			c.fail(w, e)
+			return
+		}
+		body = b
+	} else if c.service != "" && r.ContentLength != 0 {
+		// A streamed body (an S3 object) gets the read deadline too, one
+		// second more per MiB it declares.
+		d := h.c.BodyReadTimeout + 10*time.Minute
+		if r.ContentLength > 0 {
+			d = h.c.BodyReadTimeout + time.Duration(r.ContentLength>>20)*time.Second
+		}
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+	}
+	if c.service == "s3" && h.c.Verifier != nil {
+		if e := h.c.Verifier.Verify(r, c.service, nil); e != nil {
+			c.fail(w, e)
+			return
+		}
+	}
+	c.serve(w, r, body)
 }
+
+// admit runs every check that needs no body. service is "" for requests
+// that are not AWS API calls.
+func (h *Handler) admit(r *http.Request, service string) *awserr.Error {
+	if e := checkOrigin(r); e != nil {
+		return e
+	}
+	if h.c.Verifier == nil {
+		return h.c.Admission.checkUnsigned(r, service != "")
+	}
+	if service != "" {
+		_, e := h.c.Verifier.Check(r, service)
+		return e
+	}
+	return nil
+}
+
+// readBody reads a body of at most limit bytes into a pooled buffer within
+// the body read deadline; release returns the buffer.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge *awserr.Error) ([]byte, func(), *awserr.Error) {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(h.c.BodyReadTimeout))
+	buf := bodyPool.Get().(*[]byte)
+	b := (*buf)[:0]
+	release := func() {
+		if cap(b) <= maxPooled {
+			*buf = b[:0]
+			bodyPool.Put(buf)
+		}
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			release()
+			r.Body.Close()
+			return nil, func() {}, tooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			// The deadline would otherwise still hold while the request is
+			// served, and net/http's background read would cancel a long
+			// invocation.
+			rc.SetReadDeadline(time.Time{})
+			return b, release, nil
+		}
+		if err != nil {
+			release()
+			// Closed unread, the body makes net/http close the connection
+			// after the answer instead of waiting to drain it.
+			r.Body.Close()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, func() {}, awserr.New("RequestTimeout", http.StatusBadRequest,
+					"Your socket connection to the server was not read from or written to within the timeout period (%s for the whole body).", h.c.BodyReadTimeout)
+			}
+			return nil, func() {}, awserr.Serialization("Could not read the request body: " + err.Error())
+		}
+	}
+}
+
+// maxPooled keeps the occasional huge payload's buffer out of the pool.
+const maxPooled = 1 << 20
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Amzn-Requestid"] = []string{requestID()}
@@ -152,91 +362,25 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
-func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, endpoint string) {
-	received := time.Now()
-	body, release, e := smruntime.Body(r)
-	defer release()
-	if e == nil && h.c.Verifier != nil {
-		e = h.c.Verifier.Verify(r, body)
-	}
-	if e != nil {
-		smruntime.Fail(w, e)
-		return
-	}
-	h.c.Runtime.Invoke(w, r, endpoint, body, received)
-}
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func (h *Handler) invokeAsync(w http.ResponseWriter, r *http.Request, endpoint string) {
-	body, release, e := smruntime.Body(r)
-	defer release()
-	if e == nil && h.c.Verifier != nil {
-		e = h.c.Verifier.Verify(r, body)
-	}
-	if e != nil {
-		smruntime.Fail(w, e)
-		return
-	}
-	h.c.Runtime.InvokeAsync(w, r, endpoint, body)
-}
-
-// cloudwatch reads, authenticates and decompresses a CloudWatch request in
-// any of its protocols. For awsQuery the operation is the form's Action.
-func (h *Handler) cloudwatch(w http.ResponseWriter, r *http.Request, proto cloudwatch.Protocol, op string) {
-	if h.c.CloudWatch == nil {
-		awsjson.WriteError(w, cloudwatch.JSONType, awserr.UnknownOperation("CloudWatch "+op))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
-	if err == nil && h.c.Verifier != nil {
-		if e := h.c.Verifier.Verify(r, body); e != nil {
-			h.c.CloudWatch.Fail(w, proto, e)
+// cloudwatch decompresses a CloudWatch request (PutMetricData bodies may
+// be gzip-compressed: the requestcompression trait) within the same limit.
+func (h *Handler) cloudwatch(w http.ResponseWriter, r *http.Request, proto cloudwatch.Protocol, op string, body []byte) {
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err == nil {
+			body, err = io.ReadAll(io.LimitReader(zr, maxCloudWatchBody+1))
+		}
+		if err != nil {
+			h.c.CloudWatch.Fail(w, proto, awserr.Serialization("Could not decompress the gzip request body: "+err.Error()))
 			return
 		}
-	}
-	if err == nil && r.Header.Get("Content-Encoding") == "gzip" {
-		// PutMetricData bodies may be compressed (requestcompression trait).
-		var zr *gzip.Reader
-		if zr, err = gzip.NewReader(bytes.NewReader(body)); err == nil {
-			body, err = io.ReadAll(io.LimitReader(zr, maxControlBody))
+		if len(body) > maxCloudWatchBody {
+			h.c.CloudWatch.Fail(w, proto, tooLarge(maxCloudWatchBody, "CloudWatch (after decompression)"))
+			return
 		}
-	}
-	if err != nil {
-		h.c.CloudWatch.Fail(w, proto, awserr.Serialization("Could not read the request body: "+err.Error()))
-		return
 	}
 	h.c.CloudWatch.Serve(w, r, proto, op, body)
-}
-
-// rpc serves the awsJson services, told apart by X-Amz-Target.
-func (h *Handler) rpc(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	contentType := r.Header.Get("Content-Type")
-	if contentType == "" {
-		contentType = sagemaker.ContentType
-	}
-	if r.Method != http.MethodPost || target == "" {
-		awsjson.WriteError(w, contentType, awserr.New("UnknownOperationException", http.StatusNotFound,
-			"No AWS operation at %s %s: send SageMaker requests as POST / with X-Amz-Target, or InvokeEndpoint to /endpoints/{name}/invocations.", r.Method, r.URL.Path))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
-	if err != nil {
-		awsjson.WriteError(w, contentType, awserr.Serialization("Could not read the request body: "+err.Error()))
-		return
-	}
-	if h.c.Verifier != nil {
-		if e := h.c.Verifier.Verify(r, body); e != nil {
-			awsjson.WriteError(w, contentType, e)
-			return
-		}
-	}
-	if op, ok := strings.CutPrefix(target, sagemaker.TargetPrefix); ok {
-		h.c.SageMaker.Serve(w, r, op, body)
-		return
-	}
-	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && h.c.Autoscaling != nil {
-		h.c.Autoscaling.Serve(w, r, op, body)
-		return
-	}
-	awsjson.WriteError(w, contentType, awserr.UnknownOperation(target))
 }

@@ -194,6 +194,14 @@ func (s *Service) Invoke(ctx context.Context, in Invocation) (*Request, error) {
 	if in.InferenceID == "" {
 		in.InferenceID = uuid.NewString()
 	}
+	// S3 keys are literal, but ebb keeps objects as files: an id with "."
+	// or ".." path segments would name an object outside the output
+	// prefix, so it is refused rather than rewritten.
+	for _, seg := range strings.Split(in.InferenceID, "/") {
+		if seg == "." || seg == ".." {
+			return nil, &Error{fmt.Sprintf("InferenceId %q has a %q path segment; ebb keeps results under the output path and refuses ids that would leave it.", in.InferenceID, seg)}
+		}
+	}
 	out := strings.TrimSuffix(c.OutputConfig.S3OutputPath, "/")
 	fail := strings.TrimSuffix(c.OutputConfig.S3FailurePath, "/")
 	if fail == "" {
@@ -336,8 +344,11 @@ func (s *Service) process(ctx context.Context, r *Request) {
 		s.finish(ctx, r, "Failed", nil, err)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPayload))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPayload+1))
 	resp.Close()
+	if err == nil && int64(len(body)) > maxPayload {
+		err = fmt.Errorf("the model's response is larger than %d bytes, the largest async result ebb keeps", maxPayload)
+	}
 	if err != nil {
 		s.finish(ctx, r, "Failed", nil, err)
 		return

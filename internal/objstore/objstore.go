@@ -7,7 +7,6 @@
 package objstore
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +31,8 @@ type Store struct {
 	Dir string
 	// MaxObject bounds one object (async payloads go up to 1 GB).
 	MaxObject int64
+	// Logger gets the errors answered as InternalError; may be nil.
+	Logger *slog.Logger
 }
 
 // New returns a store rooted at dir.
@@ -44,13 +46,32 @@ var (
 	ErrNoSuchBucket = errors.New("NoSuchBucket")
 )
 
+// Error is an S3 error: its code, status and message.
+type Error struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func invalidBucket(bucket string) error {
+	return &Error{"InvalidBucketName", http.StatusBadRequest, fmt.Sprintf("The specified bucket is not valid: %q.", bucket)}
+}
+
 func (s *Store) path(bucket, key string) (string, error) {
 	if !bucketRE.MatchString(bucket) {
-		return "", fmt.Errorf("invalid bucket name %q", bucket)
+		return "", invalidBucket(bucket)
 	}
 	clean := filepath.Clean("/" + key)
-	if key == "" || strings.Contains(key, "\x00") || clean == "/" {
-		return "", fmt.Errorf("invalid key %q", key)
+	dots := false
+	for _, seg := range strings.Split(key, "/") {
+		dots = dots || seg == "." || seg == ".."
+	}
+	// Keys are literal in S3; as file names "." and ".." segments would
+	// alias other objects, so they are refused.
+	if key == "" || dots || strings.Contains(key, "\x00") || clean == "/" || len(key) > 1024 {
+		return "", &Error{"InvalidArgument", http.StatusBadRequest, fmt.Sprintf("Object key %q is not valid here: 1 to 1024 bytes, no NUL, no \".\" or \"..\" segments, not only slashes.", key)}
 	}
 	return filepath.Join(s.Dir, bucket, "objects", clean), nil
 }
@@ -58,7 +79,7 @@ func (s *Store) path(bucket, key string) (string, error) {
 // CreateBucket makes a bucket (idempotent).
 func (s *Store) CreateBucket(bucket string) error {
 	if !bucketRE.MatchString(bucket) {
-		return fmt.Errorf("invalid bucket name %q", bucket)
+		return invalidBucket(bucket)
 	}
 	return os.MkdirAll(filepath.Join(s.Dir, bucket, "objects"), 0o755)
 }
@@ -88,7 +109,7 @@ func (s *Store) Put(bucket, key string, r io.Reader) (string, error) {
 	h := md5.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, s.MaxObject+1))
 	if err == nil && n > s.MaxObject {
-		err = fmt.Errorf("object larger than %d bytes", s.MaxObject)
+		err = &Error{"EntityTooLarge", http.StatusBadRequest, fmt.Sprintf("Your proposed upload exceeds the maximum allowed object size (%d bytes).", s.MaxObject)}
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -225,9 +246,10 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case key == "" && r.Method == http.MethodGet:
 		s.listObjects(w, r, bucket)
 	case r.Method == http.MethodPut:
-		body := io.Reader(r.Body)
-		if strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked") || strings.HasPrefix(r.Header.Get("X-Amz-Content-Sha256"), "STREAMING-") {
-			body = newChunkedReader(r.Body)
+		body, err := requestBody(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
 		}
 		etag, err := s.Put(bucket, key, body)
 		if err != nil {
@@ -326,68 +348,39 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// fail answers err as S3 does. Errors that are not S3's own (file system
+// errors) are logged and answered as InternalError without their text,
+// which would name paths under the data directory.
 func (s *Store) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code, status := "InvalidRequest", http.StatusBadRequest
+	var e *Error
 	switch {
+	case errors.As(err, &e):
+		WriteError(w, r, e.Code, e.Status, e.Message)
 	case errors.Is(err, ErrNoSuchKey):
-		code, status = "NoSuchKey", http.StatusNotFound
+		WriteError(w, r, "NoSuchKey", http.StatusNotFound, "The specified key does not exist.")
 	case errors.Is(err, ErrNoSuchBucket):
-		code, status = "NoSuchBucket", http.StatusNotFound
+		WriteError(w, r, "NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist.")
 	case err.Error() == "NotImplemented":
-		code, status = "NotImplemented", http.StatusNotImplemented
+		WriteError(w, r, "NotImplemented", http.StatusNotImplemented, "A header or operation you provided implies functionality that is not implemented.")
+	default:
+		if s.Logger != nil {
+			s.Logger.Error("object store", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		WriteError(w, r, "InternalError", http.StatusInternalServerError, "We encountered an internal error. Please try again.")
 	}
+}
+
+// WriteError answers with S3's XML error (only the status for HEAD).
+func WriteError(w http.ResponseWriter, r *http.Request, code string, status int, message string) {
 	if r.Method == http.MethodHead {
 		w.WriteHeader(status)
 		return
 	}
 	writeXML(w, status, struct {
-		XMLName  xml.Name `xml:"Error"`
-		Code     string
-		Message  string
-		Resource string
-	}{Code: code, Message: err.Error(), Resource: r.URL.Path})
-}
-
-// chunkedReader decodes aws-chunked bodies ("size;chunk-signature=...\r\n
-// data\r\n ... 0\r\n trailers\r\n\r\n"), which S3 clients send for
-// streaming uploads.
-type chunkedReader struct {
-	br   *bufio.Reader
-	left int64
-	done bool
-}
-
-func newChunkedReader(r io.Reader) *chunkedReader { return &chunkedReader{br: bufio.NewReader(r)} }
-
-func (c *chunkedReader) Read(p []byte) (int, error) {
-	for c.left == 0 {
-		if c.done {
-			return 0, io.EOF
-		}
-		line, err := c.br.ReadString('\n')
-		if err != nil {
-			return 0, err
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue // the CRLF after a chunk's data
-		}
-		sizeHex, _, _ := strings.Cut(line, ";")
-		n, err := strconv.ParseInt(sizeHex, 16, 64)
-		if err != nil {
-			return 0, fmt.Errorf("aws-chunked: bad chunk header %q", line)
-		}
-		if n == 0 {
-			c.done = true
-			io.Copy(io.Discard, c.br) // trailers
-			return 0, io.EOF
-		}
-		c.left = n
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.br.Read(p)
-	c.left -= int64(n)
-	return n, err
+		XMLName   xml.Name `xml:"Error"`
+		Code      string
+		Message   string
+		Resource  string
+		RequestId string
+	}{Code: code, Message: message, Resource: r.URL.Path, RequestId: w.Header().Get("X-Amzn-Requestid")})
 }

@@ -84,7 +84,8 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, name string, bod
 		awsjson.WriteError(w, ContentType, awserr.UnknownOperation(TargetPrefix+name))
 		return
 	}
-	if err := awsmodel.ApplicationAutoScaling.Validate(name, body); err != nil {
+	body, err := awsmodel.ApplicationAutoScaling.Clean(name, body)
+	if err != nil {
 		awsjson.WriteError(w, ContentType, fromError(err))
 		return
 	}

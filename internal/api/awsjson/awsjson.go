@@ -49,6 +49,24 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Double is a double that may be non-finite: AWS's JSON protocols (Smithy)
+// send Infinity, -Infinity and NaN as the strings "Infinity", "-Infinity"
+// and "NaN"; encoding/json would refuse to encode them at all.
+type Double float64
+
+func (d Double) MarshalJSON() ([]byte, error) {
+	f := float64(d)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Infinity"`), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
 // Ptr returns the time, or nil for a nil pointer.
 func (t *Time) Ptr() *time.Time {
 	if t == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/textproto"
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -48,7 +49,7 @@ type Model struct {
 	Shapes     map[string]*Shape    `json:"shapes"`
 
 	mu       sync.Mutex
-	patterns map[string]*regexp.Regexp
+	patterns map[string]*matcher
 }
 
 // Operation is one operation of a model.
@@ -92,7 +93,7 @@ type Shape struct {
 }
 
 func mustLoad(b []byte) *Model {
-	m := &Model{patterns: map[string]*regexp.Regexp{}}
+	m := &Model{patterns: map[string]*matcher{}}
 	if err := json.Unmarshal(b, m); err != nil {
 		panic(fmt.Sprintf("awsmodel: embedded model: %v", err))
 	}
@@ -113,15 +114,104 @@ func (m *Model) widen(shape, pattern string) *Model {
 }
 
 // pattern compiles a model pattern as a whole-string match, as AWS (Java)
-// applies it. Patterns Go's RE2 cannot compile are not enforced; none of the
-// operations ebb serves has one.
-func (m *Model) pattern(p string) *regexp.Regexp {
+// applies it. Java's POSIX classes and \uXXXX escapes, which RE2 spells
+// otherwise, are translated (javaClasses), and a leading negative
+// lookahead, which RE2 lacks, becomes a second expression that must not
+// match at the start. TestPatternsCompile checks that every pattern of the
+// embedded models compiles, so none goes unenforced; nil means it did not.
+func (m *Model) pattern(p string) *matcher {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	re, ok := m.patterns[p]
+	mt, ok := m.patterns[p]
 	if !ok {
-		re, _ = regexp.Compile(`^(?:` + p + `)$`)
-		m.patterns[p] = re
+		mt = compilePattern(p)
+		m.patterns[p] = mt
 	}
-	return re
+	return mt
+}
+
+// matcher is a compiled pattern: re matches and not (if set) does not.
+type matcher struct{ re, not *regexp.Regexp }
+
+func (mt *matcher) MatchString(s string) bool {
+	return mt.re.MatchString(s) && (mt.not == nil || !mt.not.MatchString(s))
+}
+
+func compilePattern(p string) *matcher {
+	p = strings.TrimSuffix(strings.TrimPrefix(p, "^"), "$")
+	mt := &matcher{}
+	if strings.HasPrefix(p, "(?!") {
+		depth, end := 0, -1
+		for i := 0; i < len(p) && end < 0; i++ {
+			switch {
+			case p[i] == '\\':
+				i++
+			case p[i] == '(':
+				depth++
+			case p[i] == ')':
+				if depth--; depth == 0 {
+					end = i
+				}
+			}
+		}
+		if end < 0 {
+			return nil
+		}
+		not, err := regexp.Compile(`^(?:` + javaClasses(p[3:end]) + `)`)
+		if err != nil {
+			return nil
+		}
+		mt.not, p = not, p[end+1:]
+	}
+	re, err := regexp.Compile(`^(?:` + javaClasses(p) + `)$`)
+	if err != nil {
+		return nil
+	}
+	mt.re = re
+	return mt
+}
+
+// javaPOSIX are Java's ASCII POSIX classes as ranges.
+var javaPOSIX = map[string]string{`\p{Print}`: `\x20-\x7E`, `\p{ASCII}`: `\x00-\x7F`, `\p{Graph}`: `\x21-\x7E`}
+
+var javaUnicode = regexp.MustCompile(`\\u([0-9A-Fa-f]{4})`)
+
+// javaClasses rewrites Java's \p{Print}-style classes for RE2: a range
+// inside a bracket expression, a bracketed range outside one.
+func javaClasses(p string) string {
+	// UTF-16 escapes: a surrogate-pair range is the supplementary planes.
+	p = strings.ReplaceAll(p, `\uD800\uDC00-\uDBFF\uDFFF`, `\x{10000}-\x{10FFFF}`)
+	p = javaUnicode.ReplaceAllString(p, `\x{$1}`)
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' && i+1 < len(p) {
+			matched := false
+			for class, r := range javaPOSIX {
+				if strings.HasPrefix(p[i:], class) {
+					if inClass {
+						b.WriteString(r)
+					} else {
+						b.WriteString("[" + r + "]")
+					}
+					i += len(class) - 1
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				b.WriteString(p[i : i+2])
+				i++
+			}
+			continue
+		}
+		switch p[i] {
+		case '[':
+			inClass = true
+		case ']':
+			inClass = false
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }

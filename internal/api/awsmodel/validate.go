@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -35,12 +36,21 @@ func (e *ValidationError) Error() string {
 // Validate checks a JSON request body for op against the model. It returns
 // nil, a *SerializationError or a *ValidationError.
 func (m *Model) Validate(op string, body []byte) error {
+	_, err := m.Clean(op, body)
+	return err
+}
+
+// Clean validates a JSON request body for op as Validate does and returns
+// it with only the members the model defines: AWS drops unknown members, so
+// ebb neither stores nor echoes them (a client could otherwise park
+// megabytes in a Describe answer).
+func (m *Model) Clean(op string, body []byte) ([]byte, error) {
 	o, ok := m.Operations[op]
 	if !ok {
-		return ErrUnknownOperation
+		return nil, ErrUnknownOperation
 	}
 	if o.Input == nil {
-		return nil
+		return []byte("{}"), nil
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -49,23 +59,60 @@ func (m *Model) Validate(op string, body []byte) error {
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return &SerializationError{Msg: "Unable to parse request body: " + err.Error()}
+		return nil, &SerializationError{Msg: "Unable to parse request body: " + err.Error()}
 	}
 	if dec.More() {
-		return &SerializationError{Msg: "Unexpected content after the request body"}
+		return nil, &SerializationError{Msg: "Unexpected content after the request body"}
 	}
 	if _, ok := doc.(map[string]any); !ok {
-		return &SerializationError{Msg: "Request body must be a JSON object"}
+		return nil, &SerializationError{Msg: "Request body must be a JSON object"}
 	}
 	v := validator{m: m}
 	v.value("", o.Input.Shape, doc)
 	if v.serial != nil {
-		return v.serial
+		return nil, v.serial
 	}
 	if len(v.problems) > 0 {
-		return &ValidationError{Problems: v.problems}
+		return nil, &ValidationError{Problems: v.problems}
 	}
-	return nil
+	if !m.prune(o.Input.Shape, doc) {
+		return body, nil
+	}
+	return json.Marshal(doc)
+}
+
+// prune deletes the members of structures that shape does not define and
+// reports whether it deleted any.
+func (m *Model) prune(shape string, v any) bool {
+	s := m.Shapes[shape]
+	if s == nil {
+		return false
+	}
+	pruned := false
+	switch s.Type {
+	case "structure":
+		obj, _ := v.(map[string]any)
+		for name, x := range obj {
+			ref, ok := s.Members[name]
+			if !ok {
+				delete(obj, name)
+				pruned = true
+				continue
+			}
+			pruned = m.prune(ref.Shape, x) || pruned
+		}
+	case "list":
+		list, _ := v.([]any)
+		for _, x := range list {
+			pruned = m.prune(s.Member.Shape, x) || pruned
+		}
+	case "map":
+		obj, _ := v.(map[string]any)
+		for _, x := range obj {
+			pruned = m.prune(s.Value.Shape, x) || pruned
+		}
+	}
+	return pruned
 }
 
 // ValidateREST checks the members of a restJson1 request that travel in the
@@ -88,6 +135,14 @@ func (m *Model) ValidateREST(op string, uri map[string]string, header http.Heade
 		case "header":
 			if vs := header[ref.headerKey]; len(vs) > 0 {
 				val = vs[0]
+				// Integer headers are checked as the numbers they carry.
+				if t := m.Shapes[ref.Shape]; t != nil && (t.Type == "integer" || t.Type == "long") {
+					if _, err := strconv.ParseInt(vs[0], 10, 64); err != nil {
+						v.fail(lowerFirst(name), vs[0], "Member must be an integer")
+						continue
+					}
+					val = json.Number(vs[0])
+				}
 			}
 		default:
 			continue

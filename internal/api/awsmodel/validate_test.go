@@ -60,3 +60,37 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestPatternsCompile: a pattern RE2 could not compile would silently go
+// unenforced. Two are known not to: MetricsEndpointPath (a lookahead in the
+// middle) belongs to no member of the operations ebb serves, and
+// VersionedArnOrName (a lookbehind) is ContainerDefinition.ModelPackageName,
+// which ebb's hosting has no model packages for.
+func TestPatternsCompile(t *testing.T) {
+	known := map[string]bool{"MetricsEndpointPath": true, "VersionedArnOrName": true}
+	for name, m := range map[string]*Model{"sagemaker": SageMaker, "sagemaker-runtime": SageMakerRuntime,
+		"application-autoscaling": ApplicationAutoScaling, "cloudwatch": CloudWatch} {
+		for shape, s := range m.Shapes {
+			if s.Pattern != "" && !known[shape] && m.pattern(s.Pattern) == nil {
+				t.Errorf("%s %s: pattern %q does not compile as %q", name, shape, s.Pattern, javaClasses(s.Pattern))
+			}
+		}
+	}
+	re := SageMakerRuntime.pattern(`\A\S[\p{Print}]*\z`)
+	if re == nil || !re.MatchString("id-1 x") || re.MatchString("tab\tinside") || re.MatchString(" lead") {
+		t.Fatalf("InferenceId pattern: %v", re)
+	}
+}
+
+func TestLookaheadPatterns(t *testing.T) {
+	name := ApplicationAutoScaling.pattern(ApplicationAutoScaling.Shapes["ScheduledActionName"].Pattern)
+	for s, want := range map[string]bool{"scale-up": true, " lead": false, "trail ": false, "a:b": false, "a|b": false, "ctl\x01": false} {
+		if got := name.MatchString(s); got != want {
+			t.Errorf("ScheduledActionName %q: %v, want %v", s, got, want)
+		}
+	}
+	ext := SageMakerRuntime.pattern(SageMakerRuntime.Shapes["S3OutputPathExtensionHeader"].Pattern)
+	if !ext.MatchString("run/1") || ext.MatchString("s3:x") || ext.MatchString("a b") {
+		t.Error("S3OutputPathExtension pattern")
+	}
+}

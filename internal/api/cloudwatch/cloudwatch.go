@@ -87,7 +87,11 @@ func (h *Handler) Fail(w http.ResponseWriter, proto Protocol, err error) {
 	e := fromError(err)
 	switch proto {
 	case Query:
-		b := awsquery.EncodeError(Namespace, e.QueryCode, e.Message, e.Sender(), requestID)
+		code := e.QueryCode
+		if code == "" {
+			code = e.Code // never an empty <Code>: boto3 would see None
+		}
+		b := awsquery.EncodeError(Namespace, code, e.Message, e.Sender(), requestID)
 		w.Header().Set("Content-Type", "text/xml")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(e.Status)
@@ -135,7 +139,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, proto Protocol, 
 		doc, err = rpcv2cbor.Decode(awsmodel.CloudWatch, name, body)
 	}
 	if err == nil {
-		err = awsmodel.CloudWatch.Validate(name, doc)
+		doc, err = awsmodel.CloudWatch.Clean(name, doc)
 	}
 	if err != nil {
 		fail(err)

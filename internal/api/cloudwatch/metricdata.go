@@ -15,7 +15,7 @@ type metricDataResult struct {
 	Id         string
 	Label      string
 	Timestamps []*awsjson.Time
-	Values     []float64
+	Values     []awsjson.Double
 	StatusCode string
 	Messages   []struct{} `json:",omitempty"`
 }
@@ -81,7 +81,7 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 		if in.ScanBy != "TimestampAscending" {
 			sort.Slice(pts, func(i, j int) bool { return pts[i].t.After(pts[j].t) })
 		}
-		dr := metricDataResult{Id: r.ID, Label: r.Label, Timestamps: []*awsjson.Time{}, Values: []float64{}, StatusCode: "Complete"}
+		dr := metricDataResult{Id: r.ID, Label: r.Label, Timestamps: []*awsjson.Time{}, Values: []awsjson.Double{}, StatusCode: "Complete"}
 		for _, p := range pts {
 			seen++
 			if seen <= offset {
@@ -94,7 +94,7 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 			}
 			budget--
 			dr.Timestamps = append(dr.Timestamps, awsjson.T(p.t))
-			dr.Values = append(dr.Values, p.v)
+			dr.Values = append(dr.Values, awsjson.Double(p.v))
 		}
 		out.MetricDataResults = append(out.MetricDataResults, dr)
 		if out.NextToken != "" {

@@ -206,6 +206,17 @@ func fromJSON(m *awsmodel.Model, shape string, v any) any {
 		}
 		return i
 	case "double", "float":
+		if str, ok := v.(string); ok {
+			// The JSON forms of non-finite doubles (Smithy's); CBOR
+			// carries them natively.
+			switch str {
+			case "Infinity":
+				return math.Inf(1)
+			case "-Infinity":
+				return math.Inf(-1)
+			}
+			return math.NaN()
+		}
 		n, _ := v.(json.Number)
 		f, _ := n.Float64()
 		return f

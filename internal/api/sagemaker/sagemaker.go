@@ -63,7 +63,8 @@ func (x *Handler) Serve(w http.ResponseWriter, r *http.Request, name string, bod
 		awsjson.WriteError(w, ContentType, awserr.UnknownOperation(TargetPrefix+name))
 		return
 	}
-	if err := awsmodel.SageMaker.Validate(name, body); err != nil {
+	body, err := awsmodel.SageMaker.Clean(name, body)
+	if err != nil {
 		awsjson.WriteError(w, ContentType, awserr.FromSageMaker(err))
 		return
 	}

@@ -37,6 +37,8 @@ type Verifier struct {
 	// Now is the wall clock (signatures are dated in real time, never the
 	// scaled clock).
 	Now func() time.Time
+	// Region is the only region a credential scope may name ("" accepts any).
+	Region string
 }
 
 // New returns a verifier for the given access key id -> secret pairs.
@@ -93,27 +95,49 @@ func LoadFile(path string) (map[string]string, error) {
 	return out, nil
 }
 
+// authError is an authentication error with the code awsQuery services
+// (CloudWatch) give it.
+func authError(code, queryCode string, status int, format string, args ...any) *awserr.Error {
+	e := awserr.New(code, status, format, args...)
+	e.QueryCode = queryCode
+	return e
+}
+
 func missing() *awserr.Error {
-	return awserr.New("MissingAuthenticationTokenException", http.StatusForbidden, "Missing Authentication Token")
+	return authError("MissingAuthenticationTokenException", "MissingAuthenticationToken", http.StatusForbidden, "Missing Authentication Token")
+}
+
+func incomplete(format string, args ...any) *awserr.Error {
+	return authError("IncompleteSignatureException", "IncompleteSignature", http.StatusBadRequest, format, args...)
 }
 
 func invalid(format string, args ...any) *awserr.Error {
-	return awserr.New("InvalidSignatureException", http.StatusForbidden, format, args...)
+	return authError("InvalidSignatureException", "SignatureDoesNotMatch", http.StatusForbidden, format, args...)
 }
 
 const mismatch = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 
-// Verify checks the signature of r, whose body has already been read into
-// body; a nil body means it was not read, and the declared
-// X-Amz-Content-Sha256 is trusted as S3 does until it stores the object.
-func (v *Verifier) Verify(r *http.Request, body []byte) *awserr.Error {
+// Authorization is a parsed SigV4 Authorization header.
+type Authorization struct {
+	AccessKey     string
+	Date          string // of the scope, YYYYMMDD
+	Region        string
+	Service       string
+	SignedHeaders []string
+	Signature     string
+}
+
+// Parse reads the shape of r's Authorization header. It needs no secret, so
+// it also tells an AWS client from a browser form when no credentials are
+// configured: every AWS SDK signs, a form cannot set the header.
+func Parse(r *http.Request) (*Authorization, *awserr.Error) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return missing()
+		return nil, missing()
 	}
 	algo, rest, _ := strings.Cut(auth, " ")
 	if algo != "AWS4-HMAC-SHA256" {
-		return awserr.New("IncompleteSignatureException", http.StatusBadRequest, "Unsupported signature algorithm %q; sign requests with AWS4-HMAC-SHA256.", algo)
+		return nil, incomplete("Unsupported signature algorithm %q; sign requests with AWS4-HMAC-SHA256.", algo)
 	}
 	parts := map[string]string{}
 	for _, p := range strings.Split(rest, ",") {
@@ -122,30 +146,77 @@ func (v *Verifier) Verify(r *http.Request, body []byte) *awserr.Error {
 	}
 	cred, signedHeaders, signature := parts["Credential"], parts["SignedHeaders"], parts["Signature"]
 	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || signedHeaders == "" || signature == "" || scope[4] != "aws4_request" {
-		return awserr.New("IncompleteSignatureException", http.StatusBadRequest,
+	if len(scope) != 5 || scope[0] == "" || signedHeaders == "" || signature == "" || scope[4] != "aws4_request" {
+		return nil, awserr.New("IncompleteSignatureException", http.StatusBadRequest,
 			"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=%s", auth)
 	}
-	secret, ok := v.secrets[scope[0]]
-	if !ok {
-		return awserr.New("UnrecognizedClientException", http.StatusForbidden, "The security token included in the request is invalid.")
+	return &Authorization{AccessKey: scope[0], Date: scope[1], Region: scope[2], Service: scope[3],
+		SignedHeaders: strings.Split(signedHeaders, ";"), Signature: signature}, nil
+}
+
+// Check does everything that needs no body, before the body is read: the
+// header's shape, the access key, the date, the credential scope (this
+// server's region, the service the request goes to) and that X-Amz-Target,
+// when sent, is signed. A request that fails here costs no body read.
+func (v *Verifier) Check(r *http.Request, service string) (*Authorization, *awserr.Error) {
+	a, e := Parse(r)
+	if e != nil {
+		return nil, e
+	}
+	if _, ok := v.secrets[a.AccessKey]; !ok {
+		return nil, authError("UnrecognizedClientException", "InvalidClientTokenId", http.StatusForbidden, "The security token included in the request is invalid.")
 	}
 	dateStr := r.Header.Get("X-Amz-Date")
 	when, err := time.Parse(amzDate, dateStr)
 	if err != nil {
-		return awserr.New("IncompleteSignatureException", http.StatusBadRequest, "Date must be in ISO-8601 'basic format'. Got '%s'.", dateStr)
+		return nil, incomplete("Date must be in ISO-8601 'basic format'. Got '%s'.", dateStr)
 	}
 	now := v.Now().UTC()
 	if when.Before(now.Add(-MaxSkew)) {
-		return invalid("Signature expired: %s is now earlier than %s (%s - 5 min.)", dateStr, now.Add(-MaxSkew).Format(amzDate), now.Format(amzDate))
+		return nil, invalid("Signature expired: %s is now earlier than %s (%s - 5 min.)", dateStr, now.Add(-MaxSkew).Format(amzDate), now.Format(amzDate))
 	}
 	if when.After(now.Add(MaxSkew)) {
-		return invalid("Signature not yet current: %s is still later than %s (%s + 5 min.)", dateStr, now.Add(MaxSkew).Format(amzDate), now.Format(amzDate))
+		return nil, invalid("Signature not yet current: %s is still later than %s (%s + 5 min.)", dateStr, now.Add(MaxSkew).Format(amzDate), now.Format(amzDate))
 	}
+	if a.Date != when.Format("20060102") {
+		return nil, invalid("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.Date, when.Format("20060102"), dateStr)
+	}
+	if v.Region != "" && a.Region != v.Region {
+		return nil, invalid("Credential should be scoped to a valid region. This server serves '%s'.", v.Region)
+	}
+	if service != "" && a.Service != service {
+		return nil, invalid("Credential should be scoped to correct service: '%s'. ", service)
+	}
+	signed := func(name string) bool {
+		for _, h := range a.SignedHeaders {
+			if h == name {
+				return true
+			}
+		}
+		return false
+	}
+	if r.Header.Get("X-Amz-Target") != "" && !signed("x-amz-target") {
+		return nil, invalid("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	if !signed("host") {
+		return nil, invalid("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	return a, nil
+}
+
+// Verify checks the signature of r for service (its signing name: sagemaker,
+// monitoring, application-autoscaling, s3), whose body has already been
+// read into body; a nil body means it was not read, and the declared
+// X-Amz-Content-Sha256 is trusted here and checked by the object store as
+// it streams the object to disk.
+func (v *Verifier) Verify(r *http.Request, service string, body []byte) *awserr.Error {
+	a, e := v.Check(r, service)
+	if e != nil {
+		return e
+	}
+	when, _ := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
 	if body != nil || payloadHash == "" {
-		// A body that was read is checked against its declared hash; one
-		// that was not (S3 objects, streamed to disk) is signed by it.
 		sum := sha256.Sum256(body)
 		computed := hex.EncodeToString(sum[:])
 		switch h := payloadHash; {
@@ -164,7 +235,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) *awserr.Error {
 		return invalid("%s", mismatch)
 	}
 	again.Host = r.Host
-	for _, name := range strings.Split(signedHeaders, ";") {
+	for _, name := range a.SignedHeaders {
 		switch name {
 		case "host":
 		case "content-length":
@@ -178,13 +249,13 @@ func (v *Verifier) Verify(r *http.Request, body []byte) *awserr.Error {
 			}
 		}
 	}
-	creds := aws.Credentials{AccessKeyID: scope[0], SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v.signer.SignHTTP(context.Background(), creds, again, payloadHash, scope[3], scope[2], when); err != nil {
+	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey], SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if err := v.signer.SignHTTP(context.Background(), creds, again, payloadHash, a.Service, a.Region, when); err != nil {
 		return invalid("%s", mismatch)
 	}
 	want := again.Header.Get("Authorization")
 	i := strings.LastIndex(want, "Signature=")
-	if i < 0 || subtle.ConstantTimeCompare([]byte(want[i+len("Signature="):]), []byte(signature)) != 1 {
+	if i < 0 || subtle.ConstantTimeCompare([]byte(want[i+len("Signature="):]), []byte(a.Signature)) != 1 {
 		return invalid("%s", mismatch)
 	}
 	return nil

@@ -17,12 +17,22 @@ import (
 
 func signed(t *testing.T, secret string, at time.Time, body string) *http.Request {
 	t.Helper()
+	return signedFor(t, secret, at, body, "sagemaker", "us-east-1", true)
+}
+
+func signedFor(t *testing.T, secret string, at time.Time, body, service, region string, target bool) *http.Request {
+	t.Helper()
 	r, _ := http.NewRequest("POST", "http://127.0.0.1:8080/", bytes.NewReader([]byte(body)))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	r.Header.Set("X-Amz-Target", "SageMaker.ListModels")
+	if target {
+		r.Header.Set("X-Amz-Target", "SageMaker.ListModels")
+	}
 	sum := sha256.Sum256([]byte(body))
 	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: secret},
-		r, hex.EncodeToString(sum[:]), "sagemaker", "us-east-1", at)
+		r, hex.EncodeToString(sum[:]), service, region, at)
+	if !target {
+		r.Header.Set("X-Amz-Target", "SageMaker.DeleteModel") // added after signing
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +43,7 @@ func TestVerify(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	v := New(map[string]string{"AKIDEXAMPLE": "secret"})
 	v.Now = func() time.Time { return now }
+	v.Region = "us-east-1"
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -43,11 +54,14 @@ func TestVerify(t *testing.T) {
 		{"wrong secret", signed(t, "other", now, "{}"), "{}", "InvalidSignatureException"},
 		{"tampered body", signed(t, "secret", now, "{}"), `{"x":1}`, "InvalidSignatureException"},
 		{"expired", signed(t, "secret", now.Add(-10*time.Minute), "{}"), "{}", "InvalidSignatureException"},
+		{"other region", signedFor(t, "secret", now, "{}", "sagemaker", "eu-west-1", true), "{}", "InvalidSignatureException"},
+		{"other service", signedFor(t, "secret", now, "{}", "monitoring", "us-east-1", true), "{}", "InvalidSignatureException"},
+		{"target not signed", signedFor(t, "secret", now, "{}", "sagemaker", "us-east-1", false), "{}", "InvalidSignatureException"},
 		{"unsigned", func() *http.Request { r, _ := http.NewRequest("POST", "http://127.0.0.1:8080/", nil); return r }(), "", "MissingAuthenticationTokenException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := v.Verify(tt.req, []byte(tt.body))
+			err := v.Verify(tt.req, "sagemaker", []byte(tt.body))
 			switch {
 			case tt.code == "" && err != nil:
 				t.Fatalf("unexpected %v", err)
@@ -58,7 +72,7 @@ func TestVerify(t *testing.T) {
 	}
 	unknown := New(map[string]string{"OTHER": "secret"})
 	unknown.Now = v.Now
-	if err := unknown.Verify(signed(t, "secret", now, "{}"), []byte("{}")); err == nil || err.Code != "UnrecognizedClientException" {
+	if err := unknown.Verify(signed(t, "secret", now, "{}"), "sagemaker", []byte("{}")); err == nil || err.Code != "UnrecognizedClientException" {
 		t.Fatalf("unknown key: got %v", err)
 	}
 }

@@ -3,11 +3,12 @@
 package smruntime
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
@@ -54,6 +55,12 @@ func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint s
 		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
 		return
 	}
+	for _, name := range []string{"X-Amzn-SageMaker-Filename", "X-Amzn-SageMaker-S3OutputPathExtension"} {
+		if r.Header.Get(name) != "" {
+			h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s is not supported by ebb: results are written to the endpoint's S3OutputPath as {InferenceId}.out.", name))
+			return
+		}
+	}
 	if h.Async == nil {
 		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "Asynchronous inference is not enabled on this server."))
 		return
@@ -65,8 +72,9 @@ func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint s
 	req, err := h.Async.Invoke(r.Context(), asyncinv.Invocation{
 		Endpoint: endpoint, InputLocation: r.Header.Get("X-Amzn-SageMaker-InputLocation"), InferenceID: r.Header.Get("X-Amzn-SageMaker-Inference-Id"),
 		ContentType: r.Header.Get("X-Amzn-SageMaker-Content-Type"), Accept: r.Header.Get("X-Amzn-SageMaker-Accept"),
-		CustomAttributes: r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"), Body: body,
-		TTL: seconds("X-Amzn-SageMaker-RequestTTLSeconds"), Timeout: seconds("X-Amzn-SageMaker-InvocationTimeoutSeconds"),
+		CustomAttributes: r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"),
+		Body:             bytes.Clone(body), // the queue keeps it; body is the server's pooled buffer
+		TTL:              seconds("X-Amzn-SageMaker-RequestTTLSeconds"), Timeout: seconds("X-Amzn-SageMaker-InvocationTimeoutSeconds"),
 	})
 	var ae *asyncinv.Error
 	switch {
@@ -82,48 +90,10 @@ func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint s
 	awsjson.Write(w, "application/json", http.StatusAccepted, map[string]string{"InferenceId": req.InferenceID})
 }
 
-// Body reads a request body up to the payload limit into a pooled buffer.
-// It is used before authentication so the signature covers the payload.
-func Body(r *http.Request) ([]byte, func(), *awserr.Error) {
-	if r.ContentLength > router.MaxPayloadBytes {
-		return nil, func() {}, tooLarge()
-	}
-	buf := pool.Get().(*[]byte)
-	b := (*buf)[:0]
-	release := func() {
-		if cap(b) <= maxPooled {
-			*buf = b[:0]
-			pool.Put(buf)
-		}
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if len(b) > router.MaxPayloadBytes {
-			release()
-			return nil, func() {}, tooLarge()
-		}
-		if errors.Is(err, io.EOF) {
-			return b, release, nil
-		}
-		if err != nil {
-			release()
-			return nil, func() {}, awserr.New("ValidationError", http.StatusBadRequest, "Could not read the request body: %v", err)
-		}
-	}
-}
-
-// maxPooled keeps the occasional huge payload's buffer out of the pool.
-const maxPooled = 1 << 20
-
-var pool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-func tooLarge() *awserr.Error {
+// TooLarge is SageMaker Runtime's answer to a body above op's limit.
+func TooLarge(op string, limit int) *awserr.Error {
 	return awserr.New("ValidationError", http.StatusBadRequest,
-		"Request payload is too large: the limit for InvokeEndpoint is %d bytes.", router.MaxPayloadBytes)
+		"Request payload is too large: the limit for %s is %d bytes.", op, limit)
 }
 
 // Invoke answers one InvokeEndpoint whose body was read (and authenticated).
@@ -150,6 +120,24 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		return
 	}
 	defer resp.Close()
+	// An answer above the limit is the model's error, never passed on:
+	// refused by its Content-Length, or buffered up to the limit when it
+	// has none.
+	answer := io.Reader(resp.Body)
+	if resp.ContentLength < 0 {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, router.MaxPayloadBytes+1))
+		if err != nil {
+			h.fail(w, endpoint, awserr.FromRuntime(err, endpoint, h.Region, h.AccountID))
+			return
+		}
+		answer, resp.ContentLength = bytes.NewReader(b), int64(len(b))
+	}
+	if resp.ContentLength > router.MaxPayloadBytes {
+		h.fail(w, endpoint, &awserr.Error{Code: "ModelError", Status: http.StatusFailedDependency,
+			Message: fmt.Sprintf("Received a response from primary of %d bytes, larger than the %d bytes InvokeEndpoint may return. Make the model's answers smaller, or use asynchronous inference.", resp.ContentLength, router.MaxPayloadBytes),
+			Fields:  map[string]any{"OriginalStatusCode": resp.StatusCode}})
+		return
+	}
 	out := w.Header()
 	for _, k := range returned {
 		if v := resp.Header.Values(k); len(v) > 0 {
@@ -161,7 +149,7 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		out.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	w.WriteHeader(http.StatusOK)
-	io.Copy(w, resp.Body)
+	io.Copy(w, answer)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, endpoint string, e *awserr.Error) {
