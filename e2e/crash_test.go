@@ -1,17 +1,24 @@
 package e2e
 
 import (
+	"context"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
 func killPID(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
 
-// TestCrashRecovery kills the server with SIGKILL while endpoints run. The
-// restarted server must stop the orphaned instances and bring every endpoint
-// back to its desired count.
+// TestCrashRecovery kills the server with SIGKILL while endpoints run and
+// clients keep invoking them. The restarted server adopts the instances
+// that are still running (same ids, same processes): from the moment it
+// listens, not one request fails and no variant reports fewer instances
+// than it wants. An instance that died meanwhile is replaced.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: restarts the server")
@@ -34,31 +41,77 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("instance %s died with the server; the test would prove nothing", id)
 		}
 	}
-
-	s2 := startServer(t, dir)
-	sm2 := s2.SageMaker()
-	for name, want := range map[string]int32{"survivor": 2, "other": 1} {
-		waitFor(t, sm2, name, "recovered "+name, func(o *sagemaker.DescribeEndpointOutput) bool {
-			return o.EndpointStatus == "InService" && *variantOf(o).CurrentInstanceCount == want
-		})
-	}
+	// One instance of "other" dies while no server runs: it is replaced.
+	var dead string
 	for id, pid := range before {
-		if alive(pid) {
-			t.Errorf("orphaned instance %s (pid %d) still running after restart", id, pid)
+		if len(id) > 5 && id[:5] == "other" {
+			dead = id
+			killPID(pid)
 		}
 	}
+
+	s2 := startServer(t, dir)
+	sm2, rt2 := s2.SageMaker(), s2.Runtime()
+	stop := make(chan struct{})
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := rt2.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{
+					EndpointName: aws.String("survivor"), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
+				sent.Add(1)
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("invocation after the restart failed: %v", err)
+				}
+			}
+		}()
+	}
+	// Capacity never dips: every Describe of the survivor shows both.
+	for range 50 {
+		out, err := sm2.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("survivor")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := *variantOf(out).CurrentInstanceCount; got < 2 || out.EndpointStatus != "InService" {
+			t.Fatalf("after the restart the survivor has %d instances (%s), want 2", got, out.EndpointStatus)
+		}
+	}
+	waitFor(t, sm2, "other", "recovered other", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return o.EndpointStatus == "InService" && *variantOf(o).CurrentInstanceCount == 1
+	})
+	close(stop)
+	wg.Wait()
+	if sent.Load() == 0 || failed.Load() != 0 {
+		t.Fatalf("%d of %d invocations failed after the restart", failed.Load(), sent.Load())
+	}
+	t.Logf("%d invocations after the restart, none failed", sent.Load())
+
 	after := s2.instances()
 	if len(after) != 3 {
 		t.Errorf("%d instances after recovery, want 3", len(after))
 	}
-	for id := range after {
-		if _, ok := before[id]; ok {
-			t.Errorf("instance %s was adopted; ebb replaces orphans", id)
+	for id, pid := range before {
+		if id == dead {
+			if _, ok := after[id]; ok {
+				t.Errorf("the dead instance %s was adopted", id)
+			}
+			continue
+		}
+		if after[id] != pid || !alive(pid) {
+			t.Errorf("instance %s (pid %d) was not adopted: after the restart %v", id, pid, after)
 		}
 	}
-	invoke(t, s2.Runtime(), "survivor", "1,2,3")
 
-	// A clean shutdown (SIGTERM) stops every instance.
+	// A clean shutdown (SIGTERM) stops every instance, adopted ones included.
 	s2.Stop()
 	for id, pid := range after {
 		if alive(pid) {

@@ -235,12 +235,8 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer st.Close()
 
+	// Instances a killed server left running are adopted by hosting.Start.
 	rt := process.New(process.Options{Dir: c.Data, Logger: log.With("component", "runtime")})
-	if n, err := rt.Reap(ctx); err != nil {
-		return fmt.Errorf("stopping instances left by a previous server: %w", err)
-	} else if n > 0 {
-		log.Warn("stopped instances left running by a previous server", "count", n)
-	}
 
 	var clk clock.Clock = clock.Real{}
 	if c.TimeScale != 1 {

@@ -70,8 +70,9 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// launch starts the goroutine of an endpoint. Callers hold s.mu.
-func (s *Service) launch(rec endpointRecord) {
+// launch starts the goroutine of an endpoint, with the instances adopted
+// from a previous server. Callers hold s.mu.
+func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 	e := &endpoint{
 		s:        s,
 		cmds:     make(chan command),
@@ -81,6 +82,26 @@ func (s *Service) launch(rec endpointRecord) {
 		rec:      rec,
 		failures: map[string]int{},
 		notUntil: map[string]time.Time{},
+	}
+	now := s.opts.Clock.Now()
+	for _, a := range adopted {
+		d := &e.rec.Current
+		if e.rec.Pending != nil && a.Deployment == e.rec.Pending.ID {
+			d = e.rec.Pending
+		}
+		if a.Deployment != d.ID || d.variant(a.Variant) == nil || e.rec.Status == StatusFailed || e.rec.Status == StatusDeleting {
+			s.log.Info("stopping an adopted instance its endpoint no longer wants", "endpoint", rec.Name, "variant", a.Variant, "instance", a.Instance.ID())
+			go a.Instance.Stop(context.Background())
+			continue
+		}
+		// Ready now, so that routes exist before the listener opens. Its
+		// startup was measured when it started (zero: not published again).
+		in := &inst{rt: a.Instance, deployment: a.Deployment, variant: a.Variant, started: now, readyAt: now, ready: true}
+		e.insts = append(e.insts, in)
+		go e.watch(in)
+	}
+	if len(e.insts) > 0 {
+		e.publishRoutes()
 	}
 	e.publishView()
 	s.endpoints[strings.ToLower(rec.Name)] = e
@@ -457,6 +478,7 @@ func (e *endpoint) start(d *deployment, v variant) {
 		ID:           fmt.Sprintf("%s-%s-%s", strings.ToLower(e.rec.Name), strings.ToLower(v.Name), newID()),
 		Endpoint:     e.rec.Name,
 		Variant:      v.Name,
+		Deployment:   d.ID,
 		Image:        v.Container.Image,
 		Environment:  v.Container.Environment,
 		ModelDataURL: v.Container.ModelDataUrl,

@@ -97,6 +97,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Instances a killed server left running keep serving (runtime.Adopter).
+	adopted := map[string][]runtime.Adopted{}
+	if a, ok := s.opts.Runtime.(runtime.Adopter); ok {
+		found, err := a.Adopt(ctx)
+		if err != nil {
+			return fmt.Errorf("adopting the instances a previous server left running: %w", err)
+		}
+		for _, in := range found {
+			key := strings.ToLower(in.Endpoint)
+			adopted[key] = append(adopted[key], in)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, doc := range docs {
@@ -104,8 +116,16 @@ func (s *Service) Start(ctx context.Context) error {
 		if err := json.Unmarshal(doc, &rec); err != nil {
 			return fmt.Errorf("stored endpoint: %w", err)
 		}
-		s.log.Info("resuming endpoint", "endpoint", rec.Name, "status", rec.Status)
-		s.launch(rec)
+		key := strings.ToLower(rec.Name)
+		s.log.Info("resuming endpoint", "endpoint", rec.Name, "status", rec.Status, "adopted_instances", len(adopted[key]))
+		s.launch(rec, adopted[key]...)
+		delete(adopted, key)
+	}
+	for _, ins := range adopted {
+		for _, in := range ins {
+			s.log.Info("stopping an adopted instance of an endpoint that no longer exists", "endpoint", in.Endpoint, "instance", in.Instance.ID())
+			go in.Instance.Stop(context.Background())
+		}
 	}
 	return nil
 }

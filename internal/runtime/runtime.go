@@ -9,8 +9,9 @@ import (
 type Spec struct {
 	// ID names the instance uniquely and for good (hosting chooses it).
 	ID string
-	// Endpoint and Variant label the instance for logs and orphan recovery.
-	Endpoint, Variant string
+	// Endpoint, Variant and Deployment (hosting's ID of the endpoint
+	// configuration it serves) label the instance for logs and adoption.
+	Endpoint, Variant, Deployment string
 	// Image is the container image; for the process runtime a command line.
 	Image string
 	// Environment is passed to the model server.
@@ -27,6 +28,24 @@ type Runtime interface {
 	// ready (or fails) later. Start fails only when the instance cannot be
 	// launched at all (bad command, unreadable model data).
 	Start(ctx context.Context, spec Spec) (Instance, error)
+}
+
+// Adopter is a Runtime whose instances outlive the server: a restarted
+// server (after a crash or kill -9) takes them over instead of stopping them
+// and starting new ones, so that capacity does not drop to zero for a
+// model's startup time.
+type Adopter interface {
+	// Adopt finds the instances a previous server left running, keeps those
+	// that pass a health check (returned ready) and stops the others.
+	Adopt(ctx context.Context) ([]Adopted, error)
+}
+
+// Adopted is an instance taken over from a previous server, with the labels
+// of the Spec it was started with.
+type Adopted struct {
+	Instance                      Instance
+	Endpoint, Variant, Deployment string
+	Started                       time.Time
 }
 
 // Instance is one running model server.

@@ -85,13 +85,15 @@ func New(opts Options) *Runtime {
 	}
 }
 
-// record is what instance.json holds, for Reap.
+// record is what instance.json holds, for Adopt.
 type record struct {
-	PID        int    `json:"pid"`
-	CreateTime int64  `json:"createTime"` // ms since the epoch, as the kernel reports it
-	Endpoint   string `json:"endpoint"`
-	Variant    string `json:"variant"`
-	Addr       string `json:"addr"`
+	PID        int       `json:"pid"`
+	CreateTime int64     `json:"createTime"` // ms since the epoch, as the kernel reports it
+	Endpoint   string    `json:"endpoint"`
+	Variant    string    `json:"variant"`
+	Deployment string    `json:"deployment"`
+	Addr       string    `json:"addr"`
+	Started    time.Time `json:"started"`
 }
 
 // Start launches an instance.
@@ -155,7 +157,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	}
 	logFile.Close() // the child holds its own descriptor
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	rec := record{PID: cmd.Process.Pid, Endpoint: spec.Endpoint, Variant: spec.Variant, Addr: addr}
+	rec := record{PID: cmd.Process.Pid, Endpoint: spec.Endpoint, Variant: spec.Variant, Deployment: spec.Deployment, Addr: addr, Started: time.Now()}
 	proc, _ := process.NewProcess(int32(cmd.Process.Pid))
 	if proc != nil {
 		rec.CreateTime, _ = proc.CreateTime()
@@ -163,21 +165,16 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	if b, err := json.Marshal(rec); err == nil {
 		os.WriteFile(filepath.Join(workDir, "instance.json"), b, 0o644)
 	}
-	in := &instance{
-		r:       r,
-		id:      spec.ID,
-		addr:    addr,
-		workDir: workDir,
-		cmd:     cmd,
-		proc:    proc,
-		ready:   make(chan struct{}),
-		done:    make(chan struct{}),
-		exited:  make(chan struct{}),
-	}
+	in := r.newInstance(spec.ID, addr, workDir, cmd.Process.Pid, proc, cmd.Wait)
 	r.opts.Logger.Info("instance started", "instance", spec.ID, "endpoint", spec.Endpoint, "variant", spec.Variant, "pid", cmd.Process.Pid, "addr", in.addr)
 	go in.wait()
 	go in.monitor()
 	return in, nil
+}
+
+func (r *Runtime) newInstance(id, addr, workDir string, pid int, proc *process.Process, exit func() error) *instance {
+	return &instance{r: r, id: id, addr: addr, workDir: workDir, pid: pid, proc: proc, exit: exit,
+		ready: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
 }
 
 func freePort() (int, error) {
@@ -194,8 +191,11 @@ type instance struct {
 	id      string
 	addr    string
 	workDir string
-	cmd     *exec.Cmd
+	pid     int // also its process group
 	proc    *process.Process
+	// exit blocks until the process has ended: exec.Cmd.Wait for a process
+	// this server started, a pidfd for one it adopted.
+	exit func() error
 
 	ready  chan struct{}
 	done   chan struct{}
@@ -211,6 +211,15 @@ func (in *instance) Addr() string           { return in.addr }
 func (in *instance) Ready() <-chan struct{} { return in.ready }
 func (in *instance) Done() <-chan struct{}  { return in.done }
 
+func (in *instance) isReady() bool {
+	select {
+	case <-in.ready:
+		return true
+	default:
+		return false
+	}
+}
+
 func (in *instance) Err() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -219,7 +228,7 @@ func (in *instance) Err() error {
 
 // wait reaps the process and reports how it ended.
 func (in *instance) wait() {
-	waitErr := in.cmd.Wait()
+	waitErr := in.exit()
 	in.mu.Lock()
 	if in.err == nil && !in.stopping {
 		if waitErr == nil {
@@ -230,7 +239,7 @@ func (in *instance) wait() {
 	err := in.err
 	in.mu.Unlock()
 	// Anything the model server left behind in its group goes with it.
-	syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+	syscall.Kill(-in.pid, syscall.SIGKILL)
 	close(in.exited)
 	os.RemoveAll(in.workDir)
 	if err != nil {
@@ -249,7 +258,7 @@ func (in *instance) monitor() {
 	defer deadline.Stop()
 	poll := time.NewTicker(startPollInterval)
 	defer poll.Stop()
-	for !in.ping() {
+	for !in.isReady() && !in.ping() {
 		select {
 		case <-in.exited:
 			return
@@ -259,7 +268,9 @@ func (in *instance) monitor() {
 		case <-poll.C:
 		}
 	}
-	close(in.ready)
+	if !in.isReady() {
+		close(in.ready)
+	}
 
 	tick := time.NewTicker(o.PingInterval)
 	defer tick.Stop()
@@ -317,7 +328,7 @@ func (in *instance) Stop(ctx context.Context) error {
 
 // terminate sends SIGTERM to the process group and SIGKILL after the grace period.
 func (in *instance) terminate() {
-	pgid := in.cmd.Process.Pid
+	pgid := in.pid
 	syscall.Kill(-pgid, syscall.SIGTERM)
 	t := time.NewTimer(in.r.opts.StopGrace)
 	defer t.Stop()
@@ -376,43 +387,6 @@ func dirSize(dir string) uint64 {
 		return nil
 	})
 	return n
-}
-
-// Reap stops the instances a previous server left running (after a crash)
-// and removes their working directories. It returns how many it stopped.
-func (r *Runtime) Reap(ctx context.Context) (int, error) {
-	dirs, err := os.ReadDir(filepath.Join(r.opts.Dir, "instances"))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stopped := 0
-	for _, d := range dirs {
-		dir := filepath.Join(r.opts.Dir, "instances", d.Name())
-		defer os.RemoveAll(dir)
-		var rec record
-		if b, err := os.ReadFile(filepath.Join(dir, "instance.json")); err == nil && json.Unmarshal(b, &rec) == nil && rec.PID > 0 {
-			if p, err := process.NewProcessWithContext(ctx, int32(rec.PID)); err == nil {
-				if ct, err := p.CreateTime(); err == nil && ct == rec.CreateTime {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						r.opts.Logger.Info("stopping orphaned instance", "instance", d.Name(), "endpoint", rec.Endpoint, "variant", rec.Variant, "pid", rec.PID)
-						killGroup(ctx, p, rec.PID, r.opts.StopGrace)
-						mu.Lock()
-						stopped++
-						mu.Unlock()
-					}()
-				}
-			}
-		}
-	}
-	wg.Wait()
-	return stopped, nil
 }
 
 // killGroup sends SIGTERM to a process group and SIGKILL once grace has passed.

@@ -46,14 +46,28 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestReapStopsOrphans starts an instance the way a server that then died
-// would have left it, and checks that a new runtime on the same directory
-// stops it.
-func TestReapStopsOrphans(t *testing.T) {
+// TestAdopt leaves instances behind as a killed server would and checks
+// what a new runtime on the same directory does with them: a healthy one is
+// adopted, ready, with its address and labels, and can be stopped; one that
+// fails its health check is stopped, SIGKILL of its whole group when it
+// ignores SIGTERM; a record whose pid is another process is left alone.
+func TestAdopt(t *testing.T) {
 	dir := t.TempDir()
 	self, _ := os.Executable()
-	// The orphan ignores SIGTERM's default (a shell that traps it), so Reap
-	// must fall back to SIGKILL of the whole group.
+	old := New(Options{Dir: dir, StartLimit: 5 * time.Second})
+	healthy, err := old.Start(context.Background(), runtime.Spec{ID: "ep-v-1", Endpoint: "ep", Variant: "v", Deployment: "d1",
+		Image: self, Environment: map[string]string{"EBB_TEST_MODEL": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-healthy.Ready():
+	case <-healthy.Done():
+		t.Fatalf("instance ended: %v", healthy.Err())
+	}
+
+	// The unhealthy orphan ignores SIGTERM (a shell that traps it) and does
+	// not serve where its record says.
 	cmd := exec.Command("sh", "-c", `trap "" TERM; "$0" & wait`, self)
 	cmd.Env = append(os.Environ(), "EBB_TEST_MODEL=1", "SAGEMAKER_BIND_TO_PORT=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -61,31 +75,53 @@ func TestReapStopsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	go cmd.Wait()
-	rt := New(Options{Dir: dir, StopGrace: 200 * time.Millisecond})
-	in := filepath.Join(dir, "instances", "orphan-1")
-	os.MkdirAll(in, 0o755)
+	orphan := filepath.Join(dir, "instances", "orphan-1")
+	os.MkdirAll(orphan, 0o755)
 	ct := createTime(t, cmd.Process.Pid)
-	os.WriteFile(filepath.Join(in, "instance.json"), []byte(`{"pid":`+strconv.Itoa(cmd.Process.Pid)+`,"createTime":`+strconv.FormatInt(ct, 10)+`}`), 0o644)
-	// A stale record whose pid is not the process it names must be left alone.
+	os.WriteFile(filepath.Join(orphan, "instance.json"), []byte(`{"pid":`+strconv.Itoa(cmd.Process.Pid)+`,"createTime":`+strconv.FormatInt(ct, 10)+`,"deployment":"d1","addr":"127.0.0.1:1"}`), 0o644)
 	stale := filepath.Join(dir, "instances", "stale-1")
 	os.MkdirAll(stale, 0o755)
 	os.WriteFile(filepath.Join(stale, "instance.json"), []byte(`{"pid":1,"createTime":1}`), 0o644)
 
-	n, err := rt.Reap(context.Background())
-	if err != nil || n != 1 {
-		t.Fatalf("Reap = %d, %v; want 1 orphan stopped", n, err)
+	rt := New(Options{Dir: dir, StopGrace: 200 * time.Millisecond})
+	adopted, err := rt.Adopt(context.Background())
+	if err != nil || len(adopted) != 1 {
+		t.Fatalf("Adopt = %v, %v; want the healthy instance", adopted, err)
 	}
-	if err := syscall.Kill(-cmd.Process.Pid, 0); err == nil {
-		// The group may linger for a moment as a zombie until reaped by cmd.Wait.
+	a := adopted[0]
+	if a.Endpoint != "ep" || a.Variant != "v" || a.Deployment != "d1" || a.Instance.ID() != "ep-v-1" || a.Instance.Addr() != healthy.Addr() {
+		t.Fatalf("adopted %+v (%s at %s)", a, a.Instance.ID(), a.Instance.Addr())
+	}
+	select {
+	case <-a.Instance.Ready():
+	default:
+		t.Fatal("an adopted instance is ready at once")
+	}
+	if _, err := a.Instance.Stats(); err != nil {
+		t.Fatalf("Stats of an adopted instance: %v", err)
+	}
+	if syscall.Kill(-cmd.Process.Pid, 0) == nil {
 		deadline := time.Now().Add(5 * time.Second)
 		for syscall.Kill(-cmd.Process.Pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // the group lingers as a zombie until cmd.Wait reaps it
 		}
 		if syscall.Kill(-cmd.Process.Pid, 0) == nil {
-			t.Fatal("orphan process group still alive after Reap")
+			t.Fatal("unhealthy orphan's process group still alive after Adopt")
 		}
 	}
-	if _, err := os.Stat(in); !os.IsNotExist(err) {
-		t.Fatal("orphan working directory not removed")
+	for _, d := range []string{orphan, stale} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Fatalf("%s not removed", d)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Instance.Stop(ctx); err != nil {
+		t.Fatalf("stopping the adopted instance: %v", err)
+	}
+	<-healthy.Done()
+	if a.Instance.Err() != nil {
+		t.Fatalf("a clean stop reports %v", a.Instance.Err())
 	}
 }
+
