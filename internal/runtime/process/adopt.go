@@ -106,4 +106,3 @@ func waitPidfd(fd int) error {
 
 // Interface guard.
 var _ runtime.Adopter = (*Runtime)(nil)
-

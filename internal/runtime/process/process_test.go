@@ -124,4 +124,3 @@ func TestAdopt(t *testing.T) {
 		t.Fatalf("a clean stop reports %v", a.Instance.Err())
 	}
 }
-
