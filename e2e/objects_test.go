@@ -19,7 +19,10 @@ import (
 // TestModelsConfigsTagsAndLists drives the object operations, paging,
 // filters and sorting through the SDK, including its paginators.
 func TestModelsConfigsTagsAndLists(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	// A local ModelDataUrl must be under a --model-data-root.
+	modelDir := t.TempDir()
+	openToInstances(t, modelDir)
+	s := startServer(t, t.TempDir(), "--model-data-root", modelDir)
 	sm := s.SageMaker()
 	ctx := context.Background()
 	start := time.Now().Add(-time.Second)
@@ -110,7 +113,6 @@ func TestModelsConfigsTagsAndLists(t *testing.T) {
 
 	// A model's data directory reaches its instances; endpoints keep running
 	// when their model and config are deleted, as in SageMaker.
-	modelDir := t.TempDir()
 	os.WriteFile(filepath.Join(modelDir, "model.json"), []byte(`{"seed": 11, "hidden": 16}`), 0o644)
 	createConfigWithData(t, sm, "withdata", "file://"+modelDir)
 	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("withdata"), EndpointConfigName: aws.String("withdata")}); err != nil {

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,7 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +29,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	smrtypes "github.com/aws/aws-sdk-go-v2/service/sagemakerruntime/types"
 	"github.com/aws/smithy-go"
@@ -203,6 +206,40 @@ func TestSafeVerifiedPayloads(t *testing.T) {
 			}
 		})
 	}
+	// A chunk-signed streaming upload: each chunk's signature chains from
+	// the request's; a changed chunk is refused.
+	chunked := func(key, data, sent string) (*http.Response, string) {
+		req, _ := http.NewRequest("PUT", s.URL+"/payloads/"+key, nil)
+		req.Header.Set("Content-Encoding", "aws-chunked")
+		req.Header.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(len(data)))
+		req.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+		at := time.Now()
+		creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "s3", "us-east-1", at); err != nil {
+			t.Fatal(err)
+		}
+		auth := req.Header.Get("Authorization")
+		seed, _ := hex.DecodeString(auth[strings.LastIndex(auth, "Signature=")+len("Signature="):])
+		cs := v4.NewStreamSigner(creds, "s3", "us-east-1", seed)
+		sig1, _ := cs.GetSignature(ctx, nil, []byte(data), at)
+		sig2, _ := cs.GetSignature(ctx, nil, nil, at)
+		body := fmt.Sprintf("%x;chunk-signature=%x\r\n%s\r\n0;chunk-signature=%x\r\n\r\n", len(sent), sig1, sent, sig2)
+		req.Body = io.NopCloser(strings.NewReader(body))
+		req.ContentLength = int64(len(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := chunked("streamed", "hello", "hello"); resp.StatusCode != 200 || !stored("streamed") {
+		t.Fatalf("chunk-signed PUT: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := chunked("streamed-tampered", "hello", "HELLO"); resp.StatusCode != 403 || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") || stored("streamed-tampered") {
+		t.Fatalf("tampered chunk: %d %s", resp.StatusCode, body)
+	}
 	// The SDK's own uploads (its checksums included) still work.
 	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("payloads"), Key: aws.String("sdk"), Body: strings.NewReader("4,5,6")}); err != nil {
 		t.Fatal(err)
@@ -310,12 +347,17 @@ func TestSafeNoServerErrors(t *testing.T) {
 	}
 
 	// A model answer above 6 MB is a ModelError, not passed through.
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed: the oversized-answer model needs it")
+	// The system's python3: as root, ebb runs the model as nobody, who
+	// cannot reach a python3 under /root (pyenv).
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skip("no /usr/bin/python3: the oversized-answer model needs it")
 	}
-	script := filepath.Join(t.TempDir(), "big.py")
+	scriptDir := t.TempDir()
+	openToInstances(t, scriptDir)
+	script := filepath.Join(scriptDir, "big.py")
 	os.WriteFile(script, []byte(bigAnswerModel), 0o644)
-	deploy(t, sm, "bigans", "python3 "+script, 1)
+	deploy(t, sm, "bigans", python+" "+script, 1)
 	waitInService(t, sm, "bigans")
 	_, err = rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("bigans"), Body: []byte("1"), ContentType: aws.String("text/csv")})
 	var me *smrtypes.ModelError
@@ -451,6 +493,28 @@ func TestSafeBoundedMemory(t *testing.T) {
 	}
 }
 
+// TestSafeUnknownMembers: members the model does not define are dropped,
+// as AWS drops them, so they are neither stored nor echoed (a client could
+// otherwise park megabytes in every Describe answer and list page).
+func TestSafeUnknownMembers(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	junk := strings.Repeat("j", 400<<10)
+	call := func(op, body string) (int, string) {
+		resp, b := send(t, "POST", s.URL+"/", map[string]string{"Authorization": anyAuth, "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker." + op}, body)
+		return resp.StatusCode, b
+	}
+	if st, b := call("CreateModel", `{"ModelName":"padded","ExecutionRoleArn":"arn:aws:iam::123456789012:role/x","Junk":"`+junk+`","PrimaryContainer":{"Image":"ebb example-model","Junk":"`+junk+`"}}`); st != 200 {
+		t.Fatalf("CreateModel: %d %s", st, b)
+	}
+	st, b := call("DescribeModel", `{"ModelName":"padded"}`)
+	if st != 200 || strings.Contains(b, "Junk") || len(b) > 4096 {
+		t.Fatalf("DescribeModel: %d, %d bytes: %.200s", st, len(b), b)
+	}
+	if !strings.Contains(b, `"Image":"ebb example-model"`) {
+		t.Fatalf("DescribeModel lost the modelled members: %s", b)
+	}
+}
+
 // sign signs req for SageMaker with the test credentials.
 func sign(t *testing.T, req *http.Request, body []byte) {
 	t.Helper()
@@ -501,3 +565,75 @@ func TestSafeSlowClients(t *testing.T) {
 		t.Fatalf("100 KB of headers: %d", resp.StatusCode)
 	}
 }
+
+// TestSafeInstanceReach: an API caller's command line does not run as
+// root, a ModelDataUrl outside the model data roots is refused, and a
+// decompression bomb (a 100 KB archive of 100 MiB) is not extracted.
+func TestSafeInstanceReach(t *testing.T) {
+	roots := t.TempDir()
+	openToInstances(t, roots)
+	bomb := filepath.Join(roots, "bomb.tar.gz")
+	writeZerosArchive(t, bomb, 100<<20)
+	s := startServer(t, t.TempDir(), "--model-data-root", roots)
+	sm := s.SageMaker()
+	ctx := context.Background()
+	deploy(t, sm, "who", model, 1)
+	waitInService(t, sm, "who")
+	if os.Geteuid() == 0 {
+		nobody, err := user.Lookup("nobody")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, pid := range s.instances() {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] != nobody.Uid {
+					t.Errorf("instance %s runs as uid %s, want nobody (%s)", id, f[1], nobody.Uid)
+				}
+			}
+		}
+	}
+	for name, tt := range map[string]struct{ url, reason string }{
+		"outside": {"file:///etc", "is not under an allowed model data root"},
+		"bomb":    {"file://" + bomb, "decompression bomb"},
+	} {
+		if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String(name), ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/x"),
+			PrimaryContainer: &smtypes.ContainerDefinition{Image: aws.String(model), ModelDataUrl: aws.String(tt.url)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(name),
+			ProductionVariants: []smtypes.ProductionVariant{{VariantName: aws.String("v"), ModelName: aws.String(name), InstanceType: smtypes.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(name), EndpointConfigName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+		out := waitFor(t, sm, name, name+" fails", func(o *sagemaker.DescribeEndpointOutput) bool { return o.EndpointStatus == "Failed" })
+		if reason := aws.ToString(out.FailureReason); !strings.Contains(reason, tt.reason) || strings.Contains(reason, s.Data) {
+			t.Errorf("%s: FailureReason %q, want %q and no data directory", name, reason, tt.reason)
+		}
+	}
+	if peak := peakRSS(t, s.cmd.Process.Pid); peak > 150<<20 {
+		t.Errorf("peak RSS %d MiB", peak>>20)
+	}
+}
+
+// writeZerosArchive writes a .tar.gz holding one file of n zero bytes.
+func writeZerosArchive(t *testing.T, path string, n int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "weights.bin", Mode: 0o644, Size: n, Typeflag: tar.TypeReg})
+	io.Copy(tw, io.LimitReader(zeros{}, n))
+	tw.Close()
+	gz.Close()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

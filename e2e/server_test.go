@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// As root, ebb runs instances as nobody: what they need must be
+	// reachable (startServer opens the test's data directory likewise).
+	os.Chmod(dir, 0o755)
 	ebbBin = filepath.Join(dir, "ebb")
 	build := exec.Command("go", "build", "-o", ebbBin, "../cmd/ebb")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -67,6 +70,7 @@ var listeningRE = regexp.MustCompile(`msg="ebb server listening" addr=(\S+)`)
 // startServer runs "ebb server" on a free loopback port with data in dir.
 func startServer(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
+	openToInstances(t, dir)
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "debug"}, extra...)
 	cmd := exec.Command(ebbBin, args...)
 	stderr, err := cmd.StderrPipe()
@@ -108,6 +112,17 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 		}
 	})
 	return s
+}
+
+// openToInstances makes dir and the test's temporary directories above it
+// enterable by everyone, as a data directory must be for the unprivileged
+// user ebb runs instances as when it runs as root (t.TempDir makes them
+// 0700).
+func openToInstances(t *testing.T, dir string) {
+	t.Helper()
+	for p := dir; strings.HasPrefix(p, os.TempDir()+string(os.PathSeparator)); p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
 }
 
 // Log returns what the server has logged.

@@ -59,6 +59,11 @@ func demo(ctx context.Context, d demoConfig, out io.Writer) error {
 			return err
 		}
 		dir = tmp
+		// Instances may run as another user (ebb as root runs them as
+		// nobody), who must be able to enter it.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
 		if !d.Keep {
 			defer os.RemoveAll(dir)
 		}

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +60,9 @@ type serverConfig struct {
 	AllowedHosts      stringList
 	MaxInflightBytes  int64
 	BodyReadTimeout   time.Duration
+	InstanceUser      string
+	ModelDataRoots    stringList
+	MaxModelBytes     int64
 }
 
 // stringList is a repeatable flag.
@@ -103,6 +108,7 @@ func defaultServerConfig() serverConfig {
 		ColdStartTimeout: router.DefaultColdStartTimeout,
 		MaxInflightBytes: 256 << 20,
 		BodyReadTimeout:  api.DefaultBodyReadTimeout,
+		MaxModelBytes:    process.DefaultMaxModelBytes,
 	}
 }
 
@@ -122,6 +128,9 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.AllowedHosts, "allowed-host", "without --credentials, also serve requests whose Host is this name or host:port (repeatable; loopback names and --listen always are)")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes held in memory at once across all requests; beyond it requests get 503 ThrottlingException")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "how long a client may take to send a request body (S3 objects: one more second per MiB); slower ones get 400 RequestTimeout")
+	fs.StringVar(&c.InstanceUser, "instance-user", c.InstanceUser, "user the instances run as (default: nobody when ebb runs as root, else ebb's own user)")
+	fs.Var(&c.ModelDataRoots, "model-data-root", "directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
+	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
@@ -168,6 +177,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.MaxInflightBytes < 8<<20 {
 		bad("max-inflight-bytes", c.MaxInflightBytes, "must be at least 8388608 (one largest request)")
+	}
+	if c.MaxModelBytes <= 0 {
+		bad("max-model-bytes", c.MaxModelBytes, "must be positive")
 	}
 	if c.BodyReadTimeout <= 0 {
 		bad("body-read-timeout", c.BodyReadTimeout, "must be positive")
@@ -235,8 +247,34 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer st.Close()
 
+	instanceUser, err := resolveInstanceUser(c.InstanceUser, c.Data)
+	if err != nil {
+		return err
+	}
+	roots := c.ModelDataRoots
+	if len(roots) == 0 {
+		wd, _ := os.Getwd()
+		roots = stringList{c.Data, wd}
+	}
+	for i, r := range roots {
+		if abs, err := filepath.Abs(r); err == nil {
+			roots[i] = abs
+		}
+	}
+	self, _ := os.Executable()
+	if instanceUser != nil {
+		log.Info("instances run as an unprivileged user", "user", instanceUser.Name, "uid", instanceUser.UID)
+		// "ebb" in a command line is this binary; `go run` and a home
+		// directory keep it where that user cannot reach it.
+		if reachable(filepath.Dir(self), instanceUser) != nil {
+			if self, err = copyExecutable(self, filepath.Join(c.Data, "bin", "ebb")); err != nil {
+				return fmt.Errorf("copying ebb where user %s can run it: %w", instanceUser.Name, err)
+			}
+		}
+	}
 	// Instances a killed server left running are adopted by hosting.Start.
-	rt := process.New(process.Options{Dir: c.Data, Logger: log.With("component", "runtime")})
+	rt := process.New(process.Options{Dir: c.Data, Self: self, Logger: log.With("component", "runtime"),
+		User: instanceUser, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes})
 
 	var clk clock.Clock = clock.Real{}
 	if c.TimeScale != 1 {
@@ -349,6 +387,88 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	defer cancel()
 	srv.Shutdown(sctx)
 	return nil
+}
+
+// resolveInstanceUser picks who instances run as. As root, ebb never runs
+// an API caller's command line as root: --instance-user, default nobody, and
+// the data directory must be reachable by that user. Otherwise instances run
+// as ebb's own user, and --instance-user may only name it.
+func resolveInstanceUser(name, data string) (*process.User, error) {
+	if os.Geteuid() != 0 {
+		if me, err := user.Current(); name == "" || (err == nil && name == me.Username) {
+			return nil, nil
+		}
+		return nil, usageError{fmt.Errorf("--instance-user=%s: only root can run instances as another user", name)}
+	}
+	if name == "" {
+		name = "nobody"
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--instance-user=%s: %v; create the user or name another one", name, err)}
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	if uid == 0 {
+		return nil, usageError{fmt.Errorf("--instance-user=%s is root: name an unprivileged user", name)}
+	}
+	pu := &process.User{Name: name, UID: uint32(uid), GID: uint32(gid)}
+	if err := reachable(data, pu); err != nil {
+		return nil, fmt.Errorf("--data %s: %w; make it reachable (chmod o+x on that directory) or choose a data directory under one that is", data, err)
+	}
+	return pu, nil
+}
+
+// copyExecutable copies the binary at src to dst (mode 0755), atomically.
+func copyExecutable(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ebb-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	return dst, os.Rename(tmp.Name(), dst)
+}
+
+// reachable reports whether u can traverse every directory down to dir.
+func reachable(dir string, u *process.User) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		st, _ := info.Sys().(*syscall.Stat_t)
+		mode := info.Mode().Perm()
+		ok := mode&0o001 != 0 || st != nil && (st.Uid == u.UID && mode&0o100 != 0 || st.Gid == u.GID && mode&0o010 != 0)
+		if !ok {
+			return fmt.Errorf("instances run as user %s, who cannot enter %s (mode %04o)", u.Name, p, mode)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 // compact applies metric retention every ten minutes.

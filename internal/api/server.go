@@ -245,6 +245,15 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, e)
 			return
 		}
+		switch p := r.Header.Get("X-Amz-Content-Sha256"); {
+		case strings.HasPrefix(p, "STREAMING-") && p != "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" && p != "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
+			c.fail(w, awserr.New("NotImplemented", http.StatusNotImplemented,
+				"X-Amz-Content-Sha256: %s is not supported; send the payload's SHA-256, STREAMING-AWS4-HMAC-SHA256-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER.", p))
+			return
+		}
+		if verify := h.c.Verifier.ChunkVerifier(r); verify != nil {
+			r = r.WithContext(objstore.WithChunkVerifier(r.Context(), verify))
+		}
 	}
 	c.serve(w, r, body)
 }

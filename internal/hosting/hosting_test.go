@@ -172,6 +172,15 @@ func (m *memStore) List(ctx context.Context, kind string) ([][]byte, error) {
 	}
 	return out, nil
 }
+func (m *memStore) Each(ctx context.Context, kind string, fn func([]byte) error) error {
+	docs, _ := m.List(ctx, kind)
+	for _, d := range docs {
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 func (m *memStore) AddTags(ctx context.Context, arn string, tags []store.Tag) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

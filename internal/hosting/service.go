@@ -23,6 +23,7 @@ type Store interface {
 	Get(ctx context.Context, kind, name string) ([]byte, error)
 	Delete(ctx context.Context, kind, name string) error
 	List(ctx context.Context, kind string) ([][]byte, error)
+	Each(ctx context.Context, kind string, fn func(doc []byte) error) error
 	AddTags(ctx context.Context, arn string, tags []store.Tag) error
 	DeleteTags(ctx context.Context, arn string, keys []string) error
 	Tags(ctx context.Context, arn string) ([]store.Tag, error)
@@ -201,16 +202,16 @@ func (s *Service) DeleteModel(ctx context.Context, name string) error {
 
 // ListModels lists models.
 func (s *Service) ListModels(ctx context.Context, q ListQuery) ([]Model, string, error) {
-	var all []Model
-	if err := s.list(ctx, kindModel, func(b []byte) error {
-		var m Model
-		err := json.Unmarshal(b, &m)
-		all = append(all, m)
-		return err
-	}); err != nil {
+	all, err := s.summaries(ctx, kindModel)
+	if err != nil {
 		return nil, "", err
 	}
-	return page(all, q, func(m Model) item { return item{m.Name, m.CreationTime, time.Time{}, ""} })
+	p, next, err := page(all, q, func(m summary) item { return item{m.Name, m.CreationTime, time.Time{}, ""} })
+	out := make([]Model, len(p))
+	for i, m := range p {
+		out[i] = Model{Name: m.Name, ARN: m.ARN, CreationTime: m.CreationTime}
+	}
+	return out, next, err
 }
 
 // CreateEndpointConfig stores an endpoint configuration.
@@ -283,16 +284,16 @@ func (s *Service) DeleteEndpointConfig(ctx context.Context, name string) error {
 
 // ListEndpointConfigs lists endpoint configurations.
 func (s *Service) ListEndpointConfigs(ctx context.Context, q ListQuery) ([]EndpointConfig, string, error) {
-	var all []EndpointConfig
-	if err := s.list(ctx, kindEndpointConfig, func(b []byte) error {
-		var c EndpointConfig
-		err := json.Unmarshal(b, &c)
-		all = append(all, c)
-		return err
-	}); err != nil {
+	all, err := s.summaries(ctx, kindEndpointConfig)
+	if err != nil {
 		return nil, "", err
 	}
-	return page(all, q, func(c EndpointConfig) item { return item{c.Name, c.CreationTime, time.Time{}, ""} })
+	p, next, err := page(all, q, func(c summary) item { return item{c.Name, c.CreationTime, time.Time{}, ""} })
+	out := make([]EndpointConfig, len(p))
+	for i, c := range p {
+		out[i] = EndpointConfig{Name: c.Name, ARN: c.ARN, CreationTime: c.CreationTime}
+	}
+	return out, next, err
 }
 
 // deploymentFor resolves an endpoint configuration into a deployment: each
@@ -576,17 +577,24 @@ func (s *Service) get(ctx context.Context, kind, name string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-func (s *Service) list(ctx context.Context, kind string, each func([]byte) error) error {
-	docs, err := s.opts.Store.List(ctx, kind)
-	if err != nil {
+// summary is what a list reads of a stored model or endpoint
+// configuration: never its request, so a page costs its entries, not the
+// documents of every resource.
+type summary struct {
+	Name         string    `json:"name"`
+	ARN          string    `json:"arn"`
+	CreationTime time.Time `json:"creationTime"`
+}
+
+func (s *Service) summaries(ctx context.Context, kind string) ([]summary, error) {
+	var all []summary
+	err := s.opts.Store.Each(ctx, kind, func(b []byte) error {
+		var x summary
+		err := json.Unmarshal(b, &x)
+		all = append(all, x)
 		return err
-	}
-	for _, d := range docs {
-		if err := each(d); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	return all, err
 }
 
 // withoutTags drops Tags from a create request, which Describe* do not echo.

@@ -3,6 +3,7 @@ package objstore
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -23,6 +24,7 @@ import (
 // headers or trailers. A body that does not match them, or ends early,
 // reads as an error instead of io.EOF, so Put never stores it.
 func requestBody(r *http.Request) (io.Reader, error) {
+	verify, _ := r.Context().Value(chunkVerifierKey{}).(func(string, []byte) bool)
 	declared := r.Header.Clone()
 	body := io.Reader(r.Body)
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
@@ -35,7 +37,7 @@ func requestBody(r *http.Request) (io.Reader, error) {
 			}
 			size = n
 		}
-		body = &chunkedReader{br: bufio.NewReader(r.Body), trailers: declared, size: size}
+		body = &chunkedReader{br: bufio.NewReader(r.Body), trailers: declared, size: size, verify: verify}
 	}
 	d := &digestReader{r: body}
 	if h := payloadHash; len(h) == 64 {
@@ -76,6 +78,19 @@ func requestBody(r *http.Request) (io.Reader, error) {
 	}
 	return d, nil
 }
+
+type chunkVerifierKey struct{}
+
+// WithChunkVerifier returns a context under which a PutObject's aws-chunked
+// body has every chunk checked by verify (its chunk-signature and data)
+// before any of it is stored.
+func WithChunkVerifier(ctx context.Context, verify func(signature string, chunk []byte) bool) context.Context {
+	return context.WithValue(ctx, chunkVerifierKey{}, verify)
+}
+
+// MaxSignedChunk bounds a signed chunk, which is held whole until its
+// signature is checked (clients send 64 KiB to 8 MiB).
+const MaxSignedChunk = 16 << 20
 
 // digestReader hashes what it reads and, at the end, turns io.EOF into the
 // error of the first digest that does not match.
@@ -120,6 +135,10 @@ type chunkedReader struct {
 	read     int64
 	left     int64
 	done     bool
+	// verify, when set, checks each chunk's signature; the chunk is then
+	// read whole into buf and served from there.
+	verify func(signature string, chunk []byte) bool
+	buf    []byte
 }
 
 func incomplete(format string, args ...any) error {
@@ -127,6 +146,11 @@ func incomplete(format string, args ...any) error {
 }
 
 func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
 	for c.left == 0 {
 		if c.done {
 			return 0, io.EOF
@@ -139,10 +163,18 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 		if line == "" {
 			continue // the CRLF after a chunk's data
 		}
-		sizeHex, _, _ := strings.Cut(line, ";")
+		sizeHex, ext, _ := strings.Cut(line, ";")
 		n, err := strconv.ParseInt(sizeHex, 16, 64)
 		if err != nil || n < 0 {
 			return 0, incomplete("bad chunk header %q", line)
+		}
+		if c.verify != nil {
+			if err := c.verifyChunk(n, strings.TrimPrefix(ext, "chunk-signature=")); err != nil {
+				return 0, err
+			}
+			if n > 0 {
+				return c.Read(p)
+			}
 		}
 		if n == 0 {
 			c.done = true
@@ -166,6 +198,23 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 		return n, incomplete("the body ended inside a chunk")
 	}
 	return n, err
+}
+
+// verifyChunk reads a chunk of n bytes whole and checks its signature.
+func (c *chunkedReader) verifyChunk(n int64, signature string) error {
+	if n > MaxSignedChunk {
+		return incomplete("a signed chunk of %d bytes is larger than the %d ebb accepts", n, MaxSignedChunk)
+	}
+	chunk := make([]byte, n)
+	if _, err := io.ReadFull(c.br, chunk); err != nil {
+		return incomplete("the body ended inside a chunk")
+	}
+	if !c.verify(signature, chunk) {
+		return &Error{"SignatureDoesNotMatch", http.StatusForbidden, "The chunk signature we calculated does not match the signature you provided in the aws-chunked body."}
+	}
+	c.read += n
+	c.buf = chunk
+	return nil
 }
 
 // readTrailers reads "name:value" lines up to the blank line or the end.

@@ -146,6 +146,27 @@ func (s *SQLite) List(ctx context.Context, kind string) ([][]byte, error) {
 	return docs(s.db.QueryContext(ctx, "SELECT doc FROM resources WHERE kind = ? ORDER BY created, name", kind))
 }
 
+// Each calls fn with every document of a kind, oldest first, one at a
+// time, so that a list page never holds every document in memory. doc is
+// valid only during the call.
+func (s *SQLite) Each(ctx context.Context, kind string, fn func(doc []byte) error) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT doc FROM resources WHERE kind = ? ORDER BY created, name", kind)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doc sql.RawBytes
+		if err := rows.Scan(&doc); err != nil {
+			return err
+		}
+		if err := fn(doc); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // docs reads a query's single doc column.
 func docs(rows *sql.Rows, err error) ([][]byte, error) {
 	if err != nil {

@@ -2,6 +2,7 @@ package awsmodel
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 )
 
@@ -93,4 +94,27 @@ func TestLookaheadPatterns(t *testing.T) {
 	if !ext.MatchString("run/1") || ext.MatchString("s3:x") || ext.MatchString("a b") {
 		t.Error("S3OutputPathExtension pattern")
 	}
+}
+
+// FuzzValidateREST sends arbitrary InvokeEndpointAsync headers (integers,
+// patterns, lengths) through the restJson header validator: no panic, and
+// every refusal is a ValidationError.
+func FuzzValidateREST(f *testing.F) {
+	f.Add("ep", "60", "900", "id-1", "s3://b/k")
+	f.Add("", "x", "-1", "\t", "ftp://x")
+	f.Add("a", "99999999999999999999", "0", "../../x", "")
+	f.Fuzz(func(t *testing.T, endpoint, ttl, timeout, id, input string) {
+		h := http.Header{}
+		for k, v := range map[string]string{"X-Amzn-Sagemaker-Requestttlseconds": ttl, "X-Amzn-Sagemaker-Invocationtimeoutseconds": timeout,
+			"X-Amzn-Sagemaker-Inference-Id": id, "X-Amzn-Sagemaker-Inputlocation": input} {
+			if v != "" {
+				h[http.CanonicalHeaderKey(k)] = []string{v}
+			}
+		}
+		err := SageMakerRuntime.ValidateREST("InvokeEndpointAsync", map[string]string{"EndpointName": endpoint}, h)
+		var ve *ValidationError
+		if err != nil && !errors.As(err, &ve) {
+			t.Fatalf("%v", err)
+		}
+	})
 }

@@ -260,3 +260,30 @@ func (v *Verifier) Verify(r *http.Request, service string, body []byte) *awserr.
 	}
 	return nil
 }
+
+// ChunkVerifier returns the check of each chunk signature of an aws-chunked
+// body signed with STREAMING-AWS4-HMAC-SHA256-PAYLOAD (each chunk's
+// signature chains from the request's, so chunks can be neither changed nor
+// reordered), or nil when r's body is not signed that way. Call it after
+// Verify has accepted r. The chain is the SDK's own stream signer.
+func (v *Verifier) ChunkVerifier(r *http.Request) func(signature string, chunk []byte) bool {
+	if r.Header.Get("X-Amz-Content-Sha256") != "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" {
+		return nil
+	}
+	a, e := Parse(r)
+	if e != nil {
+		return nil
+	}
+	seed, err := hex.DecodeString(a.Signature)
+	if err != nil {
+		return func(string, []byte) bool { return false }
+	}
+	when, _ := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
+	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey]}
+	signer := v4.NewStreamSigner(creds, a.Service, a.Region, seed)
+	return func(signature string, chunk []byte) bool {
+		want, err := signer.GetSignature(context.Background(), nil, chunk, when)
+		got, herr := hex.DecodeString(signature)
+		return err == nil && herr == nil && subtle.ConstantTimeCompare(want, got) == 1
+	}
+}

@@ -97,3 +97,22 @@ func TestLoadFile(t *testing.T) {
 		t.Error("bad file: want an error")
 	}
 }
+
+// FuzzParse: any Authorization header is parsed or refused with an
+// authentication error, never a panic; what parses has all its parts.
+func FuzzParse(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKID/20261201/us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=00")
+	f.Add("AWS4-HMAC-SHA256 Credential=/////, SignedHeaders=, Signature=")
+	f.Add("Bearer x")
+	f.Fuzz(func(t *testing.T, auth string) {
+		r, _ := http.NewRequest("POST", "http://127.0.0.1/", nil)
+		r.Header.Set("Authorization", auth)
+		a, e := Parse(r)
+		if e == nil && (a.AccessKey == "" || a.Signature == "" || len(a.SignedHeaders) == 0) {
+			t.Fatalf("%q parsed to %+v", auth, a)
+		}
+		if e != nil && e.Status != 400 && e.Status != 403 {
+			t.Fatalf("%q: %v", auth, e)
+		}
+	})
+}

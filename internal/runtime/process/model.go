@@ -11,10 +11,20 @@ import (
 	"strings"
 )
 
+// DefaultMaxModelBytes bounds what one model archive may extract to.
+const DefaultMaxModelBytes = 20 << 30
+
+// MaxExpansion is how many times its own size an archive may extract to.
+// Model weights barely compress; an archive that expands a hundredfold
+// (beyond a first 64 MiB, for small configuration archives) is a bomb.
+const MaxExpansion = 100
+
 // prepareModel makes the model artifacts at dataURL available and returns
 // the directory for SM_MODEL_DIR. A directory is used in place; a .tar.gz is
-// extracted into dest; no URL gives an empty dest.
-func prepareModel(dataURL, dest string) (string, error) {
+// extracted into dest; no URL gives an empty dest. Local paths must lie
+// under a model data root: a model's creator chooses the path, and the
+// instance (and whoever invokes it) can read what it names.
+func (r *Runtime) prepareModel(dataURL, dest string) (string, error) {
 	if dataURL == "" {
 		return dest, os.MkdirAll(dest, 0o755)
 	}
@@ -28,9 +38,12 @@ func prepareModel(dataURL, dest string) (string, error) {
 	} else if strings.Contains(dataURL, "://") {
 		return "", fmt.Errorf("ModelDataUrl %q: the process runtime reads model data from local paths and file:// URLs only", dataURL)
 	}
+	if err := r.allowedModelPath(path); err != nil {
+		return "", fmt.Errorf("ModelDataUrl %q: %w", dataURL, err)
+	}
 	info, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("ModelDataUrl %q: %w", dataURL, err)
+		return "", fmt.Errorf("ModelDataUrl %q: no such file or directory (or not readable)", dataURL)
 	}
 	if info.IsDir() {
 		return path, nil
@@ -38,13 +51,41 @@ func prepareModel(dataURL, dest string) (string, error) {
 	if !strings.HasSuffix(path, ".tar.gz") && !strings.HasSuffix(path, ".tgz") {
 		return "", fmt.Errorf("ModelDataUrl %q: must be a directory or a .tar.gz archive", dataURL)
 	}
-	if err := extractTarGz(path, dest); err != nil {
+	if err := extractTarGz(path, dest, min(r.opts.MaxModelBytes, max(64<<20, MaxExpansion*info.Size()))); err != nil {
 		return "", fmt.Errorf("ModelDataUrl %q: %w", dataURL, err)
 	}
 	return dest, nil
 }
 
-func extractTarGz(archive, dest string) error {
+// allowedModelPath reports whether path, with symbolic links resolved, is
+// under one of the model data roots.
+func (r *Runtime) allowedModelPath(path string) error {
+	if len(r.opts.ModelDataRoots) == 0 {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = filepath.Clean(path)
+	}
+	if abs, err := filepath.Abs(real); err == nil {
+		real = abs
+	}
+	for _, root := range r.opts.ModelDataRoots {
+		if rr, err := filepath.EvalSymlinks(root); err == nil {
+			root = rr
+		}
+		if rel, err := filepath.Rel(root, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(os.PathSeparator)) {
+			return nil
+		}
+	}
+	// The roots are not named: they include the data directory, whose path
+	// is not the API caller's business.
+	return fmt.Errorf("%s is not under an allowed model data root (by default the data directory and ebb's working directory); start ebb with --model-data-root for its directory", path)
+}
+
+// extractTarGz extracts archive into dest, refusing to write more than
+// limit bytes.
+func extractTarGz(archive, dest string, limit int64) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
@@ -59,6 +100,7 @@ func extractTarGz(archive, dest string) error {
 		return err
 	}
 	tr := tar.NewReader(gz)
+	written := int64(0)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -84,11 +126,24 @@ func extractTarGz(archive, dest string) error {
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(out, tr)
+			n, err := io.Copy(out, io.LimitReader(tr, limit-written+1))
 			out.Close()
 			if err != nil {
 				return err
 			}
+			if written += n; written > limit {
+				return fmt.Errorf("the archive extracts to more than %d bytes (its size times %d, at most --max-model-bytes); refused as a possible decompression bomb", limit, MaxExpansion)
+			}
 		}
 	}
+}
+
+// chownAll gives dir and everything in it to u.
+func chownAll(dir string, u *User) error {
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(u.UID), int(u.GID))
+	})
 }

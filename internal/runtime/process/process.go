@@ -45,6 +45,22 @@ type Options struct {
 	PingInterval       time.Duration
 	UnhealthyThreshold int
 	Logger             *slog.Logger
+	// User, when set, is who instances run as (ebb running as root runs
+	// them as an unprivileged user); their working directories are theirs.
+	User *User
+	// ModelDataRoots are the directories a local ModelDataUrl must be
+	// under; none allows any path.
+	ModelDataRoots []string
+	// MaxModelBytes bounds what one model archive may extract to
+	// (default DefaultMaxModelBytes); an archive that expands more than
+	// MaxExpansion times its size is refused as a decompression bomb.
+	MaxModelBytes int64
+}
+
+// User is the account instances run as.
+type User struct {
+	Name     string
+	UID, GID uint32
 }
 
 // Runtime runs instances as local processes.
@@ -75,6 +91,9 @@ func New(opts Options) *Runtime {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxModelBytes == 0 {
+		opts.MaxModelBytes = DefaultMaxModelBytes
 	}
 	return &Runtime{
 		opts: opts,
@@ -120,9 +139,14 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 		os.RemoveAll(workDir)
 		return nil, err
 	}
-	modelDir, err := prepareModel(spec.ModelDataURL, filepath.Join(workDir, "model"))
+	modelDir, err := r.prepareModel(spec.ModelDataURL, filepath.Join(workDir, "model"))
 	if err != nil {
 		return fail(err)
+	}
+	if u := r.opts.User; u != nil {
+		if err := chownAll(workDir, u); err != nil {
+			return fail(fmt.Errorf("giving the working directory to user %s: %w", u.Name, err))
+		}
 	}
 	port, err := freePort()
 	if err != nil {
@@ -136,9 +160,15 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	cmd.Dir = workDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if u := r.opts.User; u != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}
+	}
 	// "ebb" inside a command line (sh -c '... exec ebb example-model') is this
 	// binary too.
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(r.opts.Self)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if u := r.opts.User; u != nil {
+		cmd.Env = append(cmd.Env, "HOME="+workDir, "USER="+u.Name, "LOGNAME="+u.Name)
+	}
 	for k, v := range spec.Environment {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
