@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -115,8 +116,21 @@ type record struct {
 	Started    time.Time `json:"started"`
 }
 
-// Start launches an instance.
+// Start launches an instance. Its errors name paths relative to the data
+// directory, whose location is not the API caller's business (they end up
+// in DescribeEndpoint's FailureReason).
 func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
+	in, err := r.start(spec)
+	if err != nil {
+		if dir, aerr := filepath.Abs(r.opts.Dir); aerr == nil {
+			err = errors.New(strings.ReplaceAll(err.Error(), dir+string(os.PathSeparator), ""))
+		}
+		return nil, err
+	}
+	return in, nil
+}
+
+func (r *Runtime) start(spec runtime.Spec) (*instance, error) {
 	argv, err := splitCommand(spec.Image)
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", spec.Image, err)
@@ -135,7 +149,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	fail := func(err error) (runtime.Instance, error) {
+	fail := func(err error) (*instance, error) {
 		os.RemoveAll(workDir)
 		return nil, err
 	}
