@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
-	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
 func killPID(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
@@ -52,29 +49,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	s2 := startServer(t, dir)
 	sm2, rt2 := s2.SageMaker(), s2.Runtime()
-	stop := make(chan struct{})
-	var sent, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, err := rt2.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{
-					EndpointName: aws.String("survivor"), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
-				sent.Add(1)
-				if err != nil {
-					failed.Add(1)
-					t.Errorf("invocation after the restart failed: %v", err)
-				}
-			}
-		}()
-	}
+	stop := traffic(rt2, "survivor", 4)
 	// Capacity never dips: every Describe of the survivor shows both.
 	for range 50 {
 		out, err := sm2.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("survivor")})
@@ -88,12 +63,11 @@ func TestCrashRecovery(t *testing.T) {
 	waitFor(t, sm2, "other", "recovered other", func(o *sagemaker.DescribeEndpointOutput) bool {
 		return o.EndpointStatus == "InService" && *variantOf(o).CurrentInstanceCount == 1
 	})
-	close(stop)
-	wg.Wait()
-	if sent.Load() == 0 || failed.Load() != 0 {
-		t.Fatalf("%d of %d invocations failed after the restart", failed.Load(), sent.Load())
+	ok, failed, first := stop()
+	if ok == 0 || failed != 0 {
+		t.Fatalf("%d of %d invocations failed after the restart; first: %v", failed, ok+failed, first)
 	}
-	t.Logf("%d invocations after the restart, none failed", sent.Load())
+	t.Logf("%d invocations after the restart, none failed", ok)
 
 	after := s2.instances()
 	if len(after) != 3 {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,30 +141,7 @@ func TestUpdateEndpointUnderTraffic(t *testing.T) {
 	waitInService(t, sm, "bluegreen")
 	createConfig(t, sm, "bluegreen-v2", "bluegreen-v2", "ebb example-model --work-ms 2 --startup-delay 300ms", 1)
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("bluegreen"), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	stop := traffic(rt, "bluegreen", 8)
 	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{
 		EndpointName: aws.String("bluegreen"), EndpointConfigName: aws.String("bluegreen-v2"), RetainAllVariantProperties: aws.Bool(true),
 	}); err != nil {
@@ -181,20 +157,19 @@ func TestUpdateEndpointUnderTraffic(t *testing.T) {
 		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "bluegreen-v2"
 	})
 	waitFor(t, sm, "bluegreen", "old fleet stopped", func(*sagemaker.DescribeEndpointOutput) bool { return len(s.instances()) == 3 })
-	close(stop)
-	wg.Wait()
+	ok, failed, firstErr := stop()
 	if v := variantOf(out); *v.DesiredInstanceCount != 3 || *v.CurrentInstanceCount != 3 {
 		t.Errorf("retained count: desired %d current %d, want 3", *v.DesiredInstanceCount, *v.CurrentInstanceCount)
 	}
 	if *variantOf(out).DeployedImages[0].SpecifiedImage != "ebb example-model --work-ms 2 --startup-delay 300ms" {
 		t.Errorf("DeployedImages = %+v", variantOf(out).DeployedImages)
 	}
-	t.Logf("%d requests during the update, %d failed", ok.Load(), failed.Load())
-	if failed.Load() > 0 {
-		t.Fatalf("%d of %d requests failed during UpdateEndpoint; first: %v", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
+	t.Logf("%d requests during the update, %d failed", ok, failed)
+	if failed > 0 {
+		t.Fatalf("%d of %d requests failed during UpdateEndpoint; first: %v", failed, ok+failed, firstErr)
 	}
-	if ok.Load() < 50 {
-		t.Fatalf("only %d requests ran during the update: the test did not exercise it", ok.Load())
+	if ok < 50 {
+		t.Fatalf("only %d requests ran during the update: the test did not exercise it", ok)
 	}
 }
 

@@ -50,6 +50,12 @@ func send(t *testing.T, method, url string, header map[string]string, body strin
 			req.Header.Set(k, v)
 		}
 	}
+	return do(t, req)
+}
+
+// do sends req and reads the whole answer.
+func do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -166,17 +172,8 @@ func TestSafeVerifiedPayloads(t *testing.T) {
 		if v := header["X-Amz-Content-Sha256"]; v != "" {
 			hash = v
 		}
-		req.Header.Set("X-Amz-Content-Sha256", hash)
-		if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, req, hash, service, region, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		signFor(t, req, hash, service, region)
+		return do(t, req)
 	}
 	stored := func(key string) bool {
 		_, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("payloads"), Key: aws.String(key)})
@@ -226,13 +223,7 @@ func TestSafeVerifiedPayloads(t *testing.T) {
 		body := fmt.Sprintf("%x;chunk-signature=%x\r\n%s\r\n0;chunk-signature=%x\r\n\r\n", len(sent), sig1, sent, sig2)
 		req.Body = io.NopCloser(strings.NewReader(body))
 		req.ContentLength = int64(len(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return do(t, req)
 	}
 	if resp, body := chunked("streamed", "hello", "hello"); resp.StatusCode != 200 || !stored("streamed") {
 		t.Fatalf("chunk-signed PUT: %d %s", resp.StatusCode, body)
@@ -519,9 +510,15 @@ func TestSafeUnknownMembers(t *testing.T) {
 func sign(t *testing.T, req *http.Request, body []byte) {
 	t.Helper()
 	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
+	signFor(t, req, hex.EncodeToString(sum[:]), "sagemaker", "us-east-1")
+}
+
+// signFor signs req with the test credentials for a payload hash, service
+// and region.
+func signFor(t *testing.T, req *http.Request, hash, service, region string) {
+	t.Helper()
 	req.Header.Set("X-Amz-Content-Sha256", hash)
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, req, hash, "sagemaker", "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, req, hash, service, region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -269,4 +270,41 @@ func invoke(t *testing.T, rt *sagemakerruntime.Client, name, body string) *sagem
 func readAll(r io.Reader) string {
 	b, _ := io.ReadAll(r)
 	return string(b)
+}
+
+// traffic keeps n clients invoking endpoint until the returned stop is
+// called; stop reports how many invocations succeeded and failed, and the
+// first failure.
+func traffic(rt *sagemakerruntime.Client, endpoint string, n int) (stop func() (ok, failed int64, first error)) {
+	var okN, failedN atomic.Int64
+	var firstErr atomic.Value
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, err := rt.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{
+					EndpointName: aws.String(endpoint), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
+				if err != nil {
+					failedN.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				} else {
+					okN.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, int64, error) {
+		close(done)
+		wg.Wait()
+		first, _ := firstErr.Load().(error)
+		return okN.Load(), failedN.Load(), first
+	}
 }
