@@ -2,7 +2,8 @@ package autoscaler
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/ebbscale/ebb/internal/fault"
 )
 
 // Conditions the API maps to Application Auto Scaling's error types.
@@ -15,18 +16,7 @@ var (
 	ErrTooManyTags      = errors.New("TooManyTagsException")
 )
 
-// Error carries AWS's message; errors.Is matches its Kind.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Kind }
-
-func errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
-}
+var errorf = fault.Errorf
 
 func noTarget(ns, id, dim string) error {
 	return errorf(ErrObjectNotFound, "No scalable target registered for service namespace: %s, resource ID: %s, scalable dimension: %s", ns, id, dim)

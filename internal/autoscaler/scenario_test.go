@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/fault"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
@@ -42,7 +43,7 @@ func (f *fakeHosting) UpdateEndpointWeightsAndCapacities(ctx context.Context, na
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.busy {
-		return "", &hosting.Error{Kind: hosting.ErrInProgress, Msg: "Cannot update in-progress endpoint"}
+		return "", fault.Errorf(hosting.ErrInProgress, "Cannot update in-progress endpoint")
 	}
 	f.capacity = *c[0].DesiredInstanceCount
 	return "arn", nil

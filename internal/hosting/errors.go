@@ -2,7 +2,8 @@ package hosting
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/ebbscale/ebb/internal/fault"
 )
 
 // Conditions callers branch on. The API maps each to an AWS error code.
@@ -14,15 +15,4 @@ var (
 	ErrLimit      = errors.New("resource limit exceeded")
 )
 
-// Error is a hosting error with AWS's message; errors.Is matches its Kind.
-type Error struct {
-	Kind error
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Kind }
-
-func errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
-}
+var errorf = fault.Errorf
