@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -26,78 +25,46 @@ const (
 	TargetPrefix = "AnyScaleFrontendService."
 )
 
-type op func(ctx context.Context, body []byte) (any, error)
-
 // Handler serves Application Auto Scaling.
 type Handler struct {
-	s   *autoscaler.Service
-	ops map[string]op
+	awsjson.Service
+	s *autoscaler.Service
+}
+
+// errorTable is the AAS error table: each kind is the error type of its
+// name.
+var errorTable = awserr.Table{
+	Rules: append(func() []awserr.Rule {
+		var rules []awserr.Rule
+		for _, kind := range []error{autoscaler.ErrValidation, autoscaler.ErrObjectNotFound, autoscaler.ErrLimit,
+			autoscaler.ErrInvalidNextToken, autoscaler.ErrResourceNotFound, autoscaler.ErrTooManyTags} {
+			rules = append(rules, awserr.Rule{Kind: kind, Code: kind.Error(), Status: http.StatusBadRequest})
+		}
+		return rules
+	}(), awserr.ModelRules...),
+	InternalCode: "InternalServiceException",
 }
 
 // New returns the handler.
 func New(s *autoscaler.Service) *Handler {
 	h := &Handler{s: s}
-	h.ops = map[string]op{
-		"RegisterScalableTarget":    h.register,
-		"DeregisterScalableTarget":  h.deregister,
-		"DescribeScalableTargets":   h.describeTargets,
-		"PutScalingPolicy":          h.putPolicy,
-		"DescribeScalingPolicies":   h.describePolicies,
-		"DeleteScalingPolicy":       h.deletePolicy,
-		"PutScheduledAction":        h.putScheduled,
-		"DescribeScheduledActions":  h.describeScheduled,
-		"DeleteScheduledAction":     h.deleteScheduled,
-		"DescribeScalingActivities": h.activities,
-		"TagResource":               h.tag,
-		"UntagResource":             h.untag,
-		"ListTagsForResource":       h.listTags,
-	}
+	h.Service = awsjson.Service{ContentType: ContentType, TargetPrefix: TargetPrefix, Model: awsmodel.ApplicationAutoScaling, Errors: errorTable,
+		Ops: map[string]awsjson.Op{
+			"RegisterScalableTarget":    h.register,
+			"DeregisterScalableTarget":  h.deregister,
+			"DescribeScalableTargets":   h.describeTargets,
+			"PutScalingPolicy":          h.putPolicy,
+			"DescribeScalingPolicies":   h.describePolicies,
+			"DeleteScalingPolicy":       h.deletePolicy,
+			"PutScheduledAction":        h.putScheduled,
+			"DescribeScheduledActions":  h.describeScheduled,
+			"DeleteScheduledAction":     h.deleteScheduled,
+			"DescribeScalingActivities": h.activities,
+			"TagResource":               h.tag,
+			"UntagResource":             h.untag,
+			"ListTagsForResource":       h.listTags,
+		}}
 	return h
-}
-
-// fromError is the AAS error table.
-func fromError(err error) *awserr.Error {
-	var e *awserr.Error
-	var se *awsmodel.SerializationError
-	var ve *awsmodel.ValidationError
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.As(err, &se):
-		return awserr.Serialization(se.Msg)
-	case errors.As(err, &ve):
-		return awserr.New("ValidationException", http.StatusBadRequest, "%s", ve.Error())
-	}
-	for _, kind := range []error{autoscaler.ErrValidation, autoscaler.ErrObjectNotFound, autoscaler.ErrLimit,
-		autoscaler.ErrInvalidNextToken, autoscaler.ErrResourceNotFound, autoscaler.ErrTooManyTags} {
-		if errors.Is(err, kind) {
-			return awserr.New(kind.Error(), http.StatusBadRequest, "%s", err.Error())
-		}
-	}
-	return awserr.New("InternalServiceException", http.StatusInternalServerError, "An internal error occurred: %v", err)
-}
-
-// Serve runs an operation with its body read and authenticated.
-func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, name string, body []byte) {
-	fn, ok := h.ops[name]
-	if !ok {
-		awsjson.WriteError(w, ContentType, awserr.UnknownOperation(TargetPrefix+name))
-		return
-	}
-	body, err := awsmodel.ApplicationAutoScaling.Clean(name, body)
-	if err != nil {
-		awsjson.WriteError(w, ContentType, fromError(err))
-		return
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	out, err := fn(r.Context(), body)
-	if err != nil {
-		awsjson.WriteError(w, ContentType, fromError(err))
-		return
-	}
-	awsjson.Write(w, ContentType, http.StatusOK, out)
 }
 
 func decode(body []byte, v any) error {

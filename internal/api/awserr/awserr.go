@@ -1,5 +1,8 @@
-// Package awserr is the one place where ebb's errors become AWS errors: the
-// code (the __type), the HTTP status and the message each client expects.
+// Package awserr is the AWS error as it goes on the wire (the code or
+// __type, the HTTP status, the message each client expects) and the Table
+// type with which each service's api package maps its domain errors to
+// it. It imports nothing outside internal/api, so the codecs and SigV4 that
+// use it link no service.
 package awserr
 
 import (
@@ -8,8 +11,6 @@ import (
 	"net/http"
 
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
-	"github.com/ebbscale/ebb/internal/hosting"
-	"github.com/ebbscale/ebb/internal/router"
 )
 
 // Error is an AWS error as it goes on the wire.
@@ -60,67 +61,46 @@ func Internal(err error) *Error {
 	return New("InternalFailure", http.StatusInternalServerError, "An internal error occurred: %v", err)
 }
 
-// FromSageMaker maps an error of a SageMaker control-plane operation.
-// SageMaker reports missing and conflicting resources as ValidationException
-// (its model has no ResourceNotFound for these operations).
-func FromSageMaker(err error) *Error {
-	var e *Error
-	var se *awsmodel.SerializationError
-	var ve *awsmodel.ValidationError
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.As(err, &se):
-		return Serialization(se.Msg)
-	case errors.As(err, &ve):
-		return New("ValidationException", http.StatusBadRequest, "%s", ve.Error())
-	case errors.Is(err, hosting.ErrLimit):
-		return New("ResourceLimitExceeded", http.StatusBadRequest, "%s", err.Error())
-	case errors.Is(err, hosting.ErrNotFound), errors.Is(err, hosting.ErrExists),
-		errors.Is(err, hosting.ErrInProgress), errors.Is(err, hosting.ErrInvalid):
-		return New("ValidationException", http.StatusBadRequest, "%s", err.Error())
-	}
-	return Internal(err)
+// Rule maps a kind of error (matched with errors.Is) to an AWS error; the
+// message is the error's own unless Message builds one.
+type Rule struct {
+	Kind      error
+	Code      string
+	Status    int
+	QueryCode string
+	Message   func(err error) string
 }
 
-// FromRuntime maps an error of InvokeEndpoint. region and account build the
-// messages SageMaker Runtime gives.
-func FromRuntime(err error, endpoint, region, account string) *Error {
+// Table is one service's mapping from errors to AWS errors, walked in
+// order. An *Error passes through unchanged; an error no rule matches is
+// the service's internal error (InternalCode, 500).
+type Table struct {
+	Rules                       []Rule
+	InternalCode, InternalQuery string
+}
+
+// Map returns the AWS error for err.
+func (t Table) Map(err error) *Error {
 	var e *Error
-	var me *router.ModelError
-	switch {
-	case errors.As(err, &e):
+	if errors.As(err, &e) {
 		return e
-	case errors.As(err, &me):
-		kind := "client"
-		if me.StatusCode >= 500 {
-			kind = "server"
-		}
-		logURL := fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#logEventViewer:group=/aws/sagemaker/Endpoints/%s", region, region, endpoint)
-		return &Error{
-			Code:   "ModelError",
-			Status: http.StatusFailedDependency,
-			Message: fmt.Sprintf("Received %s error (%d) from primary with message \"%s\". See %s in account %s for more information.",
-				kind, me.StatusCode, me.Body, logURL, account),
-			Fields: map[string]any{
-				"OriginalStatusCode": me.StatusCode,
-				"OriginalMessage":    string(me.Body),
-				"LogStreamArn":       fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/sagemaker/Endpoints/%s", region, account, endpoint),
-			},
-		}
-	case errors.Is(err, router.ErrTimeout):
-		return &Error{Code: "ModelError", Status: http.StatusFailedDependency,
-			Message: "Your invocation timed out while waiting for a response from container primary. Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again."}
-	case errors.Is(err, router.ErrEndpointNotFound):
-		return New("ValidationError", http.StatusBadRequest, "Endpoint %s of account %s not found.", endpoint, account)
-	case errors.Is(err, router.ErrVariantNotFound):
-		return New("ValidationError", http.StatusBadRequest, "The target variant is not part of endpoint %s of account %s.", endpoint, account)
-	case errors.Is(err, router.ErrColdStartBufferFull):
-		return New("ServiceUnavailable", http.StatusServiceUnavailable, "Endpoint %s is starting an instance and already holds as many waiting requests as it may; retry with backoff.", endpoint)
-	case errors.Is(err, router.ErrColdStartTimeout):
-		return New("ServiceUnavailable", http.StatusServiceUnavailable, "Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", endpoint)
-	case errors.Is(err, router.ErrNoCapacity):
-		return New("ValidationError", http.StatusBadRequest, "Endpoint %s has no capacity to process this request. Application Auto Scaling may be in progress (if configured), or increase the capacity with UpdateEndpointWeightsAndCapacities.", endpoint)
 	}
-	return Internal(err)
+	for _, r := range t.Rules {
+		if errors.Is(err, r.Kind) {
+			msg := err.Error()
+			if r.Message != nil {
+				msg = r.Message(err)
+			}
+			return &Error{Code: r.Code, Status: r.Status, QueryCode: r.QueryCode, Message: msg}
+		}
+	}
+	return &Error{Code: t.InternalCode, QueryCode: t.InternalQuery, Status: http.StatusInternalServerError,
+		Message: fmt.Sprintf("An internal error occurred: %v", err)}
+}
+
+// ModelRules are the rules for the errors of request validation against a
+// service model, which every JSON service shares.
+var ModelRules = []Rule{
+	{Kind: awsmodel.ErrSerialization, Code: "SerializationException", Status: http.StatusBadRequest},
+	{Kind: awsmodel.ErrValidation, Code: "ValidationException", Status: http.StatusBadRequest},
 }

@@ -1,9 +1,11 @@
 // Package awsjson is the wire codec of AWS's JSON protocols (awsJson1_0,
 // awsJson1_1, and the JSON bodies of restJson1): timestamps as epoch
-// seconds, errors as {"__type", "message"} with X-Amzn-ErrorType.
+// seconds, errors as {"__type", "message"} with X-Amzn-ErrorType; and
+// Service, the one dispatcher of the awsJson services.
 package awsjson
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
+	"github.com/ebbscale/ebb/internal/api/awsmodel"
 )
 
 // Time is a timestamp that travels as epoch seconds with a fraction.
@@ -104,4 +107,41 @@ func WriteError(w http.ResponseWriter, contentType string, e *awserr.Error) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(e.Status)
 	w.Write(b)
+}
+
+// Op is one operation of an awsJson service: a validated request body in,
+// the answer (encoded as JSON) or an error out.
+type Op func(ctx context.Context, body []byte) (any, error)
+
+// Service is an awsJson service (SageMaker, Application Auto Scaling):
+// operations told apart by X-Amz-Target, requests validated against the
+// service model (unknown members dropped) before any operation runs, errors
+// mapped by the service's table.
+type Service struct {
+	ContentType  string
+	TargetPrefix string
+	Model        *awsmodel.Model
+	Ops          map[string]Op
+	Errors       awserr.Table
+}
+
+// Serve runs operation name with a request body already read and
+// authenticated.
+func (s *Service) Serve(w http.ResponseWriter, r *http.Request, name string, body []byte) {
+	fn, ok := s.Ops[name]
+	if !ok {
+		WriteError(w, s.ContentType, awserr.UnknownOperation(s.TargetPrefix+name))
+		return
+	}
+	body, err := s.Model.Clean(name, body)
+	if err != nil {
+		WriteError(w, s.ContentType, s.Errors.Map(err))
+		return
+	}
+	out, err := fn(r.Context(), body)
+	if err != nil {
+		WriteError(w, s.ContentType, s.Errors.Map(err))
+		return
+	}
+	Write(w, s.ContentType, http.StatusOK, out)
 }

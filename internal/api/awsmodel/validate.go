@@ -22,8 +22,21 @@ type SerializationError struct{ Msg string }
 
 func (e *SerializationError) Error() string { return e.Msg }
 
+// Is makes errors.Is(err, ErrSerialization) hold, for error tables.
+func (e *SerializationError) Is(target error) bool { return target == ErrSerialization }
+
+// ErrSerialization and ErrValidation are the kinds of SerializationError
+// and ValidationError.
+var (
+	ErrSerialization = errors.New("serialization error")
+	ErrValidation    = errors.New("validation error")
+)
+
 // ValidationError lists every constraint a request breaks, in AWS's format.
 type ValidationError struct{ Problems []string }
+
+// Is makes errors.Is(err, ErrValidation) hold, for error tables.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
 
 func (e *ValidationError) Error() string {
 	noun := "errors"

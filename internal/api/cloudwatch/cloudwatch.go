@@ -84,7 +84,7 @@ func New(ms *metrics.Store, mon *monitor.Monitor, tags Tags, clk clock.Clock) *H
 // Fail answers with an error in the protocol of the request.
 func (h *Handler) Fail(w http.ResponseWriter, proto Protocol, err error) {
 	requestID := w.Header().Get("X-Amzn-Requestid")
-	e := fromError(err)
+	e := errorTable.Map(err)
 	switch proto {
 	case Query:
 		code := e.QueryCode

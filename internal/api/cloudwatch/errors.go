@@ -1,7 +1,6 @@
 package cloudwatch
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -40,20 +39,14 @@ func validationError(msg string) *awserr.Error {
 	return cwError("ValidationException", "ValidationError", http.StatusBadRequest, "%s", msg)
 }
 
-// fromError maps any error of a CloudWatch operation.
-func fromError(err error) *awserr.Error {
-	var e *awserr.Error
-	var se *awsmodel.SerializationError
-	var ve *awsmodel.ValidationError
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.As(err, &se):
-		return cwError("SerializationException", "SerializationException", http.StatusBadRequest, "%s", se.Msg)
-	case errors.As(err, &ve):
-		return cwError("ValidationException", "ValidationError", http.StatusBadRequest, "%s", ve.Error())
-	case errors.Is(err, awsmodel.ErrUnknownOperation):
-		return cwError("UnknownOperationException", "InvalidAction", http.StatusBadRequest, "Could not find operation %v", err)
-	}
-	return cwError("InternalServiceFault", "InternalServiceError", http.StatusInternalServerError, "An internal error occurred: %v", err)
+// errorTable maps the errors of request decoding and validation; the
+// operations return CloudWatch's modelled errors (above) themselves.
+var errorTable = awserr.Table{
+	Rules: []awserr.Rule{
+		{Kind: awsmodel.ErrSerialization, Code: "SerializationException", QueryCode: "SerializationException", Status: http.StatusBadRequest},
+		{Kind: awsmodel.ErrValidation, Code: "ValidationException", QueryCode: "ValidationError", Status: http.StatusBadRequest},
+		{Kind: awsmodel.ErrUnknownOperation, Code: "UnknownOperationException", QueryCode: "InvalidAction", Status: http.StatusBadRequest,
+			Message: func(err error) string { return fmt.Sprintf("Could not find operation %v", err) }},
+	},
+	InternalCode: "InternalServiceFault", InternalQuery: "InternalServiceError",
 }

@@ -22,61 +22,50 @@ const ContentType = "application/x-amz-json-1.1"
 // TargetPrefix starts the X-Amz-Target of every SageMaker operation.
 const TargetPrefix = "SageMaker."
 
-type op func(ctx context.Context, body []byte) (any, error)
-
 // Handler serves SageMaker operations.
 type Handler struct {
-	h   *hosting.Service
-	ops map[string]op
+	awsjson.Service
+	h *hosting.Service
+}
+
+// errorTable is SageMaker's error table. SageMaker reports missing and
+// conflicting resources as ValidationException (its model has no
+// ResourceNotFound for these operations).
+var errorTable = awserr.Table{
+	Rules: append([]awserr.Rule{
+		{Kind: hosting.ErrLimit, Code: "ResourceLimitExceeded", Status: http.StatusBadRequest},
+		{Kind: hosting.ErrNotFound, Code: "ValidationException", Status: http.StatusBadRequest},
+		{Kind: hosting.ErrExists, Code: "ValidationException", Status: http.StatusBadRequest},
+		{Kind: hosting.ErrInProgress, Code: "ValidationException", Status: http.StatusBadRequest},
+		{Kind: hosting.ErrInvalid, Code: "ValidationException", Status: http.StatusBadRequest},
+	}, awserr.ModelRules...),
+	InternalCode: "InternalFailure",
 }
 
 // New returns the SageMaker handler.
 func New(h *hosting.Service) *Handler {
 	x := &Handler{h: h}
-	x.ops = map[string]op{
-		"CreateModel":                        x.createModel,
-		"DescribeModel":                      x.describeModel,
-		"ListModels":                         x.listModels,
-		"DeleteModel":                        x.deleteModel,
-		"CreateEndpointConfig":               x.createEndpointConfig,
-		"DescribeEndpointConfig":             x.describeEndpointConfig,
-		"ListEndpointConfigs":                x.listEndpointConfigs,
-		"DeleteEndpointConfig":               x.deleteEndpointConfig,
-		"CreateEndpoint":                     x.createEndpoint,
-		"DescribeEndpoint":                   x.describeEndpoint,
-		"ListEndpoints":                      x.listEndpoints,
-		"UpdateEndpoint":                     x.updateEndpoint,
-		"UpdateEndpointWeightsAndCapacities": x.updateWeightsAndCapacities,
-		"DeleteEndpoint":                     x.deleteEndpoint,
-		"AddTags":                            x.addTags,
-		"ListTags":                           x.listTags,
-		"DeleteTags":                         x.deleteTags,
-	}
+	x.Service = awsjson.Service{ContentType: ContentType, TargetPrefix: TargetPrefix, Model: awsmodel.SageMaker, Errors: errorTable,
+		Ops: map[string]awsjson.Op{
+			"CreateModel":                        x.createModel,
+			"DescribeModel":                      x.describeModel,
+			"ListModels":                         x.listModels,
+			"DeleteModel":                        x.deleteModel,
+			"CreateEndpointConfig":               x.createEndpointConfig,
+			"DescribeEndpointConfig":             x.describeEndpointConfig,
+			"ListEndpointConfigs":                x.listEndpointConfigs,
+			"DeleteEndpointConfig":               x.deleteEndpointConfig,
+			"CreateEndpoint":                     x.createEndpoint,
+			"DescribeEndpoint":                   x.describeEndpoint,
+			"ListEndpoints":                      x.listEndpoints,
+			"UpdateEndpoint":                     x.updateEndpoint,
+			"UpdateEndpointWeightsAndCapacities": x.updateWeightsAndCapacities,
+			"DeleteEndpoint":                     x.deleteEndpoint,
+			"AddTags":                            x.addTags,
+			"ListTags":                           x.listTags,
+			"DeleteTags":                         x.deleteTags,
+		}}
 	return x
-}
-
-// Serve runs operation name with a request body already read (and, when
-// configured, authenticated).
-func (x *Handler) Serve(w http.ResponseWriter, r *http.Request, name string, body []byte) {
-	fn, ok := x.ops[name]
-	if !ok {
-		awsjson.WriteError(w, ContentType, awserr.UnknownOperation(TargetPrefix+name))
-		return
-	}
-	body, err := awsmodel.SageMaker.Clean(name, body)
-	if err != nil {
-		awsjson.WriteError(w, ContentType, awserr.FromSageMaker(err))
-		return
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	out, err := fn(r.Context(), body)
-	if err != nil {
-		awsjson.WriteError(w, ContentType, awserr.FromSageMaker(err))
-		return
-	}
-	awsjson.Write(w, ContentType, http.StatusOK, out)
 }
 
 func decode(body []byte, v any) error {

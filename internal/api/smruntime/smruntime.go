@@ -116,7 +116,7 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 		Received:      received,
 	})
 	if err != nil {
-		h.fail(w, endpoint, awserr.FromRuntime(err, endpoint, h.Region, h.AccountID))
+		h.fail(w, endpoint, h.fromError(err, endpoint))
 		return
 	}
 	defer resp.Close()
@@ -127,7 +127,7 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 	if resp.ContentLength < 0 {
 		b, err := io.ReadAll(io.LimitReader(resp.Body, router.MaxPayloadBytes+1))
 		if err != nil {
-			h.fail(w, endpoint, awserr.FromRuntime(err, endpoint, h.Region, h.AccountID))
+			h.fail(w, endpoint, h.fromError(err, endpoint))
 			return
 		}
 		answer, resp.ContentLength = bytes.NewReader(b), int64(len(b))
@@ -159,3 +159,65 @@ func (h *Handler) fail(w http.ResponseWriter, endpoint string, e *awserr.Error) 
 // Fail answers with a runtime error (used by the server for errors found
 // before Invoke, such as authentication).
 func Fail(w http.ResponseWriter, e *awserr.Error) { awsjson.WriteError(w, errorContentType, e) }
+
+// runtimeErrors is SageMaker Runtime's error table; messages name the
+// endpoint and the account, as Runtime's do.
+var runtimeErrors = []struct {
+	kind    error
+	code    string
+	status  int
+	message func(endpoint, account string) string
+}{
+	{router.ErrTimeout, "ModelError", http.StatusFailedDependency, func(string, string) string {
+		return "Your invocation timed out while waiting for a response from container primary. Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again."
+	}},
+	{router.ErrEndpointNotFound, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {
+		return fmt.Sprintf("Endpoint %s of account %s not found.", ep, acct)
+	}},
+	{router.ErrVariantNotFound, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {
+		return fmt.Sprintf("The target variant is not part of endpoint %s of account %s.", ep, acct)
+	}},
+	{router.ErrColdStartBufferFull, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is starting an instance and already holds as many waiting requests as it may; retry with backoff.", ep)
+	}},
+	{router.ErrColdStartTimeout, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", ep)
+	}},
+	{router.ErrNoCapacity, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s has no capacity to process this request. Application Auto Scaling may be in progress (if configured), or increase the capacity with UpdateEndpointWeightsAndCapacities.", ep)
+	}},
+}
+
+// fromError maps an error of InvokeEndpoint: the model's own error with
+// the fields SageMaker Runtime adds, then the table.
+func (h *Handler) fromError(err error, endpoint string) *awserr.Error {
+	var e *awserr.Error
+	var me *router.ModelError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &me):
+		kind := "client"
+		if me.StatusCode >= 500 {
+			kind = "server"
+		}
+		logURL := fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#logEventViewer:group=/aws/sagemaker/Endpoints/%s", h.Region, h.Region, endpoint)
+		return &awserr.Error{
+			Code:   "ModelError",
+			Status: http.StatusFailedDependency,
+			Message: fmt.Sprintf("Received %s error (%d) from primary with message \"%s\". See %s in account %s for more information.",
+				kind, me.StatusCode, me.Body, logURL, h.AccountID),
+			Fields: map[string]any{
+				"OriginalStatusCode": me.StatusCode,
+				"OriginalMessage":    string(me.Body),
+				"LogStreamArn":       fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/sagemaker/Endpoints/%s", h.Region, h.AccountID, endpoint),
+			},
+		}
+	}
+	for _, r := range runtimeErrors {
+		if errors.Is(err, r.kind) {
+			return &awserr.Error{Code: r.code, Status: r.status, Message: r.message(endpoint, h.AccountID)}
+		}
+	}
+	return awserr.Internal(err)
+}
