@@ -316,7 +316,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
 		Prometheus: emitter.NewPrometheus(reg)}).Run)
-	run(func(ctx context.Context) { compact(ctx, ms, clk, log) })
+	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })
 	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
 	if err != nil {
 		return fmt.Errorf("loading alarms: %w", err)
@@ -467,22 +467,6 @@ func reachable(dir string, u *process.User) error {
 		}
 		if p == filepath.Dir(p) {
 			return nil
-		}
-	}
-}
-
-// compact applies metric retention every ten minutes.
-func compact(ctx context.Context, ms *metrics.Store, clk clock.Clock, log *slog.Logger) {
-	t := clk.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C():
-			if err := ms.Compact(now); err != nil {
-				log.Error("applying metric retention", "err", err)
-			}
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/metricquery"
@@ -242,7 +241,7 @@ func (s *Service) putAlarms(ctx context.Context, t *Target, p *Policy) error {
 		if len(q) == 1 && q[0].MetricStat != nil {
 			ms := q[0].MetricStat
 			a.Namespace, a.MetricName, a.Dimensions, a.Unit = ms.Series.Namespace, ms.Series.MetricName, ms.Series.Dimensions, ms.Unit
-			if strings.HasPrefix(ms.Stat, "p") {
+			if st, err := metrics.ParseStat(ms.Stat); err == nil && st.Percentile() {
 				a.ExtendedStatistic = ms.Stat
 			} else {
 				a.Statistic = ms.Stat

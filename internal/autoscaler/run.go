@@ -149,12 +149,22 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	s.startActivity(ctx, t, d.Desired, current, cause, p.ARN, d.Desired > current)
 }
 
+// plainStat is the statistic of a single metric with one of the five
+// statistic-set statistics, which the fast path reads directly.
+func plainStat(queries []metricquery.Query) (metrics.Stat, bool) {
+	if len(queries) != 1 || queries[0].MetricStat == nil {
+		return metrics.Stat{}, false
+	}
+	st, err := metrics.ParseStat(queries[0].MetricStat.Stat)
+	return st, err == nil && !st.Percentile()
+}
+
 // metricValue reads a policy's metric: the newest datapoint of the last
 // periods (target tracking), or the aggregated datapoints of the alarm's
 // evaluation (step), fresh from the store.
 func (s *Service) metricValues(queries []metricquery.Query, period time.Duration, n int, now time.Time) []float64 {
 	end := now.Truncate(period)
-	if len(queries) == 1 && queries[0].MetricStat != nil && strings.HasPrefix(queries[0].MetricStat.Stat, "p") == false {
+	if stat, ok := plainStat(queries); ok {
 		// One plain metric: read it directly.
 		ms := queries[0].MetricStat
 		dps, err := s.o.Metrics.Query(ms.Series, end.Add(-time.Duration(n)*period), end, period, nil, now)
@@ -166,17 +176,8 @@ func (s *Service) metricValues(queries []metricquery.Query, period time.Duration
 			if ms.Unit != "" && dp.Unit != ms.Unit {
 				continue
 			}
-			switch ms.Stat {
-			case "SampleCount":
-				vals = append(vals, dp.Stats.SampleCount)
-			case "Sum":
-				vals = append(vals, dp.Stats.Sum)
-			case "Minimum":
-				vals = append(vals, dp.Stats.Minimum)
-			case "Maximum":
-				vals = append(vals, dp.Stats.Maximum)
-			default:
-				vals = append(vals, dp.Stats.Average())
+			if v, ok := dp.Value(stat); ok {
+				vals = append(vals, v)
 			}
 		}
 		return vals

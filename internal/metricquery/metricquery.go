@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -220,15 +219,11 @@ func readMetric(st Store, ms MetricStat, grid []time.Time, end, now time.Time) (
 	if ms.Unit != "" && ms.Unit != st.Unit(ms.Series) {
 		return vals, nil
 	}
-	var quantiles []float64
-	if strings.HasPrefix(ms.Stat, "p") {
-		f, err := strconv.ParseFloat(ms.Stat[1:], 64)
-		if err != nil || f < 0 || f > 100 {
-			return nil, fmt.Errorf("unsupported statistic %q", ms.Stat)
-		}
-		quantiles = []float64{f / 100}
+	stat, err := metrics.ParseStat(ms.Stat)
+	if err != nil {
+		return nil, err
 	}
-	dps, err := st.Query(ms.Series, grid[0], end, ms.Period, quantiles, now)
+	dps, err := st.Query(ms.Series, grid[0], end, ms.Period, stat.Quantiles(), now)
 	if err != nil {
 		return nil, err
 	}
@@ -241,26 +236,8 @@ func readMetric(st Store, ms MetricStat, grid []time.Time, end, now time.Time) (
 		if !ok {
 			continue
 		}
-		s := dp.Stats
-		switch ms.Stat {
-		case "SampleCount":
-			vals[i] = s.SampleCount
-		case "Average":
-			vals[i] = s.Average()
-		case "Sum":
-			vals[i] = s.Sum
-		case "Minimum":
-			vals[i] = s.Minimum
-		case "Maximum":
-			vals[i] = s.Maximum
-		default:
-			if len(quantiles) == 1 {
-				if v, ok := dp.Percentiles[quantiles[0]]; ok {
-					vals[i] = v
-				}
-			} else {
-				return nil, fmt.Errorf("unsupported statistic %q", ms.Stat)
-			}
+		if v, ok := dp.Value(stat); ok {
+			vals[i] = v
 		}
 	}
 	return vals, nil

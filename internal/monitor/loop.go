@@ -3,8 +3,6 @@ package monitor
 import (
 	"context"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
@@ -97,14 +95,18 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if a.Unit != "" && a.Unit != m.metrics.Unit(key) {
 		return out // a unit that does not match finds no data, as in CloudWatch
 	}
-	var quantiles []float64
-	if q, ok := percentile(a.ExtendedStatistic); ok {
-		quantiles = []float64{q}
+	name := a.Statistic
+	if a.ExtendedStatistic != "" {
+		name = a.ExtendedStatistic
+	}
+	stat, err := metrics.ParseStat(name)
+	if err != nil {
+		return out
 	}
 	if a.seriesID == "" {
 		a.seriesID = key.Normalize().ID()
 	}
-	dps, err := m.metrics.QueryID(a.seriesID, start, end, period, quantiles, now)
+	dps, err := m.metrics.QueryID(a.seriesID, start, end, period, stat.Quantiles(), now)
 	if err != nil {
 		return out
 	}
@@ -113,7 +115,7 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 		if i < 0 || i >= len(out) {
 			continue
 		}
-		v, ok := statValue(dp, a.Statistic, quantiles)
+		v, ok := dp.Value(stat)
 		if !ok {
 			continue
 		}
@@ -150,36 +152,4 @@ func (a *MetricAlarm) metric() (metrics.Series, bool) {
 		return metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions}, true
 	}
 	return metrics.Series{}, false
-}
-
-func percentile(stat string) (float64, bool) {
-	if !strings.HasPrefix(stat, "p") {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(stat[1:], 64)
-	if err != nil || f < 0 || f > 100 {
-		return 0, false
-	}
-	return f / 100, true
-}
-
-func statValue(dp metrics.Datapoint, stat string, quantiles []float64) (float64, bool) {
-	st := dp.Stats
-	switch stat {
-	case "SampleCount":
-		return st.SampleCount, true
-	case "Average":
-		return st.Average(), true
-	case "Sum":
-		return st.Sum, true
-	case "Minimum":
-		return st.Minimum, true
-	case "Maximum":
-		return st.Maximum, true
-	}
-	if len(quantiles) == 1 {
-		v, ok := dp.Percentiles[quantiles[0]]
-		return v, ok
-	}
-	return 0, false
 }

@@ -170,7 +170,7 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 			return nil, missing("Period")
 		}
 		if in.ExtendedStatistic != "" {
-			if _, ok := quantile(in.ExtendedStatistic); !ok {
+			if _, ok := percentile(in.ExtendedStatistic); !ok {
 				return nil, invalidValue("The value %s for parameter ExtendedStatistic is not supported: ebb evaluates percentiles (p0 to p100).", in.ExtendedStatistic)
 			}
 		}
@@ -259,12 +259,8 @@ func toQueries(qs []metricDataQuery) ([]metricquery.Query, error) {
 				Series: metrics.Series{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName, Dimensions: toDims(ms.Metric.Dimensions)},
 				Period: time.Duration(ms.Period) * time.Second, Stat: ms.Stat, Unit: ms.Unit,
 			}
-			switch ms.Stat {
-			case "SampleCount", "Average", "Sum", "Minimum", "Maximum":
-			default:
-				if _, ok := quantile(ms.Stat); !ok {
-					return nil, invalidValue("The statistic %s of query %s is not supported.", ms.Stat, q.Id)
-				}
+			if _, err := metrics.ParseStat(ms.Stat); err != nil {
+				return nil, invalidValue("The statistic %s of query %s is not supported.", ms.Stat, q.Id)
 			}
 		}
 		out = append(out, mq)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,15 +148,11 @@ func (h *Handler) putMetricData(ctx context.Context, body []byte) (any, error) {
 	return struct{}{}, h.metrics.Put(pts)
 }
 
-var percentileRE = regexp.MustCompile(`^p(\d{1,2}(\.\d{1,2})?|100)$`)
-
-// quantile parses an extended statistic; only percentiles (pNN.NN) are supported.
-func quantile(stat string) (float64, bool) {
-	if !percentileRE.MatchString(stat) {
-		return 0, false
-	}
-	f, _ := strconv.ParseFloat(stat[1:], 64)
-	return f / 100, true
+// percentile parses an extended statistic; only percentiles (pNN.NN) are
+// supported.
+func percentile(name string) (metrics.Stat, bool) {
+	st, err := metrics.ParseStat(name)
+	return st, err == nil && st.Percentile()
 }
 
 func validPeriod(p int) bool {
@@ -214,12 +209,14 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 		return nil, invalidCombination("You have requested up to %s datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", thousands(n))
 	}
 	var quantiles []float64
+	var extended []metrics.Stat
 	for _, s := range in.ExtendedStatistics {
-		q, ok := quantile(s)
+		st, ok := percentile(s)
 		if !ok {
 			return nil, invalidValue("The value %s for parameter ExtendedStatistics is not supported: ebb computes percentiles (p0.0 to p100).", s)
 		}
-		quantiles = append(quantiles, q)
+		quantiles = append(quantiles, st.Quantile)
+		extended = append(extended, st)
 	}
 	key := metrics.Series{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: toDims(in.Dimensions)}
 	out := struct {
@@ -235,9 +232,12 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 	}
 	for _, dp := range dps {
 		d := datapoint{Timestamp: awsjson.T(dp.Timestamp), Unit: dp.Unit}
-		st := dp.Stats
 		for _, s := range in.Statistics {
-			v := statValue(st, s)
+			st, err := metrics.ParseStat(s)
+			if err != nil {
+				continue // the model allows only the five
+			}
+			v, _ := dp.Value(st)
 			switch s {
 			case "SampleCount":
 				d.SampleCount = &v
@@ -252,7 +252,7 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 			}
 		}
 		for i, s := range in.ExtendedStatistics {
-			if v, ok := dp.Percentiles[quantiles[i]]; ok {
+			if v, ok := dp.Value(extended[i]); ok {
 				if d.ExtendedStatistics == nil {
 					d.ExtendedStatistics = map[string]float64{}
 				}
@@ -262,22 +262,6 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 		out.Datapoints = append(out.Datapoints, d)
 	}
 	return out, nil
-}
-
-func statValue(st metrics.StatSet, name string) float64 {
-	switch name {
-	case "SampleCount":
-		return st.SampleCount
-	case "Average":
-		return st.Average()
-	case "Sum":
-		return st.Sum
-	case "Minimum":
-		return st.Minimum
-	case "Maximum":
-		return st.Maximum
-	}
-	return math.NaN()
 }
 
 func thousands(n int) string {
