@@ -1,7 +1,14 @@
-// Package autoscaler is Application Auto Scaling for SageMaker variants:
-// scalable targets, target-tracking and step policies, scheduled actions,
-// scaling activities, and the loop that turns alarm actions and schedules
-// into capacity changes on real endpoints.
+// Package autoscaler is Application Auto Scaling: scalable targets,
+// target-tracking and step policies, scheduled actions, scaling activities,
+// and the loop that turns alarm actions and schedules into capacity changes
+// on real endpoints.
+//
+// What can be scaled is a registry (resource.go) keyed by service namespace
+// and scalable dimension: each kind parses its resource IDs, names its
+// predefined metrics and reads and sets capacity through hosting. SageMaker
+// production variants (variant.go) are the first kind; inference components
+// (sagemaker:inference-component:DesiredCopyCount) are one more adapter file
+// and one registry line.
 //
 // CloudWatch alarms deliver their actions to Deliver, which only queues
 // them; Run, the one goroutine that owns decisions, takes them from the

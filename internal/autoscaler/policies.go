@@ -37,12 +37,7 @@ type PolicyInput struct {
 	TT                                                    *TTInput
 }
 
-// Predefined metric types ebb supports for SageMaker variants.
-const (
-	InvocationsPerInstance    = "SageMakerVariantInvocationsPerInstance"
-	ConcurrentRequestsHighRes = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
-	defaultCooldown           = 300
-)
+const defaultCooldown = 300
 
 // PutPolicy creates or replaces a policy and returns its ARN and the alarms
 // it owns (target tracking).
@@ -166,21 +161,14 @@ func (s *Service) targetTracking(t *Target, in *TTInput) (*TargetTracking, error
 	if in.ScaleOutCooldown != nil {
 		tt.ScaleOutCooldown = time.Duration(*in.ScaleOutCooldown) * time.Second
 	}
-	dims := []metrics.Dimension{{Name: "EndpointName", Value: t.Endpoint}, {Name: "VariantName", Value: t.Variant}}
-	metricQuery := func(ns, name, stat, unit string, dims []metrics.Dimension, period time.Duration) []metricquery.Query {
-		return []metricquery.Query{{ID: "m1", ReturnData: true, MetricStat: &metricquery.MetricStat{
-			Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: dims}, Period: period, Stat: stat, Unit: unit}}}
-	}
 	switch {
 	case in.Predefined != "" && (in.MetricName != "" || len(in.Queries) > 0):
 		return nil, errorf(ErrValidation, "PredefinedMetricSpecification and CustomizedMetricSpecification are mutually exclusive.")
-	case in.Predefined == InvocationsPerInstance:
-		tt.Queries = metricQuery("AWS/SageMaker", "InvocationsPerInstance", "Sum", "", dims, time.Minute)
-	case in.Predefined == ConcurrentRequestsHighRes:
-		tt.HighResolution = true
-		tt.Queries = metricQuery("AWS/SageMaker", "ConcurrentRequestsPerModel", "Average", "", dims, 10*time.Second)
 	case in.Predefined != "":
-		return nil, errorf(ErrValidation, "The predefined metric type %s is not supported for the scalable dimension %s.", in.Predefined, t.ScalableDimension)
+		var ok bool
+		if tt.Queries, tt.HighResolution, ok = t.res.predefined(in.Predefined); !ok {
+			return nil, errorf(ErrValidation, "The predefined metric type %s is not supported for the scalable dimension %s.", in.Predefined, t.ScalableDimension)
+		}
 	case len(in.Queries) > 0:
 		if in.MetricName != "" {
 			return nil, errorf(ErrValidation, "CustomizedMetricSpecification takes either Metrics or MetricName, Namespace, Dimensions and Statistic.")

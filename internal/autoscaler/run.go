@@ -87,17 +87,10 @@ func (s *Service) retrigger(key string) {
 	}
 }
 
-// current reads the variant's desired capacity.
-func (s *Service) current(ctx context.Context, t *Target) (int, hosting.EndpointView, error) {
-	v, err := s.o.Hosting.DescribeEndpoint(ctx, t.Endpoint)
-	if err != nil {
-		return 0, v, err
-	}
-	n, ok := variantCount(v, t.Variant)
-	if !ok {
-		return 0, v, fmt.Errorf("variant %s is not in endpoint %s", t.Variant, t.Endpoint)
-	}
-	return n, v, nil
+// current reads the target's desired capacity.
+func (s *Service) current(ctx context.Context, t *Target) (int, error) {
+	c, err := t.res.capacity(ctx, s.o.Hosting)
+	return c.desired, err
 }
 
 // react decides on one alarm action. Callers hold s.mu.
@@ -110,7 +103,7 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	if t == nil {
 		return
 	}
-	current, _, err := s.current(ctx, t)
+	current, err := s.current(ctx, t)
 	if err != nil {
 		s.log.Warn("reading capacity", "resource", t.ResourceID, "err", err)
 		return
@@ -322,7 +315,7 @@ func (s *Service) startActivity(ctx context.Context, t *Target, desired, from in
 	}
 	a := &Activity{
 		ActivityID: newUUID(), ServiceNamespace: t.ServiceNamespace, ResourceID: t.ResourceID, ScalableDimension: t.ScalableDimension,
-		Description: fmt.Sprintf("Setting desired instance count to %d.", desired), Cause: cause, StartTime: now,
+		Description: fmt.Sprintf("Setting desired %s to %d.", t.res.noun(), desired), Cause: cause, StartTime: now,
 		StatusCode: StatusPending, Desired: desired, Policy: policy, Out: out, From: from,
 	}
 	s.pending[t.Key()] = a
@@ -334,7 +327,7 @@ func (s *Service) startActivity(ctx context.Context, t *Target, desired, from in
 // retried on the next tick.
 func (s *Service) apply(ctx context.Context, t *Target, a *Activity) {
 	n := a.Desired
-	_, err := s.o.Hosting.UpdateEndpointWeightsAndCapacities(ctx, t.Endpoint, []hosting.WeightAndCapacity{{VariantName: t.Variant, DesiredInstanceCount: &n}})
+	err := t.res.set(ctx, s.o.Hosting, n)
 	switch {
 	case err == nil:
 		a.StatusCode = StatusInProgress
@@ -345,7 +338,7 @@ func (s *Service) apply(ctx context.Context, t *Target, a *Activity) {
 		if errors.Is(err, hosting.ErrLimit) {
 			code = "ResourceLimitExceeded"
 		}
-		s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired instance count to %d. Reason: %v (Service: AmazonSageMaker; Status Code: 400; Error Code: %s; Request ID: %s).", n, err, code, newUUID()))
+		s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired %s to %d. Reason: %v (Service: AmazonSageMaker; Status Code: 400; Error Code: %s; Request ID: %s).", t.res.noun(), n, err, code, newUUID()))
 		return
 	}
 	s.saveActivity(ctx, a)
@@ -399,28 +392,21 @@ func (s *Service) progress(ctx context.Context, now time.Time) {
 			s.apply(ctx, t, a)
 			continue
 		}
-		_, v, err := s.current(ctx, t)
+		c, err := t.res.capacity(ctx, s.o.Hosting)
 		if err != nil {
-			s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired instance count to %d. Reason: %v.", a.Desired, err))
+			s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired %s to %d. Reason: %v.", t.res.noun(), a.Desired, err))
 			continue
 		}
-		if v.Status != hosting.StatusInService {
-			continue
-		}
-		for _, vv := range v.Variants {
-			if vv.Name != t.Variant {
-				continue
+		switch {
+		case !c.settled:
+		case c.desired == a.Desired && c.current == a.Desired:
+			s.finish(ctx, t, a, StatusSuccessful, fmt.Sprintf("Successfully set desired %s to %d. Change successfully fulfilled by sagemaker.", t.res.noun(), a.Desired))
+		case c.desired != a.Desired:
+			reason := c.reason
+			if reason == "" {
+				reason = "the endpoint's capacity was changed by another update"
 			}
-			switch {
-			case vv.DesiredCount == a.Desired && vv.CurrentCount == a.Desired:
-				s.finish(ctx, t, a, StatusSuccessful, fmt.Sprintf("Successfully set desired instance count to %d. Change successfully fulfilled by sagemaker.", a.Desired))
-			case vv.DesiredCount != a.Desired:
-				reason := v.FailureReason
-				if reason == "" {
-					reason = "the endpoint's capacity was changed by another update"
-				}
-				s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired instance count to %d. Reason: %s", a.Desired, reason))
-			}
+			s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired %s to %d. Reason: %s", t.res.noun(), a.Desired, reason))
 		}
 	}
 }

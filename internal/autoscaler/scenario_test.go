@@ -51,7 +51,7 @@ func (f *fakeHosting) UpdateEndpointWeightsAndCapacities(ctx context.Context, na
 
 var scenarioEpoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-const resource = "endpoint/ep/variant/v"
+const resourceID = "endpoint/ep/variant/v"
 
 var epDims = []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "v"}}
 
@@ -149,7 +149,7 @@ func (sc *scenario) do(f []string) error {
 		sc.host.capacity = atoi(f[1])
 	case "register":
 		min, max := atoi(f[1]), atoi(f[2])
-		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, MinCapacity: &min, MaxCapacity: &max})
+		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, MinCapacity: &min, MaxCapacity: &max})
 		return err
 	case "step":
 		cfg := &scaling.StepConfig{AdjustmentType: f[2], Cooldown: atoi(f[3])}
@@ -176,7 +176,7 @@ func (sc *scenario) do(f []string) error {
 			st.Adjustment = atoi(parts[2])
 			cfg.Steps = append(cfg.Steps, st)
 		}
-		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Type: "StepScaling", Step: cfg})
+		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Type: "StepScaling", Step: cfg})
 		return err
 	case "tracking":
 		target, _ := strconv.ParseFloat(f[2], 64)
@@ -198,7 +198,7 @@ func (sc *scenario) do(f []string) error {
 			in.ScaleInCooldown = &n
 		}
 		_, in.DisableScaleIn = o["disable-scale-in"]
-		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Type: "TargetTrackingScaling", TT: in})
+		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Type: "TargetTrackingScaling", TT: in})
 		return err
 	case "alarm":
 		arn, err := sc.policyARN(f[6])
@@ -220,7 +220,7 @@ func (sc *scenario) do(f []string) error {
 		return err
 	case "schedule":
 		o := opts(f[3:])
-		in := ScheduledInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Schedule: strings.ReplaceAll(f[2], "_", " "), Timezone: o["tz"]}
+		in := ScheduledInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Schedule: strings.ReplaceAll(f[2], "_", " "), Timezone: o["tz"]}
 		if v, ok := o["min"]; ok {
 			n := atoi(v)
 			in.MinCapacity = &n
@@ -241,7 +241,7 @@ func (sc *scenario) do(f []string) error {
 		case "scheduled":
 			cur.ScheduledScalingSuspended = on
 		}
-		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resource, ScalableDimension: Dimension, Suspended: &cur})
+		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Suspended: &cur})
 		sc.drain()
 		return err
 	case "busy":
@@ -323,7 +323,7 @@ func (sc *scenario) drain() {
 }
 
 func (sc *scenario) expect(what, arg string) error {
-	acts, _ := sc.s.Activities(sc.ctx, Namespace, resource, Dimension, true)
+	acts, _ := sc.s.Activities(sc.ctx, Namespace, resourceID, Dimension, true)
 	switch what {
 	case "capacity":
 		if got := sc.host.capacity; strconv.Itoa(got) != arg {

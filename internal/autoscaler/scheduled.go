@@ -203,7 +203,7 @@ func (s *Service) fire(ctx context.Context, t *Target, a *ScheduledAction, now t
 		StatusCode: StatusSuccessful, StatusMessage: fmt.Sprintf("Successfully set min capacity to %d and max capacity to %d", t.MinCapacity, t.MaxCapacity),
 	})
 	s.log.Info("scheduled action", "action", a.Name, "resource", t.ResourceID, "min", t.MinCapacity, "max", t.MaxCapacity)
-	current, _, err := s.current(ctx, t)
+	current, err := s.current(ctx, t)
 	if err != nil {
 		return
 	}

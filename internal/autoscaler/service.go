@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -127,9 +126,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	if err := load(kindTarget, func(b []byte) error {
 		var t Target
-		err := json.Unmarshal(b, &t)
+		if err := json.Unmarshal(b, &t); err != nil {
+			return err
+		}
+		res, err := parseResource(t.ServiceNamespace, t.ResourceID, t.ScalableDimension)
+		if err != nil {
+			return fmt.Errorf("target %s: %w", t.ResourceID, err)
+		}
+		t.res = res
 		s.targets[t.Key()] = &t
-		return err
+		return nil
 	}); err != nil {
 		return nil, err
 	}
@@ -158,7 +164,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	for _, d := range docs {
 		var a Activity
 		if json.Unmarshal(d, &a) == nil && (a.StatusCode == StatusPending || a.StatusCode == StatusInProgress) {
-			key := Namespace + "|" + a.ResourceID + "|" + a.ScalableDimension
+			key := a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension
 			if s.pending[key] == nil {
 				s.pending[key] = &a
 			}
@@ -184,15 +190,6 @@ func randomID(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// parseResource checks a SageMaker variant target's identity.
-func parseResource(ns, id, dim string) (endpoint, variant string, err error) {
-	parts := strings.Split(id, "/")
-	if ns != Namespace || dim != Dimension || len(parts) != 4 || parts[0] != "endpoint" || parts[2] != "variant" || parts[1] == "" || parts[3] == "" {
-		return "", "", errorf(ErrValidation, "Unsupported service namespace, resource type or scalable dimension")
-	}
-	return parts[1], parts[3], nil
-}
-
 // RegisterInput is RegisterScalableTarget's request.
 type RegisterInput struct {
 	ServiceNamespace, ResourceID, ScalableDimension string
@@ -202,24 +199,18 @@ type RegisterInput struct {
 	Tags                                            []store.Tag
 }
 
-// Register creates or updates a scalable target and moves the variant's
+// Register creates or updates a scalable target and moves the resource's
 // capacity into [Min, Max] at once.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error) {
-	endpoint, variant, err := parseResource(in.ServiceNamespace, in.ResourceID, in.ScalableDimension)
+	res, err := parseResource(in.ServiceNamespace, in.ResourceID, in.ScalableDimension)
 	if err != nil {
 		return "", err
 	}
-	view, err := s.o.Hosting.DescribeEndpoint(ctx, endpoint)
-	if err != nil {
-		return "", errorf(ErrValidation, "Could not find endpoint %s. The endpoint must exist and be InService to register it as a scalable target.", endpoint)
+	c, _ := res.capacity(ctx, s.o.Hosting)
+	if c.registrable != nil {
+		return "", c.registrable
 	}
-	if view.Status != hosting.StatusInService {
-		return "", errorf(ErrValidation, "The endpoint %s is in status %s. The status should be in 'InService' to register it as a scalable target.", endpoint, view.Status)
-	}
-	current, ok := variantCount(view, variant)
-	if !ok {
-		return "", errorf(ErrValidation, "The variant %s does not exist in endpoint %s.", variant, endpoint)
-	}
+	current := c.desired
 	key := in.ServiceNamespace + "|" + in.ResourceID + "|" + in.ScalableDimension
 	resumed := false
 	defer func() {
@@ -239,8 +230,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 			return "", errorf(ErrLimit, "You have reached the maximum of %d scalable targets for the sagemaker service namespace.", s.o.MaxTargets)
 		}
 		t = &Target{ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceID, ScalableDimension: in.ScalableDimension,
-			CreationTime: s.o.Clock.Now(), Endpoint: endpoint, Variant: variant,
-			RoleARN: fmt.Sprintf("arn:aws:iam::%s:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint", s.o.AccountID),
+			CreationTime: s.o.Clock.Now(), res: res,
+			RoleARN: res.serviceRole(s.o.AccountID),
 			ARN:     fmt.Sprintf("arn:aws:application-autoscaling:%s:%s:scalable-target/%s", s.o.Region, s.o.AccountID, randomID(18))}
 	}
 	next := *t
@@ -282,19 +273,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	return t.ARN, nil
 }
 
-func variantCount(v hosting.EndpointView, variant string) (int, bool) {
-	for _, vv := range v.Variants {
-		if vv.Name == variant {
-			return vv.DesiredCount, true
-		}
-	}
-	return 0, false
-}
-
 // Deregister removes a target with its policies (and their alarms) and
 // scheduled actions.
 func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
-	if _, _, err := parseResource(ns, id, dim); err != nil {
+	if _, err := parseResource(ns, id, dim); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -331,18 +313,18 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 // request arrived (ebb's buffered scale from zero; the router holds the
 // request meanwhile). Only scalable targets that allow at least one
 // instance may be started this way.
-func (s *Service) ColdStart(endpoint, variant string) error {
+func (s *Service) ColdStart(endpoint, name string) error {
 	ctx := context.Background()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.targets {
-		if t.Endpoint != endpoint || t.Variant != variant {
+		if t.res != (variant{endpoint, name}) {
 			continue
 		}
 		if t.MaxCapacity < 1 || t.Suspended.DynamicScalingOutSuspended {
-			return fmt.Errorf("variant %s of endpoint %s may not scale out", variant, endpoint)
+			return fmt.Errorf("variant %s of endpoint %s may not scale out", name, endpoint)
 		}
-		current, _, err := s.current(ctx, t)
+		current, err := s.current(ctx, t)
 		if err != nil {
 			return err
 		}
@@ -355,7 +337,7 @@ func (s *Service) ColdStart(endpoint, variant string) error {
 		s.startActivity(ctx, t, max(1, t.MinCapacity), 0, "a request arrived while the variant had no instance (ebb cold start)", "", true)
 		return nil
 	}
-	return fmt.Errorf("variant %s of endpoint %s is not a scalable target", variant, endpoint)
+	return fmt.Errorf("variant %s of endpoint %s is not a scalable target", name, endpoint)
 }
 
 // AutoscaledVariants names the variants of an endpoint that are targets.
@@ -364,8 +346,8 @@ func (s *Service) AutoscaledVariants(endpoint string) []string {
 	defer s.mu.Unlock()
 	var out []string
 	for _, t := range s.targets {
-		if t.Endpoint == endpoint {
-			out = append(out, t.Variant)
+		if v, ok := t.res.(variant); ok && v.ep == endpoint {
+			out = append(out, v.name)
 		}
 	}
 	return out
@@ -376,7 +358,7 @@ func (s *Service) EndpointDeleted(name string) {
 	var gone []*Target
 	s.mu.Lock()
 	for _, t := range s.targets {
-		if t.Endpoint == name {
+		if t.res.endpoint() == name {
 			gone = append(gone, t)
 		}
 	}
@@ -402,7 +384,7 @@ func (s *Service) Targets(ns string, ids []string, dim string) []Target {
 }
 
 func (s *Service) target(ns, id, dim string) (*Target, error) {
-	if _, _, err := parseResource(ns, id, dim); err != nil {
+	if _, err := parseResource(ns, id, dim); err != nil {
 		return nil, err
 	}
 	t := s.targets[ns+"|"+id+"|"+dim]

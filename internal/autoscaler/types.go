@@ -8,12 +8,6 @@ import (
 	"github.com/ebbscale/ebb/internal/scaling"
 )
 
-// The one kind of target ebb scales.
-const (
-	Namespace = "sagemaker"
-	Dimension = "sagemaker:variant:DesiredInstanceCount"
-)
-
 // Suspended is a target's SuspendedState.
 type Suspended struct {
 	DynamicScalingInSuspended  bool
@@ -32,7 +26,8 @@ type Target struct {
 	Suspended         Suspended
 	CreationTime      time.Time
 	ARN               string
-	Endpoint, Variant string
+	// res is the resource the target scales (from the registry).
+	res resource
 }
 
 // Key identifies a target.
