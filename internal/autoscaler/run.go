@@ -118,7 +118,7 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	switch {
 	case p.TT != nil:
 		var ok bool
-		desired, out, ok = s.decideTT(p, t, tr.alarm, current, now)
+		desired, out, ok = s.decideTT(p, tr.alarm, current, now)
 		if !ok {
 			return
 		}
@@ -209,8 +209,9 @@ func alarmQueries(a monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
 		Series: seriesOf(a), Period: period, Stat: stat, Unit: a.Unit}}}, period
 }
 
-// decideTT computes a target-tracking decision (spec 3.4-3.6).
-func (s *Service) decideTT(p *Policy, t *Target, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
+// decideTT gathers the inputs of a target-tracking decision (the metric,
+// and for a scale-in every policy's vote) and asks package scaling.
+func (s *Service) decideTT(p *Policy, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
 	tt := p.TT
 	queries, period := alarmQueries(a)
 	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
@@ -220,87 +221,50 @@ func (s *Service) decideTT(p *Policy, t *Target, a monitor.MetricAlarm, current 
 	metric := vals[len(vals)-1]
 	switch a.AlarmName {
 	case tt.AlarmHigh:
-		base := current
-		if now.Before(p.ScaleOutUntil) {
-			// During the cooldown the capacity the cooling activity added
-			// counts: scale out again only for a larger computation.
-			base = p.ScaleOutFrom
-		}
-		desired := scaling.TargetTrackingOut(base, metric, tt.TargetValue)
-		if now.Before(p.ScaleOutUntil) && desired <= current {
-			return 0, false, false
-		}
-		if current == 0 {
-			return 0, false, false // a per-instance metric says nothing at zero capacity
-		}
-		return desired, true, true
+		desired, ok := scaling.TargetTrackingScaleOut(current, metric, tt.TargetValue, p.Cooldown, now)
+		return desired, true, ok
 	case tt.AlarmLow:
-		if tt.DisableScaleIn || now.Before(p.ScaleInUntil) {
+		if tt.DisableScaleIn {
 			return 0, false, false
 		}
-		// Scale in only when every target-tracking policy that may scale in
-		// is ready to, and to the largest capacity any of them wants.
-		desired := -1
+		var votes []scaling.ScaleInVote
 		for _, other := range s.policies {
 			if other.TargetKey != p.TargetKey || other.TT == nil || other.TT.DisableScaleIn {
 				continue
 			}
-			low := s.o.Alarms.Describe(monitor.Filter{Names: []string{other.TT.AlarmLow}})
-			if len(low) == 0 || low[0].StateValue != alarm.Alarm {
-				return 0, false, false
-			}
-			v := metric
-			if other != p {
-				q, per := alarmQueries(low[0])
-				ov := s.metricValues(q, per, low[0].EvaluationPeriods, now)
-				if len(ov) == 0 {
-					return 0, false, false
-				}
-				v = ov[len(ov)-1]
-			}
-			candidate, ok := scaling.TargetTrackingIn(current, v, other.TT.TargetValue)
-			if !ok {
-				candidate = current
-			}
-			desired = max(desired, candidate)
+			votes = append(votes, s.scaleInVote(other, p, metric, now))
 		}
-		if desired < 0 {
-			return 0, false, false
-		}
-		return desired, false, true
+		desired, ok := scaling.TargetTrackingScaleIn(current, votes, p.Cooldown, now)
+		return desired, false, ok
 	}
 	return 0, false, false
 }
 
-// decideStep computes a step decision (spec 4.2-4.4).
+// scaleInVote is a target-tracking policy's say in a scale-in that policy
+// deciding (whose metric is known) considers: ready when its low alarm is in
+// ALARM and its metric has a value.
+func (s *Service) scaleInVote(p, deciding *Policy, metric float64, now time.Time) scaling.ScaleInVote {
+	low := s.o.Alarms.Describe(monitor.Filter{Names: []string{p.TT.AlarmLow}})
+	if len(low) == 0 || low[0].StateValue != alarm.Alarm {
+		return scaling.ScaleInVote{}
+	}
+	if p != deciding {
+		q, per := alarmQueries(low[0])
+		vals := s.metricValues(q, per, low[0].EvaluationPeriods, now)
+		if len(vals) == 0 {
+			return scaling.ScaleInVote{}
+		}
+		metric = vals[len(vals)-1]
+	}
+	return scaling.ScaleInVote{Ready: true, Metric: metric, Target: p.TT.TargetValue}
+}
+
+// decideStep gathers the inputs of a step decision and asks package scaling.
 func (s *Service) decideStep(p *Policy, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
 	queries, period := alarmQueries(a)
 	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
-	agg, ok := scaling.Aggregate(p.Step.MetricAggregationType, vals)
-	if !ok {
-		return 0, false, false
-	}
 	above := strings.HasPrefix(a.ComparisonOperator, "GreaterThan")
-	step, ok := scaling.FindStep(p.Step.Steps, agg, a.Threshold, above)
-	if !ok {
-		return 0, false, false
-	}
-	desired := scaling.Apply(*p.Step, current, step.Adjustment)
-	out := desired > current
-	if p.Step.AdjustmentType == scaling.ExactCapacity {
-		out = desired >= current
-	}
-	if out && now.Before(p.ScaleOutUntil) {
-		// Only what the new step asks beyond the cooling activity.
-		desired = scaling.Apply(*p.Step, p.ScaleOutFrom, step.Adjustment)
-		if desired <= current {
-			return 0, false, false
-		}
-	}
-	if !out && now.Before(p.ScaleInUntil) {
-		return 0, false, false
-	}
-	return desired, out, true
+	return scaling.StepScaling(*p.Step, current, vals, a.Threshold, above, p.Cooldown, now)
 }
 
 // startActivity records and applies a capacity change. An unapplied change
@@ -352,15 +316,8 @@ func (s *Service) finish(ctx context.Context, t *Target, a *Activity, status, me
 	if status != StatusSuccessful || a.Policy == "" {
 		return
 	}
-	// Cooldowns start when the activity completes.
 	if p := s.policies[a.Policy]; p != nil {
-		if a.Out {
-			p.ScaleOutFrom, p.ScaleOutTo = a.From, a.Desired
-			p.ScaleOutUntil = now.Add(p.outCooldown())
-			p.ScaleInUntil = time.Time{} // a scale-out ends the scale-in cooldown
-		} else {
-			p.ScaleInUntil = now.Add(p.inCooldown())
-		}
+		p.Cooldown = p.Cooldown.Completed(a.Out, a.From, a.Desired, now, p.outCooldown(), p.inCooldown())
 		s.save(ctx, kindPolicy, p.ARN, p, false)
 	}
 }

@@ -159,24 +159,13 @@ func (s *Service) runSchedules(ctx context.Context, now time.Time) {
 		if err != nil {
 			continue
 		}
-		// The latest occurrence due by now; older ones are not replayed.
-		next, ok := sched.Next(a.LastRun)
-		if !ok || next.After(now) {
-			continue
-		}
-		for i := 0; i < 100000; i++ {
-			after, ok := sched.Next(next)
-			if !ok || after.After(now) {
-				break
-			}
-			next = after
-		}
-		if a.EndTime != nil && next.After(*a.EndTime) || a.StartTime != nil && next.Before(*a.StartTime) {
+		_, late, due := scaling.DueRun(sched, a.LastRun, now, a.StartTime, a.EndTime, missedGrace)
+		if !due {
 			continue
 		}
 		a.LastRun = now
 		s.save(ctx, kindScheduled, a.ARN, a, false)
-		if t.Suspended.ScheduledScalingSuspended || now.Sub(next) > missedGrace {
+		if t.Suspended.ScheduledScalingSuspended || late {
 			continue // missed runs are not replayed
 		}
 		s.fire(ctx, t, a, now)

@@ -67,11 +67,8 @@ type Policy struct {
 	TT           *TargetTracking
 	CreationTime time.Time
 
-	// Cooldown state: the capacity before and after the last scale-out and
-	// when cooldowns end.
-	ScaleOutFrom, ScaleOutTo int
-	ScaleOutUntil            time.Time
-	ScaleInUntil             time.Time
+	// Cooldown state (persisted flat, as its fields).
+	scaling.Cooldown
 }
 
 // ScheduledAction is a scheduled action.
