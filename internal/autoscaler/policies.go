@@ -116,7 +116,6 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 		return "", nil, err
 	}
 	s.policies[p.ARN] = p
-	s.policyARNs.Store(p.ARN, true)
 	s.log.Info("scaling policy put", "policy", p.Name, "type", p.Type, "resource", t.ResourceID)
 	return p.ARN, s.policyAlarms(p), nil
 }
@@ -316,7 +315,6 @@ func (s *Service) deleteAlarms(ctx context.Context, p *Policy) {
 // deletePolicy removes a policy; a TT policy's alarms go with it, a step
 // policy's alarms stay (only their action stops working). Callers hold s.mu.
 func (s *Service) deletePolicy(ctx context.Context, p *Policy) error {
-	s.policyARNs.Delete(p.ARN)
 	s.deleteAlarms(ctx, p)
 	return s.o.Store.Delete(ctx, kindPolicy, p.ARN)
 }

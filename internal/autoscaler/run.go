@@ -25,9 +25,12 @@ func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAl
 		return monitor.ErrNoReceiver
 	}
 	arn, _, _ := strings.Cut(action, ":createdBy/")
-	// Not s.mu: the monitor calls Deliver holding its own lock, and the
-	// autoscaler calls the monitor holding s.mu.
-	if _, ok := s.policyARNs.Load(arn); !ok {
+	// The monitor delivers outside its own lock, so taking s.mu (under which
+	// the autoscaler calls the monitor) cannot deadlock.
+	s.mu.Lock()
+	_, ok := s.policies[arn]
+	s.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("no scaling policy %s", arn)
 	}
 	select {

@@ -90,9 +90,6 @@ type Service struct {
 	policies  map[string]*Policy          // by ARN
 	scheduled map[string]*ScheduledAction // by ARN
 	pending   map[string]*Activity        // unfinished activity per target key
-	// policyARNs mirrors the keys of policies for Deliver, which must not
-	// take mu (see Deliver).
-	policyARNs sync.Map
 
 	triggers chan trigger
 }
@@ -143,7 +140,6 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		var p Policy
 		err := json.Unmarshal(b, &p)
 		s.policies[p.ARN] = &p
-		s.policyARNs.Store(p.ARN, true)
 		return err
 	}); err != nil {
 		return nil, err

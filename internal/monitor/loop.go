@@ -36,6 +36,7 @@ func (m *Monitor) Run(ctx context.Context) {
 // EvaluateAll evaluates every alarm that is due at now, and repeats the
 // Auto Scaling actions of alarms that stay in their state.
 func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
+	defer m.deliver(ctx) // after the lock is released
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, a := range m.alarms {

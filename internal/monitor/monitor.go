@@ -133,6 +133,7 @@ type Monitor struct {
 	mu      sync.Mutex
 	alarms  map[string]*MetricAlarm
 	pending []store.HistoryItem // written together by flushHistory
+	outbox  []delivery          // actions to deliver once mu is released
 }
 
 // Options configure a Monitor.
@@ -377,6 +378,7 @@ func (m *Monitor) Delete(ctx context.Context, names []string) (missing []string,
 // SetState sets an alarm's state until its next evaluation, firing actions
 // as a real transition would.
 func (m *Monitor) SetState(ctx context.Context, name string, state alarm.State, reason, reasonData string) error {
+	defer m.deliver(ctx) // after the lock is released
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.alarms[name]
@@ -439,8 +441,15 @@ func isAutoScaling(action string) bool {
 	return strings.HasPrefix(action, "arn:aws:autoscaling:")
 }
 
-// runActions delivers the actions of the alarm's current state; repeat
-// limits them to Auto Scaling actions.
+// delivery is an alarm action waiting to be delivered.
+type delivery struct {
+	action string
+	alarm  MetricAlarm
+	now    time.Time
+}
+
+// runActions queues the actions of the alarm's current state for deliver;
+// repeat limits them to Auto Scaling actions. Callers hold mu.
 func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time, repeat bool) {
 	if !a.ActionsEnabled {
 		return
@@ -459,16 +468,37 @@ func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time,
 		if repeat && !isAutoScaling(act) {
 			continue
 		}
-		err := ErrNoReceiver
-		if m.actions != nil {
-			err = m.actions.Deliver(ctx, act, *a)
-		}
-		summary := fmt.Sprintf("Successfully executed action %s", act)
-		if err != nil {
-			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", act, err.Error())
-			m.log.Warn("alarm action failed", "alarm", a.AlarmName, "action", act, "err", err)
-		}
-		data, _ := json.Marshal(map[string]any{"actionState": map[bool]string{true: "Failed", false: "Succeeded"}[err != nil], "stateUpdateTimestamp": a.StateUpdatedTimestamp.UnixMilli(), "notificationResource": act})
-		m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "Action", Summary: summary, Data: string(data)})
+		m.outbox = append(m.outbox, delivery{act, *a, now})
 	}
+}
+
+// deliver delivers the queued actions without holding mu, so that the sink
+// (the autoscaler, which calls the monitor under its own lock) may take its
+// lock, then records each outcome in the alarm's history.
+func (m *Monitor) deliver(ctx context.Context) {
+	m.mu.Lock()
+	out, sink := m.outbox, m.actions
+	m.outbox = nil
+	m.mu.Unlock()
+	if len(out) == 0 {
+		return
+	}
+	items := make([]store.HistoryItem, 0, len(out))
+	for _, d := range out {
+		err := ErrNoReceiver
+		if sink != nil {
+			err = sink.Deliver(ctx, d.action, d.alarm)
+		}
+		summary := fmt.Sprintf("Successfully executed action %s", d.action)
+		if err != nil {
+			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", d.action, err.Error())
+			m.log.Warn("alarm action failed", "alarm", d.alarm.AlarmName, "action", d.action, "err", err)
+		}
+		data, _ := json.Marshal(map[string]any{"actionState": map[bool]string{true: "Failed", false: "Succeeded"}[err != nil], "stateUpdateTimestamp": d.alarm.StateUpdatedTimestamp.UnixMilli(), "notificationResource": d.action})
+		items = append(items, store.HistoryItem{Alarm: d.alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary, Data: string(data)})
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.history(ctx, items...)
+	m.flushHistory(ctx)
 }
