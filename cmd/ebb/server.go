@@ -39,7 +39,7 @@ import (
 	"github.com/ebbscale/ebb/internal/objstore"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime/process"
-	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
 // serverConfig is ebb server's configuration: defaults, then flags, then validate.
@@ -241,7 +241,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer unlock()
 
-	st, err := store.OpenSQLite(ctx, filepath.Join(c.Data, "ebb.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(c.Data, "ebb.db"))
 	if err != nil {
 		return err
 	}

@@ -15,14 +15,14 @@ import (
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
-	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
 // BenchmarkPutMetricData measures ingestion through the CloudWatch API
 // (awsJson 1.0), persistence to SQLite included: 20 datums of 5 values per
 // call, across 20 series.
 func BenchmarkPutMetricData(b *testing.B) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "ebb.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "ebb.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
-	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
 // noRuntime refuses to start instances: fuzzing must not spawn processes.
@@ -28,7 +28,7 @@ func (noRuntime) Start(context.Context, runtime.Spec) (runtime.Instance, error) 
 }
 
 func newHandler(t testing.TB) *api.Handler {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ebb.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ebb.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,9 +78,7 @@ type Request struct {
 
 // Store is the queue's persistence.
 type Store interface {
-	EnqueueAsync(ctx context.Context, endpoint string, doc []byte) (int64, error)
-	UpdateAsync(ctx context.Context, seq int64, state string, doc []byte) error
-	OpenAsync(ctx context.Context) ([]store.AsyncRequest, error)
+	store.AsyncQueue
 }
 
 // Hosting is what the dispatcher reads of endpoints.

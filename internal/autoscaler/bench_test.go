@@ -13,40 +13,8 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
-	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/memory"
 )
-
-// memStore keeps everything in memory, so the benchmark measures decisions,
-// not SQLite.
-type memStore struct {
-	mu   sync.Mutex
-	docs map[string][]byte
-}
-
-func (m *memStore) Create(_ context.Context, kind, name string, _ time.Time, doc []byte) error {
-	return m.Update(nil, kind, name, doc)
-}
-func (m *memStore) Update(_ context.Context, kind, name string, doc []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.docs[kind+"/"+name] = doc
-	return nil
-}
-func (m *memStore) Delete(_ context.Context, kind, name string) error { return nil }
-func (m *memStore) List(context.Context, string) ([][]byte, error)    { return nil, nil }
-func (m *memStore) PutActivity(_ context.Context, id, _ string, _ time.Time, doc []byte) error {
-	return m.Update(nil, "activity", id, doc)
-}
-func (m *memStore) Activities(context.Context, string) ([][]byte, error)  { return nil, nil }
-func (m *memStore) PruneActivities(context.Context, time.Time) error      { return nil }
-func (m *memStore) AddTags(context.Context, string, []store.Tag) error    { return nil }
-func (m *memStore) DeleteTags(context.Context, string, []string) error    { return nil }
-func (m *memStore) Tags(context.Context, string) ([]store.Tag, error)     { return nil, nil }
-func (m *memStore) AddHistory(context.Context, []store.HistoryItem) error { return nil }
-func (m *memStore) PruneHistory(context.Context, time.Time) error         { return nil }
-func (m *memStore) History(context.Context, string, string, time.Time, time.Time) ([]store.HistoryItem, error) {
-	return nil, nil
-}
 
 // manyEndpoints is a hosting of n endpoints whose capacity changes at once.
 type manyEndpoints struct {
@@ -82,7 +50,7 @@ func benchControlPlane(b *testing.B, changing bool) {
 	ctx := context.Background()
 	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
-	st := &memStore{docs: map[string][]byte{}}
+	st := memory.New()
 	ms, _ := metrics.Open(nil)
 	host := &manyEndpoints{capacity: map[string]int{}}
 	var before runtime.MemStats

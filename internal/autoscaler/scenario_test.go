@@ -18,7 +18,7 @@ import (
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/scaling"
-	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
 // fakeHosting is one endpoint "ep" with a variant "v" whose capacity
@@ -96,7 +96,7 @@ type scenario struct {
 
 func runScenario(t *testing.T, file string) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ebb.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ebb.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,16 +24,9 @@ import (
 
 // Store is the persistence the autoscaler needs.
 type Store interface {
-	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
-	Update(ctx context.Context, kind, name string, doc []byte) error
-	Delete(ctx context.Context, kind, name string) error
-	List(ctx context.Context, kind string) ([][]byte, error)
-	PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error
-	Activities(ctx context.Context, prefix string) ([][]byte, error)
-	PruneActivities(ctx context.Context, before time.Time) error
-	AddTags(ctx context.Context, arn string, tags []store.Tag) error
-	DeleteTags(ctx context.Context, arn string, keys []string) error
-	Tags(ctx context.Context, arn string) ([]store.Tag, error)
+	store.Documents
+	store.Activities
+	store.Tags
 }
 
 // Hosting is how the autoscaler reads and changes endpoint capacity.

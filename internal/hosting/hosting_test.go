@@ -14,6 +14,7 @@ import (
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/memory"
 )
 
 // These tests run the real Service against a fake runtime inside a
@@ -114,100 +115,15 @@ func (f *fakeRoutes) instances(name string) int {
 	return n
 }
 
-// memStore is an in-memory Store.
-type memStore struct {
-	mu   sync.Mutex
-	docs map[string][]byte
-	tags map[string][]store.Tag
-}
-
-func newMemStore() *memStore {
-	return &memStore{docs: map[string][]byte{}, tags: map[string][]store.Tag{}}
-}
-func key(kind, name string) string { return kind + "/" + strings.ToLower(name) }
-func (m *memStore) Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.docs[key(kind, name)]; ok {
-		return store.ErrExists
-	}
-	m.docs[key(kind, name)] = doc
-	return nil
-}
-func (m *memStore) Update(ctx context.Context, kind, name string, doc []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.docs[key(kind, name)]; !ok {
-		return store.ErrNotFound
-	}
-	m.docs[key(kind, name)] = doc
-	return nil
-}
-func (m *memStore) Get(ctx context.Context, kind, name string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d, ok := m.docs[key(kind, name)]
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return d, nil
-}
-func (m *memStore) Delete(ctx context.Context, kind, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.docs[key(kind, name)]; !ok {
-		return store.ErrNotFound
-	}
-	delete(m.docs, key(kind, name))
-	return nil
-}
-func (m *memStore) List(ctx context.Context, kind string) ([][]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out [][]byte
-	for k, d := range m.docs {
-		if strings.HasPrefix(k, kind+"/") {
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
-func (m *memStore) Each(ctx context.Context, kind string, fn func([]byte) error) error {
-	docs, _ := m.List(ctx, kind)
-	for _, d := range docs {
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (m *memStore) AddTags(ctx context.Context, arn string, tags []store.Tag) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tags[arn] = append(m.tags[arn], tags...)
-	return nil
-}
-func (m *memStore) DeleteTags(ctx context.Context, arn string, keys []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tags[arn] = slices.DeleteFunc(m.tags[arn], func(t store.Tag) bool { return slices.Contains(keys, t.Key) })
-	return nil
-}
-func (m *memStore) Tags(ctx context.Context, arn string) ([]store.Tag, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.tags[arn], nil
-}
-
 type fixture struct {
 	t      *testing.T
 	s      *Service
 	rt     *fakeRuntime
 	routes *fakeRoutes
-	st     *memStore
+	st     *memory.Store
 }
 
-func newFixture(t *testing.T, st *memStore) *fixture {
+func newFixture(t *testing.T, st *memory.Store) *fixture {
 	f := &fixture{t: t, rt: &fakeRuntime{}, routes: &fakeRoutes{table: map[string]router.Endpoint{}}, st: st}
 	f.s = New(Options{Store: st, Runtime: f.rt, Routes: f.routes, Region: "us-east-1", AccountID: "123456789012", InstanceLimit: 10})
 	if err := f.s.Start(context.Background()); err != nil {
@@ -253,7 +169,7 @@ func (f *fixture) expect(name, status string, current, desired int) {
 
 func TestCreateThenScale(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, newMemStore())
+		f := newFixture(t, memory.New())
 		f.config("c", 2)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
 		f.must(err)
@@ -297,7 +213,7 @@ func TestCreateThenScale(t *testing.T) {
 
 func TestCreateFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, newMemStore())
+		f := newFixture(t, memory.New())
 		f.config("c", 2)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
 		f.must(err)
@@ -315,7 +231,7 @@ func TestCreateFails(t *testing.T) {
 
 func TestCapacityChangeRollsBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, newMemStore())
+		f := newFixture(t, memory.New())
 		f.config("c", 1)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
 		f.must(err)
@@ -340,7 +256,7 @@ func TestCapacityChangeRollsBack(t *testing.T) {
 
 func TestCrashedInstanceIsReplacedWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, newMemStore())
+		f := newFixture(t, memory.New())
 		f.config("c", 1)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
 		f.must(err)
@@ -378,7 +294,7 @@ func TestCrashedInstanceIsReplacedWithBackoff(t *testing.T) {
 
 func TestBlueGreenUpdate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, newMemStore())
+		f := newFixture(t, memory.New())
 		f.config("old", 2)
 		f.config("new", 1)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "old", nil)
@@ -414,7 +330,7 @@ func TestBlueGreenUpdate(t *testing.T) {
 
 func TestRestartResumesEndpoints(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := newMemStore()
+		st := memory.New()
 		f := newFixture(t, st)
 		f.config("c", 2)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
@@ -436,7 +352,7 @@ func TestRestartResumesEndpoints(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, newMemStore())
+		f := newFixture(t, memory.New())
 		f.config("c", 1)
 		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
 		f.must(err)

@@ -18,15 +18,8 @@ import (
 
 // Store is the persistence hosting needs.
 type Store interface {
-	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
-	Update(ctx context.Context, kind, name string, doc []byte) error
-	Get(ctx context.Context, kind, name string) ([]byte, error)
-	Delete(ctx context.Context, kind, name string) error
-	List(ctx context.Context, kind string) ([][]byte, error)
-	Each(ctx context.Context, kind string, fn func(doc []byte) error) error
-	AddTags(ctx context.Context, arn string, tags []store.Tag) error
-	DeleteTags(ctx context.Context, arn string, keys []string) error
-	Tags(ctx context.Context, arn string) ([]store.Tag, error)
+	store.Documents
+	store.Tags
 }
 
 // Routes is where hosting publishes the instances that may take traffic.

@@ -96,13 +96,8 @@ var ErrNoReceiver = errors.New("ebb has no receiver for this action")
 
 // Store is the persistence the monitor needs.
 type Store interface {
-	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
-	Update(ctx context.Context, kind, name string, doc []byte) error
-	Delete(ctx context.Context, kind, name string) error
-	List(ctx context.Context, kind string) ([][]byte, error)
-	AddHistory(ctx context.Context, items []store.HistoryItem) error
-	History(ctx context.Context, alarm, typ string, start, end time.Time) ([]store.HistoryItem, error)
-	PruneHistory(ctx context.Context, before time.Time) error
+	store.Documents
+	store.History
 }
 
 // Metrics is the query the monitor needs.

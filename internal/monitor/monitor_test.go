@@ -12,7 +12,7 @@ import (
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
-	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -36,12 +36,12 @@ type fixture struct {
 	t    *testing.T
 	m    *Monitor
 	ms   *metrics.Store
-	st   *store.SQLite
+	st   *sqlite.SQLite
 	sink *sink
 }
 
 func newFixture(t *testing.T, path string) *fixture {
-	st, err := store.OpenSQLite(context.Background(), path)
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestHighResolutionEveryTenSeconds(t *testing.T) {
 }
 
 func BenchmarkEvaluate10000Alarms(b *testing.B) {
-	st, _ := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "ebb.db"))
+	st, _ := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "ebb.db"))
 	defer st.Close()
 	ms, _ := metrics.Open(nil)
 	m, _ := New(context.Background(), Options{Store: discardSaves{st}, Metrics: ms, Clock: clock.NewFake(t0)})
@@ -207,7 +207,7 @@ func BenchmarkEvaluate10000Alarms(b *testing.B) {
 
 // discardSaves keeps alarm saves out of the benchmark (SQLite writes are
 // measured elsewhere); history and lists go to the real store.
-type discardSaves struct{ *store.SQLite }
+type discardSaves struct{ *sqlite.SQLite }
 
 func (discardSaves) Update(context.Context, string, string, []byte) error { return nil }
 

@@ -1,9 +1,7 @@
-// Package store persists ebb's control-plane state.
-//
-// State is kept as JSON documents keyed by kind and name (models, endpoint
-// configs, endpoints) plus tags keyed by ARN. Names are unique without regard
-// to case, as SageMaker's are. Every write is committed (SQLite WAL,
-// synchronous=FULL) before the API answers, so nothing accepted is lost in a
-// crash. The schema is migrated forward on Open from the SQL files embedded
-// in migrations/.
+// Package store is the contract of ebb's persistence: the types, the
+// sentinel errors and small capability interfaces (documents, tags, alarm
+// history, scaling activities, the async queue, metric buckets) that hosting,
+// the autoscaler, the monitor, asyncinv and metrics embed. Backends live in
+// subpackages (sqlite, the embedded default; memory, for tests) and pass
+// one conformance suite, storetest.
 package store

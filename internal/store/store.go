@@ -2,17 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"embed"
 	"errors"
-	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // pure-Go SQLite driver
+	"github.com/ebbscale/ebb/internal/metrics"
 )
 
 // Sentinel errors callers branch on.
@@ -27,214 +20,92 @@ type Tag struct {
 	Value string `json:"Value"`
 }
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// SQLite is the embedded store.
-type SQLite struct {
-	db *sql.DB
+// HistoryItem is one entry of an alarm's history.
+type HistoryItem struct {
+	Alarm     string
+	Timestamp time.Time
+	Type      string
+	Summary   string
+	Data      string
 }
 
-// OpenSQLite opens (creating if needed) the database at path and migrates it.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	// One connection serialises writers; SQLite allows one writer anyway and
-	// this avoids SQLITE_BUSY under concurrent API calls.
-	db.SetMaxOpenConns(1)
-	s := &SQLite{db: db}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	return s, nil
+// AsyncRequest is a row of the async queue.
+type AsyncRequest struct {
+	Seq      int64
+	Endpoint string
+	State    string
+	Doc      []byte
 }
 
-// Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+// AsyncDone is the state of a finished async request, which OpenAsync no
+// longer returns.
+const AsyncDone = "done"
 
-func (s *SQLite) migrate(ctx context.Context) error {
-	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(f, "migrations/"), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", f)
-		}
-		if n <= version {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", f, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
+// Documents are JSON documents keyed by kind and name. Names are unique
+// without regard to case, as SageMaker's are.
+type Documents interface {
+	// Create stores a new document; ErrExists if kind/name is taken in any
+	// case.
+	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
+	// Update replaces a document; ErrNotFound if there is none.
+	Update(ctx context.Context, kind, name string, doc []byte) error
+	// Get returns a document; ErrNotFound if there is none.
+	Get(ctx context.Context, kind, name string) ([]byte, error)
+	// Delete removes a document; ErrNotFound if there is none.
+	Delete(ctx context.Context, kind, name string) error
+	// List returns every document of a kind, oldest first (then by name,
+	// without regard to case).
+	List(ctx context.Context, kind string) ([][]byte, error)
+	// Each calls fn with every document of a kind in List's order, one at
+	// a time; doc is valid only during the call.
+	Each(ctx context.Context, kind string, fn func(doc []byte) error) error
 }
 
-// Create stores a new document; ErrExists if kind/name is taken (any case).
-func (s *SQLite) Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO resources(kind, name, created, doc) VALUES (?, ?, ?, ?)",
-		kind, name, created.UnixNano(), doc)
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
-		return ErrExists
-	}
-	return err
+// Tags are resource tags keyed by ARN, in the order they were first set.
+type Tags interface {
+	// AddTags adds or overwrites tags (an overwritten key keeps its place).
+	AddTags(ctx context.Context, arn string, tags []Tag) error
+	DeleteTags(ctx context.Context, arn string, keys []string) error
+	Tags(ctx context.Context, arn string) ([]Tag, error)
 }
 
-// Update replaces an existing document; ErrNotFound if there is none.
-func (s *SQLite) Update(ctx context.Context, kind, name string, doc []byte) error {
-	res, err := s.db.ExecContext(ctx, "UPDATE resources SET doc = ? WHERE kind = ? AND name = ?", doc, kind, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+// History is alarm history.
+type History interface {
+	AddHistory(ctx context.Context, items []HistoryItem) error
+	// History returns an alarm's items ("" for every alarm) of a type (""
+	// for every type) with start <= Timestamp < end, newest first.
+	History(ctx context.Context, alarm, typ string, start, end time.Time) ([]HistoryItem, error)
+	PruneHistory(ctx context.Context, before time.Time) error
 }
 
-// Get returns one document.
-func (s *SQLite) Get(ctx context.Context, kind, name string) ([]byte, error) {
-	var doc []byte
-	err := s.db.QueryRowContext(ctx, "SELECT doc FROM resources WHERE kind = ? AND name = ?", kind, name).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	return doc, err
+// Activities are scaling activities.
+type Activities interface {
+	// PutActivity inserts or replaces an activity.
+	PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error
+	// Activities returns the activities of targets whose key starts with
+	// prefix, newest first.
+	Activities(ctx context.Context, prefix string) ([][]byte, error)
+	PruneActivities(ctx context.Context, before time.Time) error
 }
 
-// Delete removes one document; ErrNotFound if there is none.
-func (s *SQLite) Delete(ctx context.Context, kind, name string) error {
-	res, err := s.db.ExecContext(ctx, "DELETE FROM resources WHERE kind = ? AND name = ?", kind, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+// AsyncQueue is the durable queue of async invocations.
+type AsyncQueue interface {
+	// EnqueueAsync stores a new queued request and returns its sequence
+	// number, increasing; it is durable when this returns.
+	EnqueueAsync(ctx context.Context, endpoint string, doc []byte) (int64, error)
+	UpdateAsync(ctx context.Context, seq int64, state string, doc []byte) error
+	// OpenAsync returns the requests not AsyncDone, oldest first.
+	OpenAsync(ctx context.Context) ([]AsyncRequest, error)
 }
 
-// List returns every document of a kind, oldest first.
-func (s *SQLite) List(ctx context.Context, kind string) ([][]byte, error) {
-	return docs(s.db.QueryContext(ctx, "SELECT doc FROM resources WHERE kind = ? ORDER BY created, name", kind))
-}
-
-// Each calls fn with every document of a kind, oldest first, one at a
-// time, so that a list page never holds every document in memory. doc is
-// valid only during the call.
-func (s *SQLite) Each(ctx context.Context, kind string, fn func(doc []byte) error) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT doc FROM resources WHERE kind = ? ORDER BY created, name", kind)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var doc sql.RawBytes
-		if err := rows.Scan(&doc); err != nil {
-			return err
-		}
-		if err := fn(doc); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// docs reads a query's single doc column.
-func docs(rows *sql.Rows, err error) ([][]byte, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][]byte
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
-		}
-		out = append(out, doc)
-	}
-	return out, rows.Err()
-}
-
-// AddTags adds or overwrites tags on arn.
-func (s *SQLite) AddTags(ctx context.Context, arn string, tags []Tag) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var seq int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM tags WHERE arn = ?", arn).Scan(&seq); err != nil {
-		return err
-	}
-	for _, t := range tags {
-		seq++
-		if _, err := tx.ExecContext(ctx,
-			"INSERT INTO tags(arn, key, value, seq) VALUES (?, ?, ?, ?) ON CONFLICT(arn, key) DO UPDATE SET value = excluded.value",
-			arn, t.Key, t.Value, seq); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// DeleteTags removes the given keys from arn (absent keys are ignored).
-func (s *SQLite) DeleteTags(ctx context.Context, arn string, keys []string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM tags WHERE arn = ? AND key = ?", arn, k); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// Tags returns the tags on arn in the order they were first added.
-func (s *SQLite) Tags(ctx context.Context, arn string) ([]Tag, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT key, value FROM tags WHERE arn = ? ORDER BY seq", arn)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Tag{}
-	for rows.Next() {
-		var t Tag
-		if err := rows.Scan(&t.Key, &t.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+// Store is every capability: what a backend (SQLite, memory, PostgreSQL)
+// implements and storetest checks.
+type Store interface {
+	Documents
+	Tags
+	History
+	Activities
+	AsyncQueue
+	metrics.Persister
+	Close() error
 }

@@ -44,9 +44,7 @@ type op func(ctx context.Context, body []byte) (any, error)
 
 // Tags is where alarm tags are kept.
 type Tags interface {
-	AddTags(ctx context.Context, arn string, tags []store.Tag) error
-	DeleteTags(ctx context.Context, arn string, keys []string) error
-	Tags(ctx context.Context, arn string) ([]store.Tag, error)
+	store.Tags
 }
 
 // Handler serves CloudWatch.

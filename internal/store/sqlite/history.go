@@ -1,21 +1,14 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/store"
 )
 
-// HistoryItem is one entry of an alarm's history.
-type HistoryItem struct {
-	Alarm     string
-	Timestamp time.Time
-	Type      string
-	Summary   string
-	Data      string
-}
-
 // AddHistory appends alarm history items.
-func (s *SQLite) AddHistory(ctx context.Context, items []HistoryItem) error {
+func (s *SQLite) AddHistory(ctx context.Context, items []store.HistoryItem) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -32,7 +25,7 @@ func (s *SQLite) AddHistory(ctx context.Context, items []HistoryItem) error {
 
 // History returns history items in [start, end), newest first; alarm and
 // typ filter when not empty.
-func (s *SQLite) History(ctx context.Context, alarm, typ string, start, end time.Time) ([]HistoryItem, error) {
+func (s *SQLite) History(ctx context.Context, alarm, typ string, start, end time.Time) ([]store.HistoryItem, error) {
 	q := "SELECT alarm, ts, type, summary, data FROM alarm_history WHERE ts >= ? AND ts < ?"
 	args := []any{start.UnixNano(), end.UnixNano()}
 	if alarm != "" {
@@ -48,9 +41,9 @@ func (s *SQLite) History(ctx context.Context, alarm, typ string, start, end time
 		return nil, err
 	}
 	defer rows.Close()
-	var out []HistoryItem
+	var out []store.HistoryItem
 	for rows.Next() {
-		var h HistoryItem
+		var h store.HistoryItem
 		var ts int64
 		if err := rows.Scan(&h.Alarm, &ts, &h.Type, &h.Summary, &h.Data); err != nil {
 			return nil, err

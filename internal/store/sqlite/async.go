@@ -1,14 +1,10 @@
-package store
+package sqlite
 
-import "context"
+import (
+	"context"
 
-// AsyncRequest is a row of the async queue.
-type AsyncRequest struct {
-	Seq      int64
-	Endpoint string
-	State    string
-	Doc      []byte
-}
+	"github.com/ebbscale/ebb/internal/store"
+)
 
 // EnqueueAsync stores a new request and returns its sequence number; the
 // request is durable when this returns.
@@ -27,15 +23,15 @@ func (s *SQLite) UpdateAsync(ctx context.Context, seq int64, state string, doc [
 }
 
 // OpenAsync returns the requests not done, oldest first.
-func (s *SQLite) OpenAsync(ctx context.Context) ([]AsyncRequest, error) {
+func (s *SQLite) OpenAsync(ctx context.Context) ([]store.AsyncRequest, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT seq, endpoint, state, doc FROM async_requests WHERE state != 'done' ORDER BY seq")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []AsyncRequest
+	var out []store.AsyncRequest
 	for rows.Next() {
-		var r AsyncRequest
+		var r store.AsyncRequest
 		if err := rows.Scan(&r.Seq, &r.Endpoint, &r.State, &r.Doc); err != nil {
 			return nil, err
 		}
