@@ -39,6 +39,7 @@ import (
 	"github.com/ebbscale/ebb/internal/objstore"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime/process"
+	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
@@ -313,7 +314,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer func() { stopLoops(); wg.Wait() }()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), store.WriteErrors)
 	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
 		Prometheus: emitter.NewPrometheus(reg)}).Run)
 	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })

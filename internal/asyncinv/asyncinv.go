@@ -298,7 +298,7 @@ func (s *Service) dispatch(ctx context.Context) {
 			r.running = true
 			r.Attempts++
 			doc, _ := json.Marshal(r)
-			s.o.Store.UpdateAsync(ctx, r.seq, "running", doc)
+			store.Report(s.o.Logger, "async", "mark running", s.o.Store.UpdateAsync(ctx, r.seq, "running", doc))
 			s.wg.Add(1)
 			go s.process(ctx, r)
 		}

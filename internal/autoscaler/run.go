@@ -15,6 +15,7 @@ import (
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/scaling"
+	"github.com/ebbscale/ebb/internal/store"
 )
 
 // Deliver queues an alarm action for Run. It implements monitor.ActionSink:
@@ -321,7 +322,7 @@ func (s *Service) finish(ctx context.Context, t *Target, a *Activity, status, me
 	}
 	if p := s.policies[a.Policy]; p != nil {
 		p.Cooldown = p.Cooldown.Completed(a.Out, a.From, a.Desired, now, p.outCooldown(), p.inCooldown())
-		s.save(ctx, kindPolicy, p.ARN, p, false)
+		store.Report(s.log, "autoscaler", "save policy cooldown", s.save(ctx, kindPolicy, p.ARN, p, false))
 	}
 }
 
@@ -390,9 +391,7 @@ func (s *Service) notScaled(ctx context.Context, t *Target, cause string, d scal
 func (s *Service) saveActivity(ctx context.Context, a *Activity) {
 	b, _ := json.Marshal(a)
 	key := a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension
-	if err := s.o.Store.PutActivity(ctx, a.ActivityID, key, a.StartTime, b); err != nil {
-		s.log.Error("recording scaling activity", "err", err)
-	}
+	store.Report(s.log, "autoscaler", "save activity", s.o.Store.PutActivity(ctx, a.ActivityID, key, a.StartTime, b))
 }
 
 // Activities lists a target's (or all targets') activities, newest first.
@@ -404,7 +403,7 @@ func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNot
 			prefix += dim
 		}
 	}
-	s.o.Store.PruneActivities(ctx, s.o.Clock.Now().Add(-ActivityRetention))
+	store.Report(s.log, "autoscaler", "prune activities", s.o.Store.PruneActivities(ctx, s.o.Clock.Now().Add(-ActivityRetention)))
 	docs, err := s.o.Store.Activities(ctx, prefix)
 	if err != nil {
 		return nil, err

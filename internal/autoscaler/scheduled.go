@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/scaling"
+	"github.com/ebbscale/ebb/internal/store"
 )
 
 // ScheduledInput is PutScheduledAction's request.
@@ -164,7 +165,7 @@ func (s *Service) runSchedules(ctx context.Context, now time.Time) {
 			continue
 		}
 		a.LastRun = now
-		s.save(ctx, kindScheduled, a.ARN, a, false)
+		store.Report(s.log, "autoscaler", "save scheduled run", s.save(ctx, kindScheduled, a.ARN, a, false))
 		if t.Suspended.ScheduledScalingSuspended || late {
 			continue // missed runs are not replayed
 		}
@@ -183,7 +184,7 @@ func (s *Service) fire(ctx context.Context, t *Target, a *ScheduledAction, now t
 	if t.MinCapacity > t.MaxCapacity {
 		t.MaxCapacity = t.MinCapacity
 	}
-	s.save(ctx, kindTarget, t.Key(), t, false)
+	store.Report(s.log, "autoscaler", "save target bounds", s.save(ctx, kindTarget, t.Key(), t, false))
 	desc := fmt.Sprintf("Setting min capacity to %d and max capacity to %d", t.MinCapacity, t.MaxCapacity)
 	end := now
 	s.saveActivity(ctx, &Activity{

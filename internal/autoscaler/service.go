@@ -251,7 +251,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	*t = next
 	s.targets[key] = t
 	if !exists && len(in.Tags) > 0 {
-		s.o.Store.AddTags(ctx, t.ARN, in.Tags)
+		if err := s.o.Store.AddTags(ctx, t.ARN, in.Tags); err != nil {
+			return "", err
+		}
 	}
 	// Capacity outside the new bounds is corrected at once.
 	if current < t.MinCapacity {
@@ -285,7 +287,9 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 	}
 	for arn, a := range s.scheduled {
 		if a.TargetKey == key {
-			s.o.Store.Delete(ctx, kindScheduled, a.ARN)
+			if err := s.o.Store.Delete(ctx, kindScheduled, a.ARN); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			delete(s.scheduled, arn)
 		}
 	}

@@ -549,7 +549,7 @@ func (s *Service) forget(e *endpoint) {
 		for i, t := range tags {
 			keys[i] = t.Key
 		}
-		s.opts.Store.DeleteTags(ctx, e.rec.ARN, keys)
+		store.Report(s.log, "hosting", "delete endpoint tags", s.opts.Store.DeleteTags(ctx, e.rec.ARN, keys))
 	}
 	s.log.Info("endpoint deleted", "endpoint", e.rec.Name)
 }

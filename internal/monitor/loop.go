@@ -8,6 +8,7 @@ import (
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/store"
 )
 
 // Tick is how often the loop wakes: high-resolution alarms are evaluated
@@ -27,7 +28,7 @@ func (m *Monitor) Run(ctx context.Context) {
 			m.EvaluateAll(ctx, now)
 			if now.Sub(prune) > time.Hour {
 				prune = now
-				m.store.PruneHistory(ctx, now.Add(-HistoryRetention))
+				store.Report(m.log, "alarms", "prune history", m.store.PruneHistory(ctx, now.Add(-HistoryRetention)))
 			}
 		}
 	}

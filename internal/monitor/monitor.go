@@ -364,7 +364,10 @@ func (m *Monitor) Delete(ctx context.Context, names []string) (missing []string,
 		if err := m.store.Delete(ctx, kindAlarm, n); err != nil {
 			return nil, err
 		}
-		m.store.Delete(ctx, kindAlarmState, n) // absent until the first transition
+		// The state is absent until the first transition.
+		if err := m.store.Delete(ctx, kindAlarmState, n); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 		delete(m.alarms, n)
 	}
 	return missing, nil

@@ -1,0 +1,25 @@
+package store
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// WriteErrors counts the persistence errors a background loop could not
+// return to a caller (cmd/ebb registers it as ebb_store_write_errors_total).
+// Each is also logged where it happens; the next write of the same
+// document carries the state again.
+var WriteErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "ebb_store_write_errors_total",
+	Help: "Persistence errors of background loops, by component and operation (each is also logged).",
+}, []string{"component", "op"})
+
+// Report logs and counts err, if any, of operation op of a component.
+func Report(log *slog.Logger, component, op string, err error) {
+	if err == nil {
+		return
+	}
+	WriteErrors.WithLabelValues(component, op).Inc()
+	log.Error("persisting state", "component", component, "op", op, "err", err)
+}
