@@ -57,6 +57,14 @@ func TestAutoScalingAPI(t *testing.T) {
 	if err != nil || tags.Tags["team"] != "ml" {
 		t.Fatalf("tags = %+v, %v", tags, err)
 	}
+	// UpdateEndpoint may not change a scalable variant's instance type.
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("api-c5"),
+		ProductionVariants: []types.ProductionVariant{{VariantName: aws.String("AllTraffic"), ModelName: aws.String("api"),
+			InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("api"), EndpointConfigName: aws.String("api-c5")})
+	expectAPIError(t, err, "ValidationException", `Cannot update endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/api": production variant "AllTraffic" is a scalable target of Application Auto Scaling, and the new endpoint configuration removes it or changes its instance type. Deregister the scalable target first.`)
 	// An update changes only what it names.
 	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: ns, ResourceId: id, ScalableDimension: variantDim, MaxCapacity: aws.Int32(4),
 		SuspendedState: &aastypes.SuspendedState{DynamicScalingInSuspended: aws.Bool(true)}}); err != nil {

@@ -329,7 +329,6 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	mon.SetActions(as)
 	hs.OnDelete(as.EndpointDeleted)
-	hs.Autoscaled(as.AutoscaledVariants)
 	rtr.ColdStart = as.ColdStart
 	run(mon.Run)
 	run(as.Run)
@@ -356,7 +355,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		MaxInflightBytes: c.MaxInflightBytes,
 	}
 	handler := api.NewHandler(api.Config{
-		SageMaker:       sagemaker.New(hs),
+		SageMaker:       sagemaker.New(hs, as.AutoscaledVariants),
 		Runtime:         &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
 		Objects:         objects,
 		CloudWatch:      cloudwatch.New(ms, mon, st, clk),

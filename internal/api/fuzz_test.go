@@ -37,7 +37,7 @@ func newHandler(t testing.TB) *api.Handler {
 	hs := hosting.New(hosting.Options{Store: st, Runtime: noRuntime{}, Routes: rtr, Region: "us-east-1", AccountID: "123456789012"})
 	t.Cleanup(func() { hs.Close(context.Background()) })
 	return api.NewHandler(api.Config{
-		SageMaker: sagemaker.New(hs),
+		SageMaker: sagemaker.New(hs, nil),
 		Runtime:   &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"},
 	})
 }

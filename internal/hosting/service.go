@@ -60,7 +60,6 @@ type Service struct {
 	mu         sync.Mutex // guards endpoints and onDelete
 	endpoints  map[string]*endpoint
 	onDelete   func(name string)
-	autoscaled func(endpoint string) []string
 	ctx        context.Context
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -465,26 +464,6 @@ func (s *Service) UpdateEndpoint(ctx context.Context, name, configName string, r
 	if !retainAll && len(exclude) > 0 {
 		return "", errorf(ErrInvalid, "ExcludeRetainedVariantProperties may be given only with RetainAllVariantProperties set to true.")
 	}
-	s.mu.Lock()
-	autoscaled := s.autoscaled
-	s.mu.Unlock()
-	if autoscaled != nil {
-		current := e.view.Load()
-		for _, name := range autoscaled(current.Name) {
-			var before, after string
-			for _, v := range current.Variants {
-				if v.Name == name {
-					before = v.InstanceType
-				}
-			}
-			if nv := d.variant(name); nv != nil {
-				after = nv.InstanceType
-			}
-			if after != before {
-				return "", errorf(ErrInvalid, "Cannot update endpoint %q: production variant %q is a scalable target of Application Auto Scaling, and the new endpoint configuration removes it or changes its instance type. Deregister the scalable target first.", e.rec.ARN, name)
-			}
-		}
-	}
 	return e.rec.ARN, e.do(ctx, func() error { return e.beginUpdate(d, async, retainAll, exclude) })
 }
 
@@ -520,15 +499,6 @@ func (s *Service) OnDelete(f func(name string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onDelete = f
-}
-
-// Autoscaled registers a function that names the variants of an endpoint
-// that are scalable targets: UpdateEndpoint may not remove them or change
-// their instance type, as in SageMaker.
-func (s *Service) Autoscaled(f func(endpoint string) []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.autoscaled = f
 }
 
 // forget removes a deleted endpoint.

@@ -12,6 +12,7 @@ import (
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
+	"github.com/ebbscale/ebb/internal/fault"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/store"
 )
@@ -26,6 +27,9 @@ const TargetPrefix = "SageMaker."
 type Handler struct {
 	awsjson.Service
 	h *hosting.Service
+	// autoscaled names the variants of an endpoint that are scalable
+	// targets of Application Auto Scaling (nil: none).
+	autoscaled func(endpoint string) []string
 }
 
 // errorTable is SageMaker's error table. SageMaker reports missing and
@@ -42,9 +46,12 @@ var errorTable = awserr.Table{
 	InternalCode: "InternalFailure",
 }
 
-// New returns the SageMaker handler.
-func New(h *hosting.Service) *Handler {
-	x := &Handler{h: h}
+// New returns the SageMaker handler. autoscaled (may be nil) names the
+// variants of an endpoint that are scalable targets: UpdateEndpoint may not
+// remove them or change their instance type, as in SageMaker. The rule
+// needs both services, so it lives here rather than in either.
+func New(h *hosting.Service, autoscaled func(endpoint string) []string) *Handler {
+	x := &Handler{h: h, autoscaled: autoscaled}
 	x.Service = awsjson.Service{ContentType: ContentType, TargetPrefix: TargetPrefix, Model: awsmodel.SageMaker, Errors: errorTable,
 		Ops: map[string]awsjson.Op{
 			"CreateModel":                        x.createModel,
@@ -364,8 +371,49 @@ func (x *Handler) updateEndpoint(ctx context.Context, body []byte) (any, error) 
 	for _, p := range in.ExcludeRetainedVariantProperties {
 		exclude = append(exclude, p.VariantPropertyType)
 	}
+	if err := x.keepsAutoscaledVariants(ctx, in.EndpointName, in.EndpointConfigName); err != nil {
+		return nil, err
+	}
 	arn, err := x.h.UpdateEndpoint(ctx, in.EndpointName, in.EndpointConfigName, in.RetainAllVariantProperties, exclude)
 	return map[string]string{"EndpointArn": arn}, err
+}
+
+// keepsAutoscaledVariants refuses an UpdateEndpoint whose configuration
+// removes a variant that is a scalable target or changes its instance type.
+// A missing endpoint or configuration is left to UpdateEndpoint to report.
+func (x *Handler) keepsAutoscaledVariants(ctx context.Context, endpoint, configName string) error {
+	if x.autoscaled == nil {
+		return nil
+	}
+	current, err := x.h.DescribeEndpoint(ctx, endpoint)
+	if err != nil {
+		return nil
+	}
+	cfg, err := x.h.DescribeEndpointConfig(ctx, configName)
+	if err != nil {
+		return nil
+	}
+	var next struct{ ProductionVariants []hosting.ProductionVariant }
+	if err := json.Unmarshal(cfg.Request, &next); err != nil {
+		return nil
+	}
+	for _, name := range x.autoscaled(current.Name) {
+		var before, after string
+		for _, v := range current.Variants {
+			if v.Name == name {
+				before = v.InstanceType
+			}
+		}
+		for _, v := range next.ProductionVariants {
+			if v.VariantName == name {
+				after = v.InstanceType
+			}
+		}
+		if after != before {
+			return fault.Errorf(hosting.ErrInvalid, "Cannot update endpoint %q: production variant %q is a scalable target of Application Auto Scaling, and the new endpoint configuration removes it or changes its instance type. Deregister the scalable target first.", current.ARN, name)
+		}
+	}
+	return nil
 }
 
 func (x *Handler) updateWeightsAndCapacities(ctx context.Context, body []byte) (any, error) {
