@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -297,6 +298,9 @@ func (e *endpoint) handle(ev event) {
 func (e *endpoint) instanceFailed(in *inst, err error) {
 	log := filepath.Join("logs", in.rt.ID()+".log")
 	reason := fmt.Sprintf("The primary container for production variant %s did not pass the ping health check (%v). See the instance log %s in the data directory.", in.variant, err, log)
+	if errors.Is(err, runtime.ErrLaunch) {
+		reason = fmt.Sprintf("Failed to start an instance for production variant %s: %v.", in.variant, err)
+	}
 	transitional := e.rec.Status == StatusCreating || (e.rec.Status == StatusUpdating && (e.rec.Pending == nil || in.deployment == e.rec.Pending.ID))
 	if transitional && !in.ready {
 		if e.failure == "" {

@@ -57,12 +57,12 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	mu         sync.Mutex // guards endpoints and onDelete
-	endpoints  map[string]*endpoint
-	onDelete   func(name string)
-	ctx        context.Context
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	mu        sync.Mutex // guards endpoints and onDelete
+	endpoints map[string]*endpoint
+	onDelete  func(name string)
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // New returns a Service; Start brings persisted endpoints back.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -24,11 +25,16 @@ type Spec struct {
 
 // Runtime starts instances.
 type Runtime interface {
-	// Start launches an instance and returns at once; the instance becomes
-	// ready (or fails) later. Start fails only when the instance cannot be
-	// launched at all (bad command, unreadable model data).
+	// Start returns an instance at once; it becomes ready, or ends with
+	// an error wrapping ErrLaunch when it cannot be launched (model data,
+	// the process, the pod), later. Start itself fails only for a spec that
+	// can never run.
 	Start(ctx context.Context, spec Spec) (Instance, error)
 }
+
+// ErrLaunch is wrapped by the Err of an instance that could not be
+// launched at all, as opposed to one that started and then failed.
+var ErrLaunch = errors.New("could not launch the instance")
 
 // Adopter is a Runtime whose instances outlive the server: a restarted
 // server (after a crash or kill -9) takes them over instead of stopping them

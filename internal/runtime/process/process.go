@@ -116,21 +116,11 @@ type record struct {
 	Started    time.Time `json:"started"`
 }
 
-// Start launches an instance. Its errors name paths relative to the data
-// directory, whose location is not the API caller's business (they end up
-// in DescribeEndpoint's FailureReason).
+// Start returns an instance at once, as the runtime contract says; the
+// launch (model data, the process) happens in the instance's goroutine, and
+// a launch that fails ends the instance with an error wrapping
+// runtime.ErrLaunch. Only an Image that can never run fails Start itself.
 func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
-	in, err := r.start(spec)
-	if err != nil {
-		if dir, aerr := filepath.Abs(r.opts.Dir); aerr == nil {
-			err = errors.New(strings.ReplaceAll(err.Error(), dir+string(os.PathSeparator), ""))
-		}
-		return nil, err
-	}
-	return in, nil
-}
-
-func (r *Runtime) start(spec runtime.Spec) (*instance, error) {
 	argv, err := splitCommand(spec.Image)
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", spec.Image, err)
@@ -141,7 +131,57 @@ func (r *Runtime) start(spec runtime.Spec) (*instance, error) {
 	if argv[0] == "ebb" {
 		argv[0] = r.opts.Self
 	}
-	workDir := filepath.Join(r.opts.Dir, "instances", spec.ID)
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	in := r.newInstance(spec.ID, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), filepath.Join(r.opts.Dir, "instances", spec.ID), 0, nil, nil)
+	go in.launch(spec, argv, port)
+	return in, nil
+}
+
+// launch prepares and starts the instance's process, then waits for it.
+func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
+	cmd, err := in.r.command(spec, argv, port, in.workDir)
+	in.mu.Lock()
+	if err == nil && in.stopping {
+		cmd.Process.Kill() // stopped while launching
+	}
+	if err == nil {
+		in.pid, in.exit = cmd.Process.Pid, cmd.Wait
+		in.proc, _ = process.NewProcess(int32(cmd.Process.Pid))
+	}
+	in.mu.Unlock()
+	if err != nil {
+		// Paths relative to the data directory: its location is not the API
+		// caller's business (the error ends up in a FailureReason).
+		if dir, aerr := filepath.Abs(in.r.opts.Dir); aerr == nil {
+			err = errors.New(strings.ReplaceAll(err.Error(), dir+string(os.PathSeparator), ""))
+		}
+		in.mu.Lock()
+		in.err = fmt.Errorf("%w: %v", runtime.ErrLaunch, err)
+		in.mu.Unlock()
+		os.RemoveAll(in.workDir)
+		close(in.exited)
+		in.r.opts.Logger.Warn("instance could not be launched", "instance", in.id, "err", err)
+		close(in.done)
+		return
+	}
+	rec := record{PID: in.pid, Endpoint: spec.Endpoint, Variant: spec.Variant, Deployment: spec.Deployment, Addr: in.addr, Started: time.Now()}
+	if in.proc != nil {
+		rec.CreateTime, _ = in.proc.CreateTime()
+	}
+	if b, err := json.Marshal(rec); err == nil {
+		os.WriteFile(filepath.Join(in.workDir, "instance.json"), b, 0o644)
+	}
+	in.r.opts.Logger.Info("instance started", "instance", in.id, "endpoint", spec.Endpoint, "variant", spec.Variant, "pid", in.pid, "addr", in.addr)
+	go in.monitor()
+	in.wait()
+}
+
+// command prepares an instance's working directory and model data and
+// starts its process.
+func (r *Runtime) command(spec runtime.Spec, argv []string, port int, workDir string) (*exec.Cmd, error) {
 	logDir := filepath.Join(r.opts.Dir, "logs")
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return nil, err
@@ -149,27 +189,20 @@ func (r *Runtime) start(spec runtime.Spec) (*instance, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*instance, error) {
-		os.RemoveAll(workDir)
-		return nil, err
-	}
 	modelDir, err := r.prepareModel(spec.ModelDataURL, filepath.Join(workDir, "model"))
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if u := r.opts.User; u != nil {
 		if err := chownAll(workDir, u); err != nil {
-			return fail(fmt.Errorf("giving the working directory to user %s: %w", u.Name, err))
+			return nil, fmt.Errorf("giving the working directory to user %s: %w", u.Name, err)
 		}
-	}
-	port, err := freePort()
-	if err != nil {
-		return fail(err)
 	}
 	logFile, err := os.OpenFile(filepath.Join(logDir, spec.ID+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
+	defer logFile.Close() // the child holds its own descriptor
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = workDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -196,24 +229,9 @@ func (r *Runtime) start(spec runtime.Spec) (*instance, error) {
 		"EBB_INSTANCE_VCPUS="+strconv.Itoa(spec.InstanceType.VCPUs),
 	)
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fail(fmt.Errorf("start %q: %w", spec.Image, err))
+		return nil, fmt.Errorf("start %q: %w", spec.Image, err)
 	}
-	logFile.Close() // the child holds its own descriptor
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	rec := record{PID: cmd.Process.Pid, Endpoint: spec.Endpoint, Variant: spec.Variant, Deployment: spec.Deployment, Addr: addr, Started: time.Now()}
-	proc, _ := process.NewProcess(int32(cmd.Process.Pid))
-	if proc != nil {
-		rec.CreateTime, _ = proc.CreateTime()
-	}
-	if b, err := json.Marshal(rec); err == nil {
-		os.WriteFile(filepath.Join(workDir, "instance.json"), b, 0o644)
-	}
-	in := r.newInstance(spec.ID, addr, workDir, cmd.Process.Pid, proc, cmd.Wait)
-	r.opts.Logger.Info("instance started", "instance", spec.ID, "endpoint", spec.Endpoint, "variant", spec.Variant, "pid", cmd.Process.Pid, "addr", in.addr)
-	go in.wait()
-	go in.monitor()
-	return in, nil
+	return cmd, nil
 }
 
 func (r *Runtime) newInstance(id, addr, workDir string, pid int, proc *process.Process, exit func() error) *instance {
@@ -235,8 +253,10 @@ type instance struct {
 	id      string
 	addr    string
 	workDir string
-	pid     int // also its process group
-	proc    *process.Process
+	// pid (also its process group) and proc are set once the process has
+	// started (under mu: Stop and Stats may run while it launches).
+	pid  int
+	proc *process.Process
 	// exit blocks until the process has ended: exec.Cmd.Wait for a process
 	// this server started, a pidfd for one it adopted.
 	exit func() error
@@ -372,7 +392,12 @@ func (in *instance) Stop(ctx context.Context) error {
 
 // terminate sends SIGTERM to the process group and SIGKILL after the grace period.
 func (in *instance) terminate() {
+	in.mu.Lock()
 	pgid := in.pid
+	in.mu.Unlock()
+	if pgid == 0 {
+		return // still launching: launch kills the process it starts
+	}
 	syscall.Kill(-pgid, syscall.SIGTERM)
 	t := time.NewTimer(in.r.opts.StopGrace)
 	defer t.Stop()
@@ -391,7 +416,10 @@ func (in *instance) Stats() (runtime.Stats, error) {
 		return runtime.Stats{}, errors.New("instance has ended")
 	default:
 	}
-	if in.proc == nil {
+	in.mu.Lock()
+	proc := in.proc
+	in.mu.Unlock()
+	if proc == nil {
 		return runtime.Stats{}, errors.New("instance process not found")
 	}
 	var s runtime.Stats
@@ -411,7 +439,7 @@ func (in *instance) Stats() (runtime.Stats, error) {
 			walk(c, depth+1)
 		}
 	}
-	walk(in.proc, 0)
+	walk(proc, 0)
 	s.DiskBytes = dirSize(in.workDir)
 	if u, err := disk.Usage(in.workDir); err == nil {
 		s.DiskPercent = u.UsedPercent

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,6 +108,21 @@ func Run(t *testing.T, c Config) {
 			t.Fatal("Err = nil, want the start-limit failure")
 		}
 	})
+	t.Run("LaunchFailure", func(t *testing.T) {
+		t.Parallel()
+		// Start returns at once; model data that cannot be read ends the
+		// instance with ErrLaunch, never ready.
+		in := start(t, c, nil, "/nonexistent/ebb-model.tar.gz")
+		waitDone(t, in)
+		select {
+		case <-in.Ready():
+			t.Fatal("an instance that could not launch became ready")
+		default:
+		}
+		if err := in.Err(); !errors.Is(err, runtime.ErrLaunch) {
+			t.Fatalf("Err = %v, want one wrapping runtime.ErrLaunch", err)
+		}
+	})
 	t.Run("Stats", func(t *testing.T) {
 		t.Parallel()
 		in := start(t, c, nil, "")
@@ -124,7 +141,7 @@ func Run(t *testing.T, c Config) {
 	})
 }
 
-var seq int
+var seq atomic.Int64 // instance ids, unique across parallel subtests
 
 func start(t *testing.T, c Config, env map[string]string, modelData string) runtime.Instance {
 	t.Helper()
@@ -136,10 +153,10 @@ func start(t *testing.T, c Config, env map[string]string, modelData string) runt
 	for k, v := range env {
 		all[k] = v
 	}
-	seq++
+	n := seq.Add(1)
 	typ, _ := runtime.LookupInstanceType("ml.m5.large")
 	in, err := rt.Start(context.Background(), runtime.Spec{
-		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), seq),
+		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), n),
 		Endpoint:     "conformance",
 		Variant:      "v1",
 		Image:        c.Image,
