@@ -284,7 +284,10 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	rtr := router.New()
 	rtr.ColdStartBuffer, rtr.ColdStartTimeout = c.ColdStartBuffer, c.ColdStartTimeout
-	hs := hosting.New(hosting.Options{
+	// Deleted endpoints reach the autoscaler through a channel (construction
+	// runs bottom-up: hosting before the autoscaler that uses it).
+	deleted := make(chan string, 64)
+	hs := hosting.New(hosting.Options{Deleted: deleted,
 		Store: st, Runtime: rt, Routes: rtr, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
 		Logger: log.With("component", "hosting"),
@@ -323,12 +326,15 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("loading alarms: %w", err)
 	}
 	as, err := autoscaler.New(ctx, autoscaler.Options{Store: st, Hosting: hs, Alarms: mon, Metrics: ms, Clock: clk,
-		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler")})
+		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler"), EndpointsDeleted: deleted})
 	if err != nil {
 		return fmt.Errorf("loading scaling targets: %w", err)
 	}
+	// The two late bindings, each closing a real cycle: alarms deliver to
+	// the autoscaler, which creates and reads alarms; the router asks the
+	// autoscaler for a cold start, and the autoscaler reaches the router
+	// through hosting.
 	mon.SetActions(as)
-	hs.OnDelete(as.EndpointDeleted)
 	rtr.ColdStart = as.ColdStart
 	run(mon.Run)
 	run(as.Run)

@@ -54,6 +54,8 @@ func (s *Service) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case name := <-s.o.EndpointsDeleted:
+			s.EndpointDeleted(name)
 		case tr := <-s.triggers:
 			s.mu.Lock()
 			s.react(ctx, tr, s.o.Clock.Now())

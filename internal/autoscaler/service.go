@@ -55,6 +55,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// MaxTargets is the quota of scalable targets (AWS: 500 for SageMaker).
 	MaxTargets int
+	// EndpointsDeleted delivers the names of deleted endpoints (hosting's
+	// Deleted), whose targets Run deregisters, as AAS does.
+	EndpointsDeleted <-chan string
 }
 
 const (

@@ -49,7 +49,11 @@ type Options struct {
 	// StopTimeout bounds how long stopping one instance may take, drain
 	// included.
 	StopTimeout time.Duration
-	Logger      *slog.Logger
+	// Deleted, if not nil, receives the name of each endpoint once it is
+	// gone (the autoscaler deregisters its targets); sent from a goroutine
+	// of its own, so a slow reader never holds an endpoint.
+	Deleted chan<- string
+	Logger  *slog.Logger
 }
 
 // Service is the hosting control plane.
@@ -57,9 +61,8 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex // guards endpoints and onDelete
+	mu        sync.Mutex // guards endpoints
 	endpoints map[string]*endpoint
-	onDelete  func(name string)
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -493,22 +496,13 @@ func (s *Service) DeleteEndpoint(ctx context.Context, name string) error {
 	return e.do(ctx, e.beginDelete)
 }
 
-// OnDelete registers a function called (in its own goroutine) when an
-// endpoint is gone; the autoscaler deregisters its targets with it.
-func (s *Service) OnDelete(f func(name string)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.onDelete = f
-}
-
 // forget removes a deleted endpoint.
 func (s *Service) forget(e *endpoint) {
 	s.mu.Lock()
 	delete(s.endpoints, strings.ToLower(e.rec.Name))
-	onDelete := s.onDelete
 	s.mu.Unlock()
-	if onDelete != nil {
-		go onDelete(e.rec.Name)
+	if s.opts.Deleted != nil {
+		go func() { s.opts.Deleted <- e.rec.Name }()
 	}
 	ctx := context.Background()
 	if err := s.opts.Store.Delete(ctx, kindEndpoint, e.rec.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
