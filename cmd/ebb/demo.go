@@ -239,8 +239,12 @@ func demo(ctx context.Context, d demoConfig, out io.Writer) error {
 		fmt.Fprintf(out, "[%s] %-9s instances %d/%d  %-14s %-10s  traffic %3d req/s  alarms %s\n", scaled(el), ep.EndpointStatus, cur, want,
 			fmt.Sprintf("inv/inst %s", inv), fmt.Sprintf("CPU %s", cpu), rate.Load(), strings.Join(states, " "))
 		acts, _ := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: ns, ResourceId: resource})
+		settled := true // no activity still on its way (the scale-in is printed before the summary)
 		for i := len(acts.ScalingActivities) - 1; i >= 0; i-- {
 			a := acts.ScalingActivities[i]
+			if a.StatusCode == aastypes.ScalingActivityStatusCodePending || a.StatusCode == aastypes.ScalingActivityStatusCodeInProgress {
+				settled = false
+			}
 			key := aws.ToString(a.ActivityId) + string(a.StatusCode)
 			if seen[key] || a.StatusCode != aastypes.ScalingActivityStatusCodeSuccessful {
 				continue
@@ -251,7 +255,7 @@ func demo(ctx context.Context, d demoConfig, out io.Writer) error {
 				scaleOutAt = el
 			}
 		}
-		if loadStoppedAt > 0 && cur == 1 && want == 1 && peak > 1 && scaledInAt == 0 {
+		if loadStoppedAt > 0 && cur == 1 && want == 1 && peak > 1 && settled && scaledInAt == 0 {
 			scaledInAt = el
 			break
 		}
