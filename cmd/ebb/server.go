@@ -420,7 +420,7 @@ func resolveInstanceUser(name, data string) (*process.User, error) {
 	}
 	pu := &process.User{Name: name, UID: uint32(uid), GID: uint32(gid)}
 	if err := reachable(data, pu); err != nil {
-		return nil, fmt.Errorf("--data %s: %w; make it reachable (chmod o+x on that directory) or choose a data directory under one that is", data, err)
+		return nil, fmt.Errorf("--data %s: %w; choose a data directory that user can reach (for example --data /var/lib/ebb), or make that directory enterable (chmod o+x)", data, err)
 	}
 	return pu, nil
 }
