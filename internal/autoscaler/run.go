@@ -238,7 +238,11 @@ func (s *Service) decideTT(p *Policy, a monitor.MetricAlarm, current int, now ti
 			if other.TargetKey != p.TargetKey || other.TT == nil || other.TT.DisableScaleIn {
 				continue
 			}
-			votes = append(votes, s.scaleInVote(other, p, metric, now))
+			v := s.scaleInVote(other, p, metric, now)
+			votes = append(votes, v)
+			if !v.Ready {
+				break // one policy not ready decides it; no need to read the others' metrics
+			}
 		}
 		desired, ok := scaling.TargetTrackingScaleIn(current, votes, p.Cooldown, now)
 		return desired, false, ok
