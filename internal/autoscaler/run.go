@@ -148,36 +148,20 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	s.startActivity(ctx, t, d.Desired, current, cause, p.ARN, d.Desired > current)
 }
 
-// plainStat is the statistic of a single metric with one of the five
-// statistic-set statistics, which the fast path reads directly.
-func plainStat(queries []metricquery.Query) (metrics.Stat, bool) {
-	if len(queries) != 1 || queries[0].MetricStat == nil {
-		return metrics.Stat{}, false
-	}
-	st, err := metrics.ParseStat(queries[0].MetricStat.Stat)
-	return st, err == nil && !st.Percentile()
-}
-
 // metricValue reads a policy's metric: the newest datapoint of the last
 // periods (target tracking), or the aggregated datapoints of the alarm's
 // evaluation (step), fresh from the store.
 func (s *Service) metricValues(queries []metricquery.Query, period time.Duration, n int, now time.Time) []float64 {
 	end := now.Truncate(period)
-	if stat, ok := plainStat(queries); ok {
-		// One plain metric: read it directly.
-		ms := queries[0].MetricStat
-		dps, err := s.o.Metrics.Query(ms.Series, end.Add(-time.Duration(n)*period), end, period, nil, now)
+	if len(queries) == 1 && queries[0].MetricStat != nil {
+		// One metric, no math: the reader's fast path.
+		dps, err := metricquery.Read(s.o.Metrics, *queries[0].MetricStat, "", end.Add(-time.Duration(n)*period), end, now)
 		if err != nil {
 			return nil
 		}
-		vals := make([]float64, 0, len(dps))
-		for _, dp := range dps {
-			if ms.Unit != "" && dp.Unit != ms.Unit {
-				continue
-			}
-			if v, ok := dp.Value(stat); ok {
-				vals = append(vals, v)
-			}
+		vals := make([]float64, len(dps))
+		for i, dp := range dps {
+			vals[i] = dp.Value
 		}
 		return vals
 	}

@@ -52,7 +52,49 @@ func (e *Error) Error() string { return fmt.Sprintf("Error in expression %s: %v"
 // Store is what queries read.
 type Store interface {
 	Query(key metrics.Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
+	// QueryID is Query by the series' normalized ID (metrics.Series.ID of
+	// Normalize), which callers that read a series often keep.
+	QueryID(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
 	Unit(key metrics.Series) string
+}
+
+// Datapoint is one period's value of a metric's statistic, with the number
+// of samples behind it (alarms treat percentiles of few samples specially).
+type Datapoint struct {
+	Timestamp   time.Time
+	Value       float64
+	SampleCount float64
+}
+
+// Read reads one metric's statistic for each period of [start, end) that
+// has data, with no math: the fast path behind alarms and policies on a
+// single metric, reading what GetMetricData reads for a MetricStat. id, if
+// not empty, is the series' normalized ID (see Store.QueryID). A unit that
+// does not match the series' finds nothing, as in CloudWatch.
+func Read(st Store, ms MetricStat, id string, start, end, now time.Time) ([]Datapoint, error) {
+	stat, err := metrics.ParseStat(ms.Stat)
+	if err != nil {
+		return nil, err
+	}
+	if ms.Unit != "" && ms.Unit != st.Unit(ms.Series) {
+		return nil, nil
+	}
+	var dps []metrics.Datapoint
+	if id != "" {
+		dps, err = st.QueryID(id, start, end, ms.Period, stat.Quantiles(), now)
+	} else {
+		dps, err = st.Query(ms.Series, start, end, ms.Period, stat.Quantiles(), now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Datapoint, 0, len(dps))
+	for _, dp := range dps {
+		if v, ok := dp.Value(stat); ok {
+			out = append(out, Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
+		}
+	}
+	return out, nil
 }
 
 var idRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)

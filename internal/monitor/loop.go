@@ -94,21 +94,14 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if !ok {
 		return out
 	}
-	if a.Unit != "" && a.Unit != m.metrics.Unit(key) {
-		return out // a unit that does not match finds no data, as in CloudWatch
-	}
-	name := a.Statistic
+	stat := a.Statistic
 	if a.ExtendedStatistic != "" {
-		name = a.ExtendedStatistic
-	}
-	stat, err := metrics.ParseStat(name)
-	if err != nil {
-		return out
+		stat = a.ExtendedStatistic
 	}
 	if a.seriesID == "" {
 		a.seriesID = key.Normalize().ID()
 	}
-	dps, err := m.metrics.QueryID(a.seriesID, start, end, period, stat.Quantiles(), now)
+	dps, err := metricquery.Read(m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, a.seriesID, start, end, now)
 	if err != nil {
 		return out
 	}
@@ -117,11 +110,7 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 		if i < 0 || i >= len(out) {
 			continue
 		}
-		v, ok := dp.Value(stat)
-		if !ok {
-			continue
-		}
-		out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount}
+		out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: dp.Value, SampleCount: dp.SampleCount}
 	}
 	return out
 }
