@@ -146,9 +146,11 @@ func benchControlPlane(b *testing.B, changing bool) {
 			s.react(ctx, tr, now)
 			s.mu.Unlock()
 		}
+		s.applyPending(ctx)
 		s.mu.Lock()
 		s.progress(ctx, now)
 		s.mu.Unlock()
+		s.applyPending(ctx)
 	}
 	for m := range 5 { // fill the evaluation ranges
 		round(m)

@@ -48,6 +48,8 @@ const Tick = 5 * time.Second
 
 // Run makes decisions until ctx ends.
 func (s *Service) Run(ctx context.Context) {
+	s.running.Store(true)
+	defer s.running.Store(false)
 	t := s.o.Clock.NewTicker(Tick)
 	defer t.Stop()
 	for {
@@ -60,12 +62,14 @@ func (s *Service) Run(ctx context.Context) {
 			s.mu.Lock()
 			s.react(ctx, tr, s.o.Clock.Now())
 			s.mu.Unlock()
+		case <-s.kick:
 		case now := <-t.C():
 			s.mu.Lock()
 			s.progress(ctx, now)
 			s.runSchedules(ctx, now)
 			s.mu.Unlock()
 		}
+		s.applyPending(ctx)
 	}
 }
 
@@ -261,31 +265,72 @@ func (s *Service) decideStep(p *Policy, a monitor.MetricAlarm, current int, now 
 	return scaling.StepScaling(*p.Step, current, vals, a.Threshold, above, p.Cooldown, now)
 }
 
-// startActivity records and applies a capacity change. An unapplied change
-// of the same target is overridden.
-func (s *Service) startActivity(ctx context.Context, t *Target, desired, from int, cause, policy string, out bool) {
+// startActivity records a capacity change, Pending, for Run to apply (it
+// wakes Run). An unapplied change of the same target is overridden.
+// Callers hold s.mu.
+func (s *Service) startActivity(ctx context.Context, t *Target, desired, from int, cause, policy string, out bool) *Activity {
 	now := s.o.Clock.Now()
 	if old := s.pending[t.Key()]; old != nil && old.StatusCode == StatusPending {
 		old.StatusCode, old.StatusMessage = StatusOverridden, "Overridden by a newer scaling activity."
 		end := now
 		old.EndTime = &end
 		s.saveActivity(ctx, old)
+		old.signal()
 	}
 	a := &Activity{
 		ActivityID: newUUID(), ServiceNamespace: t.ServiceNamespace, ResourceID: t.ResourceID, ScalableDimension: t.ScalableDimension,
 		Description: fmt.Sprintf("Setting desired %s to %d.", t.res.noun(), desired), Cause: cause, StartTime: now,
 		StatusCode: StatusPending, Desired: desired, Policy: policy, Out: out, From: from,
+		applied: make(chan struct{}),
 	}
 	s.pending[t.Key()] = a
+	s.saveActivity(ctx, a)
 	s.log.Info("scaling", "resource", t.ResourceID, "from", from, "to", desired, "cause", cause)
-	s.apply(ctx, t, a)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return a
 }
 
-// apply asks hosting for the capacity; a busy endpoint stays Pending and is
-// retried on the next tick.
-func (s *Service) apply(ctx context.Context, t *Target, a *Activity) {
+// applyPending asks hosting for the capacity of every Pending activity,
+// without holding s.mu (hosting may take its time), then records the
+// outcomes. Only Run calls it: the one owner of capacity changes.
+func (s *Service) applyPending(ctx context.Context) {
+	type job struct {
+		t *Target
+		a *Activity
+		n int
+	}
+	s.mu.Lock()
+	var jobs []job
+	for key, a := range s.pending {
+		if t := s.targets[key]; t != nil && a.StatusCode == StatusPending {
+			jobs = append(jobs, job{t, a, a.Desired})
+		}
+	}
+	s.mu.Unlock()
+	if len(jobs) == 0 {
+		return
+	}
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		errs[i] = j.t.res.set(ctx, s.o.Hosting, j.n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, j := range jobs {
+		if j.a.StatusCode == StatusPending && s.pending[j.t.Key()] == j.a {
+			s.applied(ctx, j.t, j.a, errs[i])
+		}
+		j.a.signal()
+	}
+}
+
+// applied records what hosting answered to an activity's change; a busy
+// endpoint keeps it Pending, retried on the next round. Callers hold s.mu.
+func (s *Service) applied(ctx context.Context, t *Target, a *Activity, err error) {
 	n := a.Desired
-	err := t.res.set(ctx, s.o.Hosting, n)
 	switch {
 	case err == nil:
 		a.StatusCode = StatusInProgress
@@ -340,8 +385,7 @@ func (s *Service) progress(ctx context.Context, now time.Time) {
 			continue
 		}
 		if a.StatusCode == StatusPending {
-			s.apply(ctx, t, a)
-			continue
+			continue // applyPending's
 		}
 		c, err := t.res.capacity(ctx, s.o.Hosting)
 		if err != nil {

@@ -120,7 +120,9 @@ func runScenario(t *testing.T, file string) {
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
-		if err := sc.do(strings.Fields(text)); err != nil {
+		err := sc.do(strings.Fields(text))
+		sc.s.applyPending(sc.ctx) // as Run does when an activity starts
+		if err != nil {
 			t.Fatalf("%s:%d: %s: %v", file, n, text, err)
 		}
 	}
@@ -296,6 +298,7 @@ func (sc *scenario) advance(d time.Duration) {
 		sc.s.progress(sc.ctx, now)
 		sc.s.runSchedules(sc.ctx, now)
 		sc.s.mu.Unlock()
+		sc.s.applyPending(sc.ctx)
 	}
 }
 
@@ -316,6 +319,7 @@ func (sc *scenario) drain() {
 			sc.s.mu.Lock()
 			sc.s.react(sc.ctx, tr, sc.clk.Now())
 			sc.s.mu.Unlock()
+			sc.s.applyPending(sc.ctx)
 		default:
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,6 +89,11 @@ type Service struct {
 	pending   map[string]*Activity        // unfinished activity per target key
 
 	triggers chan trigger
+	// kick wakes Run to apply pending activities (size 1: coalesced).
+	kick chan struct{}
+	// running is set while Run runs; without it (tests that drive the loop
+	// by hand) Register does not wait for its correction to be applied.
+	running atomic.Bool
 }
 
 type trigger struct {
@@ -104,7 +110,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.MaxTargets = MaxTargets
 	}
 	s := &Service{o: o, log: o.Logger, targets: map[string]*Target{}, policies: map[string]*Policy{},
-		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, triggers: make(chan trigger, 4096)}
+		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, triggers: make(chan trigger, 4096), kick: make(chan struct{}, 1)}
 	load := func(kind string, each func([]byte) error) error {
 		docs, err := o.Store.List(ctx, kind)
 		if err != nil {
@@ -211,6 +217,19 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 			s.retrigger(key)
 		}
 	}()
+	// A correction into the new bounds is applied by Run, the one owner of
+	// capacity changes; Register answers once it has been (after mu is
+	// released), so the caller sees the change as AWS's callers do.
+	var applied chan struct{}
+	defer func() {
+		if applied != nil && s.running.Load() {
+			select {
+			case <-applied:
+			case <-ctx.Done():
+			case <-time.After(30 * time.Second): // Run is stuck: answer anyway, the activity stays Pending
+			}
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, exists := s.targets[key]
@@ -260,9 +279,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	}
 	// Capacity outside the new bounds is corrected at once.
 	if current < t.MinCapacity {
-		s.startActivity(ctx, t, t.MinCapacity, current, fmt.Sprintf("minimum capacity was set to %d", t.MinCapacity), "", false)
+		applied = s.startActivity(ctx, t, t.MinCapacity, current, fmt.Sprintf("minimum capacity was set to %d", t.MinCapacity), "", false).applied
 	} else if current > t.MaxCapacity {
-		s.startActivity(ctx, t, t.MaxCapacity, current, fmt.Sprintf("maximum capacity was set to %d", t.MaxCapacity), "", false)
+		applied = s.startActivity(ctx, t, t.MaxCapacity, current, fmt.Sprintf("maximum capacity was set to %d", t.MaxCapacity), "", false).applied
 	}
 	return t.ARN, nil
 }

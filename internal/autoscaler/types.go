@@ -126,4 +126,16 @@ type Activity struct {
 	Policy  string `json:",omitempty"`
 	Out     bool   `json:",omitempty"`
 	From    int
+
+	// applied is closed once the loop has asked for the capacity (or the
+	// activity was overridden first); nil for one restored from the store.
+	applied chan struct{}
+}
+
+// signal closes applied, once.
+func (a *Activity) signal() {
+	if a.applied != nil {
+		close(a.applied)
+		a.applied = nil
+	}
 }
