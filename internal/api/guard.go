@@ -81,16 +81,16 @@ func (a *Admission) checkUnsigned(r *http.Request, api bool) *awserr.Error {
 	if !api {
 		return nil
 	}
+	_, e := sigv4.Parse(r)
+	if e == nil || e.Code != "MissingAuthenticationTokenException" {
+		return e
+	}
+	// No header: a presigned URL carries the signature in its query.
 	if q := r.URL.Query(); q.Get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256" && q.Get("X-Amz-Credential") != "" && q.Get("X-Amz-Signature") != "" {
 		return nil
 	}
-	if _, e := sigv4.Parse(r); e != nil {
-		if e.Code == "MissingAuthenticationTokenException" {
-			e.Message = "Missing Authentication Token: sign requests with SigV4 as every AWS SDK, the AWS CLI and boto3 do (without --credentials any access key and secret are accepted)."
-		}
-		return e
-	}
-	return nil
+	e.Message = "Missing Authentication Token: sign requests with SigV4 as every AWS SDK, the AWS CLI and boto3 do (without --credentials any access key and secret are accepted)."
+	return e
 }
 
 // reserve takes n bytes of the in-flight budget; false when they would not

@@ -40,6 +40,15 @@ const (
 	maxCloudWatchBody = 1 << 20
 )
 
+// The answers to bodies above the limits, built once (never changed).
+var (
+	invokeTooLarge      = smruntime.TooLarge("InvokeEndpoint", router.MaxPayloadBytes)
+	asyncTooLarge       = smruntime.TooLarge("InvokeEndpointAsync", asyncinv.MaxInlineBody)
+	cloudWatchTooLarge  = tooLarge(maxCloudWatchBody, "CloudWatch")
+	sageMakerTooLarge   = tooLarge(maxControlBody, "SageMaker")
+	autoscalingTooLarge = tooLarge(maxControlBody, "Application Auto Scaling")
+)
+
 // DefaultBodyReadTimeout is how long a client may take to send a request
 // body that is read into memory (an S3 object gets one more second per MiB).
 const DefaultBodyReadTimeout = 30 * time.Second
@@ -111,13 +120,13 @@ func (h *Handler) classify(r *http.Request) call {
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/endpoints/"); ok {
 			if name, ok := strings.CutSuffix(rest, "/invocations"); ok {
 				received := time.Now()
-				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: smruntime.TooLarge("InvokeEndpoint", router.MaxPayloadBytes),
+				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: invokeTooLarge,
 					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
 						h.c.Runtime.Invoke(w, r, name, body, received)
 					}}
 			}
 			if name, ok := strings.CutSuffix(rest, "/async-invocations"); ok {
-				return call{service: "sagemaker", maxBody: asyncinv.MaxInlineBody, tooLarge: smruntime.TooLarge("InvokeEndpointAsync", asyncinv.MaxInlineBody),
+				return call{service: "sagemaker", maxBody: asyncinv.MaxInlineBody, tooLarge: asyncTooLarge,
 					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
 						h.c.Runtime.InvokeAsync(w, r, name, body)
 					}}
@@ -137,7 +146,7 @@ func (h *Handler) classify(r *http.Request) call {
 					awsjson.WriteError(w, cloudwatch.JSONType, awserr.UnknownOperation("CloudWatch "+op))
 				}}
 			}
-			return call{service: "monitoring", maxBody: maxCloudWatchBody, tooLarge: tooLarge(maxCloudWatchBody, "CloudWatch"),
+			return call{service: "monitoring", maxBody: maxCloudWatchBody, tooLarge: cloudWatchTooLarge,
 				fail: func(w http.ResponseWriter, e *awserr.Error) { h.c.CloudWatch.Fail(w, proto, e) },
 				serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
 					h.cloudwatch(w, r, proto, op, body)
@@ -173,11 +182,11 @@ func (h *Handler) classify(r *http.Request) call {
 		}}
 	}
 	if op, ok := strings.CutPrefix(target, sagemaker.TargetPrefix); ok {
-		return call{service: "sagemaker", maxBody: maxControlBody, tooLarge: tooLarge(maxControlBody, "SageMaker"), fail: jsonFail(contentType),
+		return call{service: "sagemaker", maxBody: maxControlBody, tooLarge: sageMakerTooLarge, fail: jsonFail(contentType),
 			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.SageMaker.Serve(w, r, op, body) }}
 	}
 	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && h.c.Autoscaling != nil {
-		return call{service: "application-autoscaling", maxBody: maxControlBody, tooLarge: tooLarge(maxControlBody, "Application Auto Scaling"), fail: jsonFail(contentType),
+		return call{service: "application-autoscaling", maxBody: maxControlBody, tooLarge: autoscalingTooLarge, fail: jsonFail(contentType),
 			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.Autoscaling.Serve(w, r, op, body) }}
 	}
 	return call{fail: jsonFail(contentType), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) {
@@ -202,7 +211,8 @@ var s3Codes = map[string]string{
 // in-flight budget, verifies the signature over it and serves it.
 func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	c := h.classify(r)
-	if e := h.admit(r, c.service); e != nil {
+	auth, e := h.admit(r, c.service)
+	if e != nil {
 		c.fail(w, e)
 		return
 	}
@@ -223,8 +233,8 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		defer h.c.Admission.release(reserved)
 		b, release, e := h.readBody(w, r, c.maxBody, c.tooLarge)
 		defer release()
-		if e == nil && h.c.Verifier != nil {
-			e = h.c.Verifier.Verify(r, c.service, b)
+		if e == nil && auth != nil {
+			e = h.c.Verifier.Verify(r, auth, b)
 		}
 		if e != nil {
 			c.fail(w, e)
@@ -240,8 +250,8 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
 	}
-	if c.service == "s3" && h.c.Verifier != nil {
-		if e := h.c.Verifier.Verify(r, c.service, nil); e != nil {
+	if c.service == "s3" && auth != nil {
+		if e := h.c.Verifier.Verify(r, auth, nil); e != nil {
 			c.fail(w, e)
 			return
 		}
@@ -251,27 +261,27 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 				"X-Amz-Content-Sha256: %s is not supported; send the payload's SHA-256, STREAMING-AWS4-HMAC-SHA256-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER.", p))
 			return
 		}
-		if verify := h.c.Verifier.ChunkVerifier(r); verify != nil {
+		if verify := h.c.Verifier.ChunkVerifier(r, auth); verify != nil {
 			r = r.WithContext(objstore.WithChunkVerifier(r.Context(), verify))
 		}
 	}
 	c.serve(w, r, body)
 }
 
-// admit runs every check that needs no body. service is "" for requests
-// that are not AWS API calls.
-func (h *Handler) admit(r *http.Request, service string) *awserr.Error {
+// admit runs every check that needs no body, once. service is "" for
+// requests that are not AWS API calls. With a Verifier it returns the
+// checked Authorization, whose signature Verify then checks over the body.
+func (h *Handler) admit(r *http.Request, service string) (*sigv4.Authorization, *awserr.Error) {
 	if e := checkOrigin(r); e != nil {
-		return e
+		return nil, e
 	}
 	if h.c.Verifier == nil {
-		return h.c.Admission.checkUnsigned(r, service != "")
+		return nil, h.c.Admission.checkUnsigned(r, service != "")
 	}
-	if service != "" {
-		_, e := h.c.Verifier.Check(r, service)
-		return e
+	if service == "" {
+		return nil, nil
 	}
-	return nil
+	return h.c.Verifier.Check(r, service)
 }
 
 // readBody reads a body of at most limit bytes into a pooled buffer within

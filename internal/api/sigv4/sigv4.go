@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +126,8 @@ type Authorization struct {
 	Service       string
 	SignedHeaders []string
 	Signature     string
+	// When is X-Amz-Date, set by Check.
+	When time.Time
 }
 
 // Parse reads the shape of r's Authorization header. It needs no secret, so
@@ -147,8 +150,7 @@ func Parse(r *http.Request) (*Authorization, *awserr.Error) {
 	cred, signedHeaders, signature := parts["Credential"], parts["SignedHeaders"], parts["Signature"]
 	scope := strings.Split(cred, "/")
 	if len(scope) != 5 || scope[0] == "" || signedHeaders == "" || signature == "" || scope[4] != "aws4_request" {
-		return nil, awserr.New("IncompleteSignatureException", http.StatusBadRequest,
-			"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=%s", auth)
+		return nil, incomplete("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=%s", auth)
 	}
 	return &Authorization{AccessKey: scope[0], Date: scope[1], Region: scope[2], Service: scope[3],
 		SignedHeaders: strings.Split(signedHeaders, ";"), Signature: signature}, nil
@@ -187,34 +189,22 @@ func (v *Verifier) Check(r *http.Request, service string) (*Authorization, *awse
 	if service != "" && a.Service != service {
 		return nil, invalid("Credential should be scoped to correct service: '%s'. ", service)
 	}
-	signed := func(name string) bool {
-		for _, h := range a.SignedHeaders {
-			if h == name {
-				return true
-			}
-		}
-		return false
-	}
-	if r.Header.Get("X-Amz-Target") != "" && !signed("x-amz-target") {
+	if r.Header.Get("X-Amz-Target") != "" && !slices.Contains(a.SignedHeaders, "x-amz-target") {
 		return nil, invalid("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
 	}
-	if !signed("host") {
+	if !slices.Contains(a.SignedHeaders, "host") {
 		return nil, invalid("'Host' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	a.When = when
 	return a, nil
 }
 
-// Verify checks the signature of r for service (its signing name: sagemaker,
-// monitoring, application-autoscaling, s3), whose body has already been
-// read into body; a nil body means it was not read, and the declared
-// X-Amz-Content-Sha256 is trusted here and checked by the object store as
-// it streams the object to disk.
-func (v *Verifier) Verify(r *http.Request, service string, body []byte) *awserr.Error {
-	a, e := v.Check(r, service)
-	if e != nil {
-		return e
-	}
-	when, _ := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
+// Verify checks the signature of r, which Check has accepted as a (for the
+// service its signing name names: sagemaker, monitoring,
+// application-autoscaling, s3), over body, already read; a nil body means
+// it was not read, and the declared X-Amz-Content-Sha256 is trusted here and
+// checked by the object store as it streams the object to disk.
+func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte) *awserr.Error {
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
 	if body != nil || payloadHash == "" {
 		sum := sha256.Sum256(body)
@@ -250,7 +240,7 @@ func (v *Verifier) Verify(r *http.Request, service string, body []byte) *awserr.
 		}
 	}
 	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey], SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v.signer.SignHTTP(context.Background(), creds, again, payloadHash, a.Service, a.Region, when); err != nil {
+	if err := v.signer.SignHTTP(context.Background(), creds, again, payloadHash, a.Service, a.Region, a.When); err != nil {
 		return invalid("%s", mismatch)
 	}
 	want := again.Header.Get("Authorization")
@@ -265,24 +255,19 @@ func (v *Verifier) Verify(r *http.Request, service string, body []byte) *awserr.
 // body signed with STREAMING-AWS4-HMAC-SHA256-PAYLOAD (each chunk's
 // signature chains from the request's, so chunks can be neither changed nor
 // reordered), or nil when r's body is not signed that way. Call it after
-// Verify has accepted r. The chain is the SDK's own stream signer.
-func (v *Verifier) ChunkVerifier(r *http.Request) func(signature string, chunk []byte) bool {
+// Verify has accepted r as a. The chain is the SDK's own stream signer.
+func (v *Verifier) ChunkVerifier(r *http.Request, a *Authorization) func(signature string, chunk []byte) bool {
 	if r.Header.Get("X-Amz-Content-Sha256") != "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" {
-		return nil
-	}
-	a, e := Parse(r)
-	if e != nil {
 		return nil
 	}
 	seed, err := hex.DecodeString(a.Signature)
 	if err != nil {
 		return func(string, []byte) bool { return false }
 	}
-	when, _ := time.Parse(amzDate, r.Header.Get("X-Amz-Date"))
 	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey]}
 	signer := v4.NewStreamSigner(creds, a.Service, a.Region, seed)
 	return func(signature string, chunk []byte) bool {
-		want, err := signer.GetSignature(context.Background(), nil, chunk, when)
+		want, err := signer.GetSignature(context.Background(), nil, chunk, a.When)
 		got, herr := hex.DecodeString(signature)
 		return err == nil && herr == nil && subtle.ConstantTimeCompare(want, got) == 1
 	}

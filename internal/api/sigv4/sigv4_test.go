@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/ebbscale/ebb/internal/api/awserr"
 )
 
 func signed(t *testing.T, secret string, at time.Time, body string) *http.Request {
@@ -39,6 +41,16 @@ func signedFor(t *testing.T, secret string, at time.Time, body, service, region 
 	return r
 }
 
+// verify checks a SageMaker request as the server does: Check before the
+// body is read, then Verify over it.
+func verify(v *Verifier, r *http.Request, body []byte) *awserr.Error {
+	a, e := v.Check(r, "sagemaker")
+	if e != nil {
+		return e
+	}
+	return v.Verify(r, a, body)
+}
+
 func TestVerify(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	v := New(map[string]string{"AKIDEXAMPLE": "secret"})
@@ -61,7 +73,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := v.Verify(tt.req, "sagemaker", []byte(tt.body))
+			err := verify(v, tt.req, []byte(tt.body))
 			switch {
 			case tt.code == "" && err != nil:
 				t.Fatalf("unexpected %v", err)
@@ -72,7 +84,7 @@ func TestVerify(t *testing.T) {
 	}
 	unknown := New(map[string]string{"OTHER": "secret"})
 	unknown.Now = v.Now
-	if err := unknown.Verify(signed(t, "secret", now, "{}"), "sagemaker", []byte("{}")); err == nil || err.Code != "UnrecognizedClientException" {
+	if err := verify(unknown, signed(t, "secret", now, "{}"), []byte("{}")); err == nil || err.Code != "UnrecognizedClientException" {
 		t.Fatalf("unknown key: got %v", err)
 	}
 }
