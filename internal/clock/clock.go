@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -211,3 +212,18 @@ var (
 	_ Clock = (*Scaled)(nil)
 	_ Clock = (*Fake)(nil)
 )
+
+// Every calls fn with the time of each tick of d on c until ctx ends: the
+// loop of the services that only act on a period.
+func Every(ctx context.Context, c Clock, d time.Duration, fn func(now time.Time)) {
+	t := c.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C():
+			fn(now)
+		}
+	}
+}

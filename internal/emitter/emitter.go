@@ -65,18 +65,11 @@ func (e *Emitter) Run(ctx context.Context) {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := e.Clock.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C():
-			if err := e.Tick(now); err != nil {
-				e.Logger.Error("storing endpoint metrics", "err", err)
-			}
+	clock.Every(ctx, e.Clock, time.Second, func(now time.Time) {
+		if err := e.Tick(now); err != nil {
+			e.Logger.Error("storing endpoint metrics", "err", err)
 		}
-	}
+	})
 }
 
 func dims(endpoint, variant string) []metrics.Dimension {

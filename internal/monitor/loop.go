@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/store"
@@ -17,21 +18,14 @@ const Tick = 10 * time.Second
 
 // Run evaluates alarms until ctx ends.
 func (m *Monitor) Run(ctx context.Context) {
-	t := m.clock.NewTicker(Tick)
-	defer t.Stop()
 	prune := m.clock.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C():
-			m.EvaluateAll(ctx, now)
-			if now.Sub(prune) > time.Hour {
-				prune = now
-				store.Report(m.log, "alarms", "prune history", m.store.PruneHistory(ctx, now.Add(-HistoryRetention)))
-			}
+	clock.Every(ctx, m.clock, Tick, func(now time.Time) {
+		m.EvaluateAll(ctx, now)
+		if now.Sub(prune) > time.Hour {
+			prune = now
+			store.Report(m.log, "alarms", "prune history", m.store.PruneHistory(ctx, now.Add(-HistoryRetention)))
 		}
-	}
+	})
 }
 
 // EvaluateAll evaluates every alarm that is due at now, and repeats the
