@@ -288,13 +288,23 @@ func TestSafeNoServerErrors(t *testing.T) {
 		t.Fatalf("large awsQuery body: %d %s", resp.StatusCode, body)
 	}
 
+	// ... and the Go SDK's awsQuery client reads it: PutMetricData above
+	// CloudWatch's 1 MB (after the SDK's own gzip) is RequestEntityTooLarge.
+	big := make([]cwtypes.MetricDatum, 1000)
+	for i := range big {
+		big[i] = cwtypes.MetricDatum{MetricName: aws.String(fmt.Sprintf("m%d", i)), Value: aws.Float64(1),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("d"), Value: aws.String(fmt.Sprintf("%04d", i) + strings.Repeat("v", 1000))}}}
+	}
+	_, err := cws["awsquery"].PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("App"), MetricData: big})
+	expectAPIError(t, err, "RequestEntityTooLarge", "")
+
 	// S3 errors do not name the data directory.
 	s3c := s.S3()
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("async")}); err != nil {
 		t.Fatal(err)
 	}
 	s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("async"), Key: aws.String("file"), Body: strings.NewReader("x")})
-	_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("async"), Key: aws.String("file/child"), Body: strings.NewReader("y")})
+	_, err = s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("async"), Key: aws.String("file/child"), Body: strings.NewReader("y")})
 	if err == nil || strings.Contains(err.Error(), s.Data) {
 		t.Fatalf("PUT under a file: %v", err)
 	}
