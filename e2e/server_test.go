@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -265,11 +264,6 @@ func invoke(t *testing.T, rt *sagemakerruntime.Client, name, body string) *sagem
 		t.Fatalf("InvokeEndpoint: %v", err)
 	}
 	return out
-}
-
-func readAll(r io.Reader) string {
-	b, _ := io.ReadAll(r)
-	return string(b)
 }
 
 // traffic keeps n clients invoking endpoint until the returned stop is
