@@ -46,14 +46,7 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("%d validation %s detected: %s", len(e.Problems), noun, strings.Join(e.Problems, "; "))
 }
 
-// Validate checks a JSON request body for op against the model. It returns
-// nil, a *SerializationError or a *ValidationError.
-func (m *Model) Validate(op string, body []byte) error {
-	_, err := m.Clean(op, body)
-	return err
-}
-
-// Clean validates a JSON request body for op as Validate does and returns
+// Clean validates a JSON request body for op against the model and returns
 // it with only the members the model defines: AWS drops unknown members, so
 // ebb neither stores nor echoes them (a client could otherwise park
 // megabytes in a Describe answer).

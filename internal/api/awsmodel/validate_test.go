@@ -26,7 +26,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := SageMaker.Validate(tt.op, []byte(tt.body))
+			_, err := SageMaker.Clean(tt.op, []byte(tt.body))
 			var se *SerializationError
 			switch {
 			case tt.want == "" && err != nil:
@@ -41,7 +41,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestValidateCountsProblems(t *testing.T) {
-	err := SageMaker.Validate("CreateEndpoint", []byte(`{}`))
+	_, err := SageMaker.Clean("CreateEndpoint", []byte(`{}`))
 	var ve *ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) != 2 {
 		t.Fatalf("got %v, want 2 problems", err)
@@ -53,7 +53,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add("CreateModel", []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"ebb example-model","Environment":{"A":"b"}}}`))
 	f.Add("ListEndpoints", []byte(`{"MaxResults":10,"CreationTimeAfter":1.5e9}`))
 	f.Fuzz(func(t *testing.T, op string, body []byte) {
-		err := SageMaker.Validate(op, body)
+		_, err := SageMaker.Clean(op, body)
 		var se *SerializationError
 		var ve *ValidationError
 		if err != nil && !errors.Is(err, ErrUnknownOperation) && !errors.As(err, &se) && !errors.As(err, &ve) {

@@ -56,6 +56,6 @@ func FuzzDecode(f *testing.F) {
 		if err := json.Unmarshal(doc, &v); err != nil {
 			t.Fatalf("decoded to invalid JSON %q", doc)
 		}
-		awsmodel.CloudWatch.Validate(op, doc)
+		awsmodel.CloudWatch.Clean(op, doc)
 	})
 }
