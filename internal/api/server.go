@@ -106,7 +106,9 @@ type call struct {
 	maxBody  int64
 	tooLarge *awserr.Error
 	fail     func(http.ResponseWriter, *awserr.Error)
-	serve    func(http.ResponseWriter, *http.Request, []byte)
+	// serve answers; its body is a pooled buffer valid only until serve
+	// returns, so what keeps it (the async queue) copies it.
+	serve func(http.ResponseWriter, *http.Request, []byte)
 }
 
 // classify tells the services apart. It is written out rather than left to
