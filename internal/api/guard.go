@@ -51,6 +51,12 @@ func checkOrigin(r *http.Request) *awserr.Error {
 // hostAllowed reports whether host (a Host header, with or without port)
 // is a loopback name or address, or one of the allowed hosts.
 func (a *Admission) hostAllowed(host string) bool {
+	// The common case first: the Host is the listen address itself.
+	for _, allowed := range a.AllowedHosts {
+		if allowed == host {
+			return true
+		}
+	}
 	name := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h

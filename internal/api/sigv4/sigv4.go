@@ -142,12 +142,20 @@ func Parse(r *http.Request) (*Authorization, *awserr.Error) {
 	if algo != "AWS4-HMAC-SHA256" {
 		return nil, incomplete("Unsupported signature algorithm %q; sign requests with AWS4-HMAC-SHA256.", algo)
 	}
-	parts := map[string]string{}
-	for _, p := range strings.Split(rest, ",") {
-		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		parts[k] = val
+	// Every request carries one: parsed without a map or a split.
+	var cred, signedHeaders, signature string
+	for rest != "" {
+		var p string
+		p, rest, _ = strings.Cut(rest, ",")
+		switch k, val, _ := strings.Cut(strings.TrimSpace(p), "="); k {
+		case "Credential":
+			cred = val
+		case "SignedHeaders":
+			signedHeaders = val
+		case "Signature":
+			signature = val
+		}
 	}
-	cred, signedHeaders, signature := parts["Credential"], parts["SignedHeaders"], parts["Signature"]
 	scope := strings.Split(cred, "/")
 	if len(scope) != 5 || scope[0] == "" || signedHeaders == "" || signature == "" || scope[4] != "aws4_request" {
 		return nil, incomplete("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=%s", auth)
