@@ -282,10 +282,11 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		clk = clock.NewScaled(c.TimeScale)
 		log.Info("time runs faster", "time_scale", c.TimeScale)
 	}
-	rtr := router.New()
-	rtr.ColdStartBuffer, rtr.ColdStartTimeout = c.ColdStartBuffer, c.ColdStartTimeout
-	// Deleted endpoints reach the autoscaler through a channel (construction
-	// runs bottom-up: hosting before the autoscaler that uses it).
+	// The router's cold starts and hosting's deleted endpoints reach the
+	// autoscaler through channels: construction runs bottom-up (router and
+	// hosting before the autoscaler that uses them).
+	coldStarts := make(chan router.ColdStartRequest)
+	rtr := router.New(router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout})
 	deleted := make(chan string, 64)
 	hs := hosting.New(hosting.Options{Deleted: deleted,
 		Store: st, Runtime: rt, Routes: rtr, Clock: clk,
@@ -326,16 +327,13 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("loading alarms: %w", err)
 	}
 	as, err := autoscaler.New(ctx, autoscaler.Options{Store: st, Hosting: hs, Alarms: mon, Metrics: ms, Clock: clk,
-		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler"), EndpointsDeleted: deleted})
+		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler"), EndpointsDeleted: deleted, ColdStarts: coldStarts})
 	if err != nil {
 		return fmt.Errorf("loading scaling targets: %w", err)
 	}
-	// The two late bindings, each closing a real cycle: alarms deliver to
-	// the autoscaler, which creates and reads alarms; the router asks the
-	// autoscaler for a cold start, and the autoscaler reaches the router
-	// through hosting.
+	// The one late binding, closing a real cycle: alarms deliver their
+	// actions to the autoscaler, which creates and reads alarms.
 	mon.SetActions(as)
-	rtr.ColdStart = as.ColdStart
 	run(mon.Run)
 	run(as.Run)
 	objects := objstore.New(filepath.Join(c.Data, "s3"))

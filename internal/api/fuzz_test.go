@@ -33,7 +33,7 @@ func newHandler(t testing.TB) *api.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	rtr := router.New()
+	rtr := router.New(router.Options{})
 	hs := hosting.New(hosting.Options{Store: st, Runtime: noRuntime{}, Routes: rtr, Region: "us-east-1", AccountID: "123456789012"})
 	t.Cleanup(func() { hs.Close(context.Background()) })
 	return api.NewHandler(api.Config{

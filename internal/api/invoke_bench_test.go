@@ -18,7 +18,7 @@ import (
 func BenchmarkInvokePath(b *testing.B) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body); io.WriteString(w, "0.5\n") }))
 	defer backend.Close()
-	rtr := router.New()
+	rtr := router.New(router.Options{})
 	rtr.Set(router.Endpoint{Name: "ep", Variants: []router.Variant{{Name: "v", Weight: 1, Instances: []router.Instance{{ID: "i", Addr: strings.TrimPrefix(backend.URL, "http://")}}}}})
 	h := api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}})
 	srv := httptest.NewServer(h)

@@ -58,6 +58,8 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case name := <-s.o.EndpointsDeleted:
 			s.EndpointDeleted(name)
+		case req := <-s.o.ColdStarts:
+			req.Reply <- s.coldStart(req.Endpoint, req.Variant)
 		case tr := <-s.triggers:
 			s.mu.Lock()
 			s.react(ctx, tr, s.o.Clock.Now())

@@ -20,6 +20,7 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/store"
 )
 
@@ -59,6 +60,9 @@ type Options struct {
 	// EndpointsDeleted delivers the names of deleted endpoints (hosting's
 	// Deleted), whose targets Run deregisters, as AAS does.
 	EndpointsDeleted <-chan string
+	// ColdStarts delivers the router's requests for capacity at zero
+	// instances, which Run answers (see coldStart).
+	ColdStarts <-chan router.ColdStartRequest
 }
 
 const (
@@ -324,11 +328,11 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 	return nil
 }
 
-// ColdStart starts one instance for a variant at zero capacity because a
+// coldStart starts one instance for a variant at zero capacity because a
 // request arrived (ebb's buffered scale from zero; the router holds the
 // request meanwhile). Only scalable targets that allow at least one
 // instance may be started this way.
-func (s *Service) ColdStart(endpoint, name string) error {
+func (s *Service) coldStart(endpoint, name string) error {
 	ctx := context.Background()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -23,10 +23,36 @@ const (
 	DefaultColdStartTimeout = 4 * time.Minute // SageMaker's instance start limit
 )
 
-// ColdStartFunc starts capacity for a variant at zero instances. It returns
-// an error when the variant may not scale from zero (it is not an
-// autoscaling target with MinCapacity 0).
-type ColdStartFunc func(endpoint, variant string) error
+// ColdStartRequest asks for capacity for a variant at zero instances. The
+// receiver sends one answer on Reply (buffered, so it never blocks): nil
+// once the capacity change is started, or why the variant may not scale
+// from zero (it is not a scalable target, or may not scale out).
+type ColdStartRequest struct {
+	Endpoint, Variant string
+	Reply             chan<- error
+}
+
+// askColdStart sends a cold-start request and waits for its answer.
+func (r *Router) askColdStart(ctx context.Context, endpoint, variant string) error {
+	reply := make(chan error, 1)
+	t := time.NewTimer(r.o.ColdStartTimeout)
+	defer t.Stop()
+	select {
+	case r.o.ColdStarts <- ColdStartRequest{Endpoint: endpoint, Variant: variant, Reply: reply}:
+	case <-t.C:
+		return ErrColdStartTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-t.C:
+		return ErrColdStartTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // coldWait is the requests of one endpoint waiting for capacity.
 type coldWait struct {
@@ -52,12 +78,12 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 	w := r.cold.waits[endpoint]
 	// A cold start that has not brought capacity within the timeout (its
 	// instance failed, say) is asked for again.
-	first := w == nil || time.Since(w.started) > r.ColdStartTimeout
+	first := w == nil || time.Since(w.started) > r.o.ColdStartTimeout
 	if first {
 		w = &coldWait{started: time.Now(), ready: make(chan struct{})}
 		r.cold.waits[endpoint] = w
 	}
-	if w.waiting >= r.ColdStartBuffer {
+	if w.waiting >= r.o.ColdStartBuffer {
 		r.cold.mu.Unlock()
 		return 0, ErrColdStartBufferFull
 	}
@@ -70,9 +96,14 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 	}()
 	if first {
 		asked := time.Now()
-		err := r.ColdStart(endpoint, variant)
+		err := r.askColdStart(ctx, endpoint, variant)
 		decision = time.Since(asked)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrColdStartTimeout), err != nil && errors.Is(err, ctx.Err()):
+			// No answer yet: the others keep waiting for capacity (the
+			// request may well have been taken), each until its timeout.
+			return 0, err
+		case err != nil: // refused: the variant may not scale from zero
 			r.cold.mu.Lock()
 			if r.cold.waits[endpoint] == w {
 				delete(r.cold.waits, endpoint)
@@ -83,7 +114,7 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 			return 0, ErrNoCapacity
 		}
 	}
-	t := time.NewTimer(r.ColdStartTimeout)
+	t := time.NewTimer(r.o.ColdStartTimeout)
 	defer t.Stop()
 	select {
 	case <-w.ready:

@@ -85,23 +85,30 @@ type Router struct {
 	variantStats map[statsKey]*variantStats
 	// Timeout bounds one invocation (SageMaker: 60 s).
 	Timeout time.Duration
-	// ColdStart, if set, lets requests that find no instance wait while
-	// capacity starts from zero (see coldstart.go), at most
-	// ColdStartBuffer of them per endpoint, each for ColdStartTimeout.
-	ColdStart        ColdStartFunc
+	o       Options
+	cold    coldStarts
+}
+
+// Options configure a router. The zero value routes without cold starts.
+type Options struct {
+	// ColdStarts, if set, lets requests that find no instance wait while
+	// capacity starts from zero (see coldstart.go): the router sends one
+	// request per endpoint and the receiver (the autoscaler's loop, the
+	// one owner of capacity changes) answers it.
+	ColdStarts chan<- ColdStartRequest
+	// ColdStartBuffer is how many requests of an endpoint may wait (0: a
+	// request never waits), and ColdStartTimeout for how long each.
 	ColdStartBuffer  int
 	ColdStartTimeout time.Duration
-	cold             coldStarts
 }
 
 // New returns an empty router.
-func New() *Router {
+func New(o Options) *Router {
 	r := &Router{
-		backends:         map[string]*backend{},
-		variantStats:     map[statsKey]*variantStats{},
-		Timeout:          ModelTimeout,
-		ColdStartBuffer:  DefaultColdStartBuffer,
-		ColdStartTimeout: DefaultColdStartTimeout,
+		backends:     map[string]*backend{},
+		variantStats: map[statsKey]*variantStats{},
+		Timeout:      ModelTimeout,
+		o:            o,
 	}
 	empty := map[string]*endpointRoute{}
 	r.table.Store(&empty)
@@ -245,7 +252,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 		return nil, err
 	}
 	var capacityAt time.Time // set when this request waited for a cold start
-	if len(v.backends) == 0 && r.ColdStart != nil && !route.hasCapacity(inv.TargetVariant) {
+	if len(v.backends) == 0 && r.o.ColdStarts != nil && !route.hasCapacity(inv.TargetVariant) {
 		waitStart := time.Now()
 		decision, err := r.waitForCapacity(ctx, inv.Endpoint, v.name)
 		if err != nil {

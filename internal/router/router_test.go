@@ -44,7 +44,7 @@ func TestLeastOutstandingRequests(t *testing.T) {
 		io.WriteString(w, "slow")
 	})
 	fast := serve(t, answer("fast"))
-	r := New()
+	r := New(Options{})
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{slow, fast}}}})
 
 	// Occupy one instance; while it is busy every request goes to the other.
@@ -84,7 +84,7 @@ func TestDrainWaitsForRequestsInFlight(t *testing.T) {
 		<-release
 		io.WriteString(w, "done")
 	})
-	r := New()
+	r := New(Options{})
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{in}}}})
 	got := make(chan string, 1)
 	go func() { _, body, _ := invoke(t, r, Invocation{Endpoint: "ep"}); got <- body }()
@@ -113,7 +113,7 @@ func TestRefusedConnectionGoesElsewhere(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := Instance{ID: "dead", Addr: l.Addr().String()}
 	l.Close()
-	r := New()
+	r := New(Options{})
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{dead, serve(t, answer("ok"))}}}})
 	for range 20 {
 		if _, body, err := invoke(t, r, Invocation{Endpoint: "ep"}); err != nil || body != "ok" {
@@ -123,7 +123,7 @@ func TestRefusedConnectionGoesElsewhere(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	r := New()
+	r := New(Options{})
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{
 		{Name: "bad", Weight: 1, Instances: []Instance{serve(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })}},
 		{Name: "empty", Weight: 0},
@@ -156,7 +156,7 @@ func TestErrors(t *testing.T) {
 func BenchmarkInvoke(b *testing.B) {
 	s := httptest.NewServer(answer("0.5\n"))
 	defer s.Close()
-	r := New()
+	r := New(Options{})
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{{ID: "i", Addr: strings.TrimPrefix(s.URL, "http://")}}}}})
 	body := []byte("1,2,3")
 	b.RunParallel(func(pb *testing.PB) {
@@ -172,7 +172,7 @@ func BenchmarkInvoke(b *testing.B) {
 }
 
 func TestCollect(t *testing.T) {
-	r := New()
+	r := New(Options{})
 	ok := serve(t, answer("ok"))
 	bad := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 400) })
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "good", Weight: 1, Instances: []Instance{ok, serve(t, answer("ok"))}}, {Name: "bad", Weight: 0, Instances: []Instance{bad}}}})
@@ -213,15 +213,31 @@ func BenchmarkRecord(b *testing.B) {
 	})
 }
 
+// coldStarter answers a router's cold-start requests with answer, as the
+// autoscaler's loop does, and reports each variant asked for.
+func coldStarter(t *testing.T, answer error) (chan<- ColdStartRequest, <-chan string) {
+	reqs, asked := make(chan ColdStartRequest), make(chan string, 16)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case req := <-reqs:
+				asked <- req.Variant
+				req.Reply <- answer
+			case <-done:
+				return
+			}
+		}
+	}()
+	return reqs, asked
+}
+
 func TestColdStart(t *testing.T) {
 	in := serve(t, answer("warm"))
-	r := New()
+	reqs, started := coldStarter(t, nil)
+	r := New(Options{ColdStarts: reqs, ColdStartBuffer: DefaultColdStartBuffer, ColdStartTimeout: DefaultColdStartTimeout})
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}})
-	started := make(chan string, 1)
-	r.ColdStart = func(endpoint, variant string) error {
-		started <- variant
-		return nil
-	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 5)
 	for range 5 {
@@ -257,19 +273,27 @@ func TestColdStart(t *testing.T) {
 	}
 
 	// A full buffer and an expired wait are errors; so is a refused cold start.
-	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}})
-	r.ColdStartBuffer = 0
+	empty := Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}}
+	r = New(Options{ColdStarts: reqs, ColdStartBuffer: 0, ColdStartTimeout: DefaultColdStartTimeout})
+	r.Set(empty)
 	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrColdStartBufferFull) {
 		t.Fatalf("full buffer: %v", err)
 	}
-	r.ColdStartBuffer = 4
-	r.ColdStartTimeout = time.Millisecond
+	r = New(Options{ColdStarts: reqs, ColdStartBuffer: 4, ColdStartTimeout: time.Millisecond})
+	r.Set(empty)
 	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrColdStartTimeout) {
 		t.Fatalf("timeout: %v", err)
 	}
-	r.Set(Endpoint{Name: "other", Variants: []Variant{{Name: "v", Weight: 1}}})
-	r.ColdStart = func(string, string) error { return errors.New("not a scalable target") }
-	if _, _, err := invoke(t, r, Invocation{Endpoint: "other"}); !errors.Is(err, ErrNoCapacity) {
+	// Nobody answers (the autoscaler's loop is not running): a timeout too.
+	r = New(Options{ColdStarts: make(chan ColdStartRequest), ColdStartBuffer: 4, ColdStartTimeout: time.Millisecond})
+	r.Set(empty)
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrColdStartTimeout) {
+		t.Fatalf("unanswered: %v", err)
+	}
+	refuse, _ := coldStarter(t, errors.New("not a scalable target"))
+	r = New(Options{ColdStarts: refuse, ColdStartBuffer: 4, ColdStartTimeout: DefaultColdStartTimeout})
+	r.Set(empty)
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrNoCapacity) {
 		t.Fatalf("refused: %v", err)
 	}
 }
