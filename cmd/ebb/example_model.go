@@ -19,14 +19,23 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	if port == "" {
 		port = "8080"
 	}
+	host := os.Getenv("SAGEMAKER_BIND_TO_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	cfg := examplemodel.Config{ModelDir: os.Getenv("SM_MODEL_DIR")}
 	fs := newFlags("example-model", "Serve a small neural network on the SageMaker container contract (GET /ping, POST /invocations),\ndoing real CPU work per request. Input: CSV rows or JSON {\"instances\": [[...]]}.", stderr)
 	fs.StringVar(&port, "port", port, "port to listen on (default: $SAGEMAKER_BIND_TO_PORT, else 8080)")
+	fs.StringVar(&host, "host", host, "address to listen on (default: $SAGEMAKER_BIND_TO_HOST, else 127.0.0.1; 0.0.0.0 in a container)")
 	fs.DurationVar(&cfg.WorkPerRequest, "work", 10*time.Millisecond, "CPU time spent per request")
 	workMS := fs.Float64("work-ms", -1, "CPU milliseconds per request (shorthand for --work)")
 	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
 	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
+	// SageMaker runs a container as `docker run IMAGE serve`.
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -49,7 +58,7 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return fmt.Errorf("--port: %w", err)
 	}

@@ -24,6 +24,7 @@ var commands = map[string]command{
 	"demo":          {"deploy an endpoint and watch it scale out and in (about three minutes)", runDemo},
 	"server":        {"run the ebb server (SageMaker, Runtime, CloudWatch, Application Auto Scaling, S3 subset)", runServer},
 	"example-model": {"run the built-in example model server", runExampleModel},
+	"fetch-model":   {"fetch a model's artifacts (the init container on Kubernetes)", runFetchModel},
 	"version":       {"print the version", runVersion},
 }
 

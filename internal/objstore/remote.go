@@ -52,3 +52,12 @@ func (r *Remote) PutBytes(bucket, key string, b []byte) error {
 	_, err := r.client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(b)})
 	return err
 }
+
+// Open streams an object; the caller closes it.
+func (r *Remote) Open(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Body, nil
+}

@@ -3,6 +3,7 @@ package runtimetest
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -74,8 +75,16 @@ func Serve() {
 		}
 	})
 	port := os.Getenv("SAGEMAKER_BIND_TO_PORT")
-	if err := http.ListenAndServe("127.0.0.1:"+port, mux); err != nil {
+	if err := http.ListenAndServe(net.JoinHostPort(bindHost(), port), mux); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// bindHost is $SAGEMAKER_BIND_TO_HOST (a pod's address), else loopback.
+func bindHost() string {
+	if h := os.Getenv("SAGEMAKER_BIND_TO_HOST"); h != "" {
+		return h
+	}
+	return "127.0.0.1"
 }
