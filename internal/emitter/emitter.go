@@ -174,7 +174,9 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		if ri.Type.MemoryMiB > 0 {
 			point("MemoryUtilization", 100*float64(st.MemoryBytes)/(float64(ri.Type.MemoryMiB)*(1<<20)))
 		}
-		point("DiskUtilization", st.DiskPercent)
+		if !st.NoDisk {
+			point("DiskUtilization", st.DiskPercent)
+		}
 	}
 	for id := range e.lastCPU {
 		if !seen[id] {

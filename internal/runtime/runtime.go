@@ -54,6 +54,22 @@ type Adopted struct {
 	Started                       time.Time
 }
 
+// Detacher is a Runtime whose instances are meant to outlive the server
+// (pods in a cluster): when the server stops, hosting detaches from them
+// instead of stopping them, and the next server adopts them (Adopter).
+type Detacher interface {
+	Detach()
+}
+
+// Releaser is a Runtime that holds objects for an endpoint besides its
+// instances (a Deployment per variant). Hosting calls Release once the
+// instances of the endpoint's deployments other than keep are stopped:
+// after a blue/green cut-over (keep: the current one) and when the endpoint
+// is deleted (keep: none).
+type Releaser interface {
+	Release(ctx context.Context, endpoint string, keep ...string) error
+}
+
 // Instance is one running model server.
 type Instance interface {
 	ID() string
@@ -84,6 +100,9 @@ type Stats struct {
 	DiskBytes uint64
 	// DiskPercent is how full the instance's volume is (0-100).
 	DiskPercent float64
+	// NoDisk says the runtime cannot read disk usage (pods: metrics.k8s.io
+	// has none); DiskUtilization is then absent rather than zero.
+	NoDisk bool
 	// At is when the figures were read.
 	At time.Time
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,13 @@ type Config struct {
 	// Env is added to every instance's environment (e.g. to tell a re-executed
 	// test binary to run Serve).
 	Env map[string]string
+	// ModelDataOverHTTP serves model archives over http:// instead of giving
+	// their local path (a pod cannot read the test's files).
+	ModelDataOverHTTP bool
+	// NoStats says the runtime has no source of usage figures here (a
+	// cluster without metrics-server): Stats must then fail, so that the
+	// metrics are absent rather than zero.
+	NoStats bool
 }
 
 // eventTimeout bounds waits for real instance events (a process starting,
@@ -49,6 +57,12 @@ func Run(t *testing.T, c Config) {
 	t.Run("EnvironmentAndModelData", func(t *testing.T) {
 		t.Parallel()
 		archive := modelArchive(t, map[string]string{"weights.txt": "0.5 0.25"})
+		if c.ModelDataOverHTTP {
+			path := archive
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }))
+			t.Cleanup(srv.Close)
+			archive = srv.URL + "/model.tar.gz"
+		}
 		in := start(t, c, map[string]string{"GREETING": "bonjour"}, archive)
 		waitReady(t, in)
 		if got := invoke(t, in, "env:GREETING"); got != "bonjour" {
@@ -129,6 +143,12 @@ func Run(t *testing.T, c Config) {
 		waitReady(t, in)
 		invoke(t, in, "spin:300")
 		s, err := in.Stats()
+		if c.NoStats {
+			if err == nil {
+				t.Fatalf("Stats = %+v without a source of figures, want an error (absent, not zero)", s)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,6 +179,7 @@ func start(t *testing.T, c Config, env map[string]string, modelData string) runt
 		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), n),
 		Endpoint:     "conformance",
 		Variant:      "v1",
+		Deployment:   "d1",
 		Image:        c.Image,
 		Environment:  all,
 		ModelDataURL: modelData,

@@ -1,0 +1,408 @@
+package kubernetes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/runtime"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// instance is one runtime.Instance: a claim on one pod of its group.
+type instance struct {
+	r  *Runtime
+	g  *group
+	id string
+
+	// Guarded by r.mu.
+	pod       string       // the bound pod; "" while waiting for one
+	restarts  int32        // the pod's container restarts when bound
+	last      *corev1.Pod  // the pod as last seen, for failure reasons
+	addr      string       // pod IP:8080 once its EndpointSlice lists it ready
+	stopping  bool
+	ended     bool
+	err       error
+	cpu       cpuMeter
+	addrKnown chan struct{} // closed when addr is set
+
+	ready     chan struct{}
+	done      chan struct{}
+	readyOnce sync.Once
+}
+
+func (r *Runtime) newInstance(id string, g *group) *instance {
+	return &instance{r: r, g: g, id: id, addrKnown: make(chan struct{}), ready: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (in *instance) ID() string { return in.id }
+
+func (in *instance) Addr() string {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	return in.addr
+}
+
+func (in *instance) Ready() <-chan struct{} { return in.ready }
+func (in *instance) Done() <-chan struct{}  { return in.done }
+
+func (in *instance) Err() error {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	return in.err
+}
+
+// bind claims a pod. Callers hold r.mu.
+func (in *instance) bind(p *corev1.Pod) {
+	in.pod, in.last, in.restarts = p.Name, p, restarts(p)
+}
+
+func restarts(p *corev1.Pod) int32 {
+	var n int32
+	for _, c := range p.Status.ContainerStatuses {
+		n += c.RestartCount
+	}
+	return n
+}
+
+// observe applies what the cluster says of the instance's pod (nil: it is
+// gone) and whether its EndpointSlice lists it ready at addr. Callers hold
+// r.mu.
+func (in *instance) observe(p *corev1.Pod, addr string) {
+	if in.ended || in.pod == "" {
+		return
+	}
+	switch {
+	case p == nil:
+		if in.stopping {
+			in.finish(nil)
+		} else {
+			in.finish(fmt.Errorf("its pod %s was deleted", in.pod))
+		}
+		return
+	case in.stopping:
+		return
+	case p.DeletionTimestamp != nil:
+		in.finish(fmt.Errorf("its pod %s is being deleted (evicted or preempted)", p.Name))
+		return
+	case p.Status.Phase == corev1.PodFailed:
+		in.finish(fmt.Errorf("its pod %s failed: %s %s", p.Name, p.Status.Reason, p.Status.Message))
+		return
+	}
+	in.last = p
+	if err := initFailure(p); err != nil {
+		in.finish(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))
+		return
+	}
+	if n := restarts(p); n > in.restarts {
+		in.finish(fmt.Errorf("the model container of pod %s restarted%s", p.Name, lastExit(p)))
+		return
+	}
+	if addr != "" && in.addr == "" {
+		in.addr = net.JoinHostPort(addr, strconv.Itoa(ModelPort))
+		close(in.addrKnown)
+	}
+}
+
+// finish ends the instance. An instance that ended on its own gives its pod
+// back for deletion: the ReplicaSet replaces it. Callers hold r.mu.
+func (in *instance) finish(err error) {
+	if in.ended {
+		return
+	}
+	in.ended, in.err = true, err
+	in.g.members = slices.DeleteFunc(in.g.members, func(x *instance) bool { return x == in })
+	if in.pod != "" {
+		if in.r.byPod[in.pod] == in {
+			delete(in.r.byPod, in.pod)
+		}
+		if err != nil && !in.stopping {
+			go in.r.deletePod(in.pod)
+		}
+	}
+	close(in.done)
+	// The freed pod, if any, may go to an instance waiting for one.
+	if _, live := in.r.groups[in.g.name]; live {
+		in.r.sync(in.g)
+	}
+}
+
+func (in *instance) end(err error) {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	in.finish(err)
+}
+
+// run waits for the instance to be listed ready, checks /ping itself (ebb
+// runs beside the pods) and then keeps checking it, as SageMaker does.
+func (in *instance) run() {
+	r := in.r
+	limit := time.NewTimer(r.o.StartLimit)
+	defer limit.Stop()
+	select {
+	case <-in.addrKnown:
+	case <-limit.C:
+		in.end(in.startLimitError())
+		return
+	case <-in.done:
+		return
+	case <-r.stop:
+		return
+	}
+	addr := in.Addr()
+	poll := time.NewTicker(min(r.o.PingInterval, 100*time.Millisecond))
+	for !in.pingOK(addr) {
+		select {
+		case <-poll.C:
+		case <-limit.C:
+			poll.Stop()
+			in.end(fmt.Errorf("its pod %s was ready but did not answer GET /ping with 200 within the start limit (%v)", in.podName(), r.o.StartLimit))
+			return
+		case <-in.done:
+			poll.Stop()
+			return
+		case <-r.stop:
+			poll.Stop()
+			return
+		}
+	}
+	poll.Stop()
+	in.readyOnce.Do(func() { close(in.ready) })
+	in.watchHealth(addr)
+}
+
+// watchHealth pings every PingInterval; UnhealthyThreshold failures in a
+// row end the instance.
+func (in *instance) watchHealth(addr string) {
+	r := in.r
+	t := time.NewTicker(r.o.PingInterval)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-t.C:
+		case <-in.done:
+			return
+		case <-r.stop:
+			return
+		}
+		if in.isStopping() {
+			continue
+		}
+		if in.pingOK(addr) {
+			failures = 0
+			continue
+		}
+		if failures++; failures >= r.o.UnhealthyThreshold {
+			in.end(fmt.Errorf("failed %d health checks in a row (GET /ping on %s)", failures, addr))
+			return
+		}
+	}
+}
+
+func (in *instance) pingOK(addr string) bool {
+	resp, err := in.r.ping.Get("http://" + addr + "/ping")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (in *instance) isStopping() bool {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	return in.stopping
+}
+
+func (in *instance) podName() string {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	return in.pod
+}
+
+// startLimitError says why the instance is not ready after the start
+// limit, in the pod's own words.
+func (in *instance) startLimitError() error {
+	in.r.mu.Lock()
+	p := in.last
+	in.r.mu.Unlock()
+	limit := in.r.o.StartLimit
+	if p == nil {
+		return fmt.Errorf("%w: no pod of Deployment %s was available to it within the start limit (%v); see the Deployment's events (quota, admission)", runtime.ErrLaunch, in.g.name, limit)
+	}
+	if reason := podReason(p); reason != "" {
+		return fmt.Errorf("%w: pod %s was not ready within the start limit (%v): %s", runtime.ErrLaunch, p.Name, limit, reason)
+	}
+	return fmt.Errorf("pod %s did not become ready within the start limit (%v)", p.Name, limit)
+}
+
+// podReason is why a pod is not running, as the scheduler and the kubelet
+// report it: Unschedulable, ImagePullBackOff, CrashLoopBackOff, ...
+func podReason(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return c.Reason + ": " + c.Message
+		}
+	}
+	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for _, c := range list {
+			if w := c.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+				return fmt.Sprintf("container %s: %s: %s", c.Name, w.Reason, w.Message)
+			}
+		}
+	}
+	return ""
+}
+
+// initFailure reports a model-data init container that failed.
+func initFailure(p *corev1.Pod) error {
+	for _, c := range p.Status.InitContainerStatuses {
+		for _, st := range []corev1.ContainerState{c.State, c.LastTerminationState} {
+			if t := st.Terminated; t != nil && t.ExitCode != 0 {
+				return fmt.Errorf("pod %s: fetching the model data failed (init container %s exited %d: %s %s)", p.Name, c.Name, t.ExitCode, t.Reason, t.Message)
+			}
+		}
+	}
+	return nil
+}
+
+func lastExit(p *corev1.Pod) string {
+	for _, c := range p.Status.ContainerStatuses {
+		if t := c.LastTerminationState.Terminated; t != nil {
+			return fmt.Sprintf(" (exit code %d, %s)", t.ExitCode, t.Reason)
+		}
+	}
+	return ""
+}
+
+// Stop marks the pod as the one to remove and lowers the Deployment's
+// replicas, so its ReplicaSet deletes that pod (with its 30-second grace),
+// then waits for the pod to be gone. The ReplicaSet prefers pods that are
+// not yet running or ready over the deletion cost; should it remove another
+// pod, Stop deletes the marked one itself once the scale-down has settled.
+func (in *instance) Stop(ctx context.Context) error {
+	r := in.r
+	r.mu.Lock()
+	if in.ended {
+		r.mu.Unlock()
+		return nil
+	}
+	in.stopping = true
+	pod := in.pod
+	if pod == "" {
+		in.finish(nil)
+		r.setWant(in.g)
+		r.mu.Unlock()
+		return nil
+	}
+	r.mu.Unlock()
+	r.annotate(pod, annDeletionCost, strconv.Itoa(-1<<31))
+	r.mu.Lock()
+	r.setWant(in.g)
+	settled := in.g.settled
+	r.mu.Unlock()
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-settled:
+	}
+	t := time.NewTimer(stopSettle)
+	defer t.Stop()
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		r.deletePod(pod)
+	}
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats reads the pod's usage from the metrics.k8s.io API (metrics-server).
+// Where the cluster has none, Stats fails and the instance's metrics are
+// absent, never zero.
+func (in *instance) Stats() (runtime.Stats, error) {
+	r := in.r
+	pod := in.podName()
+	if pod == "" {
+		return runtime.Stats{}, errors.New("the instance has no pod yet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	raw, err := r.c.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", r.o.Namespace, "pods", pod).DoRaw(ctx)
+	if err != nil {
+		return runtime.Stats{}, fmt.Errorf("reading pod metrics (is metrics-server installed?): %w", err)
+	}
+	var m struct {
+		Timestamp  time.Time `json:"timestamp"`
+		Containers []struct {
+			Name  string            `json:"name"`
+			Usage map[string]string `json:"usage"`
+		} `json:"containers"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return runtime.Stats{}, fmt.Errorf("pod metrics: %w", err)
+	}
+	var cores float64
+	var mem int64
+	for _, c := range m.Containers {
+		if q, err := resource.ParseQuantity(c.Usage["cpu"]); err == nil {
+			cores += q.AsApproximateFloat64()
+		}
+		if q, err := resource.ParseQuantity(c.Usage["memory"]); err == nil {
+			mem += q.Value()
+		}
+	}
+	now := time.Now()
+	r.mu.Lock()
+	cpu := in.cpu.add(cores, now)
+	r.mu.Unlock()
+	return runtime.Stats{CPUTime: cpu, MemoryBytes: uint64(mem), NoDisk: true, At: now}, nil
+}
+
+// cpuMeter integrates the CPU rate metrics-server reports (cores, summed
+// over the pod's containers) into the cumulative CPU time the runtime
+// contract reports.
+type cpuMeter struct {
+	total time.Duration
+	at    time.Time
+}
+
+func (m *cpuMeter) add(cores float64, now time.Time) time.Duration {
+	if !m.at.IsZero() {
+		m.total += time.Duration(cores * float64(now.Sub(m.at)))
+	}
+	m.at = now
+	return m.total
+}
+
+// sortPods orders pods oldest first, so waiting instances take the pods
+// that have been starting longest.
+func sortPods(pods []*corev1.Pod) {
+	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		if a.Name < b.Name {
+			return -1
+		}
+		return 1
+	})
+}

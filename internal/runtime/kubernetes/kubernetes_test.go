@@ -1,0 +1,74 @@
+package kubernetes
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
+	"github.com/ebbscale/ebb/internal/runtime/runtimetest"
+)
+
+// TestMain turns the test binary into the conformance model server when the
+// harness runs it as a pod's container, and stops the control plane.
+func TestMain(m *testing.M) {
+	if os.Getenv("EBB_TEST_MODEL") == "1" {
+		runtimetest.Serve()
+		return
+	}
+	code := m.Run()
+	kubetest.StopShared()
+	os.Exit(code)
+}
+
+const testImage = "ebb.test/conformance"
+
+// testCluster is the shared control plane with one roomy node.
+func testCluster(t *testing.T) *kubetest.Cluster {
+	c := kubetest.Shared(t)
+	nodeOnce.Do(func() {
+		nodeErr = c.AddNode(context.Background(), kubetest.NodeSpec{Name: "node-a", CPU: 64, Memory: "256Gi", GPUs: 4,
+			Labels: map[string]string{"topology.kubernetes.io/zone": "zone-a", "node.kubernetes.io/instance-type": "m5.large"}})
+	})
+	if nodeErr != nil {
+		t.Fatal(nodeErr)
+	}
+	return c
+}
+
+func testRuntime(t *testing.T, c *kubetest.Cluster) *Runtime {
+	t.Helper()
+	ns := c.Namespace(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Run(t, ns, map[string][]string{testImage: {self}}, map[string]string{"EBB_TEST_MODEL": "1"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := New(ctx, Options{Client: c.Client, Namespace: ns, StartLimit: 8 * time.Second,
+		PingInterval: 100 * time.Millisecond, UnhealthyThreshold: 2, InstanceTypeLabel: "node.kubernetes.io/instance-type"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Detach)
+	return rt
+}
+
+func TestKubernetesConformance(t *testing.T) {
+	c := testCluster(t)
+	runtimetest.Run(t, runtimetest.Config{
+		New:               func(t *testing.T) runtime.Runtime { return testRuntime(t, c) },
+		Image:             testImage,
+		ModelDataOverHTTP: true,
+		NoStats:           true,
+	})
+}
+
+var (
+	nodeOnce sync.Once
+	nodeErr  error
+)

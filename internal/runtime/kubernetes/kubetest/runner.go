@@ -1,0 +1,243 @@
+package kubetest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/modeldata"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Runner stands in for the kubelets' container runtime in one namespace.
+type Runner struct {
+	// Images maps an image to the command that stands in for it; the
+	// container's args follow it.
+	Images map[string][]string
+	// Env is added to every container's environment.
+	Env map[string]string
+	// Fetch configures the model-data init containers.
+	Fetch modeldata.Options
+
+	c     *Cluster
+	ns    string
+	t     testing.TB
+	mu    sync.Mutex
+	procs map[types.UID]*proc
+	done  map[types.UID]bool // pods whose container ran and ended
+	stop  chan struct{}
+}
+
+type proc struct {
+	cmd      *exec.Cmd
+	stopping bool
+	exited   chan struct{}
+}
+
+// Run starts a runner for namespace ns; it stops with the test.
+func (c *Cluster) Run(t testing.TB, ns string, images map[string][]string, env map[string]string) *Runner {
+	r := &Runner{Images: images, Env: env, c: c, ns: ns, t: t, procs: map[types.UID]*proc{}, done: map[types.UID]bool{}, stop: make(chan struct{})}
+	f := informers.NewSharedInformerFactoryWithOptions(c.Client, time.Minute, informers.WithNamespace(ns))
+	inf := f.Core().V1().Pods().Informer()
+	inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { r.pod(obj) },
+		UpdateFunc: func(_, obj any) { r.pod(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				r.kill(p.UID)
+			}
+		},
+	})
+	f.Start(r.stop)
+	f.WaitForCacheSync(r.stop)
+	t.Cleanup(func() {
+		close(r.stop)
+		f.Shutdown()
+		r.mu.Lock()
+		var all []*proc
+		for _, p := range r.procs {
+			p.stopping = true
+			if p.cmd != nil {
+				syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+				all = append(all, p)
+			}
+		}
+		r.mu.Unlock()
+		for _, p := range all {
+			<-p.exited
+		}
+	})
+	return r
+}
+
+// Processes counts the containers running now.
+func (r *Runner) Processes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.procs)
+}
+
+// pod starts the container of a pod kwok reports running.
+func (r *Runner) pod(obj any) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if p.DeletionTimestamp != nil {
+		r.kill(p.UID)
+		return
+	}
+	if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" || len(p.Spec.Containers) == 0 {
+		return
+	}
+	r.mu.Lock()
+	if r.procs[p.UID] != nil || r.done[p.UID] {
+		r.mu.Unlock()
+		return
+	}
+	pr := &proc{exited: make(chan struct{})}
+	r.procs[p.UID] = pr
+	r.mu.Unlock()
+	go r.launch(p.DeepCopy(), pr)
+}
+
+// launch runs the pod's init containers (model data) and its container.
+func (r *Runner) launch(p *corev1.Pod, pr *proc) {
+	fail := func(msg string, args ...any) {
+		r.t.Logf("kubetest: pod %s: "+msg, append([]any{p.Name}, args...)...)
+		r.mu.Lock()
+		delete(r.procs, p.UID)
+		r.done[p.UID] = true
+		r.mu.Unlock()
+		close(pr.exited)
+		r.deletePod(p.Name)
+	}
+	modelDir := filepath.Join(r.c.dir, "pods", string(p.UID), "model")
+	if err := os.MkdirAll(modelDir, 0o755); err != nil {
+		fail("%v", err)
+		return
+	}
+	for _, ic := range p.Spec.InitContainers {
+		if i := slices.Index(ic.Command, "--url"); slices.Contains(ic.Command, "fetch-model") && i >= 0 && i+1 < len(ic.Command) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := modeldata.Fetch(ctx, ic.Command[i+1], modelDir, r.Fetch)
+			cancel()
+			if err != nil {
+				fail("init container %s: %v", ic.Name, err)
+				return
+			}
+		}
+	}
+	c := p.Spec.Containers[0]
+	argv, ok := r.Images[c.Image]
+	if !ok {
+		// As a kubelet that cannot pull it: the pod never serves.
+		r.t.Logf("kubetest: pod %s: no stand-in for image %q", p.Name, c.Image)
+		r.mu.Lock()
+		delete(r.procs, p.UID)
+		r.done[p.UID] = true
+		r.mu.Unlock()
+		close(pr.exited)
+		return
+	}
+	argv = append(slices.Clone(argv), c.Args...)
+	logFile, err := os.Create(filepath.Join(r.c.dir, r.ns+"-"+p.Name+".log"))
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	defer logFile.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = os.Environ()
+	for k, v := range r.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	for _, e := range c.Env {
+		switch e.Name {
+		case "SAGEMAKER_BIND_TO_HOST":
+			e.Value = p.Status.PodIP
+		case "SM_MODEL_DIR":
+			e.Value = modelDir
+		}
+		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+	}
+	if err := cmd.Start(); err != nil {
+		fail("starting %v: %v", argv, err)
+		return
+	}
+	r.mu.Lock()
+	pr.cmd = cmd
+	if pr.stopping { // deleted while launching
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+	r.mu.Unlock()
+	go func() {
+		cmd.Wait()
+		r.mu.Lock()
+		delete(r.procs, p.UID)
+		r.done[p.UID] = true
+		stopping := pr.stopping
+		r.mu.Unlock()
+		close(pr.exited)
+		if !stopping {
+			// The container died: the node loses the pod, and its
+			// ReplicaSet replaces it.
+			r.deletePod(p.Name)
+		}
+	}()
+}
+
+// kill stops the container of a pod being deleted (SIGTERM, then SIGKILL).
+func (r *Runner) kill(uid types.UID) {
+	r.mu.Lock()
+	pr := r.procs[uid]
+	if pr == nil || pr.stopping {
+		r.mu.Unlock()
+		return
+	}
+	pr.stopping = true
+	if pr.cmd == nil { // still launching: it sees stopping
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-pr.exited:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
+}
+
+// Crash kills a pod's container with SIGKILL, as an out-of-memory kill would.
+func (r *Runner) Crash(pod *corev1.Pod) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pr := r.procs[pod.UID]; pr != nil && pr.cmd != nil {
+		syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+func (r *Runner) deletePod(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	zero := int64(0)
+	r.c.Client.CoreV1().Pods(r.ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+}

@@ -1,0 +1,241 @@
+package kubernetes
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ebbscale/ebb/internal/runtime"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Labels and annotations ebb puts on its objects. Label values are bounded
+// to 63 characters, so the exact endpoint, variant and deployment names
+// are annotations; the labels select.
+const (
+	labelManagedBy   = "app.kubernetes.io/managed-by"
+	managedBy        = "ebb"
+	labelEndpoint    = "ebb.io/endpoint" // lower-case endpoint name (at most 63 characters)
+	labelGroup       = "ebb.io/group"    // the Deployment's name, on its pods
+	annEndpoint      = "ebb.io/endpoint-name"
+	annVariant       = "ebb.io/variant-name"
+	annDeployment    = "ebb.io/deployment-id"
+	annInstance      = "ebb.io/instance-id" // on a pod: the instance bound to it
+	annDeletionCost  = "controller.kubernetes.io/pod-deletion-cost"
+	labelServiceName = "kubernetes.io/service-name" // on EndpointSlices
+	zoneKey          = "topology.kubernetes.io/zone"
+)
+
+// The container contract.
+const (
+	ModelPort      = 8080
+	ModelDir       = "/opt/ml/model"
+	containerName  = "model"
+	fetcherName    = "fetch-model"
+	StopGrace      = 30 // terminationGracePeriodSeconds, as SageMaker gives
+	probeSeconds   = 5
+	probeTimeout   = 2
+	probeThreshold = 3
+	// GPUResource is the extended resource NVIDIA's device plugin offers.
+	GPUResource = "nvidia.com/gpu"
+)
+
+// groupName names the Deployment (and its Service) of one variant of one
+// hosting deployment: readable, unique and a valid DNS label.
+func groupName(endpoint, variant, deployment string) string {
+	sum := sha256.Sum256([]byte(endpoint + "\x00" + variant + "\x00" + deployment))
+	prefix := strings.Trim(dnsLabel(endpoint), "-")
+	if len(prefix) > 40 {
+		prefix = strings.TrimRight(prefix[:40], "-")
+	}
+	return "ebb-" + prefix + "-" + hex.EncodeToString(sum[:6])
+}
+
+// ownerName names the ConfigMap that owns an endpoint's objects.
+func ownerName(endpoint string) string {
+	sum := sha256.Sum256([]byte(endpoint))
+	prefix := strings.Trim(dnsLabel(endpoint), "-")
+	if len(prefix) > 40 {
+		prefix = strings.TrimRight(prefix[:40], "-")
+	}
+	return "ebb-endpoint-" + prefix + "-" + hex.EncodeToString(sum[:4])
+}
+
+// dnsLabel lower-cases s and replaces what a DNS label may not hold.
+func dnsLabel(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}
+
+// endpointLabel is the value of labelEndpoint: endpoint names are at most 63
+// characters of [a-zA-Z0-9-], a valid label value once lower-cased.
+func endpointLabel(endpoint string) string { return strings.ToLower(endpoint) }
+
+// podSettings are the runtime options that shape a pod.
+type podSettings struct {
+	FetcherImage      string
+	S3Endpoint        string
+	Region            string
+	InstanceTypeLabel string
+	StartLimitSeconds int32
+}
+
+// deploymentFor builds the Deployment of a spec's group with replicas pods.
+func deploymentFor(spec runtime.Spec, replicas int32, owner *corev1.ConfigMap, ps podSettings) *appsv1.Deployment {
+	name := groupName(spec.Endpoint, spec.Variant, spec.Deployment)
+	labels := map[string]string{labelManagedBy: managedBy, labelEndpoint: endpointLabel(spec.Endpoint), labelGroup: name}
+	annotations := map[string]string{annEndpoint: spec.Endpoint, annVariant: spec.Variant, annDeployment: spec.Deployment}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations, OwnerReferences: ownedBy(owner)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{labelGroup: name}},
+			// Pods come and go one at a time under ebb's control; a new
+			// configuration is a new Deployment (blue/green), never a rollout.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(labels), Annotations: maps.Clone(annotations)},
+				Spec:       podSpec(spec, ps),
+			},
+		},
+	}
+	return d
+}
+
+func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
+	grace := int64(StopGrace)
+	env := []corev1.EnvVar{}
+	for _, k := range slices.Sorted(maps.Keys(spec.Environment)) {
+		env = append(env, corev1.EnvVar{Name: k, Value: spec.Environment[k]})
+	}
+	env = append(env,
+		corev1.EnvVar{Name: "SAGEMAKER_BIND_TO_PORT", Value: strconv.Itoa(ModelPort)},
+		corev1.EnvVar{Name: "SAGEMAKER_BIND_TO_HOST", Value: "0.0.0.0"},
+		corev1.EnvVar{Name: "SM_MODEL_DIR", Value: ModelDir},
+		corev1.EnvVar{Name: "EBB_ENDPOINT_NAME", Value: spec.Endpoint},
+		corev1.EnvVar{Name: "EBB_VARIANT_NAME", Value: spec.Variant},
+		corev1.EnvVar{Name: "EBB_INSTANCE_VCPUS", Value: strconv.Itoa(spec.InstanceType.VCPUs)},
+	)
+	ping := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ping", Port: intstr.FromInt32(ModelPort)}}
+	// The startup probe gives a model the start limit to load; liveness and
+	// readiness then ping as SageMaker does.
+	startupThreshold := max(1, ps.StartLimitSeconds/probeSeconds)
+	model := corev1.Container{
+		Name:         containerName,
+		Image:        spec.Image,
+		Args:         []string{"serve"},
+		Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: ModelPort}},
+		Env:          env,
+		Resources:    resources(spec.InstanceType),
+		VolumeMounts: []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
+		StartupProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
+			FailureThreshold: startupThreshold},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
+			FailureThreshold: probeThreshold},
+		LivenessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
+			FailureThreshold: probeThreshold},
+	}
+	ps2 := corev1.PodSpec{
+		Containers:                    []corev1.Container{model},
+		Volumes:                       []corev1.Volume{{Name: "model", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		TerminationGracePeriodSeconds: &grace,
+		// SageMaker spreads an endpoint's instances across Availability Zones.
+		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: zoneKey, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labelEndpoint: endpointLabel(spec.Endpoint)}},
+		}},
+	}
+	if ps.InstanceTypeLabel != "" {
+		ps2.NodeSelector = map[string]string{ps.InstanceTypeLabel: strings.TrimPrefix(spec.InstanceType.Name, "ml.")}
+	}
+	if spec.ModelDataURL != "" {
+		fetch := corev1.Container{
+			Name:         fetcherName,
+			Image:        ps.FetcherImage,
+			Command:      []string{"ebb", "fetch-model", "--url", spec.ModelDataURL, "--dir", ModelDir},
+			VolumeMounts: []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
+		}
+		if ps.S3Endpoint != "" {
+			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "EBB_S3_ENDPOINT", Value: ps.S3Endpoint})
+		}
+		if ps.Region != "" {
+			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "AWS_REGION", Value: ps.Region})
+		}
+		ps2.InitContainers = []corev1.Container{fetch}
+	}
+	return ps2
+}
+
+// resources turns an instance type into requests and limits (equal, so the
+// pod is Guaranteed as a dedicated instance is); GPU types ask for their
+// GPUs from NVIDIA's device plugin.
+func resources(t runtime.InstanceType) corev1.ResourceRequirements {
+	rl := corev1.ResourceList{}
+	if t.VCPUs > 0 {
+		rl[corev1.ResourceCPU] = *resource.NewQuantity(int64(t.VCPUs), resource.DecimalSI)
+	}
+	if t.MemoryMiB > 0 {
+		rl[corev1.ResourceMemory] = *resource.NewQuantity(int64(t.MemoryMiB)<<20, resource.BinarySI)
+	}
+	if t.GPUs > 0 {
+		rl[GPUResource] = *resource.NewQuantity(int64(t.GPUs), resource.DecimalSI)
+	}
+	return corev1.ResourceRequirements{Requests: rl, Limits: maps.Clone(rl)}
+}
+
+// serviceFor is the headless Service whose EndpointSlices list the group's
+// ready pods: the router's addresses.
+func serviceFor(d *appsv1.Deployment) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: d.Name, Labels: maps.Clone(d.Labels), Annotations: maps.Clone(d.Annotations),
+			OwnerReferences: d.OwnerReferences},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{labelGroup: d.Name},
+			Ports:     []corev1.ServicePort{{Name: "http", Port: ModelPort, TargetPort: intstr.FromInt32(ModelPort)}},
+			// Starting pods are listed (not ready) so their failures show.
+			PublishNotReadyAddresses: false,
+		},
+	}
+}
+
+// ownerFor is the ConfigMap that owns an endpoint's objects.
+func ownerFor(endpoint string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: ownerName(endpoint),
+			Labels:      map[string]string{labelManagedBy: managedBy, labelEndpoint: endpointLabel(endpoint)},
+			Annotations: map[string]string{annEndpoint: endpoint}},
+		Data: map[string]string{"endpoint": endpoint},
+	}
+}
+
+func ownedBy(owner *corev1.ConfigMap) []metav1.OwnerReference {
+	if owner == nil {
+		return nil
+	}
+	return []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID}}
+}
+
+// specOf recovers the labels of a Spec from its Deployment (adoption).
+func specOf(meta metav1.ObjectMeta) (endpoint, variant, deployment string, err error) {
+	endpoint, variant, deployment = meta.Annotations[annEndpoint], meta.Annotations[annVariant], meta.Annotations[annDeployment]
+	if endpoint == "" || variant == "" || deployment == "" {
+		return "", "", "", fmt.Errorf("%s lacks ebb's annotations", meta.Name)
+	}
+	return endpoint, variant, deployment, nil
+}
