@@ -92,7 +92,16 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		}
 		if a.Deployment != d.ID || d.variant(a.Variant) == nil || e.rec.Status == StatusFailed || e.rec.Status == StatusDeleting {
 			s.log.Info("stopping an adopted instance its endpoint no longer wants", "endpoint", rec.Name, "variant", a.Variant, "instance", a.Instance.ID())
-			go a.Instance.Stop(context.Background())
+			go func() {
+				a.Instance.Stop(context.Background())
+				if a.Deployment != rec.Current.ID && (rec.Pending == nil || a.Deployment != rec.Pending.ID) {
+					keep := []string{rec.Current.ID}
+					if rec.Pending != nil {
+						keep = append(keep, rec.Pending.ID)
+					}
+					s.release(rec.Name, keep...)
+				}
+			}()
 			continue
 		}
 		// Ready now, so that routes exist before the listener opens. Its
@@ -284,11 +293,32 @@ func (e *endpoint) handle(ev event) {
 	case eventDone:
 		e.insts = slices.DeleteFunc(e.insts, func(x *inst) bool { return x == in })
 		if in.stopping {
+			e.releaseRetired(in.deployment)
 			return
 		}
 		err := in.rt.Err()
 		e.instanceFailed(in, err)
 	}
+}
+
+// releaseRetired lets the runtime delete what it holds for a deployment
+// that is neither current nor pending once its last instance is gone
+// (after a blue/green cut-over or a failed update).
+func (e *endpoint) releaseRetired(deployment string) {
+	if deployment == e.rec.Current.ID || (e.rec.Pending != nil && deployment == e.rec.Pending.ID) || e.deleted ||
+		e.rec.Status == StatusDeleting {
+		return
+	}
+	for _, in := range e.insts {
+		if in.deployment == deployment {
+			return
+		}
+	}
+	keep := []string{e.rec.Current.ID}
+	if e.rec.Pending != nil {
+		keep = append(keep, e.rec.Pending.ID)
+	}
+	e.s.release(e.rec.Name, keep...)
 }
 
 // instanceFailed records an instance that ended on its own. While the
@@ -552,9 +582,13 @@ func (e *endpoint) stop(in *inst) {
 	}()
 }
 
-// shutdown stops every instance when the server stops; the record stays.
+// shutdown stops every instance when the server stops (a runtime.Detacher's
+// keep running); the record stays.
 func (e *endpoint) shutdown() {
 	e.s.opts.Routes.Delete(e.rec.Name)
+	if _, ok := e.s.opts.Runtime.(runtime.Detacher); ok {
+		return // pods outlive the server; the next one adopts them
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.s.opts.StopTimeout)
 	defer cancel()
 	for _, in := range e.insts {

@@ -122,8 +122,24 @@ func (s *Service) Start(ctx context.Context) error {
 			s.log.Info("stopping an adopted instance of an endpoint that no longer exists", "endpoint", in.Endpoint, "instance", in.Instance.ID())
 			go in.Instance.Stop(context.Background())
 		}
+		go s.release(ins[0].Endpoint)
 	}
 	return nil
+}
+
+// release lets the runtime delete what it holds for an endpoint's
+// deployments other than keep, once their instances are gone
+// (runtime.Releaser: a Deployment per variant on Kubernetes).
+func (s *Service) release(endpoint string, keep ...string) {
+	r, ok := s.opts.Runtime.(runtime.Releaser)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Release(ctx, endpoint, keep...); err != nil {
+		s.log.Error("releasing an endpoint's runtime objects", "endpoint", endpoint, "err", err)
+	}
 }
 
 // Close stops every instance (endpoints stay persisted) and waits.
@@ -515,6 +531,7 @@ func (s *Service) forget(e *endpoint) {
 		}
 		store.Report(s.log, "hosting", "delete endpoint tags", s.opts.Store.DeleteTags(ctx, e.rec.ARN, keys))
 	}
+	s.release(e.rec.Name)
 	s.log.Info("endpoint deleted", "endpoint", e.rec.Name)
 }
 
