@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
 )
 
 // ebbBin is the ebb binary built for this test run.
@@ -50,6 +51,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	kubetest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

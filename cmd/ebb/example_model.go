@@ -32,8 +32,11 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
 	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
-	// SageMaker runs a container as `docker run IMAGE serve`.
-	if len(args) > 0 && args[0] == "serve" {
+	// SageMaker runs a container as `docker run IMAGE serve`: the argument
+	// follows the image's entrypoint (and its flags).
+	if n := len(args); n > 0 && args[n-1] == "serve" {
+		args = args[:n-1]
+	} else if n > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
 	if err := parse(fs, args); err != nil {

@@ -10,10 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/user"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +36,8 @@ import (
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
 	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
 	"github.com/ebbscale/ebb/internal/runtime/process"
 	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/sqlite"
@@ -64,6 +64,14 @@ type serverConfig struct {
 	InstanceUser      string
 	ModelDataRoots    stringList
 	MaxModelBytes     int64
+	Runtime           string
+	StartLimit        time.Duration
+	Kubeconfig        string
+	Namespace         string
+	InstanceTypeLabel string
+	FetcherImage      string
+	FetcherSecret     string
+	AdvertiseURL      string
 }
 
 // stringList is a repeatable flag.
@@ -110,6 +118,9 @@ func defaultServerConfig() serverConfig {
 		MaxInflightBytes: 256 << 20,
 		BodyReadTimeout:  api.DefaultBodyReadTimeout,
 		MaxModelBytes:    process.DefaultMaxModelBytes,
+		Runtime:          "process",
+		StartLimit:       process.DefaultStartLimit,
+		FetcherImage:     kubernetes.DefaultFetcherImage,
 	}
 }
 
@@ -132,6 +143,14 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceUser, "instance-user", c.InstanceUser, "user the instances run as (default: nobody when ebb runs as root, else ebb's own user)")
 	fs.Var(&c.ModelDataRoots, "model-data-root", "directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
 	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
+	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "with --runtime kubernetes: the cluster's kubeconfig (default: the in-cluster configuration when ebb runs in a pod)")
+	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "with --runtime kubernetes: the namespace of the instances' Deployments (default: ebb's own in a pod, else default)")
+	fs.StringVar(&c.InstanceTypeLabel, "instance-type-label", c.InstanceTypeLabel, "with --runtime kubernetes: node label an instance type selects (ml.g5.xlarge -> LABEL=g5.xlarge), e.g. node.kubernetes.io/instance-type; empty: no node selector")
+	fs.StringVar(&c.FetcherImage, "model-fetcher-image", c.FetcherImage, "with --runtime kubernetes: image of the init container that runs `ebb fetch-model` for ModelDataUrl")
+	fs.StringVar(&c.FetcherSecret, "model-fetcher-secret", c.FetcherSecret, "with --runtime kubernetes: Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) the model-data init container gets as environment")
+	fs.StringVar(&c.AdvertiseURL, "advertise-url", c.AdvertiseURL, "with --runtime kubernetes: ebb's URL as pods reach it, for s3:// model data from ebb's own S3 API (default: --s3-endpoint)")
 	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
@@ -188,6 +207,27 @@ func (c *serverConfig) validate() error {
 	if c.ColdStartTimeout <= 0 {
 		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
 	}
+	switch c.Runtime {
+	case "process":
+		for flag, v := range map[string]string{"kubeconfig": c.Kubeconfig, "namespace": c.Namespace, "instance-type-label": c.InstanceTypeLabel,
+			"model-fetcher-secret": c.FetcherSecret, "advertise-url": c.AdvertiseURL} {
+			if v != "" {
+				bad(flag, v, "applies only with --runtime kubernetes")
+			}
+		}
+	case "kubernetes":
+		if c.InstanceUser != "" || len(c.ModelDataRoots) > 0 {
+			bad("runtime", c.Runtime, "--instance-user and --model-data-root apply only to the process runtime")
+		}
+		if c.AdvertiseURL != "" && !strings.HasPrefix(c.AdvertiseURL, "http://") && !strings.HasPrefix(c.AdvertiseURL, "https://") {
+			bad("advertise-url", c.AdvertiseURL, "want an http:// or https:// URL")
+		}
+	default:
+		bad("runtime", c.Runtime, "want process or kubernetes")
+	}
+	if c.StartLimit <= 0 {
+		bad("instance-start-limit", c.StartLimit, "must be positive")
+	}
 	return errors.Join(errs...)
 }
 
@@ -207,7 +247,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := defaultServerConfig()
-	fs := newFlags("server", "Serve the SageMaker and SageMaker Runtime APIs on one listener, running endpoint instances as local processes.", stderr)
+	fs := newFlags("server", "Serve the SageMaker, SageMaker Runtime, CloudWatch and Application Auto Scaling APIs on one listener,\nrunning endpoint instances as local processes or, with --runtime kubernetes, as pods in a cluster.", stderr)
 	c.flags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -248,34 +288,13 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer st.Close()
 
-	instanceUser, err := resolveInstanceUser(c.InstanceUser, c.Data)
+	rt, err := newRuntime(ctx, c, log.With("component", "runtime"))
 	if err != nil {
 		return err
 	}
-	roots := c.ModelDataRoots
-	if len(roots) == 0 {
-		wd, _ := os.Getwd()
-		roots = stringList{c.Data, wd}
+	if d, ok := rt.(runtime.Detacher); ok {
+		defer d.Detach() // after hosting has closed: deferred calls run last-in first-out
 	}
-	for i, r := range roots {
-		if abs, err := filepath.Abs(r); err == nil {
-			roots[i] = abs
-		}
-	}
-	self, _ := os.Executable()
-	if instanceUser != nil {
-		log.Info("instances run as an unprivileged user", "user", instanceUser.Name, "uid", instanceUser.UID)
-		// "ebb" in a command line is this binary; `go run` and a home
-		// directory keep it where that user cannot reach it.
-		if reachable(filepath.Dir(self), instanceUser) != nil {
-			if self, err = copyExecutable(self, filepath.Join(c.Data, "bin", "ebb")); err != nil {
-				return fmt.Errorf("copying ebb where user %s can run it: %w", instanceUser.Name, err)
-			}
-		}
-	}
-	// Instances a killed server left running are adopted by hosting.Start.
-	rt := process.New(process.Options{Dir: c.Data, Self: self, Logger: log.With("component", "runtime"),
-		User: instanceUser, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes})
 
 	var clk clock.Clock = clock.Real{}
 	if c.TimeScale != 1 {
@@ -391,88 +410,6 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	defer cancel()
 	srv.Shutdown(sctx)
 	return nil
-}
-
-// resolveInstanceUser picks who instances run as. As root, ebb never runs
-// an API caller's command line as root: --instance-user, default nobody, and
-// the data directory must be reachable by that user. Otherwise instances run
-// as ebb's own user, and --instance-user may only name it.
-func resolveInstanceUser(name, data string) (*process.User, error) {
-	if os.Geteuid() != 0 {
-		if me, err := user.Current(); name == "" || (err == nil && name == me.Username) {
-			return nil, nil
-		}
-		return nil, usageError{fmt.Errorf("--instance-user=%s: only root can run instances as another user", name)}
-	}
-	if name == "" {
-		name = "nobody"
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--instance-user=%s: %v; create the user or name another one", name, err)}
-	}
-	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	if uid == 0 {
-		return nil, usageError{fmt.Errorf("--instance-user=%s is root: name an unprivileged user", name)}
-	}
-	pu := &process.User{Name: name, UID: uint32(uid), GID: uint32(gid)}
-	if err := reachable(data, pu); err != nil {
-		return nil, fmt.Errorf("--data %s: %w; choose a data directory that user can reach (for example --data /var/lib/ebb), or make that directory enterable (chmod o+x)", data, err)
-	}
-	return pu, nil
-}
-
-// copyExecutable copies the binary at src to dst (mode 0755), atomically.
-func copyExecutable(src, dst string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ebb-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	return dst, os.Rename(tmp.Name(), dst)
-}
-
-// reachable reports whether u can traverse every directory down to dir.
-func reachable(dir string, u *process.User) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	for p := abs; ; p = filepath.Dir(p) {
-		info, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		st, _ := info.Sys().(*syscall.Stat_t)
-		mode := info.Mode().Perm()
-		ok := mode&0o001 != 0 || st != nil && (st.Uid == u.UID && mode&0o100 != 0 || st.Gid == u.GID && mode&0o010 != 0)
-		if !ok {
-			return fmt.Errorf("instances run as user %s, who cannot enter %s (mode %04o)", u.Name, p, mode)
-		}
-		if p == filepath.Dir(p) {
-			return nil
-		}
-	}
 }
 
 // lockDir takes an exclusive lock on the data directory so that two

@@ -129,10 +129,9 @@ func (in *instance) finish(err error) {
 		}
 	}
 	close(in.done)
-	// The freed pod, if any, may go to an instance waiting for one.
-	if _, live := in.r.groups[in.g.name]; live {
-		in.r.sync(in.g)
-	}
+	// The freed pod, if any, may go to an instance waiting for one (not
+	// here: finish runs inside sync).
+	go in.r.resync(in.g)
 }
 
 func (in *instance) end(err error) {

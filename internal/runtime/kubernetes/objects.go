@@ -89,6 +89,7 @@ func endpointLabel(endpoint string) string { return strings.ToLower(endpoint) }
 // podSettings are the runtime options that shape a pod.
 type podSettings struct {
 	FetcherImage      string
+	FetcherSecret     string
 	S3Endpoint        string
 	Region            string
 	InstanceTypeLabel string
@@ -172,6 +173,9 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 		}
 		if ps.S3Endpoint != "" {
 			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "EBB_S3_ENDPOINT", Value: ps.S3Endpoint})
+		}
+		if ps.FetcherSecret != "" {
+			fetch.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ps.FetcherSecret}}}}
 		}
 		if ps.Region != "" {
 			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "AWS_REGION", Value: ps.Region})

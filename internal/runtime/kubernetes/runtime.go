@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"net/http"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type Options struct {
 	// FetcherImage runs `ebb fetch-model` in the init container that puts
 	// ModelDataUrl into /opt/ml/model.
 	FetcherImage string
+	// FetcherSecret, if set, names a Secret the init container gets as
+	// environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for S3).
+	FetcherSecret string
 	// S3Endpoint and Region serve s3:// model data in the init container.
 	S3Endpoint, Region string
 	// InstanceTypeLabel, if set, is the node label an instance type selects:
@@ -122,7 +126,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	}
 	r := &Runtime{
 		o: o, c: o.Client, log: o.Logger,
-		ps: podSettings{FetcherImage: o.FetcherImage, S3Endpoint: o.S3Endpoint, Region: o.Region,
+		ps: podSettings{FetcherImage: o.FetcherImage, FetcherSecret: o.FetcherSecret, S3Endpoint: o.S3Endpoint, Region: o.Region,
 			InstanceTypeLabel: o.InstanceTypeLabel, StartLimitSeconds: int32(o.StartLimit / time.Second)},
 		ping:   &http.Client{Timeout: o.PingTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}},
 		stop:   make(chan struct{}),
@@ -363,7 +367,7 @@ func (r *Runtime) sync(g *group) {
 		}
 	}
 	sortPods(free)
-	for _, in := range g.members {
+	for _, in := range slices.Clone(g.members) { // observe may end members
 		if in.pod == "" && !in.stopping {
 			if len(free) == 0 {
 				continue
@@ -375,6 +379,15 @@ func (r *Runtime) sync(g *group) {
 			go r.annotate(p.Name, annInstance, in.id)
 		}
 		in.observe(byName[in.pod], ready[in.pod])
+	}
+}
+
+// resync syncs a group that is still known.
+func (r *Runtime) resync(g *group) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.groups[g.name] == g {
+		r.sync(g)
 	}
 }
 

@@ -1,0 +1,331 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The images the kubelet stand-in knows: ebb's example model, a slower
+// starting one for blue/green, and one that never starts.
+const (
+	kubeModel     = "ebb.test/example-model:v1"
+	kubeModelSlow = "ebb.test/example-model:v2"
+)
+
+var kubeNodes sync.Once
+
+// kubeCluster is the shared control plane with two nodes of ml.m5.large
+// capacity, in two zones.
+func kubeCluster(t *testing.T) *kubetest.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow: runs a Kubernetes control plane")
+	}
+	c := kubetest.Shared(t)
+	kubeNodes.Do(func() {
+		for i, zone := range []string{"zone-a", "zone-b"} {
+			if err := c.AddNode(context.Background(), kubetest.NodeSpec{Name: "m5-" + zone, CPU: 16, Memory: "64Gi",
+				Labels: map[string]string{"topology.kubernetes.io/zone": zone, "node.kubernetes.io/instance-type": "m5.large"}}); err != nil {
+				t.Fatalf("node %d: %v", i, err)
+			}
+		}
+	})
+	return c
+}
+
+// kubeServer runs ebb with --runtime kubernetes in a fresh namespace whose
+// pods the harness runs.
+type kubeServer struct {
+	*server
+	cluster *kubetest.Cluster
+	ns      string
+	runner  *kubetest.Runner
+}
+
+func startKubeServer(t *testing.T, dir string, extra ...string) *kubeServer {
+	t.Helper()
+	c := kubeCluster(t)
+	ns := c.Namespace(t)
+	runner := c.Run(t, ns, map[string][]string{
+		kubeModel:     {ebbBin, "example-model", "--work-ms", "2"},
+		kubeModelSlow: {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
+	}, nil)
+	return &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
+}
+
+func restartKubeServer(t *testing.T, dir string, c *kubetest.Cluster, ns string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", ns,
+		"--instance-type-label", "node.kubernetes.io/instance-type"}, extra...)
+	return startServer(t, dir, args...)
+}
+
+// pods lists the namespace's running pods, by name.
+func (k *kubeServer) pods(t *testing.T) map[string]corev1.Pod {
+	t.Helper()
+	list, err := k.cluster.Client.CoreV1().Pods(k.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]corev1.Pod{}
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			out[p.Name] = p
+		}
+	}
+	return out
+}
+
+// ebbObjects counts what ebb owns in the namespace (Deployments, Services,
+// ConfigMaps with its label).
+func (k *kubeServer) ebbObjects(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=ebb"}
+	d, err := k.cluster.Client.AppsV1().Deployments(k.ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := k.cluster.Client.CoreV1().Services(k.ns).List(ctx, sel)
+	cm, _ := k.cluster.Client.CoreV1().ConfigMaps(k.ns).List(ctx, sel)
+	return len(d.Items) + len(s.Items) + len(cm.Items)
+}
+
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a real cluster
+	}
+}
+
+// TestKubernetesSeedBlogFlow is the seed blog's flow with instances as
+// pods: register 1..4, track InvocationsPerInstance, load brings 4 pods,
+// idle brings 1, the activities say why; the Deployment carries the
+// SageMaker container contract; deleting the endpoint leaves nothing.
+func TestKubernetesSeedBlogFlow(t *testing.T) {
+	k := startKubeServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, as := k.SageMaker(), k.Runtime(), k.AutoScaling()
+	ctx := context.Background()
+	deploy(t, sm, "kblog", kubeModel, 1)
+	waitInService(t, sm, "kblog")
+	if got := invoke(t, rt, "kblog", "1,2,3"); len(got.Body) == 0 {
+		t.Fatal("empty answer through the pod")
+	}
+
+	deps, err := k.cluster.Client.AppsV1().Deployments(k.ns).List(ctx, metav1.ListOptions{})
+	if err != nil || len(deps.Items) != 1 {
+		t.Fatalf("Deployments = %v, %v; want one", deps, err)
+	}
+	d := deps.Items[0]
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	if c.Image != kubeModel || strings.Join(c.Args, " ") != "serve" || c.Ports[0].ContainerPort != 8080 ||
+		c.ReadinessProbe.HTTPGet.Path != "/ping" || c.LivenessProbe.HTTPGet.Path != "/ping" {
+		t.Errorf("container = %+v, want the SageMaker contract (serve, 8080, /ping probes)", c)
+	}
+	if cpu := c.Resources.Limits.Cpu().Value(); cpu != 2 || c.Resources.Limits.Memory().Value() != 8<<30 {
+		t.Errorf("ml.m5.large resources = %v", c.Resources.Limits)
+	}
+	if pod.NodeSelector["node.kubernetes.io/instance-type"] != "m5.large" || *pod.TerminationGracePeriodSeconds != 30 ||
+		len(pod.TopologySpreadConstraints) != 1 || pod.TopologySpreadConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
+		t.Errorf("pod spec = node selector %v, grace %d, spread %+v", pod.NodeSelector, *pod.TerminationGracePeriodSeconds, pod.TopologySpreadConstraints)
+	}
+	if len(d.OwnerReferences) != 1 || d.OwnerReferences[0].Kind != "ConfigMap" {
+		t.Errorf("owner references = %+v", d.OwnerReferences)
+	}
+
+	resource := aws.String("endpoint/kblog/variant/AllTraffic")
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
+		ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
+		MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(4),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
+		PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
+		PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
+			TargetValue:                   aws.Float64(100),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance},
+			ScaleInCooldown:               aws.Int32(120), ScaleOutCooldown: aws.Int32(60),
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := traffic(rt, "kblog", 4)
+	waitFor(t, sm, "kblog", "scale-out to 4 pods", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).CurrentInstanceCount == 4 && o.EndpointStatus == "InService"
+	})
+	if n := len(k.pods(t)); n != 4 {
+		t.Errorf("%d pods at 4 instances", n)
+	}
+	zones := map[string]int{}
+	for _, p := range k.pods(t) {
+		zones[p.Spec.NodeName]++
+	}
+	t.Logf("pods per node: %v", zones)
+	ok, failed, _ := stop()
+	t.Logf("%d requests, %d failed", ok, failed)
+	waitFor(t, sm, "kblog", "scale-in to 1 pod", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).DesiredInstanceCount == 1 && *variantOf(o).CurrentInstanceCount == 1 && o.EndpointStatus == "InService"
+	})
+	waitCond(t, "one pod left", func() bool { return len(k.pods(t)) == 1 })
+	acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, in bool
+	for _, a := range acts.ScalingActivities {
+		t.Logf("%s | %s | %s", a.StatusCode, aws.ToString(a.Description), aws.ToString(a.Cause))
+		out = out || aws.ToString(a.Description) == "Setting desired instance count to 4." && strings.Contains(aws.ToString(a.Cause), "AlarmHigh")
+		in = in || aws.ToString(a.Description) == "Setting desired instance count to 1." && strings.Contains(aws.ToString(a.Cause), "AlarmLow")
+	}
+	if !out || !in {
+		t.Fatal("activities do not explain the scale-out and scale-in")
+	}
+
+	sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("kblog")})
+	waitCond(t, "every object of the endpoint deleted", func() bool { return k.ebbObjects(t) == 0 && len(k.pods(t)) == 0 })
+}
+
+// TestKubernetesPodKilled: a pod whose container dies under load is
+// replaced through its ReplicaSet; only requests in flight on it fail.
+func TestKubernetesPodKilled(t *testing.T) {
+	k := startKubeServer(t, t.TempDir())
+	sm, rt := k.SageMaker(), k.Runtime()
+	deploy(t, sm, "kkill", kubeModel, 2)
+	waitInService(t, sm, "kkill")
+	before := k.pods(t)
+	stop := traffic(rt, "kkill", 4)
+	time.Sleep(200 * time.Millisecond) // let traffic flow before the kill
+	var victim corev1.Pod
+	for _, p := range before {
+		victim = p
+		break
+	}
+	k.runner.Crash(&victim)
+	waitCond(t, "a replacement pod serving", func() bool {
+		pods := k.pods(t)
+		_, old := pods[victim.Name]
+		return !old && len(pods) == 2 && k.runner.Processes() == 2
+	})
+	waitFor(t, sm, "kkill", "two instances again", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).CurrentInstanceCount == 2
+	})
+	time.Sleep(200 * time.Millisecond) // traffic on the replacement
+	ok, failed, first := stop()
+	t.Logf("%d requests, %d failed (first: %v)", ok, failed, first)
+	if failed > 4 {
+		t.Fatalf("%d requests failed: more than the 4 that can be in flight on the killed pod", failed)
+	}
+	if ok < 100 {
+		t.Fatalf("only %d requests succeeded", ok)
+	}
+}
+
+// TestKubernetesRestartAdopts: ebb killed with -9 and restarted adopts its
+// pods: the same pods keep serving, none is added or left over.
+func TestKubernetesRestartAdopts(t *testing.T) {
+	dir := t.TempDir()
+	k := startKubeServer(t, dir)
+	sm := k.SageMaker()
+	deploy(t, sm, "kadopt", kubeModel, 2)
+	waitInService(t, sm, "kadopt")
+	before := k.pods(t)
+	k.Crash()
+	s2 := restartKubeServer(t, dir, k.cluster, k.ns)
+	out := waitInService(t, s2.SageMaker(), "kadopt")
+	if n := *variantOf(out).CurrentInstanceCount; n != 2 {
+		t.Fatalf("CurrentInstanceCount after restart = %d, want 2", n)
+	}
+	invoke(t, s2.Runtime(), "kadopt", "1,2,3")
+	after := k.pods(t)
+	for name, p := range after {
+		if b, ok := before[name]; !ok || b.UID != p.UID {
+			t.Errorf("pod %s is new after the restart: adopted pods should have been kept", name)
+		}
+	}
+	if len(after) != 2 {
+		t.Fatalf("%d pods after the restart, want the same 2", len(after))
+	}
+}
+
+// TestKubernetesBlueGreen: UpdateEndpoint makes a new Deployment; traffic
+// moves when its pods are ready, no request fails, and the old Deployment
+// is deleted.
+func TestKubernetesBlueGreen(t *testing.T) {
+	k := startKubeServer(t, t.TempDir())
+	sm, rt := k.SageMaker(), k.Runtime()
+	ctx := context.Background()
+	deploy(t, sm, "kbg", kubeModel, 2)
+	waitInService(t, sm, "kbg")
+	createConfig(t, sm, "kbg-v2", "kbg-v2", kubeModelSlow, 2)
+	stop := traffic(rt, "kbg", 8)
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("kbg"), EndpointConfigName: aws.String("kbg-v2")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, sm, "kbg", "cut over to kbg-v2", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "kbg-v2"
+	})
+	waitCond(t, "the old Deployment deleted", func() bool {
+		deps, _ := k.cluster.Client.AppsV1().Deployments(k.ns).List(ctx, metav1.ListOptions{})
+		return len(deps.Items) == 1 && deps.Items[0].Spec.Template.Spec.Containers[0].Image == kubeModelSlow
+	})
+	ok, failed, first := stop()
+	t.Logf("%d requests during the update, %d failed", ok, failed)
+	if failed > 0 {
+		t.Fatalf("%d of %d requests failed during UpdateEndpoint; first: %v", failed, ok+failed, first)
+	}
+	if ok < 50 {
+		t.Fatalf("only %d requests ran during the update", ok)
+	}
+}
+
+// TestKubernetesUnschedulable: an instance type no node offers fails the
+// endpoint after the start limit with the scheduler's reason.
+func TestKubernetesUnschedulable(t *testing.T) {
+	k := startKubeServer(t, t.TempDir(), "--instance-start-limit", "5s")
+	sm := k.SageMaker()
+	ctx := context.Background()
+	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("kgpu"),
+		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(kubeModel)}, ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/ebb")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("kgpu"),
+		ProductionVariants: []types.ProductionVariant{{VariantName: aws.String("AllTraffic"), ModelName: aws.String("kgpu"),
+			InstanceType: types.ProductionVariantInstanceTypeMlG5Xlarge, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("kgpu"), EndpointConfigName: aws.String("kgpu")}); err != nil {
+		t.Fatal(err)
+	}
+	out := waitFor(t, sm, "kgpu", "Failed", func(o *sagemaker.DescribeEndpointOutput) bool { return o.EndpointStatus == types.EndpointStatusFailed })
+	reason := aws.ToString(out.FailureReason)
+	t.Logf("FailureReason: %s", reason)
+	if !strings.Contains(reason, "Unschedulable") {
+		t.Fatalf("FailureReason = %q, want the scheduler's Unschedulable reason", reason)
+	}
+	deps, _ := k.cluster.Client.AppsV1().Deployments(k.ns).List(ctx, metav1.ListOptions{})
+	if len(deps.Items) != 1 {
+		t.Fatalf("%d Deployments, want 1", len(deps.Items))
+	}
+	if gpus := deps.Items[0].Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]; gpus.Value() != 1 {
+		t.Fatalf("the ml.g5.xlarge Deployment does not ask for its GPU")
+	}
+}
