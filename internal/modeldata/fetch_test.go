@@ -31,7 +31,7 @@ func archive(t *testing.T, files map[string]string) []byte {
 
 func TestFetch(t *testing.T) {
 	objects := map[string][]byte{
-		"/model.tar.gz": archive(t, map[string]string{"weights.txt": "0.5", "conf/a.json": "{}"}),
+		"/model.tar.gz":  archive(t, map[string]string{"weights.txt": "0.5", "conf/a.json": "{}"}),
 		"/escape.tar.gz": archive(t, map[string]string{"../../etc/evil": "x"}),
 		"/weights.bin":   []byte("raw"),
 		"/big.bin":       bytes.Repeat([]byte("x"), 4096),

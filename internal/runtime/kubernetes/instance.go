@@ -24,10 +24,10 @@ type instance struct {
 	id string
 
 	// Guarded by r.mu.
-	pod       string       // the bound pod; "" while waiting for one
-	restarts  int32        // the pod's container restarts when bound
-	last      *corev1.Pod  // the pod as last seen, for failure reasons
-	addr      string       // pod IP:8080 once its EndpointSlice lists it ready
+	pod       string      // the bound pod; "" while waiting for one
+	restarts  int32       // the pod's container restarts when bound
+	last      *corev1.Pod // the pod as last seen, for failure reasons
+	addr      string      // pod IP:8080 once its EndpointSlice lists it ready
 	stopping  bool
 	ended     bool
 	err       error

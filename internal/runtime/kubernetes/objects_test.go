@@ -1,0 +1,89 @@
+package kubernetes
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ebbscale/ebb/internal/runtime"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func TestGroupNamesAreDNSLabels(t *testing.T) {
+	// Endpoint names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+	long := strings.Repeat("Endpoint-", 7)[:62] + "Z"
+	for _, ep := range []string{"a", "My-Endpoint", long} {
+		n := groupName(ep, "AllTraffic", "x-"+ep+"-0123456789abcdef")
+		if errs := validation.IsDNS1035Label(n); len(errs) > 0 {
+			t.Errorf("groupName(%q) = %q: %v", ep, n, errs)
+		}
+		if errs := validation.IsDNS1123Subdomain(ownerName(ep)); len(errs) > 0 {
+			t.Errorf("ownerName(%q): %v", ep, errs)
+		}
+		if errs := validation.IsValidLabelValue(endpointLabel(ep)); len(errs) > 0 {
+			t.Errorf("endpointLabel(%q): %v", ep, errs)
+		}
+	}
+	if groupName("e", "v1", "d1") == groupName("e", "v1", "d2") || groupName("e", "v1", "d1") == groupName("e", "v2", "d1") {
+		t.Fatal("distinct variants or deployments share a name")
+	}
+}
+
+func TestDeploymentFor(t *testing.T) {
+	typ, _ := runtime.LookupInstanceType("ml.g5.12xlarge")
+	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "registry/model:1",
+		Environment: map[string]string{"B": "2", "A": "1"}, ModelDataURL: "s3://bucket/model.tar.gz", InstanceType: typ}
+	d := deploymentFor(spec, 3, nil, podSettings{FetcherImage: "ebb:1", S3Endpoint: "http://ebb:8080", FetcherSecret: "keys",
+		InstanceTypeLabel: "node.kubernetes.io/instance-type", StartLimitSeconds: 240})
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	if *d.Spec.Replicas != 3 || c.Env[0].Name != "A" || c.Env[1].Name != "B" {
+		t.Errorf("replicas %d, env %v", *d.Spec.Replicas, c.Env)
+	}
+	if gpus := c.Resources.Limits[GPUResource]; gpus.Value() != 4 {
+		t.Errorf("ml.g5.12xlarge GPUs = %v, want 4", gpus.String())
+	}
+	if c.Resources.Requests.Cpu().Value() != 48 {
+		t.Errorf("ml.g5.12xlarge vCPUs = %v, want 48", c.Resources.Requests.Cpu())
+	}
+	if c.StartupProbe.FailureThreshold != 48 {
+		t.Errorf("startup probe allows %d failures, want 240 s / 5 s", c.StartupProbe.FailureThreshold)
+	}
+	if pod.NodeSelector["node.kubernetes.io/instance-type"] != "g5.12xlarge" {
+		t.Errorf("node selector %v", pod.NodeSelector)
+	}
+	ic := pod.InitContainers[0]
+	if ic.Image != "ebb:1" || !strings.Contains(strings.Join(ic.Command, " "), "fetch-model --url s3://bucket/model.tar.gz --dir /opt/ml/model") ||
+		ic.EnvFrom[0].SecretRef.Name != "keys" || ic.Env[0].Value != "http://ebb:8080" {
+		t.Errorf("init container %+v", ic)
+	}
+	if d.Spec.Template.Labels[labelGroup] != d.Name || d.Spec.Selector.MatchLabels[labelGroup] != d.Name {
+		t.Errorf("selector and template labels disagree")
+	}
+}
+
+func TestPodReasons(t *testing.T) {
+	unschedulable := &corev1.Pod{Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+		Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}}
+	pull := &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "model",
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}}}}}
+	creating := &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "model",
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}}}}
+	for _, c := range []struct {
+		pod  *corev1.Pod
+		want string
+	}{
+		{unschedulable, "Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."},
+		{pull, "container model: ImagePullBackOff: Back-off pulling image"},
+		{creating, ""},
+	} {
+		if got := podReason(c.pod); got != c.want {
+			t.Errorf("podReason = %q, want %q", got, c.want)
+		}
+	}
+	failedInit := &corev1.Pod{Status: corev1.PodStatus{InitContainerStatuses: []corev1.ContainerStatus{{Name: "fetch-model",
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}}}}}}
+	if err := initFailure(failedInit); err == nil || !strings.Contains(err.Error(), "fetching the model data failed") {
+		t.Errorf("initFailure = %v", err)
+	}
+}
