@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/ebbscale/ebb/internal/gpu"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
 	"github.com/ebbscale/ebb/internal/runtime/process"
@@ -100,7 +101,13 @@ func newProcessRuntime(c serverConfig, log *slog.Logger) (runtime.Runtime, error
 			}
 		}
 	}
-	return process.New(process.Options{Dir: c.Data, Self: self, Logger: log,
+	src, err := gpu.Open()
+	if err != nil {
+		log.Info("no GPUs: GPU instance types run without one", "why", err)
+	} else {
+		log.Info("GPUs found", "gpus", len(src.Devices()))
+	}
+	return process.New(process.Options{Dir: c.Data, Self: self, Logger: log, GPUs: gpu.NewAllocator(src),
 		User: instanceUser, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes, StartLimit: c.StartLimit}), nil
 }
 

@@ -177,6 +177,10 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		if !st.NoDisk {
 			point("DiskUtilization", st.DiskPercent)
 		}
+		if g := st.GPU; g != nil {
+			point("GPUUtilization", g.Utilization)
+			point("GPUMemoryUtilization", g.MemoryUtilization)
+		}
 	}
 	for id := range e.lastCPU {
 		if !seen[id] {

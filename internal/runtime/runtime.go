@@ -54,6 +54,12 @@ type Adopted struct {
 	Started                       time.Time
 }
 
+// GPUUsage is an instance's GPU usage as SageMaker publishes it: percent
+// summed over its GPUs (0 to 100 times the number of GPUs).
+type GPUUsage struct {
+	Utilization, MemoryUtilization float64
+}
+
 // Detacher is a Runtime whose instances are meant to outlive the server
 // (pods in a cluster): when the server stops, hosting detaches from them
 // instead of stopping them, and the next server adopts them (Adopter).
@@ -103,6 +109,9 @@ type Stats struct {
 	// NoDisk says the runtime cannot read disk usage (pods: metrics.k8s.io
 	// has none); DiskUtilization is then absent rather than zero.
 	NoDisk bool
+	// GPU is the usage of the instance's GPUs, nil where it has none or
+	// they cannot be read (the metrics are then absent, never zero).
+	GPU *GPUUsage
 	// At is when the figures were read.
 	At time.Time
 }

@@ -81,6 +81,9 @@ func (r *Runtime) adopt(ctx context.Context, id string) (runtime.Adopted, bool) 
 		return stop("cannot watch it: " + err.Error())
 	}
 	in := r.newInstance(id, rec.Addr, dir, rec.PID, p, func() error { return waitPidfd(fd) })
+	if len(rec.GPUs) > 0 && r.opts.GPUs != nil {
+		in.gpus = r.opts.GPUs.Reserve(rec.GPUs)
+	}
 	if !in.ping() {
 		unix.Close(fd)
 		return stop("it fails its health check")

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/gpu"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/process"
@@ -56,6 +57,10 @@ type Options struct {
 	// (default DefaultMaxModelBytes); an archive that expands more than
 	// MaxExpansion times its size is refused as a decompression bomb.
 	MaxModelBytes int64
+	// GPUs hands the machine's GPUs to GPU instance types exclusively
+	// (CUDA_VISIBLE_DEVICES) and reads their usage; nil or empty: GPU types
+	// run without GPUs and publish no GPU metrics.
+	GPUs *gpu.Allocator
 }
 
 // User is the account instances run as.
@@ -68,6 +73,7 @@ type User struct {
 type Runtime struct {
 	opts   Options
 	client *http.Client
+	noGPUs sync.Once // logs once that GPU types run without GPUs
 }
 
 // New returns a process runtime; it starts nothing.
@@ -114,6 +120,7 @@ type record struct {
 	Deployment string    `json:"deployment"`
 	Addr       string    `json:"addr"`
 	Started    time.Time `json:"started"`
+	GPUs       []string  `json:"gpus,omitempty"` // UUIDs
 }
 
 // Start returns an instance at once, as the runtime contract says; the
@@ -142,7 +149,14 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 
 // launch prepares and starts the instance's process, then waits for it.
 func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
-	cmd, err := in.r.command(spec, argv, port, in.workDir)
+	devs, err := in.r.takeGPUs(spec)
+	in.mu.Lock()
+	in.gpus = devs
+	in.mu.Unlock()
+	var cmd *exec.Cmd
+	if err == nil {
+		cmd, err = in.r.command(spec, argv, port, in.workDir, devs)
+	}
 	in.mu.Lock()
 	if err == nil && in.stopping {
 		cmd.Process.Kill() // stopped while launching
@@ -161,6 +175,7 @@ func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
 		in.mu.Lock()
 		in.err = fmt.Errorf("%w: %v", runtime.ErrLaunch, err)
 		in.mu.Unlock()
+		in.releaseGPUs()
 		os.RemoveAll(in.workDir)
 		close(in.exited)
 		in.r.opts.Logger.Warn("instance could not be launched", "instance", in.id, "err", err)
@@ -168,6 +183,9 @@ func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
 		return
 	}
 	rec := record{PID: in.pid, Endpoint: spec.Endpoint, Variant: spec.Variant, Deployment: spec.Deployment, Addr: in.addr, Started: time.Now()}
+	for _, d := range devs {
+		rec.GPUs = append(rec.GPUs, d.UUID)
+	}
 	if in.proc != nil {
 		rec.CreateTime, _ = in.proc.CreateTime()
 	}
@@ -181,7 +199,7 @@ func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
 
 // command prepares an instance's working directory and model data and
 // starts its process.
-func (r *Runtime) command(spec runtime.Spec, argv []string, port int, workDir string) (*exec.Cmd, error) {
+func (r *Runtime) command(spec runtime.Spec, argv []string, port int, workDir string, gpus []gpu.Device) (*exec.Cmd, error) {
 	logDir := filepath.Join(r.opts.Dir, "logs")
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return nil, err
@@ -228,6 +246,9 @@ func (r *Runtime) command(spec runtime.Spec, argv []string, port int, workDir st
 		"EBB_VARIANT_NAME="+spec.Variant,
 		"EBB_INSTANCE_VCPUS="+strconv.Itoa(spec.InstanceType.VCPUs),
 	)
+	if len(gpus) > 0 {
+		cmd.Env = append(cmd.Env, "CUDA_VISIBLE_DEVICES="+gpu.VisibleDevices(gpus), "NVIDIA_VISIBLE_DEVICES="+gpu.VisibleDevices(gpus))
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", spec.Image, err)
 	}
@@ -268,6 +289,7 @@ type instance struct {
 	mu       sync.Mutex
 	err      error
 	stopping bool
+	gpus     []gpu.Device // assigned exclusively until the instance ends
 }
 
 func (in *instance) ID() string             { return in.id }
@@ -305,6 +327,7 @@ func (in *instance) wait() {
 	// Anything the model server left behind in its group goes with it.
 	syscall.Kill(-in.pid, syscall.SIGKILL)
 	close(in.exited)
+	in.releaseGPUs()
 	os.RemoveAll(in.workDir)
 	if err != nil {
 		in.r.opts.Logger.Warn("instance ended", "instance", in.id, "err", err)
@@ -312,6 +335,38 @@ func (in *instance) wait() {
 		in.r.opts.Logger.Info("instance stopped", "instance", in.id)
 	}
 	close(in.done)
+}
+
+// takeGPUs assigns a GPU instance type its GPUs. Where the machine has
+// none, it runs without (logged once); where too few are free, the launch
+// fails saying so.
+func (r *Runtime) takeGPUs(spec runtime.Spec) ([]gpu.Device, error) {
+	n := spec.InstanceType.GPUs
+	if n == 0 {
+		return nil, nil
+	}
+	if r.opts.GPUs == nil || r.opts.GPUs.Total() == 0 {
+		r.noGPUs.Do(func() {
+			r.opts.Logger.Warn("this machine has no GPU (or no NVIDIA driver): GPU instance types run without one and publish no GPU metrics", "instance_type", spec.InstanceType.Name)
+		})
+		return nil, nil
+	}
+	devs, err := r.opts.GPUs.Take(n)
+	if err != nil {
+		return nil, fmt.Errorf("instance type %s: %w", spec.InstanceType.Name, err)
+	}
+	return devs, nil
+}
+
+// releaseGPUs gives the instance's GPUs back.
+func (in *instance) releaseGPUs() {
+	in.mu.Lock()
+	devs := in.gpus
+	in.gpus = nil
+	in.mu.Unlock()
+	if len(devs) > 0 {
+		in.r.opts.GPUs.Release(devs)
+	}
 }
 
 // monitor health-checks the instance: quickly until it is first ready (or
@@ -443,6 +498,14 @@ func (in *instance) Stats() (runtime.Stats, error) {
 	s.DiskBytes = dirSize(in.workDir)
 	if u, err := disk.Usage(in.workDir); err == nil {
 		s.DiskPercent = u.UsedPercent
+	}
+	in.mu.Lock()
+	devs := in.gpus
+	in.mu.Unlock()
+	if len(devs) > 0 {
+		if u, err := in.r.opts.GPUs.Usage(devs); err == nil {
+			s.GPU = &runtime.GPUUsage{Utilization: u.Utilization, MemoryUtilization: u.MemoryUtilization}
+		}
 	}
 	s.At = time.Now()
 	return s, nil
