@@ -65,7 +65,7 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger)
 	}
 	rt, err := kubernetes.New(ctx, kubernetes.Options{Client: client, Namespace: ns, FetcherImage: c.FetcherImage,
 		FetcherSecret: c.FetcherSecret, S3Endpoint: s3, Region: c.Region, InstanceTypeLabel: c.InstanceTypeLabel,
-		StartLimit: c.StartLimit, Logger: log})
+		DCGMURL: c.DCGMURL, StartLimit: c.StartLimit, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,7 @@ type serverConfig struct {
 	FetcherImage      string
 	FetcherSecret     string
 	AdvertiseURL      string
+	DCGMURL           string
 }
 
 // stringList is a repeatable flag.
@@ -151,6 +152,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.FetcherImage, "model-fetcher-image", c.FetcherImage, "with --runtime kubernetes: image of the init container that runs `ebb fetch-model` for ModelDataUrl")
 	fs.StringVar(&c.FetcherSecret, "model-fetcher-secret", c.FetcherSecret, "with --runtime kubernetes: Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) the model-data init container gets as environment")
 	fs.StringVar(&c.AdvertiseURL, "advertise-url", c.AdvertiseURL, "with --runtime kubernetes: ebb's URL as pods reach it, for s3:// model data from ebb's own S3 API (default: --s3-endpoint)")
+	fs.StringVar(&c.DCGMURL, "dcgm-url", c.DCGMURL, "with --runtime kubernetes: NVIDIA DCGM exporter metrics URL (e.g. http://dcgm-exporter.gpu-operator:9400/metrics), the source of per-pod GPU metrics")
 	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
@@ -210,7 +212,7 @@ func (c *serverConfig) validate() error {
 	switch c.Runtime {
 	case "process":
 		for flag, v := range map[string]string{"kubeconfig": c.Kubeconfig, "namespace": c.Namespace, "instance-type-label": c.InstanceTypeLabel,
-			"model-fetcher-secret": c.FetcherSecret, "advertise-url": c.AdvertiseURL} {
+			"model-fetcher-secret": c.FetcherSecret, "advertise-url": c.AdvertiseURL, "dcgm-url": c.DCGMURL} {
 			if v != "" {
 				bad(flag, v, "applies only with --runtime kubernetes")
 			}
@@ -219,8 +221,10 @@ func (c *serverConfig) validate() error {
 		if c.InstanceUser != "" || len(c.ModelDataRoots) > 0 {
 			bad("runtime", c.Runtime, "--instance-user and --model-data-root apply only to the process runtime")
 		}
-		if c.AdvertiseURL != "" && !strings.HasPrefix(c.AdvertiseURL, "http://") && !strings.HasPrefix(c.AdvertiseURL, "https://") {
-			bad("advertise-url", c.AdvertiseURL, "want an http:// or https:// URL")
+		for flag, v := range map[string]string{"advertise-url": c.AdvertiseURL, "dcgm-url": c.DCGMURL} {
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				bad(flag, v, "want an http:// or https:// URL")
+			}
 		}
 	default:
 		bad("runtime", c.Runtime, "want process or kubernetes")

@@ -167,11 +167,11 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: ColdStartNamespace, MetricName: "InstanceStartupTime", Dimensions: d},
 				Unit: "Milliseconds", Timestamp: now, Value: float64(ri.Startup.Milliseconds())})
 		}
-		if prev, ok := e.lastCPU[id]; ok && st.At.After(prev.At) {
+		if prev, ok := e.lastCPU[id]; ok && !st.NoUsage && !prev.NoUsage && st.At.After(prev.At) {
 			point("CPUUtilization", 100*(st.CPUTime-prev.CPUTime).Seconds()/st.At.Sub(prev.At).Seconds())
 		}
 		e.lastCPU[id] = st
-		if ri.Type.MemoryMiB > 0 {
+		if ri.Type.MemoryMiB > 0 && !st.NoUsage {
 			point("MemoryUtilization", 100*float64(st.MemoryBytes)/(float64(ri.Type.MemoryMiB)*(1<<20)))
 		}
 		if !st.NoDisk {

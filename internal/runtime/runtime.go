@@ -109,6 +109,9 @@ type Stats struct {
 	// NoDisk says the runtime cannot read disk usage (pods: metrics.k8s.io
 	// has none); DiskUtilization is then absent rather than zero.
 	NoDisk bool
+	// NoUsage says CPUTime and MemoryBytes could not be read (pods
+	// without metrics-server, when GPU figures could): they are absent.
+	NoUsage bool
 	// GPU is the usage of the instance's GPUs, nil where it has none or
 	// they cannot be read (the metrics are then absent, never zero).
 	GPU *GPUUsage

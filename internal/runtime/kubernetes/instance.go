@@ -334,33 +334,55 @@ func (in *instance) Stop(ctx context.Context) error {
 	}
 }
 
-// Stats reads the pod's usage from the metrics.k8s.io API (metrics-server).
-// Where the cluster has none, Stats fails and the instance's metrics are
-// absent, never zero.
+// Stats reads the pod's CPU and memory from the metrics.k8s.io API
+// (metrics-server) and its GPUs' usage from the DCGM exporter when one is
+// configured. What cannot be read is absent, never zero; with neither
+// source, Stats fails.
 func (in *instance) Stats() (runtime.Stats, error) {
 	r := in.r
 	pod := in.podName()
 	if pod == "" {
 		return runtime.Stats{}, errors.New("the instance has no pod yet")
 	}
+	st := runtime.Stats{NoDisk: true, At: time.Now()}
+	cores, mem, err := r.podMetrics(pod)
+	if err != nil {
+		st.NoUsage = true
+	} else {
+		r.mu.Lock()
+		st.CPUTime = in.cpu.add(cores, st.At)
+		r.mu.Unlock()
+		st.MemoryBytes = uint64(mem)
+	}
+	if r.dcgm != nil {
+		if fams, derr := r.dcgm.scrape(); derr == nil {
+			st.GPU = podGPU(fams, r.o.Namespace, pod)
+		}
+	}
+	if st.NoUsage && st.GPU == nil {
+		return runtime.Stats{}, err
+	}
+	return st, nil
+}
+
+// podMetrics reads a pod's usage from metrics.k8s.io: CPU in cores summed
+// over its containers (as SageMaker sums CPUUtilization over cores) and
+// memory in bytes.
+func (r *Runtime) podMetrics(pod string) (cores float64, mem int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	raw, err := r.c.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", r.o.Namespace, "pods", pod).DoRaw(ctx)
 	if err != nil {
-		return runtime.Stats{}, fmt.Errorf("reading pod metrics (is metrics-server installed?): %w", err)
+		return 0, 0, fmt.Errorf("reading pod metrics (is metrics-server installed?): %w", err)
 	}
 	var m struct {
-		Timestamp  time.Time `json:"timestamp"`
 		Containers []struct {
-			Name  string            `json:"name"`
 			Usage map[string]string `json:"usage"`
 		} `json:"containers"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return runtime.Stats{}, fmt.Errorf("pod metrics: %w", err)
+		return 0, 0, fmt.Errorf("pod metrics: %w", err)
 	}
-	var cores float64
-	var mem int64
 	for _, c := range m.Containers {
 		if q, err := resource.ParseQuantity(c.Usage["cpu"]); err == nil {
 			cores += q.AsApproximateFloat64()
@@ -369,11 +391,7 @@ func (in *instance) Stats() (runtime.Stats, error) {
 			mem += q.Value()
 		}
 	}
-	now := time.Now()
-	r.mu.Lock()
-	cpu := in.cpu.add(cores, now)
-	r.mu.Unlock()
-	return runtime.Stats{CPUTime: cpu, MemoryBytes: uint64(mem), NoDisk: true, At: now}, nil
+	return cores, mem, nil
 }
 
 // cpuMeter integrates the CPU rate metrics-server reports (cores, summed

@@ -54,7 +54,10 @@ type Options struct {
 	// InstanceTypeLabel, if set, is the node label an instance type selects:
 	// ml.m5.large selects nodes labelled <InstanceTypeLabel>=m5.large
 	// (node.kubernetes.io/instance-type on EKS).
-	InstanceTypeLabel  string
+	InstanceTypeLabel string
+	// DCGMURL, if set, is NVIDIA's DCGM exporter (its /metrics), the source
+	// of GPUUtilization and GPUMemoryUtilization per pod.
+	DCGMURL            string
 	StartLimit         time.Duration
 	PingInterval       time.Duration
 	PingTimeout        time.Duration
@@ -76,6 +79,7 @@ type Runtime struct {
 	deployments appslisters.DeploymentNamespaceLister
 	stop        chan struct{}
 	stopOnce    sync.Once
+	dcgm        *dcgm // nil without Options.DCGMURL
 
 	mu     sync.Mutex
 	groups map[string]*group    // by Deployment name
@@ -132,6 +136,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 		stop:   make(chan struct{}),
 		groups: map[string]*group{},
 		byPod:  map[string]*instance{},
+	}
+	if o.DCGMURL != "" {
+		r.dcgm = &dcgm{url: o.DCGMURL, client: &http.Client{Timeout: 5 * time.Second}}
 	}
 	r.factory = informers.NewSharedInformerFactoryWithOptions(o.Client, 10*time.Minute, informers.WithNamespace(o.Namespace),
 		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = labelManagedBy + "=" + managedBy }))

@@ -48,7 +48,7 @@ func TestGPUs(t *testing.T) {
 	ctx := context.Background()
 	alloc := gpu.NewAllocator(fakeGPUs{})
 	rt := New(Options{Dir: t.TempDir(), StartLimit: 5 * time.Second, GPUs: alloc})
-	one, _ := runtime.LookupInstanceType("ml.g5.xlarge")   // 1 GPU
+	one, _ := runtime.LookupInstanceType("ml.g5.xlarge")    // 1 GPU
 	four, _ := runtime.LookupInstanceType("ml.g5.12xlarge") // 4 GPUs
 	spec := func(id string, typ runtime.InstanceType) runtime.Spec {
 		return runtime.Spec{ID: id, Endpoint: "ep", Variant: "v", Deployment: "d", Image: self,
