@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +16,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // The images the kubelet stand-in knows: ebb's example model, a slower
@@ -328,4 +338,109 @@ func TestKubernetesUnschedulable(t *testing.T) {
 	if gpus := deps.Items[0].Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]; gpus.Value() != 1 {
 		t.Fatalf("the ml.g5.xlarge Deployment does not ask for its GPU")
 	}
+}
+
+// TestKubernetesManifests applies deploy/kubernetes to a real API server
+// (every object must validate) and runs ebb as its ServiceAccount, through
+// impersonation, so the Role is shown to be enough for the whole endpoint
+// lifecycle, and no more than asked: Secrets and Nodes stay out of reach.
+func TestKubernetesManifests(t *testing.T) {
+	c := kubeCluster(t)
+	ns := c.Namespace(t)
+	ctx := context.Background()
+	files, err := filepath.Glob("../deploy/kubernetes/*.yaml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("manifests: %v %v", files, err)
+	}
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(b), "\n---\n") {
+			obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if err := createIn(ctx, c, ns, obj); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		}
+	}
+	c.Run(t, ns, map[string][]string{kubeModel: {ebbBin, "example-model", "--work-ms", "2"}}, nil)
+	kc, err := os.ReadFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := "system:serviceaccount:" + ns + ":ebb"
+	asSA := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(asSA, []byte(strings.Replace(string(kc), "    token:", "    as: "+sa+"\n    token:", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", asSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := k8s.NewForConfigOrDie(cfg)
+	if _, err := client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the ServiceAccount may list Secrets (err %v): the Role grants too much", err)
+	}
+	if _, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the ServiceAccount may list Nodes (err %v)", err)
+	}
+
+	s := startServer(t, t.TempDir(), "--runtime", "kubernetes", "--kubeconfig", asSA, "--namespace", ns)
+	sm := s.SageMaker()
+	deploy(t, sm, "krbac", kubeModel, 1)
+	waitInService(t, sm, "krbac")
+	invoke(t, s.Runtime(), "krbac", "1,2,3")
+	setCapacity(t, sm, "krbac", "AllTraffic", 2)
+	waitFor(t, sm, "krbac", "two instances", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).CurrentInstanceCount == 2 && o.EndpointStatus == types.EndpointStatusInService
+	})
+	sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("krbac")})
+	waitCond(t, "the endpoint's Deployment deleted", func() bool {
+		d, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=ebb"})
+		return err == nil && len(d.Items) == 0
+	})
+	if strings.Contains(s.Log(), "forbidden") {
+		t.Fatalf("ebb was refused something by its Role:\n%s", s.Log())
+	}
+}
+
+// createIn creates one manifest object in namespace ns (the Namespace
+// object itself is skipped: the test has its own).
+func createIn(ctx context.Context, c *kubetest.Cluster, ns string, obj runtime.Object) error {
+	var err error
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		return nil
+	case *corev1.ServiceAccount:
+		o.Namespace = ns
+		_, err = c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, o, metav1.CreateOptions{})
+	case *rbacv1.Role:
+		o.Namespace = ns
+		_, err = c.Client.RbacV1().Roles(ns).Create(ctx, o, metav1.CreateOptions{})
+	case *rbacv1.RoleBinding:
+		o.Namespace = ns
+		for i := range o.Subjects {
+			o.Subjects[i].Namespace = ns
+		}
+		_, err = c.Client.RbacV1().RoleBindings(ns).Create(ctx, o, metav1.CreateOptions{})
+	case *corev1.PersistentVolumeClaim:
+		o.Namespace = ns
+		_, err = c.Client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, o, metav1.CreateOptions{})
+	case *appsv1.Deployment:
+		o.Namespace = ns
+		_, err = c.Client.AppsV1().Deployments(ns).Create(ctx, o, metav1.CreateOptions{})
+	case *corev1.Service:
+		o.Namespace = ns
+		_, err = c.Client.CoreV1().Services(ns).Create(ctx, o, metav1.CreateOptions{})
+	default:
+		return fmt.Errorf("unexpected kind %T", obj)
+	}
+	return err
 }

@@ -1,0 +1,23 @@
+# ebb's images. `docker build -t ghcr.io/ebbscale/ebb .` builds the server
+# (which is also the model-data init container: `ebb fetch-model`);
+# `docker build --target example-model -t ebb-example-model .` builds the
+# example model as a SageMaker container (`docker run IMAGE serve`).
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+# No cgo: NVML is for the process runtime on a GPU machine; in a cluster GPU
+# metrics come from the DCGM exporter.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags=-s -o /out/ebb ./cmd/ebb
+
+FROM gcr.io/distroless/static-debian12:nonroot AS server
+COPY --from=build /out/ebb /usr/local/bin/ebb
+ENTRYPOINT ["/usr/local/bin/ebb"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS example-model
+COPY --from=build /out/ebb /usr/local/bin/ebb
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/ebb", "example-model"]
+
+FROM server
