@@ -30,7 +30,7 @@ func asyncInvoke(t *testing.T, s *server, endpoint, body string, ttl int32) stri
 	return aws.ToString(out.InferenceId)
 }
 
-func setCapacity(t *testing.T, sm *sagemaker.Client, endpoint, variant string, n int32) {
+func setCapacity(t testing.TB, sm *sagemaker.Client, endpoint, variant string, n int32) {
 	t.Helper()
 	if _, err := sm.UpdateEndpointWeightsAndCapacities(context.Background(), &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{EndpointName: aws.String(endpoint),
 		DesiredWeightsAndCapacities: []types.DesiredWeightAndCapacity{{VariantName: aws.String(variant), DesiredInstanceCount: aws.Int32(n)}}}); err != nil {

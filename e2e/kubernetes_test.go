@@ -38,7 +38,7 @@ var kubeNodes sync.Once
 
 // kubeCluster is the shared control plane with two nodes of ml.m5.large
 // capacity, in two zones.
-func kubeCluster(t *testing.T) *kubetest.Cluster {
+func kubeCluster(t testing.TB) *kubetest.Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("slow: runs a Kubernetes control plane")
@@ -64,7 +64,7 @@ type kubeServer struct {
 	runner  *kubetest.Runner
 }
 
-func startKubeServer(t *testing.T, dir string, extra ...string) *kubeServer {
+func startKubeServer(t testing.TB, dir string, extra ...string) *kubeServer {
 	t.Helper()
 	c := kubeCluster(t)
 	ns := c.Namespace(t)
@@ -75,7 +75,7 @@ func startKubeServer(t *testing.T, dir string, extra ...string) *kubeServer {
 	return &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
 }
 
-func restartKubeServer(t *testing.T, dir string, c *kubetest.Cluster, ns string, extra ...string) *server {
+func restartKubeServer(t testing.TB, dir string, c *kubetest.Cluster, ns string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", ns,
 		"--instance-type-label", "node.kubernetes.io/instance-type"}, extra...)
@@ -83,7 +83,7 @@ func restartKubeServer(t *testing.T, dir string, c *kubetest.Cluster, ns string,
 }
 
 // pods lists the namespace's running pods, by name.
-func (k *kubeServer) pods(t *testing.T) map[string]corev1.Pod {
+func (k *kubeServer) pods(t testing.TB) map[string]corev1.Pod {
 	t.Helper()
 	list, err := k.cluster.Client.CoreV1().Pods(k.ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
@@ -113,7 +113,7 @@ func (k *kubeServer) ebbObjects(t *testing.T) int {
 	return len(d.Items) + len(s.Items) + len(cm.Items)
 }
 
-func waitCond(t *testing.T, what string, cond func() bool) {
+func waitCond(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {

@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 
 // server is one ebb server subprocess.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	URL  string
 	Data string
@@ -70,7 +70,7 @@ type server struct {
 var listeningRE = regexp.MustCompile(`msg="ebb server listening" addr=(\S+)`)
 
 // startServer runs "ebb server" on a free loopback port with data in dir.
-func startServer(t *testing.T, dir string, extra ...string) *server {
+func startServer(t testing.TB, dir string, extra ...string) *server {
 	t.Helper()
 	openToInstances(t, dir)
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "debug"}, extra...)
@@ -120,7 +120,7 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 // enterable by everyone, as a data directory must be for the unprivileged
 // user ebb runs instances as when it runs as root (t.TempDir makes them
 // 0700).
-func openToInstances(t *testing.T, dir string) {
+func openToInstances(t testing.TB, dir string) {
 	t.Helper()
 	for p := dir; strings.HasPrefix(p, os.TempDir()+string(os.PathSeparator)); p = filepath.Dir(p) {
 		os.Chmod(p, 0o755)
@@ -197,7 +197,7 @@ func alive(pid int) bool {
 }
 
 // deploy creates a model, a one-variant endpoint config and an endpoint.
-func deploy(t *testing.T, sm *sagemaker.Client, name, image string, count int32) {
+func deploy(t testing.TB, sm *sagemaker.Client, name, image string, count int32) {
 	t.Helper()
 	createConfig(t, sm, name, name, image, count)
 	ctx := context.Background()
@@ -206,7 +206,7 @@ func deploy(t *testing.T, sm *sagemaker.Client, name, image string, count int32)
 	}
 }
 
-func createConfig(t *testing.T, sm *sagemaker.Client, model, config, image string, count int32) {
+func createConfig(t testing.TB, sm *sagemaker.Client, model, config, image string, count int32) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{
@@ -228,7 +228,7 @@ func createConfig(t *testing.T, sm *sagemaker.Client, model, config, image strin
 }
 
 // waitInService waits with the SDK's own waiter, polling fast.
-func waitInService(t *testing.T, sm *sagemaker.Client, name string) *sagemaker.DescribeEndpointOutput {
+func waitInService(t testing.TB, sm *sagemaker.Client, name string) *sagemaker.DescribeEndpointOutput {
 	t.Helper()
 	w := sagemaker.NewEndpointInServiceWaiter(sm, func(o *sagemaker.EndpointInServiceWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
@@ -242,7 +242,7 @@ func waitInService(t *testing.T, sm *sagemaker.Client, name string) *sagemaker.D
 
 // waitFor polls DescribeEndpoint until cond holds: it waits for an event in
 // a real server, not for time to pass.
-func waitFor(t *testing.T, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeEndpointOutput) bool) *sagemaker.DescribeEndpointOutput {
+func waitFor(t testing.TB, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeEndpointOutput) bool) *sagemaker.DescribeEndpointOutput {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

@@ -2,6 +2,7 @@ package kubetest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -71,6 +72,7 @@ type NodeSpec struct {
 	CPU    int
 	Memory string // a quantity: "64Gi"
 	GPUs   int
+	Pods   int // most pods the node takes (default 110, as a kubelet's)
 }
 
 var (
@@ -359,7 +361,7 @@ func (c *Cluster) AddNode(ctx context.Context, n NodeSpec) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(n.CPU), resource.DecimalSI),
 		corev1.ResourceMemory: resource.MustParse(n.Memory),
-		corev1.ResourcePods:   *resource.NewQuantity(250, resource.DecimalSI),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(cmp.Or(n.Pods, 110)), resource.DecimalSI),
 	}
 	if n.GPUs > 0 {
 		capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)
