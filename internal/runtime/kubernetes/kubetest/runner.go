@@ -191,14 +191,12 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 		r.mu.Lock()
 		delete(r.procs, p.UID)
 		r.done[p.UID] = true
-		stopping := pr.stopping
 		r.mu.Unlock()
 		close(pr.exited)
-		if !stopping {
-			// The container died: the node loses the pod, and its
-			// ReplicaSet replaces it.
-			r.deletePod(p.Name)
-		}
+		// The container ended: as a kubelet does, remove the pod at once
+		// (grace 0), whether it was being deleted (kwok alone would take
+		// up to its grace period) or died, when its ReplicaSet replaces it.
+		r.deletePod(p.Name)
 	}()
 }
 
