@@ -215,7 +215,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	}
 	g.spec = spec
 	in := r.newInstance(spec.ID, g)
-	if err := localModelData(spec.ModelDataURL); err != nil {
+	if err := r.fetchable(spec.ModelDataURL); err != nil {
 		// A local path cannot reach a pod: the launch fails, as the
 		// contract has it, without touching the cluster.
 		go in.end(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))
@@ -228,9 +228,15 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	return in, nil
 }
 
-// localModelData refuses what an init container cannot fetch.
-func localModelData(u string) error {
-	if u == "" || strings.HasPrefix(u, "s3://") || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+// fetchable refuses what the init container cannot fetch.
+func (r *Runtime) fetchable(u string) error {
+	switch {
+	case u == "" || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
+		return nil
+	case strings.HasPrefix(u, "s3://"):
+		if r.ps.S3Endpoint == "" {
+			return fmt.Errorf("ModelDataUrl %q: pods cannot reach an S3 API: start ebb with --advertise-url (ebb's own, as pods reach it) or --s3-endpoint", u)
+		}
 		return nil
 	}
 	return fmt.Errorf("ModelDataUrl %q: on Kubernetes model data comes from s3://, http:// or https:// URLs (an init container fetches it)", u)
@@ -282,6 +288,10 @@ func (r *Runtime) scaler(g *group) {
 				err = r.create(ctx, spec, want)
 			} else if want != g.applied {
 				err = r.scale(ctx, g.name, want)
+				if apierrors.IsNotFound(err) && spec.Image != "" {
+					// Deleted behind ebb's back: make it again.
+					err = r.create(ctx, spec, want)
+				}
 			}
 			cancel()
 			if err == nil {
