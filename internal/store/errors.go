@@ -23,3 +23,14 @@ func Report(log *slog.Logger, component, op string, err error) {
 	WriteErrors.WithLabelValues(component, op).Inc()
 	log.Error("persisting state", "component", component, "op", op, "err", err)
 }
+
+// Unavailable marks err as meaning the store cannot be reached now (a
+// database that is down or restarting). The APIs answer it with
+// ServiceUnavailable (503), which AWS SDKs retry; nothing was changed.
+func Unavailable(err error) error { return unavailableError{err} }
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string     { return "the store is unavailable: " + e.err.Error() }
+func (e unavailableError) Unwrap() error     { return e.err }
+func (e unavailableError) Unavailable() bool { return true }

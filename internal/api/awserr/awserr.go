@@ -72,8 +72,10 @@ type Rule struct {
 }
 
 // Table is one service's mapping from errors to AWS errors, walked in
-// order. An *Error passes through unchanged; an error no rule matches is
-// the service's internal error (InternalCode, 500).
+// order. An *Error passes through unchanged; an error whose Unavailable()
+// is true (the store cannot be reached) is ServiceUnavailable (503, which
+// AWS SDKs retry); an error no rule matches is the service's internal error
+// (InternalCode, 500).
 type Table struct {
 	Rules                       []Rule
 	InternalCode, InternalQuery string
@@ -84,6 +86,11 @@ func (t Table) Map(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
+		return &Error{Code: "ServiceUnavailable", QueryCode: "ServiceUnavailable", Status: http.StatusServiceUnavailable,
+			Message: "The service is unavailable. Please try again later."}
 	}
 	for _, r := range t.Rules {
 		if errors.Is(err, r.Kind) {

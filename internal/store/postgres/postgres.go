@@ -1,0 +1,267 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock key under which replicas migrate.
+const migrationLock = 0x65626201 // "ebb" 1
+
+// Postgres is the PostgreSQL store.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at dsn (a postgres:// URL or a key=value
+// string), checks that it answers within the context, and migrates it.
+func Open(ctx context.Context, dsn string) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("--store: %w", err)
+	}
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--store: %w", err)
+	}
+	s := &Postgres{pool: pool}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("--store: cannot reach PostgreSQL at %s:%d (database %q, user %q): %w",
+			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, cfg.ConnConfig.User, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("--store: migrating: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Postgres) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Postgres) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)"); err != nil {
+		return err
+	}
+	var version int
+	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&version); err != nil {
+		return err
+	}
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(f, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", f)
+		}
+		if n <= version {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", f, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations(version) VALUES ($1)", n); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// unavailable marks errors that mean the database cannot be reached now
+// (refused or broken connections, a server shutting down or starting,
+// timeouts) as store.Unavailable; other errors pass unchanged.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P01-57P03: shutting down or
+		// starting up.
+		if strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") {
+			return store.Unavailable(err)
+		}
+		return err
+	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), pgconn.SafeToRetry(err):
+		return store.Unavailable(err)
+	}
+	if strings.Contains(err.Error(), "closed pool") || strings.Contains(err.Error(), "conn closed") {
+		return store.Unavailable(err)
+	}
+	return err
+}
+
+// Create stores a new document; store.ErrExists if kind/name is taken (any case).
+func (s *Postgres) Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error {
+	tag, err := s.pool.Exec(ctx, "INSERT INTO resources(kind, key, name, created, doc) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+		kind, strings.ToLower(name), name, created.UnixNano(), doc)
+	if err != nil {
+		return unavailable(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrExists
+	}
+	return nil
+}
+
+// Update replaces an existing document; store.ErrNotFound if there is none.
+func (s *Postgres) Update(ctx context.Context, kind, name string, doc []byte) error {
+	tag, err := s.pool.Exec(ctx, "UPDATE resources SET doc = $1 WHERE kind = $2 AND key = $3", doc, kind, strings.ToLower(name))
+	if err != nil {
+		return unavailable(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// Get returns one document.
+func (s *Postgres) Get(ctx context.Context, kind, name string) ([]byte, error) {
+	var doc []byte
+	err := s.pool.QueryRow(ctx, "SELECT doc FROM resources WHERE kind = $1 AND key = $2", kind, strings.ToLower(name)).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return doc, unavailable(err)
+}
+
+// Delete removes one document; store.ErrNotFound if there is none.
+func (s *Postgres) Delete(ctx context.Context, kind, name string) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM resources WHERE kind = $1 AND key = $2", kind, strings.ToLower(name))
+	if err != nil {
+		return unavailable(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// List returns every document of a kind, oldest first.
+func (s *Postgres) List(ctx context.Context, kind string) ([][]byte, error) {
+	var out [][]byte
+	err := s.Each(ctx, kind, func(doc []byte) error {
+		out = append(out, append([]byte(nil), doc...))
+		return nil
+	})
+	return out, err
+}
+
+// Each calls fn with every document of a kind, oldest first, one at a time.
+func (s *Postgres) Each(ctx context.Context, kind string, fn func(doc []byte) error) error {
+	rows, err := s.pool.Query(ctx, "SELECT doc FROM resources WHERE kind = $1 ORDER BY created, key", kind)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.RawValues()[0]); err != nil {
+			return err
+		}
+	}
+	return unavailable(rows.Err())
+}
+
+// AddTags adds or overwrites tags on arn.
+func (s *Postgres) AddTags(ctx context.Context, arn string, tags []store.Tag) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var seq int64
+		// The row lock orders concurrent writers of one ARN's tags.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", arn); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM tags WHERE arn = $1", arn).Scan(&seq); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			seq++
+			if _, err := tx.Exec(ctx,
+				"INSERT INTO tags(arn, key, value, seq) VALUES ($1, $2, $3, $4) ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+				arn, t.Key, t.Value, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteTags removes the given keys from arn (absent keys are ignored).
+func (s *Postgres) DeleteTags(ctx context.Context, arn string, keys []string) error {
+	_, err := s.pool.Exec(ctx, "DELETE FROM tags WHERE arn = $1 AND key = ANY($2)", arn, keys)
+	return unavailable(err)
+}
+
+// Tags returns the tags on arn in the order they were first added.
+func (s *Postgres) Tags(ctx context.Context, arn string) ([]store.Tag, error) {
+	rows, err := s.pool.Query(ctx, "SELECT key, value FROM tags WHERE arn = $1 ORDER BY seq", arn)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	out := []store.Tag{}
+	for rows.Next() {
+		var t store.Tag
+		if err := rows.Scan(&t.Key, &t.Value); err != nil {
+			return nil, unavailable(err)
+		}
+		out = append(out, t)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// tx runs fn in a transaction, committed if fn succeeds.
+func (s *Postgres) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(tx); err != nil {
+		return unavailable(err)
+	}
+	return unavailable(tx.Commit(ctx))
+}
+
+var _ store.Store = (*Postgres)(nil)

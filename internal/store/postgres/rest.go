@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// AddHistory appends alarm history items.
+func (s *Postgres) AddHistory(ctx context.Context, items []store.HistoryItem) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		for _, h := range items {
+			if _, err := tx.Exec(ctx, "INSERT INTO alarm_history(alarm, ts, type, summary, data) VALUES ($1, $2, $3, $4, $5)",
+				h.Alarm, h.Timestamp.UnixNano(), h.Type, h.Summary, h.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// History returns history items in [start, end), newest first; alarm and
+// typ filter when not empty.
+func (s *Postgres) History(ctx context.Context, alarm, typ string, start, end time.Time) ([]store.HistoryItem, error) {
+	rows, err := s.pool.Query(ctx, `SELECT alarm, ts, type, summary, data FROM alarm_history
+		WHERE ts >= $1 AND ts < $2 AND ($3 = '' OR alarm = $3) AND ($4 = '' OR type = $4) ORDER BY ts DESC, seq DESC`,
+		start.UnixNano(), end.UnixNano(), alarm, typ)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.HistoryItem
+	for rows.Next() {
+		var h store.HistoryItem
+		var ts int64
+		if err := rows.Scan(&h.Alarm, &ts, &h.Type, &h.Summary, &h.Data); err != nil {
+			return nil, unavailable(err)
+		}
+		h.Timestamp = time.Unix(0, ts).UTC()
+		out = append(out, h)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// PruneHistory deletes history older than a time.
+func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) error {
+	_, err := s.pool.Exec(ctx, "DELETE FROM alarm_history WHERE ts < $1", before.UnixNano())
+	return unavailable(err)
+}
+
+// PutActivity inserts or replaces a scaling activity.
+func (s *Postgres) PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error {
+	_, err := s.pool.Exec(ctx, "INSERT INTO scaling_activities(id, target, start, doc) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+		id, target, start.UnixNano(), doc)
+	return unavailable(err)
+}
+
+// Activities returns the activities of targets whose key starts with
+// prefix, newest first.
+func (s *Postgres) Activities(ctx context.Context, prefix string) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, "SELECT doc FROM scaling_activities WHERE left(target, $1) = $2 ORDER BY start DESC, seq DESC", len([]rune(prefix)), prefix)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, unavailable(err)
+		}
+		out = append(out, doc)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// PruneActivities deletes activities that started before a time.
+func (s *Postgres) PruneActivities(ctx context.Context, before time.Time) error {
+	_, err := s.pool.Exec(ctx, "DELETE FROM scaling_activities WHERE start < $1", before.UnixNano())
+	return unavailable(err)
+}
+
+// EnqueueAsync stores a new request and returns its sequence number; the
+// request is durable when this returns (the commit is synchronous).
+func (s *Postgres) EnqueueAsync(ctx context.Context, endpoint string, doc []byte) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, "INSERT INTO async_requests(endpoint, state, doc) VALUES ($1, 'queued', $2) RETURNING seq", endpoint, doc).Scan(&seq)
+	return seq, unavailable(err)
+}
+
+// UpdateAsync changes a request's state and document.
+func (s *Postgres) UpdateAsync(ctx context.Context, seq int64, state string, doc []byte) error {
+	_, err := s.pool.Exec(ctx, "UPDATE async_requests SET state = $1, doc = $2 WHERE seq = $3", state, doc, seq)
+	return unavailable(err)
+}
+
+// OpenAsync returns the requests not done, oldest first.
+func (s *Postgres) OpenAsync(ctx context.Context) ([]store.AsyncRequest, error) {
+	rows, err := s.pool.Query(ctx, "SELECT seq, endpoint, state, doc FROM async_requests WHERE state <> 'done' ORDER BY seq")
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.AsyncRequest
+	for rows.Next() {
+		var r store.AsyncRequest
+		if err := rows.Scan(&r.Seq, &r.Endpoint, &r.State, &r.Doc); err != nil {
+			return nil, unavailable(err)
+		}
+		out = append(out, r)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// SaveBuckets upserts metric buckets in one transaction (a batch).
+func (s *Postgres) SaveBuckets(bs []metrics.PersistedBucket) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, b := range bs {
+			doc, err := json.Marshal(b.Series)
+			if err != nil {
+				return err
+			}
+			batch.Queue(`INSERT INTO metric_buckets(series, doc, unit, step, start, count, sum, min, max, sketch)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				ON CONFLICT (series, step, start) DO UPDATE SET unit = excluded.unit, count = excluded.count,
+				sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`,
+				[]byte(b.Series.ID()), doc, b.Unit, b.Step, b.Start, b.Stats.SampleCount, b.Stats.Sum, b.Stats.Minimum, b.Stats.Maximum, b.Sketch)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+}
+
+// LoadBuckets calls f for every stored metric bucket.
+func (s *Postgres) LoadBuckets(f func(metrics.PersistedBucket) error) error {
+	ctx := context.Background()
+	rows, err := s.pool.Query(ctx, `SELECT doc, unit, step, start, count, sum, min, max, sketch FROM metric_buckets`)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b metrics.PersistedBucket
+		var doc []byte
+		if err := rows.Scan(&doc, &b.Unit, &b.Step, &b.Start, &b.Stats.SampleCount, &b.Stats.Sum, &b.Stats.Minimum, &b.Stats.Maximum, &b.Sketch); err != nil {
+			return unavailable(err)
+		}
+		if err := json.Unmarshal(doc, &b.Series); err != nil {
+			return err
+		}
+		if err := f(b); err != nil {
+			return err
+		}
+	}
+	return unavailable(rows.Err())
+}
+
+// PruneBuckets deletes buckets of one resolution that end before a time.
+func (s *Postgres) PruneBuckets(step, before int64) error {
+	_, err := s.pool.Exec(context.Background(), `DELETE FROM metric_buckets WHERE step = $1 AND start + step <= $2`, step, before)
+	return unavailable(err)
+}
+
+var _ metrics.Persister = (*Postgres)(nil)
