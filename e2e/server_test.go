@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
+	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
 
 // ebbBin is the ebb binary built for this test run.
@@ -52,6 +53,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	kubetest.StopShared()
+	pgtest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

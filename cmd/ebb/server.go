@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,6 +41,7 @@ import (
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
 	"github.com/ebbscale/ebb/internal/runtime/process"
 	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/postgres"
 	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
@@ -73,6 +75,7 @@ type serverConfig struct {
 	FetcherSecret     string
 	AdvertiseURL      string
 	DCGMURL           string
+	Store             string
 }
 
 // stringList is a repeatable flag.
@@ -144,6 +147,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceUser, "instance-user", c.InstanceUser, "user the instances run as (default: nobody when ebb runs as root, else ebb's own user)")
 	fs.Var(&c.ModelDataRoots, "model-data-root", "directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
 	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
+	fs.StringVar(&c.Store, "store", c.Store, "where state lives: empty for the embedded SQLite file in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db)")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
 	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "with --runtime kubernetes: the cluster's kubeconfig (default: the in-cluster configuration when ebb runs in a pod)")
@@ -232,6 +236,9 @@ func (c *serverConfig) validate() error {
 	if c.StartLimit <= 0 {
 		bad("instance-start-limit", c.StartLimit, "must be positive")
 	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		bad("store", c.Store, "want a postgres:// URL, or nothing for the embedded SQLite file")
+	}
 	return errors.Join(errs...)
 }
 
@@ -286,7 +293,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer unlock()
 
-	st, err := sqlite.Open(ctx, filepath.Join(c.Data, "ebb.db"))
+	st, err := openStore(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -414,6 +421,39 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	defer cancel()
 	srv.Shutdown(sctx)
 	return nil
+}
+
+// openStore opens --store: the SQLite file in the data directory, or
+// PostgreSQL. With the process runtime the instances are this machine's
+// processes, so one server only may use a PostgreSQL database: a second is
+// refused at start.
+func openStore(ctx context.Context, c serverConfig, log *slog.Logger) (store.Store, error) {
+	if c.Store == "" {
+		return sqlite.Open(ctx, filepath.Join(c.Data, "ebb.db"))
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pg, err := postgres.Open(octx, c.Store)
+	if err != nil {
+		return nil, err
+	}
+	if c.Runtime == "process" {
+		if err := pg.LockExclusive(octx); err != nil {
+			pg.Close()
+			return nil, err
+		}
+	}
+	log.Info("state in PostgreSQL", "store", redactDSN(c.Store))
+	return pg, nil
+}
+
+// redactDSN hides a DSN's password for the log.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://..."
+	}
+	return u.Redacted()
 }
 
 // lockDir takes an exclusive lock on the data directory so that two

@@ -28,6 +28,7 @@ const migrationLock = 0x65626201 // "ebb" 1
 // Postgres is the PostgreSQL store.
 type Postgres struct {
 	pool *pgxpool.Pool
+	held *pgxpool.Conn // the connection holding LockExclusive's lock
 }
 
 // Open connects to the database at dsn (a postgres:// URL or a key=value
@@ -55,8 +56,37 @@ func Open(ctx context.Context, dsn string) (*Postgres, error) {
 	return s, nil
 }
 
-// Close closes the pool.
+// exclusiveLock is the advisory lock a process-runtime server holds for its
+// whole life.
+const exclusiveLock = 0x65626202
+
+// LockExclusive makes this server the only one on the database until
+// Close: a server on the process runtime owns local processes, and a second
+// server would not see them. It fails at once if another holds the lock.
+func (s *Postgres) LockExclusive(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", exclusiveLock).Scan(&ok); err != nil {
+		conn.Release()
+		return unavailable(err)
+	}
+	if !ok {
+		conn.Release()
+		return errors.New("--store: another ebb server on the process runtime already uses this database (its instances are local processes; run one server per database, or use --runtime kubernetes)")
+	}
+	s.held = conn // the session, and with it the lock, lasts until Close
+	return nil
+}
+
+// Close closes the pool (and ends an exclusive lock).
 func (s *Postgres) Close() error {
+	if s.held != nil {
+		s.held.Release()
+		s.held = nil
+	}
 	s.pool.Close()
 	return nil
 }
