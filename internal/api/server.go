@@ -74,6 +74,10 @@ type Config struct {
 	// connections and memory indefinitely.
 	BodyReadTimeout time.Duration
 	Logger          *slog.Logger
+	// Forward, if set, receives every AWS API call once it is admitted and
+	// its signature verified, with its body (a follower replica forwards
+	// them to the leader); the services are then not needed.
+	Forward http.Handler
 }
 
 // Handler is ebb's single AWS endpoint.
@@ -143,7 +147,7 @@ func (h *Handler) classify(r *http.Request) call {
 			proto = cloudwatch.JSON
 		}
 		if ok {
-			if h.c.CloudWatch == nil {
+			if h.c.CloudWatch == nil && h.c.Forward == nil {
 				return call{fail: jsonFail(cloudwatch.JSONType), serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
 					awsjson.WriteError(w, cloudwatch.JSONType, awserr.UnknownOperation("CloudWatch "+op))
 				}}
@@ -161,7 +165,7 @@ func (h *Handler) classify(r *http.Request) call {
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		return call{fail: jsonFail("application/json"), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) { io.WriteString(w, "ok\n") }}
 	}
-	if h.c.Objects != nil && (r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete) {
+	if (h.c.Objects != nil || h.c.Forward != nil) && (r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete) {
 		return call{service: "s3",
 			fail: func(w http.ResponseWriter, e *awserr.Error) {
 				code, ok := s3Codes[e.Code]
@@ -187,7 +191,7 @@ func (h *Handler) classify(r *http.Request) call {
 		return call{service: "sagemaker", maxBody: maxControlBody, tooLarge: sageMakerTooLarge, fail: jsonFail(contentType),
 			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.SageMaker.Serve(w, r, op, body) }}
 	}
-	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && h.c.Autoscaling != nil {
+	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && (h.c.Autoscaling != nil || h.c.Forward != nil) {
 		return call{service: "application-autoscaling", maxBody: maxControlBody, tooLarge: autoscalingTooLarge, fail: jsonFail(contentType),
 			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.Autoscaling.Serve(w, r, op, body) }}
 	}
@@ -266,6 +270,14 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		if verify := h.c.Verifier.ChunkVerifier(r, auth); verify != nil {
 			r = r.WithContext(objstore.WithChunkVerifier(r.Context(), verify))
 		}
+	}
+	if h.c.Forward != nil && c.service != "" {
+		if body != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+		}
+		h.c.Forward.ServeHTTP(w, r)
+		return
 	}
 	c.serve(w, r, body)
 }

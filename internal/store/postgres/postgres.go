@@ -27,8 +27,9 @@ const migrationLock = 0x65626201 // "ebb" 1
 
 // Postgres is the PostgreSQL store.
 type Postgres struct {
-	pool *pgxpool.Pool
-	held *pgxpool.Conn // the connection holding LockExclusive's lock
+	pool  *pgxpool.Pool
+	held  *pgxpool.Conn // the connection holding LockExclusive's lock
+	fence fencing
 }
 
 // Open connects to the database at dsn (a postgres:// URL or a key=value
@@ -43,7 +44,7 @@ func Open(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
 	}
-	s := &Postgres{pool: pool}
+	s := &Postgres{pool: pool, fence: fencing{fenced: make(chan struct{})}}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("--store: cannot reach PostgreSQL at %s:%d (database %q, user %q): %w",
@@ -138,8 +139,9 @@ func (s *Postgres) migrate(ctx context.Context) error {
 // (refused or broken connections, a server shutting down or starting,
 // timeouts) as store.Unavailable; other errors pass unchanged.
 func unavailable(err error) error {
-	if err == nil {
-		return nil
+	var marked interface{ Unavailable() bool }
+	if err == nil || errors.As(err, &marked) {
+		return err
 	}
 	var pgErr *pgconn.PgError
 	var connErr *pgconn.ConnectError
@@ -164,10 +166,10 @@ func unavailable(err error) error {
 
 // Create stores a new document; store.ErrExists if kind/name is taken (any case).
 func (s *Postgres) Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error {
-	tag, err := s.pool.Exec(ctx, "INSERT INTO resources(kind, key, name, created, doc) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+	tag, err := s.exec(ctx, "INSERT INTO resources(kind, key, name, created, doc) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
 		kind, strings.ToLower(name), name, created.UnixNano(), doc)
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrExists
@@ -177,7 +179,7 @@ func (s *Postgres) Create(ctx context.Context, kind, name string, created time.T
 
 // Update replaces an existing document; store.ErrNotFound if there is none.
 func (s *Postgres) Update(ctx context.Context, kind, name string, doc []byte) error {
-	tag, err := s.pool.Exec(ctx, "UPDATE resources SET doc = $1 WHERE kind = $2 AND key = $3", doc, kind, strings.ToLower(name))
+	tag, err := s.exec(ctx, "UPDATE resources SET doc = $1 WHERE kind = $2 AND key = $3", doc, kind, strings.ToLower(name))
 	if err != nil {
 		return unavailable(err)
 	}
@@ -199,7 +201,7 @@ func (s *Postgres) Get(ctx context.Context, kind, name string) ([]byte, error) {
 
 // Delete removes one document; store.ErrNotFound if there is none.
 func (s *Postgres) Delete(ctx context.Context, kind, name string) error {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM resources WHERE kind = $1 AND key = $2", kind, strings.ToLower(name))
+	tag, err := s.exec(ctx, "DELETE FROM resources WHERE kind = $1 AND key = $2", kind, strings.ToLower(name))
 	if err != nil {
 		return unavailable(err)
 	}
@@ -259,7 +261,7 @@ func (s *Postgres) AddTags(ctx context.Context, arn string, tags []store.Tag) er
 
 // DeleteTags removes the given keys from arn (absent keys are ignored).
 func (s *Postgres) DeleteTags(ctx context.Context, arn string, keys []string) error {
-	_, err := s.pool.Exec(ctx, "DELETE FROM tags WHERE arn = $1 AND key = ANY($2)", arn, keys)
+	_, err := s.exec(ctx, "DELETE FROM tags WHERE arn = $1 AND key = ANY($2)", arn, keys)
 	return unavailable(err)
 }
 
@@ -288,6 +290,9 @@ func (s *Postgres) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return unavailable(err)
 	}
 	defer tx.Rollback(ctx)
+	if err := s.check(ctx, tx); err != nil {
+		return unavailable(err)
+	}
 	if err := fn(tx); err != nil {
 		return unavailable(err)
 	}

@@ -48,13 +48,13 @@ func (s *Postgres) History(ctx context.Context, alarm, typ string, start, end ti
 
 // PruneHistory deletes history older than a time.
 func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) error {
-	_, err := s.pool.Exec(ctx, "DELETE FROM alarm_history WHERE ts < $1", before.UnixNano())
+	_, err := s.exec(ctx, "DELETE FROM alarm_history WHERE ts < $1", before.UnixNano())
 	return unavailable(err)
 }
 
 // PutActivity inserts or replaces a scaling activity.
 func (s *Postgres) PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error {
-	_, err := s.pool.Exec(ctx, "INSERT INTO scaling_activities(id, target, start, doc) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+	_, err := s.exec(ctx, "INSERT INTO scaling_activities(id, target, start, doc) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
 		id, target, start.UnixNano(), doc)
 	return unavailable(err)
 }
@@ -80,7 +80,7 @@ func (s *Postgres) Activities(ctx context.Context, prefix string) ([][]byte, err
 
 // PruneActivities deletes activities that started before a time.
 func (s *Postgres) PruneActivities(ctx context.Context, before time.Time) error {
-	_, err := s.pool.Exec(ctx, "DELETE FROM scaling_activities WHERE start < $1", before.UnixNano())
+	_, err := s.exec(ctx, "DELETE FROM scaling_activities WHERE start < $1", before.UnixNano())
 	return unavailable(err)
 }
 
@@ -88,13 +88,15 @@ func (s *Postgres) PruneActivities(ctx context.Context, before time.Time) error 
 // request is durable when this returns (the commit is synchronous).
 func (s *Postgres) EnqueueAsync(ctx context.Context, endpoint string, doc []byte) (int64, error) {
 	var seq int64
-	err := s.pool.QueryRow(ctx, "INSERT INTO async_requests(endpoint, state, doc) VALUES ($1, 'queued', $2) RETURNING seq", endpoint, doc).Scan(&seq)
-	return seq, unavailable(err)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "INSERT INTO async_requests(endpoint, state, doc) VALUES ($1, 'queued', $2) RETURNING seq", endpoint, doc).Scan(&seq)
+	})
+	return seq, err
 }
 
 // UpdateAsync changes a request's state and document.
 func (s *Postgres) UpdateAsync(ctx context.Context, seq int64, state string, doc []byte) error {
-	_, err := s.pool.Exec(ctx, "UPDATE async_requests SET state = $1, doc = $2 WHERE seq = $3", state, doc, seq)
+	_, err := s.exec(ctx, "UPDATE async_requests SET state = $1, doc = $2 WHERE seq = $3", state, doc, seq)
 	return unavailable(err)
 }
 
@@ -163,7 +165,7 @@ func (s *Postgres) LoadBuckets(f func(metrics.PersistedBucket) error) error {
 
 // PruneBuckets deletes buckets of one resolution that end before a time.
 func (s *Postgres) PruneBuckets(step, before int64) error {
-	_, err := s.pool.Exec(context.Background(), `DELETE FROM metric_buckets WHERE step = $1 AND start + step <= $2`, step, before)
+	_, err := s.exec(context.Background(), `DELETE FROM metric_buckets WHERE step = $1 AND start + step <= $2`, step, before)
 	return unavailable(err)
 }
 

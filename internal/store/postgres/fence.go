@@ -1,0 +1,71 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrFenced is a write refused because a newer leader has taken over.
+var ErrFenced = errors.New("store: refused: a newer leader holds the fencing epoch (this replica lost the lease)")
+
+// fencing is the epoch this replica's writes carry (0: none).
+type fencing struct {
+	epoch  int64
+	once   sync.Once
+	fenced chan struct{} // closed at the first refused write
+}
+
+// Fence makes this replica the leader of the database: it raises the
+// fencing epoch and from then on every write checks, in its own
+// transaction, that the epoch is still this one (holding it FOR SHARE, so
+// the next leader's Fence waits for writes in progress). It returns the
+// epoch.
+func (s *Postgres) Fence(ctx context.Context, holder string) (int64, error) {
+	var epoch int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO leader_epoch(id, epoch, holder) VALUES (1, 1, $1)
+		ON CONFLICT (id) DO UPDATE SET epoch = leader_epoch.epoch + 1, holder = excluded.holder RETURNING epoch`, holder).Scan(&epoch)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	s.fence.epoch = epoch
+	return epoch, nil
+}
+
+// Fenced is closed once a write has been refused for a newer epoch: the
+// replica must stop acting.
+func (s *Postgres) Fenced() <-chan struct{} { return s.fence.fenced }
+
+// check verifies, inside tx, that this replica's epoch is current.
+func (s *Postgres) check(ctx context.Context, tx pgx.Tx) error {
+	if s.fence.epoch == 0 {
+		return nil
+	}
+	var epoch int64
+	if err := tx.QueryRow(ctx, "SELECT epoch FROM leader_epoch WHERE id = 1 FOR SHARE").Scan(&epoch); err != nil {
+		return err
+	}
+	if epoch != s.fence.epoch {
+		s.fence.once.Do(func() { close(s.fence.fenced) })
+		return ErrFenced
+	}
+	return nil
+}
+
+// exec runs one write, fenced when this replica has an epoch.
+func (s *Postgres) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if s.fence.epoch == 0 {
+		tag, err := s.pool.Exec(ctx, sql, args...)
+		return tag, unavailable(err)
+	}
+	var tag pgconn.CommandTag
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		tag, err = tx.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
+}

@@ -1,0 +1,57 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
+)
+
+// TestPostgresFencing: once a newer leader has raised the epoch, the old
+// leader's writes are refused (and it is told to stop); the new leader's
+// go through.
+func TestPostgresFencing(t *testing.T) {
+	dsn := pgtest.Shared(t).Database(t)
+	ctx := context.Background()
+	open := func() *Postgres {
+		s, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	old, next := open(), open()
+	if e, err := old.Fence(ctx, "old"); err != nil || e != 1 {
+		t.Fatalf("Fence = %d, %v", e, err)
+	}
+	if err := old.Create(ctx, "model", "a", time.Now(), []byte(`{}`)); err != nil {
+		t.Fatalf("the leader's write: %v", err)
+	}
+	if e, err := next.Fence(ctx, "next"); err != nil || e != 2 {
+		t.Fatalf("the next leader's Fence = %d, %v", e, err)
+	}
+	for name, write := range map[string]func() error{
+		"Create":       func() error { return old.Create(ctx, "model", "b", time.Now(), []byte(`{}`)) },
+		"Update":       func() error { return old.Update(ctx, "model", "a", []byte(`{"late":true}`)) },
+		"PutActivity":  func() error { return old.PutActivity(ctx, "id", "t", time.Now(), []byte(`{}`)) },
+		"EnqueueAsync": func() error { _, err := old.EnqueueAsync(ctx, "ep", []byte(`{}`)); return err },
+	} {
+		if err := write(); !errors.Is(err, ErrFenced) {
+			t.Errorf("the deposed leader's %s = %v, want ErrFenced", name, err)
+		}
+	}
+	select {
+	case <-old.Fenced():
+	default:
+		t.Fatal("the deposed leader was not told to stop")
+	}
+	if doc, _ := next.Get(ctx, "model", "a"); string(doc) != `{}` {
+		t.Fatalf("a refused write changed the document: %s", doc)
+	}
+	if err := next.Update(ctx, "model", "a", []byte(`{"v":2}`)); err != nil {
+		t.Fatalf("the new leader's write: %v", err)
+	}
+}
