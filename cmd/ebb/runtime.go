@@ -31,9 +31,9 @@ func newRuntime(ctx context.Context, c serverConfig, log *slog.Logger) (runtime.
 	}
 }
 
-// newKubernetesRuntime connects with --kubeconfig, or the in-cluster
-// configuration when ebb runs in a pod.
-func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger) (runtime.Runtime, error) {
+// kubeClient connects with --kubeconfig, or the in-cluster configuration
+// when ebb runs in a pod, and names the namespace to use.
+func kubeClient(c serverConfig) (k8s.Interface, string, error) {
 	var cfg *rest.Config
 	var err error
 	if c.Kubeconfig != "" {
@@ -45,12 +45,12 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--runtime kubernetes: %w", err)
+		return nil, "", err
 	}
 	cfg.QPS, cfg.Burst = 50, 100
 	client, err := k8s.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("--runtime kubernetes: %w", err)
+		return nil, "", err
 	}
 	ns := c.Namespace
 	if ns == "" {
@@ -58,6 +58,15 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger)
 		if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
 			ns = string(b)
 		}
+	}
+	return client, ns, nil
+}
+
+// newKubernetesRuntime runs instances as pods.
+func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger) (runtime.Runtime, error) {
+	client, ns, err := kubeClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("--runtime kubernetes: %w", err)
 	}
 	s3 := c.S3Endpoint
 	if s3 == "" {
@@ -69,7 +78,7 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("instances run as pods", "namespace", ns, "server", cfg.Host)
+	log.Info("instances run as pods", "namespace", ns)
 	return rt, nil
 }
 

@@ -8,13 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,6 +77,7 @@ type serverConfig struct {
 	AdvertiseURL      string
 	DCGMURL           string
 	Store             string
+	HALease           string
 }
 
 // stringList is a repeatable flag.
@@ -148,6 +150,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.ModelDataRoots, "model-data-root", "directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
 	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 	fs.StringVar(&c.Store, "store", c.Store, "where state lives: empty for the embedded SQLite file in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db)")
+	fs.StringVar(&c.HALease, "ha-lease", c.HALease, "run as one of several replicas: the Kubernetes Lease whose holder leads (needs --runtime kubernetes, --store postgres://... and --advertise-url, this replica's URL)")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
 	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "with --runtime kubernetes: the cluster's kubeconfig (default: the in-cluster configuration when ebb runs in a pod)")
@@ -236,6 +239,9 @@ func (c *serverConfig) validate() error {
 	if c.StartLimit <= 0 {
 		bad("instance-start-limit", c.StartLimit, "must be positive")
 	}
+	if c.HALease != "" && (c.Runtime != "kubernetes" || c.Store == "" || c.AdvertiseURL == "") {
+		bad("ha-lease", c.HALease, "several replicas need --runtime kubernetes, --store postgres://... and --advertise-url (the URL the other replicas reach this one at); the process runtime runs one replica")
+	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		bad("store", c.Store, "want a postgres:// URL, or nothing for the embedded SQLite file")
 	}
@@ -307,6 +313,87 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		defer d.Detach() // after hosting has closed: deferred calls run last-in first-out
 	}
 
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	admission := &api.Admission{
+		AllowedHosts:     append([]string{c.Listen, ln.Addr().String()}, c.AllowedHosts...),
+		MaxInflightBytes: c.MaxInflightBytes,
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), store.WriteErrors)
+	front := apiFront{Verifier: verifier, Admission: admission, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		BodyReadTimeout: c.BodyReadTimeout, Logger: log.With("component", "api")}
+
+	// The handler in use: the services' (a single server, or the leader),
+	// or the forwarder to the leader (a follower).
+	var current atomic.Pointer[http.Handler]
+	errc := make(chan error, 2)
+	if c.HALease == "" {
+		h, stop, err := startServices(ctx, c, log, st, rt, reg, front)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		current.Store(&h)
+	} else {
+		stop, err := elect(ctx, c, log, st, rt, reg, front, &current, errc)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	// Slow clients: headers within 10 s and 64 KiB, bodies within the
+	// handler's body read deadline.
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	go func() { errc <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info("ebb server listening", "addr", addr, "data", c.Data, "region", c.Region, "account_id", c.AccountID,
+		"endpoint_url", "http://"+addr)
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		srv.Close()
+		return err
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}
+
+// apiFront is what every replica's API handler shares: admission,
+// signatures, /metrics.
+type apiFront struct {
+	Verifier        *sigv4.Verifier
+	Admission       *api.Admission
+	Metrics         http.Handler
+	BodyReadTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// startServices starts hosting, the metric store, alarms, the autoscaler,
+// async inference and their loops, and returns the API handler that serves
+// them and stop, which stops the loops and then hosting.
+func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store, rt runtime.Runtime,
+	reg *prometheus.Registry, front apiFront) (http.Handler, func(), error) {
+	var cleanups []func()
+	stop := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	fail := func(err error) (http.Handler, func(), error) {
+		stop()
+		return nil, nil, err
+	}
 	var clk clock.Clock = clock.Real{}
 	if c.TimeScale != 1 {
 		clk = clock.NewScaled(c.TimeScale)
@@ -324,42 +411,39 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 		Logger: log.With("component", "hosting"),
 	})
 	if err := hs.Start(ctx); err != nil {
-		return err
+		return fail(err)
 	}
-	defer func() {
+	cleanups = append(cleanups, func() {
 		log.Info("stopping instances")
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := hs.Close(sctx); err != nil {
 			log.Error("stopping instances", "err", err)
 		}
-	}()
+	})
 	ms, err := metrics.Open(st)
 	if err != nil {
-		return fmt.Errorf("loading metrics: %w", err)
+		return fail(fmt.Errorf("loading metrics: %w", err))
 	}
-	// The loops stop (and are waited for) before hosting and the store close:
-	// deferred calls run last-in first-out.
+	// The loops stop (and are waited for) before hosting closes.
 	loops, stopLoops := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	run := func(loop func(context.Context)) {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(loops) }()
 	}
-	defer func() { stopLoops(); wg.Wait() }()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), store.WriteErrors)
+	cleanups = append(cleanups, func() { stopLoops(); wg.Wait() })
 	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
 		Prometheus: emitter.NewPrometheus(reg)}).Run)
 	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })
 	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
 	if err != nil {
-		return fmt.Errorf("loading alarms: %w", err)
+		return fail(fmt.Errorf("loading alarms: %w", err))
 	}
 	as, err := autoscaler.New(ctx, autoscaler.Options{Store: st, Hosting: hs, Alarms: mon, Metrics: ms, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler"), EndpointsDeleted: deleted, ColdStarts: coldStarts})
 	if err != nil {
-		return fmt.Errorf("loading scaling targets: %w", err)
+		return fail(fmt.Errorf("loading scaling targets: %w", err))
 	}
 	// The one late binding, closing a real cycle: alarms deliver their
 	// actions to the autoscaler, which creates and reads alarms.
@@ -376,51 +460,21 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	async, err := asyncinv.New(ctx, asyncinv.Options{Store: st, Hosting: hs, Router: rtr, Objects: payloads, Metrics: ms, Clock: clk,
 		Logger: log.With("component", "async"), Webhooks: c.Webhooks, Region: c.Region})
 	if err != nil {
-		return fmt.Errorf("loading the async queue: %w", err)
+		return fail(fmt.Errorf("loading the async queue: %w", err))
 	}
 	run(async.Run)
-
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	admission := &api.Admission{
-		AllowedHosts:     append([]string{c.Listen, ln.Addr().String()}, c.AllowedHosts...),
-		MaxInflightBytes: c.MaxInflightBytes,
-	}
-	handler := api.NewHandler(api.Config{
+	return api.NewHandler(api.Config{
 		SageMaker:       sagemaker.New(hs, as.AutoscaledVariants),
 		Runtime:         &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
 		Objects:         objects,
 		CloudWatch:      cloudwatch.New(ms, mon, st, clk),
 		Autoscaling:     autoscaling.New(as),
-		Metrics:         promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		Verifier:        verifier,
-		Admission:       admission,
-		BodyReadTimeout: c.BodyReadTimeout,
-		Logger:          log.With("component", "api"),
-	})
-	// Slow clients: headers within 10 s and 64 KiB, bodies within the
-	// handler's body read deadline.
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	addr := ln.Addr().String()
-	log.Info("ebb server listening", "addr", addr, "data", c.Data, "region", c.Region, "account_id", c.AccountID,
-		"endpoint_url", "http://"+addr)
-	if ready != nil {
-		ready <- addr
-	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		return err
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	return nil
+		Metrics:         front.Metrics,
+		Verifier:        front.Verifier,
+		Admission:       front.Admission,
+		BodyReadTimeout: front.BodyReadTimeout,
+		Logger:          front.Logger,
+	}), stop, nil
 }
 
 // openStore opens --store: the SQLite file in the data directory, or

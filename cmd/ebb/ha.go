@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ebbscale/ebb/internal/api"
+	"github.com/ebbscale/ebb/internal/leader"
+	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/postgres"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// elect takes part in the leader election of --ha-lease. Until this replica
+// leads, current forwards every API call to the leader (after admitting it
+// and verifying its signature here); once it leads, it raises the store's
+// fencing epoch, starts the services and their loops, and serves them. A
+// replica that stops leading (or whose write is fenced off) reports on errc
+// and the server exits: its pod restarts as a follower, as
+// kube-controller-manager's does. stop stops the services, then gives the
+// lease up.
+func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store, rt runtime.Runtime, reg *prometheus.Registry,
+	front apiFront, current *atomic.Pointer[http.Handler], errc chan<- error) (stop func(), err error) {
+	pg, ok := st.(*postgres.Postgres)
+	if !ok {
+		return nil, errors.New("--ha-lease needs --store postgres://...")
+	}
+	client, ns, err := kubeClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("--ha-lease: %w", err)
+	}
+	report := func(err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}
+	var mu sync.Mutex
+	var stopServices func()
+	var el *leader.Elector
+	lead := func(lctx context.Context) {
+		epoch, err := pg.Fence(lctx, c.AdvertiseURL)
+		if err != nil {
+			report(fmt.Errorf("raising the fencing epoch: %w", err))
+			return
+		}
+		h, stop, err := startServices(lctx, c, log, st, rt, reg, front)
+		if err != nil {
+			report(err)
+			return
+		}
+		mu.Lock()
+		stopServices = stop
+		mu.Unlock()
+		current.Store(&h)
+		log.Info("serving as the leader", "lease", c.HALease, "epoch", epoch)
+		select {
+		case <-lctx.Done():
+		case <-pg.Fenced():
+			report(errors.New("a newer leader fenced this replica's writes off: stopping"))
+		}
+	}
+	lost := func() { report(errors.New("not leading any more: stopping (the restarted replica follows)")) }
+	el, err = leader.New(leader.Options{Client: client, Namespace: ns, Name: c.HALease, URL: c.AdvertiseURL,
+		Logger: log.With("component", "leader")}, lead, lost)
+	if err != nil {
+		return nil, fmt.Errorf("--ha-lease: %w", err)
+	}
+	var follower http.Handler = api.NewHandler(api.Config{
+		Forward:         leader.NewForwarder(el.LeaderURL, log.With("component", "forward")),
+		Metrics:         front.Metrics,
+		Verifier:        front.Verifier,
+		Admission:       front.Admission,
+		BodyReadTimeout: front.BodyReadTimeout,
+		Logger:          front.Logger,
+	})
+	current.Store(&follower)
+	ectx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { el.Run(ectx); close(done) }()
+	return func() {
+		mu.Lock()
+		if stopServices != nil {
+			stopServices()
+		}
+		mu.Unlock()
+		cancel() // gives the lease up (ReleaseOnCancel): the next leader need not wait for it to expire
+		<-done
+	}, nil
+}
