@@ -16,7 +16,7 @@ import (
 
 // haReplicas starts n ebb replicas on one PostgreSQL database and the
 // Kubernetes control plane, electing a leader with one Lease.
-func haReplicas(t *testing.T, n int) (*kubeServer, []*server, func(i int) *server) {
+func haReplicas(t testing.TB, n int) (*kubeServer, []*server, func(i int) *server) {
 	t.Helper()
 	c := kubeCluster(t)
 	dsn := pgtest.Shared(t).Database(t)
@@ -46,7 +46,7 @@ func haReplicas(t *testing.T, n int) (*kubeServer, []*server, func(i int) *serve
 }
 
 // leaderOf waits until one of the live replicas says it leads.
-func leaderOf(t *testing.T, reps []*server, skip map[*server]bool, limit time.Duration) int {
+func leaderOf(t testing.TB, reps []*server, skip map[*server]bool, limit time.Duration) int {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
