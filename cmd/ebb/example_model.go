@@ -30,6 +30,8 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.WorkPerRequest, "work", 10*time.Millisecond, "CPU time spent per request")
 	workMS := fs.Float64("work-ms", -1, "CPU milliseconds per request (shorthand for --work)")
 	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
+	fs.IntVar(&cfg.StreamTokens, "stream-tokens", 0, "stream every answer as this many tokens, as an LLM does (for InvokeEndpointWithResponseStream)")
+	fs.DurationVar(&cfg.TokenDelay, "token-delay", 20*time.Millisecond, "with --stream-tokens: the time between tokens")
 	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
 	// SageMaker runs a container as `docker run IMAGE serve`: the argument

@@ -131,6 +131,13 @@ func (h *Handler) classify(r *http.Request) call {
 						h.c.Runtime.Invoke(w, r, name, body, received)
 					}}
 			}
+			if name, ok := strings.CutSuffix(rest, "/invocations-response-stream"); ok {
+				received := time.Now()
+				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: invokeTooLarge,
+					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
+						h.c.Runtime.InvokeStream(w, r, name, body, received)
+					}}
+			}
 			if name, ok := strings.CutSuffix(rest, "/async-invocations"); ok {
 				return call{service: "sagemaker", maxBody: asyncinv.MaxInlineBody, tooLarge: asyncTooLarge,
 					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {

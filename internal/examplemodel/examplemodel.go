@@ -22,6 +22,11 @@ type Config struct {
 	WorkPerRequest time.Duration // CPU per request
 	WorkPerKB      time.Duration // extra CPU per KiB of payload
 	ModelDir       string        // may hold model.json: {"seed": 7, "hidden": 64}
+	// StreamTokens > 0 makes every answer a stream, as an LLM's: that many
+	// text tokens, TokenDelay apart, each flushed as a chunk of its own
+	// (chunked transfer encoding), the scores in the last.
+	StreamTokens int
+	TokenDelay   time.Duration
 }
 
 // Model is a deterministic MLP: input -> hidden (tanh) -> ... -> score.
@@ -158,6 +163,10 @@ func (m *Model) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	work := m.cfg.WorkPerRequest + time.Duration(float64(m.cfg.WorkPerKB)*float64(len(body))/1024)
 	scores := m.Predict(rows, work)
+	if m.cfg.StreamTokens > 0 {
+		m.stream(w, r, scores)
+		return
+	}
 	if strings.Contains(r.Header.Get("Accept"), "text/csv") || (r.Header.Get("Accept") == "" && strings.Contains(r.Header.Get("Content-Type"), "csv")) {
 		w.Header().Set("Content-Type", "text/csv")
 		var b bytes.Buffer
@@ -179,6 +188,34 @@ func (m *Model) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)
+}
+
+// stream answers token by token: "token-1 token-2 ... scores=s1,s2\n".
+func (m *Model) stream(w http.ResponseWriter, r *http.Request, scores []float64) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	for i := 1; i <= m.cfg.StreamTokens; i++ {
+		if i > 1 && m.cfg.TokenDelay > 0 {
+			select {
+			case <-time.After(m.cfg.TokenDelay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		tok := "token-" + strconv.Itoa(i) + " "
+		if i == m.cfg.StreamTokens {
+			parts := make([]string, len(scores))
+			for j, s := range scores {
+				parts[j] = strconv.FormatFloat(s, 'f', 6, 64)
+			}
+			tok += "scores=" + strings.Join(parts, ",") + "\n"
+		}
+		io.WriteString(w, tok)
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
 }
 
 // parse reads CSV or JSON rows of numbers.
