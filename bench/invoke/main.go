@@ -66,6 +66,7 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 		return err
 	}
 	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755) // as root, ebb runs instances as nobody, who must reach the data directory
 
 	addr := freePort()
 	srv := exec.Command(ebb, "server", "--listen", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn")
@@ -79,29 +80,25 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 		return err
 	}
 	image := fmt.Sprintf("%s example-model --work %s", ebb, work)
+	streaming := fmt.Sprintf("%s example-model --work 0 --stream-tokens 4 --token-delay 20ms", ebb)
 	for _, call := range []struct{ op, body string }{
 		{"CreateModel", `{"ModelName":"bench","PrimaryContainer":{"Image":"` + image + `"}}`},
 		{"CreateEndpointConfig", `{"EndpointConfigName":"bench","ProductionVariants":[{"VariantName":"AllTraffic","ModelName":"bench","InstanceType":"ml.c5.large","InitialInstanceCount":1}]}`},
 		{"CreateEndpoint", `{"EndpointName":"bench","EndpointConfigName":"bench"}`},
+		{"CreateModel", `{"ModelName":"stream","PrimaryContainer":{"Image":"` + streaming + `"}}`},
+		{"CreateEndpointConfig", `{"EndpointConfigName":"stream","ProductionVariants":[{"VariantName":"AllTraffic","ModelName":"stream","InstanceType":"ml.c5.large","InitialInstanceCount":1}]}`},
+		{"CreateEndpoint", `{"EndpointName":"stream","EndpointConfigName":"stream"}`},
 	} {
 		if _, err := sagemaker(base, call.op, call.body); err != nil {
 			return err
 		}
 	}
-	for start := time.Now(); ; {
-		out, err := sagemaker(base, "DescribeEndpoint", `{"EndpointName":"bench"}`)
-		if err != nil {
+	for _, ep := range []string{"bench", "stream"} {
+		if err := waitInService(base, ep); err != nil {
 			return err
 		}
-		if out["EndpointStatus"] == "InService" {
-			break
-		}
-		if time.Since(start) > time.Minute {
-			return fmt.Errorf("endpoint not InService: %v", out)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	instance, err := instanceAddr(filepath.Join(dir, "data", "instances"))
+	instance, err := instanceAddr(filepath.Join(dir, "data", "instances"), "bench")
 	if err != nil {
 		return err
 	}
@@ -154,7 +151,79 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 			}
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	streamInstance, err := instanceAddr(filepath.Join(dir, "data", "instances"), "stream")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nInvokeEndpointWithResponseStream: time to the first chunk of a 4-token answer (20 ms apart), 200 sequential requests\n\n")
+	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tfirst chunk p50\tp99\tadded p50\t")
+	var directTTFB time.Duration
+	for _, tg := range []struct{ name, url string }{
+		{"direct", "http://" + streamInstance + "/invocations"},
+		{"ebb", base + "/endpoints/stream/invocations-response-stream"},
+	} {
+		p50, p99, err := firstChunk(tg.url, 200)
+		if err != nil {
+			return err
+		}
+		if tg.name == "direct" {
+			directTTFB = p50
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%v\t%v\t\n", tg.name, p50, p99, p50-directTTFB)
+	}
 	return tw.Flush()
+}
+
+// waitInService polls DescribeEndpoint until the endpoint is InService.
+func waitInService(base, name string) error {
+	for start := time.Now(); ; {
+		out, err := sagemaker(base, "DescribeEndpoint", `{"EndpointName":"`+name+`"}`)
+		if err != nil {
+			return err
+		}
+		if out["EndpointStatus"] == "InService" {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("endpoint %s not InService: %v", name, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// firstChunk measures the time from sending a request to reading the first
+// bytes of its streamed answer.
+func firstChunk(url string, n int) (p50, p99 time.Duration, err error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	var ds []time.Duration
+	buf := make([]byte, 1)
+	for range n {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("1,2,3"))
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Authorization", benchAuth)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return 0, 0, fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			resp.Body.Close()
+			return 0, 0, err
+		}
+		ds = append(ds, time.Since(start))
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	slices.Sort(ds)
+	return ds[n/2], ds[n*99/100], nil
 }
 
 type result struct {
@@ -176,7 +245,13 @@ func load(url string, n int, d time.Duration) result {
 const wrkScript = `wrk.method = "POST"
 wrk.body = "1,2,3,4"
 wrk.headers["Content-Type"] = "text/csv"
+wrk.headers["Authorization"] = "` + benchAuth + `"
 `
+
+// benchAuth is an Authorization header of SigV4's shape: without
+// --credentials ebb checks the shape only (browsers cannot send it), and
+// the direct and nginx targets ignore it.
+const benchAuth = "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/sagemaker/aws4_request, SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000"
 
 var wrkLine = regexp.MustCompile(`(?m)^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
 
@@ -218,6 +293,7 @@ func loadGo(url string, n int, d time.Duration) result {
 		start := time.Now()
 		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Authorization", benchAuth)
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, false
@@ -282,6 +358,7 @@ func waitHTTP(url string) error {
 func sagemaker(base, op, body string) (map[string]any, error) {
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", base+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("Authorization", benchAuth)
 	req.Header.Set("X-Amz-Target", "SageMaker."+op)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -296,7 +373,7 @@ func sagemaker(base, op, body string) (map[string]any, error) {
 	return out, nil
 }
 
-func instanceAddr(dir string) (string, error) {
+func instanceAddr(dir, endpoint string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", err
@@ -306,8 +383,8 @@ func instanceAddr(dir string) (string, error) {
 		if err != nil {
 			continue
 		}
-		var rec struct{ Addr string }
-		if json.Unmarshal(b, &rec) == nil && rec.Addr != "" {
+		var rec struct{ Addr, Endpoint string }
+		if json.Unmarshal(b, &rec) == nil && rec.Addr != "" && rec.Endpoint == endpoint {
 			return rec.Addr, nil
 		}
 	}
