@@ -98,25 +98,8 @@ func TooLarge(op string, limit int) *awserr.Error {
 
 // Invoke answers one InvokeEndpoint whose body was read (and authenticated).
 func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string, body []byte, received time.Time) {
-	if err := awsmodel.SageMakerRuntime.ValidateREST("InvokeEndpoint", map[string]string{"EndpointName": endpoint}, r.Header); err != nil {
-		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
-		return
-	}
-	header := make(http.Header, len(forwarded))
-	for _, k := range forwarded {
-		if v := r.Header.Values(k); len(v) > 0 {
-			header[k] = v
-		}
-	}
-	resp, err := h.Router.Invoke(r.Context(), router.Invocation{
-		Endpoint:      endpoint,
-		TargetVariant: r.Header.Get("X-Amzn-SageMaker-Target-Variant"),
-		Body:          body,
-		Header:        header,
-		Received:      received,
-	})
-	if err != nil {
-		h.fail(w, endpoint, h.fromError(err, endpoint))
+	resp, ok := h.route(w, r, "InvokeEndpoint", endpoint, body, received)
+	if !ok {
 		return
 	}
 	defer resp.Close()
@@ -150,6 +133,37 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 	}
 	w.WriteHeader(http.StatusOK)
 	io.Copy(w, answer)
+}
+
+// route validates an invocation (op: its operation in the runtime model)
+// and sends it to an instance with the headers the model gets; on failure
+// it has answered and ok is false.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint string, body []byte, received time.Time) (*router.Response, bool) {
+	if err := awsmodel.SageMakerRuntime.ValidateREST(op, map[string]string{"EndpointName": endpoint}, r.Header); err != nil {
+		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
+		return nil, false
+	}
+	header := make(http.Header, len(forwarded))
+	for _, k := range forwarded {
+		if v := r.Header.Values(k); len(v) > 0 {
+			header[k] = v
+		}
+	}
+	if a := r.Header.Get("X-Amzn-SageMaker-Accept"); a != "" { // the streaming operation's Accept
+		header.Set("Accept", a)
+	}
+	resp, err := h.Router.Invoke(r.Context(), router.Invocation{
+		Endpoint:      endpoint,
+		TargetVariant: r.Header.Get("X-Amzn-SageMaker-Target-Variant"),
+		Body:          body,
+		Header:        header,
+		Received:      received,
+	})
+	if err != nil {
+		h.fail(w, endpoint, h.fromError(err, endpoint))
+		return nil, false
+	}
+	return resp, true
 }
 
 func (h *Handler) fail(w http.ResponseWriter, endpoint string, e *awserr.Error) {

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
-	"github.com/ebbscale/ebb/internal/api/awserr"
-	"github.com/ebbscale/ebb/internal/api/awsmodel"
 	"github.com/ebbscale/ebb/internal/router"
 )
 
@@ -29,28 +27,8 @@ const streamChunk = 32 << 10
 // ModelStreamError event (StreamBroken; ModelInvocationTimeExceeded past
 // the model timeout), as SageMaker does.
 func (h *Handler) InvokeStream(w http.ResponseWriter, r *http.Request, endpoint string, body []byte, received time.Time) {
-	if err := awsmodel.SageMakerRuntime.ValidateREST("InvokeEndpointWithResponseStream", map[string]string{"EndpointName": endpoint}, r.Header); err != nil {
-		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
-		return
-	}
-	header := make(http.Header, len(forwarded))
-	for _, k := range forwarded {
-		if v := r.Header.Values(k); len(v) > 0 {
-			header[k] = v
-		}
-	}
-	if a := r.Header.Get("X-Amzn-SageMaker-Accept"); a != "" {
-		header.Set("Accept", a)
-	}
-	resp, err := h.Router.Invoke(r.Context(), router.Invocation{
-		Endpoint:      endpoint,
-		TargetVariant: r.Header.Get("X-Amzn-SageMaker-Target-Variant"),
-		Body:          body,
-		Header:        header,
-		Received:      received,
-	})
-	if err != nil {
-		h.fail(w, endpoint, h.fromError(err, endpoint))
+	resp, ok := h.route(w, r, "InvokeEndpointWithResponseStream", endpoint, body, received)
+	if !ok {
 		return
 	}
 	defer resp.Close()

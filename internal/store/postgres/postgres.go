@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -93,11 +90,10 @@ func (s *Postgres) Close() error {
 }
 
 func (s *Postgres) migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := store.Migrations(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -113,22 +109,14 @@ func (s *Postgres) migrate(ctx context.Context) error {
 	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&version); err != nil {
 		return err
 	}
-	for _, f := range files {
-		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(f, "migrations/"), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", f)
-		}
-		if n <= version {
+	for _, m := range ms {
+		if m.Version <= version {
 			continue
 		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", f, err)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations(version) VALUES ($1)", n); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations(version) VALUES ($1)", m.Version); err != nil {
 			return err
 		}
 	}
