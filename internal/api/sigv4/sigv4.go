@@ -226,13 +226,10 @@ func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte) *awser
 	}
 
 	// Rebuild the request from exactly the headers the client signed.
+	// (A request value, not NewRequest: no URL to format and parse again.)
 	u := *r.URL
 	u.Scheme, u.Host = "http", r.Host
-	again, err := http.NewRequestWithContext(context.Background(), r.Method, u.String(), nil)
-	if err != nil {
-		return invalid("%s", mismatch)
-	}
-	again.Host = r.Host
+	again := (&http.Request{Method: r.Method, URL: &u, Host: r.Host, Header: make(http.Header, len(a.SignedHeaders)+2)}).WithContext(context.Background())
 	for _, name := range a.SignedHeaders {
 		switch name {
 		case "host":
