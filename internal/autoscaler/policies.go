@@ -51,12 +51,10 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 	var existing *Policy
 	count := 0
 	key := t.Key()
-	for _, p := range s.policies {
-		if p.TargetKey == key {
-			count++
-			if p.Name == in.Name {
-				existing = p
-			}
+	for _, p := range s.byTarget[key] {
+		count++
+		if p.Name == in.Name {
+			existing = p
 		}
 	}
 	if existing == nil && count >= MaxPoliciesPerTgt {
@@ -95,8 +93,8 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 			return "", nil, err
 		}
 		// Several target-tracking policies on one target must use different metrics.
-		for _, other := range s.policies {
-			if other.TargetKey == key && other.Name != in.Name && other.TT != nil && sameMetric(other.TT.Queries, tt.Queries) {
+		for _, other := range s.byTarget[key] {
+			if other.Name != in.Name && other.TT != nil && sameMetric(other.TT.Queries, tt.Queries) {
 				return "", nil, errorf(ErrValidation, "Target tracking scaling policy %s already tracks this metric on the scalable target; each policy must use a different metric.", other.Name)
 			}
 		}
@@ -115,7 +113,7 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 	if err := s.save(ctx, kindPolicy, p.ARN, p, existing == nil); err != nil {
 		return "", nil, err
 	}
-	s.policies[p.ARN] = p
+	s.addPolicy(p)
 	s.log.Info("scaling policy put", "policy", p.Name, "type", p.Type, "resource", t.ResourceID)
 	return p.ARN, s.policyAlarms(p), nil
 }
@@ -319,6 +317,29 @@ func (s *Service) deletePolicy(ctx context.Context, p *Policy) error {
 	return s.o.Store.Delete(ctx, kindPolicy, p.ARN)
 }
 
+// addPolicy indexes a policy (new, or replacing the one with its ARN).
+// Callers hold s.mu.
+func (s *Service) addPolicy(p *Policy) {
+	s.policies[p.ARN] = p
+	m := s.byTarget[p.TargetKey]
+	if m == nil {
+		m = map[string]*Policy{}
+		s.byTarget[p.TargetKey] = m
+	}
+	m[p.ARN] = p
+}
+
+// removePolicy forgets a policy. Callers hold s.mu.
+func (s *Service) removePolicy(p *Policy) {
+	delete(s.policies, p.ARN)
+	if m := s.byTarget[p.TargetKey]; m != nil {
+		delete(m, p.ARN)
+		if len(m) == 0 {
+			delete(s.byTarget, p.TargetKey)
+		}
+	}
+}
+
 // DeletePolicy deletes a policy by name.
 func (s *Service) DeletePolicy(ctx context.Context, name, ns, id, dim string) error {
 	s.mu.Lock()
@@ -327,12 +348,12 @@ func (s *Service) DeletePolicy(ctx context.Context, name, ns, id, dim string) er
 	if err != nil {
 		return err
 	}
-	for arn, p := range s.policies {
-		if p.TargetKey == t.Key() && p.Name == name {
+	for _, p := range s.byTarget[t.Key()] {
+		if p.Name == name {
 			if err := s.deletePolicy(ctx, p); err != nil {
 				return err
 			}
-			delete(s.policies, arn)
+			s.removePolicy(p)
 			return nil
 		}
 	}

@@ -80,10 +80,7 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) retrigger(key string) {
 	s.mu.Lock()
 	var trs []trigger
-	for _, p := range s.policies {
-		if p.TargetKey != key {
-			continue
-		}
+	for _, p := range s.byTarget[key] {
 		for _, a := range s.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
 			if a.StateValue == alarm.Alarm {
 				trs = append(trs, trigger{p.ARN, a})
@@ -224,8 +221,8 @@ func (s *Service) decideTT(p *Policy, a monitor.MetricAlarm, current int, now ti
 			return 0, false, false
 		}
 		var votes []scaling.ScaleInVote
-		for _, other := range s.policies {
-			if other.TargetKey != p.TargetKey || other.TT == nil || other.TT.DisableScaleIn {
+		for _, other := range s.byTarget[p.TargetKey] {
+			if other.TT == nil || other.TT.DisableScaleIn {
 				continue
 			}
 			v := s.scaleInVote(other, p, metric, now)

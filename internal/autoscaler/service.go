@@ -87,10 +87,11 @@ type Service struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	targets   map[string]*Target          // by key
-	policies  map[string]*Policy          // by ARN
-	scheduled map[string]*ScheduledAction // by ARN
-	pending   map[string]*Activity        // unfinished activity per target key
+	targets   map[string]*Target            // by key
+	policies  map[string]*Policy            // by ARN
+	byTarget  map[string]map[string]*Policy // target key -> ARN -> policy (the same policies)
+	scheduled map[string]*ScheduledAction   // by ARN
+	pending   map[string]*Activity          // unfinished activity per target key
 
 	triggers chan trigger
 	// kick wakes Run to apply pending activities (size 1: coalesced).
@@ -113,7 +114,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.MaxTargets == 0 {
 		o.MaxTargets = MaxTargets
 	}
-	s := &Service{o: o, log: o.Logger, targets: map[string]*Target{}, policies: map[string]*Policy{},
+	s := &Service{o: o, log: o.Logger, targets: map[string]*Target{}, policies: map[string]*Policy{}, byTarget: map[string]map[string]*Policy{},
 		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, triggers: make(chan trigger, 4096), kick: make(chan struct{}, 1)}
 	load := func(kind string, each func([]byte) error) error {
 		docs, err := o.Store.List(ctx, kind)
@@ -145,7 +146,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := load(kindPolicy, func(b []byte) error {
 		var p Policy
 		err := json.Unmarshal(b, &p)
-		s.policies[p.ARN] = &p
+		s.addPolicy(&p)
 		return err
 	}); err != nil {
 		return nil, err
@@ -303,13 +304,11 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 	if t == nil {
 		return noTarget(ns, id, dim)
 	}
-	for arn, p := range s.policies {
-		if p.TargetKey == key {
-			if err := s.deletePolicy(ctx, p); err != nil {
-				return err
-			}
-			delete(s.policies, arn)
+	for _, p := range s.byTarget[key] {
+		if err := s.deletePolicy(ctx, p); err != nil {
+			return err
 		}
+		s.removePolicy(p)
 	}
 	for arn, a := range s.scheduled {
 		if a.TargetKey == key {
