@@ -116,13 +116,17 @@ func (r *Runner) pod(obj any) {
 
 // launch runs the pod's init containers (model data) and its container.
 func (r *Runner) launch(p *corev1.Pod, pr *proc) {
-	fail := func(msg string, args ...any) {
-		r.t.Logf("kubetest: pod %s: "+msg, append([]any{p.Name}, args...)...)
+	// ended records that the pod's container has run (or never will).
+	ended := func() {
 		r.mu.Lock()
 		delete(r.procs, p.UID)
 		r.done[p.UID] = true
 		r.mu.Unlock()
 		close(pr.exited)
+	}
+	fail := func(msg string, args ...any) {
+		r.t.Logf("kubetest: pod %s: "+msg, append([]any{p.Name}, args...)...)
+		ended()
 		r.deletePod(p.Name)
 	}
 	modelDir := filepath.Join(r.c.dir, "pods", string(p.UID), "model")
@@ -146,11 +150,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	if !ok {
 		// As a kubelet that cannot pull it: the pod never serves.
 		r.t.Logf("kubetest: pod %s: no stand-in for image %q", p.Name, c.Image)
-		r.mu.Lock()
-		delete(r.procs, p.UID)
-		r.done[p.UID] = true
-		r.mu.Unlock()
-		close(pr.exited)
+		ended()
 		return
 	}
 	argv = append(slices.Clone(argv), c.Args...)
@@ -188,11 +188,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	r.mu.Unlock()
 	go func() {
 		cmd.Wait()
-		r.mu.Lock()
-		delete(r.procs, p.UID)
-		r.done[p.UID] = true
-		r.mu.Unlock()
-		close(pr.exited)
+		ended()
 		// The container ended: as a kubelet does, remove the pod at once
 		// (grace 0), whether it was being deleted (kwok alone would take
 		// up to its grace period) or died, when its ReplicaSet replaces it.
