@@ -17,6 +17,9 @@ type Container struct {
 	Image        string            `json:"Image,omitempty"`
 	ModelDataUrl string            `json:"ModelDataUrl,omitempty"`
 	Environment  map[string]string `json:"Environment,omitempty"`
+	// Read only to refuse what ebb does not implement (see CreateModel).
+	Mode             string `json:"Mode,omitempty"`
+	ModelPackageName string `json:"ModelPackageName,omitempty"`
 }
 
 // Model is a SageMaker model. Request keeps the CreateModel request as given

@@ -175,7 +175,16 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 		return "", errorf(ErrInvalid, "%v", err)
 	}
 	arn := s.ModelARN(req.ModelName)
+	if len(req.Containers) > 1 {
+		return "", errorf(ErrInvalid, "ebb does not support serial inference pipelines or multi-container endpoints (Containers with %d containers) yet; give one PrimaryContainer.", len(req.Containers))
+	}
 	c, ok := req.container()
+	if c.Mode == "MultiModel" {
+		return "", errorf(ErrInvalid, "ebb does not support multi-model endpoints (Mode MultiModel) yet; use Mode SingleModel.")
+	}
+	if c.ModelPackageName != "" {
+		return "", errorf(ErrInvalid, "ebb does not support model packages (ModelPackageName) yet; give the container's Image and ModelDataUrl.")
+	}
 	if !ok || c.Image == "" {
 		return "", errorf(ErrInvalid, "Either PrimaryContainer or Containers must be specified, with an Image.")
 	}

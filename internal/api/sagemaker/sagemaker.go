@@ -102,6 +102,9 @@ type nameInput struct {
 }
 
 func (x *Handler) createModel(ctx context.Context, body []byte) (any, error) {
+	if err := refuseUnsupported(body, unsupportedModel); err != nil {
+		return nil, err
+	}
 	arn, err := x.h.CreateModel(ctx, body)
 	return map[string]string{"ModelArn": arn}, err
 }
@@ -181,6 +184,9 @@ func (x *Handler) listModels(ctx context.Context, body []byte) (any, error) {
 }
 
 func (x *Handler) createEndpointConfig(ctx context.Context, body []byte) (any, error) {
+	if err := refuseUnsupported(body, unsupportedConfig); err != nil {
+		return nil, err
+	}
 	arn, err := x.h.CreateEndpointConfig(ctx, body)
 	return map[string]string{"EndpointConfigArn": arn}, err
 }
@@ -231,6 +237,9 @@ func (x *Handler) listEndpointConfigs(ctx context.Context, body []byte) (any, er
 }
 
 func (x *Handler) createEndpoint(ctx context.Context, body []byte) (any, error) {
+	if err := refuseUnsupported(body, unsupportedEndpoint); err != nil {
+		return nil, err
+	}
 	var in struct {
 		EndpointName       string
 		EndpointConfigName string
@@ -358,6 +367,9 @@ func (x *Handler) listEndpoints(ctx context.Context, body []byte) (any, error) {
 }
 
 func (x *Handler) updateEndpoint(ctx context.Context, body []byte) (any, error) {
+	if err := refuseUnsupported(body, unsupportedEndpoint); err != nil {
+		return nil, err
+	}
 	var in struct {
 		EndpointName                     string
 		EndpointConfigName               string

@@ -143,6 +143,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
 		return nil, false
 	}
+	if e := notApplicable(r, endpoint); e != nil {
+		h.fail(w, endpoint, e)
+		return nil, false
+	}
 	header := make(http.Header, len(forwarded))
 	for _, k := range forwarded {
 		if v := r.Header.Values(k); len(v) > 0 {
@@ -164,6 +168,28 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 		return nil, false
 	}
 	return resp, true
+}
+
+// routingHeaders are the headers that choose what inside an endpoint
+// serves a request, each with AWS's refusal when the endpoint has no such
+// thing. ebb's endpoints are single-model, single-container, without
+// inference components or an explainer (it refuses those configurations),
+// so each of these headers is refused rather than ignored. The TargetModel
+// text is AWS's; the others follow it.
+var routingHeaders = []struct{ header, refusal string }{
+	{"X-Amzn-SageMaker-Target-Model", "Endpoint %s is not a multi-model endpoint and does not support target model header."},
+	{"X-Amzn-SageMaker-Target-Container-Hostname", "Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header."},
+	{"X-Amzn-SageMaker-Inference-Component", "Endpoint %s does not host inference components and does not support inference component header."},
+	{"X-Amzn-SageMaker-Enable-Explanations", "Endpoint %s does not have an explainer configured and does not support enable explanations header."},
+}
+
+func notApplicable(r *http.Request, endpoint string) *awserr.Error {
+	for _, h := range routingHeaders {
+		if r.Header.Get(h.header) != "" {
+			return awserr.New("ValidationError", http.StatusBadRequest, h.refusal, endpoint)
+		}
+	}
+	return nil
 }
 
 func (h *Handler) fail(w http.ResponseWriter, endpoint string, e *awserr.Error) {

@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/aws/smithy-go"
+)
+
+// TestRefusedFeatures: what ebb does not implement is refused with a
+// ValidationException that names it, and nothing is created; it is never
+// accepted and then ignored. Routing headers that do not apply to a plain
+// endpoint get AWS's ValidationError.
+func TestRefusedFeatures(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	sm := s.SageMaker()
+	ctx := context.Background()
+	role := aws.String("arn:aws:iam::123456789012:role/ebb")
+	check := func(what string, err error, want string) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationException" || !strings.Contains(ae.ErrorMessage(), want) ||
+			!strings.Contains(ae.ErrorMessage(), "ebb does not support") {
+			t.Errorf("%s: %v, want a ValidationException naming %s", what, err, want)
+		}
+	}
+	_, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("mme"), ExecutionRoleArn: role,
+		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(model), Mode: types.ContainerModeMultiModel}})
+	check("Mode MultiModel", err, "Mode MultiModel")
+	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("pipeline"), ExecutionRoleArn: role,
+		Containers: []types.ContainerDefinition{{Image: aws.String(model)}, {Image: aws.String(model)}}})
+	check("two Containers", err, "Containers")
+	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("direct"), ExecutionRoleArn: role,
+		Containers:               []types.ContainerDefinition{{Image: aws.String(model), ContainerHostname: aws.String("a")}},
+		InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: types.InferenceExecutionModeDirect}})
+	check("InferenceExecutionConfig", err, "InferenceExecutionConfig")
+	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("pkg"), ExecutionRoleArn: role,
+		PrimaryContainer: &types.ContainerDefinition{ModelPackageName: aws.String("arn:aws:sagemaker:us-east-1:123456789012:model-package/p/1")}})
+	check("ModelPackageName", err, "ModelPackageName")
+	for _, name := range []string{"mme", "pipeline", "direct", "pkg"} {
+		if _, err := sm.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: aws.String(name)}); err == nil {
+			t.Errorf("refused model %s exists", name)
+		}
+	}
+
+	deploy(t, sm, "plain", model, 1)
+	variant := []types.ProductionVariant{{VariantName: aws.String("v"), ModelName: aws.String("plain"),
+		InstanceType: types.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(1)}}
+	_, err = sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("capture"), ProductionVariants: variant,
+		DataCaptureConfig: &types.DataCaptureConfig{DestinationS3Uri: aws.String("s3://b/c"), InitialSamplingPercentage: aws.Int32(100),
+			CaptureOptions: []types.CaptureOption{{CaptureMode: types.CaptureModeInput}}}})
+	check("DataCaptureConfig", err, "DataCaptureConfig")
+	_, err = sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("shadow"), ProductionVariants: variant,
+		ShadowProductionVariants: []types.ProductionVariant{{VariantName: aws.String("s"), ModelName: aws.String("plain"),
+			InstanceType: types.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(1)}}})
+	check("ShadowProductionVariants", err, "ShadowProductionVariants")
+	_, err = sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("canary"), EndpointConfigName: aws.String("plain"),
+		DeploymentConfig: &types.DeploymentConfig{BlueGreenUpdatePolicy: &types.BlueGreenUpdatePolicy{
+			TrafficRoutingConfiguration: &types.TrafficRoutingConfig{Type: types.TrafficRoutingConfigTypeAllAtOnce, WaitIntervalInSeconds: aws.Int32(0)}}}})
+	check("DeploymentConfig", err, "DeploymentConfig")
+	if _, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("canary")}); err == nil {
+		t.Error("the refused endpoint exists")
+	}
+
+	waitInService(t, sm, "plain")
+	_, err = s.Runtime().InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("plain"), Body: []byte("1"),
+		ContentType: aws.String("text/csv"), TargetModel: aws.String("m.tar.gz")})
+	expectAPIError(t, err, "ValidationError", "Endpoint plain is not a multi-model endpoint and does not support target model header.")
+	_, err = s.Runtime().InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("plain"), Body: []byte("1"),
+		ContentType: aws.String("text/csv"), InferenceComponentName: aws.String("ic")})
+	expectAPIError(t, err, "ValidationError", "Endpoint plain does not host inference components and does not support inference component header.")
+}
