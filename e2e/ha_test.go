@@ -3,13 +3,18 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
@@ -83,9 +88,25 @@ func TestHAFailover(t *testing.T) {
 	sm := follower.SageMaker()
 	deploy(t, sm, "ha", kubeModel, 1)
 	waitInService(t, sm, "ha")
+	// Every replica routes invocations itself, and CloudWatch counts the
+	// traffic of all of them.
+	const perReplica = 20
 	for _, r := range reps {
-		invoke(t, r.Runtime(), "ha", "1,2,3") // through every replica
+		for range perReplica {
+			invoke(t, r.Runtime(), "ha", "1,2,3")
+		}
 	}
+	for i, r := range reps {
+		if i != first {
+			waitCond(t, fmt.Sprintf("follower %d routed its own invocations", i), func() bool { return routedByItself(t, r, "ha") > 0 })
+		}
+	}
+	sent := float64(len(reps) * perReplica)
+	cw := follower.cloudWatchClients()["cbor"]
+	waitCond(t, "Invocations and InvocationsPerInstance count every replica's traffic", func() bool {
+		inv, per := sumOf(t, cw, "ha", "Invocations"), sumOf(t, cw, "ha", "InvocationsPerInstance")
+		return inv == sent && per == sent
+	})
 	stop := traffic(follower.Runtime(), "ha", 2)
 
 	// Kill the leader while a capacity change is in flight.
@@ -123,4 +144,44 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// routedByItself is the ebb_invocations_total a replica's /metrics reports
+// for an endpoint: the invocations its own router sent to a model.
+func routedByItself(t testing.TB, s *server, endpoint string) float64 {
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var n float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "ebb_invocations_total{") && strings.Contains(line, `endpoint="`+endpoint+`"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			n += v
+		}
+	}
+	return n
+}
+
+// sumOf is the Sum of an endpoint metric (variant AllTraffic) over the last
+// hour.
+func sumOf(t testing.TB, cw *cloudwatch.Client, endpoint, name string) float64 {
+	now := time.Now()
+	out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{
+		Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String(name),
+		Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String(endpoint)}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
+		StartTime:  aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Minute)), Period: aws.Int32(3600),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, dp := range out.Datapoints {
+		sum += *dp.Sum
+	}
+	return sum
 }

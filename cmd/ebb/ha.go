@@ -10,7 +10,11 @@ import (
 	"sync/atomic"
 
 	"github.com/ebbscale/ebb/internal/api"
+	"github.com/ebbscale/ebb/internal/api/smruntime"
+	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/leader"
+	"github.com/ebbscale/ebb/internal/replica"
+	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/postgres"
@@ -41,10 +45,38 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 		default:
 		}
 	}
+	// A follower routes invocations itself, with the table the leader
+	// publishes, and sends what it measured to the leader.
+	var el *leader.Elector
+	forward := leader.NewForwarder(func() string { return el.LeaderURL() }, log.With("component", "forward"))
+	rtr := router.New(router.Options{})
+	clk := newClock(c)
+	em := &emitter.Emitter{Router: rtr, Hosting: replica.NoInstances{}, Store: replica.Outbox{Mailbox: pg}, Clock: clk,
+		NoIdleZeros: true, Prometheus: front.Prometheus, Logger: log.With("component", "emitter")}
+	fctx, stopFollowing := context.WithCancel(context.Background())
+	var following sync.WaitGroup
+	following.Add(2)
+	go func() {
+		defer following.Done()
+		replica.Follow(fctx, clk, replica.DefaultFollowEvery, st, rtr, log.With("component", "replica"))
+	}()
+	go func() { defer following.Done(); em.Run(fctx) }()
+	// unfollow ends the follower's loops, once, sending what its router
+	// measured last.
+	var unfollowOnce sync.Once
+	unfollow := func() {
+		unfollowOnce.Do(func() {
+			stopFollowing()
+			following.Wait()
+			if err := em.Tick(clk.Now()); err != nil {
+				log.Warn("sending the last metrics measured as a follower", "err", err)
+			}
+		})
+	}
 	var mu sync.Mutex
 	var stopServices func()
-	var el *leader.Elector
 	lead := func(lctx context.Context) {
+		unfollow()
 		epoch, err := pg.Fence(lctx, c.AdvertiseURL)
 		if err != nil {
 			report(fmt.Errorf("raising the fencing epoch: %w", err))
@@ -70,10 +102,12 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	el, err = leader.New(leader.Options{Client: client, Namespace: ns, Name: c.HALease, URL: c.AdvertiseURL,
 		Logger: log.With("component", "leader")}, lead, lost)
 	if err != nil {
+		unfollow()
 		return nil, fmt.Errorf("--ha-lease: %w", err)
 	}
 	var follower http.Handler = api.NewHandler(api.Config{
-		Forward:         leader.NewForwarder(el.LeaderURL, log.With("component", "forward")),
+		Forward:         forward,
+		Runtime:         &smruntime.Handler{Router: rtr, Fallback: forward, Region: c.Region, AccountID: c.AccountID},
 		Metrics:         front.Metrics,
 		Verifier:        front.Verifier,
 		Admission:       front.Admission,
@@ -85,6 +119,7 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	done := make(chan struct{})
 	go func() { el.Run(ectx); close(done) }()
 	return func() {
+		unfollow()
 		mu.Lock()
 		if stopServices != nil {
 			stopServices()

@@ -37,6 +37,7 @@ import (
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
+	"github.com/ebbscale/ebb/internal/replica"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
@@ -324,6 +325,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), store.WriteErrors)
 	front := apiFront{Verifier: verifier, Admission: admission, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Prometheus:      emitter.NewPrometheus(reg),
 		BodyReadTimeout: c.BodyReadTimeout, Logger: log.With("component", "api")}
 
 	// The handler in use: the services' (a single server, or the leader),
@@ -372,9 +374,12 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 // apiFront is what every replica's API handler shares: admission,
 // signatures, /metrics.
 type apiFront struct {
-	Verifier        *sigv4.Verifier
-	Admission       *api.Admission
-	Metrics         http.Handler
+	Verifier  *sigv4.Verifier
+	Admission *api.Admission
+	Metrics   http.Handler
+	// Prometheus receives the invocation metrics of whichever router
+	// serves: a follower's, then the leader's.
+	Prometheus      *emitter.Prometheus
 	BodyReadTimeout time.Duration
 	Logger          *slog.Logger
 }
@@ -394,9 +399,8 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		stop()
 		return nil, nil, err
 	}
-	var clk clock.Clock = clock.Real{}
+	clk := newClock(c)
 	if c.TimeScale != 1 {
-		clk = clock.NewScaled(c.TimeScale)
 		log.Info("time runs faster", "time_scale", c.TimeScale)
 	}
 	// The router's cold starts and hosting's deleted endpoints reach the
@@ -405,8 +409,17 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	coldStarts := make(chan router.ColdStartRequest)
 	rtr := router.New(router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout})
 	deleted := make(chan string, 64)
+	// Several replicas: the leader publishes its routing table for the
+	// followers and takes in the metrics they measured.
+	var routes hosting.Routes = rtr
+	var publisher *replica.Publisher
+	mailbox, replicated := st.(replica.Mailbox)
+	if c.HALease != "" && replicated {
+		publisher = replica.NewPublisher(rtr, st, clk, log.With("component", "replica"))
+		routes = publisher
+	}
 	hs := hosting.New(hosting.Options{Deleted: deleted,
-		Store: st, Runtime: rt, Routes: rtr, Clock: clk,
+		Store: st, Runtime: rt, Routes: routes, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
 		Logger: log.With("component", "hosting"),
 	})
@@ -434,8 +447,12 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	}
 	cleanups = append(cleanups, func() { stopLoops(); wg.Wait() })
 	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
-		Prometheus: emitter.NewPrometheus(reg)}).Run)
+		Prometheus: front.Prometheus}).Run)
 	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })
+	if publisher != nil {
+		run(publisher.Run)
+		run(func(ctx context.Context) { replica.Inbox(ctx, clk, mailbox, ms, log.With("component", "replica")) })
+	}
 	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
 	if err != nil {
 		return fail(fmt.Errorf("loading alarms: %w", err))
@@ -475,6 +492,14 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		BodyReadTimeout: front.BodyReadTimeout,
 		Logger:          front.Logger,
 	}), stop, nil
+}
+
+// newClock is the clock of the loops: real time, or --time-scale's.
+func newClock(c serverConfig) clock.Clock {
+	if c.TimeScale != 1 {
+		return clock.NewScaled(c.TimeScale)
+	}
+	return clock.Real{}
 }
 
 // openStore opens --store: the SQLite file in the data directory, or

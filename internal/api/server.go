@@ -76,7 +76,9 @@ type Config struct {
 	Logger          *slog.Logger
 	// Forward, if set, receives every AWS API call once it is admitted and
 	// its signature verified, with its body (a follower replica forwards
-	// them to the leader); the services are then not needed.
+	// them to the leader); the services are then not needed, except
+	// Runtime, which, if set too, serves InvokeEndpoint and its streaming
+	// form on this replica.
 	Forward http.Handler
 }
 
@@ -113,6 +115,9 @@ type call struct {
 	// serve answers; its body is a pooled buffer valid only until serve
 	// returns, so what keeps it (the async queue) copies it.
 	serve func(http.ResponseWriter, *http.Request, []byte)
+	// invoke marks the synchronous invocations, which a follower replica
+	// with a Runtime routes itself rather than forwarding.
+	invoke bool
 }
 
 // classify tells the services apart. It is written out rather than left to
@@ -126,14 +131,14 @@ func (h *Handler) classify(r *http.Request) call {
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/endpoints/"); ok {
 			if name, ok := strings.CutSuffix(rest, "/invocations"); ok {
 				received := time.Now()
-				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: invokeTooLarge,
+				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: invokeTooLarge, invoke: true,
 					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
 						h.c.Runtime.Invoke(w, r, name, body, received)
 					}}
 			}
 			if name, ok := strings.CutSuffix(rest, "/invocations-response-stream"); ok {
 				received := time.Now()
-				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: invokeTooLarge,
+				return call{service: "sagemaker", maxBody: router.MaxPayloadBytes, tooLarge: invokeTooLarge, invoke: true,
 					fail: smruntime.Fail, serve: func(w http.ResponseWriter, r *http.Request, body []byte) {
 						h.c.Runtime.InvokeStream(w, r, name, body, received)
 					}}
@@ -278,7 +283,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(objstore.WithChunkVerifier(r.Context(), verify))
 		}
 	}
-	if h.c.Forward != nil && c.service != "" {
+	if h.c.Forward != nil && c.service != "" && !(c.invoke && h.c.Runtime != nil) {
 		if body != nil {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			r.ContentLength = int64(len(body))

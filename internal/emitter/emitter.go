@@ -44,6 +44,10 @@ type Emitter struct {
 	Logger      *slog.Logger
 	// Prometheus, if set, also receives the metrics for /metrics.
 	Prometheus *Prometheus
+	// NoIdleZeros leaves out the zeros of idle minutes: a follower
+	// replica's emitter, whose idle minute says nothing of the endpoint's
+	// (the leader's emitter reports those).
+	NoIdleZeros bool
 
 	minute     map[variantKey]*minuteState
 	lastCPU    map[string]runtime.Stats // by instance ID
@@ -101,7 +105,7 @@ func (e *Emitter) Tick(now time.Time) error {
 			e.minute[k] = m
 		}
 		if !m.start.Equal(thisMinute) {
-			if m.invocations == 0 {
+			if m.invocations == 0 && !e.NoIdleZeros {
 				// An idle minute reports zeros, as SageMaker's endpoints do.
 				for _, name := range []string{"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"} {
 					add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Timestamp: m.start, Value: 0})

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/awserr"
+	"github.com/ebbscale/ebb/internal/api/awsjson"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -33,9 +33,9 @@ type Options struct {
 	Namespace, Name string // the Lease
 	// URL is how the other replicas reach this one; it is this replica's
 	// identity in the Lease (with a suffix unique to the process).
-	URL                                     string
+	URL                                       string
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
-	Logger                                  *slog.Logger
+	Logger                                    *slog.Logger
 }
 
 // Elector runs one replica's part in the election.

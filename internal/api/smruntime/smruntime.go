@@ -46,6 +46,11 @@ type Handler struct {
 	Async     *asyncinv.Service // nil: async invocations are refused
 	Region    string
 	AccountID string
+	// Fallback, if set, answers the invocations the router cannot place
+	// (an endpoint, variant or instance it does not know of, a cold start):
+	// a follower replica forwards them to the leader, whose table is the
+	// newest and which starts capacity from zero.
+	Fallback http.Handler
 }
 
 // InvokeAsync answers one InvokeEndpointAsync: 202 once the request is
@@ -164,6 +169,11 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 		Received:      received,
 	})
 	if err != nil {
+		if h.Fallback != nil && (errors.Is(err, router.ErrEndpointNotFound) || errors.Is(err, router.ErrVariantNotFound) || errors.Is(err, router.ErrNoCapacity)) {
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+			h.Fallback.ServeHTTP(w, r)
+			return nil, false
+		}
 		h.fail(w, endpoint, h.fromError(err, endpoint))
 		return nil, false
 	}

@@ -1,0 +1,73 @@
+package replica
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+)
+
+// Mailbox is where followers' metrics wait for the leader
+// (store/postgres's inbox).
+type Mailbox interface {
+	SendMetrics(ctx context.Context, doc []byte) error
+	TakeMetrics(ctx context.Context, limit int, fn func(doc []byte) error) (int, error)
+}
+
+// Outbox is a follower emitter's metric store: each Put is one batch sent
+// to the leader.
+type Outbox struct{ Mailbox Mailbox }
+
+// Put sends a batch of datapoints to the leader.
+func (o Outbox) Put(points []metrics.Point) error {
+	doc, err := json.Marshal(points)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return o.Mailbox.SendMetrics(ctx, doc)
+}
+
+// NoInstances is a follower emitter's hosting: the leader samples the
+// instances.
+type NoInstances struct{}
+
+// RunningInstances returns none.
+func (NoInstances) RunningInstances() []hosting.RunningInstance { return nil }
+
+// takeBatch bounds one transaction of the inbox.
+const takeBatch = 256
+
+// Inbox takes the followers' metrics into the leader's metric store every
+// second until ctx ends.
+func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface{ Put([]metrics.Point) error }, log *slog.Logger) {
+	clock.Every(ctx, clk, time.Second, func(time.Time) {
+		for {
+			n, err := m.TakeMetrics(ctx, takeBatch, func(doc []byte) error {
+				var pts []metrics.Point
+				if err := json.Unmarshal(doc, &pts); err != nil {
+					// Dropped, not retried for ever: it can never decode.
+					log.Error("a follower's metrics do not decode", "err", err)
+					return nil
+				}
+				if err := into.Put(pts); err != nil {
+					return fmt.Errorf("storing a follower's metrics: %w", err)
+				}
+				return nil
+			})
+			if err != nil {
+				log.Warn("taking the followers' metrics", "err", err)
+				return
+			}
+			if n < takeBatch {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,65 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/store/memory"
+)
+
+func instances(r *router.Router, endpoint string) int {
+	n := 0
+	for _, s := range r.Collect() {
+		if s.Endpoint == endpoint {
+			n += s.Instances
+		}
+	}
+	return n
+}
+
+// TestFollowerLoadsPublishedTables: what the leader's hosting publishes
+// reaches a follower's router within the poll interval, changes included,
+// and a withdrawn endpoint is no longer routed there.
+func TestFollowerLoadsPublishedTables(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		st := memory.New()
+		log := slog.New(slog.DiscardHandler)
+		local, follower := router.New(router.Options{}), router.New(router.Options{})
+		pub := NewPublisher(local, st, clock.Real{}, log)
+		go pub.Run(ctx)
+		go Follow(ctx, clock.Real{}, DefaultFollowEvery, st, follower, log)
+
+		ep := router.Endpoint{Name: "a", Variants: []router.Variant{{Name: "v", Weight: 1,
+			Instances: []router.Instance{{ID: "i1", Addr: "127.0.0.1:1"}}}}}
+		pub.Set(ep)
+		if got := instances(local, "a"); got != 1 {
+			t.Fatalf("the leader's own router has %d instances, want 1 at once", got)
+		}
+		time.Sleep(DefaultFollowEvery)
+		synctest.Wait()
+		if got := instances(follower, "a"); got != 1 {
+			t.Fatalf("follower: %d instances, want 1", got)
+		}
+		ep.Variants[0].Instances = append(ep.Variants[0].Instances, router.Instance{ID: "i2", Addr: "127.0.0.1:2"})
+		pub.Set(ep)
+		time.Sleep(DefaultFollowEvery)
+		synctest.Wait()
+		if got := instances(follower, "a"); got != 2 {
+			t.Fatalf("follower after the change: %d instances, want 2", got)
+		}
+		pub.Delete("a")
+		time.Sleep(DefaultFollowEvery)
+		synctest.Wait()
+		if _, err := follower.Invoke(ctx, router.Invocation{Endpoint: "a"}); !errors.Is(err, router.ErrEndpointNotFound) {
+			t.Fatalf("a withdrawn endpoint on the follower: %v, want ErrEndpointNotFound", err)
+		}
+	})
+}
