@@ -7,12 +7,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
 // BenchmarkHA measures three replicas on PostgreSQL
-// (go test -run x -bench HA -benchtime 1x ./e2e): DescribeEndpoint through
-// the leader and through a follower (p50, p99 of 500 calls each), and the
+// (go test -run x -bench HA -benchtime 1x ./e2e): DescribeEndpoint,
+// PutScalingPolicy and InvokeEndpoint through the leader and through a
+// follower (p50, p99), and the
 // failover time (kill -9 of the leader until another replica leads, and
 // until DescribeEndpoint answers again through a follower) over 10 trials.
 func BenchmarkHA(b *testing.B) {
@@ -22,12 +26,35 @@ func BenchmarkHA(b *testing.B) {
 		fol := reps[(lead+1)%3]
 		deploy(b, fol.SageMaker(), "hab", kubeModel, 1)
 		waitInService(b, fol.SageMaker(), "hab")
-		lat := func(s *server) (p50, p99 time.Duration) {
-			sm := s.SageMaker()
+		ctx := context.Background()
+		resource := aws.String("endpoint/hab/variant/AllTraffic")
+		if _, err := fol.AutoScaling().RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+			ResourceId: resource, ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(4)}); err != nil {
+			b.Fatal(err)
+		}
+		calls := map[string]func(s *server) error{
+			"DescribeEndpoint": func(s *server) error {
+				_, err := s.SageMaker().DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("hab")})
+				return err
+			},
+			"PutScalingPolicy": func(s *server) error {
+				_, err := s.AutoScaling().PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("bench"),
+					ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
+					PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+					TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(100),
+						PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}})
+				return err
+			},
+			"InvokeEndpoint": func(s *server) error {
+				_, err := s.Runtime().InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("hab"), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
+				return err
+			},
+		}
+		lat := func(s *server, call func(*server) error, n int) (p50, p99 time.Duration) {
 			var ds []time.Duration
-			for range 500 {
+			for range n {
 				t0 := time.Now()
-				if _, err := sm.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("hab")}); err != nil {
+				if err := call(s); err != nil {
 					b.Fatal(err)
 				}
 				ds = append(ds, time.Since(t0))
@@ -35,12 +62,19 @@ func BenchmarkHA(b *testing.B) {
 			slices.Sort(ds)
 			return ds[len(ds)/2], ds[len(ds)*99/100]
 		}
-		lp50, lp99 := lat(reps[lead])
-		fp50, fp99 := lat(fol)
-		b.ReportMetric(float64(lp50.Microseconds()), "µs-p50-leader")
-		b.ReportMetric(float64(lp99.Microseconds()), "µs-p99-leader")
-		b.ReportMetric(float64(fp50.Microseconds()), "µs-p50-follower")
-		b.ReportMetric(float64(fp99.Microseconds()), "µs-p99-follower")
+		for _, name := range []string{"DescribeEndpoint", "PutScalingPolicy", "InvokeEndpoint"} {
+			n := 500
+			if name == "PutScalingPolicy" {
+				n = 100 // each call rewrites the policy and its two alarms
+			}
+			lp50, lp99 := lat(reps[lead], calls[name], n)
+			fp50, fp99 := lat(fol, calls[name], n)
+			b.Logf("%s (%d calls): leader p50 %v p99 %v; follower p50 %v p99 %v", name, n, lp50, lp99, fp50, fp99)
+			b.ReportMetric(float64(lp50.Microseconds()), "µs-p50-leader-"+name)
+			b.ReportMetric(float64(lp99.Microseconds()), "µs-p99-leader-"+name)
+			b.ReportMetric(float64(fp50.Microseconds()), "µs-p50-follower-"+name)
+			b.ReportMetric(float64(fp99.Microseconds()), "µs-p99-follower-"+name)
+		}
 
 		var elect, answer []time.Duration
 		for range 10 {

@@ -14,6 +14,8 @@ import (
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/postgres"
+	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
 
 // discardStore takes every write and keeps only the documents the loop
@@ -78,17 +80,35 @@ func (f *manyEndpoints) UpdateEndpointWeightsAndCapacities(_ context.Context, na
 // each (20,000 policies, 40,000 alarms) and metrics that keep changing; one
 // op is a full round: a minute of new datapoints, every alarm evaluated,
 // every action decided and applied.
+// The -postgres runs keep every write (alarm states and history,
+// activities, capacity) in a real PostgreSQL, as a replicated ebb does.
 func BenchmarkControlPlane(b *testing.B) {
-	b.Run("changing", func(b *testing.B) { benchControlPlane(b, true) })
-	b.Run("steady", func(b *testing.B) { benchControlPlane(b, false) })
+	discard := func(testing.TB) benchStore { return &discardStore{docs: map[string][]byte{}} }
+	b.Run("changing", func(b *testing.B) { benchControlPlane(b, true, discard) })
+	b.Run("steady", func(b *testing.B) { benchControlPlane(b, false, discard) })
+	pg := func(t testing.TB) benchStore {
+		s, err := postgres.Open(context.Background(), pgtest.Shared(t).Database(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	b.Run("changing-postgres", func(b *testing.B) { benchControlPlane(b, true, pg) })
 }
 
-func benchControlPlane(b *testing.B, changing bool) {
+// benchStore is what the autoscaler and the alarms need of a store.
+type benchStore interface {
+	Store
+	monitor.Store
+}
+
+func benchControlPlane(b *testing.B, changing bool, open func(testing.TB) benchStore) {
 	const targets = 10000
 	ctx := context.Background()
 	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
-	st := &discardStore{docs: map[string][]byte{}}
+	st := open(b)
 	ms, _ := metrics.Open(nil)
 	host := &manyEndpoints{capacity: map[string]int{}}
 	var before runtime.MemStats
