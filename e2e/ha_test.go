@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
 
@@ -107,6 +108,15 @@ func TestHAFailover(t *testing.T) {
 		inv, per := sumOf(t, cw, "ha", "Invocations"), sumOf(t, cw, "ha", "InvocationsPerInstance")
 		return inv == sent && per == sent
 	})
+	// Async inference would keep its objects on the leader's disk:
+	// refused, naming the flag that makes it safe.
+	_, err := sm.CreateEndpointConfig(context.Background(), &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("ha-async"),
+		ProductionVariants: []smtypes.ProductionVariant{{VariantName: aws.String("v"), ModelName: aws.String("ha"),
+			InstanceType: smtypes.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(1)}},
+		AsyncInferenceConfig: &smtypes.AsyncInferenceConfig{OutputConfig: &smtypes.AsyncInferenceOutputConfig{S3OutputPath: aws.String("s3://async/out")}}})
+	if err == nil || !strings.Contains(err.Error(), "ValidationException") || !strings.Contains(err.Error(), "--s3-endpoint") {
+		t.Fatalf("an async endpoint config on replicas without --s3-endpoint: %v", err)
+	}
 	stop := traffic(follower.Runtime(), "ha", 2)
 
 	// Kill the leader while a capacity change is in flight.

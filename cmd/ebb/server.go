@@ -480,8 +480,14 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		return fail(fmt.Errorf("loading the async queue: %w", err))
 	}
 	run(async.Run)
+	sm := sagemaker.New(hs, as.AutoscaledVariants)
+	if c.HALease != "" && c.S3Endpoint == "" {
+		// ebb's own S3 store is the leader's disk: what async inference
+		// writes there would be lost with the leader.
+		sm.RefuseConfig = map[string]string{"AsyncInferenceConfig": "asynchronous inference with ebb's own S3 store when it runs as several replicas (that store is one replica's disk; start the replicas with --s3-endpoint)"}
+	}
 	return api.NewHandler(api.Config{
-		SageMaker:       sagemaker.New(hs, as.AutoscaledVariants),
+		SageMaker:       sm,
 		Runtime:         &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
 		Objects:         objects,
 		CloudWatch:      cloudwatch.New(ms, mon, st, clk),

@@ -30,6 +30,9 @@ type Handler struct {
 	// autoscaled names the variants of an endpoint that are scalable
 	// targets of Application Auto Scaling (nil: none).
 	autoscaled func(endpoint string) []string
+	// RefuseConfig names more members of CreateEndpointConfig this server
+	// refuses (with the reason), beyond what ebb never implements.
+	RefuseConfig map[string]string
 }
 
 // errorTable is SageMaker's error table. SageMaker reports missing and
@@ -185,6 +188,9 @@ func (x *Handler) listModels(ctx context.Context, body []byte) (any, error) {
 
 func (x *Handler) createEndpointConfig(ctx context.Context, body []byte) (any, error) {
 	if err := refuseUnsupported(body, unsupportedConfig); err != nil {
+		return nil, err
+	}
+	if err := refuseUnsupported(body, x.RefuseConfig); err != nil {
 		return nil, err
 	}
 	arn, err := x.h.CreateEndpointConfig(ctx, body)
