@@ -16,16 +16,24 @@ import (
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
 	"github.com/ebbscale/ebb/internal/runtime/process"
+	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/postgres"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
 // newRuntime builds the runtime --runtime names.
-func newRuntime(ctx context.Context, c serverConfig, log *slog.Logger) (runtime.Runtime, error) {
+func newRuntime(ctx context.Context, c serverConfig, st store.Store, log *slog.Logger) (runtime.Runtime, error) {
 	switch c.Runtime {
 	case "kubernetes":
-		return newKubernetesRuntime(ctx, c, log)
+		// Several replicas: a deposed leader's writes to the Kubernetes API
+		// are refused like its writes to PostgreSQL.
+		var fence func(context.Context) error
+		if pg, ok := st.(*postgres.Postgres); ok && c.HALease != "" {
+			fence = pg.CheckFence
+		}
+		return newKubernetesRuntime(ctx, c, fence, log)
 	default:
 		return newProcessRuntime(c, log)
 	}
@@ -63,7 +71,7 @@ func kubeClient(c serverConfig) (k8s.Interface, string, error) {
 }
 
 // newKubernetesRuntime runs instances as pods.
-func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger) (runtime.Runtime, error) {
+func newKubernetesRuntime(ctx context.Context, c serverConfig, fence func(context.Context) error, log *slog.Logger) (runtime.Runtime, error) {
 	client, ns, err := kubeClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("--runtime kubernetes: %w", err)
@@ -74,7 +82,7 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, log *slog.Logger)
 	}
 	rt, err := kubernetes.New(ctx, kubernetes.Options{Client: client, Namespace: ns, FetcherImage: c.FetcherImage,
 		FetcherSecret: c.FetcherSecret, S3Endpoint: s3, Region: c.Region, InstanceTypeLabel: c.InstanceTypeLabel,
-		DCGMURL: c.DCGMURL, StartLimit: c.StartLimit, Logger: log})
+		DCGMURL: c.DCGMURL, StartLimit: c.StartLimit, Fence: fence, Logger: log})
 	if err != nil {
 		return nil, err
 	}

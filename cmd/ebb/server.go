@@ -306,7 +306,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer st.Close()
 
-	rt, err := newRuntime(ctx, c, log.With("component", "runtime"))
+	rt, err := newRuntime(ctx, c, st, log.With("component", "runtime"))
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,10 @@ type Options struct {
 	PingInterval       time.Duration
 	PingTimeout        time.Duration
 	UnhealthyThreshold int
-	Logger             *slog.Logger
+	// Fence, if set, is asked before every write to the Kubernetes API; an
+	// error refuses the write (a replica that lost the leadership).
+	Fence  func(context.Context) error
+	Logger *slog.Logger
 }
 
 // Runtime runs instances as pods. Create it with New.
@@ -323,6 +326,9 @@ func (r *Runtime) scaler(g *group) {
 // create makes sure the endpoint's owner, the group's Service and its
 // Deployment exist, the Deployment with replicas pods.
 func (r *Runtime) create(ctx context.Context, spec runtime.Spec, replicas int32) error {
+	if err := r.fenced(ctx); err != nil {
+		return err
+	}
 	ns := r.o.Namespace
 	owner, err := r.c.CoreV1().ConfigMaps(ns).Create(ctx, ownerFor(spec.Endpoint), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -350,6 +356,9 @@ func (r *Runtime) create(ctx context.Context, spec runtime.Spec, replicas int32)
 // API server answers 409 when another writer (the deployment controller
 // updating status, another ebb) changed it since it was read: read again.
 func (r *Runtime) scale(ctx context.Context, name string, replicas int32) error {
+	if err := r.fenced(ctx); err != nil {
+		return err
+	}
 	deps := r.c.AppsV1().Deployments(r.o.Namespace)
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		s, err := deps.GetScale(ctx, name, metav1.GetOptions{})
@@ -427,10 +436,21 @@ func (r *Runtime) readyAddrs(name string) map[string]string {
 	return out
 }
 
+// fenced asks Options.Fence whether this replica may still write.
+func (r *Runtime) fenced(ctx context.Context) error {
+	if r.o.Fence == nil {
+		return nil
+	}
+	return r.o.Fence(ctx)
+}
+
 // annotate sets one annotation on a pod (a merge patch).
 func (r *Runtime) annotate(pod, key, value string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := r.fenced(ctx); err != nil {
+		return err
+	}
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, key, value)
 	_, err := r.c.CoreV1().Pods(r.o.Namespace).Patch(ctx, pod, "application/merge-patch+json", patch, metav1.PatchOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -444,6 +464,10 @@ func (r *Runtime) annotate(pod, key, value string) error {
 func (r *Runtime) deletePod(pod string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := r.fenced(ctx); err != nil {
+		r.log.Warn("not deleting the pod of an ended instance", "pod", pod, "err", err)
+		return
+	}
 	if err := r.c.CoreV1().Pods(r.o.Namespace).Delete(ctx, pod, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		r.log.Warn("deleting the pod of an ended instance", "pod", pod, "err", err)
 	}
@@ -454,6 +478,9 @@ func (r *Runtime) deletePod(pod string) {
 // its owner ConfigMap, and with it, by the garbage collector, everything
 // (runtime.Releaser).
 func (r *Runtime) Release(ctx context.Context, endpoint string, keep ...string) error {
+	if err := r.fenced(ctx); err != nil {
+		return err
+	}
 	kept := map[string]bool{}
 	for _, k := range keep {
 		kept[k] = true

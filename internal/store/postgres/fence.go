@@ -39,6 +39,26 @@ func (s *Postgres) Fence(ctx context.Context, holder string) (int64, error) {
 // replica must stop acting.
 func (s *Postgres) Fenced() <-chan struct{} { return s.fence.fenced }
 
+// CheckFence returns ErrFenced once a newer leader has raised the epoch: the
+// check before a write elsewhere (the Kubernetes API) that cannot share the
+// database's transaction. A Fence right after the check can still let one
+// such write through: the window is one API call, not a frozen replica's
+// whole pause.
+func (s *Postgres) CheckFence(ctx context.Context) error {
+	if s.fence.epoch == 0 {
+		return nil
+	}
+	var epoch int64
+	if err := s.pool.QueryRow(ctx, "SELECT epoch FROM leader_epoch WHERE id = 1").Scan(&epoch); err != nil {
+		return unavailable(err)
+	}
+	if epoch != s.fence.epoch {
+		s.fence.once.Do(func() { close(s.fence.fenced) })
+		return ErrFenced
+	}
+	return nil
+}
+
 // check verifies, inside tx, that this replica's epoch is current.
 func (s *Postgres) check(ctx context.Context, tx pgx.Tx) error {
 	if s.fence.epoch == 0 {

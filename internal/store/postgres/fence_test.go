@@ -38,6 +38,9 @@ func TestPostgresFencing(t *testing.T) {
 		"Update":       func() error { return old.Update(ctx, "model", "a", []byte(`{"late":true}`)) },
 		"PutActivity":  func() error { return old.PutActivity(ctx, "id", "t", time.Now(), []byte(`{}`)) },
 		"EnqueueAsync": func() error { _, err := old.EnqueueAsync(ctx, "ep", []byte(`{}`)); return err },
+		"TakeMetrics":  func() error { _, err := old.TakeMetrics(ctx, 1, func([]byte) error { return nil }); return err },
+		// The check before a write to the Kubernetes API.
+		"CheckFence": func() error { return old.CheckFence(ctx) },
 	} {
 		if err := write(); !errors.Is(err, ErrFenced) {
 			t.Errorf("the deposed leader's %s = %v, want ErrFenced", name, err)
@@ -53,5 +56,8 @@ func TestPostgresFencing(t *testing.T) {
 	}
 	if err := next.Update(ctx, "model", "a", []byte(`{"v":2}`)); err != nil {
 		t.Fatalf("the new leader's write: %v", err)
+	}
+	if err := next.CheckFence(ctx); err != nil {
+		t.Fatalf("the new leader's CheckFence: %v", err)
 	}
 }
