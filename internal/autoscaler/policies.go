@@ -132,6 +132,9 @@ func validateStep(c *scaling.StepConfig) error {
 	if err := scaling.ValidateSteps(c.Steps); err != nil {
 		return errorf(ErrValidation, "%v", err)
 	}
+	if c.MinAdjustmentMagnitude < 0 {
+		return errorf(ErrValidation, "MinAdjustmentMagnitude must be greater than or equal to 0.")
+	}
 	if c.MinAdjustmentMagnitude != 0 && c.AdjustmentType != scaling.PercentChangeInCapacity {
 		return errorf(ErrValidation, "MinAdjustmentMagnitude is only supported with AdjustmentType PercentChangeInCapacity.")
 	}
@@ -152,6 +155,11 @@ func validateStep(c *scaling.StepConfig) error {
 func (s *Service) targetTracking(t *Target, in *TTInput) (*TargetTracking, error) {
 	tt := &TargetTracking{Config: in.Raw, TargetValue: in.TargetValue, DisableScaleIn: in.DisableScaleIn,
 		ScaleInCooldown: defaultCooldown * time.Second, ScaleOutCooldown: defaultCooldown * time.Second}
+	for name, c := range map[string]*int{"ScaleInCooldown": in.ScaleInCooldown, "ScaleOutCooldown": in.ScaleOutCooldown} {
+		if c != nil && *c < 0 {
+			return nil, errorf(ErrValidation, "%s must be greater than or equal to 0.", name)
+		}
+	}
 	if in.ScaleInCooldown != nil {
 		tt.ScaleInCooldown = time.Duration(*in.ScaleInCooldown) * time.Second
 	}

@@ -73,6 +73,7 @@ var epDims = []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "Va
 //	expect activity TEXT              the newest activity mentions TEXT
 //	expect not-scaled CODE            the newest not-scaled reason
 //	expect activities N               scaling activities so far
+//	expect bounds MIN MAX             the target's MinCapacity and MaxCapacity
 func TestScenarios(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.test")
 	if len(files) == 0 {
@@ -363,6 +364,11 @@ func (sc *scenario) expect(what, arg string) error {
 		}
 		if strconv.Itoa(n) != arg {
 			return fmt.Errorf("%d activities: %s", n, summary(acts))
+		}
+	case "bounds":
+		ts := sc.s.Targets(Namespace, []string{resourceID}, Dimension)
+		if len(ts) != 1 || fmt.Sprintf("%d %d", ts[0].MinCapacity, ts[0].MaxCapacity) != arg {
+			return fmt.Errorf("bounds %+v, want %s", ts, arg)
 		}
 	case "alarm":
 		name, state, _ := strings.Cut(arg, " ")

@@ -87,6 +87,9 @@ func (s *Service) PutScheduled(ctx context.Context, in ScheduledInput) error {
 	if a.MinCapacity == nil && a.MaxCapacity == nil {
 		return errorf(ErrValidation, "ScalableTargetAction must set MinCapacity, MaxCapacity or both.")
 	}
+	if (a.MinCapacity != nil && *a.MinCapacity < 0) || (a.MaxCapacity != nil && *a.MaxCapacity < 0) {
+		return errorf(ErrValidation, "Capacity values must be greater than or equal to 0.")
+	}
 	if a.MinCapacity != nil && a.MaxCapacity != nil && *a.MinCapacity > *a.MaxCapacity {
 		return errorf(ErrValidation, "Minimum capacity (%d) cannot be greater than maximum capacity (%d).", *a.MinCapacity, *a.MaxCapacity)
 	}
@@ -174,24 +177,41 @@ func (s *Service) runSchedules(ctx context.Context, now time.Time) {
 }
 
 // fire applies a scheduled action: new bounds, then capacity moved into them.
+//
+// An action that sets only one bound can cross the other one (MinCapacity
+// above the target's MaxCapacity). The user guide says such an action must
+// set both "to ensure that the new minimum capacity is not higher than the
+// maximum capacity" [AAS-SCHED, scheduled-scaling-policy-overview], and
+// never that it moves the other bound, so ebb leaves the bounds as they are
+// and records the run as a Failed activity that says why: it never raises
+// the user's MaxCapacity (or lowers MinCapacity) by itself.
 func (s *Service) fire(ctx context.Context, t *Target, a *ScheduledAction, now time.Time) {
+	min, max := t.MinCapacity, t.MaxCapacity
 	if a.MinCapacity != nil {
-		t.MinCapacity = *a.MinCapacity
+		min = *a.MinCapacity
 	}
 	if a.MaxCapacity != nil {
-		t.MaxCapacity = *a.MaxCapacity
+		max = *a.MaxCapacity
 	}
-	if t.MinCapacity > t.MaxCapacity {
-		t.MaxCapacity = t.MinCapacity
-	}
-	store.Report(s.log, "autoscaler", "save target bounds", s.save(ctx, kindTarget, t.Key(), t, false))
-	desc := fmt.Sprintf("Setting min capacity to %d and max capacity to %d", t.MinCapacity, t.MaxCapacity)
+	desc := fmt.Sprintf("Setting min capacity to %d and max capacity to %d", min, max)
+	cause := fmt.Sprintf("scheduled action name %s was triggered", a.Name)
 	end := now
-	s.saveActivity(ctx, &Activity{
+	activity := &Activity{
 		ActivityID: newUUID(), ServiceNamespace: t.ServiceNamespace, ResourceID: t.ResourceID, ScalableDimension: t.ScalableDimension,
-		Description: desc, Cause: fmt.Sprintf("scheduled action name %s was triggered", a.Name), StartTime: now, EndTime: &end,
-		StatusCode: StatusSuccessful, StatusMessage: fmt.Sprintf("Successfully set min capacity to %d and max capacity to %d", t.MinCapacity, t.MaxCapacity),
-	})
+		Description: desc, Cause: cause, StartTime: now, EndTime: &end,
+	}
+	if min > max {
+		activity.StatusCode = StatusFailed
+		activity.StatusMessage = fmt.Sprintf("Failed to set min capacity to %d and max capacity to %d: the minimum capacity cannot be greater than the maximum capacity. Set both MinCapacity and MaxCapacity in the scheduled action.", min, max)
+		s.saveActivity(ctx, activity)
+		s.log.Warn("scheduled action crosses the target's bounds", "action", a.Name, "resource", t.ResourceID, "min", min, "max", max)
+		return
+	}
+	t.MinCapacity, t.MaxCapacity = min, max
+	store.Report(s.log, "autoscaler", "save target bounds", s.save(ctx, kindTarget, t.Key(), t, false))
+	activity.StatusCode = StatusSuccessful
+	activity.StatusMessage = fmt.Sprintf("Successfully set min capacity to %d and max capacity to %d", min, max)
+	s.saveActivity(ctx, activity)
 	s.log.Info("scheduled action", "action", a.Name, "resource", t.ResourceID, "min", t.MinCapacity, "max", t.MaxCapacity)
 	current, err := s.current(ctx, t)
 	if err != nil {

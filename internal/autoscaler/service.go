@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,6 +261,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	if in.RoleARN != "" {
 		next.RoleARN = in.RoleARN
 	}
+	if err := reservedTags(in.Tags); err != nil {
+		return "", err
+	}
 	if next.MinCapacity < 0 || next.MaxCapacity < 0 {
 		return "", errorf(ErrValidation, "Capacity values must be greater than or equal to 0.")
 	}
@@ -412,10 +416,24 @@ func (s *Service) target(ns, id, dim string) (*Target, error) {
 	return t, nil
 }
 
+// reservedTags refuses tag keys with the prefix AWS reserves for itself
+// (aws:, in any case), as AWS tagging does.
+func reservedTags(tags []store.Tag) error {
+	for _, t := range tags {
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return errorf(ErrValidation, "Tag key %s uses the reserved prefix aws:, which user tags may not use.", t.Key)
+		}
+	}
+	return nil
+}
+
 // TagResource and friends tag scalable targets.
 func (s *Service) TagResource(ctx context.Context, arn string, tags []store.Tag) error {
 	if !s.targetARN(arn) {
 		return errorf(ErrResourceNotFound, "No scalable target found for ARN %s.", arn)
+	}
+	if err := reservedTags(tags); err != nil {
+		return err
 	}
 	have, _ := s.o.Store.Tags(ctx, arn)
 	keys := map[string]bool{}

@@ -106,7 +106,12 @@ var dayNames = map[string]int{"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, 
 func parseCron(s string, loc *time.Location) (*cron, error) {
 	f := strings.Fields(s)
 	if len(f) == 7 {
-		f = f[1:] // seconds
+		// The optional leading seconds field: validated, then dropped
+		// (AWS does not guarantee second precision either).
+		if _, err := parseField(f[0], 0, 59, nil, "seconds"); err != nil {
+			return nil, err
+		}
+		f = f[1:]
 	}
 	if len(f) != 6 {
 		return nil, fmt.Errorf("cron() takes 6 fields (minutes hours day-of-month month day-of-week year), got %d", len(f))
@@ -129,6 +134,9 @@ func parseCron(s string, loc *time.Location) (*cron, error) {
 	switch {
 	case dom == "?" && dow == "?":
 		return nil, errors.New("day-of-month and day-of-week cannot both be ?")
+	case dom == "*" && dow == "*":
+		// EventBridge's rule, which AAS defers to: * may not be in both.
+		return nil, errors.New("day-of-month and day-of-week cannot both be *; use ? in one of them")
 	case dom == "*" && dow != "*" && dow != "?":
 		dom = "?" // AAS accepts `30 6 * * 2 *`: the weekday decides
 	case dow == "*" && dom != "*" && dom != "?":
@@ -138,9 +146,6 @@ func parseCron(s string, loc *time.Location) (*cron, error) {
 	}
 	c.domAny = dom == "?" || dom == "*"
 	c.dowAny = dow == "?" || dow == "*"
-	if dom == "*" && dow == "*" {
-		c.dowAny = true
-	}
 	if !c.domAny {
 		if c.dom, err = parseDOM(dom); err != nil {
 			return nil, err

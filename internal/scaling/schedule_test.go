@@ -94,7 +94,7 @@ func TestRateAndAt(t *testing.T) {
 
 func TestScheduleErrors(t *testing.T) {
 	for _, bad := range []string{
-		"cron(0 9 * * *)", "cron(60 9 * * ? *)", "cron(0 24 * * ? *)", "cron(0 9 ? * ? *)", "cron(0 9 1 * MON *)",
+		"cron(0 9 * * *)", "cron(0 8 * * * *)", "cron(60 0 12 * * ? *)", "cron(60 9 * * ? *)", "cron(0 24 * * ? *)", "cron(0 9 ? * ? *)", "cron(0 9 1 * MON *)",
 		"cron(0 9 32 * ? *)", "cron(0 9 * 13 ? *)", "cron(0 9 ? * 8 *)", "cron(0 9 * * ? 1969)", "cron(0/0 9 * * ? *)",
 		"rate(0 minutes)", "rate(1 minutes)", "rate(5 minute)", "rate(5 weeks)", "at(2026-13-01T00:00:00)", "every 5 minutes",
 	} {

@@ -182,6 +182,9 @@ func (h *Handler) describeTargets(ctx context.Context, body []byte) (any, error)
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
+	if in.ScalableDimension != "" && len(in.ResourceIds) == 0 {
+		return nil, bad("If you specify ScalableDimension, you must also specify ResourceIds.")
+	}
 	var all []scalableTarget
 	for _, t := range h.s.Targets(in.ServiceNamespace, in.ResourceIds, in.ScalableDimension) {
 		all = append(all, scalableTarget{t.ServiceNamespace, t.ResourceID, t.ScalableDimension, t.MinCapacity, t.MaxCapacity,
@@ -286,6 +289,9 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		ti := &autoscaler.TTInput{Raw: in.TargetTrackingScalingPolicyConfiguration, TargetValue: tc.TargetValue, DisableScaleIn: tc.DisableScaleIn,
 			ScaleInCooldown: tc.ScaleInCooldown, ScaleOutCooldown: tc.ScaleOutCooldown}
 		if p := tc.PredefinedMetricSpecification; p != nil {
+			if p.ResourceLabel != "" && p.PredefinedMetricType != "ALBRequestCountPerTarget" {
+				return nil, bad("ResourceLabel is only valid with PredefinedMetricType ALBRequestCountPerTarget, not %s.", p.PredefinedMetricType)
+			}
 			ti.Predefined = p.PredefinedMetricType
 		}
 		if c := tc.CustomizedMetricSpecification; c != nil {

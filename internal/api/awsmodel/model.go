@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -19,8 +20,12 @@ var runtimeJSON []byte
 //go:embed application-autoscaling.json
 var autoscalingJSON []byte
 
-// ApplicationAutoScaling is the Application Auto Scaling model.
-var ApplicationAutoScaling = mustLoad(autoscalingJSON)
+// ApplicationAutoScaling is the Application Auto Scaling model. Its
+// validation messages list enum values sorted, as AWS's do: the verified
+// PolicyType message reads [PredictiveScaling, StepScaling,
+// TargetTrackingScaling] where the model lists StepScaling first.
+// (SageMaker's messages keep the model's order: [Name, CreationTime, Status].)
+var ApplicationAutoScaling = mustLoad(autoscalingJSON).sortEnums()
 
 //go:embed cloudwatch.json
 var cloudwatchJSON []byte
@@ -110,6 +115,14 @@ func mustLoad(b []byte) *Model {
 
 func (m *Model) widen(shape, pattern string) *Model {
 	m.Shapes[shape].Pattern = pattern
+	return m
+}
+
+// sortEnums sorts every enum's values, for the validation messages.
+func (m *Model) sortEnums() *Model {
+	for _, s := range m.Shapes {
+		slices.Sort(s.Enum)
+	}
 	return m
 }
 
