@@ -7,6 +7,7 @@ package awsjson
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -68,6 +69,48 @@ func (d Double) MarshalJSON() ([]byte, error) {
 		return []byte(`"-Infinity"`), nil
 	}
 	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number, or one of the three strings.
+func (d *Double) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*d = Double(math.NaN())
+	case `"Infinity"`:
+		*d = Double(math.Inf(1))
+	case `"-Infinity"`:
+		*d = Double(math.Inf(-1))
+	default:
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			return fmt.Errorf("%s is not a number", b)
+		}
+		*d = Double(f)
+	}
+	return nil
+}
+
+// String writes the value as AWS's messages do: NaN, Infinity, -Infinity,
+// or the number.
+func (d Double) String() string {
+	if b, _ := d.MarshalJSON(); b[0] == '"' {
+		return string(b[1 : len(b)-1])
+	}
+	return strconv.FormatFloat(float64(d), 'g', -1, 64)
+}
+
+// NonFinite is the JSON string Smithy's JSON protocols use for a
+// non-finite double, and ok false for a finite one.
+func NonFinite(f float64) (s string, ok bool) {
+	switch {
+	case math.IsNaN(f):
+		return "NaN", true
+	case math.IsInf(f, 1):
+		return "Infinity", true
+	case math.IsInf(f, -1):
+		return "-Infinity", true
+	}
+	return "", false
 }
 
 // Ptr returns the time, or nil for a nil pointer.

@@ -281,6 +281,10 @@ func (v *validator) value(path, shapeName string, val any) {
 			v.fail(path, val, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
 		}
 	case "integer", "long", "float", "double":
+		if str, isString := val.(string); isString && (s.Type == "float" || s.Type == "double") &&
+			(str == "NaN" || str == "Infinity" || str == "-Infinity") {
+			return // Smithy's JSON form of a non-finite double: the service decides
+		}
 		n, ok := val.(json.Number)
 		if !ok {
 			v.mistyped(path, "a number")

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
 )
 
@@ -123,7 +124,10 @@ func (d decoder) value(shape, key string) (any, bool, error) {
 		return json.Number(raw), true, nil
 	case "double", "float":
 		f, err := strconv.ParseFloat(raw, 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		if str, nonFinite := awsjson.NonFinite(f); err == nil && nonFinite {
+			return str, true, nil // as the JSON protocols send it; the service decides
+		}
+		if err != nil {
 			return bad("number")
 		}
 		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), true, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -249,6 +250,9 @@ func (h *Handler) alarmOnQueries(a *monitor.MetricAlarm, qs []metricDataQuery) e
 func toQueries(qs []metricDataQuery) ([]metricquery.Query, error) {
 	out := make([]metricquery.Query, 0, len(qs))
 	for _, q := range qs {
+		if e := unsupportedExpression(q.Id, q.Expression); e != nil {
+			return nil, e
+		}
 		mq := metricquery.Query{ID: q.Id, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData == nil || *q.ReturnData,
 			Period: time.Duration(q.Period) * time.Second}
 		if ms := q.MetricStat; ms != nil {
@@ -266,6 +270,20 @@ func toQueries(qs []metricDataQuery) ([]metricquery.Query, error) {
 		out = append(out, mq)
 	}
 	return out, nil
+}
+
+// unsupportedExpression refuses, saying so, the expression languages ebb
+// does not implement (metric math is implemented): SEARCH and Metrics
+// Insights queries, whose syntax the math parser would only call unexpected.
+func unsupportedExpression(id, expr string) error {
+	upper := strings.ToUpper(strings.TrimSpace(expr))
+	switch {
+	case strings.HasPrefix(upper, "SELECT "):
+		return validationError(fmt.Sprintf("Error in expression %s: Metrics Insights queries (SELECT ...) are not supported by ebb; use MetricStat queries and metric math.", id))
+	case strings.Contains(upper, "SEARCH("):
+		return validationError(fmt.Sprintf("Error in expression %s: SEARCH expressions are not supported by ebb; name each metric in a MetricStat query.", id))
+	}
+	return nil
 }
 
 // pageToken pages a sorted list by the name of its last item.
@@ -492,7 +510,7 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, body []byte) (any, e
 func (h *Handler) alarmOf(arn string) (string, error) {
 	name, ok := strings.CutPrefix(arn, h.monitor.ARN(""))
 	if !ok || len(h.monitor.Describe(monitor.Filter{Names: []string{name}})) == 0 {
-		return "", notFound("The specified resource %s does not exist.", arn)
+		return "", resourceNotFound(arn)
 	}
 	return name, nil
 }

@@ -30,6 +30,12 @@ func notFound(format string, args ...any) *awserr.Error {
 	return cwError("ResourceNotFound", "ResourceNotFound", http.StatusNotFound, format, args...)
 }
 
+// resourceNotFound is the tag operations' error for an unknown ARN (shape
+// and code ResourceNotFoundException; ResourceNotFound is another shape).
+func resourceNotFound(arn string) *awserr.Error {
+	return cwError("ResourceNotFoundException", "ResourceNotFoundException", http.StatusNotFound, "The specified resource %s does not exist.", arn)
+}
+
 func invalidNextToken() *awserr.Error {
 	return cwError("InvalidNextToken", "InvalidNextToken", http.StatusBadRequest, "The service couldn't process the NextToken.")
 }

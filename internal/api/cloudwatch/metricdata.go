@@ -2,6 +2,7 @@ package cloudwatch
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -23,6 +24,9 @@ type metricDataResult struct {
 // maxMetricDataPoints is GetMetricData's default MaxDatapoints.
 const maxMetricDataPoints = 100800
 
+// maxQueries is how many queries one GetMetricData may carry.
+const maxQueries = 500
+
 func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		MetricDataQueries  []metricDataQuery
@@ -35,8 +39,14 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	start, end := time.Time(in.StartTime), time.Time(in.EndTime)
-	if !start.Before(end) {
-		return nil, invalidValue("The parameter StartTime must be less than the parameter EndTime.")
+	switch {
+	case start.Equal(end):
+		return nil, validationError("The parameter StartTime must not equal parameter EndTime.")
+	case end.Before(start):
+		return nil, validationError("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	if len(in.MetricDataQueries) > maxQueries {
+		return nil, validationError(fmt.Sprintf("The collection MetricDataQueries must not have a size greater than %d.", maxQueries))
 	}
 	queries, err := toQueries(in.MetricDataQueries)
 	if err != nil {

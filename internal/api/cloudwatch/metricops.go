@@ -20,20 +20,20 @@ type dimension struct {
 }
 
 type statisticSet struct {
-	SampleCount float64
-	Sum         float64
-	Minimum     float64
-	Maximum     float64
+	SampleCount awsjson.Double
+	Sum         awsjson.Double
+	Minimum     awsjson.Double
+	Maximum     awsjson.Double
 }
 
 type metricDatum struct {
 	MetricName        string
 	Dimensions        []dimension
 	Timestamp         *awsjson.Time
-	Value             *float64
+	Value             *awsjson.Double
 	StatisticValues   *statisticSet
-	Values            []float64
-	Counts            []float64
+	Values            []awsjson.Double
+	Counts            []awsjson.Double
 	Unit              string
 	StorageResolution *int
 }
@@ -41,8 +41,20 @@ type metricDatum struct {
 // maxValue is CloudWatch's bound on values: ±2^360.
 var maxValue = math.Pow(2, 360)
 
-func validValue(v float64) bool {
+func validValue(d awsjson.Double) bool {
+	v := float64(d)
 	return !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) <= maxValue
+}
+
+// maxDatums is how many datums one PutMetricData may carry.
+const maxDatums = 1000
+
+func floats(ds []awsjson.Double) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d)
+	}
+	return out
 }
 
 func (h *Handler) putMetricData(ctx context.Context, body []byte) (any, error) {
@@ -62,18 +74,19 @@ func (h *Handler) putMetricData(ctx context.Context, body []byte) (any, error) {
 	if len(in.MetricData) == 0 {
 		return nil, missing("MetricData")
 	}
+	if len(in.MetricData) > maxDatums {
+		return nil, invalidValue("The collection MetricData must not have a size greater than %d.", maxDatums)
+	}
 	now := h.clock.Now()
 	var pts []metrics.Point
 	for i, d := range in.MetricData {
 		at := fmt.Sprintf("MetricData.member.%d", i+1)
-		set := 0
-		for _, given := range []bool{d.Value != nil, d.StatisticValues != nil, len(d.Values) > 0} {
-			if given {
-				set++
+		// Value excludes the other two; Values with StatisticValues is
+		// allowed (both are stored), as CloudWatch's pairwise rules say.
+		for other, given := range map[string]bool{"StatisticValues": d.StatisticValues != nil, "Values": len(d.Values) > 0} {
+			if d.Value != nil && given {
+				return nil, invalidCombination("The parameters %[1]s.Value and %[1]s.%[2]s are mutually exclusive and you have specified both.", at, other)
 			}
-		}
-		if set > 1 {
-			return nil, invalidCombination("The parameters %[1]s.Value, %[1]s.StatisticValues and %[1]s.Values are mutually exclusive and you have specified more than one.", at)
 		}
 		if len(d.Counts) > 0 && len(d.Counts) != len(d.Values) {
 			return nil, invalidValue("The parameters %[1]s.Values and %[1]s.Counts must be of the same size.", at)
@@ -107,38 +120,44 @@ func (h *Handler) putMetricData(ctx context.Context, body []byte) (any, error) {
 			Series: metrics.Series{Namespace: in.Namespace, MetricName: d.MetricName, Dimensions: dims},
 			Unit:   d.Unit, Timestamp: ts,
 		}
-		switch {
-		case d.StatisticValues != nil:
+		if d.StatisticValues != nil {
 			sv := *d.StatisticValues
-			for _, v := range []float64{sv.SampleCount, sv.Sum, sv.Minimum, sv.Maximum} {
+			for name, v := range map[string]awsjson.Double{"SampleCount": sv.SampleCount, "Sum": sv.Sum, "Minimum": sv.Minimum, "Maximum": sv.Maximum} {
 				if !validValue(v) {
-					return nil, invalidValue("The value %v for parameter %s.StatisticValues is invalid.", v, at)
+					return nil, invalidValue("The value %s for parameter %s.StatisticValues.%s is invalid.", v, at, name)
 				}
 			}
 			if sv.SampleCount <= 0 || sv.Minimum > sv.Maximum {
 				return nil, invalidValue("The parameter %s.StatisticValues must have a positive SampleCount and Minimum no greater than Maximum.", at)
 			}
-			p.Set = &metrics.StatSet{SampleCount: sv.SampleCount, Sum: sv.Sum, Minimum: sv.Minimum, Maximum: sv.Maximum}
+			set := p
+			set.Set = &metrics.StatSet{SampleCount: float64(sv.SampleCount), Sum: float64(sv.Sum), Minimum: float64(sv.Minimum), Maximum: float64(sv.Maximum)}
+			pts = append(pts, set)
+			if len(d.Values) == 0 {
+				continue
+			}
+		}
+		switch {
 		case len(d.Values) > 0:
 			if len(d.Values) > 150 {
 				return nil, invalidValue("The parameter %s.Values may hold at most 150 values.", at)
 			}
 			for j, v := range d.Values {
 				if !validValue(v) {
-					return nil, invalidValue("The value %v for parameter %s.Values.member.%d is invalid.", v, at, j+1)
+					return nil, invalidValue("The value %s for parameter %s.Values.member.%d is invalid.", v, at, j+1)
 				}
 			}
 			for j, c := range d.Counts {
 				if !(c > 0) || !validValue(c) {
-					return nil, invalidValue("The value %v for parameter %s.Counts.member.%d is invalid.", c, at, j+1)
+					return nil, invalidValue("The value %s for parameter %s.Counts.member.%d is invalid.", c, at, j+1)
 				}
 			}
-			p.Values, p.Counts = d.Values, d.Counts
+			p.Values, p.Counts = floats(d.Values), floats(d.Counts)
 		case d.Value != nil:
 			if !validValue(*d.Value) {
-				return nil, invalidValue("The value %v for parameter %s.Value is invalid.", *d.Value, at)
+				return nil, invalidValue("The value %s for parameter %s.Value is invalid.", *d.Value, at)
 			}
-			p.Value = *d.Value
+			p.Value = float64(*d.Value)
 		default:
 			return nil, missing(at + ".Value")
 		}

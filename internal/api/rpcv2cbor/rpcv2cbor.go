@@ -14,6 +14,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
 )
 
@@ -122,6 +123,9 @@ func toJSON(m *awsmodel.Model, shape string, v any, path string) (any, error) {
 		return bad("a timestamp")
 	case "integer", "long", "double", "float":
 		f, ok := number(v)
+		if str, nonFinite := awsjson.NonFinite(f); ok && nonFinite && (s.Type == "double" || s.Type == "float") {
+			return str, nil // as the JSON protocols send it; the service decides
+		}
 		if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
 			return bad("a number")
 		}

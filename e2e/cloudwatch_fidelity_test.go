@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go"
+)
+
+// expectCW checks an error's code and that its message holds part. The
+// code is compared as expectCode does: awsQuery reports the query code
+// (InvalidParameterValue), the JSON protocols the shape's name
+// (InvalidParameterValueException).
+func expectCW(t *testing.T, err error, code, part string) {
+	t.Helper()
+	var ae smithy.APIError
+	norm := func(c string) string { return strings.TrimSuffix(strings.TrimSuffix(c, "Exception"), "Error") }
+	if !errors.As(err, &ae) || norm(ae.ErrorCode()) != norm(code) || !strings.Contains(ae.ErrorMessage(), part) {
+		t.Errorf("got %v, want %s containing %q", err, code, part)
+	}
+}
+
+// TestCloudWatchRefusesWhatAWSRefuses: in every protocol, non-finite
+// values, too many datums or queries, Value with StatisticValues or Values,
+// unsupported expression languages and tags of unknown alarms get AWS's
+// errors; Values with StatisticValues is allowed and both are stored.
+func TestCloudWatchRefusesWhatAWSRefuses(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	ctx := context.Background()
+	for proto, cw := range s.cloudWatchClients() {
+		t.Run(proto, func(t *testing.T) {
+			put := func(d ...types.MetricDatum) error {
+				_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Fid/" + proto), MetricData: d})
+				return err
+			}
+			for _, c := range []struct {
+				v    float64
+				text string
+			}{{math.NaN(), "NaN"}, {math.Inf(1), "Infinity"}, {math.Inf(-1), "-Infinity"}} {
+				expectCW(t, put(types.MetricDatum{MetricName: aws.String("m"), Value: aws.Float64(c.v)}), "InvalidParameterValue",
+					"The value "+c.text+" for parameter MetricData.member.1.Value is invalid.")
+			}
+			expectCW(t, put(types.MetricDatum{MetricName: aws.String("m"), Values: []float64{1, math.NaN()}}), "InvalidParameterValue",
+				"The value NaN for parameter MetricData.member.1.Values.member.2 is invalid.")
+			many := make([]types.MetricDatum, 1001)
+			for i := range many {
+				many[i] = types.MetricDatum{MetricName: aws.String("m"), Value: aws.Float64(1)}
+			}
+			expectCW(t, put(many...), "InvalidParameterValue", "The collection MetricData must not have a size greater than 1000.")
+			set := &types.StatisticSet{SampleCount: aws.Float64(2), Sum: aws.Float64(10), Minimum: aws.Float64(4), Maximum: aws.Float64(6)}
+			expectCW(t, put(types.MetricDatum{MetricName: aws.String("m"), Value: aws.Float64(1), StatisticValues: set}), "InvalidParameterCombination",
+				"The parameters MetricData.member.1.Value and MetricData.member.1.StatisticValues are mutually exclusive and you have specified both.")
+			expectCW(t, put(types.MetricDatum{MetricName: aws.String("m"), Value: aws.Float64(1), Values: []float64{1}}), "InvalidParameterCombination",
+				"The parameters MetricData.member.1.Value and MetricData.member.1.Values are mutually exclusive and you have specified both.")
+			if err := put(types.MetricDatum{MetricName: aws.String("both"), Values: []float64{1, 2}, StatisticValues: set}); err != nil {
+				t.Fatalf("Values with StatisticValues: %v", err)
+			}
+			now := time.Now()
+			st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("Fid/" + proto), MetricName: aws.String("both"),
+				StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Minute)), Period: aws.Int32(3600),
+				Statistics: []types.Statistic{types.StatisticSampleCount, types.StatisticSum}})
+			if err != nil || len(st.Datapoints) != 1 || *st.Datapoints[0].SampleCount != 4 || *st.Datapoints[0].Sum != 13 {
+				t.Fatalf("Values and StatisticValues stored: %+v, %v (want SampleCount 4, Sum 13)", st, err)
+			}
+
+			q := func(id, expr string) types.MetricDataQuery {
+				if expr != "" {
+					return types.MetricDataQuery{Id: aws.String(id), Expression: aws.String(expr), Period: aws.Int32(60)}
+				}
+				return types.MetricDataQuery{Id: aws.String(id), MetricStat: &types.MetricStat{Metric: &types.Metric{Namespace: aws.String("Fid/" + proto), MetricName: aws.String("both")},
+					Period: aws.Int32(60), Stat: aws.String("Sum")}}
+			}
+			get := func(start, end time.Time, qs ...types.MetricDataQuery) error {
+				_, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{MetricDataQueries: qs, StartTime: aws.Time(start), EndTime: aws.Time(end)})
+				return err
+			}
+			var qs []types.MetricDataQuery
+			for i := range 501 {
+				qs = append(qs, q("q"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+time.Duration(i).String()[:1], ""))
+			}
+			expectCW(t, get(now.Add(-time.Hour), now, qs...), "ValidationError", "The collection MetricDataQueries must not have a size greater than 500.")
+			expectCW(t, get(now, now, q("a", "")), "ValidationError", "The parameter StartTime must not equal parameter EndTime.")
+			expectCW(t, get(now, now.Add(-time.Hour), q("a", "")), "ValidationError", "The parameter StartTime must be less than the parameter EndTime.")
+			expectCW(t, get(now.Add(-time.Hour), now, q("e", `SEARCH('{Fid} MetricName="both"', 'Sum', 60)`)), "ValidationError", "SEARCH expressions are not supported")
+			expectCW(t, get(now.Add(-time.Hour), now, q("e", `SELECT AVG(both) FROM Fid`)), "ValidationError", "Metrics Insights queries (SELECT ...) are not supported")
+
+			arn := aws.String("arn:aws:cloudwatch:us-east-1:123456789012:alarm:nope")
+			_, err = cw.TagResource(ctx, &cloudwatch.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
+			expectCW(t, err, "ResourceNotFoundException", "")
+			_, err = cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: arn})
+			expectCW(t, err, "ResourceNotFoundException", "")
+		})
+	}
+
+	// boto3 sends NaN as it is (CBOR, boto3 1.43) or as the string NaN
+	// (query, Debian's 1.26): either way the same refusal.
+	py := `
+import sys, boto3, botocore
+cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+try:
+    cw.put_metric_data(Namespace="Boto", MetricData=[{"MetricName": "m", "Value": float("nan")}])
+    print("accepted")
+except botocore.exceptions.ClientError as e:
+    print(e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response["Error"]["Message"])
+`
+	ran := false
+	for _, python := range []string{os.ExpandEnv("$HOME/.pyenv/shims/python3"), "/usr/bin/python3"} {
+		out, err := exec.Command(python, "-c", py, s.URL).CombinedOutput()
+		if err != nil {
+			t.Logf("%s: no boto3 (%v)", python, err)
+			continue
+		}
+		ran = true
+		if got := strings.TrimSpace(string(out)); got != "400 InvalidParameterValue The value NaN for parameter MetricData.member.1.Value is invalid." {
+			t.Errorf("boto3 (%s): %s", python, got)
+		}
+	}
+	if !ran {
+		t.Log("no boto3 here; the Go SDK legs ran")
+	}
+}
