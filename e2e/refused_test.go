@@ -67,6 +67,49 @@ func TestRefusedFeatures(t *testing.T) {
 	if _, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("canary")}); err == nil {
 		t.Error("the refused endpoint exists")
 	}
+	// Production variant members ebb does not honour.
+	for member, set := range map[string]func(*types.ProductionVariant){
+		"VolumeSizeInGB": func(v *types.ProductionVariant) { v.VolumeSizeInGB = aws.Int32(30) },
+		"ManagedInstanceScaling": func(v *types.ProductionVariant) {
+			v.ManagedInstanceScaling = &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled}
+		},
+		"ContainerStartupHealthCheckTimeoutInSeconds": func(v *types.ProductionVariant) { v.ContainerStartupHealthCheckTimeoutInSeconds = aws.Int32(600) },
+		"EnableSSMAccess": func(v *types.ProductionVariant) { v.EnableSSMAccess = aws.Bool(true) },
+		"RANDOM": func(v *types.ProductionVariant) {
+			v.RoutingConfig = &types.ProductionVariantRoutingConfig{RoutingStrategy: types.RoutingStrategyRandom}
+		},
+	} {
+		pv := variant[0]
+		set(&pv)
+		_, err = sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("v-" + strings.ToLower(member[:6])),
+			ProductionVariants: []types.ProductionVariant{pv}})
+		check(member, err, member)
+	}
+	// PrimaryContainer with Containers: refused (AWS takes one or the other).
+	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("both"), ExecutionRoleArn: role,
+		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(model)}, Containers: []types.ContainerDefinition{{Image: aws.String(model)}}})
+	expectAPIError(t, err, "ValidationException", "Specify either PrimaryContainer or Containers, not both.")
+	// What the router does is accepted and reported: LEAST_OUTSTANDING_REQUESTS.
+	lor := variant[0]
+	lor.RoutingConfig = &types.ProductionVariantRoutingConfig{RoutingStrategy: types.RoutingStrategyLeastOutstandingRequests}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("lor"), ProductionVariants: []types.ProductionVariant{lor}}); err != nil {
+		t.Fatal(err)
+	}
+	ec, err := sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String("lor")})
+	if err != nil || aws.ToFloat32(ec.ProductionVariants[0].InitialVariantWeight) != 1 {
+		t.Errorf("DescribeEndpointConfig without InitialVariantWeight: %+v, %v (want the default 1.0 echoed)", ec, err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("lor"), EndpointConfigName: aws.String("lor")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInService(t, sm, "lor")
+	ep, _ := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("lor")})
+	if rc := ep.ProductionVariants[0].RoutingConfig; rc == nil || rc.RoutingStrategy != types.RoutingStrategyLeastOutstandingRequests {
+		t.Errorf("DescribeEndpoint RoutingConfig = %+v", rc)
+	}
+	_, err = sm.UpdateEndpointWeightsAndCapacities(ctx, &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{EndpointName: aws.String("lor"),
+		DesiredWeightsAndCapacities: []types.DesiredWeightAndCapacity{{VariantName: aws.String("v"), DesiredInstanceCount: aws.Int32(2)}, {VariantName: aws.String("v"), DesiredWeight: aws.Float32(2)}}})
+	expectAPIError(t, err, "ValidationException", `The variant "v" appears more than once in DesiredWeightsAndCapacities; give each variant once.`)
 
 	waitInService(t, sm, "plain")
 	_, err = s.Runtime().InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("plain"), Body: []byte("1"),

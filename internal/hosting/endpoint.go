@@ -238,7 +238,12 @@ func (e *endpoint) beginCapacityChange(changes []WeightAndCapacity) error {
 		return err
 	}
 	next := slices.Clone(e.rec.Current.Variants)
+	seen := map[string]bool{}
 	for _, c := range changes {
+		if seen[c.VariantName] {
+			return errorf(ErrInvalid, "The variant %q appears more than once in DesiredWeightsAndCapacities; give each variant once.", c.VariantName)
+		}
+		seen[c.VariantName] = true
 		i := slices.IndexFunc(next, func(v variant) bool { return v.Name == c.VariantName })
 		if i < 0 {
 			return errorf(ErrInvalid, "The variant %q does not exist in endpoint %q.", c.VariantName, e.rec.ARN)
@@ -662,6 +667,7 @@ func (e *endpoint) variantViews(d *deployment) []VariantView {
 		vv := VariantView{
 			Name: v.Name, InstanceType: v.InstanceType, Image: v.Container.Image, ResolvedImage: v.Container.Image,
 			ResolvedAt: v.ResolvedAt, CurrentWeight: v.CurrentWeight, DesiredWeight: v.DesiredWeight, DesiredCount: v.DesiredCount,
+			RoutingConfig: v.RoutingConfig,
 		}
 		var starting, stopping []*inst
 		for _, in := range e.insts {

@@ -66,6 +66,9 @@ type ProductionVariant struct {
 	InitialInstanceCount *int
 	InitialVariantWeight *float64
 	ServerlessConfig     json.RawMessage
+	// RoutingConfig is only ever LEAST_OUTSTANDING_REQUESTS, what the
+	// router does (the API refuses RANDOM); kept to report it.
+	RoutingConfig json.RawMessage
 }
 
 type endpointConfigRequest struct {
@@ -86,6 +89,8 @@ type variant struct {
 	DesiredWeight float64   `json:"desiredWeight"`
 	CurrentWeight float64   `json:"currentWeight"`
 	ResolvedAt    time.Time `json:"resolvedAt"`
+	// RoutingConfig is the configured variant's, if it set one.
+	RoutingConfig json.RawMessage `json:"routingConfig,omitempty"`
 }
 
 // deployment is one endpoint configuration deployed on an endpoint.
@@ -158,6 +163,7 @@ type VariantView struct {
 	CurrentCount  int
 	DesiredCount  int
 	Status        []VariantStatus
+	RoutingConfig json.RawMessage
 }
 
 // VariantStatus is one entry of a variant's VariantStatus list.

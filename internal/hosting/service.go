@@ -175,6 +175,9 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 		return "", errorf(ErrInvalid, "%v", err)
 	}
 	arn := s.ModelARN(req.ModelName)
+	if req.PrimaryContainer != nil && len(req.Containers) > 0 {
+		return "", errorf(ErrInvalid, "Specify either PrimaryContainer or Containers, not both.")
+	}
 	if len(req.Containers) > 1 {
 		return "", errorf(ErrInvalid, "ebb does not support serial inference pipelines or multi-container endpoints (Containers with %d containers) yet; give one PrimaryContainer.", len(req.Containers))
 	}
@@ -339,7 +342,8 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 			return deployment{}, nil, err
 		}
 		container, _ := mr.container()
-		v := variant{Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now}
+		v := variant{Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now,
+			RoutingConfig: pv.RoutingConfig}
 		if pv.InitialInstanceCount != nil {
 			v.DesiredCount = *pv.InitialInstanceCount
 		}

@@ -190,6 +190,9 @@ func (x *Handler) createEndpointConfig(ctx context.Context, body []byte) (any, e
 	if err := refuseUnsupported(body, unsupportedConfig); err != nil {
 		return nil, err
 	}
+	if err := refuseUnsupportedVariants(body); err != nil {
+		return nil, err
+	}
 	if err := refuseUnsupported(body, x.RefuseConfig); err != nil {
 		return nil, err
 	}
@@ -206,7 +209,19 @@ func (x *Handler) describeEndpointConfig(ctx context.Context, body []byte) (any,
 	if err != nil {
 		return nil, err
 	}
-	return merge(c.Request, map[string]any{"EndpointConfigArn": c.ARN, "CreationTime": awsjson.T(c.CreationTime)})
+	out, err := merge(c.Request, map[string]any{"EndpointConfigArn": c.ARN, "CreationTime": awsjson.T(c.CreationTime)})
+	if err != nil {
+		return nil, err
+	}
+	// SageMaker reports the weight a variant got, 1.0 when none was given.
+	if vs, ok := out["ProductionVariants"].([]any); ok {
+		for _, v := range vs {
+			if pv, ok := v.(map[string]any); ok && pv["InitialVariantWeight"] == nil {
+				pv["InitialVariantWeight"] = 1.0
+			}
+		}
+	}
+	return out, nil
 }
 
 func (x *Handler) deleteEndpointConfig(ctx context.Context, body []byte) (any, error) {
@@ -279,6 +294,7 @@ type (
 		CurrentInstanceCount *int `json:",omitempty"`
 		DesiredInstanceCount int
 		VariantStatus        []variantStatus `json:",omitempty"`
+		RoutingConfig        json.RawMessage `json:",omitempty"`
 	}
 	pendingSummary struct {
 		EndpointConfigName string
@@ -307,6 +323,7 @@ func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
 			DeployedImages:       []deployedImage{{v.Image, v.ResolvedImage, awsjson.T(v.ResolvedAt)}},
 			DesiredWeight:        v.DesiredWeight,
 			DesiredInstanceCount: v.DesiredCount,
+			RoutingConfig:        v.RoutingConfig,
 		}
 		// A variant's current figures exist once it has served; SageMaker
 		// omits them while the endpoint is first being created.

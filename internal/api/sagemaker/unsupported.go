@@ -20,6 +20,19 @@ var (
 	unsupportedEndpoint = map[string]string{
 		"DeploymentConfig": "blue/green canary and linear deployments and auto-rollback alarms (ebb shifts all traffic at once when the new fleet is healthy)",
 	}
+	unsupportedVariant = map[string]string{
+		"InstancePools": "instance pools",
+		"VariantInstanceProvisionTimeoutInSeconds":    "instance provisioning timeouts",
+		"AcceleratorType":                             "Elastic Inference accelerators",
+		"CoreDumpConfig":                              "core dumps",
+		"VolumeSizeInGB":                              "sized ML storage volumes",
+		"ModelDataDownloadTimeoutInSeconds":           "per-variant model download timeouts (the runtime's --instance-start-limit bounds the whole start)",
+		"ContainerStartupHealthCheckTimeoutInSeconds": "per-variant startup health check timeouts (the runtime's --instance-start-limit bounds the whole start)",
+		"EnableSSMAccess":                             "SSM access to instances",
+		"ManagedInstanceScaling":                      "managed instance scaling (for inference components)",
+		"InferenceAmiVersion":                         "inference AMI versions",
+		"CapacityReservationConfig":                   "capacity reservations",
+	}
 	unsupportedModel = map[string]string{
 		"InferenceExecutionConfig": "multi-container endpoints with direct invocation",
 	}
@@ -43,4 +56,29 @@ func refuseUnsupported(body []byte, members map[string]string) error {
 	}
 	sort.Strings(set)
 	return fault.Errorf(hosting.ErrInvalid, "ebb does not support %s (%s) yet; remove %s from the request.", members[set[0]], set[0], set[0])
+}
+
+// refuseUnsupportedVariants refuses the production variant members ebb does
+// not honour, and a RoutingConfig other than what its router does
+// (LEAST_OUTSTANDING_REQUESTS).
+func refuseUnsupportedVariants(body []byte) error {
+	var req struct {
+		ProductionVariants []json.RawMessage
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return nil // the decoder reports it
+	}
+	for _, pv := range req.ProductionVariants {
+		if err := refuseUnsupported(pv, unsupportedVariant); err != nil {
+			return err
+		}
+		var v struct {
+			VariantName   string
+			RoutingConfig *struct{ RoutingStrategy string }
+		}
+		if json.Unmarshal(pv, &v) == nil && v.RoutingConfig != nil && v.RoutingConfig.RoutingStrategy != "LEAST_OUTSTANDING_REQUESTS" {
+			return fault.Errorf(hosting.ErrInvalid, "ebb does not support RoutingStrategy %s (variant %s) yet: its router always sends a request to the instance with the fewest outstanding requests; use LEAST_OUTSTANDING_REQUESTS or leave RoutingConfig out.", v.RoutingConfig.RoutingStrategy, v.VariantName)
+		}
+	}
+	return nil
 }
