@@ -175,6 +175,12 @@ type Invocation struct {
 	ContentType, Accept, CustomAttributes string
 	Body                                  []byte
 	TTL, Timeout                          time.Duration
+	// Filename names the output object (default {InferenceId}.out) and
+	// OutputPathExtension is appended to the output path, as the
+	// X-Amzn-SageMaker-Filename and -S3OutputPathExtension headers say.
+	// The failure object keeps its place and name ({InferenceId}-error.out
+	// under the failure path): the model documents both for the output only.
+	Filename, OutputPathExtension string
 }
 
 // Invoke queues a request and returns it once it is durable.
@@ -195,12 +201,22 @@ func (s *Service) Invoke(ctx context.Context, in Invocation) (*Request, error) {
 	// S3 keys are literal, but ebb keeps objects as files: an id with "."
 	// or ".." path segments would name an object outside the output
 	// prefix, so it is refused rather than rewritten.
-	for _, seg := range strings.Split(in.InferenceID, "/") {
-		if seg == "." || seg == ".." {
-			return nil, &Error{fmt.Sprintf("InferenceId %q has a %q path segment; ebb keeps results under the output path and refuses ids that would leave it.", in.InferenceID, seg)}
+	for name, v := range map[string]string{"InferenceId": in.InferenceID, "S3OutputPathExtension": in.OutputPathExtension} {
+		for _, seg := range strings.Split(v, "/") {
+			if seg == "." || seg == ".." {
+				return nil, &Error{fmt.Sprintf("%s %q has a %q path segment; ebb keeps results under the output path and refuses values that would leave it.", name, v, seg)}
+			}
 		}
 	}
 	out := strings.TrimSuffix(c.OutputConfig.S3OutputPath, "/")
+	output := out
+	if ext := strings.Trim(in.OutputPathExtension, "/"); ext != "" {
+		output += "/" + ext
+	}
+	filename := in.InferenceID + ".out"
+	if in.Filename != "" {
+		filename = in.Filename
+	}
 	fail := strings.TrimSuffix(c.OutputConfig.S3FailurePath, "/")
 	if fail == "" {
 		fail = out
@@ -208,7 +224,7 @@ func (s *Service) Invoke(ctx context.Context, in Invocation) (*Request, error) {
 	r := &Request{
 		InferenceID: in.InferenceID, Endpoint: in.Endpoint, InputLocation: in.InputLocation, Inline: in.Body,
 		ContentType: in.ContentType, Accept: in.Accept, CustomAttributes: in.CustomAttributes,
-		OutputLocation: out + "/" + in.InferenceID + ".out", FailureLocation: fail + "/" + in.InferenceID + "-error.out",
+		OutputLocation: output + "/" + filename, FailureLocation: fail + "/" + in.InferenceID + "-error.out",
 		Received: s.o.Clock.Now(), TTL: in.TTL, Timeout: in.Timeout,
 	}
 	if r.TTL == 0 {

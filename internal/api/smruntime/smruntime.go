@@ -60,12 +60,6 @@ func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint s
 		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error()))
 		return
 	}
-	for _, name := range []string{"X-Amzn-SageMaker-Filename", "X-Amzn-SageMaker-S3OutputPathExtension"} {
-		if r.Header.Get(name) != "" {
-			h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "%s is not supported by ebb: results are written to the endpoint's S3OutputPath as {InferenceId}.out.", name))
-			return
-		}
-	}
 	if h.Async == nil {
 		h.fail(w, endpoint, awserr.New("ValidationError", http.StatusBadRequest, "Asynchronous inference is not enabled on this server."))
 		return
@@ -80,6 +74,7 @@ func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint s
 		CustomAttributes: r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"),
 		Body:             bytes.Clone(body), // the queue keeps it; body is the server's pooled buffer
 		TTL:              seconds("X-Amzn-SageMaker-RequestTTLSeconds"), Timeout: seconds("X-Amzn-SageMaker-InvocationTimeoutSeconds"),
+		Filename:         r.Header.Get("X-Amzn-SageMaker-Filename"), OutputPathExtension: r.Header.Get("X-Amzn-SageMaker-S3OutputPathExtension"),
 	})
 	var ae *asyncinv.Error
 	switch {
