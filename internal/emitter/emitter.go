@@ -5,7 +5,8 @@
 //
 // Like SageMaker, a variant that saw no traffic in a minute reports zero
 // Invocations for it (not nothing), so that scale-in policies see an idle
-// endpoint. Timestamps come from the injected clock, so under --time-scale
+// endpoint; an asynchronous endpoint reports no Invocations,
+// InvocationsPerInstance or OverheadLatency at all, as SageMaker's do not. Timestamps come from the injected clock, so under --time-scale
 // the metrics run on scaled time like everything else.
 package emitter
 
@@ -105,7 +106,7 @@ func (e *Emitter) Tick(now time.Time) error {
 			e.minute[k] = m
 		}
 		if !m.start.Equal(thisMinute) {
-			if m.invocations == 0 && !e.NoIdleZeros {
+			if m.invocations == 0 && !e.NoIdleZeros && !s.Async {
 				// An idle minute reports zeros, as SageMaker's endpoints do.
 				for _, name := range []string{"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"} {
 					add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Timestamp: m.start, Value: 0})
@@ -122,9 +123,11 @@ func (e *Emitter) Tick(now time.Time) error {
 			continue
 		}
 		n := float64(s.Invocations)
-		add(InvocationNamespace, "Invocations", "None", s.Endpoint, s.Variant, metrics.Point{Value: 1, Count: n})
-		add(InvocationNamespace, "InvocationsPerInstance", "None", s.Endpoint, s.Variant,
-			metrics.Point{Set: &metrics.StatSet{SampleCount: n, Sum: s.PerInstance, Minimum: s.PerInstance / n, Maximum: s.PerInstance / n}})
+		if !s.Async { // an async endpoint's traffic shows in its own metrics (asyncinv)
+			add(InvocationNamespace, "Invocations", "None", s.Endpoint, s.Variant, metrics.Point{Value: 1, Count: n})
+			add(InvocationNamespace, "InvocationsPerInstance", "None", s.Endpoint, s.Variant,
+				metrics.Point{Set: &metrics.StatSet{SampleCount: n, Sum: s.PerInstance, Minimum: s.PerInstance / n, Maximum: s.PerInstance / n}})
+		}
 		for name, errs := range map[string]int{"Invocation4XXErrors": s.Errors4XX, "Invocation5XXErrors": s.Errors5XX, "InvocationModelErrors": s.ModelErrors} {
 			add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
 		}
@@ -136,7 +139,9 @@ func (e *Emitter) Tick(now time.Time) error {
 			}
 		}
 		add(InvocationNamespace, "ModelLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.ModelLatency)})
-		add(InvocationNamespace, "OverheadLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.OverheadLatency)})
+		if !s.Async {
+			add(InvocationNamespace, "OverheadLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.OverheadLatency)})
+		}
 	}
 	if now.Sub(e.lastSample) >= e.SampleEvery {
 		e.lastSample = now

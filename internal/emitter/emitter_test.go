@@ -111,3 +111,34 @@ func TestRunStopsWithContext(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestAsyncEndpointMetrics: an asynchronous endpoint publishes no
+// Invocations, InvocationsPerInstance or OverheadLatency (nor their idle
+// zeros), as SageMaker's do not; ModelLatency and the error counts it does.
+func TestAsyncEndpointMetrics(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	store, _ := metrics.Open(nil)
+	r := &asyncRouter{next: []router.Sample{{Endpoint: "ep", Variant: "v", Instances: 1, Async: true, Invocations: 2, PerInstance: 2, Errors5XX: 1, ModelErrors: 1,
+		ModelLatency: []time.Duration{time.Millisecond, time.Millisecond}, OverheadLatency: []time.Duration{time.Microsecond, time.Microsecond}}}}
+	e := &Emitter{Router: r, Hosting: fakeHosting{&fakeInstance{}}, Store: store, Clock: clock.NewFake(t0)}
+	for i := 0; i <= 130; i++ {
+		if err := e.Tick(t0.Add(time.Duration(i) * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := t0.Add(3 * time.Minute)
+	for name, want := range map[string]bool{"Invocations": false, "InvocationsPerInstance": false, "OverheadLatency": false, "ModelLatency": true, "Invocation5XXErrors": true} {
+		dps, _ := store.Query(key(name), t0, end, time.Minute, nil, end)
+		if got := len(dps) > 0; got != want {
+			t.Errorf("%s published: %v, want %v (%+v)", name, got, want, dps)
+		}
+	}
+}
+
+type asyncRouter struct{ next []router.Sample }
+
+func (f *asyncRouter) Collect() []router.Sample {
+	out := f.next
+	f.next = []router.Sample{{Endpoint: "ep", Variant: "v", Instances: 1, Async: true}}
+	return out
+}

@@ -622,7 +622,7 @@ func (e *endpoint) publishRoutes() {
 		e.s.opts.Routes.Delete(e.rec.Name)
 		return
 	}
-	ep := router.Endpoint{Name: e.rec.Name}
+	ep := router.Endpoint{Name: e.rec.Name, Async: len(e.rec.AsyncConfig) > 0}
 	for _, v := range e.rec.Current.Variants {
 		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight}
 		for _, in := range e.live(e.rec.Current.ID, v.Name) {

@@ -24,6 +24,9 @@ const (
 type Endpoint struct {
 	Name     string
 	Variants []Variant
+	// Async marks an asynchronous endpoint, for which SageMaker publishes
+	// no Invocations, InvocationsPerInstance or OverheadLatency.
+	Async bool `json:",omitempty"`
 }
 
 // Variant is one production variant in the routing table.
@@ -126,6 +129,7 @@ func (r *Router) Set(ep Endpoint) {
 		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name)}
 		vr.stats.mu.Lock()
 		vr.stats.instances = len(v.Instances)
+		vr.stats.async = ep.Async
 		vr.stats.mu.Unlock()
 		for _, in := range v.Instances {
 			b := r.backends[in.ID]

@@ -23,6 +23,7 @@ type variantStats struct {
 	mu        sync.Mutex
 	cur       Sample
 	instances int // healthy instances, for InvocationsPerInstance
+	async     bool
 }
 
 // Sample is what a variant saw between two Collect calls.
@@ -39,6 +40,8 @@ type Sample struct {
 	InFlight int
 	// Instances is the number of healthy instances at Collect time.
 	Instances int
+	// Async is set for an asynchronous endpoint's variant.
+	Async bool
 	// Cold starts, in phases: the decision (the request's arrival until
 	// the autoscaler accepted to start an instance), the wait (arrival until
 	// an instance could take the request) and the first response (from then
@@ -97,6 +100,7 @@ func (s *variantStats) take() Sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.cur
+	out.Async = s.async
 	s.cur = Sample{
 		ModelLatency:    make([]time.Duration, 0, cap(out.ModelLatency)),
 		OverheadLatency: make([]time.Duration, 0, cap(out.OverheadLatency)),
