@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"slices"
 	"sort"
 	"time"
@@ -69,8 +70,8 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 		p.Type = in.Type
 		p.CreationTime = existing.CreationTime
 	} else {
-		p.ARN = fmt.Sprintf("arn:aws:autoscaling:%s:%s:scalingPolicy:%s:resource/%s/%s:policyName/%s",
-			s.o.Region, s.o.AccountID, newUUID(), t.ServiceNamespace, t.ResourceID, in.Name)
+		p.ARN = arn.New("autoscaling", s.o.Region, s.o.AccountID,
+			fmt.Sprintf("scalingPolicy:%s:resource/%s/%s:policyName/%s", newUUID(), t.ServiceNamespace, t.ResourceID, in.Name))
 	}
 	switch in.Type {
 	case "StepScaling":

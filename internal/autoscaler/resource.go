@@ -33,7 +33,7 @@ type resource interface {
 	// noun names the capacity in activity messages ("instance count").
 	noun() string
 	// serviceRole is the service-linked role AAS reports for the target.
-	serviceRole(account string) string
+	serviceRole(region, account string) string
 }
 
 // capacity is a resource's capacity as hosting reports it.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"math"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ import (
 // Application Auto Scaling policy ARNs (with or without :createdBy/<id>) are
 // ebb's; anything else is not.
 func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAlarm) error {
-	if !strings.HasPrefix(action, "arn:aws:autoscaling:") {
+	if arn.Service(action) != "autoscaling" {
 		return monitor.ErrNoReceiver
 	}
 	arn, _, _ := strings.Cut(action, ":createdBy/")

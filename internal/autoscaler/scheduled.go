@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"context"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"slices"
 	"sort"
 	"time"
@@ -65,8 +66,8 @@ func (s *Service) PutScheduled(ctx context.Context, in ScheduledInput) error {
 	if existing != nil {
 		a.ARN, a.CreationTime, a.Schedule, a.Timezone, a.MinCapacity, a.MaxCapacity = existing.ARN, existing.CreationTime, existing.Schedule, existing.Timezone, existing.MinCapacity, existing.MaxCapacity
 	} else {
-		a.ARN = fmt.Sprintf("arn:aws:autoscaling:%s:%s:scheduledAction:%s:resource/%s/%s:scheduledActionName/%s",
-			s.o.Region, s.o.AccountID, newUUID(), t.ServiceNamespace, t.ResourceID, in.Name)
+		a.ARN = arn.New("autoscaling", s.o.Region, s.o.AccountID,
+			fmt.Sprintf("scheduledAction:%s:resource/%s/%s:scheduledActionName/%s", newUUID(), t.ServiceNamespace, t.ResourceID, in.Name))
 	}
 	if in.Schedule != "" {
 		a.Schedule = in.Schedule

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"log/slog"
 	"slices"
 	"sort"
@@ -248,8 +249,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 		}
 		t = &Target{ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceID, ScalableDimension: in.ScalableDimension,
 			CreationTime: s.o.Clock.Now(), res: res,
-			RoleARN: res.serviceRole(s.o.AccountID),
-			ARN:     fmt.Sprintf("arn:aws:application-autoscaling:%s:%s:scalable-target/%s", s.o.Region, s.o.AccountID, randomID(18))}
+			RoleARN: res.serviceRole(s.o.Region, s.o.AccountID),
+			ARN:     arn.New("application-autoscaling", s.o.Region, s.o.AccountID, "scalable-target/"+randomID(18))}
 	}
 	next := *t
 	if in.MinCapacity != nil {

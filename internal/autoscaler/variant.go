@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"context"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"strings"
 	"time"
 
@@ -40,8 +41,9 @@ type variant struct{ ep, name string }
 func (v variant) endpoint() string { return v.ep }
 func (variant) noun() string       { return "instance count" }
 
-func (variant) serviceRole(account string) string {
-	return fmt.Sprintf("arn:aws:iam::%s:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint", account)
+func (variant) serviceRole(region, account string) string {
+	// IAM ARNs have no region, only the region's partition.
+	return fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint", arn.Partition(region), account)
 }
 
 func (v variant) capacity(ctx context.Context, h Hosting) (capacity, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"log/slog"
 	"strings"
 	"sync"
@@ -156,8 +157,11 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 func (s *Service) arn(kind, name string) string {
-	return fmt.Sprintf("arn:aws:sagemaker:%s:%s:%s/%s", s.opts.Region, s.opts.AccountID, kind, strings.ToLower(name))
+	return s.arnPrefix() + kind + "/" + strings.ToLower(name)
 }
+
+// arnPrefix is arn:PARTITION:sagemaker:REGION:ACCOUNT: of this server.
+func (s *Service) arnPrefix() string { return arn.Prefix("sagemaker", s.opts.Region, s.opts.AccountID) }
 
 // ModelARN, EndpointConfigARN and EndpointARN build ARNs as SageMaker does
 // (names in lower case).

@@ -30,7 +30,7 @@ func (s *Service) addTags(ctx context.Context, arn string, tags []store.Tag) err
 // resourceExists checks that arn names a model, endpoint configuration or
 // endpoint of this account and region.
 func (s *Service) resourceExists(ctx context.Context, arn string) error {
-	prefix := "arn:aws:sagemaker:" + s.opts.Region + ":" + s.opts.AccountID + ":"
+	prefix := s.arnPrefix()
 	rest, ok := strings.CutPrefix(arn, prefix)
 	kind, name, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"log/slog"
 	"slices"
 	"sort"
@@ -188,7 +189,7 @@ func (m *Monitor) SetActions(s ActionSink) {
 
 // ARN builds an alarm's ARN.
 func (m *Monitor) ARN(name string) string {
-	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", m.region, m.account, name)
+	return arn.New("cloudwatch", m.region, m.account, "alarm:"+name)
 }
 
 // saveState persists an alarm's state.
@@ -436,7 +437,7 @@ func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result
 // isAutoScaling reports an Application Auto Scaling policy ARN, whose
 // actions repeat every minute while the alarm stays in the state.
 func isAutoScaling(action string) bool {
-	return strings.HasPrefix(action, "arn:aws:autoscaling:")
+	return arn.Service(action) == "autoscaling"
 }
 
 // delivery is an alarm action waiting to be delivered.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/arn"
 	"io"
 	"net/http"
 	"strconv"
@@ -74,7 +75,7 @@ func (h *Handler) InvokeAsync(w http.ResponseWriter, r *http.Request, endpoint s
 		CustomAttributes: r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"),
 		Body:             bytes.Clone(body), // the queue keeps it; body is the server's pooled buffer
 		TTL:              seconds("X-Amzn-SageMaker-RequestTTLSeconds"), Timeout: seconds("X-Amzn-SageMaker-InvocationTimeoutSeconds"),
-		Filename:         r.Header.Get("X-Amzn-SageMaker-Filename"), OutputPathExtension: r.Header.Get("X-Amzn-SageMaker-S3OutputPathExtension"),
+		Filename: r.Header.Get("X-Amzn-SageMaker-Filename"), OutputPathExtension: r.Header.Get("X-Amzn-SageMaker-S3OutputPathExtension"),
 	})
 	var ae *asyncinv.Error
 	switch {
@@ -255,7 +256,7 @@ func (h *Handler) fromError(err error, endpoint string) *awserr.Error {
 			Fields: map[string]any{
 				"OriginalStatusCode": me.StatusCode,
 				"OriginalMessage":    string(me.Body),
-				"LogStreamArn":       fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/sagemaker/Endpoints/%s", h.Region, h.AccountID, endpoint),
+				"LogStreamArn":       arn.New("logs", h.Region, h.AccountID, "log-group:/aws/sagemaker/Endpoints/"+endpoint),
 			},
 		}
 	}

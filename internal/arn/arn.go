@@ -1,0 +1,42 @@
+package arn
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Partition is the partition of a region: aws-cn for cn-*, aws-us-gov for
+// us-gov-*, aws-iso for us-iso-*, aws-iso-b for us-isob-*, aws-eusc for
+// eusc-*, otherwise aws.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "eusc-"):
+		return "aws-eusc"
+	}
+	return "aws"
+}
+
+// New returns arn:PARTITION:service:region:account:resource.
+func New(service, region, account, resource string) string {
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", Partition(region), service, region, account, resource)
+}
+
+// Prefix is New without the resource: arn:PARTITION:service:region:account:.
+func Prefix(service, region, account string) string { return New(service, region, account, "") }
+
+// Service returns an ARN's service, "" for what is not an ARN.
+func Service(a string) string {
+	parts := strings.SplitN(a, ":", 4)
+	if len(parts) < 4 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") {
+		return ""
+	}
+	return parts[2]
+}
