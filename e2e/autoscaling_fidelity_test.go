@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/smithy-go"
 )
@@ -83,6 +84,39 @@ func TestAutoScalingRefusesWhatAWSRefuses(t *testing.T) {
 	acts, _ := as.DescribeScheduledActions(ctx, &aas.DescribeScheduledActionsInput{ServiceNamespace: ns})
 	if len(pols.ScalingPolicies) != 0 || len(acts.ScheduledActions) != 0 {
 		t.Fatalf("refused requests left %d policies and %d scheduled actions", len(pols.ScalingPolicies), len(acts.ScheduledActions))
+	}
+
+	// A metric-math target tracking policy: its alarms' Metrics come back in
+	// the model's shape (Id, MetricStat with the period in seconds,
+	// Expression, ReturnData), in every protocol.
+	dims := []aastypes.TargetTrackingMetricDimension{{Name: aws.String("EndpointName"), Value: aws.String("fid")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}}
+	if err := tt(&aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(10), CustomizedMetricSpecification: &aastypes.CustomizedMetricSpecification{
+		Metrics: []aastypes.TargetTrackingMetricDataQuery{
+			{Id: aws.String("m1"), ReturnData: aws.Bool(false), MetricStat: &aastypes.TargetTrackingMetricStat{Stat: aws.String("Sum"),
+				Metric: &aastypes.TargetTrackingMetric{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("Invocations"), Dimensions: dims}}},
+			{Id: aws.String("e1"), Expression: aws.String("m1 / 2"), Label: aws.String("half"), ReturnData: aws.Bool(true)},
+		}}}); err != nil {
+		t.Fatal(err)
+	}
+	for proto, cw := range s.cloudWatchClients() {
+		out, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("TargetTracking-endpoint/fid/")})
+		if err != nil || len(out.MetricAlarms) != 2 {
+			t.Fatalf("%s: DescribeAlarms = %+v, %v", proto, out, err)
+		}
+		for _, a := range out.MetricAlarms {
+			if a.Period != nil || len(a.Metrics) != 2 {
+				t.Fatalf("%s: alarm %s: Period %v, %d metrics", proto, aws.ToString(a.AlarmName), a.Period, len(a.Metrics))
+			}
+			m, e := a.Metrics[0], a.Metrics[1]
+			if aws.ToString(m.Id) != "m1" || m.MetricStat == nil || aws.ToInt32(m.MetricStat.Period) != 60 || aws.ToString(m.MetricStat.Stat) != "Sum" ||
+				aws.ToString(m.MetricStat.Metric.Namespace) != "AWS/SageMaker" || len(m.MetricStat.Metric.Dimensions) != 2 || aws.ToBool(m.ReturnData) ||
+				m.Expression != nil || m.Label != nil {
+				t.Errorf("%s: the metric query = %+v (stat %+v)", proto, m, m.MetricStat)
+			}
+			if aws.ToString(e.Id) != "e1" || aws.ToString(e.Expression) != "m1 / 2" || aws.ToString(e.Label) != "half" || !aws.ToBool(e.ReturnData) || e.MetricStat != nil {
+				t.Errorf("%s: the expression = %+v", proto, e)
+			}
+		}
 	}
 }
 

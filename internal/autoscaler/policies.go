@@ -242,7 +242,6 @@ func (s *Service) putAlarms(ctx context.Context, t *Target, p *Policy) error {
 			}
 		} else {
 			a.Queries = q
-			a.Metrics, _ = json.Marshal(q)
 		}
 		return a
 	}
@@ -283,7 +282,6 @@ func withPeriod(a monitor.MetricAlarm, period int) monitor.MetricAlarm {
 			qs[i] = q
 		}
 		a.Queries = qs
-		a.Metrics, _ = json.Marshal(qs)
 	}
 	return a
 }

@@ -49,9 +49,8 @@ type MetricAlarm struct {
 	ComparisonOperator                 string
 	TreatMissingData                   string
 	EvaluateLowSampleCountPercentile   string
-	// Metrics is the metric-math form (MetricDataQueries), kept as given
-	// for DescribeAlarms; Queries is the same, ready to run.
-	Metrics json.RawMessage     `json:",omitempty"`
+	// Queries is the metric-math form (MetricDataQueries), ready to run;
+	// the API writes it out in the model's shape.
 	Queries []metricquery.Query `json:",omitempty"`
 
 	// LastActions is when the actions of the current state last ran.

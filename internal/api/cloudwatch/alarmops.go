@@ -45,7 +45,47 @@ type metricAlarm struct {
 	ComparisonOperator                 string
 	TreatMissingData                   string          `json:",omitempty"`
 	EvaluateLowSampleCountPercentile   string          `json:",omitempty"`
-	Metrics                            json.RawMessage `json:",omitempty"`
+	Metrics                            []wireQuery `json:",omitempty"`
+}
+
+// wireQuery is a MetricDataQuery of DescribeAlarms, in the model's shape:
+// members never set are left out, periods are in seconds.
+type wireQuery struct {
+	Id         string
+	MetricStat *wireMetricStat `json:",omitempty"`
+	Expression string          `json:",omitempty"`
+	Label      string          `json:",omitempty"`
+	ReturnData bool
+	Period     int `json:",omitempty"`
+}
+
+type wireMetricStat struct {
+	Metric wireMetric
+	Period int
+	Stat   string
+	Unit   string `json:",omitempty"`
+}
+
+type wireMetric struct {
+	Namespace  string
+	MetricName string
+	Dimensions []dimension `json:",omitempty"`
+}
+
+func wireQueries(qs []metricquery.Query) []wireQuery {
+	var out []wireQuery
+	for _, q := range qs {
+		w := wireQuery{Id: q.ID, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData, Period: int(q.Period / time.Second)}
+		if ms := q.MetricStat; ms != nil {
+			m := wireMetric{Namespace: ms.Series.Namespace, MetricName: ms.Series.MetricName}
+			for _, d := range ms.Series.Dimensions {
+				m.Dimensions = append(m.Dimensions, dimension{d.Name, d.Value})
+			}
+			w.MetricStat = &wireMetricStat{Metric: m, Period: int(ms.Period / time.Second), Stat: ms.Stat, Unit: ms.Unit}
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 func toWire(a monitor.MetricAlarm) metricAlarm {
@@ -59,7 +99,10 @@ func toWire(a monitor.MetricAlarm) metricAlarm {
 		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
 		Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm,
 		Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator, TreatMissingData: a.TreatMissingData,
-		EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile, Metrics: a.Metrics,
+		EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile, Metrics: wireQueries(a.Queries),
+	}
+	if len(a.Queries) > 0 {
+		w.Period = 0 // the queries carry it; a metric-math alarm has none of its own
 	}
 	for _, d := range a.Dimensions {
 		w.Dimensions = append(w.Dimensions, dimension{d.Name, d.Value})
@@ -156,7 +199,6 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 		if err := h.alarmOnQueries(&a, in.Metrics); err != nil {
 			return nil, err
 		}
-		a.Metrics, _ = json.Marshal(in.Metrics)
 	} else {
 		switch {
 		case in.MetricName == "":
