@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -93,12 +95,42 @@ func TestCloudWatchRefusesWhatAWSRefuses(t *testing.T) {
 			expectCW(t, get(now.Add(-time.Hour), now, q("e", `SEARCH('{Fid} MetricName="both"', 'Sum', 60)`)), "ValidationError", "SEARCH expressions are not supported")
 			expectCW(t, get(now.Add(-time.Hour), now, q("e", `SELECT AVG(both) FROM Fid`)), "ValidationError", "Metrics Insights queries (SELECT ...) are not supported")
 
+			// No composite alarms in ebb: no children, no parents (not every alarm).
+			if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("child-" + proto), Namespace: aws.String("Fid/" + proto),
+				MetricName: aws.String("both"), Statistic: types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+				ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold}); err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range []*cloudwatch.DescribeAlarmsInput{{ChildrenOfAlarmName: aws.String("child-" + proto)}, {ParentsOfAlarmName: aws.String("child-" + proto)}} {
+				got, err := cw.DescribeAlarms(ctx, in)
+				if err != nil || len(got.MetricAlarms) != 0 || len(got.CompositeAlarms) != 0 {
+					t.Errorf("DescribeAlarms %+v = %+v, %v; want nothing", in, got, err)
+				}
+			}
+			_, err = cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{ChildrenOfAlarmName: aws.String("x"), StateValue: types.StateValueOk})
+			expectCW(t, err, "InvalidParameterCombination", "If you specify ChildrenOfAlarmName, you cannot specify any other parameters")
+
 			arn := aws.String("arn:aws:cloudwatch:us-east-1:123456789012:alarm:nope")
 			_, err = cw.TagResource(ctx, &cloudwatch.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
 			expectCW(t, err, "ResourceNotFoundException", "")
 			_, err = cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: arn})
 			expectCW(t, err, "ResourceNotFoundException", "")
 		})
+	}
+
+	// An unknown action: Coral's text (awsQuery code InvalidAction).
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader("Action=FooBar&Version=2010-08-01"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Amz-Date", "20261202T000000Z")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261202/us-east-1/monitoring/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "<Code>InvalidAction</Code><Message>Could not find operation FooBar for version 2010-08-01</Message>") {
+		t.Errorf("unknown action: %d %s", resp.StatusCode, b)
 	}
 
 	// boto3 sends NaN as it is (CBOR, boto3 1.43) or as the string NaN

@@ -357,6 +357,11 @@ func (h *Handler) describeAlarms(ctx context.Context, body []byte) (any, error) 
 		ActionPrefix    string
 		MaxRecords      int
 		NextToken       string
+		// The children of a composite alarm, or the composite alarms an
+		// alarm belongs to. ebb has no composite alarms (PutCompositeAlarm
+		// is not served), so both lists are empty.
+		ChildrenOfAlarmName string
+		ParentsOfAlarmName  string
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -369,6 +374,16 @@ func (h *Handler) describeAlarms(ctx context.Context, body []byte) (any, error) 
 		CompositeAlarms []struct{}
 		NextToken       string `json:",omitempty"`
 	}{MetricAlarms: []metricAlarm{}, CompositeAlarms: []struct{}{}}
+	for name, v := range map[string]string{"ChildrenOfAlarmName": in.ChildrenOfAlarmName, "ParentsOfAlarmName": in.ParentsOfAlarmName} {
+		if v == "" {
+			continue
+		}
+		if len(in.AlarmNames) > 0 || in.AlarmNamePrefix != "" || len(in.AlarmTypes) > 0 || in.StateValue != "" || in.ActionPrefix != "" ||
+			(in.ChildrenOfAlarmName != "" && in.ParentsOfAlarmName != "") {
+			return nil, invalidCombination("If you specify %s, you cannot specify any other parameters in the request except for MaxRecords and NextToken.", name)
+		}
+		return out, nil
+	}
 	if len(in.AlarmTypes) > 0 && !contains(in.AlarmTypes, "MetricAlarm") {
 		return out, nil // ebb has no composite alarms
 	}

@@ -125,7 +125,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, proto Protocol, 
 	}
 	fn, ok := h.ops[name]
 	if !ok {
-		fail(awsmodel.ErrUnknownOperation)
+		fail(unknownOperation(name))
 		return
 	}
 	doc := body

@@ -45,6 +45,15 @@ func validationError(msg string) *awserr.Error {
 	return cwError("ValidationException", "ValidationError", http.StatusBadRequest, "%s", msg)
 }
 
+// unknownOperation is CloudWatch's answer to an operation it does not have
+// (Coral's text; awsQuery code InvalidAction).
+func unknownOperation(name string) *awserr.Error {
+	if name == "" {
+		name = "(none)"
+	}
+	return cwError("UnknownOperationException", "InvalidAction", http.StatusBadRequest, "Could not find operation %s for version 2010-08-01", name)
+}
+
 // errorTable maps the errors of request decoding and validation; the
 // operations return CloudWatch's modelled errors (above) themselves.
 var errorTable = awserr.Table{
@@ -52,7 +61,7 @@ var errorTable = awserr.Table{
 		{Kind: awsmodel.ErrSerialization, Code: "SerializationException", QueryCode: "SerializationException", Status: http.StatusBadRequest},
 		{Kind: awsmodel.ErrValidation, Code: "ValidationException", QueryCode: "ValidationError", Status: http.StatusBadRequest},
 		{Kind: awsmodel.ErrUnknownOperation, Code: "UnknownOperationException", QueryCode: "InvalidAction", Status: http.StatusBadRequest,
-			Message: func(err error) string { return fmt.Sprintf("Could not find operation %v", err) }},
+			Message: func(error) string { return "Could not find operation for version 2010-08-01" }},
 	},
 	InternalCode: "InternalServiceFault", InternalQuery: "InternalServiceError",
 }
