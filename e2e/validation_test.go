@@ -119,7 +119,7 @@ func TestValidationErrors(t *testing.T) {
 		{"unknown variant", "UpdateEndpointWeightsAndCapacities", `{"EndpointName":"vendpoint","DesiredWeightsAndCapacities":[{"VariantName":"nope","DesiredInstanceCount":2}]}`, 400, "ValidationException", `The variant "nope" does not exist in endpoint "` + arnPrefix + `endpoint/vendpoint".`},
 		{"nothing to change", "UpdateEndpointWeightsAndCapacities", `{"EndpointName":"vendpoint","DesiredWeightsAndCapacities":[{"VariantName":"AllTraffic"}]}`, 400, "ValidationException", `Either DesiredWeight or DesiredInstanceCount must be specified for variant "AllTraffic".`},
 		{"capacity over quota", "UpdateEndpointWeightsAndCapacities", `{"EndpointName":"vendpoint","DesiredWeightsAndCapacities":[{"VariantName":"AllTraffic","DesiredInstanceCount":5}]}`, 400, "ResourceLimitExceeded",
-			"The account-level service limit 'ml.m5.large for endpoint usage' is 4 Instances, with current utilization of 0 Instances and a request delta of 5 Instances. ..."},
+			"The account-level service limit 'ml.m5.large for endpoint usage' is 4 Instances, with current utilization of 1 Instances and a request delta of 4 Instances. ..."},
 		{"bad next token", "ListEndpoints", `{"NextToken":"garbage!"}`, 400, "ValidationException", `Invalid pagination token "garbage!".`},
 		{"tags of missing resource", "ListTags", `{"ResourceArn":"` + arnPrefix + `endpoint/nope"}`, 400, "ValidationException", `Resource "` + arnPrefix + `endpoint/nope" does not exist.`},
 		{"too many tags", "AddTags", `{"ResourceArn":"` + arnPrefix + `endpoint/vendpoint","Tags":[` + tags(51) + `]}`, 400, "ValidationException",

@@ -394,42 +394,62 @@ func (s *Service) CreateEndpoint(ctx context.Context, name, configName string, t
 	return arn, nil
 }
 
-// checkLimit enforces the per-instance-type quota for deploying variants
-// on endpoint self (nil for a new endpoint), whose own instances are not
-// counted twice. Concurrent changes can overshoot the quota by one request;
-// it guards the machine, it is not billing.
+// checkLimit enforces the instance quota per instance type: the instances
+// that exist or are wanted on live endpoints (a Failed endpoint counts only
+// the instances it still has), with self's variants becoming add. The
+// request delta in the message is the increase the request asks for, and
+// only a request that increases usage beyond the quota is refused.
+// Concurrent changes can overshoot the quota by one request; it guards the
+// machine, it is not billing.
 func (s *Service) checkLimit(self *endpoint, add []variant) error {
 	s.mu.Lock()
-	others := make([]*endpoint, 0, len(s.endpoints))
+	all := make([]*endpoint, 0, len(s.endpoints))
 	for _, e := range s.endpoints {
-		if e != self {
-			others = append(others, e)
-		}
+		all = append(all, e)
 	}
 	s.mu.Unlock()
-	usage := map[string]int{}
-	for _, e := range others {
-		v := e.view.Load()
-		for _, vv := range v.Variants {
-			usage[vv.InstanceType] += vv.DesiredCount
+	usage, mine := map[string]int{}, map[string]int{}
+	for _, e := range all {
+		into := usage
+		if e == self {
+			into = mine
 		}
-		if v.Pending != nil {
-			for _, vv := range v.Pending.Variants {
-				usage[vv.InstanceType] += vv.DesiredCount
-			}
-		}
+		footprint(e.view.Load(), into)
 	}
-	delta := map[string]int{}
+	want := map[string]int{}
 	for _, v := range add {
-		delta[v.InstanceType] += v.DesiredCount
+		want[v.InstanceType] += v.DesiredCount
 	}
-	for typ, n := range delta {
-		if usage[typ]+n > s.opts.InstanceLimit {
+	for typ, n := range want {
+		increase := n - mine[typ]
+		if increase > 0 && usage[typ]+n > s.opts.InstanceLimit {
 			return errorf(ErrLimit, "The account-level service limit '%s for endpoint usage' is %d Instances, with current utilization of %d Instances and a request delta of %d Instances. Please use AWS Service Quotas to request an increase for this quota. If AWS Service Quotas is not available, contact AWS support to request an increase for this quota.",
-				typ, s.opts.InstanceLimit, usage[typ], n)
+				typ, s.opts.InstanceLimit, usage[typ]+mine[typ], increase)
 		}
 	}
 	return nil
+}
+
+// footprint adds what an endpoint holds of each instance type: per variant
+// the larger of its wanted and its existing instances, only the existing
+// ones once it has Failed.
+func footprint(v *EndpointView, into map[string]int) {
+	if v == nil {
+		return
+	}
+	count := func(vs []VariantView) {
+		for _, vv := range vs {
+			n := max(vv.DesiredCount, vv.CurrentCount)
+			if v.Status == StatusFailed {
+				n = vv.CurrentCount
+			}
+			into[vv.InstanceType] += n
+		}
+	}
+	count(v.Variants)
+	if v.Pending != nil {
+		count(v.Pending.Variants)
+	}
 }
 
 func (s *Service) lookup(name string) (*endpoint, error) {
