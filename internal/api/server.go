@@ -127,7 +127,7 @@ func (h *Handler) classify(r *http.Request) call {
 	jsonFail := func(contentType string) func(http.ResponseWriter, *awserr.Error) {
 		return func(w http.ResponseWriter, e *awserr.Error) { awsjson.WriteError(w, contentType, e) }
 	}
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && !isS3Post(r) {
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/endpoints/"); ok {
 			if name, ok := strings.CutSuffix(rest, "/invocations"); ok {
 				received := time.Now()
@@ -177,7 +177,7 @@ func (h *Handler) classify(r *http.Request) call {
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		return call{fail: jsonFail("application/json"), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) { io.WriteString(w, "ok\n") }}
 	}
-	if (h.c.Objects != nil || h.c.Forward != nil) && (r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete) {
+	if (h.c.Objects != nil || h.c.Forward != nil) && (r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete || isS3Post(r)) {
 		return call{service: "s3",
 			fail: func(w http.ResponseWriter, e *awserr.Error) {
 				code, ok := s3Codes[e.Code]
@@ -292,6 +292,20 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.serve(w, r, body)
+}
+
+// isS3Post recognises S3's POST operations (multipart uploads,
+// DeleteObjects): a path below a bucket with their subresource, never an
+// AWS JSON or query call (POST /) or an invocation.
+func isS3Post(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.URL.Path == "/" || r.Header.Get("X-Amz-Target") != "" ||
+		strings.HasPrefix(r.URL.Path, "/endpoints/") || strings.HasPrefix(r.URL.Path, "/service/") {
+		return false
+	}
+	q := r.URL.Query()
+	_, uploads := q["uploads"]
+	_, del := q["delete"]
+	return uploads || del || q.Get("uploadId") != ""
 }
 
 // admit runs every check that needs no body, once. service is "" for

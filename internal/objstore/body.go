@@ -22,18 +22,19 @@ import (
 // and, as it reaches the end, checks every digest the client declared: the
 // signed X-Amz-Content-Sha256, Content-MD5 and the x-amz-checksum-*
 // headers or trailers. A body that does not match them, or ends early,
-// reads as an error instead of io.EOF, so Put never stores it.
-func requestBody(r *http.Request) (io.Reader, error) {
+// reads as an error instead of io.EOF, so Put never stores it. declared
+// holds the request's headers and, once the body is read, its trailers.
+func requestBody(r *http.Request) (body io.Reader, declared http.Header, err error) {
 	verify, _ := r.Context().Value(chunkVerifierKey{}).(func(string, []byte) bool)
-	declared := r.Header.Clone()
-	body := io.Reader(r.Body)
+	declared = r.Header.Clone()
+	body = io.Reader(r.Body)
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
 	if strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked") || strings.HasPrefix(payloadHash, "STREAMING-") {
 		size := int64(-1)
 		if v := r.Header.Get("X-Amz-Decoded-Content-Length"); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
-				return nil, &Error{"InvalidArgument", http.StatusBadRequest, fmt.Sprintf("x-amz-decoded-content-length %q is not a length.", v)}
+				return nil, nil, &Error{"InvalidArgument", http.StatusBadRequest, fmt.Sprintf("x-amz-decoded-content-length %q is not a length.", v)}
 			}
 			size = n
 		}
@@ -43,14 +44,14 @@ func requestBody(r *http.Request) (io.Reader, error) {
 	if h := payloadHash; len(h) == 64 {
 		want, err := hex.DecodeString(h)
 		if err != nil {
-			return nil, &Error{"InvalidArgument", http.StatusBadRequest, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-... or a SHA-256 in hex."}
+			return nil, nil, &Error{"InvalidArgument", http.StatusBadRequest, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-... or a SHA-256 in hex."}
 		}
 		d.add(sha256.New(), func() []byte { return want }, &Error{"XAmzContentSHA256Mismatch", http.StatusBadRequest, "The provided 'x-amz-content-sha256' header does not match what was computed."})
 	}
 	if v := r.Header.Get("Content-MD5"); v != "" {
 		want, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(want) != md5.Size {
-			return nil, &Error{"InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified was invalid."}
+			return nil, nil, &Error{"InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified was invalid."}
 		}
 		d.add(md5.New(), func() []byte { return want }, &Error{"BadDigest", http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."})
 	}
@@ -74,9 +75,9 @@ func requestBody(r *http.Request) (io.Reader, error) {
 		}, &Error{"BadDigest", http.StatusBadRequest, fmt.Sprintf("The %s you specified did not match the calculated checksum.", c.name)})
 	}
 	if v := r.Header.Get("X-Amz-Checksum-Crc64nvme"); v != "" || strings.Contains(strings.ToLower(r.Header.Get("X-Amz-Trailer")), "crc64nvme") {
-		return nil, &Error{"NotImplemented", http.StatusNotImplemented, "x-amz-checksum-crc64nvme is not supported by ebb's object store; use CRC32, CRC32C, SHA1 or SHA256."}
+		return nil, nil, &Error{"NotImplemented", http.StatusNotImplemented, "x-amz-checksum-crc64nvme is not supported by ebb's object store; use CRC32, CRC32C, SHA1 or SHA256."}
 	}
-	return d, nil
+	return d, declared, nil
 }
 
 type chunkVerifierKey struct{}

@@ -109,7 +109,7 @@ func FuzzRequestBody(f *testing.F) {
 		if decodedLength != "" {
 			req.Header.Set("X-Amz-Decoded-Content-Length", decodedLength)
 		}
-		r, err := requestBody(req)
+		r, _, err := requestBody(req)
 		if err != nil {
 			return
 		}

@@ -1,9 +1,12 @@
 // Package objstore is the S3-compatible subset ebb serves on its listener
-// for async inference payloads: path-style CreateBucket, ListBuckets,
-// PutObject, GetObject, HeadObject, DeleteObject and ListObjectsV2, kept as
-// files under the data directory. It is enough for the usual async code
-// (upload the input with an S3 client, invoke, poll the output) to run
-// unchanged against ebb.
+// for async inference payloads and model data: path-style CreateBucket,
+// HeadBucket, ListBuckets, PutObject, GetObject (with Range and
+// conditional requests), HeadObject, DeleteObject, DeleteObjects,
+// ListObjects and ListObjectsV2 (with Delimiter), and multipart uploads,
+// with MD5 ETags as S3's, kept as files under the data directory. It is
+// enough for the usual async code (boto3's upload_file, invoke, poll or
+// download_file the output) to run unchanged against ebb; what it does not
+// implement is refused with NotImplemented.
 package objstore
 
 import (
@@ -21,7 +24,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -89,7 +91,8 @@ func (s *Store) bucketExists(bucket string) bool {
 	return err == nil && info.IsDir()
 }
 
-// Put writes an object atomically (temporary file, fsync, rename).
+// Put writes an object atomically (temporary file, fsync, rename) and
+// returns its ETag, the hex MD5 of its bytes in quotes, as S3's.
 func (s *Store) Put(bucket, key string, r io.Reader) (string, error) {
 	if !s.bucketExists(bucket) {
 		return "", ErrNoSuchBucket
@@ -98,18 +101,26 @@ func (s *Store) Put(bucket, key string, r io.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.CreateTemp(filepath.Join(s.Dir, bucket), ".upload-*")
+	tmp, sum, _, err := s.spool(bucket, r, s.MaxObject)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp)
+	etag := `"` + hex.EncodeToString(sum) + `"`
+	return etag, s.commit(bucket, key, p, tmp, etag)
+}
+
+// spool copies r, up to max bytes, into a synced temporary file of the
+// bucket and returns its name, the MD5 of what it holds, and its size.
+func (s *Store) spool(bucket string, r io.Reader, max int64) (name string, sum []byte, n int64, err error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.Dir, bucket), ".upload-*")
+	if err != nil {
+		return "", nil, 0, err
+	}
 	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, s.MaxObject+1))
-	if err == nil && n > s.MaxObject {
-		err = &Error{"EntityTooLarge", http.StatusBadRequest, fmt.Sprintf("Your proposed upload exceeds the maximum allowed object size (%d bytes).", s.MaxObject)}
+	n, err = io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
+	if err == nil && n > max {
+		err = &Error{"EntityTooLarge", http.StatusBadRequest, fmt.Sprintf("Your proposed upload exceeds the maximum allowed size (%d bytes).", max)}
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -118,9 +129,57 @@ func (s *Store) Put(bucket, key string, r io.Reader) (string, error) {
 		err = cerr
 	}
 	if err != nil {
+		os.Remove(tmp.Name())
+		return "", nil, 0, err
+	}
+	return tmp.Name(), h.Sum(nil), n, nil
+}
+
+// commit moves a spooled file to the object's path and records its ETag
+// beside it (etags/ mirrors objects/).
+func (s *Store) commit(bucket, key, p, tmp, etag string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return err
+	}
+	return s.writeETag(bucket, key, etag)
+}
+
+func (s *Store) etagPath(bucket, key string) string {
+	return filepath.Join(s.Dir, bucket, "etags", filepath.Clean("/"+key))
+}
+
+func (s *Store) writeETag(bucket, key, etag string) error {
+	p := s.etagPath(bucket, key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(etag), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// ETag returns an object's ETag; an object stored before ETags were kept
+// gets its MD5 computed once.
+func (s *Store) ETag(bucket, key string) (string, error) {
+	if b, err := os.ReadFile(s.etagPath(bucket, key)); err == nil {
+		return string(b), nil
+	}
+	f, err := s.Get(bucket, key)
+	if err != nil {
 		return "", err
 	}
-	return `"` + hex.EncodeToString(h.Sum(nil)) + `"`, os.Rename(tmp.Name(), p)
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	etag := `"` + hex.EncodeToString(h.Sum(nil)) + `"`
+	return etag, s.writeETag(bucket, key, etag)
 }
 
 // PutBytes writes an object from memory.
@@ -177,6 +236,9 @@ func (s *Store) Delete(bucket, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	if err := os.Remove(s.etagPath(bucket, key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 
@@ -219,125 +281,15 @@ func (s *Store) list(bucket, prefix string) ([]object, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, object{Key: key, LastModified: info.ModTime().UTC().Format(time.RFC3339Nano), Size: info.Size(), StorageClass: "STANDARD", ETag: `""`})
+		etag, err := s.ETag(bucket, key)
+		if err != nil {
+			return err
+		}
+		out = append(out, object{Key: key, LastModified: info.ModTime().UTC().Format(time.RFC3339Nano), Size: info.Size(), StorageClass: "STANDARD", ETag: etag})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, err
-}
-
-// ServeHTTP answers the path-style S3 subset.
-func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, "/")
-	bucket, key, _ := strings.Cut(path, "/")
-	switch {
-	case bucket == "" && r.Method == http.MethodGet:
-		s.listBuckets(w)
-	case key == "" && r.Method == http.MethodPut:
-		if err := s.CreateBucket(bucket); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.Header().Set("Location", "/"+bucket)
-	case key == "" && r.Method == http.MethodHead:
-		if !s.bucketExists(bucket) {
-			s.fail(w, r, ErrNoSuchBucket)
-		}
-	case key == "" && r.Method == http.MethodGet:
-		s.listObjects(w, r, bucket)
-	case r.Method == http.MethodPut:
-		body, err := requestBody(r)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		etag, err := s.Put(bucket, key, body)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.Header().Set("ETag", etag)
-	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		f, err := s.Get(bucket, key)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		defer f.Close()
-		info, _ := f.Stat()
-		w.Header().Set("Content-Length", strconv.FormatInt(info.Size(), 10))
-		w.Header().Set("Last-Modified", info.ModTime().UTC().Format(http.TimeFormat))
-		w.Header().Set("Content-Type", "application/octet-stream")
-		if r.Method == http.MethodGet {
-			io.Copy(w, f)
-		}
-	case r.Method == http.MethodDelete:
-		if err := s.Delete(bucket, key); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		s.fail(w, r, errors.New("NotImplemented"))
-	}
-}
-
-func (s *Store) listBuckets(w http.ResponseWriter) {
-	type bucketEntry struct {
-		Name         string
-		CreationDate string
-	}
-	res := struct {
-		XMLName xml.Name      `xml:"ListAllMyBucketsResult"`
-		Xmlns   string        `xml:"xmlns,attr"`
-		Buckets []bucketEntry `xml:"Buckets>Bucket"`
-	}{Xmlns: "http://s3.amazonaws.com/doc/2006-03-01/"}
-	entries, _ := os.ReadDir(s.Dir)
-	for _, e := range entries {
-		if e.IsDir() && s.bucketExists(e.Name()) {
-			info, _ := e.Info()
-			res.Buckets = append(res.Buckets, bucketEntry{e.Name(), info.ModTime().UTC().Format(time.RFC3339)})
-		}
-	}
-	writeXML(w, http.StatusOK, res)
-}
-
-func (s *Store) listObjects(w http.ResponseWriter, r *http.Request, bucket string) {
-	q := r.URL.Query()
-	all, err := s.list(bucket, q.Get("prefix"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	max := 1000
-	if n, err := strconv.Atoi(q.Get("max-keys")); err == nil && n >= 0 && n < max {
-		max = n
-	}
-	start := 0
-	after := q.Get("continuation-token")
-	if after == "" {
-		after = q.Get("start-after")
-	}
-	for start < len(all) && after != "" && all[start].Key <= after {
-		start++
-	}
-	end := min(start+max, len(all))
-	res := struct {
-		XMLName               xml.Name `xml:"ListBucketResult"`
-		Xmlns                 string   `xml:"xmlns,attr"`
-		Name                  string
-		Prefix                string
-		KeyCount              int
-		MaxKeys               int
-		IsTruncated           bool
-		Contents              []object
-		NextContinuationToken string `xml:",omitempty"`
-	}{Xmlns: "http://s3.amazonaws.com/doc/2006-03-01/", Name: bucket, Prefix: q.Get("prefix"), KeyCount: end - start, MaxKeys: max,
-		IsTruncated: end < len(all), Contents: all[start:end]}
-	if res.IsTruncated {
-		res.NextContinuationToken = all[end-1].Key
-	}
-	writeXML(w, http.StatusOK, res)
 }
 
 func writeXML(w http.ResponseWriter, status int, v any) {
