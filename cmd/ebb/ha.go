@@ -51,7 +51,7 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	forward := leader.NewForwarder(func() string { return el.LeaderURL() }, log.With("component", "forward"))
 	rtr := router.New(router.Options{})
 	clk := newClock(c)
-	em := &emitter.Emitter{Router: rtr, Hosting: replica.NoInstances{}, Store: replica.Outbox{Mailbox: pg}, Clock: clk,
+	em := &emitter.Emitter{Router: rtr, Hosting: replica.NoInstances{}, Store: &replica.Outbox{Mailbox: pg}, Clock: clk,
 		NoIdleZeros: true, Prometheus: front.Prometheus, Logger: log.With("component", "emitter")}
 	fctx, stopFollowing := context.WithCancel(context.Background())
 	var following sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/clock"
@@ -20,18 +21,41 @@ type Mailbox interface {
 }
 
 // Outbox is a follower emitter's metric store: each Put is one batch sent
-// to the leader.
-type Outbox struct{ Mailbox Mailbox }
+// to the leader. Batches that cannot be sent (PostgreSQL down) wait, up to
+// maxWaiting (ten minutes of a second's batches), and go first once it is
+// back; beyond that the oldest are dropped, and counted.
+type Outbox struct {
+	Mailbox Mailbox
 
-// Put sends a batch of datapoints to the leader.
-func (o Outbox) Put(points []metrics.Point) error {
+	mu      sync.Mutex
+	waiting [][]byte
+	dropped int
+}
+
+// maxWaiting bounds the batches an Outbox holds while it cannot send.
+const maxWaiting = 600
+
+// Put sends a batch of datapoints to the leader, after those still waiting.
+func (o *Outbox) Put(points []metrics.Point) error {
 	doc, err := json.Marshal(points)
 	if err != nil {
 		return err
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waiting = append(o.waiting, doc)
+	if n := len(o.waiting) - maxWaiting; n > 0 {
+		o.waiting, o.dropped = o.waiting[n:], o.dropped+n
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return o.Mailbox.SendMetrics(ctx, doc)
+	for len(o.waiting) > 0 {
+		if err := o.Mailbox.SendMetrics(ctx, o.waiting[0]); err != nil {
+			return fmt.Errorf("sending metrics to the leader (%d batches wait, %d dropped so far): %w", len(o.waiting), o.dropped, err)
+		}
+		o.waiting = o.waiting[1:]
+	}
+	return nil
 }
 
 // NoInstances is a follower emitter's hosting: the leader samples the

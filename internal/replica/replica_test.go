@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/store/memory"
 )
@@ -62,4 +64,38 @@ func TestFollowerLoadsPublishedTables(t *testing.T) {
 			t.Fatalf("a withdrawn endpoint on the follower: %v, want ErrEndpointNotFound", err)
 		}
 	})
+}
+
+type flakyMailbox struct {
+	down bool
+	got  []string
+}
+
+func (f *flakyMailbox) SendMetrics(_ context.Context, doc []byte) error {
+	if f.down {
+		return errors.New("PostgreSQL is down")
+	}
+	f.got = append(f.got, string(doc))
+	return nil
+}
+
+func (f *flakyMailbox) TakeMetrics(context.Context, int, func([]byte) error) (int, error) { return 0, nil }
+
+// TestOutboxKeepsBatchesWhileDown: a follower's measurements made while
+// PostgreSQL is down are sent, in order, once it is back.
+func TestOutboxKeepsBatchesWhileDown(t *testing.T) {
+	mb := &flakyMailbox{down: true}
+	o := &Outbox{Mailbox: mb}
+	for i := range 3 {
+		if err := o.Put([]metrics.Point{{Value: float64(i)}}); err == nil {
+			t.Fatal("a send to a down database succeeded")
+		}
+	}
+	mb.down = false
+	if err := o.Put([]metrics.Point{{Value: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(mb.got) != 4 || !strings.Contains(mb.got[0], `"Value":0`) || !strings.Contains(mb.got[3], `"Value":3`) {
+		t.Fatalf("sent %v, want the 4 batches in order", mb.got)
+	}
 }
