@@ -44,16 +44,22 @@ func TestColdStartOverhead(t *testing.T) {
 		}
 		latency := time.Since(start)
 		var started, healthy time.Time
-		for _, m := range logTime.FindAllStringSubmatch(s.Log(), -1)[before:] {
-			at, _ := time.Parse(time.RFC3339Nano, m[1])
-			if m[2] == "started" {
-				started = at
-			} else {
-				healthy = at
+		// The server's log reaches the test through a pipe, possibly a
+		// little after the answer: read it until both lines are there.
+		deadline := time.Now().Add(10 * time.Second)
+		for started.IsZero() || healthy.IsZero() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no instance start in the log for cold start %d", i)
 			}
-		}
-		if started.IsZero() || healthy.IsZero() {
-			t.Fatalf("no instance start in the log for cold start %d", i)
+			time.Sleep(10 * time.Millisecond) // polling the child's log
+			for _, m := range logTime.FindAllStringSubmatch(s.Log(), -1)[before:] {
+				at, _ := time.Parse(time.RFC3339Nano, m[1])
+				if m[2] == "started" {
+					started = at
+				} else {
+					healthy = at
+				}
+			}
 		}
 		overheads = append(overheads, latency-healthy.Sub(started))
 	}

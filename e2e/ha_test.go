@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
@@ -21,13 +22,16 @@ import (
 )
 
 // haReplicas starts n ebb replicas on one PostgreSQL database and the
-// Kubernetes control plane, electing a leader with one Lease.
-func haReplicas(t testing.TB, n int) (*kubeServer, []*server, func(i int) *server) {
+// Kubernetes control plane, electing a leader with one Lease; extra are
+// more flags for every replica. Pods of kubeModel answer in 2 ms, of
+// slowModel in 300 ms.
+func haReplicas(t testing.TB, n int, extra ...string) (*kubeServer, []*server, func(i int) *server) {
 	t.Helper()
 	c := kubeCluster(t)
 	dsn := pgtest.Shared(t).Database(t)
 	ns := c.Namespace(t)
-	runner := c.Run(t, ns, map[string][]string{kubeModel: {ebbBin, "example-model", "--work-ms", "2"}}, nil)
+	runner := c.Run(t, ns, map[string][]string{kubeModel: {ebbBin, "example-model", "--work-ms", "2"},
+		slowModel: {ebbBin, "example-model", "--work-ms", "300"}}, nil)
 	ports := make([]int, n)
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,8 +44,8 @@ func haReplicas(t testing.TB, n int) (*kubeServer, []*server, func(i int) *serve
 	dirs := make([]string, n)
 	start := func(i int) *server {
 		url := fmt.Sprintf("http://127.0.0.1:%d", ports[i])
-		return startServer(t, dirs[i], "--listen", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--runtime", "kubernetes",
-			"--kubeconfig", c.Kubeconfig, "--namespace", ns, "--store", dsn, "--ha-lease", "ebb-leader", "--advertise-url", url)
+		return startServer(t, dirs[i], append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--runtime", "kubernetes",
+			"--kubeconfig", c.Kubeconfig, "--namespace", ns, "--store", dsn, "--ha-lease", "ebb-leader", "--advertise-url", url}, extra...)...)
 	}
 	var reps []*server
 	for i := range n {
@@ -92,6 +96,9 @@ func TestHAFailover(t *testing.T) {
 	// Every replica routes invocations itself, and CloudWatch counts the
 	// traffic of all of them.
 	const perReplica = 20
+	for i, r := range reps {
+		waitCond(t, fmt.Sprintf("replica %d has the endpoint's routing table", i), func() bool { return promValue(t, r, "ebb_healthy_instances", "ha") > 0 })
+	}
 	for _, r := range reps {
 		for range perReplica {
 			invoke(t, r.Runtime(), "ha", "1,2,3")
@@ -99,7 +106,7 @@ func TestHAFailover(t *testing.T) {
 	}
 	for i, r := range reps {
 		if i != first {
-			waitCond(t, fmt.Sprintf("follower %d routed its own invocations", i), func() bool { return routedByItself(t, r, "ha") > 0 })
+			waitCond(t, fmt.Sprintf("follower %d routed its own invocations", i), func() bool { return promValue(t, r, "ebb_invocations_total", "ha") > 0 })
 		}
 	}
 	sent := float64(len(reps) * perReplica)
@@ -148,6 +155,43 @@ func TestHAFailover(t *testing.T) {
 	invoke(t, reps[third].Runtime(), "ha", "1,2,3")
 }
 
+// slowModel is an image whose pods take 300 ms per request.
+const slowModel = "ebb.test/slow-model:v1"
+
+// TestHAAsyncAcrossFailover: async requests accepted through a follower
+// (queued durably by the leader in PostgreSQL, payloads in an external S3)
+// all end with an output although the leader is killed with -9 while most
+// of them wait: the new leader takes the queue over. One in flight on the
+// killed leader may run twice (at least once, as documented); none is lost.
+func TestHAAsyncAcrossFailover(t *testing.T) {
+	s3srv := startServer(t, t.TempDir()) // an S3-compatible store the replicas share
+	ctx := context.Background()
+	if _, err := s3srv.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("async")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	_, reps, _ := haReplicas(t, 3, "--s3-endpoint", s3srv.URL)
+	first := leaderOf(t, reps, nil, 30*time.Second)
+	follower := reps[(first+1)%3]
+	asyncConfig(t, follower.SageMaker(), "haa", slowModel, "")
+	waitInService(t, follower.SageMaker(), "haa")
+	const n = 30 // 30 x 300 ms at 2 concurrent: about 4.5 s of backlog
+	var ids []string
+	for i := range n {
+		ids = append(ids, asyncInvoke(t, follower, "haa", fmt.Sprintf("%d,2,3", i), 0))
+	}
+	reps[first].Crash()
+	killed := time.Now()
+	skip := map[*server]bool{reps[first]: true}
+	second := leaderOf(t, reps, skip, 15*time.Second)
+	t.Logf("replica %d leads %v after the kill", second, time.Since(killed).Round(time.Millisecond))
+	for _, id := range ids {
+		waitObject(t, s3srv, "out/"+id+".out")
+	}
+	t.Logf("all %d accepted requests have their output %v after the kill", n, time.Since(killed).Round(time.Millisecond))
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
@@ -156,9 +200,10 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// routedByItself is the ebb_invocations_total a replica's /metrics reports
-// for an endpoint: the invocations its own router sent to a model.
-func routedByItself(t testing.TB, s *server, endpoint string) float64 {
+// promValue sums a metric a replica's /metrics reports for an endpoint
+// (ebb_invocations_total: the invocations its own router sent to a model;
+// ebb_healthy_instances: the instances its routing table holds).
+func promValue(t testing.TB, s *server, metric, endpoint string) float64 {
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +212,7 @@ func routedByItself(t testing.TB, s *server, endpoint string) float64 {
 	b, _ := io.ReadAll(resp.Body)
 	var n float64
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "ebb_invocations_total{") && strings.Contains(line, `endpoint="`+endpoint+`"`) {
+		if strings.HasPrefix(line, metric+"{") && strings.Contains(line, `endpoint="`+endpoint+`"`) {
 			f := strings.Fields(line)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
 			n += v

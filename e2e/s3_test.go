@@ -181,12 +181,8 @@ for _ in range(600):
         time.sleep(0.1)
 print(etag)
 `
-	ran := false
-	for _, python := range []string{os.ExpandEnv("$HOME/.pyenv/shims/python3"), "/usr/bin/python3"} {
-		if exec.Command(python, "-c", "import boto3").Run() != nil {
-			continue
-		}
-		ran = true
+	pythons := withBoto3()
+	for _, python := range pythons {
 		out, err := exec.Command(python, "-c", py, s.URL, in, filepath.Join(dir, "out")).CombinedOutput()
 		if err != nil {
 			t.Fatalf("boto3 (%s): %v\n%s", python, err, out)
@@ -198,7 +194,19 @@ print(etag)
 		t.Logf("boto3 (%s): upload_file ETag %s; the output (%d bytes) downloaded", python, strings.TrimSpace(string(out)), len(res))
 		break
 	}
-	if !ran {
+	if len(pythons) == 0 {
 		t.Log("no boto3 here; the Go SDK legs ran")
 	}
+}
+
+// withBoto3 lists the Python interpreters here that have boto3, newest
+// first (pyenv's 1.43, Debian's 1.26).
+func withBoto3() []string {
+	var out []string
+	for _, python := range []string{os.ExpandEnv("$HOME/.pyenv/shims/python3"), "/usr/bin/python3"} {
+		if exec.Command(python, "-c", "import boto3").Run() == nil {
+			out = append(out, python)
+		}
+	}
+	return out
 }

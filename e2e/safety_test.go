@@ -325,7 +325,7 @@ func TestSafeNoServerErrors(t *testing.T) {
 		{"timeout too long", sagemakerruntime.InvokeEndpointAsyncInput{InvocationTimeoutSeconds: aws.Int32(3601)}, "less than or equal to 3600"},
 		{"inference id pattern", sagemakerruntime.InvokeEndpointAsyncInput{InferenceId: aws.String("tab\tinside")}, "inferenceId' failed to satisfy constraint: Member must satisfy regular expression pattern"},
 		{"inference id escapes", sagemakerruntime.InvokeEndpointAsyncInput{InferenceId: aws.String("../../x")}, `InferenceId "../../x" has a ".." path segment`},
-		{"filename", sagemakerruntime.InvokeEndpointAsyncInput{Filename: aws.String("result.json")}, "X-Amzn-SageMaker-Filename is not supported"},
+		{"filename pattern", sagemakerruntime.InvokeEndpointAsyncInput{Filename: aws.String("a..b.json")}, "filename' failed to satisfy constraint: Member must satisfy regular expression pattern"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in
