@@ -22,8 +22,10 @@ import (
 )
 
 // elect takes part in the leader election of --ha-lease. Until this replica
-// leads, current forwards every API call to the leader (after admitting it
-// and verifying its signature here); once it leads, it raises the store's
+// leads, current routes invocations straight to the instances (with the
+// table the leader publishes; see internal/replica) and forwards every other
+// API call to the leader (after admitting it and verifying its signature
+// here); once it leads, it raises the store's
 // fencing epoch, starts the services and their loops, and serves them. A
 // replica that stops leading (or whose write is fenced off) reports on errc
 // and the server exits: its pod restarts as a follower, as
