@@ -79,7 +79,9 @@ func (f *flakyMailbox) SendMetrics(_ context.Context, doc []byte) error {
 	return nil
 }
 
-func (f *flakyMailbox) TakeMetrics(context.Context, int, func([]byte) error) (int, error) { return 0, nil }
+func (f *flakyMailbox) TakeMetrics(context.Context, int, func([]byte) error) (int, error) {
+	return 0, nil
+}
 
 // TestOutboxKeepsBatchesWhileDown: a follower's measurements made while
 // PostgreSQL is down are sent, in order, once it is back.

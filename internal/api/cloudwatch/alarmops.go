@@ -43,8 +43,8 @@ type metricAlarm struct {
 	DatapointsToAlarm                  int `json:",omitempty"`
 	Threshold                          float64
 	ComparisonOperator                 string
-	TreatMissingData                   string          `json:",omitempty"`
-	EvaluateLowSampleCountPercentile   string          `json:",omitempty"`
+	TreatMissingData                   string      `json:",omitempty"`
+	EvaluateLowSampleCountPercentile   string      `json:",omitempty"`
 	Metrics                            []wireQuery `json:",omitempty"`
 }
 

@@ -36,9 +36,18 @@ func TestKubernetesFence(t *testing.T) {
 	defer in.Stop(context.Background())
 	<-asked // the check comes before any write of the attempt
 	for kind, n := range map[string]func() int{
-		"ConfigMaps":  func() int { l, _ := c.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: labelEndpoint}); return len(l.Items) },
-		"Deployments": func() int { l, _ := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{}); return len(l.Items) },
-		"Services":    func() int { l, _ := c.Client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}); return len(l.Items) },
+		"ConfigMaps": func() int {
+			l, _ := c.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: labelEndpoint})
+			return len(l.Items)
+		},
+		"Deployments": func() int {
+			l, _ := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+			return len(l.Items)
+		},
+		"Services": func() int {
+			l, _ := c.Client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+			return len(l.Items)
+		},
 	} {
 		if got := n(); got != 0 {
 			t.Errorf("%d %s written by a fenced replica", got, kind)
