@@ -24,8 +24,7 @@ import (
 func expectCW(t *testing.T, err error, code, part string) {
 	t.Helper()
 	var ae smithy.APIError
-	norm := func(c string) string { return strings.TrimSuffix(strings.TrimSuffix(c, "Exception"), "Error") }
-	if !errors.As(err, &ae) || norm(ae.ErrorCode()) != norm(code) || !strings.Contains(ae.ErrorMessage(), part) {
+	if !errors.As(err, &ae) || !sameCode(ae.ErrorCode(), code) || !strings.Contains(ae.ErrorMessage(), part) {
 		t.Errorf("got %v, want %s containing %q", err, code, part)
 	}
 }
