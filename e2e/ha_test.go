@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -192,6 +194,116 @@ func TestHAAsyncAcrossFailover(t *testing.T) {
 	t.Logf("all %d accepted requests have their output %v after the kill", n, time.Since(killed).Round(time.Millisecond))
 }
 
+// TestHAScaleOutAcrossFailover: three replicas on one scaled clock, traffic
+// through the two followers, a target-tracking policy; the leader is killed
+// with -9 as soon as the policy's scale-out activity exists. The new leader
+// takes the activity over: it ends Successful (or Failed with a reason),
+// once, never lost or doubled; the pods are exactly the capacity; and
+// Invocations over the test is the traffic the followers sent, each
+// counted once although the leader taking their metrics in was killed.
+func TestHAScaleOutAcrossFailover(t *testing.T) {
+	epoch := time.Now().UTC().Format(time.RFC3339Nano)
+	k, reps, _ := haReplicas(t, 3, "--time-scale", "60", "--time-scale-epoch", epoch)
+	first := leaderOf(t, reps, nil, 30*time.Second)
+	var followers []*server
+	for i, r := range reps {
+		if i != first {
+			followers = append(followers, r)
+		}
+	}
+	sm, as := followers[0].SageMaker(), followers[0].AutoScaling()
+	ctx := context.Background()
+	deploy(t, sm, "hs", kubeModel, 1)
+	waitInService(t, sm, "hs")
+	resource := aws.String("endpoint/hs/variant/AllTraffic")
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: resource, ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: resource, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(5),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range followers {
+		waitCond(t, fmt.Sprintf("follower %d has the endpoint's routing table", i), func() bool { return promValue(t, r, "ebb_healthy_instances", "hs") > 0 })
+	}
+	var stops []func() (int64, int64, error)
+	for _, r := range followers {
+		stops = append(stops, traffic(r.Runtime(), "hs", 1))
+	}
+	activities := func() []aastypes.ScalingActivity {
+		out, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim})
+		if err != nil {
+			return nil // the leader may be gone for a moment
+		}
+		return out.ScalingActivities
+	}
+	var at aastypes.ScalingActivityStatusCode
+	waitCond(t, "the policy starts a scale-out", func() bool {
+		acts := activities()
+		if len(acts) > 0 {
+			at = acts[0].StatusCode
+		}
+		return len(acts) > 0
+	})
+	reps[first].Crash()
+	killed := time.Now()
+	t.Logf("the leader is killed with the activity %s", at)
+	second := leaderOf(t, reps, map[*server]bool{reps[first]: true}, 15*time.Second)
+	t.Logf("replica %d leads %v after the kill", second, time.Since(killed).Round(time.Millisecond))
+	waitFor(t, sm, "hs", "the scale-out finished by the new leader", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return *variantOf(o).CurrentInstanceCount == 3 && o.EndpointStatus == "InService"
+	})
+	var sent, failed int64
+	for _, stop := range stops {
+		ok, bad, firstErr := stop()
+		sent, failed = sent+ok, failed+bad
+		if bad > 0 {
+			t.Logf("%d invocations failed through a follower (first: %v)", bad, firstErr)
+		}
+	}
+	waitCond(t, "every activity ended", func() bool {
+		acts := activities()
+		for _, a := range acts {
+			if a.StatusCode != aastypes.ScalingActivityStatusCodeSuccessful && a.StatusCode != aastypes.ScalingActivityStatusCodeFailed {
+				return false
+			}
+		}
+		return len(acts) > 0
+	})
+	outs := 0
+	for _, a := range activities() {
+		t.Logf("%s | %s | %s | %s", a.StatusCode, aws.ToString(a.Description), aws.ToString(a.Cause), aws.ToString(a.StatusMessage))
+		if a.StatusCode == aastypes.ScalingActivityStatusCodeFailed && aws.ToString(a.StatusMessage) == "" {
+			t.Errorf("activity %s failed without a reason", aws.ToString(a.ActivityId))
+		}
+		if strings.HasPrefix(aws.ToString(a.Description), "Setting desired instance count to") && strings.Contains(aws.ToString(a.Cause), "AlarmHigh") {
+			outs++
+		}
+	}
+	if outs < 1 || outs > 2 { // 1 -> 3 at once, or 1 -> 2 -> 3 when the first alarm saw one follower's traffic only
+		t.Errorf("%d scale-out activities, want the one (or two) the alarm asked for", outs)
+	}
+	waitCond(t, "exactly 3 pods (adopted, none doubled)", func() bool { return len(k.pods(t)) == 3 })
+	cw := followers[0].cloudWatchClients()["cbor"]
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) { // polling the metric store
+		inv, per := sumOf(t, cw, "hs", "Invocations"), sumOf(t, cw, "hs", "InvocationsPerInstance")
+		// InvocationsPerInstance is each minute's Invocations over the
+		// minute's instances: the whole traffic while there was one, less
+		// once there were three.
+		if inv >= float64(sent) && inv <= float64(sent+failed) && per <= inv && per >= inv/3 {
+			t.Logf("Invocations %v, InvocationsPerInstance %v", inv, per)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Invocations sums to %v (InvocationsPerInstance %v), the followers sent %d (%d more failed)", inv, per, sent, failed)
+		}
+	}
+	t.Logf("%d invocations through the followers (%d failed), all counted", sent, failed)
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
@@ -221,14 +333,14 @@ func promValue(t testing.TB, s *server, metric, endpoint string) float64 {
 	return n
 }
 
-// sumOf is the Sum of an endpoint metric (variant AllTraffic) over the last
-// hour.
+// sumOf is the Sum of an endpoint metric (variant AllTraffic) from an hour
+// ago to a day ahead (servers on --time-scale run ahead of the wall clock).
 func sumOf(t testing.TB, cw *cloudwatch.Client, endpoint, name string) float64 {
 	now := time.Now()
 	out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{
 		Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String(name),
 		Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String(endpoint)}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
-		StartTime:  aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Minute)), Period: aws.Int32(3600),
+		StartTime:  aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(24 * time.Hour)), Period: aws.Int32(3600),
 		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
 	})
 	if err != nil {

@@ -55,21 +55,33 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	clk := newClock(c)
 	em := &emitter.Emitter{Router: rtr, Hosting: replica.NoInstances{}, Store: &replica.Outbox{Mailbox: pg}, Clock: clk,
 		NoIdleZeros: true, Prometheus: front.Prometheus, Logger: log.With("component", "emitter")}
+	// The follower's emitter runs until the replica stops, also once it
+	// leads: requests the follower's router took before the switch (or
+	// still serves) are counted too.
 	fctx, stopFollowing := context.WithCancel(context.Background())
-	var following sync.WaitGroup
-	following.Add(2)
+	ectx, stopEmitting := context.WithCancel(context.Background())
+	var following, emitting sync.WaitGroup
+	following.Add(1)
 	go func() {
 		defer following.Done()
 		replica.Follow(fctx, clk, replica.DefaultFollowEvery, st, rtr, log.With("component", "replica"))
 	}()
-	go func() { defer following.Done(); em.Run(fctx) }()
-	// unfollow ends the follower's loops, once, sending what its router
-	// measured last.
+	emitting.Add(1)
+	go func() { defer emitting.Done(); em.Run(ectx) }()
+	// unfollow stops taking the leader's routing table, once.
 	var unfollowOnce sync.Once
 	unfollow := func() {
 		unfollowOnce.Do(func() {
 			stopFollowing()
 			following.Wait()
+		})
+	}
+	// unemit sends what the follower's router measured last, once.
+	var unemitOnce sync.Once
+	unemit := func() {
+		unemitOnce.Do(func() {
+			stopEmitting()
+			emitting.Wait()
 			if err := em.Tick(clk.Now()); err != nil {
 				log.Warn("sending the last metrics measured as a follower", "err", err)
 			}
@@ -105,6 +117,7 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 		Logger: log.With("component", "leader")}, lead, lost)
 	if err != nil {
 		unfollow()
+		unemit()
 		return nil, fmt.Errorf("--ha-lease: %w", err)
 	}
 	var follower http.Handler = api.NewHandler(api.Config{
@@ -117,11 +130,12 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 		Logger:          front.Logger,
 	})
 	current.Store(&follower)
-	ectx, cancel := context.WithCancel(context.Background())
+	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { el.Run(ectx); close(done) }()
+	go func() { el.Run(lctx); close(done) }()
 	return func() {
 		unfollow()
+		unemit()
 		mu.Lock()
 		if stopServices != nil {
 			stopServices()

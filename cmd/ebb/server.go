@@ -54,6 +54,7 @@ type serverConfig struct {
 	Region            string
 	AccountID         string
 	TimeScale         float64
+	TimeScaleEpoch    string
 	LogLevel          string
 	Credentials       string
 	InsecureListenAny bool
@@ -137,6 +138,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region used in ARNs")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "AWS account id used in ARNs (12 digits)")
 	fs.Float64Var(&c.TimeScale, "time-scale", c.TimeScale, "run periods, cooldowns and schedules this many times faster (demos, tests)")
+	fs.StringVar(&c.TimeScaleEpoch, "time-scale-epoch", c.TimeScaleEpoch, "with --time-scale: the wall time (RFC 3339) from which scaled time runs faster; replicas sharing a store need the same one (default: when ebb starts)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.Credentials, "credentials", c.Credentials, "file of access keys (\"AKID SECRET\" per line, or JSON); requests must then be SigV4-signed with one of them")
 	fs.BoolVar(&c.InsecureListenAny, "insecure-listen-any", c.InsecureListenAny, "allow a non-loopback --listen address without --credentials")
@@ -192,6 +194,13 @@ func (c *serverConfig) validate() error {
 	}
 	if !(c.TimeScale > 0) {
 		bad("time-scale", c.TimeScale, "must be greater than 0")
+	}
+	if c.TimeScaleEpoch != "" {
+		if _, err := time.Parse(time.RFC3339Nano, c.TimeScaleEpoch); err != nil {
+			bad("time-scale-epoch", c.TimeScaleEpoch, "want an RFC 3339 time such as 2026-12-01T10:00:00Z")
+		} else if c.TimeScale == 1 {
+			bad("time-scale-epoch", c.TimeScaleEpoch, "needs --time-scale")
+		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log-level", c.LogLevel, err.Error())
@@ -500,10 +509,15 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	}), stop, nil
 }
 
-// newClock is the clock of the loops: real time, or --time-scale's.
+// newClock is the clock of the loops: real time, or --time-scale's, from
+// --time-scale-epoch when given so that replicas agree on the time.
 func newClock(c serverConfig) clock.Clock {
 	if c.TimeScale != 1 {
-		return clock.NewScaled(c.TimeScale)
+		s := clock.NewScaled(c.TimeScale)
+		if epoch, err := time.Parse(time.RFC3339Nano, c.TimeScaleEpoch); err == nil {
+			s.Epoch = epoch
+		}
+		return s
 	}
 	return clock.Real{}
 }

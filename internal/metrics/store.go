@@ -87,12 +87,27 @@ type series struct {
 	buckets [5]map[int64]*bucket // per resolution, keyed by start second
 }
 
+// Acker is a Persister that can, in the same transaction as a save, remove
+// the queued batches whose points the saved buckets hold (the followers'
+// metrics in PostgreSQL's inbox), so that a batch is counted exactly once
+// whenever the saving process dies.
+type Acker interface {
+	SaveBucketsAck(bs []PersistedBucket, acks []int64) error
+}
+
 // Persister saves and loads buckets. A nil Persister keeps memory only.
 type Persister interface {
 	SaveBuckets([]PersistedBucket) error
 	LoadBuckets(func(PersistedBucket) error) error
 	// PruneBuckets deletes the buckets of a resolution that end before a time.
 	PruneBuckets(step, before int64) error
+}
+
+// Batch is a queued document of points (a follower's measurements), with
+// its sequence number in the queue.
+type Batch struct {
+	Seq int64
+	Doc []byte
 }
 
 // PersistedBucket is a bucket as stored.
@@ -110,6 +125,11 @@ type Store struct {
 	mu      sync.RWMutex
 	series  map[string]*series
 	persist Persister
+	// saving serialises Puts from encoding to saved, so that a bucket's
+	// older state never overwrites a newer one in the persister.
+	saving  sync.Mutex
+	unsaved []PersistedBucket // keys of buckets whose saving failed, saved with the next Put
+	acks    []int64           // batches those buckets hold, acknowledged with them
 }
 
 // Open returns a store, loading what the persister holds.
@@ -155,10 +175,31 @@ func (s *Store) get(key Series, unit string) *series {
 }
 
 // Put stores points and persists the buckets they changed before returning.
-func (s *Store) Put(points []Point) error {
+// When persisting fails the points stay stored in memory (Put's error says
+// they are not saved yet) and their buckets are saved with the next Put.
+func (s *Store) Put(points []Point) error { return s.PutAck(points, nil) }
+
+// PutAck is Put for points that came in the queued batches acks: the
+// persister (an Acker) removes the batches in the transaction that saves
+// their buckets; while that fails, they are acknowledged with the next
+// successful save.
+func (s *Store) PutAck(points []Point, acks []int64) error {
+	if s.persist != nil {
+		s.saving.Lock()
+		defer s.saving.Unlock()
+	}
 	s.mu.Lock()
 	var changed []PersistedBucket
 	touched := map[*bucket]bool{}
+	for _, pb := range s.unsaved {
+		if b := s.bucketOf(pb); b != nil && !touched[b] { // not compacted away meanwhile
+			touched[b] = true
+			changed = append(changed, pb)
+		}
+	}
+	s.unsaved = nil
+	acks = append(s.acks, acks...)
+	s.acks = nil
 	for _, p := range points {
 		ser := s.get(p.Series.Normalize(), p.Unit)
 		sec := p.Timestamp.Unix()
@@ -196,19 +237,43 @@ func (s *Store) Put(points []Point) error {
 	// Encode under the lock (buckets change), write after it.
 	for i := range changed {
 		pb := &changed[i]
-		level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
-		b := s.series[pb.Series.ID()].buckets[level][pb.Start]
-		pb.Stats = b.stats
+		b := s.bucketOf(*pb)
+		pb.Stats, pb.Sketch = b.stats, nil
 		if b.sketch != nil {
 			b.sketch.Encode(&pb.Sketch, false)
 		}
 		b.dirty = false
 	}
 	s.mu.Unlock()
-	if len(changed) > 0 {
-		return s.persist.SaveBuckets(changed)
+	var err error
+	switch a, ok := s.persist.(Acker); {
+	case len(acks) > 0 && ok:
+		err = a.SaveBucketsAck(changed, acks)
+	case len(acks) > 0:
+		err = errors.New("metrics: the persister cannot acknowledge batches")
+	case len(changed) > 0:
+		err = s.persist.SaveBuckets(changed)
 	}
-	return nil
+	if err != nil {
+		s.mu.Lock()
+		for _, pb := range changed {
+			s.unsaved = append(s.unsaved, PersistedBucket{Series: pb.Series, Unit: pb.Unit, Step: pb.Step, Start: pb.Start})
+		}
+		s.acks = append(s.acks, acks...)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// bucketOf finds a persisted bucket's bucket in memory (nil if none).
+// Callers hold s.mu.
+func (s *Store) bucketOf(pb PersistedBucket) *bucket {
+	ser := s.series[pb.Series.ID()]
+	level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
+	if ser == nil || level < 0 {
+		return nil
+	}
+	return ser.buckets[level][pb.Start]
 }
 
 func mod(a, b int64) int64 {

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -217,5 +219,68 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/series/1e6, "MB/series")
 		runtime.KeepAlive(s)
+	}
+}
+
+// failingPersister fails its next fail saves.
+type failingPersister struct {
+	memPersister
+	fail int
+}
+
+func (f *failingPersister) SaveBuckets(bs []PersistedBucket) error {
+	if f.fail > 0 {
+		f.fail--
+		return errors.New("database gone")
+	}
+	return f.memPersister.SaveBuckets(bs)
+}
+
+// TestPutSavesWhatFailedBefore: points whose saving failed stay in memory
+// and their buckets are saved, with their newest state, by the next Put.
+func TestPutSavesWhatFailedBefore(t *testing.T) {
+	p := &failingPersister{memPersister: memPersister{buckets: map[string]PersistedBucket{}}, fail: 1}
+	s, _ := Open(p)
+	if err := s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}}); err == nil {
+		t.Fatal("a failed save was not reported")
+	}
+	other := Series{Namespace: "AWS/SageMaker", MetricName: "Other"}
+	if err := s.Put([]Point{{Series: other, Timestamp: t0.Add(time.Hour), Value: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Open(&p.memPersister)
+	for _, q := range []Series{inv, other} {
+		a, _ := s.Query(q, t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
+		b, _ := again.Query(q, t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
+		if len(a) != 1 || len(b) != 1 || a[0].Stats != b[0].Stats {
+			t.Fatalf("%s: in memory %+v, saved %+v", q.MetricName, a, b)
+		}
+	}
+}
+
+// ackingPersister records the acknowledgements saved with buckets.
+type ackingPersister struct {
+	failingPersister
+	acked []int64
+}
+
+func (a *ackingPersister) SaveBucketsAck(bs []PersistedBucket, acks []int64) error {
+	if err := a.SaveBuckets(bs); err != nil {
+		return err
+	}
+	a.acked = append(a.acked, acks...)
+	return nil
+}
+
+// TestPutAckAcknowledgesWithTheSave: batches are acknowledged only by a
+// save that holds their points, also when the first save failed.
+func TestPutAckAcknowledgesWithTheSave(t *testing.T) {
+	p := &ackingPersister{failingPersister: failingPersister{memPersister: memPersister{buckets: map[string]PersistedBucket{}}, fail: 1}}
+	s, _ := Open(p)
+	if err := s.PutAck([]Point{{Series: inv, Timestamp: t0, Value: 1}}, []int64{7}); err == nil || len(p.acked) != 0 {
+		t.Fatalf("a failed save: %v, acknowledged %v", err, p.acked)
+	}
+	if err := s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}}); err != nil || !slices.Equal(p.acked, []int64{7}) {
+		t.Fatalf("the next save: %v, acknowledged %v, want [7]", err, p.acked)
 	}
 }

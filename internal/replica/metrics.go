@@ -17,7 +17,9 @@ import (
 // (store/postgres's inbox).
 type Mailbox interface {
 	SendMetrics(ctx context.Context, doc []byte) error
-	TakeMetrics(ctx context.Context, limit int, fn func(doc []byte) error) (int, error)
+	// PendingMetrics returns the oldest queued batches; they stay queued
+	// until the metric store acknowledges them (metrics.Acker).
+	PendingMetrics(ctx context.Context, limit int) ([]metrics.Batch, error)
 }
 
 // Outbox is a follower emitter's metric store: each Put is one batch sent
@@ -65,31 +67,60 @@ type NoInstances struct{}
 // RunningInstances returns none.
 func (NoInstances) RunningInstances() []hosting.RunningInstance { return nil }
 
-// takeBatch bounds one transaction of the inbox.
+// takeBatch bounds the batches taken at once.
 const takeBatch = 256
 
 // Inbox takes the followers' metrics into the leader's metric store every
-// second until ctx ends.
-func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface{ Put([]metrics.Point) error }, log *slog.Logger) {
+// second until ctx ends, each batch exactly once: the store removes the
+// batches from the mailbox in the transaction that saves their points
+// (PutAck), so a leader that dies leaves each batch either saved and gone
+// or queued and unsaved for the next one. A batch still queued because
+// saving failed is in this leader's memory already, and not added again.
+func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface {
+	PutAck([]metrics.Point, []int64) error
+}, log *slog.Logger) {
+	applied := map[int64]bool{} // in the store's memory, not yet acknowledged
 	clock.Every(ctx, clk, time.Second, func(time.Time) {
 		for {
-			n, err := m.TakeMetrics(ctx, takeBatch, func(doc []byte) error {
-				var pts []metrics.Point
-				if err := json.Unmarshal(doc, &pts); err != nil {
-					// Dropped, not retried for ever: it can never decode.
-					log.Error("a follower's metrics do not decode", "err", err)
-					return nil
-				}
-				if err := into.Put(pts); err != nil {
-					return fmt.Errorf("storing a follower's metrics: %w", err)
-				}
-				return nil
-			})
+			batches, err := m.PendingMetrics(ctx, takeBatch)
 			if err != nil {
-				log.Warn("taking the followers' metrics", "err", err)
+				log.Warn("reading the followers' metrics", "err", err)
 				return
 			}
-			if n < takeBatch {
+			pending := map[int64]bool{}
+			for _, b := range batches {
+				pending[b.Seq] = true
+			}
+			for seq := range applied {
+				if !pending[seq] && len(batches) < takeBatch {
+					delete(applied, seq) // acknowledged by a later save
+				}
+			}
+			var pts []metrics.Point
+			var acks []int64
+			for _, b := range batches {
+				if applied[b.Seq] {
+					continue // acknowledged with the store's next save
+				}
+				var batch []metrics.Point
+				if err := json.Unmarshal(b.Doc, &batch); err != nil {
+					// Dropped, not retried for ever: it can never decode.
+					log.Error("a follower's metrics do not decode", "err", err)
+				}
+				pts, acks = append(pts, batch...), append(acks, b.Seq)
+				applied[b.Seq] = true
+			}
+			if len(acks) == 0 {
+				return
+			}
+			if err := into.PutAck(pts, acks); err != nil {
+				log.Warn("saving the followers' metrics (kept in memory, saved with the next save)", "err", err)
+				return
+			}
+			for _, seq := range acks {
+				delete(applied, seq)
+			}
+			if len(batches) < takeBatch {
 				return
 			}
 		}

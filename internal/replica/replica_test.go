@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -79,9 +81,7 @@ func (f *flakyMailbox) SendMetrics(_ context.Context, doc []byte) error {
 	return nil
 }
 
-func (f *flakyMailbox) TakeMetrics(context.Context, int, func([]byte) error) (int, error) {
-	return 0, nil
-}
+func (f *flakyMailbox) PendingMetrics(context.Context, int) ([]metrics.Batch, error) { return nil, nil }
 
 // TestOutboxKeepsBatchesWhileDown: a follower's measurements made while
 // PostgreSQL is down are sent, in order, once it is back.
@@ -100,4 +100,73 @@ func TestOutboxKeepsBatchesWhileDown(t *testing.T) {
 	if len(mb.got) != 4 || !strings.Contains(mb.got[0], `"Value":0`) || !strings.Contains(mb.got[3], `"Value":3`) {
 		t.Fatalf("sent %v, want the 4 batches in order", mb.got)
 	}
+}
+
+// mailbox holds batches until a save acknowledges them.
+type mailbox struct {
+	mu   sync.Mutex
+	docs []metrics.Batch
+}
+
+func (m *mailbox) SendMetrics(_ context.Context, doc []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.docs = append(m.docs, metrics.Batch{Seq: int64(len(m.docs) + 1), Doc: doc})
+	return nil
+}
+
+func (m *mailbox) PendingMetrics(_ context.Context, limit int) ([]metrics.Batch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.docs[:min(limit, len(m.docs))]), nil
+}
+
+// countingStore counts the points put into it; its first save fails, as a
+// PostgreSQL gone at the commit would, and acknowledges nothing then (the
+// batches go with the next save, as metrics.Store's do).
+type countingStore struct {
+	mb      *mailbox
+	n       float64
+	failed  bool
+	pending []int64
+}
+
+func (s *countingStore) PutAck(pts []metrics.Point, acks []int64) error {
+	for _, p := range pts {
+		s.n += p.Value
+	}
+	acks = append(s.pending, acks...)
+	if !s.failed {
+		s.failed, s.pending = true, acks
+		return errors.New("the commit failed")
+	}
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	s.mb.docs = slices.DeleteFunc(s.mb.docs, func(b metrics.Batch) bool { return slices.Contains(acks, b.Seq) })
+	return nil
+}
+
+// TestInboxTakesEachBatchOnce: a batch still queued after a failed save
+// is in the store's memory already: counted once, acknowledged by a later
+// save.
+func TestInboxTakesEachBatchOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		mb := &mailbox{}
+		(&Outbox{Mailbox: mb}).Put([]metrics.Point{{Value: 3}, {Value: 4}})
+		into := &countingStore{mb: mb}
+		go Inbox(ctx, clock.Real{}, mb, into, slog.New(slog.DiscardHandler))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if into.n != 7 {
+			t.Fatalf("counted %v, want 7", into.n)
+		}
+		(&Outbox{Mailbox: mb}).Put([]metrics.Point{{Value: 5}})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if into.n != 12 || len(mb.docs) != 0 {
+			t.Fatalf("counted %v, want 12; %d batches left", into.n, len(mb.docs))
+		}
+	})
 }

@@ -3,7 +3,7 @@ package postgres
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/ebbscale/ebb/internal/metrics"
 )
 
 // SendMetrics queues a batch of metrics a follower measured for the leader
@@ -13,40 +13,22 @@ func (s *Postgres) SendMetrics(ctx context.Context, doc []byte) error {
 	return err
 }
 
-// TakeMetrics removes up to limit of the oldest queued batches and calls fn
-// with each inside the removing transaction: if fn fails, or the
-// transaction does before fn runs (a fenced write, PostgreSQL gone), the
-// batches stay queued; a commit that fails after fn ran leaves them queued
-// too, so they may be taken twice (at least once, never lost). FOR UPDATE
-// SKIP LOCKED lets two takers (the leader and a deposed one not yet fenced)
-// never take the same batch.
-func (s *Postgres) TakeMetrics(ctx context.Context, limit int, fn func(doc []byte) error) (int, error) {
-	n := 0
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `DELETE FROM metric_inbox WHERE seq IN
-			(SELECT seq FROM metric_inbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING doc`, limit)
-		if err != nil {
-			return err
+// PendingMetrics returns up to limit of the oldest queued batches, oldest
+// first. They stay queued until SaveBucketsAck removes them with the
+// buckets that hold their points.
+func (s *Postgres) PendingMetrics(ctx context.Context, limit int) ([]metrics.Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, doc FROM metric_inbox ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []metrics.Batch
+	for rows.Next() {
+		var b metrics.Batch
+		if err := rows.Scan(&b.Seq, &b.Doc); err != nil {
+			return nil, unavailable(err)
 		}
-		var docs [][]byte
-		for rows.Next() {
-			var doc []byte
-			if err := rows.Scan(&doc); err != nil {
-				rows.Close()
-				return err
-			}
-			docs = append(docs, doc)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, doc := range docs {
-			if err := fn(doc); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
+		out = append(out, b)
+	}
+	return out, unavailable(rows.Err())
 }

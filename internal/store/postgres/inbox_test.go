@@ -2,15 +2,16 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"testing"
 
+	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
 
-// TestPostgresMetricInbox: followers' batches are taken once each, a
-// bounded number at a time; a taker that fails leaves them queued.
+// TestPostgresMetricInbox: followers' batches wait, oldest first, until a
+// save of buckets acknowledges them in its own transaction (a fenced-off
+// save acknowledges nothing: TestPostgresFence).
 func TestPostgresMetricInbox(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, pgtest.Shared(t).Database(t))
@@ -23,23 +24,31 @@ func TestPostgresMetricInbox(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	boom := errors.New("boom")
-	if _, err := s.TakeMetrics(ctx, 10, func([]byte) error { return boom }); !errors.Is(err, boom) {
-		t.Fatalf("a failing taker: %v", err)
+	pending := func() (docs []string, seqs []int64) {
+		bs, err := s.PendingMetrics(ctx, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			docs, seqs = append(docs, string(b.Doc)), append(seqs, b.Seq)
+		}
+		return docs, seqs
 	}
-	var got []string
-	take := func(doc []byte) error { got = append(got, string(doc)); return nil }
-	if n, err := s.TakeMetrics(ctx, 2, take); err != nil || n != 2 {
-		t.Fatalf("TakeMetrics(2) = %d, %v", n, err)
+	docs, seqs := pending()
+	if !slices.Equal(docs, []string{"a", "b"}) {
+		t.Fatalf("pending %v, want the oldest two", docs)
 	}
-	if n, err := s.TakeMetrics(ctx, 2, take); err != nil || n != 1 {
-		t.Fatalf("the rest = %d, %v", n, err)
+	bucket := metrics.PersistedBucket{Series: metrics.Series{Namespace: "N", MetricName: "M"}, Step: 60, Start: 60,
+		Stats: metrics.StatSet{SampleCount: 1, Sum: 1, Minimum: 1, Maximum: 1}}
+	if err := s.SaveBucketsAck([]metrics.PersistedBucket{bucket}, seqs); err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(got)
-	if !slices.Equal(got, []string{"a", "b", "c"}) {
-		t.Fatalf("taken %v, want each batch once", got)
+	if docs, _ = pending(); !slices.Equal(docs, []string{"c"}) {
+		t.Fatalf("after the acknowledging save: %v, want c alone", docs)
 	}
-	if n, _ := s.TakeMetrics(ctx, 2, take); n != 0 {
-		t.Fatalf("an empty inbox gave %d", n)
+	n := 0
+	s.LoadBuckets(func(metrics.PersistedBucket) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("%d buckets saved, want 1", n)
 	}
 }

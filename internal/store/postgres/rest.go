@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/metrics"
@@ -118,13 +121,31 @@ func (s *Postgres) OpenAsync(ctx context.Context) ([]store.AsyncRequest, error) 
 	return out, unavailable(rows.Err())
 }
 
-// SaveBuckets upserts metric buckets in one transaction (a batch).
-func (s *Postgres) SaveBuckets(bs []metrics.PersistedBucket) error {
+// SaveBuckets upserts metric buckets in one transaction (a batch), in key
+// order: two transactions that upsert the same rows then lock them in the
+// same order, never deadlocking.
+func (s *Postgres) SaveBuckets(bs []metrics.PersistedBucket) error { return s.SaveBucketsAck(bs, nil) }
+
+// SaveBucketsAck is SaveBuckets that also removes the inbox batches acks
+// (whose points the buckets hold) in the same transaction.
+func (s *Postgres) SaveBucketsAck(bs []metrics.PersistedBucket, acks []int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	type keyed struct {
+		id string
+		b  *metrics.PersistedBucket
+	}
+	sorted := make([]keyed, len(bs))
+	for i := range bs {
+		sorted[i] = keyed{bs[i].Series.ID(), &bs[i]}
+	}
+	slices.SortFunc(sorted, func(x, y keyed) int {
+		return cmp.Or(strings.Compare(x.id, y.id), cmp.Compare(x.b.Step, y.b.Step), cmp.Compare(x.b.Start, y.b.Start))
+	})
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
-		for _, b := range bs {
+		for _, k := range sorted {
+			b := k.b
 			doc, err := json.Marshal(b.Series)
 			if err != nil {
 				return err
@@ -133,7 +154,10 @@ func (s *Postgres) SaveBuckets(bs []metrics.PersistedBucket) error {
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 				ON CONFLICT (series, step, start) DO UPDATE SET unit = excluded.unit, count = excluded.count,
 				sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`,
-				[]byte(b.Series.ID()), doc, b.Unit, b.Step, b.Start, b.Stats.SampleCount, b.Stats.Sum, b.Stats.Minimum, b.Stats.Maximum, b.Sketch)
+				[]byte(k.id), doc, b.Unit, b.Step, b.Start, b.Stats.SampleCount, b.Stats.Sum, b.Stats.Minimum, b.Stats.Maximum, b.Sketch)
+		}
+		if len(acks) > 0 {
+			batch.Queue(`DELETE FROM metric_inbox WHERE seq = ANY($1)`, acks)
 		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
