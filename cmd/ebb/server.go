@@ -358,8 +358,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 
 	// Slow clients: headers within 10 s and 64 KiB, bodies within the
 	// handler's body read deadline.
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	srv := api.NewFront(func() http.Handler { return *current.Load() }, log.With("component", "http"))
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
 	log.Info("ebb server listening", "addr", addr, "data", c.Data, "region", c.Region, "account_id", c.AccountID,
@@ -370,7 +369,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		srv.Close()
+		srv.Shutdown(context.Background())
 		return err
 	}
 	log.Info("shutting down")

@@ -23,7 +23,9 @@ const errorContentType = "application/json"
 
 // forwarded are the request headers SageMaker passes to the model; it drops
 // the rest (the container contract says containers must ignore unknown ones).
-var forwarded = []string{
+// The header lists are in net/http's canonical form ("X-Amzn-Sagemaker-..."),
+// so that the hot path looks them up without canonicalising each time.
+var forwarded = canonical(
 	"Content-Type",
 	"Accept",
 	"X-Amzn-SageMaker-Custom-Attributes",
@@ -31,15 +33,35 @@ var forwarded = []string{
 	"X-Amzn-SageMaker-Inference-Id",
 	"X-Amzn-SageMaker-Enable-Explanations",
 	"X-Amzn-SageMaker-Session-Id",
-}
+)
 
 // returned are the model's response headers SageMaker passes back.
-var returned = []string{
+var returned = canonical(
 	"Content-Type",
 	"X-Amzn-SageMaker-Custom-Attributes",
 	"X-Amzn-SageMaker-New-Session-Id",
 	"X-Amzn-SageMaker-Closed-Session-Id",
+)
+
+func canonical(keys ...string) []string {
+	for i, k := range keys {
+		keys[i] = http.CanonicalHeaderKey(k)
+	}
+	return keys
 }
+
+// get is Header.Get for a key already canonical.
+func get(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+var (
+	acceptStream  = http.CanonicalHeaderKey("X-Amzn-SageMaker-Accept")
+	targetVariant = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Variant")
+)
 
 // Handler serves InvokeEndpoint and InvokeEndpointAsync.
 type Handler struct {
@@ -124,7 +146,7 @@ func (h *Handler) Invoke(w http.ResponseWriter, r *http.Request, endpoint string
 	}
 	out := w.Header()
 	for _, k := range returned {
-		if v := resp.Header.Values(k); len(v) > 0 {
+		if v := resp.Header[k]; len(v) > 0 {
 			out[k] = v
 		}
 	}
@@ -150,16 +172,16 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 	}
 	header := make(http.Header, len(forwarded))
 	for _, k := range forwarded {
-		if v := r.Header.Values(k); len(v) > 0 {
+		if v := r.Header[k]; len(v) > 0 {
 			header[k] = v
 		}
 	}
-	if a := r.Header.Get("X-Amzn-SageMaker-Accept"); a != "" { // the streaming operation's Accept
-		header.Set("Accept", a)
+	if a := get(r.Header, acceptStream); a != "" { // the streaming operation's Accept
+		header["Accept"] = []string{a}
 	}
 	resp, err := h.Router.Invoke(r.Context(), router.Invocation{
 		Endpoint:      endpoint,
-		TargetVariant: r.Header.Get("X-Amzn-SageMaker-Target-Variant"),
+		TargetVariant: get(r.Header, targetVariant),
 		Body:          body,
 		Header:        header,
 		Received:      received,
@@ -182,16 +204,22 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 // inference components or an explainer (it refuses those configurations),
 // so each of these headers is refused rather than ignored. The TargetModel
 // text is AWS's; the others follow it.
-var routingHeaders = []struct{ header, refusal string }{
-	{"X-Amzn-SageMaker-Target-Model", "Endpoint %s is not a multi-model endpoint and does not support target model header."},
-	{"X-Amzn-SageMaker-Target-Container-Hostname", "Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header."},
-	{"X-Amzn-SageMaker-Inference-Component", "Endpoint %s does not host inference components and does not support inference component header."},
-	{"X-Amzn-SageMaker-Enable-Explanations", "Endpoint %s does not have an explainer configured and does not support enable explanations header."},
-}
+var routingHeaders = func() []struct{ header, refusal string } {
+	hs := []struct{ header, refusal string }{
+		{"X-Amzn-SageMaker-Target-Model", "Endpoint %s is not a multi-model endpoint and does not support target model header."},
+		{"X-Amzn-SageMaker-Target-Container-Hostname", "Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header."},
+		{"X-Amzn-SageMaker-Inference-Component", "Endpoint %s does not host inference components and does not support inference component header."},
+		{"X-Amzn-SageMaker-Enable-Explanations", "Endpoint %s does not have an explainer configured and does not support enable explanations header."},
+	}
+	for i := range hs {
+		hs[i].header = http.CanonicalHeaderKey(hs[i].header)
+	}
+	return hs
+}()
 
 func notApplicable(r *http.Request, endpoint string) *awserr.Error {
 	for _, h := range routingHeaders {
-		if r.Header.Get(h.header) != "" {
+		if get(r.Header, h.header) != "" {
 			return awserr.New("ValidationError", http.StatusBadRequest, h.refusal, endpoint)
 		}
 	}
