@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,11 +32,16 @@ func BenchmarkInvokePath(b *testing.B) {
 	rtr.Set(router.Endpoint{Name: "ep", Variants: []router.Variant{{Name: "v", Weight: 1, Instances: []router.Instance{{ID: "i", Addr: strings.TrimPrefix(backend.URL, "http://")}}}}})
 	body := []byte("1,2,3")
 	bench := func(b *testing.B, verifier *sigv4.Verifier, header http.Header) {
-		h := api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}, Verifier: verifier})
-		srv := httptest.NewServer(h)
-		defer srv.Close()
+		var h http.Handler = api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}, Verifier: verifier})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		front := api.NewFront(func() http.Handler { return h }, nil) // as ebb server serves
+		go front.Serve(ln)
+		defer front.Shutdown(context.Background())
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
-		url := srv.URL + "/endpoints/ep/invocations"
+		url := "http://" + ln.Addr().String() + "/endpoints/ep/invocations"
 		if verifier != nil {
 			header = signed(b, url, body)
 		}
