@@ -39,13 +39,18 @@ func BenchmarkInvokePath(b *testing.B) {
 		}
 		front := api.NewFront(func() http.Handler { return h }, nil) // as ebb server serves
 		go front.Serve(ln)
-		defer front.Shutdown(context.Background())
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
+		defer func() {
+			b.StopTimer() // shutting down waits for the server's 100 ms tick
+			client.CloseIdleConnections()
+			front.Shutdown(context.Background())
+		}()
 		url := "http://" + ln.Addr().String() + "/endpoints/ep/invocations"
 		if verifier != nil {
 			header = signed(b, url, body)
 		}
 		b.SetParallelism(8)
+		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
