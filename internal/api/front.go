@@ -123,7 +123,7 @@ const lingerFrom = 256 << 10
 func (f *Front) serveBuffered(ctx *fasthttp.RequestCtx, r *http.Request) {
 	rctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := &bufferedWriter{ctx: ctx, header: make(http.Header, 4)}
+	w := &bufferedWriter{ctx: ctx, head: head{header: make(http.Header, 4)}}
 	defer func() {
 		if p := recover(); p != nil {
 			f.log.Error("panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", p)
@@ -138,7 +138,7 @@ func (f *Front) serveBuffered(ctx *fasthttp.RequestCtx, r *http.Request) {
 // serveStreaming serves r on a goroutine of its own: the answer is
 // buffered until the handler flushes, then streams.
 func (f *Front) serveStreaming(ctx *fasthttp.RequestCtx, r *http.Request) {
-	w := &streamWriter{conn: ctx.Conn(), header: make(http.Header, 4), flushed: make(chan struct{})}
+	w := &streamWriter{conn: ctx.Conn(), head: head{header: make(http.Header, 4)}, flushed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		rctx, cancel := context.WithCancel(context.Background())
@@ -163,12 +163,12 @@ func (f *Front) serveStreaming(ctx *fasthttp.RequestCtx, r *http.Request) {
 	case <-w.flushed:
 	}
 	if w.pr == nil { // answered in one piece
-		bw := &bufferedWriter{ctx: ctx, header: w.header, status: w.status}
+		bw := &bufferedWriter{ctx: ctx, head: w.head}
 		ctx.Write(w.buf.Bytes())
 		bw.finish()
 		return
 	}
-	bw := &bufferedWriter{ctx: ctx, header: w.sent, status: w.status}
+	bw := &bufferedWriter{ctx: ctx, head: head{header: w.sent, status: w.status}}
 	bw.finish()
 	n := -1 // chunked, each part as the handler wrote it
 	if v, err := strconv.Atoi(w.sent.Get("Content-Length")); err == nil && v >= 0 {
@@ -179,22 +179,13 @@ func (f *Front) serveStreaming(ctx *fasthttp.RequestCtx, r *http.Request) {
 
 // streamWriter is the http.ResponseWriter of an answer that may stream.
 type streamWriter struct {
-	conn    net.Conn
-	header  http.Header
-	status  int
+	conn net.Conn
+	head
 	buf     bytes.Buffer // the answer until the first flush
 	sent    http.Header  // the header as it was at the first flush
 	pr      *io.PipeReader
 	pw      *io.PipeWriter
 	flushed chan struct{}
-}
-
-func (w *streamWriter) Header() http.Header { return w.header }
-
-func (w *streamWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -312,16 +303,21 @@ func method(b []byte) string {
 // bufferedWriter is the http.ResponseWriter of a request answered in one
 // piece: fasthttp writes the status, headers and body after the handler.
 type bufferedWriter struct {
-	ctx    *fasthttp.RequestCtx
+	ctx *fasthttp.RequestCtx
+	head
+}
+
+// head is an answer's status and header, as the handler sets them.
+type head struct {
 	header http.Header
 	status int
 }
 
-func (w *bufferedWriter) Header() http.Header { return w.header }
+func (h *head) Header() http.Header { return h.header }
 
-func (w *bufferedWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+func (h *head) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
 	}
 }
 
