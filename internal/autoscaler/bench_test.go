@@ -36,6 +36,12 @@ func (m *discardStore) Update(_ context.Context, kind, name string, doc []byte) 
 	m.docs[kind+"/"+name] = doc
 	return nil
 }
+func (m *discardStore) Upsert(_ context.Context, kind string, docs []store.Doc) error {
+	for _, d := range docs {
+		m.Update(nil, kind, d.Name, d.Doc)
+	}
+	return nil
+}
 func (m *discardStore) Delete(_ context.Context, kind, name string) error { return nil }
 func (m *discardStore) Get(context.Context, string, string) ([]byte, error) {
 	return nil, store.ErrNotFound

@@ -34,8 +34,24 @@ func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 	defer m.deliver(ctx) // after the lock is released
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// The states that changed are written at once, with the round's
+	// history: thousands of alarms change in a busy round.
+	var states []store.Doc
 	for _, a := range m.alarms {
-		m.evaluate(ctx, a, now)
+		if !m.evaluate(ctx, a, now) {
+			continue
+		}
+		d, err := m.stateDoc(a)
+		if err != nil {
+			m.log.Error("encoding alarm state", "alarm", a.AlarmName, "err", err)
+			continue
+		}
+		states = append(states, d)
+	}
+	if len(states) > 0 {
+		if err := m.store.Upsert(ctx, kindAlarmState, states); err != nil {
+			m.log.Error("persisting alarm states", "alarms", len(states), "err", err)
+		}
 	}
 	m.flushHistory(ctx)
 }
@@ -50,9 +66,11 @@ func due(a *MetricAlarm, now time.Time) bool {
 	return now.Truncate(step).After(a.LastEvaluated.Truncate(step)) || a.LastEvaluated.IsZero()
 }
 
-func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) {
+// evaluate evaluates an alarm if it is due and reports whether its state
+// changed in a way that must survive a restart.
+func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) bool {
 	if !due(a, now) {
-		return
+		return false
 	}
 	a.LastEvaluated = now
 	cfg := a.config()
@@ -65,11 +83,9 @@ func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) {
 		// Auto Scaling actions repeat every minute in the same state.
 		m.runActions(ctx, a, now, true)
 	default:
-		return // nothing changed that must survive a restart
+		return false
 	}
-	if err := m.saveState(ctx, a); err != nil {
-		m.log.Error("persisting alarm state", "alarm", a.AlarmName, "err", err)
-	}
+	return true
 }
 
 // points reads the evaluation range: the last Range() complete periods.

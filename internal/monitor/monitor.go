@@ -193,17 +193,20 @@ func (m *Monitor) ARN(name string) string {
 
 // saveState persists an alarm's state.
 func (m *Monitor) saveState(ctx context.Context, a *MetricAlarm) error {
+	d, err := m.stateDoc(a)
+	if err != nil {
+		return err
+	}
+	return m.store.Upsert(ctx, kindAlarmState, []store.Doc{d})
+}
+
+// stateDoc is an alarm's state as stored.
+func (m *Monitor) stateDoc(a *MetricAlarm) (store.Doc, error) {
 	b, err := json.Marshal(struct {
 		Name string
 		alarmState
 	}{a.AlarmName, a.state()})
-	if err != nil {
-		return err
-	}
-	if err := m.store.Update(ctx, kindAlarmState, a.AlarmName, b); err == nil {
-		return nil
-	}
-	return m.store.Create(ctx, kindAlarmState, a.AlarmName, m.clock.Now(), b)
+	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: b}, err
 }
 
 func (m *Monitor) save(ctx context.Context, a *MetricAlarm, create bool) error {

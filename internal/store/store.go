@@ -41,6 +41,13 @@ type AsyncRequest struct {
 // longer returns.
 const AsyncDone = "done"
 
+// Doc is one document of an Upsert.
+type Doc struct {
+	Name    string
+	Created time.Time // when it is new
+	Doc     []byte
+}
+
 // Documents are JSON documents keyed by kind and name. Names are unique
 // without regard to case, as SageMaker's are.
 type Documents interface {
@@ -49,6 +56,10 @@ type Documents interface {
 	Create(ctx context.Context, kind, name string, created time.Time, doc []byte) error
 	// Update replaces a document; ErrNotFound if there is none.
 	Update(ctx context.Context, kind, name string, doc []byte) error
+	// Upsert creates each document or replaces the one of its name (whose
+	// creation time stays), all in one transaction: a loop that changes
+	// thousands of documents a round (alarm states) writes them at once.
+	Upsert(ctx context.Context, kind string, docs []Doc) error
 	// Get returns a document; ErrNotFound if there is none.
 	Get(ctx context.Context, kind, name string) ([]byte, error)
 	// Delete removes a document; ErrNotFound if there is none.

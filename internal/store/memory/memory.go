@@ -78,6 +78,22 @@ func (s *Store) Update(_ context.Context, kind, name string, body []byte) error 
 	return nil
 }
 
+func (s *Store) Upsert(_ context.Context, kind string, docs []store.Doc) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range docs {
+		old, ok := s.docs[key(kind, d.Name)]
+		if ok {
+			old.body = slices.Clone(d.Doc)
+			s.docs[key(kind, d.Name)] = old
+			continue
+		}
+		s.seq++
+		s.docs[key(kind, d.Name)] = doc{kind, d.Name, d.Created, s.seq, slices.Clone(d.Doc)}
+	}
+	return nil
+}
+
 func (s *Store) Get(_ context.Context, kind, name string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -177,6 +177,22 @@ func (s *Postgres) Update(ctx context.Context, kind, name string, doc []byte) er
 	return nil
 }
 
+// Upsert creates or replaces documents in one transaction, sent as one
+// batch (one round trip, however many documents).
+func (s *Postgres) Upsert(ctx context.Context, kind string, docs []store.Doc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, d := range docs {
+			batch.Queue(`INSERT INTO resources(kind, key, name, created, doc) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc`, kind, strings.ToLower(d.Name), d.Name, d.Created.UnixNano(), d.Doc)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+}
+
 // Get returns one document.
 func (s *Postgres) Get(ctx context.Context, kind, name string) ([]byte, error) {
 	var doc []byte

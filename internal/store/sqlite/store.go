@@ -100,6 +100,22 @@ func (s *SQLite) Update(ctx context.Context, kind, name string, doc []byte) erro
 	return nil
 }
 
+// Upsert creates or replaces documents in one transaction.
+func (s *SQLite) Upsert(ctx context.Context, kind string, docs []store.Doc) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, d := range docs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resources(kind, name, created, doc) VALUES (?, ?, ?, ?)
+			ON CONFLICT(kind, name) DO UPDATE SET doc = excluded.doc`, kind, d.Name, d.Created.UnixNano(), d.Doc); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // Get returns one document.
 func (s *SQLite) Get(ctx context.Context, kind, name string) ([]byte, error) {
 	var doc []byte

@@ -67,6 +67,13 @@ func documents(t *testing.T, b Backend) {
 	}
 	must(s.Create(ctx, "model", "my-ep", t0, []byte(`{"kind":"model"}`))) // another kind, same name
 	must(s.Update(ctx, "endpoint", "MY-EP", []byte(`{"a":2}`)))
+	// Upsert replaces (whatever the case of the name, keeping the creation
+	// time) and creates, at once.
+	must(s.Upsert(ctx, "state", []store.Doc{{Name: "b", Created: t0.Add(time.Second), Doc: []byte(`{"b":1}`)}, {Name: "a", Created: t0, Doc: []byte(`{"a":1}`)}}))
+	must(s.Upsert(ctx, "state", []store.Doc{{Name: "A", Created: t0.Add(time.Hour), Doc: []byte(`{"a":2}`)}, {Name: "c", Created: t0.Add(2 * time.Second), Doc: []byte(`{"c":1}`)}}))
+	if got, _ := s.List(ctx, "state"); len(got) != 3 || string(got[0]) != `{"a":2}` || string(got[1]) != `{"b":1}` || string(got[2]) != `{"c":1}` {
+		t.Fatalf("after two upserts: %q, want a (replaced, still oldest), b, c", got)
+	}
 	if err := s.Update(ctx, "endpoint", "nope", []byte(`{}`)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Update of a missing document: %v, want ErrNotFound", err)
 	}
