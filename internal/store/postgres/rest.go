@@ -13,16 +13,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// AddHistory appends alarm history items.
+// AddHistory appends alarm history items in one transaction, sent as one
+// batch.
 func (s *Postgres) AddHistory(ctx context.Context, items []store.HistoryItem) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		for _, h := range items {
-			if _, err := tx.Exec(ctx, "INSERT INTO alarm_history(alarm, ts, type, summary, data) VALUES ($1, $2, $3, $4, $5)",
-				h.Alarm, h.Timestamp.UnixNano(), h.Type, h.Summary, h.Data); err != nil {
-				return err
-			}
-		}
+	if len(items) == 0 {
 		return nil
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, h := range items {
+			batch.Queue("INSERT INTO alarm_history(alarm, ts, type, summary, data) VALUES ($1, $2, $3, $4, $5)",
+				h.Alarm, h.Timestamp.UnixNano(), h.Type, h.Summary, h.Data)
+		}
+		return tx.SendBatch(ctx, batch).Close()
 	})
 }
 
