@@ -15,7 +15,7 @@ import (
 )
 
 // front serves h on a loopback listener through the fasthttp front.
-func front(t *testing.T, h http.Handler) string {
+func front(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -178,4 +178,47 @@ func TestFrontRefusedBody(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || string(b) != "too large" || !resp.Close {
 		t.Fatalf("got %d %q (close %v)", resp.StatusCode, b, resp.Close)
 	}
+}
+
+// FuzzFrontRequest: whatever request line, header and body a client
+// sends, the front answers (fasthttp's error or the handler's) and keeps
+// serving; the handler sees a request net/http could have given it.
+func FuzzFrontRequest(f *testing.F) {
+	f.Add("POST", "/endpoints/e/invocations", "X-Amzn-SageMaker-Custom-Attributes", "a=1", []byte("1,2,3"))
+	f.Add("GET", "/bucket/key?list-type=2", "Range", "bytes=0-1", []byte(nil))
+	f.Add("PUT", "//x/../y?%zz", "Transfer-Encoding", "chunked", []byte("5\r\nhello\r\n0\r\n\r\n"))
+	f.Add("HEAD", "*", "Content-Length", "-1", []byte("x"))
+	url := front(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL == nil || r.Header == nil || r.Body == nil {
+			w.WriteHeader(599) // an incomplete request
+			return
+		}
+		// As readBody does: a body that does not arrive ends the read.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	f.Fuzz(func(t *testing.T, method, target, name, value string, body []byte) {
+		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: h\r\n%s: %s\r\nContent-Length: %d\r\n\r\n", method, target, name, value, len(body))
+		c.Write(body)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			t.Fatalf("no answer to %q %q: %v", method, target, err)
+		case err == nil && resp.StatusCode == 599:
+			t.Fatalf("the handler got an incomplete request for %q %q", method, target)
+		}
+		health, err := http.Get(url + "/healthz")
+		if err != nil {
+			t.Fatalf("the front stopped serving: %v", err)
+		}
+		health.Body.Close()
+	})
 }
