@@ -79,22 +79,13 @@ const takeBatch = 256
 func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface {
 	PutAck([]metrics.Point, []int64) error
 }, log *slog.Logger) {
-	applied := map[int64]bool{} // in the store's memory, not yet acknowledged
+	applied := map[int64]bool{} // in the store's memory, maybe not yet acknowledged
 	clock.Every(ctx, clk, time.Second, func(time.Time) {
 		for {
 			batches, err := m.PendingMetrics(ctx, takeBatch)
 			if err != nil {
 				log.Warn("reading the followers' metrics", "err", err)
 				return
-			}
-			pending := map[int64]bool{}
-			for _, b := range batches {
-				pending[b.Seq] = true
-			}
-			for seq := range applied {
-				if !pending[seq] && len(batches) < takeBatch {
-					delete(applied, seq) // acknowledged by a later save
-				}
 			}
 			var pts []metrics.Point
 			var acks []int64
@@ -117,9 +108,9 @@ func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface {
 				log.Warn("saving the followers' metrics (kept in memory, saved with the next save)", "err", err)
 				return
 			}
-			for _, seq := range acks {
-				delete(applied, seq)
-			}
+			// The save acknowledged these batches and every one whose save
+			// had failed (the store carries those acknowledgements).
+			clear(applied)
 			if len(batches) < takeBatch {
 				return
 			}
