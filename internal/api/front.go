@@ -30,8 +30,9 @@ import (
 // InvokeEndpoint included) are served on the connection's goroutine, their
 // answer buffered and written by fasthttp. Those whose answer may stream
 // (GET: S3 objects, /metrics; InvokeEndpointWithResponseStream) are served
-// on a goroutine of their own, and once the handler flushes, the rest of
-// the answer streams through a pipe, with the length it declared if any.
+// on a goroutine of their own, and once the handler flushes (or has written
+// more than 1 MiB), the rest of the answer streams through a pipe, with the
+// length it declared if any.
 // (fasthttp's own net/http adaptor reads bodies whole, and drops the
 // declared length of an answer once it is flushed.)
 //
@@ -190,11 +191,17 @@ type streamWriter struct {
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
+	if w.pw == nil && w.buf.Len()+len(p) > streamFrom {
+		w.Flush() // a large answer (an S3 object) is not held whole
+	}
 	if w.pw != nil {
 		return w.pw.Write(p)
 	}
 	return w.buf.Write(p)
 }
+
+// streamFrom is how much of an answer is held before it streams unasked.
+const streamFrom = 1 << 20
 
 // Flush starts streaming: what was written so far goes first.
 func (w *streamWriter) Flush() {

@@ -222,3 +222,30 @@ func FuzzFrontRequest(f *testing.F) {
 		health.Body.Close()
 	})
 }
+
+// TestFrontStreamsLargeAnswers: an answer larger than streamFrom streams
+// without the handler flushing (an S3 object is never held whole).
+func TestFrontStreamsLargeAnswers(t *testing.T) {
+	read := make(chan struct{})
+	url := front(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 2*streamFrom))
+		select {
+		case <-read:
+			io.WriteString(w, "end")
+		case <-time.After(5 * time.Second):
+			io.WriteString(w, "held back")
+		}
+	}))
+	resp, err := http.Get(url + "/bucket/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 2*streamFrom)); err != nil {
+		t.Fatal(err)
+	}
+	close(read)
+	if rest, _ := io.ReadAll(resp.Body); string(rest) != "end" {
+		t.Fatalf("after the large part: %q", rest)
+	}
+}

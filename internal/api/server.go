@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,9 +186,7 @@ func (h *Handler) classify(r *http.Request) call {
 				}
 				objstore.WriteError(w, r, code, e.Status, e.Message)
 			},
-			serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
-				h.c.Objects.ServeHTTP(&streamLarge{ResponseWriter: w}, r)
-			}}
+			serve: func(w http.ResponseWriter, r *http.Request, _ []byte) { h.c.Objects.ServeHTTP(w, r) }}
 	}
 	contentType := r.Header.Get("Content-Type")
 	if contentType == "" {
@@ -214,38 +211,6 @@ func (h *Handler) classify(r *http.Request) call {
 		awsjson.WriteError(w, contentType, awserr.UnknownOperation(target))
 	}}
 }
-
-// streamLarge flushes a large object's answer once its header is written,
-// so that it streams to the client rather than being held whole (the
-// front's net/http adaptor buffers an answer until its first flush).
-type streamLarge struct {
-	http.ResponseWriter
-	decided bool
-}
-
-// streamFrom is the declared length from which an answer streams.
-const streamFrom = 1 << 20
-
-func (s *streamLarge) WriteHeader(code int) {
-	s.ResponseWriter.WriteHeader(code)
-	if s.decided {
-		return
-	}
-	s.decided = true
-	if n, err := strconv.ParseInt(s.Header().Get("Content-Length"), 10, 64); err == nil && n >= streamFrom && (code == http.StatusOK || code == http.StatusPartialContent) {
-		http.NewResponseController(s.ResponseWriter).Flush()
-	}
-}
-
-func (s *streamLarge) Write(p []byte) (int, error) {
-	if !s.decided {
-		s.WriteHeader(http.StatusOK)
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the writer beneath.
-func (s *streamLarge) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // s3Codes are S3's names for the errors ebb answers before a request
 // reaches the object store.
