@@ -124,7 +124,7 @@ const lingerFrom = 256 << 10
 func (f *Front) serveBuffered(ctx *fasthttp.RequestCtx, r *http.Request) {
 	rctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := &bufferedWriter{ctx: ctx, head: head{header: make(http.Header, 4)}}
+	w := &bufferedWriter{ctx: ctx, head: head{header: make(http.Header, 4), conn: ctx.Conn()}}
 	defer func() {
 		if p := recover(); p != nil {
 			f.log.Error("panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", p)
@@ -139,7 +139,7 @@ func (f *Front) serveBuffered(ctx *fasthttp.RequestCtx, r *http.Request) {
 // serveStreaming serves r on a goroutine of its own: the answer is
 // buffered until the handler flushes, then streams.
 func (f *Front) serveStreaming(ctx *fasthttp.RequestCtx, r *http.Request) {
-	w := &streamWriter{conn: ctx.Conn(), head: head{header: make(http.Header, 4)}, flushed: make(chan struct{})}
+	w := &streamWriter{head: head{header: make(http.Header, 4), conn: ctx.Conn()}, flushed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		rctx, cancel := context.WithCancel(context.Background())
@@ -180,7 +180,6 @@ func (f *Front) serveStreaming(ctx *fasthttp.RequestCtx, r *http.Request) {
 
 // streamWriter is the http.ResponseWriter of an answer that may stream.
 type streamWriter struct {
-	conn net.Conn
 	head
 	buf     bytes.Buffer // the answer until the first flush
 	sent    http.Header  // the header as it was at the first flush
@@ -216,9 +215,6 @@ func (w *streamWriter) Flush() {
 		w.pw.Write(w.buf.Bytes())
 	}
 }
-
-// SetReadDeadline is the body read deadline (http.ResponseController).
-func (w *streamWriter) SetReadDeadline(t time.Time) error { return w.conn.SetReadDeadline(t) }
 
 // lingerClose half-closes a connection whose request body was left unread
 // and discards what still arrives for a moment before fasthttp closes it,
@@ -314,10 +310,12 @@ type bufferedWriter struct {
 	head
 }
 
-// head is an answer's status and header, as the handler sets them.
+// head is an answer's status and header, as the handler sets them, and
+// the connection its request body is read from.
 type head struct {
 	header http.Header
 	status int
+	conn   net.Conn
 }
 
 func (h *head) Header() http.Header { return h.header }
@@ -348,7 +346,7 @@ type writerOnly struct{ io.Writer }
 var copyPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // SetReadDeadline is the body read deadline (http.ResponseController).
-func (w *bufferedWriter) SetReadDeadline(t time.Time) error { return w.ctx.Conn().SetReadDeadline(t) }
+func (h *head) SetReadDeadline(t time.Time) error { return h.conn.SetReadDeadline(t) }
 
 func (w *bufferedWriter) finish() {
 	w.WriteHeader(http.StatusOK)
@@ -375,7 +373,5 @@ func (w *bufferedWriter) finish() {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	if l.l != nil {
-		l.l.Debug("http server", "detail", fmt.Sprintf(format, args...))
-	}
+	l.l.Debug("http server", "detail", fmt.Sprintf(format, args...))
 }
