@@ -52,9 +52,10 @@ func (e *Error) Error() string { return fmt.Sprintf("Error in expression %s: %v"
 // Store is what queries read.
 type Store interface {
 	Query(key metrics.Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
-	// QueryID is Query by the series' normalized ID (metrics.Series.ID of
-	// Normalize), which callers that read a series often keep.
-	QueryID(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
+	// Scan is Query by the series' normalized ID (metrics.Series.ID of
+	// Normalize), which callers that read a series often keep, handing each
+	// datapoint to fn (which must not call the store).
+	Scan(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
 	Unit(key metrics.Series) string
 }
 
@@ -69,32 +70,32 @@ type Datapoint struct {
 // Read reads one metric's statistic for each period of [start, end) that
 // has data, with no math: the fast path behind alarms and policies on a
 // single metric, reading what GetMetricData reads for a MetricStat. id, if
-// not empty, is the series' normalized ID (see Store.QueryID). A unit that
+// not empty, is the series' normalized ID (see Store.Scan). A unit that
 // does not match the series' finds nothing, as in CloudWatch.
 func Read(st Store, ms MetricStat, id string, start, end, now time.Time) ([]Datapoint, error) {
+	var out []Datapoint
+	err := Scan(st, ms, id, start, end, now, func(dp Datapoint) { out = append(out, dp) })
+	return out, err
+}
+
+// Scan is Read handing each datapoint to fn (which must not call the
+// store) instead of collecting them.
+func Scan(st Store, ms MetricStat, id string, start, end, now time.Time, fn func(Datapoint)) error {
 	stat, err := metrics.ParseStat(ms.Stat)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if ms.Unit != "" && ms.Unit != st.Unit(ms.Series) {
-		return nil, nil
+		return nil
 	}
-	var dps []metrics.Datapoint
-	if id != "" {
-		dps, err = st.QueryID(id, start, end, ms.Period, stat.Quantiles(), now)
-	} else {
-		dps, err = st.Query(ms.Series, start, end, ms.Period, stat.Quantiles(), now)
+	if id == "" {
+		id = ms.Series.Normalize().ID()
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Datapoint, 0, len(dps))
-	for _, dp := range dps {
+	return st.Scan(id, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
 		if v, ok := dp.Value(stat); ok {
-			out = append(out, Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
+			fn(Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
 		}
-	}
-	return out, nil
+	})
 }
 
 var idRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)

@@ -59,39 +59,90 @@ func newSketch() *ddsketch.DDSketch {
 	return ddsketch.NewDDSketchFromStoreProvider(sketchMapping, sketchStore)
 }
 
+// dist is the distribution of a bucket's individual values. While every
+// value added is the same it is kept as that value and its count: a bucket
+// of a series that reports once per period (most alarms' metrics, in every
+// 10- and 60-second bucket) never needs a sketch, which is most of the
+// store's memory. The sketch is made when a second, different value comes,
+// and percentiles of a single value are that value, exactly.
+type dist struct {
+	value, count float64
+	sketch       *ddsketch.DDSketch
+}
+
+func (d *dist) add(v, count float64) {
+	switch {
+	case d.sketch != nil:
+		d.sketch.AddWithCount(v, count)
+	case d.count == 0 || v == d.value:
+		d.value, d.count = v, d.count+count
+	default:
+		d.sketch = newSketch()
+		d.sketch.AddWithCount(d.value, d.count)
+		d.sketch.AddWithCount(v, count)
+	}
+}
+
+// merge adds another distribution; the result never shares o's sketch.
+func (d *dist) merge(o dist) {
+	switch {
+	case o.sketch != nil && d.sketch == nil && d.count == 0:
+		d.sketch = o.sketch.Copy()
+	case o.sketch != nil:
+		if d.sketch == nil {
+			d.sketch = newSketch()
+			d.sketch.AddWithCount(d.value, d.count)
+		}
+		d.sketch.MergeWith(o.sketch)
+	case o.count > 0:
+		d.add(o.value, o.count)
+	}
+}
+
+// quantile returns the q-quantile (0..1) of the values, or false when none
+// were added.
+func (d *dist) quantile(q float64) (float64, bool) {
+	if d.sketch == nil {
+		return d.value, d.count > 0
+	}
+	if d.sketch.IsEmpty() {
+		return 0, false
+	}
+	v, err := d.sketch.GetValueAtQuantile(q)
+	return v, err == nil
+}
+
+// encode appends the distribution as a DDSketch (the stored form), or
+// nothing when none is known.
+func (d *dist) encode(b *[]byte) {
+	sk := d.sketch
+	if sk == nil && d.count > 0 {
+		sk = newSketch()
+		sk.AddWithCount(d.value, d.count)
+	}
+	if sk != nil {
+		sk.Encode(b, false)
+	}
+}
+
 // bucket is one aggregation interval of one series.
 type bucket struct {
 	stats StatSet
-	// sketch holds the distribution of individual values; nil when the
+	// dist holds the distribution of individual values; empty when the
 	// bucket only received statistic sets (which carry no distribution).
-	sketch *ddsketch.DDSketch
-	dirty  bool
+	dist  dist
+	dirty bool
 }
 
 func (b *bucket) add(v, count float64, sketch bool) {
 	b.stats.Add(v, count)
-	if !sketch || count <= 0 {
-		b.dirty = true
-		return
-	}
-	if b.sketch == nil {
-		b.sketch = newSketch()
-	}
-	b.sketch.AddWithCount(v, count)
 	b.dirty = true
+	if sketch && count > 0 {
+		b.dist.add(v, count)
+	}
 }
 
 func (b *bucket) addSet(s StatSet) {
 	b.stats.Merge(s)
 	b.dirty = true
-}
-
-// Percentile returns the q-quantile (0..1) of the values in a bucket
-// aggregate, or false when no distribution is known.
-func percentile(sk *ddsketch.DDSketch, q float64) (float64, bool) {
-	if sk == nil || sk.IsEmpty() {
-		return 0, false
-	}
-	v, err := sk.GetValueAtQuantile(q)
-	return v, err == nil
 }

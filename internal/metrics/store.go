@@ -150,7 +150,7 @@ func Open(p Persister) (*Store, error) {
 			if err != nil {
 				return fmt.Errorf("stored sketch: %w", err)
 			}
-			b.sketch = sk
+			b.dist.sketch = sk
 		}
 		ser.buckets[level][pb.Start] = b
 		return nil
@@ -239,9 +239,7 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 		pb := &changed[i]
 		b := s.bucketOf(*pb)
 		pb.Stats, pb.Sketch = b.stats, nil
-		if b.sketch != nil {
-			b.sketch.Encode(&pb.Sketch, false)
-		}
+		b.dist.encode(&pb.Sketch)
 		b.dirty = false
 	}
 	s.mu.Unlock()
@@ -336,15 +334,20 @@ type Datapoint struct {
 // resolution that still holds data that old and fits the period exactly.
 // Only periods with data are returned, in time order.
 func (s *Store) Query(key Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
-	return s.QueryID(key.Normalize().ID(), start, end, period, quantiles, now)
+	var out []Datapoint
+	err := s.Scan(key.Normalize().ID(), start, end, period, quantiles, now, func(dp Datapoint) { out = append(out, dp) })
+	return out, err
 }
 
-// QueryID is Query for a series already normalized into its ID; callers
-// that query the same series often (alarms) keep the ID.
-func (s *Store) QueryID(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
+// Scan is Query for a series already normalized into its ID (callers that
+// read the same series often, alarms, keep the ID) that hands each
+// datapoint to fn instead of collecting them: an alarm's evaluation reads
+// 5 to 17 periods 40,000 times a minute, and allocates nothing here. fn runs
+// under the store's read lock and must not call the store.
+func (s *Store) Scan(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(Datapoint)) error {
 	p := int64(period / time.Second)
 	if p <= 0 || (p%60 != 0 && !slices.Contains([]int64{1, 5, 10, 20, 30}, p)) {
-		return nil, ErrPeriod
+		return ErrPeriod
 	}
 	first := start.Unix()
 	switch age := now.Sub(start); {
@@ -369,26 +372,21 @@ func (s *Store) QueryID(id string, start, end time.Time, period time.Duration, q
 	defer s.mu.RUnlock()
 	ser := s.series[id]
 	if ser == nil {
-		return nil, nil
+		return nil
 	}
 	step := resolutions[level].step
 	buckets := ser.buckets[level]
-	out := make([]Datapoint, 0, max(0, (end.Unix()-first)/p+1))
 	for t := first; t < end.Unix(); t += p {
 		var agg StatSet
-		var sk *ddsketch.DDSketch
+		var d dist
 		for b0 := t; b0 < t+p && b0 < end.Unix(); b0 += step {
 			b := buckets[b0]
 			if b == nil {
 				continue
 			}
 			agg.Merge(b.stats)
-			if len(quantiles) > 0 && b.sketch != nil {
-				if sk == nil {
-					sk = b.sketch.Copy()
-				} else {
-					sk.MergeWith(b.sketch)
-				}
+			if len(quantiles) > 0 {
+				d.merge(b.dist)
 			}
 		}
 		if agg.SampleCount == 0 {
@@ -396,16 +394,16 @@ func (s *Store) QueryID(id string, start, end time.Time, period time.Duration, q
 		}
 		dp := Datapoint{Timestamp: time.Unix(t, 0).UTC(), Unit: ser.unit, Stats: agg}
 		for _, q := range quantiles {
-			if v, ok := percentile(sk, q); ok {
+			if v, ok := d.quantile(q); ok {
 				if dp.Percentiles == nil {
 					dp.Percentiles = map[float64]float64{}
 				}
 				dp.Percentiles[q] = v
 			}
 		}
-		out = append(out, dp)
+		fn(dp)
 	}
-	return out, nil
+	return nil
 }
 
 // Unit returns a series' unit ("None" if none was given).

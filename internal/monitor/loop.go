@@ -111,17 +111,11 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if a.seriesID == "" {
 		a.seriesID = key.Normalize().ID()
 	}
-	dps, err := metricquery.Read(m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, a.seriesID, start, end, now)
-	if err != nil {
-		return out
-	}
-	for _, dp := range dps {
-		i := int(dp.Timestamp.Sub(start) / period)
-		if i < 0 || i >= len(out) {
-			continue
+	metricquery.Scan(m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, a.seriesID, start, end, now, func(dp metricquery.Datapoint) {
+		if i := int(dp.Timestamp.Sub(start) / period); i >= 0 && i < len(out) {
+			out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: dp.Value, SampleCount: dp.SampleCount}
 		}
-		out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: dp.Value, SampleCount: dp.SampleCount}
-	}
+	})
 	return out
 }
 
