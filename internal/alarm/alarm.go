@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,10 +89,13 @@ var comparisonText = map[string]string{
 // keeps the reason of the last transition.
 func Evaluate(c Config, current State, points []Point, now time.Time) Result {
 	n, m := c.EvaluationPeriods, c.M()
-	var real []Point
-	for _, p := range points {
-		if !p.Missing {
-			real = append(real, p)
+	real := points // without a missing period, as is usual, nothing is copied
+	if slices.ContainsFunc(points, func(p Point) bool { return p.Missing }) {
+		real = nil
+		for _, p := range points {
+			if !p.Missing {
+				real = append(real, p)
+			}
 		}
 	}
 	if c.lowSamples(real) {

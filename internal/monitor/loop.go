@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
@@ -88,12 +89,15 @@ func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) b
 	return true
 }
 
-// points reads the evaluation range: the last Range() complete periods.
+// points reads the evaluation range: the last Range() complete periods,
+// into the monitor's scratch slice (valid until the next call; callers hold
+// m.mu).
 func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alarm.Point {
 	period := cfg.Period
 	end := now.Truncate(period)
 	start := end.Add(-time.Duration(cfg.Range()) * period)
-	out := make([]alarm.Point, cfg.Range())
+	out := slices.Grow(m.scratch[:0], cfg.Range())[:cfg.Range()]
+	m.scratch = out
 	for i := range out {
 		out[i] = alarm.Point{Timestamp: start.Add(time.Duration(i) * period), Missing: true}
 	}

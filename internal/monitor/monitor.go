@@ -129,6 +129,7 @@ type Monitor struct {
 	alarms  map[string]*MetricAlarm
 	pending []store.HistoryItem // written together by flushHistory
 	outbox  []delivery          // actions to deliver once mu is released
+	scratch []alarm.Point       // the evaluation range being read (see points)
 }
 
 // Options configure a Monitor.
@@ -421,19 +422,41 @@ func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result
 	if old != r.State {
 		a.StateTransitionedTimestamp = now
 	}
-	var reasonData any
+	h := stateUpdate{Version: "1.0"}
+	h.OldState.StateValue, h.OldState.StateReason = old, oldReason
+	h.NewState.StateValue, h.NewState.StateReason = r.State, r.Reason
 	if r.ReasonData != "" {
-		reasonData = json.RawMessage(r.ReasonData)
+		h.NewState.StateReasonData = json.RawMessage(r.ReasonData)
 	}
-	data, _ := json.Marshal(map[string]any{
-		"version":  "1.0",
-		"oldState": map[string]any{"stateValue": old, "stateReason": oldReason},
-		"newState": map[string]any{"stateValue": r.State, "stateReason": r.Reason, "stateReasonData": reasonData},
-	})
+	data, _ := json.Marshal(h)
 	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "StateUpdate",
 		Summary: fmt.Sprintf("Alarm updated from %s to %s", old, r.State), Data: string(data)})
 	m.log.Info("alarm state changed", "alarm", a.AlarmName, "from", old, "to", r.State, "reason", r.Reason)
 	m.runActions(ctx, a, now, false)
+}
+
+// stateUpdate is a StateUpdate history item's data. Its fields are in
+// alphabetical order, as CloudWatch writes them (and encoding/json writes a
+// map); a struct encodes thousands of transitions a round without a map.
+type stateUpdate struct {
+	NewState struct {
+		StateReason     string          `json:"stateReason"`
+		StateReasonData json.RawMessage `json:"stateReasonData"`
+		StateValue      alarm.State     `json:"stateValue"`
+	} `json:"newState"`
+	OldState struct {
+		StateReason string      `json:"stateReason"`
+		StateValue  alarm.State `json:"stateValue"`
+	} `json:"oldState"`
+	Version string `json:"version"`
+}
+
+// actionResult is an Action history item's data, its fields in
+// alphabetical order as for stateUpdate.
+type actionResult struct {
+	ActionState          string `json:"actionState"`
+	NotificationResource string `json:"notificationResource"`
+	StateUpdateTimestamp int64  `json:"stateUpdateTimestamp"`
 }
 
 // isAutoScaling reports an Application Auto Scaling policy ARN, whose
@@ -495,7 +518,11 @@ func (m *Monitor) deliver(ctx context.Context) {
 			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", d.action, err.Error())
 			m.log.Warn("alarm action failed", "alarm", d.alarm.AlarmName, "action", d.action, "err", err)
 		}
-		data, _ := json.Marshal(map[string]any{"actionState": map[bool]string{true: "Failed", false: "Succeeded"}[err != nil], "stateUpdateTimestamp": d.alarm.StateUpdatedTimestamp.UnixMilli(), "notificationResource": d.action})
+		res := actionResult{ActionState: "Succeeded", NotificationResource: d.action, StateUpdateTimestamp: d.alarm.StateUpdatedTimestamp.UnixMilli()}
+		if err != nil {
+			res.ActionState = "Failed"
+		}
+		data, _ := json.Marshal(res)
 		items = append(items, store.HistoryItem{Alarm: d.alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary, Data: string(data)})
 	}
 	m.mu.Lock()
