@@ -26,24 +26,30 @@ type Series struct {
 }
 
 // ID is the series' canonical string form, unique per series.
-func (s Series) ID() string {
-	var b strings.Builder
-	b.WriteString(s.Namespace)
-	b.WriteByte(0)
-	b.WriteString(s.MetricName)
+func (s Series) ID() string { return string(s.appendID(nil)) }
+
+func (s Series) appendID(b []byte) []byte {
+	b = append(b, s.Namespace...)
+	b = append(b, 0)
+	b = append(b, s.MetricName...)
 	for _, d := range s.Dimensions {
-		b.WriteByte(0)
-		b.WriteString(d.Name)
-		b.WriteByte('=')
-		b.WriteString(d.Value)
+		b = append(b, 0)
+		b = append(b, d.Name...)
+		b = append(b, '=')
+		b = append(b, d.Value...)
 	}
-	return b.String()
+	return b
 }
 
-// Normalize sorts the dimensions by name, the order CloudWatch ignores.
+// Normalize sorts the dimensions by name, the order CloudWatch ignores. The
+// dimensions are copied only when they are not in order already (as ebb's
+// own publishers send them).
 func (s Series) Normalize() Series {
-	s.Dimensions = slices.Clone(s.Dimensions)
-	sort.Slice(s.Dimensions, func(i, j int) bool { return s.Dimensions[i].Name < s.Dimensions[j].Name })
+	byName := func(a, b Dimension) int { return strings.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(s.Dimensions, byName) {
+		s.Dimensions = slices.Clone(s.Dimensions)
+		slices.SortStableFunc(s.Dimensions, byName)
+	}
 	return s
 }
 
@@ -129,6 +135,7 @@ type Store struct {
 	// older state never overwrites a newer one in the persister.
 	saving  sync.Mutex
 	unsaved []PersistedBucket // keys of buckets whose saving failed, saved with the next Put
+	id      []byte            // get's buffer for series IDs
 	acks    []int64           // batches those buckets hold, acknowledged with them
 }
 
@@ -158,15 +165,17 @@ func Open(p Persister) (*Store, error) {
 	return s, err
 }
 
+// get finds or adds a normalized series. Callers hold s.mu for writing.
 func (s *Store) get(key Series, unit string) *series {
-	id := key.ID()
-	ser := s.series[id]
+	s.id = key.appendID(s.id[:0]) // a lookup by string(s.id) does not allocate
+	ser := s.series[string(s.id)]
 	if ser == nil {
+		key.Dimensions = slices.Clone(key.Dimensions) // the store's own, whatever the caller does with its points
 		ser = &series{Series: key}
 		for i := range ser.buckets {
 			ser.buckets[i] = map[int64]*bucket{}
 		}
-		s.series[id] = ser
+		s.series[string(s.id)] = ser
 	}
 	if unit != "" && unit != "None" {
 		ser.unit = unit
