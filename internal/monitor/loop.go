@@ -60,11 +60,16 @@ func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 // due reports whether an alarm should be evaluated at now: high-resolution
 // ones every 10 seconds, others once per minute.
 func due(a *MetricAlarm, now time.Time) bool {
-	step := time.Minute
-	if a.Period < 60 {
-		step = Tick
+	if a.LastEvaluated.IsZero() {
+		return true
 	}
-	return now.Truncate(step).After(a.LastEvaluated.Truncate(step)) || a.LastEvaluated.IsZero()
+	step := int64(60)
+	if a.Period < 60 {
+		step = int64(Tick / time.Second)
+	}
+	// Whole steps since the epoch, as Truncate counts them (in integers:
+	// this runs for every alarm on every tick).
+	return floorDiv(now.Unix(), step) > floorDiv(a.LastEvaluated.Unix(), step)
 }
 
 // evaluate evaluates an alarm if it is due and reports whether its state
@@ -151,4 +156,12 @@ func (a *MetricAlarm) metric() (metrics.Series, bool) {
 		return metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions}, true
 	}
 	return metrics.Series{}, false
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
