@@ -90,7 +90,7 @@ var resolutions = []resolution{
 type series struct {
 	Series
 	unit    string
-	buckets [5]map[int64]*bucket // per resolution, keyed by start second
+	buckets [5]timeline // per resolution
 }
 
 // Acker is a Persister that can, in the same transaction as a save, remove
@@ -151,7 +151,7 @@ func Open(p Persister) (*Store, error) {
 		if level < 0 {
 			return fmt.Errorf("stored bucket with unknown step %d", pb.Step)
 		}
-		b := &bucket{stats: pb.Stats}
+		b := bucket{stats: pb.Stats}
 		if len(pb.Sketch) > 0 {
 			sk, err := ddsketch.DecodeDDSketch(pb.Sketch, sketchStore, nil)
 			if err != nil {
@@ -159,7 +159,7 @@ func Open(p Persister) (*Store, error) {
 			}
 			b.dist.sketch = sk
 		}
-		ser.buckets[level][pb.Start] = b
+		*ser.buckets[level].add(pb.Start) = b
 		return nil
 	})
 	return s, err
@@ -172,9 +172,6 @@ func (s *Store) get(key Series, unit string) *series {
 	if ser == nil {
 		key.Dimensions = slices.Clone(key.Dimensions) // the store's own, whatever the caller does with its points
 		ser = &series{Series: key}
-		for i := range ser.buckets {
-			ser.buckets[i] = map[int64]*bucket{}
-		}
 		s.series[string(s.id)] = ser
 	}
 	if unit != "" && unit != "None" {
@@ -199,10 +196,10 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 	}
 	s.mu.Lock()
 	var changed []PersistedBucket
-	touched := map[*bucket]bool{}
+	touched := map[bucketKey]bool{}
 	for _, pb := range s.unsaved {
-		if b := s.bucketOf(pb); b != nil && !touched[b] { // not compacted away meanwhile
-			touched[b] = true
+		if k, ok := s.keyOf(pb); ok && !touched[k] { // not compacted away meanwhile
+			touched[k] = true
 			changed = append(changed, pb)
 		}
 	}
@@ -214,11 +211,7 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 		sec := p.Timestamp.Unix()
 		for level, r := range resolutions {
 			start := sec - mod(sec, r.step)
-			b := ser.buckets[level][start]
-			if b == nil {
-				b = &bucket{}
-				ser.buckets[level][start] = b
-			}
+			b := ser.buckets[level].add(start)
 			switch {
 			case p.Set != nil:
 				b.addSet(*p.Set)
@@ -237,8 +230,8 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 				}
 				b.add(p.Value, count, r.sketch)
 			}
-			if s.persist != nil && !touched[b] {
-				touched[b] = true
+			if k := (bucketKey{ser, level, start}); s.persist != nil && !touched[k] {
+				touched[k] = true
 				changed = append(changed, PersistedBucket{Series: ser.Series, Unit: ser.unit, Step: r.step, Start: start})
 			}
 		}
@@ -272,15 +265,31 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 	return err
 }
 
+// bucketKey names a bucket in memory.
+type bucketKey struct {
+	ser   *series
+	level int
+	start int64
+}
+
+// keyOf finds a persisted bucket's bucket in memory. Callers hold s.mu.
+func (s *Store) keyOf(pb PersistedBucket) (bucketKey, bool) {
+	ser := s.series[pb.Series.ID()]
+	level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
+	if ser == nil || level < 0 || ser.buckets[level].get(pb.Start) == nil {
+		return bucketKey{}, false
+	}
+	return bucketKey{ser, level, pb.Start}, true
+}
+
 // bucketOf finds a persisted bucket's bucket in memory (nil if none).
 // Callers hold s.mu.
 func (s *Store) bucketOf(pb PersistedBucket) *bucket {
-	ser := s.series[pb.Series.ID()]
-	level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
-	if ser == nil || level < 0 {
+	k, ok := s.keyOf(pb)
+	if !ok {
 		return nil
 	}
-	return ser.buckets[level][pb.Start]
+	return k.ser.buckets[k.level].get(k.start)
 }
 
 func mod(a, b int64) int64 {
@@ -306,12 +315,8 @@ func (s *Store) Compact(now time.Time) error {
 		empty := true
 		for level, r := range resolutions {
 			oldest := now.Add(-r.retention).Unix()
-			for start := range ser.buckets[level] {
-				if start+r.step <= oldest {
-					delete(ser.buckets[level], start)
-				}
-			}
-			if len(ser.buckets[level]) > 0 {
+			ser.buckets[level].dropBefore(oldest - r.step + 1) // those that end by oldest
+			if ser.buckets[level].len() > 0 {
 				empty = false
 			}
 		}
@@ -383,23 +388,13 @@ func (s *Store) Scan(id string, start, end time.Time, period time.Duration, quan
 	if ser == nil {
 		return nil
 	}
-	step := resolutions[level].step
-	buckets := ser.buckets[level]
-	for t := first; t < end.Unix(); t += p {
-		var agg StatSet
-		var d dist
-		for b0 := t; b0 < t+p && b0 < end.Unix(); b0 += step {
-			b := buckets[b0]
-			if b == nil {
-				continue
-			}
-			agg.Merge(b.stats)
-			if len(quantiles) > 0 {
-				d.merge(b.dist)
-			}
-		}
+	// The level's buckets from first on, each merged into its period (the
+	// level's step divides the period and first is aligned to it).
+	tl := &ser.buckets[level]
+	stop := end.Unix()
+	emit := func(t int64, agg StatSet, d *dist) {
 		if agg.SampleCount == 0 {
-			continue
+			return
 		}
 		dp := Datapoint{Timestamp: time.Unix(t, 0).UTC(), Unit: ser.unit, Stats: agg}
 		for _, q := range quantiles {
@@ -412,6 +407,21 @@ func (s *Store) Scan(id string, start, end time.Time, period time.Duration, quan
 		}
 		fn(dp)
 	}
+	cur := first
+	var agg StatSet
+	var d dist
+	for i := tl.from(first); i < tl.len() && tl.starts[i] < stop; i++ {
+		if t := first + (tl.starts[i]-first)/p*p; t != cur {
+			emit(cur, agg, &d)
+			cur, agg, d = t, StatSet{}, dist{}
+		}
+		b := &tl.buckets[i]
+		agg.Merge(b.stats)
+		if len(quantiles) > 0 {
+			d.merge(b.dist)
+		}
+	}
+	emit(cur, agg, &d)
 	return nil
 }
 
@@ -441,14 +451,7 @@ func (s *Store) List(namespace, metricName string, dims []Dimension, since time.
 		if !hasDims(ser.Dimensions, dims) {
 			continue
 		}
-		recent := false
-		for start := range ser.buckets[1] {
-			if start >= cutoff {
-				recent = true
-				break
-			}
-		}
-		if recent {
+		if tl := &ser.buckets[1]; tl.len() > 0 && tl.starts[tl.len()-1] >= cutoff {
 			out = append(out, ser.Series)
 		}
 	}
