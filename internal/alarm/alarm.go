@@ -1,13 +1,14 @@
 package alarm
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/jsonappend"
 )
 
 // State is an alarm state.
@@ -232,42 +233,66 @@ func javaDouble(f float64) string {
 const reasonTime = "2006-01-02T15:04:05.000-0700"
 
 // reasonData is StateReasonData: the query, the recent values and the
-// evaluated datapoints.
+// evaluated datapoints. It is written by hand, member by member as
+// encoding/json would write reasonDoc (TestReasonDataAsEncodingJSON): a
+// busy round writes thousands.
 func (c Config) reasonData(now time.Time, all, evaluated []Point) string {
-	type dp struct {
-		Timestamp   string  `json:"timestamp"`
-		SampleCount float64 `json:"sampleCount,omitempty"`
-		Value       float64 `json:"value"`
-	}
-	d := struct {
-		Version             string    `json:"version"`
-		QueryDate           string    `json:"queryDate"`
-		StartDate           string    `json:"startDate,omitempty"`
-		Statistic           string    `json:"statistic,omitempty"`
-		Unit                string    `json:"unit,omitempty"`
-		Period              int       `json:"period"`
-		RecentDatapoints    []float64 `json:"recentDatapoints"`
-		Threshold           float64   `json:"threshold"`
-		EvaluatedDatapoints []dp      `json:"evaluatedDatapoints,omitempty"`
-	}{
-		Version: "1.0", QueryDate: now.UTC().Format(reasonTime), Statistic: c.Statistic,
-		Period: int(c.Period / time.Second), Threshold: c.Threshold, RecentDatapoints: []float64{},
-	}
-	if c.ExtendedStatistic != "" {
-		d.Statistic = c.ExtendedStatistic
-	}
+	b := make([]byte, 0, 256+24*len(all)+80*len(evaluated))
+	b = append(b, `{"version":"1.0","queryDate":`...)
+	b = appendReasonTime(b, now)
 	if len(all) > 0 {
-		d.StartDate = all[0].Timestamp.UTC().Format(reasonTime)
+		b = jsonappend.Field(b, "startDate")
+		b = appendReasonTime(b, all[0].Timestamp)
 	}
+	if stat := c.statistic(); stat != "" {
+		b = jsonappend.Field(b, "statistic")
+		b = jsonappend.String(b, stat)
+	}
+	b = jsonappend.Field(b, "period")
+	b = strconv.AppendInt(b, int64(c.Period/time.Second), 10)
+	b = append(jsonappend.Field(b, "recentDatapoints"), '[')
 	for _, p := range all {
 		if !p.Missing {
-			d.RecentDatapoints = append(d.RecentDatapoints, p.Value)
+			b = jsonappend.Float(b, p.Value)
+			b = append(b, ',')
 		}
 	}
-	for i := len(evaluated) - 1; i >= 0; i-- {
-		p := evaluated[i]
-		d.EvaluatedDatapoints = append(d.EvaluatedDatapoints, dp{p.Timestamp.UTC().Format(reasonTime), p.SampleCount, p.Value})
+	b = closeList(b, ']')
+	b = jsonappend.Float(jsonappend.Field(b, "threshold"), c.Threshold)
+	if len(evaluated) > 0 {
+		b = append(jsonappend.Field(b, "evaluatedDatapoints"), '[')
+		for i := len(evaluated) - 1; i >= 0; i-- {
+			p := evaluated[i]
+			b = appendReasonTime(append(b, `{"timestamp":`...), p.Timestamp)
+			if p.SampleCount != 0 {
+				b = jsonappend.Float(jsonappend.Field(b, "sampleCount"), p.SampleCount)
+			}
+			b = append(jsonappend.Float(jsonappend.Field(b, "value"), p.Value), '}', ',')
+		}
+		b = closeList(b, ']')
 	}
-	b, _ := json.Marshal(d)
-	return string(b)
+	return string(append(b, '}'))
+}
+
+// statistic is the statistic's name for reasons.
+func (c Config) statistic() string {
+	if c.ExtendedStatistic != "" {
+		return c.ExtendedStatistic
+	}
+	return c.Statistic
+}
+
+func appendReasonTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, reasonTime)
+	return append(b, '"')
+}
+
+// closeList replaces a list's trailing comma, if any, with its closer.
+func closeList(b []byte, closer byte) []byte {
+	if b[len(b)-1] == ',' {
+		b[len(b)-1] = closer
+		return b
+	}
+	return append(b, closer)
 }

@@ -1,6 +1,9 @@
 package alarm
 
 import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +134,60 @@ func TestLowSampleCountPercentile(t *testing.T) {
 	ps[0].SampleCount = 1
 	if got := Evaluate(c, OK, ps, t0).State; got != Alarm {
 		t.Fatalf("evaluate: %s", got)
+	}
+}
+
+// reasonDoc is StateReasonData's shape; reasonData writes it by hand.
+type reasonDoc struct {
+	Version             string           `json:"version"`
+	QueryDate           string           `json:"queryDate"`
+	StartDate           string           `json:"startDate,omitempty"`
+	Statistic           string           `json:"statistic,omitempty"`
+	Period              int              `json:"period"`
+	RecentDatapoints    []float64        `json:"recentDatapoints"`
+	Threshold           float64          `json:"threshold"`
+	EvaluatedDatapoints []reasonDocPoint `json:"evaluatedDatapoints,omitempty"`
+}
+
+type reasonDocPoint struct {
+	Timestamp   string  `json:"timestamp"`
+	SampleCount float64 `json:"sampleCount,omitempty"`
+	Value       float64 `json:"value"`
+}
+
+// TestReasonDataAsEncodingJSON: the hand-written StateReasonData is what
+// encoding/json writes for its shape, for ranges with and without missing
+// periods, evaluated points and statistics.
+func TestReasonDataAsEncodingJSON(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 5, 3, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		c := Config{Period: time.Minute, Threshold: rng.NormFloat64() * 1e3, Statistic: []string{"", "Average", "Sum"}[i%3]}
+		if i%5 == 0 {
+			c.Statistic, c.ExtendedStatistic = "", "p99.9"
+		}
+		var all []Point
+		for j := range i % 7 {
+			all = append(all, Point{Timestamp: now.Add(time.Duration(j-7) * time.Minute), Value: rng.ExpFloat64() * math.Pow(10, float64(rng.IntN(30)-15)),
+				SampleCount: float64(rng.IntN(3)), Missing: rng.IntN(4) == 0})
+		}
+		evaluated := all[:len(all)/2]
+		want := reasonDoc{Version: "1.0", QueryDate: now.Format(reasonTime), Statistic: c.statistic(), Period: 60, Threshold: c.Threshold, RecentDatapoints: []float64{}}
+		if len(all) > 0 {
+			want.StartDate = all[0].Timestamp.Format(reasonTime)
+		}
+		for _, p := range all {
+			if !p.Missing {
+				want.RecentDatapoints = append(want.RecentDatapoints, p.Value)
+			}
+		}
+		for j := len(evaluated) - 1; j >= 0; j-- {
+			p := evaluated[j]
+			want.EvaluatedDatapoints = append(want.EvaluatedDatapoints, reasonDocPoint{p.Timestamp.Format(reasonTime), p.SampleCount, p.Value})
+		}
+		wantJSON, _ := json.Marshal(want)
+		if got := c.reasonData(now, all, evaluated); got != string(wantJSON) {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, got, wantJSON)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/jsonappend"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/store"
@@ -166,10 +167,7 @@ func New(ctx context.Context, o Options) (*Monitor, error) {
 		return nil, err
 	}
 	for _, d := range states {
-		var st struct {
-			Name string
-			alarmState
-		}
+		var st storedState
 		if json.Unmarshal(d, &st) == nil {
 			if a := m.alarms[st.Name]; a != nil && st.StateUpdatedTimestamp.After(a.StateUpdatedTimestamp) || a != nil && st.LastActions.After(a.LastActions) {
 				a.StateValue, a.StateReason, a.StateReasonData = st.StateValue, st.StateReason, st.StateReasonData
@@ -201,13 +199,25 @@ func (m *Monitor) saveState(ctx context.Context, a *MetricAlarm) error {
 	return m.store.Upsert(ctx, kindAlarmState, []store.Doc{d})
 }
 
-// stateDoc is an alarm's state as stored.
+// stateDoc is an alarm's state as stored: storedState, written by hand as
+// encoding/json writes it (TestStateDocAsEncodingJSON), since a busy round
+// stores thousands.
 func (m *Monitor) stateDoc(a *MetricAlarm) (store.Doc, error) {
-	b, err := json.Marshal(struct {
-		Name string
-		alarmState
-	}{a.AlarmName, a.state()})
-	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: b}, err
+	b := make([]byte, 0, 200+len(a.AlarmName)+len(a.StateReason)+len(a.StateReasonData)*5/4)
+	b = jsonappend.String(append(b, `{"Name":`...), a.AlarmName)
+	b = jsonappend.String(jsonappend.Field(b, "StateValue"), string(a.StateValue))
+	b = jsonappend.String(jsonappend.Field(b, "StateReason"), a.StateReason)
+	b = jsonappend.String(jsonappend.Field(b, "StateReasonData"), a.StateReasonData)
+	b = jsonappend.Time(jsonappend.Field(b, "StateUpdatedTimestamp"), a.StateUpdatedTimestamp)
+	b = jsonappend.Time(jsonappend.Field(b, "StateTransitionedTimestamp"), a.StateTransitionedTimestamp)
+	b = jsonappend.Time(jsonappend.Field(b, "LastActions"), a.LastActions)
+	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: append(b, '}')}, nil
+}
+
+// storedState is an alarm's state document.
+type storedState struct {
+	Name string
+	alarmState
 }
 
 func (m *Monitor) save(ctx context.Context, a *MetricAlarm, create bool) error {

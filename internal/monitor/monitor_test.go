@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -227,5 +228,27 @@ func TestMetricMathAlarm(t *testing.T) {
 	f.m.EvaluateAll(ctx, t0.Add(time.Minute))
 	if got := f.state("ratio"); got != alarm.Alarm {
 		t.Fatalf("state = %s, want ALARM", got)
+	}
+}
+
+// TestStateDocAsEncodingJSON: the hand-written state document is what
+// encoding/json writes for storedState, and reads back as it.
+func TestStateDocAsEncodingJSON(t *testing.T) {
+	m := &Monitor{clock: clock.NewFake(t0)}
+	a := &MetricAlarm{AlarmName: `TargetTracking-endpoint/e "x"/variant/v-AlarmHigh-<&>`, StateValue: alarm.Alarm,
+		StateReason: "Threshold Crossed: 3 datapoints were greater than the threshold (OK -> ALARM transition).\tnaïve",
+		StateReasonData: `{"version":"1.0","recentDatapoints":[1.5,2]}`, StateUpdatedTimestamp: t0.Add(1500 * time.Millisecond),
+		StateTransitionedTimestamp: t0, LastActions: t0.Add(time.Minute)}
+	d, err := m.stateDoc(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(storedState{a.AlarmName, a.state()})
+	if string(d.Doc) != string(want) {
+		t.Fatalf("state document\n got %s\nwant %s", d.Doc, want)
+	}
+	var back storedState
+	if err := json.Unmarshal(d.Doc, &back); err != nil || back.alarmState != a.state() {
+		t.Fatalf("read back %+v, %v", back, err)
 	}
 }
