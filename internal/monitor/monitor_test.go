@@ -236,7 +236,7 @@ func TestMetricMathAlarm(t *testing.T) {
 func TestStateDocAsEncodingJSON(t *testing.T) {
 	m := &Monitor{clock: clock.NewFake(t0)}
 	a := &MetricAlarm{AlarmName: `TargetTracking-endpoint/e "x"/variant/v-AlarmHigh-<&>`, StateValue: alarm.Alarm,
-		StateReason: "Threshold Crossed: 3 datapoints were greater than the threshold (OK -> ALARM transition).\tnaïve",
+		StateReason:     "Threshold Crossed: 3 datapoints were greater than the threshold (OK -> ALARM transition).\tnaïve",
 		StateReasonData: `{"version":"1.0","recentDatapoints":[1.5,2]}`, StateUpdatedTimestamp: t0.Add(1500 * time.Millisecond),
 		StateTransitionedTimestamp: t0, LastActions: t0.Add(time.Minute)}
 	d, err := m.stateDoc(a)
