@@ -156,3 +156,84 @@ except botocore.exceptions.ClientError as e:
 		t.Log("no boto3 here; the Go SDK legs ran")
 	}
 }
+
+// TestCloudWatchUnitsPerDatapoint: a unit belongs to each datapoint.
+// GetMetricStatistics with a Unit reads only the points published with it
+// (None: those published without one) and without one answers a datapoint
+// per unit, each carrying its Unit; GetMetricData's MetricStat Unit selects
+// likewise, and without one merges every unit; ListMetrics lists the metric
+// once.
+func TestCloudWatchUnitsPerDatapoint(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	ctx := context.Background()
+	for proto, cw := range s.cloudWatchClients() {
+		t.Run(proto, func(t *testing.T) {
+			ns := "Units/" + proto
+			at := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
+			if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns), MetricData: []types.MetricDatum{
+				{MetricName: aws.String("Latency"), Timestamp: aws.Time(at), Value: aws.Float64(10), Unit: types.StandardUnitMilliseconds},
+				{MetricName: aws.String("Latency"), Timestamp: aws.Time(at.Add(time.Second)), Value: aws.Float64(2), Unit: types.StandardUnitSeconds},
+				{MetricName: aws.String("Latency"), Timestamp: aws.Time(at.Add(2 * time.Second)), Value: aws.Float64(5)},
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			stats := func(unit types.StandardUnit) map[types.StandardUnit]float64 {
+				t.Helper()
+				out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+					Namespace: aws.String(ns), MetricName: aws.String("Latency"), Unit: unit,
+					StartTime: aws.Time(at), EndTime: aws.Time(at.Add(time.Minute)), Period: aws.Int32(60),
+					Statistics: []types.Statistic{types.StatisticSum},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[types.StandardUnit]float64{}
+				for _, dp := range out.Datapoints {
+					if !dp.Timestamp.Equal(at) {
+						t.Errorf("datapoint at %v, want %v", dp.Timestamp, at)
+					}
+					got[dp.Unit] = aws.ToFloat64(dp.Sum)
+				}
+				if len(got) != len(out.Datapoints) {
+					t.Errorf("two datapoints of one unit: %+v", out.Datapoints)
+				}
+				return got
+			}
+			if got := stats(""); len(got) != 3 || got[types.StandardUnitMilliseconds] != 10 || got[types.StandardUnitSeconds] != 2 || got[types.StandardUnitNone] != 5 {
+				t.Errorf("without a unit: %v", got)
+			}
+			if got := stats(types.StandardUnitSeconds); len(got) != 1 || got[types.StandardUnitSeconds] != 2 {
+				t.Errorf("Seconds: %v", got)
+			}
+			if got := stats(types.StandardUnitNone); len(got) != 1 || got[types.StandardUnitNone] != 5 {
+				t.Errorf("None: %v", got)
+			}
+			if got := stats(types.StandardUnitCount); len(got) != 0 {
+				t.Errorf("Count: %v", got)
+			}
+			data := func(unit string) []float64 {
+				t.Helper()
+				ms := &types.MetricStat{Metric: &types.Metric{Namespace: aws.String(ns), MetricName: aws.String("Latency")}, Period: aws.Int32(60), Stat: aws.String("Sum")}
+				if unit != "" {
+					ms.Unit = types.StandardUnit(unit)
+				}
+				out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: aws.Time(at), EndTime: aws.Time(at.Add(time.Minute)),
+					MetricDataQueries: []types.MetricDataQuery{{Id: aws.String("m1"), MetricStat: ms}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out.MetricDataResults[0].Values
+			}
+			if got := data("Milliseconds"); len(got) != 1 || got[0] != 10 {
+				t.Errorf("GetMetricData in Milliseconds: %v", got)
+			}
+			if got := data(""); len(got) != 1 || got[0] != 17 {
+				t.Errorf("GetMetricData without a unit: %v", got)
+			}
+			list, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String(ns)})
+			if err != nil || len(list.Metrics) != 1 {
+				t.Fatalf("ListMetrics = %+v, %v", list, err)
+			}
+		})
+	}
+}

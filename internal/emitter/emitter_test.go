@@ -67,7 +67,7 @@ func TestTick(t *testing.T) {
 		if name == "CPUUtilization" || name == "MemoryUtilization" || name == "DiskUtilization" {
 			s.Namespace = InstanceNamespace
 		}
-		dps, err := store.Query(s, t0, end, period, q, end)
+		dps, err := store.Query(s, "", t0, end, period, q, end)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestAsyncEndpointMetrics(t *testing.T) {
 	}
 	end := t0.Add(3 * time.Minute)
 	for name, want := range map[string]bool{"Invocations": false, "InvocationsPerInstance": false, "OverheadLatency": false, "ModelLatency": true, "Invocation5XXErrors": true} {
-		dps, _ := store.Query(key(name), t0, end, time.Minute, nil, end)
+		dps, _ := store.Query(key(name), "", t0, end, time.Minute, nil, end)
 		if got := len(dps) > 0; got != want {
 			t.Errorf("%s published: %v, want %v (%+v)", name, got, want, dps)
 		}

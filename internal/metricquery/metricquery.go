@@ -49,14 +49,10 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("Error in expression %s: %v", e.ID, e.Err) }
 
-// Store is what queries read.
+// Store is what queries read: metrics.Store.Scan, the points of one unit
+// or, with none, of every unit merged.
 type Store interface {
-	Query(key metrics.Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
-	// Scan is Query by the series' normalized ID (metrics.Series.ID of
-	// Normalize), which callers that read a series often keep, handing each
-	// datapoint to fn (which must not call the store).
-	Scan(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
-	Unit(key metrics.Series) string
+	Scan(id, unit string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
 }
 
 // Datapoint is one period's value of a metric's statistic, with the number
@@ -85,13 +81,10 @@ func Scan(st Store, ms MetricStat, id string, start, end, now time.Time, fn func
 	if err != nil {
 		return err
 	}
-	if ms.Unit != "" && ms.Unit != st.Unit(ms.Series) {
-		return nil
-	}
 	if id == "" {
 		id = ms.Series.Normalize().ID()
 	}
-	return st.Scan(id, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
+	return st.Scan(id, ms.Unit, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
 		if v, ok := dp.Value(stat); ok {
 			fn(Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
 		}
@@ -259,29 +252,17 @@ func readMetric(st Store, ms MetricStat, grid []time.Time, end, now time.Time) (
 	if len(grid) == 0 {
 		return vals, nil
 	}
-	if ms.Unit != "" && ms.Unit != st.Unit(ms.Series) {
-		return vals, nil
-	}
-	stat, err := metrics.ParseStat(ms.Stat)
-	if err != nil {
-		return nil, err
-	}
-	dps, err := st.Query(ms.Series, grid[0], end, ms.Period, stat.Quantiles(), now)
-	if err != nil {
-		return nil, err
-	}
 	index := map[int64]int{}
 	for i, t := range grid {
 		index[t.Unix()] = i
 	}
-	for _, dp := range dps {
-		i, ok := index[dp.Timestamp.Unix()]
-		if !ok {
-			continue
+	err := Scan(st, ms, "", grid[0], end, now, func(dp Datapoint) {
+		if i, ok := index[dp.Timestamp.Unix()]; ok {
+			vals[i] = dp.Value
 		}
-		if v, ok := dp.Value(stat); ok {
-			vals[i] = v
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return vals, nil
 }

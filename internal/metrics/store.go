@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -87,10 +88,42 @@ var resolutions = []resolution{
 	{3600, 455 * 24 * time.Hour, true},
 }
 
+// series is a metric's data, kept apart by unit: in CloudWatch a unit
+// belongs to each datapoint, and a query that names a unit reads only the
+// points published with it.
 type series struct {
 	Series
-	unit    string
+	units []*unitSeries // usually one
+}
+
+// unitSeries is the points of one series published with one unit.
+type unitSeries struct {
+	unit    string      // "None" for points published without one
 	buckets [5]timeline // per resolution
+}
+
+// unitOf returns the series' data in a unit, adding it if add is set (nil
+// if it is not there otherwise).
+func (ser *series) unitOf(unit string, add bool) *unitSeries {
+	for _, u := range ser.units {
+		if u.unit == unit {
+			return u
+		}
+	}
+	if !add {
+		return nil
+	}
+	u := &unitSeries{unit: unit}
+	ser.units = append(ser.units, u)
+	return u
+}
+
+// unitName is the unit a point or query gives, "None" when it gives none.
+func unitName(u string) string {
+	if u == "" {
+		return "None"
+	}
+	return u
 }
 
 // Acker is a Persister that can, in the same transaction as a save, remove
@@ -146,7 +179,7 @@ func Open(p Persister) (*Store, error) {
 		return s, nil
 	}
 	err := p.LoadBuckets(func(pb PersistedBucket) error {
-		ser := s.get(pb.Series, pb.Unit)
+		u := s.get(pb.Series).unitOf(unitName(pb.Unit), true)
 		level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
 		if level < 0 {
 			return fmt.Errorf("stored bucket with unknown step %d", pb.Step)
@@ -159,23 +192,20 @@ func Open(p Persister) (*Store, error) {
 			}
 			b.dist.sketch = sk
 		}
-		*ser.buckets[level].add(pb.Start) = b
+		*u.buckets[level].add(pb.Start) = b
 		return nil
 	})
 	return s, err
 }
 
 // get finds or adds a normalized series. Callers hold s.mu for writing.
-func (s *Store) get(key Series, unit string) *series {
+func (s *Store) get(key Series) *series {
 	s.id = key.appendID(s.id[:0]) // a lookup by string(s.id) does not allocate
 	ser := s.series[string(s.id)]
 	if ser == nil {
 		key.Dimensions = slices.Clone(key.Dimensions) // the store's own, whatever the caller does with its points
 		ser = &series{Series: key}
 		s.series[string(s.id)] = ser
-	}
-	if unit != "" && unit != "None" {
-		ser.unit = unit
 	}
 	return ser
 }
@@ -207,11 +237,12 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 	acks = append(s.acks, acks...)
 	s.acks = nil
 	for _, p := range points {
-		ser := s.get(p.Series.Normalize(), p.Unit)
+		ser := s.get(p.Series.Normalize())
+		u := ser.unitOf(unitName(p.Unit), true)
 		sec := p.Timestamp.Unix()
 		for level, r := range resolutions {
 			start := sec - mod(sec, r.step)
-			b := ser.buckets[level].add(start)
+			b := u.buckets[level].add(start)
 			switch {
 			case p.Set != nil:
 				b.addSet(*p.Set)
@@ -230,9 +261,9 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 				}
 				b.add(p.Value, count, r.sketch)
 			}
-			if k := (bucketKey{ser, level, start}); s.persist != nil && !touched[k] {
+			if k := (bucketKey{u, level, start}); s.persist != nil && !touched[k] {
 				touched[k] = true
-				changed = append(changed, PersistedBucket{Series: ser.Series, Unit: ser.unit, Step: r.step, Start: start})
+				changed = append(changed, PersistedBucket{Series: ser.Series, Unit: u.unit, Step: r.step, Start: start})
 			}
 		}
 	}
@@ -267,7 +298,7 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 
 // bucketKey names a bucket in memory.
 type bucketKey struct {
-	ser   *series
+	unit  *unitSeries
 	level int
 	start int64
 }
@@ -276,10 +307,14 @@ type bucketKey struct {
 func (s *Store) keyOf(pb PersistedBucket) (bucketKey, bool) {
 	ser := s.series[pb.Series.ID()]
 	level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
-	if ser == nil || level < 0 || ser.buckets[level].get(pb.Start) == nil {
+	if ser == nil || level < 0 {
 		return bucketKey{}, false
 	}
-	return bucketKey{ser, level, pb.Start}, true
+	u := ser.unitOf(unitName(pb.Unit), false)
+	if u == nil || u.buckets[level].get(pb.Start) == nil {
+		return bucketKey{}, false
+	}
+	return bucketKey{u, level, pb.Start}, true
 }
 
 // bucketOf finds a persisted bucket's bucket in memory (nil if none).
@@ -289,7 +324,7 @@ func (s *Store) bucketOf(pb PersistedBucket) *bucket {
 	if !ok {
 		return nil
 	}
-	return k.ser.buckets[k.level].get(k.start)
+	return k.unit.buckets[k.level].get(k.start)
 }
 
 func mod(a, b int64) int64 {
@@ -312,15 +347,18 @@ func (s *Store) Compact(now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, ser := range s.series {
-		empty := true
-		for level, r := range resolutions {
-			oldest := now.Add(-r.retention).Unix()
-			ser.buckets[level].dropBefore(oldest - r.step + 1) // those that end by oldest
-			if ser.buckets[level].len() > 0 {
-				empty = false
+		ser.units = slices.DeleteFunc(ser.units, func(u *unitSeries) bool {
+			empty := true
+			for level, r := range resolutions {
+				oldest := now.Add(-r.retention).Unix()
+				u.buckets[level].dropBefore(oldest - r.step + 1) // those that end by oldest
+				if u.buckets[level].len() > 0 {
+					empty = false
+				}
 			}
-		}
-		if empty {
+			return empty
+		})
+		if len(ser.units) == 0 {
 			delete(s.series, id)
 		}
 	}
@@ -347,10 +385,35 @@ type Datapoint struct {
 // periods follow on from it. Each period is merged from the coarsest
 // resolution that still holds data that old and fits the period exactly.
 // Only periods with data are returned, in time order.
-func (s *Store) Query(key Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
+//
+// A unit selects the points published with it ("None": without one); with
+// no unit every unit is read, a datapoint per period and unit, each with
+// its Unit, as GetMetricStatistics documents: "If you omit Unit, all data
+// that was collected with any unit is returned, along with the
+// corresponding units that were specified when the data was reported".
+func (s *Store) Query(key Series, unit string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]Datapoint, error) {
+	first, level, p, err := plan(start, now, period)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ser := s.series[key.Normalize().ID()]
+	if ser == nil {
+		return nil, nil
+	}
 	var out []Datapoint
-	err := s.Scan(key.Normalize().ID(), start, end, period, quantiles, now, func(dp Datapoint) { out = append(out, dp) })
-	return out, err
+	for _, u := range ser.units {
+		if unit == "" || u.unit == unit {
+			u.scan(level, first, end.Unix(), p, len(quantiles) > 0, func(t int64, agg StatSet, d *dist) {
+				out = append(out, datapoint(t, u.unit, agg, d, quantiles))
+			})
+		}
+	}
+	if len(ser.units) > 1 && unit == "" {
+		slices.SortStableFunc(out, func(a, b Datapoint) int { return a.Timestamp.Compare(b.Timestamp) })
+	}
+	return out, nil
 }
 
 // Scan is Query for a series already normalized into its ID (callers that
@@ -358,12 +421,70 @@ func (s *Store) Query(key Series, start, end time.Time, period time.Duration, qu
 // datapoint to fn instead of collecting them: an alarm's evaluation reads
 // 5 to 17 periods 40,000 times a minute, and allocates nothing here. fn runs
 // under the store's read lock and must not call the store.
-func (s *Store) Scan(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(Datapoint)) error {
-	p := int64(period / time.Second)
-	if p <= 0 || (p%60 != 0 && !slices.Contains([]int64{1, 5, 10, 20, 30}, p)) {
-		return ErrPeriod
+//
+// Scan serves the readers whose answers carry no unit (alarms,
+// GetMetricData): with no unit, the points of every unit are merged into
+// one datapoint per period (CloudWatch's alarm documentation: "CloudWatch
+// retrieves all unit types that have been published for the metric and
+// attempts to evaluate the alarm"), whose Unit is the one unit if there is
+// only one and "None" otherwise.
+func (s *Store) Scan(id, unit string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(Datapoint)) error {
+	first, level, p, err := plan(start, now, period)
+	if err != nil {
+		return err
 	}
-	first := start.Unix()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ser := s.series[id]
+	if ser == nil {
+		return nil
+	}
+	units := ser.units
+	if unit != "" {
+		i := slices.IndexFunc(units, func(u *unitSeries) bool { return u.unit == unit })
+		if i < 0 {
+			return nil
+		}
+		units = units[i : i+1]
+	}
+	if len(units) == 1 {
+		u := units[0]
+		u.scan(level, first, end.Unix(), p, len(quantiles) > 0, func(t int64, agg StatSet, d *dist) {
+			fn(datapoint(t, u.unit, agg, d, quantiles))
+		})
+		return nil
+	}
+	// Several units: merged period by period (rare).
+	type acc struct {
+		stats StatSet
+		dist  dist
+	}
+	byPeriod := map[int64]*acc{}
+	for _, u := range ser.units {
+		u.scan(level, first, end.Unix(), p, len(quantiles) > 0, func(t int64, agg StatSet, d *dist) {
+			a := byPeriod[t]
+			if a == nil {
+				a = &acc{}
+				byPeriod[t] = a
+			}
+			a.stats.Merge(agg)
+			a.dist.merge(*d)
+		})
+	}
+	for _, t := range slices.Sorted(maps.Keys(byPeriod)) {
+		fn(datapoint(t, "None", byPeriod[t].stats, &byPeriod[t].dist, quantiles))
+	}
+	return nil
+}
+
+// plan rounds a query's start as Query describes and picks the resolution
+// it reads.
+func plan(start, now time.Time, period time.Duration) (first int64, level int, p int64, err error) {
+	p = int64(period / time.Second)
+	if p <= 0 || (p%60 != 0 && !slices.Contains([]int64{1, 5, 10, 20, 30}, p)) {
+		return 0, 0, 0, ErrPeriod
+	}
+	first = start.Unix()
 	switch age := now.Sub(start); {
 	case p < 60:
 		first -= mod(first, p)
@@ -374,65 +495,55 @@ func (s *Store) Scan(id string, start, end time.Time, period time.Duration, quan
 	default:
 		first -= mod(first, 3600)
 	}
-	level := 0
 	for i := len(resolutions) - 1; i >= 0; i-- {
 		r := resolutions[i]
 		if p%r.step == 0 && mod(first, r.step) == 0 && (i == 0 || !start.Before(now.Add(-r.retention))) {
-			level = i
-			break
+			return first, i, p, nil
 		}
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ser := s.series[id]
-	if ser == nil {
-		return nil
-	}
-	// The level's buckets from first on, each merged into its period (the
-	// level's step divides the period and first is aligned to it).
-	tl := &ser.buckets[level]
-	stop := end.Unix()
-	emit := func(t int64, agg StatSet, d *dist) {
-		if agg.SampleCount == 0 {
-			return
-		}
-		dp := Datapoint{Timestamp: time.Unix(t, 0).UTC(), Unit: ser.unit, Stats: agg}
-		for _, q := range quantiles {
-			if v, ok := d.quantile(q); ok {
-				if dp.Percentiles == nil {
-					dp.Percentiles = map[float64]float64{}
-				}
-				dp.Percentiles[q] = v
-			}
-		}
-		fn(dp)
-	}
+	return first, 0, p, nil
+}
+
+// scan merges the level's buckets from first to stop into their periods of
+// p seconds (the level's step divides p and first is aligned to it) and
+// hands each period with data to emit, in time order; dists says whether
+// the distributions are wanted (for percentiles).
+func (u *unitSeries) scan(level int, first, stop, p int64, dists bool, emit func(t int64, agg StatSet, d *dist)) {
+	tl := &u.buckets[level]
 	cur := first
 	var agg StatSet
 	var d dist
+	flush := func() {
+		if agg.SampleCount > 0 {
+			emit(cur, agg, &d)
+		}
+	}
 	for i := tl.from(first); i < tl.len() && tl.starts[i] < stop; i++ {
 		if t := first + (tl.starts[i]-first)/p*p; t != cur {
-			emit(cur, agg, &d)
+			flush()
 			cur, agg, d = t, StatSet{}, dist{}
 		}
 		b := &tl.buckets[i]
 		agg.Merge(b.stats)
-		if len(quantiles) > 0 {
+		if dists {
 			d.merge(b.dist)
 		}
 	}
-	emit(cur, agg, &d)
-	return nil
+	flush()
 }
 
-// Unit returns a series' unit ("None" if none was given).
-func (s *Store) Unit(key Series) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if ser := s.series[key.Normalize().ID()]; ser != nil && ser.unit != "" {
-		return ser.unit
+// datapoint is a period's aggregate with the quantiles asked for.
+func datapoint(t int64, unit string, agg StatSet, d *dist, quantiles []float64) Datapoint {
+	dp := Datapoint{Timestamp: time.Unix(t, 0).UTC(), Unit: unit, Stats: agg}
+	for _, q := range quantiles {
+		if v, ok := d.quantile(q); ok {
+			if dp.Percentiles == nil {
+				dp.Percentiles = map[float64]float64{}
+			}
+			dp.Percentiles[q] = v
+		}
 	}
-	return "None"
+	return dp
 }
 
 // List returns the series with data since a time (ListMetrics: the last two
@@ -451,7 +562,10 @@ func (s *Store) List(namespace, metricName string, dims []Dimension, since time.
 		if !hasDims(ser.Dimensions, dims) {
 			continue
 		}
-		if tl := &ser.buckets[1]; tl.len() > 0 && tl.starts[tl.len()-1] >= cutoff {
+		if slices.ContainsFunc(ser.units, func(u *unitSeries) bool {
+			tl := &u.buckets[1]
+			return tl.len() > 0 && tl.starts[tl.len()-1] >= cutoff
+		}) {
 			out = append(out, ser.Series)
 		}
 	}

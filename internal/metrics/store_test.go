@@ -28,7 +28,7 @@ func TestQueryPeriodsAndStatistics(t *testing.T) {
 	now := t0.Add(5 * time.Minute)
 	// Dimension order does not matter.
 	key := Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: []Dimension{{"EndpointName", "e"}, {"VariantName", "v"}}}
-	dps, err := s.Query(key, t0, t0.Add(2*time.Minute), time.Minute, []float64{0.5, 0.99}, now)
+	dps, err := s.Query(key, "", t0, t0.Add(2*time.Minute), time.Minute, []float64{0.5, 0.99}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,21 +49,21 @@ func TestQueryPeriodsAndStatistics(t *testing.T) {
 		t.Errorf("unit %q, second timestamp %v", dps[0].Unit, dps[1].Timestamp)
 	}
 	// High-resolution periods come from the 1-second buckets.
-	dps, _ = s.Query(inv, t0, t0.Add(30*time.Second), 10*time.Second, nil, now)
+	dps, _ = s.Query(inv, "", t0, t0.Add(30*time.Second), 10*time.Second, nil, now)
 	if len(dps) != 3 || dps[1].Stats.Sum != 11+12+13+14+15+16+17+18+19+20 {
 		t.Fatalf("10 s periods: %+v", dps)
 	}
 	// A start inside a minute is rounded down to it, as CloudWatch does.
-	dps, _ = s.Query(inv, t0.Add(5*time.Second), t0.Add(2*time.Minute), time.Minute, nil, now)
+	dps, _ = s.Query(inv, "", t0.Add(5*time.Second), t0.Add(2*time.Minute), time.Minute, nil, now)
 	if len(dps) != 2 || !dps[0].Timestamp.Equal(t0) || dps[0].Stats.SampleCount != 60 {
 		t.Fatalf("unaligned start: %+v", dps)
 	}
 	// Periods follow on from the start, whatever their length.
-	dps, _ = s.Query(inv, t0, t0.Add(2*time.Minute), 120*time.Second, nil, now)
+	dps, _ = s.Query(inv, "", t0, t0.Add(2*time.Minute), 120*time.Second, nil, now)
 	if len(dps) != 1 || dps[0].Stats.SampleCount != 120 {
 		t.Fatalf("one 120 s period: %+v", dps)
 	}
-	if _, err := s.Query(inv, t0, now, 7*time.Second, nil, now); err != ErrPeriod {
+	if _, err := s.Query(inv, "", t0, now, 7*time.Second, nil, now); err != ErrPeriod {
 		t.Fatalf("period 7: %v", err)
 	}
 }
@@ -74,7 +74,7 @@ func TestStatisticSets(t *testing.T) {
 		{Series: inv, Timestamp: t0, Set: &StatSet{SampleCount: 4, Sum: 10, Minimum: 1, Maximum: 4}},
 		{Series: inv, Timestamp: t0.Add(time.Second), Value: 10, Count: 2},
 	})
-	dps, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Minute, []float64{0.5}, t0)
+	dps, _ := s.Query(inv, "", t0, t0.Add(time.Minute), time.Minute, []float64{0.5}, t0)
 	got := dps[0].Stats
 	if got.SampleCount != 6 || got.Sum != 30 || got.Minimum != 1 || got.Maximum != 10 {
 		t.Fatalf("merged = %+v", got)
@@ -87,16 +87,16 @@ func TestRetention(t *testing.T) {
 	// After 3 hours the 1-second data is gone, the 1-minute data is not.
 	later := t0.Add(3*time.Hour + time.Minute)
 	s.Compact(later)
-	if dps, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Second, nil, later); len(dps) != 0 {
+	if dps, _ := s.Query(inv, "", t0, t0.Add(time.Minute), time.Second, nil, later); len(dps) != 0 {
 		t.Fatalf("1 s data survived 3 h: %+v", dps)
 	}
-	if dps, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Minute, nil, later); len(dps) != 1 {
+	if dps, _ := s.Query(inv, "", t0, t0.Add(time.Minute), time.Minute, nil, later); len(dps) != 1 {
 		t.Fatal("1 min data lost before 15 days")
 	}
 	// After 15 days only 5-minute and hourly data remain.
 	later = t0.Add(16 * 24 * time.Hour)
 	s.Compact(later)
-	if dps, _ := s.Query(inv, t0, t0.Add(time.Hour), 5*time.Minute, nil, later); len(dps) != 1 {
+	if dps, _ := s.Query(inv, "", t0, t0.Add(time.Hour), 5*time.Minute, nil, later); len(dps) != 1 {
 		t.Fatal("5 min data lost before 63 days")
 	}
 	s.Compact(t0.Add(456 * 24 * time.Hour))
@@ -114,7 +114,7 @@ func (m *memPersister) SaveBuckets(bs []PersistedBucket) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, b := range bs {
-		m.buckets[b.Series.ID()+"/"+time.Unix(b.Start, 0).String()+"/"+string(rune(b.Step))] = b
+		m.buckets[b.Series.ID()+"/"+b.Unit+"/"+time.Unix(b.Start, 0).String()+"/"+string(rune(b.Step))] = b
 	}
 	return nil
 }
@@ -140,8 +140,8 @@ func TestPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := s.Query(inv, t0, t0.Add(time.Minute), time.Minute, []float64{0.9}, t0)
-	b, _ := again.Query(inv, t0, t0.Add(time.Minute), time.Minute, []float64{0.9}, t0)
+	a, _ := s.Query(inv, "", t0, t0.Add(time.Minute), time.Minute, []float64{0.9}, t0)
+	b, _ := again.Query(inv, "", t0, t0.Add(time.Minute), time.Minute, []float64{0.9}, t0)
 	if len(b) != 1 || a[0].Stats != b[0].Stats || a[0].Percentiles[0.9] != b[0].Percentiles[0.9] || b[0].Unit != "Microseconds" {
 		t.Fatalf("before %+v, after reload %+v", a, b)
 	}
@@ -193,7 +193,7 @@ func BenchmarkQuery3HoursOf1s(b *testing.B) {
 	s.Put(pts)
 	now := t0.Add(3 * time.Hour)
 	for b.Loop() {
-		s.Query(inv, t0, now, time.Second, nil, now)
+		s.Query(inv, "", t0, now, time.Second, nil, now)
 	}
 }
 
@@ -250,8 +250,8 @@ func TestPutSavesWhatFailedBefore(t *testing.T) {
 	}
 	again, _ := Open(&p.memPersister)
 	for _, q := range []Series{inv, other} {
-		a, _ := s.Query(q, t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
-		b, _ := again.Query(q, t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
+		a, _ := s.Query(q, "", t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
+		b, _ := again.Query(q, "", t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
 		if len(a) != 1 || len(b) != 1 || a[0].Stats != b[0].Stats {
 			t.Fatalf("%s: in memory %+v, saved %+v", q.MetricName, a, b)
 		}
@@ -282,5 +282,48 @@ func TestPutAckAcknowledgesWithTheSave(t *testing.T) {
 	}
 	if err := s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}}); err != nil || !slices.Equal(p.acked, []int64{7}) {
 		t.Fatalf("the next save: %v, acknowledged %v, want [7]", err, p.acked)
+	}
+}
+
+// TestUnitsBelongToPoints: points of one series published with different
+// units (or none) are kept apart; a unit selects its own, Query without one
+// answers a datapoint per unit, Scan without one merges them, and all of it
+// survives a reload.
+func TestUnitsBelongToPoints(t *testing.T) {
+	p := &memPersister{buckets: map[string]PersistedBucket{}}
+	s, _ := Open(p)
+	s.Put([]Point{
+		{Series: inv, Unit: "Milliseconds", Timestamp: t0, Value: 10},
+		{Series: inv, Unit: "Seconds", Timestamp: t0.Add(time.Second), Value: 2},
+		{Series: inv, Timestamp: t0.Add(2 * time.Second), Value: 5},
+		{Series: inv, Unit: "None", Timestamp: t0.Add(3 * time.Second), Value: 1},
+	})
+	again, _ := Open(p)
+	for name, st := range map[string]*Store{"live": s, "reloaded": again} {
+		all, _ := st.Query(inv, "", t0, t0.Add(time.Minute), time.Minute, nil, t0)
+		got := map[string]float64{}
+		for _, dp := range all {
+			got[dp.Unit] = dp.Stats.Sum
+		}
+		if len(all) != 3 || got["Milliseconds"] != 10 || got["Seconds"] != 2 || got["None"] != 6 {
+			t.Errorf("%s: without a unit %+v", name, all)
+		}
+		sec, _ := st.Query(inv, "Seconds", t0, t0.Add(time.Minute), time.Minute, nil, t0)
+		if len(sec) != 1 || sec[0].Stats.Sum != 2 || sec[0].Unit != "Seconds" {
+			t.Errorf("%s: Seconds %+v", name, sec)
+		}
+		if none, _ := st.Query(inv, "Count", t0, t0.Add(time.Minute), time.Minute, nil, t0); len(none) != 0 {
+			t.Errorf("%s: Count %+v", name, none)
+		}
+		var merged []Datapoint
+		st.Scan(inv.Normalize().ID(), "", t0, t0.Add(time.Minute), time.Minute, []float64{1}, t0, func(dp Datapoint) { merged = append(merged, dp) })
+		if len(merged) != 1 || merged[0].Stats.Sum != 18 || merged[0].Stats.SampleCount != 4 || merged[0].Percentiles[1] < 9.8 {
+			t.Errorf("%s: merged %+v", name, merged)
+		}
+		var ms []Datapoint
+		st.Scan(inv.Normalize().ID(), "Milliseconds", t0, t0.Add(time.Minute), time.Minute, nil, t0, func(dp Datapoint) { ms = append(ms, dp) })
+		if len(ms) != 1 || ms[0].Stats.Sum != 10 {
+			t.Errorf("%s: Milliseconds by Scan %+v", name, ms)
+		}
 	}
 }

@@ -39,14 +39,14 @@ func TestQueryMergesOutOfOrderPoints(t *testing.T) {
 		pts = append(pts, Point{Series: key, Timestamp: base.Add(time.Duration(m)*time.Minute + 10*time.Second), Value: float64(m)})
 	}
 	s.Put(pts)
-	dps, err := s.Query(key, base, base.Add(10*time.Minute), 5*time.Minute, nil, base.Add(time.Hour))
+	dps, err := s.Query(key, "", base, base.Add(10*time.Minute), 5*time.Minute, nil, base.Add(time.Hour))
 	if err != nil || len(dps) != 2 {
 		t.Fatalf("5-minute periods: %+v, %v", dps, err)
 	}
 	if dps[0].Stats.SampleCount != 4 || dps[0].Stats.Sum != 6 || dps[1].Stats.SampleCount != 2 || dps[1].Stats.Sum != 14 {
 		t.Fatalf("5-minute periods: %+v", dps)
 	}
-	dps, _ = s.Query(key, base, base.Add(10*time.Minute), time.Minute, nil, base.Add(time.Hour))
+	dps, _ = s.Query(key, "", base, base.Add(10*time.Minute), time.Minute, nil, base.Add(time.Hour))
 	var mins []int
 	for _, dp := range dps {
 		mins = append(mins, int(dp.Timestamp.Sub(base)/time.Minute))

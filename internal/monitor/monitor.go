@@ -103,9 +103,7 @@ type Store interface {
 
 // Metrics is the query the monitor needs.
 type Metrics interface {
-	Query(key metrics.Series, start, end time.Time, period time.Duration, quantiles []float64, now time.Time) ([]metrics.Datapoint, error)
-	Scan(id string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
-	Unit(key metrics.Series) string
+	metricquery.Store
 }
 
 const (

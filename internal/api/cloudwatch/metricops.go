@@ -242,10 +242,7 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 		Label      string
 		Datapoints []datapoint
 	}{Label: in.MetricName, Datapoints: []datapoint{}}
-	if in.Unit != "" && in.Unit != h.metrics.Unit(key) {
-		return out, nil // a unit that does not match selects nothing, as in CloudWatch
-	}
-	dps, err := h.metrics.Query(key, start, end, time.Duration(in.Period)*time.Second, quantiles, now)
+	dps, err := h.metrics.Query(key, in.Unit, start, end, time.Duration(in.Period)*time.Second, quantiles, now)
 	if err != nil {
 		return nil, invalidValue("%v", err)
 	}

@@ -43,8 +43,8 @@ type activity struct {
 }
 
 type bucketKey struct {
-	series      string
-	step, start int64
+	series, unit string
+	step, start  int64
 }
 
 // New returns an empty store.
@@ -280,7 +280,7 @@ func (s *Store) SaveBuckets(bs []metrics.PersistedBucket) error {
 	defer s.mu.Unlock()
 	for _, b := range bs {
 		b.Sketch = slices.Clone(b.Sketch)
-		s.buckets[bucketKey{b.Series.ID(), b.Step, b.Start}] = b
+		s.buckets[bucketKey{b.Series.ID(), b.Unit, b.Step, b.Start}] = b
 	}
 	return nil
 }

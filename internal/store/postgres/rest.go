@@ -143,7 +143,7 @@ func (s *Postgres) SaveBucketsAck(bs []metrics.PersistedBucket, acks []int64) er
 		sorted[i] = keyed{bs[i].Series.ID(), &bs[i]}
 	}
 	slices.SortFunc(sorted, func(x, y keyed) int {
-		return cmp.Or(strings.Compare(x.id, y.id), cmp.Compare(x.b.Step, y.b.Step), cmp.Compare(x.b.Start, y.b.Start))
+		return cmp.Or(strings.Compare(x.id, y.id), strings.Compare(x.b.Unit, y.b.Unit), cmp.Compare(x.b.Step, y.b.Step), cmp.Compare(x.b.Start, y.b.Start))
 	})
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
@@ -155,7 +155,7 @@ func (s *Postgres) SaveBucketsAck(bs []metrics.PersistedBucket, acks []int64) er
 			}
 			batch.Queue(`INSERT INTO metric_buckets(series, doc, unit, step, start, count, sum, min, max, sketch)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-				ON CONFLICT (series, step, start) DO UPDATE SET unit = excluded.unit, count = excluded.count,
+				ON CONFLICT (series, unit, step, start) DO UPDATE SET count = excluded.count,
 				sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`,
 				[]byte(k.id), doc, b.Unit, b.Step, b.Start, b.Stats.SampleCount, b.Stats.Sum, b.Stats.Minimum, b.Stats.Maximum, b.Sketch)
 		}

@@ -33,7 +33,7 @@ func TestMetricBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dps, _ := again.Query(key, t0, t0.Add(time.Minute), time.Minute, []float64{0.5}, t0)
+	dps, _ := again.Query(key, "", t0, t0.Add(time.Minute), time.Minute, []float64{0.5}, t0)
 	if len(dps) != 1 || dps[0].Stats.SampleCount != 50 || dps[0].Stats.Maximum != 490 || dps[0].Percentiles[0.5] < 235 || dps[0].Percentiles[0.5] > 255 {
 		t.Fatalf("after restart: %+v", dps)
 	}

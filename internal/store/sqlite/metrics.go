@@ -15,7 +15,7 @@ func (s *SQLite) SaveBuckets(bs []metrics.PersistedBucket) error {
 	defer tx.Rollback()
 	stmt, err := tx.Prepare(`INSERT INTO metric_buckets(series, doc, unit, step, start, count, sum, min, max, sketch)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(series, step, start) DO UPDATE SET unit = excluded.unit, count = excluded.count,
+		ON CONFLICT(series, unit, step, start) DO UPDATE SET count = excluded.count,
 		sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`)
 	if err != nil {
 		return err

@@ -267,12 +267,23 @@ func buckets(t *testing.T, b Backend) {
 	if err := s.SaveBuckets([]metrics.PersistedBucket{bucket(series, 60, 0, 10)}); err != nil {
 		t.Fatal(err)
 	}
+	// The same bucket in another unit is another bucket: a unit belongs to
+	// the points.
+	seconds := bucket(series, 60, 0, 7)
+	seconds.Unit = "Seconds"
+	if err := s.SaveBuckets([]metrics.PersistedBucket{seconds}); err != nil {
+		t.Fatal(err)
+	}
 	s, _ = reopen(t, b, s)
 	load := func() map[string]float64 {
 		out := map[string]float64{}
 		if err := s.LoadBuckets(func(b metrics.PersistedBucket) error {
-			out[b.Series.MetricName+"/"+time.Duration(b.Step*int64(time.Second)).String()+"/"+time.Unix(b.Start, 0).UTC().Format("15:04:05")] = b.Stats.Sum
-			if b.Unit != "Count" || !slices.Equal(b.Sketch, []byte{1, 2}) || b.Series.ID() != series.ID() && b.Series.ID() != other.ID() {
+			name := b.Series.MetricName + "/" + time.Duration(b.Step*int64(time.Second)).String() + "/" + time.Unix(b.Start, 0).UTC().Format("15:04:05")
+			if b.Unit != "Count" {
+				name += "/" + b.Unit
+			}
+			out[name] = b.Stats.Sum
+			if b.Unit != "Count" && b.Unit != "Seconds" || !slices.Equal(b.Sketch, []byte{1, 2}) || b.Series.ID() != series.ID() && b.Series.ID() != other.ID() {
 				t.Errorf("bucket came back as %+v", b)
 			}
 			return nil
@@ -282,7 +293,7 @@ func buckets(t *testing.T, b Backend) {
 		return out
 	}
 	got := load()
-	if len(got) != 4 || got["Invocations/1m0s/00:00:00"] != 10 || got["Invocations/1m0s/00:01:00"] != 2 || got["M/1m0s/00:00:00"] != 4 {
+	if len(got) != 5 || got["Invocations/1m0s/00:00:00"] != 10 || got["Invocations/1m0s/00:00:00/Seconds"] != 7 || got["Invocations/1m0s/00:01:00"] != 2 || got["M/1m0s/00:00:00"] != 4 {
 		t.Fatalf("LoadBuckets = %v", got)
 	}
 	// Prune: the buckets of one resolution that end by a time.
