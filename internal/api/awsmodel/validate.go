@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -203,6 +205,15 @@ func show(value any) string {
 			parts[i] = strings.Trim(show(e), "'")
 		}
 		return "'[" + strings.Join(parts, ", ") + "]'"
+	case map[string]any:
+		// A map (or a structure) as Java's Map.toString writes it, which
+		// Coral's messages quote: {key=value, ...}. Java's HashMap order is
+		// its hash order; ebb sorts the keys, so the text is stable.
+		parts := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			parts = append(parts, k+"="+strings.Trim(show(x[k]), "'"))
+		}
+		return "'{" + strings.Join(parts, ", ") + "}'"
 	default:
 		return "'" + fmt.Sprint(x) + "'"
 	}

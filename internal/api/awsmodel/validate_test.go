@@ -1,6 +1,7 @@
 package awsmodel
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -117,4 +118,23 @@ func FuzzValidateREST(f *testing.F) {
 			t.Fatalf("%v", err)
 		}
 	})
+}
+
+// TestShowWritesJavaStyle: values in messages are quoted as Coral (Java)
+// writes them: lists as [a, b], maps and structures as {key=value, ...},
+// never Go's map[...] form.
+func TestShowWritesJavaStyle(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{[]any{"a", json.Number("2")}, "'[a, 2]'"},
+		{map[string]any{"b": "x", "a": json.Number("1")}, "'{a=1, b=x}'"},
+		{[]any{map[string]any{"Key": "k", "Value": "v"}}, "'[{Key=k, Value=v}]'"},
+		{map[string]any{"m": map[string]any{"n": true}, "l": []any{}}, "'{l=[], m={n=true}}'"},
+	} {
+		if got := show(c.v); got != c.want {
+			t.Errorf("show(%v) = %s, want %s", c.v, got, c.want)
+		}
+	}
 }
