@@ -46,3 +46,42 @@ func TestMetricBuckets(t *testing.T) {
 		t.Fatalf("%d 1-second buckets kept past 3 hours", n)
 	}
 }
+
+// TestBucketUnitsMigration: buckets stored before units joined the key
+// (unit '' for points without one) come back as "None" after the
+// migration, beside a bucket of the same time in another unit.
+func TestBucketUnitsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ebb.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := migrations.ReadFile("migrations/0002_metrics.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TABLE metric_buckets", string(old),
+		"PRAGMA user_version = 5"} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	series := metrics.Series{Namespace: "App", MetricName: "M"}
+	if _, err := s.db.Exec(`INSERT INTO metric_buckets VALUES (?, '{"Namespace":"App","MetricName":"M"}', '', 60, 0, 1, 5, 5, 5, NULL)`, series.ID()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SaveBuckets([]metrics.PersistedBucket{{Series: series, Unit: "Seconds", Step: 60, Start: 0, Stats: metrics.StatSet{SampleCount: 1, Sum: 2, Minimum: 2, Maximum: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	s.LoadBuckets(func(b metrics.PersistedBucket) error { got[b.Unit] = b.Stats.Sum; return nil })
+	if len(got) != 2 || got["None"] != 5 || got["Seconds"] != 2 {
+		t.Fatalf("after the migration: %v", got)
+	}
+}
