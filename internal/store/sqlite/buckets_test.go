@@ -48,7 +48,7 @@ func TestMetricBuckets(t *testing.T) {
 }
 
 // TestBucketUnitsMigration: buckets stored before units joined the key
-// (unit '' for points without one) come back as "None" after the
+// (unit ” for points without one) come back as "None" after the
 // migration, beside a bucket of the same time in another unit.
 func TestBucketUnitsMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ebb.db")
