@@ -130,13 +130,11 @@ type bucket struct {
 	stats StatSet
 	// dist holds the distribution of individual values; empty when the
 	// bucket only received statistic sets (which carry no distribution).
-	dist  dist
-	dirty bool
+	dist dist
 }
 
 func (b *bucket) add(v, count float64, sketch bool) {
 	b.stats.Add(v, count)
-	b.dirty = true
 	if sketch && count > 0 {
 		b.dist.add(v, count)
 	}
@@ -144,5 +142,4 @@ func (b *bucket) add(v, count float64, sketch bool) {
 
 func (b *bucket) addSet(s StatSet) {
 	b.stats.Merge(s)
-	b.dirty = true
 }

@@ -273,7 +273,6 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 		b := s.bucketOf(*pb)
 		pb.Stats, pb.Sketch = b.stats, nil
 		b.dist.encode(&pb.Sketch)
-		b.dirty = false
 	}
 	s.mu.Unlock()
 	var err error
