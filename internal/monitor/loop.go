@@ -73,7 +73,13 @@ func due(a *MetricAlarm, now time.Time) bool {
 }
 
 // evaluate evaluates an alarm if it is due and reports whether its state
-// changed in a way that must survive a restart.
+// changed in a way that must survive a restart: a transition. A repeated
+// Auto Scaling action changes only LastActions in memory; after a restart
+// (or on a new leader) the alarm repeats its action at its first
+// evaluation, at most a minute earlier than it would have, and the policy's
+// cooldowns decide as they would have then. Not storing the repeats spares
+// a write per alarm in ALARM per minute (thousands in a busy round, each a
+// PostgreSQL row when replicated).
 func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) bool {
 	if !due(a, now) {
 		return false
@@ -82,16 +88,15 @@ func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) b
 	cfg := a.config()
 	points := m.points(a, cfg, now)
 	r := alarm.Evaluate(cfg, a.StateValue, points, now)
-	switch {
-	case r.State != a.StateValue:
+	if r.State != a.StateValue {
 		m.transition(ctx, a, r, now)
-	case now.Sub(a.LastActions) >= time.Minute && m.repeats(a):
+		return true
+	}
+	if now.Sub(a.LastActions) >= time.Minute && m.repeats(a) {
 		// Auto Scaling actions repeat every minute in the same state.
 		m.runActions(ctx, a, now, true)
-	default:
-		return false
 	}
-	return true
+	return false
 }
 
 // points reads the evaluation range: the last Range() complete periods,

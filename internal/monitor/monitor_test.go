@@ -252,3 +252,44 @@ func TestStateDocAsEncodingJSON(t *testing.T) {
 		t.Fatalf("read back %+v, %v", back, err)
 	}
 }
+
+// TestRepeatsAreNotStored: a repeated Auto Scaling action is not a stored
+// change (the state document keeps the transition's LastActions), and after
+// a restart the alarm repeats at its first evaluation.
+func TestRepeatsAreNotStored(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ebb.db")
+	f := newFixture(t, path)
+	ctx := context.Background()
+	if err := f.m.Put(ctx, MetricAlarm{AlarmName: "high", Namespace: "App", MetricName: "CPU", Dimensions: cpu.Dimensions, Statistic: "Average",
+		Period: 60, EvaluationPeriods: 1, Threshold: 50, ComparisonOperator: "GreaterThanThreshold", ActionsEnabled: true, AlarmActions: []string{scaleOut}}); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() storedState {
+		t.Helper()
+		d, err := f.st.Get(ctx, kindAlarmState, "high")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st storedState
+		json.Unmarshal(d, &st)
+		return st
+	}
+	transition := t0.Add(time.Minute + 5*time.Second)
+	for i := range 3 {
+		f.put(t0.Add(time.Duration(i)*time.Minute), 90)
+		f.m.EvaluateAll(ctx, transition.Add(time.Duration(i)*time.Minute))
+	}
+	if len(f.sink.got) != 3 {
+		t.Fatalf("deliveries %v, want the transition and two repeats", f.sink.got)
+	}
+	if st := stored(); st.StateValue != alarm.Alarm || !st.LastActions.Equal(transition) {
+		t.Fatalf("stored %+v, want ALARM with the transition's LastActions %v", st, transition)
+	}
+	f.st.Close()
+	g := newFixture(t, path)
+	g.put(t0.Add(3*time.Minute), 90)
+	g.m.EvaluateAll(ctx, transition.Add(3*time.Minute))
+	if len(g.sink.got) != 1 || g.sink.got[0] != "ALARM "+scaleOut {
+		t.Fatalf("after a restart: %v, want the action repeated", g.sink.got)
+	}
+}
