@@ -17,6 +17,13 @@
 // percentiles of 1- and 5-second periods are not kept (a documented
 // difference from CloudWatch).
 //
+// A unit belongs to each datapoint, as in CloudWatch: a series keeps its
+// points apart by the unit they came with ("None" for none), and a query
+// that names a unit reads only those. Each resolution's buckets are a
+// time-ordered timeline, so a query reads neighbouring buckets from
+// contiguous memory, and a bucket whose values are all equal keeps that value
+// instead of a sketch until a different one arrives.
+//
 // Because the coarse resolutions are written at ingestion rather than
 // computed later, a query never depends on a rollup job having run, and a
 // series' memory is bounded by its retention windows, not by how long ebb
