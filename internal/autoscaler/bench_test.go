@@ -34,9 +34,7 @@ func (m *discardStore) Get(context.Context, string, string) ([]byte, error) {
 }
 func (m *discardStore) Each(context.Context, string, func([]byte) error) error { return nil }
 func (m *discardStore) List(context.Context, string) ([][]byte, error)         { return nil, nil }
-func (m *discardStore) PutActivity(context.Context, string, string, time.Time, []byte) error {
-	return nil
-}
+func (m *discardStore) PutActivities(context.Context, []store.ActivityDoc) error { return nil }
 func (m *discardStore) Activities(context.Context, string) ([][]byte, error)  { return nil, nil }
 func (m *discardStore) PruneActivities(context.Context, time.Time) error      { return nil }
 func (m *discardStore) AddTags(context.Context, string, []store.Tag) error    { return nil }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/ebbscale/ebb/internal/arn"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -303,10 +304,13 @@ func (s *Service) applyPending(ctx context.Context) {
 		n int
 	}
 	s.mu.Lock()
+	s.flushActivities(ctx)
 	var jobs []job
-	for key, a := range s.pending {
-		if t := s.targets[key]; t != nil && a.StatusCode == StatusPending {
-			jobs = append(jobs, job{t, a, a.Desired})
+	if len(s.unsaved) == 0 { // else not stored: no change before its record
+		for key, a := range s.pending {
+			if t := s.targets[key]; t != nil && a.StatusCode == StatusPending {
+				jobs = append(jobs, job{t, a, a.Desired})
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -325,6 +329,7 @@ func (s *Service) applyPending(ctx context.Context) {
 		}
 		j.a.signal()
 	}
+	s.flushActivities(ctx)
 }
 
 // applied records what hosting answered to an activity's change; a busy
@@ -422,10 +427,35 @@ func (s *Service) notScaled(ctx context.Context, t *Target, cause string, d scal
 	s.saveActivity(ctx, a)
 }
 
-func (s *Service) saveActivity(ctx context.Context, a *Activity) {
-	b, _ := json.Marshal(a)
-	key := a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension
-	store.Report(s.log, "autoscaler", "save activity", s.o.Store.PutActivity(ctx, a.ActivityID, key, a.StartTime, b))
+// saveActivity marks an activity changed; flushActivities stores it.
+// Callers hold s.mu.
+func (s *Service) saveActivity(_ context.Context, a *Activity) {
+	if !slices.Contains(s.unsaved, a) {
+		s.unsaved = append(s.unsaved, a)
+	}
+}
+
+// flushActivities stores the changed activities in one write: an activity
+// is written up to three times in a round (Pending, InProgress, done), and
+// with PostgreSQL each write was a round trip. applyPending flushes before
+// it asks hosting for a change, so an activity is always stored before the
+// capacity change it records, and again after, ending every pass of Run;
+// Activities flushes before it reads. What a failed write holds stays for
+// the next flush. Callers hold s.mu.
+func (s *Service) flushActivities(ctx context.Context) {
+	if len(s.unsaved) == 0 {
+		return
+	}
+	docs := make([]store.ActivityDoc, len(s.unsaved))
+	for i, a := range s.unsaved {
+		b, _ := json.Marshal(a)
+		docs[i] = store.ActivityDoc{ID: a.ActivityID, Target: a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension, Start: a.StartTime, Doc: b}
+	}
+	err := s.o.Store.PutActivities(ctx, docs)
+	store.Report(s.log, "autoscaler", "save activities", err)
+	if err == nil {
+		s.unsaved = s.unsaved[:0]
+	}
 }
 
 // Activities lists a target's (or all targets') activities, newest first.
@@ -437,6 +467,9 @@ func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNot
 			prefix += dim
 		}
 	}
+	s.mu.Lock()
+	s.flushActivities(ctx)
+	s.mu.Unlock()
 	store.Report(s.log, "autoscaler", "prune activities", s.o.Store.PruneActivities(ctx, s.o.Clock.Now().Add(-ActivityRetention)))
 	docs, err := s.o.Store.Activities(ctx, prefix)
 	if err != nil {

@@ -94,6 +94,9 @@ type Service struct {
 	byTarget  map[string]map[string]*Policy // target key -> ARN -> policy (the same policies)
 	scheduled map[string]*ScheduledAction   // by ARN
 	pending   map[string]*Activity          // unfinished activity per target key
+	// unsaved are the activities changed since the last flushActivities,
+	// each once, in the order they first changed.
+	unsaved []*Activity
 
 	triggers chan trigger
 	// kick wakes Run to apply pending activities (size 1: coalesced).

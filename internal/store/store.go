@@ -89,10 +89,18 @@ type History interface {
 	PruneHistory(ctx context.Context, before time.Time) error
 }
 
+// ActivityDoc is a scaling activity as stored: its ID, the key of its
+// target, its start time and its document.
+type ActivityDoc struct {
+	ID, Target string
+	Start      time.Time
+	Doc        []byte
+}
+
 // Activities are scaling activities.
 type Activities interface {
-	// PutActivity inserts or replaces an activity.
-	PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error
+	// PutActivities inserts or replaces activities, all or none.
+	PutActivities(ctx context.Context, as []ActivityDoc) error
 	// Activities returns the activities of targets whose key starts with
 	// prefix, newest first.
 	Activities(ctx context.Context, prefix string) ([][]byte, error)

@@ -199,16 +199,18 @@ func (s *Store) PruneHistory(_ context.Context, before time.Time) error {
 	return nil
 }
 
-func (s *Store) PutActivity(_ context.Context, id, target string, start time.Time, body []byte) error {
+func (s *Store) PutActivities(_ context.Context, as []store.ActivityDoc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.activities[id]
-	if !ok {
-		s.seq++
-		a = activity{target: target, start: start, seq: s.seq}
+	for _, d := range as {
+		a, ok := s.activities[d.ID]
+		if !ok {
+			s.seq++
+			a = activity{target: d.Target, start: d.Start, seq: s.seq}
+		}
+		a.body = slices.Clone(d.Doc)
+		s.activities[d.ID] = a
 	}
-	a.body = slices.Clone(body)
-	s.activities[id] = a
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
 
@@ -36,7 +37,7 @@ func TestPostgresFencing(t *testing.T) {
 	for name, write := range map[string]func() error{
 		"Create":         func() error { return old.Create(ctx, "model", "b", time.Now(), []byte(`{}`)) },
 		"Update":         func() error { return old.Update(ctx, "model", "a", []byte(`{"late":true}`)) },
-		"PutActivity":    func() error { return old.PutActivity(ctx, "id", "t", time.Now(), []byte(`{}`)) },
+		"PutActivities":  func() error { return old.PutActivities(ctx, []store.ActivityDoc{{ID: "id", Target: "t", Start: time.Now(), Doc: []byte(`{}`)}}) },
 		"EnqueueAsync":   func() error { _, err := old.EnqueueAsync(ctx, "ep", []byte(`{}`)); return err },
 		"SaveBucketsAck": func() error { return old.SaveBucketsAck(nil, []int64{1}) },
 		// The check before a write to the Kubernetes API.

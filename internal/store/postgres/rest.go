@@ -58,11 +58,20 @@ func (s *Postgres) PruneHistory(ctx context.Context, before time.Time) error {
 	return unavailable(err)
 }
 
-// PutActivity inserts or replaces a scaling activity.
-func (s *Postgres) PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error {
-	_, err := s.exec(ctx, "INSERT INTO scaling_activities(id, target, start, doc) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-		id, target, start.UnixNano(), doc)
-	return unavailable(err)
+// PutActivities inserts or replaces scaling activities in one
+// transaction, sent as one batch (a busy round records hundreds).
+func (s *Postgres) PutActivities(ctx context.Context, as []store.ActivityDoc) error {
+	if len(as) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, a := range as {
+			batch.Queue("INSERT INTO scaling_activities(id, target, start, doc) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+				a.ID, a.Target, a.Start.UnixNano(), a.Doc)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
 }
 
 // Activities returns the activities of targets whose key starts with

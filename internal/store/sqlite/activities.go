@@ -3,13 +3,31 @@ package sqlite
 import (
 	"context"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/store"
 )
 
-// PutActivity inserts or replaces a scaling activity.
-func (s *SQLite) PutActivity(ctx context.Context, id, target string, start time.Time, doc []byte) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO scaling_activities(id, target, start, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
-		id, target, start.UnixNano(), doc)
-	return err
+// PutActivities inserts or replaces scaling activities in one transaction.
+func (s *SQLite) PutActivities(ctx context.Context, as []store.ActivityDoc) error {
+	if len(as) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO scaling_activities(id, target, start, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, a := range as {
+		if _, err := stmt.ExecContext(ctx, a.ID, a.Target, a.Start.UnixNano(), a.Doc); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Activities returns the activities of targets whose key starts with

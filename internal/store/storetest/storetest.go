@@ -188,10 +188,16 @@ func history(t *testing.T, b Backend) {
 func activities(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s := open(t, b)
-	s.PutActivity(ctx, "1", "sagemaker|endpoint/a/variant/v|dim", t0, []byte(`"a1"`))
-	s.PutActivity(ctx, "2", "sagemaker|endpoint/b/variant/v|dim", t0.Add(time.Minute), []byte(`"b1"`))
-	s.PutActivity(ctx, "3", "sagemaker|endpoint/a/variant/v|dim", t0.Add(2*time.Minute), []byte(`"a2"`))
-	s.PutActivity(ctx, "1", "sagemaker|endpoint/a/variant/v|dim", t0, []byte(`"a1-done"`)) // replaced
+	if err := s.PutActivities(ctx, []store.ActivityDoc{
+		{ID: "1", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0, Doc: []byte(`"a1"`)},
+		{ID: "2", Target: "sagemaker|endpoint/b/variant/v|dim", Start: t0.Add(time.Minute), Doc: []byte(`"b1"`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.PutActivities(ctx, []store.ActivityDoc{
+		{ID: "3", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0.Add(2 * time.Minute), Doc: []byte(`"a2"`)},
+		{ID: "1", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0, Doc: []byte(`"a1-done"`)}, // replaced
+	})
 	s, _ = reopen(t, b, s)
 	got := func(prefix string) []string {
 		ds, err := s.Activities(ctx, prefix)

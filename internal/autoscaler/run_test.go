@@ -1,0 +1,76 @@
+package autoscaler
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/store/sqlite"
+)
+
+// activitiesDown is a store whose activity writes fail while down is set.
+type activitiesDown struct {
+	*sqlite.SQLite
+	down   atomic.Bool
+	writes atomic.Int32
+}
+
+func (s *activitiesDown) PutActivities(ctx context.Context, as []store.ActivityDoc) error {
+	if s.down.Load() {
+		return errors.New("store unavailable")
+	}
+	s.writes.Add(1)
+	return s.SQLite.PutActivities(ctx, as)
+}
+
+// TestActivityStoredBeforeItsChange: an activity's record is written
+// before hosting is asked for the change, all of a pass's changes in one
+// write; while the record cannot be written, the capacity does not change.
+func TestActivityStoredBeforeItsChange(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ebb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := &activitiesDown{SQLite: db}
+	clk := clock.NewFake(scenarioEpoch)
+	ms, _ := metrics.Open(nil)
+	mon, _ := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk})
+	host := &fakeHosting{capacity: 1}
+	s, err := New(ctx, Options{Store: st, Hosting: host, Alarms: mon, Metrics: ms, Clock: clk, Region: "us-east-1", AccountID: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := 1, 5
+	if _, err := s.Register(ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, MinCapacity: &lo, MaxCapacity: &hi}); err != nil {
+		t.Fatal(err)
+	}
+	st.down.Store(true)
+	s.mu.Lock()
+	s.startActivity(ctx, s.targets[Namespace+"|"+resourceID+"|"+Dimension], 3, 1, "test", "", true)
+	s.mu.Unlock()
+	s.applyPending(ctx)
+	if host.capacity != 1 {
+		t.Fatalf("capacity changed to %d without its activity stored", host.capacity)
+	}
+	st.down.Store(false)
+	s.applyPending(ctx)
+	if host.capacity != 3 {
+		t.Fatalf("capacity %d once the store is back, want 3", host.capacity)
+	}
+	acts, err := s.Activities(ctx, Namespace, resourceID, Dimension, false)
+	if err != nil || len(acts) != 1 || acts[0].StatusCode != StatusInProgress || acts[0].Desired != 3 {
+		t.Fatalf("activities %+v, %v", acts, err)
+	}
+	// Pending before the change and InProgress after: two writes.
+	if n := st.writes.Load(); n != 2 {
+		t.Fatalf("%d activity writes, want 2", n)
+	}
+}
