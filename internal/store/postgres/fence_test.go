@@ -35,9 +35,11 @@ func TestPostgresFencing(t *testing.T) {
 		t.Fatalf("the next leader's Fence = %d, %v", e, err)
 	}
 	for name, write := range map[string]func() error{
-		"Create":         func() error { return old.Create(ctx, "model", "b", time.Now(), []byte(`{}`)) },
-		"Update":         func() error { return old.Update(ctx, "model", "a", []byte(`{"late":true}`)) },
-		"PutActivities":  func() error { return old.PutActivities(ctx, []store.ActivityDoc{{ID: "id", Target: "t", Start: time.Now(), Doc: []byte(`{}`)}}) },
+		"Create": func() error { return old.Create(ctx, "model", "b", time.Now(), []byte(`{}`)) },
+		"Update": func() error { return old.Update(ctx, "model", "a", []byte(`{"late":true}`)) },
+		"PutActivities": func() error {
+			return old.PutActivities(ctx, []store.ActivityDoc{{ID: "id", Target: "t", Start: time.Now(), Doc: []byte(`{}`)}})
+		},
 		"EnqueueAsync":   func() error { _, err := old.EnqueueAsync(ctx, "ep", []byte(`{}`)); return err },
 		"SaveBucketsAck": func() error { return old.SaveBucketsAck(nil, []int64{1}) },
 		// The check before a write to the Kubernetes API.
