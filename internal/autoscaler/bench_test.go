@@ -150,12 +150,7 @@ func benchControlPlane(b *testing.B, changing bool, open func(testing.TB) benchS
 		clk.Advance(time.Minute)
 		now := clk.Now()
 		mon.EvaluateAll(ctx, now)
-		for len(s.triggers) > 0 {
-			tr := <-s.triggers
-			s.mu.Lock()
-			s.react(ctx, tr, now)
-			s.mu.Unlock()
-		}
+		s.decideQueued(ctx, now)
 		s.applyPending(ctx)
 		s.mu.Lock()
 		s.progress(ctx, now)

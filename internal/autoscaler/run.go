@@ -36,11 +36,34 @@ func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAl
 	if !ok {
 		return fmt.Errorf("no scaling policy %s", arn)
 	}
+	s.enqueue(trigger{policyARN: arn, alarm: a})
+	return nil
+}
+
+// enqueue queues alarm actions for Run.
+func (s *Service) enqueue(trs ...trigger) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, trs...)
+	s.qmu.Unlock()
 	select {
-	case s.triggers <- trigger{policyARN: arn, alarm: a}:
-		return nil
+	case s.woken <- struct{}{}:
 	default:
-		return errors.New("the autoscaler's queue is full")
+	}
+}
+
+// decideQueued decides on every queued alarm action, in order, at now.
+func (s *Service) decideQueued(ctx context.Context, now time.Time) {
+	s.qmu.Lock()
+	trs := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+	if len(trs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tr := range trs {
+		s.react(ctx, tr, now)
 	}
 }
 
@@ -62,10 +85,8 @@ func (s *Service) Run(ctx context.Context) {
 			s.EndpointDeleted(name)
 		case req := <-s.o.ColdStarts:
 			req.Reply <- s.coldStart(req.Endpoint, req.Variant)
-		case tr := <-s.triggers:
-			s.mu.Lock()
-			s.react(ctx, tr, s.o.Clock.Now())
-			s.mu.Unlock()
+		case <-s.woken:
+			s.decideQueued(ctx, s.o.Clock.Now())
 		case <-s.kick:
 		case now := <-t.C():
 			s.mu.Lock()
@@ -90,12 +111,7 @@ func (s *Service) retrigger(key string) {
 		}
 	}
 	s.mu.Unlock()
-	for _, tr := range trs {
-		select {
-		case s.triggers <- tr:
-		default:
-		}
-	}
+	s.enqueue(trs...)
 }
 
 // current reads the target's desired capacity.

@@ -74,3 +74,45 @@ func TestActivityStoredBeforeItsChange(t *testing.T) {
 		t.Fatalf("%d activity writes, want 2", n)
 	}
 }
+
+// TestDeliverNeverRefuses: a round of thousands of targets delivers tens of
+// thousands of alarm actions at once; each is queued and decided, none
+// refused (a bounded queue of 4,096 once refused most of them).
+func TestDeliverNeverRefuses(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ebb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := clock.NewFake(scenarioEpoch)
+	ms, _ := metrics.Open(nil)
+	mon, _ := monitor.New(ctx, monitor.Options{Store: db, Metrics: ms, Clock: clk})
+	s, err := New(ctx, Options{Store: db, Hosting: &fakeHosting{capacity: 1}, Alarms: mon, Metrics: ms, Clock: clk, Region: "us-east-1", AccountID: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := 1, 5
+	if _, err := s.Register(ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, MinCapacity: &lo, MaxCapacity: &hi}); err != nil {
+		t.Fatal(err)
+	}
+	arn, alarms, err := s.PutPolicy(ctx, PolicyInput{Name: "inv", ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension,
+		Type: "TargetTrackingScaling", TT: &TTInput{TargetValue: 100, Predefined: InvocationsPerInstance, Raw: []byte("{}")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := mon.Describe(monitor.Filter{Names: []string{alarms[0].AlarmName}})[0]
+	const n = 20000
+	for i := range n {
+		if err := s.Deliver(ctx, arn, high); err != nil {
+			t.Fatalf("delivery %d refused: %v", i, err)
+		}
+	}
+	if len(s.queue) != n {
+		t.Fatalf("%d queued, want %d", len(s.queue), n)
+	}
+	s.decideQueued(ctx, clk.Now())
+	if len(s.queue) != 0 {
+		t.Fatalf("%d left after deciding", len(s.queue))
+	}
+}

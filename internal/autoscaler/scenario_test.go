@@ -314,17 +314,8 @@ func splitMetric(key string) (string, string) {
 }
 
 func (sc *scenario) drain() {
-	for {
-		select {
-		case tr := <-sc.s.triggers:
-			sc.s.mu.Lock()
-			sc.s.react(sc.ctx, tr, sc.clk.Now())
-			sc.s.mu.Unlock()
-			sc.s.applyPending(sc.ctx)
-		default:
-			return
-		}
-	}
+	sc.s.decideQueued(sc.ctx, sc.clk.Now())
+	sc.s.applyPending(sc.ctx)
 }
 
 func (sc *scenario) expect(what, arg string) error {

@@ -98,7 +98,14 @@ type Service struct {
 	// each once, in the order they first changed.
 	unsaved []*Activity
 
-	triggers chan trigger
+	// queue holds the alarm actions delivered and not yet decided, in
+	// order. It is unbounded: a round of 10,000 targets delivers tens of
+	// thousands at once (a bounded channel of 4,096 refused most of them),
+	// and it holds at most one action per alarm and evaluation.
+	qmu   sync.Mutex
+	queue []trigger
+	// woken wakes Run when the queue fills (size 1: coalesced).
+	woken chan struct{}
 	// kick wakes Run to apply pending activities (size 1: coalesced).
 	kick chan struct{}
 	// running is set while Run runs; without it (tests that drive the loop
@@ -120,7 +127,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.MaxTargets = MaxTargets
 	}
 	s := &Service{o: o, log: o.Logger, targets: map[string]*Target{}, policies: map[string]*Policy{}, byTarget: map[string]map[string]*Policy{},
-		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, triggers: make(chan trigger, 4096), kick: make(chan struct{}, 1)}
+		scheduled: map[string]*ScheduledAction{}, pending: map[string]*Activity{}, woken: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 	load := func(kind string, each func([]byte) error) error {
 		docs, err := o.Store.List(ctx, kind)
 		if err != nil {
