@@ -29,21 +29,14 @@ func (s *activitiesDown) PutActivities(ctx context.Context, as []store.ActivityD
 	return s.SQLite.PutActivities(ctx, as)
 }
 
-// TestActivityStoredBeforeItsChange: an activity's record is written
-// before hosting is asked for the change, all of a pass's changes in one
-// write; while the record cannot be written, the capacity does not change.
-func TestActivityStoredBeforeItsChange(t *testing.T) {
+// newTestService is an autoscaler on st and host, on a fake clock, with the
+// scenarios' target registered (capacity 1 to 5).
+func newTestService(t *testing.T, st benchStore, host Hosting) (*Service, *monitor.Monitor, *clock.Fake) {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ebb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := &activitiesDown{SQLite: db}
 	clk := clock.NewFake(scenarioEpoch)
 	ms, _ := metrics.Open(nil)
 	mon, _ := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk})
-	host := &fakeHosting{capacity: 1}
 	s, err := New(ctx, Options{Store: st, Hosting: host, Alarms: mon, Metrics: ms, Clock: clk, Region: "us-east-1", AccountID: "123456789012"})
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +45,27 @@ func TestActivityStoredBeforeItsChange(t *testing.T) {
 	if _, err := s.Register(ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, MinCapacity: &lo, MaxCapacity: &hi}); err != nil {
 		t.Fatal(err)
 	}
+	return s, mon, clk
+}
+
+func openSQLite(t *testing.T) *sqlite.SQLite {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ebb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestActivityStoredBeforeItsChange: an activity's record is written
+// before hosting is asked for the change, all of a pass's changes in one
+// write; while the record cannot be written, the capacity does not change.
+func TestActivityStoredBeforeItsChange(t *testing.T) {
+	ctx := context.Background()
+	st := &activitiesDown{SQLite: openSQLite(t)}
+	host := &fakeHosting{capacity: 1}
+	s, _, _ := newTestService(t, st, host)
 	st.down.Store(true)
 	s.mu.Lock()
 	s.startActivity(ctx, s.targets[Namespace+"|"+resourceID+"|"+Dimension], 3, 1, "test", "", true)
@@ -80,22 +94,7 @@ func TestActivityStoredBeforeItsChange(t *testing.T) {
 // refused (a bounded queue of 4,096 once refused most of them).
 func TestDeliverNeverRefuses(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ebb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	clk := clock.NewFake(scenarioEpoch)
-	ms, _ := metrics.Open(nil)
-	mon, _ := monitor.New(ctx, monitor.Options{Store: db, Metrics: ms, Clock: clk})
-	s, err := New(ctx, Options{Store: db, Hosting: &fakeHosting{capacity: 1}, Alarms: mon, Metrics: ms, Clock: clk, Region: "us-east-1", AccountID: "123456789012"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lo, hi := 1, 5
-	if _, err := s.Register(ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, MinCapacity: &lo, MaxCapacity: &hi}); err != nil {
-		t.Fatal(err)
-	}
+	s, mon, clk := newTestService(t, openSQLite(t), &fakeHosting{capacity: 1})
 	arn, alarms, err := s.PutPolicy(ctx, PolicyInput{Name: "inv", ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension,
 		Type: "TargetTrackingScaling", TT: &TTInput{TargetValue: 100, Predefined: InvocationsPerInstance, Raw: []byte("{}")}})
 	if err != nil {
