@@ -66,8 +66,8 @@ type Datapoint struct {
 // Read reads one metric's statistic for each period of [start, end) that
 // has data, with no math: the fast path behind alarms and policies on a
 // single metric, reading what GetMetricData reads for a MetricStat. id, if
-// not empty, is the series' normalized ID (see Store.Scan). A unit that
-// does not match the series' finds nothing, as in CloudWatch.
+// not empty, is the series' normalized ID (see Store.Scan). A unit selects
+// the points published with it; without one, every unit's are merged.
 func Read(st Store, ms MetricStat, id string, start, end, now time.Time) ([]Datapoint, error) {
 	var out []Datapoint
 	err := Scan(st, ms, id, start, end, now, func(dp Datapoint) { out = append(out, dp) })

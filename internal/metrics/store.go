@@ -225,12 +225,13 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 		defer s.saving.Unlock()
 	}
 	s.mu.Lock()
-	var changed []PersistedBucket
+	var changed []PersistedBucket // to save, and where each is in memory:
+	var keys []bucketKey
 	touched := map[bucketKey]bool{}
 	for _, pb := range s.unsaved {
 		if k, ok := s.keyOf(pb); ok && !touched[k] { // not compacted away meanwhile
 			touched[k] = true
-			changed = append(changed, pb)
+			changed, keys = append(changed, pb), append(keys, k)
 		}
 	}
 	s.unsaved = nil
@@ -263,16 +264,15 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 			}
 			if k := (bucketKey{u, level, start}); s.persist != nil && !touched[k] {
 				touched[k] = true
-				changed = append(changed, PersistedBucket{Series: ser.Series, Unit: u.unit, Step: r.step, Start: start})
+				changed, keys = append(changed, PersistedBucket{Series: ser.Series, Unit: u.unit, Step: r.step, Start: start}), append(keys, k)
 			}
 		}
 	}
 	// Encode under the lock (buckets change), write after it.
-	for i := range changed {
-		pb := &changed[i]
-		b := s.bucketOf(*pb)
-		pb.Stats, pb.Sketch = b.stats, nil
-		b.dist.encode(&pb.Sketch)
+	for i, k := range keys {
+		b := k.unit.buckets[k.level].get(k.start)
+		changed[i].Stats, changed[i].Sketch = b.stats, nil
+		b.dist.encode(&changed[i].Sketch)
 	}
 	s.mu.Unlock()
 	var err error
@@ -314,16 +314,6 @@ func (s *Store) keyOf(pb PersistedBucket) (bucketKey, bool) {
 		return bucketKey{}, false
 	}
 	return bucketKey{u, level, pb.Start}, true
-}
-
-// bucketOf finds a persisted bucket's bucket in memory (nil if none).
-// Callers hold s.mu.
-func (s *Store) bucketOf(pb PersistedBucket) *bucket {
-	k, ok := s.keyOf(pb)
-	if !ok {
-		return nil
-	}
-	return k.unit.buckets[k.level].get(k.start)
 }
 
 func mod(a, b int64) int64 {
@@ -459,7 +449,7 @@ func (s *Store) Scan(id, unit string, start, end time.Time, period time.Duration
 		dist  dist
 	}
 	byPeriod := map[int64]*acc{}
-	for _, u := range ser.units {
+	for _, u := range units {
 		u.scan(level, first, end.Unix(), p, len(quantiles) > 0, func(t int64, agg StatSet, d *dist) {
 			a := byPeriod[t]
 			if a == nil {

@@ -39,15 +39,9 @@ func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 	// history: thousands of alarms change in a busy round.
 	var states []store.Doc
 	for _, a := range m.alarms {
-		if !m.evaluate(ctx, a, now) {
-			continue
+		if m.evaluate(ctx, a, now) {
+			states = append(states, m.stateDoc(a))
 		}
-		d, err := m.stateDoc(a)
-		if err != nil {
-			m.log.Error("encoding alarm state", "alarm", a.AlarmName, "err", err)
-			continue
-		}
-		states = append(states, d)
 	}
 	if len(states) > 0 {
 		if err := m.store.Upsert(ctx, kindAlarmState, states); err != nil {

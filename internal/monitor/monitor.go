@@ -102,9 +102,7 @@ type Store interface {
 }
 
 // Metrics is the query the monitor needs.
-type Metrics interface {
-	metricquery.Store
-}
+type Metrics = metricquery.Store
 
 const (
 	kindAlarm      = "alarm"
@@ -190,17 +188,13 @@ func (m *Monitor) ARN(name string) string {
 
 // saveState persists an alarm's state.
 func (m *Monitor) saveState(ctx context.Context, a *MetricAlarm) error {
-	d, err := m.stateDoc(a)
-	if err != nil {
-		return err
-	}
-	return m.store.Upsert(ctx, kindAlarmState, []store.Doc{d})
+	return m.store.Upsert(ctx, kindAlarmState, []store.Doc{m.stateDoc(a)})
 }
 
 // stateDoc is an alarm's state as stored: storedState, written by hand as
 // encoding/json writes it (TestStateDocAsEncodingJSON), since a busy round
 // stores thousands.
-func (m *Monitor) stateDoc(a *MetricAlarm) (store.Doc, error) {
+func (m *Monitor) stateDoc(a *MetricAlarm) store.Doc {
 	b := make([]byte, 0, 200+len(a.AlarmName)+len(a.StateReason)+len(a.StateReasonData)*5/4)
 	b = jsonappend.String(append(b, `{"Name":`...), a.AlarmName)
 	b = jsonappend.String(jsonappend.Field(b, "StateValue"), string(a.StateValue))
@@ -209,7 +203,7 @@ func (m *Monitor) stateDoc(a *MetricAlarm) (store.Doc, error) {
 	b = jsonappend.Time(jsonappend.Field(b, "StateUpdatedTimestamp"), a.StateUpdatedTimestamp)
 	b = jsonappend.Time(jsonappend.Field(b, "StateTransitionedTimestamp"), a.StateTransitionedTimestamp)
 	b = jsonappend.Time(jsonappend.Field(b, "LastActions"), a.LastActions)
-	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: append(b, '}')}, nil
+	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: append(b, '}')}
 }
 
 // storedState is an alarm's state document.

@@ -239,10 +239,7 @@ func TestStateDocAsEncodingJSON(t *testing.T) {
 		StateReason:     "Threshold Crossed: 3 datapoints were greater than the threshold (OK -> ALARM transition).\tnaïve",
 		StateReasonData: `{"version":"1.0","recentDatapoints":[1.5,2]}`, StateUpdatedTimestamp: t0.Add(1500 * time.Millisecond),
 		StateTransitionedTimestamp: t0, LastActions: t0.Add(time.Minute)}
-	d, err := m.stateDoc(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := m.stateDoc(a)
 	want, _ := json.Marshal(storedState{a.AlarmName, a.state()})
 	if string(d.Doc) != string(want) {
 		t.Fatalf("state document\n got %s\nwant %s", d.Doc, want)
