@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/ebbscale/ebb/internal/arn"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -291,7 +290,7 @@ func (s *Service) startActivity(ctx context.Context, t *Target, desired, from in
 		old.StatusCode, old.StatusMessage = StatusOverridden, "Overridden by a newer scaling activity."
 		end := now
 		old.EndTime = &end
-		s.saveActivity(ctx, old)
+		s.saveActivity(old)
 		old.signal()
 	}
 	a := &Activity{
@@ -301,7 +300,7 @@ func (s *Service) startActivity(ctx context.Context, t *Target, desired, from in
 		applied: make(chan struct{}),
 	}
 	s.pending[t.Key()] = a
-	s.saveActivity(ctx, a)
+	s.saveActivity(a)
 	s.log.Info("scaling", "resource", t.ResourceID, "from", from, "to", desired, "cause", cause)
 	select {
 	case s.kick <- struct{}{}:
@@ -365,13 +364,13 @@ func (s *Service) applied(ctx context.Context, t *Target, a *Activity, err error
 		s.finish(ctx, t, a, StatusFailed, fmt.Sprintf("Failed to set desired %s to %d. Reason: %v (Service: AmazonSageMaker; Status Code: 400; Error Code: %s; Request ID: %s).", t.res.noun(), n, err, code, newUUID()))
 		return
 	}
-	s.saveActivity(ctx, a)
+	s.saveActivity(a)
 }
 
 func (s *Service) finish(ctx context.Context, t *Target, a *Activity, status, message string) {
 	now := s.o.Clock.Now()
 	a.StatusCode, a.StatusMessage, a.EndTime = status, message, &now
-	s.saveActivity(ctx, a)
+	s.saveActivity(a)
 	delete(s.pending, t.Key())
 	if status != StatusSuccessful || a.Policy == "" {
 		return
@@ -440,13 +439,14 @@ func (s *Service) notScaled(ctx context.Context, t *Target, cause string, d scal
 		Description: "Attempting to scale due to alarm triggered", Cause: cause, StartTime: now, EndTime: &now,
 		StatusCode: StatusFailed, StatusMessage: "Failed to scale", NotScaledReasons: []NotScaledReason{r}, Desired: current,
 	}
-	s.saveActivity(ctx, a)
+	s.saveActivity(a)
 }
 
 // saveActivity marks an activity changed; flushActivities stores it.
 // Callers hold s.mu.
-func (s *Service) saveActivity(_ context.Context, a *Activity) {
-	if !slices.Contains(s.unsaved, a) {
+func (s *Service) saveActivity(a *Activity) {
+	if !a.unsaved {
+		a.unsaved = true
 		s.unsaved = append(s.unsaved, a)
 	}
 }
@@ -470,6 +470,9 @@ func (s *Service) flushActivities(ctx context.Context) {
 	err := s.o.Store.PutActivities(ctx, docs)
 	store.Report(s.log, "autoscaler", "save activities", err)
 	if err == nil {
+		for _, a := range s.unsaved {
+			a.unsaved = false
+		}
 		s.unsaved = s.unsaved[:0]
 	}
 }

@@ -204,7 +204,7 @@ func (s *Service) fire(ctx context.Context, t *Target, a *ScheduledAction, now t
 	if min > max {
 		activity.StatusCode = StatusFailed
 		activity.StatusMessage = fmt.Sprintf("Failed to set min capacity to %d and max capacity to %d: the minimum capacity cannot be greater than the maximum capacity. Set both MinCapacity and MaxCapacity in the scheduled action.", min, max)
-		s.saveActivity(ctx, activity)
+		s.saveActivity(activity)
 		s.log.Warn("scheduled action crosses the target's bounds", "action", a.Name, "resource", t.ResourceID, "min", min, "max", max)
 		return
 	}
@@ -212,7 +212,7 @@ func (s *Service) fire(ctx context.Context, t *Target, a *ScheduledAction, now t
 	store.Report(s.log, "autoscaler", "save target bounds", s.save(ctx, kindTarget, t.Key(), t, false))
 	activity.StatusCode = StatusSuccessful
 	activity.StatusMessage = fmt.Sprintf("Successfully set min capacity to %d and max capacity to %d", min, max)
-	s.saveActivity(ctx, activity)
+	s.saveActivity(activity)
 	s.log.Info("scheduled action", "action", a.Name, "resource", t.ResourceID, "min", t.MinCapacity, "max", t.MaxCapacity)
 	current, err := s.current(ctx, t)
 	if err != nil {

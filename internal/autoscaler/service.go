@@ -101,7 +101,7 @@ type Service struct {
 	// queue holds the alarm actions delivered and not yet decided, in
 	// order. It is unbounded: a round of 10,000 targets delivers tens of
 	// thousands at once (a bounded channel of 4,096 refused most of them),
-	// and it holds at most one action per alarm and evaluation.
+	// and it grows by at most one action per alarm and evaluation.
 	qmu   sync.Mutex
 	queue []trigger
 	// woken wakes Run when the queue fills (size 1: coalesced).

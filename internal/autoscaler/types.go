@@ -130,6 +130,7 @@ type Activity struct {
 	// applied is closed once the loop has asked for the capacity (or the
 	// activity was overridden first); nil for one restored from the store.
 	applied chan struct{}
+	unsaved bool // in Service.unsaved
 }
 
 // signal closes applied, once.
