@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ebbscale/ebb/internal/gpu"
+	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
 	"github.com/ebbscale/ebb/internal/runtime/process"
@@ -24,7 +25,7 @@ import (
 )
 
 // newRuntime builds the runtime --runtime names.
-func newRuntime(ctx context.Context, c serverConfig, st store.Store, log *slog.Logger) (runtime.Runtime, error) {
+func newRuntime(ctx context.Context, c serverConfig, st store.Store, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
 	switch c.Runtime {
 	case "kubernetes":
 		// Several replicas: a deposed leader's writes to the Kubernetes API
@@ -35,7 +36,7 @@ func newRuntime(ctx context.Context, c serverConfig, st store.Store, log *slog.L
 		}
 		return newKubernetesRuntime(ctx, c, fence, log)
 	default:
-		return newProcessRuntime(c, log)
+		return newProcessRuntime(c, instanceLogs, log)
 	}
 }
 
@@ -92,7 +93,7 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, fence func(contex
 
 // newProcessRuntime runs instances as local processes; those a killed
 // server left running are adopted by hosting.Start.
-func newProcessRuntime(c serverConfig, log *slog.Logger) (runtime.Runtime, error) {
+func newProcessRuntime(c serverConfig, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
 	instanceUser, err := resolveInstanceUser(c.InstanceUser, c.Data)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,11 @@ func newProcessRuntime(c serverConfig, log *slog.Logger) (runtime.Runtime, error
 	} else {
 		log.Info("GPUs found", "gpus", len(src.Devices()))
 	}
-	return process.New(process.Options{Dir: c.Data, Self: self, Logger: log, GPUs: gpu.NewAllocator(src),
+	var follower process.LogFollower
+	if instanceLogs != nil {
+		follower = instanceLogs
+	}
+	return process.New(process.Options{Dir: c.Data, Self: self, Logger: log, GPUs: gpu.NewAllocator(src), Logs: follower,
 		User: instanceUser, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes, StartLimit: c.StartLimit}), nil
 }
 

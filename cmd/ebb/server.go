@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/ebbscale/ebb/internal/api"
 	"github.com/ebbscale/ebb/internal/api/autoscaling"
 	"github.com/ebbscale/ebb/internal/api/cloudwatch"
+	"github.com/ebbscale/ebb/internal/api/cwlogs"
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
@@ -34,6 +36,7 @@ import (
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
@@ -80,6 +83,7 @@ type serverConfig struct {
 	DCGMURL           string
 	Store             string
 	HALease           string
+	LogRetentionDays  int
 }
 
 // stringList is a repeatable flag.
@@ -127,6 +131,7 @@ func defaultServerConfig() serverConfig {
 		BodyReadTimeout:  api.DefaultBodyReadTimeout,
 		MaxModelBytes:    process.DefaultMaxModelBytes,
 		Runtime:          "process",
+		LogRetentionDays: logs.DefaultRetentionDays,
 		StartLimit:       process.DefaultStartLimit,
 		FetcherImage:     kubernetes.DefaultFetcherImage,
 	}
@@ -154,6 +159,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 	fs.StringVar(&c.Store, "store", c.Store, "where state lives: empty for the embedded SQLite file in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db)")
 	fs.StringVar(&c.HALease, "ha-lease", c.HALease, "run as one of several replicas: the Kubernetes Lease whose holder leads (needs --runtime kubernetes, --store postgres://... and --advertise-url, this replica's URL)")
+	fs.IntVar(&c.LogRetentionDays, "log-retention-days", c.LogRetentionDays, "with --runtime process: how many days instance logs (CloudWatch Logs group /aws/sagemaker/Endpoints/NAME) are kept; one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ...); each instance's stream also keeps at most 64 MiB")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
 	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "with --runtime kubernetes: the cluster's kubeconfig (default: the in-cluster configuration when ebb runs in a pod)")
@@ -191,6 +197,9 @@ func (c *serverConfig) validate() error {
 	}
 	if !accountRE.MatchString(c.AccountID) {
 		bad("account-id", c.AccountID, "want 12 digits")
+	}
+	if !slices.Contains(logs.RetentionDays, c.LogRetentionDays) {
+		bad("log-retention-days", c.LogRetentionDays, fmt.Sprintf("want one of CloudWatch Logs' retention values %v", logs.RetentionDays))
 	}
 	if !(c.TimeScale > 0) {
 		bad("time-scale", c.TimeScale, "must be greater than 0")
@@ -315,7 +324,26 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	defer st.Close()
 
-	rt, err := newRuntime(ctx, c, st, log.With("component", "runtime"))
+	// Every clock of this server counts scaled time from the same instant.
+	if c.TimeScale != 1 && c.TimeScaleEpoch == "" {
+		c.TimeScaleEpoch = time.Now().Format(time.RFC3339Nano)
+	}
+	// Instance logs (the process runtime's instances write files the
+	// store follows) are read once more after the instances have stopped:
+	// deferred before hosting's stop, this runs after it.
+	var instanceLogs *logs.Store
+	if c.Runtime == "process" {
+		if instanceLogs, err = logs.Open(logs.Options{Dir: filepath.Join(c.Data, "cwlogs"), Clock: newClock(c),
+			RetentionDays: c.LogRetentionDays, Logger: log.With("component", "logs")}); err != nil {
+			return fmt.Errorf("instance logs: %w", err)
+		}
+		lctx, stopLogs := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); instanceLogs.Run(lctx) }()
+		defer func() { stopLogs(); <-done; instanceLogs.Collect() }()
+	}
+
+	rt, err := newRuntime(ctx, c, st, instanceLogs, log.With("component", "runtime"))
 	if err != nil {
 		return err
 	}
@@ -336,6 +364,9 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	front := apiFront{Verifier: verifier, Admission: admission, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Prometheus:      emitter.NewPrometheus(reg),
 		BodyReadTimeout: c.BodyReadTimeout, Logger: log.With("component", "api")}
+	if instanceLogs != nil {
+		front.Logs = cwlogs.New(instanceLogs, c.Region, c.AccountID)
+	}
 
 	// The handler in use: the services' (a single server, or the leader),
 	// or the forwarder to the leader (a follower).
@@ -390,6 +421,8 @@ type apiFront struct {
 	Prometheus      *emitter.Prometheus
 	BodyReadTimeout time.Duration
 	Logger          *slog.Logger
+	// Logs serves instance logs (nil on Kubernetes).
+	Logs *cwlogs.Handler
 }
 
 // startServices starts hosting, the metric store, alarms, the autoscaler,
@@ -500,6 +533,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		Objects:         objects,
 		CloudWatch:      cloudwatch.New(ms, mon, st, clk),
 		Autoscaling:     autoscaling.New(as),
+		Logs:            front.Logs,
 		Metrics:         front.Metrics,
 		Verifier:        front.Verifier,
 		Admission:       front.Admission,

@@ -21,6 +21,7 @@ import (
 	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/cloudwatch"
+	"github.com/ebbscale/ebb/internal/api/cwlogs"
 	"github.com/ebbscale/ebb/internal/api/sagemaker"
 	"github.com/ebbscale/ebb/internal/api/sigv4"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
@@ -47,6 +48,7 @@ var (
 	cloudWatchTooLarge  = tooLarge(maxCloudWatchBody, "CloudWatch")
 	sageMakerTooLarge   = tooLarge(maxControlBody, "SageMaker")
 	autoscalingTooLarge = tooLarge(maxControlBody, "Application Auto Scaling")
+	logsTooLarge        = tooLarge(maxControlBody, "CloudWatch Logs")
 )
 
 // DefaultBodyReadTimeout is how long a client may take to send a request
@@ -59,6 +61,9 @@ type Config struct {
 	Runtime     *smruntime.Handler
 	CloudWatch  *cloudwatch.Handler
 	Autoscaling *autoscaling.Handler
+	// Logs serves CloudWatch Logs' read side over instance logs; nil
+	// refuses those calls, saying where the logs are instead.
+	Logs *cwlogs.Handler
 	// Objects serves the S3-compatible subset (PUT, GET, HEAD, DELETE on
 	// /bucket/key); nil serves nothing there.
 	Objects *objstore.Store
@@ -206,6 +211,16 @@ func (h *Handler) classify(r *http.Request) call {
 	if op, ok := strings.CutPrefix(target, autoscaling.TargetPrefix); ok && (h.c.Autoscaling != nil || h.c.Forward != nil) {
 		return call{service: "application-autoscaling", maxBody: maxControlBody, tooLarge: autoscalingTooLarge, fail: jsonFail(contentType),
 			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.Autoscaling.Serve(w, r, op, body) }}
+	}
+	if op, ok := strings.CutPrefix(target, cwlogs.TargetPrefix); ok {
+		if h.c.Logs == nil && h.c.Forward == nil {
+			return call{fail: jsonFail(contentType), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+				awsjson.WriteError(w, contentType, awserr.New("InvalidOperationException", http.StatusBadRequest,
+					"ebb serves CloudWatch Logs for instances of --runtime process only; read the logs of pods with kubectl logs."))
+			}}
+		}
+		return call{service: "logs", maxBody: maxControlBody, tooLarge: logsTooLarge, fail: jsonFail(contentType),
+			serve: func(w http.ResponseWriter, r *http.Request, body []byte) { h.c.Logs.Serve(w, r, op, body) }}
 	}
 	return call{fail: jsonFail(contentType), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 		awsjson.WriteError(w, contentType, awserr.UnknownOperation(target))

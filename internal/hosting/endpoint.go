@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
 )
@@ -331,8 +331,8 @@ func (e *endpoint) releaseRetired(deployment string) {
 // healthy fails the operation; otherwise the instance is replaced, with
 // exponential backoff if its variant keeps failing.
 func (e *endpoint) instanceFailed(in *inst, err error) {
-	log := filepath.Join("logs", in.rt.ID()+".log")
-	reason := fmt.Sprintf("The primary container for production variant %s did not pass the ping health check (%v). See the instance log %s in the data directory.", in.variant, err, log)
+	reason := fmt.Sprintf("The primary container for production variant %s did not pass the ping health check (%v). See log stream %s of log group %s (aws logs tail %s).",
+		in.variant, err, logs.InstanceStream(in.variant, in.rt.ID()), logs.EndpointGroup(e.rec.Name), logs.EndpointGroup(e.rec.Name))
 	if errors.Is(err, runtime.ErrLaunch) {
 		reason = fmt.Sprintf("Failed to start an instance for production variant %s: %v.", in.variant, err)
 	}

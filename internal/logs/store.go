@@ -517,6 +517,9 @@ func scan(r io.Reader, size int64, fn func(ev Event, off int64) bool) error {
 	}
 }
 
+// RetentionDays is how many days events are kept.
+func (s *Store) RetentionDays() int { return s.opts.RetentionDays }
+
 // Groups returns the groups, by name.
 func (s *Store) Groups() []Group {
 	s.mu.Lock()
@@ -579,3 +582,10 @@ func (s *Store) Events(group, stream string, fn func(Event) bool) error {
 	defer f.Close()
 	return scan(f, size, func(ev Event, _ int64) bool { return fn(ev) })
 }
+
+// EndpointGroup is the log group of an endpoint's instances, as SageMaker
+// names it.
+func EndpointGroup(endpoint string) string { return "/aws/sagemaker/Endpoints/" + endpoint }
+
+// InstanceStream is the log stream of one instance, as SageMaker names it.
+func InstanceStream(variant, instance string) string { return variant + "/" + instance }

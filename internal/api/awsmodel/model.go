@@ -33,6 +33,12 @@ var cloudwatchJSON []byte
 // CloudWatch is the CloudWatch model (metrics and alarms operations).
 var CloudWatch = mustLoad(cloudwatchJSON)
 
+//go:embed logs.json
+var logsJSON []byte
+
+// Logs is the CloudWatch Logs model (the read operations ebb serves).
+var Logs = mustLoad(logsJSON)
+
 // SageMakerRuntime is the SageMaker Runtime model. Its header and path
 // members are validated from a document built of them.
 var SageMakerRuntime = mustLoad(runtimeJSON)

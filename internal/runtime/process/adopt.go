@@ -71,6 +71,9 @@ func (r *Runtime) adopt(ctx context.Context, id string) (runtime.Adopted, bool) 
 		log.Info("stopping an instance left running", "why", why, "endpoint", rec.Endpoint, "variant", rec.Variant, "pid", rec.PID)
 		killGroup(ctx, p, rec.PID, r.opts.StopGrace)
 		os.RemoveAll(dir)
+		ended := make(chan struct{})
+		close(ended)
+		r.followLog(id, rec.Endpoint, rec.Variant, ended) // what it wrote last
 		return runtime.Adopted{}, false
 	}
 	if rec.Deployment == "" || rec.Addr == "" {
@@ -89,6 +92,7 @@ func (r *Runtime) adopt(ctx context.Context, id string) (runtime.Adopted, bool) 
 		return stop("it fails its health check")
 	}
 	close(in.ready)
+	r.followLog(id, rec.Endpoint, rec.Variant, in.done)
 	go in.wait()
 	go in.monitor()
 	log.Info("adopted an instance left running", "endpoint", rec.Endpoint, "variant", rec.Variant, "pid", rec.PID, "addr", rec.Addr)

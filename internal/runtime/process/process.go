@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/gpu"
+	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/process"
@@ -61,6 +62,15 @@ type Options struct {
 	// (CUDA_VISIBLE_DEVICES) and reads their usage; nil or empty: GPU types
 	// run without GPUs and publish no GPU metrics.
 	GPUs *gpu.Allocator
+	// Logs, when set, follows each instance's output file (logs/<id>.log)
+	// into its CloudWatch Logs stream.
+	Logs LogFollower
+}
+
+// LogFollower follows a file an instance writes into a log stream until
+// done is closed (logs.Store).
+type LogFollower interface {
+	Follow(src, group, stream string, done <-chan struct{}) error
 }
 
 // User is the account instances run as.
@@ -143,6 +153,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 		return nil, err
 	}
 	in := r.newInstance(spec.ID, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), filepath.Join(r.opts.Dir, "instances", spec.ID), 0, nil, nil)
+	r.followLog(spec.ID, spec.Endpoint, spec.Variant, in.done)
 	go in.launch(spec, argv, port)
 	return in, nil
 }
@@ -216,7 +227,7 @@ func (r *Runtime) command(spec runtime.Spec, argv []string, port int, workDir st
 			return nil, fmt.Errorf("giving the working directory to user %s: %w", u.Name, err)
 		}
 	}
-	logFile, err := os.OpenFile(filepath.Join(logDir, spec.ID+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(r.logPath(spec.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +264,21 @@ func (r *Runtime) command(spec runtime.Spec, argv []string, port int, workDir st
 		return nil, fmt.Errorf("start %q: %w", spec.Image, err)
 	}
 	return cmd, nil
+}
+
+// logPath is where an instance's output goes.
+func (r *Runtime) logPath(id string) string {
+	return filepath.Join(r.opts.Dir, "logs", id+".log")
+}
+
+// followLog has Options.Logs follow an instance's output until done.
+func (r *Runtime) followLog(id, endpoint, variant string, done <-chan struct{}) {
+	if r.opts.Logs == nil {
+		return
+	}
+	if err := r.opts.Logs.Follow(r.logPath(id), logs.EndpointGroup(endpoint), logs.InstanceStream(variant, id), done); err != nil {
+		r.opts.Logger.Warn("instance output will not reach its log stream", "instance", id, "err", err)
+	}
 }
 
 func (r *Runtime) newInstance(id, addr, workDir string, pid int, proc *process.Process, exit func() error) *instance {
