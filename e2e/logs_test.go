@@ -235,6 +235,21 @@ print(json.dumps({"events": events, "streams": streams}))
 		t.Log("no AWS CLI v2 at /usr/bin/aws: the tail leg did not run")
 	}
 
+	// A crash and a restart (the instances are adopted) lose no line and
+	// repeat none.
+	waitInService(t, sm, "chatty")
+	var before []string
+	waitCond(t, "both instances' start-up lines", func() bool {
+		before = waitEvents(t, s, group, "ERROR: something bad")
+		return strings.Count(strings.Join(before, "\n"), "example model serving") == 2
+	})
+	s.Crash()
+	s = startServer(t, dir, "--log-retention-days", "7")
+	sm, cwl = s.SageMaker(), s.Logs()
+	if after := waitEvents(t, s, group, "ERROR: something bad"); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("events after a crash and restart:\n%q\nbefore:\n%q", after, before)
+	}
+
 	// The endpoint goes: its instances' last words are kept, their output
 	// files removed.
 	if _, err := sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("chatty")}); err != nil {
