@@ -175,7 +175,7 @@ func (s *Service) metricValues(queries []metricquery.Query, period time.Duration
 	end := now.Truncate(period)
 	if len(queries) == 1 && queries[0].MetricStat != nil {
 		// One metric, no math: the reader's fast path.
-		dps, err := metricquery.Read(s.o.Metrics, *queries[0].MetricStat, "", end.Add(-time.Duration(n)*period), end, now)
+		dps, err := metricquery.Read(s.o.Metrics, *queries[0].MetricStat, nil, end.Add(-time.Duration(n)*period), end, now)
 		if err != nil {
 			return nil
 		}

@@ -52,7 +52,7 @@ func (e *Error) Error() string { return fmt.Sprintf("Error in expression %s: %v"
 // Store is what queries read: metrics.Store.Scan, the points of one unit
 // or, with none, of every unit merged.
 type Store interface {
-	Scan(id, unit string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
+	Scan(ref *metrics.SeriesRef, unit string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
 }
 
 // Datapoint is one period's value of a metric's statistic, with the number
@@ -65,26 +65,26 @@ type Datapoint struct {
 
 // Read reads one metric's statistic for each period of [start, end) that
 // has data, with no math: the fast path behind alarms and policies on a
-// single metric, reading what GetMetricData reads for a MetricStat. id, if
-// not empty, is the series' normalized ID (see Store.Scan). A unit selects
+// single metric, reading what GetMetricData reads for a MetricStat. ref, if
+// not nil, is the series' (see metrics.SeriesRef). A unit selects
 // the points published with it; without one, every unit's are merged.
-func Read(st Store, ms MetricStat, id string, start, end, now time.Time) ([]Datapoint, error) {
+func Read(st Store, ms MetricStat, ref *metrics.SeriesRef, start, end, now time.Time) ([]Datapoint, error) {
 	var out []Datapoint
-	err := Scan(st, ms, id, start, end, now, func(dp Datapoint) { out = append(out, dp) })
+	err := Scan(st, ms, ref, start, end, now, func(dp Datapoint) { out = append(out, dp) })
 	return out, err
 }
 
 // Scan is Read handing each datapoint to fn (which must not call the
 // store) instead of collecting them.
-func Scan(st Store, ms MetricStat, id string, start, end, now time.Time, fn func(Datapoint)) error {
+func Scan(st Store, ms MetricStat, ref *metrics.SeriesRef, start, end, now time.Time, fn func(Datapoint)) error {
 	stat, err := metrics.ParseStat(ms.Stat)
 	if err != nil {
 		return err
 	}
-	if id == "" {
-		id = ms.Series.Normalize().ID()
+	if ref == nil {
+		ref = &metrics.SeriesRef{ID: ms.Series.Normalize().ID()}
 	}
-	return st.Scan(id, ms.Unit, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
+	return st.Scan(ref, ms.Unit, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
 		if v, ok := dp.Value(stat); ok {
 			fn(Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
 		}
@@ -256,7 +256,7 @@ func readMetric(st Store, ms MetricStat, grid []time.Time, end, now time.Time) (
 	for i, t := range grid {
 		index[t.Unix()] = i
 	}
-	err := Scan(st, ms, "", grid[0], end, now, func(dp Datapoint) {
+	err := Scan(st, ms, nil, grid[0], end, now, func(dp Datapoint) {
 		if i, ok := index[dp.Timestamp.Unix()]; ok {
 			vals[i] = dp.Value
 		}

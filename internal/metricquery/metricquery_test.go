@@ -61,22 +61,22 @@ func TestRead(t *testing.T) {
 	st.Put([]metrics.Point{{Series: lat, Unit: "Microseconds", Timestamp: t0.Add(time.Minute), Value: 100}})
 	now := t0.Add(10 * time.Minute)
 	ms := MetricStat{Series: lat, Period: time.Minute, Stat: "Average"}
-	for _, id := range []string{"", lat.Normalize().ID()} {
-		dps, err := Read(st, ms, id, t0, t0.Add(2*time.Minute), now)
+	for _, ref := range []*metrics.SeriesRef{nil, {ID: lat.Normalize().ID()}} {
+		dps, err := Read(st, ms, ref, t0, t0.Add(2*time.Minute), now)
 		if err != nil || len(dps) != 2 || dps[0].Value != 5.5 || dps[0].SampleCount != 10 || dps[1].Value != 100 || !dps[1].Timestamp.Equal(t0.Add(time.Minute)) {
-			t.Fatalf("Read(id %q) = %+v, %v", id, dps, err)
+			t.Fatalf("Read(ref %+v) = %+v, %v", ref, dps, err)
 		}
 	}
 	ms.Stat = "p90"
-	if dps, _ := Read(st, ms, "", t0, t0.Add(time.Minute), now); len(dps) != 1 || math.Abs(dps[0].Value-9) > 0.2 {
+	if dps, _ := Read(st, ms, nil, t0, t0.Add(time.Minute), now); len(dps) != 1 || math.Abs(dps[0].Value-9) > 0.2 {
 		t.Fatalf("p90 = %+v", dps)
 	}
 	ms.Stat, ms.Unit = "Average", "Seconds"
-	if dps, err := Read(st, ms, "", t0, t0.Add(2*time.Minute), now); err != nil || len(dps) != 0 {
+	if dps, err := Read(st, ms, nil, t0, t0.Add(2*time.Minute), now); err != nil || len(dps) != 0 {
 		t.Fatalf("another unit: %+v, %v", dps, err)
 	}
 	ms.Stat, ms.Unit = "tm99", ""
-	if _, err := Read(st, ms, "", t0, t0.Add(2*time.Minute), now); err == nil {
+	if _, err := Read(st, ms, nil, t0, t0.Add(2*time.Minute), now); err == nil {
 		t.Fatal("an unsupported statistic was read")
 	}
 }

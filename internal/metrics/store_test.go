@@ -316,14 +316,41 @@ func TestUnitsBelongToPoints(t *testing.T) {
 			t.Errorf("%s: Count %+v", name, none)
 		}
 		var merged []Datapoint
-		st.Scan(inv.Normalize().ID(), "", t0, t0.Add(time.Minute), time.Minute, []float64{1}, t0, func(dp Datapoint) { merged = append(merged, dp) })
+		st.Scan(&SeriesRef{ID: inv.Normalize().ID()}, "", t0, t0.Add(time.Minute), time.Minute, []float64{1}, t0, func(dp Datapoint) { merged = append(merged, dp) })
 		if len(merged) != 1 || merged[0].Stats.Sum != 18 || merged[0].Stats.SampleCount != 4 || merged[0].Percentiles[1] < 9.8 {
 			t.Errorf("%s: merged %+v", name, merged)
 		}
 		var ms []Datapoint
-		st.Scan(inv.Normalize().ID(), "Milliseconds", t0, t0.Add(time.Minute), time.Minute, nil, t0, func(dp Datapoint) { ms = append(ms, dp) })
+		st.Scan(&SeriesRef{ID: inv.Normalize().ID()}, "Milliseconds", t0, t0.Add(time.Minute), time.Minute, nil, t0, func(dp Datapoint) { ms = append(ms, dp) })
 		if len(ms) != 1 || ms[0].Stats.Sum != 10 {
 			t.Errorf("%s: Milliseconds by Scan %+v", name, ms)
 		}
+	}
+}
+
+// TestSeriesRefFollowsRemoval: a ref kept across the removal of its series
+// (retention) finds the series that comes back, not the removed one.
+func TestSeriesRefFollowsRemoval(t *testing.T) {
+	st, _ := Open(nil)
+	cpu := Series{Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization"}
+	ref := &SeriesRef{ID: cpu.Normalize().ID()}
+	sum := func(at time.Time) (total float64) {
+		st.Scan(ref, "", at, at.Add(time.Minute), time.Minute, nil, at, func(dp Datapoint) { total += dp.Stats.Sum })
+		return total
+	}
+	if got := sum(t0); got != 0 {
+		t.Fatalf("before any point: %v", got)
+	}
+	st.Put([]Point{{Series: cpu, Timestamp: t0, Value: 7}})
+	if got := sum(t0); got != 7 {
+		t.Fatalf("a series put after the ref's first lookup: %v, want 7", got)
+	}
+	later := t0.Add(500 * 24 * time.Hour)
+	if err := st.Compact(later); err != nil {
+		t.Fatal(err)
+	}
+	st.Put([]Point{{Series: cpu, Timestamp: later, Value: 3}})
+	if got := sum(later); got != 3 {
+		t.Fatalf("after the series was removed and put again: %v, want 3", got)
 	}
 }

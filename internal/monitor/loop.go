@@ -116,10 +116,10 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if a.ExtendedStatistic != "" {
 		stat = a.ExtendedStatistic
 	}
-	if a.seriesID == "" {
-		a.seriesID = key.Normalize().ID()
+	if a.series.ID == "" {
+		a.series.ID = key.Normalize().ID()
 	}
-	metricquery.Scan(m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, a.seriesID, start, end, now, func(dp metricquery.Datapoint) {
+	metricquery.Scan(m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, &a.series, start, end, now, func(dp metricquery.Datapoint) {
 		if i := int(dp.Timestamp.Sub(start) / period); i >= 0 && i < len(out) {
 			out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: dp.Value, SampleCount: dp.SampleCount}
 		}

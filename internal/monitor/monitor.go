@@ -59,7 +59,7 @@ type MetricAlarm struct {
 	// LastEvaluated is the start of the last period evaluated.
 	LastEvaluated time.Time
 
-	seriesID string // the metric's series ID, computed once
+	series metrics.SeriesRef // the metric's series, found once
 }
 
 // alarmState is the part of an alarm that changes as it is evaluated; it is
