@@ -22,7 +22,7 @@ import (
 // Deliver queues an alarm action for Run. It implements monitor.ActionSink:
 // Application Auto Scaling policy ARNs (with or without :createdBy/<id>) are
 // ebb's; anything else is not.
-func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAlarm) error {
+func (s *Service) Deliver(ctx context.Context, action string, a *monitor.MetricAlarm, state alarm.State) error {
 	if arn.Service(action) != "autoscaling" {
 		return monitor.ErrNoReceiver
 	}
@@ -35,7 +35,7 @@ func (s *Service) Deliver(ctx context.Context, action string, a monitor.MetricAl
 	if !ok {
 		return fmt.Errorf("no scaling policy %s", arn)
 	}
-	s.enqueue(trigger{policyARN: arn, alarm: a})
+	s.enqueue(trigger{policyARN: arn, alarm: a, state: state})
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (s *Service) retrigger(key string) {
 	for _, p := range s.byTarget[key] {
 		for _, a := range s.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
 			if a.StateValue == alarm.Alarm {
-				trs = append(trs, trigger{p.ARN, a})
+				trs = append(trs, trigger{p.ARN, &a, a.StateValue}) // a is a copy: its own
 			}
 		}
 	}
@@ -138,7 +138,7 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	if a := s.pending[t.Key()]; a != nil {
 		current = a.Desired
 	}
-	cause := fmt.Sprintf("monitor alarm %s in state %s triggered policy %s", tr.alarm.AlarmName, tr.alarm.StateValue, p.Name)
+	cause := fmt.Sprintf("monitor alarm %s in state %s triggered policy %s", tr.alarm.AlarmName, tr.state, p.Name)
 	var desired int
 	var out bool
 	switch {
@@ -202,11 +202,11 @@ func (s *Service) metricValues(queries []metricquery.Query, period time.Duration
 	return vals
 }
 
-func seriesOf(a monitor.MetricAlarm) metrics.Series {
+func seriesOf(a *monitor.MetricAlarm) metrics.Series {
 	return metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions}
 }
 
-func alarmQueries(a monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
+func alarmQueries(a *monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
 	period := time.Duration(a.Period) * time.Second
 	if len(a.Queries) > 0 {
 		return a.Queries, period
@@ -221,7 +221,7 @@ func alarmQueries(a monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
 
 // decideTT gathers the inputs of a target-tracking decision (the metric,
 // and for a scale-in every policy's vote) and asks package scaling.
-func (s *Service) decideTT(p *Policy, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
+func (s *Service) decideTT(p *Policy, a *monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
 	tt := p.TT
 	queries, period := alarmQueries(a)
 	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
@@ -263,7 +263,7 @@ func (s *Service) scaleInVote(p, deciding *Policy, metric float64, now time.Time
 		return scaling.ScaleInVote{}
 	}
 	if p != deciding {
-		q, per := alarmQueries(low[0])
+		q, per := alarmQueries(&low[0])
 		vals := s.metricValues(q, per, low[0].EvaluationPeriods, now)
 		if len(vals) == 0 {
 			return scaling.ScaleInVote{}
@@ -274,7 +274,7 @@ func (s *Service) scaleInVote(p, deciding *Policy, metric float64, now time.Time
 }
 
 // decideStep gathers the inputs of a step decision and asks package scaling.
-func (s *Service) decideStep(p *Policy, a monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
+func (s *Service) decideStep(p *Policy, a *monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
 	queries, period := alarmQueries(a)
 	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
 	above := strings.HasPrefix(a.ComparisonOperator, "GreaterThan")

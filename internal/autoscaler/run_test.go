@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
@@ -103,7 +104,7 @@ func TestDeliverNeverRefuses(t *testing.T) {
 	high := mon.Describe(monitor.Filter{Names: []string{alarms[0].AlarmName}})[0]
 	const n = 20000
 	for i := range n {
-		if err := s.Deliver(ctx, arn, high); err != nil {
+		if err := s.Deliver(ctx, arn, &high, alarm.Alarm); err != nil {
 			t.Fatalf("delivery %d refused: %v", i, err)
 		}
 	}

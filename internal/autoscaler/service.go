@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/arn"
 	"log/slog"
 	"slices"
@@ -115,7 +116,8 @@ type Service struct {
 
 type trigger struct {
 	policyARN string
-	alarm     monitor.MetricAlarm
+	alarm     *monitor.MetricAlarm // its configuration only (see monitor.ActionSink)
+	state     alarm.State
 }
 
 // New loads persisted targets, policies and scheduled actions.

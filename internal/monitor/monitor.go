@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,8 +89,14 @@ func (a *MetricAlarm) config() alarm.Config {
 
 // ActionSink delivers alarm actions. Deliver returns ErrNoReceiver for
 // actions it does not handle.
+//
+// a is the alarm itself, not a copy (a busy round delivers tens of
+// thousands of actions): the sink reads only its configuration, which
+// never changes in place (PutMetricAlarm replaces the alarm), while its
+// state members change under the monitor's lock; state is the state the
+// action is for.
 type ActionSink interface {
-	Deliver(ctx context.Context, action string, a MetricAlarm) error
+	Deliver(ctx context.Context, action string, a *MetricAlarm, state alarm.State) error
 }
 
 // ErrNoReceiver reports an action ebb cannot deliver.
@@ -455,10 +462,21 @@ type stateUpdate struct {
 
 // actionResult is an Action history item's data, its fields in
 // alphabetical order as for stateUpdate.
-type actionResult struct {
-	ActionState          string `json:"actionState"`
-	NotificationResource string `json:"notificationResource"`
-	StateUpdateTimestamp int64  `json:"stateUpdateTimestamp"`
+// actionData is an Action history item's HistoryData, written by hand as
+// encoding/json writes {actionState, notificationResource,
+// stateUpdateTimestamp} (TestActionDataAsEncodingJSON): a busy round
+// writes tens of thousands.
+func actionData(succeeded bool, action string, updated time.Time) string {
+	b := make([]byte, 0, 96+len(action))
+	b = append(b, `{"actionState":`...)
+	if succeeded {
+		b = append(b, `"Succeeded"`...)
+	} else {
+		b = append(b, `"Failed"`...)
+	}
+	b = jsonappend.String(jsonappend.Field(b, "notificationResource"), action)
+	b = strconv.AppendInt(jsonappend.Field(b, "stateUpdateTimestamp"), updated.UnixMilli(), 10)
+	return string(append(b, '}'))
 }
 
 // isAutoScaling reports an Application Auto Scaling policy ARN, whose
@@ -469,9 +487,11 @@ func isAutoScaling(action string) bool {
 
 // delivery is an alarm action waiting to be delivered.
 type delivery struct {
-	action string
-	alarm  MetricAlarm
-	now    time.Time
+	action  string
+	alarm   *MetricAlarm
+	state   alarm.State
+	updated time.Time // the state's StateUpdatedTimestamp
+	now     time.Time
 }
 
 // runActions queues the actions of the alarm's current state for deliver;
@@ -494,7 +514,7 @@ func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time,
 		if repeat && !isAutoScaling(act) {
 			continue
 		}
-		m.outbox = append(m.outbox, delivery{act, *a, now})
+		m.outbox = append(m.outbox, delivery{act, a, a.StateValue, a.StateUpdatedTimestamp, now})
 	}
 }
 
@@ -513,19 +533,15 @@ func (m *Monitor) deliver(ctx context.Context) {
 	for _, d := range out {
 		err := ErrNoReceiver
 		if sink != nil {
-			err = sink.Deliver(ctx, d.action, d.alarm)
+			err = sink.Deliver(ctx, d.action, d.alarm, d.state)
 		}
 		summary := fmt.Sprintf("Successfully executed action %s", d.action)
 		if err != nil {
 			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", d.action, err.Error())
 			m.log.Warn("alarm action failed", "alarm", d.alarm.AlarmName, "action", d.action, "err", err)
 		}
-		res := actionResult{ActionState: "Succeeded", NotificationResource: d.action, StateUpdateTimestamp: d.alarm.StateUpdatedTimestamp.UnixMilli()}
-		if err != nil {
-			res.ActionState = "Failed"
-		}
-		data, _ := json.Marshal(res)
-		items = append(items, store.HistoryItem{Alarm: d.alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary, Data: string(data)})
+		items = append(items, store.HistoryItem{Alarm: d.alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary,
+			Data: actionData(err == nil, d.action, d.updated)})
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -23,13 +23,13 @@ type sink struct {
 	got []string
 }
 
-func (s *sink) Deliver(ctx context.Context, action string, a MetricAlarm) error {
+func (s *sink) Deliver(ctx context.Context, action string, a *MetricAlarm, state alarm.State) error {
 	if !isAutoScaling(action) {
 		return ErrNoReceiver
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.got = append(s.got, string(a.StateValue)+" "+action)
+	s.got = append(s.got, string(state)+" "+action)
 	return nil
 }
 
@@ -288,5 +288,21 @@ func TestRepeatsAreNotStored(t *testing.T) {
 	g.m.EvaluateAll(ctx, transition.Add(3*time.Minute))
 	if len(g.sink.got) != 1 || g.sink.got[0] != "ALARM "+scaleOut {
 		t.Fatalf("after a restart: %v, want the action repeated", g.sink.got)
+	}
+}
+
+// TestActionDataAsEncodingJSON: an Action history item's data is what
+// encoding/json writes for its three members.
+func TestActionDataAsEncodingJSON(t *testing.T) {
+	for _, ok := range []bool{true, false} {
+		action := `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:1:resource/sagemaker/endpoint/e "x"<&>/variant/v:policyName/p`
+		want, _ := json.Marshal(struct {
+			ActionState          string `json:"actionState"`
+			NotificationResource string `json:"notificationResource"`
+			StateUpdateTimestamp int64  `json:"stateUpdateTimestamp"`
+		}{map[bool]string{true: "Succeeded", false: "Failed"}[ok], action, t0.Add(1500 * time.Millisecond).UnixMilli()})
+		if got := actionData(ok, action, t0.Add(1500*time.Millisecond)); got != string(want) {
+			t.Errorf("actionData\n got %s\nwant %s", got, want)
+		}
 	}
 }
