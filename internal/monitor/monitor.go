@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -431,37 +432,38 @@ func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result
 	if old != r.State {
 		a.StateTransitionedTimestamp = now
 	}
-	h := stateUpdate{Version: "1.0"}
-	h.OldState.StateValue, h.OldState.StateReason = old, oldReason
-	h.NewState.StateValue, h.NewState.StateReason = r.State, r.Reason
-	if r.ReasonData != "" {
-		h.NewState.StateReasonData = json.RawMessage(r.ReasonData)
-	}
-	data, _ := json.Marshal(h)
 	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "StateUpdate",
-		Summary: fmt.Sprintf("Alarm updated from %s to %s", old, r.State), Data: string(data)})
+		Summary: "Alarm updated from " + string(old) + " to " + string(r.State), Data: stateUpdateData(old, oldReason, r)})
 	m.log.Info("alarm state changed", "alarm", a.AlarmName, "from", old, "to", r.State, "reason", r.Reason)
 	m.runActions(ctx, a, now, false)
 }
 
-// stateUpdate is a StateUpdate history item's data. Its fields are in
-// alphabetical order, as CloudWatch writes them (and encoding/json writes a
-// map); a struct encodes thousands of transitions a round without a map.
-type stateUpdate struct {
-	NewState struct {
-		StateReason     string          `json:"stateReason"`
-		StateReasonData json.RawMessage `json:"stateReasonData"`
-		StateValue      alarm.State     `json:"stateValue"`
-	} `json:"newState"`
-	OldState struct {
-		StateReason string      `json:"stateReason"`
-		StateValue  alarm.State `json:"stateValue"`
-	} `json:"oldState"`
-	Version string `json:"version"`
+// stateUpdateData is a StateUpdate history item's HistoryData: newState
+// and oldState (value, reason, and the new state's reason data) and the
+// version, members in alphabetical order as CloudWatch writes them. It is
+// written by hand as encoding/json writes that document
+// (TestStateUpdateDataAsEncodingJSON): a busy round writes thousands.
+func stateUpdateData(old alarm.State, oldReason string, r alarm.Result) string {
+	b := make([]byte, 0, 128+2*len(r.Reason)+len(r.ReasonData)+len(oldReason))
+	b = jsonappend.String(append(b, `{"newState":{"stateReason":`...), r.Reason)
+	b = jsonappend.Field(b, "stateReasonData")
+	if r.ReasonData == "" {
+		b = append(b, "null"...)
+	} else {
+		// Reason data is compact JSON (alarm's own, or SetAlarmState's,
+		// which the API validated as JSON); encoding/json compacts it.
+		buf := bytes.NewBuffer(b)
+		if json.Compact(buf, []byte(r.ReasonData)) != nil {
+			buf.WriteString("null")
+		}
+		b = buf.Bytes()
+	}
+	b = jsonappend.String(jsonappend.Field(b, "stateValue"), string(r.State))
+	b = jsonappend.String(append(b, `},"oldState":{"stateReason":`...), oldReason)
+	b = jsonappend.String(jsonappend.Field(b, "stateValue"), string(old))
+	return string(append(b, `},"version":"1.0"}`...))
 }
 
-// actionResult is an Action history item's data, its fields in
-// alphabetical order as for stateUpdate.
 // actionData is an Action history item's HistoryData, written by hand as
 // encoding/json writes {actionState, notificationResource,
 // stateUpdateTimestamp} (TestActionDataAsEncodingJSON): a busy round

@@ -306,3 +306,41 @@ func TestActionDataAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestStateUpdateDataAsEncodingJSON: a StateUpdate history item's data is
+// what encoding/json writes for the document CloudWatch's has.
+func TestStateUpdateDataAsEncodingJSON(t *testing.T) {
+	type stateUpdate struct {
+		NewState struct {
+			StateReason     string          `json:"stateReason"`
+			StateReasonData json.RawMessage `json:"stateReasonData"`
+			StateValue      alarm.State     `json:"stateValue"`
+		} `json:"newState"`
+		OldState struct {
+			StateReason string      `json:"stateReason"`
+			StateValue  alarm.State `json:"stateValue"`
+		} `json:"oldState"`
+		Version string `json:"version"`
+	}
+	for _, r := range []alarm.Result{
+		{State: alarm.Alarm, Reason: "Threshold Crossed: 3 datapoints [1.0 (03/12/26 08:00:00)] were greater than the threshold (0.5).\t<&>\"ü\"",
+			ReasonData: `{"version":"1.0","recentDatapoints":[1.5,2]}`},
+		{State: alarm.OK, Reason: "set by hand", ReasonData: "{ \"spaced\" : [ 1, 2 ] }"},
+		{State: alarm.InsufficientData, Reason: "Unchecked"},
+	} {
+		var h stateUpdate
+		h.Version = "1.0"
+		h.OldState.StateValue, h.OldState.StateReason = alarm.OK, "before \u2028"
+		h.NewState.StateValue, h.NewState.StateReason = r.State, r.Reason
+		if r.ReasonData != "" {
+			h.NewState.StateReasonData = json.RawMessage(r.ReasonData)
+		}
+		want, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := stateUpdateData(alarm.OK, "before \u2028", r); got != string(want) {
+			t.Errorf("stateUpdateData\n got %s\nwant %s", got, want)
+		}
+	}
+}
