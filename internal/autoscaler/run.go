@@ -473,6 +473,7 @@ func (s *Service) flushActivities(ctx context.Context) {
 		for _, a := range s.unsaved {
 			a.unsaved = false
 		}
+		clear(s.unsaved) // the array is kept, not the activities
 		s.unsaved = s.unsaved[:0]
 	}
 }

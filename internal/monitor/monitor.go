@@ -283,6 +283,7 @@ func (m *Monitor) flushHistory(ctx context.Context) {
 	if err := m.store.AddHistory(ctx, m.pending); err != nil {
 		m.log.Error("recording alarm history", "err", err)
 	}
+	clear(m.pending) // the array is kept for the next items, not their strings
 	m.pending = m.pending[:0]
 }
 
