@@ -25,9 +25,11 @@ import (
 
 // MetricAlarm is an alarm: its configuration (as PutMetricAlarm sets it) and
 // its state.
+//
+// Its ARN is not kept (Monitor.ARN makes it from the name): 40,000 alarms
+// would hold 5 MB of them.
 type MetricAlarm struct {
 	AlarmName                          string
-	AlarmArn                           string
 	AlarmDescription                   string
 	AlarmConfigurationUpdatedTimestamp time.Time
 	ActionsEnabled                     bool
@@ -238,7 +240,6 @@ func (m *Monitor) Put(ctx context.Context, a MetricAlarm) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.alarms[a.AlarmName]
-	a.AlarmArn = m.ARN(a.AlarmName)
 	a.AlarmConfigurationUpdatedTimestamp = now
 	summary := fmt.Sprintf("Alarm %q created", a.AlarmName)
 	if old != nil {

@@ -88,9 +88,9 @@ func wireQueries(qs []metricquery.Query) []wireQuery {
 	return out
 }
 
-func toWire(a monitor.MetricAlarm) metricAlarm {
+func (h *Handler) toWire(a monitor.MetricAlarm) metricAlarm {
 	w := metricAlarm{
-		AlarmName: a.AlarmName, AlarmArn: a.AlarmArn, AlarmDescription: a.AlarmDescription,
+		AlarmName: a.AlarmName, AlarmArn: h.monitor.ARN(a.AlarmName), AlarmDescription: a.AlarmDescription,
 		AlarmConfigurationUpdatedTimestamp: awsjson.T(a.AlarmConfigurationUpdatedTimestamp),
 		ActionsEnabled:                     a.ActionsEnabled,
 		OKActions:                          nonNil(a.OKActions), AlarmActions: nonNil(a.AlarmActions), InsufficientDataActions: nonNil(a.InsufficientDataActions),
@@ -397,7 +397,7 @@ func (h *Handler) describeAlarms(ctx context.Context, body []byte) (any, error) 
 		return nil, err
 	}
 	for _, a := range page {
-		out.MetricAlarms = append(out.MetricAlarms, toWire(a))
+		out.MetricAlarms = append(out.MetricAlarms, h.toWire(a))
 	}
 	out.NextToken = next
 	return out, nil
@@ -430,7 +430,7 @@ func (h *Handler) describeAlarmsForMetric(ctx context.Context, body []byte) (any
 			in.Period != 0 && a.Period != in.Period || in.Unit != "" && a.Unit != in.Unit {
 			continue
 		}
-		out.MetricAlarms = append(out.MetricAlarms, toWire(a))
+		out.MetricAlarms = append(out.MetricAlarms, h.toWire(a))
 	}
 	return out, nil
 }
