@@ -42,31 +42,77 @@ func TestDistKeepsOneValueExactly(t *testing.T) {
 	}
 	d.add(42.5, 3)
 	d.add(42.5, 1)
-	if v, ok := d.quantile(0.99); !ok || v != 42.5 || d.sketch != nil || d.count != 4 {
-		t.Fatalf("one value: p99 %v %v, sketch %v, count %v", v, ok, d.sketch != nil, d.count)
+	if v, ok := d.quantile(0.99); !ok || v != 42.5 || d.more != nil || d.count != 4 {
+		t.Fatalf("one value: p99 %v %v, more %v, count %v", v, ok, d.more, d.count)
 	}
 	var agg dist
 	agg.merge(d)
 	other := dist{}
 	other.add(1000, 4)
 	agg.merge(other)
-	if agg.sketch == nil || agg.sketch.GetCount() != 8 {
-		t.Fatalf("merged: %+v", agg)
+	if agg.sketched() != nil {
+		t.Fatalf("two values were sketched: %+v", agg)
 	}
-	if v, _ := agg.quantile(0.99); math.Abs(v-1000) > 10 {
-		t.Fatalf("merged p99 %v, want 1000 within 1%%", v)
+	if v, _ := agg.quantile(0.99); v != 1000 {
+		t.Fatalf("merged p99 %v, want 1000 exactly", v)
 	}
-	if v, _ := agg.quantile(0.25); math.Abs(v-42.5) > 0.5 {
-		t.Fatalf("merged p25 %v, want 42.5 within 1%%", v)
+	if v, _ := agg.quantile(0.25); v != 42.5 {
+		t.Fatalf("merged p25 %v, want 42.5 exactly", v)
 	}
-	if d.sketch != nil || other.sketch != nil {
+	if d.more != nil || other.more != nil {
 		t.Fatal("merging changed its inputs")
 	}
 	// The stored form is a sketch either way.
-	var b []byte
-	d.encode(&b)
-	sk, err := ddsketch.DecodeDDSketch(b, sketchStore, nil)
-	if err != nil || sk.GetCount() != 4 {
-		t.Fatalf("decoded %v, %v", sk, err)
+	for x, count := range map[*dist]float64{&d: 4, &agg: 8} {
+		var b []byte
+		x.encode(&b)
+		sk, err := ddsketch.DecodeDDSketch(b, sketchStore, nil)
+		if err != nil || sk.GetCount() != count {
+			t.Fatalf("decoded %v, %v; want %v values", sk, err, count)
+		}
+	}
+}
+
+// TestDistExactThenSketched: up to maxExact distinct values a distribution
+// answers percentiles exactly, with DDSketch's rank; beyond, a sketch holds
+// every value and answers within its 1%; merges and the stored form keep
+// every count.
+func TestDistExactThenSketched(t *testing.T) {
+	var d dist
+	ref := newSketch()
+	add := func(v, c float64) {
+		d.add(v, c)
+		ref.AddWithCount(v, c)
+	}
+	for i, v := range []float64{5, 1, 3, 1, 9, -2, 0, 7} { // seven distinct values
+		add(v, float64(i+1))
+	}
+	if d.sketched() != nil {
+		t.Fatal("seven distinct values were sketched")
+	}
+	for _, q := range []float64{0, 0.1, 0.25, 0.5, 0.9, 0.99, 1} {
+		got, _ := d.quantile(q)
+		want, _ := ref.GetValueAtQuantile(q)
+		if math.Abs(got-want) > 0.01*math.Abs(want)+1e-9 {
+			t.Errorf("p%v = %v, the sketch says %v", q*100, got, want)
+		}
+	}
+	add(11, 2) // the eighth distinct value: still exact
+	add(12, 1) // the ninth: a sketch
+	if d.sketched() == nil || d.sketched().GetCount() != ref.GetCount() {
+		t.Fatalf("after nine distinct values: %+v", d)
+	}
+	var agg dist
+	agg.merge(d)
+	agg.merge(d)
+	if agg.sketched() == nil || agg.sketched().GetCount() != 2*ref.GetCount() || agg.sketched() == d.sketched() {
+		t.Fatalf("merged twice: %+v", agg)
+	}
+	for _, q := range []float64{0.1, 0.5, 0.9} {
+		got, _ := d.quantile(q)
+		want, _ := ref.GetValueAtQuantile(q)
+		if got != want {
+			t.Errorf("sketched p%v = %v, the same sketch says %v", q*100, got, want)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
@@ -59,70 +61,154 @@ func newSketch() *ddsketch.DDSketch {
 	return ddsketch.NewDDSketchFromStoreProvider(sketchMapping, sketchStore)
 }
 
-// dist is the distribution of a bucket's individual values. While every
-// value added is the same it is kept as that value and its count: a bucket
-// of a series that reports once per period (most alarms' metrics, in every
-// 10- and 60-second bucket) never needs a sketch, which is most of the
-// store's memory. The sketch is made when a second, different value comes,
-// and percentiles of a single value are that value, exactly.
+// dist is the distribution of a bucket's individual values, kept as
+// cheaply as its values allow. While every value added is the same it is
+// that value and its count: a bucket of a series that reports once per
+// period (most alarms' metrics, in every 10- and 60-second bucket) needs
+// nothing more. Up to maxExact distinct values are kept exactly (a
+// 5-minute bucket of a once-a-minute series holds five, for 63 days); a
+// sketch is made only beyond that, and holds every value from then on.
+// Percentiles of exact values are exact, with the rank DDSketch uses
+// (q × (count − 1), the first value whose cumulative count exceeds it), so
+// a bucket's percentile only moves by the sketch's 1% when it becomes one.
 type dist struct {
-	value, count float64
-	sketch       *ddsketch.DDSketch
+	value, count float64 // the first value and its count
+	more         *moreValues
+}
+
+// maxExact is how many distinct values a dist keeps before it sketches.
+const maxExact = 8
+
+// moreValues are the values of a dist beyond its first.
+type moreValues struct {
+	exact  []valueCount       // the other distinct values, while there is no sketch
+	sketch *ddsketch.DDSketch // every value, the first included
+}
+
+type valueCount struct{ value, count float64 }
+
+func (d *dist) sketched() *ddsketch.DDSketch {
+	if d.more == nil {
+		return nil
+	}
+	return d.more.sketch
 }
 
 func (d *dist) add(v, count float64) {
 	switch {
-	case d.sketch != nil:
-		d.sketch.AddWithCount(v, count)
+	case d.sketched() != nil:
+		d.more.sketch.AddWithCount(v, count)
+		return
 	case d.count == 0 || v == d.value:
 		d.value, d.count = v, d.count+count
-	default:
-		d.sketch = newSketch()
-		d.sketch.AddWithCount(d.value, d.count)
-		d.sketch.AddWithCount(v, count)
+		return
+	case d.more == nil:
+		d.more = &moreValues{}
 	}
+	m := d.more
+	for i := range m.exact {
+		if m.exact[i].value == v {
+			m.exact[i].count += count
+			return
+		}
+	}
+	if len(m.exact) < maxExact-1 {
+		m.exact = append(m.exact, valueCount{v, count})
+		return
+	}
+	d.toSketch()
+	m.sketch.AddWithCount(v, count)
 }
 
-// merge adds another distribution; the result never shares o's sketch.
+// toSketch moves the values into a sketch.
+func (d *dist) toSketch() {
+	if d.more == nil {
+		d.more = &moreValues{}
+	}
+	if d.more.sketch != nil {
+		return
+	}
+	sk := newSketch()
+	if d.count > 0 {
+		sk.AddWithCount(d.value, d.count)
+	}
+	for _, e := range d.more.exact {
+		sk.AddWithCount(e.value, e.count)
+	}
+	d.more.sketch, d.more.exact = sk, nil
+}
+
+// merge adds another distribution; the result never shares o's values.
 func (d *dist) merge(o dist) {
-	switch {
-	case o.sketch != nil && d.sketch == nil && d.count == 0:
-		d.sketch = o.sketch.Copy()
-	case o.sketch != nil:
-		if d.sketch == nil {
-			d.sketch = newSketch()
-			d.sketch.AddWithCount(d.value, d.count)
+	if sk := o.sketched(); sk != nil {
+		if d.count == 0 && d.more == nil {
+			d.value, d.count, d.more = o.value, o.count, &moreValues{sketch: sk.Copy()}
+			return
 		}
-		d.sketch.MergeWith(o.sketch)
-	case o.count > 0:
+		d.toSketch()
+		d.more.sketch.MergeWith(sk)
+		return
+	}
+	if o.count > 0 {
 		d.add(o.value, o.count)
+	}
+	if o.more != nil {
+		for _, e := range o.more.exact {
+			d.add(e.value, e.count)
+		}
 	}
 }
 
 // quantile returns the q-quantile (0..1) of the values, or false when none
 // were added.
 func (d *dist) quantile(q float64) (float64, bool) {
-	if d.sketch == nil {
+	if sk := d.sketched(); sk != nil {
+		if sk.IsEmpty() {
+			return 0, false
+		}
+		v, err := sk.GetValueAtQuantile(q)
+		return v, err == nil
+	}
+	if d.more == nil || len(d.more.exact) == 0 {
 		return d.value, d.count > 0
 	}
-	if d.sketch.IsEmpty() {
-		return 0, false
+	var buf [maxExact]valueCount
+	vals := append(append(buf[:0], valueCount{d.value, d.count}), d.more.exact...)
+	slices.SortFunc(vals, func(a, b valueCount) int { return cmp.Compare(a.value, b.value) })
+	total := 0.0
+	for _, e := range vals {
+		total += e.count
 	}
-	v, err := d.sketch.GetValueAtQuantile(q)
-	return v, err == nil
+	rank := float64(q * (total - 1)) // as DDSketch computes it, without FMA
+	cum := 0.0
+	for _, e := range vals {
+		if cum += e.count; cum > rank {
+			return e.value, true
+		}
+	}
+	return vals[len(vals)-1].value, true
 }
 
 // encode appends the distribution as a DDSketch (the stored form), or
 // nothing when none is known.
 func (d *dist) encode(b *[]byte) {
-	sk := d.sketch
+	sk := d.sketched()
 	if sk == nil && d.count > 0 {
-		sk = newSketch()
-		sk.AddWithCount(d.value, d.count)
+		cp := dist{value: d.value, count: d.count}
+		if d.more != nil {
+			cp.more = &moreValues{exact: d.more.exact}
+		}
+		cp.toSketch()
+		sk = cp.more.sketch
 	}
 	if sk != nil {
 		sk.Encode(b, false)
 	}
+}
+
+// sketchDist is a stored distribution (a decoded sketch).
+func sketchDist(sk *ddsketch.DDSketch) dist {
+	return dist{count: sk.GetCount(), more: &moreValues{sketch: sk}}
 }
 
 // bucket is one aggregation interval of one series.

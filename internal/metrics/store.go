@@ -213,7 +213,7 @@ func Open(p Persister) (*Store, error) {
 			if err != nil {
 				return fmt.Errorf("stored sketch: %w", err)
 			}
-			b.dist.sketch = sk
+			b.dist = sketchDist(sk)
 		}
 		*u.buckets[level].add(pb.Start) = b
 		return nil
