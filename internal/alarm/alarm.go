@@ -92,7 +92,8 @@ func Evaluate(c Config, current State, points []Point, now time.Time) Result {
 	n, m := c.EvaluationPeriods, c.M()
 	real := points // without a missing period, as is usual, nothing is copied
 	if slices.ContainsFunc(points, func(p Point) bool { return p.Missing }) {
-		real = nil
+		var buf [32]Point // on the stack: ranges are short (a longer one grows onto the heap)
+		real = buf[:0]
 		for _, p := range points {
 			if !p.Missing {
 				real = append(real, p)
