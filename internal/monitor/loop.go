@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
@@ -38,7 +39,7 @@ func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 	// The states that changed are written at once, with the round's
 	// history: thousands of alarms change in a busy round.
 	var states []store.Doc
-	for _, a := range m.alarms {
+	for _, a := range m.evaluationOrder() {
 		if m.evaluate(ctx, a, now) {
 			states = append(states, m.stateDoc(a))
 		}
@@ -49,6 +50,31 @@ func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 		}
 	}
 	m.flushHistory(ctx)
+}
+
+// evaluationOrder is the alarms by the series they read (then by name), so
+// that the alarms of one series (a target-tracking policy's two) are
+// evaluated one after the other and the second finds the series' buckets
+// in the CPU's cache; in the map's random order each read missed it
+// (measured: a third of a 40,000-alarm round's reading). Callers hold m.mu.
+func (m *Monitor) evaluationOrder() []*MetricAlarm {
+	if m.order != nil && len(m.order) == len(m.alarms) {
+		return m.order
+	}
+	m.order = make([]*MetricAlarm, 0, len(m.alarms))
+	for _, a := range m.alarms {
+		if key, ok := a.metric(); ok && a.series.ID == "" {
+			a.series.ID = key.Normalize().ID()
+		}
+		m.order = append(m.order, a)
+	}
+	slices.SortFunc(m.order, func(a, b *MetricAlarm) int {
+		if c := strings.Compare(a.series.ID, b.series.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.AlarmName, b.AlarmName)
+	})
+	return m.order
 }
 
 // due reports whether an alarm should be evaluated at now: high-resolution

@@ -134,6 +134,9 @@ type Monitor struct {
 
 	mu      sync.Mutex
 	alarms  map[string]*MetricAlarm
+	// order is the alarms in the order EvaluateAll reads them (see
+	// evaluationOrder); nil when the alarms changed since it was made.
+	order   []*MetricAlarm
 	pending []store.HistoryItem // written together by flushHistory
 	outbox  []delivery          // actions to deliver once mu is released
 	scratch []alarm.Point       // the evaluation range being read (see points)
@@ -167,6 +170,7 @@ func New(ctx context.Context, o Options) (*Monitor, error) {
 			return nil, fmt.Errorf("stored alarm: %w", err)
 		}
 		m.alarms[a.AlarmName] = &a
+		m.order = nil
 	}
 	states, err := o.Store.List(ctx, kindAlarmState)
 	if err != nil {
@@ -385,6 +389,7 @@ func (m *Monitor) Delete(ctx context.Context, names []string) (missing []string,
 			return nil, err
 		}
 		delete(m.alarms, n)
+		m.order = nil
 	}
 	return missing, nil
 }
