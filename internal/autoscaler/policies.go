@@ -327,6 +327,9 @@ func (s *Service) deletePolicy(ctx context.Context, p *Policy) error {
 // addPolicy indexes a policy (new, or replacing the one with its ARN).
 // Callers hold s.mu.
 func (s *Service) addPolicy(p *Policy) {
+	if old := s.policies[p.ARN]; old != nil && old != p {
+		old.removed = true
+	}
 	s.policies[p.ARN] = p
 	m := s.byTarget[p.TargetKey]
 	if m == nil {
@@ -338,6 +341,7 @@ func (s *Service) addPolicy(p *Policy) {
 
 // removePolicy forgets a policy. Callers hold s.mu.
 func (s *Service) removePolicy(p *Policy) {
+	p.removed = true
 	delete(s.policies, p.ARN)
 	if m := s.byTarget[p.TargetKey]; m != nil {
 		delete(m, p.ARN)

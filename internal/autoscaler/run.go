@@ -30,12 +30,12 @@ func (s *Service) Deliver(ctx context.Context, action string, a *monitor.MetricA
 	// The monitor delivers outside its own lock, so taking s.mu (under which
 	// the autoscaler calls the monitor) cannot deadlock.
 	s.mu.Lock()
-	_, ok := s.policies[arn]
+	p := s.policies[arn]
 	s.mu.Unlock()
-	if !ok {
+	if p == nil {
 		return fmt.Errorf("no scaling policy %s", arn)
 	}
-	s.enqueue(trigger{policyARN: arn, alarm: a, state: state})
+	s.enqueue(trigger{policy: p, alarm: a, state: state})
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (s *Service) retrigger(key string) {
 	for _, p := range s.byTarget[key] {
 		for _, a := range s.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
 			if a.StateValue == alarm.Alarm {
-				trs = append(trs, trigger{p.ARN, &a, a.StateValue}) // a is a copy: its own
+				trs = append(trs, trigger{p, &a, a.StateValue}) // a is a copy: its own
 			}
 		}
 	}
@@ -119,9 +119,19 @@ func (s *Service) current(ctx context.Context, t *Target) (int, error) {
 	return c.desired, err
 }
 
+// policyOf is the policy an alarm action is for: the one it was delivered
+// to, or, if that was replaced since (PutScalingPolicy), the policy of its
+// ARN now; nil if it was deleted. Callers hold s.mu.
+func (s *Service) policyOf(tr trigger) *Policy {
+	if !tr.policy.removed {
+		return tr.policy
+	}
+	return s.policies[tr.policy.ARN]
+}
+
 // react decides on one alarm action. Callers hold s.mu.
 func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
-	p := s.policies[tr.policyARN]
+	p := s.policyOf(tr)
 	if p == nil {
 		return
 	}

@@ -116,3 +116,36 @@ func TestDeliverNeverRefuses(t *testing.T) {
 		t.Fatalf("%d left after deciding", len(s.queue))
 	}
 }
+
+// TestQueuedActionFollowsItsPolicy: an action queued for a policy that is
+// replaced before it is decided is decided by the replacement; one queued
+// for a deleted policy by none.
+func TestQueuedActionFollowsItsPolicy(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newTestService(t, openSQLite(t), &fakeHosting{capacity: 1})
+	put := func(target float64) *Policy {
+		arn, _, err := s.PutPolicy(ctx, PolicyInput{Name: "inv", ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension,
+			Type: "TargetTrackingScaling", TT: &TTInput{TargetValue: target, Predefined: InvocationsPerInstance, Raw: []byte("{}")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.policies[arn]
+	}
+	first := put(100)
+	tr := trigger{policy: first, state: alarm.Alarm}
+	second := put(50)
+	s.mu.Lock()
+	got := s.policyOf(tr)
+	s.mu.Unlock()
+	if got != second || got.TT.TargetValue != 50 {
+		t.Fatalf("a queued action of a replaced policy is for %+v, want the replacement", got)
+	}
+	if err := s.DeletePolicy(ctx, "inv", Namespace, resourceID, Dimension); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if got := s.policyOf(trigger{policy: second}); got != nil {
+		t.Fatalf("a queued action of a deleted policy is for %+v", got)
+	}
+}

@@ -115,7 +115,7 @@ type Service struct {
 }
 
 type trigger struct {
-	policyARN string
+	policy    *Policy
 	alarm     *monitor.MetricAlarm // its configuration only (see monitor.ActionSink)
 	state     alarm.State
 }
@@ -151,8 +151,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		if err != nil {
 			return fmt.Errorf("target %s: %w", t.ResourceID, err)
 		}
-		t.res = res
-		s.targets[t.Key()] = &t
+		t.res, t.key = res, t.Key()
+		s.targets[t.key] = &t
 		return nil
 	}); err != nil {
 		return nil, err
@@ -260,7 +260,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 			return "", errorf(ErrLimit, "You have reached the maximum of %d scalable targets for the sagemaker service namespace.", s.o.MaxTargets)
 		}
 		t = &Target{ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceID, ScalableDimension: in.ScalableDimension,
-			CreationTime: s.o.Clock.Now(), res: res,
+			CreationTime: s.o.Clock.Now(), res: res, key: targetKey(in.ServiceNamespace, in.ResourceID, in.ScalableDimension),
 			RoleARN: res.serviceRole(s.o.Region, s.o.AccountID),
 			ARN:     arn.New("application-autoscaling", s.o.Region, s.o.AccountID, "scalable-target/"+randomID(18))}
 	}

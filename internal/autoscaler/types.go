@@ -28,11 +28,20 @@ type Target struct {
 	ARN               string
 	// res is the resource the target scales (from the registry).
 	res resource
+	// key is Key, made once (decisions look targets up by it).
+	key string
 }
 
 // Key identifies a target.
 func (t *Target) Key() string {
-	return t.ServiceNamespace + "|" + t.ResourceID + "|" + t.ScalableDimension
+	if t.key != "" {
+		return t.key
+	}
+	return targetKey(t.ServiceNamespace, t.ResourceID, t.ScalableDimension)
+}
+
+func targetKey(namespace, resourceID, dimension string) string {
+	return namespace + "|" + resourceID + "|" + dimension
 }
 
 // Alarm names an alarm of a policy.
@@ -69,6 +78,10 @@ type Policy struct {
 
 	// Cooldown state (persisted flat, as its fields).
 	scaling.Cooldown
+
+	// removed is set when the policy is deleted or replaced: the alarm
+	// actions queued for it then look its ARN up again.
+	removed bool
 }
 
 // ScheduledAction is a scheduled action.
