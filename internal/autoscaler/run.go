@@ -474,7 +474,7 @@ func (s *Service) flushActivities(ctx context.Context) {
 	}
 	docs := make([]store.ActivityDoc, len(s.unsaved))
 	for i, a := range s.unsaved {
-		b, _ := json.Marshal(a)
+		b := a.appendJSON(make([]byte, 0, 512))
 		docs[i] = store.ActivityDoc{ID: a.ActivityID, Target: a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension, Start: a.StartTime, Doc: b}
 	}
 	err := s.o.Store.PutActivities(ctx, docs)

@@ -2,10 +2,12 @@ package autoscaler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/clock"
@@ -147,5 +149,30 @@ func TestQueuedActionFollowsItsPolicy(t *testing.T) {
 	defer s.mu.Unlock()
 	if got := s.policyOf(trigger{policy: second}); got != nil {
 		t.Fatalf("a queued action of a deleted policy is for %+v", got)
+	}
+}
+
+// TestActivityJSONAsEncodingJSON: an activity's hand-written stored form is
+// what encoding/json writes, byte for byte, and reads back as it.
+func TestActivityJSONAsEncodingJSON(t *testing.T) {
+	end := scenarioEpoch.Add(90 * time.Second).In(time.FixedZone("x", 3600))
+	two, five := 2, 5
+	for _, a := range []Activity{
+		{ActivityID: "a1", ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension,
+			Description: "Setting desired instance count to 3.", Cause: `monitor alarm "x" <&> in state ALARM triggered policy p` + "\t\u2028ü",
+			StartTime: scenarioEpoch.Add(123456789), StatusCode: StatusPending, Desired: 3, From: 1},
+		{ActivityID: "a2", StartTime: scenarioEpoch, EndTime: &end, StatusCode: StatusSuccessful, StatusMessage: "Successfully set desired instance count to 3.",
+			Details: "{}", Desired: 3, Policy: "arn:aws:autoscaling:...:policyName/p", Out: true, From: 2},
+		{ActivityID: "a3", StartTime: scenarioEpoch, StatusCode: "Failed", NotScaledReasons: []NotScaledReason{
+			{Code: "AlreadyAtMaxCapacity", MaxCapacity: &five, CurrentCapacity: &five}, {Code: "AlreadyAtMinCapacity", MinCapacity: &two}}},
+	} {
+		want, err := json.Marshal(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := a.appendJSON(nil)
+		if string(got) != string(want) {
+			t.Errorf("activity %s\n got %s\nwant %s", a.ActivityID, got, want)
+		}
 	}
 }
