@@ -115,9 +115,9 @@ type Service struct {
 }
 
 type trigger struct {
-	policy    *Policy
-	alarm     *monitor.MetricAlarm // its configuration only (see monitor.ActionSink)
-	state     alarm.State
+	policy *Policy
+	alarm  *monitor.MetricAlarm // its configuration only (see monitor.ActionSink)
+	state  alarm.State
 }
 
 // New loads persisted targets, policies and scheduled actions.

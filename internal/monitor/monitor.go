@@ -132,8 +132,8 @@ type Monitor struct {
 	region  string
 	account string
 
-	mu      sync.Mutex
-	alarms  map[string]*MetricAlarm
+	mu     sync.Mutex
+	alarms map[string]*MetricAlarm
 	// order is the alarms in the order EvaluateAll reads them (see
 	// evaluationOrder); nil when the alarms changed since it was made.
 	order   []*MetricAlarm
