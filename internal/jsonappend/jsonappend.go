@@ -10,19 +10,16 @@ import (
 // String appends s as a JSON string, escaped as json.Marshal escapes it
 // (including <, > and & as \u003c, \u003e, \u0026).
 func String(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 {
-			// Control characters and UTF-8 (invalid sequences, U+2028):
-			// rare here, and encoding/json's rules for them are many.
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
+	n0 := len(b)
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if plain[c] {
+			continue
+		}
 		var esc string
-		switch s[i] {
+		switch c {
 		case '"':
 			esc = `\"`
 		case '\\':
@@ -34,7 +31,10 @@ func String(b []byte, s string) []byte {
 		case '&':
 			esc = `\u0026`
 		default:
-			continue
+			// Control characters and UTF-8 (invalid sequences, U+2028):
+			// rare here, and encoding/json's rules for them are many.
+			q, _ := json.Marshal(s)
+			return append(b[:n0], q...)
 		}
 		b = append(b, s[start:i]...)
 		b = append(b, esc...)
@@ -43,6 +43,18 @@ func String(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// plain are the bytes a JSON string holds as they are: printable ASCII
+// but for the five String escapes.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
 
 // Float appends f as encoding/json does: the shortest decimal form, with an
 // exponent below 1e-6 and from 1e21 on. f must be finite.

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -456,19 +455,34 @@ func stateUpdateData(old alarm.State, oldReason string, r alarm.Result) string {
 	b = jsonappend.Field(b, "stateReasonData")
 	if r.ReasonData == "" {
 		b = append(b, "null"...)
+	} else if verbatim(r.ReasonData) {
+		b = append(b, r.ReasonData...) // the alarm's own: compact, nothing to escape
 	} else {
-		// Reason data is compact JSON (alarm's own, or SetAlarmState's,
-		// which the API validated as JSON); encoding/json compacts it.
-		buf := bytes.NewBuffer(b)
-		if json.Compact(buf, []byte(r.ReasonData)) != nil {
-			buf.WriteString("null")
+		// SetAlarmState's (validated as JSON): compacted and HTML-escaped,
+		// as encoding/json writes a RawMessage.
+		raw, err := json.Marshal(json.RawMessage(r.ReasonData))
+		if err != nil {
+			raw = []byte("null")
 		}
-		b = buf.Bytes()
+		b = append(b, raw...)
 	}
 	b = jsonappend.String(jsonappend.Field(b, "stateValue"), string(r.State))
 	b = jsonappend.String(append(b, `},"oldState":{"stateReason":`...), oldReason)
 	b = jsonappend.String(jsonappend.Field(b, "stateValue"), string(old))
 	return string(append(b, `},"version":"1.0"}`...))
+}
+
+// verbatim reports whether encoding/json writes the JSON document s as it
+// is: without whitespace to compact away and without anything it escapes
+// (<, >, &, U+2028, U+2029, whose UTF-8 starts with 0xE2).
+func verbatim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '<', '>', '&', 0xe2:
+			return false
+		}
+	}
+	return true
 }
 
 // actionData is an Action history item's HistoryData, written by hand as

@@ -326,6 +326,7 @@ func TestStateUpdateDataAsEncodingJSON(t *testing.T) {
 		{State: alarm.Alarm, Reason: "Threshold Crossed: 3 datapoints [1.0 (03/12/26 08:00:00)] were greater than the threshold (0.5).\t<&>\"ü\"",
 			ReasonData: `{"version":"1.0","recentDatapoints":[1.5,2]}`},
 		{State: alarm.OK, Reason: "set by hand", ReasonData: "{ \"spaced\" : [ 1, 2 ] }"},
+		{State: alarm.OK, Reason: "set by hand", ReasonData: `{"html":"<b>&amp;</b>","sep":"\u2028","raw":"` + "\u2028" + `"}`},
 		{State: alarm.InsufficientData, Reason: "Unchecked"},
 	} {
 		var h stateUpdate
