@@ -69,26 +69,25 @@ type Datapoint struct {
 // not nil, is the series' (see metrics.SeriesRef). A unit selects
 // the points published with it; without one, every unit's are merged.
 func Read(st Store, ms MetricStat, ref *metrics.SeriesRef, start, end, now time.Time) ([]Datapoint, error) {
-	var out []Datapoint
-	err := Scan(st, ms, ref, start, end, now, func(dp Datapoint) { out = append(out, dp) })
-	return out, err
+	return Append(nil, st, ms, ref, start, end, now)
 }
 
-// Scan is Read handing each datapoint to fn (which must not call the
-// store) instead of collecting them.
-func Scan(st Store, ms MetricStat, ref *metrics.SeriesRef, start, end, now time.Time, fn func(Datapoint)) error {
+// Append is Read appending to dst: a reader of thousands of metrics a
+// minute (the alarms) reuses one slice.
+func Append(dst []Datapoint, st Store, ms MetricStat, ref *metrics.SeriesRef, start, end, now time.Time) ([]Datapoint, error) {
 	stat, err := metrics.ParseStat(ms.Stat)
 	if err != nil {
-		return err
+		return dst, err
 	}
 	if ref == nil {
 		ref = &metrics.SeriesRef{ID: ms.Series.Normalize().ID()}
 	}
-	return st.Scan(ref, ms.Unit, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
+	err = st.Scan(ref, ms.Unit, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
 		if v, ok := dp.Value(stat); ok {
-			fn(Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
+			dst = append(dst, Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
 		}
 	})
+	return dst, err
 }
 
 var idRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
@@ -256,11 +255,12 @@ func readMetric(st Store, ms MetricStat, grid []time.Time, end, now time.Time) (
 	for i, t := range grid {
 		index[t.Unix()] = i
 	}
-	err := Scan(st, ms, nil, grid[0], end, now, func(dp Datapoint) {
+	dps, err := Read(st, ms, nil, grid[0], end, now)
+	for _, dp := range dps {
 		if i, ok := index[dp.Timestamp.Unix()]; ok {
 			vals[i] = dp.Value
 		}
-	})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -145,11 +145,13 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if a.series.ID == "" {
 		a.series.ID = key.Normalize().ID()
 	}
-	metricquery.Scan(m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, &a.series, start, end, now, func(dp metricquery.Datapoint) {
-		if i := int(dp.Timestamp.Sub(start) / period); i >= 0 && i < len(out) {
+	m.read, _ = metricquery.Append(m.read[:0], m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, &a.series, start, end, now)
+	first, step := start.Unix(), int64(period/time.Second)
+	for _, dp := range m.read {
+		if i := int((dp.Timestamp.Unix() - first) / step); i >= 0 && i < len(out) {
 			out[i] = alarm.Point{Timestamp: dp.Timestamp, Value: dp.Value, SampleCount: dp.SampleCount}
 		}
-	})
+	}
 	return out
 }
 

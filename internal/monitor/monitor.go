@@ -136,9 +136,10 @@ type Monitor struct {
 	// order is the alarms in the order EvaluateAll reads them (see
 	// evaluationOrder); nil when the alarms changed since it was made.
 	order   []*MetricAlarm
-	pending []store.HistoryItem // written together by flushHistory
-	outbox  []delivery          // actions to deliver once mu is released
-	scratch []alarm.Point       // the evaluation range being read (see points)
+	pending []store.HistoryItem     // written together by flushHistory
+	outbox  []delivery              // actions to deliver once mu is released
+	scratch []alarm.Point           // the evaluation range being read (see points)
+	read    []metricquery.Datapoint // its datapoints, as read
 }
 
 // Options configure a Monitor.
