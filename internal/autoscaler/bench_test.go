@@ -69,13 +69,17 @@ func (f *manyEndpoints) UpdateEndpointWeightsAndCapacities(_ context.Context, na
 // BenchmarkControlPlane is 10,000 targets with two target-tracking policies
 // each (20,000 policies, 40,000 alarms) and metrics that keep changing; one
 // op is a full round: a minute of new datapoints, every alarm evaluated,
-// every action decided and applied.
+// every action decided and applied. The -1000 and -50000 runs are the same
+// round at a tenth and five times the size (the envelope in the README).
 // The -postgres runs keep every write (alarm states and history,
 // activities, capacity) in a real PostgreSQL, as a replicated ebb does.
 func BenchmarkControlPlane(b *testing.B) {
 	discard := func(testing.TB) benchStore { return &discardStore{} }
-	b.Run("changing", func(b *testing.B) { benchControlPlane(b, true, discard) })
-	b.Run("steady", func(b *testing.B) { benchControlPlane(b, false, discard) })
+	b.Run("changing", func(b *testing.B) { benchControlPlane(b, 10000, true, discard) })
+	b.Run("steady", func(b *testing.B) { benchControlPlane(b, 10000, false, discard) })
+	// The envelope: the same round at a tenth and five times the size.
+	b.Run("changing-1000", func(b *testing.B) { benchControlPlane(b, 1000, true, discard) })
+	b.Run("changing-50000", func(b *testing.B) { benchControlPlane(b, 50000, true, discard) })
 	pg := func(t testing.TB) benchStore {
 		s, err := postgres.Open(context.Background(), pgtest.Shared(t).Database(t))
 		if err != nil {
@@ -84,7 +88,7 @@ func BenchmarkControlPlane(b *testing.B) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	b.Run("changing-postgres", func(b *testing.B) { benchControlPlane(b, true, pg) })
+	b.Run("changing-postgres", func(b *testing.B) { benchControlPlane(b, 10000, true, pg) })
 }
 
 // benchStore is what the autoscaler and the alarms need of a store.
@@ -93,8 +97,7 @@ type benchStore interface {
 	monitor.Store
 }
 
-func benchControlPlane(b *testing.B, changing bool, open func(testing.TB) benchStore) {
-	const targets = 10000
+func benchControlPlane(b *testing.B, targets int, changing bool, open func(testing.TB) benchStore) {
 	ctx := context.Background()
 	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
