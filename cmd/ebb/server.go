@@ -333,7 +333,9 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	// deferred before hosting's stop, this runs after it.
 	var instanceLogs *logs.Store
 	if c.Runtime == "process" {
-		if instanceLogs, err = logs.Open(logs.Options{Dir: filepath.Join(c.Data, "cwlogs"), Clock: newClock(c),
+		// Polled every half second of real time, whatever --time-scale.
+		poll := time.Duration(float64(logs.DefaultPollInterval) * c.TimeScale)
+		if instanceLogs, err = logs.Open(logs.Options{Dir: filepath.Join(c.Data, "cwlogs"), Clock: newClock(c), PollInterval: poll,
 			RetentionDays: c.LogRetentionDays, Logger: log.With("component", "logs")}); err != nil {
 			return fmt.Errorf("instance logs: %w", err)
 		}

@@ -512,6 +512,11 @@ func (h *Handler) filterEvents(_ context.Context, body []byte) (any, error) {
 		if !strings.HasPrefix(s.Name, in.LogStreamNamePrefix) || (len(in.LogStreamNames) > 0 && !slices.Contains(in.LogStreamNames, s.Name)) {
 			continue
 		}
+		// A stream whose events all lie outside the window is not read
+		// (aws logs tail --follow asks every few seconds for the newest).
+		if s.Last.IsZero() || (window.start != nil && s.Last.UnixMilli() < *window.start) || (window.end != nil && s.First.UnixMilli() > *window.end) {
+			continue
+		}
 		err := h.logs.Events(group, s.Name, func(ev logs.Event) bool {
 			p := position{T: ev.Time.UnixMilli(), S: s.Name, Q: ev.Seq}
 			if window.holds(ev.Time) && (after == nil || p.compare(*after) > 0) && pattern.Match(ev.Message) {
