@@ -140,6 +140,7 @@ type Monitor struct {
 	outbox  []delivery              // actions to deliver once mu is released
 	scratch []alarm.Point           // the evaluation range being read (see points)
 	read    []metricquery.Datapoint // its datapoints, as read
+	last    lastRead                // what read holds
 }
 
 // Options configure a Monitor.

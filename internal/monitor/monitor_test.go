@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -343,5 +344,42 @@ func TestStateUpdateDataAsEncodingJSON(t *testing.T) {
 		if got := stateUpdateData(alarm.OK, "before \u2028", r); got != string(want) {
 			t.Errorf("stateUpdateData\n got %s\nwant %s", got, want)
 		}
+	}
+}
+
+// TestSharedReadIsTheOwn: an alarm whose range lies within the one the
+// previous alarm read (the short alarm of a target-tracking pair after the
+// long one) gets the datapoints its own read would get; another statistic
+// or period reads anew.
+func TestSharedReadIsTheOwn(t *testing.T) {
+	ms, _ := metrics.Open(nil)
+	for i := range 40 {
+		ms.Put([]metrics.Point{{Series: cpu, Timestamp: t0.Add(time.Duration(i)*time.Minute + 10*time.Second), Value: float64(i % 7)},
+			{Series: cpu, Timestamp: t0.Add(time.Duration(i)*time.Minute + 40*time.Second), Value: float64(i % 5)}})
+	}
+	now := t0.Add(40*time.Minute + 5*time.Second)
+	alarmOf := func(name, stat string, periods int) *MetricAlarm {
+		return &MetricAlarm{AlarmName: name, Namespace: cpu.Namespace, MetricName: cpu.MetricName, Dimensions: cpu.Dimensions,
+			Statistic: stat, Period: 60, EvaluationPeriods: periods, Threshold: 3, ComparisonOperator: "GreaterThanThreshold"}
+	}
+	own := func(a *MetricAlarm) []alarm.Point {
+		m := &Monitor{metrics: ms}
+		return slices.Clone(m.points(a, a.config(), now))
+	}
+	m := &Monitor{metrics: ms}
+	long, short, max := alarmOf("low", "Average", 15), alarmOf("high", "Average", 3), alarmOf("max", "Maximum", 3)
+	m.points(long, long.config(), now)
+	longRead := m.last
+	for _, a := range []*MetricAlarm{short, max} {
+		got, want := slices.Clone(m.points(a, a.config(), now)), own(a)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s after the long read:\n got %+v\nwant %+v", a.AlarmName, got, want)
+		}
+		if a == short && m.last != longRead {
+			t.Errorf("the short range was read anew: %+v", m.last)
+		}
+	}
+	if m.last.stat != "Maximum" {
+		t.Errorf("another statistic did not read anew: last read %+v", m.last)
 	}
 }
