@@ -181,11 +181,16 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 // metricValue reads a policy's metric: the newest datapoint of the last
 // periods (target tracking), or the aggregated datapoints of the alarm's
 // evaluation (step), fresh from the store.
-func (s *Service) metricValues(queries []metricquery.Query, period time.Duration, n int, now time.Time) []float64 {
+// cache, if not nil, finds the metric when it is one series.
+func (s *Service) metricValues(queries []metricquery.Query, cache *seriesCache, period time.Duration, n int, now time.Time) []float64 {
 	end := now.Truncate(period)
 	if len(queries) == 1 && queries[0].MetricStat != nil {
 		// One metric, no math: the reader's fast path.
-		dps, err := metricquery.Read(s.o.Metrics, *queries[0].MetricStat, nil, end.Add(-time.Duration(n)*period), end, now)
+		var ref *metrics.SeriesRef
+		if cache != nil {
+			ref = cache.get(queries[0].MetricStat.Series)
+		}
+		dps, err := metricquery.Read(s.o.Metrics, *queries[0].MetricStat, ref, end.Add(-time.Duration(n)*period), end, now)
 		if err != nil {
 			return nil
 		}
@@ -234,7 +239,7 @@ func alarmQueries(a *monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
 func (s *Service) decideTT(p *Policy, a *monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
 	tt := p.TT
 	queries, period := alarmQueries(a)
-	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
+	vals := s.metricValues(queries, &tt.series, period, a.EvaluationPeriods, now)
 	if len(vals) == 0 {
 		return 0, false, false
 	}
@@ -268,13 +273,13 @@ func (s *Service) decideTT(p *Policy, a *monitor.MetricAlarm, current int, now t
 // deciding (whose metric is known) considers: ready when its low alarm is in
 // ALARM and its metric has a value.
 func (s *Service) scaleInVote(p, deciding *Policy, metric float64, now time.Time) scaling.ScaleInVote {
-	low := s.o.Alarms.Describe(monitor.Filter{Names: []string{p.TT.AlarmLow}})
-	if len(low) == 0 || low[0].StateValue != alarm.Alarm {
+	low, state, ok := s.o.Alarms.Lookup(p.TT.AlarmLow)
+	if !ok || state != alarm.Alarm {
 		return scaling.ScaleInVote{}
 	}
 	if p != deciding {
-		q, per := alarmQueries(&low[0])
-		vals := s.metricValues(q, per, low[0].EvaluationPeriods, now)
+		q, per := alarmQueries(low)
+		vals := s.metricValues(q, &p.TT.series, per, low.EvaluationPeriods, now)
 		if len(vals) == 0 {
 			return scaling.ScaleInVote{}
 		}
@@ -286,7 +291,7 @@ func (s *Service) scaleInVote(p, deciding *Policy, metric float64, now time.Time
 // decideStep gathers the inputs of a step decision and asks package scaling.
 func (s *Service) decideStep(p *Policy, a *monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
 	queries, period := alarmQueries(a)
-	vals := s.metricValues(queries, period, a.EvaluationPeriods, now)
+	vals := s.metricValues(queries, nil, period, a.EvaluationPeriods, now)
 	above := strings.HasPrefix(a.ComparisonOperator, "GreaterThan")
 	return scaling.StepScaling(*p.Step, current, vals, a.Threshold, above, p.Cooldown, now)
 }

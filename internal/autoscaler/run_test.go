@@ -176,3 +176,17 @@ func TestActivityJSONAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestSeriesCacheFollowsTheMetric: the cache finds the series of the metric
+// it is asked for, also when that is another metric than the last.
+func TestSeriesCacheFollowsTheMetric(t *testing.T) {
+	var c seriesCache
+	a := metrics.Series{Namespace: "AWS/SageMaker", MetricName: "InvocationsPerInstance", Dimensions: []metrics.Dimension{{Name: "VariantName", Value: "v"}, {Name: "EndpointName", Value: "e"}}}
+	b := a
+	b.Dimensions = []metrics.Dimension{{Name: "VariantName", Value: "v"}, {Name: "EndpointName", Value: "other"}}
+	for _, m := range []metrics.Series{a, a, b, a} {
+		if got, want := c.get(m).ID, m.Normalize().ID(); got != want {
+			t.Fatalf("ref of %v = %s, want %s", m.Dimensions, got, want)
+		}
+	}
+}

@@ -45,6 +45,7 @@ type Alarms interface {
 	Put(ctx context.Context, a monitor.MetricAlarm) error
 	Delete(ctx context.Context, names []string) ([]string, error)
 	Describe(f monitor.Filter) []monitor.MetricAlarm
+	Lookup(name string) (*monitor.MetricAlarm, alarm.State, bool)
 	ARN(name string) string
 }
 

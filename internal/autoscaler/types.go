@@ -2,11 +2,13 @@ package autoscaler
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/jsonappend"
 	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/scaling"
 )
 
@@ -65,6 +67,28 @@ type TargetTracking struct {
 	Queries []metricquery.Query
 	// AlarmHigh and AlarmLow are the alarms the policy owns.
 	AlarmHigh, AlarmLow string
+
+	// series finds the metric of its alarms in the metric store, for the
+	// decisions that read it whenever an alarm in ALARM repeats its action
+	// (every minute, for thousands of policies).
+	series seriesCache
+}
+
+// seriesCache finds a metric's series in the metric store without making
+// its ID (normalized, sorted, joined) on every read: it holds the ref of
+// the last metric it was asked for.
+type seriesCache struct {
+	of  metrics.Series
+	ref metrics.SeriesRef
+}
+
+// get returns the ref of a metric.
+func (c *seriesCache) get(m metrics.Series) *metrics.SeriesRef {
+	if c.ref.ID == "" || c.of.Namespace != m.Namespace || c.of.MetricName != m.MetricName || !slices.Equal(c.of.Dimensions, m.Dimensions) {
+		m.Dimensions = slices.Clone(m.Dimensions)
+		*c = seriesCache{of: m, ref: metrics.SeriesRef{ID: m.Normalize().ID()}}
+	}
+	return &c.ref
 }
 
 // Policy is a scaling policy.

@@ -196,6 +196,19 @@ func (m *Monitor) SetActions(s ActionSink) {
 	m.actions = s
 }
 
+// Lookup returns an alarm itself and its state, without copying it (a
+// busy round's decisions look thousands up): as for ActionSink, only its
+// configuration may be read, which never changes in place.
+func (m *Monitor) Lookup(name string) (*MetricAlarm, alarm.State, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.alarms[name]
+	if a == nil {
+		return nil, "", false
+	}
+	return a, a.StateValue, true
+}
+
 // ARN builds an alarm's ARN.
 func (m *Monitor) ARN(name string) string {
 	return arn.New("cloudwatch", m.region, m.account, "alarm:"+name)
