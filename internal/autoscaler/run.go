@@ -22,7 +22,7 @@ import (
 // Deliver queues an alarm action for Run. It implements monitor.ActionSink:
 // Application Auto Scaling policy ARNs (with or without :createdBy/<id>) are
 // ebb's; anything else is not.
-func (s *Service) Deliver(ctx context.Context, action string, a *monitor.MetricAlarm, state alarm.State) error {
+func (s *Service) Deliver(ctx context.Context, action string, act monitor.Action) error {
 	if arn.Service(action) != "autoscaling" {
 		return monitor.ErrNoReceiver
 	}
@@ -35,7 +35,7 @@ func (s *Service) Deliver(ctx context.Context, action string, a *monitor.MetricA
 	if p == nil {
 		return fmt.Errorf("no scaling policy %s", arn)
 	}
-	s.enqueue(trigger{policy: p, alarm: a, state: state})
+	s.enqueue(trigger{policy: p, Action: act})
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (s *Service) retrigger(key string) {
 	for _, p := range s.byTarget[key] {
 		for _, a := range s.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
 			if a.StateValue == alarm.Alarm {
-				trs = append(trs, trigger{p, &a, a.StateValue}) // a is a copy: its own
+				trs = append(trs, trigger{p, monitor.Action{Alarm: &a, State: a.StateValue}}) // a is a copy: its own
 			}
 		}
 	}
@@ -148,19 +148,19 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	if a := s.pending[t.Key()]; a != nil {
 		current = a.Desired
 	}
-	cause := fmt.Sprintf("monitor alarm %s in state %s triggered policy %s", tr.alarm.AlarmName, tr.state, p.Name)
+	cause := fmt.Sprintf("monitor alarm %s in state %s triggered policy %s", tr.Alarm.AlarmName, tr.State, p.Name)
 	var desired int
 	var out bool
 	switch {
 	case p.TT != nil:
 		var ok bool
-		desired, out, ok = s.decideTT(p, tr.alarm, current, now)
+		desired, out, ok = s.decideTT(p, tr.Action, current, now)
 		if !ok {
 			return
 		}
 	case p.Step != nil:
 		var ok bool
-		desired, out, ok = s.decideStep(p, tr.alarm, current, now)
+		desired, out, ok = s.decideStep(p, tr.Alarm, current, now)
 		if !ok {
 			return
 		}
@@ -236,14 +236,20 @@ func alarmQueries(a *monitor.MetricAlarm) ([]metricquery.Query, time.Duration) {
 
 // decideTT gathers the inputs of a target-tracking decision (the metric,
 // and for a scale-in every policy's vote) and asks package scaling.
-func (s *Service) decideTT(p *Policy, a *monitor.MetricAlarm, current int, now time.Time) (int, bool, bool) {
-	tt := p.TT
-	queries, period := alarmQueries(a)
-	vals := s.metricValues(queries, &tt.series, period, a.EvaluationPeriods, now)
-	if len(vals) == 0 {
-		return 0, false, false
+func (s *Service) decideTT(p *Policy, act monitor.Action, current int, now time.Time) (int, bool, bool) {
+	tt, a := p.TT, act.Alarm
+	// The datapoint the alarm's evaluation read, as AWS decides on the
+	// alarm's data; read again only for an action without it (a resumed
+	// target's alarms, a state set by hand).
+	metric, ok := act.Newest, act.HasNewest
+	if !ok {
+		queries, period := alarmQueries(a)
+		vals := s.metricValues(queries, &tt.series, period, a.EvaluationPeriods, now)
+		if len(vals) == 0 {
+			return 0, false, false
+		}
+		metric = vals[len(vals)-1]
 	}
-	metric := vals[len(vals)-1]
 	switch a.AlarmName {
 	case tt.AlarmHigh:
 		desired, ok := scaling.TargetTrackingScaleOut(current, metric, tt.TargetValue, p.Cooldown, now)

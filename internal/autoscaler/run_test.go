@@ -106,7 +106,7 @@ func TestDeliverNeverRefuses(t *testing.T) {
 	high := mon.Describe(monitor.Filter{Names: []string{alarms[0].AlarmName}})[0]
 	const n = 20000
 	for i := range n {
-		if err := s.Deliver(ctx, arn, &high, alarm.Alarm); err != nil {
+		if err := s.Deliver(ctx, arn, monitor.Action{Alarm: &high, State: alarm.Alarm}); err != nil {
 			t.Fatalf("delivery %d refused: %v", i, err)
 		}
 	}
@@ -134,7 +134,7 @@ func TestQueuedActionFollowsItsPolicy(t *testing.T) {
 		return s.policies[arn]
 	}
 	first := put(100)
-	tr := trigger{policy: first, state: alarm.Alarm}
+	tr := trigger{policy: first, Action: monitor.Action{State: alarm.Alarm}}
 	second := put(50)
 	s.mu.Lock()
 	got := s.policyOf(tr)

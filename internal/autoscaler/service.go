@@ -117,8 +117,7 @@ type Service struct {
 
 type trigger struct {
 	policy *Policy
-	alarm  *monitor.MetricAlarm // its configuration only (see monitor.ActionSink)
-	state  alarm.State
+	monitor.Action
 }
 
 // New loads persisted targets, policies and scheduled actions.

@@ -110,14 +110,25 @@ func (m *Monitor) evaluate(ctx context.Context, a *MetricAlarm, now time.Time) b
 	points := m.points(a, cfg, now)
 	r := alarm.Evaluate(cfg, a.StateValue, points, now)
 	if r.State != a.StateValue {
-		m.transition(ctx, a, r, now)
+		m.transition(ctx, a, r, now, newest(points, cfg.EvaluationPeriods))
 		return true
 	}
 	if now.Sub(a.LastActions) >= time.Minute && m.repeats(a) {
 		// Auto Scaling actions repeat every minute in the same state.
-		m.runActions(ctx, a, now, true)
+		m.runActions(ctx, a, now, true, newest(points, cfg.EvaluationPeriods))
 	}
 	return false
+}
+
+// newest is the newest datapoint of the last n periods of an evaluation
+// range (see Action).
+func newest(points []alarm.Point, n int) Action {
+	for i := len(points) - 1; i >= 0 && i >= len(points)-n; i-- {
+		if !points[i].Missing {
+			return Action{Newest: points[i].Value, HasNewest: true}
+		}
+	}
+	return Action{}
 }
 
 // points reads the evaluation range: the last Range() complete periods,

@@ -91,14 +91,25 @@ func (a *MetricAlarm) config() alarm.Config {
 
 // ActionSink delivers alarm actions. Deliver returns ErrNoReceiver for
 // actions it does not handle.
-//
-// a is the alarm itself, not a copy (a busy round delivers tens of
-// thousands of actions): the sink reads only its configuration, which
-// never changes in place (PutMetricAlarm replaces the alarm), while its
-// state members change under the monitor's lock; state is the state the
-// action is for.
 type ActionSink interface {
-	Deliver(ctx context.Context, action string, a *MetricAlarm, state alarm.State) error
+	Deliver(ctx context.Context, action string, act Action) error
+}
+
+// Action is what an alarm action is delivered with.
+type Action struct {
+	// Alarm is the alarm itself, not a copy (a busy round delivers tens of
+	// thousands of actions): the sink reads only its configuration, which
+	// never changes in place (PutMetricAlarm replaces the alarm), while its
+	// state members change under the monitor's lock.
+	Alarm *MetricAlarm
+	// State is the state the action is for.
+	State alarm.State
+	// Newest is the newest datapoint of the alarm's last EvaluationPeriods
+	// periods, as the evaluation that fired the action read it (the value a
+	// target-tracking policy decides on); HasNewest is false when it read
+	// none, or the state was set by hand.
+	Newest    float64
+	HasNewest bool
 }
 
 // ErrNoReceiver reports an action ebb cannot deliver.
@@ -418,7 +429,7 @@ func (m *Monitor) SetState(ctx context.Context, name string, state alarm.State, 
 	if !ok {
 		return ErrNotFound
 	}
-	m.transition(ctx, a, alarm.Result{State: state, Reason: reason, ReasonData: reasonData}, m.clock.Now())
+	m.transition(ctx, a, alarm.Result{State: state, Reason: reason, ReasonData: reasonData}, m.clock.Now(), Action{})
 	m.flushHistory(ctx)
 	return m.saveState(ctx, a)
 }
@@ -445,7 +456,8 @@ func (m *Monitor) History(ctx context.Context, name, typ string, start, end time
 
 // transition moves an alarm to a new state, records it and runs its actions.
 // Callers hold m.mu.
-func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result, now time.Time) {
+// read is what the evaluation read, for the actions (Action's Newest).
+func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result, now time.Time, read Action) {
 	old := a.StateValue
 	oldReason := a.StateReason
 	a.StateValue, a.StateReason, a.StateReasonData = r.State, r.Reason, r.ReasonData
@@ -456,7 +468,7 @@ func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result
 	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "StateUpdate",
 		Summary: "Alarm updated from " + string(old) + " to " + string(r.State), Data: stateUpdateData(old, oldReason, r)})
 	m.log.Info("alarm state changed", "alarm", a.AlarmName, "from", old, "to", r.State, "reason", r.Reason)
-	m.runActions(ctx, a, now, false)
+	m.runActions(ctx, a, now, false, read)
 }
 
 // stateUpdateData is a StateUpdate history item's HistoryData: newState
@@ -525,16 +537,16 @@ func isAutoScaling(action string) bool {
 
 // delivery is an alarm action waiting to be delivered.
 type delivery struct {
-	action  string
-	alarm   *MetricAlarm
-	state   alarm.State
+	action string
+	Action
 	updated time.Time // the state's StateUpdatedTimestamp
 	now     time.Time
 }
 
 // runActions queues the actions of the alarm's current state for deliver;
-// repeat limits them to Auto Scaling actions. Callers hold mu.
-func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time, repeat bool) {
+// repeat limits them to Auto Scaling actions; read carries what the
+// evaluation read. Callers hold mu.
+func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time, repeat bool, read Action) {
 	if !a.ActionsEnabled {
 		return
 	}
@@ -552,7 +564,8 @@ func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time,
 		if repeat && !isAutoScaling(act) {
 			continue
 		}
-		m.outbox = append(m.outbox, delivery{act, a, a.StateValue, a.StateUpdatedTimestamp, now})
+		read.Alarm, read.State = a, a.StateValue
+		m.outbox = append(m.outbox, delivery{act, read, a.StateUpdatedTimestamp, now})
 	}
 }
 
@@ -571,14 +584,14 @@ func (m *Monitor) deliver(ctx context.Context) {
 	for _, d := range out {
 		err := ErrNoReceiver
 		if sink != nil {
-			err = sink.Deliver(ctx, d.action, d.alarm, d.state)
+			err = sink.Deliver(ctx, d.action, d.Action)
 		}
 		summary := fmt.Sprintf("Successfully executed action %s", d.action)
 		if err != nil {
 			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", d.action, err.Error())
-			m.log.Warn("alarm action failed", "alarm", d.alarm.AlarmName, "action", d.action, "err", err)
+			m.log.Warn("alarm action failed", "alarm", d.Alarm.AlarmName, "action", d.action, "err", err)
 		}
-		items = append(items, store.HistoryItem{Alarm: d.alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary,
+		items = append(items, store.HistoryItem{Alarm: d.Alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary,
 			Data: actionData(err == nil, d.action, d.updated)})
 	}
 	m.mu.Lock()

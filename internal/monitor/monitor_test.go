@@ -24,13 +24,13 @@ type sink struct {
 	got []string
 }
 
-func (s *sink) Deliver(ctx context.Context, action string, a *MetricAlarm, state alarm.State) error {
+func (s *sink) Deliver(ctx context.Context, action string, act Action) error {
 	if !isAutoScaling(action) {
 		return ErrNoReceiver
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.got = append(s.got, string(state)+" "+action)
+	s.got = append(s.got, string(act.State)+" "+action)
 	return nil
 }
 
@@ -381,5 +381,27 @@ func TestSharedReadIsTheOwn(t *testing.T) {
 	}
 	if m.last.stat != "Maximum" {
 		t.Errorf("another statistic did not read anew: last read %+v", m.last)
+	}
+}
+
+// TestNewestOfTheLastPeriods: an action carries the newest datapoint of the
+// alarm's last EvaluationPeriods periods, skipping missing ones, and none
+// when those periods have none.
+func TestNewestOfTheLastPeriods(t *testing.T) {
+	p := func(v float64) alarm.Point { return alarm.Point{Value: v} }
+	missing := alarm.Point{Missing: true}
+	for _, tc := range []struct {
+		points []alarm.Point
+		n      int
+		want   Action
+	}{
+		{[]alarm.Point{p(1), p(2), p(3)}, 1, Action{Newest: 3, HasNewest: true}},
+		{[]alarm.Point{p(1), p(2), missing}, 2, Action{Newest: 2, HasNewest: true}},
+		{[]alarm.Point{p(1), missing, missing}, 2, Action{}},
+		{nil, 3, Action{}},
+	} {
+		if got := newest(tc.points, tc.n); got != tc.want {
+			t.Errorf("newest(%v, %d) = %+v, want %+v", tc.points, tc.n, got, tc.want)
+		}
 	}
 }
