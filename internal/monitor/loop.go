@@ -75,6 +75,14 @@ func (m *Monitor) evaluationOrder() []*MetricAlarm {
 		return cmp.Or(strings.Compare(a.series.ID, b.series.ID), cmp.Compare(a.Period, b.Period),
 			cmp.Compare(b.EvaluationPeriods, a.EvaluationPeriods), strings.Compare(a.AlarmName, b.AlarmName))
 	})
+	// The alarms of one series share a number, which tells lastRead that
+	// they read the same series without comparing long IDs.
+	for i, a := range m.order {
+		a.seriesNo = i + 1
+		if i > 0 && a.series.ID != "" && a.series.ID == m.order[i-1].series.ID {
+			a.seriesNo = m.order[i-1].seriesNo
+		}
+	}
 	return m.order
 }
 
@@ -157,7 +165,7 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if a.series.ID == "" {
 		a.series.ID = key.Normalize().ID()
 	}
-	read := lastRead{id: a.series.ID, period: period, stat: stat, unit: a.Unit, start: start, end: end, now: now}
+	read := lastRead{series: a.seriesNo, period: period, stat: stat, unit: a.Unit, start: start, end: end, now: now}
 	if !m.last.holds(read) {
 		m.read, _ = metricquery.Append(m.read[:0], m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, &a.series, start, end, now)
 		m.last = read
@@ -172,9 +180,10 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 }
 
 // lastRead is what the monitor last read into m.read: one statistic of
-// one series over [start, end) at now.
+// one series (its number in the evaluation order) over [start, end) at now.
 type lastRead struct {
-	id, stat, unit  string
+	series          int
+	stat, unit      string
 	period          time.Duration
 	start, end, now time.Time
 }
@@ -186,8 +195,8 @@ type lastRead struct {
 // resolution's retention), where the store reads them at the same
 // resolution.
 func (l lastRead) holds(r lastRead) bool {
-	return l.id != "" && l.id == r.id && l.stat == r.stat && l.unit == r.unit && l.period == r.period &&
-		l.end.Equal(r.end) && l.now.Equal(r.now) && !r.start.Before(l.start) && r.now.Sub(l.start) <= 3*time.Hour
+	return l.series != 0 && l.series == r.series && l.period == r.period && l.now.Equal(r.now) && l.end.Equal(r.end) &&
+		!r.start.Before(l.start) && r.now.Sub(l.start) <= 3*time.Hour && l.stat == r.stat && l.unit == r.unit
 }
 
 // queryPoints evaluates a metric-math alarm: the one query that returns data.

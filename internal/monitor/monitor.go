@@ -62,7 +62,8 @@ type MetricAlarm struct {
 	// LastEvaluated is the start of the last period evaluated.
 	LastEvaluated time.Time
 
-	series metrics.SeriesRef // the metric's series, found once
+	series   metrics.SeriesRef // the metric's series, found once
+	seriesNo int               // the series' number in Monitor.order (0: none yet)
 }
 
 // alarmState is the part of an alarm that changes as it is evaluated; it is

@@ -366,8 +366,11 @@ func TestSharedReadIsTheOwn(t *testing.T) {
 		m := &Monitor{metrics: ms}
 		return slices.Clone(m.points(a, a.config(), now))
 	}
-	m := &Monitor{metrics: ms}
 	long, short, max := alarmOf("low", "Average", 15), alarmOf("high", "Average", 3), alarmOf("max", "Maximum", 3)
+	m := &Monitor{metrics: ms, alarms: map[string]*MetricAlarm{"low": long, "high": short, "max": max}}
+	if order := m.evaluationOrder(); order[0] != long || long.seriesNo != short.seriesNo {
+		t.Fatalf("evaluation order %v: want the long range first, the series numbered alike", order)
+	}
 	m.points(long, long.config(), now)
 	longRead := m.last
 	for _, a := range []*MetricAlarm{short, max} {
