@@ -34,9 +34,11 @@ func Prefix(service, region, account string) string { return New(service, region
 
 // Service returns an ARN's service, "" for what is not an ARN.
 func Service(a string) string {
-	parts := strings.SplitN(a, ":", 4)
-	if len(parts) < 4 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") {
+	rest, ok := strings.CutPrefix(a, "arn:")
+	partition, rest, ok2 := strings.Cut(rest, ":")
+	service, _, ok3 := strings.Cut(rest, ":")
+	if !ok || !ok2 || !ok3 || !strings.HasPrefix(partition, "aws") {
 		return ""
 	}
-	return parts[2]
+	return service
 }

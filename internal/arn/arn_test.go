@@ -13,7 +13,7 @@ func TestNew(t *testing.T) {
 			t.Errorf("%s: %s, want %s", region, got, want)
 		}
 	}
-	for a, want := range map[string]string{"arn:aws-cn:autoscaling:cn-north-1:1:scalingPolicy:x": "autoscaling", "arn:aws:sns:us-east-1:1:t": "sns", "nope": "", "arn:x:y:z:w": ""} {
+	for a, want := range map[string]string{"arn:aws-cn:autoscaling:cn-north-1:1:scalingPolicy:x": "autoscaling", "arn:aws:sns:us-east-1:1:t": "sns", "nope": "", "arn:x:y:z:w": "", "arn:aws:sns": "", "arn:aws:sns:": "sns", "rn:aws:sns:x:y": ""} {
 		if got := Service(a); got != want {
 			t.Errorf("Service(%q) = %q, want %q", a, got, want)
 		}

@@ -148,7 +148,7 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	if a := s.pending[t.Key()]; a != nil {
 		current = a.Desired
 	}
-	cause := fmt.Sprintf("monitor alarm %s in state %s triggered policy %s", tr.Alarm.AlarmName, tr.State, p.Name)
+	cause := "monitor alarm " + tr.Alarm.AlarmName + " in state " + string(tr.State) + " triggered policy " + p.Name
 	var desired int
 	var out bool
 	switch {
