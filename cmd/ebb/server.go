@@ -247,6 +247,9 @@ func (c *serverConfig) validate() error {
 		if c.InstanceUser != "" || len(c.ModelDataRoots) > 0 {
 			bad("runtime", c.Runtime, "--instance-user and --model-data-root apply only to the process runtime")
 		}
+		if c.LogRetentionDays != logs.DefaultRetentionDays {
+			bad("log-retention-days", c.LogRetentionDays, "applies only with --runtime process (pods' logs are the cluster's)")
+		}
 		for flag, v := range map[string]string{"advertise-url": c.AdvertiseURL, "dcgm-url": c.DCGMURL} {
 			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
 				bad(flag, v, "want an http:// or https:// URL")
