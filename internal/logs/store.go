@@ -159,7 +159,9 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// load reads a stream file's summary, cutting off a torn last line.
+// load reads a stream file's summary, cutting off a torn last line (or a
+// damaged one and what follows it: a server must start whatever a disk did
+// to its logs).
 func load(path string) (*stream, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -191,7 +193,7 @@ func load(path string) (*stream, error) {
 		}
 		ev, off, perr := parse(line)
 		if perr != nil {
-			return nil, perr
+			break // damaged: what follows is cut off, as a torn line is
 		}
 		if st.First.IsZero() {
 			st.First = ev.Time
@@ -352,34 +354,57 @@ func (s *Store) collect(st *stream) error {
 				seq++
 			}
 		}
-		if rerr != nil {
-			if !errors.Is(rerr, io.EOF) {
-				return rerr
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return rerr
+		}
+		if ended && rerr != nil && len(pending) > 0 {
+			off += int64(len(pending))
+			out = appendEvent(out, Event{Seq: seq, Time: now, Message: string(bytes.TrimSuffix(pending, []byte{'\r'}))}, off)
+			seq++
+		}
+		// A chatty instance's output goes in bounded writes.
+		if len(out) >= 1<<20 || rerr != nil {
+			if err := s.append(st, out, seq, off, now); err != nil {
+				return err
 			}
+			out = out[:0]
+		}
+		if rerr != nil {
 			break
 		}
 	}
-	if ended && len(pending) > 0 {
-		off += int64(len(pending))
-		out = appendEvent(out, Event{Seq: seq, Time: now, Message: string(bytes.TrimSuffix(pending, []byte{'\r'}))}, off)
-		seq++
+	if ended {
+		s.mu.Lock()
+		st.src = nil
+		s.mu.Unlock()
+		return os.Remove(src.path)
 	}
+	return nil
+}
+
+// append writes events to a stream's file and records how far they go:
+// seq is the next event's number and off where in the followed file the
+// last one ended. A failed write is cut off again, so that the file keeps
+// whole lines and the same lines are read again next time.
+func (s *Store) append(st *stream, out []byte, seq, off int64, now time.Time) error {
 	if len(out) > 0 {
 		w, err := os.OpenFile(st.path, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return err
 		}
 		_, err = w.Write(out)
+		if err != nil {
+			w.Truncate(st.StoredBytes)
+		}
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			// A partly written line is cut off when the Store next opens;
-			// the lines are read again then.
 			return err
 		}
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if seq > st.nextSeq {
 		if st.First.IsZero() {
 			st.First = now
@@ -388,13 +413,6 @@ func (s *Store) collect(st *stream) error {
 	}
 	st.nextSeq, st.off = seq, off
 	st.StoredBytes += int64(len(out))
-	if ended {
-		st.src = nil
-	}
-	s.mu.Unlock()
-	if ended {
-		return os.Remove(src.path)
-	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,5 +197,45 @@ func TestRetention(t *testing.T) {
 func TestRetentionMustBeCloudWatchs(t *testing.T) {
 	if _, err := Open(Options{Dir: t.TempDir(), RetentionDays: 2}); err == nil || !strings.Contains(err.Error(), "one of [1 3 5") {
 		t.Fatalf("Open with 2 days: %v", err)
+	}
+}
+
+// TestDamagedStreamStillOpens: a stream file damaged in the middle keeps
+// the events before the damage, and the server opens.
+func TestDamagedStreamStillOpens(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(t0)
+	s := open(t, dir, clk)
+	src := filepath.Join(dir, "i1.log")
+	s.Follow(src, group, "v/i1", make(chan struct{}))
+	appendTo(t, src, "one\ntwo\n")
+	s.Collect()
+	path := filepath.Join(dir, "streams", "%2Faws%2Fsagemaker%2FEndpoints%2Fep", "v%2Fi1.events")
+	appendTo(t, path, "garbage\n2 17 9 three\n")
+	s = open(t, dir, clk)
+	if g := events(t, s, "v/i1"); len(g) != 2 || g[1].msg != "two" {
+		t.Fatalf("events after damage = %v, want one and two", g)
+	}
+}
+
+// TestChattyInstance: megabytes of output between two reads all arrive, in
+// order, written in bounded pieces.
+func TestChattyInstance(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, clock.NewFake(t0))
+	src := filepath.Join(dir, "i1.log")
+	var b strings.Builder
+	const n = 40000
+	for i := range n {
+		fmt.Fprintf(&b, "line %06d %s\n", i, strings.Repeat("x", 60))
+	}
+	appendTo(t, src, b.String())
+	done := make(chan struct{})
+	close(done)
+	s.Follow(src, group, "v/i1", done)
+	s.Collect()
+	g := events(t, s, "v/i1")
+	if len(g) != n || !strings.HasPrefix(g[n-1].msg, fmt.Sprintf("line %06d", n-1)) {
+		t.Fatalf("%d events, last %q", len(g), g[len(g)-1].msg)
 	}
 }
