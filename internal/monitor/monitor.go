@@ -587,7 +587,7 @@ func (m *Monitor) deliver(ctx context.Context) {
 		if sink != nil {
 			err = sink.Deliver(ctx, d.action, d.Action)
 		}
-		summary := fmt.Sprintf("Successfully executed action %s", d.action)
+		summary := "Successfully executed action " + d.action
 		if err != nil {
 			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", d.action, err.Error())
 			m.log.Warn("alarm action failed", "alarm", d.Alarm.AlarmName, "action", d.action, "err", err)
