@@ -175,11 +175,16 @@ func start(t *testing.T, c Config, env map[string]string, modelData string) runt
 	}
 	n := seq.Add(1)
 	typ, _ := runtime.LookupInstanceType("ml.m5.large")
+	// Each instance is the only one of its deployment: the subtests run in
+	// parallel, and on Kubernetes instances of one deployment are pods of one
+	// ReplicaSet, which may remove a starting pod when another instance
+	// stops (the runtime's documented behaviour, which would end this test's
+	// instance for a reason of another test's).
 	in, err := rt.Start(context.Background(), runtime.Spec{
 		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), n),
 		Endpoint:     "conformance",
 		Variant:      "v1",
-		Deployment:   "d1",
+		Deployment:   fmt.Sprintf("d%d", n),
 		Image:        c.Image,
 		Environment:  all,
 		ModelDataURL: modelData,
