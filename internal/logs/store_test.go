@@ -128,23 +128,28 @@ func TestLongLinesAreCut(t *testing.T) {
 	}
 }
 
-// TestResumesWithoutLossOrRepeat: a server that stops (or crashes mid-write)
-// and starts again reads each line of a running instance exactly once.
-func TestResumesWithoutLossOrRepeat(t *testing.T) {
-	dir := t.TempDir()
-	clk := clock.NewFake(t0)
+// twoLines is a store in a temporary directory that followed an instance's
+// "one" and "two" into stream v/i1 (whose file is path) and was then left.
+func twoLines(t *testing.T) (dir string, clk *clock.Fake, src, path string) {
+	dir, clk = t.TempDir(), clock.NewFake(t0)
 	s := open(t, dir, clk)
-	src := filepath.Join(dir, "i1.log")
+	src = filepath.Join(dir, "i1.log")
 	s.Follow(src, group, "v/i1", make(chan struct{}))
 	appendTo(t, src, "one\ntwo\n")
 	s.Collect()
+	return dir, clk, src, filepath.Join(dir, "streams", "%2Faws%2Fsagemaker%2FEndpoints%2Fep", "v%2Fi1.events")
+}
+
+// TestResumesWithoutLossOrRepeat: a server that stops (or crashes mid-write)
+// and starts again reads each line of a running instance exactly once.
+func TestResumesWithoutLossOrRepeat(t *testing.T) {
+	dir, clk, src, path := twoLines(t)
 	// A crash in mid-write leaves a torn line at the end of the stream.
-	path := filepath.Join(dir, "streams", "%2Faws%2Fsagemaker%2FEndpoints%2Fep", "v%2Fi1.events")
 	appendTo(t, path, "2 17")
 
 	appendTo(t, src, "three\n") // while no server runs
 	clk.Advance(time.Minute)
-	s = open(t, dir, clk)
+	s := open(t, dir, clk)
 	done := make(chan struct{})
 	s.Follow(src, group, "v/i1", done)
 	close(done)
@@ -203,16 +208,9 @@ func TestRetentionMustBeCloudWatchs(t *testing.T) {
 // TestDamagedStreamStillOpens: a stream file damaged in the middle keeps
 // the events before the damage, and the server opens.
 func TestDamagedStreamStillOpens(t *testing.T) {
-	dir := t.TempDir()
-	clk := clock.NewFake(t0)
-	s := open(t, dir, clk)
-	src := filepath.Join(dir, "i1.log")
-	s.Follow(src, group, "v/i1", make(chan struct{}))
-	appendTo(t, src, "one\ntwo\n")
-	s.Collect()
-	path := filepath.Join(dir, "streams", "%2Faws%2Fsagemaker%2FEndpoints%2Fep", "v%2Fi1.events")
+	dir, clk, _, path := twoLines(t)
 	appendTo(t, path, "garbage\n2 17 9 three\n")
-	s = open(t, dir, clk)
+	s := open(t, dir, clk)
 	if g := events(t, s, "v/i1"); len(g) != 2 || g[1].msg != "two" {
 		t.Fatalf("events after damage = %v, want one and two", g)
 	}
