@@ -3,16 +3,18 @@ package autoscaler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/ebbscale/ebb/internal/arn"
 	"slices"
 	"sort"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/arn"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/scaling"
+	"github.com/ebbscale/ebb/internal/store"
 )
 
 // TTInput is a TargetTrackingScalingPolicyConfiguration, decoded.
@@ -321,6 +323,9 @@ func (s *Service) deleteAlarms(ctx context.Context, p *Policy) {
 // policy's alarms stay (only their action stops working). Callers hold s.mu.
 func (s *Service) deletePolicy(ctx context.Context, p *Policy) error {
 	s.deleteAlarms(ctx, p)
+	if err := s.o.Store.Delete(ctx, kindCooldown, p.ARN); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	return s.o.Store.Delete(ctx, kindPolicy, p.ARN)
 }
 

@@ -398,7 +398,11 @@ func (s *Service) finish(ctx context.Context, t *Target, a *Activity, status, me
 	}
 	if p := s.policies[a.Policy]; p != nil {
 		p.Cooldown = p.Cooldown.Completed(a.Out, a.From, a.Desired, now, p.outCooldown(), p.inCooldown())
-		store.Report(s.log, "autoscaler", "save policy cooldown", s.save(ctx, kindPolicy, p.ARN, p, false))
+		doc, err := json.Marshal(policyCooldown{p.ARN, p.Cooldown})
+		if err == nil {
+			err = s.o.Store.Upsert(ctx, kindCooldown, []store.Doc{{Name: p.ARN, Created: now, Doc: doc}})
+		}
+		store.Report(s.log, "autoscaler", "save policy cooldown", err)
 	}
 }
 

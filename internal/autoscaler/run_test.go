@@ -190,3 +190,37 @@ func TestSeriesCacheFollowsTheMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestCooldownSurvivesRestart: the cooldown an activity starts is stored on
+// its own and is the policy's again after a restart; deleting the policy
+// deletes it.
+func TestCooldownSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t)
+	s, _, _ := newTestService(t, st, &fakeHosting{capacity: 1})
+	sixty := 60
+	arn, _, err := s.PutPolicy(ctx, PolicyInput{Name: "inv", ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension,
+		Type: "TargetTrackingScaling", TT: &TTInput{TargetValue: 100, Predefined: InvocationsPerInstance, Raw: []byte("{}"), ScaleOutCooldown: &sixty}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	tgt := s.targets[Namespace+"|"+resourceID+"|"+Dimension]
+	a := s.startActivity(ctx, tgt, 3, 1, "test", arn, true)
+	s.finish(ctx, tgt, a, StatusSuccessful, "done")
+	want := s.policies[arn].Cooldown
+	s.mu.Unlock()
+	if want.ScaleOutTo != 3 || want.ScaleOutUntil.IsZero() {
+		t.Fatalf("cooldown after the activity = %+v", want)
+	}
+	again, _, _ := newTestService(t, st, &fakeHosting{capacity: 3})
+	if got := again.policies[arn].Cooldown; got.ScaleOutFrom != want.ScaleOutFrom || got.ScaleOutTo != want.ScaleOutTo || !got.ScaleOutUntil.Equal(want.ScaleOutUntil) {
+		t.Fatalf("cooldown after a restart = %+v, want %+v", got, want)
+	}
+	if err := again.DeletePolicy(ctx, "inv", Namespace, resourceID, Dimension); err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := st.List(ctx, kindCooldown); err != nil || len(docs) != 0 {
+		t.Fatalf("cooldowns left after the policy was deleted: %d, %v", len(docs), err)
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ebbscale/ebb/internal/alarm"
-	"github.com/ebbscale/ebb/internal/arn"
 	"log/slog"
 	"slices"
 	"sort"
@@ -19,11 +17,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ebbscale/ebb/internal/alarm"
+	"github.com/ebbscale/ebb/internal/arn"
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/scaling"
 	"github.com/ebbscale/ebb/internal/store"
 )
 
@@ -73,7 +74,18 @@ const (
 	kindTarget    = "scalable-target"
 	kindPolicy    = "scaling-policy"
 	kindScheduled = "scheduled-action"
+	// kindCooldown is a policy's cooldown, stored on its own (policyCooldown)
+	// when an activity completes: thousands a round, each a few dozen bytes
+	// where the whole policy would be hundreds, marshaled by reflection.
+	kindCooldown = "scaling-policy-cooldown"
 )
+
+// policyCooldown is a stored cooldown; it overrides the one stored with the
+// policy, which is the cooldown when the policy was last put.
+type policyCooldown struct {
+	ARN string
+	scaling.Cooldown
+}
 
 // Quotas (Application Auto Scaling's, not adjustable here).
 const (
@@ -161,6 +173,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		var p Policy
 		err := json.Unmarshal(b, &p)
 		s.addPolicy(&p)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := load(kindCooldown, func(b []byte) error {
+		var c policyCooldown
+		err := json.Unmarshal(b, &c)
+		if p := s.policies[c.ARN]; p != nil {
+			p.Cooldown = c.Cooldown
+		}
 		return err
 	}); err != nil {
 		return nil, err
