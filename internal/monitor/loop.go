@@ -66,9 +66,7 @@ func (m *Monitor) evaluationOrder() []*MetricAlarm {
 	}
 	m.order = make([]*MetricAlarm, 0, len(m.alarms))
 	for _, a := range m.alarms {
-		if key, ok := a.metric(); ok && a.series.ID == "" {
-			a.series.ID = key.Normalize().ID()
-		}
+		a.seriesID()
 		m.order = append(m.order, a)
 	}
 	slices.SortFunc(m.order, func(a, b *MetricAlarm) int {
@@ -162,9 +160,7 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if a.ExtendedStatistic != "" {
 		stat = a.ExtendedStatistic
 	}
-	if a.series.ID == "" {
-		a.series.ID = key.Normalize().ID()
-	}
+	a.seriesID()
 	read := lastRead{series: a.seriesNo, period: period, stat: stat, unit: a.Unit, start: start, end: end, now: now}
 	if !m.last.holds(read) {
 		m.read, _ = metricquery.Append(m.read[:0], m.metrics, metricquery.MetricStat{Series: key, Period: period, Stat: stat, Unit: a.Unit}, &a.series, start, end, now)
@@ -218,6 +214,15 @@ func (m *Monitor) queryPoints(a *MetricAlarm, out []alarm.Point, start, end, now
 		}
 	}
 	return out
+}
+
+// seriesID makes the ID of the series an alarm watches, once ("" for a
+// metric-math alarm).
+func (a *MetricAlarm) seriesID() string {
+	if key, ok := a.metric(); ok && a.series.ID == "" {
+		a.series.ID = key.Normalize().ID()
+	}
+	return a.series.ID
 }
 
 // metric returns the series an alarm watches: its metric, or the single

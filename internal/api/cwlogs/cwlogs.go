@@ -9,6 +9,7 @@
 package cwlogs
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -92,6 +93,16 @@ func decode(body []byte, v any) error {
 // logGroupArn does not.
 func (h *Handler) groupARN(name string) string {
 	return arn.New("logs", h.region, h.accountID, "log-group:"+name)
+}
+
+// streams lists a group's streams; ResourceNotFoundException if there is
+// no such group.
+func (h *Handler) streams(group string) ([]logs.Stream, error) {
+	streams, err := h.logs.Streams(group)
+	if errors.Is(err, logs.ErrNotFound) {
+		return nil, errNoGroup
+	}
+	return streams, err
 }
 
 // groupName reads a group given by name or by identifier (its name or its
@@ -253,10 +264,7 @@ func (h *Handler) describeStreams(_ context.Context, body []byte) (any, error) {
 	if in.OrderBy == "LastEventTime" && in.LogStreamNamePrefix != "" {
 		return nil, invalid("Cannot order by LastEventTime with a logStreamNamePrefix.")
 	}
-	streams, err := h.logs.Streams(group)
-	if errors.Is(err, logs.ErrNotFound) {
-		return nil, errNoGroup
-	}
+	streams, err := h.streams(group)
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +373,8 @@ func (h *Handler) getEvents(_ context.Context, body []byte) (any, error) {
 		return true
 	})
 	if errors.Is(err, logs.ErrNotFound) {
-		if _, gerr := h.logs.Streams(group); gerr != nil {
-			return nil, errNoGroup
+		if _, gerr := h.streams(group); gerr != nil {
+			return nil, gerr
 		}
 		return nil, errNoStream
 	}
@@ -432,23 +440,7 @@ type position struct {
 }
 
 func (p position) compare(o position) int {
-	if c := cmpInt(p.T, o.T); c != 0 {
-		return c
-	}
-	if c := strings.Compare(p.S, o.S); c != 0 {
-		return c
-	}
-	return cmpInt(p.Q, o.Q)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(p.T, o.T), strings.Compare(p.S, o.S), cmp.Compare(p.Q, o.Q))
 }
 
 // eventID is an event's ID, unique and stable, in digits as AWS's are:
@@ -495,10 +487,7 @@ func (h *Handler) filterEvents(_ context.Context, body []byte) (any, error) {
 			return nil, err
 		}
 	}
-	streams, err := h.logs.Streams(group)
-	if errors.Is(err, logs.ErrNotFound) {
-		return nil, errNoGroup
-	}
+	streams, err := h.streams(group)
 	if err != nil {
 		return nil, err
 	}
