@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/headerconv"
 	"github.com/valyala/fasthttp"
 )
 
@@ -258,7 +260,7 @@ func streams(ctx *fasthttp.RequestCtx) bool {
 // convert builds the net/http request of ctx, with strings of its own.
 func convert(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 	uri := string(ctx.RequestURI())
-	u, err := url.ParseRequestURI(uri)
+	u, err := requestURL(uri)
 	if err != nil {
 		return nil, err
 	}
@@ -266,17 +268,10 @@ func convert(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 		Method: method(ctx.Method()), URL: u, RequestURI: uri,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Host: string(ctx.Host()), RemoteAddr: ctx.RemoteAddr().String(),
-		Header: make(http.Header, 12),
+		Header: headerconv.Request(&ctx.Request.Header),
 	}
 	if !ctx.Request.Header.IsHTTP11() {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
-	}
-	for k, v := range ctx.Request.Header.All() {
-		key := string(k) // fasthttp writes names in net/http's canonical form
-		if key == "Host" {
-			continue // net/http keeps it in r.Host only
-		}
-		r.Header[key] = append(r.Header[key], string(v))
 	}
 	switch n := ctx.Request.Header.ContentLength(); {
 	case n == 0:
@@ -287,10 +282,31 @@ func convert(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 	default: // chunked
 		r.ContentLength = -1
 		r.TransferEncoding = []string{"chunked"}
-		delete(r.Header, "Transfer-Encoding")
 		r.Body = &body{r: ctx.RequestBodyStream()}
 	}
 	return r, nil
+}
+
+// requestURL parses a request target as url.ParseRequestURI does. A path
+// of unreserved characters only (every AWS path ebb serves: endpoint names
+// are letters, digits and hyphens) has nothing to unescape, so it is taken
+// as it is, with its query, without the general parser's allocations.
+func requestURL(uri string) (*url.URL, error) {
+	path, query, _ := strings.Cut(uri, "?")
+	if path == "" || path[0] != '/' {
+		return url.ParseRequestURI(uri)
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return url.ParseRequestURI(uri)
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; c < ' ' || c == 0x7f || c == '#' {
+			return url.ParseRequestURI(uri)
+		}
+	}
+	return &url.URL{Path: path, RawQuery: query, ForceQuery: query == "" && len(path) < len(uri)}, nil
 }
 
 // method returns the common methods without allocating.

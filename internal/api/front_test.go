@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +249,22 @@ func TestFrontStreamsLargeAnswers(t *testing.T) {
 	if rest, _ := io.ReadAll(resp.Body); string(rest) != "end" {
 		t.Fatalf("after the large part: %q", rest)
 	}
+}
+
+// FuzzRequestURL checks that the fast path of requestURL parses request
+// targets exactly as url.ParseRequestURI does.
+func FuzzRequestURL(f *testing.F) {
+	for _, s := range []string{"/endpoints/my-ep/invocations", "/?Action=DescribeAlarms&Version=2010-08-01", "/a?", "/a%20b", "/a b", "*", "http://h/x", "/x?y#z", "/b/k.txt?x-id=GetObject", "/~a_b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, uri string) {
+		got, err := requestURL(uri)
+		want, werr := url.ParseRequestURI(uri)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: error %v, url.ParseRequestURI's %v", uri, err, werr)
+		}
+		if err == nil && *got != *want {
+			t.Fatalf("%q: %#v, url.ParseRequestURI's %#v", uri, got, want)
+		}
+	})
 }

@@ -235,13 +235,22 @@ type Invocation struct {
 type Response struct {
 	Variant string
 	*http.Response
-	release func()
+
+	b                           *backend
+	v                           *variantRoute
+	start, received, capacityAt time.Time
 }
 
-// Close releases the response and the instance it came from.
+// Close releases the response and the instance it came from, and records
+// the invocation: ModelLatency runs from sending the request to the last
+// byte of the answer; OverheadLatency is the time before that.
 func (r *Response) Close() {
 	r.Body.Close()
-	r.release()
+	r.b.outstanding.Add(-1)
+	if !r.capacityAt.IsZero() {
+		r.v.stats.coldResponse(time.Since(r.capacityAt))
+	}
+	r.v.stats.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
 }
 
 // Invoke routes one invocation and returns the model's 2xx answer; a non-2xx
@@ -282,7 +291,8 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	}
 	// An instance that refuses the connection never saw the request, so the
 	// request may go to another one; at most once per instance.
-	var tried []*backend
+	var triedBuf [4]*backend
+	tried := triedBuf[:0]
 	for attempt := 0; attempt < len(v.backends); attempt++ {
 		b := v.acquire(tried)
 		if b == nil {
@@ -313,16 +323,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 			v.stats.record(o, time.Since(start), start.Sub(received))
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
 		}
-		release := func() {
-			b.outstanding.Add(-1)
-			if !capacityAt.IsZero() {
-				v.stats.coldResponse(time.Since(capacityAt))
-			}
-			// ModelLatency runs from sending the request to the last byte of
-			// the answer; OverheadLatency is the time before that.
-			v.stats.record(OutcomeOK, time.Since(start), start.Sub(received))
-		}
-		return &Response{Variant: v.name, Response: resp, release: release}, nil
+		return &Response{Variant: v.name, Response: resp, b: b, v: v, start: start, received: received, capacityAt: capacityAt}, nil
 	}
 	return nil, ErrNoCapacity
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -295,5 +296,73 @@ func TestColdStart(t *testing.T) {
 	r.Set(empty)
 	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrNoCapacity) {
 		t.Fatalf("refused: %v", err)
+	}
+}
+
+// TestAnswerFraming checks the answers a model server may frame, on one
+// kept-alive connection: an interim 100 before the answer, a chunked body
+// with a trailer, a fixed length, 204 without a body; an answer ended by
+// closing the connection is read whole and the next request dials anew.
+func TestAnswerFraming(t *testing.T) {
+	answers := []string{
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Amzn-SageMaker-Custom-Attributes: k=v\r\n\r\nhi",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.0 200 OK\r\n\r\nuntil close",
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext",
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conns := 0
+	go func() {
+		next := 0
+		for next < len(answers) {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns++
+			br := bufio.NewReader(c)
+			for next < len(answers) {
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					break
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, answers[next])
+				next++
+				if strings.HasPrefix(answers[next-1], "HTTP/1.0") {
+					break
+				}
+			}
+			c.Close()
+		}
+	}()
+	r := New(Options{})
+	r.Set(Endpoint{Name: "e", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{{ID: "i", Addr: ln.Addr().String()}}}}})
+	for i, want := range []struct{ body, header string }{
+		{"abcde", "text/a"}, {"hi", "k=v"}, {"", ""}, {"until close", ""}, {"next", ""},
+	} {
+		resp, err := r.Invoke(context.Background(), Invocation{Endpoint: "e", Body: []byte("x")})
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Close()
+		if err != nil || string(b) != want.body {
+			t.Fatalf("answer %d: body %q, %v; want %q", i, b, err, want.body)
+		}
+		if got := resp.Header.Get("Content-Type") + resp.Header.Get("X-Amzn-SageMaker-Custom-Attributes"); got != want.header {
+			t.Fatalf("answer %d: header %q, want %q", i, got, want.header)
+		}
+		if resp.Header.Get("Transfer-Encoding") != "" {
+			t.Fatalf("answer %d: Transfer-Encoding kept in the header", i)
+		}
+	}
+	if conns != 2 {
+		t.Fatalf("%d connections, want 2 (one kept alive for four answers, one after the answer ended by close)", conns)
 	}
 }

@@ -7,9 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/headerconv"
+	"github.com/valyala/fasthttp"
 )
 
 // upstream is a pool of keep-alive HTTP/1.1 connections to one instance.
@@ -17,8 +22,9 @@ import (
 // It replaces http.Transport on the hot path: the request is written and the
 // response read on the caller's goroutine, with no per-connection read and
 // write goroutines to hand off to, and the model timeout is a connection
-// deadline rather than a timer. Parsing stays with the standard library
-// (http.ReadResponse).
+// deadline rather than a timer. The answer's head is parsed by fasthttp's
+// parser, whose buffers each connection keeps (http.ReadResponse allocates
+// a dozen times per answer), and chunked bodies decoded by net/http's.
 type upstream struct {
 	addr    string
 	host    string // Host header
@@ -32,6 +38,7 @@ type conn struct {
 	net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	head   fasthttp.ResponseHeader
 	reused bool
 }
 
@@ -64,11 +71,13 @@ func (u *upstream) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, errDial{err}
 	}
-	return &conn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, nil
+	c := &conn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}
+	c.head.SetNoDefaultContentType(true) // an answer without one has none
+	return c, nil
 }
 
+// put keeps c for the next request, which sets its deadline anew.
 func (u *upstream) put(c *conn) {
-	c.SetDeadline(time.Time{})
 	c.reused = true
 	u.mu.Lock()
 	if len(u.idle) < u.maxIdle {
@@ -116,7 +125,10 @@ var errTimeout = errors.New("upstream timeout")
 func (u *upstream) exchange(ctx context.Context, c *conn, deadline time.Time, header http.Header, body []byte) (*http.Response, error) {
 	c.SetDeadline(deadline)
 	// The caller going away interrupts the exchange at once.
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	}
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		c.Close()
@@ -148,17 +160,78 @@ func (u *upstream) exchange(ctx context.Context, c *conn, deadline time.Time, he
 	if err := w.Flush(); err != nil {
 		return fail(err)
 	}
-	resp, err := http.ReadResponse(c.br, nil)
+	resp, rb, err := c.readResponse()
 	if err != nil {
 		return fail(err)
 	}
-	resp.Body = &pooledBody{ReadCloser: resp.Body, u: u, c: c, stop: stop, keep: !resp.Close}
+	resp.Body = &pooledBody{r: rb, u: u, c: c, stop: stop, keep: !resp.Close}
 	return resp, nil
+}
+
+// readResponse reads the head of an answer, skipping interim (1xx) ones as
+// http.Transport does, and returns it with the reader of its body.
+func (c *conn) readResponse() (*http.Response, io.Reader, error) {
+	h := &c.head
+	for {
+		if err := h.Read(c.br); err != nil {
+			return nil, nil, err
+		}
+		if s := h.StatusCode(); s >= 200 || s == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	resp := &http.Response{
+		StatusCode: h.StatusCode(), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: headerconv.Response(h), Close: h.ConnectionClose(), ContentLength: -1,
+	}
+	if !h.IsHTTP11() {
+		resp.Proto, resp.ProtoMinor = "HTTP/1.0", 0
+	}
+	resp.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+	switch n := h.ContentLength(); {
+	case resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified:
+		resp.ContentLength = 0
+		return resp, http.NoBody, nil
+	case n >= 0:
+		resp.ContentLength = int64(n)
+		return resp, io.LimitReader(c.br, int64(n)), nil
+	case n == -1:
+		resp.TransferEncoding = []string{"chunked"}
+		return resp, &chunked{r: httputil.NewChunkedReader(c.br), br: c.br}, nil
+	default: // until the connection closes
+		resp.Close = true
+		return resp, c.br, nil
+	}
+}
+
+// chunked is a chunked body that, at its end, also reads the trailer
+// section and the empty line that ends it (net/http's chunked reader stops
+// at the last chunk), so that the connection is ready for the next answer.
+type chunked struct {
+	r  io.Reader
+	br *bufio.Reader
+}
+
+func (c *chunked) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != io.EOF {
+		return n, err
+	}
+	for range 64 { // trailer fields, then the empty line
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return n, io.ErrUnexpectedEOF
+		}
+		if len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
+			return n, io.EOF
+		}
+	}
+	return n, errors.New("chunked body: too many trailer fields")
 }
 
 // pooledBody returns its connection to the pool once read to the end.
 type pooledBody struct {
-	io.ReadCloser
+	r    io.Reader
 	u    *upstream
 	c    *conn
 	stop func() bool
@@ -168,7 +241,7 @@ type pooledBody struct {
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
+	n, err := b.r.Read(p)
 	if err == io.EOF {
 		b.eof = true
 	}
@@ -182,14 +255,13 @@ func (b *pooledBody) Close() error {
 	b.done = true
 	if !b.eof {
 		// Small leftovers are read so the connection can be kept.
-		if _, err := io.Copy(io.Discard, io.LimitReader(b.ReadCloser, 64<<10)); err == nil {
+		if _, err := io.Copy(io.Discard, io.LimitReader(b.r, 64<<10)); err == nil {
 			var one [1]byte
-			if n, _ := b.ReadCloser.Read(one[:]); n == 0 {
+			if n, _ := b.r.Read(one[:]); n == 0 {
 				b.eof = true
 			}
 		}
 	}
-	b.ReadCloser.Close()
 	if b.stop() && b.keep && b.eof {
 		b.u.put(b.c)
 	} else {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 //go:embed sagemaker.json
@@ -59,8 +60,7 @@ type Model struct {
 	Operations map[string]Operation `json:"operations"`
 	Shapes     map[string]*Shape    `json:"shapes"`
 
-	mu       sync.Mutex
-	patterns map[string]*matcher
+	patterns sync.Map // pattern -> *matcher, compiled on first use
 }
 
 // Operation is one operation of a model.
@@ -79,6 +79,7 @@ type ShapeRef struct {
 	LocationName  string `json:"locationName"`
 
 	headerKey string // LocationName in canonical header form
+	path      string // the member's name as validation messages give it (lowerFirst)
 }
 
 // Shape is a model shape with the constraints ebb enforces.
@@ -104,7 +105,7 @@ type Shape struct {
 }
 
 func mustLoad(b []byte) *Model {
-	m := &Model{patterns: map[string]*matcher{}}
+	m := &Model{}
 	if err := json.Unmarshal(b, m); err != nil {
 		panic(fmt.Sprintf("awsmodel: embedded model: %v", err))
 	}
@@ -112,8 +113,9 @@ func mustLoad(b []byte) *Model {
 		for name, ref := range s.Members {
 			if ref.Location == "header" {
 				ref.headerKey = textproto.CanonicalMIMEHeaderKey(ref.LocationName)
-				s.Members[name] = ref
 			}
+			ref.path = lowerFirst(name)
+			s.Members[name] = ref
 		}
 	}
 	return m
@@ -139,21 +141,41 @@ func (m *Model) sortEnums() *Model {
 // match at the start. TestPatternsCompile checks that every pattern of the
 // embedded models compiles, so none goes unenforced; nil means it did not.
 func (m *Model) pattern(p string) *matcher {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	mt, ok := m.patterns[p]
-	if !ok {
-		mt = compilePattern(p)
-		m.patterns[p] = mt
+	if mt, ok := m.patterns.Load(p); ok {
+		return mt.(*matcher)
 	}
-	return mt
+	mt, _ := m.patterns.LoadOrStore(p, compilePattern(p))
+	return mt.(*matcher)
 }
 
 // matcher is a compiled pattern: re matches and not (if set) does not.
-type matcher struct{ re, not *regexp.Regexp }
+//
+// It remembers its verdicts on the first values it sees: the strings of a
+// hot path repeat (the endpoint name of every InvokeEndpoint), and a map
+// lookup costs a tenth of the regular expression.
+type matcher struct {
+	re, not  *regexp.Regexp
+	verdicts sync.Map // string -> bool
+	n        atomic.Int32
+}
+
+// Bounds of the verdicts a matcher keeps.
+const (
+	maxVerdicts     = 4096
+	maxVerdictBytes = 256
+)
 
 func (mt *matcher) MatchString(s string) bool {
-	return mt.re.MatchString(s) && (mt.not == nil || !mt.not.MatchString(s))
+	if ok, seen := mt.verdicts.Load(s); seen {
+		return ok.(bool)
+	}
+	ok := mt.re.MatchString(s) && (mt.not == nil || !mt.not.MatchString(s))
+	if len(s) <= maxVerdictBytes && mt.n.Load() < maxVerdicts {
+		if _, loaded := mt.verdicts.LoadOrStore(strings.Clone(s), ok); !loaded {
+			mt.n.Add(1)
+		}
+	}
+	return ok
 }
 
 func compilePattern(p string) *matcher {

@@ -134,34 +134,37 @@ func (m *Model) ValidateREST(op string, uri map[string]string, header http.Heade
 	in := m.Shapes[o.Input.Shape]
 	v := validator{m: m}
 	for name, ref := range in.Members {
-		var val any
+		var str string
+		var found bool
 		switch ref.Location {
 		case "uri":
-			if x, ok := uri[ref.LocationName]; ok {
-				val = x
-			}
+			str, found = uri[ref.LocationName]
 		case "header":
 			if vs := header[ref.headerKey]; len(vs) > 0 {
-				val = vs[0]
-				// Integer headers are checked as the numbers they carry.
-				if t := m.Shapes[ref.Shape]; t != nil && (t.Type == "integer" || t.Type == "long") {
-					if _, err := strconv.ParseInt(vs[0], 10, 64); err != nil {
-						v.fail(lowerFirst(name), vs[0], "Member must be an integer")
-						continue
-					}
-					val = json.Number(vs[0])
-				}
+				str, found = vs[0], true
 			}
 		default:
 			continue
 		}
-		if val == nil {
+		if !found {
 			if contains(in.Required, name) {
-				v.fail(lowerFirst(name), nil, "Member must not be null")
+				v.fail(ref.path, nil, "Member must not be null")
 			}
 			continue
 		}
-		v.value(lowerFirst(name), ref.Shape, val)
+		switch t := m.Shapes[ref.Shape]; {
+		case t != nil && t.Type == "string":
+			v.string(ref.path, t, str) // without boxing str, on the invocation path
+		case t != nil && (t.Type == "integer" || t.Type == "long"):
+			// Integer headers are checked as the numbers they carry.
+			if _, err := strconv.ParseInt(str, 10, 64); err != nil {
+				v.fail(ref.path, str, "Member must be an integer")
+				continue
+			}
+			v.value(ref.path, ref.Shape, json.Number(str))
+		default:
+			v.value(ref.path, ref.Shape, str)
+		}
 	}
 	if len(v.problems) > 0 {
 		return &ValidationError{Problems: v.problems}
@@ -252,7 +255,7 @@ func (v *validator) value(path, shapeName string, val any) {
 		}
 		for name, ref := range s.Members {
 			if x, ok := obj[name]; ok {
-				v.value(join(path, lowerFirst(name)), ref.Shape, x)
+				v.value(join(path, ref.path), ref.Shape, x)
 			}
 		}
 	case "list":
@@ -282,15 +285,7 @@ func (v *validator) value(path, shapeName string, val any) {
 			v.mistyped(path, "a string")
 			return
 		}
-		v.length(path, s, val, utf8.RuneCountInString(str))
-		if s.Pattern != "" {
-			if re := v.m.pattern(s.Pattern); re != nil && !re.MatchString(str) {
-				v.fail(path, val, "Member must satisfy regular expression pattern: "+s.Pattern)
-			}
-		}
-		if len(s.Enum) > 0 && !contains(s.Enum, str) {
-			v.fail(path, val, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
-		}
+		v.string(path, s, str)
 	case "integer", "long", "float", "double":
 		if str, isString := val.(string); isString && (s.Type == "float" || s.Type == "double") &&
 			(str == "NaN" || str == "Infinity" || str == "-Infinity") {
@@ -334,6 +329,22 @@ func (v *validator) value(path, shapeName string, val any) {
 		if _, ok := val.(string); !ok {
 			v.mistyped(path, "a base64 string")
 		}
+	}
+}
+
+// string checks a string's length, pattern and enum.
+func (v *validator) string(path string, s *Shape, str string) {
+	// The value is boxed for the message only when it fails.
+	if n := utf8.RuneCountInString(str); s.Min != nil && float64(n) < *s.Min || s.Max != nil && float64(n) > *s.Max {
+		v.length(path, s, str, n)
+	}
+	if s.Pattern != "" {
+		if re := v.m.pattern(s.Pattern); re != nil && !re.MatchString(str) {
+			v.fail(path, str, "Member must satisfy regular expression pattern: "+s.Pattern)
+		}
+	}
+	if len(s.Enum) > 0 && !contains(s.Enum, str) {
+		v.fail(path, str, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
 	}
 }
 
