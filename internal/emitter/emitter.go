@@ -55,7 +55,7 @@ type Emitter struct {
 	lastSample time.Time
 }
 
-type variantKey struct{ endpoint, variant string }
+type variantKey struct{ endpoint, variant, component string }
 
 type minuteState struct {
 	start       time.Time // the minute being counted
@@ -88,8 +88,9 @@ func (e *Emitter) Tick(now time.Time) error {
 		e.lastCPU = map[string]runtime.Stats{}
 	}
 	var pts []metrics.Point
-	add := func(ns, name, unit, endpoint, variant string, p metrics.Point) {
-		p.Series = metrics.Series{Namespace: ns, MetricName: name, Dimensions: dims(endpoint, variant)}
+	var ds []metrics.Dimension // the dimensions of the sample at hand
+	add := func(ns, name, unit string, p metrics.Point) {
+		p.Series = metrics.Series{Namespace: ns, MetricName: name, Dimensions: ds}
 		p.Unit = unit
 		if p.Timestamp.IsZero() {
 			p.Timestamp = now
@@ -99,7 +100,17 @@ func (e *Emitter) Tick(now time.Time) error {
 	thisMinute := now.Truncate(time.Minute)
 	for _, s := range e.Router.Collect() {
 		e.Prometheus.observe(s)
-		k := variantKey{s.Endpoint, s.Variant}
+		k := variantKey{s.Endpoint, s.Variant, s.Component}
+		// An inference component's metrics are per copy, under its name
+		// alone, as SageMaker publishes them.
+		perInstance, concurrent := "InvocationsPerInstance", "ConcurrentRequestsPerModel"
+		ds = dims(s.Endpoint, s.Variant)
+		if s.Component != "" {
+			ds, perInstance, concurrent = []metrics.Dimension{{Name: "InferenceComponentName", Value: s.Component}}, "InvocationsPerCopy", "ConcurrentRequestsPerCopy"
+		}
+		if s.NoCapacity > 0 {
+			add(InvocationNamespace, "NoCapacityInvocationFailures", "None", metrics.Point{Value: 1, Count: float64(s.NoCapacity)})
+		}
 		m := e.minute[k]
 		if m == nil {
 			m = &minuteState{start: thisMinute}
@@ -108,15 +119,15 @@ func (e *Emitter) Tick(now time.Time) error {
 		if !m.start.Equal(thisMinute) {
 			if m.invocations == 0 && !e.NoIdleZeros && !s.Async {
 				// An idle minute reports zeros, as SageMaker's endpoints do.
-				for _, name := range []string{"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"} {
-					add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Timestamp: m.start, Value: 0})
+				for _, name := range []string{"Invocations", perInstance, "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"} {
+					add(InvocationNamespace, name, "None", metrics.Point{Timestamp: m.start, Value: 0})
 				}
 			}
 			m.start, m.invocations = thisMinute, 0
 		}
 		m.invocations += s.Invocations
 		if s.Instances > 0 {
-			add(InvocationNamespace, "ConcurrentRequestsPerModel", "None", s.Endpoint, s.Variant,
+			add(InvocationNamespace, concurrent, "None",
 				metrics.Point{Value: float64(s.InFlight) / float64(s.Instances)})
 		}
 		if s.Invocations == 0 {
@@ -124,23 +135,23 @@ func (e *Emitter) Tick(now time.Time) error {
 		}
 		n := float64(s.Invocations)
 		if !s.Async { // an async endpoint's traffic shows in its own metrics (asyncinv)
-			add(InvocationNamespace, "Invocations", "None", s.Endpoint, s.Variant, metrics.Point{Value: 1, Count: n})
-			add(InvocationNamespace, "InvocationsPerInstance", "None", s.Endpoint, s.Variant,
+			add(InvocationNamespace, "Invocations", "None", metrics.Point{Value: 1, Count: n})
+			add(InvocationNamespace, perInstance, "None",
 				metrics.Point{Set: &metrics.StatSet{SampleCount: n, Sum: s.PerInstance, Minimum: s.PerInstance / n, Maximum: s.PerInstance / n}})
 		}
 		for name, errs := range map[string]int{"Invocation4XXErrors": s.Errors4XX, "Invocation5XXErrors": s.Errors5XX, "InvocationModelErrors": s.ModelErrors} {
-			add(InvocationNamespace, name, "None", s.Endpoint, s.Variant, metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
+			add(InvocationNamespace, name, "None", metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
 		}
 		// ebb's own cold-start metrics, phase by phase (see router.Sample).
 		for name, ds := range map[string][]time.Duration{"ColdStartDecisionTime": s.ColdStartDecisions,
 			"ColdStartWaitTime": s.ColdStartWaits, "ColdStartFirstResponseTime": s.ColdStartFirstResponses} {
 			if len(ds) > 0 {
-				add(ColdStartNamespace, name, "Milliseconds", s.Endpoint, s.Variant, metrics.Point{Values: millis(ds)})
+				add(ColdStartNamespace, name, "Milliseconds", metrics.Point{Values: millis(ds)})
 			}
 		}
-		add(InvocationNamespace, "ModelLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.ModelLatency)})
+		add(InvocationNamespace, "ModelLatency", "Microseconds", metrics.Point{Values: micros(s.ModelLatency)})
 		if !s.Async {
-			add(InvocationNamespace, "OverheadLatency", "Microseconds", s.Endpoint, s.Variant, metrics.Point{Values: micros(s.OverheadLatency)})
+			add(InvocationNamespace, "OverheadLatency", "Microseconds", metrics.Point{Values: micros(s.OverheadLatency)})
 		}
 	}
 	if now.Sub(e.lastSample) >= e.SampleEvery {

@@ -29,8 +29,12 @@ type endpoint struct {
 	// running lists the healthy instances of the serving deployment.
 	running atomic.Pointer[[]RunningInstance]
 
+	// components is the snapshot of its inference components.
+	components atomic.Pointer[[]ComponentView]
+
 	rec      endpointRecord
 	insts    []*inst
+	copies   []*inst              // copies of inference components (component.go)
 	failure  string               // why the operation in progress failed
 	failures map[string]int       // consecutive instance failures per variant
 	notUntil map[string]time.Time // no replacement for a variant before this
@@ -63,6 +67,14 @@ type inst struct {
 	readyAt    time.Time
 	ready      bool
 	stopping   bool
+
+	size runtime.InstanceType // a host's (variant that hosts components)
+	// A copy of an inference component: its name, host, requirements and
+	// the component's generation it runs.
+	component  string
+	host       *inst
+	needs      Requirements
+	generation int
 }
 
 func newID() string {
@@ -110,6 +122,9 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		e.insts = append(e.insts, in)
 		go e.watch(in)
 	}
+	for _, c := range rec.Components {
+		s.components[strings.ToLower(c.Name)] = e
+	}
 	if len(e.insts) > 0 {
 		e.publishRoutes()
 	}
@@ -141,6 +156,7 @@ func (e *endpoint) run(ctx context.Context) {
 	for {
 		e.reconcile()
 		e.publishView()
+		e.publishComponents()
 		if e.deleted {
 			return
 		}
@@ -160,6 +176,7 @@ func (e *endpoint) run(ctx context.Context) {
 			// Callers see the effect of their call in their next Describe.
 			e.reconcile()
 			e.publishView()
+			e.publishComponents()
 			c.reply <- err
 		case ev := <-e.events:
 			e.handle(ev)
@@ -202,6 +219,9 @@ func (e *endpoint) inProgress() error {
 func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, retainAll bool, exclude []string) error {
 	if err := e.inProgress(); err != nil {
 		return err
+	}
+	if len(e.rec.Components) > 0 {
+		return errorf(ErrInvalid, "ebb does not update an endpoint that hosts inference components (%s) yet: change its instance count with UpdateEndpointWeightsAndCapacities, or its components with UpdateInferenceComponent.", e.rec.Components[0].Name)
 	}
 	if retainAll {
 		for i := range d.Variants {
@@ -280,6 +300,9 @@ func (e *endpoint) beginDelete() error {
 	case StatusDeleting:
 		return nil
 	}
+	if len(e.rec.Components) > 0 {
+		return errorf(ErrInvalid, "Endpoint %q hosts %d inference component(s), such as %s: delete them (DeleteInferenceComponent) before the endpoint.", e.rec.ARN, len(e.rec.Components), e.rec.Components[0].Name)
+	}
 	e.rec.Status = StatusDeleting
 	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
 	e.s.log.Info("deleting endpoint", "endpoint", e.rec.Name)
@@ -293,9 +316,21 @@ func (e *endpoint) handle(ev event) {
 	case eventReady:
 		in.ready = true
 		in.readyAt = e.s.opts.Clock.Now()
+		if in.component != "" {
+			e.failures["component:"+in.component] = 0
+			e.s.log.Info("inference component copy healthy", "endpoint", e.rec.Name, "component", in.component, "instance", in.rt.ID())
+			return
+		}
 		e.failures[in.variant] = 0
 		e.s.log.Info("instance healthy", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID())
 	case eventDone:
+		if in.component != "" {
+			e.copies = slices.DeleteFunc(e.copies, func(x *inst) bool { return x == in })
+			if !in.stopping {
+				e.copyFailed(in.component, in.rt.Err(), in.ready)
+			}
+			return
+		}
 		e.insts = slices.DeleteFunc(e.insts, func(x *inst) bool { return x == in })
 		if in.stopping {
 			e.releaseRetired(in.deployment)
@@ -374,7 +409,7 @@ func (e *endpoint) reconcile() {
 	case StatusDeleting:
 		e.stopWhere(func(*inst) bool { return true })
 		e.s.opts.Routes.Delete(e.rec.Name)
-		if len(e.insts) == 0 {
+		if len(e.insts) == 0 && len(e.copies) == 0 {
 			e.s.forget(e)
 			e.deleted = true
 		}
@@ -387,6 +422,9 @@ func (e *endpoint) reconcile() {
 	e.stopWhere(func(in *inst) bool {
 		return in.deployment != e.rec.Current.ID && (e.rec.Pending == nil || in.deployment != e.rec.Pending.ID)
 	})
+	if e.serving() {
+		e.convergeComponents()
+	}
 	before := e.rec.Status
 	e.advance()
 	if e.rec.Status != before {
@@ -513,6 +551,14 @@ func (e *endpoint) applyWeights() {
 
 func (e *endpoint) start(d *deployment, v variant) {
 	typ, _ := runtime.LookupInstanceType(v.InstanceType)
+	if v.hosts() {
+		// A host of inference components: a size for copies to be placed on.
+		id := fmt.Sprintf("%s-%s-%s", strings.ToLower(e.rec.Name), strings.ToLower(v.Name), newID())
+		in := &inst{rt: newHost(id, e.s.opts.Clock.Now()), deployment: d.ID, variant: v.Name, started: e.s.opts.Clock.Now(), size: typ}
+		e.insts = append(e.insts, in)
+		go e.watch(in)
+		return
+	}
 	spec := runtime.Spec{
 		ID:           fmt.Sprintf("%s-%s-%s", strings.ToLower(e.rec.Name), strings.ToLower(v.Name), newID()),
 		Endpoint:     e.rec.Name,
@@ -570,6 +616,12 @@ func (e *endpoint) stopWhere(match func(*inst) bool) {
 	for _, in := range e.insts {
 		if !in.stopping && match(in) {
 			e.stop(in)
+			// The copies on a host go with it.
+			for _, cp := range e.copies {
+				if cp.host == in && !cp.stopping {
+					e.stop(cp)
+				}
+			}
 		}
 	}
 }
@@ -596,10 +648,11 @@ func (e *endpoint) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.s.opts.StopTimeout)
 	defer cancel()
-	for _, in := range e.insts {
+	all := append(slices.Clone(e.insts), e.copies...)
+	for _, in := range all {
 		go in.rt.Stop(ctx)
 	}
-	for _, in := range e.insts {
+	for _, in := range all {
 		select {
 		case <-in.rt.Done():
 		case <-ctx.Done():
@@ -623,6 +676,11 @@ func (e *endpoint) publishRoutes() {
 		return
 	}
 	ep := router.Endpoint{Name: e.rec.Name, Async: len(e.rec.AsyncConfig) > 0}
+	if e.rec.Current.hostsComponents() {
+		ep.Components = e.componentRoutes()
+		e.s.opts.Routes.Set(ep)
+		return
+	}
 	for _, v := range e.rec.Current.Variants {
 		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight}
 		for _, in := range e.live(e.rec.Current.ID, v.Name) {
@@ -652,7 +710,7 @@ func (e *endpoint) publishView() {
 	var running []RunningInstance
 	for _, in := range e.insts {
 		if in.ready && !in.stopping {
-			if vr := e.rec.Current.variant(in.variant); vr != nil && in.deployment == e.rec.Current.ID {
+			if vr := e.rec.Current.variant(in.variant); vr != nil && in.deployment == e.rec.Current.ID && !vr.hosts() {
 				typ, _ := runtime.LookupInstanceType(vr.InstanceType)
 				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Startup: in.readyAt.Sub(in.started)})
 			}

@@ -101,6 +101,16 @@ type deployment struct {
 	StartTime  time.Time `json:"startTime"`
 }
 
+// hostsComponents reports whether d's variants host inference components.
+func (d *deployment) hostsComponents() bool {
+	for i := range d.Variants {
+		if d.Variants[i].hosts() {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *deployment) variant(name string) *variant {
 	for i := range d.Variants {
 		if d.Variants[i].Name == name {
@@ -125,6 +135,8 @@ type endpointRecord struct {
 	Pending          *deployment     `json:"pending,omitempty"`
 	Rollback         []variant       `json:"rollback,omitempty"`
 	AsyncConfig      json.RawMessage `json:"asyncConfig,omitempty"`
+	// Components are the inference components the endpoint hosts.
+	Components []component `json:"components,omitempty"`
 }
 
 // Endpoint statuses (SageMaker's EndpointStatus).

@@ -54,7 +54,10 @@ type Options struct {
 	// gone (the autoscaler deregisters its targets); sent from a goroutine
 	// of its own, so a slow reader never holds an endpoint.
 	Deleted chan<- string
-	Logger  *slog.Logger
+	// ComponentsRefused, if set, is why this server refuses inference
+	// components (the runtime cannot place copies on hosts).
+	ComponentsRefused string
+	Logger            *slog.Logger
 }
 
 // Service is the hosting control plane.
@@ -62,11 +65,12 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex // guards endpoints
-	endpoints map[string]*endpoint
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	mu         sync.Mutex // guards endpoints and components
+	endpoints  map[string]*endpoint
+	components map[string]*endpoint // lower-case component name -> its endpoint
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 // New returns a Service; Start brings persisted endpoints back.
@@ -84,7 +88,7 @@ func New(opts Options) *Service {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{opts: opts, log: opts.Logger, endpoints: map[string]*endpoint{}, ctx: ctx, cancel: cancel}
+	return &Service{opts: opts, log: opts.Logger, endpoints: map[string]*endpoint{}, components: map[string]*endpoint{}, ctx: ctx, cancel: cancel}
 }
 
 // Start resumes every persisted endpoint: each returns to its desired
@@ -266,11 +270,15 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, request []byte) (str
 		if pv.InitialInstanceCount == nil {
 			return "", errorf(ErrInvalid, "InitialInstanceCount is required for production variant %q.", pv.VariantName)
 		}
-		if pv.ModelName == "" {
-			return "", errorf(ErrInvalid, "ModelName is required for production variant %q.", pv.VariantName)
+		if pv.ModelName == "" && len(req.ProductionVariants) > 1 {
+			// A variant without a model hosts inference components.
+			return "", errorf(ErrInvalid, "ModelName is required for production variant %q: an endpoint configuration for inference components has one variant, which names no model.", pv.VariantName)
 		}
 		if _, err := runtime.LookupInstanceType(pv.InstanceType); err != nil {
 			return "", errorf(ErrInvalid, "%v", err)
+		}
+		if pv.ModelName == "" {
+			continue
 		}
 		if _, err := s.DescribeModel(ctx, pv.ModelName); err != nil {
 			return "", err
@@ -337,6 +345,17 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 	now := s.opts.Clock.Now()
 	d := deployment{ConfigName: c.Name, StartTime: now}
 	for _, pv := range req.ProductionVariants {
+		if pv.ModelName == "" { // hosts inference components
+			v := variant{Name: pv.VariantName, InstanceType: pv.InstanceType, DesiredWeight: 1, ResolvedAt: now, RoutingConfig: pv.RoutingConfig}
+			if pv.InitialInstanceCount != nil {
+				v.DesiredCount = *pv.InitialInstanceCount
+			}
+			if pv.InitialVariantWeight != nil {
+				v.DesiredWeight = *pv.InitialVariantWeight
+			}
+			d.Variants = append(d.Variants, v)
+			continue
+		}
 		m, err := s.DescribeModel(ctx, pv.ModelName)
 		if err != nil {
 			return deployment{}, nil, err

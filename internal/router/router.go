@@ -24,6 +24,10 @@ const (
 type Endpoint struct {
 	Name     string
 	Variants []Variant
+	// Components are the inference components of an endpoint that hosts
+	// them: its invocations name one and go to its copies (the variants'
+	// instances are hosts, not model servers, and take no requests).
+	Components []Component `json:",omitempty"`
 	// Async marks an asynchronous endpoint, for which SageMaker publishes
 	// no Invocations, InvocationsPerInstance or OverheadLatency.
 	Async bool `json:",omitempty"`
@@ -34,6 +38,13 @@ type Variant struct {
 	Name      string
 	Weight    float64
 	Instances []Instance
+}
+
+// Component is one inference component and its healthy copies.
+type Component struct {
+	Name    string
+	Variant string // the variant whose instances host the copies
+	Copies  []Instance
 }
 
 // Instance is one healthy model server.
@@ -48,6 +59,10 @@ var (
 	ErrVariantNotFound  = errors.New("variant not found")
 	ErrNoCapacity       = errors.New("no instance available")
 	ErrTimeout          = errors.New("model did not answer in time")
+	// ErrComponentRequired: the endpoint hosts inference components and
+	// the request named none; ErrComponentNotFound: it named another.
+	ErrComponentRequired = errors.New("inference component required")
+	ErrComponentNotFound = errors.New("inference component not found")
 )
 
 // ModelError is a non-2xx answer from the model container.
@@ -78,6 +93,8 @@ type variantRoute struct {
 type endpointRoute struct {
 	variants    []*variantRoute
 	totalWeight float64
+	components  map[string]*variantRoute // by component name; its variant in variantOf
+	variantOf   map[string]string
 }
 
 // Router routes invocations. The zero value is not usable; call New.
@@ -144,6 +161,29 @@ func (r *Router) Set(ep Endpoint) {
 		route.variants = append(route.variants, vr)
 		route.totalWeight += v.Weight
 	}
+	if len(ep.Components) > 0 {
+		route.components = map[string]*variantRoute{}
+		route.variantOf = map[string]string{}
+		route.variants = nil // hosts take no requests
+	}
+	for _, c := range ep.Components {
+		cr := &variantRoute{name: c.Name, weight: 1, stats: r.componentStats(ep.Name, c.Name)}
+		cr.stats.mu.Lock()
+		cr.stats.instances = len(c.Copies)
+		cr.stats.mu.Unlock()
+		for _, in := range c.Copies {
+			b := r.backends[in.ID]
+			if b == nil {
+				b = &backend{id: in.ID, up: newUpstream(in.Addr)}
+				r.backends[in.ID] = b
+			}
+			b.removed.Store(false)
+			keep[in.ID] = true
+			cr.backends = append(cr.backends, b)
+		}
+		route.components[c.Name] = cr
+		route.variantOf[c.Name] = c.Variant
+	}
 	old := *r.table.Load()
 	r.withdraw(old[ep.Name], keep)
 	next := make(map[string]*endpointRoute, len(old)+1)
@@ -182,7 +222,7 @@ func (r *Router) withdraw(old *endpointRoute, keep map[string]bool) {
 	if old == nil {
 		return
 	}
-	for _, v := range old.variants {
+	for _, v := range old.all() {
 		for _, b := range v.backends {
 			if !keep[b.id] {
 				b.removed.Store(true)
@@ -218,11 +258,23 @@ func (r *Router) Drain(ctx context.Context, instanceID string) error {
 	return nil
 }
 
+// all lists the variants and components of a route.
+func (e *endpointRoute) all() []*variantRoute {
+	out := slices.Clone(e.variants)
+	for _, c := range e.components {
+		out = append(out, c)
+	}
+	return out
+}
+
 // Invocation is one InvokeEndpoint request.
 type Invocation struct {
 	Endpoint      string
 	TargetVariant string
-	Body          []byte
+	// Component names the inference component of an endpoint that hosts
+	// them (InferenceComponentName).
+	Component string
+	Body      []byte
 	// Header holds the headers to pass to the model (Content-Type, Accept,
 	// custom attributes ...).
 	Header http.Header
@@ -260,6 +312,9 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if route == nil {
 		return nil, ErrEndpointNotFound
 	}
+	if route.components != nil || inv.Component != "" {
+		return r.invokeComponent(ctx, route, inv)
+	}
 	v, err := route.pick(inv.TargetVariant)
 	if err != nil {
 		return nil, err
@@ -280,6 +335,42 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 			return nil, err
 		}
 	}
+	resp, err := r.send(ctx, v, inv, capacityAt)
+	if resp != nil {
+		resp.Variant = v.name
+	}
+	return resp, err
+}
+
+// invokeComponent routes an invocation among the copies of the inference
+// component it names. With no copy, the request fails at once (it is
+// counted as a NoCapacityInvocationFailure): SageMaker's scale-from-zero
+// recipe for components is a step policy on that metric.
+func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv Invocation) (*Response, error) {
+	switch {
+	case route.components == nil:
+		return nil, ErrComponentNotFound // the endpoint hosts none
+	case inv.Component == "":
+		return nil, ErrComponentRequired
+	}
+	c := route.components[inv.Component]
+	if c == nil {
+		return nil, ErrComponentNotFound
+	}
+	if len(c.backends) == 0 {
+		c.stats.noCapacity()
+		return nil, ErrNoCapacity
+	}
+	resp, err := r.send(ctx, c, inv, time.Time{})
+	if resp != nil {
+		resp.Variant = route.variantOf[c.name]
+	}
+	return resp, err
+}
+
+// send sends an invocation to the instance of v with the fewest requests in
+// flight, and records it in v's statistics.
+func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capacityAt time.Time) (*Response, error) {
 	start := time.Now()
 	received := inv.Received
 	if received.IsZero() {
@@ -323,7 +414,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 			v.stats.record(o, time.Since(start), start.Sub(received))
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
 		}
-		return &Response{Variant: v.name, Response: resp, b: b, v: v, start: start, received: received, capacityAt: capacityAt}, nil
+		return &Response{Response: resp, b: b, v: v, start: start, received: received, capacityAt: capacityAt}, nil
 	}
 	return nil, ErrNoCapacity
 }

@@ -366,3 +366,38 @@ func TestAnswerFraming(t *testing.T) {
 		t.Fatalf("%d connections, want 2 (one kept alive for four answers, one after the answer ended by close)", conns)
 	}
 }
+
+// TestComponents routes by inference component: each request goes to the
+// copies of the component it names, reports the hosting variant, and is
+// counted per component; an endpoint of components refuses a request that
+// names none, and one without a copy counts a no-capacity failure.
+func TestComponents(t *testing.T) {
+	a, b := serve(t, answer("a")), serve(t, answer("b"))
+	r := New(Options{})
+	r.Set(Endpoint{Name: "e", Components: []Component{
+		{Name: "ca", Variant: "v", Copies: []Instance{a}},
+		{Name: "cb", Variant: "v", Copies: []Instance{b}},
+		{Name: "idle", Variant: "v"},
+	}})
+	for _, c := range []string{"ca", "cb", "ca"} {
+		variant, body, err := invoke(t, r, Invocation{Endpoint: "e", Component: c})
+		if err != nil || variant != "v" || body != c[1:] {
+			t.Fatalf("component %s: %q %q %v", c, variant, body, err)
+		}
+	}
+	for c, want := range map[string]error{"": ErrComponentRequired, "other": ErrComponentNotFound, "idle": ErrNoCapacity} {
+		if _, _, err := invoke(t, r, Invocation{Endpoint: "e", Component: c}); !errors.Is(err, want) {
+			t.Fatalf("component %q: %v, want %v", c, err, want)
+		}
+	}
+	got := map[string]Sample{}
+	for _, s := range r.Collect() {
+		got[s.Component] = s
+	}
+	if got["ca"].Invocations != 2 || got["cb"].Invocations != 1 || got["idle"].NoCapacity != 1 || got["ca"].Instances != 1 || got["ca"].PerInstance != 2 {
+		t.Fatalf("samples %+v", got)
+	}
+	if _, _, err := invoke(t, New(Options{}), Invocation{Endpoint: "e", Component: "ca"}); !errors.Is(err, ErrEndpointNotFound) {
+		t.Fatal(err)
+	}
+}

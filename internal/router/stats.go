@@ -29,13 +29,18 @@ type variantStats struct {
 // Sample is what a variant saw between two Collect calls.
 type Sample struct {
 	Endpoint, Variant string
-	Invocations       int
-	PerInstance       float64 // Σ 1/instances at each invocation
-	Errors4XX         int
-	Errors5XX         int
-	ModelErrors       int // non-2xx answers, connection errors, timeouts
-	ModelLatency      []time.Duration
-	OverheadLatency   []time.Duration
+	// Component is set for an inference component's sample (Variant is
+	// then empty): per copy, not per instance.
+	Component string
+	// NoCapacity counts the requests refused for want of a copy.
+	NoCapacity      int
+	Invocations     int
+	PerInstance     float64 // Σ 1/instances at each invocation
+	Errors4XX       int
+	Errors5XX       int
+	ModelErrors     int // non-2xx answers, connection errors, timeouts
+	ModelLatency    []time.Duration
+	OverheadLatency []time.Duration
 	// InFlight is the number of requests in flight at Collect time.
 	InFlight int
 	// Instances is the number of healthy instances at Collect time.
@@ -81,6 +86,12 @@ func (s *variantStats) record(o Outcome, model, overhead time.Duration) {
 	s.mu.Unlock()
 }
 
+func (s *variantStats) noCapacity() {
+	s.mu.Lock()
+	s.cur.NoCapacity++
+	s.mu.Unlock()
+}
+
 func (s *variantStats) coldStart(decision, waited time.Duration) {
 	s.mu.Lock()
 	if decision > 0 {
@@ -108,11 +119,19 @@ func (s *variantStats) take() Sample {
 	return out
 }
 
-type statsKey struct{ endpoint, variant string }
+type statsKey struct{ endpoint, variant, component string }
 
 // stats returns the accumulator of a variant, creating it. Callers hold r.mu.
 func (r *Router) stats(endpoint, variant string) *variantStats {
-	k := statsKey{endpoint, variant}
+	return r.statsOf(statsKey{endpoint: endpoint, variant: variant})
+}
+
+// componentStats returns the accumulator of an inference component.
+func (r *Router) componentStats(endpoint, component string) *variantStats {
+	return r.statsOf(statsKey{endpoint: endpoint, component: component})
+}
+
+func (r *Router) statsOf(k statsKey) *variantStats {
 	s := r.variantStats[k]
 	if s == nil {
 		s = &variantStats{}
@@ -130,12 +149,19 @@ func (r *Router) Collect() []Sample {
 	var out []Sample
 	for k, s := range r.variantStats {
 		sample := s.take()
-		sample.Endpoint, sample.Variant = k.endpoint, k.variant
+		sample.Endpoint, sample.Variant, sample.Component = k.endpoint, k.variant, k.component
 		route := table[k.endpoint]
 		live := false
 		if route != nil {
-			for _, v := range route.variants {
-				if v.name == k.variant {
+			vs := route.variants
+			if k.component != "" {
+				vs = nil
+				if c := route.components[k.component]; c != nil {
+					vs = []*variantRoute{c}
+				}
+			}
+			for _, v := range vs {
+				if v.name == k.variant || k.component != "" {
 					live = true
 					sample.Instances = len(v.backends)
 					for _, b := range v.backends {

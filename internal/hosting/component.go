@@ -1,0 +1,684 @@
+package hosting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// Inference components: models that share the instances of an endpoint
+// whose variant names no model. The variant's instances are hosts (a size,
+// no model server of their own); each copy of a component is a model-server
+// instance of its own, placed on a host with room for its compute resource
+// requirements. The endpoint's goroutine owns its components, as it owns
+// its instances, so that placement sees every copy on every host; the
+// components are persisted in the endpoint's record.
+
+// Component statuses (SageMaker's InferenceComponentStatus).
+const (
+	ComponentCreating  = "Creating"
+	ComponentInService = "InService"
+	ComponentUpdating  = "Updating"
+	ComponentFailed    = "Failed"
+	ComponentDeleting  = "Deleting"
+)
+
+const kindComponent = "inference-component"
+
+// Requirements are a copy's ComputeResourceRequirements.
+type Requirements struct {
+	NumberOfCpuCoresRequired           float64 `json:",omitempty"`
+	MinMemoryRequiredInMb              int
+	MaxMemoryRequiredInMb              int     `json:",omitempty"`
+	NumberOfAcceleratorDevicesRequired float64 `json:",omitempty"`
+}
+
+// fits reports whether a copy needing r fits in cpu cores, mem MiB and
+// gpus accelerators (a fraction of an accelerator takes a whole one).
+func (r Requirements) fits(cpu float64, mem, gpus int) bool {
+	return r.NumberOfCpuCoresRequired <= cpu+1e-9 && r.MinMemoryRequiredInMb <= mem &&
+		int(math.Ceil(r.NumberOfAcceleratorDevicesRequired)) <= gpus
+}
+
+// component is an inference component as persisted in its endpoint's record.
+// Generation counts specification changes: copies of an older generation
+// are replaced one by one (UpdateInferenceComponent).
+type component struct {
+	Name             string          `json:"name"`
+	ARN              string          `json:"arn"`
+	Variant          string          `json:"variant"`
+	Status           string          `json:"status"`
+	FailureReason    string          `json:"failureReason,omitempty"`
+	CreationTime     time.Time       `json:"creationTime"`
+	LastModifiedTime time.Time       `json:"lastModifiedTime"`
+	ModelName        string          `json:"modelName,omitempty"`
+	Container        Container       `json:"container"`
+	ResolvedAt       time.Time       `json:"resolvedAt"`
+	Needs            Requirements    `json:"needs"`
+	DesiredCopies    int             `json:"desiredCopies"`
+	Generation       int             `json:"generation"`
+	Spec             json.RawMessage `json:"spec"` // the Specification as given
+}
+
+// ComponentView is a snapshot of an inference component for
+// DescribeInferenceComponent and ListInferenceComponents.
+type ComponentView struct {
+	Name, ARN, Endpoint, EndpointARN, Variant string
+	Status, FailureReason                     string
+	CreationTime, LastModifiedTime            time.Time
+	ModelName                                 string
+	Container                                 Container
+	ResolvedAt                                time.Time
+	Needs                                     Requirements
+	DesiredCopies, CurrentCopies              int
+	InstanceType                              string
+}
+
+// componentRequest is what hosting reads of CreateInferenceComponent and
+// UpdateInferenceComponent.
+type componentRequest struct {
+	InferenceComponentName string
+	EndpointName           string
+	VariantName            string
+	Specification          *struct {
+		ModelName string
+		Container *struct {
+			Image       string
+			ArtifactUrl string
+			Environment map[string]string
+		}
+		ComputeResourceRequirements *Requirements
+	}
+	RuntimeConfig *struct{ CopyCount *int }
+	Tags          []store.Tag
+}
+
+// ComponentARN is the ARN of an inference component.
+func (s *Service) ComponentARN(name string) string { return s.arn(kindComponent, name) }
+
+// resolveSpec turns a component's Specification into what its copies run.
+func (s *Service) resolveSpec(ctx context.Context, c *component, req componentRequest, hostType string) error {
+	spec := req.Specification
+	if spec == nil {
+		return errorf(ErrInvalid, "Specification is required.")
+	}
+	switch {
+	case spec.ModelName != "" && spec.Container != nil:
+		return errorf(ErrInvalid, "Specify either ModelName or Container in the Specification, not both.")
+	case spec.ModelName != "":
+		m, err := s.DescribeModel(ctx, spec.ModelName)
+		if err != nil {
+			return err
+		}
+		var mr modelRequest
+		if err := json.Unmarshal(m.Request, &mr); err != nil {
+			return err
+		}
+		c.ModelName, c.Container = m.Name, Container{}
+		c.Container, _ = mr.container()
+	case spec.Container != nil && spec.Container.Image != "":
+		c.ModelName = ""
+		c.Container = Container{Image: spec.Container.Image, ModelDataUrl: spec.Container.ArtifactUrl, Environment: spec.Container.Environment}
+	default:
+		return errorf(ErrInvalid, "The Specification must give a ModelName or a Container with an Image.")
+	}
+	if spec.ComputeResourceRequirements == nil {
+		return errorf(ErrInvalid, "ComputeResourceRequirements is required in the Specification of an inference component on an endpoint with instances.")
+	}
+	c.Needs = *spec.ComputeResourceRequirements
+	if c.Needs.MaxMemoryRequiredInMb > 0 && c.Needs.MaxMemoryRequiredInMb < c.Needs.MinMemoryRequiredInMb {
+		return errorf(ErrInvalid, "MaxMemoryRequiredInMb (%d) must not be less than MinMemoryRequiredInMb (%d).", c.Needs.MaxMemoryRequiredInMb, c.Needs.MinMemoryRequiredInMb)
+	}
+	typ, err := runtime.LookupInstanceType(hostType)
+	if err != nil {
+		return errorf(ErrInvalid, "%v", err)
+	}
+	if !c.Needs.fits(float64(typ.VCPUs), typ.MemoryMiB, typ.GPUs) {
+		return errorf(ErrInvalid, "The compute resource requirements of inference component %s (%g CPU cores, %d MiB of memory, %g accelerators) exceed what one %s instance has (%d vCPUs, %d MiB, %d accelerators): a copy could never be placed.",
+			c.Name, c.Needs.NumberOfCpuCoresRequired, c.Needs.MinMemoryRequiredInMb, c.Needs.NumberOfAcceleratorDevicesRequired, hostType, typ.VCPUs, typ.MemoryMiB, typ.GPUs)
+	}
+	c.Spec, _ = json.Marshal(spec)
+	c.ResolvedAt = s.opts.Clock.Now()
+	return nil
+}
+
+// CreateInferenceComponent creates an inference component on an endpoint
+// whose variant hosts components, and starts placing its copies.
+func (s *Service) CreateInferenceComponent(ctx context.Context, request []byte) (string, error) {
+	var req componentRequest
+	if err := json.Unmarshal(request, &req); err != nil {
+		return "", errorf(ErrInvalid, "%v", err)
+	}
+	if s.opts.ComponentsRefused != "" {
+		return "", errorf(ErrInvalid, "%s", s.opts.ComponentsRefused)
+	}
+	if err := checkTags(req.Tags); err != nil {
+		return "", err
+	}
+	arn := s.ComponentARN(req.InferenceComponentName)
+	if req.RuntimeConfig == nil || req.RuntimeConfig.CopyCount == nil {
+		return "", errorf(ErrInvalid, "RuntimeConfig.CopyCount is required for an inference component on an endpoint with instances.")
+	}
+	e, err := s.lookup(req.EndpointName)
+	if err != nil {
+		return "", err
+	}
+	now := s.opts.Clock.Now()
+	c := component{Name: req.InferenceComponentName, ARN: arn, Variant: req.VariantName, Status: ComponentCreating,
+		CreationTime: now, LastModifiedTime: now, DesiredCopies: *req.RuntimeConfig.CopyCount}
+	s.mu.Lock()
+	if _, taken := s.components[strings.ToLower(c.Name)]; taken {
+		s.mu.Unlock()
+		return "", errorf(ErrExists, "Cannot create already existing inference component %q.", arn)
+	}
+	s.components[strings.ToLower(c.Name)] = e // reserved; released below on failure
+	s.mu.Unlock()
+	err = e.do(ctx, func() error {
+		if e.rec.Status != StatusInService && e.rec.Status != StatusUpdating {
+			return errorf(ErrInvalid, "Endpoint %q is in status %s; inference components can be created on an endpoint that is InService.", e.rec.ARN, e.rec.Status)
+		}
+		v := e.rec.Current.variant(c.Variant)
+		if v == nil {
+			return errorf(ErrInvalid, "Variant %s does not exist in endpoint %q.", c.Variant, e.rec.ARN)
+		}
+		if !v.hosts() {
+			return errorf(ErrInvalid, "Variant %s of endpoint %q serves model %s: inference components need an endpoint configuration whose variant names no model.", c.Variant, e.rec.ARN, v.ModelName)
+		}
+		if err := s.resolveSpec(ctx, &c, req, v.InstanceType); err != nil {
+			return err
+		}
+		e.rec.Components = append(e.rec.Components, c)
+		return nil
+	})
+	if err == nil {
+		err = s.addTags(ctx, arn, req.Tags)
+	}
+	if err != nil {
+		s.mu.Lock()
+		if e2 := s.components[strings.ToLower(c.Name)]; e2 == e && e.component(c.Name) == nil {
+			delete(s.components, strings.ToLower(c.Name))
+		}
+		s.mu.Unlock()
+		return "", err
+	}
+	s.log.Info("creating inference component", "component", c.Name, "endpoint", e.rec.Name, "copies", c.DesiredCopies)
+	return arn, nil
+}
+
+// lookupComponent returns the endpoint that holds a component.
+func (s *Service) lookupComponent(name string) (*endpoint, error) {
+	s.mu.Lock()
+	e := s.components[strings.ToLower(name)]
+	s.mu.Unlock()
+	if e == nil {
+		return nil, errorf(ErrNotFound, "Could not find inference component %q.", s.ComponentARN(name))
+	}
+	return e, nil
+}
+
+// DescribeInferenceComponent returns a snapshot of a component.
+func (s *Service) DescribeInferenceComponent(ctx context.Context, name string) (ComponentView, error) {
+	e, err := s.lookupComponent(name)
+	if err != nil {
+		return ComponentView{}, err
+	}
+	for _, v := range *e.components.Load() {
+		if strings.EqualFold(v.Name, name) {
+			return v, nil
+		}
+	}
+	return ComponentView{}, errorf(ErrNotFound, "Could not find inference component %q.", s.ComponentARN(name))
+}
+
+// ComponentQuery filters ListInferenceComponents beyond ListQuery.
+type ComponentQuery struct {
+	ListQuery
+	EndpointNameEquals, VariantNameEquals string
+}
+
+// ListInferenceComponents lists components.
+func (s *Service) ListInferenceComponents(ctx context.Context, q ComponentQuery) ([]ComponentView, string, error) {
+	s.mu.Lock()
+	var all []ComponentView
+	for _, e := range s.endpoints {
+		for _, v := range *e.components.Load() {
+			if (q.EndpointNameEquals == "" || strings.EqualFold(v.Endpoint, q.EndpointNameEquals)) &&
+				(q.VariantNameEquals == "" || v.Variant == q.VariantNameEquals) {
+				all = append(all, v)
+			}
+		}
+	}
+	s.mu.Unlock()
+	return page(all, q.ListQuery, func(v ComponentView) item { return item{v.Name, v.CreationTime, v.LastModifiedTime, v.Status} })
+}
+
+// UpdateInferenceComponentRuntimeConfig sets a component's desired copy
+// count (Application Auto Scaling scales components through it).
+func (s *Service) UpdateInferenceComponentRuntimeConfig(ctx context.Context, name string, copies int) (string, error) {
+	e, err := s.lookupComponent(name)
+	if err != nil {
+		return "", err
+	}
+	arn := s.ComponentARN(name)
+	return arn, e.do(ctx, func() error {
+		c, err := e.changeable(name)
+		if err != nil {
+			return err
+		}
+		c.DesiredCopies = copies
+		c.Status, c.FailureReason, c.LastModifiedTime = ComponentUpdating, "", s.opts.Clock.Now()
+		return nil
+	})
+}
+
+// UpdateInferenceComponent changes a component's specification (its copies
+// are replaced one at a time, each old copy stopped once a new one is
+// healthy or needs its room) and its copy count.
+func (s *Service) UpdateInferenceComponent(ctx context.Context, request []byte) (string, error) {
+	var req componentRequest
+	if err := json.Unmarshal(request, &req); err != nil {
+		return "", errorf(ErrInvalid, "%v", err)
+	}
+	e, err := s.lookupComponent(req.InferenceComponentName)
+	if err != nil {
+		return "", err
+	}
+	arn := s.ComponentARN(req.InferenceComponentName)
+	return arn, e.do(ctx, func() error {
+		c, err := e.changeable(req.InferenceComponentName)
+		if err != nil {
+			return err
+		}
+		next := *c
+		if req.Specification != nil {
+			v := e.rec.Current.variant(c.Variant)
+			if v == nil {
+				return errorf(ErrInvalid, "Variant %s no longer exists in endpoint %q.", c.Variant, e.rec.ARN)
+			}
+			if err := s.resolveSpec(ctx, &next, req, v.InstanceType); err != nil {
+				return err
+			}
+			next.Generation++
+		}
+		if req.RuntimeConfig != nil && req.RuntimeConfig.CopyCount != nil {
+			next.DesiredCopies = *req.RuntimeConfig.CopyCount
+		}
+		next.Status, next.FailureReason, next.LastModifiedTime = ComponentUpdating, "", s.opts.Clock.Now()
+		*c = next
+		return nil
+	})
+}
+
+// DeleteInferenceComponent stops a component's copies and deletes it.
+func (s *Service) DeleteInferenceComponent(ctx context.Context, name string) error {
+	e, err := s.lookupComponent(name)
+	if err != nil {
+		return err
+	}
+	return e.do(ctx, func() error {
+		c := e.component(name)
+		if c == nil {
+			return errorf(ErrNotFound, "Could not find inference component %q.", s.ComponentARN(name))
+		}
+		if c.Status != ComponentDeleting {
+			c.Status, c.LastModifiedTime = ComponentDeleting, s.opts.Clock.Now()
+			s.log.Info("deleting inference component", "component", c.Name, "endpoint", e.rec.Name)
+		}
+		return nil
+	})
+}
+
+// component returns the record of a component of e, or nil.
+func (e *endpoint) component(name string) *component {
+	for i := range e.rec.Components {
+		if strings.EqualFold(e.rec.Components[i].Name, name) {
+			return &e.rec.Components[i]
+		}
+	}
+	return nil
+}
+
+// changeable returns a component that an update may change now.
+func (e *endpoint) changeable(name string) (*component, error) {
+	c := e.component(name)
+	switch {
+	case c == nil:
+		return nil, errorf(ErrNotFound, "Could not find inference component %q.", e.s.ComponentARN(name))
+	case c.Status == ComponentCreating || c.Status == ComponentUpdating || c.Status == ComponentDeleting:
+		return nil, errorf(ErrInProgress, "Cannot update inference component %q while it is %s.", c.ARN, c.Status)
+	}
+	return c, nil
+}
+
+// hosts reports whether a variant hosts inference components: it names no
+// model, so its instances are hosts.
+func (v *variant) hosts() bool { return v.ModelName == "" }
+
+// copiesOf lists the copies of c that are not stopping.
+func (e *endpoint) copiesOf(c *component) []*inst {
+	var out []*inst
+	for _, in := range e.copies {
+		if in.component == c.Name && !in.stopping {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// fitsOn reports whether a copy needing r fits in what host has left
+// after the copies placed on it.
+func (e *endpoint) fitsOn(r Requirements, host *inst) bool {
+	cpu, mem, gpus := float64(host.size.VCPUs), host.size.MemoryMiB, host.size.GPUs
+	for _, in := range e.copies {
+		if in.host == host && !in.stopping {
+			cpu -= in.needs.NumberOfCpuCoresRequired
+			mem -= in.needs.MinMemoryRequiredInMb
+			gpus -= int(math.Ceil(in.needs.NumberOfAcceleratorDevicesRequired))
+		}
+	}
+	return r.fits(cpu, mem, gpus)
+}
+
+// hostsOf lists the healthy hosts of a variant of the current deployment,
+// oldest first.
+func (e *endpoint) hostsOf(variant string) []*inst {
+	var out []*inst
+	for _, in := range e.live(e.rec.Current.ID, variant) {
+		if in.ready {
+			out = append(out, in)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *inst) int { return a.started.Compare(b.started) })
+	return out
+}
+
+// convergeComponents places, starts and stops copies until every component
+// has its desired copy count of its current generation, and moves the
+// components' statuses.
+func (e *endpoint) convergeComponents() {
+	// Copies on hosts that are going away go too; they are placed anew.
+	for _, in := range e.copies {
+		if !in.stopping && (in.host.stopping || !slices.Contains(e.insts, in.host)) {
+			e.stopCopy(in)
+		}
+	}
+	now := e.s.opts.Clock.Now()
+	for i := 0; i < len(e.rec.Components); i++ {
+		c := &e.rec.Components[i]
+		live := e.copiesOf(c)
+		if c.Status == ComponentDeleting || c.Status == ComponentFailed {
+			for _, in := range live {
+				e.stopCopy(in)
+			}
+			if c.Status == ComponentDeleting && len(e.copiesAll(c.Name)) == 0 {
+				e.removeComponent(i)
+				i--
+			}
+			continue
+		}
+		var current, old []*inst
+		for _, in := range live {
+			if in.generation == c.Generation {
+				current = append(current, in)
+			} else {
+				old = append(old, in)
+			}
+		}
+		if extra := len(current) - c.DesiredCopies; extra > 0 {
+			// Give up the copies still starting first, then the newest.
+			slices.SortStableFunc(current, func(a, b *inst) int {
+				if a.ready != b.ready {
+					if a.ready {
+						return 1
+					}
+					return -1
+				}
+				return b.started.Compare(a.started)
+			})
+			for _, in := range current[:extra] {
+				e.stopCopy(in)
+			}
+			current = current[extra:]
+		}
+		pending := 0
+		if missing := c.DesiredCopies - len(current); missing > 0 && !now.Before(e.notUntil["component:"+c.Name]) {
+			for range missing {
+				host := e.place(c)
+				if host == nil && len(old) > 0 && allReady(current) {
+					// A rolling update makes room: one old copy goes.
+					e.stopCopy(old[0])
+					old = old[1:]
+					host = e.place(c)
+				}
+				if host == nil {
+					pending++
+					continue
+				}
+				if in := e.startCopy(c, host); in != nil {
+					current = append(current, in)
+				}
+			}
+		}
+		if len(current) >= c.DesiredCopies && allReady(current) {
+			for _, in := range old {
+				e.stopCopy(in)
+			}
+			old = nil
+			if c.Status != ComponentInService && c.FailureReason == "" {
+				e.s.log.Info("inference component in service", "component", c.Name, "copies", len(current))
+				c.Status, c.LastModifiedTime = ComponentInService, now
+				e.saveOrLog()
+			}
+		}
+		c.FailureReason = ""
+		if pending > 0 {
+			v := e.rec.Current.variant(c.Variant)
+			c.FailureReason = fmt.Sprintf("%d of %d copies cannot be placed: each needs %g CPU cores, %d MiB of memory and %g accelerators, and no healthy instance of variant %s has that much left. Add instances (UpdateEndpointWeightsAndCapacities) or lower the copy count of a component on them.",
+				pending, c.DesiredCopies, c.Needs.NumberOfCpuCoresRequired, c.Needs.MinMemoryRequiredInMb, c.Needs.NumberOfAcceleratorDevicesRequired, c.Variant)
+			if v == nil {
+				c.FailureReason = fmt.Sprintf("Variant %s no longer exists in the endpoint.", c.Variant)
+			}
+		}
+	}
+}
+
+func allReady(ins []*inst) bool {
+	for _, in := range ins {
+		if !in.ready {
+			return false
+		}
+	}
+	return true
+}
+
+// copiesAll lists every copy of a component, stopping ones included.
+func (e *endpoint) copiesAll(name string) []*inst {
+	var out []*inst
+	for _, in := range e.copies {
+		if in.component == name {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// removeComponent forgets a deleted component once its copies are gone.
+func (e *endpoint) removeComponent(i int) {
+	c := e.rec.Components[i]
+	e.rec.Components = slices.Delete(e.rec.Components, i, i+1)
+	e.saveOrLog()
+	e.s.mu.Lock()
+	if e.s.components[strings.ToLower(c.Name)] == e {
+		delete(e.s.components, strings.ToLower(c.Name))
+	}
+	e.s.mu.Unlock()
+	ctx := context.Background()
+	if tags, err := e.s.opts.Store.Tags(ctx, c.ARN); err == nil && len(tags) > 0 {
+		keys := make([]string, len(tags))
+		for i, t := range tags {
+			keys[i] = t.Key
+		}
+		store.Report(e.s.log, "hosting", "delete inference component tags", e.s.opts.Store.DeleteTags(ctx, c.ARN, keys))
+	}
+	e.s.log.Info("inference component deleted", "component", c.Name, "endpoint", e.rec.Name)
+}
+
+func (e *endpoint) saveOrLog() {
+	if err := e.save(); err != nil {
+		e.s.log.Error("persisting endpoint", "endpoint", e.rec.Name, "err", err)
+	}
+}
+
+// place chooses the host for a new copy of c: the first (oldest) healthy
+// host of its variant with room, packing copies onto few instances.
+func (e *endpoint) place(c *component) *inst {
+	for _, h := range e.hostsOf(c.Variant) {
+		if e.fitsOn(c.Needs, h) {
+			return h
+		}
+	}
+	return nil
+}
+
+// startCopy starts one copy of c on host.
+func (e *endpoint) startCopy(c *component, host *inst) *inst {
+	mem := c.Needs.MaxMemoryRequiredInMb
+	if mem == 0 {
+		mem = c.Needs.MinMemoryRequiredInMb
+	}
+	spec := runtime.Spec{
+		ID:       fmt.Sprintf("%s-%s", strings.ToLower(c.Name), newID()),
+		Endpoint: e.rec.Name, Variant: c.Variant,
+		// Not the variant's deployment: a restarted server stops copies it
+		// finds and places them anew.
+		Deployment:   "component-" + strings.ToLower(c.Name),
+		Image:        c.Container.Image,
+		Environment:  c.Container.Environment,
+		ModelDataURL: c.Container.ModelDataUrl,
+		InstanceType: runtime.InstanceType{Name: host.size.Name, VCPUs: max(1, int(math.Ceil(c.Needs.NumberOfCpuCoresRequired))), MemoryMiB: mem,
+			GPUs: int(math.Ceil(c.Needs.NumberOfAcceleratorDevicesRequired))},
+	}
+	rt, err := e.s.opts.Runtime.Start(e.s.ctx, spec)
+	if err != nil {
+		e.copyFailed(c.Name, fmt.Errorf("%w: %v", runtime.ErrLaunch, err), false)
+		return nil
+	}
+	in := &inst{rt: rt, deployment: spec.Deployment, variant: c.Variant, started: e.s.opts.Clock.Now(),
+		component: c.Name, host: host, needs: c.Needs, generation: c.Generation}
+	e.copies = append(e.copies, in)
+	go e.watch(in)
+	return in
+}
+
+// stopCopy withdraws a copy from routing, drains it and stops it.
+func (e *endpoint) stopCopy(in *inst) { e.stop(in) }
+
+// copyFailed records a copy that ended on its own or could not start: a
+// component being created fails if it never had a healthy copy; otherwise
+// the copy is replaced, with backoff while the component keeps failing.
+func (e *endpoint) copyFailed(name string, err error, wasReady bool) {
+	c := e.component(name)
+	if c == nil {
+		return
+	}
+	e.s.log.Warn("inference component copy failed", "component", name, "endpoint", e.rec.Name, "err", err)
+	key := "component:" + name
+	if c.Status == ComponentCreating && !wasReady && errors.Is(err, runtime.ErrLaunch) {
+		c.Status, c.FailureReason, c.LastModifiedTime = ComponentFailed, fmt.Sprintf("Failed to start a copy of inference component %s: %v.", name, err), e.s.opts.Clock.Now()
+		e.saveOrLog()
+		return
+	}
+	n := e.failures[key] + 1
+	e.failures[key] = n
+	delay := min(time.Second<<min(n-1, 8), 5*time.Minute)
+	e.notUntil[key] = e.s.opts.Clock.Now().Add(delay)
+	e.s.opts.Clock.AfterFunc(delay, func() {
+		select {
+		case e.poke <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// componentRoutes are the routes of an endpoint's components: each with
+// its healthy copies.
+func (e *endpoint) componentRoutes() []router.Component {
+	var out []router.Component
+	for i := range e.rec.Components {
+		c := &e.rec.Components[i]
+		if c.Status == ComponentDeleting {
+			continue
+		}
+		rc := router.Component{Name: c.Name, Variant: c.Variant}
+		for _, in := range e.copiesOf(c) {
+			if in.ready {
+				rc.Copies = append(rc.Copies, router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()})
+			}
+		}
+		out = append(out, rc)
+	}
+	return out
+}
+
+// publishComponents stores the snapshot Describe and List read.
+func (e *endpoint) publishComponents() {
+	views := make([]ComponentView, 0, len(e.rec.Components))
+	for i := range e.rec.Components {
+		c := &e.rec.Components[i]
+		v := ComponentView{Name: c.Name, ARN: c.ARN, Endpoint: e.rec.Name, EndpointARN: e.rec.ARN, Variant: c.Variant,
+			Status: c.Status, FailureReason: c.FailureReason, CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime,
+			ModelName: c.ModelName, Container: c.Container, ResolvedAt: c.ResolvedAt, Needs: c.Needs, DesiredCopies: c.DesiredCopies}
+		if vr := e.rec.Current.variant(c.Variant); vr != nil {
+			v.InstanceType = vr.InstanceType
+		}
+		for _, in := range e.copiesOf(c) {
+			if in.ready {
+				v.CurrentCopies++
+			}
+		}
+		views = append(views, v)
+	}
+	e.components.Store(&views)
+}
+
+// hostInstance is an instance of a variant that hosts inference
+// components: it has a size and no model server, so it is ready at once
+// and ends when stopped.
+type hostInstance struct {
+	id    string
+	ready chan struct{}
+	done  chan struct{}
+	at    time.Time
+}
+
+func newHost(id string, now time.Time) *hostInstance {
+	h := &hostInstance{id: id, ready: make(chan struct{}), done: make(chan struct{}), at: now}
+	close(h.ready)
+	return h
+}
+
+func (h *hostInstance) ID() string             { return h.id }
+func (h *hostInstance) Addr() string           { return "" }
+func (h *hostInstance) Ready() <-chan struct{} { return h.ready }
+func (h *hostInstance) Done() <-chan struct{}  { return h.done }
+func (h *hostInstance) Err() error             { return nil }
+func (h *hostInstance) Stats() (runtime.Stats, error) {
+	return runtime.Stats{At: h.at, NoUsage: true, NoDisk: true}, nil
+}
+func (h *hostInstance) Stop(context.Context) error {
+	select {
+	case <-h.done:
+	default:
+		close(h.done)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package hosting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/ebbscale/ebb/internal/store/memory"
+)
+
+// componentFixture is an endpoint of two ml.c5.xlarge hosts (4 vCPUs, 8 GiB
+// each) for inference components.
+func componentFixture(t *testing.T) *fixture {
+	f := newFixture(t, memory.New())
+	ctx := context.Background()
+	_, err := f.s.CreateModel(ctx, []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
+	f.must(err)
+	_, err = f.s.CreateEndpointConfig(ctx, []byte(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":2}]}`))
+	f.must(err)
+	_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
+	f.must(err)
+	f.expect("e", StatusInService, 2, 2)
+	if n := len(f.rt.running()); n != 0 {
+		t.Fatalf("%d model servers for hosts, want none", n)
+	}
+	return f
+}
+
+func (f *fixture) component(name string, cpus float64, copies int) error {
+	_, err := f.s.CreateInferenceComponent(context.Background(), []byte(fmt.Sprintf(
+		`{"InferenceComponentName":%q,"EndpointName":"e","VariantName":"v","Specification":{"ModelName":"m","ComputeResourceRequirements":{"NumberOfCpuCoresRequired":%g,"MinMemoryRequiredInMb":1024}},"RuntimeConfig":{"CopyCount":%d}}`,
+		name, cpus, copies)))
+	return err
+}
+
+func (f *fixture) componentView(name string) ComponentView {
+	f.t.Helper()
+	synctest.Wait()
+	v, err := f.s.DescribeInferenceComponent(context.Background(), name)
+	f.must(err)
+	return v
+}
+
+// copiesPerHost counts the running copies on each host.
+func (f *fixture) copiesPerHost() []int {
+	synctest.Wait()
+	e, _ := f.s.lookup("e")
+	var out []int
+	done := make(chan struct{})
+	e.do(context.Background(), func() error {
+		for _, h := range e.hostsOf("v") {
+			n := 0
+			for _, c := range e.copies {
+				if c.host == h && !c.stopping {
+					n++
+				}
+			}
+			out = append(out, n)
+		}
+		close(done)
+		return nil
+	})
+	<-done
+	return out
+}
+
+func TestComponentsArePlacedOnHosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := componentFixture(t)
+		f.must(f.component("big", 3, 2)) // one per host: 3 of 4 cores
+		f.must(f.component("small", 1, 3))
+		if v := f.componentView("big"); v.Status != ComponentCreating || v.CurrentCopies != 0 || v.DesiredCopies != 2 {
+			t.Fatalf("before health: %+v", v)
+		}
+		f.rt.readyAll()
+		big, small := f.componentView("big"), f.componentView("small")
+		if big.Status != ComponentInService || big.CurrentCopies != 2 {
+			t.Fatalf("big: %+v", big)
+		}
+		// Two small copies fit (one core left on each host); the third waits.
+		if small.CurrentCopies != 2 || small.Status != ComponentCreating || !strings.Contains(small.FailureReason, "1 of 3 copies cannot be placed") {
+			t.Fatalf("small: %+v", small)
+		}
+		if got := f.copiesPerHost(); fmt.Sprint(got) != "[2 2]" {
+			t.Fatalf("copies per host %v", got)
+		}
+		// Routes: per component, its healthy copies; the hosts take none.
+		f.routes.mu.Lock()
+		ep := f.routes.table["e"]
+		f.routes.mu.Unlock()
+		if len(ep.Variants) != 0 || len(ep.Components) != 2 || len(ep.Components[0].Copies)+len(ep.Components[1].Copies) != 4 {
+			t.Fatalf("routes %+v", ep)
+		}
+
+		// A third host makes room for the pending copy.
+		n := 3
+		_, err := f.s.UpdateEndpointWeightsAndCapacities(context.Background(), "e", []WeightAndCapacity{{VariantName: "v", DesiredInstanceCount: &n}})
+		f.must(err)
+		synctest.Wait()
+		f.rt.readyAll()
+		if small = f.componentView("small"); small.CurrentCopies != 3 || small.Status != ComponentInService || small.FailureReason != "" {
+			t.Fatalf("after a third host: %+v", small)
+		}
+
+		// Scaling a component in stops copies; deleting it stops them all.
+		_, err = f.s.UpdateInferenceComponentRuntimeConfig(context.Background(), "small", 1)
+		f.must(err)
+		if small = f.componentView("small"); small.CurrentCopies != 1 || small.Status != ComponentInService {
+			t.Fatalf("scaled in: %+v", small)
+		}
+		if err := f.s.DeleteEndpoint(context.Background(), "e"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("deleting an endpoint with components: %v", err)
+		}
+		f.must(f.s.DeleteInferenceComponent(context.Background(), "small"))
+		f.must(f.s.DeleteInferenceComponent(context.Background(), "big"))
+		synctest.Wait()
+		if _, err := f.s.DescribeInferenceComponent(context.Background(), "big"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("deleted component: %v", err)
+		}
+		if n := len(f.rt.running()); n != 0 {
+			t.Fatalf("%d copies still running", n)
+		}
+		f.must(f.s.DeleteEndpoint(context.Background(), "e"))
+	})
+}
+
+func TestComponentsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := componentFixture(t)
+		for _, c := range []struct {
+			name  string
+			cpus  float64
+			want  error
+			label string
+		}{
+			{"huge", 5, ErrInvalid, "more cores than an instance has"},
+			{"ok", 1, nil, ""},
+			{"OK", 1, ErrExists, "a name taken, in another case"},
+		} {
+			if err := f.component(c.name, c.cpus, 1); !errors.Is(err, c.want) && !(c.want == nil && err == nil) {
+				t.Fatalf("%s (%s): %v, want %v", c.name, c.label, err, c.want)
+			}
+		}
+		if _, err := f.s.DescribeInferenceComponent(context.Background(), "huge"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused component exists: %v", err)
+		}
+		// A variant that serves a model hosts no components.
+		f.config("plain", 1)
+		_, err := f.s.CreateEndpoint(context.Background(), "p", "plain", nil)
+		f.must(err)
+		f.rt.readyAll()
+		synctest.Wait()
+		_, err = f.s.CreateInferenceComponent(context.Background(), []byte(`{"InferenceComponentName":"x","EndpointName":"p","VariantName":"v","Specification":{"ModelName":"m","ComputeResourceRequirements":{"MinMemoryRequiredInMb":1024}},"RuntimeConfig":{"CopyCount":1}}`))
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("component on a model variant: %v", err)
+		}
+	})
+}
