@@ -464,11 +464,15 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		publisher = replica.NewPublisher(rtr, st, clk, log.With("component", "replica"))
 		routes = publisher
 	}
-	hs := hosting.New(hosting.Options{Deleted: deleted,
+	ho := hosting.Options{Deleted: deleted,
 		Store: st, Runtime: rt, Routes: routes, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
 		Logger: log.With("component", "hosting"),
-	})
+	}
+	if c.Runtime == "kubernetes" {
+		ho.ComponentsRefused = "ebb does not run inference components on Kubernetes yet (copies are placed on hosts by ebb's process runtime only); run ebb with --runtime process, or deploy the model as a production variant of its own."
+	}
+	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {
 		return fail(err)
 	}

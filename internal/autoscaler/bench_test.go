@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/fault"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
@@ -57,6 +58,14 @@ func (f *manyEndpoints) DescribeEndpoint(_ context.Context, name string) (hostin
 	defer f.mu.Unlock()
 	c := f.capacity[name]
 	return hosting.EndpointView{Name: name, Status: hosting.StatusInService, Variants: []hosting.VariantView{{Name: "v", DesiredCount: c, CurrentCount: c}}}, nil
+}
+
+func (f *manyEndpoints) DescribeInferenceComponent(context.Context, string) (hosting.ComponentView, error) {
+	return hosting.ComponentView{}, fault.Errorf(hosting.ErrNotFound, "no inference components")
+}
+
+func (f *manyEndpoints) UpdateInferenceComponentRuntimeConfig(context.Context, string, int) (string, error) {
+	return "", fault.Errorf(hosting.ErrNotFound, "no inference components")
 }
 
 func (f *manyEndpoints) UpdateEndpointWeightsAndCapacities(_ context.Context, name string, c []hosting.WeightAndCapacity) (string, error) {

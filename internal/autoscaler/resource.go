@@ -17,8 +17,9 @@ type resourceKind interface {
 // resource is one scalable resource, its capacity read and set through
 // hosting.
 type resource interface {
-	// endpoint is the SageMaker endpoint the resource belongs to: its
-	// deletion deregisters the target.
+	// endpoint is the SageMaker endpoint the resource belongs to, or
+	// inference-component/<name> for a component: its deletion (hosting's
+	// Deleted) deregisters the target.
 	endpoint() string
 	// capacity reads the desired and current capacity; settled is false
 	// while the endpoint is being changed (then reason may say why a change
@@ -47,7 +48,8 @@ type capacity struct {
 // kinds is the registry of scalable resources, keyed by service namespace
 // and scalable dimension. Adding one is an adapter file and a line here.
 var kinds = map[string]resourceKind{
-	Namespace + "|" + Dimension: variantKind{},
+	Namespace + "|" + Dimension:          variantKind{},
+	Namespace + "|" + ComponentDimension: componentKind{},
 }
 
 // parseResource resolves a target's identity through the registry.

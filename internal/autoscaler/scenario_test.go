@@ -49,20 +49,56 @@ func (f *fakeHosting) UpdateEndpointWeightsAndCapacities(ctx context.Context, na
 	return "arn", nil
 }
 
+// The inference component "ic" follows the variant's capacity.
+func (f *fakeHosting) DescribeInferenceComponent(ctx context.Context, name string) (hosting.ComponentView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if name != "ic" {
+		return hosting.ComponentView{}, fault.Errorf(hosting.ErrNotFound, "Could not find inference component")
+	}
+	status := hosting.ComponentInService
+	if f.busy {
+		status = hosting.ComponentUpdating
+	}
+	return hosting.ComponentView{Name: "ic", Endpoint: "ep", Variant: "v", Status: status, DesiredCopies: f.capacity, CurrentCopies: f.capacity}, nil
+}
+
+func (f *fakeHosting) UpdateInferenceComponentRuntimeConfig(ctx context.Context, name string, copies int) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy {
+		return "", fault.Errorf(hosting.ErrInProgress, "Cannot update inference component while it is Updating")
+	}
+	f.capacity = copies
+	return "arn", nil
+}
+
 var scenarioEpoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-const resourceID = "endpoint/ep/variant/v"
+// The scalable target of a scenario: the variant, or (after "component")
+// the inference component "ic".
+var (
+	variantTarget   = target{"endpoint/ep/variant/v", Dimension, []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "v"}}}
+	componentTarget = target{"inference-component/ic", ComponentDimension, []metrics.Dimension{{Name: "InferenceComponentName", Value: "ic"}}}
+)
 
-var epDims = []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "v"}}
+const resourceID = "endpoint/ep/variant/v" // the variant (run_test.go)
+
+type target struct {
+	id, dim string
+	dims    []metrics.Dimension
+}
 
 // TestScenarios runs the scripts in testdata/*.test on a fake clock:
 //
 //	endpoint CAPACITY                 the variant's starting capacity
+//	component                         the target is the inference component "ic"
+//	                                  (its copy count is the endpoint's capacity)
 //	register MIN MAX                  RegisterScalableTarget
 //	step NAME TYPE COOLDOWN LO:HI:ADJ...  a step policy (empty bound = open);
 //	                                  options min-magnitude=N aggregation=X
 //	tracking NAME TARGET METRIC [out-cooldown=S] [in-cooldown=S] [disable-scale-in]
-//	                                  METRIC: invocations, or NS/NAME:STAT
+//	                                  METRIC: invocations (per instance or copy), or NS/NAME:STAT
 //	alarm NAME NS/METRIC STAT OP THRESHOLD POLICY [periods=N]
 //	set NS/METRIC VALUE               the value the metric reports from now on
 //	schedule NAME EXPR [min=N] [max=N] [tz=ZONE]
@@ -93,6 +129,7 @@ type scenario struct {
 	mon    *monitor.Monitor
 	s      *Service
 	values map[string]float64
+	tg     target
 }
 
 func runScenario(t *testing.T, file string) {
@@ -102,7 +139,7 @@ func runScenario(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sc := &scenario{t: t, ctx: ctx, clk: clock.NewFake(scenarioEpoch), host: &fakeHosting{}, values: map[string]float64{}}
+	sc := &scenario{t: t, ctx: ctx, clk: clock.NewFake(scenarioEpoch), host: &fakeHosting{}, values: map[string]float64{}, tg: variantTarget}
 	sc.ms, _ = metrics.Open(nil)
 	sc.mon, _ = monitor.New(ctx, monitor.Options{Store: st, Metrics: sc.ms, Clock: sc.clk})
 	sc.s, err = New(ctx, Options{Store: st, Hosting: sc.host, Alarms: sc.mon, Metrics: sc.ms, Clock: sc.clk, Region: "us-east-1", AccountID: "123456789012"})
@@ -150,9 +187,11 @@ func (sc *scenario) do(f []string) error {
 	switch f[0] {
 	case "endpoint":
 		sc.host.capacity = atoi(f[1])
+	case "component":
+		sc.tg = componentTarget
 	case "register":
 		min, max := atoi(f[1]), atoi(f[2])
-		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, MinCapacity: &min, MaxCapacity: &max})
+		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, MinCapacity: &min, MaxCapacity: &max})
 		return err
 	case "step":
 		cfg := &scaling.StepConfig{AdjustmentType: f[2], Cooldown: atoi(f[3])}
@@ -179,17 +218,20 @@ func (sc *scenario) do(f []string) error {
 			st.Adjustment = atoi(parts[2])
 			cfg.Steps = append(cfg.Steps, st)
 		}
-		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Type: "StepScaling", Step: cfg})
+		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Type: "StepScaling", Step: cfg})
 		return err
 	case "tracking":
 		target, _ := strconv.ParseFloat(f[2], 64)
 		in := &TTInput{TargetValue: target, Raw: []byte("{}")}
 		if f[3] == "invocations" {
 			in.Predefined = InvocationsPerInstance
+			if sc.tg.dim == ComponentDimension {
+				in.Predefined = InvocationsPerCopy
+			}
 		} else {
 			nsName, stat, _ := strings.Cut(f[3], ":")
 			ns, name := splitMetric(nsName)
-			in.Namespace, in.MetricName, in.Statistic, in.Dimensions = ns, name, stat, epDims
+			in.Namespace, in.MetricName, in.Statistic, in.Dimensions = ns, name, stat, sc.tg.dims
 		}
 		o := opts(f[4:])
 		if v, ok := o["out-cooldown"]; ok {
@@ -201,7 +243,7 @@ func (sc *scenario) do(f []string) error {
 			in.ScaleInCooldown = &n
 		}
 		_, in.DisableScaleIn = o["disable-scale-in"]
-		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Type: "TargetTrackingScaling", TT: in})
+		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Type: "TargetTrackingScaling", TT: in})
 		return err
 	case "alarm":
 		arn, err := sc.policyARN(f[6])
@@ -215,7 +257,7 @@ func (sc *scenario) do(f []string) error {
 			periods = atoi(v)
 		}
 		op := map[string]string{">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold"}[f[4]]
-		return sc.mon.Put(sc.ctx, monitor.MetricAlarm{AlarmName: f[1], Namespace: ns, MetricName: name, Dimensions: epDims, Statistic: f[3],
+		return sc.mon.Put(sc.ctx, monitor.MetricAlarm{AlarmName: f[1], Namespace: ns, MetricName: name, Dimensions: sc.tg.dims, Statistic: f[3],
 			Period: 60, EvaluationPeriods: periods, Threshold: threshold, ComparisonOperator: op, ActionsEnabled: true, AlarmActions: []string{arn}})
 	case "set":
 		v, err := strconv.ParseFloat(f[2], 64)
@@ -223,7 +265,7 @@ func (sc *scenario) do(f []string) error {
 		return err
 	case "schedule":
 		o := opts(f[3:])
-		in := ScheduledInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Schedule: strings.ReplaceAll(f[2], "_", " "), Timezone: o["tz"]}
+		in := ScheduledInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Schedule: strings.ReplaceAll(f[2], "_", " "), Timezone: o["tz"]}
 		if v, ok := o["min"]; ok {
 			n := atoi(v)
 			in.MinCapacity = &n
@@ -244,7 +286,7 @@ func (sc *scenario) do(f []string) error {
 		case "scheduled":
 			cur.ScheduledScalingSuspended = on
 		}
-		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: resourceID, ScalableDimension: Dimension, Suspended: &cur})
+		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Suspended: &cur})
 		sc.drain()
 		return err
 	case "busy":
@@ -288,7 +330,10 @@ func (sc *scenario) advance(d time.Duration) {
 			// Sum metric then reads as "per minute".
 			for key, v := range sc.values {
 				ns, name := splitMetric(key)
-				sc.ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: epDims}, Timestamp: now.Add(-30 * time.Second), Value: v}})
+				if key == "invocations" && sc.tg.dim == ComponentDimension {
+					name = "InvocationsPerCopy"
+				}
+				sc.ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: sc.tg.dims}, Timestamp: now.Add(-30 * time.Second), Value: v}})
 			}
 		}
 		if now.Second()%10 == 0 {
@@ -319,7 +364,7 @@ func (sc *scenario) drain() {
 }
 
 func (sc *scenario) expect(what, arg string) error {
-	acts, _ := sc.s.Activities(sc.ctx, Namespace, resourceID, Dimension, true)
+	acts, _ := sc.s.Activities(sc.ctx, Namespace, sc.tg.id, sc.tg.dim, true)
 	switch what {
 	case "capacity":
 		if got := sc.host.capacity; strconv.Itoa(got) != arg {
@@ -357,7 +402,7 @@ func (sc *scenario) expect(what, arg string) error {
 			return fmt.Errorf("%d activities: %s", n, summary(acts))
 		}
 	case "bounds":
-		ts := sc.s.Targets(Namespace, []string{resourceID}, Dimension)
+		ts := sc.s.Targets(Namespace, []string{sc.tg.id}, sc.tg.dim)
 		if len(ts) != 1 || fmt.Sprintf("%d %d", ts[0].MinCapacity, ts[0].MaxCapacity) != arg {
 			return fmt.Errorf("bounds %+v, want %s", ts, arg)
 		}

@@ -39,6 +39,8 @@ type Store interface {
 type Hosting interface {
 	DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error)
 	UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, changes []hosting.WeightAndCapacity) (string, error)
+	DescribeInferenceComponent(ctx context.Context, name string) (hosting.ComponentView, error)
+	UpdateInferenceComponentRuntimeConfig(ctx context.Context, name string, copies int) (string, error)
 }
 
 // Alarms is the part of CloudWatch target tracking needs.

@@ -529,6 +529,9 @@ func (e *endpoint) removeComponent(i int) {
 		}
 		store.Report(e.s.log, "hosting", "delete inference component tags", e.s.opts.Store.DeleteTags(ctx, c.ARN, keys))
 	}
+	if e.s.opts.Deleted != nil {
+		go func() { e.s.opts.Deleted <- "inference-component/" + c.Name }()
+	}
 	e.s.log.Info("inference component deleted", "component", c.Name, "endpoint", e.rec.Name)
 }
 

@@ -51,8 +51,9 @@ type Options struct {
 	// included.
 	StopTimeout time.Duration
 	// Deleted, if not nil, receives the name of each endpoint once it is
-	// gone (the autoscaler deregisters its targets); sent from a goroutine
-	// of its own, so a slow reader never holds an endpoint.
+	// gone, and inference-component/<name> for each inference component
+	// (the autoscaler deregisters their targets); sent from a goroutine of
+	// its own, so a slow reader never holds an endpoint.
 	Deleted chan<- string
 	// ComponentsRefused, if set, is why this server refuses inference
 	// components (the runtime cannot place copies on hosts).

@@ -27,8 +27,8 @@ func (s *Service) addTags(ctx context.Context, arn string, tags []store.Tag) err
 	return s.opts.Store.AddTags(ctx, arn, tags)
 }
 
-// resourceExists checks that arn names a model, endpoint configuration or
-// endpoint of this account and region.
+// resourceExists checks that arn names a model, endpoint configuration,
+// endpoint or inference component of this account and region.
 func (s *Service) resourceExists(ctx context.Context, arn string) error {
 	prefix := s.arnPrefix()
 	rest, ok := strings.CutPrefix(arn, prefix)
@@ -42,6 +42,8 @@ func (s *Service) resourceExists(ctx context.Context, arn string) error {
 		_, err = s.opts.Store.Get(ctx, kind, name)
 	case kindEndpoint:
 		_, err = s.lookup(name)
+	case kindComponent:
+		_, err = s.lookupComponent(name)
 	default:
 		err = store.ErrNotFound
 	}

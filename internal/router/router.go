@@ -63,6 +63,10 @@ var (
 	// the request named none; ErrComponentNotFound: it named another.
 	ErrComponentRequired = errors.New("inference component required")
 	ErrComponentNotFound = errors.New("inference component not found")
+	// ErrNoComponents: the request named a component and the endpoint
+	// hosts none; ErrNoCopy: the component has no healthy copy.
+	ErrNoComponents = errors.New("endpoint hosts no inference components")
+	ErrNoCopy       = errors.New("inference component has no copy")
 )
 
 // ModelError is a non-2xx answer from the model container.
@@ -349,7 +353,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv Invocation) (*Response, error) {
 	switch {
 	case route.components == nil:
-		return nil, ErrComponentNotFound // the endpoint hosts none
+		return nil, ErrNoComponents
 	case inv.Component == "":
 		return nil, ErrComponentRequired
 	}
@@ -359,7 +363,7 @@ func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv 
 	}
 	if len(c.backends) == 0 {
 		c.stats.noCapacity()
-		return nil, ErrNoCapacity
+		return nil, ErrNoCopy
 	}
 	resp, err := r.send(ctx, c, inv, time.Time{})
 	if resp != nil {

@@ -385,7 +385,7 @@ func TestComponents(t *testing.T) {
 			t.Fatalf("component %s: %q %q %v", c, variant, body, err)
 		}
 	}
-	for c, want := range map[string]error{"": ErrComponentRequired, "other": ErrComponentNotFound, "idle": ErrNoCapacity} {
+	for c, want := range map[string]error{"": ErrComponentRequired, "other": ErrComponentNotFound, "idle": ErrNoCopy} {
 		if _, _, err := invoke(t, r, Invocation{Endpoint: "e", Component: c}); !errors.Is(err, want) {
 			t.Fatalf("component %q: %v, want %v", c, err, want)
 		}
@@ -399,5 +399,10 @@ func TestComponents(t *testing.T) {
 	}
 	if _, _, err := invoke(t, New(Options{}), Invocation{Endpoint: "e", Component: "ca"}); !errors.Is(err, ErrEndpointNotFound) {
 		t.Fatal(err)
+	}
+	plain := New(Options{})
+	plain.Set(Endpoint{Name: "p", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{a}}}})
+	if _, _, err := invoke(t, plain, Invocation{Endpoint: "p", Component: "ca"}); !errors.Is(err, ErrNoComponents) {
+		t.Fatalf("a component on an endpoint without: %v", err)
 	}
 }

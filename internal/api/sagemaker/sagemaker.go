@@ -57,23 +57,29 @@ func New(h *hosting.Service, autoscaled func(endpoint string) []string) *Handler
 	x := &Handler{h: h, autoscaled: autoscaled}
 	x.Service = awsjson.Service{ContentType: ContentType, TargetPrefix: TargetPrefix, Model: awsmodel.SageMaker, Errors: errorTable,
 		Ops: map[string]awsjson.Op{
-			"CreateModel":                        x.createModel,
-			"DescribeModel":                      x.describeModel,
-			"ListModels":                         x.listModels,
-			"DeleteModel":                        x.deleteModel,
-			"CreateEndpointConfig":               x.createEndpointConfig,
-			"DescribeEndpointConfig":             x.describeEndpointConfig,
-			"ListEndpointConfigs":                x.listEndpointConfigs,
-			"DeleteEndpointConfig":               x.deleteEndpointConfig,
-			"CreateEndpoint":                     x.createEndpoint,
-			"DescribeEndpoint":                   x.describeEndpoint,
-			"ListEndpoints":                      x.listEndpoints,
-			"UpdateEndpoint":                     x.updateEndpoint,
-			"UpdateEndpointWeightsAndCapacities": x.updateWeightsAndCapacities,
-			"DeleteEndpoint":                     x.deleteEndpoint,
-			"AddTags":                            x.addTags,
-			"ListTags":                           x.listTags,
-			"DeleteTags":                         x.deleteTags,
+			"CreateModel":                           x.createModel,
+			"DescribeModel":                         x.describeModel,
+			"ListModels":                            x.listModels,
+			"DeleteModel":                           x.deleteModel,
+			"CreateEndpointConfig":                  x.createEndpointConfig,
+			"DescribeEndpointConfig":                x.describeEndpointConfig,
+			"ListEndpointConfigs":                   x.listEndpointConfigs,
+			"DeleteEndpointConfig":                  x.deleteEndpointConfig,
+			"CreateEndpoint":                        x.createEndpoint,
+			"DescribeEndpoint":                      x.describeEndpoint,
+			"ListEndpoints":                         x.listEndpoints,
+			"UpdateEndpoint":                        x.updateEndpoint,
+			"UpdateEndpointWeightsAndCapacities":    x.updateWeightsAndCapacities,
+			"DeleteEndpoint":                        x.deleteEndpoint,
+			"AddTags":                               x.addTags,
+			"ListTags":                              x.listTags,
+			"DeleteTags":                            x.deleteTags,
+			"CreateInferenceComponent":              x.createComponent,
+			"DescribeInferenceComponent":            x.describeComponent,
+			"ListInferenceComponents":               x.listComponents,
+			"UpdateInferenceComponent":              x.updateComponent,
+			"UpdateInferenceComponentRuntimeConfig": x.updateComponentRuntimeConfig,
+			"DeleteInferenceComponent":              x.deleteComponent,
 		}}
 	return x
 }
@@ -287,9 +293,9 @@ type (
 	}
 	variantSummary struct {
 		VariantName          string
-		InstanceType         string `json:",omitempty"` // pending variants only
-		DeployedImages       []deployedImage
-		CurrentWeight        *float64 `json:",omitempty"`
+		InstanceType         string          `json:",omitempty"` // pending variants only
+		DeployedImages       []deployedImage `json:",omitempty"` // none on hosts of inference components
+		CurrentWeight        *float64        `json:",omitempty"`
 		DesiredWeight        float64
 		CurrentInstanceCount *int `json:",omitempty"`
 		DesiredInstanceCount int
@@ -315,12 +321,21 @@ type (
 	}
 )
 
+// deployed is a variant's DeployedImages; a variant that hosts inference
+// components runs no image of its own.
+func deployed(v hosting.VariantView) []deployedImage {
+	if v.Image == "" {
+		return nil
+	}
+	return []deployedImage{{v.Image, v.ResolvedImage, awsjson.T(v.ResolvedAt)}}
+}
+
 func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
 	out := make([]variantSummary, 0, len(vs))
 	for _, v := range vs {
 		s := variantSummary{
 			VariantName:          v.Name,
-			DeployedImages:       []deployedImage{{v.Image, v.ResolvedImage, awsjson.T(v.ResolvedAt)}},
+			DeployedImages:       deployed(v),
 			DesiredWeight:        v.DesiredWeight,
 			DesiredInstanceCount: v.DesiredCount,
 			RoutingConfig:        v.RoutingConfig,

@@ -61,6 +61,7 @@ func get(h http.Header, key string) string {
 var (
 	acceptStream  = http.CanonicalHeaderKey("X-Amzn-SageMaker-Accept")
 	targetVariant = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Variant")
+	component     = http.CanonicalHeaderKey("X-Amzn-SageMaker-Inference-Component")
 )
 
 // Handler serves InvokeEndpoint and InvokeEndpointAsync.
@@ -182,12 +183,13 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 	resp, err := h.Router.Invoke(r.Context(), router.Invocation{
 		Endpoint:      endpoint,
 		TargetVariant: get(r.Header, targetVariant),
+		Component:     get(r.Header, component),
 		Body:          body,
 		Header:        header,
 		Received:      received,
 	})
 	if err != nil {
-		if h.Fallback != nil && (errors.Is(err, router.ErrEndpointNotFound) || errors.Is(err, router.ErrVariantNotFound) || errors.Is(err, router.ErrNoCapacity)) {
+		if h.Fallback != nil && placeable(err) {
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 			h.Fallback.ServeHTTP(w, r)
 			return nil, false
@@ -198,17 +200,28 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 	return resp, true
 }
 
+// placeable reports the errors of a router whose table may be older than
+// the leader's: a follower hands those requests to the leader.
+func placeable(err error) bool {
+	for _, e := range []error{router.ErrEndpointNotFound, router.ErrVariantNotFound, router.ErrNoCapacity,
+		router.ErrNoComponents, router.ErrComponentNotFound, router.ErrNoCopy} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // routingHeaders are the headers that choose what inside an endpoint
 // serves a request, each with AWS's refusal when the endpoint has no such
-// thing. ebb's endpoints are single-model, single-container, without
-// inference components or an explainer (it refuses those configurations),
-// so each of these headers is refused rather than ignored. The TargetModel
-// text is AWS's; the others follow it.
+// thing. ebb's endpoints are single-model, single-container, without an
+// explainer (it refuses those configurations), so each of these headers is
+// refused rather than ignored. The TargetModel text is AWS's; the others
+// follow it. (The inference component header goes to the router.)
 var routingHeaders = func() []struct{ header, refusal string } {
 	hs := []struct{ header, refusal string }{
 		{"X-Amzn-SageMaker-Target-Model", "Endpoint %s is not a multi-model endpoint and does not support target model header."},
 		{"X-Amzn-SageMaker-Target-Container-Hostname", "Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header."},
-		{"X-Amzn-SageMaker-Inference-Component", "Endpoint %s does not host inference components and does not support inference component header."},
 		{"X-Amzn-SageMaker-Enable-Explanations", "Endpoint %s does not have an explainer configured and does not support enable explanations header."},
 	}
 	for i := range hs {
@@ -256,6 +269,18 @@ var runtimeErrors = []struct {
 	}},
 	{router.ErrColdStartTimeout, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", ep)
+	}},
+	{router.ErrNoComponents, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s does not host inference components and does not support inference component header.", ep)
+	}},
+	{router.ErrComponentRequired, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Inference Component Name header is required for endpoint %s, which hosts inference components. Include the InferenceComponentName of the component to invoke.", ep)
+	}},
+	{router.ErrComponentNotFound, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {
+		return fmt.Sprintf("The inference component is not part of endpoint %s of account %s.", ep, acct)
+	}},
+	{router.ErrNoCopy, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Inference component of endpoint %s has no capacity to process this request. Application Auto Scaling may be in progress (if configured), or increase the copy count with UpdateInferenceComponentRuntimeConfig.", ep)
 	}},
 	{router.ErrNoCapacity, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s has no capacity to process this request. Application Auto Scaling may be in progress (if configured), or increase the capacity with UpdateEndpointWeightsAndCapacities.", ep)

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+)
+
+const componentDim = aastypes.ScalableDimensionSageMakerInferenceComponentDesiredCopyCount
+
+// waitComponent polls DescribeInferenceComponent until cond holds.
+func waitComponent(t *testing.T, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeInferenceComponentOutput) bool) *sagemaker.DescribeInferenceComponentOutput {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, err := sm.DescribeInferenceComponent(context.Background(), &sagemaker.DescribeInferenceComponentInput{InferenceComponentName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cond(out) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s: still %s, copies %d of %d (%s)", name, what, out.InferenceComponentStatus,
+				aws.ToInt32(out.RuntimeConfig.CurrentCopyCount), aws.ToInt32(out.RuntimeConfig.DesiredCopyCount), aws.ToString(out.FailureReason))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func copies(o *sagemaker.DescribeInferenceComponentOutput) (current, desired int32) {
+	return aws.ToInt32(o.RuntimeConfig.CurrentCopyCount), aws.ToInt32(o.RuntimeConfig.DesiredCopyCount)
+}
+
+func inService(o *sagemaker.DescribeInferenceComponentOutput) bool {
+	return o.InferenceComponentStatus == types.InferenceComponentStatusInService
+}
+
+// TestInferenceComponents hosts two inference components on the instances
+// of one endpoint with the Go SDK: each is invoked by name, scales its
+// copies on its own traffic (target tracking on InvocationsPerCopy) while
+// the other stays put, goes to zero copies when idle, refuses requests
+// then (NoCapacityInvocationFailures), and comes back with AWS's
+// scale-from-zero step policy on that metric.
+func TestInferenceComponents(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	cw := s.cloudWatchClients()["cbor"]
+	ctx := context.Background()
+	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("ic-model"), PrimaryContainer: &types.ContainerDefinition{Image: aws.String("ebb example-model --work-ms 1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("ic"), ProductionVariants: []types.ProductionVariant{
+		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("ic"), EndpointConfigName: aws.String("ic")}); err != nil {
+		t.Fatal(err)
+	}
+	ep := waitInService(t, sm, "ic")
+	if len(ep.ProductionVariants[0].DeployedImages) != 0 {
+		t.Fatalf("a host variant reports images: %+v", ep.ProductionVariants[0].DeployedImages)
+	}
+	needs := &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(1024)}
+	for _, in := range []*sagemaker.CreateInferenceComponentInput{
+		{InferenceComponentName: aws.String("a"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
+			Specification: &types.InferenceComponentSpecification{ModelName: aws.String("ic-model"), ComputeResourceRequirements: needs},
+			RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}},
+		{InferenceComponentName: aws.String("b"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
+			Specification: &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String("ebb example-model --work-ms 1")}, ComputeResourceRequirements: needs},
+			RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}},
+	} {
+		out, err := sm.CreateInferenceComponent(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "arn:aws:sagemaker:us-east-1:123456789012:inference-component/" + *in.InferenceComponentName; aws.ToString(out.InferenceComponentArn) != want {
+			t.Fatalf("ARN %s, want %s", aws.ToString(out.InferenceComponentArn), want)
+		}
+	}
+	a := waitComponent(t, sm, "a", "InService", inService)
+	b := waitComponent(t, sm, "b", "InService", inService)
+	if aws.ToString(a.Specification.ModelName) != "ic-model" || aws.ToString(b.Specification.Container.DeployedImage.SpecifiedImage) != "ebb example-model --work-ms 1" ||
+		aws.ToFloat32(a.Specification.ComputeResourceRequirements.NumberOfCpuCoresRequired) != 1 || aws.ToString(a.EndpointName) != "ic" {
+		t.Fatalf("described: %+v / %+v", a.Specification, b.Specification)
+	}
+	list, err := sm.ListInferenceComponents(ctx, &sagemaker.ListInferenceComponentsInput{EndpointNameEquals: aws.String("ic"), SortBy: types.InferenceComponentSortKeyName, SortOrder: types.OrderKeyAscending})
+	if err != nil || len(list.InferenceComponents) != 2 || *list.InferenceComponents[0].InferenceComponentName != "a" {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+
+	// Invocations name a component; the endpoint alone is not enough.
+	for _, c := range []string{"a", "b"} {
+		res, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"), InferenceComponentName: aws.String(c), Body: []byte("1,2"), ContentType: aws.String("text/csv")})
+		if err != nil || aws.ToString(res.InvokedProductionVariant) != "AllTraffic" {
+			t.Fatalf("invoke %s: %v %v", c, res, err)
+		}
+	}
+	_, err = rt.InvokeEndpoint(ctx, invocation("ic"))
+	expectAPIError(t, err, "ValidationError", "Inference Component Name header is required for endpoint ic, which hosts inference components. Include the InferenceComponentName of the component to invoke.")
+
+	// Bad input changes nothing.
+	_, err = sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("huge"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
+		Specification: &types.InferenceComponentSpecification{ModelName: aws.String("ic-model"), ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(8), MinMemoryRequiredInMb: aws.Int32(1024)}},
+		RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}})
+	expectAPIError(t, err, "ValidationException", "")
+	_, err = sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("multi"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
+		Specifications: []types.InferenceComponentSpecification{{ModelName: aws.String("ic-model")}}, RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}})
+	expectAPIError(t, err, "ValidationException", "ebb does not support inference components with several specifications (one per instance type) (Specifications) yet; remove Specifications from the request.")
+	_, err = sm.DescribeInferenceComponent(ctx, &sagemaker.DescribeInferenceComponentInput{InferenceComponentName: aws.String("huge")})
+	expectAPIError(t, err, "ValidationException", `Could not find inference component "arn:aws:sagemaker:us-east-1:123456789012:inference-component/huge".`)
+	_, err = sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("ic")})
+	expectAPIError(t, err, "ValidationException", "")
+
+	// Application Auto Scaling scales a's copies on its own traffic.
+	for c, min := range map[string]int32{"a": 0, "b": 1} {
+		if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+			ResourceId: aws.String("inference-component/" + c), ScalableDimension: componentDim, MinCapacity: aws.Int32(min), MaxCapacity: aws.Int32(3)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("copies"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: aws.String("inference-component/a"), ScalableDimension: componentDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(20),
+			ScaleInCooldown: aws.Int32(120), ScaleOutCooldown: aws.Int32(60),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerInferenceComponentInvocationsPerCopy}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"), InferenceComponentName: aws.String("a"), Body: []byte("1"), ContentType: aws.String("text/csv")})
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	waitComponent(t, sm, "a", "scale-out of copies", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		cur, _ := copies(o)
+		return cur > 1 && inService(o)
+	})
+	stop.Store(true)
+	wg.Wait()
+	if cur, desired := copies(waitComponent(t, sm, "b", "", inService)); cur != 1 || desired != 1 {
+		t.Fatalf("b moved with a's traffic: %d of %d copies", cur, desired)
+	}
+	acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: aws.String("inference-component/a"), ScalableDimension: componentDim})
+	if err != nil || len(acts.ScalingActivities) == 0 {
+		t.Fatalf("activities: %v %v", acts, err)
+	}
+
+	// Idle: target tracking scales in to zero copies (MinCapacity 0), and a
+	// request then fails and counts as NoCapacityInvocationFailures.
+	waitComponent(t, sm, "a", "scale-in to zero", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		cur, desired := copies(o)
+		return cur == 0 && desired == 0 && inService(o)
+	})
+	// AWS's recipe: a step policy on that metric brings a copy back.
+	step, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("wake"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: aws.String("inference-component/a"), ScalableDimension: componentDim, PolicyType: aastypes.PolicyTypeStepScaling,
+		StepScalingPolicyConfiguration: &aastypes.StepScalingPolicyConfiguration{AdjustmentType: aastypes.AdjustmentTypeChangeInCapacity, MetricAggregationType: aastypes.MetricAggregationTypeMaximum,
+			Cooldown: aws.Int32(60), StepAdjustments: []aastypes.StepAdjustment{{MetricIntervalLowerBound: aws.Float64(0), ScalingAdjustment: aws.Int32(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("ic-a-no-capacity"), Namespace: aws.String("AWS/SageMaker"),
+		MetricName: aws.String("NoCapacityInvocationFailures"), Dimensions: []cwtypes.Dimension{{Name: aws.String("InferenceComponentName"), Value: aws.String("a")}},
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), DatapointsToAlarm: aws.Int32(1), Threshold: aws.Float64(1),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, AlarmActions: []string{aws.ToString(step.PolicyARN)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"), InferenceComponentName: aws.String("a"), Body: []byte("1"), ContentType: aws.String("text/csv")})
+	expectAPIError(t, err, "ValidationError", "Inference component of endpoint ic has no capacity to process this request. Application Auto Scaling may be in progress (if configured), or increase the copy count with UpdateInferenceComponentRuntimeConfig.")
+	waitComponent(t, sm, "a", "a copy back from zero", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		cur, _ := copies(o)
+		return cur >= 1 && inService(o)
+	})
+	if _, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"), InferenceComponentName: aws.String("a"), Body: []byte("1"), ContentType: aws.String("text/csv")}); err != nil {
+		t.Fatalf("after waking: %v", err)
+	}
+
+	// Deleting the components deregisters their targets; then the endpoint goes.
+	for _, c := range []string{"a", "b"} {
+		if _, err := sm.DeleteInferenceComponent(ctx, &sagemaker.DeleteInferenceComponentInput{InferenceComponentName: aws.String(c)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := sm.ListInferenceComponents(ctx, &sagemaker.ListInferenceComponentsInput{})
+		ts, err2 := as.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker})
+		if err == nil && err2 == nil && len(l.InferenceComponents) == 0 && len(ts.ScalableTargets) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("components or targets left: %v %v %v %v", l, err, ts, err2)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("ic")}); err != nil {
+		t.Fatal(err)
+	}
+}
