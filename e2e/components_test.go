@@ -48,11 +48,13 @@ func inService(o *sagemaker.DescribeInferenceComponentOutput) bool {
 }
 
 // TestInferenceComponents hosts two inference components on the instances
-// of one endpoint with the Go SDK: each is invoked by name, scales its
-// copies on its own traffic (target tracking on InvocationsPerCopy) while
-// the other stays put, goes to zero copies when idle, refuses requests
-// then (NoCapacityInvocationFailures), and comes back with AWS's
-// scale-from-zero step policy on that metric.
+// of one endpoint with managed instance scaling, with the Go SDK: each is
+// invoked by name, scales its copies on its own traffic (target tracking on
+// InvocationsPerCopy) while the other stays put, and instances are added
+// for copies that do not fit. Then AWS's scale-to-zero recipe: idle, the
+// copies and then the instances go to zero, a request fails and counts as
+// NoCapacityInvocationFailures, and the step policy on that metric brings
+// a copy back, and an instance with it.
 func TestInferenceComponents(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--time-scale", "60")
 	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
@@ -62,7 +64,8 @@ func TestInferenceComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("ic"), ProductionVariants: []types.ProductionVariant{
-		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1)},
+		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1),
+			ManagedInstanceScaling: &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled, MinInstanceCount: aws.Int32(0), MaxInstanceCount: aws.Int32(2)}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +76,14 @@ func TestInferenceComponents(t *testing.T) {
 	if len(ep.ProductionVariants[0].DeployedImages) != 0 {
 		t.Fatalf("a host variant reports images: %+v", ep.ProductionVariants[0].DeployedImages)
 	}
+	// On 4-core instances: b's copy and one of a's share the first; a's
+	// next two copies need a second instance, which managed instance
+	// scaling adds.
 	needs := &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(1024)}
+	needsA := &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(2), MinMemoryRequiredInMb: aws.Int32(1024)}
 	for _, in := range []*sagemaker.CreateInferenceComponentInput{
 		{InferenceComponentName: aws.String("a"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
-			Specification: &types.InferenceComponentSpecification{ModelName: aws.String("ic-model"), ComputeResourceRequirements: needs},
+			Specification: &types.InferenceComponentSpecification{ModelName: aws.String("ic-model"), ComputeResourceRequirements: needsA},
 			RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}},
 		{InferenceComponentName: aws.String("b"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
 			Specification: &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String("ebb example-model --work-ms 1")}, ComputeResourceRequirements: needs},
@@ -93,7 +100,7 @@ func TestInferenceComponents(t *testing.T) {
 	a := waitComponent(t, sm, "a", "InService", inService)
 	b := waitComponent(t, sm, "b", "InService", inService)
 	if aws.ToString(a.Specification.ModelName) != "ic-model" || aws.ToString(b.Specification.Container.DeployedImage.SpecifiedImage) != "ebb example-model --work-ms 1" ||
-		aws.ToFloat32(a.Specification.ComputeResourceRequirements.NumberOfCpuCoresRequired) != 1 || aws.ToString(a.EndpointName) != "ic" {
+		aws.ToFloat32(a.Specification.ComputeResourceRequirements.NumberOfCpuCoresRequired) != 2 || aws.ToString(a.EndpointName) != "ic" {
 		t.Fatalf("described: %+v / %+v", a.Specification, b.Specification)
 	}
 	list, err := sm.ListInferenceComponents(ctx, &sagemaker.ListInferenceComponentsInput{EndpointNameEquals: aws.String("ic"), SortBy: types.InferenceComponentSortKeyName, SortOrder: types.OrderKeyAscending})
@@ -160,6 +167,13 @@ func TestInferenceComponents(t *testing.T) {
 	if cur, desired := copies(waitComponent(t, sm, "b", "", inService)); cur != 1 || desired != 1 {
 		t.Fatalf("b moved with a's traffic: %d of %d copies", cur, desired)
 	}
+	if v := waitInService(t, sm, "ic").ProductionVariants[0]; aws.ToInt32(v.CurrentInstanceCount) != 2 || v.ManagedInstanceScaling == nil {
+		t.Fatalf("managed instance scaling did not add an instance: %+v", v)
+	}
+	// b goes, so that a alone decides how many instances there are.
+	if _, err := sm.DeleteInferenceComponent(ctx, &sagemaker.DeleteInferenceComponentInput{InferenceComponentName: aws.String("b")}); err != nil {
+		t.Fatal(err)
+	}
 	acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: aws.String("inference-component/a"), ScalableDimension: componentDim})
 	if err != nil || len(acts.ScalingActivities) == 0 {
 		t.Fatalf("activities: %v %v", acts, err)
@@ -170,6 +184,10 @@ func TestInferenceComponents(t *testing.T) {
 	waitComponent(t, sm, "a", "scale-in to zero", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
 		cur, desired := copies(o)
 		return cur == 0 && desired == 0 && inService(o)
+	})
+	waitFor(t, sm, "ic", "no instances without copies", func(o *sagemaker.DescribeEndpointOutput) bool {
+		v := o.ProductionVariants[0]
+		return aws.ToInt32(v.CurrentInstanceCount) == 0 && aws.ToInt32(v.DesiredInstanceCount) == 0
 	})
 	// AWS's recipe: a step policy on that metric brings a copy back.
 	step, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("wake"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
@@ -194,9 +212,12 @@ func TestInferenceComponents(t *testing.T) {
 	if _, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"), InferenceComponentName: aws.String("a"), Body: []byte("1"), ContentType: aws.String("text/csv")}); err != nil {
 		t.Fatalf("after waking: %v", err)
 	}
+	if v := waitInService(t, sm, "ic").ProductionVariants[0]; aws.ToInt32(v.CurrentInstanceCount) != 1 {
+		t.Fatalf("an instance for the woken copy: %+v", v)
+	}
 
 	// Deleting the components deregisters their targets; then the endpoint goes.
-	for _, c := range []string{"a", "b"} {
+	for _, c := range []string{"a"} {
 		if _, err := sm.DeleteInferenceComponent(ctx, &sagemaker.DeleteInferenceComponentInput{InferenceComponentName: aws.String(c)}); err != nil {
 			t.Fatal(err)
 		}

@@ -412,6 +412,8 @@ func (e *endpoint) convergeComponents() {
 		}
 	}
 	now := e.s.opts.Clock.Now()
+	pending := map[string]int{} // copies that found no room, per variant
+	defer func() { e.manageHosts(pending) }()
 	for i := 0; i < len(e.rec.Components); i++ {
 		c := &e.rec.Components[i]
 		live := e.copiesOf(c)
@@ -449,7 +451,7 @@ func (e *endpoint) convergeComponents() {
 			}
 			current = current[extra:]
 		}
-		pending := 0
+		unplaced := 0
 		if missing := c.DesiredCopies - len(current); missing > 0 && !now.Before(e.notUntil["component:"+c.Name]) {
 			for range missing {
 				host := e.place(c)
@@ -460,7 +462,7 @@ func (e *endpoint) convergeComponents() {
 					host = e.place(c)
 				}
 				if host == nil {
-					pending++
+					unplaced++
 					continue
 				}
 				if in := e.startCopy(c, host); in != nil {
@@ -468,26 +470,78 @@ func (e *endpoint) convergeComponents() {
 				}
 			}
 		}
-		if len(current) >= c.DesiredCopies && allReady(current) {
-			for _, in := range old {
-				e.stopCopy(in)
+		c.FailureReason = ""
+		pending[c.Variant] += unplaced
+		if unplaced > 0 {
+			c.FailureReason = fmt.Sprintf("%d of %d copies cannot be placed: each needs %g CPU cores, %d MiB of memory and %g accelerators, and no healthy instance of variant %s has that much left. Add instances (UpdateEndpointWeightsAndCapacities, or a higher MaxInstanceCount) or lower the copy count of a component on them.",
+				unplaced, c.DesiredCopies, c.Needs.NumberOfCpuCoresRequired, c.Needs.MinMemoryRequiredInMb, c.Needs.NumberOfAcceleratorDevicesRequired, c.Variant)
+		}
+		// Settled: every copy runs, or every copy that can be placed does
+		// and no instance can be added for the others (the reason stays).
+		full := len(current) >= c.DesiredCopies
+		if (full || unplaced > 0 && !e.canGrow(c.Variant)) && allReady(current) {
+			if full {
+				for _, in := range old {
+					e.stopCopy(in)
+				}
 			}
-			old = nil
-			if c.Status != ComponentInService && c.FailureReason == "" {
-				e.s.log.Info("inference component in service", "component", c.Name, "copies", len(current))
+			if c.Status != ComponentInService {
+				e.s.log.Info("inference component in service", "component", c.Name, "copies", len(current), "unplaced", unplaced)
 				c.Status, c.LastModifiedTime = ComponentInService, now
 				e.saveOrLog()
 			}
 		}
-		c.FailureReason = ""
-		if pending > 0 {
-			v := e.rec.Current.variant(c.Variant)
-			c.FailureReason = fmt.Sprintf("%d of %d copies cannot be placed: each needs %g CPU cores, %d MiB of memory and %g accelerators, and no healthy instance of variant %s has that much left. Add instances (UpdateEndpointWeightsAndCapacities) or lower the copy count of a component on them.",
-				pending, c.DesiredCopies, c.Needs.NumberOfCpuCoresRequired, c.Needs.MinMemoryRequiredInMb, c.Needs.NumberOfAcceleratorDevicesRequired, c.Variant)
-			if v == nil {
-				c.FailureReason = fmt.Sprintf("Variant %s no longer exists in the endpoint.", c.Variant)
+	}
+}
+
+// canGrow reports whether instances may still come for a variant's copies:
+// some are starting, or managed instance scaling may add one.
+func (e *endpoint) canGrow(variant string) bool {
+	v := e.rec.Current.variant(variant)
+	if v == nil {
+		return false
+	}
+	hosts := e.live(e.rec.Current.ID, variant)
+	return !allReady(hosts) || len(hosts) < v.DesiredCount || v.Managed.enabled() && v.DesiredCount < *v.Managed.MaxInstanceCount
+}
+
+// manageHosts sizes the variants with managed instance scaling: one more
+// instance while copies find no room (up to MaxInstanceCount), and the
+// instances without copies removed once every copy is placed (down to
+// MinInstanceCount), so that idle components take their instances to zero.
+func (e *endpoint) manageHosts(pending map[string]int) {
+	changed := false
+	for i := range e.rec.Current.Variants {
+		v := &e.rec.Current.Variants[i]
+		if !v.hosts() || !v.Managed.enabled() {
+			continue
+		}
+		lo, hi := *v.Managed.MinInstanceCount, *v.Managed.MaxInstanceCount
+		hosts := e.live(e.rec.Current.ID, v.Name)
+		if pending[v.Name] > 0 {
+			if allReady(hosts) && v.DesiredCount < hi {
+				v.DesiredCount++
+				changed = true
+				e.s.log.Info("adding an instance for inference component copies", "endpoint", e.rec.Name, "variant", v.Name, "instances", v.DesiredCount)
+			}
+			continue
+		}
+		slices.SortStableFunc(hosts, func(a, b *inst) int { return b.started.Compare(a.started) })
+		for _, h := range hosts {
+			if v.DesiredCount <= lo {
+				break
+			}
+			if h.ready && !slices.ContainsFunc(e.copies, func(c *inst) bool { return c.host == h }) {
+				e.stop(h)
+				v.DesiredCount--
+				changed = true
+				e.s.log.Info("removing an instance without inference component copies", "endpoint", e.rec.Name, "variant", v.Name, "instances", v.DesiredCount)
 			}
 		}
+	}
+	if changed {
+		e.converge(&e.rec.Current)
+		e.saveOrLog()
 	}
 }
 

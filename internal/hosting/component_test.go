@@ -80,8 +80,9 @@ func TestComponentsArePlacedOnHosts(t *testing.T) {
 		if big.Status != ComponentInService || big.CurrentCopies != 2 {
 			t.Fatalf("big: %+v", big)
 		}
-		// Two small copies fit (one core left on each host); the third waits.
-		if small.CurrentCopies != 2 || small.Status != ComponentCreating || !strings.Contains(small.FailureReason, "1 of 3 copies cannot be placed") {
+		// Two small copies fit (one core left on each host); the third waits,
+		// and with no instance to come the component settles as it is.
+		if small.CurrentCopies != 2 || small.Status != ComponentInService || !strings.Contains(small.FailureReason, "1 of 3 copies cannot be placed") {
 			t.Fatalf("small: %+v", small)
 		}
 		if got := f.copiesPerHost(); fmt.Sprint(got) != "[2 2]" {
@@ -157,5 +158,50 @@ func TestComponentsRefused(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) {
 			t.Fatalf("component on a model variant: %v", err)
 		}
+	})
+}
+
+// TestManagedInstanceScaling adds an instance for a copy that does not fit
+// and removes instances without copies down to MinInstanceCount 0, and back.
+func TestManagedInstanceScaling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, memory.New())
+		ctx := context.Background()
+		_, err := f.s.CreateModel(ctx, []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
+		f.must(err)
+		_, err = f.s.CreateEndpointConfig(ctx, []byte(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":1,
+			"ManagedInstanceScaling":{"Status":"ENABLED","MinInstanceCount":0,"MaxInstanceCount":2}}]}`))
+		f.must(err)
+		_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
+		f.must(err)
+		// The instance without copies goes once the endpoint is in service.
+		f.expect("e", StatusInService, 0, 0)
+		f.must(f.component("big", 3, 3)) // one per instance
+		synctest.Wait()
+		f.rt.readyAll()
+		v := f.componentView("big")
+		if v.CurrentCopies != 2 || !strings.Contains(v.FailureReason, "1 of 3 copies cannot be placed") {
+			t.Fatalf("at MaxInstanceCount: %+v", v)
+		}
+		f.expect("e", StatusInService, 2, 2)
+
+		// At MaxInstanceCount the component settles with the copies that fit.
+		if v.Status != ComponentInService {
+			t.Fatalf("at MaxInstanceCount: %+v", v)
+		}
+		_, err = f.s.UpdateInferenceComponentRuntimeConfig(ctx, "big", 0)
+		f.must(err)
+		synctest.Wait()
+		f.expect("e", StatusInService, 0, 0)
+		f.must(f.s.DeleteInferenceComponent(ctx, "big"))
+		synctest.Wait()
+
+		f.must(f.component("small", 1, 1))
+		synctest.Wait()
+		f.rt.readyAll()
+		if v := f.componentView("small"); v.CurrentCopies != 1 || v.Status != ComponentInService {
+			t.Fatalf("from zero instances: %+v", v)
+		}
+		f.expect("e", StatusInService, 1, 1)
 	})
 }

@@ -725,7 +725,7 @@ func (e *endpoint) variantViews(d *deployment) []VariantView {
 		vv := VariantView{
 			Name: v.Name, InstanceType: v.InstanceType, Image: v.Container.Image, ResolvedImage: v.Container.Image,
 			ResolvedAt: v.ResolvedAt, CurrentWeight: v.CurrentWeight, DesiredWeight: v.DesiredWeight, DesiredCount: v.DesiredCount,
-			RoutingConfig: v.RoutingConfig,
+			RoutingConfig: v.RoutingConfig, Managed: v.Managed,
 		}
 		var starting, stopping []*inst
 		for _, in := range e.insts {

@@ -69,7 +69,21 @@ type ProductionVariant struct {
 	// RoutingConfig is only ever LEAST_OUTSTANDING_REQUESTS, what the
 	// router does (the API refuses RANDOM); kept to report it.
 	RoutingConfig json.RawMessage
+	// ManagedInstanceScaling, on a variant that hosts inference
+	// components, lets hosting add instances for copies that do not fit
+	// and remove empty ones.
+	ManagedInstanceScaling *ManagedScaling
 }
+
+// ManagedScaling is a variant's ManagedInstanceScaling.
+type ManagedScaling struct {
+	Status           string
+	MinInstanceCount *int `json:",omitempty"`
+	MaxInstanceCount *int `json:",omitempty"`
+}
+
+// enabled reports whether hosting manages the instance count.
+func (m *ManagedScaling) enabled() bool { return m != nil && m.Status == "ENABLED" }
 
 type endpointConfigRequest struct {
 	EndpointConfigName   string
@@ -91,6 +105,8 @@ type variant struct {
 	ResolvedAt    time.Time `json:"resolvedAt"`
 	// RoutingConfig is the configured variant's, if it set one.
 	RoutingConfig json.RawMessage `json:"routingConfig,omitempty"`
+	// Managed is the configured ManagedInstanceScaling, if any.
+	Managed *ManagedScaling `json:"managed,omitempty"`
 }
 
 // deployment is one endpoint configuration deployed on an endpoint.
@@ -176,6 +192,7 @@ type VariantView struct {
 	DesiredCount  int
 	Status        []VariantStatus
 	RoutingConfig json.RawMessage
+	Managed       *ManagedScaling
 }
 
 // VariantStatus is one entry of a variant's VariantStatus list.

@@ -278,6 +278,20 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, request []byte) (str
 		if _, err := runtime.LookupInstanceType(pv.InstanceType); err != nil {
 			return "", errorf(ErrInvalid, "%v", err)
 		}
+		if m := pv.ManagedInstanceScaling; m != nil {
+			if pv.ModelName != "" {
+				return "", errorf(ErrInvalid, "ManagedInstanceScaling is for variants that host inference components (without a ModelName); variant %q names model %s.", pv.VariantName, pv.ModelName)
+			}
+			if m.enabled() && (m.MinInstanceCount == nil || m.MaxInstanceCount == nil) {
+				return "", errorf(ErrInvalid, "ManagedInstanceScaling of variant %q needs MinInstanceCount and MaxInstanceCount when its Status is ENABLED.", pv.VariantName)
+			}
+			if m.MinInstanceCount != nil && m.MaxInstanceCount != nil && *m.MaxInstanceCount < *m.MinInstanceCount {
+				return "", errorf(ErrInvalid, "MaxInstanceCount (%d) of variant %q must not be less than its MinInstanceCount (%d).", *m.MaxInstanceCount, pv.VariantName, *m.MinInstanceCount)
+			}
+			if m.enabled() && (*pv.InitialInstanceCount < *m.MinInstanceCount || *pv.InitialInstanceCount > *m.MaxInstanceCount) {
+				return "", errorf(ErrInvalid, "InitialInstanceCount (%d) of variant %q must be between its MinInstanceCount (%d) and MaxInstanceCount (%d).", *pv.InitialInstanceCount, pv.VariantName, *m.MinInstanceCount, *m.MaxInstanceCount)
+			}
+		}
 		if pv.ModelName == "" {
 			continue
 		}
@@ -347,7 +361,7 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 	d := deployment{ConfigName: c.Name, StartTime: now}
 	for _, pv := range req.ProductionVariants {
 		if pv.ModelName == "" { // hosts inference components
-			v := variant{Name: pv.VariantName, InstanceType: pv.InstanceType, DesiredWeight: 1, ResolvedAt: now, RoutingConfig: pv.RoutingConfig}
+			v := variant{Name: pv.VariantName, InstanceType: pv.InstanceType, DesiredWeight: 1, ResolvedAt: now, RoutingConfig: pv.RoutingConfig, Managed: pv.ManagedInstanceScaling}
 			if pv.InitialInstanceCount != nil {
 				v.DesiredCount = *pv.InitialInstanceCount
 			}

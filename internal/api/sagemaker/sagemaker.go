@@ -292,15 +292,16 @@ type (
 		StartTime     *awsjson.Time `json:",omitempty"`
 	}
 	variantSummary struct {
-		VariantName          string
-		InstanceType         string          `json:",omitempty"` // pending variants only
-		DeployedImages       []deployedImage `json:",omitempty"` // none on hosts of inference components
-		CurrentWeight        *float64        `json:",omitempty"`
-		DesiredWeight        float64
-		CurrentInstanceCount *int `json:",omitempty"`
-		DesiredInstanceCount int
-		VariantStatus        []variantStatus `json:",omitempty"`
-		RoutingConfig        json.RawMessage `json:",omitempty"`
+		VariantName            string
+		InstanceType           string          `json:",omitempty"` // pending variants only
+		DeployedImages         []deployedImage `json:",omitempty"` // none on hosts of inference components
+		CurrentWeight          *float64        `json:",omitempty"`
+		DesiredWeight          float64
+		CurrentInstanceCount   *int `json:",omitempty"`
+		DesiredInstanceCount   int
+		VariantStatus          []variantStatus         `json:",omitempty"`
+		RoutingConfig          json.RawMessage         `json:",omitempty"`
+		ManagedInstanceScaling *hosting.ManagedScaling `json:",omitempty"`
 	}
 	pendingSummary struct {
 		EndpointConfigName string
@@ -334,11 +335,12 @@ func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
 	out := make([]variantSummary, 0, len(vs))
 	for _, v := range vs {
 		s := variantSummary{
-			VariantName:          v.Name,
-			DeployedImages:       deployed(v),
-			DesiredWeight:        v.DesiredWeight,
-			DesiredInstanceCount: v.DesiredCount,
-			RoutingConfig:        v.RoutingConfig,
+			VariantName:            v.Name,
+			DeployedImages:         deployed(v),
+			DesiredWeight:          v.DesiredWeight,
+			DesiredInstanceCount:   v.DesiredCount,
+			RoutingConfig:          v.RoutingConfig,
+			ManagedInstanceScaling: v.Managed,
 		}
 		// A variant's current figures exist once it has served; SageMaker
 		// omits them while the endpoint is first being created.

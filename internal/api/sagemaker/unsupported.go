@@ -29,9 +29,11 @@ var (
 		"ModelDataDownloadTimeoutInSeconds":           "per-variant model download timeouts (the runtime's --instance-start-limit bounds the whole start)",
 		"ContainerStartupHealthCheckTimeoutInSeconds": "per-variant startup health check timeouts (the runtime's --instance-start-limit bounds the whole start)",
 		"EnableSSMAccess":                             "SSM access to instances",
-		"ManagedInstanceScaling":                      "managed instance scaling (for inference components)",
 		"InferenceAmiVersion":                         "inference AMI versions",
 		"CapacityReservationConfig":                   "capacity reservations",
+	}
+	unsupportedManaged = map[string]string{
+		"ScaleInPolicy": "scale-in policies of managed instance scaling (ebb removes an instance once it has no copies)",
 	}
 	unsupportedModel = map[string]string{
 		"InferenceExecutionConfig": "multi-container endpoints with direct invocation",
@@ -73,8 +75,14 @@ func refuseUnsupportedVariants(body []byte) error {
 			return err
 		}
 		var v struct {
-			VariantName   string
-			RoutingConfig *struct{ RoutingStrategy string }
+			VariantName            string
+			RoutingConfig          *struct{ RoutingStrategy string }
+			ManagedInstanceScaling json.RawMessage
+		}
+		if json.Unmarshal(pv, &v) == nil && len(v.ManagedInstanceScaling) > 0 {
+			if err := refuseUnsupported(v.ManagedInstanceScaling, unsupportedManaged); err != nil {
+				return err
+			}
 		}
 		if json.Unmarshal(pv, &v) == nil && v.RoutingConfig != nil && v.RoutingConfig.RoutingStrategy != "LEAST_OUTSTANDING_REQUESTS" {
 			return fault.Errorf(hosting.ErrInvalid, "ebb does not support RoutingStrategy %s (variant %s) yet: its router always sends a request to the instance with the fewest outstanding requests; use LEAST_OUTSTANDING_REQUESTS or leave RoutingConfig out.", v.RoutingConfig.RoutingStrategy, v.VariantName)
