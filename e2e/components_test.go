@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,5 +238,72 @@ func TestInferenceComponents(t *testing.T) {
 	}
 	if _, err := sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("ic")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInferenceComponentsBoto3 drives inference components with boto3, as
+// the SageMaker guide's examples do. Debian's boto3 1.26 has none of the
+// six inference-component operations nor InvokeEndpoint's
+// InferenceComponentName, so only a newer boto3 runs it.
+func TestInferenceComponentsBoto3(t *testing.T) {
+	var python string
+	for _, p := range withBoto3() {
+		if exec.Command(p, "-c", "import boto3; assert 'CreateInferenceComponent' in boto3.client('sagemaker', region_name='us-east-1').meta.service_model.operation_names").Run() == nil {
+			python = p
+		}
+	}
+	if python == "" {
+		t.Skip("no boto3 with inference components (boto3 >= 1.33)")
+	}
+	s := startServer(t, t.TempDir())
+	script := `
+import boto3, json, sys, time
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+sm, rt, aas = boto3.client("sagemaker", **kw), boto3.client("sagemaker-runtime", **kw), boto3.client("application-autoscaling", **kw)
+def wait(describe, key, **args):
+    for _ in range(600):
+        out = describe(**args)
+        if out[key] == "InService":
+            return out
+        time.sleep(0.1)
+    raise SystemExit("not InService: %s" % out)
+sm.create_endpoint_config(EndpointConfigName="py", ProductionVariants=[{"VariantName": "AllTraffic", "InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1,
+    "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 1, "MaxInstanceCount": 2}, "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}}])
+sm.create_endpoint(EndpointName="py", EndpointConfigName="py")
+wait(sm.describe_endpoint, "EndpointStatus", EndpointName="py")
+sm.create_inference_component(InferenceComponentName="py-ic", EndpointName="py", VariantName="AllTraffic",
+    Specification={"Container": {"Image": "ebb example-model --work-ms 0"}, "ComputeResourceRequirements": {"NumberOfCpuCoresRequired": 2, "MinMemoryRequiredInMb": 1024}},
+    RuntimeConfig={"CopyCount": 1})
+wait(sm.describe_inference_component, "InferenceComponentStatus", InferenceComponentName="py-ic")
+body = rt.invoke_endpoint(EndpointName="py", InferenceComponentName="py-ic", Body=b"1,2", ContentType="text/csv")["Body"].read().decode()
+sm.update_inference_component_runtime_config(InferenceComponentName="py-ic", DesiredRuntimeConfig={"CopyCount": 3})
+ic = wait(sm.describe_inference_component, "InferenceComponentStatus", InferenceComponentName="py-ic")
+ep = sm.describe_endpoint(EndpointName="py")
+aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId="inference-component/py-ic",
+    ScalableDimension="sagemaker:inference-component:DesiredCopyCount", MinCapacity=1, MaxCapacity=4)
+targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+names = [c["InferenceComponentName"] for c in sm.list_inference_components(EndpointNameEquals="py")["InferenceComponents"]]
+sm.delete_inference_component(InferenceComponentName="py-ic")
+print(json.dumps({"body": body, "copies": ic["RuntimeConfig"]["CurrentCopyCount"], "instances": ep["ProductionVariants"][0]["CurrentInstanceCount"],
+    "targets": [(t["ResourceId"], t["ScalableDimension"]) for t in targets], "names": names}))
+`
+	out, err := exec.Command(python, "-c", script, s.URL).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", python, err, out)
+	}
+	var res struct {
+		Body              string
+		Copies, Instances int
+		Targets           [][2]string
+		Names             []string
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// Three copies of two cores on 4-core instances: managed scaling adds a
+	// second instance for the third.
+	if res.Body == "" || res.Copies != 3 || res.Instances != 2 || len(res.Targets) != 1 || res.Targets[0] != [2]string{"inference-component/py-ic", string(componentDim)} ||
+		len(res.Names) != 1 || res.Names[0] != "py-ic" {
+		t.Fatalf("boto3 saw %+v", res)
 	}
 }
