@@ -13,6 +13,7 @@ package emitter
 import (
 	"context"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/clock"
@@ -26,6 +27,9 @@ import (
 const (
 	InvocationNamespace = "AWS/SageMaker"
 	InstanceNamespace   = "/aws/sagemaker/Endpoints"
+	// ComponentNamespace holds the utilization of inference components'
+	// copies, each relative to what the copy reserved.
+	ComponentNamespace = "/aws/sagemaker/InferenceComponents"
 	// ColdStartNamespace holds ebb's own cold-start metrics.
 	ColdStartNamespace = "ebb/ColdStart"
 )
@@ -164,6 +168,38 @@ func (e *Emitter) Tick(now time.Time) error {
 	return e.Store.Put(dropEmpty(pts))
 }
 
+// copyPoints samples a copy of an inference component: its CPU, memory and
+// GPU use normalized to what it reserved (0-100: a copy of 2 cores using
+// both reports 100), one datapoint per copy under the component's name.
+func (e *Emitter) copyPoints(ri hosting.RunningInstance, st runtime.Stats, now time.Time) []metrics.Point {
+	var pts []metrics.Point
+	d := []metrics.Dimension{{Name: "InferenceComponentName", Value: ri.Component}}
+	point := func(name string, v float64) {
+		pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: ComponentNamespace, MetricName: name, Dimensions: d}, Unit: "Percent", Timestamp: now, Value: v})
+	}
+	id := ri.Instance.ID()
+	cores := ri.Needs.NumberOfCpuCoresRequired
+	if cores <= 0 {
+		cores = 1 // a copy that reserved no cores is measured against one
+	}
+	if prev, ok := e.lastCPU[id]; ok && !st.NoUsage && !prev.NoUsage && st.At.After(prev.At) {
+		point("CPUUtilizationNormalized", 100*(st.CPUTime-prev.CPUTime).Seconds()/st.At.Sub(prev.At).Seconds()/cores)
+	}
+	e.lastCPU[id] = st
+	mem := ri.Needs.MaxMemoryRequiredInMb
+	if mem == 0 {
+		mem = ri.Needs.MinMemoryRequiredInMb
+	}
+	if mem > 0 && !st.NoUsage {
+		point("MemoryUtilizationNormalized", 100*float64(st.MemoryBytes)/(float64(mem)*(1<<20)))
+	}
+	if g, n := st.GPU, math.Ceil(ri.Needs.NumberOfAcceleratorDevicesRequired); g != nil && n > 0 {
+		point("GPUUtilizationNormalized", g.Utilization/n)
+		point("GPUMemoryUtilizationNormalized", g.MemoryUtilization/n)
+	}
+	return pts
+}
+
 // instancePoints samples every healthy instance: CPU (summed over cores,
 // 0-100 x vCPUs), memory and disk (0-100), one datapoint per instance so that
 // Average is the mean over instances.
@@ -177,6 +213,10 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		}
 		id := ri.Instance.ID()
 		seen[id] = true
+		if ri.Component != "" {
+			pts = append(pts, e.copyPoints(ri, st, now)...)
+			continue
+		}
 		d := dims(ri.Endpoint, ri.Variant)
 		point := func(name string, v float64) {
 			e.Prometheus.instance(ri.Endpoint, ri.Variant, id, name, v)

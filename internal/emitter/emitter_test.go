@@ -142,3 +142,57 @@ func (f *asyncRouter) Collect() []router.Sample {
 	f.next = []router.Sample{{Endpoint: "ep", Variant: "v", Instances: 1, Async: true}}
 	return out
 }
+
+type copyHosting struct{ in *fakeInstance }
+
+func (f copyHosting) RunningInstances() []hosting.RunningInstance {
+	typ, _ := runtime.LookupInstanceType("ml.c5.xlarge")
+	return []hosting.RunningInstance{{Endpoint: "ep", Variant: "v", Type: typ, Instance: f.in, Component: "ic",
+		Needs: hosting.Requirements{NumberOfCpuCoresRequired: 2, MinMemoryRequiredInMb: 1024}}}
+}
+
+// TestComponentMetrics: a copy's utilization is relative to what it
+// reserved, under its component's name; its invocations are per copy.
+func TestComponentMetrics(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	store, _ := metrics.Open(nil)
+	in := &fakeInstance{stats: runtime.Stats{At: t0, MemoryBytes: 512 << 20}}
+	r := &fakeRouter{next: []router.Sample{{Endpoint: "ep", Component: "ic", Instances: 2, InFlight: 1, Invocations: 3, PerInstance: 1.5, NoCapacity: 2,
+		ModelLatency: []time.Duration{time.Millisecond}, OverheadLatency: []time.Duration{time.Microsecond}}}}
+	e := &Emitter{Router: r, Hosting: copyHosting{in}, Store: store, Clock: clock.NewFake(t0), SampleEvery: 10 * time.Second}
+	for i := 0; i <= 20; i++ {
+		now := t0.Add(time.Duration(i) * time.Second)
+		if i == 10 {
+			in.stats = runtime.Stats{At: now, CPUTime: 10 * time.Second, MemoryBytes: 512 << 20} // one of two cores
+		}
+		if err := e.Tick(now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ic := []metrics.Dimension{{Name: "InferenceComponentName", Value: "ic"}}
+	get := func(ns, name string) metrics.StatSet {
+		dps, err := store.Query(metrics.Series{Namespace: ns, MetricName: name, Dimensions: ic}, "", t0, t0.Add(time.Minute), time.Minute, nil, t0.Add(time.Minute))
+		if err != nil || len(dps) == 0 {
+			t.Fatalf("%s/%s: %v %v", ns, name, dps, err)
+		}
+		return dps[0].Stats
+	}
+	if got := get(InvocationNamespace, "InvocationsPerCopy").Sum; got != 1.5 {
+		t.Errorf("InvocationsPerCopy sum %v, want 1.5", got)
+	}
+	if got := get(InvocationNamespace, "NoCapacityInvocationFailures").Sum; got != 2 {
+		t.Errorf("NoCapacityInvocationFailures sum %v, want 2", got)
+	}
+	for _, c := range []struct {
+		ns, name string
+		want     float64
+	}{
+		{InvocationNamespace, "ConcurrentRequestsPerCopy", 0.5},
+		{ComponentNamespace, "CPUUtilizationNormalized", 50},     // one of two reserved cores
+		{ComponentNamespace, "MemoryUtilizationNormalized", 50}, // 512 of 1024 MiB
+	} {
+		if got := get(c.ns, c.name).Maximum; math.Abs(got-c.want) > 0.01 {
+			t.Errorf("%s/%s = %v, want %v", c.ns, c.name, got, c.want)
+		}
+	}
+}

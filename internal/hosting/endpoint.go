@@ -716,6 +716,12 @@ func (e *endpoint) publishView() {
 			}
 		}
 	}
+	for _, in := range e.copies {
+		if in.ready && !in.stopping {
+			running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: in.host.size, Instance: in.rt,
+				Startup: in.readyAt.Sub(in.started), Component: in.component, Needs: in.needs})
+		}
+	}
 	e.running.Store(&running)
 }
 

@@ -513,6 +513,10 @@ type RunningInstance struct {
 	// Startup is how long the instance took from its start to its first
 	// healthy ping.
 	Startup time.Duration
+	// Component is set for a copy of an inference component, whose
+	// utilization is measured against Needs, what it reserved.
+	Component string
+	Needs     Requirements
 }
 
 // RunningInstances lists the healthy instances of every endpoint.
