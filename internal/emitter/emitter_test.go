@@ -188,7 +188,7 @@ func TestComponentMetrics(t *testing.T) {
 		want     float64
 	}{
 		{InvocationNamespace, "ConcurrentRequestsPerCopy", 0.5},
-		{ComponentNamespace, "CPUUtilizationNormalized", 50},     // one of two reserved cores
+		{ComponentNamespace, "CPUUtilizationNormalized", 50},    // one of two reserved cores
 		{ComponentNamespace, "MemoryUtilizationNormalized", 50}, // 512 of 1024 MiB
 	} {
 		if got := get(c.ns, c.name).Maximum; math.Abs(got-c.want) > 0.01 {
