@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,7 +59,8 @@ func inService(o *sagemaker.DescribeInferenceComponentOutput) bool {
 // NoCapacityInvocationFailures, and the step policy on that metric brings
 // a copy back, and an instance with it.
 func TestInferenceComponents(t *testing.T) {
-	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	// Without ebb's cold-start buffer, a request at zero copies fails as on AWS.
+	s := startServer(t, t.TempDir(), "--time-scale", "60", "--cold-start-buffer", "0")
 	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
 	cw := s.cloudWatchClients()["cbor"]
 	ctx := context.Background()
@@ -305,5 +307,49 @@ print(json.dumps({"body": body, "copies": ic["RuntimeConfig"]["CurrentCopyCount"
 	if res.Body == "" || res.Copies != 3 || res.Instances != 2 || len(res.Targets) != 1 || res.Targets[0] != [2]string{"inference-component/py-ic", string(componentDim)} ||
 		len(res.Names) != 1 || res.Names[0] != "py-ic" {
 		t.Fatalf("boto3 saw %+v", res)
+	}
+}
+
+// TestInferenceComponentColdStart: with ebb's cold-start buffer (on by
+// default), a request for a component at zero copies, on an endpoint at
+// zero instances, waits while a copy and an instance start, and is served.
+func TestInferenceComponentColdStart(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("cold"), ProductionVariants: []types.ProductionVariant{
+		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1),
+			ManagedInstanceScaling: &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled, MinInstanceCount: aws.Int32(0), MaxInstanceCount: aws.Int32(1)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("cold"), EndpointConfigName: aws.String("cold")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInService(t, sm, "cold")
+	if _, err := sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("sleepy"), EndpointName: aws.String("cold"), VariantName: aws.String("AllTraffic"),
+		Specification: &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String("ebb example-model --work-ms 0")},
+			ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}},
+		RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitComponent(t, sm, "sleepy", "InService at zero copies", inService)
+	waitFor(t, sm, "cold", "zero instances", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount) == 0
+	})
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: aws.String("inference-component/sleepy"), ScalableDimension: componentDim, MinCapacity: aws.Int32(0), MaxCapacity: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("cold"), InferenceComponentName: aws.String("sleepy"), Body: []byte("1"), ContentType: aws.String("text/csv")})
+	if err != nil || len(res.Body) == 0 {
+		t.Fatalf("the waking request: %v %v", res, err)
+	}
+	acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: aws.String("inference-component/sleepy"), ScalableDimension: componentDim})
+	if err != nil || len(acts.ScalingActivities) != 1 || !strings.Contains(aws.ToString(acts.ScalingActivities[0].Cause), "no copy (ebb cold start)") {
+		t.Fatalf("activities %+v %v", acts, err)
+	}
+	if v := waitInService(t, sm, "cold").ProductionVariants[0]; aws.ToInt32(v.CurrentInstanceCount) != 1 {
+		t.Fatalf("instances after the cold start: %+v", v)
 	}
 }

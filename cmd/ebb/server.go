@@ -148,7 +148,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Credentials, "credentials", c.Credentials, "file of access keys (\"AKID SECRET\" per line, or JSON); requests must then be SigV4-signed with one of them")
 	fs.BoolVar(&c.InsecureListenAny, "insecure-listen-any", c.InsecureListenAny, "allow a non-loopback --listen address without --credentials")
 	fs.IntVar(&c.InstanceLimit, "instance-limit", c.InstanceLimit, "maximum instances of each instance type across all endpoints (the account quota)")
-	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances")
+	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances (or an inference component from zero copies); 0 turns cold starts off: such requests fail at once, as on AWS")
 	fs.DurationVar(&c.ColdStartTimeout, "cold-start-timeout", c.ColdStartTimeout, "how long a request may wait for an instance to start from zero")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "keep async payloads in this external S3-compatible store (path style; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of ebb's own")
 	fs.Var(&c.AllowedHosts, "allowed-host", "without --credentials, also serve requests whose Host is this name or host:port (repeatable; loopback names and --listen always are)")

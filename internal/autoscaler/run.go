@@ -83,7 +83,7 @@ func (s *Service) Run(ctx context.Context) {
 		case name := <-s.o.EndpointsDeleted:
 			s.EndpointDeleted(name)
 		case req := <-s.o.ColdStarts:
-			req.Reply <- s.coldStart(req.Endpoint, req.Variant)
+			req.Reply <- s.coldStart(req)
 		case <-s.woken:
 			s.decideQueued(ctx, s.o.Clock.Now())
 		case <-s.kick:

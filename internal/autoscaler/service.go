@@ -372,16 +372,22 @@ func (s *Service) Deregister(ctx context.Context, ns, id, dim string) error {
 // request arrived (ebb's buffered scale from zero; the router holds the
 // request meanwhile). Only scalable targets that allow at least one
 // instance may be started this way.
-func (s *Service) coldStart(endpoint, name string) error {
+func (s *Service) coldStart(req router.ColdStartRequest) error {
 	ctx := context.Background()
+	var res resource = variant{req.Endpoint, req.Variant}
+	what, cause := fmt.Sprintf("variant %s of endpoint %s", req.Variant, req.Endpoint), "a request arrived while the variant had no instance (ebb cold start)"
+	if req.Component != "" {
+		res = inferenceComponent{req.Component}
+		what, cause = "inference component "+req.Component, "a request arrived while the inference component had no copy (ebb cold start)"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.targets {
-		if t.res != (variant{endpoint, name}) {
+		if t.res != res {
 			continue
 		}
 		if t.MaxCapacity < 1 || t.Suspended.DynamicScalingOutSuspended {
-			return fmt.Errorf("variant %s of endpoint %s may not scale out", name, endpoint)
+			return fmt.Errorf("%s may not scale out", what)
 		}
 		current, err := s.current(ctx, t)
 		if err != nil {
@@ -393,10 +399,10 @@ func (s *Service) coldStart(endpoint, name string) error {
 		if current > 0 {
 			return nil // capacity is already on its way
 		}
-		s.startActivity(ctx, t, max(1, t.MinCapacity), 0, "a request arrived while the variant had no instance (ebb cold start)", "", true)
+		s.startActivity(ctx, t, max(1, t.MinCapacity), 0, cause, "", true)
 		return nil
 	}
-	return fmt.Errorf("variant %s of endpoint %s is not a scalable target", name, endpoint)
+	return fmt.Errorf("%s is not a scalable target", what)
 }
 
 // AutoscaledVariants names the variants of an endpoint that are targets.

@@ -23,22 +23,24 @@ const (
 	DefaultColdStartTimeout = 4 * time.Minute // SageMaker's instance start limit
 )
 
-// ColdStartRequest asks for capacity for a variant at zero instances. The
+// ColdStartRequest asks for capacity for a variant at zero instances, or an
+// inference component at zero copies (Component set, Variant empty). The
 // receiver sends one answer on Reply (buffered, so it never blocks): nil
-// once the capacity change is started, or why the variant may not scale
-// from zero (it is not a scalable target, or may not scale out).
+// once the capacity change is started, or why it may not scale from zero
+// (it is not a scalable target, or may not scale out).
 type ColdStartRequest struct {
-	Endpoint, Variant string
-	Reply             chan<- error
+	Endpoint, Variant, Component string
+	Reply                        chan<- error
 }
 
 // askColdStart sends a cold-start request and waits for its answer.
-func (r *Router) askColdStart(ctx context.Context, endpoint, variant string) error {
+func (r *Router) askColdStart(ctx context.Context, ask ColdStartRequest) error {
 	reply := make(chan error, 1)
+	ask.Reply = reply
 	t := time.NewTimer(r.o.ColdStartTimeout)
 	defer t.Stop()
 	select {
-	case r.o.ColdStarts <- ColdStartRequest{Endpoint: endpoint, Variant: variant, Reply: reply}:
+	case r.o.ColdStarts <- ask:
 	case <-t.C:
 		return ErrColdStartTimeout
 	case <-ctx.Done():
@@ -54,7 +56,8 @@ func (r *Router) askColdStart(ctx context.Context, endpoint, variant string) err
 	}
 }
 
-// coldWait is the requests of one endpoint waiting for capacity.
+// coldWait is the requests of one endpoint (or inference component) waiting
+// for capacity.
 type coldWait struct {
 	started time.Time
 	ready   chan struct{} // closed when an instance is routable
@@ -67,21 +70,22 @@ type coldStarts struct {
 	waits map[string]*coldWait
 }
 
-// waitForCapacity holds a request until the endpoint has an instance, the
-// timeout passes or the caller goes away. The request that asked for the
-// cold start learns how long the decision took.
-func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) (decision time.Duration, err error) {
+// waitForCapacity holds a request until what key names (an endpoint, or
+// an inference component: waitKey) has capacity, the timeout passes or the
+// caller goes away. The first request asks for the cold start and learns
+// how long the decision took.
+func (r *Router) waitForCapacity(ctx context.Context, key string, ask ColdStartRequest) (decision time.Duration, err error) {
 	r.cold.mu.Lock()
 	if r.cold.waits == nil {
 		r.cold.waits = map[string]*coldWait{}
 	}
-	w := r.cold.waits[endpoint]
+	w := r.cold.waits[key]
 	// A cold start that has not brought capacity within the timeout (its
 	// instance failed, say) is asked for again.
 	first := w == nil || time.Since(w.started) > r.o.ColdStartTimeout
 	if first {
 		w = &coldWait{started: time.Now(), ready: make(chan struct{})}
-		r.cold.waits[endpoint] = w
+		r.cold.waits[key] = w
 	}
 	if w.waiting >= r.o.ColdStartBuffer {
 		r.cold.mu.Unlock()
@@ -96,7 +100,7 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 	}()
 	if first {
 		asked := time.Now()
-		err := r.askColdStart(ctx, endpoint, variant)
+		err := r.askColdStart(ctx, ask)
 		decision = time.Since(asked)
 		switch {
 		case errors.Is(err, ErrColdStartTimeout), err != nil && errors.Is(err, ctx.Err()):
@@ -105,8 +109,8 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 			return 0, err
 		case err != nil: // refused: the variant may not scale from zero
 			r.cold.mu.Lock()
-			if r.cold.waits[endpoint] == w {
-				delete(r.cold.waits, endpoint)
+			if r.cold.waits[key] == w {
+				delete(r.cold.waits, key)
 			}
 			w.err = ErrNoCapacity
 			close(w.ready)
@@ -126,13 +130,16 @@ func (r *Router) waitForCapacity(ctx context.Context, endpoint, variant string) 
 	}
 }
 
-// wake releases the requests waiting for an endpoint that has capacity
-// again. Callers hold r.mu.
-func (r *Router) wake(endpoint string) {
+// wake releases the requests waiting for what key names, which has
+// capacity again. Callers hold r.mu.
+func (r *Router) wake(key string) {
 	r.cold.mu.Lock()
 	defer r.cold.mu.Unlock()
-	if w := r.cold.waits[endpoint]; w != nil {
-		delete(r.cold.waits, endpoint)
+	if w := r.cold.waits[key]; w != nil {
+		delete(r.cold.waits, key)
 		close(w.ready)
 	}
 }
+
+// waitKey names the cold-start wait of an inference component.
+func waitKey(endpoint, component string) string { return endpoint + "\x00" + component }

@@ -121,13 +121,17 @@ type Options struct {
 	// one owner of capacity changes) answers it.
 	ColdStarts chan<- ColdStartRequest
 	// ColdStartBuffer is how many requests of an endpoint may wait (0: a
-	// request never waits), and ColdStartTimeout for how long each.
+	// request never waits: cold starts are off, and a request at zero
+	// capacity fails as on AWS), and ColdStartTimeout for how long each.
 	ColdStartBuffer  int
 	ColdStartTimeout time.Duration
 }
 
 // New returns an empty router.
 func New(o Options) *Router {
+	if o.ColdStartBuffer <= 0 {
+		o.ColdStarts = nil
+	}
 	r := &Router{
 		backends:     map[string]*backend{},
 		variantStats: map[statsKey]*variantStats{},
@@ -187,6 +191,9 @@ func (r *Router) Set(ep Endpoint) {
 		}
 		route.components[c.Name] = cr
 		route.variantOf[c.Name] = c.Variant
+		if len(cr.backends) > 0 {
+			r.wake(waitKey(ep.Name, c.Name))
+		}
 	}
 	old := *r.table.Load()
 	r.withdraw(old[ep.Name], keep)
@@ -326,7 +333,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	var capacityAt time.Time // set when this request waited for a cold start
 	if len(v.backends) == 0 && r.o.ColdStarts != nil && !route.hasCapacity(inv.TargetVariant) {
 		waitStart := time.Now()
-		decision, err := r.waitForCapacity(ctx, inv.Endpoint, v.name)
+		decision, err := r.waitForCapacity(ctx, inv.Endpoint, ColdStartRequest{Endpoint: inv.Endpoint, Variant: v.name})
 		if err != nil {
 			return nil, err
 		}
@@ -347,9 +354,10 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 }
 
 // invokeComponent routes an invocation among the copies of the inference
-// component it names. With no copy, the request fails at once (it is
-// counted as a NoCapacityInvocationFailure): SageMaker's scale-from-zero
-// recipe for components is a step policy on that metric.
+// component it names. With no copy, the request fails at once and counts
+// as a NoCapacityInvocationFailure (SageMaker's scale-from-zero recipe is a
+// step policy on that metric), unless cold starts are on and the
+// component may scale out from zero: then it waits for its first copy.
 func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv Invocation) (*Response, error) {
 	switch {
 	case route.components == nil:
@@ -361,11 +369,32 @@ func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv 
 	if c == nil {
 		return nil, ErrComponentNotFound
 	}
+	var capacityAt time.Time
 	if len(c.backends) == 0 {
-		c.stats.noCapacity()
-		return nil, ErrNoCopy
+		if r.o.ColdStarts == nil {
+			c.stats.noCapacity()
+			return nil, ErrNoCopy
+		}
+		waitStart := time.Now()
+		decision, err := r.waitForCapacity(ctx, waitKey(inv.Endpoint, c.name), ColdStartRequest{Endpoint: inv.Endpoint, Component: c.name})
+		if errors.Is(err, ErrNoCapacity) {
+			c.stats.noCapacity()
+			return nil, ErrNoCopy
+		}
+		if err != nil {
+			return nil, err
+		}
+		capacityAt = time.Now()
+		c.stats.coldStart(decision, capacityAt.Sub(waitStart))
+		if route = (*r.table.Load())[inv.Endpoint]; route == nil || route.components[inv.Component] == nil {
+			return nil, ErrComponentNotFound
+		}
+		if c = route.components[inv.Component]; len(c.backends) == 0 {
+			c.stats.noCapacity()
+			return nil, ErrNoCopy
+		}
 	}
-	resp, err := r.send(ctx, c, inv, time.Time{})
+	resp, err := r.send(ctx, c, inv, capacityAt)
 	if resp != nil {
 		resp.Variant = route.variantOf[c.name]
 	}

@@ -224,7 +224,7 @@ func coldStarter(t *testing.T, answer error) (chan<- ColdStartRequest, <-chan st
 		for {
 			select {
 			case req := <-reqs:
-				asked <- req.Variant
+				asked <- req.Variant + req.Component
 				req.Reply <- answer
 			case <-done:
 				return
@@ -275,10 +275,22 @@ func TestColdStart(t *testing.T) {
 
 	// A full buffer and an expired wait are errors; so is a refused cold start.
 	empty := Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1}}}
-	r = New(Options{ColdStarts: reqs, ColdStartBuffer: 0, ColdStartTimeout: DefaultColdStartTimeout})
+	r = New(Options{ColdStarts: reqs, ColdStartBuffer: 1, ColdStartTimeout: DefaultColdStartTimeout})
 	r.Set(empty)
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan error, 1)
+	go func() { _, err := r.Invoke(ctx, Invocation{Endpoint: "ep"}); waiting <- err }()
+	<-started
 	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrColdStartBufferFull) {
 		t.Fatalf("full buffer: %v", err)
+	}
+	cancel()
+	<-waiting
+	// No buffer: cold starts are off, and a request fails as on AWS.
+	r = New(Options{ColdStarts: reqs, ColdStartBuffer: 0, ColdStartTimeout: DefaultColdStartTimeout})
+	r.Set(empty)
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); !errors.Is(err, ErrNoCapacity) {
+		t.Fatalf("no buffer: %v", err)
 	}
 	r = New(Options{ColdStarts: reqs, ColdStartBuffer: 4, ColdStartTimeout: time.Millisecond})
 	r.Set(empty)
@@ -404,5 +416,40 @@ func TestComponents(t *testing.T) {
 	plain.Set(Endpoint{Name: "p", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{a}}}})
 	if _, _, err := invoke(t, plain, Invocation{Endpoint: "p", Component: "ca"}); !errors.Is(err, ErrNoComponents) {
 		t.Fatalf("a component on an endpoint without: %v", err)
+	}
+}
+
+// TestComponentColdStart: with cold starts on, a request for a component
+// without copies waits for its first copy; refused, it fails as on AWS and
+// counts as a no-capacity failure.
+func TestComponentColdStart(t *testing.T) {
+	in := serve(t, answer("warm"))
+	reqs, started := coldStarter(t, nil)
+	r := New(Options{ColdStarts: reqs, ColdStartBuffer: DefaultColdStartBuffer, ColdStartTimeout: DefaultColdStartTimeout})
+	r.Set(Endpoint{Name: "ep", Components: []Component{{Name: "ic", Variant: "v"}}})
+	done := make(chan error, 1)
+	go func() {
+		_, body, err := invoke(t, r, Invocation{Endpoint: "ep", Component: "ic"})
+		if err == nil && body != "warm" {
+			err = errors.New(body)
+		}
+		done <- err
+	}()
+	if c := <-started; c != "ic" {
+		t.Fatalf("cold start for %q", c)
+	}
+	r.Set(Endpoint{Name: "ep", Components: []Component{{Name: "ic", Variant: "v", Copies: []Instance{in}}}})
+	if err := <-done; err != nil {
+		t.Fatalf("a request waiting for a copy: %v", err)
+	}
+
+	refusing, _ := coldStarter(t, errors.New("not a scalable target"))
+	r = New(Options{ColdStarts: refusing, ColdStartBuffer: DefaultColdStartBuffer, ColdStartTimeout: DefaultColdStartTimeout})
+	r.Set(Endpoint{Name: "ep", Components: []Component{{Name: "ic", Variant: "v"}}})
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep", Component: "ic"}); !errors.Is(err, ErrNoCopy) {
+		t.Fatalf("refused cold start: %v", err)
+	}
+	if s := r.Collect(); len(s) != 1 || s[0].NoCapacity != 1 {
+		t.Fatalf("samples %+v", s)
 	}
 }
