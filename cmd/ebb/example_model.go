@@ -34,6 +34,8 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.TokenDelay, "token-delay", 20*time.Millisecond, "with --stream-tokens: the time between tokens")
 	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
+	multi := fs.Bool("multi-model", false, "serve SageMaker's multi-model contract (POST/GET/DELETE /models, POST /models/NAME/invoke) for a multi-model endpoint, instead of one model")
+	memoryMiB := fs.Int("model-memory-mb", 100, "with --multi-model: memory for loaded models; a load beyond it answers 507 (each model's model.json may give \"memory_mb\", default 10)")
 	// SageMaker runs a container as `docker run IMAGE serve`: the argument
 	// follows the image's entrypoint (and its flags).
 	if n := len(args); n > 0 && args[n-1] == "serve" {
@@ -59,15 +61,21 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 			return nil
 		}
 	}
-	m, err := examplemodel.New(cfg)
-	if err != nil {
-		return err
+	var handler http.Handler
+	if *multi {
+		handler = examplemodel.NewMultiModel(cfg, *memoryMiB).Handler()
+	} else {
+		m, err := examplemodel.New(cfg)
+		if err != nil {
+			return err
+		}
+		handler = m.Handler()
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return fmt.Errorf("--port: %w", err)
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("example model serving", "addr", ln.Addr().String(), "work", cfg.WorkPerRequest, "work_per_kb", cfg.WorkPerKB)
