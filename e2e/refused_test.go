@@ -32,7 +32,7 @@ func TestRefusedFeatures(t *testing.T) {
 	}
 	_, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("mme"), ExecutionRoleArn: role,
 		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(model), Mode: types.ContainerModeMultiModel}})
-	check("Mode MultiModel", err, "Mode MultiModel")
+	expectAPIError(t, err, "ValidationException", "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
 	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("pipeline"), ExecutionRoleArn: role,
 		Containers: []types.ContainerDefinition{{Image: aws.String(model)}, {Image: aws.String(model)}}})
 	check("two Containers", err, "Containers")
@@ -70,8 +70,9 @@ func TestRefusedFeatures(t *testing.T) {
 	// Production variant members ebb does not honour.
 	for member, set := range map[string]func(*types.ProductionVariant){
 		"VolumeSizeInGB": func(v *types.ProductionVariant) { v.VolumeSizeInGB = aws.Int32(30) },
-		"ManagedInstanceScaling": func(v *types.ProductionVariant) {
-			v.ManagedInstanceScaling = &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled}
+		"ScaleInPolicy": func(v *types.ProductionVariant) {
+			v.ManagedInstanceScaling = &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled,
+				ScaleInPolicy: &types.ProductionVariantManagedInstanceScalingScaleInPolicy{Strategy: types.ManagedInstanceScalingScaleInStrategyIdleRelease}}
 		},
 		"ContainerStartupHealthCheckTimeoutInSeconds": func(v *types.ProductionVariant) { v.ContainerStartupHealthCheckTimeoutInSeconds = aws.Int32(600) },
 		"EnableSSMAccess": func(v *types.ProductionVariant) { v.EnableSSMAccess = aws.Bool(true) },

@@ -453,7 +453,11 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	// autoscaler through channels: construction runs bottom-up (router and
 	// hosting before the autoscaler that uses them).
 	coldStarts := make(chan router.ColdStartRequest)
-	rtr := router.New(router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout})
+	ro := router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout}
+	if p, ok := rt.(*process.Runtime); ok {
+		ro.Artifacts = p.Artifacts(filepath.Join(c.Data, "multimodel"))
+	}
+	rtr := router.New(ro)
 	deleted := make(chan string, 64)
 	// Several replicas: the leader publishes its routing table for the
 	// followers and takes in the metrics they measured.
@@ -470,6 +474,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		Logger: log.With("component", "hosting"),
 	}
 	if c.Runtime == "kubernetes" {
+		ho.MultiModelRefused = "ebb does not run multi-model endpoints on Kubernetes yet (the router loads their models from local artifacts); run ebb with --runtime process, or deploy each model as an endpoint of its own."
 		ho.ComponentsRefused = "ebb does not run inference components on Kubernetes yet (copies are placed on hosts by ebb's process runtime only); run ebb with --runtime process, or deploy the model as a production variant of its own."
 	}
 	hs := hosting.New(ho)

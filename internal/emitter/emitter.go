@@ -134,6 +134,19 @@ func (e *Emitter) Tick(now time.Time) error {
 			add(InvocationNamespace, concurrent, "None",
 				metrics.Point{Value: float64(s.InFlight) / float64(s.Instances)})
 		}
+		// Multi-model endpoints: the model cache, and what misses waited for.
+		if s.LoadedModels > 0 || s.CacheHits+s.CacheMisses > 0 {
+			add(InstanceNamespace, "LoadedModelCount", "None", metrics.Point{Value: float64(s.LoadedModels)})
+		}
+		if n := s.CacheHits + s.CacheMisses; n > 0 {
+			add(InvocationNamespace, "ModelCacheHit", "None", metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(s.CacheHits), float64(s.CacheMisses)}})
+		}
+		for name, ds := range map[string][]time.Duration{"ModelLoadingWaitTime": s.ModelLoadingWaits, "ModelDownloadingTime": s.ModelDownloads,
+			"ModelLoadingTime": s.ModelLoads, "ModelUnloadingTime": s.ModelUnloads} {
+			if len(ds) > 0 {
+				add(InvocationNamespace, name, "Microseconds", metrics.Point{Values: micros(ds)})
+			}
+		}
 		if s.Invocations == 0 {
 			continue
 		}

@@ -569,6 +569,9 @@ func (e *endpoint) start(d *deployment, v variant) {
 		ModelDataURL: v.Container.ModelDataUrl,
 		InstanceType: typ,
 	}
+	if v.Container.Mode == "MultiModel" {
+		spec.ModelDataURL = "" // a prefix: the router loads its models on demand
+	}
 	rt, err := e.s.opts.Runtime.Start(e.s.ctx, spec)
 	if err != nil {
 		reason := fmt.Sprintf("Failed to start an instance for production variant %s: %v.", v.Name, err)
@@ -683,6 +686,9 @@ func (e *endpoint) publishRoutes() {
 	}
 	for _, v := range e.rec.Current.Variants {
 		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight}
+		if v.Container.Mode == "MultiModel" {
+			rv.MultiModel = &router.MultiModel{Prefix: v.Container.ModelDataUrl}
+		}
 		for _, in := range e.live(e.rec.Current.ID, v.Name) {
 			if in.ready {
 				rv.Instances = append(rv.Instances, router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()})

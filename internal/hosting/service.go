@@ -56,9 +56,10 @@ type Options struct {
 	// its own, so a slow reader never holds an endpoint.
 	Deleted chan<- string
 	// ComponentsRefused, if set, is why this server refuses inference
-	// components (the runtime cannot place copies on hosts).
-	ComponentsRefused string
-	Logger            *slog.Logger
+	// components (the runtime cannot place copies on hosts);
+	// MultiModelRefused, why it refuses multi-model endpoints.
+	ComponentsRefused, MultiModelRefused string
+	Logger                               *slog.Logger
 }
 
 // Service is the hosting control plane.
@@ -192,7 +193,12 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 	}
 	c, ok := req.container()
 	if c.Mode == "MultiModel" {
-		return "", errorf(ErrInvalid, "ebb does not support multi-model endpoints (Mode MultiModel) yet; use Mode SingleModel.")
+		if s.opts.MultiModelRefused != "" {
+			return "", errorf(ErrInvalid, "%s", s.opts.MultiModelRefused)
+		}
+		if c.ModelDataUrl == "" {
+			return "", errorf(ErrInvalid, "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
+		}
 	}
 	if c.ModelPackageName != "" {
 		return "", errorf(ErrInvalid, "ebb does not support model packages (ModelPackageName) yet; give the container's Image and ModelDataUrl.")

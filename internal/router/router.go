@@ -38,6 +38,9 @@ type Variant struct {
 	Name      string
 	Weight    float64
 	Instances []Instance
+	// MultiModel is set on a multi-model variant: each invocation's
+	// TargetModel names an artifact under its prefix (multimodel.go).
+	MultiModel *MultiModel `json:",omitempty"`
 }
 
 // Component is one inference component and its healthy copies.
@@ -85,6 +88,7 @@ type backend struct {
 	up          *upstream
 	outstanding atomic.Int64
 	removed     atomic.Bool
+	models      loadedModels // of a multi-model instance
 }
 
 type variantRoute struct {
@@ -92,6 +96,7 @@ type variantRoute struct {
 	weight   float64
 	backends []*backend
 	stats    *variantStats
+	multi    *MultiModel
 }
 
 type endpointRoute struct {
@@ -125,6 +130,9 @@ type Options struct {
 	// capacity fails as on AWS), and ColdStartTimeout for how long each.
 	ColdStartBuffer  int
 	ColdStartTimeout time.Duration
+	// Artifacts prepares the artifacts of multi-model endpoints (nil:
+	// their invocations fail).
+	Artifacts Artifacts
 }
 
 // New returns an empty router.
@@ -151,7 +159,7 @@ func (r *Router) Set(ep Endpoint) {
 	route := &endpointRoute{}
 	keep := map[string]bool{}
 	for _, v := range ep.Variants {
-		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name)}
+		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel}
 		vr.stats.mu.Lock()
 		vr.stats.instances = len(v.Instances)
 		vr.stats.async = ep.Async
@@ -285,7 +293,10 @@ type Invocation struct {
 	// Component names the inference component of an endpoint that hosts
 	// them (InferenceComponentName).
 	Component string
-	Body      []byte
+	// TargetModel names the artifact a multi-model endpoint serves the
+	// request with, relative to its model data prefix.
+	TargetModel string
+	Body        []byte
 	// Header holds the headers to pass to the model (Content-Type, Accept,
 	// custom attributes ...).
 	Header http.Header
@@ -346,7 +357,16 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 			return nil, err
 		}
 	}
-	resp, err := r.send(ctx, v, inv, capacityAt)
+	var mm *multiCall
+	switch {
+	case v.multi != nil:
+		if mm, err = v.multi.call(inv.TargetModel); err != nil {
+			return nil, err
+		}
+	case inv.TargetModel != "":
+		return nil, ErrNotMultiModel
+	}
+	resp, err := r.send(ctx, v, inv, capacityAt, mm)
 	if resp != nil {
 		resp.Variant = v.name
 	}
@@ -394,7 +414,10 @@ func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv 
 			return nil, ErrNoCopy
 		}
 	}
-	resp, err := r.send(ctx, c, inv, capacityAt)
+	if inv.TargetModel != "" {
+		return nil, ErrNotMultiModel
+	}
+	resp, err := r.send(ctx, c, inv, capacityAt, nil)
 	if resp != nil {
 		resp.Variant = route.variantOf[c.name]
 	}
@@ -402,8 +425,9 @@ func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv 
 }
 
 // send sends an invocation to the instance of v with the fewest requests in
-// flight, and records it in v's statistics.
-func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capacityAt time.Time) (*Response, error) {
+// flight (for a multi-model call, among those that have its model loaded,
+// loading it first on a cache miss), and records it in v's statistics.
+func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capacityAt time.Time, mm *multiCall) (*Response, error) {
 	start := time.Now()
 	received := inv.Received
 	if received.IsZero() {
@@ -418,12 +442,31 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 	var triedBuf [4]*backend
 	tried := triedBuf[:0]
 	for attempt := 0; attempt < len(v.backends); attempt++ {
-		b := v.acquire(tried)
+		b := v.acquire(tried, mm)
 		if b == nil {
 			break
 		}
 		tried = append(tried, b)
-		resp, err := b.up.roundTrip(ctx, deadline, inv.Header, inv.Body)
+		path := "/invocations"
+		if mm != nil {
+			if err := r.ensureLoaded(ctx, v, b, mm); err != nil {
+				b.outstanding.Add(-1)
+				return nil, err
+			}
+			path = "/models/" + mm.name + "/invoke"
+		}
+		resp, err := b.up.roundTrip(ctx, deadline, path, inv.Header, inv.Body)
+		if err == nil && mm != nil && resp.StatusCode == http.StatusNotFound {
+			// The container no longer has the model (it restarted, or
+			// unloaded it): load it again, once.
+			resp.Body.Close()
+			b.models.set(mm.name, false)
+			if err := r.ensureLoaded(ctx, v, b, mm); err != nil {
+				b.outstanding.Add(-1)
+				return nil, err
+			}
+			resp, err = b.up.roundTrip(ctx, deadline, path, inv.Header, inv.Body)
+		}
 		if err != nil {
 			b.outstanding.Add(-1)
 			var de errDial
@@ -504,10 +547,11 @@ func (e *endpointRoute) pick(target string) (*variantRoute, error) {
 }
 
 // acquire picks the instance with the fewest requests in flight (ties go to
-// a random one) and counts the new request against it. An instance withdrawn
+// a random one), among those that have a multi-model call's model loaded if
+// any has, and counts the new request against it. An instance withdrawn
 // between the pick and the count is given back, so Drain never misses a
 // request.
-func (v *variantRoute) acquire(skip []*backend) *backend {
+func (v *variantRoute) acquire(skip []*backend, mm *multiCall) *backend {
 	n := len(v.backends)
 	for try := 0; try < 3; try++ {
 		var best *backend
@@ -519,6 +563,14 @@ func (v *variantRoute) acquire(skip []*backend) *backend {
 			b := v.backends[(start+i)%n]
 			if b.removed.Load() || slices.Contains(skip, b) {
 				continue
+			}
+			if mm != nil && best != nil {
+				if has, bestHas := b.models.has(mm.name), best.models.has(mm.name); has != bestHas {
+					if has {
+						best = b
+					}
+					continue
+				}
 			}
 			if best == nil || b.outstanding.Load() < best.outstanding.Load() {
 				best = b

@@ -54,6 +54,13 @@ type Sample struct {
 	ColdStartDecisions      []time.Duration
 	ColdStartWaits          []time.Duration
 	ColdStartFirstResponses []time.Duration
+	// Multi-model endpoints: invocations that found their model loaded
+	// (CacheHits) or not, what each miss waited for (downloading and
+	// loading the model, unloading others to make room), and the models
+	// loaded on the variant's instances at Collect time.
+	CacheHits, CacheMisses                                      int
+	ModelLoadingWaits, ModelDownloads, ModelLoads, ModelUnloads []time.Duration
+	LoadedModels                                                int
 }
 
 // maxLatencySamples bounds the latencies kept per collection interval; at
@@ -83,6 +90,28 @@ func (s *variantStats) record(o Outcome, model, overhead time.Duration) {
 			c.OverheadLatency = append(c.OverheadLatency, overhead)
 		}
 	}
+	s.mu.Unlock()
+}
+
+func (s *variantStats) cache(hit bool) {
+	s.mu.Lock()
+	if hit {
+		s.cur.CacheHits++
+	} else {
+		s.cur.CacheMisses++
+	}
+	s.mu.Unlock()
+}
+
+func (s *variantStats) loaded(wait, download, load time.Duration, unloads []time.Duration) {
+	s.mu.Lock()
+	c := &s.cur
+	c.ModelLoadingWaits = append(c.ModelLoadingWaits, wait)
+	if download > 0 {
+		c.ModelDownloads = append(c.ModelDownloads, download)
+	}
+	c.ModelLoads = append(c.ModelLoads, load)
+	c.ModelUnloads = append(c.ModelUnloads, unloads...)
 	s.mu.Unlock()
 }
 
@@ -166,6 +195,7 @@ func (r *Router) Collect() []Sample {
 					sample.Instances = len(v.backends)
 					for _, b := range v.backends {
 						sample.InFlight += int(b.outstanding.Load())
+						sample.LoadedModels += b.models.count()
 					}
 				}
 			}

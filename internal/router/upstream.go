@@ -100,29 +100,29 @@ func (u *upstream) closeIdle() {
 	}
 }
 
-// roundTrip sends POST /invocations and reads the response head. The
+// roundTrip sends POST path and reads the response head. The
 // response body must be closed; it returns the connection to the pool when
 // it was read to the end.
-func (u *upstream) roundTrip(ctx context.Context, deadline time.Time, header http.Header, body []byte) (*http.Response, error) {
+func (u *upstream) roundTrip(ctx context.Context, deadline time.Time, path string, header http.Header, body []byte) (*http.Response, error) {
 	c, err := u.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := u.exchange(ctx, c, deadline, header, body)
+	resp, err := u.exchange(ctx, c, deadline, path, header, body)
 	if err != nil && c.reused && ctx.Err() == nil && !errors.Is(err, errTimeout) {
 		// A kept-alive connection the instance had already closed: nothing
 		// was processed, so the request goes again on a new connection.
 		if c, err = u.dial(ctx); err != nil {
 			return nil, err
 		}
-		resp, err = u.exchange(ctx, c, deadline, header, body)
+		resp, err = u.exchange(ctx, c, deadline, path, header, body)
 	}
 	return resp, err
 }
 
 var errTimeout = errors.New("upstream timeout")
 
-func (u *upstream) exchange(ctx context.Context, c *conn, deadline time.Time, header http.Header, body []byte) (*http.Response, error) {
+func (u *upstream) exchange(ctx context.Context, c *conn, deadline time.Time, path string, header http.Header, body []byte) (*http.Response, error) {
 	c.SetDeadline(deadline)
 	// The caller going away interrupts the exchange at once.
 	stop := func() bool { return true }
@@ -142,7 +142,9 @@ func (u *upstream) exchange(ctx context.Context, c *conn, deadline time.Time, he
 		return nil, err
 	}
 	w := c.bw
-	w.WriteString("POST /invocations HTTP/1.1\r\nHost: ")
+	w.WriteString("POST ")
+	w.WriteString(path)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(u.host)
 	w.WriteString("\r\nContent-Length: ")
 	w.WriteString(strconv.Itoa(len(body)))

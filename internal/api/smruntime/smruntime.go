@@ -62,6 +62,7 @@ var (
 	acceptStream  = http.CanonicalHeaderKey("X-Amzn-SageMaker-Accept")
 	targetVariant = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Variant")
 	component     = http.CanonicalHeaderKey("X-Amzn-SageMaker-Inference-Component")
+	targetModel   = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Model")
 )
 
 // Handler serves InvokeEndpoint and InvokeEndpointAsync.
@@ -184,6 +185,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 		Endpoint:      endpoint,
 		TargetVariant: get(r.Header, targetVariant),
 		Component:     get(r.Header, component),
+		TargetModel:   get(r.Header, targetModel),
 		Body:          body,
 		Header:        header,
 		Received:      received,
@@ -217,10 +219,10 @@ func placeable(err error) bool {
 // thing. ebb's endpoints are single-model, single-container, without an
 // explainer (it refuses those configurations), so each of these headers is
 // refused rather than ignored. The TargetModel text is AWS's; the others
-// follow it. (The inference component header goes to the router.)
+// follow it. (The inference component and target model headers go to the
+// router.)
 var routingHeaders = func() []struct{ header, refusal string } {
 	hs := []struct{ header, refusal string }{
-		{"X-Amzn-SageMaker-Target-Model", "Endpoint %s is not a multi-model endpoint and does not support target model header."},
 		{"X-Amzn-SageMaker-Target-Container-Hostname", "Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header."},
 		{"X-Amzn-SageMaker-Enable-Explanations", "Endpoint %s does not have an explainer configured and does not support enable explanations header."},
 	}
@@ -269,6 +271,18 @@ var runtimeErrors = []struct {
 	}},
 	{router.ErrColdStartTimeout, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", ep)
+	}},
+	{router.ErrNotMultiModel, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is not a multi-model endpoint and does not support target model header.", ep)
+	}},
+	{router.ErrTargetModelRequired, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is a multi-model endpoint: the TargetModel header is required, naming the model artifact to invoke.", ep)
+	}},
+	{router.ErrBadTargetModel, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("TargetModel must be a relative path under the model data prefix of endpoint %s, without . or .. segments.", ep)
+	}},
+	{router.ErrModelNotFound, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Failed to download model data for endpoint %s: there is no artifact with that TargetModel under the model's ModelDataUrl. Please ensure that there is an object located at the URL.", ep)
 	}},
 	{router.ErrNoComponents, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s does not host inference components and does not support inference component header.", ep)
