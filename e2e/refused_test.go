@@ -33,17 +33,10 @@ func TestRefusedFeatures(t *testing.T) {
 	_, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("mme"), ExecutionRoleArn: role,
 		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(model), Mode: types.ContainerModeMultiModel}})
 	expectAPIError(t, err, "ValidationException", "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
-	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("pipeline"), ExecutionRoleArn: role,
-		Containers: []types.ContainerDefinition{{Image: aws.String(model)}, {Image: aws.String(model)}}})
-	check("two Containers", err, "Containers")
-	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("direct"), ExecutionRoleArn: role,
-		Containers:               []types.ContainerDefinition{{Image: aws.String(model), ContainerHostname: aws.String("a")}},
-		InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: types.InferenceExecutionModeDirect}})
-	check("InferenceExecutionConfig", err, "InferenceExecutionConfig")
 	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("pkg"), ExecutionRoleArn: role,
 		PrimaryContainer: &types.ContainerDefinition{ModelPackageName: aws.String("arn:aws:sagemaker:us-east-1:123456789012:model-package/p/1")}})
 	check("ModelPackageName", err, "ModelPackageName")
-	for _, name := range []string{"mme", "pipeline", "direct", "pkg"} {
+	for _, name := range []string{"mme", "pkg"} {
 		if _, err := sm.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: aws.String(name)}); err == nil {
 			t.Errorf("refused model %s exists", name)
 		}

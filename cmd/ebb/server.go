@@ -474,8 +474,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		Logger: log.With("component", "hosting"),
 	}
 	if c.Runtime == "kubernetes" {
-		ho.MultiModelRefused = "ebb does not run multi-model endpoints on Kubernetes yet (the router loads their models from local artifacts); run ebb with --runtime process, or deploy each model as an endpoint of its own."
-		ho.ComponentsRefused = "ebb does not run inference components on Kubernetes yet (copies are placed on hosts by ebb's process runtime only); run ebb with --runtime process, or deploy the model as a production variant of its own."
+		ho.LocalOnly = c.Runtime
 	}
 	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {

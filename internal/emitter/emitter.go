@@ -104,11 +104,15 @@ func (e *Emitter) Tick(now time.Time) error {
 	thisMinute := now.Truncate(time.Minute)
 	for _, s := range e.Router.Collect() {
 		e.Prometheus.observe(s)
-		k := variantKey{s.Endpoint, s.Variant, s.Component}
+		k := variantKey{s.Endpoint, s.Variant, s.Component + "\x00" + s.Container}
 		// An inference component's metrics are per copy, under its name
 		// alone, as SageMaker publishes them.
 		perInstance, concurrent := "InvocationsPerInstance", "ConcurrentRequestsPerModel"
 		ds = dims(s.Endpoint, s.Variant)
+		if s.Container != "" {
+			// One container of a Direct multi-container endpoint.
+			ds = append(ds, metrics.Dimension{Name: "ContainerName", Value: s.Container})
+		}
 		if s.Component != "" {
 			ds, perInstance, concurrent = []metrics.Dimension{{Name: "InferenceComponentName", Value: s.Component}}, "InvocationsPerCopy", "ConcurrentRequestsPerCopy"
 		}

@@ -158,8 +158,8 @@ func (s *Service) CreateInferenceComponent(ctx context.Context, request []byte) 
 	if err := json.Unmarshal(request, &req); err != nil {
 		return "", errorf(ErrInvalid, "%v", err)
 	}
-	if s.opts.ComponentsRefused != "" {
-		return "", errorf(ErrInvalid, "%s", s.opts.ComponentsRefused)
+	if err := s.localOnly("inference components"); err != nil {
+		return "", err
 	}
 	if err := checkTags(req.Tags); err != nil {
 		return "", err

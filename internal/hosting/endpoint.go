@@ -572,7 +572,13 @@ func (e *endpoint) start(d *deployment, v variant) {
 	if v.Container.Mode == "MultiModel" {
 		spec.ModelDataURL = "" // a prefix: the router loads its models on demand
 	}
-	rt, err := e.s.opts.Runtime.Start(e.s.ctx, spec)
+	var rt runtime.Instance
+	var err error
+	if len(v.Containers) > 1 {
+		rt, err = e.startGroup(spec, v.Containers)
+	} else {
+		rt, err = e.s.opts.Runtime.Start(e.s.ctx, spec)
+	}
 	if err != nil {
 		reason := fmt.Sprintf("Failed to start an instance for production variant %s: %v.", v.Name, err)
 		e.s.log.Warn("instance could not be started", "endpoint", e.rec.Name, "variant", v.Name, "err", err)
@@ -594,6 +600,33 @@ func (e *endpoint) start(d *deployment, v variant) {
 	in := &inst{rt: rt, deployment: d.ID, variant: v.Name, started: e.s.opts.Clock.Now()}
 	e.insts = append(e.insts, in)
 	go e.watch(in)
+}
+
+// startGroup starts one runtime instance per container of a model of
+// several (labelled apart from the variant's deployment: a restarted server
+// stops what it finds of a group and starts it anew).
+func (e *endpoint) startGroup(spec runtime.Spec, containers []Container) (runtime.Instance, error) {
+	var members []runtime.Instance
+	var hostnames []string
+	for i, c := range containers {
+		s := spec
+		host := c.ContainerHostname
+		if host == "" {
+			host = fmt.Sprintf("container-%d", i+1)
+		}
+		s.ID, s.Deployment = spec.ID+"-"+strings.ToLower(host), "containers-"+spec.Deployment
+		s.Image, s.Environment, s.ModelDataURL = c.Image, c.Environment, c.ModelDataUrl
+		m, err := e.s.opts.Runtime.Start(e.s.ctx, s)
+		if err != nil {
+			for _, started := range members {
+				go started.Stop(context.Background())
+			}
+			return nil, fmt.Errorf("container %s: %w", host, err)
+		}
+		members = append(members, m)
+		hostnames = append(hostnames, host)
+	}
+	return newGroup(spec.ID, members, hostnames), nil
 }
 
 // watch forwards an instance's lifecycle to the endpoint's goroutine.
@@ -685,13 +718,19 @@ func (e *endpoint) publishRoutes() {
 		return
 	}
 	for _, v := range e.rec.Current.Variants {
-		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight}
+		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight, Execution: v.Execution}
 		if v.Container.Mode == "MultiModel" {
 			rv.MultiModel = &router.MultiModel{Prefix: v.Container.ModelDataUrl}
 		}
 		for _, in := range e.live(e.rec.Current.ID, v.Name) {
 			if in.ready {
-				rv.Instances = append(rv.Instances, router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()})
+				ri := router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()}
+				if g, ok := in.rt.(*group); ok {
+					for i, m := range g.members {
+						ri.Containers = append(ri.Containers, router.Container{Hostname: g.hostnames[i], Addr: m.Addr()})
+					}
+				}
+				rv.Instances = append(rv.Instances, ri)
 			}
 		}
 		ep.Variants = append(ep.Variants, rv)

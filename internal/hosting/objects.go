@@ -17,8 +17,11 @@ type Container struct {
 	Image        string            `json:"Image,omitempty"`
 	ModelDataUrl string            `json:"ModelDataUrl,omitempty"`
 	Environment  map[string]string `json:"Environment,omitempty"`
+	// ContainerHostname names a container of a multi-container model
+	// (TargetContainerHostname addresses it in Direct mode).
+	ContainerHostname string `json:"ContainerHostname,omitempty"`
+	Mode              string `json:"Mode,omitempty"` // SingleModel or MultiModel
 	// Read only to refuse what ebb does not implement (see CreateModel).
-	Mode             string `json:"Mode,omitempty"`
 	ModelPackageName string `json:"ModelPackageName,omitempty"`
 }
 
@@ -33,9 +36,23 @@ type Model struct {
 
 // modelRequest is what hosting reads of a CreateModel request.
 type modelRequest struct {
-	ModelName        string
-	PrimaryContainer *Container
-	Containers       []Container
+	ModelName                string
+	PrimaryContainer         *Container
+	Containers               []Container
+	InferenceExecutionConfig *struct{ Mode string }
+}
+
+// execution is how the containers of a model of several serve a request:
+// Serial (a pipeline: each container's answer is the next one's input) or
+// Direct (the request names one, TargetContainerHostname); "" for one.
+func (m *modelRequest) execution() string {
+	switch {
+	case m.PrimaryContainer != nil || len(m.Containers) < 2:
+		return ""
+	case m.InferenceExecutionConfig != nil && m.InferenceExecutionConfig.Mode != "":
+		return m.InferenceExecutionConfig.Mode
+	}
+	return "Serial"
 }
 
 // container returns the container an instance runs: the primary container,
@@ -107,6 +124,11 @@ type variant struct {
 	RoutingConfig json.RawMessage `json:"routingConfig,omitempty"`
 	// Managed is the configured ManagedInstanceScaling, if any.
 	Managed *ManagedScaling `json:"managed,omitempty"`
+	// Containers are all the containers of a model of several, each
+	// instance running every one of them, and Execution how they serve
+	// (modelRequest.execution); Container is then the first.
+	Containers []Container `json:"containers,omitempty"`
+	Execution  string      `json:"execution,omitempty"`
 }
 
 // deployment is one endpoint configuration deployed on an endpoint.

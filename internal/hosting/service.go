@@ -55,11 +55,11 @@ type Options struct {
 	// (the autoscaler deregisters their targets); sent from a goroutine of
 	// its own, so a slow reader never holds an endpoint.
 	Deleted chan<- string
-	// ComponentsRefused, if set, is why this server refuses inference
-	// components (the runtime cannot place copies on hosts);
-	// MultiModelRefused, why it refuses multi-model endpoints.
-	ComponentsRefused, MultiModelRefused string
-	Logger                               *slog.Logger
+	// LocalOnly, if set, names the runtime that cannot run what only the
+	// process runtime runs yet (inference components, multi-model and
+	// multi-container endpoints): they are refused, naming it.
+	LocalOnly string
+	Logger    *slog.Logger
 }
 
 // Service is the hosting control plane.
@@ -188,13 +188,18 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 	if req.PrimaryContainer != nil && len(req.Containers) > 0 {
 		return "", errorf(ErrInvalid, "Specify either PrimaryContainer or Containers, not both.")
 	}
-	if len(req.Containers) > 1 {
-		return "", errorf(ErrInvalid, "ebb does not support serial inference pipelines or multi-container endpoints (Containers with %d containers) yet; give one PrimaryContainer.", len(req.Containers))
+	if err := checkContainers(&req.modelRequest); err != nil {
+		return "", err
+	}
+	if req.execution() != "" {
+		if err := s.localOnly("models of several containers"); err != nil {
+			return "", err
+		}
 	}
 	c, ok := req.container()
 	if c.Mode == "MultiModel" {
-		if s.opts.MultiModelRefused != "" {
-			return "", errorf(ErrInvalid, "%s", s.opts.MultiModelRefused)
+		if err := s.localOnly("multi-model endpoints (Mode MultiModel)"); err != nil {
+			return "", err
 		}
 		if c.ModelDataUrl == "" {
 			return "", errorf(ErrInvalid, "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
@@ -250,6 +255,45 @@ func (s *Service) ListModels(ctx context.Context, q ListQuery) ([]Model, string,
 		out[i] = Model{Name: m.Name, ARN: m.ARN, CreationTime: m.CreationTime}
 	}
 	return out, next, err
+}
+
+// checkContainers checks the containers of a model of several: each has an
+// image and serves one model; in Direct mode each is named, uniquely.
+func checkContainers(m *modelRequest) error {
+	mode := m.execution()
+	if mode == "" {
+		if m.InferenceExecutionConfig != nil && m.InferenceExecutionConfig.Mode == "Direct" {
+			return errorf(ErrInvalid, "InferenceExecutionConfig Mode Direct needs a model with at least two Containers.")
+		}
+		return nil
+	}
+	names := map[string]bool{}
+	for i, c := range m.Containers {
+		if c.Image == "" {
+			return errorf(ErrInvalid, "Container %d of model %s has no Image.", i+1, m.ModelName)
+		}
+		if c.Mode == "MultiModel" {
+			return errorf(ErrInvalid, "Container %d of model %s: a model of several containers serves single models (Mode SingleModel).", i+1, m.ModelName)
+		}
+		if mode == "Direct" && c.ContainerHostname == "" {
+			return errorf(ErrInvalid, "Every container of a model with InferenceExecutionConfig Mode Direct needs a ContainerHostname; container %d of model %s has none.", i+1, m.ModelName)
+		}
+		if h := c.ContainerHostname; h != "" {
+			if names[h] {
+				return errorf(ErrInvalid, "ContainerHostname %s is given to two containers of model %s.", h, m.ModelName)
+			}
+			names[h] = true
+		}
+	}
+	return nil
+}
+
+// localOnly refuses a feature the configured runtime cannot run.
+func (s *Service) localOnly(feature string) error {
+	if s.opts.LocalOnly == "" {
+		return nil
+	}
+	return errorf(ErrInvalid, "ebb does not run %s with --runtime %s yet, only with --runtime process.", feature, s.opts.LocalOnly)
 }
 
 // CreateEndpointConfig stores an endpoint configuration.
@@ -386,7 +430,11 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 			return deployment{}, nil, err
 		}
 		container, _ := mr.container()
-		v := variant{Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now,
+		var containers []Container
+		if mr.execution() != "" {
+			containers = mr.Containers
+		}
+		v := variant{Containers: containers, Execution: mr.execution(), Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now,
 			RoutingConfig: pv.RoutingConfig}
 		if pv.InitialInstanceCount != nil {
 			v.DesiredCount = *pv.InitialInstanceCount

@@ -41,6 +41,9 @@ type Variant struct {
 	// MultiModel is set on a multi-model variant: each invocation's
 	// TargetModel names an artifact under its prefix (multimodel.go).
 	MultiModel *MultiModel `json:",omitempty"`
+	// Execution is how the containers of a model of several serve:
+	// Serial or Direct (containers.go); "" for one container.
+	Execution string `json:",omitempty"`
 }
 
 // Component is one inference component and its healthy copies.
@@ -54,7 +57,13 @@ type Component struct {
 type Instance struct {
 	ID   string
 	Addr string // host:port
+	// Containers are the instance's containers, in order, when its model
+	// has several (Addr is then the first one's).
+	Containers []Container `json:",omitempty"`
 }
+
+// Container is one container of an instance.
+type Container struct{ Hostname, Addr string }
 
 // Errors Invoke returns; the API maps them to SageMaker Runtime errors.
 var (
@@ -89,14 +98,19 @@ type backend struct {
 	outstanding atomic.Int64
 	removed     atomic.Bool
 	models      loadedModels // of a multi-model instance
+	containers  []container  // of an instance of a model of several
 }
 
 type variantRoute struct {
-	name     string
-	weight   float64
-	backends []*backend
-	stats    *variantStats
-	multi    *MultiModel
+	name      string
+	weight    float64
+	backends  []*backend
+	stats     *variantStats
+	multi     *MultiModel
+	execution string
+	// containers holds the statistics of each container of a Direct
+	// variant, by hostname.
+	containers map[string]*variantStats
 }
 
 type endpointRoute struct {
@@ -159,7 +173,7 @@ func (r *Router) Set(ep Endpoint) {
 	route := &endpointRoute{}
 	keep := map[string]bool{}
 	for _, v := range ep.Variants {
-		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel}
+		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel, execution: v.Execution}
 		vr.stats.mu.Lock()
 		vr.stats.instances = len(v.Instances)
 		vr.stats.async = ep.Async
@@ -168,11 +182,20 @@ func (r *Router) Set(ep Endpoint) {
 			b := r.backends[in.ID]
 			if b == nil {
 				b = &backend{id: in.ID, up: newUpstream(in.Addr)}
+				for _, c := range in.Containers {
+					b.containers = append(b.containers, container{hostname: c.Hostname, up: newUpstream(c.Addr)})
+				}
 				r.backends[in.ID] = b
 			}
 			b.removed.Store(false)
 			keep[in.ID] = true
 			vr.backends = append(vr.backends, b)
+			if v.Execution == "Direct" && vr.containers == nil {
+				vr.containers = map[string]*variantStats{}
+				for _, c := range in.Containers {
+					vr.containers[c.Hostname] = r.statsOf(statsKey{endpoint: ep.Name, variant: v.Name, container: c.Hostname})
+				}
+			}
 		}
 		route.variants = append(route.variants, vr)
 		route.totalWeight += v.Weight
@@ -296,7 +319,10 @@ type Invocation struct {
 	// TargetModel names the artifact a multi-model endpoint serves the
 	// request with, relative to its model data prefix.
 	TargetModel string
-	Body        []byte
+	// TargetContainer names the container of a Direct multi-container
+	// endpoint that serves the request (TargetContainerHostname).
+	TargetContainer string
+	Body            []byte
 	// Header holds the headers to pass to the model (Content-Type, Accept,
 	// custom attributes ...).
 	Header http.Header
@@ -312,6 +338,7 @@ type Response struct {
 
 	b                           *backend
 	v                           *variantRoute
+	cs                          *variantStats // the container's, of a Direct invocation
 	start, received, capacityAt time.Time
 }
 
@@ -325,6 +352,9 @@ func (r *Response) Close() {
 		r.v.stats.coldResponse(time.Since(r.capacityAt))
 	}
 	r.v.stats.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
+	if r.cs != nil {
+		r.cs.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
+	}
 }
 
 // Invoke routes one invocation and returns the model's 2xx answer; a non-2xx
@@ -365,6 +395,14 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 		}
 	case inv.TargetModel != "":
 		return nil, ErrNotMultiModel
+	}
+	switch {
+	case v.execution == "Direct" && inv.TargetContainer == "":
+		return nil, ErrContainerRequired
+	case v.execution != "Direct" && inv.TargetContainer != "":
+		return nil, ErrNotDirect
+	case v.execution == "Direct" && !v.hasContainer(inv.TargetContainer):
+		return nil, ErrContainerNotFound
 	}
 	resp, err := r.send(ctx, v, inv, capacityAt, mm)
 	if resp != nil {
@@ -414,8 +452,11 @@ func (r *Router) invokeComponent(ctx context.Context, route *endpointRoute, inv 
 			return nil, ErrNoCopy
 		}
 	}
-	if inv.TargetModel != "" {
+	switch {
+	case inv.TargetModel != "":
 		return nil, ErrNotMultiModel
+	case inv.TargetContainer != "":
+		return nil, ErrNotDirect
 	}
 	resp, err := r.send(ctx, c, inv, capacityAt, nil)
 	if resp != nil {
@@ -432,6 +473,13 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 	received := inv.Received
 	if received.IsZero() {
 		received = start
+	}
+	cs := v.containers[inv.TargetContainer] // a Direct container's own statistics, if any
+	record := func(o Outcome) {
+		v.stats.record(o, time.Since(start), start.Sub(received))
+		if cs != nil {
+			cs.record(o, time.Since(start), start.Sub(received))
+		}
 	}
 	deadline := start.Add(r.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -455,7 +503,16 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			}
 			path = "/models/" + mm.name + "/invoke"
 		}
-		resp, err := b.up.roundTrip(ctx, deadline, path, inv.Header, inv.Body)
+		var resp *http.Response
+		var err error
+		switch v.execution {
+		case "Direct":
+			resp, err = b.direct(ctx, deadline, inv)
+		case "Serial":
+			resp, err = b.serial(ctx, deadline, inv)
+		default:
+			resp, err = b.up.roundTrip(ctx, deadline, path, inv.Header, inv.Body)
+		}
 		if err == nil && mm != nil && resp.StatusCode == http.StatusNotFound {
 			// The container no longer has the model (it restarted, or
 			// unloaded it): load it again, once.
@@ -473,7 +530,7 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			if errors.As(err, &de) && ctx.Err() == nil {
 				continue
 			}
-			v.stats.record(OutcomeFailed, time.Since(start), start.Sub(received))
+			record(OutcomeFailed)
 			if errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) {
 				return nil, ErrTimeout
 			}
@@ -487,10 +544,10 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			if resp.StatusCode >= 500 {
 				o = Outcome5XX
 			}
-			v.stats.record(o, time.Since(start), start.Sub(received))
+			record(o)
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
 		}
-		return &Response{Response: resp, b: b, v: v, start: start, received: received, capacityAt: capacityAt}, nil
+		return &Response{Response: resp, b: b, v: v, cs: cs, start: start, received: received, capacityAt: capacityAt}, nil
 	}
 	return nil, ErrNoCapacity
 }

@@ -453,3 +453,45 @@ func TestComponentColdStart(t *testing.T) {
 		t.Fatalf("samples %+v", s)
 	}
 }
+
+// TestContainers: a Direct variant sends each request to the container it
+// names and counts it per container; a Serial one runs it through every
+// container, each answer the next one's input.
+func TestContainers(t *testing.T) {
+	upper := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/upper")
+		io.WriteString(w, strings.ToUpper(string(b)))
+	})
+	exclaim := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, string(b)+"!"+r.Header.Get("Content-Type"))
+	})
+	inst := Instance{ID: "i", Addr: upper.Addr, Containers: []Container{{"up", upper.Addr}, {"ex", exclaim.Addr}}}
+	r := New(Options{})
+	r.Set(Endpoint{Name: "direct", Variants: []Variant{{Name: "v", Weight: 1, Execution: "Direct", Instances: []Instance{inst}}}})
+	r.Set(Endpoint{Name: "pipe", Variants: []Variant{{Name: "v", Weight: 1, Execution: "Serial", Instances: []Instance{{ID: "j", Addr: upper.Addr, Containers: inst.Containers}}}}})
+	for host, want := range map[string]string{"up": "HI", "ex": "hi!"} {
+		if _, body, err := invoke(t, r, Invocation{Endpoint: "direct", TargetContainer: host, Body: []byte("hi")}); err != nil || body != want {
+			t.Fatalf("container %s: %q %v", host, body, err)
+		}
+	}
+	for host, want := range map[string]error{"": ErrContainerRequired, "other": ErrContainerNotFound} {
+		if _, _, err := invoke(t, r, Invocation{Endpoint: "direct", TargetContainer: host}); !errors.Is(err, want) {
+			t.Fatalf("container %q: %v, want %v", host, err, want)
+		}
+	}
+	if _, body, err := invoke(t, r, Invocation{Endpoint: "pipe", Body: []byte("hi")}); err != nil || body != "HI!text/upper" {
+		t.Fatalf("pipeline: %q %v", body, err)
+	}
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "pipe", TargetContainer: "up"}); !errors.Is(err, ErrNotDirect) {
+		t.Fatalf("hostname on a pipeline: %v", err)
+	}
+	per := map[string]int{}
+	for _, s := range r.Collect() {
+		per[s.Endpoint+"/"+s.Container] = s.Invocations
+	}
+	if per["direct/up"] != 1 || per["direct/ex"] != 1 || per["direct/"] != 2 || per["pipe/"] != 1 {
+		t.Fatalf("invocations %v", per)
+	}
+}

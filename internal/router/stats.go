@@ -30,8 +30,9 @@ type variantStats struct {
 type Sample struct {
 	Endpoint, Variant string
 	// Component is set for an inference component's sample (Variant is
-	// then empty): per copy, not per instance.
-	Component string
+	// then empty): per copy, not per instance. Container is set for one
+	// container's share of a Direct multi-container variant's sample.
+	Component, Container string
 	// NoCapacity counts the requests refused for want of a copy.
 	NoCapacity      int
 	Invocations     int
@@ -148,7 +149,7 @@ func (s *variantStats) take() Sample {
 	return out
 }
 
-type statsKey struct{ endpoint, variant, component string }
+type statsKey struct{ endpoint, variant, component, container string }
 
 // stats returns the accumulator of a variant, creating it. Callers hold r.mu.
 func (r *Router) stats(endpoint, variant string) *variantStats {
@@ -178,7 +179,7 @@ func (r *Router) Collect() []Sample {
 	var out []Sample
 	for k, s := range r.variantStats {
 		sample := s.take()
-		sample.Endpoint, sample.Variant, sample.Component = k.endpoint, k.variant, k.component
+		sample.Endpoint, sample.Variant, sample.Component, sample.Container = k.endpoint, k.variant, k.component, k.container
 		route := table[k.endpoint]
 		live := false
 		if route != nil {
@@ -190,6 +191,9 @@ func (r *Router) Collect() []Sample {
 				}
 			}
 			for _, v := range vs {
+				if k.container != "" && v.containers[k.container] == nil {
+					continue
+				}
 				if v.name == k.variant || k.component != "" {
 					live = true
 					sample.Instances = len(v.backends)

@@ -111,9 +111,6 @@ type nameInput struct {
 }
 
 func (x *Handler) createModel(ctx context.Context, body []byte) (any, error) {
-	if err := refuseUnsupported(body, unsupportedModel); err != nil {
-		return nil, err
-	}
 	arn, err := x.h.CreateModel(ctx, body)
 	return map[string]string{"ModelArn": arn}, err
 }

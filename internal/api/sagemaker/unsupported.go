@@ -35,9 +35,6 @@ var (
 	unsupportedManaged = map[string]string{
 		"ScaleInPolicy": "scale-in policies of managed instance scaling (ebb removes an instance once it has no copies)",
 	}
-	unsupportedModel = map[string]string{
-		"InferenceExecutionConfig": "multi-container endpoints with direct invocation",
-	}
 )
 
 // refuseUnsupported returns the error for the first (by name) member of

@@ -63,6 +63,7 @@ var (
 	targetVariant = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Variant")
 	component     = http.CanonicalHeaderKey("X-Amzn-SageMaker-Inference-Component")
 	targetModel   = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Model")
+	targetHost    = http.CanonicalHeaderKey("X-Amzn-SageMaker-Target-Container-Hostname")
 )
 
 // Handler serves InvokeEndpoint and InvokeEndpointAsync.
@@ -182,13 +183,14 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 		header["Accept"] = []string{a}
 	}
 	resp, err := h.Router.Invoke(r.Context(), router.Invocation{
-		Endpoint:      endpoint,
-		TargetVariant: get(r.Header, targetVariant),
-		Component:     get(r.Header, component),
-		TargetModel:   get(r.Header, targetModel),
-		Body:          body,
-		Header:        header,
-		Received:      received,
+		Endpoint:        endpoint,
+		TargetVariant:   get(r.Header, targetVariant),
+		Component:       get(r.Header, component),
+		TargetModel:     get(r.Header, targetModel),
+		TargetContainer: get(r.Header, targetHost),
+		Body:            body,
+		Header:          header,
+		Received:        received,
 	})
 	if err != nil {
 		if h.Fallback != nil && placeable(err) {
@@ -214,29 +216,16 @@ func placeable(err error) bool {
 	return false
 }
 
-// routingHeaders are the headers that choose what inside an endpoint
-// serves a request, each with AWS's refusal when the endpoint has no such
-// thing. ebb's endpoints are single-model, single-container, without an
-// explainer (it refuses those configurations), so each of these headers is
-// refused rather than ignored. The TargetModel text is AWS's; the others
-// follow it. (The inference component and target model headers go to the
-// router.)
-var routingHeaders = func() []struct{ header, refusal string } {
-	hs := []struct{ header, refusal string }{
-		{"X-Amzn-SageMaker-Target-Container-Hostname", "Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header."},
-		{"X-Amzn-SageMaker-Enable-Explanations", "Endpoint %s does not have an explainer configured and does not support enable explanations header."},
-	}
-	for i := range hs {
-		hs[i].header = http.CanonicalHeaderKey(hs[i].header)
-	}
-	return hs
-}()
+var explanations = http.CanonicalHeaderKey("X-Amzn-SageMaker-Enable-Explanations")
 
+// notApplicable refuses the EnableExplanations header: ebb's endpoints have
+// no explainer (it refuses ExplainerConfig), so the header is refused rather
+// than ignored, in the words of AWS's other routing-header refusals. (The
+// inference component, target model and target container headers go to the
+// router, which knows what each endpoint hosts.)
 func notApplicable(r *http.Request, endpoint string) *awserr.Error {
-	for _, h := range routingHeaders {
-		if get(r.Header, h.header) != "" {
-			return awserr.New("ValidationError", http.StatusBadRequest, h.refusal, endpoint)
-		}
+	if get(r.Header, explanations) != "" {
+		return awserr.New("ValidationError", http.StatusBadRequest, "Endpoint %s does not have an explainer configured and does not support enable explanations header.", endpoint)
 	}
 	return nil
 }
@@ -271,6 +260,15 @@ var runtimeErrors = []struct {
 	}},
 	{router.ErrColdStartTimeout, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", ep)
+	}},
+	{router.ErrNotDirect, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header.", ep)
+	}},
+	{router.ErrContainerRequired, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is a multi-container endpoint with direct invocation: the TargetContainerHostname header is required, naming the container to invoke.", ep)
+	}},
+	{router.ErrContainerNotFound, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("The target container hostname is not a container of endpoint %s.", ep)
 	}},
 	{router.ErrNotMultiModel, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s is not a multi-model endpoint and does not support target model header.", ep)

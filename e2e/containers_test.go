@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+)
+
+// TestMultiContainer runs a model of two containers both ways: Direct,
+// each request addressed to a container by hostname and counted under its
+// ContainerName; and Serial, an inference pipeline whose answer is the
+// second container's answer to the first one's, checked against invoking
+// the same model twice by hand.
+func TestMultiContainer(t *testing.T) {
+	dir := t.TempDir()
+	// The second container is another model: other weights.
+	writeArtifact(t, filepath.Join(dir, "other"), 10)
+	s := startServer(t, dir)
+	sm, rt := s.SageMaker(), s.Runtime()
+	cw := s.cloudWatchClients()["cbor"]
+	ctx := context.Background()
+	image := "ebb example-model --work-ms 0"
+	two := []types.ContainerDefinition{{Image: aws.String(image), ContainerHostname: aws.String("first")},
+		{Image: aws.String(image), ContainerHostname: aws.String("second"), ModelDataUrl: aws.String("file://" + filepath.Join(dir, "other"))}}
+	for name, mode := range map[string]types.InferenceExecutionMode{"direct": types.InferenceExecutionModeDirect, "pipeline": types.InferenceExecutionModeSerial} {
+		if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String(name), Containers: two,
+			InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: mode}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(name), ProductionVariants: []types.ProductionVariant{{
+			VariantName: aws.String("AllTraffic"), ModelName: aws.String(name), InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(name), EndpointConfigName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy(t, sm, "single", image, 1)
+	for _, name := range []string{"direct", "pipeline", "single"} {
+		waitInService(t, sm, name)
+	}
+	csv := func(endpoint, host string, body []byte) string {
+		t.Helper()
+		in := &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: body, ContentType: aws.String("text/csv"), Accept: aws.String("text/csv")}
+		if host != "" {
+			in.TargetContainerHostname = aws.String(host)
+		}
+		out, err := rt.InvokeEndpoint(ctx, in)
+		if err != nil {
+			t.Fatalf("%s %s: %v", endpoint, host, err)
+		}
+		return string(out.Body)
+	}
+	x := []byte("1,2,3\n4,5,6")
+	once := csv("single", "", x)
+	if got := csv("direct", "first", x); got != once {
+		t.Fatalf("direct to first: %q, want %q", got, once)
+	}
+	csv("direct", "second", x)
+	if got, want := csv("pipeline", "", x), csv("direct", "second", []byte(once)); got != want || got == once {
+		t.Fatalf("pipeline: %q, want the second container's answer to the first's: %q", got, want)
+	}
+	_, err := rt.InvokeEndpoint(ctx, invocation("direct"))
+	expectAPIError(t, err, "ValidationError", "Endpoint direct is a multi-container endpoint with direct invocation: the TargetContainerHostname header is required, naming the container to invoke.")
+	_, err = rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("direct"), Body: x, TargetContainerHostname: aws.String("third")})
+	expectAPIError(t, err, "ValidationError", "The target container hostname is not a container of endpoint direct.")
+	_, err = rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("pipeline"), Body: x, TargetContainerHostname: aws.String("first")})
+	expectAPIError(t, err, "ValidationError", "Endpoint pipeline is not a multi-container endpoint with direct invocation and does not support target container hostname header.")
+	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("unnamed"), Containers: []types.ContainerDefinition{{Image: aws.String(image)}, {Image: aws.String(image)}},
+		InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: types.InferenceExecutionModeDirect}})
+	expectAPIError(t, err, "ValidationException", "Every container of a model with InferenceExecutionConfig Mode Direct needs a ContainerHostname; container 1 of model unnamed has none.")
+
+	// Per-container invocations, under ContainerName.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("Invocations"),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("direct")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")},
+				{Name: aws.String("ContainerName"), Value: aws.String("second")}},
+			StartTime: aws.Time(time.Now().Add(-10 * time.Minute)), EndTime: aws.Time(time.Now().Add(time.Minute)), Period: aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+		if err == nil && len(out.Datapoints) == 1 && aws.ToFloat64(out.Datapoints[0].Sum) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Invocations of container second: %+v %v", out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
