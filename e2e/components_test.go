@@ -353,3 +353,71 @@ func TestInferenceComponentColdStart(t *testing.T) {
 		t.Fatalf("instances after the cold start: %+v", v)
 	}
 }
+
+// TestInferenceComponentsAcrossRestart: components are part of their
+// endpoint's record; after a restart (kill -9) their copies are placed
+// anew and serve. UpdateInferenceComponent then replaces the copies with a
+// new specification, one at a time, and bad input changes nothing.
+func TestInferenceComponentsAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	sm := s.SageMaker()
+	ctx := context.Background()
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("r"), ProductionVariants: []types.ProductionVariant{
+		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("r"), EndpointConfigName: aws.String("r")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInService(t, sm, "r")
+	spec := func(image string) *types.InferenceComponentSpecification {
+		return &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String(image)},
+			ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}}
+	}
+	if _, err := sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("keep"), EndpointName: aws.String("r"),
+		VariantName: aws.String("AllTraffic"), Specification: spec("ebb example-model --work-ms 0"), RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitComponent(t, sm, "keep", "InService", inService)
+	s.Crash()
+	s = startServer(t, dir)
+	sm, rt := s.SageMaker(), s.Runtime()
+	invokeKeep := func() {
+		t.Helper()
+		if _, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("r"), InferenceComponentName: aws.String("keep"), Body: []byte("1"), ContentType: aws.String("text/csv")}); err != nil {
+			t.Fatalf("invoke after restart: %v", err)
+		}
+	}
+	waitComponent(t, sm, "keep", "two copies after the restart", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		cur, _ := copies(o)
+		return cur == 2 && inService(o)
+	})
+	invokeKeep()
+
+	// Bad input: the model's constraints, then ebb's own.
+	_, err := sm.UpdateInferenceComponentRuntimeConfig(ctx, &sagemaker.UpdateInferenceComponentRuntimeConfigInput{InferenceComponentName: aws.String("keep"),
+		DesiredRuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(-1)}})
+	expectAPIError(t, err, "ValidationException", "")
+	_, err = sm.UpdateInferenceComponent(ctx, &sagemaker.UpdateInferenceComponentInput{InferenceComponentName: aws.String("keep"),
+		Specification: &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String("x")},
+			ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(0.1), MinMemoryRequiredInMb: aws.Int32(512)}}})
+	expectAPIError(t, err, "ValidationException", "")
+	if cur, desired := copies(waitComponent(t, sm, "keep", "", inService)); cur != 2 || desired != 2 {
+		t.Fatalf("bad input changed the component: %d of %d", cur, desired)
+	}
+
+	// A new specification replaces the copies one at a time.
+	if _, err := sm.UpdateInferenceComponent(ctx, &sagemaker.UpdateInferenceComponentInput{InferenceComponentName: aws.String("keep"),
+		Specification: spec("ebb example-model --work-ms 1")}); err != nil {
+		t.Fatal(err)
+	}
+	o := waitComponent(t, sm, "keep", "updated", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		cur, _ := copies(o)
+		return inService(o) && cur == 2
+	})
+	if img := aws.ToString(o.Specification.Container.DeployedImage.SpecifiedImage); img != "ebb example-model --work-ms 1" {
+		t.Fatalf("image after the update: %s", img)
+	}
+	invokeKeep()
+}

@@ -129,6 +129,7 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		e.publishRoutes()
 	}
 	e.publishView()
+	e.publishComponents()
 	s.endpoints[strings.ToLower(rec.Name)] = e
 	s.wg.Add(1)
 	go func() {
