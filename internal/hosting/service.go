@@ -204,6 +204,9 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 		if c.ModelDataUrl == "" {
 			return "", errorf(ErrInvalid, "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
 		}
+		if strings.Contains(c.ModelDataUrl, "://") && !strings.HasPrefix(c.ModelDataUrl, "file://") {
+			return "", errorf(ErrInvalid, "ebb reads the artifacts of a multi-model endpoint from a local directory or a file:// URL, not %s yet; copy them to a directory under the model data root.", c.ModelDataUrl)
+		}
 	}
 	if c.ModelPackageName != "" {
 		return "", errorf(ErrInvalid, "ebb does not support model packages (ModelPackageName) yet; give the container's Image and ModelDataUrl.")

@@ -30,6 +30,10 @@ var (
 	ErrTargetModelRequired = errors.New("target model required")
 	ErrBadTargetModel      = errors.New("target model outside the model data prefix")
 	ErrModelNotFound       = errors.New("target model not found")
+	// ErrModelArtifact wraps why an artifact could not be prepared (its
+	// text is for the caller: a path outside the model data roots, a
+	// damaged archive).
+	ErrModelArtifact = errors.New("the TargetModel's artifact could not be prepared")
 )
 
 // MultiModel is a multi-model variant: its models are the artifacts under
@@ -163,7 +167,7 @@ func (r *Router) load(ctx context.Context, v *variantRoute, b *backend, mm *mult
 		return fmt.Errorf("%w: %s", ErrModelNotFound, mm.url)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrModelArtifact, err)
 	}
 	v.stats.cache(false)
 	req, _ := json.Marshal(map[string]string{"model_name": mm.name, "url": dir})

@@ -307,6 +307,8 @@ func (h *Handler) fromError(err error, endpoint string) *awserr.Error {
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.Is(err, router.ErrModelArtifact):
+		return awserr.New("ValidationError", http.StatusBadRequest, "%s", err.Error())
 	case errors.As(err, &me):
 		kind := "client"
 		if me.StatusCode >= 500 {
