@@ -57,7 +57,7 @@ func inService(o *sagemaker.DescribeInferenceComponentOutput) bool {
 // for copies that do not fit. Then AWS's scale-to-zero recipe: idle, the
 // copies and then the instances go to zero, a request fails and counts as
 // NoCapacityInvocationFailures, and the step policy on that metric brings
-// a copy back, and an instance with it.
+// a copy back, and an instance with it; idle again, both go back to zero.
 func TestInferenceComponents(t *testing.T) {
 	// Without ebb's cold-start buffer, a request at zero copies fails as on AWS.
 	s := startServer(t, t.TempDir(), "--time-scale", "60", "--cold-start-buffer", "0")
@@ -219,6 +219,14 @@ func TestInferenceComponents(t *testing.T) {
 	if v := waitInService(t, sm, "ic").ProductionVariants[0]; aws.ToInt32(v.CurrentInstanceCount) != 1 {
 		t.Fatalf("an instance for the woken copy: %+v", v)
 	}
+	// Idle again: back to zero copies and zero instances.
+	waitComponent(t, sm, "a", "scale-in to zero again", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		cur, desired := copies(o)
+		return cur == 0 && desired == 0 && inService(o)
+	})
+	waitFor(t, sm, "ic", "no instances again", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount) == 0
+	})
 
 	// Deleting the components deregisters their targets; then the endpoint goes.
 	for _, c := range []string{"a"} {

@@ -408,7 +408,7 @@ func (e *endpoint) convergeComponents() {
 	// Copies on hosts that are going away go too; they are placed anew.
 	for _, in := range e.copies {
 		if !in.stopping && (in.host.stopping || !slices.Contains(e.insts, in.host)) {
-			e.stopCopy(in)
+			e.stop(in)
 		}
 	}
 	now := e.s.opts.Clock.Now()
@@ -419,7 +419,7 @@ func (e *endpoint) convergeComponents() {
 		live := e.copiesOf(c)
 		if c.Status == ComponentDeleting || c.Status == ComponentFailed {
 			for _, in := range live {
-				e.stopCopy(in)
+				e.stop(in)
 			}
 			if c.Status == ComponentDeleting && len(e.copiesAll(c.Name)) == 0 {
 				e.removeComponent(i)
@@ -436,18 +436,9 @@ func (e *endpoint) convergeComponents() {
 			}
 		}
 		if extra := len(current) - c.DesiredCopies; extra > 0 {
-			// Give up the copies still starting first, then the newest.
-			slices.SortStableFunc(current, func(a, b *inst) int {
-				if a.ready != b.ready {
-					if a.ready {
-						return 1
-					}
-					return -1
-				}
-				return b.started.Compare(a.started)
-			})
+			surplusFirst(current)
 			for _, in := range current[:extra] {
-				e.stopCopy(in)
+				e.stop(in)
 			}
 			current = current[extra:]
 		}
@@ -457,7 +448,7 @@ func (e *endpoint) convergeComponents() {
 				host := e.place(c)
 				if host == nil && len(old) > 0 && allReady(current) {
 					// A rolling update makes room: one old copy goes.
-					e.stopCopy(old[0])
+					e.stop(old[0])
 					old = old[1:]
 					host = e.place(c)
 				}
@@ -482,7 +473,7 @@ func (e *endpoint) convergeComponents() {
 		if (full || unplaced > 0 && !e.canGrow(c.Variant)) && allReady(current) {
 			if full {
 				for _, in := range old {
-					e.stopCopy(in)
+					e.stop(in)
 				}
 			}
 			if c.Status != ComponentInService {
@@ -635,9 +626,6 @@ func (e *endpoint) startCopy(c *component, host *inst) *inst {
 	go e.watch(in)
 	return in
 }
-
-// stopCopy withdraws a copy from routing, drains it and stops it.
-func (e *endpoint) stopCopy(in *inst) { e.stop(in) }
 
 // copyFailed records a copy that ended on its own or could not start: a
 // component being created fails if it never had a healthy copy; otherwise

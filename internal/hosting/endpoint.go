@@ -450,22 +450,27 @@ func (e *endpoint) converge(d *deployment) {
 				e.start(d, v)
 			}
 		} else if missing < 0 {
-			// Give up the instances still starting first, then the newest.
-			slices.SortStableFunc(live, func(a, b *inst) int {
-				if a.ready != b.ready {
-					if a.ready {
-						return 1
-					}
-					return -1
-				}
-				return b.started.Compare(a.started)
-			})
+			surplusFirst(live)
 			for _, in := range live[:-missing] {
 				e.stop(in)
 			}
 		}
 	}
 	e.stopWhere(func(in *inst) bool { return in.deployment == d.ID && d.variant(in.variant) == nil })
+}
+
+// surplusFirst orders instances in the order they are given up: those still
+// starting first, then the newest.
+func surplusFirst(ins []*inst) {
+	slices.SortStableFunc(ins, func(a, b *inst) int {
+		if a.ready != b.ready {
+			if a.ready {
+				return 1
+			}
+			return -1
+		}
+		return b.started.Compare(a.started)
+	})
 }
 
 func (e *endpoint) live(deploymentID, variantName string) []*inst {

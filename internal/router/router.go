@@ -173,28 +173,16 @@ func (r *Router) Set(ep Endpoint) {
 	route := &endpointRoute{}
 	keep := map[string]bool{}
 	for _, v := range ep.Variants {
-		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel, execution: v.Execution}
+		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel, execution: v.Execution,
+			backends: r.backendsOf(v.Instances, keep)}
 		vr.stats.mu.Lock()
 		vr.stats.instances = len(v.Instances)
 		vr.stats.async = ep.Async
 		vr.stats.mu.Unlock()
-		for _, in := range v.Instances {
-			b := r.backends[in.ID]
-			if b == nil {
-				b = &backend{id: in.ID, up: newUpstream(in.Addr)}
-				for _, c := range in.Containers {
-					b.containers = append(b.containers, container{hostname: c.Hostname, up: newUpstream(c.Addr)})
-				}
-				r.backends[in.ID] = b
-			}
-			b.removed.Store(false)
-			keep[in.ID] = true
-			vr.backends = append(vr.backends, b)
-			if v.Execution == "Direct" && vr.containers == nil {
-				vr.containers = map[string]*variantStats{}
-				for _, c := range in.Containers {
-					vr.containers[c.Hostname] = r.statsOf(statsKey{endpoint: ep.Name, variant: v.Name, container: c.Hostname})
-				}
+		if v.Execution == "Direct" && len(v.Instances) > 0 {
+			vr.containers = map[string]*variantStats{}
+			for _, c := range v.Instances[0].Containers {
+				vr.containers[c.Hostname] = r.statsOf(statsKey{endpoint: ep.Name, variant: v.Name, container: c.Hostname})
 			}
 		}
 		route.variants = append(route.variants, vr)
@@ -203,23 +191,12 @@ func (r *Router) Set(ep Endpoint) {
 	if len(ep.Components) > 0 {
 		route.components = map[string]*variantRoute{}
 		route.variantOf = map[string]string{}
-		route.variants = nil // hosts take no requests
 	}
 	for _, c := range ep.Components {
-		cr := &variantRoute{name: c.Name, weight: 1, stats: r.componentStats(ep.Name, c.Name)}
+		cr := &variantRoute{name: c.Name, weight: 1, stats: r.componentStats(ep.Name, c.Name), backends: r.backendsOf(c.Copies, keep)}
 		cr.stats.mu.Lock()
 		cr.stats.instances = len(c.Copies)
 		cr.stats.mu.Unlock()
-		for _, in := range c.Copies {
-			b := r.backends[in.ID]
-			if b == nil {
-				b = &backend{id: in.ID, up: newUpstream(in.Addr)}
-				r.backends[in.ID] = b
-			}
-			b.removed.Store(false)
-			keep[in.ID] = true
-			cr.backends = append(cr.backends, b)
-		}
 		route.components[c.Name] = cr
 		route.variantOf[c.Name] = c.Variant
 		if len(cr.backends) > 0 {
@@ -240,6 +217,26 @@ func (r *Router) Set(ep Endpoint) {
 			break
 		}
 	}
+}
+
+// backendsOf returns the backends of instances, creating those it does not
+// know, and marks them kept. Callers hold r.mu.
+func (r *Router) backendsOf(ins []Instance, keep map[string]bool) []*backend {
+	var out []*backend
+	for _, in := range ins {
+		b := r.backends[in.ID]
+		if b == nil {
+			b = &backend{id: in.ID, up: newUpstream(in.Addr)}
+			for _, c := range in.Containers {
+				b.containers = append(b.containers, container{hostname: c.Hostname, up: newUpstream(c.Addr)})
+			}
+			r.backends[in.ID] = b
+		}
+		b.removed.Store(false)
+		keep[in.ID] = true
+		out = append(out, b)
+	}
+	return out
 }
 
 // Delete removes an endpoint from the table.
