@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"server":        {"run the ebb server (SageMaker, Runtime, CloudWatch, Application Auto Scaling, S3 subset)", runServer},
 	"example-model": {"run the built-in example model server", runExampleModel},
 	"fetch-model":   {"fetch a model's artifacts (the init container on Kubernetes)", runFetchModel},
+	"loadtest":      {"find the load an instance sustains and recommend a scaling policy's numbers", runLoadtest},
 	"version":       {"print the version", runVersion},
 }
 
