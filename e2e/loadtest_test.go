@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,8 +18,9 @@ func TestLoadtest(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	deploy(t, s.SageMaker(), "lt", "ebb example-model --work-ms 10", 1)
 	waitInService(t, s.SageMaker(), "lt")
+	plot := filepath.Join(t.TempDir(), "lt")
 	cmd := exec.Command(ebbBin, "loadtest", "--endpoint", "lt", "--endpoint-url", s.URL, "--start-rps", "20", "--step", "2s",
-		"--p99", "250ms", "--max-error-rate", "1%", "--refine", "2", "--json")
+		"--p99", "250ms", "--max-error-rate", "1%", "--refine", "2", "--json", "--plot", plot)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -51,6 +54,11 @@ func TestLoadtest(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "beyond the SLO") {
 		t.Errorf("the ramp never broke the SLO:\n%s", stderr.String())
+	}
+	for _, ext := range []string{".png", ".html"} {
+		if info, err := os.Stat(plot + ext); err != nil || info.Size() < 1000 {
+			t.Errorf("plot %s: %v", ext, err)
+		}
 	}
 	// The policy JSON goes to put_scaling_policy as it is (boto3's names).
 	policy, _ := json.Marshal(res.Policy)

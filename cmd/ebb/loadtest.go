@@ -31,6 +31,7 @@ type loadtestConfig struct {
 	MaxErrorRate                           string
 	Opts                                   loadtest.Options
 	JSON                                   bool
+	Plot                                   string
 }
 
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +59,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&c.Opts.MaxRPS, "max-rps", c.Opts.MaxRPS, "the ramp stops here even if the SLO holds")
 	fs.IntVar(&c.Opts.Refine, "refine", c.Opts.Refine, "bisection steps between the last sustainable load and the first that was not")
 	fs.BoolVar(&c.JSON, "json", false, "print the steps and the recommendation as JSON")
+	fs.StringVar(&c.Plot, "plot", "loadtest-ENDPOINT", "write the latency plot to this path with .png, and a report with it to .html (empty: none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +74,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{errors.New("--p99, --start-rps and --step must be positive and --growth above 1")}
 	}
 	c.Opts.P99, c.Opts.MaxErrorRate = c.P99, rate
+	c.Plot = strings.ReplaceAll(c.Plot, "ENDPOINT", c.Endpoint)
 	return loadtestRun(ctx, c, stdout, stderr)
 }
 
@@ -156,6 +159,12 @@ func loadtestRun(ctx context.Context, c loadtestConfig, stdout, stderr io.Writer
 	}
 	rec := loadtest.Recommend(res, m)
 	policy := rec.Policy(c.Endpoint, c.Variant)
+	if c.Plot != "" {
+		if err := writePlot(c, res, rec, policy); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "ebb loadtest: wrote %s.png and %s.html\n", c.Plot, c.Plot)
+	}
 	if c.JSON {
 		steps := make([]map[string]any, len(res.Steps))
 		for i, s := range res.Steps {
@@ -193,6 +202,23 @@ func loadtestRun(ctx context.Context, c loadtestConfig, stdout, stderr io.Writer
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// writePlot writes the latency plot (PNG) and the HTML report.
+func writePlot(c loadtestConfig, res loadtest.Result, rec loadtest.Recommendation, policy map[string]any) error {
+	png, svg, err := loadtest.Plot(res, c.P99)
+	if err != nil {
+		return err
+	}
+	js, _ := json.MarshalIndent(policy, "", "  ")
+	page, err := loadtest.HTML(loadtest.Report{Endpoint: c.Endpoint, SLO: c.P99, ErrorRate: c.MaxErrorRate, Result: res, Rec: rec, Policy: string(js)}, svg)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.Plot+".png", png, 0o644); err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return os.WriteFile(c.Plot+".html", page, 0o644)
+}
 
 // average reads a metric's average over [start, end]: in 10-second periods
 // where the metric has them (ebb samples instances every 10 s), else over

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"testing/synctest"
@@ -64,4 +65,29 @@ func TestNothingSustainable(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestPlotAndPage(t *testing.T) {
+	var steps []Step
+	for i, p99 := range []time.Duration{10, 11, 12, 20, 45, 400} {
+		steps = append(steps, Step{OfferedRPS: float64(50 * (i + 1)), AchievedRPS: float64(50 * (i + 1)), P50: p99 / 2 * time.Millisecond, P90: p99 * 3 / 4 * time.Millisecond,
+			P99: p99 * time.Millisecond, Sustainable: p99 < 300})
+	}
+	res := Result{Steps: steps, Max: steps[4], Knee: steps[3]}
+	png, svg, err := Plot(res, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) || !bytes.Contains(svg, []byte("<svg")) {
+		t.Fatalf("png %d bytes, svg %d bytes", len(png), len(svg))
+	}
+	page, err := HTML(Report{Endpoint: "e", SLO: 300 * time.Millisecond, ErrorRate: "0.1%", Result: res, Rec: Recommend(res, Measured{}), Policy: "{}"}, svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "knee of the latency curve", "<td>400.0</td>", "<td>no</td>"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
 }
