@@ -47,7 +47,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"Works against ebb (--endpoint-url) or SageMaker itself (the SDK's standard credential chain).", stderr)
 	fs.StringVar(&c.Endpoint, "endpoint", "", "the endpoint to load (required)")
 	fs.StringVar(&c.EndpointURL, "endpoint-url", "", "ebb's URL, e.g. http://127.0.0.1:8080 (default: AWS)")
-	fs.StringVar(&c.Region, "region", c.Region, "the region (default: $AWS_REGION, else us-east-1)")
+	fs.StringVar(&c.Region, "region", c.Region, "the region ($AWS_REGION if set)")
 	fs.StringVar(&c.Variant, "variant", "", "the variant the policy is for (default: the endpoint's first)")
 	fs.StringVar(&c.Payload, "payload", "", "file whose content is every request's body (default: the CSV row 1,2,3)")
 	fs.StringVar(&c.ContentType, "content-type", c.ContentType, "the requests' Content-Type")
