@@ -62,7 +62,11 @@ func TestLoadtest(t *testing.T) {
 	}
 	// The policy JSON goes to put_scaling_policy as it is (boto3's names).
 	policy, _ := json.Marshal(res.Policy)
-	as := exec.Command("python3", "-c", `
+	pythons := withBoto3()
+	if len(pythons) == 0 {
+		t.Fatal("no python3 with boto3: install python3-boto3")
+	}
+	as := exec.Command(pythons[0], "-c", `
 import boto3, json, sys
 aas = boto3.client("application-autoscaling", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
 aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId="endpoint/lt/variant/AllTraffic", ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=4)
