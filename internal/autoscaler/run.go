@@ -97,6 +97,19 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
+// Step does at now what Run does over time, for a caller that owns a
+// virtual clock (ebb simulate): it decides the queued alarm actions,
+// follows activities, runs schedules and applies what was decided, with
+// the functions Run calls.
+func (s *Service) Step(ctx context.Context, now time.Time) {
+	s.decideQueued(ctx, now)
+	s.mu.Lock()
+	s.progress(ctx, now)
+	s.runSchedules(ctx, now)
+	s.mu.Unlock()
+	s.applyPending(ctx)
+}
+
 // retrigger re-evaluates, after a resume, the policies of a target whose
 // alarms are in ALARM.
 func (s *Service) retrigger(key string) {

@@ -1,0 +1,7 @@
+// Package sim replays a request trace through the real autoscaler on a
+// virtual clock (ebb simulate): the metrics go into the real metric store,
+// the real CloudWatch alarms evaluate them, the real Application Auto
+// Scaling decides (policies put through its API handler, so they are
+// validated exactly as live), and the endpoint is a queueing model of
+// instances with a service time, a concurrency and a startup delay.
+package sim

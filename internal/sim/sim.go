@@ -1,0 +1,375 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/api/autoscaling"
+	"github.com/ebbscale/ebb/internal/autoscaler"
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/fault"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store/memory"
+)
+
+// Model is the endpoint the trace runs against: each instance serves
+// Concurrency requests at once, each for ServiceTime, after Startup.
+type Model struct {
+	ServiceTime time.Duration
+	Concurrency int
+	Startup     time.Duration
+	// SLO is the latency a request must be answered within to count as
+	// attained; Timeout, after which a waiting request fails (SageMaker's
+	// 60 s model timeout).
+	SLO, Timeout time.Duration
+	// Start is the virtual time of the trace's first second (schedules and
+	// their time zones see it).
+	Start time.Time
+}
+
+// Policy is a policy file: a target's bounds, scaling policies and
+// scheduled actions in the shapes of their AWS calls (ResourceId,
+// ServiceNamespace and ScalableDimension may be left out).
+type Policy struct {
+	Name             string            `json:"-"`
+	MinCapacity      int               `json:"MinCapacity"`
+	MaxCapacity      int               `json:"MaxCapacity"`
+	ScalingPolicies  []json.RawMessage `json:"ScalingPolicies"`
+	ScheduledActions []json.RawMessage `json:"ScheduledActions"`
+}
+
+// Activity is one scaling activity, as DescribeScalingActivities tells it.
+type Activity struct {
+	Time        time.Time `json:"time"`
+	Description string    `json:"description"`
+	Cause       string    `json:"cause"`
+	Status      string    `json:"status"`
+}
+
+// Report is what one policy did with the trace.
+type Report struct {
+	Name            string     `json:"name"`
+	InstanceHours   float64    `json:"instance_hours"`
+	MeanUtilization float64    `json:"mean_utilization"`
+	P50ms           float64    `json:"p50_ms"`
+	P99ms           float64    `json:"p99_ms"`
+	SLOAttainment   float64    `json:"slo_attainment"`
+	Requests        float64    `json:"requests"`
+	Queued          float64    `json:"queued"`  // waited a second or more
+	Dropped         float64    `json:"dropped"` // waited beyond the timeout
+	MaxInstances    int        `json:"max_instances"`
+	Activities      []Activity `json:"activities"`
+	// Minutes are the load and the capacity, minute by minute (the plot).
+	Minutes []Minute `json:"-"`
+}
+
+// Minute is one minute of a run.
+type Minute struct {
+	Requests  float64 // arrived
+	Instances float64 // mean instances (ready or starting)
+	Capacity  float64 // requests the ready instances could serve
+}
+
+const (
+	endpointName = "sim"
+	variantName  = "AllTraffic"
+	resourceID   = "endpoint/" + endpointName + "/variant/" + variantName
+)
+
+// Run replays trace through policy.
+func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
+	if m.Concurrency < 1 || m.ServiceTime <= 0 {
+		return Report{}, fmt.Errorf("the model needs a concurrency of at least 1 and a positive service time")
+	}
+	if m.Timeout <= 0 {
+		m.Timeout = time.Minute
+	}
+	if m.Start.IsZero() {
+		m.Start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
+	}
+	clk := clock.NewFake(m.Start)
+	st := memory.New()
+	ms, err := metrics.Open(nil)
+	if err != nil {
+		return Report{}, err
+	}
+	fl := &fleet{clk: clk, startup: m.Startup}
+	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk})
+	if err != nil {
+		return Report{}, err
+	}
+	as, err := autoscaler.New(ctx, autoscaler.Options{Store: st, Hosting: fl, Alarms: mon, Metrics: ms, Clock: clk, Region: "us-east-1", AccountID: "123456789012"})
+	if err != nil {
+		return Report{}, err
+	}
+	mon.SetActions(as)
+	fl.set(max(p.MinCapacity, 1), clk.Now(), true)
+	if err := apply(ctx, autoscaling.New(as), p); err != nil {
+		return Report{}, fmt.Errorf("policy %s: %w", p.Name, err)
+	}
+
+	r := Report{Name: p.Name}
+	var q queue
+	hist := map[int64]float64{} // latency (ms) -> requests
+	var busy, slots, instanceSeconds float64
+	var minute Minute
+	dims := []metrics.Dimension{{Name: "EndpointName", Value: endpointName}, {Name: "VariantName", Value: variantName}}
+	var window struct{ invocations, perInstance float64 }
+	tail := int((m.Timeout + m.Startup).Seconds()) // let the last requests finish
+	for sec := 0; sec < len(trace)+tail; sec++ {
+		if sec%3600 == 0 && ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		now := clk.Now()
+		if sec < len(trace) {
+			q.push(sec, trace[sec])
+			r.Requests += trace[sec]
+			minute.Requests += trace[sec]
+		}
+		ready, total := fl.count(now)
+		r.MaxInstances = max(r.MaxInstances, total)
+		instanceSeconds += float64(total)
+		capacity := float64(ready*m.Concurrency) / m.ServiceTime.Seconds()
+		served := q.serve(capacity, sec, m.ServiceTime, hist, &r.Queued)
+		r.Dropped += q.expire(sec, m.Timeout)
+		if ready > 0 {
+			busy += served * m.ServiceTime.Seconds()
+			slots += float64(ready * m.Concurrency)
+			window.perInstance += served / float64(ready)
+		}
+		window.invocations += served
+		minute.Instances += float64(total) / 60
+		minute.Capacity += capacity
+		if (sec+1)%60 == 0 {
+			r.Minutes = append(r.Minutes, minute)
+			minute = Minute{}
+		}
+		if (sec+1)%10 == 0 {
+			// Ten seconds of metrics, as the emitter publishes them.
+			inflight := q.waiting() + served*m.ServiceTime.Seconds()
+			pts := []metrics.Point{
+				{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: dims}, Timestamp: now, Value: window.invocations, Unit: "None"},
+				{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "InvocationsPerInstance", Dimensions: dims}, Timestamp: now, Value: window.perInstance, Unit: "None"},
+			}
+			if ready > 0 {
+				pts = append(pts,
+					metrics.Point{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "ConcurrentRequestsPerModel", Dimensions: dims}, Timestamp: now, Value: inflight / float64(ready), Unit: "None"},
+					metrics.Point{Series: metrics.Series{Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization", Dimensions: dims}, Timestamp: now,
+						Value: 100 * min(1, served*m.ServiceTime.Seconds()/float64(ready*m.Concurrency)), Unit: "Percent"})
+			}
+			if err := ms.Put(pts); err != nil {
+				return r, err
+			}
+			window.invocations, window.perInstance = 0, 0
+			mon.EvaluateAll(ctx, now)
+		}
+		if (sec+1)%int(autoscaler.Tick.Seconds()) == 0 {
+			as.Step(ctx, now)
+		}
+		clk.Advance(time.Second)
+	}
+	r.InstanceHours = instanceSeconds / 3600
+	if slots > 0 {
+		r.MeanUtilization = busy / slots
+	}
+	r.P50ms, r.P99ms = percentile(hist, 0.5), percentile(hist, 0.99)
+	answered, within := 0.0, 0.0
+	for l, n := range hist {
+		answered += n
+		if time.Duration(l)*time.Millisecond <= m.SLO {
+			within += n
+		}
+	}
+	if total := answered + r.Dropped; total > 0 {
+		r.SLOAttainment = within / total
+	}
+	acts, err := as.Activities(ctx, "sagemaker", resourceID, autoscaler.Dimension, false)
+	if err != nil {
+		return r, err
+	}
+	for _, a := range acts {
+		r.Activities = append(r.Activities, Activity{Time: a.StartTime, Description: a.Description, Cause: a.Cause, Status: a.StatusCode})
+	}
+	slices.SortFunc(r.Activities, func(a, b Activity) int { return a.Time.Compare(b.Time) })
+	return r, nil
+}
+
+// apply registers the target and puts the policies and scheduled actions
+// through Application Auto Scaling's own API handler.
+func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
+	call := func(op string, body []byte) error {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+		rec := httptest.NewRecorder()
+		h.Serve(rec, req, op, body)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("%s: %s", op, strings.TrimSpace(rec.Body.String()))
+		}
+		return nil
+	}
+	target, _ := json.Marshal(map[string]any{"ServiceNamespace": "sagemaker", "ResourceId": resourceID, "ScalableDimension": autoscaler.Dimension,
+		"MinCapacity": p.MinCapacity, "MaxCapacity": p.MaxCapacity})
+	if err := call("RegisterScalableTarget", target); err != nil {
+		return err
+	}
+	for op, docs := range map[string][]json.RawMessage{"PutScalingPolicy": p.ScalingPolicies, "PutScheduledAction": p.ScheduledActions} {
+		for _, d := range docs {
+			var m map[string]any
+			if err := json.Unmarshal(d, &m); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			// The simulated target, whatever the file names.
+			m["ServiceNamespace"], m["ResourceId"], m["ScalableDimension"] = "sagemaker", resourceID, autoscaler.Dimension
+			body, _ := json.Marshal(m)
+			if err := call(op, body); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// queue is the requests waiting, oldest first, in buckets of one second.
+type queue struct{ buckets []bucket }
+
+type bucket struct {
+	second int
+	n      float64
+}
+
+func (q *queue) push(sec int, n float64) {
+	if n > 0 {
+		q.buckets = append(q.buckets, bucket{sec, n})
+	}
+}
+
+func (q *queue) waiting() float64 {
+	s := 0.0
+	for _, b := range q.buckets {
+		s += b.n
+	}
+	return s
+}
+
+// serve answers up to capacity requests, oldest first, recording each
+// one's latency (its wait and its service time).
+func (q *queue) serve(capacity float64, sec int, service time.Duration, hist map[int64]float64, queued *float64) float64 {
+	served := 0.0
+	for capacity > 1e-9 && len(q.buckets) > 0 {
+		b := &q.buckets[0]
+		n := min(b.n, capacity)
+		wait := time.Duration(sec-b.second) * time.Second
+		hist[(wait + service).Milliseconds()] += n
+		if wait > 0 {
+			*queued += n
+		}
+		served += n
+		capacity -= n
+		if b.n -= n; b.n <= 1e-9 {
+			q.buckets = q.buckets[1:]
+		}
+	}
+	return served
+}
+
+// expire drops the requests that have waited beyond timeout.
+func (q *queue) expire(sec int, timeout time.Duration) float64 {
+	dropped := 0.0
+	for len(q.buckets) > 0 && time.Duration(sec-q.buckets[0].second)*time.Second >= timeout {
+		dropped += q.buckets[0].n
+		q.buckets = q.buckets[1:]
+	}
+	return dropped
+}
+
+func percentile(hist map[int64]float64, p float64) float64 {
+	keys := make([]int64, 0, len(hist))
+	total := 0.0
+	for k, n := range hist {
+		keys = append(keys, k)
+		total += n
+	}
+	slices.Sort(keys)
+	acc := 0.0
+	for _, k := range keys {
+		acc += hist[k]
+		if acc >= p*total-1e-9 {
+			return float64(k)
+		}
+	}
+	return math.NaN()
+}
+
+// fleet is the simulated endpoint's instances, as hosting reports and
+// changes them: an instance takes Startup to become ready, and a capacity
+// change is refused while one is starting (the endpoint is Updating), as
+// live.
+type fleet struct {
+	mu      sync.Mutex
+	clk     clock.Clock
+	startup time.Duration
+	readyAt []time.Time
+}
+
+func (f *fleet) count(now time.Time) (ready, total int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.readyAt {
+		if !t.After(now) {
+			ready++
+		}
+	}
+	return ready, len(f.readyAt)
+}
+
+// set changes the instance count: new instances start, and the ones given
+// up are those still starting, then the newest.
+func (f *fleet) set(n int, now time.Time, ready bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.readyAt) < n {
+		at := now.Add(f.startup)
+		if ready {
+			at = now
+		}
+		f.readyAt = append(f.readyAt, at)
+	}
+	slices.SortFunc(f.readyAt, func(a, b time.Time) int { return a.Compare(b) })
+	f.readyAt = f.readyAt[:n]
+}
+
+func (f *fleet) DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error) {
+	now := f.clk.Now()
+	ready, total := f.count(now)
+	status := hosting.StatusInService
+	if ready < total {
+		status = hosting.StatusUpdating
+	}
+	return hosting.EndpointView{Name: endpointName, Status: status, Variants: []hosting.VariantView{{Name: variantName, DesiredCount: total, CurrentCount: ready}}}, nil
+}
+
+func (f *fleet) UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, c []hosting.WeightAndCapacity) (string, error) {
+	now := f.clk.Now()
+	if ready, total := f.count(now); ready < total {
+		return "", fault.Errorf(hosting.ErrInProgress, "Cannot update in-progress endpoint %q.", name)
+	}
+	f.set(*c[0].DesiredInstanceCount, now, false)
+	return "arn", nil
+}
+
+func (f *fleet) DescribeInferenceComponent(context.Context, string) (hosting.ComponentView, error) {
+	return hosting.ComponentView{}, fault.Errorf(hosting.ErrNotFound, "the simulation has no inference components")
+}
+
+func (f *fleet) UpdateInferenceComponentRuntimeConfig(context.Context, string, int) (string, error) {
+	return "", fault.Errorf(hosting.ErrNotFound, "the simulation has no inference components")
+}

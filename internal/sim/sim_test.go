@@ -1,0 +1,81 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stepTrace is 10 minutes at 5 req/s, 20 at 50, 30 at 5.
+func stepTrace() Trace {
+	var t Trace
+	for _, p := range []struct{ minutes, rps int }{{10, 5}, {20, 50}, {30, 5}} {
+		for range p.minutes * 60 {
+			t = append(t, float64(p.rps))
+		}
+	}
+	return t
+}
+
+func policy(t *testing.T, doc string) Policy {
+	var p Policy
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var model = Model{ServiceTime: 100 * time.Millisecond, Concurrency: 2, Startup: 30 * time.Second, SLO: 500 * time.Millisecond} // 20 req/s per instance
+
+func TestTargetTrackingFollowsTheLoad(t *testing.T) {
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [{"PolicyName": "tt", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 600, "ScaleOutCooldown": 60, "ScaleInCooldown": 120,
+		"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}]}`)
+	p.Name = "tt"
+	r, err := Run(context.Background(), stepTrace(), p, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range r.Activities {
+		t.Logf("%s %s (%s)", a.Time.Format("15:04:05"), a.Description, a.Status)
+	}
+	t.Logf("%+v", struct {
+		H, U, P99, SLO float64
+		Max            int
+		N              int
+	}{r.InstanceHours, r.MeanUtilization, r.P99ms, r.SLOAttainment, r.MaxInstances, len(r.Activities)})
+	if r.MaxInstances < 4 || r.MaxInstances > 10 || len(r.Activities) < 2 {
+		t.Fatalf("max %d instances, %d activities: %+v", r.MaxInstances, len(r.Activities), r.Activities)
+	}
+	out, in := false, false
+	for _, a := range r.Activities {
+		out = out || strings.Contains(a.Cause, "AlarmHigh")
+		in = in || strings.Contains(a.Cause, "AlarmLow")
+	}
+	if !out || !in {
+		t.Fatalf("want a scale-out and a scale-in by the policy's alarms: %+v", r.Activities)
+	}
+	if r.InstanceHours >= 10 || r.SLOAttainment < 0.6 {
+		t.Fatalf("instance-hours %v, SLO attainment %v", r.InstanceHours, r.SLOAttainment)
+	}
+
+	// One instance for the same trace: cheaper, and the peak is lost.
+	fixed := policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`)
+	f, err := Run(context.Background(), stepTrace(), fixed, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.InstanceHours >= r.InstanceHours || f.SLOAttainment >= r.SLOAttainment || f.Dropped == 0 {
+		t.Fatalf("fixed: %v h, SLO %v, dropped %v; tracking: %v h, SLO %v", f.InstanceHours, f.SLOAttainment, f.Dropped, r.InstanceHours, r.SLOAttainment)
+	}
+}
+
+func TestBadPolicyIsRefusedAsLive(t *testing.T) {
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 2, "ScalingPolicies": [{"PolicyName": "x", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 600, "PredefinedMetricSpecification": {"PredefinedMetricType": "NoSuchMetric"}}}]}`)
+	if _, err := Run(context.Background(), stepTrace()[:60], p, model); err == nil || !strings.Contains(err.Error(), "PutScalingPolicy") {
+		t.Fatalf("want the API's refusal, got %v", err)
+	}
+}

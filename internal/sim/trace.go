@@ -1,0 +1,111 @@
+package sim
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Trace is requests per second, from its first second.
+type Trace []float64
+
+// LoadTrace reads a CSV trace with a header row: per-second counts (the
+// count column, "requests" by default) or one row per request (the time
+// column, "TIMESTAMP" by default, "2006-01-02 15:04:05.9999999" or Unix
+// seconds), bucketed by second from the first request.
+func LoadTrace(path, timeColumn, countColumn string) (Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	col := func(name string) int {
+		for i, h := range header {
+			if strings.EqualFold(strings.TrimSpace(h), name) {
+				return i
+			}
+		}
+		return -1
+	}
+	if countColumn == "" {
+		countColumn = "requests"
+	}
+	if timeColumn == "" {
+		timeColumn = "TIMESTAMP"
+	}
+	ci, ti := col(countColumn), col(timeColumn)
+	var out Trace
+	var first time.Time
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		switch {
+		case ci >= 0:
+			n, err := strconv.ParseFloat(strings.TrimSpace(rec[ci]), 64)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("%s:%d: %q is not a count", path, line, rec[ci])
+			}
+			out = append(out, n)
+		case ti >= 0:
+			t, err := parseTime(strings.TrimSpace(rec[ti]))
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			}
+			if first.IsZero() {
+				first = t
+			}
+			sec := int(t.Sub(first) / time.Second)
+			if sec < 0 {
+				return nil, fmt.Errorf("%s:%d: requests must be in time order", path, line)
+			}
+			for len(out) <= sec {
+				out = append(out, 0)
+			}
+			out[sec]++
+		default:
+			return nil, fmt.Errorf("%s: no %q column (per-second counts) nor %q column (per-request times); name one with --count-column or --time-column", path, countColumn, timeColumn)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no requests", path)
+	}
+	return out, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if len(s) > 26 {
+		s = s[:26] // 100 ns digits: microseconds are enough
+	}
+	if t, err := time.Parse("2006-01-02 15:04:05.999999", s); err == nil {
+		return t, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(f*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a time (2006-01-02 15:04:05.999) nor Unix seconds", s)
+}
+
+// Scale multiplies the trace's load (--scale).
+func (t Trace) Scale(f float64) Trace {
+	out := make(Trace, len(t))
+	for i, n := range t {
+		out[i] = n * f
+	}
+	return out
+}
