@@ -26,6 +26,7 @@ var commands = map[string]command{
 	"example-model": {"run the built-in example model server", runExampleModel},
 	"fetch-model":   {"fetch a model's artifacts (the init container on Kubernetes)", runFetchModel},
 	"loadtest":      {"find the load an instance sustains and recommend a scaling policy's numbers", runLoadtest},
+	"simulate":      {"replay a request trace through scaling policies on a virtual clock and compare them", runSimulate},
 	"version":       {"print the version", runVersion},
 }
 

@@ -79,3 +79,19 @@ func TestBadPolicyIsRefusedAsLive(t *testing.T) {
 		t.Fatalf("want the API's refusal, got %v", err)
 	}
 }
+
+func TestSearchFindsACheaperPolicy(t *testing.T) {
+	base := policy(t, `{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [{"PolicyName": "aws-default", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 300, "ScaleOutCooldown": 300, "ScaleInCooldown": 300,
+		"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}]}`)
+	base.Name = "aws-default"
+	runs := 0
+	f, err := Search(context.Background(), stepTrace(), base, model, func(Report) { runs++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 24 || f.Best.SLOAttainment < f.Baseline.SLOAttainment || f.Best.InstanceHours > f.Baseline.InstanceHours {
+		t.Fatalf("%d runs; baseline %v h at %v, best %s %v h at %v", runs, f.Baseline.InstanceHours, f.Baseline.SLOAttainment, f.Best.Name, f.Best.InstanceHours, f.Best.SLOAttainment)
+	}
+	t.Logf("baseline %.2f h at %.3f; best %s %.2f h at %.3f", f.Baseline.InstanceHours, f.Baseline.SLOAttainment, f.Best.Name, f.Best.InstanceHours, f.Best.SLOAttainment)
+}

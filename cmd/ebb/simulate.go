@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/sim"
+)
+
+// policyFiles is the repeatable --policy flag.
+type policyFiles []string
+
+func (p *policyFiles) String() string     { return strings.Join(*p, ",") }
+func (p *policyFiles) Set(s string) error { *p = append(*p, s); return nil }
+
+func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		policies                       policyFiles
+		trace, timeColumn, countColumn string
+		plotPath                       string
+		scale                          = 1.0
+		search, asJSON                 bool
+		m                              = sim.Model{ServiceTime: 100 * time.Millisecond, Concurrency: 1, Startup: 5 * time.Minute, SLO: time.Second, Timeout: time.Minute}
+		start                          string
+	)
+	fs := newFlags("simulate", "Replay a request trace through ebb's own alarms and Application Auto Scaling on a virtual clock, against a\n"+
+		"queueing model of instances, once per policy file, and compare: instance-hours, utilization, latency, SLO\n"+
+		"attainment, dropped requests and every scaling activity. A policy file is JSON in the AWS shapes:\n"+
+		`{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [<put_scaling_policy arguments>], "ScheduledActions": [<put_scheduled_action arguments>]}`, stderr)
+	fs.StringVar(&trace, "trace", "", "CSV trace: per-second counts or one row per request (required)")
+	fs.Var(&policies, "policy", "policy file (repeatable; the first is the baseline of --search)")
+	fs.DurationVar(&m.ServiceTime, "service-time", m.ServiceTime, "how long an instance takes per request")
+	fs.IntVar(&m.Concurrency, "concurrency", m.Concurrency, "requests an instance serves at once")
+	fs.DurationVar(&m.Startup, "startup", m.Startup, "how long a new instance takes to become ready")
+	fs.DurationVar(&m.SLO, "slo", m.SLO, "a request answered within this attains the SLO")
+	fs.BoolVar(&search, "search", false, "also try a grid of target-tracking policies and report the cheapest that keeps the baseline's SLO attainment")
+	fs.BoolVar(&asJSON, "json", false, `print {"policies": [...]} (and "search") as JSON`)
+	fs.StringVar(&timeColumn, "time-column", "TIMESTAMP", "the trace's per-request time column")
+	fs.StringVar(&countColumn, "count-column", "requests", "the trace's per-second count column")
+	fs.Float64Var(&scale, "scale", scale, "multiply the trace's load by this")
+	fs.StringVar(&start, "start", "", "the virtual time of the trace's first second, RFC 3339 (default 2026-01-05T00:00:00Z, a Monday)")
+	fs.StringVar(&plotPath, "plot", "simulate", "write load and capacity over time to this path with .png, and a report with it to .html (empty: none)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if trace == "" || len(policies) == 0 {
+		return usageError{errors.New("--trace and at least one --policy are required")}
+	}
+	if m.Concurrency < 1 || m.ServiceTime <= 0 || m.Startup < 0 || m.SLO <= 0 || scale <= 0 {
+		return usageError{errors.New("--concurrency, --service-time, --slo and --scale must be positive, --startup not negative")}
+	}
+	if start != "" {
+		t, err := time.Parse(time.RFC3339, start)
+		if err != nil {
+			return usageError{fmt.Errorf("--start: %w", err)}
+		}
+		m.Start = t
+	}
+	tr, err := sim.LoadTrace(trace, timeColumn, countColumn)
+	if err != nil {
+		return err
+	}
+	tr = tr.Scale(scale)
+	var ps []sim.Policy
+	for _, path := range policies {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return usageError{fmt.Errorf("--policy: %w", err)}
+		}
+		var p sim.Policy
+		if err := json.Unmarshal(b, &p); err != nil {
+			return usageError{fmt.Errorf("--policy %s: %w", path, err)}
+		}
+		p.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		ps = append(ps, p)
+	}
+	fmt.Fprintf(stderr, "ebb simulate: %s, %.1f hours, %d policies\n", trace, float64(len(tr))/3600, len(ps))
+	var reports []sim.Report
+	for _, p := range ps {
+		began := time.Now()
+		r, err := sim.Run(ctx, tr, p, m)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "  %s: simulated in %v\n", p.Name, time.Since(began).Round(time.Millisecond))
+		reports = append(reports, r)
+	}
+	var found *sim.Found
+	if search {
+		n := 0
+		f, err := sim.Search(ctx, tr, ps[0], m, func(sim.Report) {
+			n++
+			fmt.Fprintf(stderr, "\r  search: %d of 24 policies tried", n)
+		})
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		found = &f
+		if f.Best.Name != f.Baseline.Name {
+			reports = append(reports, f.Best)
+		}
+	}
+	if plotPath != "" {
+		png, svg, err := sim.Plot(reports)
+		if err != nil {
+			return err
+		}
+		desc := fmt.Sprintf("Service time %v, %d at once per instance, startup %v, SLO %v, load ×%g.", m.ServiceTime, m.Concurrency, m.Startup, m.SLO, scale)
+		page, err := sim.HTML(filepath.Base(trace), desc, reports, svg)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(plotPath+".png", png, 0o644); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+		if err := os.WriteFile(plotPath+".html", page, 0o644); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+		fmt.Fprintf(stderr, "ebb simulate: wrote %s.png and %s.html\n", plotPath, plotPath)
+	}
+	if asJSON {
+		out := map[string]any{"policies": reports}
+		if found != nil {
+			best := map[string]any{}
+			b, _ := json.Marshal(found.Best)
+			json.Unmarshal(b, &best)
+			best["policy"] = found.Policy
+			out["search"] = map[string]any{"baseline": found.Baseline.Name, "best": best}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tinstance-hours\tutilization\tp50 ms\tp99 ms\tSLO attainment\tqueued\tdropped\tmax instances\tactivities\t")
+	for _, r := range reports {
+		fmt.Fprintf(tw, "%s\t%.2f\t%.1f%%\t%.0f\t%.0f\t%.3f%%\t%.0f\t%.0f\t%d\t%d\t\n", r.Name, r.InstanceHours, 100*r.MeanUtilization, r.P50ms, r.P99ms,
+			100*r.SLOAttainment, r.Queued, r.Dropped, r.MaxInstances, len(r.Activities))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		fmt.Fprintf(stdout, "\n%s: %d scaling activities\n", r.Name, len(r.Activities))
+		for i, a := range r.Activities {
+			if i == 20 {
+				fmt.Fprintf(stdout, "  ... %d more (--json lists them all)\n", len(r.Activities)-20)
+				break
+			}
+			fmt.Fprintf(stdout, "  %s  %s  %s\n", a.Time.Format("2006-01-02 15:04:05"), a.Description, a.Cause)
+		}
+	}
+	if found != nil {
+		saved := 1 - found.Best.InstanceHours/found.Baseline.InstanceHours
+		fmt.Fprintf(stdout, "\nsearch: %s keeps %s's SLO attainment (%.3f%% vs %.3f%%) with %.0f%% fewer instance-hours\n",
+			found.Best.Name, found.Baseline.Name, 100*found.Best.SLOAttainment, 100*found.Baseline.SLOAttainment, 100*saved)
+		b, _ := json.MarshalIndent(found.Policy, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	}
+	return nil
+}
