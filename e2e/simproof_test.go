@@ -133,7 +133,7 @@ func TestSimulationMatchesLive(t *testing.T) {
 	startup := 10 * time.Second
 	if out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("ebb/ColdStart"), MetricName: aws.String("InstanceStartupTime"),
 		Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("proof")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
-		StartTime: aws.Time(epoch.Add(-time.Hour)), EndTime: aws.Time(scaled(time.Now()).Add(time.Hour)), Period: aws.Int32(86400),
+		StartTime:  aws.Time(epoch.Add(-time.Hour)), EndTime: aws.Time(scaled(time.Now()).Add(time.Hour)), Period: aws.Int32(86400),
 		Statistics: []cwtypes.Statistic{cwtypes.StatisticAverage}}); err == nil && len(out.Datapoints) > 0 {
 		startup = time.Duration(aws.ToFloat64(out.Datapoints[0].Average)) * time.Millisecond
 	}
