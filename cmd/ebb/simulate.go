@@ -98,7 +98,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		n := 0
 		f, err := sim.Search(ctx, tr, ps[0], m, func(sim.Report) {
 			n++
-			fmt.Fprintf(stderr, "\r  search: %d of 24 policies tried", n)
+			fmt.Fprintf(stderr, "\r  search: %d policies tried (of up to %d)", n, sim.Candidates)
 		})
 		fmt.Fprintln(stderr)
 		if err != nil {

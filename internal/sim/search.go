@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"time"
 )
 
 // Found is the result of a search: the baseline's report and the best
@@ -15,11 +18,12 @@ type Found struct {
 }
 
 // Search tries a grid of target-tracking policies around the baseline's
-// (its TargetValue times 0.5 to 2, and scale-out/scale-in cooldowns from 60
-// to 600 s; a baseline without target tracking gets one on
-// InvocationsPerInstance around the model's capacity) and returns the one
-// with the fewest instance-hours whose SLO attainment is at least the
-// baseline's. progress, if set, hears of each run.
+// (its InvocationsPerInstance TargetValue times 0.5 to 2, or one around the
+// model's capacity; and ConcurrentRequestsPerModel at 40 to 80 % of an
+// instance's concurrency; each with scale-out/scale-in cooldowns from 60
+// to 600 s) and returns the one with the fewest instance-hours whose SLO
+// attainment is at least the baseline's. progress, if set, hears of each
+// run.
 func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress func(Report)) (Found, error) {
 	base, err := Run(ctx, trace, baseline, m)
 	if err != nil {
@@ -30,24 +34,100 @@ func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress
 	if !ok {
 		target = 60 * float64(m.Concurrency) / m.ServiceTime.Seconds() * 0.7
 	}
+	var candidates []Policy
+	cooldowns := [][2]int{{60, 300}, {60, 600}, {120, 300}, {300, 300}}
 	for _, factor := range []float64{0.5, 0.75, 1, 1.25, 1.5, 2} {
-		for _, cd := range [][2]int{{60, 300}, {60, 600}, {120, 300}, {300, 300}} {
-			p := candidate(baseline, target*factor, cd[0], cd[1])
-			p.Name = fmt.Sprintf("tt-%.0f-out%d-in%d", target*factor, cd[0], cd[1])
-			r, err := Run(ctx, trace, p, m)
-			if err != nil {
-				return f, err
+		for _, cd := range cooldowns {
+			p := candidate(baseline, invocationsPerInstance, target*factor, cd[0], cd[1])
+			p.Name = fmt.Sprintf("invocations-%.0f-out%d-in%d", target*factor, cd[0], cd[1])
+			candidates = append(candidates, p)
+		}
+	}
+	// Requests in flight per instance see the demand a saturated instance
+	// cannot serve, which InvocationsPerInstance (what was served) hides.
+	for _, share := range []float64{0.4, 0.6, 0.8} {
+		for _, cd := range cooldowns {
+			t := share * float64(m.Concurrency)
+			p := candidate(baseline, concurrentRequests, t, cd[0], cd[1])
+			p.Name = fmt.Sprintf("concurrency-%.2g-out%d-in%d", t, cd[0], cd[1])
+			candidates = append(candidates, p)
+		}
+	}
+	// A floor that follows the day: the instances the busiest minutes of
+	// each hour of the day need, as scheduled MinCapacity, under the
+	// baseline's target tracking and a cheaper one.
+	if floors := dailyFloors(trace, m); floors != nil {
+		for _, share := range []float64{0.75, 1, 1.25, 1.5} {
+			for _, factor := range []float64{1, 1.5, 2} {
+				p := candidate(baseline, invocationsPerInstance, target*factor, 60, 300)
+				p.ScheduledActions = append(slices.Clone(baseline.ScheduledActions), floorActions(floors, share, m.Start, baseline)...)
+				p.Name = fmt.Sprintf("daily-floor-%.0f%%-invocations-%.0f", 100*share, target*factor)
+				candidates = append(candidates, p)
 			}
-			if progress != nil {
-				progress(r)
-			}
-			if r.SLOAttainment >= base.SLOAttainment && r.InstanceHours < f.Best.InstanceHours {
-				f.Best, f.Policy = r, p
-			}
+		}
+	}
+	for _, p := range candidates {
+		r, err := Run(ctx, trace, p, m)
+		if err != nil {
+			return f, err
+		}
+		if progress != nil {
+			progress(r)
+		}
+		if r.SLOAttainment >= base.SLOAttainment && r.InstanceHours < f.Best.InstanceHours {
+			f.Best, f.Policy = r, p
 		}
 	}
 	return f, nil
 }
+
+// Candidates is how many policies Search tries on a trace of a day or more
+// (on a shorter one, no daily floors: 12 fewer).
+const Candidates = 6*4 + 3*4 + 4*3
+
+// dailyFloors is, for each hour of the day (counted from the trace's
+// start), the instances that the 90th percentile of its minutes' load
+// needs at 80 % utilization; nil for a trace shorter than a day.
+func dailyFloors(trace Trace, m Model) []int {
+	if len(trace) < 86400 {
+		return nil
+	}
+	perHour := make([][]float64, 24)
+	for start := 0; start+60 <= len(trace); start += 60 {
+		sum := 0.0
+		for _, n := range trace[start : start+60] {
+			sum += n
+		}
+		h := (start / 3600) % 24
+		perHour[h] = append(perHour[h], sum/60)
+	}
+	floors := make([]int, 24)
+	for h, rates := range perHour {
+		slices.Sort(rates)
+		p90 := rates[len(rates)*9/10]
+		floors[h] = int(math.Ceil(p90 * m.ServiceTime.Seconds() / float64(m.Concurrency) / 0.8))
+	}
+	return floors
+}
+
+// floorActions are scheduled actions that set MinCapacity each hour to
+// share of its floor, within the baseline's bounds.
+func floorActions(floors []int, share float64, start time.Time, base Policy) []json.RawMessage {
+	var out []json.RawMessage
+	for h, f := range floors {
+		min := max(base.MinCapacity, min(base.MaxCapacity, int(math.Ceil(share*float64(f)))))
+		doc, _ := json.Marshal(map[string]any{"ScheduledActionName": fmt.Sprintf("floor-%02d", h),
+			"Schedule": fmt.Sprintf("cron(0 %d * * ? *)", (start.Hour()+h)%24), "ScalableTargetAction": map[string]int{"MinCapacity": min}})
+		out = append(out, doc)
+	}
+	return out
+}
+
+// The predefined metrics Search tracks.
+const (
+	invocationsPerInstance = "SageMakerVariantInvocationsPerInstance"
+	concurrentRequests     = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+)
 
 // trackingTarget is the TargetValue of the policy's first target-tracking
 // policy on InvocationsPerInstance.
@@ -70,10 +150,10 @@ func trackingTarget(p Policy) (float64, bool) {
 }
 
 // candidate is the baseline's bounds and schedules with one target-tracking
-// policy on InvocationsPerInstance.
-func candidate(base Policy, target float64, out, in int) Policy {
+// policy on a predefined metric.
+func candidate(base Policy, metric string, target float64, out, in int) Policy {
 	doc, _ := json.Marshal(map[string]any{"PolicyName": "searched", "PolicyType": "TargetTrackingScaling",
 		"TargetTrackingScalingPolicyConfiguration": map[string]any{"TargetValue": target, "ScaleOutCooldown": out, "ScaleInCooldown": in,
-			"PredefinedMetricSpecification": map[string]string{"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}})
+			"PredefinedMetricSpecification": map[string]string{"PredefinedMetricType": metric}}})
 	return Policy{MinCapacity: base.MinCapacity, MaxCapacity: base.MaxCapacity, ScalingPolicies: []json.RawMessage{doc}, ScheduledActions: base.ScheduledActions}
 }
