@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/store/memory"
 )
 
@@ -203,5 +204,26 @@ func TestManagedInstanceScaling(t *testing.T) {
 			t.Fatalf("from zero instances: %+v", v)
 		}
 		f.expect("e", StatusInService, 1, 1)
+	})
+}
+
+// TestLocalOnly: a runtime that cannot run many models per endpoint
+// refuses them, naming itself.
+func TestLocalOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		s := New(Options{Store: st, Runtime: &fakeRuntime{}, Routes: &fakeRoutes{table: map[string]router.Endpoint{}}, LocalOnly: "kubernetes"})
+		ctx := context.Background()
+		for what, doc := range map[string]string{
+			"multi-model":        `{"ModelName":"mm","PrimaryContainer":{"Image":"serve","Mode":"MultiModel","ModelDataUrl":"/m/"}}`,
+			"several containers": `{"ModelName":"mc","Containers":[{"Image":"a"},{"Image":"b"}]}`,
+		} {
+			if _, err := s.CreateModel(ctx, []byte(doc)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--runtime kubernetes") {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+		if _, err := s.CreateInferenceComponent(ctx, []byte(`{"InferenceComponentName":"x","EndpointName":"e","RuntimeConfig":{"CopyCount":1}}`)); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("component: %v", err)
+		}
 	})
 }
