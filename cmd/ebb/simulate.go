@@ -44,6 +44,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&search, "search", false, "also try a grid of target-tracking policies and report the cheapest that keeps the baseline's SLO attainment")
 	fs.BoolVar(&asJSON, "json", false, `print {"policies": [...]} (and "search") as JSON`)
 	fs.StringVar(&timeColumn, "time-column", "TIMESTAMP", "the trace's per-request time column")
+	to := sim.TraceOptions{ServicePerUnit: time.Millisecond}
+	fs.StringVar(&to.ServiceColumn, "service-time-column", "", "a per-request trace's column that gives each request's service time (instead of --service-time): --service-time-base + value x --service-time-per-unit")
+	fs.DurationVar(&to.ServicePerUnit, "service-time-per-unit", to.ServicePerUnit, "with --service-time-column: the service time per unit of the column (1ms: the column is in milliseconds)")
+	fs.DurationVar(&to.ServiceBase, "service-time-base", 0, "with --service-time-column: service time every request takes besides")
 	fs.StringVar(&countColumn, "count-column", "requests", "the trace's per-second count column")
 	fs.Float64Var(&scale, "scale", scale, "multiply the trace's load by this")
 	fs.StringVar(&start, "start", "", "the virtual time of the trace's first second, RFC 3339 (default 2026-01-05T00:00:00Z, a Monday)")
@@ -64,11 +68,15 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		m.Start = t
 	}
-	tr, err := sim.LoadTrace(trace, timeColumn, countColumn)
+	to.TimeColumn, to.CountColumn = timeColumn, countColumn
+	tr, work, err := sim.LoadTrace(trace, to)
 	if err != nil {
 		return err
 	}
 	tr = tr.Scale(scale)
+	if work != nil {
+		m.Work = sim.Trace(work).Scale(scale)
+	}
 	var ps []sim.Policy
 	for _, path := range policies {
 		b, err := os.ReadFile(path)

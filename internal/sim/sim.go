@@ -23,9 +23,12 @@ import (
 )
 
 // Model is the endpoint the trace runs against: each instance serves
-// Concurrency requests at once, each for ServiceTime, after Startup.
+// Concurrency requests at once, each for ServiceTime (or, where the trace
+// gives it, Work: the seconds of service the requests of each second of the
+// trace need), after Startup.
 type Model struct {
 	ServiceTime time.Duration
+	Work        []float64
 	Concurrency int
 	Startup     time.Duration
 	// SLO is the latency a request must be answered within to count as
@@ -132,31 +135,39 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		}
 		now := clk.Now()
 		if sec < len(trace) {
-			q.push(sec, trace[sec])
+			work := trace[sec] * m.ServiceTime.Seconds()
+			if sec < len(m.Work) {
+				work = m.Work[sec]
+			}
+			q.push(sec, trace[sec], work)
 			r.Requests += trace[sec]
 			minute.Requests += trace[sec]
 		}
 		ready, total := fl.count(now)
 		r.MaxInstances = max(r.MaxInstances, total)
 		instanceSeconds += float64(total)
-		capacity := float64(ready*m.Concurrency) / m.ServiceTime.Seconds()
-		served := q.serve(capacity, sec, m.ServiceTime, hist, &r.Queued)
+		slotSeconds := float64(ready * m.Concurrency) // of service, this second
+		served, work := q.serve(slotSeconds, sec, hist, &r.Queued)
 		r.Dropped += q.expire(sec, m.Timeout)
 		if ready > 0 {
-			busy += served * m.ServiceTime.Seconds()
-			slots += float64(ready * m.Concurrency)
+			busy += work
+			slots += slotSeconds
 			window.perInstance += served / float64(ready)
 		}
 		window.invocations += served
 		minute.Instances += float64(total) / 60
-		minute.Capacity += capacity
+		if served > 0 {
+			minute.Capacity += slotSeconds * served / work // requests, at this second's service times
+		} else {
+			minute.Capacity += slotSeconds / m.ServiceTime.Seconds()
+		}
 		if (sec+1)%60 == 0 {
 			r.Minutes = append(r.Minutes, minute)
 			minute = Minute{}
 		}
 		if (sec+1)%10 == 0 {
 			// Ten seconds of metrics, as the emitter publishes them.
-			inflight := q.waiting() + served*m.ServiceTime.Seconds()
+			inflight := q.waiting() + min(work, slotSeconds) // waiting, and in service (Little's law)
 			pts := []metrics.Point{
 				{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: dims}, Timestamp: now, Value: window.invocations, Unit: "None"},
 				{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "InvocationsPerInstance", Dimensions: dims}, Timestamp: now, Value: window.perInstance, Unit: "None"},
@@ -165,7 +176,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 				pts = append(pts,
 					metrics.Point{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "ConcurrentRequestsPerModel", Dimensions: dims}, Timestamp: now, Value: inflight / float64(ready), Unit: "None"},
 					metrics.Point{Series: metrics.Series{Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization", Dimensions: dims}, Timestamp: now,
-						Value: 100 * min(1, served*m.ServiceTime.Seconds()/float64(ready*m.Concurrency)), Unit: "Percent"})
+						Value: 100 * min(1, work/slotSeconds), Unit: "Percent"})
 			}
 			if err := ms.Put(pts); err != nil {
 				return r, err
@@ -241,14 +252,16 @@ func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
 // queue is the requests waiting, oldest first, in buckets of one second.
 type queue struct{ buckets []bucket }
 
+// bucket is the requests that arrived in one second and the seconds of
+// service they need.
 type bucket struct {
-	second int
-	n      float64
+	second  int
+	n, work float64
 }
 
-func (q *queue) push(sec int, n float64) {
+func (q *queue) push(sec int, n, work float64) {
 	if n > 0 {
-		q.buckets = append(q.buckets, bucket{sec, n})
+		q.buckets = append(q.buckets, bucket{sec, n, work})
 	}
 }
 
@@ -260,25 +273,33 @@ func (q *queue) waiting() float64 {
 	return s
 }
 
-// serve answers up to capacity requests, oldest first, recording each
-// one's latency (its wait and its service time).
-func (q *queue) serve(capacity float64, sec int, service time.Duration, hist map[int64]float64, queued *float64) float64 {
-	served := 0.0
+// serve spends up to capacity seconds of service on the requests, oldest
+// first, recording each one's latency (its wait and its bucket's mean
+// service time); it returns the requests served and the service spent.
+func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
 	for capacity > 1e-9 && len(q.buckets) > 0 {
 		b := &q.buckets[0]
-		n := min(b.n, capacity)
+		w := min(b.work, capacity)
+		n := b.n
+		if b.work > 0 {
+			n = b.n * w / b.work
+		}
 		wait := time.Duration(sec-b.second) * time.Second
+		service := time.Duration(float64(time.Second) * b.work / b.n)
 		hist[(wait + service).Milliseconds()] += n
 		if wait > 0 {
 			*queued += n
 		}
 		served += n
-		capacity -= n
-		if b.n -= n; b.n <= 1e-9 {
+		spent += w
+		capacity -= w
+		b.n -= n
+		b.work -= w
+		if b.n <= 1e-9 || b.work <= 1e-12 {
 			q.buckets = q.buckets[1:]
 		}
 	}
-	return served
+	return served, spent
 }
 
 // expire drops the requests that have waited beyond timeout.

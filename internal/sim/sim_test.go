@@ -3,6 +3,9 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +97,28 @@ func TestSearchFindsACheaperPolicy(t *testing.T) {
 		t.Fatalf("%d runs; baseline %v h at %v, best %s %v h at %v", runs, f.Baseline.InstanceHours, f.Baseline.SLOAttainment, f.Best.Name, f.Best.InstanceHours, f.Best.SLOAttainment)
 	}
 	t.Logf("baseline %.2f h at %.3f; best %s %.2f h at %.3f", f.Baseline.InstanceHours, f.Baseline.SLOAttainment, f.Best.Name, f.Best.InstanceHours, f.Best.SLOAttainment)
+}
+
+func TestLoadTraceWithServiceTimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.csv")
+	os.WriteFile(path, []byte("TIMESTAMP,EndpointName,ModelLatencyMs\n2026-01-05 00:00:00.100000,e,100\n2026-01-05 00:00:00.900000,e,300\n2026-01-05 00:00:02.000000,e,50\n"), 0o644)
+	tr, work, err := LoadTrace(path, TraceOptions{ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond, ServiceBase: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr) != 2 || tr[0] != 2 || tr[1] != 1 || math.Abs(work[0]-0.42) > 1e-9 || math.Abs(work[1]-0.06) > 1e-9 { // seconds from the first request
+		t.Fatalf("trace %v, work %v", tr, work)
+	}
+	if _, _, err := LoadTrace(path, TraceOptions{ServiceColumn: "Nope"}); err == nil {
+		t.Fatal("a missing service column was accepted")
+	}
+	// The model's service is then the trace's: 0.42 s of work in the first
+	// second on one slot; the two requests wait for no one.
+	r, err := Run(context.Background(), tr, policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`), Model{ServiceTime: time.Second, Work: work, Concurrency: 1, SLO: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.P99ms != 210 || r.Requests != 3 || r.SLOAttainment != 1 {
+		t.Fatalf("%+v", r)
+	}
 }

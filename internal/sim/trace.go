@@ -14,21 +14,33 @@ import (
 // Trace is requests per second, from its first second.
 type Trace []float64
 
+// TraceOptions say how to read a trace.
+type TraceOptions struct {
+	TimeColumn, CountColumn string
+	// ServiceColumn, if set, gives each request of a per-request trace its
+	// service time: ServiceBase + the column's value × ServicePerUnit.
+	ServiceColumn               string
+	ServiceBase, ServicePerUnit time.Duration
+}
+
 // LoadTrace reads a CSV trace with a header row: per-second counts (the
 // count column, "requests" by default) or one row per request (the time
 // column, "TIMESTAMP" by default, "2006-01-02 15:04:05.9999999" or Unix
-// seconds), bucketed by second from the first request.
-func LoadTrace(path, timeColumn, countColumn string) (Trace, error) {
+// seconds), bucketed by second from the first request. With a service
+// column it also returns the seconds of service each second's requests
+// need (Model.Work).
+func LoadTrace(path string, o TraceOptions) (Trace, []float64, error) {
+	timeColumn, countColumn := o.TimeColumn, o.CountColumn
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	col := func(name string) int {
 		for i, h := range header {
@@ -44,8 +56,15 @@ func LoadTrace(path, timeColumn, countColumn string) (Trace, error) {
 	if timeColumn == "" {
 		timeColumn = "TIMESTAMP"
 	}
-	ci, ti := col(countColumn), col(timeColumn)
+	ci, ti, si := col(countColumn), col(timeColumn), -1
+	if o.ServiceColumn != "" {
+		if si = col(o.ServiceColumn); si < 0 || ti < 0 {
+			return nil, nil, fmt.Errorf("%s: --service-time-column %q needs a per-request trace (a %q column) with that column", path, o.ServiceColumn, timeColumn)
+		}
+		ci = -1
+	}
 	var out Trace
+	var work []float64
 	var first time.Time
 	for line := 2; ; line++ {
 		rec, err := r.Read()
@@ -53,39 +72,50 @@ func LoadTrace(path, timeColumn, countColumn string) (Trace, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		switch {
 		case ci >= 0:
 			n, err := strconv.ParseFloat(strings.TrimSpace(rec[ci]), 64)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%s:%d: %q is not a count", path, line, rec[ci])
+				return nil, nil, fmt.Errorf("%s:%d: %q is not a count", path, line, rec[ci])
 			}
 			out = append(out, n)
 		case ti >= 0:
 			t, err := parseTime(strings.TrimSpace(rec[ti]))
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+				return nil, nil, fmt.Errorf("%s:%d: %w", path, line, err)
 			}
 			if first.IsZero() {
 				first = t
 			}
 			sec := int(t.Sub(first) / time.Second)
 			if sec < 0 {
-				return nil, fmt.Errorf("%s:%d: requests must be in time order", path, line)
+				return nil, nil, fmt.Errorf("%s:%d: requests must be in time order", path, line)
 			}
 			for len(out) <= sec {
 				out = append(out, 0)
+				work = append(work, 0)
 			}
 			out[sec]++
+			if si >= 0 {
+				v, err := strconv.ParseFloat(strings.TrimSpace(rec[si]), 64)
+				if err != nil || v < 0 {
+					return nil, nil, fmt.Errorf("%s:%d: %q is not a service time", path, line, rec[si])
+				}
+				work[sec] += (o.ServiceBase + time.Duration(v*float64(o.ServicePerUnit))).Seconds()
+			}
 		default:
-			return nil, fmt.Errorf("%s: no %q column (per-second counts) nor %q column (per-request times); name one with --count-column or --time-column", path, countColumn, timeColumn)
+			return nil, nil, fmt.Errorf("%s: no %q column (per-second counts) nor %q column (per-request times); name one with --count-column or --time-column", path, countColumn, timeColumn)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no requests", path)
+		return nil, nil, fmt.Errorf("%s: no requests", path)
 	}
-	return out, nil
+	if si < 0 {
+		work = nil
+	}
+	return out, work, nil
 }
 
 func parseTime(s string) (time.Time, error) {
