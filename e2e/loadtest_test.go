@@ -15,7 +15,9 @@ import (
 // measurements: AWS's formula from the measured maximum, the knee at or
 // below it, and policy JSON that Application Auto Scaling accepts.
 func TestLoadtest(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	requests := filepath.Join(dir, "requests.csv")
+	s := startServer(t, dir, "--request-log", requests)
 	deploy(t, s.SageMaker(), "lt", "ebb example-model --work-ms 10", 1)
 	waitInService(t, s.SageMaker(), "lt")
 	plot := filepath.Join(t.TempDir(), "lt")
@@ -28,8 +30,11 @@ func TestLoadtest(t *testing.T) {
 		t.Fatalf("ebb loadtest: %v\n%s", err, stderr.String())
 	}
 	var res struct {
-		Instances      int
-		Steps          []struct{ Sustainable bool }
+		Instances int
+		Steps     []struct {
+			Sustainable bool
+			Requests    int
+		}
 		Recommendation struct {
 			MaxRPS      float64 `json:"max_rps_per_instance"`
 			KneeRPS     float64 `json:"knee_rps_per_instance"`
@@ -74,5 +79,35 @@ aas.put_scaling_policy(**json.loads(sys.argv[2]))
 `, s.URL, string(policy))
 	if out, err := as.CombinedOutput(); err != nil {
 		t.Fatalf("put_scaling_policy with the recommended policy: %v\n%s", err, out)
+	}
+
+	// The server's request log is a trace: ebb simulate replays the load
+	// test with its measured service times.
+	s.Stop()
+	policyFile := filepath.Join(dir, "recommended.json")
+	os.WriteFile(policyFile, []byte(`{"MinCapacity": 1, "MaxCapacity": 4, "ScalingPolicies": [`+string(policy)+`]}`), 0o644)
+	simulate := exec.Command(ebbBin, "simulate", "--trace", requests, "--service-time-column", "ModelLatencyMs", "--policy", policyFile,
+		"--concurrency", "2", "--startup", "1s", "--slo", "250ms", "--json", "--plot", "")
+	stderr.Reset()
+	simulate.Stderr = &stderr
+	out, err = simulate.Output()
+	if err != nil {
+		t.Fatalf("ebb simulate on the request log: %v\n%s", err, stderr.String())
+	}
+	var sim struct {
+		Policies []struct {
+			Requests      float64
+			SLOAttainment float64 `json:"slo_attainment"`
+		}
+	}
+	if err := json.Unmarshal(out, &sim); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sent := 0
+	for _, st := range res.Steps {
+		sent += st.Requests
+	}
+	if len(sim.Policies) != 1 || int(sim.Policies[0].Requests) < sent*9/10 || sim.Policies[0].SLOAttainment <= 0 {
+		t.Fatalf("simulated %+v from a log of a load test that sent %d requests", sim.Policies, sent)
 	}
 }

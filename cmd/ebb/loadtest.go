@@ -168,7 +168,7 @@ func loadtestRun(ctx context.Context, c loadtestConfig, stdout, stderr io.Writer
 	if c.JSON {
 		steps := make([]map[string]any, len(res.Steps))
 		for i, s := range res.Steps {
-			steps[i] = map[string]any{"offered_rps": s.OfferedRPS, "achieved_rps": s.AchievedRPS, "p50_ms": ms(s.P50), "p90_ms": ms(s.P90),
+			steps[i] = map[string]any{"offered_rps": s.OfferedRPS, "achieved_rps": s.AchievedRPS, "requests": s.Requests, "errors": s.Errors, "p50_ms": ms(s.P50), "p90_ms": ms(s.P90),
 				"p99_ms": ms(s.P99), "error_rate": s.ErrorRate, "sustainable": s.Sustainable}
 		}
 		enc := json.NewEncoder(stdout)

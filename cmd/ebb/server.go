@@ -41,6 +41,7 @@ import (
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
 	"github.com/ebbscale/ebb/internal/replica"
+	"github.com/ebbscale/ebb/internal/requestlog"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
@@ -84,6 +85,7 @@ type serverConfig struct {
 	Store             string
 	HALease           string
 	LogRetentionDays  int
+	RequestLog        string
 }
 
 // stringList is a repeatable flag.
@@ -159,6 +161,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 	fs.StringVar(&c.Store, "store", c.Store, "where state lives: empty for the embedded SQLite file in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db)")
 	fs.StringVar(&c.HALease, "ha-lease", c.HALease, "run as one of several replicas: the Kubernetes Lease whose holder leads (needs --runtime kubernetes, --store postgres://... and --advertise-url, this replica's URL)")
+	fs.StringVar(&c.RequestLog, "request-log", c.RequestLog, "append one CSV line per invocation to this file (a trace for ebb simulate: --service-time-column ModelLatencyMs)")
 	fs.IntVar(&c.LogRetentionDays, "log-retention-days", c.LogRetentionDays, "with --runtime process: how many days instance logs (CloudWatch Logs group /aws/sagemaker/Endpoints/NAME) are kept; one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ...); each instance's stream also keeps at most 64 MiB")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
 	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
@@ -457,6 +460,16 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	if p, ok := rt.(*process.Runtime); ok {
 		ro.Artifacts = p.Artifacts(filepath.Join(c.Data, "multimodel"))
 	}
+	var reqLog *requestlog.Log
+	if c.RequestLog != "" {
+		l, err := requestlog.Open(c.RequestLog)
+		if err != nil {
+			return fail(fmt.Errorf("--request-log: %w", err))
+		}
+		reqLog = l
+		ro.RequestLog = reqLog
+		cleanups = append(cleanups, func() { reqLog.Close() })
+	}
 	rtr := router.New(ro)
 	deleted := make(chan string, 64)
 	// Several replicas: the leader publishes its routing table for the
@@ -503,6 +516,11 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
 		Prometheus: front.Prometheus}).Run)
 	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })
+	if reqLog != nil {
+		run(func(ctx context.Context) {
+			clock.Every(ctx, clock.Real{}, requestlog.FlushEvery, func(time.Time) { reqLog.Flush() })
+		})
+	}
 	if publisher != nil {
 		run(publisher.Run)
 		run(func(ctx context.Context) { replica.Inbox(ctx, clk, mailbox, ms, log.With("component", "replica")) })

@@ -108,6 +108,7 @@ type variantRoute struct {
 	stats     *variantStats
 	multi     *MultiModel
 	execution string
+	component bool // the route of an inference component (name is its name)
 	// containers holds the statistics of each container of a Direct
 	// variant, by hostname.
 	containers map[string]*variantStats
@@ -147,6 +148,21 @@ type Options struct {
 	// Artifacts prepares the artifacts of multi-model endpoints (nil:
 	// their invocations fail).
 	Artifacts Artifacts
+	// RequestLog, if set, is told of every invocation that reached an
+	// instance (ebb server --request-log).
+	RequestLog RequestLog
+}
+
+// RequestLog records invocations.
+type RequestLog interface{ Log(LogEntry) }
+
+// LogEntry is one invocation: when it arrived, what served it, how it
+// ended and how long the model took.
+type LogEntry struct {
+	Received                                  time.Time
+	Endpoint, Variant, Component, TargetModel string
+	Outcome                                   Outcome
+	Model, Overhead                           time.Duration
 }
 
 // New returns an empty router.
@@ -193,7 +209,7 @@ func (r *Router) Set(ep Endpoint) {
 		route.variantOf = map[string]string{}
 	}
 	for _, c := range ep.Components {
-		cr := &variantRoute{name: c.Name, weight: 1, stats: r.componentStats(ep.Name, c.Name), backends: r.backendsOf(c.Copies, keep)}
+		cr := &variantRoute{name: c.Name, weight: 1, stats: r.componentStats(ep.Name, c.Name), backends: r.backendsOf(c.Copies, keep), component: true}
 		cr.stats.mu.Lock()
 		cr.stats.instances = len(c.Copies)
 		cr.stats.mu.Unlock()
@@ -337,6 +353,8 @@ type Response struct {
 	v                           *variantRoute
 	cs                          *variantStats // the container's, of a Direct invocation
 	start, received, capacityAt time.Time
+	log                         RequestLog
+	entry                       LogEntry
 }
 
 // Close releases the response and the instance it came from, and records
@@ -351,6 +369,10 @@ func (r *Response) Close() {
 	r.v.stats.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
 	if r.cs != nil {
 		r.cs.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
+	}
+	if r.log != nil {
+		r.entry.Model = time.Since(r.start)
+		r.log.Log(r.entry)
 	}
 }
 
@@ -472,10 +494,21 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 		received = start
 	}
 	cs := v.containers[inv.TargetContainer] // a Direct container's own statistics, if any
+	var entry LogEntry
+	if r.o.RequestLog != nil {
+		entry = LogEntry{Received: received, Endpoint: inv.Endpoint, Variant: v.name, TargetModel: inv.TargetModel, Overhead: start.Sub(received)}
+		if v.component {
+			entry.Variant, entry.Component = "", v.name
+		}
+	}
 	record := func(o Outcome) {
 		v.stats.record(o, time.Since(start), start.Sub(received))
 		if cs != nil {
 			cs.record(o, time.Since(start), start.Sub(received))
+		}
+		if r.o.RequestLog != nil {
+			entry.Outcome, entry.Model = o, time.Since(start)
+			r.o.RequestLog.Log(entry)
 		}
 	}
 	deadline := start.Add(r.Timeout)
@@ -544,7 +577,7 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			record(o)
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
 		}
-		return &Response{Response: resp, b: b, v: v, cs: cs, start: start, received: received, capacityAt: capacityAt}, nil
+		return &Response{Response: resp, b: b, v: v, cs: cs, start: start, received: received, capacityAt: capacityAt, log: r.o.RequestLog, entry: entry}, nil
 	}
 	return nil, ErrNoCapacity
 }
