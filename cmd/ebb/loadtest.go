@@ -168,8 +168,8 @@ func loadtestRun(ctx context.Context, c loadtestConfig, stdout, stderr io.Writer
 	if c.JSON {
 		steps := make([]map[string]any, len(res.Steps))
 		for i, s := range res.Steps {
-			steps[i] = map[string]any{"offered_rps": s.OfferedRPS, "achieved_rps": s.AchievedRPS, "requests": s.Requests, "errors": s.Errors, "p50_ms": ms(s.P50), "p90_ms": ms(s.P90),
-				"p99_ms": ms(s.P99), "error_rate": s.ErrorRate, "sustainable": s.Sustainable}
+			steps[i] = map[string]any{"offered_rps": s.OfferedRPS, "achieved_rps": s.AchievedRPS, "requests": s.Requests, "errors": s.Errors, "p50_ms": loadtest.Millis(s.P50), "p90_ms": loadtest.Millis(s.P90),
+				"p99_ms": loadtest.Millis(s.P99), "error_rate": s.ErrorRate, "sustainable": s.Sustainable}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -200,8 +200,6 @@ func loadtestRun(ctx context.Context, c loadtestConfig, stdout, stderr io.Writer
 	enc.SetIndent("", "  ")
 	return enc.Encode(policy)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // writePlot writes the latency plot (PNG) and the HTML report.
 func writePlot(c loadtestConfig, res loadtest.Result, rec loadtest.Recommendation, policy map[string]any) error {

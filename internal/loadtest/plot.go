@@ -25,7 +25,7 @@ func Plot(res Result, slo time.Duration) (png, svg []byte, err error) {
 	line := func(pick func(Step) time.Duration) plotter.XYs {
 		var xys plotter.XYs
 		for _, s := range steps {
-			xys = append(xys, plotter.XY{X: s.OfferedRPS, Y: ms(pick(s))})
+			xys = append(xys, plotter.XY{X: s.OfferedRPS, Y: Millis(pick(s))})
 		}
 		return xys
 	}
@@ -45,7 +45,7 @@ func Plot(res Result, slo time.Duration) (png, svg []byte, err error) {
 		p.Legend.Add(q.name, l)
 	}
 	for _, s := range steps {
-		top = max(top, ms(s.P99))
+		top = max(top, Millis(s.P99))
 	}
 	x0, x1 := steps[0].OfferedRPS, steps[len(steps)-1].OfferedRPS
 	mark := func(name string, xys plotter.XYs, dashes []vg.Length) error {
@@ -59,16 +59,16 @@ func Plot(res Result, slo time.Duration) (png, svg []byte, err error) {
 		p.Legend.Add(name, l)
 		return nil
 	}
-	if err := mark(fmt.Sprintf("SLO p99 %v", slo), plotter.XYs{{X: x0, Y: ms(slo)}, {X: x1, Y: ms(slo)}}, []vg.Length{vg.Points(1), vg.Points(3)}); err != nil {
+	if err := mark(fmt.Sprintf("SLO p99 %v", slo), plotter.XYs{{X: x0, Y: Millis(slo)}, {X: x1, Y: Millis(slo)}}, []vg.Length{vg.Points(1), vg.Points(3)}); err != nil {
 		return nil, nil, err
 	}
-	if err := mark(fmt.Sprintf("knee %.1f req/s", res.Knee.OfferedRPS), plotter.XYs{{X: res.Knee.OfferedRPS, Y: 0}, {X: res.Knee.OfferedRPS, Y: max(top, ms(slo))}}, []vg.Length{vg.Points(4), vg.Points(4)}); err != nil {
+	if err := mark(fmt.Sprintf("knee %.1f req/s", res.Knee.OfferedRPS), plotter.XYs{{X: res.Knee.OfferedRPS, Y: 0}, {X: res.Knee.OfferedRPS, Y: max(top, Millis(slo))}}, []vg.Length{vg.Points(4), vg.Points(4)}); err != nil {
 		return nil, nil, err
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	// Far beyond the SLO the curve only says "broken": keep the
 	// sustainable range readable.
-	p.Y.Min, p.Y.Max = 0, max(min(top, 3*ms(slo)), 1.1*ms(slo))
+	p.Y.Min, p.Y.Max = 0, max(min(top, 3*Millis(slo)), 1.1*Millis(slo))
 	var out [2][]byte
 	for i, format := range []string{"png", "svg"} {
 		w, err := p.WriterTo(8*vg.Inch, 4.5*vg.Inch, format)
@@ -84,11 +84,12 @@ func Plot(res Result, slo time.Duration) (png, svg []byte, err error) {
 	return out[0], out[1], nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// Millis is d in milliseconds, to the microsecond.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // page is the HTML report: the plot, the recommendation and every step.
 var page = template.Must(template.New("").Funcs(template.FuncMap{
-	"ms":  func(d time.Duration) string { return fmt.Sprintf("%.1f", ms(d)) },
+	"ms":  func(d time.Duration) string { return fmt.Sprintf("%.1f", Millis(d)) },
 	"pct": func(f float64) float64 { return 100 * f },
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>ebb loadtest: {{.Endpoint}}</title>
