@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&trace, "trace", "", "CSV trace: per-second counts or one row per request (required)")
 	fs.Var(&policies, "policy", "policy file (repeatable; the first is the baseline of --search)")
 	fs.DurationVar(&m.ServiceTime, "service-time", m.ServiceTime, "how long an instance takes per request")
+	dist := fs.String("service-time-dist", "fixed", "how service times spread around their mean: fixed, exponential, or lognormal:SIGMA (e.g. lognormal:0.5)")
 	fs.IntVar(&m.Concurrency, "concurrency", m.Concurrency, "requests an instance serves at once")
 	fs.DurationVar(&m.Startup, "startup", m.Startup, "how long a new instance takes to become ready")
 	fs.DurationVar(&m.SLO, "slo", m.SLO, "a request answered within this attains the SLO")
@@ -60,6 +62,19 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if m.Concurrency < 1 || m.ServiceTime <= 0 || m.Startup < 0 || m.SLO <= 0 || scale <= 0 {
 		return usageError{errors.New("--concurrency, --service-time, --slo and --scale must be positive, --startup not negative")}
+	}
+	switch d := *dist; {
+	case d == "fixed":
+	case d == "exponential":
+		m.Spread = sim.Exponential
+	case strings.HasPrefix(d, "lognormal:"):
+		sigma, err := strconv.ParseFloat(strings.TrimPrefix(d, "lognormal:"), 64)
+		if err != nil || sigma <= 0 || sigma > 3 {
+			return usageError{fmt.Errorf("--service-time-dist %s: SIGMA must be a number in (0, 3]", d)}
+		}
+		m.Spread = sim.LogNormal(sigma)
+	default:
+		return usageError{fmt.Errorf("--service-time-dist %q: want fixed, exponential or lognormal:SIGMA", d)}
 	}
 	if start != "" {
 		t, err := time.Parse(time.RFC3339, start)

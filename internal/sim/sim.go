@@ -29,6 +29,11 @@ import (
 type Model struct {
 	ServiceTime time.Duration
 	Work        []float64
+	// Spread, if set, is the distribution of service times around their
+	// mean: the quantile function of a distribution of mean 1. A bucket's
+	// requests then take its mean service time times Spread(q) across q,
+	// which shapes the latency percentiles; capacity follows the mean.
+	Spread      func(q float64) float64
 	Concurrency int
 	Startup     time.Duration
 	// SLO is the latency a request must be answered within to count as
@@ -147,7 +152,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		r.MaxInstances = max(r.MaxInstances, total)
 		instanceSeconds += float64(total)
 		slotSeconds := float64(ready * m.Concurrency) // of service, this second
-		served, work := q.serve(slotSeconds, sec, hist, &r.Queued)
+		served, work := q.serve(slotSeconds, sec, hist, &r.Queued, m.Spread)
 		r.Dropped += q.expire(sec, m.Timeout)
 		if ready > 0 {
 			busy += work
@@ -276,7 +281,7 @@ func (q *queue) waiting() float64 {
 // serve spends up to capacity seconds of service on the requests, oldest
 // first, recording each one's latency (its wait and its bucket's mean
 // service time); it returns the requests served and the service spent.
-func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
+func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued *float64, spread func(float64) float64) (served, spent float64) {
 	for capacity > 1e-9 && len(q.buckets) > 0 {
 		b := &q.buckets[0]
 		w := min(b.work, capacity)
@@ -286,7 +291,14 @@ func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued 
 		}
 		wait := time.Duration(sec-b.second) * time.Second
 		service := time.Duration(float64(time.Second) * b.work / b.n)
-		hist[(wait + service).Milliseconds()] += n
+		if spread == nil {
+			hist[(wait + service).Milliseconds()] += n
+		} else {
+			for k := range spreadSlices {
+				s := time.Duration(float64(service) * spread((float64(k)+0.5)/spreadSlices))
+				hist[(wait + s).Milliseconds()] += n / spreadSlices
+			}
+		}
 		if wait > 0 {
 			*queued += n
 		}
@@ -300,6 +312,21 @@ func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued 
 		}
 	}
 	return served, spent
+}
+
+// spreadSlices is how many quantiles of the service time distribution a
+// bucket's requests are spread over.
+const spreadSlices = 100
+
+// Exponential is the quantile function of the exponential distribution of
+// mean 1 (service times of memoryless work).
+func Exponential(q float64) float64 { return -math.Log(1 - q) }
+
+// LogNormal returns the quantile function of the log-normal distribution of
+// mean 1 with shape sigma (the long tail of model latencies).
+func LogNormal(sigma float64) func(float64) float64 {
+	mu := -sigma * sigma / 2
+	return func(q float64) float64 { return math.Exp(mu + sigma*math.Sqrt2*math.Erfinv(2*q-1)) }
 }
 
 // expire drops the requests that have waited beyond timeout.

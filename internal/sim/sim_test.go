@@ -122,3 +122,29 @@ func TestLoadTraceWithServiceTimes(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestSpread: a distribution of service times moves the percentiles, not
+// the capacity or the mean.
+func TestSpread(t *testing.T) {
+	var trace Trace
+	for range 600 {
+		trace = append(trace, 5)
+	}
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`)
+	fixed, err := Run(context.Background(), trace, p, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model
+	m.Spread = Exponential
+	spread, err := Run(context.Background(), trace, p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fixed.P99ms != 100 || spread.P99ms < 400 || spread.P99ms > 500 || spread.P50ms > 80 || spread.InstanceHours != fixed.InstanceHours {
+		t.Fatalf("fixed p50 %v p99 %v; exponential p50 %v p99 %v", fixed.P50ms, fixed.P99ms, spread.P50ms, spread.P99ms)
+	}
+	if q := LogNormal(0.5); math.Abs(q(0.5)-math.Exp(-0.125)) > 1e-9 {
+		t.Fatalf("log-normal median %v", q(0.5))
+	}
+}
