@@ -16,15 +16,9 @@ import (
 	"github.com/ebbscale/ebb/internal/sim"
 )
 
-// policyFiles is the repeatable --policy flag.
-type policyFiles []string
-
-func (p *policyFiles) String() string     { return strings.Join(*p, ",") }
-func (p *policyFiles) Set(s string) error { *p = append(*p, s); return nil }
-
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		policies                       policyFiles
+		policies                       stringList
 		trace, timeColumn, countColumn string
 		plotPath                       string
 		scale                          = 1.0
