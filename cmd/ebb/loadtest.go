@@ -19,6 +19,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/ebbscale/ebb/internal/loadtest"
 )
@@ -76,6 +78,13 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	c.Opts.P99, c.Opts.MaxErrorRate = c.P99, rate
 	c.Plot = strings.ReplaceAll(c.Plot, "ENDPOINT", c.Endpoint)
 	return loadtestRun(ctx, c, stdout, stderr)
+}
+
+// isTerminal reports whether w is a terminal (a progress bar is drawn there
+// only).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // parseRate reads "0.1%" or "0.001".
@@ -140,7 +149,30 @@ func loadtestRun(ctx context.Context, c loadtestConfig, stdout, stderr io.Writer
 		_, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(c.Endpoint), Body: body, ContentType: aws.String(c.ContentType)})
 		return err
 	}
+	// A bar while a step runs, on a terminal; a line when it ends.
+	stopBar := func() {}
+	c.Opts.StepStarted = func(rps float64) {
+		bar := progressbar.NewOptions64(c.Opts.StepDuration.Milliseconds(), progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription(fmt.Sprintf("%8.1f req/s offered", rps)), progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetVisibility(isTerminal(stderr)), progressbar.OptionThrottle(100*time.Millisecond))
+		start, done, exited := time.Now(), make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(exited)
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					bar.Set64(time.Since(start).Milliseconds())
+				}
+			}
+		}()
+		stopBar = func() { close(done); <-exited; bar.Finish() }
+	}
 	c.Opts.Progress = func(s loadtest.Step) {
+		stopBar()
 		mark := "ok"
 		if !s.Sustainable {
 			mark = "beyond the SLO"

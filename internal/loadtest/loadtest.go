@@ -29,8 +29,10 @@ type Options struct {
 	// MaxInFlight bounds the requests outstanding at once; a request that
 	// would exceed it is dropped, and counts as an error.
 	MaxInFlight int
-	// Progress, if set, is told of each step as it ends.
-	Progress func(Step)
+	// StepStarted and Progress, if set, are told of each step as it starts
+	// (its offered load) and as it ends.
+	StepStarted func(rps float64)
+	Progress    func(Step)
 }
 
 func (o *Options) defaults() {
@@ -92,6 +94,9 @@ func Run(ctx context.Context, inv Invoker, o Options) (Result, error) {
 	o.defaults()
 	var res Result
 	step := func(rps float64) (Step, error) {
+		if o.StepStarted != nil {
+			o.StepStarted(rps)
+		}
 		s := runStep(ctx, inv, rps, o)
 		if err := ctx.Err(); err != nil {
 			return s, err
