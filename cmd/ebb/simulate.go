@@ -35,6 +35,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&m.ServiceTime, "service-time", m.ServiceTime, "how long an instance takes per request")
 	dist := fs.String("service-time-dist", "fixed", "how service times spread around their mean: fixed, exponential, or lognormal:SIGMA (e.g. lognormal:0.5)")
 	fs.IntVar(&m.Concurrency, "concurrency", m.Concurrency, "requests an instance serves at once")
+	fs.IntVar(&m.InitialInstances, "initial-instance-count", 0, "instances ready when the trace starts, as in the endpoint config (0: the policy's MinCapacity); a trace cut from running traffic starts on the fleet it had")
 	fs.DurationVar(&m.Startup, "startup", m.Startup, "how long a new instance takes to become ready")
 	fs.DurationVar(&m.SLO, "slo", m.SLO, "a request answered within this attains the SLO")
 	fs.BoolVar(&search, "search", false, "also try a grid of target-tracking policies and report the cheapest that keeps the baseline's SLO attainment")
@@ -112,12 +113,19 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var found *sim.Found
 	if search {
-		n := 0
+		n, tty := 0, isTerminal(stderr)
 		f, err := sim.Search(ctx, tr, ps[0], m, func(sim.Report) {
 			n++
-			fmt.Fprintf(stderr, "\r  search: %d policies tried (of up to %d)", n, sim.Candidates)
+			switch {
+			case tty:
+				fmt.Fprintf(stderr, "\r  search: %d policies tried (of up to %d)", n, sim.Candidates)
+			case n%12 == 0:
+				fmt.Fprintf(stderr, "  search: %d policies tried (of up to %d)\n", n, sim.Candidates)
+			}
 		})
-		fmt.Fprintln(stderr)
+		if tty {
+			fmt.Fprintln(stderr)
+		}
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ type Found struct {
 
 // Search tries a grid of target-tracking policies around the baseline's
 // (its InvocationsPerInstance TargetValue times 0.5 to 2, or one around the
-// model's capacity; and ConcurrentRequestsPerModel at 40 to 80 % of an
+// model's capacity; and ConcurrentRequestsPerModel at 40 to 90 % of an
 // instance's concurrency; each with scale-out/scale-in cooldowns from 60
 // to 600 s) and returns the one with the fewest instance-hours whose SLO
 // attainment is at least the baseline's. progress, if set, hears of each
@@ -45,7 +45,7 @@ func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress
 	}
 	// Requests in flight per instance see the demand a saturated instance
 	// cannot serve, which InvocationsPerInstance (what was served) hides.
-	for _, share := range []float64{0.4, 0.6, 0.8} {
+	for _, share := range []float64{0.4, 0.5, 0.6, 0.7, 0.8, 0.9} {
 		for _, cd := range cooldowns {
 			t := share * float64(m.Concurrency)
 			p := candidate(baseline, concurrentRequests, t, cd[0], cd[1])
@@ -83,7 +83,7 @@ func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress
 
 // Candidates is how many policies Search tries on a trace of a day or more
 // (on a shorter one, no daily floors: 12 fewer).
-const Candidates = 6*4 + 3*4 + 4*3
+const Candidates = 6*4 + 6*4 + 4*3
 
 // dailyFloors is, for each hour of the day (counted from the trace's
 // start), the instances that the 90th percentile of its minutes' load

@@ -36,6 +36,12 @@ type Model struct {
 	Spread      func(q float64) float64
 	Concurrency int
 	Startup     time.Duration
+	// InitialInstances is the instances ready when the trace starts, as
+	// the endpoint config's InitialInstanceCount; 0 means the policy's
+	// MinCapacity (at least 1). Registering the target then moves it
+	// into the policy's bounds, as it does live. A trace cut out of
+	// running traffic starts on the fleet that traffic had built.
+	InitialInstances int
 	// SLO is the latency a request must be answered within to count as
 	// attained; Timeout, after which a waiting request fails (SageMaker's
 	// 60 s model timeout).
@@ -121,7 +127,11 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		return Report{}, err
 	}
 	mon.SetActions(as)
-	fl.set(max(p.MinCapacity, 1), clk.Now(), true)
+	initial := m.InitialInstances
+	if initial <= 0 {
+		initial = max(p.MinCapacity, 1)
+	}
+	fl.set(initial, clk.Now(), true)
 	if err := apply(ctx, autoscaling.New(as), p); err != nil {
 		return Report{}, fmt.Errorf("policy %s: %w", p.Name, err)
 	}

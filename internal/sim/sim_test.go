@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,26 @@ func TestSpread(t *testing.T) {
 	}
 	if q := LogNormal(0.5); math.Abs(q(0.5)-math.Exp(-0.125)) > 1e-9 {
 		t.Fatalf("log-normal median %v", q(0.5))
+	}
+}
+
+// TestInitialInstances: the fleet starts at the endpoint's initial count,
+// and registering the target moves it into the policy's bounds, as live.
+func TestInitialInstances(t *testing.T) {
+	trace := make(Trace, 3600)
+	hours := (3600 + time.Minute.Seconds() + model.Startup.Seconds()) / 3600 // the trace, then the timeout and a startup to finish
+	for _, c := range []struct {
+		initial, max, want int
+	}{{0, 10, 1}, {2, 10, 2}, {5, 3, 3}} {
+		p := policy(t, `{"MinCapacity": 1, "MaxCapacity": `+strconv.Itoa(c.max)+`}`)
+		m := model
+		m.InitialInstances = c.initial
+		r, err := Run(context.Background(), trace, p, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.InstanceHours-float64(c.want)*hours) > 0.01 {
+			t.Errorf("initial %d, max %d: %.3f instance-hours; want %d instances throughout", c.initial, c.max, r.InstanceHours, c.want)
+		}
 	}
 }
