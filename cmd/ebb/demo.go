@@ -97,7 +97,8 @@ func demo(ctx context.Context, d demoConfig, out io.Writer) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	url = "http://" + url
-	fmt.Fprintf(out, "ebb is serving on %s (clock %gx faster; server log: %s/server.log)\n\n", url, d.TimeScale, dir)
+	fmt.Fprintf(out, "ebb is serving on %s (clock %gx faster; server log: %s/server.log)\n", url, d.TimeScale, dir)
+	fmt.Fprintf(out, "watch it scale in the console: %s/console/endpoints/demo\n\n", url)
 
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("demo", "demo", ""),
 		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}

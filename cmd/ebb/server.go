@@ -34,6 +34,7 @@ import (
 	"github.com/ebbscale/ebb/internal/asyncinv"
 	"github.com/ebbscale/ebb/internal/autoscaler"
 	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/console"
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/logs"
@@ -306,9 +307,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // listening address.
 func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- string) error {
 	var verifier *sigv4.Verifier
+	var secrets map[string]string
 	if c.Credentials != "" {
-		secrets, err := sigv4.LoadFile(c.Credentials)
-		if err != nil {
+		var err error
+		if secrets, err = sigv4.LoadFile(c.Credentials); err != nil {
 			return fmt.Errorf("--credentials: %w", err)
 		}
 		verifier = sigv4.New(secrets)
@@ -369,11 +371,12 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), store.WriteErrors)
-	front := apiFront{Verifier: verifier, Admission: admission, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+	front := apiFront{Verifier: verifier, Credentials: secrets, Admission: admission, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Prometheus:      emitter.NewPrometheus(reg),
 		BodyReadTimeout: c.BodyReadTimeout, Logger: log.With("component", "api")}
 	if instanceLogs != nil {
 		front.Logs = cwlogs.New(instanceLogs, c.Region, c.AccountID)
+		front.InstanceLogs = instanceLogs
 	}
 
 	// The handler in use: the services' (a single server, or the leader),
@@ -401,7 +404,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
 	log.Info("ebb server listening", "addr", addr, "data", c.Data, "region", c.Region, "account_id", c.AccountID,
-		"endpoint_url", "http://"+addr)
+		"endpoint_url", "http://"+addr, "console", "http://"+addr+"/console/")
 	if ready != nil {
 		ready <- addr
 	}
@@ -431,6 +434,11 @@ type apiFront struct {
 	Logger          *slog.Logger
 	// Logs serves instance logs (nil on Kubernetes).
 	Logs *cwlogs.Handler
+	// InstanceLogs are the logs themselves (the console reads them).
+	InstanceLogs *logs.Store
+	// Credentials are --credentials' keys (people sign in to the console
+	// with them); nil without.
+	Credentials map[string]string
 }
 
 // startServices starts hosting, the metric store, alarms, the autoscaler,
@@ -558,8 +566,14 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		// writes there would be lost with the leader.
 		sm.RefuseConfig = map[string]string{"AsyncInferenceConfig": "asynchronous inference with ebb's own S3 store when it runs as several replicas (that store is one replica's disk; start the replicas with --s3-endpoint)"}
 	}
+	co := console.Options{Endpoints: hs, Scaling: as, Alarms: mon, Metrics: ms, Clock: clk,
+		Credentials: front.Credentials, Logger: log.With("component", "console")}
+	if front.InstanceLogs != nil {
+		co.Logs = front.InstanceLogs
+	}
 	return api.NewHandler(api.Config{
 		SageMaker:       sm,
+		Console:         console.New(co),
 		Runtime:         &smruntime.Handler{Router: rtr, Async: async, Region: c.Region, AccountID: c.AccountID},
 		Objects:         objects,
 		CloudWatch:      cloudwatch.New(ms, mon, st, clk),

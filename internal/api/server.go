@@ -69,6 +69,10 @@ type Config struct {
 	Objects *objstore.Store
 	// Metrics serves GET /metrics (Prometheus); nil serves nothing there.
 	Metrics http.Handler
+	// Console serves the web console under /console/ (its own sign-in
+	// with --credentials; loopback and allowed hosts only without); nil
+	// answers that the leading replica serves it.
+	Console http.Handler
 	// Verifier checks SigV4 signatures; nil admits any signature of the
 	// right shape, from loopback or allowed hosts only (see Admission).
 	Verifier *sigv4.Verifier
@@ -131,6 +135,18 @@ type call struct {
 func (h *Handler) classify(r *http.Request) call {
 	jsonFail := func(contentType string) func(http.ResponseWriter, *awserr.Error) {
 		return func(w http.ResponseWriter, e *awserr.Error) { awsjson.WriteError(w, contentType, e) }
+	}
+	// The console's pages and its sign-in form (a form POST, which is
+	// otherwise CloudWatch's query protocol at POST /).
+	if (r.Method == http.MethodGet || r.Method == http.MethodPost) && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
+		return call{fail: func(w http.ResponseWriter, e *awserr.Error) { http.Error(w, e.Message, e.Status) },
+			serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				if h.c.Console == nil {
+					http.Error(w, "This replica follows the leader; the leading replica serves the console.", http.StatusServiceUnavailable)
+					return
+				}
+				h.c.Console.ServeHTTP(w, r)
+			}}
 	}
 	if r.Method == http.MethodPost && !isS3Post(r) {
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/endpoints/"); ok {

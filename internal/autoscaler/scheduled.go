@@ -228,3 +228,21 @@ func (s *Service) fire(ctx context.Context, t *Target, a *ScheduledAction, now t
 		s.startActivity(ctx, t, t.MaxCapacity, current, fmt.Sprintf("maximum capacity was set to %d", t.MaxCapacity), "", false)
 	}
 }
+
+// NextRun is when the action runs next after t: its schedule's next time
+// within its StartTime and EndTime; false when it will not run again (or
+// its schedule cannot be read).
+func (a *ScheduledAction) NextRun(t time.Time) (time.Time, bool) {
+	s, err := a.parse()
+	if err != nil {
+		return time.Time{}, false
+	}
+	if a.StartTime != nil && t.Before(*a.StartTime) {
+		t = a.StartTime.Add(-time.Nanosecond)
+	}
+	next, ok := s.Next(t)
+	if !ok || a.EndTime != nil && next.After(*a.EndTime) {
+		return time.Time{}, false
+	}
+	return next, true
+}

@@ -1,0 +1,498 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/autoscaler"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+)
+
+// Snapshot is what a live endpoint page draws: every chart over one time
+// range, and the events on the same axis. Times are Unix milliseconds on
+// ebb's clock; the range is [Start, End), End the end of the present
+// period (so that a snapshot changes only when something in it does).
+type Snapshot struct {
+	End      int64        `json:"end"`
+	Start    int64        `json:"start"`
+	Status   string       `json:"status"`
+	Variants []variantNow `json:"variants"`
+	Charts   []Chart      `json:"charts"`
+	Events   []Event      `json:"events"`
+	Alarms   []alarmNow   `json:"alarms"`
+}
+
+type variantNow struct {
+	Name    string  `json:"name"`
+	Current int     `json:"current"`
+	Desired int     `json:"desired"`
+	Weight  float64 `json:"weight"`
+}
+
+// Chart is one chart: series over shared times, and horizontal lines
+// (targets, alarm thresholds, step bounds).
+type Chart struct {
+	ID     string   `json:"id"`
+	Title  string   `json:"title"`
+	Unit   string   `json:"unit"`
+	Times  []int64  `json:"times"` // ms
+	Series []Series `json:"series"`
+	Lines  []Line   `json:"lines,omitempty"`
+}
+
+// Series is a line of a chart; nil values are periods without data.
+type Series struct {
+	Label  string     `json:"label"`
+	Values []*float64 `json:"values"`
+	Step   bool       `json:"step,omitempty"`
+}
+
+// Line is a constant: a target value or a threshold.
+type Line struct {
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
+	Kind  string  `json:"kind"` // target, high, low, step
+}
+
+// Event is a scaling activity (or not-scaled decision) or an alarm's state
+// change.
+type Event struct {
+	Time    int64  `json:"time"`
+	Kind    string `json:"kind"` // scaling, not-scaled, alarm
+	Variant string `json:"variant,omitempty"`
+	Title   string `json:"title"`
+	Cause   string `json:"cause,omitempty"`
+	Status  string `json:"status,omitempty"`
+	State   string `json:"state,omitempty"` // an alarm's new state
+}
+
+type alarmNow struct {
+	Name      string  `json:"name"`
+	State     string  `json:"state"`
+	Reason    string  `json:"reason"`
+	Metric    string  `json:"metric"`
+	Condition string  `json:"condition"`
+	Threshold float64 `json:"threshold"`
+	Updated   int64   `json:"updated"`
+}
+
+// rangeOf is a live page's time range and the period its charts use.
+func rangeOf(s string) (time.Duration, time.Duration) {
+	switch s {
+	case "1h":
+		return time.Hour, time.Minute
+	case "3h":
+		return 3 * time.Hour, time.Minute
+	case "1d":
+		return 24 * time.Hour, 5 * time.Minute
+	}
+	return 15 * time.Minute, time.Minute
+}
+
+// Snapshot reads an endpoint's charts and events over the span before now.
+func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, error) {
+	ep, err := h.o.Endpoints.DescribeEndpoint(ctx, name)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	length, period := rangeOf(span)
+	now := h.o.Clock.Now()
+	start := now.Add(-length).Truncate(period)
+	s := Snapshot{End: now.Truncate(period).Add(period).UnixMilli(), Start: start.UnixMilli(), Status: ep.Status,
+		Variants: []variantNow{}, Events: []Event{}, Alarms: []alarmNow{}}
+	grid := metricquery.Grid(start, now, period, now)
+	times := make([]int64, len(grid))
+	for i, t := range grid {
+		times[i] = t.UnixMilli()
+	}
+	chart := func(id, title, unit string) *Chart {
+		s.Charts = append(s.Charts, Chart{ID: id, Title: title, Unit: unit, Times: times, Series: []Series{}})
+		return &s.Charts[len(s.Charts)-1]
+	}
+	instances := chart("instances", "Instances", "count")
+	policy := []Chart{}
+	alarmNames := map[string]bool{}
+	for _, v := range ep.Variants {
+		s.Variants = append(s.Variants, variantNow{Name: v.Name, Current: v.CurrentCount, Desired: v.DesiredCount, Weight: v.CurrentWeight})
+		id := variantResource(name, v.Name)
+		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", id, autoscaler.Dimension, true)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		desired, current := instanceSteps(acts, grid, period, now, v)
+		prefix := ""
+		if len(ep.Variants) > 1 {
+			prefix = v.Name + " "
+		}
+		instances.Series = append(instances.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
+			Series{Label: prefix + "in service", Values: current, Step: true})
+		for _, a := range acts {
+			if a.StartTime.Before(start) {
+				break // newest first
+			}
+			e := Event{Time: a.StartTime.UnixMilli(), Kind: "scaling", Variant: v.Name, Title: a.Description, Cause: a.Cause, Status: a.StatusCode}
+			if len(a.NotScaledReasons) > 0 {
+				e.Kind = "not-scaled"
+				var why []string
+				for _, r := range a.NotScaledReasons {
+					why = append(why, r.Code)
+				}
+				e.Title += " Not scaled: " + strings.Join(why, ", ") + "."
+			}
+			s.Events = append(s.Events, e)
+		}
+		for _, p := range h.o.Scaling.Policies("sagemaker", nil, id, "") {
+			for _, a := range h.policyAlarms(p) {
+				alarmNames[a.AlarmName] = true
+			}
+			c, err := h.policyChart(p, v.Name, prefix, start, now, times)
+			if err != nil {
+				return Snapshot{}, err
+			}
+			policy = append(policy, c)
+		}
+	}
+	s.Charts = append(s.Charts, policy...)
+	dims := func(variant string) []metrics.Dimension {
+		d := []metrics.Dimension{{Name: "EndpointName", Value: name}}
+		if variant != "" {
+			d = append(d, metrics.Dimension{Name: "VariantName", Value: variant})
+		}
+		return d
+	}
+	type stat struct{ ns, metric, stat, label string }
+	add := func(c *Chart, scale float64, stats ...stat) error {
+		for _, v := range ep.Variants {
+			for _, st := range stats {
+				vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: st.ns, MetricName: st.metric, Dimensions: dims(v.Name)}, Period: period, Stat: st.stat}, start, now, grid, scale)
+				if err != nil {
+					return err
+				}
+				if vals != nil {
+					label := st.label
+					if len(ep.Variants) > 1 {
+						label = v.Name + " " + label
+					}
+					c.Series = append(c.Series, Series{Label: label, Values: vals})
+				}
+			}
+		}
+		return nil
+	}
+	const sm, host = "AWS/SageMaker", "/aws/sagemaker/Endpoints"
+	for _, c := range []struct {
+		id, title, unit string
+		scale           float64
+		stats           []stat
+	}{
+		{"invocations", "Invocations", "per period", 1, []stat{{sm, "Invocations", "Sum", "invocations"}, {sm, "Invocation5XXErrors", "Sum", "5XX errors"}, {sm, "Invocation4XXErrors", "Sum", "4XX errors"}}},
+		{"latency", "ModelLatency", "ms", 0.001, []stat{{sm, "ModelLatency", "p50", "p50"}, {sm, "ModelLatency", "p99", "p99"}}},
+		{"utilization", "Utilization", "%", 1, []stat{{host, "CPUUtilization", "Average", "CPU"}, {host, "MemoryUtilization", "Average", "memory"},
+			{host, "GPUUtilization", "Average", "GPU"}, {host, "GPUMemoryUtilization", "Average", "GPU memory"}}},
+	} {
+		ch := Chart{ID: c.id, Title: c.title, Unit: c.unit, Times: times, Series: []Series{}}
+		if err := add(&ch, c.scale, c.stats...); err != nil {
+			return Snapshot{}, err
+		}
+		if len(ch.Series) > 0 || c.id != "utilization" {
+			s.Charts = append(s.Charts, ch)
+		}
+	}
+	if len(ep.AsyncConfig) > 0 {
+		ch := Chart{ID: "async", Title: "Async queue", Unit: "requests / s", Times: times}
+		for _, st := range []stat{{sm, "ApproximateBacklogSize", "Average", "backlog (requests)"}, {sm, "ApproximateAgeOfOldestRequest", "Maximum", "oldest request (s)"}} {
+			vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: st.ns, MetricName: st.metric, Dimensions: dims("")}, Period: period, Stat: st.stat}, start, now, grid, 1)
+			if err != nil {
+				return Snapshot{}, err
+			}
+			ch.Series = append(ch.Series, Series{Label: st.label, Values: orEmpty(vals, len(grid))})
+		}
+		s.Charts = append(s.Charts, ch)
+	}
+
+	// Alarms: the policies' and any other on this endpoint's metrics.
+	for _, a := range h.o.Alarms.Describe(monitor.Filter{}) {
+		if !alarmNames[a.AlarmName] && !slices.ContainsFunc(a.Dimensions, func(d metrics.Dimension) bool { return d.Name == "EndpointName" && d.Value == name }) {
+			continue
+		}
+		s.Alarms = append(s.Alarms, alarmNow{Name: a.AlarmName, State: string(a.StateValue), Reason: a.StateReason, Metric: alarmMetric(a),
+			Condition: a.ComparisonOperator, Threshold: a.Threshold, Updated: a.StateUpdatedTimestamp.UnixMilli()})
+		hist, err := h.o.Alarms.History(ctx, a.AlarmName, "StateUpdate", start, now.Add(time.Second))
+		if err != nil {
+			return Snapshot{}, err
+		}
+		for _, it := range hist {
+			s.Events = append(s.Events, Event{Time: it.Timestamp.UnixMilli(), Kind: "alarm", Title: a.AlarmName, Cause: it.Summary, State: newState(it.Data)})
+		}
+	}
+	slices.SortStableFunc(s.Events, func(a, b Event) int { return int(b.Time - a.Time) })
+	return s, nil
+}
+
+// instanceSteps are a variant's desired and in-service instance counts at
+// the end of each period of the grid, from its scaling activities (newest
+// first): an activity sets the desired count when it starts and the count
+// in service when it ends successfully. Before the first activity the
+// counts are the one it started from; the present period ends with the
+// endpoint's state now. (A change made by hand, not by Application Auto
+// Scaling, shows from the present period only.)
+func instanceSteps(acts []autoscaler.Activity, grid []time.Time, period time.Duration, now time.Time, v hosting.VariantView) (desired, current []*float64) {
+	desired, current = make([]*float64, len(grid)), make([]*float64, len(grid))
+	var changes []autoscaler.Activity
+	for _, a := range acts {
+		if len(a.NotScaledReasons) == 0 && a.Desired > 0 && strings.HasPrefix(a.Description, "Setting desired") {
+			changes = append(changes, a)
+		}
+	}
+	slices.Reverse(changes) // oldest first
+	at := func(t time.Time, ended bool) float64 {
+		n := float64(v.DesiredCount)
+		if ended {
+			n = float64(v.CurrentCount)
+		}
+		if len(changes) > 0 {
+			n = float64(changes[0].From)
+		}
+		for _, a := range changes {
+			switch {
+			case !ended && !a.StartTime.After(t):
+				n = float64(a.Desired)
+			case ended && a.StatusCode == autoscaler.StatusSuccessful && a.EndTime != nil && !a.EndTime.After(t):
+				n = float64(a.Desired)
+			}
+		}
+		return n
+	}
+	for i, t := range grid {
+		if t = t.Add(period); t.After(now) {
+			t = now
+		}
+		d, c := at(t, false), at(t, true)
+		desired[i], current[i] = &d, &c
+	}
+	if n := len(grid); n > 0 {
+		d, c := float64(v.DesiredCount), float64(v.CurrentCount)
+		desired[n-1], current[n-1] = &d, &c
+	}
+	return desired, current
+}
+
+// policyChart draws a policy's metric as its alarms read it, with the
+// target value and the alarms' thresholds (a target-tracking policy) or
+// each alarm's threshold and step bounds (a step policy).
+func (h *Handler) policyChart(p autoscaler.PolicyView, variant, prefix string, start, now time.Time, times []int64) (Chart, error) {
+	c := Chart{ID: "policy-" + variant + "-" + p.Name, Title: prefix + "Policy " + p.Name, Times: times, Series: []Series{}}
+	alarms := h.policyAlarms(p)
+	if p.TT != nil {
+		c.Lines = append(c.Lines, Line{Label: "target", Value: p.TT.TargetValue, Kind: "target"})
+	}
+	for i, a := range alarms {
+		if i == 0 || p.TT == nil {
+			vals, err := h.alarmSeries(a, start, now, times)
+			if err != nil {
+				return c, err
+			}
+			c.Series = append(c.Series, Series{Label: alarmMetric(a), Values: vals})
+		}
+		kind := "high"
+		if strings.HasPrefix(a.ComparisonOperator, "Less") {
+			kind = "low"
+		}
+		c.Lines = append(c.Lines, Line{Label: a.AlarmName, Value: a.Threshold, Kind: kind})
+		if p.Step != nil {
+			for _, st := range p.Step.Steps {
+				for _, b := range []*float64{st.Lower, st.Upper} {
+					if b != nil && *b != 0 && !slices.ContainsFunc(c.Lines, func(l Line) bool { return l.Value == a.Threshold+*b }) {
+						c.Lines = append(c.Lines, Line{Label: fmt.Sprintf("step %+d", st.Adjustment), Value: a.Threshold + *b, Kind: "step"})
+					}
+				}
+			}
+		}
+	}
+	if len(c.Series) == 0 {
+		c.Series = append(c.Series, Series{Label: "no alarm yet", Values: make([]*float64, len(times))})
+	}
+	return c, nil
+}
+
+// policyAlarms are the alarms that run a policy: a target-tracking
+// policy's own, or those whose actions name a step policy.
+func (h *Handler) policyAlarms(p autoscaler.PolicyView) []monitor.MetricAlarm {
+	if p.TT != nil {
+		return h.o.Alarms.Describe(monitor.Filter{Names: []string{p.TT.AlarmHigh, p.TT.AlarmLow}})
+	}
+	var out []monitor.MetricAlarm
+	for _, a := range h.o.Alarms.Describe(monitor.Filter{}) {
+		if slices.Contains(a.AlarmActions, p.ARN) || slices.Contains(a.OKActions, p.ARN) || slices.Contains(a.InsufficientDataActions, p.ARN) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// alarmSeries reads an alarm's metric (or metric math) at its own period,
+// placed on the chart's times (the nearest period at or before each).
+func (h *Handler) alarmSeries(a monitor.MetricAlarm, start, now time.Time, times []int64) ([]*float64, error) {
+	queries := a.Queries
+	if len(queries) == 0 {
+		stat := a.Statistic
+		if stat == "" {
+			stat = a.ExtendedStatistic
+		}
+		queries = []metricquery.Query{{ID: "m", ReturnData: true, MetricStat: &metricquery.MetricStat{
+			Series: metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions},
+			Period: time.Duration(a.Period) * time.Second, Stat: stat, Unit: a.Unit}}}
+	}
+	res, err := metricquery.Run(h.o.Metrics, queries, start, now, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*float64, len(times))
+	for _, r := range res {
+		if !r.ReturnData {
+			continue
+		}
+		j := 0
+		for i, t := range times {
+			// The last point at or before t within one chart step.
+			for j+1 < len(r.Timestamps) && r.Timestamps[j+1].UnixMilli() <= t {
+				j++
+			}
+			if j < len(r.Timestamps) && r.Timestamps[j].UnixMilli() <= t && !math.IsNaN(r.Values[j]) {
+				v := r.Values[j]
+				out[i] = &v
+			}
+		}
+	}
+	return out, nil
+}
+
+// read reads one statistic on the grid, scaled; nil when it has no data
+// at all (a metric the endpoint does not publish).
+func (h *Handler) read(ms metricquery.MetricStat, start, now time.Time, grid []time.Time, scale float64) ([]*float64, error) {
+	dps, err := metricquery.Read(h.o.Metrics, ms, nil, start, now, now)
+	if err != nil || len(dps) == 0 {
+		return nil, err
+	}
+	out := make([]*float64, len(grid))
+	j := 0
+	for i, t := range grid {
+		for j < len(dps) && dps[j].Timestamp.Before(t) {
+			j++
+		}
+		if j < len(dps) && dps[j].Timestamp.Equal(t) {
+			v := dps[j].Value * scale
+			out[i] = &v
+		}
+	}
+	return out, nil
+}
+
+func orEmpty(v []*float64, n int) []*float64 {
+	if v == nil {
+		return make([]*float64, n)
+	}
+	return v
+}
+
+// alarmMetric names what an alarm watches.
+func alarmMetric(a monitor.MetricAlarm) string {
+	if len(a.Queries) > 0 {
+		for _, q := range a.Queries {
+			if q.ReturnData {
+				if q.Expression != "" {
+					return q.Expression
+				}
+				if q.MetricStat != nil {
+					return q.MetricStat.Series.MetricName + " (" + q.MetricStat.Stat + ")"
+				}
+			}
+		}
+		return "metric math"
+	}
+	stat := a.Statistic
+	if stat == "" {
+		stat = a.ExtendedStatistic
+	}
+	return a.MetricName + " (" + stat + ")"
+}
+
+// newState is the state a StateUpdate history item's data moved to.
+func newState(data string) string {
+	var d struct{ NewState struct{ StateValue string } }
+	json.Unmarshal([]byte(data), &d)
+	return d.NewState.StateValue
+}
+
+// live streams an endpoint's snapshot as Server-Sent Events: one at once,
+// then one whenever it changes, checked every Refresh, and a comment every
+// 15 s so that a closed page is noticed (?once=1: one snapshot as JSON).
+func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
+	name, span := r.PathValue("name"), r.URL.Query().Get("range")
+	if r.URL.Query().Get("once") != "" {
+		s, err := h.Snapshot(r.Context(), name, span)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s)
+		return
+	}
+	h.stream(w, r, func() ([]byte, error) {
+		s, err := h.Snapshot(r.Context(), name, span)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(s)
+	})
+}
+
+// stream runs an event stream: next returns the data to send, sent when
+// it differs from the last, until the client goes away.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, next func() ([]byte, error)) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
+	tick := h.o.Wall.NewTicker(h.o.Refresh)
+	defer tick.Stop()
+	var last []byte
+	quiet := time.Duration(0)
+	for {
+		b, err := next()
+		if err != nil {
+			fmt.Fprintf(w, "event: failure\ndata: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			rc.Flush()
+			return
+		}
+		var msg []byte
+		switch {
+		case !bytes.Equal(b, last):
+			msg, last, quiet = append(append([]byte("data: "), b...), "\n\n"...), b, 0
+		case quiet >= 15*time.Second:
+			msg, quiet = []byte(": still here\n\n"), 0
+		default:
+			quiet += h.o.Refresh
+		}
+		if msg != nil {
+			if _, err := w.Write(msg); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C():
+		}
+	}
+}
