@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,7 +29,7 @@ type browser struct {
 	errors []string
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -65,7 +67,7 @@ func newBrowser(t *testing.T) *browser {
 }
 
 // run runs browser actions within d.
-func (b *browser) run(t *testing.T, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+func (b *browser) run(t testing.TB, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, d)
 	defer cancel()
@@ -75,7 +77,7 @@ func (b *browser) run(t *testing.T, d time.Duration, actions ...chromedp.Action[
 }
 
 // get runs one browser action that returns a value, within 30 s.
-func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+func get[T any](t testing.TB, b *browser, a chromedp.Action[T]) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
@@ -87,7 +89,7 @@ func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
 }
 
 // screenshot saves the whole page into dir and logs where.
-func (b *browser) screenshot(t *testing.T, dir, name string) {
+func (b *browser) screenshot(t testing.TB, dir, name string) {
 	t.Helper()
 	png := get(t, b, chromedp.FullScreenshot(100))
 	path := filepath.Join(dir, name+".png")
@@ -98,7 +100,7 @@ func (b *browser) screenshot(t *testing.T, dir, name string) {
 }
 
 // noErrors fails the test on any JavaScript error the pages reported.
-func (b *browser) noErrors(t *testing.T) {
+func (b *browser) noErrors(t testing.TB) {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -114,23 +116,29 @@ func (b *browser) forget() {
 	b.mu.Unlock()
 }
 
-// waitJS polls a JavaScript condition in the page until it holds.
-func (b *browser) waitJS(t *testing.T, d time.Duration, what, expr string) {
+// waitJS waits until a JavaScript condition holds in the page, polled in
+// the page every 20 ms (a condition that throws counts as false; a poll
+// that a navigation ends starts again in the new page).
+func (b *browser) waitJS(t testing.TB, d time.Duration, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for {
-		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
+	var err error
+	for left := d; left > 0; left = time.Until(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, left+5*time.Second)
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => { try { return !!(`+expr+`) } catch (e) { return false } })()`,
+			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(left)))
+		cancel()
+		if err == nil || errors.Is(err, chromedp.ErrPollingTimeout) {
+			break
 		}
-		if time.Now().After(deadline) {
-			html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML("main"))
-			b.mu.Lock()
-			errs := strings.Join(b.errors, "\n")
-			b.mu.Unlock()
-			t.Fatalf("the page did not show %s within %v (%v); browser errors:\n%s\npage:\n%s", what, d, err, errs, html)
-		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML("main"))
+		b.mu.Lock()
+		errs := strings.Join(b.errors, "\n")
+		b.mu.Unlock()
+		t.Fatalf("the page did not show %s within %v (%v); browser errors:\n%s\npage:\n%s", what, d, err, errs, html)
 	}
 }
 
@@ -323,4 +331,72 @@ func TestConsoleSignIn(t *testing.T) {
 	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site: %v %v", resp, err)
 	}
+}
+
+// BenchmarkConsole measures the console's pages with 100 endpoints, each
+// with a target-tracking policy (200 alarms) and a minute of traffic
+// behind its charts: the endpoints page and an endpoint page as HTML, an
+// endpoint's live snapshot (every chart, the timeline, the alarms) as
+// JSON, and in Chromium the whole load of an endpoint page until its
+// charts are drawn. It reports ms per page.
+func BenchmarkConsole(b *testing.B) {
+	s := startServer(b, b.TempDir(), "--time-scale", "60", "--instance-limit", "200")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	const n = 100
+	for i := range n {
+		deploy(b, sm, fmt.Sprintf("ep-%03d", i), "ebb example-model --work-ms 0", 1)
+	}
+	for i := range n {
+		name := fmt.Sprintf("ep-%03d", i)
+		waitInService(b, sm, name)
+		id := aws.String("endpoint/" + name + "/variant/AllTraffic")
+		if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
+			ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+			ResourceId: id, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(1e6),
+				PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := traffic(rt, "ep-042", 2)
+	time.Sleep(3 * time.Second) // three minutes of the 60-times clock: data in the charts
+	stop()
+
+	for _, page := range []struct{ name, path string }{
+		{"endpoints", "/console/"},
+		{"endpoint", "/console/endpoints/ep-042"},
+		{"snapshot", "/console/endpoints/ep-042/live?once=1"},
+		{"snapshot-1d", "/console/endpoints/ep-042/live?once=1&range=1d"},
+	} {
+		b.Run(page.name, func(b *testing.B) {
+			var bytes int
+			for b.Loop() {
+				resp, err := http.Get(s.URL + page.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("%s: %d %v", page.path, resp.StatusCode, err)
+				}
+				bytes = len(body)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
+			b.ReportMetric(float64(bytes), "bytes")
+		})
+	}
+	b.Run("browser", func(b *testing.B) {
+		br := newBrowser(b)
+		for b.Loop() {
+			br.run(b, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/ep-042"))
+			br.waitJS(b, 30*time.Second, "the charts", `document.querySelectorAll("#charts canvas").length >= 4 && document.getElementById("live-state").textContent.startsWith("live")`)
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
+		br.noErrors(b)
+	})
 }

@@ -1,0 +1,184 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/autoscaler"
+	"github.com/ebbscale/ebb/internal/clock"
+	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/store"
+)
+
+// Small stand-ins for the services (the end-to-end tests run the real
+// ones): one endpoint, no policies, no alarms.
+type endpoints struct{}
+
+func (endpoints) ListEndpoints(context.Context, hosting.ListQuery) ([]hosting.EndpointView, string, error) {
+	return []hosting.EndpointView{{Name: "shop", Status: "InService"}}, "", nil
+}
+
+func (endpoints) DescribeEndpoint(_ context.Context, name string) (hosting.EndpointView, error) {
+	if name != "shop" {
+		return hosting.EndpointView{}, hosting.ErrNotFound
+	}
+	return hosting.EndpointView{Name: "shop", Status: "InService", Variants: []hosting.VariantView{{Name: "AllTraffic", CurrentCount: 2, DesiredCount: 2}}}, nil
+}
+
+type scalingStub struct{}
+
+func (scalingStub) Targets(string, []string, string) []autoscaler.Target { return nil }
+func (scalingStub) Policies(string, []string, string, string) []autoscaler.PolicyView {
+	return nil
+}
+func (scalingStub) Scheduled(string, []string, string, string) []autoscaler.ScheduledView {
+	return nil
+}
+func (scalingStub) Activities(context.Context, string, string, string, bool) ([]autoscaler.Activity, error) {
+	return nil, nil
+}
+
+type alarmsStub struct{}
+
+func (alarmsStub) Describe(monitor.Filter) []monitor.MetricAlarm { return nil }
+func (alarmsStub) History(context.Context, string, string, time.Time, time.Time) ([]store.HistoryItem, error) {
+	return nil, nil
+}
+
+func newConsole(t *testing.T, creds map[string]string, wall clock.Clock) *Handler {
+	ms, err := metrics.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(Options{Endpoints: endpoints{}, Scaling: scalingStub{}, Alarms: alarmsStub{}, Metrics: ms, Wall: wall, Credentials: creds})
+}
+
+func get(h http.Handler, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestSignIn: a wrong secret is refused; the right one gets a session
+// cookie (HttpOnly, SameSite=Strict, the console's path) that opens the
+// pages until it expires; a cookie changed in any part opens nothing.
+func TestSignIn(t *testing.T) {
+	wall := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	h := newConsole(t, map[string]string{"AKID": "secret"}, wall)
+	if rec := get(h, "/console/endpoints/shop"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/login?next=%2Fconsole%2Fendpoints%2Fshop" {
+		t.Fatalf("no session: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+	if rec := get(h, "/console/static/console.js"); rec.Code != http.StatusOK {
+		t.Fatalf("assets need no session: %d", rec.Code)
+	}
+	login := func(secret, next string) *httptest.ResponseRecorder {
+		form := url.Values{"access_key": {"AKID"}, "secret_key": {secret}, "next": {next}}
+		req := httptest.NewRequest(http.MethodPost, "/console/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := login("wrong", "/console/"); rec.Code != http.StatusUnauthorized || len(rec.Result().Cookies()) != 0 {
+		t.Fatalf("wrong secret: %d, cookies %v", rec.Code, rec.Result().Cookies())
+	}
+	rec := login("secret", "https://evil.example/")
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/" {
+		t.Fatalf("sign-in: %d to %q (a redirect off the console must not be followed)", rec.Code, rec.Header().Get("Location"))
+	}
+	cookie := rec.Result().Cookies()[0]
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/console/" {
+		t.Fatalf("cookie %+v", cookie)
+	}
+	if rec := get(h, "/console/endpoints/shop", cookie); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "Sign out") {
+		t.Fatalf("with the session: %d", rec.Code)
+	}
+	parts := strings.Split(cookie.Value, ".")
+	for _, forged := range []string{
+		parts[0] + "x." + parts[1] + "." + parts[2],          // another key
+		parts[0] + "." + parts[1] + "9." + parts[2],          // a later expiry
+		parts[0] + "." + parts[1] + "." + parts[2][1:] + "0", // another MAC
+	} {
+		if rec := get(h, "/console/", &http.Cookie{Name: cookieName, Value: forged}); rec.Code != http.StatusSeeOther {
+			t.Errorf("forged cookie %q: %d", forged, rec.Code)
+		}
+	}
+	wall.Advance(sessionLength)
+	if rec := get(h, "/console/", cookie); rec.Code != http.StatusSeeOther {
+		t.Fatalf("expired session: %d", rec.Code)
+	}
+}
+
+// TestOpenConsole: without credentials there is no sign-in (the API's
+// admission keeps the console to loopback), and pages carry a strict
+// content security policy.
+func TestOpenConsole(t *testing.T) {
+	h := newConsole(t, nil, nil)
+	rec := get(h, "/console/")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `data-name="shop"`) {
+		t.Fatalf("endpoints: %d\n%s", rec.Code, rec.Body)
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	if rec := get(h, "/console/endpoints/nope"); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown endpoint: %d", rec.Code)
+	}
+	if rec := get(h, "/console/endpoints/shop/live?once=1"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"id":"instances"`) {
+		t.Fatalf("snapshot: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestInstanceSteps: desired follows an activity from its start, in
+// service from its successful end; before the first, the count it
+// started from; the present period ends with the endpoint's state.
+func TestInstanceSteps(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	end := t0.Add(5*time.Minute + 30*time.Second)
+	acts := []autoscaler.Activity{ // newest first
+		{Description: "Setting desired instance count to 3.", From: 1, Desired: 3, StartTime: t0.Add(2*time.Minute + 10*time.Second), EndTime: &end, StatusCode: autoscaler.StatusSuccessful},
+		{Description: "Attempting to scale", From: 1, Desired: 1, StartTime: t0.Add(time.Minute), StatusCode: autoscaler.StatusFailed, NotScaledReasons: []autoscaler.NotScaledReason{{Code: "AlreadyAtMaxCapacity"}}},
+	}
+	var grid []time.Time
+	for i := range 8 {
+		grid = append(grid, t0.Add(time.Duration(i)*time.Minute))
+	}
+	now := t0.Add(7*time.Minute + 20*time.Second)
+	desired, current := instanceSteps(acts, grid, time.Minute, now, hosting.VariantView{DesiredCount: 3, CurrentCount: 3})
+	var d, c []float64
+	for i := range grid {
+		d, c = append(d, *desired[i]), append(c, *current[i])
+	}
+	wantD, wantC := []float64{1, 1, 3, 3, 3, 3, 3, 3}, []float64{1, 1, 1, 1, 1, 3, 3, 3}
+	for i := range grid {
+		if d[i] != wantD[i] || c[i] != wantC[i] {
+			t.Fatalf("desired %v, in service %v; want %v, %v", d, c, wantD, wantC)
+		}
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/endpoints/x?range=1h": "/console/endpoints/x?range=1h",
+		"":                              "/console/",
+		"https://evil.example/":         "/console/",
+		"//evil.example/console/":       "/console/",
+		"/metrics":                      "/console/",
+		"/console/\r\nSet-Cookie: x":    "/console/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
