@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/chromedp/chromedp"
 )
 
@@ -183,6 +185,29 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A step policy on the other endpoint, run by an alarm of its own.
+	searchID := aws.String("endpoint/search/variant/AllTraffic")
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: searchID,
+		ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	stepPolicy, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("steps"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: searchID, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeStepScaling,
+		StepScalingPolicyConfiguration: &aastypes.StepScalingPolicyConfiguration{AdjustmentType: aastypes.AdjustmentTypeChangeInCapacity, Cooldown: aws.Int32(60),
+			MetricAggregationType: aastypes.MetricAggregationTypeAverage, StepAdjustments: []aastypes.StepAdjustment{
+				{MetricIntervalLowerBound: aws.Float64(0), MetricIntervalUpperBound: aws.Float64(500), ScalingAdjustment: aws.Int32(1)},
+				{MetricIntervalLowerBound: aws.Float64(500), ScalingAdjustment: aws.Int32(2)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.cloudWatchClients()["cbor"].PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("search-busy"),
+		Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(60),
+		Dimensions:        []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("search")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
+		EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1000), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+		AlarmActions: []string{aws.ToString(stepPolicy.PolicyARN)}}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The endpoints page, filtered as one types.
 	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/"), chromedp.WaitVisible(`#endpoints`))
 	b.waitJS(t, 10*time.Second, "both endpoints", `document.querySelectorAll("#endpoints tbody tr").length === 2 && document.querySelector('#endpoints tr[data-name="shop"]').textContent.includes("invocations")`)
@@ -211,6 +236,16 @@ func TestConsole(t *testing.T) {
 	// Another time range reconnects and draws again.
 	b.run(t, 10*time.Second, chromedp.Click(`button[data-range="1h"]`))
 	b.waitJS(t, 20*time.Second, "the 1 h range", `document.getElementById("chart-instances")?.dataset.points === "60" || document.getElementById("chart-instances")?.dataset.points === "61"`)
+
+	// The step policy: its steps as metric ranges, drawn against its alarm.
+	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/search"), chromedp.WaitVisible(`table.steps`))
+	b.waitJS(t, 20*time.Second, "the steps against the alarm's threshold", `(() => {
+		const rows = [...document.querySelectorAll("table.steps tbody tr")].map(r => [...r.cells].map(c => c.textContent.trim()).join(" "));
+		const lines = JSON.parse(document.querySelector('[id="chart-policy-AllTraffic-steps"]').dataset.lines);
+		return rows.length === 2 && rows[0].includes("1000 1500 +1") && rows[1].includes("1500 +∞ +2") &&
+			lines.some(l => l.kind === "high" && l.value === 1000) && lines.some(l => l.kind === "step" && l.value === 1500);
+	})()`)
+	b.screenshot(t, shots, "endpoint-steps")
 
 	// Instance logs, tailed.
 	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/shop/logs"), chromedp.WaitVisible(`#log`))

@@ -313,7 +313,7 @@ func (h *Handler) policyChart(p autoscaler.PolicyView, variant, prefix string, s
 			for _, st := range p.Step.Steps {
 				for _, b := range []*float64{st.Lower, st.Upper} {
 					if b != nil && *b != 0 && !slices.ContainsFunc(c.Lines, func(l Line) bool { return l.Value == a.Threshold+*b }) {
-						c.Lines = append(c.Lines, Line{Label: fmt.Sprintf("step %+d", st.Adjustment), Value: a.Threshold + *b, Kind: "step"})
+						c.Lines = append(c.Lines, Line{Label: "step bound", Value: a.Threshold + *b, Kind: "step"})
 					}
 				}
 			}
@@ -332,7 +332,7 @@ func (h *Handler) policyAlarms(p autoscaler.PolicyView) []monitor.MetricAlarm {
 		return h.o.Alarms.Describe(monitor.Filter{Names: []string{p.TT.AlarmHigh, p.TT.AlarmLow}})
 	}
 	var out []monitor.MetricAlarm
-	for _, a := range h.o.Alarms.Describe(monitor.Filter{}) {
+	for _, a := range h.o.Alarms.Describe(monitor.Filter{ActionPrefix: p.ARN}) {
 		if slices.Contains(a.AlarmActions, p.ARN) || slices.Contains(a.OKActions, p.ARN) || slices.Contains(a.InsufficientDataActions, p.ARN) {
 			out = append(out, a)
 		}

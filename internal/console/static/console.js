@@ -144,6 +144,7 @@ function endpointPage() {
       entry.plot.setData(data);
       entry.figure.dataset.summary = JSON.stringify(summary);
       entry.figure.dataset.points = String(c.times.length);
+      entry.figure.dataset.lines = JSON.stringify(c.lines || []);
     }
     for (const [id, c] of charts) if (!seen.has(id)) { c.plot.destroy(); c.figure.remove(); charts.delete(id); }
 
