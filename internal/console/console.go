@@ -98,7 +98,7 @@ func New(o Options) *Handler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{o: o, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{"when": h.when, "join": strings.Join, "pct": func(f float64) string { return trimFloat(f * 100) }, "num": trimFloat}
+	funcs := template.FuncMap{"when": h.when, "join": strings.Join, "num": trimFloat}
 	for _, page := range []string{"endpoints", "endpoint", "logs", "report", "login"} {
 		h.pages[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html"))
 	}
