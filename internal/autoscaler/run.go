@@ -489,10 +489,14 @@ func (s *Service) saveActivity(a *Activity) {
 	}
 }
 
-// flushActivities stores the changed activities in one write: an activity
-// is written up to three times in a round (Pending, InProgress, done), and
-// with PostgreSQL each write was a round trip. applyPending flushes before
-// it asks hosting for a change, so an activity is always stored before the
+// batchBytes is about how many bytes of activity documents one write
+// holds.
+const batchBytes = 1 << 20
+
+// flushActivities stores the changed activities in a few writes (batches
+// of about batchBytes): an activity is written up to three times in a
+// round (Pending, InProgress, done), and with PostgreSQL each write was a
+// round trip. applyPending flushes before it asks hosting for a change, so an activity is always stored before the
 // capacity change it records, and again after, ending every pass of Run;
 // Activities flushes before it reads. What a failed write holds stays for
 // the next flush. Callers hold s.mu.
@@ -500,12 +504,28 @@ func (s *Service) flushActivities(ctx context.Context) {
 	if len(s.unsaved) == 0 {
 		return
 	}
-	docs := make([]store.ActivityDoc, len(s.unsaved))
-	for i, a := range s.unsaved {
-		b := a.appendJSON(make([]byte, 0, 512))
-		docs[i] = store.ActivityDoc{ID: a.ActivityID, Target: a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension, Start: a.StartTime, Doc: b}
+	// The documents are written in batches of about a MiB, whose arrays
+	// are kept from flush to flush (a store keeps no bytes it was given).
+	docs, buf := s.activityDocs[:0], s.activityBuf[:0]
+	var err error
+	write := func() {
+		if len(docs) > 0 && err == nil {
+			err = s.o.Store.PutActivities(ctx, docs)
+		}
+		clear(docs) // an array that buf outgrew is not kept
+		docs, buf = docs[:0], buf[:0]
 	}
-	err := s.o.Store.PutActivities(ctx, docs)
+	for _, a := range s.unsaved {
+		if len(buf) >= batchBytes {
+			write()
+		}
+		start := len(buf)
+		buf = a.appendJSON(buf)
+		docs = append(docs, store.ActivityDoc{ID: a.ActivityID, Target: a.ServiceNamespace + "|" + a.ResourceID + "|" + a.ScalableDimension, Start: a.StartTime,
+			Doc: buf[start:len(buf):len(buf)]})
+	}
+	write()
+	s.activityDocs, s.activityBuf = docs, buf
 	store.Report(s.log, "autoscaler", "save activities", err)
 	if err == nil {
 		for _, a := range s.unsaved {

@@ -113,6 +113,9 @@ type Service struct {
 	// unsaved are the activities changed since the last flushActivities,
 	// each once, in the order they first changed.
 	unsaved []*Activity
+	// activityDocs and activityBuf are flushActivities' arrays, kept.
+	activityDocs []store.ActivityDoc
+	activityBuf  []byte
 
 	// queue holds the alarm actions delivered and not yet decided, in
 	// order. It is unbounded: a round of 10,000 targets delivers tens of

@@ -31,25 +31,44 @@ func (m *Monitor) Run(ctx context.Context) {
 	})
 }
 
+// stateBatchBytes is about how many bytes of alarm state documents
+// EvaluateAll writes at once.
+const stateBatchBytes = 1 << 20
+
 // EvaluateAll evaluates every alarm that is due at now, and repeats the
 // Auto Scaling actions of alarms that stay in their state.
 func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 	defer m.deliver(ctx) // after the lock is released
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// The states that changed are written at once, with the round's
-	// history: thousands of alarms change in a busy round.
-	var states []store.Doc
-	for _, a := range m.evaluationOrder() {
-		if m.evaluate(ctx, a, now) {
-			states = append(states, m.stateDoc(a))
+	// The states that changed are written in batches of about a MiB of
+	// documents, before the round's history: thousands of alarms change
+	// in a busy round. The batch's arrays are kept from round to round (a
+	// store keeps no bytes it was given), which spares the collector a
+	// busy round's worth of documents.
+	states, docs := m.states[:0], m.docs[:0]
+	write := func() {
+		if len(states) == 0 {
+			return
 		}
-	}
-	if len(states) > 0 {
 		if err := m.store.Upsert(ctx, kindAlarmState, states); err != nil {
 			m.log.Error("persisting alarm states", "alarms", len(states), "err", err)
 		}
+		clear(states) // an array that docs outgrew is not kept
+		states, docs = states[:0], docs[:0]
 	}
+	for _, a := range m.evaluationOrder() {
+		if m.evaluate(ctx, a, now) {
+			if len(docs) >= stateBatchBytes {
+				write()
+			}
+			start := len(docs)
+			docs = appendStateDoc(docs, a)
+			states = append(states, store.Doc{Name: a.AlarmName, Created: now, Doc: docs[start:len(docs):len(docs)]})
+		}
+	}
+	write()
+	m.states, m.docs = states, docs
 	m.flushHistory(ctx)
 }
 

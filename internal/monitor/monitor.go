@@ -150,6 +150,9 @@ type Monitor struct {
 	order   []*MetricAlarm
 	pending []store.HistoryItem     // written together by flushHistory
 	outbox  []delivery              // actions to deliver once mu is released
+	spare   []delivery              // an outbox's array, delivered, for the next
+	states  []store.Doc             // a round's changed states (see EvaluateAll)
+	docs    []byte                  // their documents
 	scratch []alarm.Point           // the evaluation range being read (see points)
 	read    []metricquery.Datapoint // its datapoints, as read
 	last    lastRead                // what read holds
@@ -231,11 +234,16 @@ func (m *Monitor) saveState(ctx context.Context, a *MetricAlarm) error {
 	return m.store.Upsert(ctx, kindAlarmState, []store.Doc{m.stateDoc(a)})
 }
 
-// stateDoc is an alarm's state as stored: storedState, written by hand as
-// encoding/json writes it (TestStateDocAsEncodingJSON), since a busy round
-// stores thousands.
+// stateDoc is an alarm's state as stored.
 func (m *Monitor) stateDoc(a *MetricAlarm) store.Doc {
-	b := make([]byte, 0, 200+len(a.AlarmName)+len(a.StateReason)+len(a.StateReasonData)*5/4)
+	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: appendStateDoc(nil, a)}
+}
+
+// appendStateDoc appends an alarm's state document, storedState, written by
+// hand as encoding/json writes it (TestStateDocAsEncodingJSON), since a
+// busy round stores thousands.
+func appendStateDoc(b []byte, a *MetricAlarm) []byte {
+	b = slices.Grow(b, 200+len(a.AlarmName)+len(a.StateReason)+len(a.StateReasonData)*5/4)
 	b = jsonappend.String(append(b, `{"Name":`...), a.AlarmName)
 	b = jsonappend.String(jsonappend.Field(b, "StateValue"), string(a.StateValue))
 	b = jsonappend.String(jsonappend.Field(b, "StateReason"), a.StateReason)
@@ -243,7 +251,7 @@ func (m *Monitor) stateDoc(a *MetricAlarm) store.Doc {
 	b = jsonappend.Time(jsonappend.Field(b, "StateUpdatedTimestamp"), a.StateUpdatedTimestamp)
 	b = jsonappend.Time(jsonappend.Field(b, "StateTransitionedTimestamp"), a.StateTransitionedTimestamp)
 	b = jsonappend.Time(jsonappend.Field(b, "LastActions"), a.LastActions)
-	return store.Doc{Name: a.AlarmName, Created: m.clock.Now(), Doc: append(b, '}')}
+	return append(b, '}')
 }
 
 // storedState is an alarm's state document.
@@ -576,7 +584,7 @@ func (m *Monitor) runActions(ctx context.Context, a *MetricAlarm, now time.Time,
 func (m *Monitor) deliver(ctx context.Context) {
 	m.mu.Lock()
 	out, sink := m.outbox, m.actions
-	m.outbox = nil
+	m.outbox, m.spare = m.spare[:0], nil
 	m.mu.Unlock()
 	if len(out) == 0 {
 		return
@@ -599,4 +607,8 @@ func (m *Monitor) deliver(ctx context.Context) {
 	defer m.mu.Unlock()
 	m.history(ctx, items...)
 	m.flushHistory(ctx)
+	if m.spare == nil {
+		clear(out) // the array is kept, not the alarms
+		m.spare = out[:0]
+	}
 }

@@ -59,6 +59,8 @@ type Documents interface {
 	// Upsert creates each document or replaces the one of its name (whose
 	// creation time stays), all in one transaction: a loop that changes
 	// thousands of documents a round (alarm states) writes them at once.
+	// Like every write here, it keeps none of the bytes it is given once
+	// it returns: callers reuse their arrays.
 	Upsert(ctx context.Context, kind string, docs []Doc) error
 	// Get returns a document; ErrNotFound if there is none.
 	Get(ctx context.Context, kind, name string) ([]byte, error)

@@ -70,7 +70,10 @@ func documents(t *testing.T, b Backend) {
 	// Upsert replaces (whatever the case of the name, keeping the creation
 	// time) and creates, at once.
 	must(s.Upsert(ctx, "state", []store.Doc{{Name: "b", Created: t0.Add(time.Second), Doc: []byte(`{"b":1}`)}, {Name: "a", Created: t0, Doc: []byte(`{"a":1}`)}}))
-	must(s.Upsert(ctx, "state", []store.Doc{{Name: "A", Created: t0.Add(time.Hour), Doc: []byte(`{"a":2}`)}, {Name: "c", Created: t0.Add(2 * time.Second), Doc: []byte(`{"c":1}`)}}))
+	// The store keeps none of the bytes it was given: callers reuse them.
+	reused := []byte(`{"a":2}{"c":1}`)
+	must(s.Upsert(ctx, "state", []store.Doc{{Name: "A", Created: t0.Add(time.Hour), Doc: reused[:7]}, {Name: "c", Created: t0.Add(2 * time.Second), Doc: reused[7:]}}))
+	copy(reused, `{"x":0}{"y":0}`)
 	if got, _ := s.List(ctx, "state"); len(got) != 3 || string(got[0]) != `{"a":2}` || string(got[1]) != `{"b":1}` || string(got[2]) != `{"c":1}` {
 		t.Fatalf("after two upserts: %q, want a (replaced, still oldest), b, c", got)
 	}
@@ -194,10 +197,12 @@ func activities(t *testing.T, b Backend) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	reused := []byte(`"a2""a1-done"`) // the store keeps none of these bytes
 	s.PutActivities(ctx, []store.ActivityDoc{
-		{ID: "3", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0.Add(2 * time.Minute), Doc: []byte(`"a2"`)},
-		{ID: "1", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0, Doc: []byte(`"a1-done"`)}, // replaced
+		{ID: "3", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0.Add(2 * time.Minute), Doc: reused[:4]},
+		{ID: "1", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0, Doc: reused[4:]}, // replaced
 	})
+	copy(reused, `"xx""xxxxxxx"`)
 	s, _ = reopen(t, b, s)
 	got := func(prefix string) []string {
 		ds, err := s.Activities(ctx, prefix)
