@@ -117,6 +117,18 @@ func TestHAFailover(t *testing.T) {
 		inv, per := sumOf(t, cw, "ha", "Invocations"), sumOf(t, cw, "ha", "InvocationsPerInstance")
 		return inv == sent && per == sent
 	})
+	// A follower shows the leader's console, live pages included.
+	for _, path := range []string{"/console/", "/console/endpoints/ha/live?once=1"} {
+		resp, err := http.Get(follower.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ha") {
+			t.Fatalf("GET %s on a follower: %d %s", path, resp.StatusCode, body)
+		}
+	}
 	// Async inference would keep its objects on the leader's disk:
 	// refused, naming the flag that makes it safe.
 	_, err := sm.CreateEndpointConfig(context.Background(), &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("ha-async"),

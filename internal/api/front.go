@@ -274,15 +274,15 @@ func convert(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 	switch n := ctx.Request.Header.ContentLength(); {
-	case n == 0:
-		r.Body = http.NoBody
 	case n > 0:
 		r.ContentLength = int64(n)
 		r.Body = &body{r: ctx.RequestBodyStream()}
-	default: // chunked
+	case n == -1: // chunked
 		r.ContentLength = -1
 		r.TransferEncoding = []string{"chunked"}
 		r.Body = &body{r: ctx.RequestBodyStream()}
+	default: // none: no Content-Length (fasthttp's -2) or 0
+		r.Body = http.NoBody
 	}
 	return r, nil
 }

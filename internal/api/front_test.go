@@ -61,6 +61,28 @@ func TestFrontConvertsRequests(t *testing.T) {
 	}
 }
 
+// TestFrontNoBody: a GET without Content-Length has no body (http.NoBody,
+// length 0), as net/http gives it; a proxy that forwards it (a follower's
+// console) must not read a body stream that is not there.
+func TestFrontNoBody(t *testing.T) {
+	url := front(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d %v %q %v", r.ContentLength, r.Body == http.NoBody, b, err)
+	}))
+	for _, method := range []string{"GET", "DELETE"} {
+		req, _ := http.NewRequest(method, url+"/console/", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != `0 true "" <nil>` {
+			t.Fatalf("%s without a body: %s", method, b)
+		}
+	}
+}
+
 // TestFrontBodyDeadline: the handler's read deadline (set through
 // http.ResponseController, as readBody does) applies to a body that
 // trickles in; a body left unread closes the connection after the answer.

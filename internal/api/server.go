@@ -70,8 +70,8 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus); nil serves nothing there.
 	Metrics http.Handler
 	// Console serves the web console under /console/ (its own sign-in
-	// with --credentials; loopback and allowed hosts only without); nil
-	// answers that the leading replica serves it.
+	// with --credentials; loopback and allowed hosts only without); a
+	// follower (nil, with Forward) forwards it to the leader.
 	Console http.Handler
 	// Verifier checks SigV4 signatures; nil admits any signature of the
 	// right shape, from loopback or allowed hosts only (see Admission).
@@ -141,11 +141,14 @@ func (h *Handler) classify(r *http.Request) call {
 	if (r.Method == http.MethodGet || r.Method == http.MethodPost) && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
 		return call{fail: func(w http.ResponseWriter, e *awserr.Error) { http.Error(w, e.Message, e.Status) },
 			serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
-				if h.c.Console == nil {
-					http.Error(w, "This replica follows the leader; the leading replica serves the console.", http.StatusServiceUnavailable)
-					return
+				switch {
+				case h.c.Console != nil:
+					h.c.Console.ServeHTTP(w, r)
+				case h.c.Forward != nil:
+					h.c.Forward.ServeHTTP(w, r) // a follower: the leader's console, its live pages streamed through
+				default:
+					http.Error(w, "No console here.", http.StatusNotFound)
 				}
-				h.c.Console.ServeHTTP(w, r)
 			}}
 	}
 	if r.Method == http.MethodPost && !isS3Post(r) {
