@@ -182,3 +182,15 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+// TestFold: a run of the same decision not to scale is one event, with how
+// many more times it was taken and since when; anything between ends it.
+func TestFold(t *testing.T) {
+	ns := func(at int64) Event {
+		return Event{Time: at, Kind: "not-scaled", Variant: "v", Title: "Not scaled: AlreadyAtMaxCapacity.", Cause: "alarm high"}
+	}
+	got := fold([]Event{ns(5), ns(4), ns(3), {Time: 2, Kind: "scaling", Title: "Setting desired instance count to 3."}, ns(1)})
+	if len(got) != 3 || got[0].Repeats != 2 || got[0].Since != 3 || got[0].Time != 5 || got[1].Kind != "scaling" || got[2].Repeats != 0 {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -74,6 +74,11 @@ type Event struct {
 	Cause   string `json:"cause,omitempty"`
 	Status  string `json:"status,omitempty"`
 	State   string `json:"state,omitempty"` // an alarm's new state
+	// Repeats counts the same decision not to scale taken again in a row
+	// (every minute while an alarm stays in ALARM), folded into this one,
+	// the newest; Since is the first's time.
+	Repeats int   `json:"repeats,omitempty"`
+	Since   int64 `json:"since,omitempty"`
 }
 
 type alarmNow struct {
@@ -236,7 +241,24 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 	}
 	slices.SortStableFunc(s.Events, func(a, b Event) int { return int(b.Time - a.Time) })
+	s.Events = fold(s.Events)
 	return s, nil
+}
+
+// fold folds runs of the same decision not to scale (newest first) into
+// their newest, counting the others.
+func fold(events []Event) []Event {
+	out := events[:0]
+	for _, e := range events {
+		if n := len(out); n > 0 && e.Kind == "not-scaled" && out[n-1].Kind == e.Kind && out[n-1].Variant == e.Variant &&
+			out[n-1].Title == e.Title && out[n-1].Cause == e.Cause {
+			out[n-1].Repeats++
+			out[n-1].Since = e.Time
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // instanceSteps are a variant's desired and in-service instance counts at

@@ -154,6 +154,7 @@ function endpointPage() {
       el("span", { class: "kind", text: e.kind === "alarm" ? `alarm → ${e.state || "?"}` : e.kind === "scaling" ? "scaling" : "not scaled" }),
       el("span", { class: "title", text: e.title }),
       e.status ? el("span", { class: "status-code", text: e.status }) : null,
+      e.repeats ? el("span", { class: "repeats", text: `and ${e.repeats} more time${e.repeats > 1 ? "s" : ""} since ${fmtTime(e.since).slice(11)}` }) : null,
       e.cause ? el("div", { class: "cause", text: e.cause }) : null)));
     if (!s.events.length) timeline.append(el("li", { class: "muted", text: "Nothing happened in this time range." }));
 
