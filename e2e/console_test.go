@@ -256,7 +256,7 @@ func TestConsole(t *testing.T) {
 	report := simulationReport(t)
 	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/report"), chromedp.WaitVisible(`#report-file`),
 		chromedp.SetUploadFiles(`#report-file`, []string{report}))
-	b.waitJS(t, 10*time.Second, "the report", `document.querySelectorAll("#report-table tbody tr").length >= 2 && !!document.querySelector("#report-capacity canvas")`)
+	b.waitJS(t, 10*time.Second, "the report", `document.querySelectorAll("#report-table tbody tr").length >= 2 && !!document.querySelector("#report-load canvas") && !!document.querySelector("#report-capacity canvas")`)
 	b.screenshot(t, shots, "report")
 	b.noErrors(t)
 }

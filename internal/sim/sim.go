@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,8 +84,40 @@ type Report struct {
 	Dropped         float64    `json:"dropped"` // waited beyond the timeout
 	MaxInstances    int        `json:"max_instances"`
 	Activities      []Activity `json:"activities"`
-	// Minutes are the load and the capacity, minute by minute (the plot).
-	Minutes []Minute `json:"-"`
+	// Start is the virtual time of the trace's first second; Minutes are
+	// the load and the capacity, minute by minute from it (the plot), in
+	// JSON as columns: {"requests": [...], "instances": [...], "capacity": [...]}.
+	Start   time.Time `json:"start"`
+	Minutes Minutes   `json:"minutes"`
+}
+
+// Minutes are a run's minutes.
+type Minutes []Minute
+
+// MarshalJSON writes the minutes as three columns, values rounded to
+// thousandths: a week is 10,080 minutes.
+func (ms Minutes) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 16+len(ms)*3*8)
+	for i, col := range []struct {
+		name string
+		of   func(Minute) float64
+	}{{"requests", func(m Minute) float64 { return m.Requests }}, {"instances", func(m Minute) float64 { return m.Instances }},
+		{"capacity", func(m Minute) float64 { return m.Capacity }}} {
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, '"'), col.name...), `":[`...)
+		for j, m := range ms {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendFloat(b, math.Round(col.of(m)*1000)/1000, 'f', -1, 64)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
 }
 
 // Minute is one minute of a run.
@@ -136,7 +169,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		return Report{}, fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 
-	r := Report{Name: p.Name}
+	r := Report{Name: p.Name, Start: m.Start}
 	var q queue
 	hist := map[int64]float64{} // latency (ms) -> requests
 	var busy, slots, instanceSeconds float64

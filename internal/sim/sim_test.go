@@ -170,3 +170,14 @@ func TestInitialInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestMinutesJSON: minutes are written as columns, rounded to thousandths.
+func TestMinutesJSON(t *testing.T) {
+	b, err := json.Marshal(Minutes{{Requests: 60, Instances: 1.0000001, Capacity: 600}, {Requests: 120.12345, Instances: 2, Capacity: 1200}})
+	if want := `{"requests":[60,120.123],"instances":[1,2],"capacity":[600,1200]}`; err != nil || string(b) != want {
+		t.Fatalf("%s %v, want %s", b, err, want)
+	}
+	if b, _ := json.Marshal(Minutes(nil)); string(b) != `{"requests":[],"instances":[],"capacity":[]}` {
+		t.Fatalf("no minutes: %s", b)
+	}
+}

@@ -220,20 +220,39 @@ function renderReport(r, out) {
     out.append(el("p", { class: "search", text: `Search: ${r.search.best?.name ?? "?"} against the baseline ${r.search.baseline}.` }));
     if (r.search.best?.policy) out.append(el("details", {}, el("summary", { text: "The policy found" }), el("pre", { text: JSON.stringify(r.search.best.policy, null, 2) })));
   }
-  // Capacity over time, from each policy's activities.
-  const times = new Set();
-  const steps = rows.map(p => (p.activities || []).map(a => {
-    const m = /desired instance count to (\d+)/.exec(a.description);
-    return m ? [Date.parse(a.time) / 1000, +m[1]] : null;
-  }).filter(Boolean));
-  steps.forEach(s => s.forEach(([t]) => times.add(t)));
-  const xs = [...times].sort((a, b) => a - b);
-  if (xs.length) {
-    const data = [xs, ...steps.map(s => { let v = null, i = 0; return xs.map(t => { while (i < s.length && s[i][0] <= t) v = s[i++][1]; return v; }); })];
-    const figure = el("figure", { class: "chart", id: "report-capacity" }, el("figcaption", { text: "Desired instances, from each policy's scaling activities" }));
-    out.append(figure);
-    new uPlot({ width: 900, height: 260, scales: { x: { time: true } },
-      series: [{}, ...rows.map((p, i) => ({ label: p.name, stroke: palette[i % palette.length], width: 2, paths: uPlot.paths.stepped({ align: 1 }) }))] }, data, figure);
+  // Over time: load against each policy's capacity, and its instances,
+  // minute by minute (reports of ebb simulate with "minutes"); from the
+  // activities alone otherwise.
+  const withMinutes = rows.filter(p => p.minutes && p.minutes.requests && p.minutes.requests.length);
+  if (withMinutes.length) {
+    const first = withMinutes[0], t0 = Date.parse(first.start) / 1000;
+    const xs = first.minutes.requests.map((_, i) => t0 + 60 * i);
+    const cut = a => xs.map((_, i) => a[i] ?? null);
+    const chart = (id, title, series) => {
+      const figure = el("figure", { class: "chart", id }, el("figcaption", { text: title }));
+      out.append(figure);
+      new uPlot({ width: Math.max(480, (out.clientWidth || 900) - 20), height: 260, scales: { x: { time: true } },
+        series: [{}, ...series.map((x, i) => ({ label: x.label, stroke: x.color || palette[i % palette.length], width: x.width || 2 }))] },
+        [xs, ...series.map(x => cut(x.values))], figure);
+    };
+    chart("report-load", "Load and capacity (requests per minute)", [{ label: "load", values: first.minutes.requests, color: "#9ca3af", width: 1 },
+      ...withMinutes.map((p, i) => ({ label: `${p.name} capacity`, values: p.minutes.capacity, color: palette[i % palette.length] }))]);
+    chart("report-capacity", "Instances (mean per minute)", withMinutes.map((p, i) => ({ label: p.name, values: p.minutes.instances, color: palette[i % palette.length] })));
+  } else {
+    const times = new Set();
+    const steps = rows.map(p => (p.activities || []).map(a => {
+      const m = /desired instance count to (\d+)/.exec(a.description);
+      return m ? [Date.parse(a.time) / 1000, +m[1]] : null;
+    }).filter(Boolean));
+    steps.forEach(s => s.forEach(([t]) => times.add(t)));
+    const xs = [...times].sort((a, b) => a - b);
+    if (xs.length) {
+      const data = [xs, ...steps.map(s => { let v = null, i = 0; return xs.map(t => { while (i < s.length && s[i][0] <= t) v = s[i++][1]; return v; }); })];
+      const figure = el("figure", { class: "chart", id: "report-capacity" }, el("figcaption", { text: "Desired instances, from each policy's scaling activities" }));
+      out.append(figure);
+      new uPlot({ width: 900, height: 260, scales: { x: { time: true } },
+        series: [{}, ...rows.map((p, i) => ({ label: p.name, stroke: palette[i % palette.length], width: 2, paths: uPlot.paths.stepped({ align: 1 }) }))] }, data, figure);
+    }
   }
   for (const p of rows) {
     out.append(el("details", {}, el("summary", { text: `${p.name}: ${(p.activities || []).length} scaling activities` }),
