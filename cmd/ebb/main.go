@@ -22,7 +22,7 @@ type command struct {
 
 var commands = map[string]command{
 	"demo":          {"deploy an endpoint and watch it scale out and in (about three minutes)", runDemo},
-	"server":        {"run the ebb server (SageMaker, Runtime, CloudWatch, Application Auto Scaling, S3 subset)", runServer},
+	"server":        {"run the ebb server (SageMaker, Runtime, CloudWatch, Application Auto Scaling, S3 subset, the console)", runServer},
 	"example-model": {"run the built-in example model server", runExampleModel},
 	"fetch-model":   {"fetch a model's artifacts (the init container on Kubernetes)", runFetchModel},
 	"loadtest":      {"find the load an instance sustains and recommend a scaling policy's numbers", runLoadtest},

@@ -290,7 +290,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := defaultServerConfig()
-	fs := newFlags("server", "Serve the SageMaker, SageMaker Runtime, CloudWatch and Application Auto Scaling APIs on one listener,\nrunning endpoint instances as local processes or, with --runtime kubernetes, as pods in a cluster.", stderr)
+	fs := newFlags("server", "Serve the SageMaker, SageMaker Runtime, CloudWatch and Application Auto Scaling APIs on one listener,\nrunning endpoint instances as local processes or, with --runtime kubernetes, as pods in a cluster.\nThe web console is at /console/ on the same listener.", stderr)
 	c.flags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
