@@ -360,11 +360,27 @@ func TestConsoleSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("console for Host %s: %d, want 403", req.Host, resp.StatusCode)
 	}
-	// And a cross-site page cannot use it.
-	req, _ = http.NewRequest(http.MethodGet, open.URL+"/console/", nil)
+	// A cross-site page cannot use it (a script's fetch, a form), but a
+	// person may follow a link to it (a top-level navigation).
+	for mode, want := range map[string]int{"cors": http.StatusForbidden, "no-cors": http.StatusForbidden, "navigate": http.StatusOK} {
+		req, _ = http.NewRequest(http.MethodGet, open.URL+"/console/", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Sec-Fetch-Mode", mode)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("cross-site, Sec-Fetch-Mode %s: %d, want %d", mode, resp.StatusCode, want)
+		}
+	}
+	req, _ = http.NewRequest(http.MethodPost, open.URL+"/console/login", strings.NewReader("access_key=a&secret_key=b"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
 	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site: %v %v", resp, err)
+		t.Fatalf("a cross-site form post: %v %v", resp, err)
 	}
 }
 
