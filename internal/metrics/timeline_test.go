@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -53,5 +54,28 @@ func TestQueryMergesOutOfOrderPoints(t *testing.T) {
 	}
 	if want := []int{0, 1, 4, 5, 9}; !slices.Equal(mins, want) || dps[1].Stats.SampleCount != 2 {
 		t.Fatalf("1-minute periods at %v, want %v (%+v)", mins, want, dps)
+	}
+}
+
+// TestTimelineSearch: the guess from the last bucket's distance finds what
+// a binary search finds, on regular timelines, ones with gaps and ones
+// with buckets between the steps.
+func TestTimelineSearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		var tl timeline
+		at := int64(r.IntN(1000))
+		for range 1 + r.IntN(40) {
+			tl.starts = append(tl.starts, at)
+			at += []int64{60, 60, 60, 120, 1, 600}[r.IntN(6)]
+		}
+		tl.buckets = make([]bucket, len(tl.starts))
+		for probe := tl.starts[0] - 70; probe <= at+70; probe++ {
+			i, ok := tl.search(probe)
+			wi, wok := slices.BinarySearch(tl.starts, probe)
+			if i != wi || ok != wok {
+				t.Fatalf("search(%d) in %v = %d, %v; want %d, %v", probe, tl.starts, i, ok, wi, wok)
+			}
+		}
 	}
 }
