@@ -116,3 +116,9 @@ func TestDistExactThenSketched(t *testing.T) {
 		}
 	}
 }
+
+// sketched is the dist's sketch, for the tests.
+func (d *dist) sketched() *ddsketch.DDSketch {
+	sk, _ := d.sketch()
+	return sk
+}

@@ -10,6 +10,9 @@ import "slices"
 type timeline struct {
 	starts  []int64 // bucket start seconds, ascending
 	buckets []bucket
+	// packed counts the buckets from the oldest whose sketches are packed
+	// (see pack); a bucket added or changed before it moves it back.
+	packed int
 }
 
 // search returns where start is, or would be inserted. A timeline is
@@ -55,7 +58,16 @@ func (t *timeline) add(start int64) *bucket {
 		t.starts = slices.Insert(t.starts, i, start)
 		t.buckets = slices.Insert(t.buckets, i, bucket{})
 	}
+	t.packed = min(t.packed, i) // the caller changes it: packed again later
 	return &t.buckets[i]
+}
+
+// pack packs the sketches of the buckets that start before cutoff (see
+// dist.pack), from where the last pack stopped.
+func (t *timeline) pack(cutoff int64) {
+	for ; t.packed < len(t.starts) && t.starts[t.packed] < cutoff; t.packed++ {
+		t.buckets[t.packed].dist.pack()
+	}
 }
 
 // from returns the index of the first bucket that starts at or after start.
@@ -69,6 +81,13 @@ func (t *timeline) dropBefore(start int64) {
 	if i := t.from(start); i > 0 {
 		t.starts = slices.Delete(t.starts, 0, i)
 		t.buckets = slices.Delete(t.buckets, 0, i)
+		t.packed = max(0, t.packed-i)
+		// What a burst of points grew is given back (a day of 10-second
+		// buckets, once three hours are kept).
+		if n := len(t.starts); cap(t.starts) > 64 && cap(t.starts) > 2*n {
+			t.starts = append(make([]int64, 0, n+n/4), t.starts...)
+			t.buckets = append(make([]bucket, 0, n+n/4), t.buckets...)
+		}
 	}
 }
 
