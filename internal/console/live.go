@@ -450,9 +450,9 @@ func alarmMetric(a monitor.MetricAlarm) string {
 }
 
 // newState is the state a StateUpdate history item's data moved to.
-func newState(data string) string {
+func newState(data []byte) string {
 	var d struct{ NewState struct{ StateValue string } }
-	json.Unmarshal([]byte(data), &d)
+	json.Unmarshal(data, &d)
 	return d.NewState.StateValue
 }
 

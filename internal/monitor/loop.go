@@ -31,9 +31,9 @@ func (m *Monitor) Run(ctx context.Context) {
 	})
 }
 
-// stateBatchBytes is about how many bytes of alarm state documents
-// EvaluateAll writes at once.
-const stateBatchBytes = 1 << 20
+// batchBytes is about how many bytes of documents (alarm states, history)
+// the monitor writes at once.
+const batchBytes = 1 << 20
 
 // EvaluateAll evaluates every alarm that is due at now, and repeats the
 // Auto Scaling actions of alarms that stay in their state.
@@ -59,7 +59,7 @@ func (m *Monitor) EvaluateAll(ctx context.Context, now time.Time) {
 	}
 	for _, a := range m.evaluationOrder() {
 		if m.evaluate(ctx, a, now) {
-			if len(docs) >= stateBatchBytes {
+			if len(docs) >= batchBytes {
 				write()
 			}
 			start := len(docs)

@@ -153,6 +153,9 @@ type Monitor struct {
 	spare   []delivery              // an outbox's array, delivered, for the next
 	states  []store.Doc             // a round's changed states (see EvaluateAll)
 	docs    []byte                  // their documents
+	// historyData holds the documents of pending's items, up to about
+	// batchBytes before they are written (the array is kept).
+	historyData []byte
 	scratch []alarm.Point           // the evaluation range being read (see points)
 	read    []metricquery.Datapoint // its datapoints, as read
 	last    lastRead                // what read holds
@@ -295,7 +298,7 @@ func (m *Monitor) Put(ctx context.Context, a MetricAlarm) error {
 	}
 	m.alarms[a.AlarmName] = &a
 	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": map[bool]string{true: "Create", false: "Update"}[old == nil], "updatedAlarm": configView(&a)})
-	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "ConfigurationUpdate", Summary: summary, Data: string(data)})
+	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "ConfigurationUpdate", Summary: summary, Data: data})
 	m.flushHistory(ctx)
 	return nil
 }
@@ -312,6 +315,16 @@ func configView(a *MetricAlarm) map[string]any {
 // history queues history items; callers hold m.mu and call flushHistory.
 func (m *Monitor) history(ctx context.Context, items ...store.HistoryItem) {
 	m.pending = append(m.pending, items...)
+	if len(m.historyData) >= batchBytes {
+		m.flushHistory(ctx)
+	}
+}
+
+// appendData builds a history item's document in historyData.
+func (m *Monitor) appendData(build func([]byte) []byte) []byte {
+	start := len(m.historyData)
+	m.historyData = build(m.historyData)
+	return m.historyData[start:len(m.historyData):len(m.historyData)]
 }
 
 // flushHistory writes queued history items in one transaction.
@@ -323,7 +336,7 @@ func (m *Monitor) flushHistory(ctx context.Context) {
 		m.log.Error("recording alarm history", "err", err)
 	}
 	clear(m.pending) // the array is kept for the next items, not their strings
-	m.pending = m.pending[:0]
+	m.pending, m.historyData = m.pending[:0], m.historyData[:0]
 }
 
 // repeats reports whether the alarm's current state has Auto Scaling
@@ -474,19 +487,20 @@ func (m *Monitor) transition(ctx context.Context, a *MetricAlarm, r alarm.Result
 	if old != r.State {
 		a.StateTransitionedTimestamp = now
 	}
+	data := m.appendData(func(b []byte) []byte { return appendStateUpdateData(b, old, oldReason, r) })
 	m.history(ctx, store.HistoryItem{Alarm: a.AlarmName, Timestamp: now, Type: "StateUpdate",
-		Summary: "Alarm updated from " + string(old) + " to " + string(r.State), Data: stateUpdateData(old, oldReason, r)})
+		Summary: "Alarm updated from " + string(old) + " to " + string(r.State), Data: data})
 	m.log.Info("alarm state changed", "alarm", a.AlarmName, "from", old, "to", r.State, "reason", r.Reason)
 	m.runActions(ctx, a, now, false, read)
 }
 
-// stateUpdateData is a StateUpdate history item's HistoryData: newState
-// and oldState (value, reason, and the new state's reason data) and the
-// version, members in alphabetical order as CloudWatch writes them. It is
-// written by hand as encoding/json writes that document
+// appendStateUpdateData appends a StateUpdate history item's HistoryData:
+// newState and oldState (value, reason, and the new state's reason data)
+// and the version, members in alphabetical order as CloudWatch writes
+// them. It is written by hand as encoding/json writes that document
 // (TestStateUpdateDataAsEncodingJSON): a busy round writes thousands.
-func stateUpdateData(old alarm.State, oldReason string, r alarm.Result) string {
-	b := make([]byte, 0, 128+2*len(r.Reason)+len(r.ReasonData)+len(oldReason))
+func appendStateUpdateData(b []byte, old alarm.State, oldReason string, r alarm.Result) []byte {
+	b = slices.Grow(b, 128+2*len(r.Reason)+len(r.ReasonData)+len(oldReason))
 	b = jsonappend.String(append(b, `{"newState":{"stateReason":`...), r.Reason)
 	b = jsonappend.Field(b, "stateReasonData")
 	if r.ReasonData == "" {
@@ -505,7 +519,7 @@ func stateUpdateData(old alarm.State, oldReason string, r alarm.Result) string {
 	b = jsonappend.String(jsonappend.Field(b, "stateValue"), string(r.State))
 	b = jsonappend.String(append(b, `},"oldState":{"stateReason":`...), oldReason)
 	b = jsonappend.String(jsonappend.Field(b, "stateValue"), string(old))
-	return string(append(b, `},"version":"1.0"}`...))
+	return append(b, `},"version":"1.0"}`...)
 }
 
 // verbatim reports whether encoding/json writes the JSON document s as it
@@ -521,12 +535,11 @@ func verbatim(s string) bool {
 	return true
 }
 
-// actionData is an Action history item's HistoryData, written by hand as
-// encoding/json writes {actionState, notificationResource,
+// appendActionData appends an Action history item's HistoryData, written
+// by hand as encoding/json writes {actionState, notificationResource,
 // stateUpdateTimestamp} (TestActionDataAsEncodingJSON): a busy round
 // writes tens of thousands.
-func actionData(succeeded bool, action string, updated time.Time) string {
-	b := make([]byte, 0, 96+len(action))
+func appendActionData(b []byte, succeeded bool, action string, updated time.Time) []byte {
 	b = append(b, `{"actionState":`...)
 	if succeeded {
 		b = append(b, `"Succeeded"`...)
@@ -535,7 +548,7 @@ func actionData(succeeded bool, action string, updated time.Time) string {
 	}
 	b = jsonappend.String(jsonappend.Field(b, "notificationResource"), action)
 	b = strconv.AppendInt(jsonappend.Field(b, "stateUpdateTimestamp"), updated.UnixMilli(), 10)
-	return string(append(b, '}'))
+	return append(b, '}')
 }
 
 // isAutoScaling reports an Application Auto Scaling policy ARN, whose
@@ -590,6 +603,7 @@ func (m *Monitor) deliver(ctx context.Context) {
 		return
 	}
 	items := make([]store.HistoryItem, 0, len(out))
+	succeeded := make([]bool, 0, len(out))
 	for _, d := range out {
 		err := ErrNoReceiver
 		if sink != nil {
@@ -600,11 +614,14 @@ func (m *Monitor) deliver(ctx context.Context) {
 			summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", d.action, err.Error())
 			m.log.Warn("alarm action failed", "alarm", d.Alarm.AlarmName, "action", d.action, "err", err)
 		}
-		items = append(items, store.HistoryItem{Alarm: d.Alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary,
-			Data: actionData(err == nil, d.action, d.updated)})
+		items = append(items, store.HistoryItem{Alarm: d.Alarm.AlarmName, Timestamp: d.now, Type: "Action", Summary: summary})
+		succeeded = append(succeeded, err == nil)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for i, d := range out { // the documents go into historyData, under mu
+		items[i].Data = m.appendData(func(b []byte) []byte { return appendActionData(b, succeeded[i], d.action, d.updated) })
+	}
 	m.history(ctx, items...)
 	m.flushHistory(ctx)
 	if m.spare == nil {

@@ -302,7 +302,7 @@ func TestActionDataAsEncodingJSON(t *testing.T) {
 			NotificationResource string `json:"notificationResource"`
 			StateUpdateTimestamp int64  `json:"stateUpdateTimestamp"`
 		}{map[bool]string{true: "Succeeded", false: "Failed"}[ok], action, t0.Add(1500 * time.Millisecond).UnixMilli()})
-		if got := actionData(ok, action, t0.Add(1500*time.Millisecond)); got != string(want) {
+		if got := string(appendActionData(nil, ok, action, t0.Add(1500*time.Millisecond))); got != string(want) {
 			t.Errorf("actionData\n got %s\nwant %s", got, want)
 		}
 	}
@@ -341,7 +341,7 @@ func TestStateUpdateDataAsEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := stateUpdateData(alarm.OK, "before \u2028", r); got != string(want) {
+		if got := string(appendStateUpdateData(nil, alarm.OK, "before \u2028", r)); got != string(want) {
 			t.Errorf("stateUpdateData\n got %s\nwant %s", got, want)
 		}
 	}

@@ -26,7 +26,10 @@ type HistoryItem struct {
 	Timestamp time.Time
 	Type      string
 	Summary   string
-	Data      string
+	// Data is the item's JSON document. AddHistory keeps none of its
+	// bytes (the monitor writes a round's documents into one array it
+	// reuses).
+	Data []byte
 }
 
 // AsyncRequest is a row of the async queue.

@@ -554,7 +554,7 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, body []byte) (any, e
 	}
 	endIdx := min(offset+max, len(items))
 	for _, it := range items[offset:endIdx] {
-		out.AlarmHistoryItems = append(out.AlarmHistoryItems, historyItem{it.Alarm, "MetricAlarm", awsjson.T(it.Timestamp), it.Type, it.Summary, it.Data})
+		out.AlarmHistoryItems = append(out.AlarmHistoryItems, historyItem{it.Alarm, "MetricAlarm", awsjson.T(it.Timestamp), it.Type, it.Summary, string(it.Data)})
 	}
 	if endIdx < len(items) {
 		out.NextToken = strconv.Itoa(endIdx)

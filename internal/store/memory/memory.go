@@ -174,7 +174,10 @@ func (s *Store) Tags(_ context.Context, arn string) ([]store.Tag, error) {
 func (s *Store) AddHistory(_ context.Context, items []store.HistoryItem) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.history = append(s.history, items...)
+	for _, it := range items {
+		it.Data = slices.Clone(it.Data)
+		s.history = append(s.history, it)
+	}
 	return nil
 }
 

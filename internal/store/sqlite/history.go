@@ -15,7 +15,7 @@ func (s *SQLite) AddHistory(ctx context.Context, items []store.HistoryItem) erro
 	}
 	defer tx.Rollback()
 	for _, h := range items {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO alarm_history(alarm, ts, type, summary, data) VALUES (?, ?, ?, ?, ?)",
+		if _, err := tx.ExecContext(ctx, "INSERT INTO alarm_history(alarm, ts, type, summary, data) VALUES (?, ?, ?, ?, CAST(? AS TEXT))",
 			h.Alarm, h.Timestamp.UnixNano(), h.Type, h.Summary, h.Data); err != nil {
 			return err
 		}

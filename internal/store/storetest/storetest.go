@@ -145,7 +145,7 @@ func history(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s := open(t, b)
 	item := func(alarm, typ string, at time.Duration, summary string) store.HistoryItem {
-		return store.HistoryItem{Alarm: alarm, Type: typ, Timestamp: t0.Add(at), Summary: summary, Data: "{}"}
+		return store.HistoryItem{Alarm: alarm, Type: typ, Timestamp: t0.Add(at), Summary: summary, Data: []byte("{}")}
 	}
 	if err := s.AddHistory(ctx, []store.HistoryItem{
 		item("a", "StateUpdate", 0, "a0"), item("a", "Action", 0, "a0-action"), item("a", "StateUpdate", time.Minute, "a1"),
