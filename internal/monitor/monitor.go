@@ -148,17 +148,17 @@ type Monitor struct {
 	// order is the alarms in the order EvaluateAll reads them (see
 	// evaluationOrder); nil when the alarms changed since it was made.
 	order   []*MetricAlarm
-	pending []store.HistoryItem     // written together by flushHistory
-	outbox  []delivery              // actions to deliver once mu is released
-	spare   []delivery              // an outbox's array, delivered, for the next
-	states  []store.Doc             // a round's changed states (see EvaluateAll)
-	docs    []byte                  // their documents
+	pending []store.HistoryItem // written together by flushHistory
+	outbox  []delivery          // actions to deliver once mu is released
+	spare   []delivery          // an outbox's array, delivered, for the next
+	states  []store.Doc         // a round's changed states (see EvaluateAll)
+	docs    []byte              // their documents
 	// historyData holds the documents of pending's items, up to about
 	// batchBytes before they are written (the array is kept).
 	historyData []byte
-	scratch []alarm.Point           // the evaluation range being read (see points)
-	read    []metricquery.Datapoint // its datapoints, as read
-	last    lastRead                // what read holds
+	scratch     []alarm.Point           // the evaluation range being read (see points)
+	read        []metricquery.Datapoint // its datapoints, as read
+	last        lastRead                // what read holds
 }
 
 // Options configure a Monitor.
