@@ -53,15 +53,13 @@ func (e *Error) Error() string { return fmt.Sprintf("Error in expression %s: %v"
 // or, with none, of every unit merged.
 type Store interface {
 	Scan(ref *metrics.SeriesRef, unit string, start, end time.Time, period time.Duration, quantiles []float64, now time.Time, fn func(metrics.Datapoint)) error
+	// AppendStat is Scan for one statistic, appending its values.
+	AppendStat(dst []metrics.Sample, ref *metrics.SeriesRef, unit string, start, end time.Time, period time.Duration, stat metrics.Stat, now time.Time) ([]metrics.Sample, error)
 }
 
 // Datapoint is one period's value of a metric's statistic, with the number
 // of samples behind it (alarms treat percentiles of few samples specially).
-type Datapoint struct {
-	Timestamp   time.Time
-	Value       float64
-	SampleCount float64
-}
+type Datapoint = metrics.Sample
 
 // Read reads one metric's statistic for each period of [start, end) that
 // has data, with no math: the fast path behind alarms and policies on a
@@ -82,12 +80,7 @@ func Append(dst []Datapoint, st Store, ms MetricStat, ref *metrics.SeriesRef, st
 	if ref == nil {
 		ref = &metrics.SeriesRef{ID: ms.Series.Normalize().ID()}
 	}
-	err = st.Scan(ref, ms.Unit, start, end, ms.Period, stat.Quantiles(), now, func(dp metrics.Datapoint) {
-		if v, ok := dp.Value(stat); ok {
-			dst = append(dst, Datapoint{Timestamp: dp.Timestamp, Value: v, SampleCount: dp.Stats.SampleCount})
-		}
-	})
-	return dst, err
+	return st.AppendStat(dst, ref, ms.Unit, start, end, ms.Period, stat, now)
 }
 
 var idRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)

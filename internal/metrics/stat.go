@@ -48,7 +48,16 @@ func (s Stat) Quantiles() []float64 {
 // Value is the statistic s of a datapoint; false when it is a percentile
 // the datapoint does not have (a period too short to keep a distribution).
 func (dp Datapoint) Value(s Stat) (float64, bool) {
-	st := dp.Stats
+	if s.Percentile() {
+		v, ok := dp.Percentiles[s.Quantile]
+		return v, ok
+	}
+	return statValue(s, dp.Stats, nil)
+}
+
+// statValue is the statistic s of a period's statistics and distribution
+// (d nil: none kept).
+func statValue(s Stat, st StatSet, d *dist) (float64, bool) {
 	switch s.Name {
 	case "SampleCount":
 		return st.SampleCount, true
@@ -61,9 +70,8 @@ func (dp Datapoint) Value(s Stat) (float64, bool) {
 	case "Maximum":
 		return st.Maximum, true
 	}
-	if s.Percentile() {
-		v, ok := dp.Percentiles[s.Quantile]
-		return v, ok
+	if s.Percentile() && d != nil {
+		return d.quantile(s.Quantile)
 	}
 	return math.NaN(), false
 }
