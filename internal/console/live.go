@@ -214,7 +214,7 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 	}
 	if len(ep.AsyncConfig) > 0 {
-		ch := Chart{ID: "async", Title: "Async queue", Unit: "requests / s", Times: times}
+		ch := Chart{ID: "async", Title: "Async queue", Unit: "", Times: times}
 		for _, st := range []stat{{sm, "ApproximateBacklogSize", "Average", "backlog (requests)"}, {sm, "ApproximateAgeOfOldestRequest", "Maximum", "oldest request (s)"}} {
 			vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: st.ns, MetricName: st.metric, Dimensions: dims("")}, Period: period, Stat: st.stat}, start, now, grid, 1)
 			if err != nil {
