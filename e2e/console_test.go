@@ -19,6 +19,8 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/chromedp/chromedp"
 )
 
@@ -101,6 +103,15 @@ func (b *browser) screenshot(t testing.TB, dir, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
+// screenshotDir is where a test's screenshots go: its temporary directory,
+// or $EBB_CONSOLE_SCREENSHOTS, kept to be looked at (and for the README).
+func screenshotDir(t testing.TB) string {
+	if dir := os.Getenv("EBB_CONSOLE_SCREENSHOTS"); dir != "" {
+		return dir
+	}
+	return t.TempDir()
+}
+
 // noErrors fails the test on any JavaScript error the pages reported.
 func (b *browser) noErrors(t testing.TB) {
 	t.Helper()
@@ -156,10 +167,7 @@ func TestConsole(t *testing.T) {
 		t.Skip("slow: a browser and a live scale-out")
 	}
 	b := newBrowser(t)
-	shots := t.TempDir()
-	if dir := os.Getenv("EBB_CONSOLE_SCREENSHOTS"); dir != "" {
-		shots = dir // kept, to be looked at (and for the README)
-	}
+	shots := screenshotDir(t)
 	s := startServer(t, t.TempDir(), "--time-scale", "60")
 	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
 	ctx := context.Background()
@@ -450,4 +458,65 @@ func BenchmarkConsole(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
 		br.noErrors(b)
 	})
+}
+
+// TestConsoleInferenceComponents: an endpoint of inference components
+// shows them with their copies, a copies chart, and a component's policy
+// on its own target; SetDesiredCopies through Application Auto Scaling's
+// scale-out shows in the chart and the timeline.
+func TestConsoleInferenceComponents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: a browser and a live scale-out")
+	}
+	b := newBrowser(t)
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, as := s.SageMaker(), s.AutoScaling()
+	ctx := context.Background()
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("llm"), ProductionVariants: []smtypes.ProductionVariant{
+		{VariantName: aws.String("AllTraffic"), InstanceType: smtypes.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1),
+			ManagedInstanceScaling: &smtypes.ProductionVariantManagedInstanceScaling{Status: smtypes.ManagedInstanceScalingStatusEnabled, MinInstanceCount: aws.Int32(1), MaxInstanceCount: aws.Int32(2)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("llm"), EndpointConfigName: aws.String("llm")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInService(t, sm, "llm")
+	if _, err := sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("chat"), EndpointName: aws.String("llm"), VariantName: aws.String("AllTraffic"),
+		Specification: &smtypes.InferenceComponentSpecification{Container: &smtypes.InferenceComponentContainerSpecification{Image: aws.String("ebb example-model --work-ms 1")},
+			ComputeResourceRequirements: &smtypes.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}},
+		RuntimeConfig: &smtypes.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitComponent(t, sm, "chat", "InService", inService)
+	id, dim := aws.String("inference-component/chat"), componentDim
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
+		ScalableDimension: dim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("per-copy"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: id, ScalableDimension: dim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(50),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerInferenceComponentInvocationsPerCopy}}}); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/llm"), chromedp.WaitVisible(`#components`))
+	b.waitJS(t, 20*time.Second, "the component, its copies chart and its policy's chart", `!!document.querySelector('#components tr[data-component="chat"]') &&
+		!!document.getElementById("chart-copies") && !!document.querySelector('[id="chart-policy-chat-per-copy"]') &&
+		document.querySelector("#policy-per-copy").textContent.includes("inference-component/chat")`)
+	// Scale out by hand, through Application Auto Scaling: the minimum.
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
+		ScalableDimension: dim, MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS(t, 60*time.Second, "two copies in the chart, the table and the timeline", `(() => {
+		const copies = JSON.parse(document.getElementById("chart-copies").dataset.summary || "[]");
+		const desired = copies.find(s => s.label === "chat desired");
+		const hosts = JSON.parse(document.getElementById("chart-instances").dataset.summary || "[]");
+		if (!hosts.some(s => s.label === "in service" && s.last >= 1)) return false;
+		return !!desired && desired.last === 2 && document.querySelector('#components tr[data-component="chat"] .desired').textContent === "2" &&
+			[...document.querySelectorAll("#timeline li.event-scaling")].some(li => li.textContent.includes("Setting desired copy count to 2."));
+	})()`)
+	b.screenshot(t, screenshotDir(t), "endpoint-components")
+	b.noErrors(t)
 }

@@ -26,6 +26,7 @@ const Prefix = "/console/"
 type Endpoints interface {
 	ListEndpoints(ctx context.Context, q hosting.ListQuery) ([]hosting.EndpointView, string, error)
 	DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error)
+	ListInferenceComponents(ctx context.Context, q hosting.ComponentQuery) ([]hosting.ComponentView, string, error)
 }
 
 // Scaling is what the console reads of Application Auto Scaling.

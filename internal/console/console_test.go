@@ -32,6 +32,10 @@ func (endpoints) DescribeEndpoint(_ context.Context, name string) (hosting.Endpo
 	return hosting.EndpointView{Name: "shop", Status: "InService", Variants: []hosting.VariantView{{Name: "AllTraffic", CurrentCount: 2, DesiredCount: 2}}}, nil
 }
 
+func (endpoints) ListInferenceComponents(context.Context, hosting.ComponentQuery) ([]hosting.ComponentView, string, error) {
+	return nil, "", nil
+}
+
 type scalingStub struct{}
 
 func (scalingStub) Targets(string, []string, string) []autoscaler.Target { return nil }
@@ -155,7 +159,7 @@ func TestInstanceSteps(t *testing.T) {
 		grid = append(grid, t0.Add(time.Duration(i)*time.Minute))
 	}
 	now := t0.Add(7*time.Minute + 20*time.Second)
-	desired, current := instanceSteps(acts, grid, time.Minute, now, hosting.VariantView{DesiredCount: 3, CurrentCount: 3})
+	desired, current := instanceSteps(acts, grid, time.Minute, now, 3, 3)
 	var d, c []float64
 	for i := range grid {
 		d, c = append(d, *desired[i]), append(c, *current[i])

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/autoscaler"
-	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
@@ -27,6 +26,8 @@ type Snapshot struct {
 	Start    int64        `json:"start"`
 	Status   string       `json:"status"`
 	Variants []variantNow `json:"variants"`
+	// Components are the endpoint's inference components (copies).
+	Components []variantNow `json:"components"`
 	Charts   []Chart      `json:"charts"`
 	Events   []Event      `json:"events"`
 	Alarms   []alarmNow   `json:"alarms"`
@@ -114,38 +115,53 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 	now := h.o.Clock.Now()
 	start := now.Add(-length).Truncate(period)
 	s := Snapshot{End: now.Truncate(period).Add(period).UnixMilli(), Start: start.UnixMilli(), Status: ep.Status,
-		Variants: []variantNow{}, Events: []Event{}, Alarms: []alarmNow{}}
+		Variants: []variantNow{}, Components: []variantNow{}, Events: []Event{}, Alarms: []alarmNow{}}
 	grid := metricquery.Grid(start, now, period, now)
 	times := make([]int64, len(grid))
 	for i, t := range grid {
 		times[i] = t.UnixMilli()
 	}
-	chart := func(id, title, unit string) *Chart {
-		s.Charts = append(s.Charts, Chart{ID: id, Title: title, Unit: unit, Times: times, Series: []Series{}})
-		return &s.Charts[len(s.Charts)-1]
+	// What scales: the variants (instances), and the inference components
+	// on them (copies), each with its activities and policies.
+	type scaled struct {
+		name, resource, dim string
+		desired, current    int
+		chart               *Chart
 	}
-	instances := chart("instances", "Instances", "count")
-	policy := []Chart{}
-	alarmNames := map[string]bool{}
+	var targets []scaled
+	instances := &Chart{ID: "instances", Title: "Instances", Unit: "count", Times: times, Series: []Series{}}
+	copies := &Chart{ID: "copies", Title: "Inference component copies", Unit: "count", Times: times, Series: []Series{}}
 	for _, v := range ep.Variants {
 		s.Variants = append(s.Variants, variantNow{Name: v.Name, Current: v.CurrentCount, Desired: v.DesiredCount, Weight: v.CurrentWeight})
-		id := variantResource(name, v.Name)
-		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", id, autoscaler.Dimension, true)
+		targets = append(targets, scaled{v.Name, variantResource(name, v.Name), autoscaler.Dimension, v.DesiredCount, v.CurrentCount, instances})
+	}
+	components, err := h.components(ctx, name)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	for _, c := range components {
+		s.Components = append(s.Components, variantNow{Name: c.Name, Current: c.CurrentCopies, Desired: c.DesiredCopies})
+		targets = append(targets, scaled{c.Name, "inference-component/" + c.Name, autoscaler.ComponentDimension, c.DesiredCopies, c.CurrentCopies, copies})
+	}
+	policy := []Chart{}
+	alarmNames := map[string]bool{}
+	for _, t := range targets {
+		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", t.resource, t.dim, true)
 		if err != nil {
 			return Snapshot{}, err
 		}
-		desired, current := instanceSteps(acts, grid, period, now, v)
+		desired, current := instanceSteps(acts, grid, period, now, t.desired, t.current)
 		prefix := ""
-		if len(ep.Variants) > 1 {
-			prefix = v.Name + " "
+		if len(ep.Variants) > 1 || t.chart != instances {
+			prefix = t.name + " "
 		}
-		instances.Series = append(instances.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
+		t.chart.Series = append(t.chart.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
 			Series{Label: prefix + "in service", Values: current, Step: true})
 		for _, a := range acts {
 			if a.StartTime.Before(start) {
 				break // newest first
 			}
-			e := Event{Time: a.StartTime.UnixMilli(), Kind: "scaling", Variant: v.Name, Title: a.Description, Cause: a.Cause, Status: a.StatusCode}
+			e := Event{Time: a.StartTime.UnixMilli(), Kind: "scaling", Variant: t.name, Title: a.Description, Cause: a.Cause, Status: a.StatusCode}
 			if len(a.NotScaledReasons) > 0 {
 				e.Kind = "not-scaled"
 				var why []string
@@ -156,16 +172,20 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			}
 			s.Events = append(s.Events, e)
 		}
-		for _, p := range h.o.Scaling.Policies("sagemaker", nil, id, "") {
+		for _, p := range h.o.Scaling.Policies("sagemaker", nil, t.resource, "") {
 			for _, a := range h.policyAlarms(p) {
 				alarmNames[a.AlarmName] = true
 			}
-			c, err := h.policyChart(p, v.Name, prefix, start, now, times)
+			c, err := h.policyChart(p, t.name, prefix, start, now, times)
 			if err != nil {
 				return Snapshot{}, err
 			}
 			policy = append(policy, c)
 		}
+	}
+	s.Charts = append(s.Charts, *instances)
+	if len(components) > 0 {
+		s.Charts = append(s.Charts, *copies)
 	}
 	s.Charts = append(s.Charts, policy...)
 	dims := func(variant string) []metrics.Dimension {
@@ -261,26 +281,26 @@ func fold(events []Event) []Event {
 	return out
 }
 
-// instanceSteps are a variant's desired and in-service instance counts at
-// the end of each period of the grid, from its scaling activities (newest
-// first): an activity sets the desired count when it starts and the count
-// in service when it ends successfully. Before the first activity the
-// counts are the one it started from; the present period ends with the
-// endpoint's state now. (A change made by hand, not by Application Auto
-// Scaling, shows from the present period only.)
-func instanceSteps(acts []autoscaler.Activity, grid []time.Time, period time.Duration, now time.Time, v hosting.VariantView) (desired, current []*float64) {
+// instanceSteps are a target's desired and in-service counts (instances or
+// copies) at the end of each period of the grid, from its scaling
+// activities (newest first): an activity sets the desired count when it
+// starts and the count in service when it ends successfully. Before the
+// first activity the counts are the one it started from; the present
+// period ends with the state now. (A change made by hand, not by
+// Application Auto Scaling, shows from the present period only.)
+func instanceSteps(acts []autoscaler.Activity, grid []time.Time, period time.Duration, now time.Time, desiredNow, currentNow int) (desired, current []*float64) {
 	desired, current = make([]*float64, len(grid)), make([]*float64, len(grid))
 	var changes []autoscaler.Activity
 	for _, a := range acts {
-		if len(a.NotScaledReasons) == 0 && a.Desired > 0 && strings.HasPrefix(a.Description, "Setting desired") {
+		if len(a.NotScaledReasons) == 0 && strings.HasPrefix(a.Description, "Setting desired") { // to 0 too: copies scale to zero
 			changes = append(changes, a)
 		}
 	}
 	slices.Reverse(changes) // oldest first
 	at := func(t time.Time, ended bool) float64 {
-		n := float64(v.DesiredCount)
+		n := float64(desiredNow)
 		if ended {
-			n = float64(v.CurrentCount)
+			n = float64(currentNow)
 		}
 		if len(changes) > 0 {
 			n = float64(changes[0].From)
@@ -303,7 +323,7 @@ func instanceSteps(acts []autoscaler.Activity, grid []time.Time, period time.Dur
 		desired[i], current[i] = &d, &c
 	}
 	if n := len(grid); n > 0 {
-		d, c := float64(v.DesiredCount), float64(v.CurrentCount)
+		d, c := float64(desiredNow), float64(currentNow)
 		desired[n-1], current[n-1] = &d, &c
 	}
 	return desired, current
@@ -330,7 +350,11 @@ func (h *Handler) policyChart(p autoscaler.PolicyView, variant, prefix string, s
 		if strings.HasPrefix(a.ComparisonOperator, "Less") {
 			kind = "low"
 		}
-		c.Lines = append(c.Lines, Line{Label: a.AlarmName, Value: a.Threshold, Kind: kind})
+		label := a.AlarmName
+		if p.TT != nil { // its own two: named by their role
+			label = map[string]string{"high": "AlarmHigh", "low": "AlarmLow"}[kind]
+		}
+		c.Lines = append(c.Lines, Line{Label: label, Value: a.Threshold, Kind: kind})
 		if p.Step != nil {
 			for _, st := range p.Step.Steps {
 				for _, b := range []*float64{st.Lower, st.Upper} {

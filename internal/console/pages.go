@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -50,6 +51,23 @@ func (h *Handler) endpoints(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, "endpoints", "Endpoints", map[string]any{"Endpoints": rows, "Query": q})
 }
 
+// components lists an endpoint's inference components, by name.
+func (h *Handler) components(ctx context.Context, endpoint string) ([]hosting.ComponentView, error) {
+	var all []hosting.ComponentView
+	token := ""
+	for {
+		page, next, err := h.o.Endpoints.ListInferenceComponents(ctx, hosting.ComponentQuery{EndpointNameEquals: endpoint,
+			ListQuery: hosting.ListQuery{SortBy: "Name", SortOrder: "Ascending", MaxResults: 100, NextToken: token}})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if token = next; token == "" {
+			return all, nil
+		}
+	}
+}
+
 // variantResource is a variant's ResourceId in Application Auto Scaling.
 func variantResource(endpoint, variant string) string {
 	return "endpoint/" + endpoint + "/variant/" + variant
@@ -58,7 +76,7 @@ func variantResource(endpoint, variant string) string {
 // policyView is a policy as the endpoint page shows it.
 type policyView struct {
 	autoscaler.PolicyView
-	Variant string
+	Variant string // or inference component
 	Config  string // its configuration, as JSON
 	// Steps are a step policy's intervals as metric values, against the
 	// threshold of the alarm that runs it.
@@ -88,12 +106,25 @@ func (h *Handler) endpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.o.Clock.Now()
+	components, err := h.components(r.Context(), name)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
 	var policies []policyView
 	var scheduled []scheduledView
+	// The policies and schedules of what scales: variants and components.
+	type target struct{ name, resource string }
+	var targets []target
 	for _, v := range ep.Variants {
-		id := variantResource(name, v.Name)
-		for _, p := range h.o.Scaling.Policies("sagemaker", nil, id, "") {
-			pv := policyView{PolicyView: p, Variant: v.Name}
+		targets = append(targets, target{v.Name, variantResource(name, v.Name)})
+	}
+	for _, c := range components {
+		targets = append(targets, target{c.Name, "inference-component/" + c.Name})
+	}
+	for _, t := range targets {
+		for _, p := range h.o.Scaling.Policies("sagemaker", nil, t.resource, "") {
+			pv := policyView{PolicyView: p, Variant: t.name}
 			if p.TT != nil {
 				pv.Config = indent(p.TT.Config)
 			} else {
@@ -102,19 +133,19 @@ func (h *Handler) endpoint(w http.ResponseWriter, r *http.Request) {
 			}
 			policies = append(policies, pv)
 		}
-		for _, a := range h.o.Scaling.Scheduled("sagemaker", nil, id, "") {
-			sv := scheduledView{ScheduledView: a, Variant: v.Name}
-			for t := now; len(sv.Next) < 3; {
-				next, ok := a.NextRun(t)
+		for _, a := range h.o.Scaling.Scheduled("sagemaker", nil, t.resource, "") {
+			sv := scheduledView{ScheduledView: a, Variant: t.name}
+			for at := now; len(sv.Next) < 3; {
+				next, ok := a.NextRun(at)
 				if !ok {
 					break
 				}
-				sv.Next, t = append(sv.Next, next), next
+				sv.Next, at = append(sv.Next, next), next
 			}
 			scheduled = append(scheduled, sv)
 		}
 	}
-	h.render(w, r, "endpoint", name, map[string]any{"Endpoint": ep, "Async": len(ep.AsyncConfig) > 0,
+	h.render(w, r, "endpoint", name, map[string]any{"Endpoint": ep, "Async": len(ep.AsyncConfig) > 0, "Components": components,
 		"Policies": policies, "Scheduled": scheduled, "Logs": h.o.Logs != nil, "Ranges": ranges})
 }
 

@@ -35,13 +35,17 @@ function drawMarks(u, lines, events) {
         ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
         ctx.textAlign = "left";
         ctx.textBaseline = "bottom";
+        const labelled = new Map(); // y -> labels drawn there, so that equal lines' labels sit side by side
         for (const l of lines) {
           const y = u.valToPos(l.value, "y", true);
           if (y < top || y > top + height) continue;
+          const k = Math.round(y), shift = labelled.get(k) || 0;
           ctx.strokeStyle = ctx.fillStyle = lineColor[l.kind] || "#111827";
           ctx.setLineDash(l.kind === "target" ? [] : [6 * devicePixelRatio, 4 * devicePixelRatio]);
           ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + width, y); ctx.stroke();
-          ctx.fillText(`${l.label} ${fmtNum(l.value)}`, left + 4 * devicePixelRatio, y - 3 * devicePixelRatio);
+          const text = `${l.label} ${fmtNum(l.value)}`;
+          ctx.fillText(text, left + 4 * devicePixelRatio + shift, y - 3 * devicePixelRatio);
+          labelled.set(k, shift + ctx.measureText(text).width + 12 * devicePixelRatio);
         }
         ctx.setLineDash([]);
         for (const e of events) {
@@ -104,6 +108,12 @@ function endpointPage() {
       row.querySelector(".current").textContent = v.current;
       row.querySelector(".desired").textContent = v.desired;
       row.querySelector(".weight").textContent = fmtNum(v.weight);
+    }
+    for (const c of s.components || []) {
+      const row = document.querySelector(`#components tr[data-component="${CSS.escape(c.name)}"]`);
+      if (!row) continue;
+      row.querySelector(".current").textContent = c.current;
+      row.querySelector(".desired").textContent = c.desired;
     }
     const container = document.getElementById("charts");
     const seen = new Set();
