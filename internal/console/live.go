@@ -28,9 +28,9 @@ type Snapshot struct {
 	Variants []variantNow `json:"variants"`
 	// Components are the endpoint's inference components (copies).
 	Components []variantNow `json:"components"`
-	Charts   []Chart      `json:"charts"`
-	Events   []Event      `json:"events"`
-	Alarms   []alarmNow   `json:"alarms"`
+	Charts     []Chart      `json:"charts"`
+	Events     []Event      `json:"events"`
+	Alarms     []alarmNow   `json:"alarms"`
 }
 
 type variantNow struct {
