@@ -566,7 +566,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		// writes there would be lost with the leader.
 		sm.RefuseConfig = map[string]string{"AsyncInferenceConfig": "asynchronous inference with ebb's own S3 store when it runs as several replicas (that store is one replica's disk; start the replicas with --s3-endpoint)"}
 	}
-	co := console.Options{Endpoints: hs, Scaling: as, Alarms: mon, Metrics: ms, Clock: clk,
+	co := console.Options{Endpoints: hs, Scaling: as, Alarms: mon, Metrics: ms, Clock: clk, Done: ctx.Done(),
 		Credentials: front.Credentials, Logger: log.With("component", "console")}
 	if front.InstanceLogs != nil {
 		co.Logs = front.InstanceLogs

@@ -67,6 +67,10 @@ type Options struct {
 	// Refresh is how often, in real time, a live page is sent what changed
 	// (default 2 s).
 	Refresh time.Duration
+	// Done, when closed, ends the live pages' streams (the server is
+	// stopping: net/http and fasthttp wait for handlers that are still
+	// writing, and a request's context is not cancelled by the front).
+	Done <-chan struct{}
 	// Credentials, access key ID -> secret access key, are what a person
 	// signs in with; nil leaves the console open (the API's admission
 	// keeps it to loopback and allowed hosts).

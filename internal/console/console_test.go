@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/autoscaler"
@@ -197,4 +198,39 @@ func TestFold(t *testing.T) {
 	if len(got) != 3 || got[0].Repeats != 2 || got[0].Since != 3 || got[0].Time != 5 || got[1].Kind != "scaling" || got[2].Repeats != 0 {
 		t.Fatalf("%+v", got)
 	}
+}
+
+// TestLiveEndsWithTheServer: a live page's stream sends its first snapshot
+// and ends when the server stops (Done), not when its client goes away
+// (which the front does not tell): otherwise an open tab holds a
+// shutdown for its whole grace period.
+func TestLiveEndsWithTheServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms, _ := metrics.Open(nil)
+		done := make(chan struct{})
+		h := New(Options{Endpoints: endpoints{}, Scaling: scalingStub{}, Alarms: alarmsStub{}, Metrics: ms, Done: done,
+			Wall: clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))})
+		rec := httptest.NewRecorder()
+		ended := make(chan struct{})
+		go func() {
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/console/endpoints/shop/live", nil))
+			close(ended)
+		}()
+		synctest.Wait()
+		select {
+		case <-ended:
+			t.Fatal("the stream ended by itself")
+		default:
+		}
+		close(done)
+		synctest.Wait()
+		select {
+		case <-ended:
+		default:
+			t.Fatal("the stream outlived the server")
+		}
+		if body := rec.Body.String(); !strings.HasPrefix(body, "data: {") || rec.Header().Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("%s: %q", rec.Header().Get("Content-Type"), body)
+		}
+	})
 }

@@ -538,6 +538,8 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, next func() ([]
 		select {
 		case <-r.Context().Done():
 			return
+		case <-h.o.Done:
+			return
 		case <-tick.C():
 		}
 	}
