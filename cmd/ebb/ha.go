@@ -122,6 +122,7 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	}
 	var follower http.Handler = api.NewHandler(api.Config{
 		Forward:         forward,
+		Done:            ctx.Done(),
 		Runtime:         &smruntime.Handler{Router: rtr, Fallback: forward, Region: c.Region, AccountID: c.AccountID},
 		Metrics:         front.Metrics,
 		Verifier:        front.Verifier,

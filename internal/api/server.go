@@ -71,8 +71,10 @@ type Config struct {
 	Metrics http.Handler
 	// Console serves the web console under /console/ (its own sign-in
 	// with --credentials; loopback and allowed hosts only without); a
-	// follower (nil, with Forward) forwards it to the leader.
+	// follower (nil, with Forward) forwards it to the leader, each live
+	// page's stream until Done is closed (the replica is stopping).
 	Console http.Handler
+	Done    <-chan struct{}
 	// Verifier checks SigV4 signatures; nil admits any signature of the
 	// right shape, from loopback or allowed hosts only (see Admission).
 	Verifier *sigv4.Verifier
@@ -144,8 +146,17 @@ func (h *Handler) classify(r *http.Request) call {
 				switch {
 				case h.c.Console != nil:
 					h.c.Console.ServeHTTP(w, r)
-				case h.c.Forward != nil:
-					h.c.Forward.ServeHTTP(w, r) // a follower: the leader's console, its live pages streamed through
+				case h.c.Forward != nil: // a follower: the leader's console, its live pages streamed through
+					ctx, cancel := context.WithCancel(r.Context())
+					defer cancel()
+					go func() {
+						select {
+						case <-h.c.Done:
+							cancel()
+						case <-ctx.Done():
+						}
+					}()
+					h.c.Forward.ServeHTTP(w, r.WithContext(ctx))
 				default:
 					http.Error(w, "No console here.", http.StatusNotFound)
 				}
