@@ -235,6 +235,8 @@ func TestConsole(t *testing.T) {
 		const alarm = [...document.querySelectorAll("#timeline li.event-alarm")].some(li => li.textContent.includes("ALARM"));
 		return !!desired && desired.max > 1 && !!out && alarm;
 	})()`)
+	b.waitJS(t, 30*time.Second, "the high alarm's history with its action", `[...document.querySelectorAll("#alarms tr")].some(tr =>
+		tr.dataset.alarm?.includes("AlarmHigh") && /Action: Successfully executed action arn:aws:autoscaling/.test(tr.querySelector("details.history")?.textContent || ""))`)
 	ok, failed, first := stop()
 	t.Logf("traffic: %d invocations, %d failed (%v)", ok, failed, first)
 	b.waitJS(t, 60*time.Second, "the new instances in service", `JSON.parse(document.getElementById("chart-instances").dataset.summary).find(s => s.label === "in service").max > 1`)

@@ -90,7 +90,19 @@ type alarmNow struct {
 	Condition string  `json:"condition"`
 	Threshold float64 `json:"threshold"`
 	Updated   int64   `json:"updated"`
+	// History is its newest history items in the time range (state
+	// updates, actions, configuration updates), newest first.
+	History []historyNow `json:"history"`
 }
+
+type historyNow struct {
+	Time    int64  `json:"time"`
+	Type    string `json:"type"`
+	Summary string `json:"summary"`
+}
+
+// alarmHistoryItems is how many history items an alarm shows.
+const alarmHistoryItems = 10
 
 // rangeOf is a live page's time range and the period its charts use.
 func rangeOf(s string) (time.Duration, time.Duration) {
@@ -252,12 +264,18 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 		s.Alarms = append(s.Alarms, alarmNow{Name: a.AlarmName, State: string(a.StateValue), Reason: a.StateReason, Metric: alarmMetric(a),
 			Condition: a.ComparisonOperator, Threshold: a.Threshold, Updated: a.StateUpdatedTimestamp.UnixMilli()})
-		hist, err := h.o.Alarms.History(ctx, a.AlarmName, "StateUpdate", start, now.Add(time.Second))
+		hist, err := h.o.Alarms.History(ctx, a.AlarmName, "", start, now.Add(time.Second)) // newest first
 		if err != nil {
 			return Snapshot{}, err
 		}
+		an := &s.Alarms[len(s.Alarms)-1]
 		for _, it := range hist {
-			s.Events = append(s.Events, Event{Time: it.Timestamp.UnixMilli(), Kind: "alarm", Title: a.AlarmName, Cause: it.Summary, State: newState(it.Data)})
+			if len(an.History) < alarmHistoryItems {
+				an.History = append(an.History, historyNow{Time: it.Timestamp.UnixMilli(), Type: it.Type, Summary: it.Summary})
+			}
+			if it.Type == "StateUpdate" {
+				s.Events = append(s.Events, Event{Time: it.Timestamp.UnixMilli(), Kind: "alarm", Title: a.AlarmName, Cause: it.Summary, State: newState(it.Data)})
+			}
 		}
 	}
 	slices.SortStableFunc(s.Events, func(a, b Event) int { return int(b.Time - a.Time) })
