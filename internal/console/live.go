@@ -257,11 +257,20 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		s.Charts = append(s.Charts, ch)
 	}
 
-	// Alarms: the policies' and any other on this endpoint's metrics.
-	for _, a := range h.o.Alarms.Describe(monitor.Filter{}) {
-		if !alarmNames[a.AlarmName] && !slices.ContainsFunc(a.Dimensions, func(d metrics.Dimension) bool { return d.Name == "EndpointName" && d.Value == name }) {
-			continue
+	// Alarms: the policies' (by name) and any other on this endpoint's
+	// metrics (by dimension), without copying every alarm.
+	var alarms []monitor.MetricAlarm
+	if len(alarmNames) > 0 {
+		names := make([]string, 0, len(alarmNames))
+		for n := range alarmNames {
+			names = append(names, n)
 		}
+		alarms = h.o.Alarms.Describe(monitor.Filter{Names: names})
+	}
+	alarms = append(alarms, h.o.Alarms.Describe(monitor.Filter{Dimension: &metrics.Dimension{Name: "EndpointName", Value: name}})...)
+	slices.SortFunc(alarms, func(a, b monitor.MetricAlarm) int { return strings.Compare(a.AlarmName, b.AlarmName) })
+	alarms = slices.CompactFunc(alarms, func(a, b monitor.MetricAlarm) bool { return a.AlarmName == b.AlarmName })
+	for _, a := range alarms {
 		s.Alarms = append(s.Alarms, alarmNow{Name: a.AlarmName, State: string(a.StateValue), Reason: a.StateReason, Metric: alarmMetric(a),
 			Condition: a.ComparisonOperator, Threshold: a.Threshold, Updated: a.StateUpdatedTimestamp.UnixMilli()})
 		hist, err := h.o.Alarms.History(ctx, a.AlarmName, "", start, now.Add(time.Second)) // newest first

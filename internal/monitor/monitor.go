@@ -370,6 +370,9 @@ type Filter struct {
 	ActionPrefix string
 	// Metric selects alarms on one metric (DescribeAlarmsForMetric).
 	Metric *metrics.Series
+	// Dimension selects alarms whose metric has this dimension (the
+	// console: an endpoint's alarms), without copying the others.
+	Dimension *metrics.Dimension
 }
 
 // Describe returns the matching alarms, sorted by name.
@@ -394,6 +397,9 @@ func (m *Monitor) Describe(f Filter) []MetricAlarm {
 			continue
 		}
 		if f.ActionPrefix != "" && !hasPrefix(a.AlarmActions, f.ActionPrefix) && !hasPrefix(a.OKActions, f.ActionPrefix) && !hasPrefix(a.InsufficientDataActions, f.ActionPrefix) {
+			continue
+		}
+		if f.Dimension != nil && !slices.Contains(a.Dimensions, *f.Dimension) {
 			continue
 		}
 		if f.Metric != nil && (a.Namespace != f.Metric.Namespace || a.MetricName != f.Metric.MetricName ||

@@ -408,3 +408,21 @@ func TestNewestOfTheLastPeriods(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeByDimension: a Dimension filter selects the alarms whose
+// metric has it, and only those.
+func TestDescribeByDimension(t *testing.T) {
+	f := newFixture(t, filepath.Join(t.TempDir(), "ebb.db"))
+	ctx := context.Background()
+	for name, host := range map[string]string{"on-a": "a", "on-b": "b", "also-a": "a"} {
+		f.m.Put(ctx, MetricAlarm{AlarmName: name, Namespace: "App", MetricName: "CPU", Dimensions: []metrics.Dimension{{Name: "Host", Value: host}},
+			Statistic: "Maximum", Period: 60, EvaluationPeriods: 1, Threshold: 10, ComparisonOperator: "GreaterThanThreshold"})
+	}
+	var got []string
+	for _, a := range f.m.Describe(Filter{Dimension: &metrics.Dimension{Name: "Host", Value: "a"}}) {
+		got = append(got, a.AlarmName)
+	}
+	if !slices.Equal(got, []string{"also-a", "on-a"}) {
+		t.Fatalf("alarms on Host=a: %v", got)
+	}
+}
