@@ -50,7 +50,14 @@ func (h *Handler) logsLive(w http.ResponseWriter, r *http.Request) {
 	}
 	group, stream := logGroup(r.PathValue("name")), r.URL.Query().Get("stream")
 	next := int64(-1) // the first Seq not yet sent; -1: start with the tail
+	size := int64(-1) // the stream's stored bytes when last read
 	h.stream(w, r, func() ([]byte, error) {
+		// The stream is read again only once it has grown.
+		n := storedBytes(h.o.Logs, group, stream)
+		if n == size {
+			return []byte("[]"), nil
+		}
+		size = n
 		var batch []logLine
 		err := h.o.Logs.Events(group, stream, func(e logs.Event) bool {
 			if e.Seq >= next {
@@ -74,4 +81,18 @@ func (h *Handler) logsLive(w http.ResponseWriter, r *http.Request) {
 		}
 		return json.Marshal(batch)
 	})
+}
+
+// storedBytes is a log stream's size, -1 when it is not there.
+func storedBytes(l Logs, group, stream string) int64 {
+	streams, err := l.Streams(group)
+	if err != nil {
+		return -1
+	}
+	for _, st := range streams {
+		if st.Name == stream {
+			return st.StoredBytes
+		}
+	}
+	return -1
 }
