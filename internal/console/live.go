@@ -135,17 +135,10 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 	}
 	// What scales: the variants (instances), and the inference components
 	// on them (copies), each with its activities and policies.
-	type scaled struct {
-		name, resource, dim string
-		desired, current    int
-		chart               *Chart
-	}
-	var targets []scaled
 	instances := &Chart{ID: "instances", Title: "Instances", Unit: "count", Times: times, Series: []Series{}}
 	copies := &Chart{ID: "copies", Title: "Inference component copies", Unit: "count", Times: times, Series: []Series{}}
 	for _, v := range ep.Variants {
 		s.Variants = append(s.Variants, variantNow{Name: v.Name, Current: v.CurrentCount, Desired: v.DesiredCount, Weight: v.CurrentWeight})
-		targets = append(targets, scaled{v.Name, variantResource(name, v.Name), autoscaler.Dimension, v.DesiredCount, v.CurrentCount, instances})
 	}
 	components, err := h.components(ctx, name)
 	if err != nil {
@@ -153,21 +146,24 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 	}
 	for _, c := range components {
 		s.Components = append(s.Components, variantNow{Name: c.Name, Current: c.CurrentCopies, Desired: c.DesiredCopies})
-		targets = append(targets, scaled{c.Name, "inference-component/" + c.Name, autoscaler.ComponentDimension, c.DesiredCopies, c.CurrentCopies, copies})
 	}
 	policy := []Chart{}
 	alarmNames := map[string]bool{}
-	for _, t := range targets {
+	for _, t := range targets(ep, components) {
+		chart := instances
+		if t.copies {
+			chart = copies
+		}
 		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", t.resource, t.dim, true)
 		if err != nil {
 			return Snapshot{}, err
 		}
 		desired, current := instanceSteps(acts, grid, period, now, t.desired, t.current)
 		prefix := ""
-		if len(ep.Variants) > 1 || t.chart != instances {
+		if len(ep.Variants) > 1 || t.copies {
 			prefix = t.name + " "
 		}
-		t.chart.Series = append(t.chart.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
+		chart.Series = append(chart.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
 			Series{Label: prefix + "in service", Values: current, Step: true})
 		for _, a := range acts {
 			if a.StartTime.Before(start) {

@@ -24,18 +24,12 @@ type endpointRow struct {
 // ListEndpoints' NameContains), with its variants and the policies on them.
 func (h *Handler) endpoints(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	var all []hosting.EndpointView
-	token := ""
-	for {
-		page, next, err := h.o.Endpoints.ListEndpoints(r.Context(), hosting.ListQuery{NameContains: q, SortBy: "Name", SortOrder: "Ascending", MaxResults: 100, NextToken: token})
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
-		all = append(all, page...)
-		if token = next; token == "" {
-			break
-		}
+	all, err := every(func(token string) ([]hosting.EndpointView, string, error) {
+		return h.o.Endpoints.ListEndpoints(r.Context(), hosting.ListQuery{NameContains: q, SortBy: "Name", SortOrder: "Ascending", MaxResults: 100, NextToken: token})
+	})
+	if err != nil {
+		h.fail(w, err)
+		return
 	}
 	byResource := map[string][]string{}
 	for _, p := range h.o.Scaling.Policies("sagemaker", nil, "", "") {
@@ -53,11 +47,18 @@ func (h *Handler) endpoints(w http.ResponseWriter, r *http.Request) {
 
 // components lists an endpoint's inference components, by name.
 func (h *Handler) components(ctx context.Context, endpoint string) ([]hosting.ComponentView, error) {
-	var all []hosting.ComponentView
+	return every(func(token string) ([]hosting.ComponentView, string, error) {
+		return h.o.Endpoints.ListInferenceComponents(ctx, hosting.ComponentQuery{EndpointNameEquals: endpoint,
+			ListQuery: hosting.ListQuery{SortBy: "Name", SortOrder: "Ascending", MaxResults: 100, NextToken: token}})
+	})
+}
+
+// every gathers every page of a list call.
+func every[T any](list func(token string) ([]T, string, error)) ([]T, error) {
+	var all []T
 	token := ""
 	for {
-		page, next, err := h.o.Endpoints.ListInferenceComponents(ctx, hosting.ComponentQuery{EndpointNameEquals: endpoint,
-			ListQuery: hosting.ListQuery{SortBy: "Name", SortOrder: "Ascending", MaxResults: 100, NextToken: token}})
+		page, next, err := list(token)
 		if err != nil {
 			return nil, err
 		}
@@ -66,6 +67,26 @@ func (h *Handler) components(ctx context.Context, endpoint string) ([]hosting.Co
 			return all, nil
 		}
 	}
+}
+
+// scaled is what scales on an endpoint, as Application Auto Scaling names
+// it: a variant (instances) or an inference component (copies).
+type scaled struct {
+	name, resource, dim string
+	desired, current    int
+	copies              bool
+}
+
+// targets are an endpoint's variants, then its components.
+func targets(ep hosting.EndpointView, components []hosting.ComponentView) []scaled {
+	var out []scaled
+	for _, v := range ep.Variants {
+		out = append(out, scaled{v.Name, variantResource(ep.Name, v.Name), autoscaler.Dimension, v.DesiredCount, v.CurrentCount, false})
+	}
+	for _, c := range components {
+		out = append(out, scaled{c.Name, "inference-component/" + c.Name, autoscaler.ComponentDimension, c.DesiredCopies, c.CurrentCopies, true})
+	}
+	return out
 }
 
 // variantResource is a variant's ResourceId in Application Auto Scaling.
@@ -113,16 +134,7 @@ func (h *Handler) endpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	var policies []policyView
 	var scheduled []scheduledView
-	// The policies and schedules of what scales: variants and components.
-	type target struct{ name, resource string }
-	var targets []target
-	for _, v := range ep.Variants {
-		targets = append(targets, target{v.Name, variantResource(name, v.Name)})
-	}
-	for _, c := range components {
-		targets = append(targets, target{c.Name, "inference-component/" + c.Name})
-	}
-	for _, t := range targets {
+	for _, t := range targets(ep, components) {
 		for _, p := range h.o.Scaling.Policies("sagemaker", nil, t.resource, "") {
 			pv := policyView{PolicyView: p, Variant: t.name}
 			if p.TT != nil {
