@@ -21,6 +21,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -519,6 +520,15 @@ func TestConsoleInferenceComponents(t *testing.T) {
 		return !!desired && desired.last === 2 && document.querySelector('#components tr[data-component="chat"] .desired').textContent === "2" &&
 			[...document.querySelectorAll("#timeline li.event-scaling")].some(li => li.textContent.includes("Setting desired copy count to 2."));
 	})()`)
+	// The component's own metrics (under its name) in the invocations chart.
+	rt := s.Runtime()
+	for range 20 {
+		if _, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("llm"), InferenceComponentName: aws.String("chat"),
+			Body: []byte("1,2"), ContentType: aws.String("text/csv")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.waitJS(t, 30*time.Second, "the component's invocations", `JSON.parse(document.getElementById("chart-invocations").dataset.summary || "[]").some(s => s.label === "chat invocations" && s.max >= 1)`)
 	b.screenshot(t, screenshotDir(t), "endpoint-components")
 	b.noErrors(t)
 }

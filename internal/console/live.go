@@ -203,18 +203,36 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 		return d
 	}
+	// Whose metrics: each variant's, and each inference component's (under
+	// its name alone, as SageMaker publishes them).
+	type subject struct {
+		name      string
+		dims      []metrics.Dimension
+		component bool
+	}
+	var subjects []subject
+	for _, v := range ep.Variants {
+		subjects = append(subjects, subject{v.Name, dims(v.Name), false})
+	}
+	for _, c := range components {
+		subjects = append(subjects, subject{c.Name, []metrics.Dimension{{Name: "InferenceComponentName", Value: c.Name}}, true})
+	}
 	type stat struct{ ns, metric, stat, label string }
-	add := func(c *Chart, scale float64, stats ...stat) error {
-		for _, v := range ep.Variants {
+	add := func(c *Chart, scale float64, ofVariant, ofComponent []stat) error {
+		for _, sub := range subjects {
+			stats := ofVariant
+			if sub.component {
+				stats = ofComponent
+			}
 			for _, st := range stats {
-				vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: st.ns, MetricName: st.metric, Dimensions: dims(v.Name)}, Period: period, Stat: st.stat}, start, now, grid, scale)
+				vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: st.ns, MetricName: st.metric, Dimensions: sub.dims}, Period: period, Stat: st.stat}, start, now, grid, scale)
 				if err != nil {
 					return err
 				}
 				if vals != nil {
 					label := st.label
-					if len(ep.Variants) > 1 {
-						label = v.Name + " " + label
+					if len(subjects) > 1 {
+						label = sub.name + " " + label
 					}
 					c.Series = append(c.Series, Series{Label: label, Values: vals})
 				}
@@ -222,19 +240,23 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 		return nil
 	}
-	const sm, host = "AWS/SageMaker", "/aws/sagemaker/Endpoints"
+	const sm, host, ic = "AWS/SageMaker", "/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents"
+	invocations := []stat{{sm, "Invocations", "Sum", "invocations"}, {sm, "Invocation5XXErrors", "Sum", "5XX errors"}, {sm, "Invocation4XXErrors", "Sum", "4XX errors"}}
+	latency := []stat{{sm, "ModelLatency", "p50", "p50"}, {sm, "ModelLatency", "p99", "p99"}}
 	for _, c := range []struct {
-		id, title, unit string
-		scale           float64
-		stats           []stat
+		id, title, unit        string
+		scale                  float64
+		ofVariant, ofComponent []stat
 	}{
-		{"invocations", "Invocations", "per period", 1, []stat{{sm, "Invocations", "Sum", "invocations"}, {sm, "Invocation5XXErrors", "Sum", "5XX errors"}, {sm, "Invocation4XXErrors", "Sum", "4XX errors"}}},
-		{"latency", "ModelLatency", "ms", 0.001, []stat{{sm, "ModelLatency", "p50", "p50"}, {sm, "ModelLatency", "p99", "p99"}}},
+		{"invocations", "Invocations", "per period", 1, invocations, invocations},
+		{"latency", "ModelLatency", "ms", 0.001, latency, latency},
 		{"utilization", "Utilization", "%", 1, []stat{{host, "CPUUtilization", "Average", "CPU"}, {host, "MemoryUtilization", "Average", "memory"},
-			{host, "GPUUtilization", "Average", "GPU"}, {host, "GPUMemoryUtilization", "Average", "GPU memory"}}},
+			{host, "GPUUtilization", "Average", "GPU"}, {host, "GPUMemoryUtilization", "Average", "GPU memory"}},
+			[]stat{{ic, "CPUUtilizationNormalized", "Average", "CPU of its cores"}, {ic, "MemoryUtilizationNormalized", "Average", "memory of its reservation"},
+				{ic, "GPUUtilizationNormalized", "Average", "GPU"}, {ic, "GPUMemoryUtilizationNormalized", "Average", "GPU memory"}}},
 	} {
 		ch := Chart{ID: c.id, Title: c.title, Unit: c.unit, Times: times, Series: []Series{}}
-		if err := add(&ch, c.scale, c.stats...); err != nil {
+		if err := add(&ch, c.scale, c.ofVariant, c.ofComponent); err != nil {
 			return Snapshot{}, err
 		}
 		if len(ch.Series) > 0 || c.id != "utilization" {
