@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/plotfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -69,19 +70,7 @@ func Plot(res Result, slo time.Duration) (png, svg []byte, err error) {
 	// Far beyond the SLO the curve only says "broken": keep the
 	// sustainable range readable.
 	p.Y.Min, p.Y.Max = 0, max(min(top, 3*Millis(slo)), 1.1*Millis(slo))
-	var out [2][]byte
-	for i, format := range []string{"png", "svg"} {
-		w, err := p.WriterTo(8*vg.Inch, 4.5*vg.Inch, format)
-		if err != nil {
-			return nil, nil, err
-		}
-		var b bytes.Buffer
-		if _, err := w.WriteTo(&b); err != nil {
-			return nil, nil, err
-		}
-		out[i] = b.Bytes()
-	}
-	return out[0], out[1], nil
+	return plotfile.Render(p, 8*vg.Inch, 4.5*vg.Inch)
 }
 
 // Millis is d in milliseconds, to the microsecond.
@@ -130,6 +119,6 @@ func HTML(r Report, svg []byte) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err := page.Execute(&b, map[string]any{"Endpoint": r.Endpoint, "SLO": r.SLO, "ErrorRate": r.ErrorRate, "Rec": r.Rec, "Policy": r.Policy,
-		"Steps": r.Result.Steps, "SVG": template.HTML(svg)})
+		"Steps": r.Result.Steps, "SVG": plotfile.Inline(svg)})
 	return b.Bytes(), err
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"image/color"
 
+	"github.com/ebbscale/ebb/internal/plotfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -53,19 +54,7 @@ func Plot(reports []Report) (png, svg []byte, err error) {
 		p.Legend.Add("capacity: "+r.Name, l)
 	}
 	p.Legend.Top = true
-	var out [2][]byte
-	for i, format := range []string{"png", "svg"} {
-		w, err := p.WriterTo(10*vg.Inch, 4.5*vg.Inch, format)
-		if err != nil {
-			return nil, nil, err
-		}
-		var b bytes.Buffer
-		if _, err := w.WriteTo(&b); err != nil {
-			return nil, nil, err
-		}
-		out[i] = b.Bytes()
-	}
-	return out[0], out[1], nil
+	return plotfile.Render(p, 10*vg.Inch, 4.5*vg.Inch)
 }
 
 var page = template.Must(template.New("").Funcs(template.FuncMap{"pct": func(f float64) float64 { return 100 * f }}).Parse(`<!doctype html>
@@ -83,10 +72,7 @@ var page = template.Must(template.New("").Funcs(template.FuncMap{"pct": func(f f
 
 // HTML renders the reports with the plot (SVG, inline).
 func HTML(trace, model string, reports []Report, svg []byte) ([]byte, error) {
-	if i := bytes.Index(svg, []byte("<svg")); i > 0 {
-		svg = svg[i:]
-	}
 	var b bytes.Buffer
-	err := page.Execute(&b, map[string]any{"Trace": trace, "Model": model, "Reports": reports, "SVG": template.HTML(svg)})
+	err := page.Execute(&b, map[string]any{"Trace": trace, "Model": model, "Reports": reports, "SVG": plotfile.Inline(svg)})
 	return b.Bytes(), err
 }
