@@ -42,6 +42,44 @@ func waitComponent(t *testing.T, sm *sagemaker.Client, name, what string, cond f
 	}
 }
 
+// hostEndpoint creates an endpoint of one variant, AllTraffic, that hosts
+// inference components on instances of the type, with managed instance
+// scaling between min and max when max > 0, and waits until it is InService.
+func hostEndpoint(t *testing.T, sm *sagemaker.Client, name string, instanceType types.ProductionVariantInstanceType, min, max int32) *sagemaker.DescribeEndpointOutput {
+	t.Helper()
+	ctx := context.Background()
+	v := types.ProductionVariant{VariantName: aws.String("AllTraffic"), InstanceType: instanceType, InitialInstanceCount: aws.Int32(1)}
+	if max > 0 {
+		v.ManagedInstanceScaling = &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled,
+			MinInstanceCount: aws.Int32(min), MaxInstanceCount: aws.Int32(max)}
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(name), ProductionVariants: []types.ProductionVariant{v}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(name), EndpointConfigName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	return waitInService(t, sm, name)
+}
+
+// componentSpec is a component of a container image, each copy needing a
+// core and 512 MB.
+func componentSpec(image string) *types.InferenceComponentSpecification {
+	return &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String(image)},
+		ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}}
+}
+
+// createComponent creates an inference component of componentSpec(image)
+// on an endpoint's AllTraffic.
+func createComponent(t *testing.T, sm *sagemaker.Client, name, endpoint, image string, copies int32) {
+	t.Helper()
+	if _, err := sm.CreateInferenceComponent(context.Background(), &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String(name),
+		EndpointName: aws.String(endpoint), VariantName: aws.String("AllTraffic"), Specification: componentSpec(image),
+		RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(copies)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func copies(o *sagemaker.DescribeInferenceComponentOutput) (current, desired int32) {
 	return aws.ToInt32(o.RuntimeConfig.CurrentCopyCount), aws.ToInt32(o.RuntimeConfig.DesiredCopyCount)
 }
@@ -67,16 +105,7 @@ func TestInferenceComponents(t *testing.T) {
 	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("ic-model"), PrimaryContainer: &types.ContainerDefinition{Image: aws.String("ebb example-model --work-ms 1")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("ic"), ProductionVariants: []types.ProductionVariant{
-		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1),
-			ManagedInstanceScaling: &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled, MinInstanceCount: aws.Int32(0), MaxInstanceCount: aws.Int32(2)}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("ic"), EndpointConfigName: aws.String("ic")}); err != nil {
-		t.Fatal(err)
-	}
-	ep := waitInService(t, sm, "ic")
+	ep := hostEndpoint(t, sm, "ic", types.ProductionVariantInstanceTypeMlC5Xlarge, 0, 2)
 	if len(ep.ProductionVariants[0].DeployedImages) != 0 {
 		t.Fatalf("a host variant reports images: %+v", ep.ProductionVariants[0].DeployedImages)
 	}
@@ -325,22 +354,8 @@ func TestInferenceComponentColdStart(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
 	ctx := context.Background()
-	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("cold"), ProductionVariants: []types.ProductionVariant{
-		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1),
-			ManagedInstanceScaling: &types.ProductionVariantManagedInstanceScaling{Status: types.ManagedInstanceScalingStatusEnabled, MinInstanceCount: aws.Int32(0), MaxInstanceCount: aws.Int32(1)}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("cold"), EndpointConfigName: aws.String("cold")}); err != nil {
-		t.Fatal(err)
-	}
-	waitInService(t, sm, "cold")
-	if _, err := sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("sleepy"), EndpointName: aws.String("cold"), VariantName: aws.String("AllTraffic"),
-		Specification: &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String("ebb example-model --work-ms 0")},
-			ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}},
-		RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(0)}}); err != nil {
-		t.Fatal(err)
-	}
+	hostEndpoint(t, sm, "cold", types.ProductionVariantInstanceTypeMlC5Large, 0, 1)
+	createComponent(t, sm, "sleepy", "cold", "ebb example-model --work-ms 0", 0)
 	waitComponent(t, sm, "sleepy", "InService at zero copies", inService)
 	waitFor(t, sm, "cold", "zero instances", func(o *sagemaker.DescribeEndpointOutput) bool {
 		return aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount) == 0
@@ -371,22 +386,8 @@ func TestInferenceComponentsAcrossRestart(t *testing.T) {
 	s := startServer(t, dir)
 	sm := s.SageMaker()
 	ctx := context.Background()
-	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("r"), ProductionVariants: []types.ProductionVariant{
-		{VariantName: aws.String("AllTraffic"), InstanceType: types.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("r"), EndpointConfigName: aws.String("r")}); err != nil {
-		t.Fatal(err)
-	}
-	waitInService(t, sm, "r")
-	spec := func(image string) *types.InferenceComponentSpecification {
-		return &types.InferenceComponentSpecification{Container: &types.InferenceComponentContainerSpecification{Image: aws.String(image)},
-			ComputeResourceRequirements: &types.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}}
-	}
-	if _, err := sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("keep"), EndpointName: aws.String("r"),
-		VariantName: aws.String("AllTraffic"), Specification: spec("ebb example-model --work-ms 0"), RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(2)}}); err != nil {
-		t.Fatal(err)
-	}
+	hostEndpoint(t, sm, "r", types.ProductionVariantInstanceTypeMlC5Xlarge, 0, 0)
+	createComponent(t, sm, "keep", "r", "ebb example-model --work-ms 0", 2)
 	waitComponent(t, sm, "keep", "InService", inService)
 	s.Crash()
 	s = startServer(t, dir)
@@ -417,7 +418,7 @@ func TestInferenceComponentsAcrossRestart(t *testing.T) {
 
 	// A new specification replaces the copies one at a time.
 	if _, err := sm.UpdateInferenceComponent(ctx, &sagemaker.UpdateInferenceComponentInput{InferenceComponentName: aws.String("keep"),
-		Specification: spec("ebb example-model --work-ms 1")}); err != nil {
+		Specification: componentSpec("ebb example-model --work-ms 1")}); err != nil {
 		t.Fatal(err)
 	}
 	o := waitComponent(t, sm, "keep", "updated", func(o *sagemaker.DescribeInferenceComponentOutput) bool {

@@ -19,7 +19,6 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/chromedp/chromedp"
@@ -475,22 +474,8 @@ func TestConsoleInferenceComponents(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--time-scale", "60")
 	sm, as := s.SageMaker(), s.AutoScaling()
 	ctx := context.Background()
-	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("llm"), ProductionVariants: []smtypes.ProductionVariant{
-		{VariantName: aws.String("AllTraffic"), InstanceType: smtypes.ProductionVariantInstanceTypeMlC5Xlarge, InitialInstanceCount: aws.Int32(1),
-			ManagedInstanceScaling: &smtypes.ProductionVariantManagedInstanceScaling{Status: smtypes.ManagedInstanceScalingStatusEnabled, MinInstanceCount: aws.Int32(1), MaxInstanceCount: aws.Int32(2)}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("llm"), EndpointConfigName: aws.String("llm")}); err != nil {
-		t.Fatal(err)
-	}
-	waitInService(t, sm, "llm")
-	if _, err := sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("chat"), EndpointName: aws.String("llm"), VariantName: aws.String("AllTraffic"),
-		Specification: &smtypes.InferenceComponentSpecification{Container: &smtypes.InferenceComponentContainerSpecification{Image: aws.String("ebb example-model --work-ms 1")},
-			ComputeResourceRequirements: &smtypes.InferenceComponentComputeResourceRequirements{NumberOfCpuCoresRequired: aws.Float32(1), MinMemoryRequiredInMb: aws.Int32(512)}},
-		RuntimeConfig: &smtypes.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}}); err != nil {
-		t.Fatal(err)
-	}
+	hostEndpoint(t, sm, "llm", smtypes.ProductionVariantInstanceTypeMlC5Xlarge, 1, 2)
+	createComponent(t, sm, "chat", "llm", "ebb example-model --work-ms 1", 1)
 	waitComponent(t, sm, "chat", "InService", inService)
 	id, dim := aws.String("inference-component/chat"), componentDim
 	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
