@@ -155,6 +155,25 @@ func (b *browser) waitJS(t testing.TB, d time.Duration, what, expr string) {
 	}
 }
 
+// tracking registers a scalable target of min to max and puts a target-
+// tracking policy on it: a predefined metric at a target value, scaling
+// out after a minute and in after five.
+func tracking(t testing.TB, as *aas.Client, resource string, dim aastypes.ScalableDimension, min, max int32, policy string, metric aastypes.MetricType, target float64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: aws.String(resource),
+		ScalableDimension: dim, MinCapacity: aws.Int32(min), MaxCapacity: aws.Int32(max)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String(policy), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+		ResourceId: aws.String(resource), ScalableDimension: dim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(target),
+			ScaleOutCooldown: aws.Int32(60), ScaleInCooldown: aws.Int32(300),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: metric}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestConsole deploys an endpoint with a target-tracking policy, opens its
 // console page in Chromium, drives load, and waits until the page itself
 // shows the scale-out: the instances chart's data and the timeline with
@@ -176,17 +195,7 @@ func TestConsole(t *testing.T) {
 	waitInService(t, sm, "shop")
 	waitInService(t, sm, "search")
 	id := aws.String("endpoint/shop/variant/AllTraffic")
-	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
-		ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
-		ResourceId: id, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
-		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(50),
-			ScaleOutCooldown: aws.Int32(60), ScaleInCooldown: aws.Int32(300),
-			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}}); err != nil {
-		t.Fatal(err)
-	}
+	tracking(t, as, *id, variantDim, 1, 3, "invocations", aastypes.MetricTypeSageMakerVariantInvocationsPerInstance, 50)
 	if _, err := as.PutScheduledAction(ctx, &aas.PutScheduledActionInput{ScheduledActionName: aws.String("nightly"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
 		ResourceId: id, ScalableDimension: variantDim, Schedule: aws.String("cron(0 2 * * ? *)"),
 		ScalableTargetAction: &aastypes.ScalableTargetAction{MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)}}); err != nil {
@@ -403,7 +412,6 @@ func TestConsoleSignIn(t *testing.T) {
 func BenchmarkConsole(b *testing.B) {
 	s := startServer(b, b.TempDir(), "--time-scale", "60", "--instance-limit", "200")
 	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
-	ctx := context.Background()
 	const n = 100
 	for i := range n {
 		deploy(b, sm, fmt.Sprintf("ep-%03d", i), "ebb example-model --work-ms 0", 1)
@@ -411,17 +419,7 @@ func BenchmarkConsole(b *testing.B) {
 	for i := range n {
 		name := fmt.Sprintf("ep-%03d", i)
 		waitInService(b, sm, name)
-		id := aws.String("endpoint/" + name + "/variant/AllTraffic")
-		if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
-			ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
-			ResourceId: id, ScalableDimension: variantDim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
-			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(1e6),
-				PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}}); err != nil {
-			b.Fatal(err)
-		}
+		tracking(b, as, "endpoint/"+name+"/variant/AllTraffic", variantDim, 1, 2, "invocations", aastypes.MetricTypeSageMakerVariantInvocationsPerInstance, 1e6)
 	}
 	stop := traffic(rt, "ep-042", 2)
 	time.Sleep(3 * time.Second) // three minutes of the 60-times clock: data in the charts
@@ -478,16 +476,7 @@ func TestConsoleInferenceComponents(t *testing.T) {
 	createComponent(t, sm, "chat", "llm", "ebb example-model --work-ms 1", 1)
 	waitComponent(t, sm, "chat", "InService", inService)
 	id, dim := aws.String("inference-component/chat"), componentDim
-	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,
-		ScalableDimension: dim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(3)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("per-copy"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
-		ResourceId: id, ScalableDimension: dim, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
-		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(50),
-			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerInferenceComponentInvocationsPerCopy}}}); err != nil {
-		t.Fatal(err)
-	}
+	tracking(t, as, *id, dim, 1, 3, "per-copy", aastypes.MetricTypeSageMakerInferenceComponentInvocationsPerCopy, 50)
 	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/llm"), chromedp.WaitVisible(`#components`))
 	b.waitJS(t, 20*time.Second, "the component, its copies chart and its policy's chart", `!!document.querySelector('#components tr[data-component="chat"]') &&
 		!!document.getElementById("chart-copies") && !!document.querySelector('[id="chart-policy-chat-per-copy"]') &&
