@@ -116,15 +116,21 @@ func (mm *MultiModel) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (mm *MultiModel) get(w http.ResponseWriter, r *http.Request) {
+// lookup finds the request's model, or answers 404.
+func (mm *MultiModel) lookup(w http.ResponseWriter, r *http.Request) (*loaded, bool) {
 	mm.mu.Lock()
 	l, ok := mm.models[r.PathValue("name")]
 	mm.mu.Unlock()
 	if !ok {
 		http.Error(w, "model not loaded", http.StatusNotFound)
-		return
 	}
-	writeJSON(w, http.StatusOK, modelInfo{r.PathValue("name"), l.url})
+	return l, ok
+}
+
+func (mm *MultiModel) get(w http.ResponseWriter, r *http.Request) {
+	if l, ok := mm.lookup(w, r); ok {
+		writeJSON(w, http.StatusOK, modelInfo{r.PathValue("name"), l.url})
+	}
 }
 
 func (mm *MultiModel) unload(w http.ResponseWriter, r *http.Request) {
@@ -141,12 +147,7 @@ func (mm *MultiModel) unload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (mm *MultiModel) invoke(w http.ResponseWriter, r *http.Request) {
-	mm.mu.Lock()
-	l, ok := mm.models[r.PathValue("name")]
-	mm.mu.Unlock()
-	if !ok {
-		http.Error(w, "model not loaded", http.StatusNotFound)
-		return
+	if l, ok := mm.lookup(w, r); ok {
+		l.model.invoke(w, r)
 	}
-	l.model.invoke(w, r)
 }
