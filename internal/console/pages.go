@@ -212,5 +212,3 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 }
 
 func trimFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -170,7 +170,7 @@ function endpointPage() {
 
     const alarms = document.querySelector("#alarms tbody");
     alarms.replaceChildren(...s.alarms.map(a => el("tr", { "data-alarm": a.name },
-      el("td", { text: a.name }), el("td", {}, el("span", { class: `state state-${a.state}`, text: a.state })),
+      el("td", { text: a.name }), el("td", {}, el("span", { class: `state state-${a.state}`, text: a.state }), el("div", { class: "muted", text: `since ${fmtTime(a.updated)}` })),
       el("td", { text: a.metric }), el("td", { text: `${a.condition} ${fmtNum(a.threshold)}` }),
       el("td", { class: "reason" }, a.reason, (a.history || []).length ? el("details", { class: "history" },
         el("summary", { text: `history (${a.history.length} latest in this range)` }),
