@@ -394,6 +394,13 @@ func TestConsoleSignIn(t *testing.T) {
 			t.Fatalf("cross-site, Sec-Fetch-Mode %s: %d, want %d", mode, resp.StatusCode, want)
 		}
 	}
+	// A navigation reaches no API: it carries no signature.
+	req, _ = http.NewRequest(http.MethodGet, open.URL+"/bucket/key", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site navigation to an S3 object: %v %v", resp, err)
+	}
 	req, _ = http.NewRequest(http.MethodPost, open.URL+"/console/login", strings.NewReader("access_key=a&secret_key=b"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")

@@ -38,10 +38,10 @@ func forbidden(format string, args ...any) *awserr.Error {
 // checkOrigin refuses requests a browser sends on behalf of another site.
 // ebb's own pages (the console) are same-origin: their Origin is the Host.
 func checkOrigin(r *http.Request) *awserr.Error {
-	// A person following a link to the console from another site: a
-	// top-level GET navigation, which changes nothing and whose answer no
-	// other site can read.
-	if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" && strings.HasPrefix(r.URL.Path, "/console/") {
+	// A person following a link from another site (to the console): a
+	// top-level GET navigation changes nothing, no other site can read its
+	// answer, and it carries no Authorization, which every API call needs.
+	if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 		return nil
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
