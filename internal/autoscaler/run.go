@@ -76,6 +76,7 @@ func (s *Service) Run(ctx context.Context) {
 	defer s.running.Store(false)
 	t := s.o.Clock.NewTicker(Tick)
 	defer t.Stop()
+	var pruned time.Time // when activities past ActivityRetention were last deleted
 	for {
 		select {
 		case <-ctx.Done():
@@ -92,6 +93,10 @@ func (s *Service) Run(ctx context.Context) {
 			s.progress(ctx, now)
 			s.runSchedules(ctx, now)
 			s.mu.Unlock()
+			if now.Sub(pruned) >= time.Hour {
+				store.Report(s.log, "autoscaler", "prune activities", s.o.Store.PruneActivities(ctx, now.Add(-ActivityRetention)))
+				pruned = now
+			}
 		}
 		s.applyPending(ctx)
 	}
@@ -548,7 +553,9 @@ func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNot
 	s.mu.Lock()
 	s.flushActivities(ctx)
 	s.mu.Unlock()
-	store.Report(s.log, "autoscaler", "prune activities", s.o.Store.PruneActivities(ctx, s.o.Clock.Now().Add(-ActivityRetention)))
+	// The loop deletes what is past retention every hour; a reader skips
+	// what has passed it since.
+	oldest := s.o.Clock.Now().Add(-ActivityRetention)
 	docs, err := s.o.Store.Activities(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -558,6 +565,9 @@ func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNot
 		var a Activity
 		if err := json.Unmarshal(d, &a); err != nil {
 			return nil, err
+		}
+		if a.StartTime.Before(oldest) {
+			continue
 		}
 		if len(a.NotScaledReasons) > 0 && !includeNotScaled {
 			continue

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/alarm"
@@ -223,4 +224,45 @@ func TestCooldownSurvivesRestart(t *testing.T) {
 	if docs, err := st.List(ctx, kindCooldown); err != nil || len(docs) != 0 {
 		t.Fatalf("cooldowns left after the policy was deleted: %d, %v", len(docs), err)
 	}
+}
+
+// TestActivityRetention: an activity older than ActivityRetention is not
+// listed, and the loop deletes it from the store (within the hour), not
+// a reader.
+func TestActivityRetention(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st := openSQLite(t)
+		s, _, clk := newTestService(t, st, &fakeHosting{capacity: 1})
+		s.mu.Lock()
+		tgt := s.targets[Namespace+"|"+resourceID+"|"+Dimension]
+		a := s.startActivity(ctx, tgt, 2, 1, "test", "", true)
+		s.finish(ctx, tgt, a, StatusSuccessful, "done")
+		s.mu.Unlock()
+		stored := func() int {
+			docs, err := st.Activities(ctx, Namespace+"|")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(docs)
+		}
+		if got, _ := s.Activities(ctx, Namespace, "", "", false); len(got) != 1 || stored() != 1 {
+			t.Fatalf("a new activity: %d listed, %d stored", len(got), stored())
+		}
+		clk.Advance(ActivityRetention + time.Second)
+		if got, _ := s.Activities(ctx, Namespace, "", "", false); len(got) != 0 || stored() != 1 {
+			t.Fatalf("past retention, before the loop ran: %d listed (want 0), %d stored (the reader deletes nothing)", len(got), stored())
+		}
+		loop, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { s.Run(loop); close(done) }()
+		synctest.Wait() // the loop waits for its ticker
+		clk.Advance(Tick)
+		synctest.Wait()
+		stop()
+		<-done
+		if n := stored(); n != 0 {
+			t.Fatalf("%d activities stored after the loop's pass, want 0", n)
+		}
+	})
 }
