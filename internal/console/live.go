@@ -181,10 +181,11 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			s.Events = append(s.Events, e)
 		}
 		for _, p := range h.o.Scaling.Policies("sagemaker", nil, t.resource, "") {
-			for _, a := range h.policyAlarms(p) {
+			alarms := h.policyAlarms(p)
+			for _, a := range alarms {
 				alarmNames[a.AlarmName] = true
 			}
-			c, err := h.policyChart(p, t.name, prefix, start, now, times)
+			c, err := h.policyChart(p, alarms, t.name, prefix, start, now, times)
 			if err != nil {
 				return Snapshot{}, err
 			}
@@ -374,12 +375,12 @@ func instanceSteps(acts []autoscaler.Activity, grid []time.Time, period time.Dur
 	return desired, current
 }
 
-// policyChart draws a policy's metric as its alarms read it, with the
+// policyChart draws a policy's metric as its alarms (those that run it,
+// from policyAlarms) read it, with the
 // target value and the alarms' thresholds (a target-tracking policy) or
 // each alarm's threshold and step bounds (a step policy).
-func (h *Handler) policyChart(p autoscaler.PolicyView, variant, prefix string, start, now time.Time, times []int64) (Chart, error) {
+func (h *Handler) policyChart(p autoscaler.PolicyView, alarms []monitor.MetricAlarm, variant, prefix string, start, now time.Time, times []int64) (Chart, error) {
 	c := Chart{ID: "policy-" + variant + "-" + p.Name, Title: prefix + "Policy " + p.Name, Times: times, Series: []Series{}}
-	alarms := h.policyAlarms(p)
 	if p.TT != nil {
 		c.Lines = append(c.Lines, Line{Label: "target", Value: p.TT.TargetValue, Kind: "target"})
 	}
