@@ -36,13 +36,15 @@ func (m *discardStore) Get(context.Context, string, string) ([]byte, error) {
 func (m *discardStore) Each(context.Context, string, func([]byte) error) error   { return nil }
 func (m *discardStore) List(context.Context, string) ([][]byte, error)           { return nil, nil }
 func (m *discardStore) PutActivities(context.Context, []store.ActivityDoc) error { return nil }
-func (m *discardStore) Activities(context.Context, string) ([][]byte, error)     { return nil, nil }
-func (m *discardStore) PruneActivities(context.Context, time.Time) error         { return nil }
-func (m *discardStore) AddTags(context.Context, string, []store.Tag) error       { return nil }
-func (m *discardStore) DeleteTags(context.Context, string, []string) error       { return nil }
-func (m *discardStore) Tags(context.Context, string) ([]store.Tag, error)        { return nil, nil }
-func (m *discardStore) AddHistory(context.Context, []store.HistoryItem) error    { return nil }
-func (m *discardStore) PruneHistory(context.Context, time.Time) error            { return nil }
+func (m *discardStore) Activities(context.Context, string, time.Time) ([][]byte, error) {
+	return nil, nil
+}
+func (m *discardStore) PruneActivities(context.Context, time.Time) error      { return nil }
+func (m *discardStore) AddTags(context.Context, string, []store.Tag) error    { return nil }
+func (m *discardStore) DeleteTags(context.Context, string, []string) error    { return nil }
+func (m *discardStore) Tags(context.Context, string) ([]store.Tag, error)     { return nil, nil }
+func (m *discardStore) AddHistory(context.Context, []store.HistoryItem) error { return nil }
+func (m *discardStore) PruneHistory(context.Context, time.Time) error         { return nil }
 func (m *discardStore) History(context.Context, string, string, time.Time, time.Time) ([]store.HistoryItem, error) {
 	return nil, nil
 }

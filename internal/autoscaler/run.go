@@ -541,8 +541,9 @@ func (s *Service) flushActivities(ctx context.Context) {
 	}
 }
 
-// Activities lists a target's (or all targets') activities, newest first.
-func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNotScaled bool) ([]Activity, error) {
+// Activities lists a target's (or all targets') activities that started
+// at or after since (and within ActivityRetention), newest first.
+func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNotScaled bool, since time.Time) ([]Activity, error) {
 	prefix := ns + "|"
 	if id != "" {
 		prefix += id + "|"
@@ -553,10 +554,12 @@ func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNot
 	s.mu.Lock()
 	s.flushActivities(ctx)
 	s.mu.Unlock()
-	// The loop deletes what is past retention every hour; a reader skips
-	// what has passed it since.
-	oldest := s.o.Clock.Now().Add(-ActivityRetention)
-	docs, err := s.o.Store.Activities(ctx, prefix)
+	// The loop deletes what is past retention every hour; a reader asks
+	// for nothing older.
+	if oldest := s.o.Clock.Now().Add(-ActivityRetention); since.Before(oldest) {
+		since = oldest
+	}
+	docs, err := s.o.Store.Activities(ctx, prefix, since)
 	if err != nil {
 		return nil, err
 	}
@@ -565,9 +568,6 @@ func (s *Service) Activities(ctx context.Context, ns, id, dim string, includeNot
 		var a Activity
 		if err := json.Unmarshal(d, &a); err != nil {
 			return nil, err
-		}
-		if a.StartTime.Before(oldest) {
-			continue
 		}
 		if len(a.NotScaledReasons) > 0 && !includeNotScaled {
 			continue

@@ -83,7 +83,7 @@ func TestActivityStoredBeforeItsChange(t *testing.T) {
 	if host.capacity != 3 {
 		t.Fatalf("capacity %d once the store is back, want 3", host.capacity)
 	}
-	acts, err := s.Activities(ctx, Namespace, resourceID, Dimension, false)
+	acts, err := s.Activities(ctx, Namespace, resourceID, Dimension, false, time.Time{})
 	if err != nil || len(acts) != 1 || acts[0].StatusCode != StatusInProgress || acts[0].Desired != 3 {
 		t.Fatalf("activities %+v, %v", acts, err)
 	}
@@ -240,17 +240,17 @@ func TestActivityRetention(t *testing.T) {
 		s.finish(ctx, tgt, a, StatusSuccessful, "done")
 		s.mu.Unlock()
 		stored := func() int {
-			docs, err := st.Activities(ctx, Namespace+"|")
+			docs, err := st.Activities(ctx, Namespace+"|", time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return len(docs)
 		}
-		if got, _ := s.Activities(ctx, Namespace, "", "", false); len(got) != 1 || stored() != 1 {
+		if got, _ := s.Activities(ctx, Namespace, "", "", false, time.Time{}); len(got) != 1 || stored() != 1 {
 			t.Fatalf("a new activity: %d listed, %d stored", len(got), stored())
 		}
 		clk.Advance(ActivityRetention + time.Second)
-		if got, _ := s.Activities(ctx, Namespace, "", "", false); len(got) != 0 || stored() != 1 {
+		if got, _ := s.Activities(ctx, Namespace, "", "", false, time.Time{}); len(got) != 0 || stored() != 1 {
 			t.Fatalf("past retention, before the loop ran: %d listed (want 0), %d stored (the reader deletes nothing)", len(got), stored())
 		}
 		loop, stop := context.WithCancel(ctx)

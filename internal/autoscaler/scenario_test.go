@@ -364,7 +364,7 @@ func (sc *scenario) drain() {
 }
 
 func (sc *scenario) expect(what, arg string) error {
-	acts, _ := sc.s.Activities(sc.ctx, Namespace, sc.tg.id, sc.tg.dim, true)
+	acts, _ := sc.s.Activities(sc.ctx, Namespace, sc.tg.id, sc.tg.dim, true, time.Time{})
 	switch what {
 	case "capacity":
 		if got := sc.host.capacity; strconv.Itoa(got) != arg {

@@ -201,7 +201,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	// Activities that had not finished resume.
-	docs, err := o.Store.Activities(ctx, "")
+	docs, err := o.Store.Activities(ctx, "", o.Clock.Now().Add(-ActivityRetention))
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ type Scaling interface {
 	Targets(ns string, ids []string, dim string) []autoscaler.Target
 	Policies(ns string, names []string, id, dim string) []autoscaler.PolicyView
 	Scheduled(ns string, names []string, id, dim string) []autoscaler.ScheduledView
-	Activities(ctx context.Context, ns, id, dim string, includeNotScaled bool) ([]autoscaler.Activity, error)
+	Activities(ctx context.Context, ns, id, dim string, includeNotScaled bool, since time.Time) ([]autoscaler.Activity, error)
 }
 
 // Alarms is what the console reads of CloudWatch alarms.

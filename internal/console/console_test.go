@@ -46,7 +46,7 @@ func (scalingStub) Policies(string, []string, string, string) []autoscaler.Polic
 func (scalingStub) Scheduled(string, []string, string, string) []autoscaler.ScheduledView {
 	return nil
 }
-func (scalingStub) Activities(context.Context, string, string, string, bool) ([]autoscaler.Activity, error) {
+func (scalingStub) Activities(context.Context, string, string, string, bool, time.Time) ([]autoscaler.Activity, error) {
 	return nil, nil
 }
 

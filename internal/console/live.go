@@ -154,7 +154,7 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		if t.copies {
 			chart = copies
 		}
-		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", t.resource, t.dim, true)
+		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", t.resource, t.dim, true, start)
 		if err != nil {
 			return Snapshot{}, err
 		}

@@ -252,7 +252,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	if total := answered + r.Dropped; total > 0 {
 		r.SLOAttainment = within / total
 	}
-	acts, err := as.Activities(ctx, "sagemaker", resourceID, autoscaler.Dimension, false)
+	acts, err := as.Activities(ctx, "sagemaker", resourceID, autoscaler.Dimension, false, time.Time{})
 	if err != nil {
 		return r, err
 	}

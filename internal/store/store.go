@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"context"
 	"errors"
 	"time"
@@ -107,8 +108,9 @@ type Activities interface {
 	// PutActivities inserts or replaces activities, all or none.
 	PutActivities(ctx context.Context, as []ActivityDoc) error
 	// Activities returns the activities of targets whose key starts with
-	// prefix, newest first.
-	Activities(ctx context.Context, prefix string) ([][]byte, error)
+	// prefix that started at or after since (the zero time: all), newest
+	// first.
+	Activities(ctx context.Context, prefix string, since time.Time) ([][]byte, error)
 	PruneActivities(ctx context.Context, before time.Time) error
 }
 
@@ -132,4 +134,13 @@ type Store interface {
 	AsyncQueue
 	metrics.Persister
 	Close() error
+}
+
+// SinceNanos is since in Unix nanoseconds for a query of what starts at or
+// after it; the zero time (which UnixNano cannot represent) is the earliest.
+func SinceNanos(since time.Time) int64 {
+	if since.IsZero() {
+		return math.MinInt64
+	}
+	return since.UnixNano()
 }

@@ -408,7 +408,7 @@ func (h *Handler) activities(ctx context.Context, body []byte) (any, error) {
 	if in.ScalableDimension != "" && in.ResourceId == "" {
 		return nil, bad("If you specify ScalableDimension, you must also specify ResourceId.")
 	}
-	acts, err := h.s.Activities(ctx, in.ServiceNamespace, in.ResourceId, in.ScalableDimension, in.IncludeNotScaledActivities)
+	acts, err := h.s.Activities(ctx, in.ServiceNamespace, in.ResourceId, in.ScalableDimension, in.IncludeNotScaledActivities, time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -217,11 +217,11 @@ func (s *Store) PutActivities(_ context.Context, as []store.ActivityDoc) error {
 	return nil
 }
 
-func (s *Store) Activities(_ context.Context, prefix string) ([][]byte, error) {
+func (s *Store) Activities(_ context.Context, prefix string, since time.Time) ([][]byte, error) {
 	s.mu.Lock()
 	var as []activity
 	for _, a := range s.activities {
-		if strings.HasPrefix(a.target, prefix) {
+		if strings.HasPrefix(a.target, prefix) && !a.start.Before(since) {
 			as = append(as, a)
 		}
 	}

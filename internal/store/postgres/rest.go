@@ -76,8 +76,9 @@ func (s *Postgres) PutActivities(ctx context.Context, as []store.ActivityDoc) er
 
 // Activities returns the activities of targets whose key starts with
 // prefix, newest first.
-func (s *Postgres) Activities(ctx context.Context, prefix string) ([][]byte, error) {
-	rows, err := s.pool.Query(ctx, "SELECT doc FROM scaling_activities WHERE left(target, $1) = $2 ORDER BY start DESC, seq DESC", len([]rune(prefix)), prefix)
+func (s *Postgres) Activities(ctx context.Context, prefix string, since time.Time) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, "SELECT doc FROM scaling_activities WHERE left(target, $1) = $2 AND start >= $3 ORDER BY start DESC, seq DESC",
+		len([]rune(prefix)), prefix, store.SinceNanos(since))
 	if err != nil {
 		return nil, unavailable(err)
 	}

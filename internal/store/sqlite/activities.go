@@ -32,8 +32,9 @@ func (s *SQLite) PutActivities(ctx context.Context, as []store.ActivityDoc) erro
 
 // Activities returns the activities of targets whose key starts with
 // prefix, newest first.
-func (s *SQLite) Activities(ctx context.Context, prefix string) ([][]byte, error) {
-	return docs(s.db.QueryContext(ctx, "SELECT doc FROM scaling_activities WHERE substr(target, 1, ?) = ? ORDER BY start DESC, rowid DESC", len(prefix), prefix))
+func (s *SQLite) Activities(ctx context.Context, prefix string, since time.Time) ([][]byte, error) {
+	return docs(s.db.QueryContext(ctx, "SELECT doc FROM scaling_activities WHERE substr(target, 1, ?) = ? AND start >= ? ORDER BY start DESC, rowid DESC",
+		len(prefix), prefix, store.SinceNanos(since)))
 }
 
 // PruneActivities deletes activities that started before a time.

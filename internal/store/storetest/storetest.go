@@ -205,7 +205,7 @@ func activities(t *testing.T, b Backend) {
 	copy(reused, `"xx""xxxxxxx"`)
 	s, _ = reopen(t, b, s)
 	got := func(prefix string) []string {
-		ds, err := s.Activities(ctx, prefix)
+		ds, err := s.Activities(ctx, prefix, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +220,9 @@ func activities(t *testing.T, b Backend) {
 	}
 	if all := got(""); len(all) != 3 {
 		t.Errorf("every activity: %v", all)
+	}
+	if since, err := s.Activities(ctx, "", t0.Add(2*time.Minute)); err != nil || len(since) != 1 || string(since[0]) != `"a2"` {
+		t.Errorf("since the second minute: %q, %v", since, err)
 	}
 	s.PruneActivities(ctx, t0.Add(time.Minute))
 	if all := got(""); !slices.Equal(all, []string{`"a2"`, `"b1"`}) {
