@@ -1,9 +1,9 @@
 package store
 
 import (
-	"math"
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/metrics"
