@@ -32,7 +32,6 @@ type Endpoints interface {
 
 // Scaling is what the console reads of Application Auto Scaling.
 type Scaling interface {
-	Targets(ns string, ids []string, dim string) []autoscaler.Target
 	Policies(ns string, names []string, id, dim string) []autoscaler.PolicyView
 	Scheduled(ns string, names []string, id, dim string) []autoscaler.ScheduledView
 	Activities(ctx context.Context, ns, id, dim string, includeNotScaled bool, since time.Time) ([]autoscaler.Activity, error)

@@ -39,7 +39,6 @@ func (endpoints) ListInferenceComponents(context.Context, hosting.ComponentQuery
 
 type scalingStub struct{}
 
-func (scalingStub) Targets(string, []string, string) []autoscaler.Target { return nil }
 func (scalingStub) Policies(string, []string, string, string) []autoscaler.PolicyView {
 	return nil
 }
