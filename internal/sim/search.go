@@ -19,11 +19,11 @@ type Found struct {
 
 // Search tries a grid of target-tracking policies around the baseline's
 // (its InvocationsPerInstance TargetValue times 0.5 to 2, or one around the
-// model's capacity; and ConcurrentRequestsPerModel at 40 to 90 % of an
-// instance's concurrency; each with scale-out/scale-in cooldowns from 60
-// to 600 s) and returns the one with the fewest instance-hours whose SLO
-// attainment is at least the baseline's. progress, if set, hears of each
-// run.
+// model's capacity; and ConcurrentRequestsPerModel, in 10 s and in
+// one-minute periods, at 40 to 90 % of an instance's concurrency; each with
+// scale-out/scale-in cooldowns from 60 to 600 s) and returns the one with
+// the fewest instance-hours whose SLO attainment is at least the
+// baseline's. progress, if set, hears of each run.
 func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress func(Report)) (Found, error) {
 	base, err := Run(ctx, trace, baseline, m)
 	if err != nil {
@@ -45,11 +45,18 @@ func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress
 	}
 	// Requests in flight per instance see the demand a saturated instance
 	// cannot serve, which InvocationsPerInstance (what was served) hides.
+	// Tracked twice: the high-resolution predefined metric, whose alarms
+	// read 10 s periods and follow bursts, and the same metric as a
+	// customized one, whose alarms read one-minute averages (as target
+	// tracking does for every customized metric), which ride them out.
 	for _, share := range []float64{0.4, 0.5, 0.6, 0.7, 0.8, 0.9} {
 		for _, cd := range cooldowns {
 			t := share * float64(m.Concurrency)
 			p := candidate(baseline, concurrentRequests, t, cd[0], cd[1])
 			p.Name = fmt.Sprintf("concurrency-%.2g-out%d-in%d", t, cd[0], cd[1])
+			candidates = append(candidates, p)
+			p = candidate(baseline, concurrentRequestsPerMinute, t, cd[0], cd[1])
+			p.Name = fmt.Sprintf("concurrency-1m-%.2g-out%d-in%d", t, cd[0], cd[1])
 			candidates = append(candidates, p)
 		}
 	}
@@ -83,7 +90,7 @@ func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress
 
 // Candidates is how many policies Search tries on a trace of a day or more
 // (on a shorter one, no daily floors: 12 fewer).
-const Candidates = 6*4 + 6*4 + 4*3
+const Candidates = 6*4 + 2*6*4 + 4*3
 
 // dailyFloors is, for each hour of the day (counted from the trace's
 // start), the instances that the 90th percentile of its minutes' load
@@ -123,10 +130,14 @@ func floorActions(floors []int, share float64, start time.Time, base Policy) []j
 	return out
 }
 
-// The predefined metrics Search tracks.
+// The metrics Search tracks: two predefined, and ConcurrentRequestsPerModel
+// (what the high-resolution predefined metric reads) as a customized metric
+// of the simulated variant; its dimensions name the simulated endpoint, so a
+// policy found with it names its own endpoint there before use.
 const (
-	invocationsPerInstance = "SageMakerVariantInvocationsPerInstance"
-	concurrentRequests     = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+	invocationsPerInstance      = "SageMakerVariantInvocationsPerInstance"
+	concurrentRequests          = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+	concurrentRequestsPerMinute = "ConcurrentRequestsPerModel"
 )
 
 // trackingTarget is the TargetValue of the policy's first target-tracking
@@ -150,10 +161,16 @@ func trackingTarget(p Policy) (float64, bool) {
 }
 
 // candidate is the baseline's bounds and schedules with one target-tracking
-// policy on a predefined metric.
+// policy on one of the metrics above.
 func candidate(base Policy, metric string, target float64, out, in int) Policy {
+	conf := map[string]any{"TargetValue": target, "ScaleOutCooldown": out, "ScaleInCooldown": in}
+	if metric == concurrentRequestsPerMinute {
+		conf["CustomizedMetricSpecification"] = map[string]any{"Namespace": "AWS/SageMaker", "MetricName": metric, "Statistic": "Average",
+			"Dimensions": []map[string]string{{"Name": "EndpointName", "Value": endpointName}, {"Name": "VariantName", "Value": variantName}}}
+	} else {
+		conf["PredefinedMetricSpecification"] = map[string]string{"PredefinedMetricType": metric}
+	}
 	doc, _ := json.Marshal(map[string]any{"PolicyName": "searched", "PolicyType": "TargetTrackingScaling",
-		"TargetTrackingScalingPolicyConfiguration": map[string]any{"TargetValue": target, "ScaleOutCooldown": out, "ScaleInCooldown": in,
-			"PredefinedMetricSpecification": map[string]string{"PredefinedMetricType": metric}}})
+		"TargetTrackingScalingPolicyConfiguration": conf})
 	return Policy{MinCapacity: base.MinCapacity, MaxCapacity: base.MaxCapacity, ScalingPolicies: []json.RawMessage{doc}, ScheduledActions: base.ScheduledActions}
 }

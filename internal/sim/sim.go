@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -241,16 +242,10 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	if slots > 0 {
 		r.MeanUtilization = busy / slots
 	}
-	r.P50ms, r.P99ms = percentile(hist, 0.5), percentile(hist, 0.99)
-	answered, within := 0.0, 0.0
-	for l, n := range hist {
-		answered += n
-		if time.Duration(l)*time.Millisecond <= m.SLO {
-			within += n
-		}
-	}
-	if total := answered + r.Dropped; total > 0 {
-		r.SLOAttainment = within / total
+	lat := summarize(hist)
+	r.P50ms, r.P99ms = lat.percentile(0.5), lat.percentile(0.99)
+	if total := lat.total + r.Dropped; total > 0 {
+		r.SLOAttainment = lat.within(m.SLO) / total
 	}
 	acts, err := as.Activities(ctx, "sagemaker", resourceID, autoscaler.Dimension, false, time.Time{})
 	if err != nil {
@@ -382,22 +377,48 @@ func (q *queue) expire(sec int, timeout time.Duration) float64 {
 	return dropped
 }
 
-func percentile(hist map[int64]float64, p float64) float64 {
-	keys := make([]int64, 0, len(hist))
-	total := 0.0
-	for k, n := range hist {
-		keys = append(keys, k)
-		total += n
+// latencies are a run's latency histogram in order of latency. Sums over
+// it go in that order, so that a run's figures are the same bits every
+// time (a map's order would move its last digits, and Search compares
+// SLO attainments exactly).
+type latencies struct {
+	ms    []int64   // latency in milliseconds, ascending
+	n     []float64 // requests at each
+	total float64
+}
+
+func summarize(hist map[int64]float64) latencies {
+	l := latencies{ms: slices.Sorted(maps.Keys(hist))}
+	for _, k := range l.ms {
+		l.n = append(l.n, hist[k])
+		l.total += hist[k]
 	}
-	slices.Sort(keys)
+	return l
+}
+
+// percentile is the latency (ms) below which share p of the requests were
+// answered; NaN for none.
+func (l latencies) percentile(p float64) float64 {
 	acc := 0.0
-	for _, k := range keys {
-		acc += hist[k]
-		if acc >= p*total-1e-9 {
+	for i, k := range l.ms {
+		acc += l.n[i]
+		if acc >= p*l.total-1e-9 {
 			return float64(k)
 		}
 	}
 	return math.NaN()
+}
+
+// within is the requests answered within slo.
+func (l latencies) within(slo time.Duration) float64 {
+	acc := 0.0
+	for i, k := range l.ms {
+		if time.Duration(k)*time.Millisecond > slo {
+			break
+		}
+		acc += l.n[i]
+	}
+	return acc
 }
 
 // fleet is the simulated endpoint's instances, as hosting reports and

@@ -181,3 +181,39 @@ func TestMinutesJSON(t *testing.T) {
 		t.Fatalf("no minutes: %s", b)
 	}
 }
+
+// A run's figures are the same bits every time: Search compares SLO
+// attainments exactly, and a candidate as good as the baseline must not
+// lose to the last digits of a sum taken in a map's order.
+func TestRunIsDeterministic(t *testing.T) {
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [{"PolicyName": "p", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 300, "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}]}`)
+	m := model
+	m.Spread = func(q float64) float64 { return 0.5 + q } // many latencies, so many terms to sum
+	var first Report
+	for i := range 5 {
+		r, err := Run(context.Background(), stepTrace(), p, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = r
+		} else if r.SLOAttainment != first.SLOAttainment || r.P99ms != first.P99ms || r.InstanceHours != first.InstanceHours {
+			t.Fatalf("run %d: SLO %v, p99 %v, %v h; first: %v, %v, %v h", i, r.SLOAttainment, r.P99ms, r.InstanceHours, first.SLOAttainment, first.P99ms, first.InstanceHours)
+		}
+	}
+}
+
+// The one-minute concurrency candidates track ConcurrentRequestsPerModel
+// as a customized metric of the simulated variant, which the live API
+// accepts as it would from a user.
+func TestSearchTracksConcurrencyPerMinute(t *testing.T) {
+	p := candidate(Policy{MinCapacity: 1, MaxCapacity: 10}, concurrentRequestsPerMinute, 4, 60, 300)
+	r, err := Run(context.Background(), stepTrace(), p, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Activities) == 0 || !strings.Contains(r.Activities[0].Cause, "TargetTracking") {
+		t.Fatalf("want scaling by the policy's alarms: %+v", r.Activities)
+	}
+}
