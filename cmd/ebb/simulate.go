@@ -71,6 +71,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return usageError{fmt.Errorf("--service-time-dist %q: want fixed, exponential or lognormal:SIGMA", d)}
 	}
+	if m.Spread != nil && to.ServiceColumn != "" {
+		return usageError{errors.New("--service-time-dist and --service-time-column both set service times: the column gives each request its own; choose one")}
+	}
 	if start != "" {
 		t, err := time.Parse(time.RFC3339, start)
 		if err != nil {
@@ -79,14 +82,11 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		m.Start = t
 	}
 	to.TimeColumn, to.CountColumn = timeColumn, countColumn
-	tr, work, err := sim.LoadTrace(trace, to)
+	tr, services, err := sim.LoadTrace(trace, to)
 	if err != nil {
 		return err
 	}
-	tr = tr.Scale(scale)
-	if work != nil {
-		m.Work = sim.Trace(work).Scale(scale)
-	}
+	tr, m.Services = tr.Scale(scale), services // each listed request stands for --scale of them
 	var ps []sim.Policy
 	for _, path := range policies {
 		b, err := os.ReadFile(path)

@@ -26,15 +26,22 @@ import (
 
 // Model is the endpoint the trace runs against: each instance serves
 // Concurrency requests at once, each for ServiceTime (or, where the trace
-// gives it, Work: the seconds of service the requests of each second of the
-// trace need), after Startup.
+// gives them, Services), after Startup.
 type Model struct {
 	ServiceTime time.Duration
-	Work        []float64
+	// Services, if set, are each second's requests' own service times in
+	// seconds, in arrival order (a per-request trace's column). Each
+	// request then waits its turn and takes its own time, so that one long
+	// answer misses the SLO alone rather than lengthening its second's
+	// mean. Where the trace's count for a second differs from the
+	// requests listed (a scaled trace), each listed request stands for
+	// count/listed of them.
+	Services [][]float64
 	// Spread, if set, is the distribution of service times around their
 	// mean: the quantile function of a distribution of mean 1. A bucket's
 	// requests then take its mean service time times Spread(q) across q,
 	// which shapes the latency percentiles; capacity follows the mean.
+	// Requests with Services take their own times instead.
 	Spread      func(q float64) float64
 	Concurrency int
 	Startup     time.Duration
@@ -184,11 +191,11 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		}
 		now := clk.Now()
 		if sec < len(trace) {
-			work := trace[sec] * m.ServiceTime.Seconds()
-			if sec < len(m.Work) {
-				work = m.Work[sec]
+			if sec < len(m.Services) && len(m.Services[sec]) > 0 {
+				q.pushEach(sec, trace[sec], m.Services[sec])
+			} else {
+				q.push(sec, trace[sec], trace[sec]*m.ServiceTime.Seconds())
 			}
-			q.push(sec, trace[sec], work)
 			r.Requests += trace[sec]
 			minute.Requests += trace[sec]
 		}
@@ -296,16 +303,35 @@ func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
 type queue struct{ buckets []bucket }
 
 // bucket is the requests that arrived in one second and the seconds of
-// service they need.
+// service they need: as a whole (each its mean), or, with services, each
+// its own, weight requests standing for each.
 type bucket struct {
 	second  int
 	n, work float64
+	// services are the service times of the requests not yet started,
+	// after the one in service (started: it has had begun of its work).
+	services      []float64
+	weight, begun float64
+	started       bool
 }
 
 func (q *queue) push(sec int, n, work float64) {
 	if n > 0 {
-		q.buckets = append(q.buckets, bucket{sec, n, work})
+		q.buckets = append(q.buckets, bucket{second: sec, n: n, work: work})
 	}
+}
+
+// pushEach queues n requests that take services each (n/len(services)
+// requests standing for each listed one).
+func (q *queue) pushEach(sec int, n float64, services []float64) {
+	if n <= 0 {
+		return
+	}
+	b := bucket{second: sec, n: n, services: services, weight: n / float64(len(services))}
+	for _, s := range services {
+		b.work += s * b.weight
+	}
+	q.buckets = append(q.buckets, b)
 }
 
 func (q *queue) waiting() float64 {
@@ -328,6 +354,32 @@ func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued 
 			n = b.n * w / b.work
 		}
 		wait := time.Duration(sec-b.second) * time.Second
+		if b.services != nil {
+			// One request at a time, in arrival order: it is answered its
+			// own service time after it starts.
+			s := b.services[0]
+			if !b.started {
+				b.started = true
+				hist[(wait + time.Duration(s*float64(time.Second))).Milliseconds()] += b.weight
+				if wait > 0 {
+					*queued += b.weight
+				}
+			}
+			w := min(s*b.weight-b.begun, capacity)
+			b.begun += w
+			b.work -= w
+			spent += w
+			capacity -= w
+			if b.begun >= s*b.weight-1e-12 {
+				served += b.weight
+				b.n -= b.weight
+				b.services, b.begun, b.started = b.services[1:], 0, false
+				if len(b.services) == 0 {
+					q.buckets = q.buckets[1:]
+				}
+			}
+			continue
+		}
 		service := time.Duration(float64(time.Second) * b.work / b.n)
 		if spread == nil {
 			hist[(wait + service).Milliseconds()] += n
@@ -371,7 +423,11 @@ func LogNormal(sigma float64) func(float64) float64 {
 func (q *queue) expire(sec int, timeout time.Duration) float64 {
 	dropped := 0.0
 	for len(q.buckets) > 0 && time.Duration(sec-q.buckets[0].second)*time.Second >= timeout {
-		dropped += q.buckets[0].n
+		b := q.buckets[0]
+		dropped += b.n
+		if b.started { // answered already, in the histogram
+			dropped -= b.weight
+		}
 		q.buckets = q.buckets[1:]
 	}
 	return dropped

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,24 +104,53 @@ func TestSearchFindsACheaperPolicy(t *testing.T) {
 func TestLoadTraceWithServiceTimes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log.csv")
 	os.WriteFile(path, []byte("TIMESTAMP,EndpointName,ModelLatencyMs\n2026-01-05 00:00:00.100000,e,100\n2026-01-05 00:00:00.900000,e,300\n2026-01-05 00:00:02.000000,e,50\n"), 0o644)
-	tr, work, err := LoadTrace(path, TraceOptions{ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond, ServiceBase: 10 * time.Millisecond})
+	tr, services, err := LoadTrace(path, TraceOptions{ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond, ServiceBase: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tr) != 2 || tr[0] != 2 || tr[1] != 1 || math.Abs(work[0]-0.42) > 1e-9 || math.Abs(work[1]-0.06) > 1e-9 { // seconds from the first request
-		t.Fatalf("trace %v, work %v", tr, work)
+	near := func(got []float64, want ...float64) bool {
+		return slices.EqualFunc(got, want, func(g, w float64) bool { return math.Abs(g-w) < 1e-9 })
+	}
+	if len(tr) != 2 || tr[0] != 2 || tr[1] != 1 || len(services) != 2 || !near(services[0], 0.11, 0.31) || !near(services[1], 0.06) { // seconds from the first request
+		t.Fatalf("trace %v, services %v", tr, services)
 	}
 	if _, _, err := LoadTrace(path, TraceOptions{ServiceColumn: "Nope"}); err == nil {
 		t.Fatal("a missing service column was accepted")
 	}
 	// The model's service is then the trace's: 0.42 s of work in the first
 	// second on one slot; the two requests wait for no one.
-	r, err := Run(context.Background(), tr, policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`), Model{ServiceTime: time.Second, Work: work, Concurrency: 1, SLO: time.Second})
+	r, err := Run(context.Background(), tr, policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`), Model{ServiceTime: time.Second, Services: services, Concurrency: 1, SLO: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.P99ms != 210 || r.Requests != 3 || r.SLOAttainment != 1 {
+	if r.P50ms != 110 || r.P99ms != 310 || r.Requests != 3 || r.SLOAttainment != 1 {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// With per-request service times, a long answer misses the SLO alone: a
+// second's mean would have hidden it. A scaled trace's requests keep their
+// own times.
+func TestServicesPerRequest(t *testing.T) {
+	one := []float64{5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1} // mean 0.59 s
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`)
+	for _, scale := range []float64{1, 2} {
+		m := Model{ServiceTime: time.Second, Services: [][]float64{one}, Concurrency: int(20 * scale), SLO: time.Second}
+		r, err := Run(context.Background(), Trace{10 * scale}, p, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.SLOAttainment-0.9) > 1e-9 || r.P99ms != 5000 || r.P50ms != 100 || r.Requests != 10*scale || r.Dropped != 0 {
+			t.Fatalf("scale %v: SLO %v, p50 %v, p99 %v, %v requests, %v dropped", scale, r.SLOAttainment, r.P50ms, r.P99ms, r.Requests, r.Dropped)
+		}
+	}
+	// On one slot they queue behind the long one, in arrival order.
+	r, err := Run(context.Background(), Trace{10}, p, Model{ServiceTime: time.Second, Services: [][]float64{one}, Concurrency: 1, SLO: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.P50ms != 5100 || r.Queued != 9 || r.SLOAttainment != 1 {
+		t.Fatalf("one slot: p50 %v, %v queued, SLO %v", r.P50ms, r.Queued, r.SLOAttainment)
 	}
 }
 

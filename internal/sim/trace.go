@@ -27,9 +27,9 @@ type TraceOptions struct {
 // count column, "requests" by default) or one row per request (the time
 // column, "TIMESTAMP" by default, "2006-01-02 15:04:05.9999999" or Unix
 // seconds), bucketed by second from the first request. With a service
-// column it also returns the seconds of service each second's requests
-// need (Model.Work).
-func LoadTrace(path string, o TraceOptions) (Trace, []float64, error) {
+// column it also returns each second's requests' service times, in
+// seconds and in arrival order (Model.Services).
+func LoadTrace(path string, o TraceOptions) (Trace, [][]float64, error) {
 	timeColumn, countColumn := o.TimeColumn, o.CountColumn
 	f, err := os.Open(path)
 	if err != nil {
@@ -64,7 +64,7 @@ func LoadTrace(path string, o TraceOptions) (Trace, []float64, error) {
 		ci = -1
 	}
 	var out Trace
-	var work []float64
+	var services [][]float64
 	var first time.Time
 	for line := 2; ; line++ {
 		rec, err := r.Read()
@@ -95,7 +95,7 @@ func LoadTrace(path string, o TraceOptions) (Trace, []float64, error) {
 			}
 			for len(out) <= sec {
 				out = append(out, 0)
-				work = append(work, 0)
+				services = append(services, nil)
 			}
 			out[sec]++
 			if si >= 0 {
@@ -103,7 +103,7 @@ func LoadTrace(path string, o TraceOptions) (Trace, []float64, error) {
 				if err != nil || v < 0 {
 					return nil, nil, fmt.Errorf("%s:%d: %q is not a service time", path, line, rec[si])
 				}
-				work[sec] += (o.ServiceBase + time.Duration(v*float64(o.ServicePerUnit))).Seconds()
+				services[sec] = append(services[sec], (o.ServiceBase + time.Duration(v*float64(o.ServicePerUnit))).Seconds())
 			}
 		default:
 			return nil, nil, fmt.Errorf("%s: no %q column (per-second counts) nor %q column (per-request times); name one with --count-column or --time-column", path, countColumn, timeColumn)
@@ -113,9 +113,9 @@ func LoadTrace(path string, o TraceOptions) (Trace, []float64, error) {
 		return nil, nil, fmt.Errorf("%s: no requests", path)
 	}
 	if si < 0 {
-		work = nil
+		services = nil
 	}
-	return out, work, nil
+	return out, services, nil
 }
 
 func parseTime(s string) (time.Time, error) {
