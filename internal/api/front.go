@@ -122,10 +122,11 @@ func (f *Front) serve(ctx *fasthttp.RequestCtx) {
 // it closes (net/http drains up to as much).
 const lingerFrom = 256 << 10
 
-// serveBuffered serves r on the connection's goroutine.
+// serveBuffered serves r on the connection's goroutine. Its context is
+// the background one: nothing cancels it, as nothing would before the
+// handler returns (see Front), and without a Done channel the upstream
+// exchange registers no cancellation per request.
 func (f *Front) serveBuffered(ctx *fasthttp.RequestCtx, r *http.Request) {
-	rctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	w := &bufferedWriter{ctx: ctx, head: head{header: make(http.Header, 4), conn: ctx.Conn()}}
 	defer func() {
 		if p := recover(); p != nil {
@@ -135,7 +136,7 @@ func (f *Front) serveBuffered(ctx *fasthttp.RequestCtx, r *http.Request) {
 		}
 		w.finish()
 	}()
-	f.handler().ServeHTTP(w, r.WithContext(rctx))
+	f.handler().ServeHTTP(w, r)
 }
 
 // serveStreaming serves r on a goroutine of its own: the answer is

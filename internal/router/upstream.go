@@ -39,6 +39,7 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	head   fasthttp.ResponseHeader
+	body   io.LimitedReader // an answer's body of a known length
 	reused bool
 }
 
@@ -196,7 +197,8 @@ func (c *conn) readResponse() (*http.Response, io.Reader, error) {
 		return resp, http.NoBody, nil
 	case n >= 0:
 		resp.ContentLength = int64(n)
-		return resp, io.LimitReader(c.br, int64(n)), nil
+		c.body = io.LimitedReader{R: c.br, N: int64(n)}
+		return resp, &c.body, nil
 	case n == -1:
 		resp.TransferEncoding = []string{"chunked"}
 		return resp, &chunked{r: httputil.NewChunkedReader(c.br), br: c.br}, nil
