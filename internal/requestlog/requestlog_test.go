@@ -38,11 +38,11 @@ func TestLogIsATrace(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("got\n%s\nwant\n%s", b, want)
 	}
-	tr, work, err := sim.LoadTrace(path, sim.TraceOptions{TimeColumn: "TIMESTAMP", ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond})
+	tr, services, err := sim.LoadTrace(path, sim.TraceOptions{TimeColumn: "TIMESTAMP", ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tr) != 3 || tr[0] != 2 || tr[1] != 1 || tr[2] != 1 || work[0] != 0.4 {
-		t.Fatalf("trace %v, work %v", tr, work)
+	if len(tr) != 3 || tr[0] != 2 || tr[1] != 1 || tr[2] != 1 || len(services[0]) != 2 || services[0][0] != 0.1 || services[0][1] != 0.3 {
+		t.Fatalf("trace %v, services %v", tr, services)
 	}
 }
