@@ -304,12 +304,13 @@ type queue struct{ buckets []bucket }
 
 // bucket is the requests that arrived in one second and the seconds of
 // service they need: as a whole (each its mean), or, with services, each
-// its own, weight requests standing for each.
+// its own.
 type bucket struct {
 	second  int
 	n, work float64
-	// services are the service times of the requests not yet started,
-	// after the one in service (started: it has had begun of its work).
+	// services are the service times of the requests not yet answered, in
+	// order, each standing for weight requests. The first has started
+	// when started is set, and has had begun seconds of service.
 	services      []float64
 	weight, begun float64
 	started       bool
@@ -343,16 +344,12 @@ func (q *queue) waiting() float64 {
 }
 
 // serve spends up to capacity seconds of service on the requests, oldest
-// first, recording each one's latency (its wait and its bucket's mean
-// service time); it returns the requests served and the service spent.
+// first, recording each one's latency (its wait and its own service time,
+// or its bucket's mean); it returns the requests served and the service
+// spent.
 func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued *float64, spread func(float64) float64) (served, spent float64) {
 	for capacity > 1e-9 && len(q.buckets) > 0 {
 		b := &q.buckets[0]
-		w := min(b.work, capacity)
-		n := b.n
-		if b.work > 0 {
-			n = b.n * w / b.work
-		}
 		wait := time.Duration(sec-b.second) * time.Second
 		if b.services != nil {
 			// One request at a time, in arrival order: it is answered its
@@ -379,6 +376,11 @@ func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued 
 				}
 			}
 			continue
+		}
+		w := min(b.work, capacity)
+		n := b.n
+		if b.work > 0 {
+			n = b.n * w / b.work
 		}
 		service := time.Duration(float64(time.Second) * b.work / b.n)
 		if spread == nil {
