@@ -1,8 +1,11 @@
 // Command invoke measures what ebb's router adds to InvokeEndpoint: the same
-// example-model instance is invoked straight, through ebb, and through nginx
-// (the peer: a plain keep-alive reverse proxy), on loopback with keep-alive,
-// at several concurrencies. It prints throughput and latency percentiles and
-// the latency each proxy adds over the straight path.
+// example-model instance is invoked straight, through ebb, through nginx
+// (the peer: a plain keep-alive reverse proxy) and through "fasthttp", a
+// reverse proxy of a dozen lines on the HTTP library ebb's front is built
+// on, with no logic at all: the floor of what a Go proxy costs here, which
+// tells ebb's own work from the language's. On loopback with keep-alive,
+// at several concurrencies, it prints throughput and latency percentiles
+// and the latency each proxy adds over the straight path.
 //
 //	go build -o bin/ebb ./cmd/ebb && go run ./bench/invoke --ebb bin/ebb
 package main
@@ -11,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +33,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 func main() {
@@ -38,7 +44,12 @@ func main() {
 	conc := flag.String("concurrency", "1,16,64", "comma-separated concurrencies")
 	work := flag.Duration("work", 0, "CPU work per request in the model (0 measures pure overhead)")
 	flag.StringVar(&wrkPath, "wrk", "", "wrk binary for load (default: wrk on PATH; else a Go load generator, which takes more of the machine's CPU)")
+	floor := flag.String("serve-floor", "", "LISTEN=UPSTREAM: only serve the fasthttp floor proxy (the benchmark starts it so)")
 	flag.Parse()
+	if *floor != "" {
+		listen, upstream, _ := strings.Cut(*floor, "=")
+		log.Fatal(serveFloor(listen, upstream))
+	}
 	if wrkPath == "" {
 		wrkPath, _ = exec.LookPath("wrk")
 	}
@@ -125,6 +136,13 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 	} else {
 		fmt.Println("nginx not found: install it (apt-get install nginx) to measure the peer")
 	}
+
+	url, stop, err := startFloor(instance)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	targets = append(targets, struct{ name, url string }{"fasthttp", url})
 
 	gen := "Go load generator"
 	if wrkPath != "" {
@@ -269,7 +287,7 @@ func loadWrk(url string, n int, d time.Duration) result {
 	for _, m := range wrkLine.FindAllStringSubmatch(string(out), -1) {
 		v, _ := strconv.ParseFloat(m[2], 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
-		lat := time.Duration(v * float64(unit))
+		lat := time.Duration(v * float64(unit)).Round(time.Microsecond) // wrk prints 2 decimals
 		if m[1] == "50" {
 			r.p50 = lat
 		} else {
@@ -392,6 +410,42 @@ func instanceAddr(dir, endpoint string) (string, error) {
 }
 
 // startNginx runs nginx as a keep-alive reverse proxy to the instance.
+// serveFloor is the floor proxy: every request goes to upstream's
+// /invocations as it came, through one fasthttp client.
+func serveFloor(listen, upstream string) error {
+	client := &fasthttp.HostClient{Addr: upstream, MaxConns: 4096}
+	return fasthttp.ListenAndServe(listen, func(ctx *fasthttp.RequestCtx) {
+		ctx.Request.SetRequestURI("/invocations")
+		if err := client.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	})
+}
+
+// startFloor runs the floor proxy as a process of its own, as ebb and
+// nginx are.
+func startFloor(instance string) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	addr := freePort()
+	cmd := exec.Command(self, "--serve-floor", addr+"="+instance)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { cmd.Process.Kill(); cmd.Wait() }
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "http://" + addr + "/", stop, nil
+		}
+	}
+	stop()
+	return "", nil, errors.New("the fasthttp floor proxy did not start")
+}
+
 func startNginx(bin, dir, instance string) (string, func(), error) {
 	ndir := filepath.Join(dir, "nginx")
 	os.MkdirAll(filepath.Join(ndir, "logs"), 0o755)
