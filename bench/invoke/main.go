@@ -114,9 +114,9 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 		return err
 	}
 
-	targets := []struct{ name, url string }{
-		{"direct", "http://" + instance + "/invocations"},
-		{"ebb", base + "/endpoints/bench/invocations"},
+	targets := []target{
+		{"direct", "http://" + instance + "/invocations", nil},
+		{"ebb", base + "/endpoints/bench/invocations", func() []int { return []int{srv.Process.Pid} }},
 	}
 	if nginx == "" {
 		nginx, _ = exec.LookPath("nginx")
@@ -127,22 +127,22 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 		}
 	}
 	if nginx != "" {
-		url, stop, err := startNginx(nginx, dir, instance)
+		url, pid, stop, err := startNginx(nginx, dir, instance)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		targets = append(targets, struct{ name, url string }{"nginx", url})
+		targets = append(targets, target{"nginx", url, func() []int { return append(children(pid), pid) }})
 	} else {
 		fmt.Println("nginx not found: install it (apt-get install nginx) to measure the peer")
 	}
 
-	url, stop, err := startFloor(instance)
+	url, pid, stop, err := startFloor(instance)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	targets = append(targets, struct{ name, url string }{"fasthttp", url})
+	targets = append(targets, target{"fasthttp", url, func() []int { return []int{pid} }})
 
 	gen := "Go load generator"
 	if wrkPath != "" {
@@ -150,7 +150,7 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 	}
 	fmt.Printf("InvokeEndpoint overhead: model work %v per request, %v per measurement, %d cores, load from %s\n\n", work, duration, runtime.NumCPU(), gen)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "concurrency\ttarget\treq/s\tp50\tp99\tadded p50\tadded p99\tthroughput vs direct\t")
+	fmt.Fprintln(tw, "concurrency\ttarget\treq/s\tp50\tp99\tadded p50\tadded p99\tthroughput vs direct\tproxy CPU per request\t")
 	for _, c := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
@@ -158,14 +158,23 @@ func run(ebb, nginx string, duration time.Duration, conc string, work time.Durat
 		}
 		var direct result
 		for _, tg := range targets {
-			r := load(tg.url, n, duration)
+			var cpu0 time.Duration
+			r := load(tg.url, n, duration, func() {
+				if tg.procs != nil {
+					cpu0 = cpuTime(tg.procs())
+				}
+			})
+			perRequest := "-"
+			if tg.procs != nil && r.rps > 0 {
+				perRequest = ((cpuTime(tg.procs()) - cpu0) / time.Duration(r.rps*duration.Seconds())).Round(100 * time.Nanosecond).String()
+			}
 			if tg.name == "direct" {
 				direct = r
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%v\t%v\t%v\t%v\t%.2f\t\n", n, tg.name, r.rps, r.p50, r.p99,
-				r.p50-direct.p50, r.p99-direct.p99, r.rps/direct.rps)
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%v\t%v\t%v\t%v\t%.2f\t%s\t\n", n, tg.name, r.rps, r.p50, r.p99,
+				r.p50-direct.p50, r.p99-direct.p99, r.rps/direct.rps, perRequest)
 			if r.errors > 0 {
-				fmt.Fprintf(tw, "\t%s: %d errors\t\t\t\t\t\t\t\n", tg.name, r.errors)
+				fmt.Fprintf(tw, "\t%s: %d errors\t\t\t\t\t\t\t\t\n", tg.name, r.errors)
 			}
 		}
 	}
@@ -252,12 +261,13 @@ type result struct {
 
 var wrkPath string
 
-// load runs n keep-alive clients against url for d, with wrk when there is one.
-func load(url string, n int, d time.Duration) result {
+// load runs n keep-alive clients against url for d, with wrk when there is
+// one, after a warm-up; measuring is called as the measured run starts.
+func load(url string, n int, d time.Duration, measuring func()) result {
 	if wrkPath != "" {
-		return loadWrk(url, n, d)
+		return loadWrk(url, n, d, measuring)
 	}
-	return loadGo(url, n, d)
+	return loadGo(url, n, d, measuring)
 }
 
 const wrkScript = `wrk.method = "POST"
@@ -273,12 +283,13 @@ const benchAuth = "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/sage
 
 var wrkLine = regexp.MustCompile(`(?m)^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
 
-func loadWrk(url string, n int, d time.Duration) result {
+func loadWrk(url string, n int, d time.Duration, measuring func()) result {
 	script := filepath.Join(os.TempDir(), "ebb-bench-post.lua")
 	os.WriteFile(script, []byte(wrkScript), 0o644)
 	threads := min(n, 2)
 	args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(n), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "-s", script, "--latency", url}
 	exec.Command(wrkPath, append([]string{"-d", "1s"}, args[2:]...)...).Run() // warm-up
+	measuring()
 	out, err := exec.Command(wrkPath, args...).CombinedOutput()
 	if err != nil {
 		log.Fatalf("wrk: %v\n%s", err, out)
@@ -304,7 +315,7 @@ func loadWrk(url string, n int, d time.Duration) result {
 }
 
 // loadGo runs n Go clients with keep-alive against url for d (after a short warm-up).
-func loadGo(url string, n int, d time.Duration) result {
+func loadGo(url string, n int, d time.Duration, measuring func()) result {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n * 2, DisableCompression: true}}
 	body := []byte("1,2,3,4")
 	shoot := func() (time.Duration, bool) {
@@ -350,6 +361,7 @@ func loadGo(url string, n int, d time.Duration) result {
 		return all, errs
 	}
 	run(d/10, false)
+	measuring()
 	lats, errs := run(d, true)
 	slices.Sort(lats)
 	if len(lats) == 0 {
@@ -424,29 +436,29 @@ func serveFloor(listen, upstream string) error {
 
 // startFloor runs the floor proxy as a process of its own, as ebb and
 // nginx are.
-func startFloor(instance string) (string, func(), error) {
+func startFloor(instance string) (string, int, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	addr := freePort()
 	cmd := exec.Command(self, "--serve-floor", addr+"="+instance)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { cmd.Process.Kill(); cmd.Wait() }
 	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "http://" + addr + "/", stop, nil
+			return "http://" + addr + "/", cmd.Process.Pid, stop, nil
 		}
 	}
 	stop()
-	return "", nil, errors.New("the fasthttp floor proxy did not start")
+	return "", 0, nil, errors.New("the fasthttp floor proxy did not start")
 }
 
-func startNginx(bin, dir, instance string) (string, func(), error) {
+func startNginx(bin, dir, instance string) (string, int, func(), error) {
 	ndir := filepath.Join(dir, "nginx")
 	os.MkdirAll(filepath.Join(ndir, "logs"), 0o755)
 	addr := freePort()
@@ -476,20 +488,68 @@ http {
 `, ndir, instance, addr)
 	path := filepath.Join(ndir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(bin, "-p", ndir, "-c", path)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { cmd.Process.Signal(syscall.SIGQUIT); cmd.Wait() }
 	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "http://" + addr + "/", stop, nil
+			return "http://" + addr + "/", cmd.Process.Pid, stop, nil
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("nginx did not start; see %s/logs/error.log", ndir)
+	return "", 0, nil, fmt.Errorf("nginx did not start; see %s/logs/error.log", ndir)
+}
+
+// target is a URL to load and the processes whose CPU time it costs.
+type target struct {
+	name, url string
+	procs     func() []int
+}
+
+// cpuTime is the user and system time the processes have spent, from
+// /proc (Linux's clock ticks are 1/100 s).
+func cpuTime(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// children are the processes whose parent is pid (nginx's workers).
+func children(pid int) []int {
+	var out []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
