@@ -182,6 +182,13 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	hist := map[int64]float64{} // latency (ms) -> requests
 	var busy, slots, instanceSeconds float64
 	var minute Minute
+	// A minute's capacity is its slot-seconds at the mean service time of
+	// the requests it served (the last such minute's when it served none).
+	var minuteSlots, minuteWork, minuteServed float64
+	meanService := m.ServiceTime.Seconds()
+	if n, w := servicesTotal(m.Services); n > 0 {
+		meanService = w / n
+	}
 	dims := []metrics.Dimension{{Name: "EndpointName", Value: endpointName}, {Name: "VariantName", Value: variantName}}
 	var window struct{ invocations, perInstance float64 }
 	tail := int((m.Timeout + m.Startup).Seconds()) // let the last requests finish
@@ -212,14 +219,15 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		}
 		window.invocations += served
 		minute.Instances += float64(total) / 60
-		if served > 0 {
-			minute.Capacity += slotSeconds * served / work // requests, at this second's service times
-		} else {
-			minute.Capacity += slotSeconds / m.ServiceTime.Seconds()
-		}
+		minuteSlots, minuteWork, minuteServed = minuteSlots+slotSeconds, minuteWork+work, minuteServed+served
 		if (sec+1)%60 == 0 {
+			if minuteServed > 0 && minuteWork > 0 {
+				meanService = minuteWork / minuteServed
+			}
+			minute.Capacity = minuteSlots / meanService
 			r.Minutes = append(r.Minutes, minute)
 			minute = Minute{}
+			minuteSlots, minuteWork, minuteServed = 0, 0, 0
 		}
 		if (sec+1)%10 == 0 {
 			// Ten seconds of metrics, as the emitter publishes them.
@@ -297,6 +305,18 @@ func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
 		}
 	}
 	return nil
+}
+
+// servicesTotal is how many requests services lists and the seconds of
+// service they take.
+func servicesTotal(services [][]float64) (n, seconds float64) {
+	for _, sec := range services {
+		for _, s := range sec {
+			n++
+			seconds += s
+		}
+	}
+	return n, seconds
 }
 
 // queue is the requests waiting, oldest first, in buckets of one second.

@@ -247,3 +247,28 @@ func TestSearchTracksConcurrencyPerMinute(t *testing.T) {
 		t.Fatalf("want scaling by the policy's alarms: %+v", r.Activities)
 	}
 }
+
+// Capacity is counted at the service times of the requests served: in the
+// minutes after the trace, with none to serve, at the last ones'.
+func TestCapacityFollowsServiceTimes(t *testing.T) {
+	trace := make(Trace, 120)
+	services := make([][]float64, 120)
+	for i := range trace {
+		if i%4 == 0 {
+			trace[i], services[i] = 1, []float64{2}
+		}
+	}
+	r, err := Run(context.Background(), trace, policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`),
+		Model{ServiceTime: 100 * time.Millisecond, Services: services, Concurrency: 1, SLO: 5 * time.Second, Startup: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Minutes) < 3 {
+		t.Fatalf("%d minutes", len(r.Minutes))
+	}
+	for i, m := range r.Minutes {
+		if math.Abs(m.Capacity-30) > 1e-9 { // 60 slot-seconds at 2 s each
+			t.Fatalf("minute %d: capacity %v, want 30", i, m.Capacity)
+		}
+	}
+}
