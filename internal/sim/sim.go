@@ -30,12 +30,12 @@ import (
 type Model struct {
 	ServiceTime time.Duration
 	// Services, if set, are each second's requests' own service times in
-	// seconds, in arrival order (a per-request trace's column). Each
-	// request then waits its turn and takes its own time, so that one long
-	// answer misses the SLO alone rather than lengthening its second's
-	// mean. Where the trace's count for a second differs from the
-	// requests listed (a scaled trace), each listed request stands for
-	// count/listed of them.
+	// seconds, in arrival order (a per-request trace's column). The fleet's
+	// slots then serve the requests one each, first come first served
+	// (slots), so that one long answer misses the SLO alone and holds one
+	// slot, rather than lengthening its second's mean. Where the trace's
+	// count for a second differs from the requests listed (a scaled
+	// trace), each listed request stands for count/listed of them.
 	Services [][]float64
 	// Spread, if set, is the distribution of service times around their
 	// mean: the quantile function of a distribution of mean 1. A bucket's
@@ -178,7 +178,10 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	}
 
 	r := Report{Name: p.Name, Start: m.Start}
-	var q queue
+	var q queueing = &queue{service: m.ServiceTime.Seconds(), spread: m.Spread}
+	if m.Services != nil {
+		q = &slots{services: m.Services, fallback: m.ServiceTime.Seconds()}
+	}
 	hist := map[int64]float64{} // latency (ms) -> requests
 	var busy, slots, instanceSeconds float64
 	var minute Minute
@@ -198,11 +201,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		}
 		now := clk.Now()
 		if sec < len(trace) {
-			if sec < len(m.Services) && len(m.Services[sec]) > 0 {
-				q.pushEach(sec, trace[sec], m.Services[sec])
-			} else {
-				q.push(sec, trace[sec], trace[sec]*m.ServiceTime.Seconds())
-			}
+			q.arrive(sec, trace[sec])
 			r.Requests += trace[sec]
 			minute.Requests += trace[sec]
 		}
@@ -210,7 +209,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		r.MaxInstances = max(r.MaxInstances, total)
 		instanceSeconds += float64(total)
 		slotSeconds := float64(ready * m.Concurrency) // of service, this second
-		served, work := q.serve(slotSeconds, sec, hist, &r.Queued, m.Spread)
+		served, work := q.serve(ready*m.Concurrency, sec, hist, &r.Queued)
 		r.Dropped += q.expire(sec, m.Timeout)
 		if ready > 0 {
 			busy += work
@@ -319,40 +318,39 @@ func servicesTotal(services [][]float64) (n, seconds float64) {
 	return n, seconds
 }
 
-// queue is the requests waiting, oldest first, in buckets of one second.
-type queue struct{ buckets []bucket }
+// queueing is how the fleet's slots serve the requests, second by second:
+// arrive queues a second's requests; serve runs second sec on k slots,
+// recording each answered request's latency in hist (and those that waited
+// a second or more in queued), and returns the requests answered and the
+// seconds of service given; expire drops those that waited beyond the
+// timeout; waiting is how many wait.
+type queueing interface {
+	arrive(sec int, n float64)
+	serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64)
+	expire(sec int, timeout time.Duration) float64
+	waiting() float64
+}
+
+// queue is the fluid model of requests that all take the same service time
+// (or a spread around it): each second's requests wait in a bucket, oldest
+// first, and a second's slots serve the buckets' work in order.
+type queue struct {
+	service float64
+	spread  func(float64) float64
+	buckets []bucket
+}
 
 // bucket is the requests that arrived in one second and the seconds of
-// service they need: as a whole (each its mean), or, with services, each
-// its own.
+// service they need.
 type bucket struct {
 	second  int
 	n, work float64
-	// services are the service times of the requests not yet answered, in
-	// order, each standing for weight requests. The first has started
-	// when started is set, and has had begun seconds of service.
-	services      []float64
-	weight, begun float64
-	started       bool
 }
 
-func (q *queue) push(sec int, n, work float64) {
+func (q *queue) arrive(sec int, n float64) {
 	if n > 0 {
-		q.buckets = append(q.buckets, bucket{second: sec, n: n, work: work})
+		q.buckets = append(q.buckets, bucket{sec, n, n * q.service})
 	}
-}
-
-// pushEach queues n requests that take services each (n/len(services)
-// requests standing for each listed one).
-func (q *queue) pushEach(sec int, n float64, services []float64) {
-	if n <= 0 {
-		return
-	}
-	b := bucket{second: sec, n: n, services: services, weight: n / float64(len(services))}
-	for _, s := range services {
-		b.work += s * b.weight
-	}
-	q.buckets = append(q.buckets, b)
 }
 
 func (q *queue) waiting() float64 {
@@ -363,51 +361,25 @@ func (q *queue) waiting() float64 {
 	return s
 }
 
-// serve spends up to capacity seconds of service on the requests, oldest
-// first, recording each one's latency (its wait and its own service time,
-// or its bucket's mean); it returns the requests served and the service
-// spent.
-func (q *queue) serve(capacity float64, sec int, hist map[int64]float64, queued *float64, spread func(float64) float64) (served, spent float64) {
+// serve spends the k slots' second of service on the buckets, oldest first,
+// each request's latency being its wait in whole seconds and its bucket's
+// mean service time (spread, if set).
+func (q *queue) serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
+	capacity := float64(k)
 	for capacity > 1e-9 && len(q.buckets) > 0 {
 		b := &q.buckets[0]
 		wait := time.Duration(sec-b.second) * time.Second
-		if b.services != nil {
-			// One request at a time, in arrival order: it is answered its
-			// own service time after it starts.
-			s := b.services[0]
-			if !b.started {
-				b.started = true
-				hist[(wait + time.Duration(s*float64(time.Second))).Milliseconds()] += b.weight
-				if wait > 0 {
-					*queued += b.weight
-				}
-			}
-			w := min(s*b.weight-b.begun, capacity)
-			b.begun += w
-			b.work -= w
-			spent += w
-			capacity -= w
-			if b.begun >= s*b.weight-1e-12 {
-				served += b.weight
-				b.n -= b.weight
-				b.services, b.begun, b.started = b.services[1:], 0, false
-				if len(b.services) == 0 {
-					q.buckets = q.buckets[1:]
-				}
-			}
-			continue
-		}
 		w := min(b.work, capacity)
 		n := b.n
 		if b.work > 0 {
 			n = b.n * w / b.work
 		}
 		service := time.Duration(float64(time.Second) * b.work / b.n)
-		if spread == nil {
+		if q.spread == nil {
 			hist[(wait + service).Milliseconds()] += n
 		} else {
-			for k := range spreadSlices {
-				s := time.Duration(float64(service) * spread((float64(k)+0.5)/spreadSlices))
+			for i := range spreadSlices {
+				s := time.Duration(float64(service) * q.spread((float64(i)+0.5)/spreadSlices))
 				hist[(wait + s).Milliseconds()] += n / spreadSlices
 			}
 		}
@@ -445,11 +417,7 @@ func LogNormal(sigma float64) func(float64) float64 {
 func (q *queue) expire(sec int, timeout time.Duration) float64 {
 	dropped := 0.0
 	for len(q.buckets) > 0 && time.Duration(sec-q.buckets[0].second)*time.Second >= timeout {
-		b := q.buckets[0]
-		dropped += b.n
-		if b.started { // answered already, in the histogram
-			dropped -= b.weight
-		}
+		dropped += q.buckets[0].n
 		q.buckets = q.buckets[1:]
 	}
 	return dropped

@@ -144,12 +144,33 @@ func TestServicesPerRequest(t *testing.T) {
 			t.Fatalf("scale %v: SLO %v, p50 %v, p99 %v, %v requests, %v dropped", scale, r.SLOAttainment, r.P50ms, r.P99ms, r.Requests, r.Dropped)
 		}
 	}
-	// On one slot they queue behind the long one, in arrival order.
-	r, err := Run(context.Background(), Trace{10}, p, Model{ServiceTime: time.Second, Services: [][]float64{one}, Concurrency: 1, SLO: 10 * time.Second})
+	// On two slots the long one holds one, and the others take turns on
+	// the other as they arrive (0.1 s apart, 0.1 s each): none waits. A
+	// fluid queue, spreading the long one's work over both slots, would
+	// have made them wait for it.
+	r, err := Run(context.Background(), Trace{10}, p, Model{ServiceTime: time.Second, Services: [][]float64{one}, Concurrency: 2, SLO: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.P50ms != 5100 || r.Queued != 9 || r.SLOAttainment != 1 {
+	if r.P50ms != 100 || r.Queued != 0 || math.Abs(r.SLOAttainment-0.9) > 1e-9 {
+		t.Fatalf("two slots: p50 %v, %v queued, SLO %v", r.P50ms, r.Queued, r.SLOAttainment)
+	}
+	// A trace scaled by 1.5: the listed requests stand for 15, whole.
+	r, err = Run(context.Background(), Trace{15}, p, Model{ServiceTime: time.Second, Services: [][]float64{one}, Concurrency: 20, SLO: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 15 || math.Abs(r.SLOAttainment-14.0/15) > 1e-9 { // the long one once, the others 14 times
+		t.Fatalf("scaled: %v requests, SLO %v", r.Requests, r.SLOAttainment)
+	}
+	// On one slot they queue behind the long one, in arrival order: it
+	// holds the slot until 5.05 s, and each then waits for the one before
+	// it (they arrived 0.1 s apart and take 0.1 s).
+	r, err = Run(context.Background(), Trace{10}, p, Model{ServiceTime: time.Second, Services: [][]float64{one}, Concurrency: 1, SLO: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.P50ms != 5000 || r.Queued != 9 || r.SLOAttainment != 1 {
 		t.Fatalf("one slot: p50 %v, %v queued, SLO %v", r.P50ms, r.Queued, r.SLOAttainment)
 	}
 }

@@ -1,0 +1,122 @@
+package sim
+
+import (
+	"container/heap"
+	"math"
+	"time"
+)
+
+// slots is the queueing model of a trace whose requests each have their
+// own service time: the fleet's slots (instances ready × concurrency) serve
+// the requests one each, first come first served, as an M/G/k queue whose
+// k changes as instances come and go. A long answer holds one slot for its
+// whole time while the others go on serving, which the fluid queue (work
+// spread over all slots) cannot tell.
+//
+// A second's requests arrive evenly over it. A listed request stands for
+// its second's count over the requests listed (a scaled trace); fractions
+// of a request carry over to the next one, so that the requests simulated
+// follow the count, whole.
+type slots struct {
+	services [][]float64 // each second's requests' service times
+	fallback float64     // service time of a second with no list
+	queue    []request   // waiting, in arrival order
+	busy     endHeap     // when the requests in service end (and some since ended)
+	spans    []span      // the requests in service, for the busy time
+	carry    float64     // the fraction of a request not yet simulated
+}
+
+type request struct{ arrival, service float64 }
+
+type span struct{ start, end float64 }
+
+func (s *slots) arrive(sec int, n float64) {
+	if n <= 0 {
+		return
+	}
+	list := []float64{s.fallback}
+	if sec < len(s.services) && len(s.services[sec]) > 0 {
+		list = s.services[sec]
+	}
+	per := n / float64(len(list))
+	var times []float64
+	for _, svc := range list {
+		s.carry += per
+		copies := math.Floor(s.carry + 1e-9)
+		s.carry -= copies
+		for range int(copies) {
+			times = append(times, svc)
+		}
+	}
+	for i, svc := range times {
+		s.queue = append(s.queue, request{arrival: float64(sec) + (float64(i)+0.5)/float64(len(times)), service: svc})
+	}
+}
+
+// serve runs second sec on k slots: the requests waiting start, in
+// order, as slots free up within the second; it records each one's latency
+// and returns the requests answered and the seconds of service given in
+// the second.
+func (s *slots) serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
+	from, to := float64(sec), float64(sec+1)
+	for k > 0 && len(s.queue) > 0 {
+		r := s.queue[0]
+		t := max(from, r.arrival)
+		for s.busy.Len() > 0 && s.busy[0] <= t {
+			heap.Pop(&s.busy) // ended by then
+		}
+		for s.busy.Len() >= k && s.busy[0] < to {
+			t = max(t, heap.Pop(&s.busy).(float64)) // waits for the next slot to free
+		}
+		if s.busy.Len() >= k || t >= to {
+			break // no slot this second
+		}
+		s.queue = s.queue[1:]
+		wait := t - r.arrival
+		hist[int64(math.Round((wait+r.service)*1000))]++ // ms
+		if wait >= 1 {
+			*queued++
+		}
+		heap.Push(&s.busy, t+r.service)
+		s.spans = append(s.spans, span{t, t + r.service})
+	}
+	// The answers given in the second, and the time spent serving in it.
+	kept := s.spans[:0]
+	for _, sp := range s.spans {
+		spent += max(0, min(sp.end, to)-max(sp.start, from))
+		if sp.end <= to {
+			served++
+		} else {
+			kept = append(kept, sp)
+		}
+	}
+	s.spans = kept
+	return served, spent
+}
+
+// expire drops the requests that have waited beyond timeout by the end of
+// second sec.
+func (s *slots) expire(sec int, timeout time.Duration) float64 {
+	dropped := 0.0
+	for len(s.queue) > 0 && float64(sec+1)-s.queue[0].arrival >= timeout.Seconds() {
+		s.queue = s.queue[1:]
+		dropped++
+	}
+	return dropped
+}
+
+func (s *slots) waiting() float64 { return float64(len(s.queue)) }
+
+// endHeap is a min-heap of the times requests in service end.
+type endHeap []float64
+
+func (h endHeap) Len() int           { return len(h) }
+func (h endHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h endHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)        { *h = append(*h, x.(float64)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
