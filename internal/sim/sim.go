@@ -183,15 +183,12 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		q = &slots{services: m.Services, fallback: m.ServiceTime.Seconds()}
 	}
 	hist := map[int64]float64{} // latency (ms) -> requests
-	var busy, slots, instanceSeconds float64
+	var busy, slotTime, instanceSeconds float64
 	var minute Minute
 	// A minute's capacity is its slot-seconds at the mean service time of
 	// the requests it served (the last such minute's when it served none).
 	var minuteSlots, minuteWork, minuteServed float64
 	meanService := m.ServiceTime.Seconds()
-	if n, w := servicesTotal(m.Services); n > 0 {
-		meanService = w / n
-	}
 	dims := []metrics.Dimension{{Name: "EndpointName", Value: endpointName}, {Name: "VariantName", Value: variantName}}
 	var window struct{ invocations, perInstance float64 }
 	tail := int((m.Timeout + m.Startup).Seconds()) // let the last requests finish
@@ -213,7 +210,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		r.Dropped += q.expire(sec, m.Timeout)
 		if ready > 0 {
 			busy += work
-			slots += slotSeconds
+			slotTime += slotSeconds
 			window.perInstance += served / float64(ready)
 		}
 		window.invocations += served
@@ -253,8 +250,8 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		clk.Advance(time.Second)
 	}
 	r.InstanceHours = instanceSeconds / 3600
-	if slots > 0 {
-		r.MeanUtilization = busy / slots
+	if slotTime > 0 {
+		r.MeanUtilization = busy / slotTime
 	}
 	lat := summarize(hist)
 	r.P50ms, r.P99ms = lat.percentile(0.5), lat.percentile(0.99)
@@ -304,18 +301,6 @@ func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
 		}
 	}
 	return nil
-}
-
-// servicesTotal is how many requests services lists and the seconds of
-// service they take.
-func servicesTotal(services [][]float64) (n, seconds float64) {
-	for _, sec := range services {
-		for _, s := range sec {
-			n++
-			seconds += s
-		}
-	}
-	return n, seconds
 }
 
 // queueing is how the fleet's slots serve the requests, second by second:

@@ -21,13 +21,13 @@ type slots struct {
 	services [][]float64 // each second's requests' service times
 	fallback float64     // service time of a second with no list
 	queue    []request   // waiting, in arrival order
-	busy     endHeap     // when the requests in service end (and some since ended)
-	spans    []span      // the requests in service, for the busy time
+	busy     spanHeap    // in service, the first to end first
 	carry    float64     // the fraction of a request not yet simulated
 }
 
 type request struct{ arrival, service float64 }
 
+// span is a request's time in service.
 type span struct{ start, end float64 }
 
 func (s *slots) arrive(sec int, n float64) {
@@ -59,16 +59,22 @@ func (s *slots) arrive(sec int, n float64) {
 // the second.
 func (s *slots) serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
 	from, to := float64(sec), float64(sec+1)
+	end := func() float64 { // the next request in service to end, answered
+		sp := heap.Pop(&s.busy).(span)
+		served++
+		spent += sp.end - max(sp.start, from)
+		return sp.end
+	}
 	for k > 0 && len(s.queue) > 0 {
 		r := s.queue[0]
 		t := max(from, r.arrival)
-		for s.busy.Len() > 0 && s.busy[0] <= t {
-			heap.Pop(&s.busy) // ended by then
+		for s.busy.Len() > 0 && s.busy[0].end <= t {
+			end()
 		}
-		for s.busy.Len() >= k && s.busy[0] < to {
-			t = max(t, heap.Pop(&s.busy).(float64)) // waits for the next slot to free
+		for s.busy.Len() >= k && s.busy[0].end < to {
+			t = max(t, end()) // waits for the next slot to free
 		}
-		if s.busy.Len() >= k || t >= to {
+		if s.busy.Len() >= k {
 			break // no slot this second
 		}
 		s.queue = s.queue[1:]
@@ -77,20 +83,14 @@ func (s *slots) serve(k, sec int, hist map[int64]float64, queued *float64) (serv
 		if wait >= 1 {
 			*queued++
 		}
-		heap.Push(&s.busy, t+r.service)
-		s.spans = append(s.spans, span{t, t + r.service})
+		heap.Push(&s.busy, span{t, t + r.service})
 	}
-	// The answers given in the second, and the time spent serving in it.
-	kept := s.spans[:0]
-	for _, sp := range s.spans {
-		spent += max(0, min(sp.end, to)-max(sp.start, from))
-		if sp.end <= to {
-			served++
-		} else {
-			kept = append(kept, sp)
-		}
+	for s.busy.Len() > 0 && s.busy[0].end <= to {
+		end()
 	}
-	s.spans = kept
+	for _, sp := range s.busy { // still in service at the second's end
+		spent += to - max(sp.start, from)
+	}
 	return served, spent
 }
 
@@ -107,14 +107,14 @@ func (s *slots) expire(sec int, timeout time.Duration) float64 {
 
 func (s *slots) waiting() float64 { return float64(len(s.queue)) }
 
-// endHeap is a min-heap of the times requests in service end.
-type endHeap []float64
+// spanHeap is a min-heap of requests in service by their end.
+type spanHeap []span
 
-func (h endHeap) Len() int           { return len(h) }
-func (h endHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h endHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *endHeap) Push(x any)        { *h = append(*h, x.(float64)) }
-func (h *endHeap) Pop() any {
+func (h spanHeap) Len() int           { return len(h) }
+func (h spanHeap) Less(i, j int) bool { return h[i].end < h[j].end }
+func (h spanHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *spanHeap) Push(x any)        { *h = append(*h, x.(span)) }
+func (h *spanHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
