@@ -32,7 +32,7 @@ func Search(ctx context.Context, trace Trace, baseline Policy, m Model, progress
 	f := Found{Baseline: base, Best: base, Policy: baseline}
 	target, ok := trackingTarget(baseline)
 	if !ok {
-		target = 60 * float64(m.Concurrency) / m.ServiceTime.Seconds() * 0.7
+		target = 60 * float64(m.Concurrency) / m.meanService() * 0.7
 	}
 	var candidates []Policy
 	cooldowns := [][2]int{{60, 300}, {60, 600}, {120, 300}, {300, 300}}
@@ -100,6 +100,7 @@ func dailyFloors(trace Trace, m Model) []int {
 		return nil
 	}
 	perHour := make([][]float64, 24)
+	service := m.meanService()
 	for start := 0; start+60 <= len(trace); start += 60 {
 		sum := 0.0
 		for _, n := range trace[start : start+60] {
@@ -112,7 +113,7 @@ func dailyFloors(trace Trace, m Model) []int {
 	for h, rates := range perHour {
 		slices.Sort(rates)
 		p90 := rates[len(rates)*9/10]
-		floors[h] = int(math.Ceil(p90 * m.ServiceTime.Seconds() / float64(m.Concurrency) / 0.8))
+		floors[h] = int(math.Ceil(p90 * service / float64(m.Concurrency) / 0.8))
 	}
 	return floors
 }

@@ -60,6 +60,21 @@ type Model struct {
 	Start time.Time
 }
 
+// meanService is the mean service time in seconds: of the trace's
+// requests where it gives theirs, else ServiceTime.
+func (m Model) meanService() float64 {
+	n, sum := 0, 0.0
+	for _, sec := range m.Services {
+		for _, s := range sec {
+			n, sum = n+1, sum+s
+		}
+	}
+	if n == 0 {
+		return m.ServiceTime.Seconds()
+	}
+	return sum / float64(n)
+}
+
 // Policy is a policy file: a target's bounds, scaling policies and
 // scheduled actions in the shapes of their AWS calls (ResourceId,
 // ServiceNamespace and ScalableDimension may be left out).
@@ -188,7 +203,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	// A minute's capacity is its slot-seconds at the mean service time of
 	// the requests it served (the last such minute's when it served none).
 	var minuteSlots, minuteWork, minuteServed float64
-	meanService := m.ServiceTime.Seconds()
+	meanService := m.meanService()
 	dims := []metrics.Dimension{{Name: "EndpointName", Value: endpointName}, {Name: "VariantName", Value: variantName}}
 	var window struct{ invocations, perInstance float64 }
 	tail := int((m.Timeout + m.Startup).Seconds()) // let the last requests finish

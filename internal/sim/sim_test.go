@@ -293,3 +293,17 @@ func TestCapacityFollowsServiceTimes(t *testing.T) {
 		}
 	}
 }
+
+// A day-long trace that gives each request its service time has its daily
+// floors sized by those times, not by --service-time.
+func TestDailyFloorsUseTheTracesServiceTimes(t *testing.T) {
+	trace := make(Trace, 86400)
+	services := make([][]float64, len(trace))
+	for i := range trace {
+		trace[i], services[i] = 4, []float64{1, 1, 1, 1}
+	}
+	floors := dailyFloors(trace, Model{ServiceTime: 100 * time.Millisecond, Services: services, Concurrency: 1})
+	if len(floors) != 24 || floors[0] != 5 { // 4 requests/s × 1 s, at 80 %
+		t.Fatalf("floors %v", floors)
+	}
+}
