@@ -165,10 +165,7 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 		chart.Series = append(chart.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
 			Series{Label: prefix + "in service", Values: current, Step: true})
-		for _, a := range acts {
-			if a.StartTime.Before(start) {
-				break // newest first
-			}
+		for _, a := range acts { // since start: the store filters
 			e := Event{Time: a.StartTime.UnixMilli(), Kind: "scaling", Variant: t.name, Title: a.Description, Cause: a.Cause, Status: a.StatusCode}
 			if len(a.NotScaledReasons) > 0 {
 				e.Kind = "not-scaled"
@@ -437,13 +434,9 @@ func (h *Handler) policyAlarms(p autoscaler.PolicyView) []monitor.MetricAlarm {
 func (h *Handler) alarmSeries(a monitor.MetricAlarm, start, now time.Time, times []int64) ([]*float64, error) {
 	queries := a.Queries
 	if len(queries) == 0 {
-		stat := a.Statistic
-		if stat == "" {
-			stat = a.ExtendedStatistic
-		}
 		queries = []metricquery.Query{{ID: "m", ReturnData: true, MetricStat: &metricquery.MetricStat{
 			Series: metrics.Series{Namespace: a.Namespace, MetricName: a.MetricName, Dimensions: a.Dimensions},
-			Period: time.Duration(a.Period) * time.Second, Stat: stat, Unit: a.Unit}}}
+			Period: time.Duration(a.Period) * time.Second, Stat: a.Stat(), Unit: a.Unit}}}
 	}
 	res, err := metricquery.Run(h.o.Metrics, queries, start, now, now)
 	if err != nil {
@@ -512,11 +505,7 @@ func alarmMetric(a monitor.MetricAlarm) string {
 		}
 		return "metric math"
 	}
-	stat := a.Statistic
-	if stat == "" {
-		stat = a.ExtendedStatistic
-	}
-	return a.MetricName + " (" + stat + ")"
+	return a.MetricName + " (" + a.Stat() + ")"
 }
 
 // newState is the state a StateUpdate history item's data moved to.

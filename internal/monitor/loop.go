@@ -175,10 +175,7 @@ func (m *Monitor) points(a *MetricAlarm, cfg alarm.Config, now time.Time) []alar
 	if !ok {
 		return out
 	}
-	stat := a.Statistic
-	if a.ExtendedStatistic != "" {
-		stat = a.ExtendedStatistic
-	}
+	stat := a.Stat()
 	a.seriesID()
 	read := lastRead{series: a.seriesNo, period: period, stat: stat, unit: a.Unit, start: start, end: end, now: now}
 	if !m.last.holds(read) {

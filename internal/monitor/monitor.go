@@ -77,6 +77,15 @@ type alarmState struct {
 	LastActions                time.Time
 }
 
+// Stat is the statistic a single-metric alarm reads: its Statistic, or
+// its ExtendedStatistic (a percentile) when it has one.
+func (a *MetricAlarm) Stat() string {
+	if a.ExtendedStatistic != "" {
+		return a.ExtendedStatistic
+	}
+	return a.Statistic
+}
+
 func (a *MetricAlarm) state() alarmState {
 	return alarmState{a.StateValue, a.StateReason, a.StateReasonData, a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.LastActions}
 }
