@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,15 @@ func TestSimulate(t *testing.T) {
 	for _, ext := range []string{".png", ".html"} {
 		if info, err := os.Stat(filepath.Join(dir, "plot"+ext)); err != nil || info.Size() < 1000 {
 			t.Errorf("plot%s: %v", ext, err)
+		}
+	}
+
+	// A service-time flag that would go unused is refused, naming it.
+	for _, args := range [][]string{{"--service-time-column", "GeneratedTokens", "--service-time", "1s"}, {"--service-time-base", "200ms"}} {
+		out, err := exec.Command(ebbBin, append([]string{"simulate", "--trace", trace, "--policy", filepath.Join(dir, "aws-default.json"), "--plot", ""}, args...)...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), args[len(args)-2]) {
+			t.Errorf("simulate %v: %v\n%s", args, err, out)
 		}
 	}
 }

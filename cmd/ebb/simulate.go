@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -71,8 +72,18 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return usageError{fmt.Errorf("--service-time-dist %q: want fixed, exponential or lognormal:SIGMA", d)}
 	}
-	if m.Spread != nil && to.ServiceColumn != "" {
-		return usageError{errors.New("--service-time-dist and --service-time-column both set service times: the column gives each request its own; choose one")}
+	// Service times come from the flags or from the trace's column, not
+	// both: a flag that would go unused is refused.
+	var unused []string
+	fs.Visit(func(f *flag.Flag) {
+		switch withColumn := to.ServiceColumn != ""; {
+		case withColumn && (f.Name == "service-time" || f.Name == "service-time-dist"),
+			!withColumn && (f.Name == "service-time-base" || f.Name == "service-time-per-unit"):
+			unused = append(unused, "--"+f.Name)
+		}
+	})
+	if len(unused) > 0 {
+		return usageError{fmt.Errorf("%s: with --service-time-column each request takes its own service time (--service-time-base + value x --service-time-per-unit); without it, --service-time (and --service-time-dist) for all", strings.Join(unused, ", "))}
 	}
 	if start != "" {
 		t, err := time.Parse(time.RFC3339, start)
