@@ -187,7 +187,14 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	}
 	r.mu.Unlock()
 	go func() {
-		cmd.Wait()
+		err := cmd.Wait()
+		r.mu.Lock()
+		stopped := pr.stopping
+		r.mu.Unlock()
+		if !stopped { // it died: say why, for the test that sees its pod go
+			tail, _ := os.ReadFile(logFile.Name())
+			r.t.Logf("kubetest: pod %s: container exited (%v); its log ends:\n%s", p.Name, err, tail[max(0, len(tail)-2000):])
+		}
 		ended()
 		// The container ended: as a kubelet does, remove the pod at once
 		// (grace 0), whether it was being deleted (kwok alone would take
