@@ -158,7 +158,7 @@ func TestInferenceComponents(t *testing.T) {
 	expectAPIError(t, err, "ValidationException", "")
 	_, err = sm.CreateInferenceComponent(ctx, &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String("multi"), EndpointName: aws.String("ic"), VariantName: aws.String("AllTraffic"),
 		Specifications: []types.InferenceComponentSpecification{{ModelName: aws.String("ic-model")}}, RuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(1)}})
-	expectAPIError(t, err, "ValidationException", "ebb does not support inference components with several specifications (one per instance type) (Specifications) yet; remove Specifications from the request.")
+	expectAPIError(t, err, "ValidationException", "ebb does not support inference components with several specifications (one per instance type) (Specifications [{\"ModelName\":\"ic-model\"}]) yet; remove Specifications from the request or leave it at its default.")
 	_, err = sm.DescribeInferenceComponent(ctx, &sagemaker.DescribeInferenceComponentInput{InferenceComponentName: aws.String("huge")})
 	expectAPIError(t, err, "ValidationException", `Could not find inference component "arn:aws:sagemaker:us-east-1:123456789012:inference-component/huge".`)
 	_, err = sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("ic")})

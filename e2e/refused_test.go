@@ -83,6 +83,16 @@ func TestRefusedFeatures(t *testing.T) {
 	_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("both"), ExecutionRoleArn: role,
 		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(model)}, Containers: []types.ContainerDefinition{{Image: aws.String(model)}}})
 	expectAPIError(t, err, "ValidationException", "Specify either PrimaryContainer or Containers, not both.")
+	// A member set to the value that asks for nothing is accepted and echoed
+	// back, as Terraform sends EnableSSMAccess false in every variant.
+	idle := variant[0]
+	idle.EnableSSMAccess = aws.Bool(false)
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("idle"), ProductionVariants: []types.ProductionVariant{idle}}); err != nil {
+		t.Fatalf("CreateEndpointConfig with idle members: %v", err)
+	}
+	if ec, err := sm.DescribeEndpointConfig(ctx, &sagemaker.DescribeEndpointConfigInput{EndpointConfigName: aws.String("idle")}); err != nil || ec.ProductionVariants[0].EnableSSMAccess == nil || *ec.ProductionVariants[0].EnableSSMAccess {
+		t.Errorf("DescribeEndpointConfig of idle members: %+v, %v (want EnableSSMAccess false echoed)", ec, err)
+	}
 	// What the router does is accepted and reported: LEAST_OUTSTANDING_REQUESTS.
 	lor := variant[0]
 	lor.RoutingConfig = &types.ProductionVariantRoutingConfig{RoutingStrategy: types.RoutingStrategyLeastOutstandingRequests}

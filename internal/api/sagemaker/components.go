@@ -42,8 +42,8 @@ func refuseComponent(body []byte, top map[string]string) error {
 	var spec struct {
 		Container *struct{ ContainerMetricsConfig json.RawMessage }
 	}
-	if json.Unmarshal(req.Specification, &spec) == nil && spec.Container != nil && len(spec.Container.ContainerMetricsConfig) > 0 && string(spec.Container.ContainerMetricsConfig) != "null" {
-		return fault.Errorf(hosting.ErrInvalid, "ebb does not support container metrics configurations (ContainerMetricsConfig) yet; remove ContainerMetricsConfig from the request.")
+	if json.Unmarshal(req.Specification, &spec) == nil && spec.Container != nil && !idle("ContainerMetricsConfig", spec.Container.ContainerMetricsConfig) {
+		return fault.Errorf(hosting.ErrInvalid, "ebb does not support container metrics configurations (ContainerMetricsConfig %s) yet; remove ContainerMetricsConfig from the request or leave it at its default.", abbreviate(spec.Container.ContainerMetricsConfig))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package sagemaker
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 
@@ -8,9 +9,12 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 )
 
-// Members of requests that ebb does not implement yet. A request that sets
-// one is refused (ValidationException naming the member) rather than
-// accepted and silently not honoured.
+// Members of requests that ebb does not implement yet, with what each asks
+// for. A request that sets one to a value that asks for something is refused
+// (ValidationException naming the member and its value) rather than accepted
+// and silently not honoured. A value that asks for nothing (see idle) is
+// accepted and echoed back by Describe*, as SageMaker echoes it: Terraform,
+// for one, sends EnableSSMAccess false in every production variant.
 var (
 	unsupportedConfig = map[string]string{
 		"DataCaptureConfig":        "data capture",
@@ -37,8 +41,42 @@ var (
 	}
 )
 
+// idle reports whether a member's value asks for no behaviour: null, false,
+// an empty string, list or map, an object whose members are all idle, or a
+// DataCaptureConfig whose EnableCapture is false (SageMaker's default is
+// true, so only an explicit false turns capture off whatever else is set).
+func idle(name string, v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	switch string(v) {
+	case "", "null", "false", `""`, "[]", "{}":
+		return true
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(v, &obj) != nil {
+		var list []json.RawMessage
+		if json.Unmarshal(v, &list) != nil {
+			return false // a number, true or a non-empty string
+		}
+		for _, e := range list {
+			if !idle("", e) {
+				return false
+			}
+		}
+		return true
+	}
+	if name == "DataCaptureConfig" && string(bytes.TrimSpace(obj["EnableCapture"])) == "false" {
+		return true
+	}
+	for k, m := range obj {
+		if !idle(k, m) {
+			return false
+		}
+	}
+	return true
+}
+
 // refuseUnsupported returns the error for the first (by name) member of
-// body that ebb does not honour, or nil.
+// body that ebb does not honour and that asks for something, or nil.
 func refuseUnsupported(body []byte, members map[string]string) error {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil {
@@ -46,7 +84,7 @@ func refuseUnsupported(body []byte, members map[string]string) error {
 	}
 	var set []string
 	for name := range members {
-		if v, ok := top[name]; ok && string(v) != "null" {
+		if v, ok := top[name]; ok && !idle(name, v) {
 			set = append(set, name)
 		}
 	}
@@ -54,9 +92,23 @@ func refuseUnsupported(body []byte, members map[string]string) error {
 		return nil
 	}
 	sort.Strings(set)
-	return fault.Errorf(hosting.ErrInvalid, "ebb does not support %s (%s) yet; remove %s from the request.", members[set[0]], set[0], set[0])
+	name := set[0]
+	return fault.Errorf(hosting.ErrInvalid, "ebb does not support %s (%s %s) yet; remove %s from the request or leave it at its default.", members[name], name, abbreviate(top[name]), name)
 }
 
+// abbreviate shows a member's value in an error message, cut short.
+func abbreviate(v json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		b.Reset()
+		b.Write(v)
+	}
+	const most = 80
+	if b.Len() > most {
+		return string(b.Bytes()[:most]) + "..."
+	}
+	return b.String()
+}
 // refuseUnsupportedVariants refuses the production variant members ebb does
 // not honour, and a RoutingConfig other than what its router does
 // (LEAST_OUTSTANDING_REQUESTS).
