@@ -45,7 +45,11 @@ func TestMultiContainer(t *testing.T) {
 	}
 	deploy(t, sm, "single", image, 1)
 	for _, name := range []string{"direct", "pipeline", "single"} {
-		waitInService(t, sm, name)
+		ep := waitInService(t, sm, name)
+		want := map[string]int{"direct": 2, "pipeline": 2, "single": 1}[name]
+		if got := ep.ProductionVariants[0].DeployedImages; len(got) != want || aws.ToString(got[0].SpecifiedImage) != image || aws.ToString(got[0].ResolvedImage) != image {
+			t.Errorf("%s: DeployedImages = %+v, want %d, one per container", name, got, want)
+		}
 	}
 	csv := func(endpoint, host string, body []byte) string {
 		t.Helper()

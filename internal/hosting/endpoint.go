@@ -780,7 +780,7 @@ func (e *endpoint) variantViews(d *deployment) []VariantView {
 	var out []VariantView
 	for _, v := range d.Variants {
 		vv := VariantView{
-			Name: v.Name, InstanceType: v.InstanceType, Image: v.Container.Image, ResolvedImage: v.Container.Image,
+			Name: v.Name, InstanceType: v.InstanceType, Images: v.images(),
 			ResolvedAt: v.ResolvedAt, CurrentWeight: v.CurrentWeight, DesiredWeight: v.DesiredWeight, DesiredCount: v.DesiredCount,
 			RoutingConfig: v.RoutingConfig, Managed: v.Managed,
 		}

@@ -203,10 +203,12 @@ type EndpointView struct {
 
 // VariantView is one production variant's state.
 type VariantView struct {
-	Name          string
-	InstanceType  string
-	Image         string
-	ResolvedImage string
+	Name         string
+	InstanceType string
+	// Images are the images the variant's instances run, one per
+	// container (none on a host of inference components). ebb runs an
+	// image as named, so each is also its resolved image.
+	Images        []string
 	ResolvedAt    time.Time
 	CurrentWeight float64
 	DesiredWeight float64
@@ -222,6 +224,21 @@ type VariantStatus struct {
 	Status    string // Creating, Updating, Deleting, ActivatingTraffic, Baking
 	Message   string
 	StartTime time.Time
+}
+
+// images lists a variant's images, one per container.
+func (v variant) images() []string {
+	if len(v.Containers) == 0 {
+		if v.Container.Image == "" {
+			return nil
+		}
+		return []string{v.Container.Image}
+	}
+	out := make([]string, len(v.Containers))
+	for i, c := range v.Containers {
+		out[i] = c.Image
+	}
+	return out
 }
 
 // PendingView describes an UpdateEndpoint in progress.

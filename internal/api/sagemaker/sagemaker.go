@@ -319,13 +319,15 @@ type (
 	}
 )
 
-// deployed is a variant's DeployedImages; a variant that hosts inference
-// components runs no image of its own.
+// deployed is a variant's DeployedImages, one per container; a variant
+// that hosts inference components runs no image of its own. ebb runs an
+// image as named, so its resolved image is the one specified.
 func deployed(v hosting.VariantView) []deployedImage {
-	if v.Image == "" {
-		return nil
+	var out []deployedImage
+	for _, image := range v.Images {
+		out = append(out, deployedImage{image, image, awsjson.T(v.ResolvedAt)})
 	}
-	return []deployedImage{{v.Image, v.ResolvedImage, awsjson.T(v.ResolvedAt)}}
+	return out
 }
 
 func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
