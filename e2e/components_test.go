@@ -106,6 +106,9 @@ func TestInferenceComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep := hostEndpoint(t, sm, "ic", types.ProductionVariantInstanceTypeMlC5Xlarge, 0, 2)
+	if n := aws.ToInt32(ep.ProductionVariants[0].CurrentInstanceCount); n != 1 {
+		t.Fatalf("a new host variant with MinInstanceCount 0 runs %d instances, want its InitialInstanceCount 1", n)
+	}
 	if len(ep.ProductionVariants[0].DeployedImages) != 0 {
 		t.Fatalf("a host variant reports images: %+v", ep.ProductionVariants[0].DeployedImages)
 	}

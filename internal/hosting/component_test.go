@@ -162,8 +162,10 @@ func TestComponentsRefused(t *testing.T) {
 	})
 }
 
-// TestManagedInstanceScaling adds an instance for a copy that does not fit
-// and removes instances without copies down to MinInstanceCount 0, and back.
+// TestManagedInstanceScaling starts the initial instance count whatever
+// MinInstanceCount, adds an instance for a copy that does not fit and
+// removes instances whose copies are gone down to MinInstanceCount 0, and
+// back.
 func TestManagedInstanceScaling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
@@ -175,8 +177,9 @@ func TestManagedInstanceScaling(t *testing.T) {
 		f.must(err)
 		_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
 		f.must(err)
-		// The instance without copies goes once the endpoint is in service.
-		f.expect("e", StatusInService, 0, 0)
+		// The initial instance stays until it has held a copy.
+		f.rt.readyAll()
+		f.expect("e", StatusInService, 1, 1)
 		f.must(f.component("big", 3, 3)) // one per instance
 		synctest.Wait()
 		f.rt.readyAll()
