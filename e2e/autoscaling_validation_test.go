@@ -117,6 +117,9 @@ func TestAutoScalingAPI(t *testing.T) {
 	expectAPIError(t, tt(&aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(70)}, "tt"), "ValidationException", "A target tracking scaling policy requires a PredefinedMetricSpecification or a CustomizedMetricSpecification.")
 	expectAPIError(t, tt(&aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(70),
 		PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeECSServiceAverageCPUUtilization}}, "tt"), "ValidationException", "")
+	expectAPIError(t, tt(&aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(1e300),
+		PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}, "tt"),
+		"ValidationException", "TargetValue 1e+300 is out of range: it must be between -2^360 and 2^360.")
 	cpu := &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(50), CustomizedMetricSpecification: &aastypes.CustomizedMetricSpecification{
 		MetricName: aws.String("CPUUtilization"), Namespace: aws.String("/aws/sagemaker/Endpoints"), Statistic: aastypes.MetricStatisticAverage,
 		Dimensions: []aastypes.MetricDimension{{Name: aws.String("EndpointName"), Value: aws.String("api")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}}}}

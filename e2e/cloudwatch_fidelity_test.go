@@ -56,6 +56,12 @@ func TestCloudWatchRefusesWhatAWSRefuses(t *testing.T) {
 				many[i] = types.MetricDatum{MetricName: aws.String("m"), Value: aws.Float64(1)}
 			}
 			expectCW(t, put(many...), "InvalidParameterValue", "The collection MetricData must not have a size greater than 1000.")
+			// A namespace that is not UTF-8 is refused, not stored mangled
+			// (the SDK's JSON encoder itself sends U+FFFD instead).
+			_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Fid/\xff" + proto), MetricData: []types.MetricDatum{{MetricName: aws.String("m"), Value: aws.Float64(1)}}})
+			if proto != "awsjson" {
+				expectCW(t, err, "SerializationException", "UTF-8")
+			}
 			set := &types.StatisticSet{SampleCount: aws.Float64(2), Sum: aws.Float64(10), Minimum: aws.Float64(4), Maximum: aws.Float64(6)}
 			expectCW(t, put(types.MetricDatum{MetricName: aws.String("m"), Value: aws.Float64(1), StatisticValues: set}), "InvalidParameterCombination",
 				"The parameters MetricData.member.1.Value and MetricData.member.1.StatisticValues are mutually exclusive and you have specified both.")

@@ -95,6 +95,7 @@ func TestValidationErrors(t *testing.T) {
 		// Protocol errors.
 		{"wrong type", "DescribeEndpoint", `{"EndpointName":42}`, 400, "SerializationException", "..."},
 		{"broken json", "DescribeEndpoint", `{"EndpointName":`, 400, "SerializationException", "..."},
+		{"not UTF-8", "CreateModel", "{\"ModelName\":\"m\xff\",\"PrimaryContainer\":{\"Image\":\"x\"}}", 400, "SerializationException", "Unable to parse request body: it is not valid UTF-8"},
 		{"unknown operation", "CreateTrainingJob", `{}`, 400, "UnknownOperationException", "..."},
 
 		// Semantic errors, with SageMaker's messages.

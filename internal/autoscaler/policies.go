@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -158,6 +159,11 @@ func validateStep(c *scaling.StepConfig) error {
 func (s *Service) targetTracking(t *Target, in *TTInput) (*TargetTracking, error) {
 	tt := &TargetTracking{Config: in.Raw, TargetValue: in.TargetValue, DisableScaleIn: in.DisableScaleIn,
 		ScaleInCooldown: defaultCooldown * time.Second, ScaleOutCooldown: defaultCooldown * time.Second}
+	// AAS documents TargetValue's range as -2^360 to 2^360, as CloudWatch
+	// bounds a metric value.
+	if math.Abs(in.TargetValue) > 0x1p360 {
+		return nil, errorf(ErrValidation, "TargetValue %g is out of range: it must be between -2^360 and 2^360.", in.TargetValue)
+	}
 	for name, c := range map[string]*int{"ScaleInCooldown": in.ScaleInCooldown, "ScaleOutCooldown": in.ScaleOutCooldown} {
 		if c != nil && *c < 0 {
 			return nil, errorf(ErrValidation, "%s must be greater than or equal to 0.", name)

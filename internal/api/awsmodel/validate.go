@@ -63,6 +63,11 @@ func (m *Model) Clean(op string, body []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
+	// JSON is UTF-8 (RFC 8259); Go's decoder would turn invalid bytes into
+	// U+FFFD and store a string nobody sent.
+	if !utf8.Valid(body) {
+		return nil, &SerializationError{Msg: "Unable to parse request body: it is not valid UTF-8"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any

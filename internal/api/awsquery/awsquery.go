@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
@@ -100,6 +101,9 @@ func (d decoder) value(shape, key string) (any, bool, error) {
 			if !ok {
 				break
 			}
+			if !utf8.ValidString(k[0]) {
+				return nil, false, &awsmodel.SerializationError{Msg: fmt.Sprintf("Invalid UTF-8 string for parameter %s.key", entry)}
+			}
 			v, _, err := d.value(s.Value.Shape, entry+".value")
 			if err != nil {
 				return nil, false, err
@@ -143,6 +147,9 @@ func (d decoder) value(shape, key string) (any, bool, error) {
 			return bad("timestamp")
 		}
 		return json.Number(strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', -1, 64)), true, nil
+	}
+	if !utf8.ValidString(raw) { // a form is percent-encoded UTF-8
+		return bad("UTF-8 string")
 	}
 	return raw, true, nil
 }
