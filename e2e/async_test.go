@@ -103,6 +103,12 @@ func TestAsyncSeedScaleFromZero(t *testing.T) {
 	}
 	asyncConfig(t, sm, "esd", "ebb example-model --work-ms 5", topic)
 	waitInService(t, sm, "esd")
+	// Its instances serve its queue only: a real-time invocation is refused.
+	refusal := "Endpoint esd of account 123456789012 is an asynchronous endpoint and does not support InvokeEndpoint or InvokeEndpointWithResponseStream; use InvokeEndpointAsync."
+	_, rerr := s.Runtime().InvokeEndpoint(ctx, invocation("esd"))
+	expectAPIError(t, rerr, "ValidationError", refusal)
+	_, rerr = s.Runtime().InvokeEndpointWithResponseStream(ctx, &sagemakerruntime.InvokeEndpointWithResponseStreamInput{EndpointName: aws.String("esd"), Body: []byte("1"), ContentType: aws.String("text/csv")})
+	expectAPIError(t, rerr, "ValidationError", refusal)
 
 	// The seed's scaling: target tracking on CPU at 50%, and a step policy
 	// on HasBacklogWithoutCapacity to leave zero.

@@ -349,7 +349,7 @@ func (s *Service) process(ctx context.Context, r *Request) {
 	}
 	ictx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
-	resp, err := s.o.Router.Invoke(ictx, router.Invocation{Endpoint: r.Endpoint, Body: input, Header: header})
+	resp, err := s.o.Router.Invoke(ictx, router.Invocation{Endpoint: r.Endpoint, Body: input, Header: header, Queued: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			s.requeue(r) // shutting down: it runs again after the restart

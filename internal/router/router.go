@@ -70,7 +70,10 @@ var (
 	ErrEndpointNotFound = errors.New("endpoint not found")
 	ErrVariantNotFound  = errors.New("variant not found")
 	ErrNoCapacity       = errors.New("no instance available")
-	ErrTimeout          = errors.New("model did not answer in time")
+	// ErrAsyncEndpoint: a real-time invocation of an asynchronous
+	// endpoint, whose instances serve its queue only.
+	ErrAsyncEndpoint = errors.New("asynchronous endpoint")
+	ErrTimeout       = errors.New("model did not answer in time")
 	// ErrComponentRequired: the endpoint hosts inference components and
 	// the request named none; ErrComponentNotFound: it named another.
 	ErrComponentRequired = errors.New("inference component required")
@@ -119,6 +122,7 @@ type endpointRoute struct {
 	totalWeight float64
 	components  map[string]*variantRoute // by component name; its variant in variantOf
 	variantOf   map[string]string
+	async       bool
 }
 
 // Router routes invocations. The zero value is not usable; call New.
@@ -186,7 +190,7 @@ func New(o Options) *Router {
 func (r *Router) Set(ep Endpoint) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	route := &endpointRoute{}
+	route := &endpointRoute{async: ep.Async}
 	keep := map[string]bool{}
 	for _, v := range ep.Variants {
 		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel, execution: v.Execution,
@@ -342,6 +346,10 @@ type Invocation struct {
 	// Received is when ebb received the request (for OverheadLatency);
 	// zero means when Invoke was called.
 	Received time.Time
+	// Queued marks the asynchronous queue's own invocation. An
+	// asynchronous endpoint serves only those; any other is refused with
+	// ErrAsyncEndpoint, as SageMaker answers InvokeEndpoint there.
+	Queued bool
 }
 
 // Response is the model's answer. The caller must Close it.
@@ -382,6 +390,9 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	route := (*r.table.Load())[inv.Endpoint]
 	if route == nil {
 		return nil, ErrEndpointNotFound
+	}
+	if route.async && !inv.Queued {
+		return nil, ErrAsyncEndpoint
 	}
 	if route.components != nil || inv.Component != "" {
 		return r.invokeComponent(ctx, route, inv)

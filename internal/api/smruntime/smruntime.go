@@ -261,6 +261,11 @@ var runtimeErrors = []struct {
 	{router.ErrColdStartTimeout, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", ep)
 	}},
+	// SageMaker documents no message for this; it is a ValidationError
+	// that names the operation to use instead.
+	{router.ErrAsyncEndpoint, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {
+		return fmt.Sprintf("Endpoint %s of account %s is an asynchronous endpoint and does not support InvokeEndpoint or InvokeEndpointWithResponseStream; use InvokeEndpointAsync.", ep, acct)
+	}},
 	{router.ErrNotDirect, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header.", ep)
 	}},
