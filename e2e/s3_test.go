@@ -83,6 +83,54 @@ func TestS3ForRealClients(t *testing.T) {
 		}
 	}
 
+	// Uploads in progress are listed, with their parts, and a cleanup that
+	// aborts what it lists leaves none.
+	var open []string
+	for _, k := range []string{"up/b.bin", "up/a.bin", "other/c.bin"} {
+		u, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, aws.ToString(u.UploadId))
+	}
+	for n, body := range []string{"first part", "second"} {
+		if _, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: aws.String("up/b.bin"), UploadId: aws.String(open[0]),
+			PartNumber: aws.Int32(int32(n + 1)), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: bucket, Key: aws.String("up/b.bin"), UploadId: aws.String(open[0]), MaxParts: aws.Int32(1)})
+	if err != nil || len(parts.Parts) != 1 || aws.ToInt64(parts.Parts[0].Size) != 10 || !aws.ToBool(parts.IsTruncated) || aws.ToString(parts.NextPartNumberMarker) != "1" {
+		t.Fatalf("ListParts, one per page = %+v, %v", parts, err)
+	}
+	parts, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: bucket, Key: aws.String("up/b.bin"), UploadId: aws.String(open[0]), PartNumberMarker: parts.NextPartNumberMarker})
+	if err != nil || len(parts.Parts) != 1 || aws.ToInt32(parts.Parts[0].PartNumber) != 2 || aws.ToInt64(parts.Parts[0].Size) != 6 || aws.ToBool(parts.IsTruncated) {
+		t.Fatalf("ListParts, second page = %+v, %v", parts, err)
+	}
+	if _, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: bucket, Key: aws.String("up/a.bin"), UploadId: aws.String(open[0])}); !errors.As(err, new(smithy.APIError)) || !strings.Contains(err.Error(), "NoSuchUpload") {
+		t.Errorf("ListParts of an upload under another key: %v, want NoSuchUpload", err)
+	}
+	listed, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String("up/")})
+	if err != nil || len(listed.Uploads) != 2 || aws.ToString(listed.Uploads[0].Key) != "up/a.bin" || aws.ToString(listed.Uploads[1].UploadId) != open[0] {
+		t.Fatalf("ListMultipartUploads with a prefix = %+v, %v", listed, err)
+	}
+	var aborted int
+	for p := s3.NewListMultipartUploadsPaginator(c, &s3.ListMultipartUploadsInput{Bucket: bucket, MaxUploads: aws.Int32(1)}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range page.Uploads {
+			if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: u.Key, UploadId: u.UploadId}); err != nil {
+				t.Fatal(err)
+			}
+			aborted++
+		}
+	}
+	if left, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket}); aborted != 3 || err != nil || len(left.Uploads) != 0 {
+		t.Fatalf("cleanup aborted %d of 3 uploads; left %+v, %v", aborted, left, err)
+	}
+
 	// ListObjectsV2 and ListObjects with a delimiter, paged.
 	v2, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: aws.String("in/"), Delimiter: aws.String("/")})
 	if err != nil || len(v2.Contents) != 1 || aws.ToString(v2.Contents[0].Key) != "in/big.bin" || len(v2.CommonPrefixes) != 2 ||

@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"cmp"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,15 +12,19 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Multipart uploads (CreateMultipartUpload, UploadPart,
-// CompleteMultipartUpload, AbortMultipartUpload), which boto3's
+// CompleteMultipartUpload, AbortMultipartUpload, ListMultipartUploads,
+// ListParts), which boto3's
 // upload_file uses above 8 MB. An upload is a directory of the bucket,
 // uploads/<id>/, holding the key and each part with its ETag and the
 // checksums its request declared (verified as the part arrived, compared
@@ -240,4 +245,215 @@ func (s *Store) abortUpload(bucket, key, id string) error {
 		return err
 	}
 	return nil
+}
+
+// openUpload is one multipart upload in progress.
+type openUpload struct {
+	Key       string
+	UploadId  string
+	Initiated time.Time
+}
+
+// uploads lists a bucket's uploads in progress whose keys start with
+// prefix, by key and then by the time each was initiated, as S3 orders them.
+func (s *Store) uploads(bucket, prefix string) ([]openUpload, error) {
+	if !s.bucketExists(bucket) {
+		return nil, ErrNoSuchBucket
+	}
+	entries, err := os.ReadDir(filepath.Join(s.Dir, bucket, "uploads"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var out []openUpload
+	for _, e := range entries {
+		if !uploadIDRE.MatchString(e.Name()) {
+			continue
+		}
+		keyFile := filepath.Join(s.Dir, bucket, "uploads", e.Name(), "key")
+		b, err := os.ReadFile(keyFile)
+		info, serr := os.Stat(keyFile)
+		if err != nil || serr != nil || !strings.HasPrefix(string(b), prefix) {
+			continue // being created or aborted
+		}
+		out = append(out, openUpload{string(b), e.Name(), info.ModTime().UTC()})
+	}
+	slices.SortFunc(out, func(a, b openUpload) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), a.Initiated.Compare(b.Initiated), strings.Compare(a.UploadId, b.UploadId))
+	})
+	return out, nil
+}
+
+// maxParam reads a max-* query parameter: at most 1000, as S3 caps it.
+func maxParam(q url.Values, name string) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 1000, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, &Error{"InvalidArgument", http.StatusBadRequest, name + " must be a non-negative integer."}
+	}
+	return min(n, 1000), nil
+}
+
+// owner is the one owner and initiator ebb reports: the account.
+type owner struct{ ID, DisplayName string }
+
+var ebbOwner = owner{"ebb", "ebb"}
+
+// listUploads answers ListMultipartUploads: the uploads in progress (what a
+// cleanup script aborts), with prefix, delimiter, key-marker,
+// upload-id-marker and max-uploads as S3 reads them.
+func (s *Store) listUploads(w http.ResponseWriter, r *http.Request, bucket string) {
+	q := r.URL.Query()
+	prefix, delim := q.Get("prefix"), q.Get("delimiter")
+	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
+	max, err := maxParam(q, "max-uploads")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	all, err := s.uploads(bucket, prefix)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	type upload struct {
+		Key          string
+		UploadId     string
+		Initiator    owner
+		Owner        owner
+		StorageClass string
+		Initiated    string
+	}
+	res := struct {
+		XMLName            xml.Name `xml:"ListMultipartUploadsResult"`
+		Xmlns              string   `xml:"xmlns,attr"`
+		Bucket             string
+		KeyMarker          string
+		UploadIdMarker     string
+		NextKeyMarker      string
+		NextUploadIdMarker string
+		Prefix             string
+		Delimiter          string `xml:",omitempty"`
+		MaxUploads         int
+		IsTruncated        bool
+		Uploads            []upload       `xml:"Upload"`
+		CommonPrefixes     []commonPrefix `xml:"CommonPrefixes"`
+	}{Xmlns: "http://s3.amazonaws.com/doc/2006-03-01/", Bucket: bucket, KeyMarker: keyMarker, UploadIdMarker: idMarker,
+		Prefix: prefix, Delimiter: delim, MaxUploads: max}
+	seen := map[string]bool{}
+	for _, u := range all {
+		// After the markers: later keys, or the marker's key's uploads
+		// after upload-id-marker (without one, the key's are all past).
+		if keyMarker != "" && (u.Key < keyMarker || u.Key == keyMarker && (idMarker == "" || u.UploadId <= idMarker)) {
+			continue
+		}
+		entry := u.Key
+		if delim != "" {
+			if i := strings.Index(u.Key[len(prefix):], delim); i >= 0 {
+				entry = u.Key[:len(prefix)+i+len(delim)]
+				if seen[entry] || (keyMarker != "" && entry <= keyMarker) {
+					continue
+				}
+			}
+		}
+		if len(res.Uploads)+len(res.CommonPrefixes) == max {
+			res.IsTruncated = true
+			break
+		}
+		if entry != u.Key {
+			seen[entry] = true
+			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{entry})
+			res.NextKeyMarker, res.NextUploadIdMarker = entry, ""
+			continue
+		}
+		res.Uploads = append(res.Uploads, upload{u.Key, u.UploadId, ebbOwner, ebbOwner, "STANDARD", u.Initiated.Format(s3Time)})
+		res.NextKeyMarker, res.NextUploadIdMarker = u.Key, u.UploadId
+	}
+	writeXML(w, http.StatusOK, res)
+}
+
+// s3Time is how S3 writes times in XML.
+const s3Time = "2006-01-02T15:04:05.000Z"
+
+// listParts answers ListParts: the parts of an upload uploaded so far, by
+// part number, after part-number-marker, at most max-parts.
+func (s *Store) listParts(w http.ResponseWriter, r *http.Request, bucket, key, id string) {
+	dir, err := s.uploadDir(bucket, key, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	max, err := maxParam(q, "max-parts")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	marker := 0
+	if v := q.Get("part-number-marker"); v != "" {
+		if marker, err = strconv.Atoi(v); err != nil || marker < 0 {
+			s.fail(w, r, &Error{"InvalidArgument", http.StatusBadRequest, "part-number-marker must be a non-negative integer."})
+			return
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var numbers []int
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".json")); err == nil && strings.HasSuffix(e.Name(), ".json") && n > marker {
+			numbers = append(numbers, n)
+		}
+	}
+	slices.Sort(numbers)
+	type part struct {
+		PartNumber     int
+		LastModified   string
+		ETag           string
+		Size           int64
+		ChecksumCRC32  string `xml:",omitempty"`
+		ChecksumCRC32C string `xml:",omitempty"`
+		ChecksumSHA1   string `xml:",omitempty"`
+		ChecksumSHA256 string `xml:",omitempty"`
+	}
+	res := struct {
+		XMLName              xml.Name `xml:"ListPartsResult"`
+		Xmlns                string   `xml:"xmlns,attr"`
+		Bucket               string
+		Key                  string
+		UploadId             string
+		Initiator            owner
+		Owner                owner
+		StorageClass         string
+		PartNumberMarker     int
+		NextPartNumberMarker int
+		MaxParts             int
+		IsTruncated          bool
+		Parts                []part `xml:"Part"`
+	}{Xmlns: "http://s3.amazonaws.com/doc/2006-03-01/", Bucket: bucket, Key: key, UploadId: id, Initiator: ebbOwner, Owner: ebbOwner,
+		StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: max}
+	for _, n := range numbers {
+		var meta struct {
+			ETag string
+			Sums map[string]string
+		}
+		name := filepath.Join(dir, strconv.Itoa(n))
+		b, err := os.ReadFile(name + ".json")
+		info, serr := os.Stat(name)
+		if err != nil || serr != nil || json.Unmarshal(b, &meta) != nil {
+			continue // being replaced
+		}
+		if len(res.Parts) == max {
+			res.IsTruncated = true
+			break
+		}
+		res.Parts = append(res.Parts, part{n, info.ModTime().UTC().Format(s3Time), meta.ETag, info.Size(),
+			meta.Sums["X-Amz-Checksum-Crc32"], meta.Sums["X-Amz-Checksum-Crc32c"], meta.Sums["X-Amz-Checksum-Sha1"], meta.Sums["X-Amz-Checksum-Sha256"]})
+		res.NextPartNumberMarker = n
+	}
+	writeXML(w, http.StatusOK, res)
 }

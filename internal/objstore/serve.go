@@ -44,10 +44,12 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !s.bucketExists(bucket) {
 			s.fail(w, r, ErrNoSuchBucket)
 		}
+	case key == "" && uploads && r.Method == http.MethodGet:
+		s.listUploads(w, r, bucket)
 	case key == "" && r.Method == http.MethodGet:
 		s.listObjects(w, r, bucket)
-	case (key == "" && uploads && r.Method == http.MethodGet) || (uploadID != "" && r.Method == http.MethodGet):
-		s.fail(w, r, &Error{"NotImplemented", http.StatusNotImplemented, "ebb's object store does not implement ListMultipartUploads or ListParts."})
+	case uploadID != "" && r.Method == http.MethodGet:
+		s.listParts(w, r, bucket, key, uploadID)
 	case key == "" && r.Method == http.MethodPost && del:
 		s.deleteObjects(w, r, bucket)
 	case r.Method == http.MethodPost && uploads:
@@ -111,6 +113,7 @@ var knownParams = map[string]bool{
 	"uploads": true, "uploadId": true, "partNumber": true, "delete": true, "x-id": true,
 	"list-type": true, "prefix": true, "delimiter": true, "max-keys": true, "marker": true,
 	"continuation-token": true, "start-after": true, "encoding-type": true, "fetch-owner": true,
+	"max-uploads": true, "key-marker": true, "upload-id-marker": true, "max-parts": true, "part-number-marker": true,
 }
 
 func unknownSubresource(q url.Values) string {
