@@ -644,3 +644,77 @@ func writeZerosArchive(t *testing.T, path string, n int64) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// pastPresigner presigns as the SDK does, at a time long enough ago for the
+// URL to have expired.
+type pastPresigner struct{ ago time.Duration }
+
+func (p pastPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, at time.Time, opts ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	return v4.NewSigner().PresignHTTP(ctx, creds, r, payloadHash, service, region, at.Add(-p.ago), opts...)
+}
+
+// TestPresignedURLs: with --credentials, URLs presigned by the Go SDK (GET
+// and PUT) are served; one signed with another secret, for another key,
+// past its expiry, or with Signature Version 2 is refused and changes
+// nothing.
+func TestPresignedURLs(t *testing.T) {
+	creds := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(creds, []byte("AKIDTEST secret\n"), 0o600)
+	s := startServer(t, t.TempDir(), "--credentials", creds)
+	ctx := context.Background()
+	c := s.S3()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, url, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	presign := s3.NewPresignClient(c)
+	put, err := presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("in/report 1.csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do("PUT", put.URL, "a,b\n1,2\n"); code != 200 {
+		t.Fatalf("presigned PUT: %d %s", code, body)
+	}
+	get, err := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("shared"), Key: aws.String("in/report 1.csv")}, s3.WithPresignExpires(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do("GET", get.URL, ""); code != 200 || body != "a,b\n1,2\n" {
+		t.Fatalf("presigned GET: %d %q", code, body)
+	}
+
+	wrong := s3.NewPresignClient(s3.NewFromConfig(awsConfig("AKIDTEST", "not the secret"), func(o *s3.Options) { o.BaseEndpoint = aws.String(s.URL); o.UsePathStyle = true }))
+	forged, _ := wrong.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("in/report 1.csv")})
+	expired, _ := s3.NewPresignClient(c, func(o *s3.PresignOptions) { o.Presigner = pastPresigner{time.Hour} }).
+		PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("in/report 1.csv")}, s3.WithPresignExpires(15*time.Minute))
+	for _, c := range []struct {
+		name, method, url, code string
+	}{
+		{"another secret", "PUT", forged.URL, "SignatureDoesNotMatch"},
+		{"expired", "PUT", expired.URL, "AccessDenied"},
+		{"another key", "PUT", strings.Replace(put.URL, "report%201.csv", "other.csv", 1), "SignatureDoesNotMatch"},
+		{"GET's URL for a PUT", "PUT", get.URL, "SignatureDoesNotMatch"},
+		{"Signature Version 2", "GET", s.URL + "/shared/in/report%201.csv?AWSAccessKeyId=AKIDTEST&Expires=1900000000&Signature=c2lnbmF0dXJl", "AuthorizationHeaderMalformed"},
+	} {
+		code, body := do(c.method, c.url, "overwritten")
+		if code < 400 || !strings.Contains(body, "<Code>"+c.code+"</Code>") {
+			t.Errorf("%s: %d %s, want %s", c.name, code, body, c.code)
+		}
+		if c.name == "Signature Version 2" && !strings.Contains(body, "Signature Version 2") {
+			t.Errorf("the SigV2 refusal does not say SigV2 is not supported: %s", body)
+		}
+	}
+	if code, body := do("GET", get.URL, ""); code != 200 || body != "a,b\n1,2\n" {
+		t.Fatalf("after the refused requests: %d %q", code, body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -118,7 +119,8 @@ func invalid(format string, args ...any) *awserr.Error {
 
 const mismatch = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 
-// Authorization is a parsed SigV4 Authorization header.
+// Authorization is a parsed SigV4 signature: an Authorization header, or
+// the query of a presigned URL.
 type Authorization struct {
 	AccessKey     string
 	Date          string // of the scope, YYYYMMDD
@@ -128,15 +130,23 @@ type Authorization struct {
 	Signature     string
 	// When is X-Amz-Date, set by Check.
 	When time.Time
+	// Presigned: the signature is in the query (X-Amz-Signature), valid
+	// for Expires from When.
+	Presigned bool
+	Expires   time.Duration
 }
 
-// Parse reads the shape of r's Authorization header. It needs no secret, so
-// it also tells an AWS client from a browser form when no credentials are
-// configured: every AWS SDK signs, a form cannot set the header.
+// MaxExpires is the longest a presigned URL may be valid, as S3 allows.
+const MaxExpires = 7 * 24 * time.Hour
+
+// Parse reads the shape of r's signature: its Authorization header or,
+// without one, a presigned URL's query. It needs no secret, so it also tells
+// an AWS client from a browser form when no credentials are configured:
+// every AWS SDK signs, a form can set neither the header nor a valid query.
 func Parse(r *http.Request) (*Authorization, *awserr.Error) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return nil, missing()
+		return parseQuery(r)
 	}
 	algo, rest, _ := strings.Cut(auth, " ")
 	if algo != "AWS4-HMAC-SHA256" {
@@ -156,12 +166,54 @@ func Parse(r *http.Request) (*Authorization, *awserr.Error) {
 			signature = val
 		}
 	}
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || scope[0] == "" || signedHeaders == "" || signature == "" || scope[4] != "aws4_request" {
+	a := scoped(cred, signedHeaders, signature)
+	if a == nil {
 		return nil, incomplete("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=%s", auth)
 	}
+	return a, nil
+}
+
+// scoped builds an Authorization from a credential and its parts, or nil
+// when one is missing or the credential is not a SigV4 scope.
+func scoped(cred, signedHeaders, signature string) *Authorization {
+	scope := strings.Split(cred, "/")
+	if len(scope) != 5 || scope[0] == "" || signedHeaders == "" || signature == "" || scope[4] != "aws4_request" {
+		return nil
+	}
 	return &Authorization{AccessKey: scope[0], Date: scope[1], Region: scope[2], Service: scope[3],
-		SignedHeaders: strings.Split(signedHeaders, ";"), Signature: signature}, nil
+		SignedHeaders: strings.Split(signedHeaders, ";"), Signature: signature}
+}
+
+// parseQuery reads a presigned URL's signature, in S3's words where it is
+// malformed. Signature Version 2's query (AWSAccessKeyId, Signature,
+// Expires) is refused, saying so.
+func parseQuery(r *http.Request) (*Authorization, *awserr.Error) {
+	if !strings.Contains(r.URL.RawQuery, "X-Amz-") && !strings.Contains(r.URL.RawQuery, "Signature") {
+		return nil, missing() // the common case, without parsing the query
+	}
+	q := r.URL.Query()
+	algo := q.Get("X-Amz-Algorithm")
+	switch {
+	case algo == "" && q.Get("AWSAccessKeyId") != "" && q.Get("Signature") != "":
+		return nil, incomplete("Signature Version 2 (a query of AWSAccessKeyId, Signature and Expires) is not supported; presign URLs with Signature Version 4 (X-Amz-Algorithm=AWS4-HMAC-SHA256), as the AWS SDKs, boto3 and the AWS CLI do.")
+	case algo == "":
+		return nil, missing()
+	case algo != "AWS4-HMAC-SHA256":
+		return nil, incomplete("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+	}
+	a := scoped(q.Get("X-Amz-Credential"), q.Get("X-Amz-SignedHeaders"), q.Get("X-Amz-Signature"))
+	if a == nil || q.Get("X-Amz-Date") == "" || q.Get("X-Amz-Expires") == "" {
+		return nil, incomplete("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+	}
+	secs, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	switch {
+	case err != nil || secs < 0:
+		return nil, incomplete("X-Amz-Expires should be a non-negative number of seconds.")
+	case time.Duration(secs)*time.Second > MaxExpires:
+		return nil, incomplete("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+	}
+	a.Presigned, a.Expires = true, time.Duration(secs)*time.Second
+	return a, nil
 }
 
 // Check does everything that needs no body, before the body is read: the
@@ -177,15 +229,23 @@ func (v *Verifier) Check(r *http.Request, service string) (*Authorization, *awse
 		return nil, authError("UnrecognizedClientException", "InvalidClientTokenId", http.StatusForbidden, "The security token included in the request is invalid.")
 	}
 	dateStr := r.Header.Get("X-Amz-Date")
+	if a.Presigned {
+		dateStr = r.URL.Query().Get("X-Amz-Date")
+	}
 	when, err := time.Parse(amzDate, dateStr)
 	if err != nil {
 		return nil, incomplete("Date must be in ISO-8601 'basic format'. Got '%s'.", dateStr)
 	}
 	now := v.Now().UTC()
-	if when.Before(now.Add(-MaxSkew)) {
+	switch {
+	case a.Presigned && now.After(when.Add(a.Expires)):
+		return nil, authError("AccessDeniedException", "AccessDenied", http.StatusForbidden, "Request has expired: the URL was signed at %s for %d seconds.", dateStr, int(a.Expires.Seconds()))
+	case a.Presigned && when.After(now.Add(MaxSkew)):
+		return nil, authError("AccessDeniedException", "AccessDenied", http.StatusForbidden, "Request is not yet valid: the URL is signed for %s, later than %s (%s + 5 min.)", dateStr, now.Add(MaxSkew).Format(amzDate), now.Format(amzDate))
+	case a.Presigned:
+	case when.Before(now.Add(-MaxSkew)):
 		return nil, invalid("Signature expired: %s is now earlier than %s (%s - 5 min.)", dateStr, now.Add(-MaxSkew).Format(amzDate), now.Format(amzDate))
-	}
-	if when.After(now.Add(MaxSkew)) {
+	case when.After(now.Add(MaxSkew)):
 		return nil, invalid("Signature not yet current: %s is still later than %s (%s + 5 min.)", dateStr, now.Add(MaxSkew).Format(amzDate), now.Format(amzDate))
 	}
 	if a.Date != when.Format("20060102") {
@@ -213,6 +273,9 @@ func (v *Verifier) Check(r *http.Request, service string) (*Authorization, *awse
 // it was not read, and the declared X-Amz-Content-Sha256 is trusted here and
 // checked by the object store as it streams the object to disk.
 func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte) *awserr.Error {
+	if a.Presigned {
+		return v.verifyPresigned(r, a, body)
+	}
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
 	if body != nil || payloadHash == "" {
 		sum := sha256.Sum256(body)
@@ -225,9 +288,64 @@ func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte) *awser
 		}
 	}
 
-	// Rebuild the request from exactly the headers the client signed.
-	// (A request value, not NewRequest: no URL to format and parse again.)
+	again := rebuild(r, r.URL, a)
+	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey], SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if err := v.signer.SignHTTP(context.Background(), creds, again, payloadHash, a.Service, a.Region, a.When, a.options); err != nil {
+		return invalid("%s", mismatch)
+	}
+	want := again.Header.Get("Authorization")
+	i := strings.LastIndex(want, "Signature=")
+	if i < 0 || subtle.ConstantTimeCompare([]byte(want[i+len("Signature="):]), []byte(a.Signature)) != 1 {
+		return invalid("%s", mismatch)
+	}
+	return nil
+}
+
+// verifyPresigned checks a presigned URL's signature: the URL is presigned
+// again, without its X-Amz-Signature, by the SDK's presigner over the same
+// query and signed headers (hoisting nothing more: the client already
+// hoisted what it did), and the two signatures are compared. S3's URLs sign
+// UNSIGNED-PAYLOAD (or the X-Amz-Content-Sha256 they carry); other services'
+// sign the body.
+func (v *Verifier) verifyPresigned(r *http.Request, a *Authorization, body []byte) *awserr.Error {
+	q := r.URL.Query()
+	q.Del("X-Amz-Signature")
+	payloadHash := q.Get("X-Amz-Content-Sha256")
+	switch {
+	case payloadHash != "":
+	case a.Service == "s3":
+		payloadHash = "UNSIGNED-PAYLOAD"
+	default:
+		sum := sha256.Sum256(body)
+		payloadHash = hex.EncodeToString(sum[:])
+	}
 	u := *r.URL
+	u.RawQuery = q.Encode()
+	again := rebuild(r, &u, a)
+	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey], SessionToken: q.Get("X-Amz-Security-Token")}
+	signed, _, err := v.signer.PresignHTTP(context.Background(), creds, again, payloadHash, a.Service, a.Region, a.When, a.options,
+		func(o *v4.SignerOptions) { o.DisableHeaderHoisting = true })
+	if err != nil {
+		return invalid("%s", mismatch)
+	}
+	_, want, _ := strings.Cut(signed, "X-Amz-Signature=")
+	if subtle.ConstantTimeCompare([]byte(want), []byte(a.Signature)) != 1 {
+		return invalid("%s", mismatch)
+	}
+	return nil
+}
+
+// options are the signer's options for a's service: S3 signs the path as
+// sent, where the other services escape it once more (the SDK's clients do
+// the same).
+func (a *Authorization) options(o *v4.SignerOptions) {
+	o.DisableURIPathEscaping = a.Service == "s3"
+}
+
+// rebuild returns r at url with exactly the headers the client signed. (A
+// request value, not NewRequest: no URL to format and parse again.)
+func rebuild(r *http.Request, url *url.URL, a *Authorization) *http.Request {
+	u := *url
 	u.Scheme, u.Host = "http", r.Host
 	again := (&http.Request{Method: r.Method, URL: &u, Host: r.Host, Header: make(http.Header, len(a.SignedHeaders)+2)}).WithContext(context.Background())
 	for _, name := range a.SignedHeaders {
@@ -244,16 +362,7 @@ func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte) *awser
 			}
 		}
 	}
-	creds := aws.Credentials{AccessKeyID: a.AccessKey, SecretAccessKey: v.secrets[a.AccessKey], SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v.signer.SignHTTP(context.Background(), creds, again, payloadHash, a.Service, a.Region, a.When); err != nil {
-		return invalid("%s", mismatch)
-	}
-	want := again.Header.Get("Authorization")
-	i := strings.LastIndex(want, "Signature=")
-	if i < 0 || subtle.ConstantTimeCompare([]byte(want[i+len("Signature="):]), []byte(a.Signature)) != 1 {
-		return invalid("%s", mismatch)
-	}
-	return nil
+	return again
 }
 
 // ChunkVerifier returns the check of each chunk signature of an aws-chunked

@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +130,81 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: %v", auth, e)
 		}
 	})
+}
+
+// presigned returns a URL presigned by the SDK's presigner, as S3's
+// presign client builds it (X-Amz-Expires in the query, UNSIGNED-PAYLOAD,
+// the path signed as sent).
+func presigned(t *testing.T, method, secret string, at time.Time, expires int) *http.Request {
+	t.Helper()
+	r, _ := http.NewRequest(method, "http://127.0.0.1:8080/bucket/some%20key.txt?X-Amz-Expires="+strconv.Itoa(expires)+"&x-id=GetObject", nil)
+	signedURL, headers, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: secret},
+		r, "UNSIGNED-PAYLOAD", "s3", "us-east-1", at, func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := http.NewRequest(method, signedURL, nil)
+	for k, vs := range headers {
+		out.Header[k] = vs
+	}
+	return out
+}
+
+func TestVerifyPresigned(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	v := New(map[string]string{"AKIDEXAMPLE": "secret"})
+	v.Now = func() time.Time { return now }
+	v.Region = "us-east-1"
+	tamper := func(r *http.Request, f func(q url.Values)) *http.Request {
+		q := r.URL.Query()
+		f(q)
+		r.URL.RawQuery = q.Encode()
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+		code string // "" accepted
+	}{
+		{"GET", presigned(t, "GET", "secret", now.Add(-time.Minute), 900), ""},
+		{"PUT", presigned(t, "PUT", "secret", now, 60), ""},
+		{"signed an hour ago for a week", presigned(t, "GET", "secret", now.Add(-time.Hour), 604800), ""},
+		{"wrong secret", presigned(t, "GET", "other", now, 900), "InvalidSignatureException"},
+		{"expired", presigned(t, "GET", "secret", now.Add(-16*time.Minute), 900), "AccessDeniedException"},
+		{"not yet valid", presigned(t, "GET", "secret", now.Add(10*time.Minute), 900), "AccessDeniedException"},
+		{"longer than a week", presigned(t, "GET", "secret", now, 604801), "IncompleteSignatureException"},
+		{"another method", func() *http.Request { r := presigned(t, "GET", "secret", now, 900); r.Method = "DELETE"; return r }(), "InvalidSignatureException"},
+		{"expiry stretched", tamper(presigned(t, "GET", "secret", now.Add(-16*time.Minute), 900), func(q url.Values) { q.Set("X-Amz-Expires", "3600") }), "InvalidSignatureException"},
+		{"another key", func() *http.Request {
+			r := presigned(t, "GET", "secret", now, 900)
+			r.URL.Path = "/bucket/other.txt"
+			return r
+		}(), "InvalidSignatureException"},
+		{"a parameter added", tamper(presigned(t, "GET", "secret", now, 900), func(q url.Values) { q.Set("response-content-type", "text/html") }), "InvalidSignatureException"},
+		{"no signature", tamper(presigned(t, "GET", "secret", now, 900), func(q url.Values) { q.Del("X-Amz-Signature") }), "IncompleteSignatureException"},
+		{"unknown key", tamper(presigned(t, "GET", "secret", now, 900), func(q url.Values) {
+			q.Set("X-Amz-Credential", strings.Replace(q.Get("X-Amz-Credential"), "AKIDEXAMPLE", "AKIDOTHER", 1))
+		}), "UnrecognizedClientException"},
+		{"SigV2", func() *http.Request {
+			r, _ := http.NewRequest("GET", "http://127.0.0.1:8080/bucket/k?AWSAccessKeyId=AKIDEXAMPLE&Expires=1800000000&Signature=abc%3D", nil)
+			return r
+		}(), "IncompleteSignatureException"},
+		{"nothing", func() *http.Request { r, _ := http.NewRequest("GET", "http://127.0.0.1:8080/bucket/k", nil); return r }(), "MissingAuthenticationTokenException"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, e := v.Check(c.r, "s3")
+			if e == nil {
+				e = v.Verify(c.r, a, nil)
+			}
+			switch {
+			case c.code == "" && e != nil:
+				t.Fatalf("refused: %v", e)
+			case c.code != "" && (e == nil || e.Code != c.code):
+				t.Fatalf("got %v, want %s", e, c.code)
+			}
+			if c.name == "SigV2" && !strings.Contains(e.Message, "Signature Version 2") {
+				t.Errorf("SigV2 refusal does not say why: %s", e.Message)
+			}
+		})
+	}
 }
