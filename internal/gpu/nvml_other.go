@@ -1,10 +1,10 @@
-//go:build !(linux && cgo)
+//go:build !linux
 
 package gpu
 
 import "errors"
 
-// Open fails: this build has no NVML (it needs cgo on Linux).
+// Open fails: NVML is read on Linux only.
 func Open() (Source, error) {
-	return nil, errors.New("this ebb was built without NVML support (cgo on Linux)")
+	return nil, errors.New("ebb reads NVIDIA GPUs through NVML on Linux only")
 }
