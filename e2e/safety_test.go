@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -716,5 +717,42 @@ func TestPresignedURLs(t *testing.T) {
 	}
 	if code, body := do("GET", get.URL, ""); code != 200 || body != "a,b\n1,2\n" {
 		t.Fatalf("after the refused requests: %d %q", code, body)
+	}
+}
+
+// TestPrivateDataDirAsRoot: as root, a data directory the instance user
+// cannot enter (mktemp -d makes it 0700) serves: the instances' directories
+// go to /var/lib/ebb/instances/<hash>, root's, mode 0711, and the instance
+// still runs as nobody.
+func TestPrivateDataDirAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs instances as another user: needs root")
+	}
+	data, err := os.MkdirTemp("", "ebb-private-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(data)
+	s := launchServer(t, data)
+	var dir string
+	if m := regexp.MustCompile(`instance directories are outside the data directory.* dir=(\S+)`).FindStringSubmatch(s.Log()); m != nil {
+		dir = m[1]
+	}
+	if !strings.HasPrefix(dir, "/var/lib/ebb/instances/") {
+		t.Fatalf("instance directory %q, want one under /var/lib/ebb/instances\n%s", dir, s.Log())
+	}
+	defer os.RemoveAll(dir)
+	sm := s.SageMaker()
+	deploy(t, sm, "private", "ebb example-model --work-ms 1", 1)
+	waitInService(t, sm, "private")
+	invoke(t, s.Runtime(), "private", "1,2,3")
+	for _, p := range []string{"/var/lib/ebb", "/var/lib/ebb/instances", dir} {
+		if info, err := os.Stat(p); err != nil || info.Mode().Perm()&0o001 == 0 || info.Mode().Perm()&0o004 != 0 && p != "/var/lib/ebb" {
+			t.Errorf("%s: %v %v, want enterable, not listable by others", p, info.Mode(), err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "instances"))
+	if len(entries) != 1 {
+		t.Fatalf("instance directories in %s: %v, want the one instance's", dir, entries)
 	}
 }

@@ -75,6 +75,12 @@ var listeningRE = regexp.MustCompile(`msg="ebb server listening" addr=(\S+)`)
 func startServer(t testing.TB, dir string, extra ...string) *server {
 	t.Helper()
 	openToInstances(t, dir)
+	return launchServer(t, dir, extra...)
+}
+
+// launchServer runs "ebb server" with dir as it is.
+func launchServer(t testing.TB, dir string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "debug"}, extra...)
 	cmd := exec.Command(ebbBin, args...)
 	stderr, err := cmd.StderrPipe()

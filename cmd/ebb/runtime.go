@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -94,7 +97,7 @@ func newKubernetesRuntime(ctx context.Context, c serverConfig, fence func(contex
 // newProcessRuntime runs instances as local processes; those a killed
 // server left running are adopted by hosting.Start.
 func newProcessRuntime(c serverConfig, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
-	instanceUser, err := resolveInstanceUser(c.InstanceUser, c.Data)
+	instanceUser, err := resolveInstanceUser(c.InstanceUser)
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +111,20 @@ func newProcessRuntime(c serverConfig, instanceLogs *logs.Store, log *slog.Logge
 			roots[i] = abs
 		}
 	}
+	dir, err := instanceDir(c.Data, instanceUser)
+	if err != nil {
+		return nil, err
+	}
+	if dir != c.Data {
+		log.Info("instance directories are outside the data directory, which the instance user cannot enter", "dir", dir, "data", c.Data)
+	}
 	self, _ := os.Executable()
 	if instanceUser != nil {
 		log.Info("instances run as an unprivileged user", "user", instanceUser.Name, "uid", instanceUser.UID)
 		// "ebb" in a command line is this binary; `go run` and a home
 		// directory keep it where that user cannot reach it.
 		if reachable(filepath.Dir(self), instanceUser) != nil {
-			if self, err = copyExecutable(self, filepath.Join(c.Data, "bin", "ebb")); err != nil {
+			if self, err = copyExecutable(self, filepath.Join(dir, "bin", "ebb")); err != nil {
 				return nil, fmt.Errorf("copying ebb where user %s can run it: %w", instanceUser.Name, err)
 			}
 		}
@@ -129,15 +139,15 @@ func newProcessRuntime(c serverConfig, instanceLogs *logs.Store, log *slog.Logge
 	if instanceLogs != nil {
 		follower = instanceLogs
 	}
-	return process.New(process.Options{Dir: c.Data, Self: self, Logger: log, GPUs: gpu.NewAllocator(src), Logs: follower,
+	return process.New(process.Options{Dir: dir, Self: self, Logger: log, GPUs: gpu.NewAllocator(src), Logs: follower,
 		User: instanceUser, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes, StartLimit: c.StartLimit}), nil
 }
 
 // resolveInstanceUser picks who instances run as. As root, ebb never runs
-// an API caller's command line as root: --instance-user, default nobody, and
-// the data directory must be reachable by that user. Otherwise instances run
+// an API caller's command line as root: --instance-user, default nobody
+// (instanceDir then finds them a directory that user can enter). Otherwise instances run
 // as ebb's own user, and --instance-user may only name it.
-func resolveInstanceUser(name, data string) (*process.User, error) {
+func resolveInstanceUser(name string) (*process.User, error) {
 	if os.Geteuid() != 0 {
 		if me, err := user.Current(); name == "" || (err == nil && name == me.Username) {
 			return nil, nil
@@ -156,11 +166,46 @@ func resolveInstanceUser(name, data string) (*process.User, error) {
 	if uid == 0 {
 		return nil, usageError{fmt.Errorf("--instance-user=%s is root: name an unprivileged user", name)}
 	}
-	pu := &process.User{Name: name, UID: uint32(uid), GID: uint32(gid)}
-	if err := reachable(data, pu); err != nil {
-		return nil, fmt.Errorf("--data %s: %w; choose a data directory that user can reach (for example --data /var/lib/ebb), or make that directory enterable (chmod o+x)", data, err)
+	return &process.User{Name: name, UID: uint32(uid), GID: uint32(gid)}, nil
+}
+
+// sharedInstanceRoot holds the instance directories of data directories
+// the instance user cannot enter.
+const sharedInstanceRoot = "/var/lib/ebb/instances"
+
+// instanceDir is where the process runtime keeps the instances' working
+// directories, their logs and the ebb binary they run: the data directory,
+// or, as root where the instance user cannot enter it (mktemp -d makes
+// 0700 directories), a directory of its own under /var/lib/ebb/instances,
+// named by the data directory's path so that a restarted server finds its
+// instances again. ebb creates it root-owned and mode 0711, as the levels
+// above it: the user may enter, not list, and each instance's directory
+// inside is still its own. Only where that user cannot reach /var/lib
+// either is the data directory refused.
+func instanceDir(data string, u *process.User) (string, error) {
+	if u == nil || reachable(data, u) == nil {
+		return data, nil
 	}
-	return pu, nil
+	abs, err := filepath.Abs(data)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	dir := filepath.Join(sharedInstanceRoot, hex.EncodeToString(sum[:8]))
+	for _, p := range []string{filepath.Dir(sharedInstanceRoot), sharedInstanceRoot, dir} {
+		switch err := os.Mkdir(p, 0o711); {
+		case err == nil:
+			if err := os.Chmod(p, 0o711); err != nil { // past the umask
+				return "", err
+			}
+		case !errors.Is(err, fs.ErrExist):
+			return "", err
+		}
+	}
+	if err := reachable(dir, u); err != nil {
+		return "", fmt.Errorf("--data %s: %w; choose a data directory that user can reach (for example --data /var/lib/ebb), or make that directory enterable (chmod o+x)", data, err)
+	}
+	return dir, nil
 }
 
 // copyExecutable copies the binary at src to dst (mode 0755), atomically.
