@@ -91,6 +91,24 @@ func TestMultiModelEndpoint(t *testing.T) {
 	_, err = rt.InvokeEndpoint(ctx, invocation("mme"))
 	expectAPIError(t, err, "ValidationError", "Endpoint mme is a multi-model endpoint: the TargetModel header is required, naming the model artifact to invoke.")
 
+	// A single-model server under Mode MultiModel: the first invocation
+	// says what is wrong (SageMaker refuses the image at CreateModel by its
+	// label; a command line has none).
+	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("single"), PrimaryContainer: &types.ContainerDefinition{
+		Image: aws.String("ebb example-model --work-ms 0"), Mode: types.ContainerModeMultiModel, ModelDataUrl: aws.String("file://" + prefix + "/")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("single"), ProductionVariants: []types.ProductionVariant{{
+		VariantName: aws.String("AllTraffic"), ModelName: aws.String("single"), InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("single"), EndpointConfigName: aws.String("single")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInService(t, sm, "single")
+	_, err = rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("single"), TargetModel: aws.String("a"), Body: []byte("1,2"), ContentType: aws.String("text/csv")})
+	expectAPIError(t, err, "ModelError", "The container of endpoint single does not serve SageMaker's multi-model contract: it answered POST /models with 404 or 405. A model with Mode MultiModel needs an image that loads models on request (SageMaker checks the label com.amazonaws.sagemaker.capabilities.multi-models=true at CreateModel; ebb cannot check a command line, so it says so here). Use such a server, or Mode SingleModel.")
+
 	dims := []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("mme")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}}
 	stat := func(ns, name string, st cwtypes.Statistic) (float64, bool) {
 		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String(ns), MetricName: aws.String(name), Dimensions: dims,

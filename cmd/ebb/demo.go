@@ -159,18 +159,42 @@ func demo(ctx context.Context, d demoConfig, out io.Writer) error {
 	var sent, failed atomic.Int64
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
+	// A pacer spaces the requests evenly at the current rate, and 24
+	// workers send them. (Workers pacing themselves fired in step, a burst
+	// each real second, and a demo minute of two real seconds held one, two
+	// or three bursts: InvocationsPerInstance jumped between 24, 48 and 72.)
+	tokens := make(chan struct{})
+	go func() {
+		next := time.Now()
+		for loadCtx.Err() == nil {
+			r := rate.Load()
+			if r <= 0 {
+				time.Sleep(50 * time.Millisecond) // idle between ramp steps
+				next = time.Now()
+				continue
+			}
+			next = next.Add(time.Second / time.Duration(r))
+			if lag := time.Since(next); lag > time.Second {
+				next = time.Now() // the workers fell behind: no catch-up burst
+			}
+			time.Sleep(time.Until(next))
+			select {
+			case tokens <- struct{}{}:
+			case <-loadCtx.Done():
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for range 24 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for loadCtx.Err() == nil {
-				r := rate.Load()
-				if r <= 0 {
-					time.Sleep(50 * time.Millisecond) // idle between ramp steps
-					continue
+			for {
+				select {
+				case <-loadCtx.Done():
+					return
+				case <-tokens:
 				}
-				start := time.Now()
 				_, err := rt.InvokeEndpoint(loadCtx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("demo"), Body: []byte("0.5,1.5,2.5"), ContentType: aws.String("text/csv")})
 				if loadCtx.Err() != nil {
 					return
@@ -178,10 +202,6 @@ func demo(ctx context.Context, d demoConfig, out io.Writer) error {
 				sent.Add(1)
 				if err != nil {
 					failed.Add(1)
-				}
-				// Each of the 24 workers sends rate/24 requests per second.
-				if pause := time.Duration(float64(time.Second)*24/float64(r)) - time.Since(start); pause > 0 {
-					time.Sleep(pause)
 				}
 			}
 		}()

@@ -34,6 +34,12 @@ var (
 	// text is for the caller: a path outside the model data roots, a
 	// damaged archive).
 	ErrModelArtifact = errors.New("the TargetModel's artifact could not be prepared")
+	// ErrNoMultiModelContract: the container answered the multi-model
+	// contract's POST /models with 404 or 405, as a single-model server
+	// does. SageMaker refuses such an image at CreateModel (it lacks the
+	// com.amazonaws.sagemaker.capabilities.multi-models=true label); a
+	// command line carries no label, so the first invocation says so.
+	ErrNoMultiModelContract = errors.New("the container does not serve the multi-model contract")
 )
 
 // MultiModel is a multi-model variant: its models are the artifacts under
@@ -183,6 +189,8 @@ func (r *Router) load(ctx context.Context, v *variantRoute, b *backend, mm *mult
 			b.models.set(mm.name, true)
 			v.stats.loaded(time.Since(start), fetched, time.Since(loadStart), unloads)
 			return nil
+		case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+			return fmt.Errorf("%w: POST /models answered %d", ErrNoMultiModelContract, status)
 		case status == http.StatusInsufficientStorage:
 			victim := b.models.leastRecent(mm.name)
 			if victim == "" {

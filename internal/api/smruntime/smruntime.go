@@ -266,6 +266,9 @@ var runtimeErrors = []struct {
 	{router.ErrAsyncEndpoint, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {
 		return fmt.Sprintf("Endpoint %s of account %s is an asynchronous endpoint and does not support InvokeEndpoint or InvokeEndpointWithResponseStream; use InvokeEndpointAsync.", ep, acct)
 	}},
+	{router.ErrNoMultiModelContract, "ModelError", http.StatusFailedDependency, func(ep, _ string) string {
+		return fmt.Sprintf("The container of endpoint %s does not serve SageMaker's multi-model contract: it answered POST /models with 404 or 405. A model with Mode MultiModel needs an image that loads models on request (SageMaker checks the label com.amazonaws.sagemaker.capabilities.multi-models=true at CreateModel; ebb cannot check a command line, so it says so here). Use such a server, or Mode SingleModel.", ep)
+	}},
 	{router.ErrNotDirect, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header.", ep)
 	}},
