@@ -39,9 +39,14 @@ func TestAutoScalingAPI(t *testing.T) {
 	expectAPIError(t, err, "ObjectNotFoundException", "")
 
 	reg, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: ns, ResourceId: id, ScalableDimension: variantDim,
-		MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(3), Tags: map[string]string{"team": "ml"}})
+		MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(3), Tags: map[string]string{"team": "ml"}, RoleARN: aws.String("arn:aws:iam::123456789012:role/mine")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// SageMaker's targets use the service-linked role, whatever RoleARN says.
+	if got, err := as.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: ns, ResourceIds: []string{*id}}); err != nil || len(got.ScalableTargets) != 1 ||
+		aws.ToString(got.ScalableTargets[0].RoleARN) != "arn:aws:iam::123456789012:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" {
+		t.Errorf("RoleARN of a target registered with a role of the caller's: %+v, %v", got, err)
 	}
 	// Registering with Min 2 moves the variant from 1 to 2 at once.
 	waitInService(t, sm, "api")

@@ -119,6 +119,44 @@ func TestCloudWatchRefusesWhatAWSRefuses(t *testing.T) {
 			expectCW(t, err, "ResourceNotFoundException", "")
 			_, err = cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: arn})
 			expectCW(t, err, "ResourceNotFoundException", "")
+
+			// A token this server did not hand out.
+			_, err = cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{NextToken: aws.String("garbage")})
+			expectCW(t, err, "InvalidNextToken", "The service couldn't process the NextToken.")
+			_, err = cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{NextToken: aws.String("garbage")})
+			expectCW(t, err, "InvalidNextToken", "The service couldn't process the NextToken.")
+
+			// An action that is not an ARN, a name with a control character.
+			alarm := func(name string, actions ...string) error {
+				_, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String(name), Namespace: aws.String("Fid/" + proto), AlarmActions: actions,
+					MetricName: aws.String("both"), Statistic: types.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+					ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold})
+				return err
+			}
+			expectCW(t, alarm("bad-action-"+proto, "not-an-arn"), "ValidationError", "Invalid arn syntax: not-an-arn")
+			expectCW(t, alarm("bad\x01name-"+proto), "InvalidParameterValue", "AlarmName must not contain ASCII control characters")
+			if got, _ := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("bad")}); len(got.MetricAlarms) != 0 {
+				t.Errorf("refused alarms were stored: %+v", got.MetricAlarms)
+			}
+
+			// Minutes are kept 15 days: older, a one-minute period answers no
+			// datapoints, as the model says, not an error.
+			old, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("Fid/" + proto), MetricName: aws.String("both"),
+				StartTime: aws.Time(now.Add(-16 * 24 * time.Hour)), EndTime: aws.Time(now.Add(-16*24*time.Hour + time.Hour)), Period: aws.Int32(60),
+				Statistics: []types.Statistic{types.StatisticSum}})
+			if err != nil || len(old.Datapoints) != 0 {
+				t.Errorf("GetMetricStatistics of a minute 16 days ago: %+v, %v; want no datapoints", old, err)
+			}
+
+			// No percentiles for a period with a negative value.
+			if err := put(types.MetricDatum{MetricName: aws.String("signed"), Values: []float64{-5, 10, 20}}); err != nil {
+				t.Fatal(err)
+			}
+			signed, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("Fid/" + proto), MetricName: aws.String("signed"),
+				StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Minute)), Period: aws.Int32(3600), ExtendedStatistics: []string{"p50"}})
+			if err != nil || len(signed.Datapoints) != 1 || len(signed.Datapoints[0].ExtendedStatistics) != 0 {
+				t.Errorf("p50 of a series with a negative value: %+v, %v; want a datapoint without it", signed, err)
+			}
 		})
 	}
 

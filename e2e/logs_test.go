@@ -233,6 +233,7 @@ print(json.dumps({"events": events, "streams": streams}))
 		expectLine("hello from the model", stream, true) // the new instance's, followed
 	} else {
 		t.Log("no AWS CLI v2 at /usr/bin/aws: the tail leg did not run")
+		setCapacity(t, sm, "chatty", "AllTraffic", 2) // what the rest reads
 	}
 
 	// A crash and a restart (the instances are adopted) lose no line and

@@ -298,9 +298,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	if in.MaxCapacity != nil {
 		next.MaxCapacity = *in.MaxCapacity
 	}
-	if in.RoleARN != "" {
-		next.RoleARN = in.RoleARN
-	}
+	// in.RoleARN is not kept: SageMaker supports service-linked roles, and
+	// for such services AWS documents that Application Auto Scaling uses
+	// its service-linked role, which DescribeScalableTargets shows, whatever
+	// RoleARN a caller sends.
 	if err := reservedTags(in.Tags); err != nil {
 		return "", err
 	}

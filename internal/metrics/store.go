@@ -605,9 +605,14 @@ func (u *unitSeries) scan(level int, first, stop, p int64, dists bool, emit func
 	flush()
 }
 
-// datapoint is a period's aggregate with the quantiles asked for.
+// datapoint is a period's aggregate with the quantiles asked for. A period
+// with a negative value has no percentiles: CloudWatch documents that
+// percentile statistics are not available for metrics with negative values.
 func datapoint(t int64, unit string, agg StatSet, d dist, quantiles []float64) Datapoint {
 	dp := Datapoint{Timestamp: time.Unix(t, 0).UTC(), Unit: unit, Stats: agg}
+	if agg.Minimum < 0 {
+		return dp
+	}
 	for _, q := range quantiles {
 		if v, ok := d.quantile(q); ok {
 			if dp.Percentiles == nil {

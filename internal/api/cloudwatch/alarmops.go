@@ -2,7 +2,6 @@ package cloudwatch
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -141,6 +140,30 @@ var thresholdOperators = map[string]bool{
 	"LessThanThreshold": true, "LessThanOrEqualToThreshold": true,
 }
 
+// checkAlarmName refuses what CloudWatch documents an alarm name may not
+// hold: ASCII control characters.
+func checkAlarmName(name string) error {
+	if i := strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return invalidValue("The value for parameter AlarmName must not contain ASCII control characters (found %q at byte %d).", name[i], i)
+	}
+	return nil
+}
+
+// checkActions refuses an action that is not an ARN (arn:partition:
+// service:region:account:resource), in CloudWatch's words. Which ARNs ebb
+// can deliver to is decided when the action runs, and recorded in the
+// alarm's history, as on AWS.
+func checkActions(lists map[string][]string) error {
+	for _, name := range []string{"OKActions", "AlarmActions", "InsufficientDataActions"} {
+		for _, a := range lists[name] {
+			if parts := strings.SplitN(a, ":", 6); len(parts) < 6 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
+				return validationError(fmt.Sprintf("Invalid arn syntax: %s", a))
+			}
+		}
+	}
+	return nil
+}
+
 func validAlarmPeriod(p int) bool { return p == 10 || p == 20 || p == 30 || (p > 0 && p%60 == 0) }
 
 func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) {
@@ -169,6 +192,12 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 		Tags                             []store.Tag
 	}
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := checkAlarmName(in.AlarmName); err != nil {
+		return nil, err
+	}
+	if err := checkActions(map[string][]string{"OKActions": in.OKActions, "AlarmActions": in.AlarmActions, "InsufficientDataActions": in.InsufficientDataActions}); err != nil {
 		return nil, err
 	}
 	a := monitor.MetricAlarm{
@@ -332,18 +361,18 @@ func unsupportedExpression(id, expr string) error {
 func pageAfter[T any](items []T, name func(T) string, token string, max int) ([]T, string, error) {
 	start := 0
 	if token != "" {
-		after, err := base64.RawURLEncoding.DecodeString(token)
+		after, err := decodeToken(token)
 		if err != nil {
-			return nil, "", invalidNextToken()
+			return nil, "", err
 		}
-		for start < len(items) && name(items[start]) <= string(after) {
+		for start < len(items) && name(items[start]) <= after {
 			start++
 		}
 	}
 	end := min(start+max, len(items))
 	next := ""
 	if end < len(items) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(name(items[end-1])))
+		next = encodeToken(name(items[end-1]))
 	}
 	return items[start:end], next, nil
 }

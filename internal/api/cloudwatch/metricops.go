@@ -2,7 +2,6 @@ package cloudwatch
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"math"
 	"sort"
@@ -218,12 +217,6 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 		return nil, invalidValue("The parameter StartTime must be less than the parameter EndTime.")
 	}
 	now := h.clock.Now()
-	if start.Before(now.Add(-15*24*time.Hour)) && in.Period%300 != 0 {
-		return nil, invalidValue("The parameter Period must be a multiple of 300 for data older than 15 days.")
-	}
-	if start.Before(now.Add(-63*24*time.Hour)) && in.Period%3600 != 0 {
-		return nil, invalidValue("The parameter Period must be a multiple of 3600 for data older than 63 days.")
-	}
 	if n := int(math.Ceil(end.Sub(start).Seconds() / float64(in.Period))); n > maxDatapoints {
 		return nil, invalidCombination("You have requested up to %s datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", thousands(n))
 	}
@@ -242,6 +235,9 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 		Label      string
 		Datapoints []datapoint
 	}{Label: in.MetricName, Datapoints: []datapoint{}}
+	if !periodKept(start, in.Period, now) {
+		return out, nil
+	}
 	dps, err := h.metrics.Query(key, in.Unit, start, end, time.Duration(in.Period)*time.Second, quantiles, now)
 	if err != nil {
 		return nil, invalidValue("%v", err)
@@ -278,6 +274,15 @@ func (h *Handler) getMetricStatistics(ctx context.Context, body []byte) (any, er
 		out.Datapoints = append(out.Datapoints, d)
 	}
 	return out, nil
+}
+
+// periodKept reports whether data from start is kept at period: CloudWatch
+// keeps sub-minute data 3 hours, minutes 15 days, 5 minutes 63 days, and
+// answers no datapoints (not an error) for a period finer than what is
+// kept from the start time on.
+func periodKept(start time.Time, period int, now time.Time) bool {
+	age := now.Sub(start)
+	return !(age > 3*time.Hour && period%60 != 0 || age > 15*24*time.Hour && period%300 != 0 || age > 63*24*time.Hour && period%3600 != 0)
 }
 
 func thousands(n int) string {
@@ -323,11 +328,11 @@ func (h *Handler) listMetrics(ctx context.Context, body []byte) (any, error) {
 	all := h.metrics.List(in.Namespace, in.MetricName, toDims(in.Dimensions), since)
 	start := 0
 	if in.NextToken != "" {
-		after, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		after, err := decodeToken(in.NextToken)
 		if err != nil {
-			return nil, invalidNextToken()
+			return nil, err
 		}
-		start = sort.Search(len(all), func(i int) bool { return all[i].ID() > string(after) })
+		start = sort.Search(len(all), func(i int) bool { return all[i].ID() > after })
 	}
 	end := min(start+listPage, len(all))
 	out := struct {
@@ -342,7 +347,7 @@ func (h *Handler) listMetrics(ctx context.Context, body []byte) (any, error) {
 		out.Metrics = append(out.Metrics, m)
 	}
 	if end < len(all) {
-		out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(all[end-1].ID()))
+		out.NextToken = encodeToken(all[end-1].ID())
 	}
 	return out, nil
 }
