@@ -109,6 +109,7 @@ func abbreviate(v json.RawMessage) string {
 	}
 	return b.String()
 }
+
 // refuseUnsupportedVariants refuses the production variant members ebb does
 // not honour, and a RoutingConfig other than what its router does
 // (LEAST_OUTSTANDING_REQUESTS).
