@@ -37,7 +37,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	d := demoConfig{TimeScale: 30, Peak: 60}
 	fs := newFlags("demo", "Start ebb with a fast clock, deploy an endpoint running the example model, put the\n"+
 		"SageMaker autoscaling policies of the AWS blog on it, drive a traffic ramp up and down, and show\n"+
-		"instances, metrics, alarms and scaling activities live. Takes about three minutes.", stderr)
+		"instances, metrics, alarms and scaling activities live. Takes about 80 seconds (a first `go run`\n"+
+		"on a fresh clone compiles ebb before that: several minutes).", stderr)
 	fs.Float64Var(&d.TimeScale, "time-scale", d.TimeScale, "how many times faster than real time the demo's clock runs")
 	fs.IntVar(&d.Peak, "peak", d.Peak, "peak traffic in requests per second")
 	fs.BoolVar(&d.Keep, "keep", d.Keep, "keep the server running after the demo, to explore it with boto3 or the AWS CLI")

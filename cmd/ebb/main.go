@@ -21,7 +21,7 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo":          {"deploy an endpoint and watch it scale out and in (about three minutes)", runDemo},
+	"demo":          {"deploy an endpoint and watch it scale out and in (about 80 seconds)", runDemo},
 	"server":        {"run the ebb server (SageMaker, Runtime, CloudWatch, Application Auto Scaling, S3 subset, the console)", runServer},
 	"example-model": {"run the built-in example model server", runExampleModel},
 	"fetch-model":   {"fetch a model's artifacts (the init container on Kubernetes)", runFetchModel},
