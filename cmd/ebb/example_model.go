@@ -32,6 +32,7 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
 	fs.IntVar(&cfg.StreamTokens, "stream-tokens", 0, "stream every answer as this many tokens, as an LLM does (for InvokeEndpointWithResponseStream)")
 	fs.DurationVar(&cfg.TokenDelay, "token-delay", 20*time.Millisecond, "with --stream-tokens: the time between tokens")
+	fs.DurationVar(&cfg.SessionTTL, "stateful", 0, "hold stateful sessions this long: SessionId NEW_SESSION opens one, a request with the custom attribute \"close\" closes it, and a session this instance does not hold answers 400")
 	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
 	multi := fs.Bool("multi-model", false, "serve SageMaker's multi-model contract (POST/GET/DELETE /models, POST /models/NAME/invoke) for a multi-model endpoint, instead of one model")

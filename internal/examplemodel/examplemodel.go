@@ -27,6 +27,9 @@ type Config struct {
 	// (chunked transfer encoding), the scores in the last.
 	StreamTokens int
 	TokenDelay   time.Duration
+	// SessionTTL > 0 makes the model stateful: it opens, holds and closes
+	// sessions as SageMaker's stateful-session contract says (session.go).
+	SessionTTL time.Duration
 }
 
 // Model is a deterministic MLP: input -> hidden (tanh) -> ... -> score.
@@ -38,6 +41,7 @@ type Model struct {
 	out       []float64
 	perLayer  time.Duration
 	startedAt time.Time
+	sessions  sessions
 }
 
 type modelFile struct {
@@ -160,6 +164,12 @@ func (m *Model) invoke(w http.ResponseWriter, r *http.Request) {
 	// tracing do.
 	if ca := r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"); ca != "" {
 		w.Header().Set("X-Amzn-SageMaker-Custom-Attributes", ca)
+	}
+	if m.cfg.SessionTTL > 0 {
+		if err := m.sessions.serve(w.Header(), r.Header, m.cfg.SessionTTL, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 	}
 	work := m.cfg.WorkPerRequest + time.Duration(float64(m.cfg.WorkPerKB)*float64(len(body))/1024)
 	scores := m.Predict(rows, work)

@@ -128,6 +128,7 @@ type endpointRoute struct {
 // Router routes invocations. The zero value is not usable; call New.
 type Router struct {
 	table        atomic.Pointer[map[string]*endpointRoute]
+	sessions     sessionTable
 	mu           sync.Mutex // serialises writers of table, backends and variantStats
 	backends     map[string]*backend
 	variantStats map[statsKey]*variantStats
@@ -346,6 +347,8 @@ type Invocation struct {
 	// Received is when ebb received the request (for OverheadLatency);
 	// zero means when Invoke was called.
 	Received time.Time
+	// pinned is the instance that holds the request's stateful session.
+	pinned *backend
 	// Queued marks the asynchronous queue's own invocation. An
 	// asynchronous endpoint serves only those; any other is refused with
 	// ErrAsyncEndpoint, as SageMaker answers InvokeEndpoint there.
@@ -393,6 +396,18 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	}
 	if route.async && !inv.Queued {
 		return nil, ErrAsyncEndpoint
+	}
+	if sid := inv.Header.Get(sessionHeader); sid != "" {
+		if route.components != nil || inv.Component != "" {
+			return nil, ErrSessionComponents
+		}
+		if sid != NewSession {
+			s, ok := r.sessions.lookup(inv.Endpoint, sid, time.Now())
+			if !ok {
+				return nil, ErrSessionNotFound
+			}
+			inv.TargetVariant, inv.pinned = s.variant, s.b
+		}
 	}
 	if route.components != nil || inv.Component != "" {
 		return r.invokeComponent(ctx, route, inv)
@@ -531,7 +546,16 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 	var triedBuf [4]*backend
 	tried := triedBuf[:0]
 	for attempt := 0; attempt < len(v.backends); attempt++ {
-		b := v.acquire(tried, mm)
+		var b *backend
+		switch {
+		case inv.pinned == nil:
+			b = v.acquire(tried, mm)
+		case attempt > 0 || inv.pinned.removed.Load():
+			return nil, ErrSessionNotFound // its instance is gone
+		default: // the instance that holds the request's stateful session
+			b = inv.pinned
+			b.outstanding.Add(1)
+		}
 		if b == nil {
 			break
 		}
@@ -588,6 +612,7 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			record(o)
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
 		}
+		r.sessions.observe(inv.Endpoint, v.name, b, resp.Header, time.Now())
 		return &Response{Response: resp, b: b, v: v, cs: cs, start: start, received: received, capacityAt: capacityAt, log: r.o.RequestLog, entry: entry}, nil
 	}
 	return nil, ErrNoCapacity

@@ -205,9 +205,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 }
 
 // placeable reports the errors of a router whose table may be older than
-// the leader's: a follower hands those requests to the leader.
+// the leader's, or that does not know a session the leader opened: a
+// follower hands those requests to the leader.
 func placeable(err error) bool {
-	for _, e := range []error{router.ErrEndpointNotFound, router.ErrVariantNotFound, router.ErrNoCapacity,
+	for _, e := range []error{router.ErrEndpointNotFound, router.ErrVariantNotFound, router.ErrNoCapacity, router.ErrSessionNotFound,
 		router.ErrNoComponents, router.ErrComponentNotFound, router.ErrNoCopy} {
 		if errors.Is(err, e) {
 			return true
@@ -268,6 +269,12 @@ var runtimeErrors = []struct {
 	}},
 	{router.ErrNoMultiModelContract, "ModelError", http.StatusFailedDependency, func(ep, _ string) string {
 		return fmt.Sprintf("The container of endpoint %s does not serve SageMaker's multi-model contract: it answered POST /models with 404 or 405. A model with Mode MultiModel needs an image that loads models on request (SageMaker checks the label com.amazonaws.sagemaker.capabilities.multi-models=true at CreateModel; ebb cannot check a command line, so it says so here). Use such a server, or Mode SingleModel.", ep)
+	}},
+	{router.ErrSessionNotFound, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("The stateful session is not open on endpoint %s: it was never opened, the model closed it, it expired, or its instance is gone. Open one with SessionId NEW_SESSION.", ep)
+	}},
+	{router.ErrSessionComponents, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("ebb does not support stateful sessions (SessionId) on endpoint %s, which hosts inference components, yet; leave SessionId out.", ep)
 	}},
 	{router.ErrNotDirect, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s is not a multi-container endpoint with direct invocation and does not support target container hostname header.", ep)
