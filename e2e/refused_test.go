@@ -111,6 +111,17 @@ func TestRefusedFeatures(t *testing.T) {
 	if rc := ep.ProductionVariants[0].RoutingConfig; rc == nil || rc.RoutingStrategy != types.RoutingStrategyLeastOutstandingRequests {
 		t.Errorf("DescribeEndpoint RoutingConfig = %+v", rc)
 	}
+	// A weight-only change: Updating first, then InService with the weight current.
+	if _, err := sm.UpdateEndpointWeightsAndCapacities(ctx, &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{EndpointName: aws.String("lor"),
+		DesiredWeightsAndCapacities: []types.DesiredWeightAndCapacity{{VariantName: aws.String("v"), DesiredWeight: aws.Float32(2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ep, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("lor")}); err != nil || ep.EndpointStatus != types.EndpointStatusUpdating {
+		t.Errorf("right after a weight change: %v, %v; want Updating", ep.EndpointStatus, err)
+	}
+	if w := aws.ToFloat32(waitInService(t, sm, "lor").ProductionVariants[0].CurrentWeight); w != 2 {
+		t.Errorf("CurrentWeight after the change: %g, want 2", w)
+	}
 	_, err = sm.UpdateEndpointWeightsAndCapacities(ctx, &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{EndpointName: aws.String("lor"),
 		DesiredWeightsAndCapacities: []types.DesiredWeightAndCapacity{{VariantName: aws.String("v"), DesiredInstanceCount: aws.Int32(2)}, {VariantName: aws.String("v"), DesiredWeight: aws.Float32(2)}}})
 	expectAPIError(t, err, "ValidationException", `The variant "v" appears more than once in DesiredWeightsAndCapacities; give each variant once.`)

@@ -388,12 +388,7 @@ func (e *endpoint) instanceFailed(in *inst, err error) {
 	}
 	e.notUntil[in.variant] = e.s.opts.Clock.Now().Add(delay)
 	if delay > 0 {
-		e.s.opts.Clock.AfterFunc(delay, func() {
-			select {
-			case e.poke <- struct{}{}:
-			default:
-			}
-		})
+		e.wakeIn(delay)
 	}
 	e.s.log.Warn("instance failed; replacing it", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID(), "err", err, "consecutive_failures", n, "replace_in", delay)
 }
@@ -535,6 +530,10 @@ func (e *endpoint) advance() {
 			e.failure = ""
 			e.setStatus(StatusRollingBack, reason)
 		case e.rec.Pending == nil && e.converged(&e.rec.Current):
+			if wait := e.rec.LastModifiedTime.Add(weightShift).Sub(e.s.opts.Clock.Now()); wait > 0 && e.weightsChanging() {
+				e.wakeIn(wait)
+				return
+			}
 			e.rec.Rollback = nil
 			e.applyWeights()
 			e.setStatus(StatusInService, "")
@@ -545,6 +544,27 @@ func (e *endpoint) advance() {
 			e.setStatus(StatusInService, e.rec.FailureReason)
 		}
 	}
+}
+
+// weightShift is how long a change of variant weights keeps the endpoint
+// Updating before the new weights are current, as SageMaker shifts traffic
+// over a while (how long is undocumented; ebb's choice), so that a client
+// sees Updating and then InService, as waiters expect.
+const weightShift = 5 * time.Second
+
+// weightsChanging reports a variant whose desired weight is not current.
+func (e *endpoint) weightsChanging() bool {
+	return slices.ContainsFunc(e.rec.Current.Variants, func(v variant) bool { return v.CurrentWeight != v.DesiredWeight })
+}
+
+// wakeIn reconciles again after d of the endpoint's clock.
+func (e *endpoint) wakeIn(d time.Duration) {
+	e.s.opts.Clock.AfterFunc(d, func() {
+		select {
+		case e.poke <- struct{}{}:
+		default:
+		}
+	})
 }
 
 // applyWeights makes the desired weights current.
@@ -595,12 +615,7 @@ func (e *endpoint) start(d *deployment, v variant) {
 			return
 		}
 		e.notUntil[v.Name] = e.s.opts.Clock.Now().Add(time.Minute)
-		e.s.opts.Clock.AfterFunc(time.Minute, func() {
-			select {
-			case e.poke <- struct{}{}:
-			default:
-			}
-		})
+		e.wakeIn(time.Minute)
 		return
 	}
 	in := &inst{rt: rt, deployment: d.ID, variant: v.Name, started: e.s.opts.Clock.Now()}

@@ -380,3 +380,29 @@ func ids(ins []*fakeInstance) []string {
 	}
 	return out
 }
+
+// TestWeightChangeUpdatingFirst: a weight-only change shows Updating, then,
+// after the weight shift, InService with the new weight current.
+func TestWeightChangeUpdatingFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, memory.New())
+		f.config("c", 1)
+		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		f.must(err)
+		f.expect("ep", StatusCreating, 0, 1)
+		f.rt.readyAll()
+		f.expect("ep", StatusInService, 1, 1)
+		two := 2.0
+		_, err = f.s.UpdateEndpointWeightsAndCapacities(context.Background(), "ep", []WeightAndCapacity{{VariantName: "v", DesiredWeight: &two}})
+		f.must(err)
+		f.expect("ep", StatusUpdating, 1, 1)
+		if v := f.view("ep").Variants[0]; v.CurrentWeight != 1 || v.DesiredWeight != 2 {
+			t.Fatalf("while shifting: current weight %g, desired %g", v.CurrentWeight, v.DesiredWeight)
+		}
+		time.Sleep(weightShift)
+		f.expect("ep", StatusInService, 1, 1)
+		if v := f.view("ep").Variants[0]; v.CurrentWeight != 2 {
+			t.Fatalf("after the shift: current weight %g, want 2", v.CurrentWeight)
+		}
+	})
+}
