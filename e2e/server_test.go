@@ -45,10 +45,17 @@ func TestMain(m *testing.M) {
 	// reachable (startServer opens the test's data directory likewise).
 	os.Chmod(dir, 0o755)
 	ebbBin = filepath.Join(dir, "ebb")
-	build := exec.Command("go", "build", "-o", ebbBin, "../cmd/ebb")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building ebb:", err)
+	// A first build must print nothing but what go itself says of
+	// downloads (the NVML bindings once printed a hundred C warnings).
+	out, err := exec.Command("go", "build", "-o", ebbBin, "../cmd/ebb").CombinedOutput()
+	var noise []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" && !strings.HasPrefix(line, "go: downloading ") {
+			noise = append(noise, line)
+		}
+	}
+	if err != nil || len(noise) > 0 {
+		fmt.Fprintf(os.Stderr, "building ebb: %v; the build printed:\n%s\n", err, strings.Join(noise, "\n"))
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -349,14 +349,9 @@ func (s *Store) listUploads(w http.ResponseWriter, r *http.Request, bucket strin
 		if keyMarker != "" && (u.Key < keyMarker || u.Key == keyMarker && (idMarker == "" || u.UploadId <= idMarker)) {
 			continue
 		}
-		entry := u.Key
-		if delim != "" {
-			if i := strings.Index(u.Key[len(prefix):], delim); i >= 0 {
-				entry = u.Key[:len(prefix)+i+len(delim)]
-				if seen[entry] || (keyMarker != "" && entry <= keyMarker) {
-					continue
-				}
-			}
+		entry := rollUp(u.Key, prefix, delim)
+		if entry != u.Key && (seen[entry] || keyMarker != "" && entry <= keyMarker) {
+			continue
 		}
 		if len(res.Uploads)+len(res.CommonPrefixes) == max {
 			res.IsTruncated = true

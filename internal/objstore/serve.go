@@ -147,6 +147,18 @@ func (s *Store) listBuckets(w http.ResponseWriter) {
 
 type commonPrefix struct{ Prefix string }
 
+// rollUp is what a key under prefix lists as with a delimiter: the key
+// itself, or its common prefix, up to and including the first delimiter
+// after prefix.
+func rollUp(key, prefix, delim string) string {
+	if delim != "" {
+		if i := strings.Index(key[len(prefix):], delim); i >= 0 {
+			return key[:len(prefix)+i+len(delim)]
+		}
+	}
+	return key
+}
+
 // listObjects answers ListObjectsV2 (list-type=2) and ListObjects (v1),
 // with Delimiter rolling keys up into CommonPrefixes.
 func (s *Store) listObjects(w http.ResponseWriter, r *http.Request, bucket string) {
@@ -182,14 +194,9 @@ func (s *Store) listObjects(w http.ResponseWriter, r *http.Request, bucket strin
 		if after != "" && o.Key <= after {
 			continue
 		}
-		entry := o.Key
-		if delim != "" {
-			if i := strings.Index(o.Key[len(prefix):], delim); i >= 0 {
-				entry = o.Key[:len(prefix)+i+len(delim)]
-				if seen[entry] || (after != "" && entry <= after) {
-					continue
-				}
-			}
+		entry := rollUp(o.Key, prefix, delim)
+		if entry != o.Key && (seen[entry] || after != "" && entry <= after) {
+			continue
 		}
 		if len(contents)+len(prefixes) == max {
 			truncated = true
