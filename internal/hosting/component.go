@@ -500,9 +500,10 @@ func (e *endpoint) canGrow(variant string) bool {
 // instance while copies find no room (up to MaxInstanceCount), and the
 // instances without copies removed once every copy is placed (down to
 // MinInstanceCount), so that idle components take their instances to zero.
-// A variant that hosts no component yet keeps its instances: SageMaker
-// starts InitialInstanceCount whatever the MinInstanceCount, and sizes the
-// fleet to the components once there are some.
+// A variant that has never hosted a component keeps its instances:
+// SageMaker starts InitialInstanceCount whatever the MinInstanceCount, and
+// sizes the fleet to the components once there are some (and after they
+// are gone).
 func (e *endpoint) manageHosts(pending map[string]int) {
 	changed := false
 	for i := range e.rec.Current.Variants {
@@ -510,7 +511,10 @@ func (e *endpoint) manageHosts(pending map[string]int) {
 		if !v.hosts() || !v.Managed.enabled() {
 			continue
 		}
-		if !slices.ContainsFunc(e.rec.Components, func(c component) bool { return c.Variant == v.Name }) {
+		if slices.ContainsFunc(e.rec.Components, func(c component) bool { return c.Variant == v.Name }) {
+			v.Hosted = true
+		}
+		if !v.Hosted {
 			continue
 		}
 		lo, hi := *v.Managed.MinInstanceCount, *v.Managed.MaxInstanceCount

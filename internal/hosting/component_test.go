@@ -163,9 +163,9 @@ func TestComponentsRefused(t *testing.T) {
 }
 
 // TestManagedInstanceScaling starts the initial instance count whatever
-// MinInstanceCount, adds an instance for a copy that does not fit and
-// removes instances whose copies are gone down to MinInstanceCount 0, and
-// back.
+// MinInstanceCount, keeps it until a component comes, adds an instance for
+// a copy that does not fit, removes instances without copies down to
+// MinInstanceCount 0 and back, and to 0 again when the last component goes.
 func TestManagedInstanceScaling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
@@ -207,6 +207,12 @@ func TestManagedInstanceScaling(t *testing.T) {
 			t.Fatalf("from zero instances: %+v", v)
 		}
 		f.expect("e", StatusInService, 1, 1)
+
+		// Once it has hosted components, the variant goes to
+		// MinInstanceCount when the last one is deleted.
+		f.must(f.s.DeleteInferenceComponent(ctx, "small"))
+		synctest.Wait()
+		f.expect("e", StatusInService, 0, 0)
 	})
 }
 

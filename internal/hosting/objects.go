@@ -124,6 +124,9 @@ type variant struct {
 	RoutingConfig json.RawMessage `json:"routingConfig,omitempty"`
 	// Managed is the configured ManagedInstanceScaling, if any.
 	Managed *ManagedScaling `json:"managed,omitempty"`
+	// Hosted: the variant has hosted an inference component (see
+	// manageHosts).
+	Hosted bool `json:"hosted,omitempty"`
 	// Containers are all the containers of a model of several, each
 	// instance running every one of them, and Execution how they serve
 	// (modelRequest.execution); Container is then the first.
