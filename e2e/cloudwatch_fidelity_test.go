@@ -125,6 +125,11 @@ func TestCloudWatchRefusesWhatAWSRefuses(t *testing.T) {
 			expectCW(t, err, "InvalidNextToken", "The service couldn't process the NextToken.")
 			_, err = cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{NextToken: aws.String("garbage")})
 			expectCW(t, err, "InvalidNextToken", "The service couldn't process the NextToken.")
+			_, err = cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{NextToken: aws.String("1")})
+			expectCW(t, err, "InvalidNextToken", "The service couldn't process the NextToken.")
+			_, err = cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now),
+				MetricDataQueries: []types.MetricDataQuery{q("m", "")}, NextToken: aws.String("5")})
+			expectCW(t, err, "InvalidNextToken", "The service couldn't process the NextToken.")
 
 			// An action that is not an ARN, a name with a control character.
 			alarm := func(name string, actions ...string) error {
@@ -137,6 +142,28 @@ func TestCloudWatchRefusesWhatAWSRefuses(t *testing.T) {
 			expectCW(t, alarm("bad\x01name-"+proto), "InvalidParameterValue", "AlarmName must not contain ASCII control characters")
 			if got, _ := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("bad")}); len(got.MetricAlarms) != 0 {
 				t.Errorf("refused alarms were stored: %+v", got.MetricAlarms)
+			}
+
+			// The tokens it hands out page through everything.
+			if err := alarm("child-" + proto); err != nil { // a second configuration update
+				t.Fatal(err)
+			}
+			history := &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("child-" + proto), HistoryItemType: types.HistoryItemTypeConfigurationUpdate}
+			all, err := cw.DescribeAlarmHistory(ctx, history)
+			if err != nil || len(all.AlarmHistoryItems) != 2 {
+				t.Fatalf("configuration history: %+v, %v", all, err)
+			}
+			paged := 0
+			history.MaxRecords = aws.Int32(1)
+			for p := cloudwatch.NewDescribeAlarmHistoryPaginator(cw, history); p.HasMorePages(); {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				paged += len(page.AlarmHistoryItems)
+			}
+			if paged != 2 {
+				t.Errorf("DescribeAlarmHistory one per page: %d items, want 2", paged)
 			}
 
 			// Minutes are kept 15 days: older, a one-minute period answers no

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -571,8 +570,8 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, body []byte) (any, e
 	}
 	offset := 0
 	if in.NextToken != "" {
-		n, err := strconv.Atoi(in.NextToken)
-		if err != nil || n < 0 || n > len(items) {
+		n, err := decodeOffset(in.NextToken)
+		if err != nil || n > len(items) {
 			return nil, invalidNextToken()
 		}
 		offset = n
@@ -586,7 +585,7 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, body []byte) (any, e
 		out.AlarmHistoryItems = append(out.AlarmHistoryItems, historyItem{it.Alarm, "MetricAlarm", awsjson.T(it.Timestamp), it.Type, it.Summary, string(it.Data)})
 	}
 	if endIdx < len(items) {
-		out.NextToken = strconv.Itoa(endIdx)
+		out.NextToken = encodeOffset(endIdx)
 	}
 	return out, nil
 }

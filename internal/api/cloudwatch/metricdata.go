@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awsjson"
@@ -62,8 +61,8 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 	}
 	offset := 0
 	if in.NextToken != "" {
-		if offset, err = strconv.Atoi(in.NextToken); err != nil || offset < 0 {
-			return nil, invalidNextToken()
+		if offset, err = decodeOffset(in.NextToken); err != nil {
+			return nil, err
 		}
 	}
 	out := struct {
@@ -99,7 +98,7 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 			}
 			if budget == 0 {
 				dr.StatusCode = "PartialData"
-				out.NextToken = strconv.Itoa(seen - 1)
+				out.NextToken = encodeOffset(seen - 1)
 				break
 			}
 			budget--

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
+	"strconv"
 )
 
 // A page token names the last item of the page before it, with a CRC-32
@@ -26,4 +27,20 @@ func decodeToken(token string) (string, error) {
 		return "", invalidNextToken()
 	}
 	return string(after), nil
+}
+
+// encodeOffset and decodeOffset are page tokens of an offset into a
+// result (GetMetricData's datapoints, DescribeAlarmHistory's items).
+func encodeOffset(n int) string { return encodeToken(strconv.Itoa(n)) }
+
+func decodeOffset(token string) (int, error) {
+	s, err := decodeToken(token)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, invalidNextToken()
+	}
+	return n, nil
 }
