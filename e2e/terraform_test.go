@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
@@ -175,22 +176,9 @@ func TestTerraform(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("destroy left behind: %s", strings.Join(left, "; "))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for pid := 0; ; {
-		pid = 0
-		for _, p := range pids {
-			if alive(p) {
-				pid = p
-			}
-		}
-		if pid == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instance process %d still runs 30 s after destroy", pid)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitCond(t, "every instance process ended after destroy", func() bool {
+		return !slices.ContainsFunc(slices.Collect(maps.Values(pids)), alive)
+	})
 }
 
 // leftBehind lists every resource the server still holds, by kind.

@@ -152,9 +152,9 @@ func checkAlarmName(name string) error {
 // service:region:account:resource), in CloudWatch's words. Which ARNs ebb
 // can deliver to is decided when the action runs, and recorded in the
 // alarm's history, as on AWS.
-func checkActions(lists map[string][]string) error {
-	for _, name := range []string{"OKActions", "AlarmActions", "InsufficientDataActions"} {
-		for _, a := range lists[name] {
+func checkActions(lists ...[]string) error {
+	for _, list := range lists {
+		for _, a := range list {
 			if parts := strings.SplitN(a, ":", 6); len(parts) < 6 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
 				return validationError(fmt.Sprintf("Invalid arn syntax: %s", a))
 			}
@@ -196,7 +196,7 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 	if err := checkAlarmName(in.AlarmName); err != nil {
 		return nil, err
 	}
-	if err := checkActions(map[string][]string{"OKActions": in.OKActions, "AlarmActions": in.AlarmActions, "InsufficientDataActions": in.InsufficientDataActions}); err != nil {
+	if err := checkActions(in.OKActions, in.AlarmActions, in.InsufficientDataActions); err != nil {
 		return nil, err
 	}
 	a := monitor.MetricAlarm{

@@ -131,9 +131,10 @@ type Authorization struct {
 	// When is X-Amz-Date, set by Check.
 	When time.Time
 	// Presigned: the signature is in the query (X-Amz-Signature), valid
-	// for Expires from When.
+	// for Expires from When, which the query's X-Amz-Date gives (amzDate).
 	Presigned bool
 	Expires   time.Duration
+	amzDate   string
 }
 
 // MaxExpires is the longest a presigned URL may be valid, as S3 allows.
@@ -212,7 +213,7 @@ func parseQuery(r *http.Request) (*Authorization, *awserr.Error) {
 	case time.Duration(secs)*time.Second > MaxExpires:
 		return nil, incomplete("X-Amz-Expires must be less than a week (in seconds) that is 604800")
 	}
-	a.Presigned, a.Expires = true, time.Duration(secs)*time.Second
+	a.Presigned, a.Expires, a.amzDate = true, time.Duration(secs)*time.Second, q.Get("X-Amz-Date")
 	return a, nil
 }
 
@@ -230,7 +231,7 @@ func (v *Verifier) Check(r *http.Request, service string) (*Authorization, *awse
 	}
 	dateStr := r.Header.Get("X-Amz-Date")
 	if a.Presigned {
-		dateStr = r.URL.Query().Get("X-Amz-Date")
+		dateStr = a.amzDate
 	}
 	when, err := time.Parse(amzDate, dateStr)
 	if err != nil {
