@@ -511,8 +511,8 @@ func (e *endpoint) manageHosts(pending map[string]int) {
 		if !v.hosts() || !v.Managed.enabled() {
 			continue
 		}
-		if slices.ContainsFunc(e.rec.Components, func(c component) bool { return c.Variant == v.Name }) {
-			v.Hosted = true
+		if !v.Hosted && slices.ContainsFunc(e.rec.Components, func(c component) bool { return c.Variant == v.Name }) {
+			v.Hosted, changed = true, true // saved below, so a restart remembers it
 		}
 		if !v.Hosted {
 			continue
