@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ebbscale/ebb/internal/api"
 	"github.com/ebbscale/ebb/internal/api/smruntime"
@@ -50,7 +51,23 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	// A follower routes invocations itself, with the table the leader
 	// publishes, and sends what it measured to the leader.
 	var el *leader.Elector
-	forward := leader.NewForwarder(func() string { return el.LeaderURL() }, log.With("component", "forward"))
+	var changes leader.Signal
+	var serving atomic.Pointer[http.Handler] // the leader's handler, once this replica serves
+	forward := leader.NewForwarder(leader.Forwarder{
+		Leader: func() string { return el.LeaderURL() },
+		Self:   c.AdvertiseURL,
+		Local: func() http.Handler {
+			if h := serving.Load(); h != nil {
+				return *h
+			}
+			return nil
+		},
+		Changes: changes.Wait,
+		// A call waits out a killed leader's Lease, the election and the
+		// new leader's start.
+		Hold: c.HALeaseDuration + 2*c.HARetryPeriod + fenceWithin,
+		Log:  log.With("component", "forward"),
+	})
 	rtr := router.New(router.Options{})
 	clk := newClock(c)
 	em := &emitter.Emitter{Router: rtr, Hosting: replica.NoInstances{}, Store: &replica.Outbox{Mailbox: pg}, Clock: clk,
@@ -91,9 +108,12 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	var stopServices func()
 	lead := func(lctx context.Context) {
 		unfollow()
-		epoch, err := pg.Fence(lctx, c.AdvertiseURL)
+		epoch, err := fence(lctx, pg, c.AdvertiseURL, log)
 		if err != nil {
-			report(fmt.Errorf("raising the fencing epoch: %w", err))
+			// Holding the Lease without serving would stop the whole
+			// control plane: give it up (the server exits and its
+			// restart follows).
+			report(fmt.Errorf("raising the fencing epoch within %v: %w", fenceWithin, err))
 			return
 		}
 		h, stop, err := startServices(lctx, c, log, st, rt, reg, front)
@@ -104,7 +124,9 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 		mu.Lock()
 		stopServices = stop
 		mu.Unlock()
+		serving.Store(&h)
 		current.Store(&h)
+		changes.Notify() // calls held by the follower's handler are served here now
 		log.Info("serving as the leader", "lease", c.HALease, "epoch", epoch)
 		select {
 		case <-lctx.Done():
@@ -114,7 +136,8 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	}
 	lost := func() { report(errors.New("not leading any more: stopping (the restarted replica follows)")) }
 	el, err = leader.New(leader.Options{Client: client, Namespace: ns, Name: c.HALease, URL: c.AdvertiseURL,
-		Logger: log.With("component", "leader")}, lead, lost)
+		LeaseDuration: c.HALeaseDuration, RenewDeadline: c.HARenewDeadline, RetryPeriod: c.HARetryPeriod,
+		Changes: &changes, Logger: log.With("component", "leader")}, lead, lost)
 	if err != nil {
 		unfollow()
 		unemit()
@@ -145,4 +168,30 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 		cancel() // gives the lease up (ReleaseOnCancel): the next leader need not wait for it to expire
 		<-done
 	}, nil
+}
+
+// fenceWithin bounds how long a new leader tries to raise the fencing
+// epoch. A replica frozen or cut off inside a write holds the fencing row
+// until PostgreSQL ends its transaction (idle_in_transaction_session_timeout,
+// see store/postgres), which is shorter.
+const fenceWithin = 10 * time.Second
+
+// fence raises the store's fencing epoch, trying again while the fencing
+// row is held (each try waits at most the session's lock_timeout) or the
+// database is unreachable, for at most fenceWithin.
+func fence(ctx context.Context, pg *postgres.Postgres, holder string, log *slog.Logger) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, fenceWithin)
+	defer cancel()
+	for {
+		epoch, err := pg.Fence(ctx, holder)
+		if err == nil || ctx.Err() != nil {
+			return epoch, err
+		}
+		log.Warn("raising the fencing epoch; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/ebbscale/ebb/internal/console"
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/leader"
 	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
@@ -85,8 +86,11 @@ type serverConfig struct {
 	DCGMURL           string
 	Store             string
 	HALease           string
-	LogRetentionDays  int
-	RequestLog        string
+	// The election's timings (client-go's LeaseDuration, RenewDeadline,
+	// RetryPeriod); see leader.DefaultLeaseDuration for the trade-off.
+	HALeaseDuration, HARenewDeadline, HARetryPeriod time.Duration
+	LogRetentionDays                                int
+	RequestLog                                      string
 }
 
 // stringList is a repeatable flag.
@@ -137,6 +141,9 @@ func defaultServerConfig() serverConfig {
 		LogRetentionDays: logs.DefaultRetentionDays,
 		StartLimit:       process.DefaultStartLimit,
 		FetcherImage:     kubernetes.DefaultFetcherImage,
+		HALeaseDuration:  leader.DefaultLeaseDuration,
+		HARenewDeadline:  leader.DefaultRenewDeadline,
+		HARetryPeriod:    leader.DefaultRetryPeriod,
 	}
 }
 
@@ -162,6 +169,9 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 	fs.StringVar(&c.Store, "store", c.Store, "where state lives: empty for the embedded SQLite file in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db)")
 	fs.StringVar(&c.HALease, "ha-lease", c.HALease, "run as one of several replicas: the Kubernetes Lease whose holder leads (needs --runtime kubernetes, --store postgres://... and --advertise-url, this replica's URL)")
+	fs.DurationVar(&c.HALeaseDuration, "ha-lease-duration", c.HALeaseDuration, "with --ha-lease: how long followers wait after the leader's last renewal before one takes over (a killed leader is replaced after about this long)")
+	fs.DurationVar(&c.HARenewDeadline, "ha-renew-deadline", c.HARenewDeadline, "with --ha-lease: how long the leader keeps trying to renew before it gives the lease up and stops (less than --ha-lease-duration)")
+	fs.DurationVar(&c.HARetryPeriod, "ha-retry-period", c.HARetryPeriod, "with --ha-lease: how often replicas renew or try to take the lease")
 	fs.StringVar(&c.RequestLog, "request-log", c.RequestLog, "append one CSV line per invocation to this file (a trace for ebb simulate: --service-time-column ModelLatencyMs)")
 	fs.IntVar(&c.LogRetentionDays, "log-retention-days", c.LogRetentionDays, "with --runtime process: how many days instance logs (CloudWatch Logs group /aws/sagemaker/Endpoints/NAME) are kept; one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ...); each instance's stream also keeps at most 64 MiB")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
@@ -264,6 +274,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.StartLimit <= 0 {
 		bad("instance-start-limit", c.StartLimit, "must be positive")
+	}
+	if !(c.HARetryPeriod > 0 && c.HARenewDeadline > c.HARetryPeriod && c.HALeaseDuration > c.HARenewDeadline) {
+		bad("ha-lease-duration", c.HALeaseDuration.String(), fmt.Sprintf("the election needs --ha-lease-duration > --ha-renew-deadline (%v) > --ha-retry-period (%v) > 0", c.HARenewDeadline, c.HARetryPeriod))
 	}
 	if c.HALease != "" && (c.Runtime != "kubernetes" || c.Store == "" || c.AdvertiseURL == "") {
 		bad("ha-lease", c.HALease, "several replicas need --runtime kubernetes, --store postgres://... and --advertise-url (the URL the other replicas reach this one at); the process runtime runs one replica")
@@ -521,7 +534,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		go func() { defer wg.Done(); loop(loops) }()
 	}
 	cleanups = append(cleanups, func() { stopLoops(); wg.Wait() })
-	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: ms, Clock: clk, Logger: log.With("component", "emitter"),
+	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: &metrics.Held{Store: ms}, Clock: clk, Logger: log.With("component", "emitter"),
 		Prometheus: front.Prometheus}).Run)
 	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })
 	if reqLog != nil {
@@ -554,7 +567,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		payloads = objstore.NewRemote(c.S3Endpoint, c.Region)
 		log.Info("async payloads in an external S3 store", "s3_endpoint", c.S3Endpoint)
 	}
-	async, err := asyncinv.New(ctx, asyncinv.Options{Store: st, Hosting: hs, Router: rtr, Objects: payloads, Metrics: ms, Clock: clk,
+	async, err := asyncinv.New(ctx, asyncinv.Options{Store: st, Hosting: hs, Router: rtr, Objects: payloads, Metrics: &metrics.Held{Store: ms}, Clock: clk,
 		Logger: log.With("component", "async"), Webhooks: c.Webhooks, Region: c.Region})
 	if err != nil {
 		return fail(fmt.Errorf("loading the async queue: %w", err))

@@ -141,7 +141,8 @@ func (h *Handler) classify(r *http.Request) call {
 	// The console's pages and its sign-in form (a form POST, which is
 	// otherwise CloudWatch's query protocol at POST /).
 	if (r.Method == http.MethodGet || r.Method == http.MethodPost) && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
-		return call{fail: func(w http.ResponseWriter, e *awserr.Error) { http.Error(w, e.Message, e.Status) },
+		plain := func(w http.ResponseWriter, e *awserr.Error) { http.Error(w, e.Message, e.Status) }
+		return call{fail: plain,
 			serve: func(w http.ResponseWriter, r *http.Request, _ []byte) {
 				switch {
 				case h.c.Console != nil:
@@ -156,7 +157,7 @@ func (h *Handler) classify(r *http.Request) call {
 						case <-ctx.Done():
 						}
 					}()
-					h.c.Forward.ServeHTTP(w, r.WithContext(ctx))
+					h.c.Forward.ServeHTTP(w, r.WithContext(awserr.WithWriter(ctx, plain)))
 				default:
 					http.Error(w, "No console here.", http.StatusNotFound)
 				}
@@ -329,8 +330,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if h.c.Forward != nil && c.service != "" && !(c.invoke && h.c.Runtime != nil) {
+		// The forwarder answers its own errors in the request's protocol,
+		// and may send a read body again (to the next leader).
+		r = r.WithContext(awserr.WithWriter(r.Context(), c.fail))
 		if body != nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			r.Body, _ = r.GetBody()
 			r.ContentLength = int64(len(body))
 		}
 		h.c.Forward.ServeHTTP(w, r)

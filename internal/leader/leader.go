@@ -2,17 +2,13 @@ package leader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/ebbscale/ebb/internal/api/awserr"
-	"github.com/ebbscale/ebb/internal/api/awsjson"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -36,6 +32,9 @@ type Options struct {
 	URL                                       string
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	Logger                                    *slog.Logger
+	// Changes, if set, is notified each time the leader this replica
+	// observes changes.
+	Changes *Signal
 }
 
 // Elector runs one replica's part in the election.
@@ -78,6 +77,9 @@ func New(o Options, lead func(ctx context.Context), lost func()) (*Elector, erro
 				if id != e.id {
 					o.Logger.Info("following", "leader", id)
 				}
+				if o.Changes != nil {
+					o.Changes.Notify()
+				}
 			},
 		},
 	})
@@ -101,49 +103,29 @@ func (e *Elector) LeaderURL() string {
 	return u
 }
 
-// Forwarder sends a follower's API calls to the leader. The request goes
-// unchanged (method, path, headers, Host, body), so its SigV4 signature
-// stays valid and the leader checks it again.
-type Forwarder struct {
-	Leader func() string
-	Log    *slog.Logger
-	proxy  *httputil.ReverseProxy
+// Signal is a broadcast: every channel Wait returned is closed at the next
+// Notify. The zero value is ready to use.
+type Signal struct {
+	mu sync.Mutex
+	ch chan struct{}
 }
 
-// NewForwarder returns a forwarder to whatever leader() names.
-func NewForwarder(leader func() string, log *slog.Logger) *Forwarder {
-	f := &Forwarder{Leader: leader, Log: log}
-	f.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			target, _ := url.Parse(pr.In.Context().Value(leaderKey{}).(string))
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // signed
-			pr.SetXForwarded()
-		},
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, ResponseHeaderTimeout: 2 * time.Minute},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			unavailable(w, fmt.Sprintf("The leader replica did not answer (%v). Please try again.", err))
-		},
+// Wait returns a channel closed at the next Notify.
+func (s *Signal) Wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
 	}
-	return f
+	return s.ch
 }
 
-type leaderKey struct{}
-
-// ErrNoLeader is the answer while no replica leads.
-var ErrNoLeader = errors.New("no ebb replica leads at the moment")
-
-func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := f.Leader()
-	if target == "" {
-		unavailable(w, "No ebb replica leads at the moment (an election is in progress). Please try again.")
-		return
+// Notify wakes every waiter.
+func (s *Signal) Notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
 	}
-	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaderKey{}, target)))
-}
-
-// unavailable answers 503 ServiceUnavailable in the awsJson shape, which
-// every AWS SDK reads (and retries).
-func unavailable(w http.ResponseWriter, msg string) {
-	awsjson.WriteError(w, "application/x-amz-json-1.1", awserr.New("ServiceUnavailable", http.StatusServiceUnavailable, "%s", msg))
 }

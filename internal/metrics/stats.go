@@ -270,6 +270,19 @@ func (b *bucket) add(v, count float64, sketch bool) {
 	}
 }
 
+// clone is a copy that shares nothing that changes.
+func (b *bucket) clone() bucket {
+	c := *b
+	if m := b.dist.more; m != nil {
+		// A packed sketch is never changed in place (unpack replaces it).
+		c.dist.more = &moreValues{exact: slices.Clone(m.exact), packed: m.packed}
+		if m.sketch != nil {
+			c.dist.more.sketch = m.sketch.Copy()
+		}
+	}
+	return c
+}
+
 func (b *bucket) addSet(s StatSet) {
 	b.stats.Merge(s)
 }

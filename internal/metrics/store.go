@@ -164,12 +164,11 @@ type Store struct {
 	mu      sync.RWMutex
 	series  map[string]*series
 	persist Persister
-	// saving serialises Puts from encoding to saved, so that a bucket's
-	// older state never overwrites a newer one in the persister.
-	saving  sync.Mutex
-	unsaved []PersistedBucket // keys of buckets whose saving failed, saved with the next Put
-	id      []byte            // get's buffer for series IDs
-	acks    []int64           // batches those buckets hold, acknowledged with them
+	// saving serialises Puts from staging to installed, so that a
+	// bucket's older state never overwrites a newer one, in the persister
+	// or in memory.
+	saving sync.Mutex
+	id     []byte // get's buffer for series IDs
 	// removed counts the series retention has removed: a SeriesRef found
 	// before a removal looks its series up again.
 	removed uint64
@@ -233,71 +232,33 @@ func (s *Store) get(key Series) *series {
 	return ser
 }
 
-// Put stores points and persists the buckets they changed before returning.
-// When persisting fails the points stay stored in memory (Put's error says
-// they are not saved yet) and their buckets are saved with the next Put.
+// Put stores points. With a persister it is all or nothing: the points'
+// buckets are staged apart, saved, and only then take their place in
+// memory, so a Put that fails (PutMetricData answering 503, a follower's
+// batch left queued) has stored nothing, and a retry counts once.
 func (s *Store) Put(points []Point) error { return s.PutAck(points, nil) }
 
 // PutAck is Put for points that came in the queued batches acks: the
 // persister (an Acker) removes the batches in the transaction that saves
-// their buckets; while that fails, they are acknowledged with the next
-// successful save.
+// their buckets, so they are saved and gone, or neither.
 func (s *Store) PutAck(points []Point, acks []int64) error {
-	if s.persist != nil {
-		s.saving.Lock()
-		defer s.saving.Unlock()
-	}
-	s.mu.Lock()
-	var changed []PersistedBucket // to save, and where each is in memory:
-	var keys []bucketKey
-	touched := map[bucketKey]bool{}
-	for _, pb := range s.unsaved {
-		if k, ok := s.keyOf(pb); ok && !touched[k] { // not compacted away meanwhile
-			touched[k] = true
-			changed, keys = append(changed, pb), append(keys, k)
+	if s.persist == nil {
+		if len(acks) > 0 {
+			return errors.New("metrics: a store without a persister cannot acknowledge batches")
 		}
-	}
-	s.unsaved = nil
-	acks = append(s.acks, acks...)
-	s.acks = nil
-	for _, p := range points {
-		ser := s.get(p.Series.Normalize())
-		u := ser.unitOf(unitName(p.Unit), true)
-		sec := p.Timestamp.Unix()
-		for level, r := range resolutions {
-			start := sec - mod(sec, r.step)
-			b := u.buckets[level].add(start)
-			switch {
-			case p.Set != nil:
-				b.addSet(*p.Set)
-			case len(p.Values) > 0:
-				for i, v := range p.Values {
-					count := 1.0
-					if i < len(p.Counts) {
-						count = p.Counts[i]
-					}
-					b.add(v, count, r.sketch)
-				}
-			default:
-				count := p.Count
-				if count == 0 {
-					count = 1
-				}
-				b.add(p.Value, count, r.sketch)
-			}
-			if k := (bucketKey{u, level, start}); s.persist != nil && !touched[k] {
-				touched[k] = true
-				changed, keys = append(changed, PersistedBucket{Series: ser.Series, Unit: u.unit, Step: r.step, Start: start}), append(keys, k)
+		s.mu.Lock()
+		for _, p := range points {
+			u := s.get(p.Series.Normalize()).unitOf(unitName(p.Unit), true)
+			for level := range resolutions {
+				addPoint(u.buckets[level].add(levelStart(p, level)), p, level)
 			}
 		}
+		s.mu.Unlock()
+		return nil
 	}
-	// Encode under the lock (buckets change), write after it.
-	for i, k := range keys {
-		b := k.unit.buckets[k.level].get(k.start)
-		changed[i].Stats, changed[i].Sketch = b.stats, nil
-		b.dist.encode(&changed[i].Sketch)
-	}
-	s.mu.Unlock()
+	s.saving.Lock()
+	defer s.saving.Unlock()
+	staged, changed := s.stage(points)
 	var err error
 	switch a, ok := s.persist.(Acker); {
 	case len(acks) > 0 && ok:
@@ -308,35 +269,98 @@ func (s *Store) PutAck(points []Point, acks []int64) error {
 		err = s.persist.SaveBuckets(changed)
 	}
 	if err != nil {
-		s.mu.Lock()
-		for _, pb := range changed {
-			s.unsaved = append(s.unsaved, PersistedBucket{Series: pb.Series, Unit: pb.Unit, Step: pb.Step, Start: pb.Start})
+		return err
+	}
+	s.mu.Lock()
+	for k, st := range staged {
+		u := s.get(st.series).unitOf(k.unit, true)
+		*u.buckets[k.level].add(k.start) = st.bucket
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// stagedKey names a bucket by value, whether or not memory has it yet.
+type stagedKey struct {
+	series string // Series.ID
+	unit   string
+	level  int
+	start  int64
+}
+
+// stagedBucket is a bucket's state with a Put's points added.
+type stagedBucket struct {
+	series Series
+	bucket bucket
+}
+
+// stage computes, without changing memory, the state of every bucket the
+// points change (a copy of the bucket in memory with the points added),
+// and those states in their stored form. Callers hold s.saving, so memory
+// cannot change underneath but by Compact.
+func (s *Store) stage(points []Point) (map[stagedKey]*stagedBucket, []PersistedBucket) {
+	staged := map[stagedKey]*stagedBucket{}
+	var order []stagedKey
+	s.mu.RLock()
+	for _, p := range points {
+		key := p.Series.Normalize()
+		id := key.ID()
+		unit := unitName(p.Unit)
+		for level := range resolutions {
+			k := stagedKey{id, unit, level, levelStart(p, level)}
+			st := staged[k]
+			if st == nil {
+				st = &stagedBucket{series: key}
+				if ser := s.series[id]; ser != nil {
+					if u := ser.unitOf(unit, false); u != nil {
+						if b := u.buckets[level].get(k.start); b != nil {
+							st.bucket = b.clone()
+						}
+					}
+				}
+				staged[k] = st
+				order = append(order, k)
+			}
+			addPoint(&st.bucket, p, level)
 		}
-		s.acks = append(s.acks, acks...)
-		s.mu.Unlock()
 	}
-	return err
+	s.mu.RUnlock()
+	changed := make([]PersistedBucket, len(order))
+	for i, k := range order {
+		st := staged[k]
+		changed[i] = PersistedBucket{Series: st.series, Unit: k.unit, Step: resolutions[k.level].step, Start: k.start, Stats: st.bucket.stats}
+		st.bucket.dist.encode(&changed[i].Sketch)
+	}
+	return staged, changed
 }
 
-// bucketKey names a bucket in memory.
-type bucketKey struct {
-	unit  *unitSeries
-	level int
-	start int64
+// levelStart is the start of the bucket of a resolution a point falls in.
+func levelStart(p Point, level int) int64 {
+	sec := p.Timestamp.Unix()
+	return sec - mod(sec, resolutions[level].step)
 }
 
-// keyOf finds a persisted bucket's bucket in memory. Callers hold s.mu.
-func (s *Store) keyOf(pb PersistedBucket) (bucketKey, bool) {
-	ser := s.series[pb.Series.ID()]
-	level := slices.IndexFunc(resolutions, func(r resolution) bool { return r.step == pb.Step })
-	if ser == nil || level < 0 {
-		return bucketKey{}, false
+// addPoint adds a point to its bucket of a resolution.
+func addPoint(b *bucket, p Point, level int) {
+	sketch := resolutions[level].sketch
+	switch {
+	case p.Set != nil:
+		b.addSet(*p.Set)
+	case len(p.Values) > 0:
+		for i, v := range p.Values {
+			count := 1.0
+			if i < len(p.Counts) {
+				count = p.Counts[i]
+			}
+			b.add(v, count, sketch)
+		}
+	default:
+		count := p.Count
+		if count == 0 {
+			count = 1
+		}
+		b.add(p.Value, count, sketch)
 	}
-	u := ser.unitOf(unitName(pb.Unit), false)
-	if u == nil || u.buckets[level].get(pb.Start) == nil {
-		return bucketKey{}, false
-	}
-	return bucketKey{u, level, pb.Start}, true
 }
 
 func mod(a, b int64) int64 {

@@ -236,25 +236,36 @@ func (f *failingPersister) SaveBuckets(bs []PersistedBucket) error {
 	return f.memPersister.SaveBuckets(bs)
 }
 
-// TestPutSavesWhatFailedBefore: points whose saving failed stay in memory
-// and their buckets are saved, with their newest state, by the next Put.
-func TestPutSavesWhatFailedBefore(t *testing.T) {
-	p := &failingPersister{memPersister: memPersister{buckets: map[string]PersistedBucket{}}, fail: 1}
+// TestPutFailedStoresNothing: a Put whose save fails leaves memory as it
+// was (PutMetricData answers 503 and the SDK's retry must count once); the
+// retry then stores the points once, in memory and saved alike.
+func TestPutFailedStoresNothing(t *testing.T) {
+	p := &failingPersister{memPersister: memPersister{buckets: map[string]PersistedBucket{}}}
 	s, _ := Open(p)
-	if err := s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}}); err == nil {
+	if err := s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	p.fail = 1
+	pts := []Point{{Series: inv, Timestamp: t0, Values: []float64{2, 3, 4, 5, 6, 7, 8, 9, 10}}, {Series: inv, Unit: "Seconds", Timestamp: t0, Value: 4}}
+	if err := s.Put(pts); err == nil {
 		t.Fatal("a failed save was not reported")
 	}
-	other := Series{Namespace: "AWS/SageMaker", MetricName: "Other"}
-	if err := s.Put([]Point{{Series: other, Timestamp: t0.Add(time.Hour), Value: 2}}); err != nil {
+	if got, _ := s.Query(inv, "", t0, t0.Add(time.Hour), time.Hour, nil, t0); len(got) != 1 || got[0].Stats.SampleCount != 1 {
+		t.Fatalf("after a failed Put, memory holds %+v, want the first point only", got)
+	}
+	if err := s.Put(pts); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := Open(&p.memPersister)
-	for _, q := range []Series{inv, other} {
-		a, _ := s.Query(q, "", t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
-		b, _ := again.Query(q, "", t0, t0.Add(2*time.Hour), time.Hour, nil, t0)
-		if len(a) != 1 || len(b) != 1 || a[0].Stats != b[0].Stats {
-			t.Fatalf("%s: in memory %+v, saved %+v", q.MetricName, a, b)
+	for _, unit := range []string{"None", "Seconds"} {
+		a, _ := s.Query(inv, unit, t0, t0.Add(time.Hour), time.Hour, []float64{0.5}, t0)
+		b, _ := again.Query(inv, unit, t0, t0.Add(time.Hour), time.Hour, []float64{0.5}, t0)
+		if len(a) != 1 || len(b) != 1 || a[0].Stats != b[0].Stats || math.Abs(a[0].Percentiles[0.5]/b[0].Percentiles[0.5]-1) > 0.02 {
+			t.Fatalf("%s: in memory %+v, saved %+v", unit, a, b)
 		}
+	}
+	if got, _ := s.Query(inv, "None", t0, t0.Add(time.Hour), time.Hour, nil, t0); got[0].Stats.SampleCount != 10 || got[0].Stats.Sum != 55 {
+		t.Fatalf("after the retry: %+v, want 10 values summing to 55", got[0].Stats)
 	}
 }
 
@@ -272,16 +283,21 @@ func (a *ackingPersister) SaveBucketsAck(bs []PersistedBucket, acks []int64) err
 	return nil
 }
 
-// TestPutAckAcknowledgesWithTheSave: batches are acknowledged only by a
-// save that holds their points, also when the first save failed.
+// TestPutAckAcknowledgesWithTheSave: batches are acknowledged only by the
+// save that holds their points; a failed one acknowledges nothing and
+// stores nothing, so the batches, still queued, are put again.
 func TestPutAckAcknowledgesWithTheSave(t *testing.T) {
 	p := &ackingPersister{failingPersister: failingPersister{memPersister: memPersister{buckets: map[string]PersistedBucket{}}, fail: 1}}
 	s, _ := Open(p)
-	if err := s.PutAck([]Point{{Series: inv, Timestamp: t0, Value: 1}}, []int64{7}); err == nil || len(p.acked) != 0 {
+	pts := []Point{{Series: inv, Timestamp: t0, Value: 1}}
+	if err := s.PutAck(pts, []int64{7}); err == nil || len(p.acked) != 0 {
 		t.Fatalf("a failed save: %v, acknowledged %v", err, p.acked)
 	}
-	if err := s.Put([]Point{{Series: inv, Timestamp: t0, Value: 1}}); err != nil || !slices.Equal(p.acked, []int64{7}) {
+	if err := s.PutAck(pts, []int64{7}); err != nil || !slices.Equal(p.acked, []int64{7}) {
 		t.Fatalf("the next save: %v, acknowledged %v, want [7]", err, p.acked)
+	}
+	if got, _ := s.Query(inv, "", t0, t0.Add(time.Hour), time.Hour, nil, t0); len(got) != 1 || got[0].Stats.SampleCount != 1 {
+		t.Fatalf("the batch counted %+v, want once", got)
 	}
 }
 
@@ -352,5 +368,22 @@ func TestSeriesRefFollowsRemoval(t *testing.T) {
 	st.Put([]Point{{Series: cpu, Timestamp: later, Value: 3}})
 	if got := sum(later); got != 3 {
 		t.Fatalf("after the series was removed and put again: %v, want 3", got)
+	}
+}
+
+// TestHeldPutsAgain: what a failed Put did not store is put again, once,
+// with the next points.
+func TestHeldPutsAgain(t *testing.T) {
+	p := &failingPersister{memPersister: memPersister{buckets: map[string]PersistedBucket{}}, fail: 2}
+	s, _ := Open(p)
+	h := &Held{Store: s}
+	for i := range 3 {
+		err := h.Put([]Point{{Series: inv, Timestamp: t0, Value: float64(i + 1)}})
+		if (err == nil) != (i == 2) {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if got, _ := s.Query(inv, "", t0, t0.Add(time.Hour), time.Hour, nil, t0); len(got) != 1 || got[0].Stats.SampleCount != 3 || got[0].Stats.Sum != 6 {
+		t.Fatalf("stored %+v, want 1, 2 and 3 once each", got)
 	}
 }

@@ -73,13 +73,11 @@ const takeBatch = 256
 // Inbox takes the followers' metrics into the leader's metric store every
 // second until ctx ends, each batch exactly once: the store removes the
 // batches from the mailbox in the transaction that saves their points
-// (PutAck), so a leader that dies leaves each batch either saved and gone
-// or queued and unsaved for the next one. A batch still queued because
-// saving failed is in this leader's memory already, and not added again.
+// (PutAck), and a save that fails stores nothing, so a batch is either
+// saved and gone or still queued for the next try (or the next leader).
 func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface {
 	PutAck([]metrics.Point, []int64) error
 }, log *slog.Logger) {
-	applied := map[int64]bool{} // in the store's memory, maybe not yet acknowledged
 	clock.Every(ctx, clk, time.Second, func(time.Time) {
 		for {
 			batches, err := m.PendingMetrics(ctx, takeBatch)
@@ -87,30 +85,23 @@ func Inbox(ctx context.Context, clk clock.Clock, m Mailbox, into interface {
 				log.Warn("reading the followers' metrics", "err", err)
 				return
 			}
+			if len(batches) == 0 {
+				return
+			}
 			var pts []metrics.Point
 			var acks []int64
 			for _, b := range batches {
-				if applied[b.Seq] {
-					continue // acknowledged with the store's next save
-				}
 				var batch []metrics.Point
 				if err := json.Unmarshal(b.Doc, &batch); err != nil {
 					// Dropped, not retried for ever: it can never decode.
 					log.Error("a follower's metrics do not decode", "err", err)
 				}
 				pts, acks = append(pts, batch...), append(acks, b.Seq)
-				applied[b.Seq] = true
-			}
-			if len(acks) == 0 {
-				return
 			}
 			if err := into.PutAck(pts, acks); err != nil {
-				log.Warn("saving the followers' metrics (kept in memory, saved with the next save)", "err", err)
+				log.Warn("saving the followers' metrics (they stay queued: retrying)", "err", err)
 				return
 			}
-			// The save acknowledged these batches and every one whose save
-			// had failed (the store carries those acknowledgements).
-			clear(applied)
 			if len(batches) < takeBatch {
 				return
 			}

@@ -6,6 +6,7 @@
 package awserr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -110,4 +111,20 @@ func (t Table) Map(err error) *Error {
 var ModelRules = []Rule{
 	{Kind: awsmodel.ErrSerialization, Code: "SerializationException", Status: http.StatusBadRequest},
 	{Kind: awsmodel.ErrValidation, Code: "ValidationException", Status: http.StatusBadRequest},
+}
+
+type writerKey struct{}
+
+// WithWriter returns a context that carries how errors are written in the
+// protocol of the request at hand (awsJson, awsQuery, CBOR, S3's XML), for
+// a handler the API front hands the request to without knowing it (a
+// follower's forwarder).
+func WithWriter(ctx context.Context, write func(http.ResponseWriter, *Error)) context.Context {
+	return context.WithValue(ctx, writerKey{}, write)
+}
+
+// WriterFrom returns the writer WithWriter put in ctx, or nil.
+func WriterFrom(ctx context.Context) func(http.ResponseWriter, *Error) {
+	w, _ := ctx.Value(writerKey{}).(func(http.ResponseWriter, *Error))
+	return w
 }

@@ -2,15 +2,23 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ErrFenced is a write refused because a newer leader has taken over.
-var ErrFenced = errors.New("store: refused: a newer leader holds the fencing epoch (this replica lost the lease)")
+// ErrFenced is a write refused because a newer leader has taken over. It
+// is unavailable (store.Unavailable): the API answers 503, which SDKs
+// retry, and the retry reaches the new leader; nothing was written.
+var ErrFenced error = fencedError{}
+
+type fencedError struct{}
+
+func (fencedError) Error() string {
+	return "store: refused: a newer leader holds the fencing epoch (this replica lost the lease; retry: the new leader answers)"
+}
+func (fencedError) Unavailable() bool { return true }
 
 // fencing is the epoch this replica's writes carry (0: none).
 type fencing struct {

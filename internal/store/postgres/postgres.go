@@ -37,6 +37,7 @@ func Open(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, fmt.Errorf("--store: %w", err)
 	}
 	cfg.MaxConns = 16
+	boundWaits(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
@@ -52,6 +53,46 @@ func Open(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, fmt.Errorf("--store: migrating: %w", err)
 	}
 	return s, nil
+}
+
+// sessionSettings bound every wait of ebb's sessions (unless the DSN sets
+// them): a replica frozen (SIGSTOP, a VM paused) or cut off inside a write
+// transaction holds the fencing row FOR SHARE, and without a bound the next
+// leader's Fence, and with it the whole control plane, would wait for as
+// long as it stays frozen (for a partition, until TCP gives up: two hours
+// by default). PostgreSQL ends such a transaction after
+// idle_in_transaction_session_timeout, shorter than the Lease, so the row
+// is free by the time another replica leads; lock_timeout bounds each wait
+// for a row (Fence is retried, see cmd/ebb's fence); statement_timeout
+// bounds a runaway statement; the keepalive settings let the server notice
+// a client gone from the network.
+var sessionSettings = map[string]string{
+	"idle_in_transaction_session_timeout": "5s",
+	"lock_timeout":                        "5s",
+	"statement_timeout":                   "5min",
+	"tcp_keepalives_idle":                 "5",
+	"tcp_keepalives_interval":             "2",
+	"tcp_keepalives_count":                "3",
+	"tcp_user_timeout":                    "15000",
+}
+
+// boundWaits applies sessionSettings the DSN leaves unset, and TCP
+// keepalives on ebb's side of the connections too.
+func boundWaits(cc *pgx.ConnConfig) {
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
+	for k, v := range sessionSettings {
+		if _, set := cc.RuntimeParams[k]; !set {
+			cc.RuntimeParams[k] = v
+		}
+	}
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = 5 * time.Second
+	}
+	d := &net.Dialer{Timeout: cc.ConnectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}
+	cc.DialFunc = d.DialContext
 }
 
 // exclusiveLock is the advisory lock a process-runtime server holds for its
@@ -99,6 +140,11 @@ func (s *Postgres) migrate(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback(ctx)
+	// Another replica may be migrating, and a migration may be slow: no
+	// bound on this transaction's waits.
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0"); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
 		return err
 	}
