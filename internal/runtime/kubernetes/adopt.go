@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/ebbscale/ebb/internal/runtime"
 	corev1 "k8s.io/api/core/v1"
@@ -12,9 +13,15 @@ import (
 
 // Adopt takes over the Deployments a previous ebb left (found by label):
 // each pod bound to an instance (its annotation) that is ready and answers
-// /ping becomes an adopted instance; the other pods are deleted, and each
-// Deployment keeps one replica per adopted instance, so that hosting starts
-// what is missing and nothing runs twice.
+// /ping becomes an adopted instance. A pod still starting, bound or not,
+// or ready but bound to no instance (the previous leader may have died
+// between scaling the Deployment and binding the pod), is kept as a spare: hosting's next Start binds it
+// rather than a new pod, and the Deployment keeps the replicas it has for
+// Options.AdoptHold, so the scale-out in flight completes and nothing runs twice.
+// Spares are marked as the first pods to go, and what hosting has not
+// bound by then is removed by scaling down to its instances. Pods that
+// failed, or are ready but do not answer /ping, are deleted (their
+// ReplicaSet replaces them).
 func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 	deps, err := r.deployments.List(labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy}))
 	if err != nil {
@@ -37,25 +44,38 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 			g = r.newGroup(d.Name, runtime.Spec{Endpoint: endpoint, Variant: variant, Deployment: deployment}, true)
 		}
 		if d.Spec.Replicas != nil {
-			g.applied = *d.Spec.Replicas
+			g.applied, g.floor = *d.Spec.Replicas, *d.Spec.Replicas
 		}
 		ready := r.readyAddrs(d.Name)
 		r.mu.Unlock()
+		spares := 0
 		for _, p := range pods {
-			in := r.adoptPod(g, p, ready[p.Name])
-			if in == nil {
-				if p.DeletionTimestamp == nil {
-					r.log.Info("deleting a pod no instance can adopt", "pod", p.Name)
-					r.deletePod(p.Name)
-				}
+			if p.DeletionTimestamp != nil {
 				continue
 			}
-			out = append(out, runtime.Adopted{Instance: in, Endpoint: endpoint, Variant: variant, Deployment: deployment, Started: p.CreationTimestamp.Time})
+			if in := r.adoptPod(g, p, ready[p.Name]); in != nil {
+				out = append(out, runtime.Adopted{Instance: in, Endpoint: endpoint, Variant: variant, Deployment: deployment, Started: p.CreationTimestamp.Time})
+				continue
+			}
+			unhealthy := ready[p.Name] != "" && p.Annotations[annInstance] != "" // ready, bound, and /ping failed
+			if !unhealthy && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
+				spares++
+				r.annotate(p.Name, map[string]*string{annInstance: nil, annDeletionCost: &lowestDeletionCost})
+				continue
+			}
+			r.log.Info("deleting a pod no instance can adopt", "pod", p.Name, "phase", p.Status.Phase)
+			r.deletePod(p.Name)
 		}
 		r.mu.Lock()
 		r.setWant(g)
 		r.mu.Unlock()
-		r.log.Info("adopted a Deployment", "deployment", d.Name, "endpoint", endpoint, "variant", variant, "instances", len(g.members))
+		time.AfterFunc(r.o.AdoptHold, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			g.floor = 0
+			r.setWant(g)
+		})
+		r.log.Info("adopted a Deployment", "deployment", d.Name, "endpoint", endpoint, "variant", variant, "instances", len(g.members), "spare_pods", spares)
 	}
 	return out, nil
 }

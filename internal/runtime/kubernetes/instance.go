@@ -283,6 +283,9 @@ func lastExit(p *corev1.Pod) string {
 	return ""
 }
 
+// lowestDeletionCost marks the pod a scale-in should remove first.
+var lowestDeletionCost = strconv.Itoa(-1 << 31)
+
 // Stop marks the pod as the one to remove and lowers the Deployment's
 // replicas, so its ReplicaSet deletes that pod (with its 30-second grace),
 // then waits for the pod to be gone. The ReplicaSet prefers pods that are
@@ -304,7 +307,7 @@ func (in *instance) Stop(ctx context.Context) error {
 		return nil
 	}
 	r.mu.Unlock()
-	r.annotate(pod, annDeletionCost, strconv.Itoa(-1<<31))
+	r.annotate(pod, map[string]*string{annDeletionCost: &lowestDeletionCost})
 	r.mu.Lock()
 	r.setWant(in.g)
 	settled := in.g.settled

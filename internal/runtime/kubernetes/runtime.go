@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,8 @@ const (
 	DefaultPingTimeout        = 2 * time.Second
 	DefaultUnhealthyThreshold = 3
 	DefaultFetcherImage       = "ghcr.io/ebbscale/ebb:latest"
+	// DefaultAdoptHold: see Options.AdoptHold.
+	DefaultAdoptHold = 30 * time.Second
 	// stopSettle is how long Stop waits for the ReplicaSet to remove the
 	// marked pod before deleting it itself (see Stop).
 	stopSettle = 10 * time.Second
@@ -62,6 +65,9 @@ type Options struct {
 	PingInterval       time.Duration
 	PingTimeout        time.Duration
 	UnhealthyThreshold int
+	// AdoptHold is how long an adopted Deployment keeps the replicas the
+	// previous leader asked for (see Adopt); default 30 s.
+	AdoptHold time.Duration
 	// Fence, if set, is asked before every write to the Kubernetes API; an
 	// error refuses the write (a replica that lost the leadership).
 	Fence  func(context.Context) error
@@ -97,7 +103,10 @@ type group struct {
 	members []*instance // live instances, bound or waiting for a pod, in Start order
 	want    int32       // the replicas ebb wants: len(members) when last changed
 	applied int32       // the replicas last written (-1: not yet)
-	created bool        // its Deployment exists
+	// floor holds the replicas a previous leader asked for while hosting
+	// resumes after an adoption (see Adopt); 0 otherwise.
+	floor   int32
+	created bool // its Deployment exists
 	kick    chan struct{}
 	done    chan struct{} // closed by Release
 	// settled is closed and replaced each time the scaler has written want.
@@ -124,6 +133,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	}
 	if o.UnhealthyThreshold == 0 {
 		o.UnhealthyThreshold = DefaultUnhealthyThreshold
+	}
+	if o.AdoptHold == 0 {
+		o.AdoptHold = DefaultAdoptHold
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -262,6 +274,7 @@ func (r *Runtime) setWant(g *group) {
 			g.want++
 		}
 	}
+	g.want = max(g.want, g.floor)
 	select {
 	case g.kick <- struct{}{}:
 	default:
@@ -402,7 +415,8 @@ func (r *Runtime) sync(g *group) {
 			free = free[1:]
 			in.bind(p)
 			r.byPod[p.Name] = in
-			go r.annotate(p.Name, annInstance, in.id)
+			// A spare pod (see Adopt) stops being the first to go.
+			go r.annotate(p.Name, map[string]*string{annInstance: &in.id, annDeletionCost: nil})
 		}
 		in.observe(byName[in.pod], ready[in.pod])
 	}
@@ -444,17 +458,21 @@ func (r *Runtime) fenced(ctx context.Context) error {
 	return r.o.Fence(ctx)
 }
 
-// annotate sets one annotation on a pod (a merge patch).
-func (r *Runtime) annotate(pod, key, value string) error {
+// annotate sets annotations on a pod (a merge patch; a nil value removes
+// the annotation).
+func (r *Runtime) annotate(pod string, set map[string]*string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.fenced(ctx); err != nil {
 		return err
 	}
-	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, key, value)
-	_, err := r.c.CoreV1().Pods(r.o.Namespace).Patch(ctx, pod, "application/merge-patch+json", patch, metav1.PatchOptions{})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": set}})
+	if err != nil {
+		return err
+	}
+	_, err = r.c.CoreV1().Pods(r.o.Namespace).Patch(ctx, pod, "application/merge-patch+json", patch, metav1.PatchOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
-		r.log.Warn("annotating a pod", "pod", pod, "annotation", key, "err", err)
+		r.log.Warn("annotating a pod", "pod", pod, "annotations", set, "err", err)
 	}
 	return err
 }

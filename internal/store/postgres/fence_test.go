@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,59 @@ func TestPostgresFencing(t *testing.T) {
 	}
 	if err := next.CheckFence(ctx); err != nil {
 		t.Fatalf("the new leader's CheckFence: %v", err)
+	}
+}
+
+// TestPostgresFenceOutwaitsAFrozenWriter: a leader frozen inside a write
+// transaction (the fencing row held FOR SHARE, as every write holds it,
+// and nothing more said) does not hold the next leader off: PostgreSQL
+// ends the frozen transaction after its idle_in_transaction_session_timeout
+// (here 1 s, set in the DSN as a user may; 5 s by default), the next Fence
+// goes through, and the frozen writer, resumed, cannot commit.
+func TestPostgresFenceOutwaitsAFrozenWriter(t *testing.T) {
+	dsn := pgtest.Shared(t).Database(t)
+	ctx := context.Background()
+	frozen, err := Open(ctx, dsn+"&idle_in_transaction_session_timeout=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close()
+	next, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if _, err := frozen.Fence(ctx, "frozen"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := frozen.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := frozen.check(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO resources(kind, key, name, created, doc) VALUES ('model', 'late', 'late', 0, '{}')"); err != nil {
+		t.Fatal(err)
+	}
+	// Frozen here. The next leader's Fence waits for the row (lock_timeout
+	// bounds each wait) until PostgreSQL ends the frozen transaction.
+	var epoch int64
+	for epoch == 0 {
+		e, err := next.Fence(ctx, "next")
+		if err != nil && !strings.Contains(err.Error(), "lock timeout") {
+			t.Fatalf("the next leader's Fence: %v", err)
+		}
+		epoch = e
+	}
+	if epoch != 2 {
+		t.Fatalf("epoch %d, want 2", epoch)
+	}
+	if err := tx.Commit(ctx); err == nil {
+		t.Fatal("the frozen writer's transaction committed after the next leader fenced")
+	}
+	if doc, err := next.Get(ctx, "model", "late"); err == nil {
+		t.Fatalf("the frozen writer's row is there: %s", doc)
 	}
 }

@@ -33,6 +33,9 @@ type Server struct {
 	dir  string
 	bin  string
 	uid  *syscall.Credential
+	// The running postmaster, nil while stopped.
+	proc   *os.Process
+	exited chan struct{}
 }
 
 var (
@@ -154,21 +157,65 @@ func (s *Server) run(name string, args ...string) ([]byte, error) {
 }
 
 // Start starts (or restarts after Stop) the cluster and waits until it
-// accepts connections.
+// accepts connections. The postmaster is this process's child, with
+// SIGQUIT (immediate shutdown) as its parent-death signal: it ends with
+// the test binary however that ends (a failed TestMain, a timeout's
+// panic, a kill), not only when StopShared or Remove runs.
 func (s *Server) Start() error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", s.Port, s.dir)
-	if out, err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-o", opts, "-l", filepath.Join(s.dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
-		return fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
+	logf, err := os.OpenFile(filepath.Join(s.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.Port), "-k", s.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200")
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.uid, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.proc, s.exited = cmd.Process, exited
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, s.DSN)
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+			return fmt.Errorf("postgres exited at start: %s", log)
+		case <-time.After(50 * time.Millisecond): // polling a starting server
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+			return fmt.Errorf("postgres did not accept connections within 60 s: %v\n%s", err, log)
+		}
+	}
 }
 
-// Stop stops the cluster (fast shutdown: connections are cut).
+// Stop stops the cluster (fast shutdown: connections are cut) and waits
+// for it to exit.
 func (s *Server) Stop() error {
-	if out, err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop"); err != nil {
-		return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
+	if s.proc == nil {
+		return nil
 	}
+	s.proc.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.proc.Signal(syscall.SIGQUIT)
+		<-s.exited
+	}
+	s.proc = nil
 	return nil
 }
 
