@@ -20,7 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/ebbscale/ebb/internal/store/postgres"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // haReplicas starts n ebb replicas on one PostgreSQL database and the
@@ -29,8 +31,13 @@ import (
 // slowModel in 300 ms.
 func haReplicas(t testing.TB, n int, extra ...string) (*kubeServer, []*server, func(i int) *server) {
 	t.Helper()
+	return haReplicasOn(t, pgtest.Shared(t).Database(t), n, extra...)
+}
+
+// haReplicasOn is haReplicas on the PostgreSQL database dsn.
+func haReplicasOn(t testing.TB, dsn string, n int, extra ...string) (*kubeServer, []*server, func(i int) *server) {
+	t.Helper()
 	c := kubeCluster(t)
-	dsn := pgtest.Shared(t).Database(t)
 	ns := c.Namespace(t)
 	runner := c.Run(t, ns, map[string][]string{kubeModel: {ebbBin, "example-model", "--work-ms", "2"},
 		slowModel: {ebbBin, "example-model", "--work-ms", "300"}}, nil)
@@ -83,12 +90,16 @@ func running(s *server) bool {
 }
 
 // TestHAFailover: three replicas; every one answers the APIs (followers
-// forward to the leader); the leader is killed with -9 in the middle of a
-// capacity change: a follower leads within 15 s, adopts the pods and
-// finishes the change; a leader frozen (SIGSTOP) past its lease is fenced
-// off and exits when it resumes.
+// forward to the leader); the leader is killed with -9 right after it
+// scaled the Deployment for a capacity change: a follower leads, adopts
+// the pods and finishes the change on them (no orphan, none doubled), and
+// invocations through a follower never fail; a leader frozen (SIGSTOP)
+// inside a write transaction does not stop the control plane: calls made
+// during the gap with default SDK retries succeed, and the frozen one,
+// resumed, is fenced off and exits.
 func TestHAFailover(t *testing.T) {
-	k, reps, _ := haReplicas(t, 3)
+	dsn := pgtest.Shared(t).Database(t)
+	k, reps, _ := haReplicasOn(t, dsn, 3)
 	first := leaderOf(t, reps, nil, 30*time.Second)
 	t.Logf("replica %d leads", first)
 	follower := reps[(first+1)%3]
@@ -140,33 +151,115 @@ func TestHAFailover(t *testing.T) {
 	}
 	stop := traffic(follower.Runtime(), "ha", 2)
 
-	// Kill the leader while a capacity change is in flight.
+	// Kill the leader right after it scaled the Deployment, before it
+	// bound the new pods to instances.
+	scaled := k.watchReplicas(t, 3)
 	setCapacity(t, sm, "ha", "AllTraffic", 3)
-	killed := time.Now()
+	select {
+	case <-scaled:
+	case <-time.After(time.Minute):
+		t.Fatal("the leader did not scale the Deployment to 3 replicas")
+	}
 	reps[first].Crash()
+	killed := time.Now()
 	skip := map[*server]bool{reps[first]: true}
-	second := leaderOf(t, reps, skip, 15*time.Second)
+	second := leaderOf(t, reps, skip, 30*time.Second)
 	t.Logf("replica %d leads %v after the kill", second, time.Since(killed).Round(time.Millisecond))
 	waitFor(t, sm, "ha", "the capacity change finished by the new leader", func(o *sagemaker.DescribeEndpointOutput) bool {
-		return *variantOf(o).CurrentInstanceCount == 3 && o.EndpointStatus == "InService"
+		return o.EndpointStatus == "InService" && *variantOf(o).CurrentInstanceCount == 3
+	})
+	waitCond(t, "exactly 3 pods and 3 replicas (the pods of the change in flight adopted, none orphaned or doubled)", func() bool {
+		return len(k.pods(t)) == 3 && k.replicas(t) == 3
 	})
 	ok, failed, first_ := stop()
 	t.Logf("%d requests through a follower across the failover, %d failed (first: %v)", ok, failed, first_)
-	waitCond(t, "exactly 3 pods (adopted, none doubled)", func() bool { return len(k.pods(t)) == 3 })
+	if failed > 0 {
+		t.Errorf("%d invocations through a follower failed across the failover (first: %v)", failed, first_)
+	}
 
-	// Freeze the leader past its lease: another replica takes over; the
-	// frozen one, resumed, is refused and exits.
+	// Freeze the leader inside a write transaction: the fencing row held
+	// FOR SHARE by a session with ebb's settings (as every write holds
+	// it), then SIGSTOP. Control-plane calls through a follower, issued at
+	// once with the SDK's default retries (SageMaker on awsJson, CloudWatch
+	// on CBOR, the Go SDK's default), all succeed: held through the gap and
+	// answered by the next leader, which fences while the frozen one stays
+	// frozen. The frozen one, resumed, is fenced off and exits.
 	frozen := reps[second]
+	holdFencingRow(t, dsn)
 	syscall.Kill(frozen.cmd.Process.Pid, syscall.SIGSTOP)
+	frozenAt := time.Now()
 	skip[frozen] = true
-	third := leaderOf(t, reps, skip, 30*time.Second)
+	var via *server
+	for _, r := range reps {
+		if !skip[r] {
+			via = r
+			break
+		}
+	}
+	sdkSM := sagemaker.NewFromConfig(withSDKRetries(awsConfig("AKIDTEST", "secret")), func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(via.URL) })
+	sdkCW := cloudwatch.NewFromConfig(withSDKRetries(awsConfig("AKIDTEST", "secret")), func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(via.URL) })
+	gap := map[string]func() error{
+		"DescribeEndpoint": func() error {
+			_, err := sdkSM.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("ha")})
+			return err
+		},
+		"PutMetricData (CBOR)": func() error {
+			_, err := sdkCW.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("Test/Gap"),
+				MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Calls"), Value: aws.Float64(1)}}})
+			return err
+		},
+		"ListMetrics (CBOR)": func() error {
+			_, err := sdkCW.ListMetrics(context.Background(), &cloudwatch.ListMetricsInput{Namespace: aws.String("AWS/SageMaker")})
+			return err
+		},
+	}
+	errs := make(chan error, len(gap))
+	for name, call := range gap {
+		go func() {
+			t0 := time.Now()
+			err := call()
+			if err != nil {
+				err = fmt.Errorf("%s during the gap: %w", name, err)
+			}
+			t.Logf("%s answered after %v", name, time.Since(t0).Round(time.Millisecond))
+			errs <- err
+		}()
+	}
+	third := leaderOf(t, reps, skip, 60*time.Second)
+	for range gap {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("replica %d leads %v after the freeze, the frozen one still frozen", third, time.Since(frozenAt).Round(time.Millisecond))
 	syscall.Kill(frozen.cmd.Process.Pid, syscall.SIGCONT)
 	waitCond(t, "the resumed, deposed leader exits", func() bool { return !running(frozen) })
-	t.Logf("replica %d leads after the freeze; the frozen one said:\n%s", third, lastLines(frozen.Log(), 3))
-	if _, err := reps[third].SageMaker().DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("ha")}); err != nil {
+	t.Logf("the frozen one said:\n%s", lastLines(frozen.Log(), 3))
+	invoke(t, reps[third].Runtime(), "ha", "1,2,3")
+}
+
+// holdFencingRow holds the fencing row FOR SHARE in an open transaction of
+// a session with ebb's settings, as a leader frozen inside a write does,
+// until the test ends (or PostgreSQL ends the transaction).
+func holdFencingRow(t testing.TB, dsn string) {
+	t.Helper()
+	cc, err := postgres.ConnConfig(dsn)
+	if err != nil {
 		t.Fatal(err)
 	}
-	invoke(t, reps[third].Runtime(), "ha", "1,2,3")
+	ctx := context.Background()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT epoch FROM leader_epoch WHERE id = 1 FOR SHARE"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // slowModel is an image whose pods take 300 ms per request.

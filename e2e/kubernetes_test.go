@@ -98,6 +98,45 @@ func (k *kubeServer) pods(t testing.TB) map[string]corev1.Pod {
 	return out
 }
 
+// replicas sums the replicas ebb's Deployments ask for.
+func (k *kubeServer) replicas(t testing.TB) int32 {
+	t.Helper()
+	list, err := k.cluster.Client.AppsV1().Deployments(k.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int32
+	for _, d := range list.Items {
+		if d.Spec.Replicas != nil {
+			n += *d.Spec.Replicas
+		}
+	}
+	return n
+}
+
+// watchReplicas returns a channel closed as soon as one of ebb's
+// Deployments asks for n replicas (a watch: no polling interval to miss
+// the moment by).
+func (k *kubeServer) watchReplicas(t testing.TB, n int32) <-chan struct{} {
+	t.Helper()
+	w, err := k.cluster.Client.AppsV1().Deployments(k.ns).Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	done := make(chan struct{})
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if d, ok := ev.Object.(*appsv1.Deployment); ok && d.Spec.Replicas != nil && *d.Spec.Replicas == n {
+				close(done)
+				return
+			}
+		}
+	}()
+	return done
+}
+
 // ebbObjects counts what ebb owns in the namespace (Deployments, Services,
 // ConfigMaps with its label).
 func (k *kubeServer) ebbObjects(t *testing.T) int {

@@ -175,6 +175,14 @@ func awsConfig(accessKey, secret string) aws.Config {
 	}
 }
 
+// withSDKRetries is a client configuration as users have it: the SDK's
+// default retryer (3 attempts, exponential backoff with jitter, a retry
+// token bucket) rather than the tests' none.
+func withSDKRetries(c aws.Config) aws.Config {
+	c.Retryer = nil
+	return c
+}
+
 func (s *server) SageMaker() *sagemaker.Client {
 	return sagemaker.NewFromConfig(awsConfig("AKIDTEST", "secret"), func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }

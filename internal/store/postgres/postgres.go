@@ -37,7 +37,7 @@ func Open(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, fmt.Errorf("--store: %w", err)
 	}
 	cfg.MaxConns = 16
-	boundWaits(cfg.ConnConfig)
+	cfg.ConnConfig = boundWaits(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
@@ -76,9 +76,20 @@ var sessionSettings = map[string]string{
 	"tcp_user_timeout":                    "15000",
 }
 
+// ConnConfig parses a DSN into the connection settings ebb's sessions
+// have (see sessionSettings): for tools and tests that act as an ebb
+// session would.
+func ConnConfig(dsn string) (*pgx.ConnConfig, error) {
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return boundWaits(cc), nil
+}
+
 // boundWaits applies sessionSettings the DSN leaves unset, and TCP
 // keepalives on ebb's side of the connections too.
-func boundWaits(cc *pgx.ConnConfig) {
+func boundWaits(cc *pgx.ConnConfig) *pgx.ConnConfig {
 	if cc.RuntimeParams == nil {
 		cc.RuntimeParams = map[string]string{}
 	}
@@ -93,6 +104,7 @@ func boundWaits(cc *pgx.ConnConfig) {
 	d := &net.Dialer{Timeout: cc.ConnectTimeout,
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}
 	cc.DialFunc = d.DialContext
+	return cc
 }
 
 // exclusiveLock is the advisory lock a process-runtime server holds for its
