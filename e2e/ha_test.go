@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -457,3 +459,83 @@ func sumOf(t testing.TB, cw *cloudwatch.Client, endpoint, name string) float64 {
 	}
 	return sum
 }
+
+// TestHAPutMetricDataAcrossPostgresOutage: CloudWatch clients on CBOR with
+// the SDK's default retries put datapoints through a follower while
+// PostgreSQL goes down and comes back. A call answered 503 stored nothing,
+// so each retry counts once: the stored SampleCount is exactly the number
+// of calls acknowledged (and calls that failed for good stored nothing).
+func TestHAPutMetricDataAcrossPostgresOutage(t *testing.T) {
+	pg := pgtest.Start(t)
+	_, reps, _ := haReplicasOn(t, pg.Database(t), 2)
+	lead := leaderOf(t, reps, nil, 30*time.Second)
+	via := reps[1-lead]
+	var unavailable atomic.Int64 // 503 answers the clients saw, retries included
+	cfg := withSDKRetries(awsConfig("AKIDTEST", "secret"))
+	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+			unavailable.Add(1)
+		}
+		return resp, err
+	})}
+	cw := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(via.URL) })
+	start := time.Now().Add(-time.Minute)
+	var acked, failed atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				_, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("Test/Outage"),
+					MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Calls"), Value: aws.Float64(1)}}})
+				if err != nil {
+					failed.Add(1)
+				} else {
+					acked.Add(1)
+				}
+			}
+		}()
+	}
+	waitCond(t, "some puts acknowledged before the outage", func() bool { return acked.Load() >= 50 })
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "the outage answered 503s", func() bool { return unavailable.Load() >= 20 })
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	before := acked.Load()
+	waitCond(t, "puts acknowledged again after the outage", func() bool { return acked.Load() >= before+50 })
+	close(done)
+	wg.Wait()
+	var count float64
+	waitCond(t, "GetMetricStatistics answers", func() bool {
+		out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("Test/Outage"),
+			MetricName: aws.String("Calls"), StartTime: aws.Time(start), EndTime: aws.Time(time.Now().Add(time.Minute)), Period: aws.Int32(3600),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticSampleCount}})
+		if err != nil {
+			return false
+		}
+		count = 0
+		for _, dp := range out.Datapoints {
+			count += *dp.SampleCount
+		}
+		return true
+	})
+	t.Logf("%d puts acknowledged, %d failed after the SDK's retries, %d answers were 503; %v datapoints stored", acked.Load(), failed.Load(), unavailable.Load(), count)
+	if count != float64(acked.Load()) {
+		t.Fatalf("%v datapoints stored for %d acknowledged puts", count, acked.Load())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
