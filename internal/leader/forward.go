@@ -112,43 +112,35 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	deadline := time.NewTimer(f.Hold)
 	defer deadline.Stop()
-	sent := false // the body went out and cannot be sent again
-	var last error
+	var last error // of the last try at a leader
 	for {
 		changed := f.Changes()
 		if h := f.Local(); h != nil {
-			if sent {
+			if last != nil && !rewind(r) {
 				fail(w, r, "The leader changed while this call was in flight. Please try again.")
 				return
 			}
 			h.ServeHTTP(w, r)
 			return
 		}
-		if target := f.Leader(); target != "" && target != f.Self && !sent {
-			err := f.try(w, r, target)
-			if err == nil {
+		if target := f.Leader(); target != "" && target != f.Self {
+			if last != nil && !rewind(r) {
+				fail(w, r, fmt.Sprintf("The leader did not take the call (%v), and its body cannot be sent again. Please try again.", last))
 				return
 			}
-			last = err
+			err := f.try(w, r, target)
+			if err == nil || r.Context().Err() != nil {
+				return // answered, or the client went away
+			}
 			var op *net.OpError
-			switch {
-			case r.Context().Err() != nil:
-				return // the client went away
-			case errors.Is(err, errNotLeader), errors.As(err, &op) && op.Op == "dial", errors.Is(err, errLeaderMoved):
-				// Not taken by a leader (or taken by a deposed one, whose
-				// writes are fenced off): the next leader may take it.
-				if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
-					sent = true
-				} else if r.GetBody != nil {
-					if r.Body, err = r.GetBody(); err != nil {
-						sent = true
-					}
-				}
-			default:
+			if !errors.Is(err, errNotLeader) && !errors.Is(err, errLeaderMoved) && !(errors.As(err, &op) && op.Op == "dial") {
 				f.Log.Warn("forwarding to the leader failed", "leader", target, "err", err)
 				fail(w, r, fmt.Sprintf("The leader replica did not answer (%v). Please try again.", err))
 				return
 			}
+			// Not taken by a leader (or by a deposed one, whose writes are
+			// fenced off): the next leader may take it.
+			last = err
 		}
 		select {
 		case <-changed:
@@ -164,6 +156,23 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// rewind makes the call's body ready to be sent again, if it can be (the
+// API front keeps the bodies it read; a streamed one cannot).
+func rewind(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	if r.GetBody == nil {
+		return false
+	}
+	b, err := r.GetBody()
+	if err != nil {
+		return false
+	}
+	r.Body = b
+	return true
 }
 
 var errLeaderMoved = errors.New("the Lease moved to another replica while the call waited for an answer")

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/api/awserr"
 	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
@@ -46,8 +48,14 @@ func TestPostgresFencing(t *testing.T) {
 		// The check before a write to the Kubernetes API.
 		"CheckFence": func() error { return old.CheckFence(ctx) },
 	} {
-		if err := write(); !errors.Is(err, ErrFenced) {
+		err := write()
+		if !errors.Is(err, ErrFenced) {
 			t.Errorf("the deposed leader's %s = %v, want ErrFenced", name, err)
+		}
+		// Every API answers it 503 ServiceUnavailable: the SDK retries,
+		// and the retry reaches the new leader.
+		if e := (awserr.Table{}).Map(err); e.Status != http.StatusServiceUnavailable || e.Code != "ServiceUnavailable" {
+			t.Errorf("the deposed leader's %s answers %d %s, want 503 ServiceUnavailable", name, e.Status, e.Code)
 		}
 	}
 	select {
