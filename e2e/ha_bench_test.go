@@ -3,12 +3,16 @@ package e2e
 import (
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
@@ -110,4 +114,113 @@ func BenchmarkHA(b *testing.B) {
 		b.ReportMetric(elect[5].Seconds(), "s-failover-median")
 		b.ReportMetric(elect[9].Seconds(), "s-failover-max")
 	}
+}
+
+// BenchmarkHAFailover kills the leader with -9 ten times under steady load
+// through the followers from clients with the Go SDK's default retryer
+// (go test -run x -bench HAFailover -benchtime 1x ./e2e), at the Lease
+// timings of before (10 s, 7 s, 1 s) and the defaults, and reports the
+// time from the kill to the first control-plane call answered by the new
+// leader (median, max), the time to a new leader, and the control-plane
+// calls and invocations that failed.
+func BenchmarkHAFailover(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"lease=10s", []string{"--ha-lease-duration", "10s", "--ha-renew-deadline", "7s", "--ha-retry-period", "1s"}},
+		{"lease=default", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				benchFailover(b, tc.flags)
+			}
+		})
+	}
+}
+
+func benchFailover(b *testing.B, flags []string) {
+	_, reps, start := haReplicas(b, 3, flags...)
+	lead := leaderOf(b, reps, nil, 30*time.Second)
+	deploy(b, reps[(lead+1)%3].SageMaker(), "hf", kubeModel, 1)
+	waitInService(b, reps[(lead+1)%3].SageMaker(), "hf")
+	ctx := context.Background()
+	var elect, answer []time.Duration
+	var calls, callsFailed, invs, invsFailed atomic.Int64
+	var firstErr atomic.Value
+	for range 10 {
+		old := leaderOf(b, reps, nil, 30*time.Second)
+		var followers []*server
+		for i, r := range reps {
+			if i != old {
+				followers = append(followers, r)
+			}
+		}
+		for _, f := range followers {
+			waitCond(b, "the follower routes", func() bool { return promValue(b, f, "ebb_healthy_instances", "hf") > 0 })
+		}
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		load := func(count, failed *atomic.Int64, call func() error) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					count.Add(1)
+					if err := call(); err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
+					time.Sleep(20 * time.Millisecond) // a steady rate per client, not a flood
+				}
+			}()
+		}
+		for _, f := range followers {
+			cfg := withSDKRetries(awsConfig("AKIDTEST", "secret"))
+			sm := sagemaker.NewFromConfig(cfg, func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(f.URL) })
+			cw := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(f.URL) })
+			rt := sagemakerruntime.NewFromConfig(cfg, func(o *sagemakerruntime.Options) { o.BaseEndpoint = aws.String(f.URL) })
+			load(&calls, &callsFailed, func() error {
+				_, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("hf")})
+				return err
+			})
+			load(&calls, &callsFailed, func() error {
+				_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Bench/Failover"),
+					MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Calls"), Value: aws.Float64(1)}}})
+				return err
+			})
+			load(&invs, &invsFailed, func() error {
+				_, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("hf"), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
+				return err
+			})
+		}
+		killed := time.Now()
+		reps[old].Crash()
+		// The first control-plane call after the kill: held by the
+		// follower until the new leader answers it.
+		if _, err := followers[0].SageMaker().DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("hf")}); err != nil {
+			b.Fatalf("the first call after the kill: %v", err)
+		}
+		answer = append(answer, time.Since(killed))
+		next := leaderOf(b, followers, nil, 30*time.Second)
+		elect = append(elect, time.Since(killed)) // an upper bound: the log is polled
+		_ = next
+		close(done)
+		wg.Wait()
+		reps[old] = start(old) // back as a follower
+	}
+	slices.Sort(elect)
+	slices.Sort(answer)
+	b.Logf("10 kills: first call answered by the new leader after %v median, %v max [min %v]; new leader logged within %v median; control-plane calls %d, failed %d; invocations %d, failed %d (first error: %v)",
+		answer[5].Round(time.Millisecond), answer[9].Round(time.Millisecond), answer[0].Round(time.Millisecond), elect[5].Round(time.Millisecond),
+		calls.Load(), callsFailed.Load(), invs.Load(), invsFailed.Load(), firstErr.Load())
+	b.ReportMetric(answer[5].Seconds(), "s-answer-median")
+	b.ReportMetric(answer[9].Seconds(), "s-answer-max")
+	b.ReportMetric(float64(callsFailed.Load()), "failed-calls")
+	b.ReportMetric(float64(invsFailed.Load()), "failed-invocations")
 }
