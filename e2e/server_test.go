@@ -90,6 +90,9 @@ func launchServer(t testing.TB, dir string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "debug"}, extra...)
 	cmd := exec.Command(ebbBin, args...)
+	// The server stops (and stops its instances) when the test binary
+	// ends, however it ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

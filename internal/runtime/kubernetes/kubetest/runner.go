@@ -162,7 +162,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	defer logFile.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // ends with the test binary
 	cmd.Env = os.Environ()
 	for k, v := range r.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
