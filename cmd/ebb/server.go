@@ -424,7 +424,11 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		srv.Shutdown(context.Background())
+		// Bounded: calls a follower holds for a leader could keep this
+		// replica (and, until stop gives it up, the Lease) for long.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
 		return err
 	}
 	log.Info("shutting down")
