@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"html/template"
@@ -158,12 +159,18 @@ func cacheFor(d time.Duration, next http.Handler) http.Handler {
 // render writes a page; data is the page's own, the layout gets the title.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, page, title string, data any) {
 	_, signedIn := h.session(r)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	err := h.pages[page].Execute(w, map[string]any{"Title": title, "Page": page, "Data": data,
+	// Rendered whole before anything is sent: a template that fails is a
+	// 500 the browser (and a test) sees, not half a page.
+	var buf bytes.Buffer
+	err := h.pages[page].Execute(&buf, map[string]any{"Title": title, "Page": page, "Data": data,
 		"SignedIn": signedIn && h.o.Credentials != nil, "Now": h.o.Clock.Now()})
 	if err != nil {
 		h.o.Logger.Error("rendering a console page", "page", page, "err", err)
+		http.Error(w, "The console could not render this page: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
 }
 
 // when formats a time of ebb's clock for a page.

@@ -30,7 +30,8 @@ func (endpoints) DescribeEndpoint(_ context.Context, name string) (hosting.Endpo
 	if name != "shop" {
 		return hosting.EndpointView{}, hosting.ErrNotFound
 	}
-	return hosting.EndpointView{Name: "shop", Status: "InService", Variants: []hosting.VariantView{{Name: "AllTraffic", CurrentCount: 2, DesiredCount: 2}}}, nil
+	return hosting.EndpointView{Name: "shop", Status: "InService", Variants: []hosting.VariantView{
+		{Name: "AllTraffic", CurrentCount: 2, DesiredCount: 2, Images: []string{"model:v1", "sidecar:v2"}}, {Name: "Host"}}}, nil
 }
 
 func (endpoints) ListInferenceComponents(context.Context, hosting.ComponentQuery) ([]hosting.ComponentView, string, error) {
@@ -232,4 +233,25 @@ func TestLiveEndsWithTheServer(t *testing.T) {
 			t.Fatalf("%s: %q", rec.Header().Get("Content-Type"), body)
 		}
 	})
+}
+
+// TestPagesRender: every page renders whole (a template that names a
+// field the view lacks fails at run time only), with what it shows.
+func TestPagesRender(t *testing.T) {
+	h := newConsole(t, nil, clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)))
+	for path, want := range map[string][]string{
+		"/console/":               {`data-name="shop"`},
+		"/console/endpoints/shop": {`data-variant="AllTraffic"`, "<code>model:v1</code>, <code>sidecar:v2</code>", "inference components"},
+	} {
+		rec := get(h, path)
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, rec.Code, rec.Body)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(rec.Body.String(), w) {
+				t.Errorf("GET %s lacks %q", path, w)
+			}
+		}
+	}
 }

@@ -39,6 +39,33 @@ import (
 // nothing leaves the machine.
 const PodCIDR = "198.18.0.0/16"
 
+// claimPodRange claims one /20 of PodCIDR (4,094 pod addresses) for this
+// cluster alone: go test runs test binaries in parallel, and two clusters
+// handing out the same addresses would give two pods one address (one of
+// them failing with "address already in use", or worse, a request
+// reaching the other cluster's model). The claim is an exclusive lock on
+// a file named after the range, held until the process ends (the kernel
+// lets it go however it ends), so a collision is impossible, not
+// unlikely.
+func claimPodRange() (cidr string, lock *os.File, err error) {
+	dir := filepath.Join(os.TempDir(), "ebb-kubetest-ranges")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	for i := 0; i < 16; i++ {
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(i)+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			continue
+		}
+		return fmt.Sprintf("198.18.%d.0/20", i*16), f, nil
+	}
+	return "", nil, errors.New("all 16 pod address ranges are in use by other test clusters on this machine")
+}
+
 // errNotLocal: the harness could not make the pod range local (it needs
 // root and iproute2).
 var errNotLocal = errors.New("the pod address range cannot be made local here")
@@ -64,6 +91,7 @@ type Cluster struct {
 	Client     kubernetes.Interface
 	dir        string
 	procs      []*exec.Cmd
+	rangeLock  *os.File // the claim on this cluster's pod addresses
 }
 
 // NodeSpec describes a fake node.
@@ -162,7 +190,11 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir}
+	podRange, rangeLock, err := claimPodRange()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir, rangeLock: rangeLock}
 	ok := false
 	defer func() {
 		if !ok {
@@ -273,7 +305,7 @@ current-context: test
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes", "--cidr", PodCIDR, "--node-lease-duration-seconds", "40"}
+	args := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes", "--cidr", podRange, "--node-lease-duration-seconds", "40"}
 	for _, s := range stages {
 		args = append(args, "--config", s)
 	}
@@ -354,6 +386,7 @@ func (c *Cluster) Stop() {
 	if os.Getenv("EBB_KUBE_KEEP") == "" {
 		os.RemoveAll(c.dir)
 	}
+	c.rangeLock.Close()
 }
 
 // Logs is where the control plane's logs are (for a failing test's message).
