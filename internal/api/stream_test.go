@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/ebbscale/ebb/internal/api"
@@ -74,5 +75,41 @@ func TestResponseStreamBroken(t *testing.T) {
 	if last.Headers.Get(":message-type").String() != "exception" || last.Headers.Get(":exception-type").String() != "ModelStreamError" ||
 		!strings.Contains(string(last.Payload), `"ErrorCode":"StreamBroken"`) {
 		t.Fatalf("last message %v %s, want a ModelStreamError with StreamBroken", last.Headers, last.Payload)
+	}
+}
+
+// TestResponseStreamStopsWithTheClient: a client that goes away in the
+// middle of a response stream ends the model's request too (ebb closes
+// its connection to the model), rather than leaving the model generating
+// for nobody.
+func TestResponseStreamStopsWithTheClient(t *testing.T) {
+	gone := make(chan struct{})
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "token-1 ")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // generating, slowly, until its client goes
+		close(gone)
+	}))
+	defer model.Close()
+	rtr := router.New(router.Options{})
+	rtr.Set(router.Endpoint{Name: "llm", Variants: []router.Variant{{Name: "AllTraffic", Weight: 1,
+		Instances: []router.Instance{{ID: "i-1", Addr: strings.TrimPrefix(model.URL, "http://")}}}}})
+	srv := httptest.NewServer(api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/endpoints/llm/invocations-response-stream", strings.NewReader("hi"))
+	req.Header.Set("Authorization", anyAuth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eventstream.NewDecoder().Decode(resp.Body, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // the client goes away after the first part
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the model still generates 10 s after the client went away")
 	}
 }
