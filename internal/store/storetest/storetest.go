@@ -35,6 +35,15 @@ func Run(t *testing.T, b Backend) {
 	t.Run("Buckets", func(t *testing.T) { buckets(t, b) })
 }
 
+// mustOK fails the test at a call's error: the suite checks every call it
+// makes, also those whose result it does not look at.
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func open(t *testing.T, b Backend) store.Store {
 	s := b.Open(t)
 	t.Cleanup(func() { s.Close() })
@@ -55,12 +64,7 @@ func reopen(t *testing.T, b Backend, s store.Store) (store.Store, bool) {
 func documents(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s := open(t, b)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := func(err error) { t.Helper(); mustOK(t, err) }
 	must(s.Create(ctx, "endpoint", "My-Ep", t0, []byte(`{"a":1}`)))
 	if err := s.Create(ctx, "endpoint", "my-ep", t0, []byte(`{}`)); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("a name that differs only in case: %v, want ErrExists (names compare as AWS compares them)", err)
@@ -74,7 +78,7 @@ func documents(t *testing.T, b Backend) {
 	reused := []byte(`{"a":2}{"c":1}`)
 	must(s.Upsert(ctx, "state", []store.Doc{{Name: "A", Created: t0.Add(time.Hour), Doc: reused[:7]}, {Name: "c", Created: t0.Add(2 * time.Second), Doc: reused[7:]}}))
 	copy(reused, `{"x":0}{"y":0}`)
-	if got, _ := s.List(ctx, "state"); len(got) != 3 || string(got[0]) != `{"a":2}` || string(got[1]) != `{"b":1}` || string(got[2]) != `{"c":1}` {
+	if got, err := s.List(ctx, "state"); err != nil || len(got) != 3 || string(got[0]) != `{"a":2}` || string(got[1]) != `{"b":1}` || string(got[2]) != `{"c":1}` {
 		t.Fatalf("after two upserts: %q, want a (replaced, still oldest), b, c", got)
 	}
 	if err := s.Update(ctx, "endpoint", "nope", []byte(`{}`)); !errors.Is(err, store.ErrNotFound) {
@@ -124,12 +128,12 @@ func documents(t *testing.T, b Backend) {
 func tags(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s := open(t, b)
-	s.AddTags(ctx, "arn:x", []store.Tag{{Key: "k1", Value: "v1"}, {Key: "k2", Value: "v2"}, {Key: "k3", Value: "v3"}})
-	s.AddTags(ctx, "arn:x", []store.Tag{{Key: "k1", Value: "v1b"}, {Key: "k4", Value: "v4"}})
+	mustOK(t, s.AddTags(ctx, "arn:x", []store.Tag{{Key: "k1", Value: "v1"}, {Key: "k2", Value: "v2"}, {Key: "k3", Value: "v3"}}))
+	mustOK(t, s.AddTags(ctx, "arn:x", []store.Tag{{Key: "k1", Value: "v1b"}, {Key: "k4", Value: "v4"}}))
 	if err := s.DeleteTags(ctx, "arn:x", []string{"k2", "nope"}); err != nil {
 		t.Fatal(err)
 	}
-	s.AddTags(ctx, "arn:y", []store.Tag{{Key: "other", Value: "arn"}})
+	mustOK(t, s.AddTags(ctx, "arn:y", []store.Tag{{Key: "other", Value: "arn"}}))
 	s, _ = reopen(t, b, s)
 	got, err := s.Tags(ctx, "arn:x")
 	want := []store.Tag{{Key: "k1", Value: "v1b"}, {Key: "k3", Value: "v3"}, {Key: "k4", Value: "v4"}}
@@ -198,10 +202,10 @@ func activities(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	reused := []byte(`"a2""a1-done"`) // the store keeps none of these bytes
-	s.PutActivities(ctx, []store.ActivityDoc{
+	mustOK(t, s.PutActivities(ctx, []store.ActivityDoc{
 		{ID: "3", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0.Add(2 * time.Minute), Doc: reused[:4]},
 		{ID: "1", Target: "sagemaker|endpoint/a/variant/v|dim", Start: t0, Doc: reused[4:]}, // replaced
-	})
+	}))
 	copy(reused, `"xx""xxxxxxx"`)
 	s, _ = reopen(t, b, s)
 	got := func(prefix string) []string {
@@ -224,7 +228,7 @@ func activities(t *testing.T, b Backend) {
 	if since, err := s.Activities(ctx, "", t0.Add(2*time.Minute)); err != nil || len(since) != 1 || string(since[0]) != `"a2"` {
 		t.Errorf("since the second minute: %q, %v", since, err)
 	}
-	s.PruneActivities(ctx, t0.Add(time.Minute))
+	mustOK(t, s.PruneActivities(ctx, t0.Add(time.Minute)))
 	if all := got(""); !slices.Equal(all, []string{`"a2"`, `"b1"`}) {
 		t.Errorf("after pruning: %v", all)
 	}
@@ -260,9 +264,9 @@ func asyncQueue(t *testing.T, b Backend) {
 	if open[0].State != "running" || string(open[0].Doc) != `{"running":true}` || open[0].Endpoint != "e1" || open[1].State != "queued" {
 		t.Fatalf("OpenAsync = %+v", open)
 	}
-	seq, _ := s.EnqueueAsync(ctx, "e3", []byte(`{}`))
-	if seq <= seqs[2] {
-		t.Fatalf("after reopening, sequence %d follows %d", seq, seqs[2])
+	seq, err := s.EnqueueAsync(ctx, "e3", []byte(`{}`))
+	if err != nil || seq <= seqs[2] {
+		t.Fatalf("after reopening, sequence %d (%v) follows %d", seq, err, seqs[2])
 	}
 }
 
