@@ -541,7 +541,8 @@ func (e *endpoint) manageHosts(pending map[string]int) {
 		}
 	}
 	if changed {
-		e.converge(&e.rec.Current)
+		insts := slices.Clone(e.insts)
+		e.applyInstances(insts, planInstances(e.planInput(insts)).withoutMove())
 		e.saveOrLog()
 	}
 }

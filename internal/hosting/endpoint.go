@@ -197,17 +197,6 @@ func (e *endpoint) save() error {
 	return e.s.opts.Store.Update(context.Background(), kindEndpoint, e.rec.Name, b)
 }
 
-// setStatus moves the endpoint to a new status and persists it.
-func (e *endpoint) setStatus(status, reason string) {
-	e.s.log.Info("endpoint status", "endpoint", e.rec.Name, "from", e.rec.Status, "to", status, "reason", reason)
-	e.rec.Status = status
-	e.rec.FailureReason = reason
-	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
-	if err := e.save(); err != nil {
-		e.s.log.Error("persisting endpoint", "endpoint", e.rec.Name, "err", err)
-	}
-}
-
 func (e *endpoint) inProgress() error {
 	switch e.rec.Status {
 	case StatusCreating, StatusUpdating, StatusRollingBack, StatusDeleting:
@@ -393,79 +382,107 @@ func (e *endpoint) instanceFailed(in *inst, err error) {
 	e.s.log.Warn("instance failed; replacing it", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID(), "err", err, "consecutive_failures", n, "replace_in", delay)
 }
 
-// reconcile converges the instances on the record and advances the status.
+// reconcile observes the endpoint's instances, plans (planInstances) and
+// applies the plan: a move of the status machine first, planning again
+// under the new status; otherwise the instances to stop and to start, then
+// the inference components' copies on a serving endpoint.
 func (e *endpoint) reconcile() {
-	if e.deleted {
-		return
-	}
-	switch e.rec.Status {
-	case StatusFailed:
-		e.stopWhere(func(*inst) bool { return true })
-		return
-	case StatusDeleting:
-		e.stopWhere(func(*inst) bool { return true })
-		e.s.opts.Routes.Delete(e.rec.Name)
-		if len(e.insts) == 0 && len(e.copies) == 0 {
-			e.s.forget(e)
-			e.deleted = true
+	for !e.deleted {
+		insts := slices.Clone(e.insts)
+		p := planInstances(e.planInput(insts))
+		if p.Next != nil {
+			e.move(*p.Next)
+			continue
 		}
-		return
-	}
-	e.converge(&e.rec.Current)
-	if e.rec.Pending != nil {
-		e.converge(e.rec.Pending)
-	}
-	e.stopWhere(func(in *inst) bool {
-		return in.deployment != e.rec.Current.ID && (e.rec.Pending == nil || in.deployment != e.rec.Pending.ID)
-	})
-	if e.serving() {
-		e.convergeComponents()
-	}
-	before := e.rec.Status
-	e.advance()
-	if e.rec.Status != before {
-		// The new status may call for other instances (Failed: none).
-		e.reconcile()
-		return
+		failed := e.failure
+		e.applyInstances(insts, p)
+		switch e.rec.Status {
+		case StatusFailed:
+			return
+		case StatusDeleting:
+			e.s.opts.Routes.Delete(e.rec.Name)
+			if len(e.insts) == 0 && len(e.copies) == 0 {
+				e.s.forget(e)
+				e.deleted = true
+			}
+			return
+		}
+		if e.serving() {
+			e.convergeComponents()
+		}
+		if e.failure == failed {
+			break
+		}
+		// A start failed at once: the status machine decides on it.
 	}
 	e.publishRoutes()
 }
 
-// converge starts and stops instances of a deployment until every variant
-// has its desired count.
-func (e *endpoint) converge(d *deployment) {
-	now := e.s.opts.Clock.Now()
-	for _, v := range d.Variants {
-		live := e.live(d.ID, v.Name)
-		if missing := v.DesiredCount - len(live); missing > 0 {
-			if now.Before(e.notUntil[v.Name]) || e.failure != "" {
-				continue
-			}
-			for range missing {
-				e.start(d, v)
-			}
-		} else if missing < 0 {
-			surplusFirst(live)
-			for _, in := range live[:-missing] {
-				e.stop(in)
-			}
-		}
+// planInput is what the plan sees of the endpoint and insts (its variant
+// instances).
+func (e *endpoint) planInput(insts []*inst) planInput {
+	obs := make([]observedInstance, len(insts))
+	for i, in := range insts {
+		obs[i] = in.observed()
 	}
-	e.stopWhere(func(in *inst) bool { return in.deployment == d.ID && d.variant(in.variant) == nil })
+	return planInput{Rec: e.rec, Instances: obs, Failure: e.failure, NotUntil: e.notUntil, Now: e.s.opts.Clock.Now()}
 }
 
-// surplusFirst orders instances in the order they are given up: those still
-// starting first, then the newest.
-func surplusFirst(ins []*inst) {
-	slices.SortStableFunc(ins, func(a, b *inst) int {
-		if a.ready != b.ready {
-			if a.ready {
-				return 1
-			}
-			return -1
+func (in *inst) observed() observedInstance {
+	return observedInstance{Deployment: in.deployment, Variant: in.variant, Ready: in.ready, Stopping: in.stopping, Started: in.started}
+}
+
+// applyInstances stops and starts what the plan says (insts is what it was
+// planned on), and asks to be woken when it says.
+func (e *endpoint) applyInstances(insts []*inst, p instancePlan) {
+	for _, i := range p.Stop {
+		e.stopWithCopies(insts[i])
+	}
+	for _, s := range p.Start {
+		d := &e.rec.Current
+		if d.ID != s.Deployment {
+			d = e.rec.Pending
 		}
-		return b.started.Compare(a.started)
-	})
+		e.start(d, *d.variant(s.Variant))
+	}
+	if p.WakeIn > 0 {
+		e.wakeIn(p.WakeIn)
+	}
+}
+
+// move applies a move of the status machine and persists it.
+func (e *endpoint) move(t transition) {
+	if t.ClearFailure {
+		e.s.log.Warn("the change in progress failed", "endpoint", e.rec.Name, "reason", e.failure, "then", t.Rec.Status)
+	}
+	e.s.log.Info("endpoint status", "endpoint", e.rec.Name, "from", e.rec.Status, "to", t.Rec.Status, "reason", t.Rec.FailureReason)
+	// The fields a move changes (Name and ARN are read by API calls off
+	// this goroutine, and never change).
+	r := &e.rec
+	r.Status, r.FailureReason, r.LastModifiedTime = t.Rec.Status, t.Rec.FailureReason, t.Rec.LastModifiedTime
+	r.Current, r.Pending, r.Rollback = t.Rec.Current, t.Rec.Pending, t.Rec.Rollback
+	if t.ClearFailure {
+		e.failure = ""
+	}
+	if err := e.save(); err != nil {
+		e.s.log.Error("persisting endpoint", "endpoint", e.rec.Name, "err", err)
+	}
+}
+
+// surplusFirst orders instances in the order they are given up (see the
+// plan's surplusOrder).
+func surplusFirst(ins []*inst) {
+	obs := make([]observedInstance, len(ins))
+	idx := make([]int, len(ins))
+	for i, in := range ins {
+		obs[i], idx[i] = in.observed(), i
+	}
+	surplusOrder(obs, idx)
+	sorted := make([]*inst, len(ins))
+	for k, i := range idx {
+		sorted[k] = ins[i]
+	}
+	copy(ins, sorted)
 }
 
 func (e *endpoint) live(deploymentID, variantName string) []*inst {
@@ -478,85 +495,6 @@ func (e *endpoint) live(deploymentID, variantName string) []*inst {
 	return out
 }
 
-// converged reports whether every variant of d has exactly its desired
-// number of healthy instances and nothing else is running for it.
-func (e *endpoint) converged(d *deployment) bool {
-	for _, v := range d.Variants {
-		live := e.live(d.ID, v.Name)
-		if len(live) != v.DesiredCount {
-			return false
-		}
-		for _, in := range live {
-			if !in.ready {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// advance moves the status machine (see the package documentation).
-func (e *endpoint) advance() {
-	switch e.rec.Status {
-	case StatusCreating:
-		if e.failure != "" {
-			e.setStatus(StatusFailed, e.failure)
-		} else if e.converged(&e.rec.Current) {
-			e.applyWeights()
-			e.setStatus(StatusInService, "")
-		}
-	case StatusUpdating:
-		switch {
-		case e.rec.Pending != nil && e.failure != "":
-			e.s.log.Warn("endpoint update failed; keeping the current configuration", "endpoint", e.rec.Name, "reason", e.failure)
-			reason := e.failure
-			e.rec.Pending = nil
-			e.failure = ""
-			e.setStatus(StatusInService, "Failed to update endpoint: "+reason)
-		case e.rec.Pending != nil && e.converged(e.rec.Pending):
-			// Cut over: the new fleet takes the traffic, the old one drains.
-			e.rec.Current = *e.rec.Pending
-			e.rec.Pending = nil
-			e.applyWeights()
-			e.setStatus(StatusInService, "")
-			e.stopWhere(func(in *inst) bool { return in.deployment != e.rec.Current.ID })
-		case e.rec.Pending == nil && e.failure != "":
-			e.s.log.Warn("capacity change failed; rolling back", "endpoint", e.rec.Name, "reason", e.failure)
-			if e.rec.Rollback != nil {
-				e.rec.Current.Variants = e.rec.Rollback
-				e.rec.Rollback = nil
-			}
-			reason := e.failure
-			e.failure = ""
-			e.setStatus(StatusRollingBack, reason)
-		case e.rec.Pending == nil && e.converged(&e.rec.Current):
-			if wait := e.rec.LastModifiedTime.Add(weightShift).Sub(e.s.opts.Clock.Now()); wait > 0 && e.weightsChanging() {
-				e.wakeIn(wait)
-				return
-			}
-			e.rec.Rollback = nil
-			e.applyWeights()
-			e.setStatus(StatusInService, "")
-		}
-	case StatusRollingBack:
-		if e.converged(&e.rec.Current) {
-			e.applyWeights()
-			e.setStatus(StatusInService, e.rec.FailureReason)
-		}
-	}
-}
-
-// weightShift is how long a change of variant weights keeps the endpoint
-// Updating before the new weights are current, as SageMaker shifts traffic
-// over a while (how long is undocumented; ebb's choice), so that a client
-// sees Updating and then InService, as waiters expect.
-const weightShift = 5 * time.Second
-
-// weightsChanging reports a variant whose desired weight is not current.
-func (e *endpoint) weightsChanging() bool {
-	return slices.ContainsFunc(e.rec.Current.Variants, func(v variant) bool { return v.CurrentWeight != v.DesiredWeight })
-}
-
 // wakeIn reconciles again after d of the endpoint's clock.
 func (e *endpoint) wakeIn(d time.Duration) {
 	e.s.opts.Clock.AfterFunc(d, func() {
@@ -565,14 +503,6 @@ func (e *endpoint) wakeIn(d time.Duration) {
 		default:
 		}
 	})
-}
-
-// applyWeights makes the desired weights current.
-func (e *endpoint) applyWeights() {
-	for i := range e.rec.Current.Variants {
-		v := &e.rec.Current.Variants[i]
-		v.CurrentWeight = v.DesiredWeight
-	}
 }
 
 func (e *endpoint) start(d *deployment, v variant) {
@@ -672,13 +602,20 @@ func (e *endpoint) watch(in *inst) {
 func (e *endpoint) stopWhere(match func(*inst) bool) {
 	for _, in := range e.insts {
 		if !in.stopping && match(in) {
-			e.stop(in)
-			// The copies on a host go with it.
-			for _, cp := range e.copies {
-				if cp.host == in && !cp.stopping {
-					e.stop(cp)
-				}
-			}
+			e.stopWithCopies(in)
+		}
+	}
+}
+
+// stopWithCopies stops an instance and the copies it hosts.
+func (e *endpoint) stopWithCopies(in *inst) {
+	if in.stopping {
+		return
+	}
+	e.stop(in)
+	for _, cp := range e.copies {
+		if cp.host == in && !cp.stopping {
+			e.stop(cp)
 		}
 	}
 }
