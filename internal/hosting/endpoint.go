@@ -163,15 +163,11 @@ func (e *endpoint) run(ctx context.Context) {
 		}
 		select {
 		case c := <-e.cmds:
-			backup := e.rec
-			if b, err := json.Marshal(e.rec); err == nil {
-				backup = endpointRecord{}
-				json.Unmarshal(b, &backup)
-			}
+			backup := e.rec.clone()
 			err := c.fn()
 			if err == nil {
 				if err = e.save(); err != nil {
-					e.rec = backup
+					e.rec.setChangeable(backup)
 				}
 			}
 			// Callers see the effect of their call in their next Describe.
@@ -456,11 +452,7 @@ func (e *endpoint) move(t transition) {
 		e.s.log.Warn("the change in progress failed", "endpoint", e.rec.Name, "reason", e.failure, "then", t.Rec.Status)
 	}
 	e.s.log.Info("endpoint status", "endpoint", e.rec.Name, "from", e.rec.Status, "to", t.Rec.Status, "reason", t.Rec.FailureReason)
-	// The fields a move changes (Name and ARN are read by API calls off
-	// this goroutine, and never change).
-	r := &e.rec
-	r.Status, r.FailureReason, r.LastModifiedTime = t.Rec.Status, t.Rec.FailureReason, t.Rec.LastModifiedTime
-	r.Current, r.Pending, r.Rollback = t.Rec.Current, t.Rec.Pending, t.Rec.Rollback
+	e.rec.setChangeable(t.Rec)
 	if t.ClearFailure {
 		e.failure = ""
 	}

@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -178,6 +179,31 @@ type endpointRecord struct {
 	AsyncConfig      json.RawMessage `json:"asyncConfig,omitempty"`
 	// Components are the inference components the endpoint hosts.
 	Components []component `json:"components,omitempty"`
+}
+
+// clone copies the record deep enough for a command to change it in place
+// and be undone: its slices and Pending are its own. What their elements
+// point to (environments, raw JSON, ManagedScaling) is never changed in
+// place, only replaced.
+func (r endpointRecord) clone() endpointRecord {
+	r.Current.Variants = slices.Clone(r.Current.Variants)
+	if r.Pending != nil {
+		p := *r.Pending
+		p.Variants = slices.Clone(p.Variants)
+		r.Pending = &p
+	}
+	r.Rollback = slices.Clone(r.Rollback)
+	r.Components = slices.Clone(r.Components)
+	return r
+}
+
+// setChangeable sets every field of r that changes from those of n: Name,
+// ARN and CreationTime never do, and API calls read them off the
+// endpoint's goroutine.
+func (r *endpointRecord) setChangeable(n endpointRecord) {
+	r.Status, r.FailureReason, r.LastModifiedTime = n.Status, n.FailureReason, n.LastModifiedTime
+	r.Current, r.Pending, r.Rollback = n.Current, n.Pending, n.Rollback
+	r.AsyncConfig, r.Components = n.AsyncConfig, n.Components
 }
 
 // Endpoint statuses (SageMaker's EndpointStatus).

@@ -176,3 +176,30 @@ func TestPlanInstances(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordClone: a record's clone is untouched by what commands change
+// in place (variant counts and weights, a Hosted mark, component
+// statuses), so a command whose save fails is undone exactly.
+func TestRecordClone(t *testing.T) {
+	r := endpointRecord{Name: "ep", Status: StatusInService,
+		Current:    deployment{ID: "d1", Variants: []variant{{Name: "a", DesiredCount: 1}}},
+		Pending:    &deployment{ID: "d2", Variants: []variant{{Name: "a", DesiredCount: 2}}},
+		Rollback:   []variant{{Name: "a", DesiredCount: 3}},
+		Components: []component{{Name: "c", Status: "InService"}}}
+	c := r.clone()
+	r.Current.Variants[0].DesiredCount, r.Current.Variants[0].Hosted = 9, true
+	r.Pending.Variants[0].DesiredCount = 9
+	r.Pending.ID = "d9"
+	r.Rollback[0].DesiredCount = 9
+	r.Components[0].Status = "Updating"
+	if c.Current.Variants[0].DesiredCount != 1 || c.Current.Variants[0].Hosted || c.Pending.ID != "d2" || c.Pending.Variants[0].DesiredCount != 2 ||
+		c.Rollback[0].DesiredCount != 3 || c.Components[0].Status != "InService" {
+		t.Fatalf("the clone changed with the record: %+v", c)
+	}
+	var back endpointRecord
+	back.Name, back.ARN = "ep", "arn"
+	back.setChangeable(c)
+	if back.Name != "ep" || back.ARN != "arn" || back.Status != StatusInService || back.Current.Variants[0].DesiredCount != 1 || back.Components[0].Name != "c" {
+		t.Fatalf("setChangeable: %+v", back)
+	}
+}
