@@ -180,15 +180,11 @@ func TestAlarmOnEndpointTraffic(t *testing.T) {
 
 func waitAlarm(t *testing.T, cw *cloudwatch.Client, name string, want types.StateValue) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	eventually(t, 90*time.Second, fmt.Sprintf("alarm %s reaches %s", name, want), func() (bool, any) {
 		out, err := cw.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{name}})
-		if err == nil && len(out.MetricAlarms) == 1 && out.MetricAlarms[0].StateValue == want {
-			return
+		if err != nil || len(out.MetricAlarms) != 1 {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alarm %s never reached %s (last %+v, %v)", name, want, out, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the server for an event
-	}
+		return out.MetricAlarms[0].StateValue == want, out.MetricAlarms[0].StateValue
+	})
 }

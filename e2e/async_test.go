@@ -63,16 +63,12 @@ func readObject(t *testing.T, s *server, key string) (string, bool) {
 
 func waitObject(t *testing.T, s *server, key string) string {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if body, ok := readObject(t, s, key); ok {
-			return body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("s3://async/%s never appeared", key)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the server for the result
-	}
+	var body string
+	eventually(t, 2*time.Minute, "s3://async/"+key+" appears", func() (ok bool, _ any) {
+		body, ok = readObject(t, s, key)
+		return ok, "absent"
+	})
+	return body
 }
 
 // TestAsyncSeedScaleFromZero is the first seed's configuration end to end:

@@ -25,21 +25,17 @@ const componentDim = aastypes.ScalableDimensionSageMakerInferenceComponentDesire
 // waitComponent polls DescribeInferenceComponent until cond holds.
 func waitComponent(t *testing.T, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeInferenceComponentOutput) bool) *sagemaker.DescribeInferenceComponentOutput {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		out, err := sm.DescribeInferenceComponent(context.Background(), &sagemaker.DescribeInferenceComponentInput{InferenceComponentName: aws.String(name)})
+	var out *sagemaker.DescribeInferenceComponentOutput
+	eventually(t, 90*time.Second, name+": "+what, func() (bool, any) {
+		o, err := sm.DescribeInferenceComponent(context.Background(), &sagemaker.DescribeInferenceComponentInput{InferenceComponentName: aws.String(name)})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if cond(out) {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s: still %s, copies %d of %d (%s)", name, what, out.InferenceComponentStatus,
-				aws.ToInt32(out.RuntimeConfig.CurrentCopyCount), aws.ToInt32(out.RuntimeConfig.DesiredCopyCount), aws.ToString(out.FailureReason))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		out = o
+		return cond(o), fmt.Sprintf("%s, copies %d of %d (%s)", o.InferenceComponentStatus,
+			aws.ToInt32(o.RuntimeConfig.CurrentCopyCount), aws.ToInt32(o.RuntimeConfig.DesiredCopyCount), aws.ToString(o.FailureReason))
+	})
+	return out
 }
 
 // hostEndpoint creates an endpoint of one variant, AllTraffic, that hosts

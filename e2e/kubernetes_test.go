@@ -152,15 +152,10 @@ func (k *kubeServer) ebbObjects(t *testing.T) int {
 	return len(d.Items) + len(s.Items) + len(cm.Items)
 }
 
+// waitCond waits (eventually) up to 2 minutes for cond.
 func waitCond(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: never happened", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a real cluster
-	}
+	eventually(t, 2*time.Minute, what, func() (bool, any) { return cond(), "not yet" })
 }
 
 // TestKubernetesSeedBlogFlow is the seed blog's flow with instances as

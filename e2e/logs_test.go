@@ -29,23 +29,19 @@ const chattyModel = `sh -c 'echo "hello from the model"; echo "ERROR: something 
 // written it and the server has read it: within a poll interval).
 func waitEvents(t *testing.T, s *server, group, want string) []string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var msgs []string
+	eventually(t, 30*time.Second, fmt.Sprintf("an event %q in %s", want, group), func() (bool, any) {
 		out, err := s.Logs().FilterLogEvents(context.Background(), &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group)})
-		var msgs []string
-		if err == nil {
-			for _, ev := range out.Events {
-				msgs = append(msgs, aws.ToString(ev.Message))
-			}
+		if err != nil {
+			return false, err
 		}
-		if strings.Contains(strings.Join(msgs, "\n"), want) {
-			return msgs
+		msgs = msgs[:0]
+		for _, ev := range out.Events {
+			msgs = append(msgs, aws.ToString(ev.Message))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no event %q in %s after 30 s: %v (err %v)", want, group, msgs, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return strings.Contains(strings.Join(msgs, "\n"), want), msgs
+	})
+	return msgs
 }
 
 func expectLogsError(t *testing.T, err error, code, part string) {

@@ -270,17 +270,16 @@ func waitInService(t testing.TB, sm *sagemaker.Client, name string) *sagemaker.D
 // a real server, not for time to pass.
 func waitFor(t testing.TB, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeEndpointOutput) bool) *sagemaker.DescribeEndpointOutput {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, err := sm.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String(name)})
-		if err == nil && cond(out) {
-			return out
+	var out *sagemaker.DescribeEndpointOutput
+	eventually(t, 2*time.Minute, what, func() (bool, any) {
+		o, err := sm.DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String(name)})
+		if err != nil {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: never happened (last: %+v, %v)", what, out, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		out = o
+		return cond(o), fmt.Sprintf("%s, %+v", o.EndpointStatus, o.ProductionVariants)
+	})
+	return out
 }
 
 func invoke(t *testing.T, rt *sagemakerruntime.Client, name, body string) *sagemakerruntime.InvokeEndpointOutput {
