@@ -429,7 +429,17 @@ func BenchmarkConsole(b *testing.B) {
 		tracking(b, as, "endpoint/"+name+"/variant/AllTraffic", variantDim, 1, 2, "invocations", aastypes.MetricTypeSageMakerVariantInvocationsPerInstance, 1e6)
 	}
 	stop := traffic(rt, "ep-042", 2)
-	time.Sleep(3 * time.Second) // three minutes of the 60-times clock: data in the charts
+	cw := s.cloudWatchClients()["cbor"]
+	eventually(b, time.Minute, "three minutes of ep-042's invocations in the charts", func() (bool, any) {
+		out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"),
+			MetricName: aws.String("Invocations"), Period: aws.Int32(60), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("ep-042")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
+			StartTime:  aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(24 * time.Hour))})
+		if err != nil {
+			return false, err
+		}
+		return len(out.Datapoints) >= 3, len(out.Datapoints)
+	})
 	stop()
 
 	for _, page := range []struct{ name, path string }{

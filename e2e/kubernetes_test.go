@@ -256,8 +256,8 @@ func TestKubernetesPodKilled(t *testing.T) {
 	deploy(t, sm, "kkill", kubeModel, 2)
 	waitInService(t, sm, "kkill")
 	before := k.pods(t)
-	stop := traffic(rt, "kkill", 4)
-	time.Sleep(200 * time.Millisecond) // let traffic flow before the kill
+	stop, served := trafficServed(rt, "kkill", 4)
+	waitCond(t, "traffic flows before the kill", func() bool { return served() >= 50 })
 	var victim corev1.Pod
 	for _, p := range before {
 		victim = p
@@ -272,7 +272,8 @@ func TestKubernetesPodKilled(t *testing.T) {
 	waitFor(t, sm, "kkill", "two instances again", func(o *sagemaker.DescribeEndpointOutput) bool {
 		return *variantOf(o).CurrentInstanceCount == 2
 	})
-	time.Sleep(200 * time.Millisecond) // traffic on the replacement
+	replaced := served()
+	waitCond(t, "traffic flows on the replacement", func() bool { return served() >= replaced+50 })
 	ok, failed, first := stop()
 	t.Logf("%d requests, %d failed (first: %v)", ok, failed, first)
 	if failed > 4 {

@@ -297,6 +297,13 @@ func invoke(t *testing.T, rt *sagemakerruntime.Client, name, body string) *sagem
 // called; stop reports how many invocations succeeded and failed, and the
 // first failure.
 func traffic(rt *sagemakerruntime.Client, endpoint string, n int) (stop func() (ok, failed int64, first error)) {
+	stop, _ = trafficServed(rt, endpoint, n)
+	return stop
+}
+
+// trafficServed is traffic that also says how many invocations have
+// succeeded so far, for a test to wait until traffic flows.
+func trafficServed(rt *sagemakerruntime.Client, endpoint string, n int) (stop func() (ok, failed int64, first error), served func() int64) {
 	var okN, failedN atomic.Int64
 	var firstErr atomic.Value
 	done := make(chan struct{})
@@ -327,5 +334,5 @@ func traffic(rt *sagemakerruntime.Client, endpoint string, n int) (stop func() (
 		wg.Wait()
 		first, _ := firstErr.Load().(error)
 		return okN.Load(), failedN.Load(), first
-	}
+	}, okN.Load
 }
