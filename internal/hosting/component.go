@@ -374,18 +374,15 @@ func (e *endpoint) copiesOf(c *component) []*inst {
 	return out
 }
 
-// fitsOn reports whether a copy needing r fits in what host has left
-// after the copies placed on it.
-func (e *endpoint) fitsOn(r Requirements, host *inst) bool {
-	cpu, mem, gpus := float64(host.size.VCPUs), host.size.MemoryMiB, host.size.GPUs
+// roomOf is what host has left after the copies placed on it.
+func (e *endpoint) roomOf(host *inst) room {
+	var needs []Requirements
 	for _, in := range e.copies {
 		if in.host == host && !in.stopping {
-			cpu -= in.needs.NumberOfCpuCoresRequired
-			mem -= in.needs.MinMemoryRequiredInMb
-			gpus -= int(math.Ceil(in.needs.NumberOfAcceleratorDevicesRequired))
+			needs = append(needs, in.needs)
 		}
 	}
-	return r.fits(cpu, mem, gpus)
+	return roomOn(host.size, needs)
 }
 
 // hostsOf lists the healthy hosts of a variant of the current deployment,
@@ -517,27 +514,21 @@ func (e *endpoint) manageHosts(pending map[string]int) {
 		if !v.Hosted {
 			continue
 		}
-		lo, hi := *v.Managed.MinInstanceCount, *v.Managed.MaxInstanceCount
 		hosts := e.live(e.rec.Current.ID, v.Name)
-		if pending[v.Name] > 0 {
-			if allReady(hosts) && v.DesiredCount < hi {
-				v.DesiredCount++
-				changed = true
-				e.s.log.Info("adding an instance for inference component copies", "endpoint", e.rec.Name, "variant", v.Name, "instances", v.DesiredCount)
-			}
-			continue
+		state := make([]managedHost, len(hosts))
+		for i, h := range hosts {
+			state[i] = managedHost{Ready: h.ready, Started: h.started, HasCopies: slices.ContainsFunc(e.copies, func(c *inst) bool { return c.host == h })}
 		}
-		slices.SortStableFunc(hosts, func(a, b *inst) int { return b.started.Compare(a.started) })
-		for _, h := range hosts {
-			if v.DesiredCount <= lo {
-				break
-			}
-			if h.ready && !slices.ContainsFunc(e.copies, func(c *inst) bool { return c.host == h }) {
-				e.stop(h)
-				v.DesiredCount--
-				changed = true
-				e.s.log.Info("removing an instance without inference component copies", "endpoint", e.rec.Name, "variant", v.Name, "instances", v.DesiredCount)
-			}
+		count, stop := sizeHosts(v.DesiredCount, *v.Managed.MinInstanceCount, *v.Managed.MaxInstanceCount, state, pending[v.Name])
+		if count > v.DesiredCount {
+			e.s.log.Info("adding an instance for inference component copies", "endpoint", e.rec.Name, "variant", v.Name, "instances", count)
+		}
+		for _, i := range stop {
+			e.stop(hosts[i])
+			e.s.log.Info("removing an instance without inference component copies", "endpoint", e.rec.Name, "variant", v.Name, "instance", hosts[i].rt.ID())
+		}
+		if count != v.DesiredCount {
+			v.DesiredCount, changed = count, true
 		}
 	}
 	if changed {
@@ -597,13 +588,16 @@ func (e *endpoint) saveOrLog() {
 	}
 }
 
-// place chooses the host for a new copy of c: the first (oldest) healthy
-// host of its variant with room, packing copies onto few instances.
+// place chooses the host for a new copy of c (firstFit over its variant's
+// healthy hosts, oldest first), or nil.
 func (e *endpoint) place(c *component) *inst {
-	for _, h := range e.hostsOf(c.Variant) {
-		if e.fitsOn(c.Needs, h) {
-			return h
-		}
+	hosts := e.hostsOf(c.Variant)
+	rooms := make([]room, len(hosts))
+	for i, h := range hosts {
+		rooms[i] = e.roomOf(h)
+	}
+	if i := firstFit(rooms, c.Needs); i >= 0 {
+		return hosts[i]
 	}
 	return nil
 }
