@@ -121,10 +121,10 @@ func TestAsyncBacklogMetricsAndTTL(t *testing.T) {
 		}
 		return m
 	}
-	deadline := time.Now().Add(time.Minute)
-	for max("ApproximateBacklogSize") < n && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, time.Minute, "the whole backlog in ApproximateBacklogSize", func() (bool, any) {
+		m := max("ApproximateBacklogSize")
+		return m >= n, m
+	})
 	if got := max("ApproximateBacklogSize"); got != n {
 		t.Errorf("ApproximateBacklogSize max = %v, want %d", got, n)
 	}
@@ -134,17 +134,13 @@ func TestAsyncBacklogMetricsAndTTL(t *testing.T) {
 	// Capacity returns: the backlog drains.
 	setCapacity(t, sm, "queue", "prod", 1)
 	s3c := s.S3()
-	deadline = time.Now().Add(time.Minute)
-	for {
-		list, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("async"), Prefix: aws.String("out/")})
-		if list != nil && len(list.Contents) == n {
-			break
+	eventually(t, time.Minute, "every output", func() (bool, any) {
+		list, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("async"), Prefix: aws.String("out/")})
+		if err != nil {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outputs: %+v", list)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(list.Contents) == n, len(list.Contents)
+	})
 	// The S3 subset: head, delete.
 	if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("async"), Key: aws.String("fail/" + expired + "-error.out")}); err != nil {
 		t.Fatalf("HeadObject: %v", err)

@@ -163,16 +163,11 @@ func TestAsyncSeedScaleFromZero(t *testing.T) {
 	if *variantOf(ep).DesiredInstanceCount != 1 {
 		t.Errorf("capacity after the scale from zero = %d, want 1", *variantOf(ep).DesiredInstanceCount)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	eventually(t, time.Minute, "the notification", func() (bool, any) {
 		mu.Lock()
-		n := len(notes)
-		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(notes) > 0, len(notes)
+	})
 	mu.Lock()
 	if len(notes) != 1 || notes[0]["inferenceId"] != id || notes[0]["invocationStatus"] != "Completed" || notes[0]["eventName"] != "InferenceResult" {
 		t.Fatalf("notifications %+v", notes)

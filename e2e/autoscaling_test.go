@@ -129,17 +129,13 @@ func TestSeedBlogFlow(t *testing.T) {
 		t.Fatalf("alarms left after DeleteScalingPolicy: %d", len(alarms.MetricAlarms))
 	}
 	sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("blog")})
-	deadline = time.Now().Add(time.Minute)
-	for {
-		tg, _ := as.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker})
-		if len(tg.ScalableTargets) == 0 {
-			break
+	eventually(t, time.Minute, "the target deregistered with its endpoint", func() (bool, any) {
+		tg, err := as.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker})
+		if err != nil {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("target not deregistered with its endpoint")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(tg.ScalableTargets) == 0, tg.ScalableTargets
+	})
 }
 
 // TestCPUPolicy is the seeds' customized-metric policy: keep CPUUtilization

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -197,18 +198,11 @@ func TestEndpointMetrics(t *testing.T) {
 		}
 		return sum, count > 0
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	eventually(t, time.Minute, "the invocations and CPU metrics arrive", func() (bool, any) {
 		inv, _ := stat("AWS/SageMaker", "Invocations", types.StatisticSum)
 		_, cpu := stat("/aws/sagemaker/Endpoints", "CPUUtilization", types.StatisticSum)
-		if inv >= n+1 && cpu {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics never arrived: %v invocations, CPU seen %v", inv, cpu)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the server for an event
-	}
+		return inv >= n+1 && cpu, fmt.Sprintf("%v invocations, CPU seen %v", inv, cpu)
+	})
 	if inv, _ := stat("AWS/SageMaker", "Invocations", types.StatisticSum); inv != n+1 {
 		t.Errorf("Invocations = %v, want %d", inv, n+1)
 	}

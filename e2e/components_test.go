@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -263,18 +264,14 @@ func TestInferenceComponents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, 30*time.Second, "no components and no targets left", func() (bool, any) {
 		l, err := sm.ListInferenceComponents(ctx, &sagemaker.ListInferenceComponentsInput{})
 		ts, err2 := as.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker})
-		if err == nil && err2 == nil && len(l.InferenceComponents) == 0 && len(ts.ScalableTargets) == 0 {
-			break
+		if err != nil || err2 != nil {
+			return false, errors.Join(err, err2)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("components or targets left: %v %v %v %v", l, err, ts, err2)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(l.InferenceComponents) == 0 && len(ts.ScalableTargets) == 0, fmt.Sprint(l.InferenceComponents, ts.ScalableTargets)
+	})
 	if _, err := sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("ic")}); err != nil {
 		t.Fatal(err)
 	}

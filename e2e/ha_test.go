@@ -69,17 +69,17 @@ func haReplicasOn(t testing.TB, dsn string, n int, extra ...string) (*kubeServer
 // leaderOf waits until one of the live replicas says it leads.
 func leaderOf(t testing.TB, reps []*server, skip map[*server]bool, limit time.Duration) int {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+	lead := -1
+	eventually(t, limit, "a replica leads", func() (bool, any) {
 		for i, r := range reps {
 			if !skip[r] && strings.Contains(r.Log(), `msg="serving as the leader"`) {
-				return i
+				lead = i
+				return true, nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond) // polling the replicas' logs
-	}
-	t.Fatalf("no replica leads within %v", limit)
-	return -1
+		return false, "none says so"
+	})
+	return lead
 }
 
 func running(s *server) bool {

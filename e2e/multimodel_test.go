@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,18 +126,12 @@ func TestMultiModelEndpoint(t *testing.T) {
 			return aws.ToFloat64(out.Datapoints[0].Maximum), true
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, "the model cache metrics", func() (bool, any) {
 		hits, ok1 := stat("AWS/SageMaker", "ModelCacheHit", cwtypes.StatisticSum)
 		calls, ok2 := stat("AWS/SageMaker", "ModelCacheHit", cwtypes.StatisticSampleCount)
 		unloads, ok3 := stat("AWS/SageMaker", "ModelUnloadingTime", cwtypes.StatisticSampleCount)
 		loaded, ok4 := stat("/aws/sagemaker/Endpoints", "LoadedModelCount", cwtypes.StatisticMaximum)
-		if ok1 && ok2 && ok3 && ok4 && hits == 1 && calls == 5 && unloads == 2 && loaded == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cache metrics: hits %v of %v, unloads %v, loaded %v", hits, calls, unloads, loaded)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ok1 && ok2 && ok3 && ok4 && hits == 1 && calls == 5 && unloads == 2 && loaded == 2,
+			fmt.Sprintf("hits %v of %v, unloads %v, loaded %v", hits, calls, unloads, loaded)
+	})
 }

@@ -64,18 +64,11 @@ func TestPostgresServer(t *testing.T) {
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err = sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("after-restart"),
+	eventually(t, 30*time.Second, "CreateModel once PostgreSQL is back", func() (bool, any) {
+		_, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("after-restart"),
 			PrimaryContainer: &types.ContainerDefinition{Image: aws.String(model)}, ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/ebb")})
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // polling for the reconnect
-	}
-	if err != nil {
-		t.Fatalf("CreateModel after PostgreSQL came back: %v", err)
-	}
+		return err == nil, err
+	})
 	if _, err := sm.DescribeModel(ctx, &sagemaker.DescribeModelInput{ModelName: aws.String("while-down")}); err == nil {
 		t.Fatal("the model refused while PostgreSQL was down exists")
 	}
