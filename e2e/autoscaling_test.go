@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,23 +234,15 @@ func TestRestartDuringScaleOut(t *testing.T) {
 	if err != nil || len(pols.ScalingPolicies) != 1 || len(pols.ScalingPolicies[0].Alarms) != 2 {
 		t.Fatalf("policy after restart: %+v, %v", pols, err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		acts, _ := as2.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id})
-		found := false
-		for _, a := range acts.ScalingActivities {
-			if aws.ToString(a.Description) == "Setting desired instance count to 3." && a.StatusCode == aastypes.ScalingActivityStatusCodeSuccessful {
-				found = true
-			}
+	eventually(t, time.Minute, "the scale-out activity completes after the restart", func() (bool, any) {
+		acts, err := as2.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id})
+		if err != nil {
+			return false, err
 		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the scale-out activity did not complete after the restart: %+v", acts.ScalingActivities)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return slices.ContainsFunc(acts.ScalingActivities, func(a aastypes.ScalingActivity) bool {
+			return aws.ToString(a.Description) == "Setting desired instance count to 3." && a.StatusCode == aastypes.ScalingActivityStatusCodeSuccessful
+		}), acts.ScalingActivities
+	})
 }
 
 // TestReactionTime measures, live, how long a step in load takes to become

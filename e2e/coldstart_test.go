@@ -91,21 +91,17 @@ func TestColdStartFromZero(t *testing.T) {
 	// The cold start is published phase by phase.
 	cw := s.cloudWatchClients()["cbor"]
 	for _, name := range []string{"ColdStartDecisionTime", "ColdStartWaitTime", "ColdStartFirstResponseTime", "InstanceStartupTime"} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		eventually(t, 30*time.Second, "the "+name+" metric", func() (bool, any) {
 			now := time.Now()
 			out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("ebb/ColdStart"), MetricName: aws.String(name),
 				Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("cold")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
 				StartTime:  aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now.Add(time.Hour)), Period: aws.Int32(7200), Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum}})
-			if err == nil && len(out.Datapoints) > 0 {
-				t.Logf("%s: max %.0f ms", name, *out.Datapoints[0].Maximum)
-				break
+			if err != nil || len(out.Datapoints) == 0 {
+				return false, err
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s metric", name)
-			}
-			time.Sleep(50 * time.Millisecond) // polling for the next metrics flush
-		}
+			t.Logf("%s: max %.0f ms", name, *out.Datapoints[0].Maximum)
+			return true, nil
+		})
 	}
 
 	// With an instance up, requests flow as usual.
