@@ -59,25 +59,17 @@ func TestAsyncCrashSafety(t *testing.T) {
 	s.Crash()
 
 	s2 := startServer(t, dir)
-	missing := 0
-	for _, id := range ids {
-		deadline := time.Now().Add(time.Minute)
-		for {
+	eventually(t, time.Minute, "every accepted request has an output or a failure after the restart", func() (bool, any) {
+		var missing []string
+		for _, id := range ids {
 			_, okOut := readObject(t, s2, "out/"+id+".out")
 			_, okFail := readObject(t, s2, "fail/"+id+"-error.out")
-			if okOut || okFail {
-				break
+			if !okOut && !okFail {
+				missing = append(missing, id)
 			}
-			if time.Now().After(deadline) {
-				missing++
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d accepted requests have neither an output nor a failure after the restart", missing, len(ids))
-	}
+		return len(missing) == 0, fmt.Sprintf("%d of %d missing", len(missing), len(ids))
+	})
 }
 
 // TestAsyncBacklogMetricsAndTTL checks the backlog metrics against what was

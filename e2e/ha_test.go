@@ -395,19 +395,13 @@ func TestHAScaleOutAcrossFailover(t *testing.T) {
 	}
 	waitCond(t, "exactly 3 pods (adopted, none doubled)", func() bool { return len(k.pods(t)) == 3 })
 	cw := followers[0].cloudWatchClients()["cbor"]
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) { // polling the metric store
+	// InvocationsPerInstance is each minute's Invocations over the minute's
+	// instances: the whole traffic while there was one, less once there
+	// were three.
+	eventually(t, time.Minute, fmt.Sprintf("Invocations counts the %d invocations the followers sent (%d more failed)", sent, failed), func() (bool, any) {
 		inv, per := sumOf(t, cw, "hs", "Invocations"), sumOf(t, cw, "hs", "InvocationsPerInstance")
-		// InvocationsPerInstance is each minute's Invocations over the
-		// minute's instances: the whole traffic while there was one, less
-		// once there were three.
-		if inv >= float64(sent) && inv <= float64(sent+failed) && per <= inv && per >= inv/3 {
-			t.Logf("Invocations %v, InvocationsPerInstance %v", inv, per)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Invocations sums to %v (InvocationsPerInstance %v), the followers sent %d (%d more failed)", inv, per, sent, failed)
-		}
-	}
+		return inv >= float64(sent) && inv <= float64(sent+failed) && per <= inv && per >= inv/3, fmt.Sprintf("Invocations %v, InvocationsPerInstance %v", inv, per)
+	})
 	t.Logf("%d invocations through the followers (%d failed), all counted", sent, failed)
 }
 
