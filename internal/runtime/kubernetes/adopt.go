@@ -98,7 +98,11 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 	r.byPod[p.Name] = in
 	r.mu.Unlock()
 	in.readyOnce.Do(func() { close(in.ready) })
-	go in.watchHealth(in.addr)
+	go func() {
+		ctx, cancel := in.lifetime()
+		defer cancel()
+		in.watchHealth(ctx, in.addr)
+	}()
 	return in
 }
 

@@ -140,70 +140,54 @@ func (in *instance) end(err error) {
 	in.finish(err)
 }
 
-// run waits for the instance to be listed ready, checks /ping itself (ebb
-// runs beside the pods) and then keeps checking it, as SageMaker does.
+// run waits for the instance to be listed ready, then runs the health
+// contract (runtime.Health) itself, as SageMaker does: ebb runs beside
+// the pods and asks /ping; the start limit covers both.
 func (in *instance) run() {
 	r := in.r
-	limit := time.NewTimer(r.o.StartLimit)
-	defer limit.Stop()
+	ctx, cancel := in.lifetime()
+	defer cancel()
+	start, stop := context.WithTimeout(ctx, r.o.StartLimit)
+	defer stop()
 	select {
 	case <-in.addrKnown:
-	case <-limit.C:
-		in.end(in.startLimitError())
-		return
-	case <-in.done:
-		return
-	case <-r.stop:
+	case <-start.Done():
+		if ctx.Err() == nil {
+			in.end(in.startLimitError())
+		}
 		return
 	}
 	addr := in.Addr()
-	poll := time.NewTicker(min(r.o.PingInterval, 100*time.Millisecond))
-	for !in.pingOK(addr) {
-		select {
-		case <-poll.C:
-		case <-limit.C:
-			poll.Stop()
+	if !r.health.WaitReady(start, func() bool { return in.pingOK(addr) }) {
+		if ctx.Err() == nil {
 			in.end(fmt.Errorf("its pod %s was ready but did not answer GET /ping with 200 within the start limit (%v)", in.podName(), r.o.StartLimit))
-			return
-		case <-in.done:
-			poll.Stop()
-			return
-		case <-r.stop:
-			poll.Stop()
-			return
 		}
+		return
 	}
-	poll.Stop()
+	stop()
 	in.readyOnce.Do(func() { close(in.ready) })
-	in.watchHealth(addr)
+	in.watchHealth(ctx, addr)
 }
 
-// watchHealth pings every PingInterval; UnhealthyThreshold failures in a
-// row end the instance.
-func (in *instance) watchHealth(addr string) {
-	r := in.r
-	t := time.NewTicker(r.o.PingInterval)
-	defer t.Stop()
-	failures := 0
-	for {
+// lifetime is a context that ends with the instance or the runtime.
+func (in *instance) lifetime() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
 		select {
-		case <-t.C:
 		case <-in.done:
-			return
-		case <-r.stop:
-			return
+		case <-in.r.stop:
+		case <-ctx.Done():
 		}
-		if in.isStopping() {
-			continue
-		}
-		if in.pingOK(addr) {
-			failures = 0
-			continue
-		}
-		if failures++; failures >= r.o.UnhealthyThreshold {
-			in.end(fmt.Errorf("failed %d health checks in a row (GET /ping on %s)", failures, addr))
-			return
-		}
+		cancel()
+	}()
+	return ctx, cancel
+}
+
+// watchHealth runs the contract's pings until ctx ends; failing it ends
+// the instance. An instance being stopped is not asked.
+func (in *instance) watchHealth(ctx context.Context, addr string) {
+	if err := in.r.health.Watch(ctx, func() bool { return in.pingOK(addr) }, in.isStopping); err != nil {
+		in.end(fmt.Errorf("failed %d health checks in a row (GET /ping on %s)", in.r.o.UnhealthyThreshold, addr))
 	}
 }
 

@@ -30,10 +30,10 @@ import (
 
 // Defaults of the runtime.
 const (
-	DefaultStartLimit         = 4 * time.Minute // SageMaker's instance start limit
-	DefaultPingInterval       = 5 * time.Second
+	DefaultStartLimit         = runtime.DefaultStartLimit
+	DefaultPingInterval       = runtime.DefaultPingInterval
 	DefaultPingTimeout        = 2 * time.Second
-	DefaultUnhealthyThreshold = 3
+	DefaultUnhealthyThreshold = runtime.DefaultUnhealthyThreshold
 	DefaultFetcherImage       = "ghcr.io/ebbscale/ebb:latest"
 	// DefaultAdoptHold: see Options.AdoptHold.
 	DefaultAdoptHold = 30 * time.Second
@@ -76,11 +76,12 @@ type Options struct {
 
 // Runtime runs instances as pods. Create it with New.
 type Runtime struct {
-	o    Options
-	c    kubernetes.Interface
-	ps   podSettings
-	log  *slog.Logger
-	ping *http.Client
+	o      Options
+	c      kubernetes.Interface
+	ps     podSettings
+	health runtime.Health
+	log    *slog.Logger
+	ping   *http.Client
 
 	factory     informers.SharedInformerFactory
 	pods        corelisters.PodNamespaceLister
@@ -147,6 +148,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 		o: o, c: o.Client, log: o.Logger,
 		ps: podSettings{FetcherImage: o.FetcherImage, FetcherSecret: o.FetcherSecret, S3Endpoint: o.S3Endpoint, Region: o.Region,
 			InstanceTypeLabel: o.InstanceTypeLabel, StartLimitSeconds: int32(o.StartLimit / time.Second)},
+		health: runtime.Health{PingInterval: o.PingInterval, UnhealthyThreshold: o.UnhealthyThreshold},
 		ping:   &http.Client{Timeout: o.PingTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}},
 		stop:   make(chan struct{}),
 		groups: map[string]*group{},

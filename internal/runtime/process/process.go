@@ -27,12 +27,11 @@ import (
 
 // Defaults of the container contract.
 const (
-	DefaultStartLimit         = 4 * time.Minute
+	DefaultStartLimit         = runtime.DefaultStartLimit
 	DefaultStopGrace          = 30 * time.Second
 	DefaultPingTimeout        = 2 * time.Second
-	DefaultPingInterval       = 5 * time.Second
-	DefaultUnhealthyThreshold = 3
-	startPollInterval         = 50 * time.Millisecond
+	DefaultPingInterval       = runtime.DefaultPingInterval
+	DefaultUnhealthyThreshold = runtime.DefaultUnhealthyThreshold
 )
 
 // Options configure the runtime. Zero fields take the defaults above.
@@ -395,45 +394,35 @@ func (in *instance) releaseGPUs() {
 	}
 }
 
-// monitor health-checks the instance: quickly until it is first ready (or
-// the start limit passes), then every PingInterval.
+// monitor runs the health contract (runtime.Health): ready at the first
+// good ping within the start limit, then a ping every PingInterval until
+// the process ends.
 func (in *instance) monitor() {
 	o := in.r.opts
-	deadline := time.NewTimer(o.StartLimit)
-	defer deadline.Stop()
-	poll := time.NewTicker(startPollInterval)
-	defer poll.Stop()
-	for !in.isReady() && !in.ping() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
 		select {
 		case <-in.exited:
-			return
-		case <-deadline.C:
-			in.fail(fmt.Errorf("instance did not pass the ping health check within %v", o.StartLimit))
-			return
-		case <-poll.C:
+			cancel()
+		case <-ctx.Done():
 		}
-	}
+	}()
+	h := runtime.Health{PingInterval: o.PingInterval, UnhealthyThreshold: o.UnhealthyThreshold}
 	if !in.isReady() {
+		start, stop := context.WithTimeout(ctx, o.StartLimit)
+		ready := h.WaitReady(start, in.ping)
+		stop()
+		if !ready {
+			if ctx.Err() == nil {
+				in.fail(fmt.Errorf("instance did not pass the ping health check within %v", o.StartLimit))
+			}
+			return
+		}
 		close(in.ready)
 	}
-
-	tick := time.NewTicker(o.PingInterval)
-	defer tick.Stop()
-	failures := 0
-	for {
-		select {
-		case <-in.exited:
-			return
-		case <-tick.C:
-		}
-		if in.ping() {
-			failures = 0
-			continue
-		}
-		if failures++; failures >= o.UnhealthyThreshold {
-			in.fail(fmt.Errorf("instance failed %d consecutive ping health checks", failures))
-			return
-		}
+	if err := h.Watch(ctx, in.ping, nil); err != nil {
+		in.fail(fmt.Errorf("instance failed %d consecutive ping health checks", o.UnhealthyThreshold))
 	}
 }
 
