@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -475,30 +474,12 @@ func TestHAPutMetricDataAcrossPostgresOutage(t *testing.T) {
 	})}
 	cw := cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(via.URL) })
 	start := time.Now().Add(-time.Minute)
-	var acked, failed atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				_, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("Test/Outage"),
-					MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Calls"), Value: aws.Float64(1)}}})
-				if err != nil {
-					failed.Add(1)
-				} else {
-					acked.Add(1)
-				}
-			}
-		}()
-	}
-	waitCond(t, "some puts acknowledged before the outage", func() bool { return acked.Load() >= 50 })
+	stop, acked := calls(4, func() error {
+		_, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("Test/Outage"),
+			MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Calls"), Value: aws.Float64(1)}}})
+		return err
+	})
+	waitCond(t, "some puts acknowledged before the outage", func() bool { return acked() >= 50 })
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -506,10 +487,9 @@ func TestHAPutMetricDataAcrossPostgresOutage(t *testing.T) {
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
-	before := acked.Load()
-	waitCond(t, "puts acknowledged again after the outage", func() bool { return acked.Load() >= before+50 })
-	close(done)
-	wg.Wait()
+	before := acked()
+	waitCond(t, "puts acknowledged again after the outage", func() bool { return acked() >= before+50 })
+	ok, failed, _ := stop()
 	var count float64
 	waitCond(t, "GetMetricStatistics answers", func() bool {
 		out, err := cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("Test/Outage"),
@@ -524,9 +504,9 @@ func TestHAPutMetricDataAcrossPostgresOutage(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("%d puts acknowledged, %d failed after the SDK's retries, %d answers were 503; %v datapoints stored", acked.Load(), failed.Load(), unavailable.Load(), count)
-	if count != float64(acked.Load()) {
-		t.Fatalf("%v datapoints stored for %d acknowledged puts", count, acked.Load())
+	t.Logf("%d puts acknowledged, %d failed after the SDK's retries, %d answers were 503; %v datapoints stored", ok, failed, unavailable.Load(), count)
+	if count != float64(ok) {
+		t.Fatalf("%v datapoints stored for %d acknowledged puts", count, ok)
 	}
 }
 

@@ -304,6 +304,17 @@ func traffic(rt *sagemakerruntime.Client, endpoint string, n int) (stop func() (
 // trafficServed is traffic that also says how many invocations have
 // succeeded so far, for a test to wait until traffic flows.
 func trafficServed(rt *sagemakerruntime.Client, endpoint string, n int) (stop func() (ok, failed int64, first error), served func() int64) {
+	return calls(n, func() error {
+		_, err := rt.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{
+			EndpointName: aws.String(endpoint), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
+		return err
+	})
+}
+
+// calls keeps n clients making call until the returned stop is called;
+// stop reports how many calls succeeded and failed, and the first failure;
+// succeeded says how many have so far.
+func calls(n int, call func() error) (stop func() (ok, failed int64, first error), succeeded func() int64) {
 	var okN, failedN atomic.Int64
 	var firstErr atomic.Value
 	done := make(chan struct{})
@@ -318,9 +329,7 @@ func trafficServed(rt *sagemakerruntime.Client, endpoint string, n int) (stop fu
 					return
 				default:
 				}
-				_, err := rt.InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{
-					EndpointName: aws.String(endpoint), Body: []byte("1,2,3"), ContentType: aws.String("text/csv")})
-				if err != nil {
+				if err := call(); err != nil {
 					failedN.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 				} else {
