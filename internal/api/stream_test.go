@@ -15,11 +15,26 @@ import (
 	"github.com/ebbscale/ebb/internal/router"
 )
 
+// streamRequest serves endpoint llm, whose one instance is model, through
+// ebb's API, and returns an InvokeEndpointWithResponseStream request to it.
+func streamRequest(t *testing.T, model http.Handler) *http.Request {
+	m := httptest.NewServer(model)
+	t.Cleanup(m.Close)
+	rtr := router.New(router.Options{})
+	rtr.Set(router.Endpoint{Name: "llm", Variants: []router.Variant{{Name: "AllTraffic", Weight: 1,
+		Instances: []router.Instance{{ID: "i-1", Addr: strings.TrimPrefix(m.URL, "http://")}}}}})
+	srv := httptest.NewServer(api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}}))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/endpoints/llm/invocations-response-stream", strings.NewReader("hi"))
+	req.Header.Set("Authorization", anyAuth)
+	return req
+}
+
 // TestResponseStreamBroken: a model whose connection breaks in the middle
 // of its answer ends the stream with a ModelStreamError event (StreamBroken)
 // after the parts that did arrive, as SageMaker does.
 func TestResponseStreamBroken(t *testing.T) {
-	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	model := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "token-1 ")
@@ -31,15 +46,8 @@ func TestResponseStreamBroken(t *testing.T) {
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close() // mid-chunk: the stream is broken
 		}
-	}))
-	defer model.Close()
-	rtr := router.New(router.Options{})
-	rtr.Set(router.Endpoint{Name: "llm", Variants: []router.Variant{{Name: "AllTraffic", Weight: 1,
-		Instances: []router.Instance{{ID: "i-1", Addr: strings.TrimPrefix(model.URL, "http://")}}}}})
-	srv := httptest.NewServer(api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}}))
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/endpoints/llm/invocations-response-stream", strings.NewReader("hi"))
-	req.Header.Set("Authorization", anyAuth)
+	})
+	req := streamRequest(t, model)
 	req.Header.Set("Content-Type", "text/plain")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -84,21 +92,14 @@ func TestResponseStreamBroken(t *testing.T) {
 // for nobody.
 func TestResponseStreamStopsWithTheClient(t *testing.T) {
 	gone := make(chan struct{})
-	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	model := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "token-1 ")
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // generating, slowly, until its client goes
 		close(gone)
-	}))
-	defer model.Close()
-	rtr := router.New(router.Options{})
-	rtr.Set(router.Endpoint{Name: "llm", Variants: []router.Variant{{Name: "AllTraffic", Weight: 1,
-		Instances: []router.Instance{{ID: "i-1", Addr: strings.TrimPrefix(model.URL, "http://")}}}}})
-	srv := httptest.NewServer(api.NewHandler(api.Config{Runtime: &smruntime.Handler{Router: rtr, Region: "us-east-1", AccountID: "123456789012"}}))
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/endpoints/llm/invocations-response-stream", strings.NewReader("hi"))
-	req.Header.Set("Authorization", anyAuth)
+	})
+	req := streamRequest(t, model)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

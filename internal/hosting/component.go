@@ -533,7 +533,9 @@ func (e *endpoint) manageHosts(pending map[string]int) {
 	}
 	if changed {
 		insts := slices.Clone(e.insts)
-		e.applyInstances(insts, planInstances(e.planInput(insts)).withoutMove())
+		// Starts and stops only: the status machine moves on the next
+		// reconcile.
+		e.applyInstances(insts, planInstances(e.planInput(insts)))
 		e.saveOrLog()
 	}
 }

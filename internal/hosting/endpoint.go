@@ -429,7 +429,8 @@ func (in *inst) observed() observedInstance {
 }
 
 // applyInstances stops and starts what the plan says (insts is what it was
-// planned on), and asks to be woken when it says.
+// planned on), and asks to be woken when it says; a move of the status
+// machine (Next) is reconcile's to apply.
 func (e *endpoint) applyInstances(insts []*inst, p instancePlan) {
 	for _, i := range p.Stop {
 		e.stopWithCopies(insts[i])

@@ -224,11 +224,3 @@ func surplusOrder(all []observedInstance, idx []int) {
 		return all[b].Started.Compare(all[a].Started)
 	})
 }
-
-// withoutMove is the plan's starts and stops only (a host count changed
-// while the components converge: the status machine moves on the next
-// reconcile).
-func (p instancePlan) withoutMove() instancePlan {
-	p.Next = nil
-	return p
-}
