@@ -108,7 +108,9 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	var stopServices func()
 	lead := func(lctx context.Context) {
 		unfollow()
-		epoch, err := fence(lctx, pg, c.AdvertiseURL, log)
+		fctx, cancel := context.WithTimeout(lctx, fenceWithin)
+		epoch, err := pg.Fence(fctx, c.AdvertiseURL)
+		cancel()
 		if err != nil {
 			// Holding the Lease without serving would stop the whole
 			// control plane: give it up (the server exits and its
@@ -175,23 +177,3 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 // until PostgreSQL ends its transaction (idle_in_transaction_session_timeout,
 // see store/postgres), which is shorter.
 const fenceWithin = 10 * time.Second
-
-// fence raises the store's fencing epoch, trying again while the fencing
-// row is held (each try waits at most the session's lock_timeout) or the
-// database is unreachable, for at most fenceWithin.
-func fence(ctx context.Context, pg *postgres.Postgres, holder string, log *slog.Logger) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, fenceWithin)
-	defer cancel()
-	for {
-		epoch, err := pg.Fence(ctx, holder)
-		if err == nil || ctx.Err() != nil {
-			return epoch, err
-		}
-		log.Warn("raising the fencing epoch; trying again", "err", err)
-		select {
-		case <-ctx.Done():
-			return 0, err
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}

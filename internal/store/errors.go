@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,13 @@ func Report(log *slog.Logger, component, op string, err error) {
 // database that is down or restarting). The APIs answer it with
 // ServiceUnavailable (503), which AWS SDKs retry; nothing was changed.
 func Unavailable(err error) error { return unavailableError{err} }
+
+// IsUnavailable reports whether err says the store cannot be reached now
+// (an error marked by Unavailable, or of its own kind that says so).
+func IsUnavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
 
 type unavailableError struct{ err error }
 

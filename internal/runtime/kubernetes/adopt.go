@@ -15,13 +15,13 @@ import (
 // each pod bound to an instance (its annotation) that is ready and answers
 // /ping becomes an adopted instance. A pod still starting, bound or not,
 // or ready but bound to no instance (the previous leader may have died
-// between scaling the Deployment and binding the pod), is kept as a spare: hosting's next Start binds it
-// rather than a new pod, and the Deployment keeps the replicas it has for
-// Options.AdoptHold, so the scale-out in flight completes and nothing runs twice.
-// Spares are marked as the first pods to go, and what hosting has not
-// bound by then is removed by scaling down to its instances. Pods that
-// failed, or are ready but do not answer /ping, are deleted (their
-// ReplicaSet replaces them).
+// between scaling the Deployment and binding the pod) is kept as a spare:
+// hosting's next Start binds it rather than a new pod, and the Deployment
+// keeps its replicas for Options.AdoptHold, so the scale-out in flight
+// completes and nothing runs twice. Spares are marked as the first pods to
+// go, and those hosting has not bound by then are removed by scaling down
+// to the instances. Pods that failed, or are ready but do not answer
+// /ping, are deleted (their ReplicaSet replaces them).
 func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 	deps, err := r.deployments.List(labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy}))
 	if err != nil {

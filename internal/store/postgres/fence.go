@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
+	"github.com/ebbscale/ebb/internal/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -20,6 +23,9 @@ func (fencedError) Error() string {
 }
 func (fencedError) Unavailable() bool { return true }
 
+// lockNotAvailable is PostgreSQL's code for a lock_timeout that passed.
+const lockNotAvailable = "55P03"
+
 // fencing is the epoch this replica's writes carry (0: none).
 type fencing struct {
 	epoch  int64
@@ -31,13 +37,27 @@ type fencing struct {
 // fencing epoch and from then on every write checks, in its own
 // transaction, that the epoch is still this one (holding it FOR SHARE, so
 // the next leader's Fence waits for writes in progress). It returns the
-// epoch.
+// epoch. While the row is held (each try waits at most the session's
+// lock_timeout: a replica frozen inside a write holds it until PostgreSQL
+// ends its transaction) or the database cannot be reached, it tries again
+// until ctx ends; give ctx a deadline.
 func (s *Postgres) Fence(ctx context.Context, holder string) (int64, error) {
 	var epoch int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO leader_epoch(id, epoch, holder) VALUES (1, 1, $1)
-		ON CONFLICT (id) DO UPDATE SET epoch = leader_epoch.epoch + 1, holder = excluded.holder RETURNING epoch`, holder).Scan(&epoch)
-	if err != nil {
-		return 0, unavailable(err)
+	for {
+		err := s.pool.QueryRow(ctx, `INSERT INTO leader_epoch(id, epoch, holder) VALUES (1, 1, $1)
+			ON CONFLICT (id) DO UPDATE SET epoch = leader_epoch.epoch + 1, holder = excluded.holder RETURNING epoch`, holder).Scan(&epoch)
+		if err == nil {
+			break
+		}
+		var pgErr *pgconn.PgError
+		if err = unavailable(err); !store.IsUnavailable(err) && !(errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable) {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	s.fence.epoch = epoch
 	return epoch, nil

@@ -185,8 +185,7 @@ func (s *Postgres) migrate(ctx context.Context) error {
 // (refused or broken connections, a server shutting down or starting,
 // timeouts) as store.Unavailable; other errors pass unchanged.
 func unavailable(err error) error {
-	var marked interface{ Unavailable() bool }
-	if err == nil || errors.As(err, &marked) {
+	if err == nil || store.IsUnavailable(err) {
 		return err
 	}
 	var pgErr *pgconn.PgError
