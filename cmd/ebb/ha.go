@@ -20,6 +20,7 @@ import (
 	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/postgres"
 	"github.com/prometheus/client_golang/prometheus"
+	k8s "k8s.io/client-go/kubernetes"
 )
 
 // elect takes part in the leader election of --ha-lease. Until this replica
@@ -38,7 +39,13 @@ func elect(ctx context.Context, c serverConfig, log *slog.Logger, st store.Store
 	if !ok {
 		return nil, errors.New("--ha-lease needs --store postgres://...")
 	}
-	client, ns, err := kubeClient(c)
+	cluster, ok := c.Runtimes[c.Runtime].(interface {
+		Cluster() (k8s.Interface, string, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("--ha-lease: --runtime %s names no Kubernetes cluster to hold the Lease in", c.Runtime)
+	}
+	client, ns, err := cluster.Cluster()
 	if err != nil {
 		return nil, fmt.Errorf("--ha-lease: %w", err)
 	}

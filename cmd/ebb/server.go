@@ -46,8 +46,6 @@ import (
 	"github.com/ebbscale/ebb/internal/requestlog"
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/runtime"
-	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
-	"github.com/ebbscale/ebb/internal/runtime/process"
 	"github.com/ebbscale/ebb/internal/store"
 	"github.com/ebbscale/ebb/internal/store/postgres"
 	"github.com/ebbscale/ebb/internal/store/sqlite"
@@ -72,20 +70,17 @@ type serverConfig struct {
 	AllowedHosts      stringList
 	MaxInflightBytes  int64
 	BodyReadTimeout   time.Duration
-	InstanceUser      string
-	ModelDataRoots    stringList
-	MaxModelBytes     int64
 	Runtime           string
-	StartLimit        time.Duration
-	Kubeconfig        string
-	Namespace         string
-	InstanceTypeLabel string
-	FetcherImage      string
-	FetcherSecret     string
-	AdvertiseURL      string
-	DCGMURL           string
-	Store             string
-	HALease           string
+	// Runtimes holds every registered runtime's configuration, by name;
+	// runtimeFlags names the runtime each of their flags belongs to, and
+	// setFlags the flags given.
+	Runtimes     map[string]runtime.Config
+	runtimeFlags map[string]string
+	setFlags     map[string]string
+	StartLimit   time.Duration
+	AdvertiseURL string
+	Store        string
+	HALease      string
 	// The election's timings (client-go's LeaseDuration, RenewDeadline,
 	// RetryPeriod); see leader.DefaultLeaseDuration for the trade-off.
 	HALeaseDuration, HARenewDeadline, HARetryPeriod time.Duration
@@ -136,11 +131,10 @@ func defaultServerConfig() serverConfig {
 		ColdStartTimeout: router.DefaultColdStartTimeout,
 		MaxInflightBytes: 256 << 20,
 		BodyReadTimeout:  api.DefaultBodyReadTimeout,
-		MaxModelBytes:    process.DefaultMaxModelBytes,
 		Runtime:          "process",
+		Runtimes:         runtimeConfigs(),
 		LogRetentionDays: logs.DefaultRetentionDays,
-		StartLimit:       process.DefaultStartLimit,
-		FetcherImage:     kubernetes.DefaultFetcherImage,
+		StartLimit:       runtime.DefaultStartLimit,
 		HALeaseDuration:  leader.DefaultLeaseDuration,
 		HARenewDeadline:  leader.DefaultRenewDeadline,
 		HARetryPeriod:    leader.DefaultRetryPeriod,
@@ -164,25 +158,27 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.AllowedHosts, "allowed-host", "without --credentials, also serve requests whose Host is this name or host:port (repeatable; loopback names and --listen always are)")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes held in memory at once across all requests; beyond it requests get 503 ThrottlingException")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "how long a client may take to send a request body (S3 objects: one more second per MiB); slower ones get 400 RequestTimeout")
-	fs.StringVar(&c.InstanceUser, "instance-user", c.InstanceUser, "user the instances run as (default: nobody when ebb runs as root, else ebb's own user)")
-	fs.Var(&c.ModelDataRoots, "model-data-root", "directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
-	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 	fs.StringVar(&c.Store, "store", c.Store, "where state lives: empty for the embedded SQLite file in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db)")
 	fs.StringVar(&c.HALease, "ha-lease", c.HALease, "run as one of several replicas: the Kubernetes Lease whose holder leads (needs --runtime kubernetes, --store postgres://... and --advertise-url, this replica's URL)")
 	fs.DurationVar(&c.HALeaseDuration, "ha-lease-duration", c.HALeaseDuration, "with --ha-lease: how long followers wait after the leader's last renewal before one takes over (a killed leader is replaced after about this long)")
 	fs.DurationVar(&c.HARenewDeadline, "ha-renew-deadline", c.HARenewDeadline, "with --ha-lease: how long the leader keeps trying to renew before it gives the lease up and stops (less than --ha-lease-duration)")
 	fs.DurationVar(&c.HARetryPeriod, "ha-retry-period", c.HARetryPeriod, "with --ha-lease: how often replicas renew or try to take the lease")
 	fs.StringVar(&c.RequestLog, "request-log", c.RequestLog, "append one CSV line per invocation to this file (a trace for ebb simulate: --service-time-column ModelLatencyMs)")
-	fs.IntVar(&c.LogRetentionDays, "log-retention-days", c.LogRetentionDays, "with --runtime process: how many days instance logs (CloudWatch Logs group /aws/sagemaker/Endpoints/NAME) are kept; one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ...); each instance's stream also keeps at most 64 MiB")
-	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: process (local processes) or kubernetes (pods of one Deployment per variant)")
+	fs.IntVar(&c.LogRetentionDays, "log-retention-days", c.LogRetentionDays, "with --runtime "+strings.Join(logRuntimes(), " or ")+": how many days instance logs (CloudWatch Logs group /aws/sagemaker/Endpoints/NAME) are kept; one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ...); each instance's stream also keeps at most 64 MiB")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: "+runtimeSummaries())
 	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "with --runtime kubernetes: the cluster's kubeconfig (default: the in-cluster configuration when ebb runs in a pod)")
-	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "with --runtime kubernetes: the namespace of the instances' Deployments (default: ebb's own in a pod, else default)")
-	fs.StringVar(&c.InstanceTypeLabel, "instance-type-label", c.InstanceTypeLabel, "with --runtime kubernetes: node label an instance type selects (ml.g5.xlarge -> LABEL=g5.xlarge), e.g. node.kubernetes.io/instance-type; empty: no node selector")
-	fs.StringVar(&c.FetcherImage, "model-fetcher-image", c.FetcherImage, "with --runtime kubernetes: image of the init container that runs `ebb fetch-model` for ModelDataUrl")
-	fs.StringVar(&c.FetcherSecret, "model-fetcher-secret", c.FetcherSecret, "with --runtime kubernetes: Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) the model-data init container gets as environment")
-	fs.StringVar(&c.AdvertiseURL, "advertise-url", c.AdvertiseURL, "with --runtime kubernetes: ebb's URL as pods reach it, for s3:// model data from ebb's own S3 API (default: --s3-endpoint)")
-	fs.StringVar(&c.DCGMURL, "dcgm-url", c.DCGMURL, "with --runtime kubernetes: NVIDIA DCGM exporter metrics URL (e.g. http://dcgm-exporter.gpu-operator:9400/metrics), the source of per-pod GPU metrics")
+	fs.StringVar(&c.AdvertiseURL, "advertise-url", c.AdvertiseURL, "with --runtime "+strings.Join(sharedRuntimes(), " or ")+": ebb's URL as instances (and the other replicas) reach it, for s3:// model data from ebb's own S3 API (default: --s3-endpoint)")
+	c.runtimeFlags = map[string]string{}
+	for _, r := range runtime.Registered() {
+		before := map[string]bool{}
+		fs.VisitAll(func(f *flag.Flag) { before[f.Name] = true })
+		c.Runtimes[r.Name].Flags(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !before[f.Name] {
+				c.runtimeFlags[f.Name] = r.Name
+			}
+		})
+	}
 	fs.Var(&c.Webhooks, "sns-webhook", "deliver async notifications for an SNS topic to a URL: ARN=URL (repeatable)")
 }
 
@@ -240,37 +236,32 @@ func (c *serverConfig) validate() error {
 	if c.MaxInflightBytes < 8<<20 {
 		bad("max-inflight-bytes", c.MaxInflightBytes, "must be at least 8388608 (one largest request)")
 	}
-	if c.MaxModelBytes <= 0 {
-		bad("max-model-bytes", c.MaxModelBytes, "must be positive")
-	}
 	if c.BodyReadTimeout <= 0 {
 		bad("body-read-timeout", c.BodyReadTimeout, "must be positive")
 	}
 	if c.ColdStartTimeout <= 0 {
 		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
 	}
-	switch c.Runtime {
-	case "process":
-		for flag, v := range map[string]string{"kubeconfig": c.Kubeconfig, "namespace": c.Namespace, "instance-type-label": c.InstanceTypeLabel,
-			"model-fetcher-secret": c.FetcherSecret, "advertise-url": c.AdvertiseURL, "dcgm-url": c.DCGMURL} {
-			if v != "" {
-				bad(flag, v, "applies only with --runtime kubernetes")
+	if reg, ok := runtime.Lookup(c.Runtime); !ok {
+		bad("runtime", c.Runtime, "want one of "+strings.Join(runtime.Names(nil), ", "))
+	} else {
+		for flag, owner := range c.runtimeFlags {
+			if v, set := c.setFlags[flag]; set && owner != reg.Name {
+				bad(flag, v, "applies only with --runtime "+owner)
 			}
 		}
-	case "kubernetes":
-		if c.InstanceUser != "" || len(c.ModelDataRoots) > 0 {
-			bad("runtime", c.Runtime, "--instance-user and --model-data-root apply only to the process runtime")
+		if err := c.Runtimes[reg.Name].Validate(); err != nil {
+			errs = append(errs, err)
 		}
-		if c.LogRetentionDays != logs.DefaultRetentionDays {
-			bad("log-retention-days", c.LogRetentionDays, "applies only with --runtime process (pods' logs are the cluster's)")
+		if c.LogRetentionDays != logs.DefaultRetentionDays && !reg.Logs {
+			bad("log-retention-days", c.LogRetentionDays, "applies only where ebb keeps the instances' logs (--runtime "+strings.Join(logRuntimes(), " or ")+")")
 		}
-		for flag, v := range map[string]string{"advertise-url": c.AdvertiseURL, "dcgm-url": c.DCGMURL} {
-			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
-				bad(flag, v, "want an http:// or https:// URL")
-			}
+		if c.AdvertiseURL != "" && !reg.Shared {
+			bad("advertise-url", c.AdvertiseURL, "applies only with --runtime "+strings.Join(sharedRuntimes(), " or "))
 		}
-	default:
-		bad("runtime", c.Runtime, "want process or kubernetes")
+	}
+	if c.AdvertiseURL != "" && !strings.HasPrefix(c.AdvertiseURL, "http://") && !strings.HasPrefix(c.AdvertiseURL, "https://") {
+		bad("advertise-url", c.AdvertiseURL, "want an http:// or https:// URL")
 	}
 	if c.StartLimit <= 0 {
 		bad("instance-start-limit", c.StartLimit, "must be positive")
@@ -278,13 +269,58 @@ func (c *serverConfig) validate() error {
 	if !(c.HARetryPeriod > 0 && c.HARenewDeadline > c.HARetryPeriod && c.HALeaseDuration > c.HARenewDeadline) {
 		bad("ha-lease-duration", c.HALeaseDuration.String(), fmt.Sprintf("the election needs --ha-lease-duration > --ha-renew-deadline (%v) > --ha-retry-period (%v) > 0", c.HARenewDeadline, c.HARetryPeriod))
 	}
-	if c.HALease != "" && (c.Runtime != "kubernetes" || c.Store == "" || c.AdvertiseURL == "") {
-		bad("ha-lease", c.HALease, "several replicas need --runtime kubernetes, --store postgres://... and --advertise-url (the URL the other replicas reach this one at); the process runtime runs one replica")
+	if reg, _ := runtime.Lookup(c.Runtime); c.HALease != "" && (!reg.Shared || c.Store == "" || c.AdvertiseURL == "") {
+		bad("ha-lease", c.HALease, "several replicas need --runtime "+strings.Join(sharedRuntimes(), " or ")+", --store postgres://... and --advertise-url (the URL the other replicas reach this one at); the other runtimes run one replica")
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		bad("store", c.Store, "want a postgres:// URL, or nothing for the embedded SQLite file")
 	}
 	return errors.Join(errs...)
+}
+
+// runtimeConfigs returns every registered runtime's default configuration.
+func runtimeConfigs() map[string]runtime.Config {
+	out := map[string]runtime.Config{}
+	for _, r := range runtime.Registered() {
+		out[r.Name] = r.Config()
+	}
+	return out
+}
+
+// runtimeSummaries lists the runtimes for --runtime's help.
+func runtimeSummaries() string {
+	var s []string
+	for _, r := range runtime.Registered() {
+		s = append(s, fmt.Sprintf("%s (%s)", r.Name, r.Summary))
+	}
+	return strings.Join(s, ", ")
+}
+
+// sharedRuntimes names the runtimes whose instances every replica reaches.
+func sharedRuntimes() []string {
+	return runtime.Names(func(r runtime.Registration) bool { return r.Shared })
+}
+
+// logRuntimes names the runtimes whose instances' logs ebb keeps.
+func logRuntimes() []string {
+	return runtime.Names(func(r runtime.Registration) bool { return r.Logs })
+}
+
+// newRuntime builds the runtime --runtime names.
+func newRuntime(ctx context.Context, c serverConfig, st store.Store, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
+	env := runtime.Env{Data: c.Data, StartLimit: c.StartLimit, Region: c.Region, S3URL: c.S3Endpoint, Logger: log}
+	if env.S3URL == "" {
+		env.S3URL = c.AdvertiseURL
+	}
+	if instanceLogs != nil {
+		env.Logs = instanceLogs
+	}
+	// Several replicas: a deposed leader's writes outside this machine (to
+	// the Kubernetes API) are refused like its writes to PostgreSQL.
+	if pg, ok := st.(*postgres.Postgres); ok && c.HALease != "" {
+		env.Fence = pg.CheckFence
+	}
+	return c.Runtimes[c.Runtime].New(ctx, env)
 }
 
 func isLoopback(host string) bool {
@@ -308,6 +344,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	c.setFlags = map[string]string{}
+	fs.Visit(func(f *flag.Flag) { c.setFlags[f.Name] = f.Value.String() })
 	if err := c.validate(); err != nil {
 		return usageError{err}
 	}
@@ -353,7 +391,7 @@ func serve(ctx context.Context, c serverConfig, log *slog.Logger, ready chan<- s
 	// store follows) are read once more after the instances have stopped:
 	// deferred before hosting's stop, this runs after it.
 	var instanceLogs *logs.Store
-	if c.Runtime == "process" {
+	if r, _ := runtime.Lookup(c.Runtime); r.Logs {
 		// Polled every half second of real time, whatever --time-scale.
 		poll := time.Duration(float64(logs.DefaultPollInterval) * c.TimeScale)
 		if instanceLogs, err = logs.Open(logs.Options{Dir: filepath.Join(c.Data, "cwlogs"), Clock: newClock(c), PollInterval: poll,
@@ -482,7 +520,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	// hosting before the autoscaler that uses them).
 	coldStarts := make(chan router.ColdStartRequest)
 	ro := router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout}
-	if p, ok := rt.(*process.Runtime); ok {
+	if p, ok := rt.(runtime.ArtifactPreparer); ok {
 		ro.Artifacts = p.Artifacts(filepath.Join(c.Data, "multimodel"))
 	}
 	var reqLog *requestlog.Log
@@ -507,12 +545,9 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		routes = publisher
 	}
 	ho := hosting.Options{Deleted: deleted,
-		Store: st, Runtime: rt, Routes: routes, Clock: clk,
+		Store: st, Runtime: rt, RuntimeName: c.Runtime, Routes: routes, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
 		Logger: log.With("component", "hosting"),
-	}
-	if c.Runtime == "kubernetes" {
-		ho.LocalOnly = c.Runtime
 	}
 	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {
@@ -618,8 +653,8 @@ func newClock(c serverConfig) clock.Clock {
 }
 
 // openStore opens --store: the SQLite file in the data directory, or
-// PostgreSQL. With the process runtime the instances are this machine's
-// processes, so one server only may use a PostgreSQL database: a second is
+// PostgreSQL. Unless the runtime is Shared, the instances are this
+// machine's, so one server only may use a PostgreSQL database: a second is
 // refused at start.
 func openStore(ctx context.Context, c serverConfig, log *slog.Logger) (store.Store, error) {
 	if c.Store == "" {
@@ -631,7 +666,7 @@ func openStore(ctx context.Context, c serverConfig, log *slog.Logger) (store.Sto
 	if err != nil {
 		return nil, err
 	}
-	if c.Runtime == "process" {
+	if reg, _ := runtime.Lookup(c.Runtime); !reg.Shared {
 		if err := pg.LockExclusive(octx); err != nil {
 			pg.Close()
 			return nil, err

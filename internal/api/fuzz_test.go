@@ -27,6 +27,9 @@ func (noRuntime) Start(context.Context, runtime.Spec) (runtime.Instance, error) 
 	return nil, errors.New("fuzzing starts no instances")
 }
 
+// Runs every feature, so that the decoders of every way of hosting are fuzzed.
+func (noRuntime) Runs(runtime.Feature) bool { return true }
+
 func newHandler(t testing.TB) *api.Handler {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ebb.db"))
 	if err != nil {

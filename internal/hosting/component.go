@@ -158,7 +158,7 @@ func (s *Service) CreateInferenceComponent(ctx context.Context, request []byte) 
 	if err := json.Unmarshal(request, &req); err != nil {
 		return "", errorf(ErrInvalid, "%v", err)
 	}
-	if err := s.localOnly("inference components"); err != nil {
+	if err := s.runs(runtime.InferenceComponents); err != nil {
 		return "", err
 	}
 	if err := checkTags(req.Tags); err != nil {

@@ -216,12 +216,12 @@ func TestManagedInstanceScaling(t *testing.T) {
 	})
 }
 
-// TestLocalOnly: a runtime that cannot run many models per endpoint
-// refuses them, naming itself.
-func TestLocalOnly(t *testing.T) {
+// TestUnsupportedFeatures: a runtime that does not run many models per
+// endpoint (runtime.Featured) has them refused, naming it.
+func TestUnsupportedFeatures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := memory.New()
-		s := New(Options{Store: st, Runtime: &fakeRuntime{}, Routes: &fakeRoutes{table: map[string]router.Endpoint{}}, LocalOnly: "kubernetes"})
+		s := New(Options{Store: st, Runtime: &fakeRuntime{plain: true}, Routes: &fakeRoutes{table: map[string]router.Endpoint{}}, RuntimeName: "kubernetes"})
 		ctx := context.Background()
 		for what, doc := range map[string]string{
 			"multi-model":        `{"ModelName":"mm","PrimaryContainer":{"Image":"serve","Mode":"MultiModel","ModelDataUrl":"/m/"}}`,

@@ -52,9 +52,13 @@ func (f *fakeInstance) Stop(ctx context.Context) error { f.end(nil); return nil 
 func (f *fakeInstance) becomeReady()                   { close(f.ready) }
 
 type fakeRuntime struct {
+	// plain runs one single-container model per instance and nothing more.
+	plain     bool
 	mu        sync.Mutex
 	instances []*fakeInstance
 }
+
+func (r *fakeRuntime) Runs(runtime.Feature) bool { return !r.plain }
 
 func (r *fakeRuntime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
 	r.mu.Lock()

@@ -55,11 +55,10 @@ type Options struct {
 	// (the autoscaler deregisters their targets); sent from a goroutine of
 	// its own, so a slow reader never holds an endpoint.
 	Deleted chan<- string
-	// LocalOnly, if set, names the runtime that cannot run what only the
-	// process runtime runs yet (inference components, multi-model and
-	// multi-container endpoints): they are refused, naming it.
-	LocalOnly string
-	Logger    *slog.Logger
+	// RuntimeName is --runtime's value, named where a request asks for a
+	// feature the runtime does not run (runtime.Featured).
+	RuntimeName string
+	Logger      *slog.Logger
 }
 
 // Service is the hosting control plane.
@@ -192,13 +191,13 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 		return "", err
 	}
 	if req.execution() != "" {
-		if err := s.localOnly("models of several containers"); err != nil {
+		if err := s.runs(runtime.MultiContainer); err != nil {
 			return "", err
 		}
 	}
 	c, ok := req.container()
 	if c.Mode == "MultiModel" {
-		if err := s.localOnly("multi-model endpoints (Mode MultiModel)"); err != nil {
+		if err := s.runs(runtime.MultiModel); err != nil {
 			return "", err
 		}
 		if c.ModelDataUrl == "" {
@@ -291,12 +290,12 @@ func checkContainers(m *modelRequest) error {
 	return nil
 }
 
-// localOnly refuses a feature the configured runtime cannot run.
-func (s *Service) localOnly(feature string) error {
-	if s.opts.LocalOnly == "" {
+// runs refuses a feature the runtime does not run.
+func (s *Service) runs(f runtime.Feature) error {
+	if runtime.Runs(s.opts.Runtime, f) {
 		return nil
 	}
-	return errorf(ErrInvalid, "ebb does not run %s with --runtime %s yet, only with --runtime process.", feature, s.opts.LocalOnly)
+	return errorf(ErrInvalid, "ebb does not run %s with --runtime %s yet.", f, s.opts.RuntimeName)
 }
 
 // CreateEndpointConfig stores an endpoint configuration.

@@ -54,6 +54,45 @@ type Adopted struct {
 	Started                       time.Time
 }
 
+// Feature is a way of hosting beyond one single-container model per
+// instance; hosting refuses it, naming the runtime, where the runtime does
+// not run it.
+type Feature string
+
+// The features a runtime may run (Featured).
+const (
+	MultiContainer      Feature = "models of several containers"
+	MultiModel          Feature = "multi-model endpoints (Mode MultiModel)"
+	InferenceComponents Feature = "inference components"
+)
+
+// Featured is a Runtime that runs some Features.
+type Featured interface {
+	Runs(Feature) bool
+}
+
+// Runs reports whether rt runs f.
+func Runs(rt Runtime, f Feature) bool {
+	x, ok := rt.(Featured)
+	return ok && x.Runs(f)
+}
+
+// ArtifactPreparer is a Runtime that puts the artifacts of multi-model
+// endpoints where its instances read them (the router loads them on
+// demand).
+type ArtifactPreparer interface {
+	// Artifacts returns the runtime's artifact cache, kept in dir.
+	Artifacts(dir string) Artifacts
+}
+
+// Artifacts makes a multi-model endpoint's artifact readable by its
+// instances.
+type Artifacts interface {
+	// Prepare returns the directory of the artifact at url, as instances
+	// see it, and how long preparing it took (zero when it was ready).
+	Prepare(ctx context.Context, url string) (dir string, took time.Duration, err error)
+}
+
 // GPUUsage is an instance's GPU usage as SageMaker publishes it: percent
 // summed over its GPUs (0 to 100 times the number of GPUs).
 type GPUUsage struct {

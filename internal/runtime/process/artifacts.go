@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/runtime"
 )
 
 // Artifacts prepares the artifacts of multi-model endpoints for the
@@ -28,8 +30,8 @@ type Artifacts struct {
 }
 
 // Artifacts returns the artifact cache of the runtime's multi-model
-// endpoints, kept in dir.
-func (r *Runtime) Artifacts(dir string) *Artifacts {
+// endpoints, kept in dir (runtime.ArtifactPreparer).
+func (r *Runtime) Artifacts(dir string) runtime.Artifacts {
 	return &Artifacts{r: r, dir: dir, ready: map[string]string{}}
 }
 

@@ -63,13 +63,7 @@ type Options struct {
 	GPUs *gpu.Allocator
 	// Logs, when set, follows each instance's output file (logs/<id>.log)
 	// into its CloudWatch Logs stream.
-	Logs LogFollower
-}
-
-// LogFollower follows a file an instance writes into a log stream until
-// done is closed (logs.Store).
-type LogFollower interface {
-	Follow(src, group, stream string, done <-chan struct{}) error
+	Logs runtime.LogFollower
 }
 
 // User is the account instances run as.

@@ -1,131 +1,93 @@
-package main
+package process
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/ebbscale/ebb/internal/gpu"
-	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/runtime"
-	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
-	"github.com/ebbscale/ebb/internal/runtime/process"
-	"github.com/ebbscale/ebb/internal/store"
-	"github.com/ebbscale/ebb/internal/store/postgres"
-	k8s "k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
-// newRuntime builds the runtime --runtime names.
-func newRuntime(ctx context.Context, c serverConfig, st store.Store, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
-	switch c.Runtime {
-	case "kubernetes":
-		// Several replicas: a deposed leader's writes to the Kubernetes API
-		// are refused like its writes to PostgreSQL.
-		var fence func(context.Context) error
-		if pg, ok := st.(*postgres.Postgres); ok && c.HALease != "" {
-			fence = pg.CheckFence
-		}
-		return newKubernetesRuntime(ctx, c, fence, log)
-	default:
-		return newProcessRuntime(c, instanceLogs, log)
-	}
+func init() {
+	runtime.Register(runtime.Registration{
+		Name:    "process",
+		Summary: "local processes",
+		Logs:    true,
+		Config:  func() runtime.Config { return &Config{MaxModelBytes: DefaultMaxModelBytes} },
+	})
 }
 
-// kubeClient connects with --kubeconfig, or the in-cluster configuration
-// when ebb runs in a pod, and names the namespace to use.
-func kubeClient(c serverConfig) (k8s.Interface, string, error) {
-	var cfg *rest.Config
-	var err error
-	if c.Kubeconfig != "" {
-		cfg, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
-	} else {
-		cfg, err = rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			err = errors.New("not running in a pod: give --kubeconfig")
-		}
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	cfg.QPS, cfg.Burst = 50, 100
-	client, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	ns := c.Namespace
-	if ns == "" {
-		ns = "default"
-		if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
-			ns = string(b)
-		}
-	}
-	return client, ns, nil
+// Config is the process runtime's part of `ebb server`'s flags.
+type Config struct {
+	InstanceUser   string
+	ModelDataRoots stringList
+	MaxModelBytes  int64
 }
 
-// newKubernetesRuntime runs instances as pods.
-func newKubernetesRuntime(ctx context.Context, c serverConfig, fence func(context.Context) error, log *slog.Logger) (runtime.Runtime, error) {
-	client, ns, err := kubeClient(c)
-	if err != nil {
-		return nil, fmt.Errorf("--runtime kubernetes: %w", err)
-	}
-	s3 := c.S3Endpoint
-	if s3 == "" {
-		s3 = c.AdvertiseURL
-	}
-	rt, err := kubernetes.New(ctx, kubernetes.Options{Client: client, Namespace: ns, FetcherImage: c.FetcherImage,
-		FetcherSecret: c.FetcherSecret, S3Endpoint: s3, Region: c.Region, InstanceTypeLabel: c.InstanceTypeLabel,
-		DCGMURL: c.DCGMURL, StartLimit: c.StartLimit, Fence: fence, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	log.Info("instances run as pods", "namespace", ns)
-	return rt, nil
+// Flags registers --instance-user, --model-data-root and --max-model-bytes.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.InstanceUser, "instance-user", c.InstanceUser, "with --runtime process: user the instances run as (default: nobody when ebb runs as root, else ebb's own user)")
+	fs.Var(&c.ModelDataRoots, "model-data-root", "with --runtime process: directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
+	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "with --runtime process: most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 }
 
-// newProcessRuntime runs instances as local processes; those a killed
-// server left running are adopted by hosting.Start.
-func newProcessRuntime(c serverConfig, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
-	instanceUser, err := resolveInstanceUser(c.InstanceUser)
+// Validate checks the flags.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.MaxModelBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-model-bytes=%d: must be positive", c.MaxModelBytes))
+	}
+	if _, err := resolveInstanceUser(c.InstanceUser); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// New builds the runtime; the instances a killed server left running are
+// adopted by hosting.
+func (c *Config) New(_ context.Context, env runtime.Env) (runtime.Runtime, error) {
+	log := env.Logger
+	u, err := resolveInstanceUser(c.InstanceUser)
 	if err != nil {
 		return nil, err
 	}
 	roots := c.ModelDataRoots
 	if len(roots) == 0 {
 		wd, _ := os.Getwd()
-		roots = stringList{c.Data, wd}
+		roots = stringList{env.Data, wd}
 	}
 	for i, r := range roots {
 		if abs, err := filepath.Abs(r); err == nil {
 			roots[i] = abs
 		}
 	}
-	dir, err := instanceDir(c.Data, instanceUser)
+	dir, err := instanceDir(env.Data, u)
 	if err != nil {
 		return nil, err
 	}
-	if dir != c.Data {
-		log.Info("instance directories are outside the data directory, which the instance user cannot enter", "dir", dir, "data", c.Data)
+	if dir != env.Data {
+		log.Info("instance directories are outside the data directory, which the instance user cannot enter", "dir", dir, "data", env.Data)
 	}
 	self, _ := os.Executable()
-	if instanceUser != nil {
-		log.Info("instances run as an unprivileged user", "user", instanceUser.Name, "uid", instanceUser.UID)
+	if u != nil {
+		log.Info("instances run as an unprivileged user", "user", u.Name, "uid", u.UID)
 		// "ebb" in a command line is this binary; `go run` and a home
 		// directory keep it where that user cannot reach it.
-		if reachable(filepath.Dir(self), instanceUser) != nil {
+		if reachable(filepath.Dir(self), u) != nil {
 			if self, err = copyExecutable(self, filepath.Join(dir, "bin", "ebb")); err != nil {
-				return nil, fmt.Errorf("copying ebb where user %s can run it: %w", instanceUser.Name, err)
+				return nil, fmt.Errorf("copying ebb where user %s can run it: %w", u.Name, err)
 			}
 		}
 	}
@@ -135,38 +97,50 @@ func newProcessRuntime(c serverConfig, instanceLogs *logs.Store, log *slog.Logge
 	} else {
 		log.Info("GPUs found", "gpus", len(src.Devices()))
 	}
-	var follower process.LogFollower
-	if instanceLogs != nil {
-		follower = instanceLogs
+	return New(Options{Dir: dir, Self: self, Logger: log, GPUs: gpu.NewAllocator(src), Logs: env.Logs,
+		User: u, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes, StartLimit: env.StartLimit}), nil
+}
+
+// Runs: every way of hosting runs on local processes (runtime.Featured).
+func (r *Runtime) Runs(runtime.Feature) bool { return true }
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
 	}
-	return process.New(process.Options{Dir: dir, Self: self, Logger: log, GPUs: gpu.NewAllocator(src), Logs: follower,
-		User: instanceUser, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes, StartLimit: c.StartLimit}), nil
+	*l = append(*l, v)
+	return nil
 }
 
 // resolveInstanceUser picks who instances run as. As root, ebb never runs
 // an API caller's command line as root: --instance-user, default nobody
 // (instanceDir then finds them a directory that user can enter). Otherwise instances run
 // as ebb's own user, and --instance-user may only name it.
-func resolveInstanceUser(name string) (*process.User, error) {
+func resolveInstanceUser(name string) (*User, error) {
 	if os.Geteuid() != 0 {
 		if me, err := user.Current(); name == "" || (err == nil && name == me.Username) {
 			return nil, nil
 		}
-		return nil, usageError{fmt.Errorf("--instance-user=%s: only root can run instances as another user", name)}
+		return nil, fmt.Errorf("--instance-user=%s: only root can run instances as another user", name)
 	}
 	if name == "" {
 		name = "nobody"
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--instance-user=%s: %v; create the user or name another one", name, err)}
+		return nil, fmt.Errorf("--instance-user=%s: %v; create the user or name another one", name, err)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 	if uid == 0 {
-		return nil, usageError{fmt.Errorf("--instance-user=%s is root: name an unprivileged user", name)}
+		return nil, fmt.Errorf("--instance-user=%s is root: name an unprivileged user", name)
 	}
-	return &process.User{Name: name, UID: uint32(uid), GID: uint32(gid)}, nil
+	return &User{Name: name, UID: uint32(uid), GID: uint32(gid)}, nil
 }
 
 // sharedInstanceRoot holds the instance directories of data directories
@@ -182,7 +156,7 @@ const sharedInstanceRoot = "/var/lib/ebb/instances"
 // above it: the user may enter, not list, and each instance's directory
 // inside is still its own. Only where that user cannot reach /var/lib
 // either is the data directory refused.
-func instanceDir(data string, u *process.User) (string, error) {
+func instanceDir(data string, u *User) (string, error) {
 	if u == nil || reachable(data, u) == nil {
 		return data, nil
 	}
@@ -238,7 +212,7 @@ func copyExecutable(src, dst string) (string, error) {
 }
 
 // reachable reports whether u can traverse every directory down to dir.
-func reachable(dir string, u *process.User) error {
+func reachable(dir string, u *User) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
