@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -38,14 +39,13 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.mu.Lock()
-		g := r.groups[d.Name]
-		if g == nil {
-			g = r.newGroup(d.Name, runtime.Spec{Endpoint: endpoint, Variant: variant, Deployment: deployment}, true)
-		}
+		// The group joins the runtime once its pods are adopted: until then
+		// no reconcile takes them for free pods.
+		g := &group{name: d.Name, spec: runtime.Spec{Endpoint: endpoint, Variant: variant, Deployment: deployment}, doomed: map[string]bool{}}
 		if d.Spec.Replicas != nil {
-			g.applied, g.floor = *d.Spec.Replicas, *d.Spec.Replicas
+			g.floor = *d.Spec.Replicas
 		}
+		r.mu.Lock()
 		ready := r.readyAddrs(d.Name)
 		r.mu.Unlock()
 		spares := 0
@@ -59,21 +59,25 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 			}
 			unhealthy := ready[p.Name] != "" && p.Annotations[annInstance] != "" // ready, bound, and /ping failed
 			if !unhealthy && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
-				spares++
-				r.annotate(p.Name, map[string]*string{annInstance: nil, annDeletionCost: &lowestDeletionCost})
+				spares++ // free: group.writes marks it the first to go
 				continue
 			}
 			r.log.Info("deleting a pod no instance can adopt", "pod", p.Name, "phase", p.Status.Phase)
-			r.deletePod(p.Name)
+			g.doomed[p.Name] = true
 		}
 		r.mu.Lock()
-		r.setWant(g)
+		if r.groups[d.Name] != nil {
+			r.mu.Unlock()
+			return nil, fmt.Errorf("adopting Deployment %s: its group is already in use (Adopt runs before the first Start)", d.Name)
+		}
+		r.groups[d.Name] = g
 		r.mu.Unlock()
+		r.queue.Add(d.Name)
 		time.AfterFunc(r.o.AdoptHold, func() {
 			r.mu.Lock()
-			defer r.mu.Unlock()
 			g.floor = 0
-			r.setWant(g)
+			r.mu.Unlock()
+			r.queue.Add(g.name)
 		})
 		r.log.Info("adopted a Deployment", "deployment", d.Name, "endpoint", endpoint, "variant", variant, "instances", len(g.members), "spare_pods", spares)
 	}
@@ -97,7 +101,7 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 	g.members = append(g.members, in)
 	r.byPod[p.Name] = in
 	r.mu.Unlock()
-	in.readyOnce.Do(func() { close(in.ready) })
+	in.markReady()
 	go func() {
 		ctx, cancel := in.lifetime()
 		defer cancel()

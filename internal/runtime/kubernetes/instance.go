@@ -30,6 +30,7 @@ type instance struct {
 	addr      string      // pod IP:8080 once its EndpointSlice lists it ready
 	stopping  bool
 	ended     bool
+	isReady   bool // passed its first health check
 	err       error
 	cpu       cpuMeter
 	addrKnown chan struct{} // closed when addr is set
@@ -81,6 +82,9 @@ func (in *instance) observe(p *corev1.Pod, addr string) {
 		return
 	}
 	switch {
+	case p == nil && !in.stopping && in.addr == "":
+		in.unbind()
+		return
 	case p == nil:
 		if in.stopping {
 			in.finish(nil)
@@ -89,6 +93,11 @@ func (in *instance) observe(p *corev1.Pod, addr string) {
 		}
 		return
 	case in.stopping:
+		return
+	case p.DeletionTimestamp != nil && in.addr == "":
+		// A pod that never served (the ReplicaSet's choice in a scale-in,
+		// an eviction) is not the instance: it waits for another.
+		in.unbind()
 		return
 	case p.DeletionTimestamp != nil:
 		in.finish(fmt.Errorf("its pod %s is being deleted (evicted or preempted)", p.Name))
@@ -112,6 +121,15 @@ func (in *instance) observe(p *corev1.Pod, addr string) {
 	}
 }
 
+// unbind gives up a pod that went before it served. Callers hold r.mu.
+func (in *instance) unbind() {
+	if in.r.byPod[in.pod] == in {
+		delete(in.r.byPod, in.pod)
+	}
+	in.pod, in.last = "", nil
+	in.r.queue.Add(in.g.name)
+}
+
 // finish ends the instance. An instance that ended on its own gives its pod
 // back for deletion: the ReplicaSet replaces it. Callers hold r.mu.
 func (in *instance) finish(err error) {
@@ -125,13 +143,12 @@ func (in *instance) finish(err error) {
 			delete(in.r.byPod, in.pod)
 		}
 		if err != nil && !in.stopping {
-			go in.r.deletePod(in.pod)
+			in.g.doomed[in.pod] = true
 		}
 	}
 	close(in.done)
-	// The freed pod, if any, may go to an instance waiting for one (not
-	// here: finish runs inside sync).
-	go in.r.resync(in.g)
+	// Its pod goes, or goes to an instance waiting for one.
+	in.r.queue.Add(in.g.name)
 }
 
 func (in *instance) end(err error) {
@@ -165,8 +182,15 @@ func (in *instance) run() {
 		return
 	}
 	stop()
-	in.readyOnce.Do(func() { close(in.ready) })
+	in.markReady()
 	in.watchHealth(ctx, addr)
+}
+
+func (in *instance) markReady() {
+	in.r.mu.Lock()
+	in.isReady = true
+	in.r.mu.Unlock()
+	in.readyOnce.Do(func() { close(in.ready) })
 }
 
 // lifetime is a context that ends with the instance or the runtime.
@@ -270,11 +294,9 @@ func lastExit(p *corev1.Pod) string {
 // lowestDeletionCost marks the pod a scale-in should remove first.
 var lowestDeletionCost = strconv.Itoa(-1 << 31)
 
-// Stop marks the pod as the one to remove and lowers the Deployment's
-// replicas, so its ReplicaSet deletes that pod (with its 30-second grace),
-// then waits for the pod to be gone. The ReplicaSet prefers pods that are
-// not yet running or ready over the deletion cost; should it remove another
-// pod, Stop deletes the marked one itself once the scale-down has settled.
+// Stop removes the instance's pod and lowers its Deployment's replicas
+// (see group.writes for how that pod, and no other, goes), then waits for
+// the pod to be gone: SIGTERM, and the 30-second grace.
 func (in *instance) Stop(ctx context.Context) error {
 	r := in.r
 	r.mu.Lock()
@@ -283,36 +305,11 @@ func (in *instance) Stop(ctx context.Context) error {
 		return nil
 	}
 	in.stopping = true
-	pod := in.pod
-	if pod == "" {
+	if in.pod == "" {
 		in.finish(nil)
-		r.setWant(in.g)
-		r.mu.Unlock()
-		return nil
 	}
 	r.mu.Unlock()
-	r.annotate(pod, map[string]*string{annDeletionCost: &lowestDeletionCost})
-	r.mu.Lock()
-	r.setWant(in.g)
-	settled := in.g.settled
-	r.mu.Unlock()
-	select {
-	case <-in.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-settled:
-	}
-	t := time.NewTimer(stopSettle)
-	defer t.Stop()
-	select {
-	case <-in.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		r.deletePod(pod)
-	}
+	r.queue.Add(in.g.name)
 	select {
 	case <-in.done:
 		return nil

@@ -2,20 +2,16 @@ package kubernetes
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/runtime"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -26,6 +22,7 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // Defaults of the runtime.
@@ -37,9 +34,6 @@ const (
 	DefaultFetcherImage       = "ghcr.io/ebbscale/ebb:latest"
 	// DefaultAdoptHold: see Options.AdoptHold.
 	DefaultAdoptHold = 30 * time.Second
-	// stopSettle is how long Stop waits for the ReplicaSet to remove the
-	// marked pod before deleting it itself (see Stop).
-	stopSettle = 10 * time.Second
 )
 
 // Options configure the runtime. Zero durations take the defaults.
@@ -89,7 +83,8 @@ type Runtime struct {
 	deployments appslisters.DeploymentNamespaceLister
 	stop        chan struct{}
 	stopOnce    sync.Once
-	dcgm        *dcgm // nil without Options.DCGMURL
+	queue       workqueue.TypedRateLimitingInterface[string] // names of groups to reconcile
+	dcgm        *dcgm                                        // nil without Options.DCGMURL
 
 	mu     sync.Mutex
 	groups map[string]*group    // by Deployment name
@@ -97,21 +92,18 @@ type Runtime struct {
 }
 
 // group is one Deployment: the instances of one variant of one hosting
-// deployment.
+// deployment. Guarded by Runtime.mu.
 type group struct {
 	name    string
 	spec    runtime.Spec
 	members []*instance // live instances, bound or waiting for a pod, in Start order
-	want    int32       // the replicas ebb wants: len(members) when last changed
-	applied int32       // the replicas last written (-1: not yet)
 	// floor holds the replicas a previous leader asked for while hosting
 	// resumes after an adoption (see Adopt); 0 otherwise.
-	floor   int32
-	created bool // its Deployment exists
-	kick    chan struct{}
-	done    chan struct{} // closed by Release
-	// settled is closed and replaced each time the scaler has written want.
-	settled chan struct{}
+	floor int32
+	// doomed are pods to delete: their instance failed (the ReplicaSet
+	// replaces them), or adoption found them unhealthy.
+	doomed   map[string]bool
+	released bool // Release deleted its objects
 }
 
 // New connects to the cluster, starts the informers of ebb's objects in the
@@ -151,6 +143,8 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 		health: runtime.Health{PingInterval: o.PingInterval, UnhealthyThreshold: o.UnhealthyThreshold},
 		ping:   &http.Client{Timeout: o.PingTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}},
 		stop:   make(chan struct{}),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ebb-kubernetes"}),
 		groups: map[string]*group{},
 		byPod:  map[string]*instance{},
 	}
@@ -162,27 +156,28 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	pods := r.factory.Core().V1().Pods()
 	slices := r.factory.Discovery().V1().EndpointSlices()
 	deps := r.factory.Apps().V1().Deployments()
-	onChange := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { r.changed(obj) },
-		UpdateFunc: func(_, obj any) { r.changed(obj) },
-		DeleteFunc: func(obj any) { r.changed(obj) },
+	enqueue := cache.ResourceEventHandlerFuncs{
+		AddFunc:    r.enqueueObject,
+		UpdateFunc: func(_, obj any) { r.enqueueObject(obj) },
+		DeleteFunc: r.enqueueObject,
 	}
-	if _, err := pods.Informer().AddEventHandler(onChange); err != nil {
-		return nil, err
-	}
-	if _, err := slices.Informer().AddEventHandler(onChange); err != nil {
-		return nil, err
+	for _, inf := range []cache.SharedIndexInformer{pods.Informer(), slices.Informer(), deps.Informer()} {
+		if _, err := inf.AddEventHandler(enqueue); err != nil {
+			return nil, err
+		}
 	}
 	r.pods = pods.Lister().Pods(o.Namespace)
 	r.slices = slices.Lister().EndpointSlices(o.Namespace)
 	r.deployments = deps.Lister().Deployments(o.Namespace)
-	deps.Informer()
 	r.factory.Start(r.stop)
 	for typ, ok := range r.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			r.Detach()
 			return nil, fmt.Errorf("kubernetes runtime: the %v cache did not sync", typ)
 		}
+	}
+	for range workers {
+		go r.work()
 	}
 	return r, nil
 }
@@ -193,27 +188,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 func (r *Runtime) Detach() {
 	r.stopOnce.Do(func() {
 		close(r.stop)
+		r.queue.ShutDown()
 		r.factory.Shutdown()
 	})
-}
-
-// changed re-examines the group of a pod or EndpointSlice that changed.
-func (r *Runtime) changed(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	var name string
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		name = o.Labels[labelGroup]
-	case *discoveryv1.EndpointSlice:
-		name = o.Labels[labelServiceName]
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if g := r.groups[name]; g != nil {
-		r.sync(g)
-	}
 }
 
 // Start adds an instance to its variant's Deployment (creating the
@@ -228,7 +205,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	defer r.mu.Unlock()
 	g := r.groups[name]
 	if g == nil {
-		g = r.newGroup(name, spec, false)
+		g = r.newGroup(name, spec)
 	}
 	g.spec = spec
 	in := r.newInstance(spec.ID, g)
@@ -239,9 +216,8 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 		return in, nil
 	}
 	g.members = append(g.members, in)
-	r.setWant(g)
 	go in.run()
-	r.sync(g)
+	r.queue.Add(name)
 	return in, nil
 }
 
@@ -259,91 +235,15 @@ func (r *Runtime) fetchable(u string) error {
 	return fmt.Errorf("ModelDataUrl %q: on Kubernetes model data comes from s3://, http:// or https:// URLs (an init container fetches it)", u)
 }
 
-func (r *Runtime) newGroup(name string, spec runtime.Spec, created bool) *group {
-	g := &group{name: name, spec: spec, created: created, applied: -1,
-		kick: make(chan struct{}, 1), done: make(chan struct{}), settled: make(chan struct{})}
+func (r *Runtime) newGroup(name string, spec runtime.Spec) *group {
+	g := &group{name: name, spec: spec, doomed: map[string]bool{}}
 	r.groups[name] = g
-	go r.scaler(g)
 	return g
-}
-
-// setWant records that the group's Deployment should have one pod per
-// live instance not being stopped and wakes its scaler. Callers hold r.mu.
-func (r *Runtime) setWant(g *group) {
-	g.want = 0
-	for _, in := range g.members {
-		if !in.stopping {
-			g.want++
-		}
-	}
-	g.want = max(g.want, g.floor)
-	select {
-	case g.kick <- struct{}{}:
-	default:
-	}
-}
-
-// scaler writes the group's wanted replicas: it creates the Deployment (and
-// its owner and Service) the first time, then uses the scale subresource,
-// retrying on 409 conflicts. Several changes in a row are written once.
-func (r *Runtime) scaler(g *group) {
-	backoff := time.Second
-	for {
-		select {
-		case <-g.kick:
-		case <-g.done:
-			return
-		case <-r.stop:
-			return
-		}
-		for {
-			r.mu.Lock()
-			want, created, spec := g.want, g.created, g.spec
-			r.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			var err error
-			if !created {
-				err = r.create(ctx, spec, want)
-			} else if want != g.applied {
-				err = r.scale(ctx, g.name, want)
-				if apierrors.IsNotFound(err) && spec.Image != "" {
-					// Deleted behind ebb's back: make it again.
-					err = r.create(ctx, spec, want)
-				}
-			}
-			cancel()
-			if err == nil {
-				r.mu.Lock()
-				g.created, g.applied = true, want
-				close(g.settled)
-				g.settled = make(chan struct{})
-				again := g.want != want
-				r.mu.Unlock()
-				backoff = time.Second
-				if again {
-					continue
-				}
-				break
-			}
-			r.log.Warn("writing a Deployment's replicas failed; retrying", "deployment", g.name, "replicas", want, "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-g.done:
-				return
-			case <-r.stop:
-				return
-			}
-			backoff = min(2*backoff, 30*time.Second)
-		}
-	}
 }
 
 // create makes sure the endpoint's owner, the group's Service and its
 // Deployment exist, the Deployment with replicas pods.
 func (r *Runtime) create(ctx context.Context, spec runtime.Spec, replicas int32) error {
-	if err := r.fenced(ctx); err != nil {
-		return err
-	}
 	ns := r.o.Namespace
 	owner, err := r.c.CoreV1().ConfigMaps(ns).Create(ctx, ownerFor(spec.Endpoint), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -371,9 +271,6 @@ func (r *Runtime) create(ctx context.Context, spec runtime.Spec, replicas int32)
 // API server answers 409 when another writer (the deployment controller
 // updating status, another ebb) changed it since it was read: read again.
 func (r *Runtime) scale(ctx context.Context, name string, replicas int32) error {
-	if err := r.fenced(ctx); err != nil {
-		return err
-	}
 	deps := r.c.AppsV1().Deployments(r.o.Namespace)
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		s, err := deps.GetScale(ctx, name, metav1.GetOptions{})
@@ -387,50 +284,6 @@ func (r *Runtime) scale(ctx context.Context, name string, replicas int32) error 
 		_, err = deps.UpdateScale(ctx, name, s, metav1.UpdateOptions{})
 		return err
 	})
-}
-
-// sync binds waiting instances to free pods and tells bound instances what
-// happened to theirs. Callers hold r.mu.
-func (r *Runtime) sync(g *group) {
-	pods, err := r.pods.List(labels.SelectorFromSet(labels.Set{labelGroup: g.name}))
-	if err != nil {
-		return
-	}
-	ready := r.readyAddrs(g.name)
-	byName := map[string]*corev1.Pod{}
-	for _, p := range pods {
-		byName[p.Name] = p
-	}
-	var free []*corev1.Pod
-	for _, p := range pods {
-		if r.byPod[p.Name] == nil && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
-			free = append(free, p)
-		}
-	}
-	sortPods(free)
-	for _, in := range slices.Clone(g.members) { // observe may end members
-		if in.pod == "" && !in.stopping {
-			if len(free) == 0 {
-				continue
-			}
-			p := free[0]
-			free = free[1:]
-			in.bind(p)
-			r.byPod[p.Name] = in
-			// A spare pod (see Adopt) stops being the first to go.
-			go r.annotate(p.Name, map[string]*string{annInstance: &in.id, annDeletionCost: nil})
-		}
-		in.observe(byName[in.pod], ready[in.pod])
-	}
-}
-
-// resync syncs a group that is still known.
-func (r *Runtime) resync(g *group) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.groups[g.name] == g {
-		r.sync(g)
-	}
 }
 
 // readyAddrs maps the group's ready pods to their addresses, from the
@@ -458,39 +311,6 @@ func (r *Runtime) fenced(ctx context.Context) error {
 		return nil
 	}
 	return r.o.Fence(ctx)
-}
-
-// annotate sets annotations on a pod (a merge patch; a nil value removes
-// the annotation).
-func (r *Runtime) annotate(pod string, set map[string]*string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.fenced(ctx); err != nil {
-		return err
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": set}})
-	if err != nil {
-		return err
-	}
-	_, err = r.c.CoreV1().Pods(r.o.Namespace).Patch(ctx, pod, "application/merge-patch+json", patch, metav1.PatchOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		r.log.Warn("annotating a pod", "pod", pod, "annotations", set, "err", err)
-	}
-	return err
-}
-
-// deletePod deletes a pod whose instance ended, so that its ReplicaSet
-// replaces it.
-func (r *Runtime) deletePod(pod string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.fenced(ctx); err != nil {
-		r.log.Warn("not deleting the pod of an ended instance", "pod", pod, "err", err)
-		return
-	}
-	if err := r.c.CoreV1().Pods(r.o.Namespace).Delete(ctx, pod, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		r.log.Warn("deleting the pod of an ended instance", "pod", pod, "err", err)
-	}
 }
 
 // Release deletes the objects an endpoint holds for its hosting
@@ -548,7 +368,7 @@ func (r *Runtime) Release(ctx context.Context, endpoint string, keep ...string) 
 // dropGroup forgets a group whose objects are being deleted. Callers hold r.mu.
 func (r *Runtime) dropGroup(g *group) {
 	delete(r.groups, g.name)
-	close(g.done)
+	g.released = true
 	for _, in := range g.members {
 		if in.pod != "" {
 			delete(r.byPod, in.pod)
