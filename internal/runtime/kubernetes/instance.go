@@ -296,9 +296,15 @@ var lowestDeletionCost = strconv.Itoa(-1 << 31)
 
 // Stop removes the instance's pod and lowers its Deployment's replicas
 // (see group.writes for how that pod, and no other, goes), then waits for
-// the pod to be gone: SIGTERM, and the 30-second grace.
+// the pod to be gone: SIGTERM, and the 30-second grace. A detached
+// runtime stops nothing: its pods are the next server's.
 func (in *instance) Stop(ctx context.Context) error {
 	r := in.r
+	select {
+	case <-r.stop:
+		return nil
+	default:
+	}
 	r.mu.Lock()
 	if in.ended {
 		r.mu.Unlock()
@@ -312,6 +318,8 @@ func (in *instance) Stop(ctx context.Context) error {
 	r.queue.Add(in.g.name)
 	select {
 	case <-in.done:
+		return nil
+	case <-r.stop:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -47,6 +47,13 @@ func testRuntime(t *testing.T, c *kubetest.Cluster) *Runtime {
 		t.Fatal(err)
 	}
 	c.Run(t, ns, map[string][]string{testImage: {self}}, map[string]string{"EBB_TEST_MODEL": "1"})
+	return testRuntimeIn(t, c, ns)
+}
+
+// testRuntimeIn is a runtime on namespace ns: a second one on the same
+// namespace, the first detached, is a restarted (or new leading) server.
+func testRuntimeIn(t *testing.T, c *kubetest.Cluster, ns string) *Runtime {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rt, err := New(ctx, Options{Client: c.Client, Namespace: ns, StartLimit: 8 * time.Second,
@@ -61,7 +68,11 @@ func testRuntime(t *testing.T, c *kubetest.Cluster) *Runtime {
 func TestKubernetesConformance(t *testing.T) {
 	c := testCluster(t)
 	runtimetest.Run(t, runtimetest.Config{
-		New:               func(t *testing.T) runtime.Runtime { return testRuntime(t, c) },
+		New: func(t *testing.T) runtime.Runtime { return testRuntime(t, c) },
+		Restart: func(t *testing.T, old runtime.Runtime) runtime.Runtime {
+			old.(*Runtime).Detach()
+			return testRuntimeIn(t, c, old.(*Runtime).o.Namespace)
+		},
 		Image:             testImage,
 		ModelDataOverHTTP: true,
 		NoStats:           true,

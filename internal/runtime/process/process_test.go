@@ -25,8 +25,14 @@ func TestMain(m *testing.M) {
 }
 
 func testRuntime(t *testing.T) *Runtime {
+	return testRuntimeIn(t.TempDir())
+}
+
+// testRuntimeIn is a runtime on dir: a second one on the same directory is
+// a server restarted after kill -9.
+func testRuntimeIn(dir string) *Runtime {
 	return New(Options{
-		Dir:                t.TempDir(),
+		Dir:                dir,
 		StartLimit:         3 * time.Second,
 		StopGrace:          5 * time.Second,
 		PingInterval:       100 * time.Millisecond,
@@ -40,9 +46,10 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtimetest.Run(t, runtimetest.Config{
-		New:   func(t *testing.T) runtime.Runtime { return testRuntime(t) },
-		Image: self,
-		Env:   map[string]string{"EBB_TEST_MODEL": "1"},
+		New:     func(t *testing.T) runtime.Runtime { return testRuntime(t) },
+		Restart: func(t *testing.T, old runtime.Runtime) runtime.Runtime { return testRuntimeIn(old.(*Runtime).opts.Dir) },
+		Image:   self,
+		Env:     map[string]string{"EBB_TEST_MODEL": "1"},
 	})
 }
 

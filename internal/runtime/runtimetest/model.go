@@ -24,6 +24,10 @@ func cpuTime() time.Duration {
 // EnvNeverReady makes Serve answer /ping with 503 forever.
 const EnvNeverReady = "EBB_TEST_NEVER_READY"
 
+// EnvStartDelay makes Serve wait this long (a Go duration) before it
+// listens: a model loading its weights.
+const EnvStartDelay = "EBB_TEST_START_DELAY"
+
 // Serve runs the conformance model server on $SAGEMAKER_BIND_TO_PORT until
 // the process is killed. Requests to /invocations:
 //
@@ -34,6 +38,9 @@ const EnvNeverReady = "EBB_TEST_NEVER_READY"
 //	file:<path>  answer the file at path under $SM_MODEL_DIR
 //	anything else is echoed
 func Serve() {
+	if d, err := time.ParseDuration(os.Getenv(EnvStartDelay)); err == nil {
+		time.Sleep(d) // a model server's start, not a test waiting
+	}
 	var unhealthy atomic.Bool
 	unhealthy.Store(os.Getenv(EnvNeverReady) != "")
 	mux := http.NewServeMux()

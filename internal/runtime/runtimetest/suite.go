@@ -38,6 +38,10 @@ type Config struct {
 	// cluster without metrics-server): Stats must then fail, so that the
 	// metrics are absent rather than zero.
 	NoStats bool
+	// Restart returns a new runtime in old's place, as a server restarted
+	// after kill -9 makes one: what old started keeps running (for a
+	// runtime.Detacher, old is detached first). Required of an Adopter.
+	Restart func(t *testing.T, old runtime.Runtime) runtime.Runtime
 }
 
 // eventTimeout bounds waits for real instance events (a process starting,
@@ -137,6 +141,87 @@ func Run(t *testing.T, c Config) {
 			t.Fatalf("Err = %v, want one wrapping runtime.ErrLaunch", err)
 		}
 	})
+	t.Run("Adopt", func(t *testing.T) {
+		t.Parallel()
+		old := c.New(t)
+		if _, ok := old.(runtime.Adopter); !ok {
+			t.Skip("the runtime's instances end with the server (not a runtime.Adopter)")
+		}
+		if c.Restart == nil {
+			t.Fatal("an Adopter's Config needs Restart")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+		defer cancel()
+		d := deployment()
+		in := startOn(t, c, old, d, nil, "")
+		waitReady(t, in)
+		next := c.Restart(t, old)
+		adopted, err := next.(runtime.Adopter).Adopt(ctx)
+		if err != nil {
+			t.Fatalf("Adopt: %v", err)
+		}
+		if len(adopted) != 1 {
+			t.Fatalf("adopted %d instances, want the one running", len(adopted))
+		}
+		a := adopted[0]
+		if a.Instance.ID() != in.ID() || a.Endpoint != "conformance" || a.Variant != "v1" || a.Deployment != d || a.Started.IsZero() {
+			t.Fatalf("adopted %s %+v, want %s of conformance/v1/%s with its start time", a.Instance.ID(), a, in.ID(), d)
+		}
+		select {
+		case <-a.Instance.Ready():
+		default:
+			t.Fatal("an adopted instance is not ready at once")
+		}
+		if a.Instance.Addr() != in.Addr() {
+			t.Errorf("adopted at %s, was at %s", a.Instance.Addr(), in.Addr())
+		}
+		if got := invoke(t, a.Instance, "still here"); got != "still here" {
+			t.Fatalf("echo = %q", got)
+		}
+		if err := a.Instance.Stop(ctx); err != nil {
+			t.Fatalf("stopping an adopted instance: %v", err)
+		}
+		waitDone(t, a.Instance)
+		if err := a.Instance.Err(); err != nil {
+			t.Fatalf("Err after a clean Stop = %v, want nil", err)
+		}
+	})
+	t.Run("ScaleIn", func(t *testing.T) {
+		// Of several instances of one deployment, the one stopped goes and
+		// no other, also while another is still starting.
+		t.Parallel()
+		rt := c.New(t)
+		d := deployment()
+		var ins []runtime.Instance
+		for range 3 {
+			ins = append(ins, startOn(t, c, rt, d, nil, ""))
+		}
+		for _, in := range ins {
+			waitReady(t, in)
+		}
+		starting := startOn(t, c, rt, d, map[string]string{EnvStartDelay: "1s"}, "")
+		ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+		defer cancel()
+		chosen := ins[1]
+		if err := chosen.Stop(ctx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		waitDone(t, chosen)
+		if err := chosen.Err(); err != nil {
+			t.Fatalf("Err after a clean Stop = %v, want nil", err)
+		}
+		waitReady(t, starting)
+		for _, in := range []runtime.Instance{ins[0], ins[2], starting} {
+			select {
+			case <-in.Done():
+				t.Fatalf("instance %s ended (%v) when %s was stopped", in.ID(), in.Err(), chosen.ID())
+			default:
+			}
+			if got := invoke(t, in, "hello"); got != "hello" {
+				t.Fatalf("%s: echo = %q", in.ID(), got)
+			}
+		}
+	})
 	t.Run("Stats", func(t *testing.T) {
 		t.Parallel()
 		in := start(t, c, nil, "")
@@ -161,11 +246,22 @@ func Run(t *testing.T, c Config) {
 	})
 }
 
-var seq atomic.Int64 // instance ids, unique across parallel subtests
+var seq atomic.Int64 // instance ids and deployments, unique across parallel subtests
 
+// deployment names a new deployment.
+func deployment() string { return fmt.Sprintf("d%d", seq.Add(1)) }
+
+// start starts an instance on a runtime of its own, the only one of its
+// deployment: the subtests run in parallel, and on Kubernetes the
+// instances of one deployment are pods of one ReplicaSet.
 func start(t *testing.T, c Config, env map[string]string, modelData string) runtime.Instance {
 	t.Helper()
-	rt := c.New(t)
+	return startOn(t, c, c.New(t), deployment(), env, modelData)
+}
+
+// startOn starts an instance of deployment d on rt; the test's end stops it.
+func startOn(t *testing.T, c Config, rt runtime.Runtime, d string, env map[string]string, modelData string) runtime.Instance {
+	t.Helper()
 	all := map[string]string{}
 	for k, v := range c.Env {
 		all[k] = v
@@ -173,18 +269,12 @@ func start(t *testing.T, c Config, env map[string]string, modelData string) runt
 	for k, v := range env {
 		all[k] = v
 	}
-	n := seq.Add(1)
 	typ, _ := runtime.LookupInstanceType("ml.m5.large")
-	// Each instance is the only one of its deployment: the subtests run in
-	// parallel, and on Kubernetes instances of one deployment are pods of one
-	// ReplicaSet, which may remove a starting pod when another instance
-	// stops (the runtime's documented behaviour, which would end this test's
-	// instance for a reason of another test's).
 	in, err := rt.Start(context.Background(), runtime.Spec{
-		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), n),
+		ID:           fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), seq.Add(1)),
 		Endpoint:     "conformance",
 		Variant:      "v1",
-		Deployment:   fmt.Sprintf("d%d", n),
+		Deployment:   d,
 		Image:        c.Image,
 		Environment:  all,
 		ModelDataURL: modelData,
