@@ -46,12 +46,7 @@ func TestColdStartOverhead(t *testing.T) {
 		var started, healthy time.Time
 		// The server's log reaches the test through a pipe, possibly a
 		// little after the answer: read it until both lines are there.
-		deadline := time.Now().Add(10 * time.Second)
-		for started.IsZero() || healthy.IsZero() {
-			if time.Now().After(deadline) {
-				t.Fatalf("no instance start in the log for cold start %d", i)
-			}
-			time.Sleep(10 * time.Millisecond) // polling the child's log
+		eventually(t, 10*time.Second, fmt.Sprintf("the instance's start in the log for cold start %d", i), func() (bool, any) {
 			for _, m := range logTime.FindAllStringSubmatch(s.Log(), -1)[before:] {
 				at, _ := time.Parse(time.RFC3339Nano, m[1])
 				if m[2] == "started" {
@@ -60,7 +55,8 @@ func TestColdStartOverhead(t *testing.T) {
 					healthy = at
 				}
 			}
-		}
+			return !started.IsZero() && !healthy.IsZero(), nil
+		})
 		overheads = append(overheads, latency-healthy.Sub(started))
 	}
 	slices.Sort(overheads)
@@ -97,21 +93,15 @@ func TestAsyncThroughput(t *testing.T) {
 	wg.Wait()
 	accepted := time.Since(start)
 	s3c := s.S3()
-	for {
+	eventually(t, 2*time.Minute, "the queue drains", func() (bool, any) {
 		list, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("async"), Prefix: aws.String("out/")})
-		if list != nil && aws.ToInt32(list.KeyCount) >= n {
-			break
-		}
-		if time.Since(start) > 2*time.Minute {
-			t.Fatal("the queue did not drain")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return list != nil && aws.ToInt32(list.KeyCount) >= n, list
+	})
 	completed := time.Since(start)
 	cw := s.cloudWatchClients()["cbor"]
-	backlog := "n/a"
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		// The per-second metrics arrive with the next flush: poll for all of them.
+	var backlog string
+	// The per-second metrics arrive with the next flush: wait for all of them.
+	eventually(t, 30*time.Second, "TimeInBacklog of every request", func() (bool, any) {
 		now := time.Now()
 		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("TimeInBacklog"),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("tput")}, {Name: aws.String("VariantName"), Value: aws.String("prod")}},
@@ -119,9 +109,10 @@ func TestAsyncThroughput(t *testing.T) {
 			Statistics: []cwtypes.Statistic{cwtypes.StatisticAverage, cwtypes.StatisticSampleCount}})
 		if err == nil && len(out.Datapoints) > 0 && *out.Datapoints[0].SampleCount >= n {
 			backlog = fmt.Sprintf("%.1f ms average", *out.Datapoints[0].Average)
-			break
+			return true, nil
 		}
-	}
+		return false, fmt.Sprint(out, err)
+	})
 	t.Logf("async queue, %d requests from %d clients, no-op model, 1 instance x 2 concurrent: accepted %.0f/s, completed %.0f/s, enqueue to dispatch %s",
 		n, clients, n/accepted.Seconds(), n/completed.Seconds(), backlog)
 }

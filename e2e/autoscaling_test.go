@@ -84,17 +84,13 @@ func TestSeedBlogFlow(t *testing.T) {
 		return *variantOf(o).DesiredInstanceCount == 1 && *variantOf(o).CurrentInstanceCount == 1 && o.EndpointStatus == "InService"
 	})
 	var acts *aas.DescribeScalingActivitiesOutput
-	deadline := time.Now().Add(time.Minute)
-	for {
+	eventually(t, time.Minute, "the last scaling activity completes", func() (bool, any) {
 		acts, err = as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(acts.ScalingActivities) > 0 && acts.ScalingActivities[0].StatusCode == aastypes.ScalingActivityStatusCodeSuccessful || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the activity to complete
-	}
+		return len(acts.ScalingActivities) > 0 && acts.ScalingActivities[0].StatusCode == aastypes.ScalingActivityStatusCodeSuccessful, acts.ScalingActivities
+	})
 	var out, in bool
 	for _, a := range acts.ScalingActivities {
 		t.Logf("%s | %s | %s | %s", a.StatusCode, aws.ToString(a.Description), aws.ToString(a.Cause), aws.ToString(a.StatusMessage))

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -83,18 +84,11 @@ func TestMultiContainer(t *testing.T) {
 	expectAPIError(t, err, "ValidationException", "Every container of a model with InferenceExecutionConfig Mode Direct needs a ContainerHostname; container 1 of model unnamed has none.")
 
 	// Per-container invocations, under ContainerName.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, "Invocations of container second", func() (bool, any) {
 		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("Invocations"),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("direct")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")},
 				{Name: aws.String("ContainerName"), Value: aws.String("second")}},
 			StartTime: aws.Time(time.Now().Add(-10 * time.Minute)), EndTime: aws.Time(time.Now().Add(time.Minute)), Period: aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
-		if err == nil && len(out.Datapoints) == 1 && aws.ToFloat64(out.Datapoints[0].Sum) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Invocations of container second: %+v %v", out, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err == nil && len(out.Datapoints) == 1 && aws.ToFloat64(out.Datapoints[0].Sum) == 2, fmt.Sprint(out, err)
+	})
 }

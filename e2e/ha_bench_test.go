@@ -96,12 +96,10 @@ func BenchmarkHA(b *testing.B) {
 			next := leaderOf(b, live, nil, 30*time.Second)
 			elect = append(elect, time.Since(killed))
 			f := live[(next+1)%len(live)]
-			for {
-				if _, err := f.SageMaker().DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("hab")}); err == nil {
-					break
-				}
-				time.Sleep(10 * time.Millisecond) // polling for the new leader's API
-			}
+			eventually(b, 30*time.Second, "the new leader's API answers through a follower", func() (bool, any) {
+				_, err := f.SageMaker().DescribeEndpoint(context.Background(), &sagemaker.DescribeEndpointInput{EndpointName: aws.String("hab")})
+				return err == nil, err
+			})
 			answer = append(answer, time.Since(killed))
 			reps[old] = start(old) // back as a follower, with a clean log
 		}

@@ -478,21 +478,16 @@ func TestSafeBoundedMemory(t *testing.T) {
 		}
 		return resp.StatusCode
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for third() != 503 {
-		if time.Now().After(deadline) {
-			t.Fatal("a third large body was never refused while two held the budget")
-		}
-		time.Sleep(10 * time.Millisecond) // until the server has admitted the two held bodies
-	}
+	eventually(t, 30*time.Second, "a third large body refused while two hold the budget", func() (bool, any) {
+		code := third()
+		return code == 503, code
+	})
 	c1.Close()
 	c2.Close()
-	for third() == 503 {
-		if time.Now().After(deadline) {
-			t.Fatal("the budget was not released when the held requests ended")
-		}
-		time.Sleep(10 * time.Millisecond) // until the server has seen the two connections close
-	}
+	eventually(t, 30*time.Second, "the budget released when the held requests ended", func() (bool, any) {
+		code := third()
+		return code != 503, code
+	})
 }
 
 // TestSafeUnknownMembers: members the model does not define are dropped,
