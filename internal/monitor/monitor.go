@@ -285,8 +285,13 @@ func (m *Monitor) save(ctx context.Context, a *MetricAlarm, create bool) error {
 
 // Put creates an alarm, or replaces the configuration of an existing one
 // while keeping its state, as PutMetricAlarm does.
+// A configuration CloudWatch refuses is an *InvalidError, and changes
+// nothing.
 func (m *Monitor) Put(ctx context.Context, a MetricAlarm) error {
 	now := m.clock.Now()
+	if err := a.check(m.metrics, now); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.alarms[a.AlarmName]

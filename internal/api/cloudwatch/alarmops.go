@@ -3,6 +3,7 @@ package cloudwatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -134,37 +135,6 @@ type metricDataQuery struct {
 	Period     int
 }
 
-var thresholdOperators = map[string]bool{
-	"GreaterThanOrEqualToThreshold": true, "GreaterThanThreshold": true,
-	"LessThanThreshold": true, "LessThanOrEqualToThreshold": true,
-}
-
-// checkAlarmName refuses what CloudWatch documents an alarm name may not
-// hold: ASCII control characters.
-func checkAlarmName(name string) error {
-	if i := strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
-		return invalidValue("The value for parameter AlarmName must not contain ASCII control characters (found %q at byte %d).", name[i], i)
-	}
-	return nil
-}
-
-// checkActions refuses an action that is not an ARN (arn:partition:
-// service:region:account:resource), in CloudWatch's words. Which ARNs ebb
-// can deliver to is decided when the action runs, and recorded in the
-// alarm's history, as on AWS.
-func checkActions(lists ...[]string) error {
-	for _, list := range lists {
-		for _, a := range list {
-			if parts := strings.SplitN(a, ":", 6); len(parts) < 6 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
-				return validationError(fmt.Sprintf("Invalid arn syntax: %s", a))
-			}
-		}
-	}
-	return nil
-}
-
-func validAlarmPeriod(p int) bool { return p == 10 || p == 20 || p == 30 || (p > 0 && p%60 == 0) }
-
 func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		AlarmName                        string
@@ -193,12 +163,6 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := checkAlarmName(in.AlarmName); err != nil {
-		return nil, err
-	}
-	if err := checkActions(in.OKActions, in.AlarmActions, in.InsufficientDataActions); err != nil {
-		return nil, err
-	}
 	a := monitor.MetricAlarm{
 		AlarmName: in.AlarmName, AlarmDescription: in.AlarmDescription, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
 		OKActions: in.OKActions, AlarmActions: in.AlarmActions, InsufficientDataActions: in.InsufficientDataActions,
@@ -214,8 +178,6 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 		return nil, missing("EvaluationPeriods")
 	case in.ComparisonOperator == "":
 		return nil, missing("ComparisonOperator")
-	case !thresholdOperators[in.ComparisonOperator]:
-		return nil, invalidValue("The value %s for parameter ComparisonOperator is only valid for anomaly detection alarms.", in.ComparisonOperator)
 	case in.Threshold == nil:
 		return nil, missing("Threshold")
 	}
@@ -224,9 +186,11 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 		if in.MetricName != "" || in.Namespace != "" || in.Statistic != "" || in.ExtendedStatistic != "" || len(in.Dimensions) > 0 || in.Period != 0 {
 			return nil, invalidCombination("The parameters Metrics and MetricName, Namespace, Statistic, ExtendedStatistic, Dimensions and Period are mutually exclusive.")
 		}
-		if err := h.alarmOnQueries(&a, in.Metrics); err != nil {
+		qs, err := toQueries(in.Metrics)
+		if err != nil {
 			return nil, err
 		}
+		a.Queries = qs
 	} else {
 		switch {
 		case in.MetricName == "":
@@ -240,37 +204,9 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 		case in.Period == 0:
 			return nil, missing("Period")
 		}
-		if in.ExtendedStatistic != "" {
-			if _, ok := percentile(in.ExtendedStatistic); !ok {
-				return nil, invalidValue("The value %s for parameter ExtendedStatistic is not supported: ebb evaluates percentiles (p0 to p100).", in.ExtendedStatistic)
-			}
-		}
-	}
-	if !validAlarmPeriod(a.Period) {
-		return nil, invalidValue("The parameter Period must be 10, 20, 30 or a multiple of 60.")
-	}
-	limit := 86400
-	if a.Period >= 3600 {
-		limit = 7 * 86400
-	}
-	if a.Period*a.EvaluationPeriods > limit {
-		return nil, invalidValue("The evaluation period (Period x EvaluationPeriods) must not exceed %d seconds.", limit)
-	}
-	if a.DatapointsToAlarm > a.EvaluationPeriods {
-		return nil, invalidValue("DatapointsToAlarm (%d) must be less than or equal to EvaluationPeriods (%d).", a.DatapointsToAlarm, a.EvaluationPeriods)
-	}
-	switch a.TreatMissingData {
-	case "", "missing", "ignore", "breaching", "notBreaching":
-	default:
-		return nil, invalidValue("The value %s for parameter TreatMissingData is invalid: use breaching, notBreaching, ignore or missing.", a.TreatMissingData)
-	}
-	switch a.EvaluateLowSampleCountPercentile {
-	case "", "evaluate", "ignore":
-	default:
-		return nil, invalidValue("The value %s for parameter EvaluateLowSampleCountPercentile is invalid: use evaluate or ignore.", a.EvaluateLowSampleCountPercentile)
 	}
 	if err := h.monitor.Put(ctx, a); err != nil {
-		return nil, err
+		return nil, alarmError(err)
 	}
 	if len(in.Tags) > 0 {
 		if err := h.tags.AddTags(ctx, h.monitor.ARN(a.AlarmName), in.Tags); err != nil {
@@ -280,40 +216,17 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 	return struct{}{}, nil
 }
 
-// alarmOnQueries checks a Metrics list (exactly one query returns data)
-// and turns it into runnable queries at the alarm's period.
-func (h *Handler) alarmOnQueries(a *monitor.MetricAlarm, qs []metricDataQuery) error {
-	queries, err := toQueries(qs)
-	if err != nil {
+// alarmError answers a configuration the monitor refused with
+// CloudWatch's error for it.
+func alarmError(err error) error {
+	var bad *monitor.InvalidError
+	if !errors.As(err, &bad) {
 		return err
 	}
-	returned := 0
-	for _, q := range queries {
-		if q.ReturnData {
-			returned++
-		}
-		if q.MetricStat != nil && a.Period == 0 {
-			a.Period = int(q.MetricStat.Period / time.Second)
-		}
-		if q.Expression != "" && q.Period != 0 && a.Period == 0 {
-			a.Period = int(q.Period / time.Second)
-		}
+	if bad.Kind == monitor.Validation {
+		return validationError(bad.Message)
 	}
-	if returned != 1 {
-		return invalidValue("Exactly one element of the metrics list should return data.")
-	}
-	for _, q := range queries {
-		if q.MetricStat != nil && int(q.MetricStat.Period/time.Second) != a.Period {
-			return invalidValue("All metrics in the Metrics list of an alarm must use the same period.")
-		}
-	}
-	// Check the expressions now, on an empty range, so bad ones are refused.
-	now := h.clock.Now()
-	if _, err := metricquery.Run(h.metrics, queries, now, now, now); err != nil {
-		return validationError(err.Error())
-	}
-	a.Queries = queries
-	return nil
+	return invalidValue("%s", bad.Message)
 }
 
 // toQueries converts wire MetricDataQueries; ReturnData defaults to true.
