@@ -10,12 +10,9 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/arn"
@@ -26,6 +23,8 @@ import (
 	"github.com/ebbscale/ebb/internal/router"
 	"github.com/ebbscale/ebb/internal/scaling"
 	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/tagging"
+	"github.com/google/uuid"
 )
 
 // Store is the persistence the autoscaler needs.
@@ -96,7 +95,6 @@ const (
 	MaxScheduledPerTgt = 200
 	MaxStepAdjustments = 20
 	ActivityRetention  = 42 * 24 * time.Hour
-	maxTags            = 50
 )
 
 // Service is Application Auto Scaling.
@@ -302,7 +300,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	// for such services AWS documents that Application Auto Scaling uses
 	// its service-linked role, which DescribeScalableTargets shows, whatever
 	// RoleARN a caller sends.
-	if err := reservedTags(in.Tags); err != nil {
+	if err := tagError(tagging.Check(in.Tags)); err != nil {
 		return "", err
 	}
 	if next.MinCapacity < 0 || next.MaxCapacity < 0 {
@@ -463,15 +461,17 @@ func (s *Service) target(ns, id, dim string) (*Target, error) {
 	return t, nil
 }
 
-// reservedTags refuses tag keys with the prefix AWS reserves for itself
-// (aws:, in any case), as AWS tagging does.
-func reservedTags(tags []store.Tag) error {
-	for _, t := range tags {
-		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return errorf(ErrValidation, "Tag key %s uses the reserved prefix aws:, which user tags may not use.", t.Key)
-		}
+// tagError words a refusal of the tagging rules in Application Auto
+// Scaling's errors.
+func tagError(err error) error {
+	var bad *tagging.Error
+	switch {
+	case !errors.As(err, &bad):
+		return err
+	case bad.Reserved != "":
+		return errorf(ErrValidation, "Tag key %s uses the reserved prefix aws:, which user tags may not use.", bad.Reserved)
 	}
-	return nil
+	return errorf(ErrTooManyTags, "A scalable target can have at most %d tags.", tagging.Limit)
 }
 
 // TagResource and friends tag scalable targets.
@@ -479,21 +479,7 @@ func (s *Service) TagResource(ctx context.Context, arn string, tags []store.Tag)
 	if !s.targetARN(arn) {
 		return errorf(ErrResourceNotFound, "No scalable target found for ARN %s.", arn)
 	}
-	if err := reservedTags(tags); err != nil {
-		return err
-	}
-	have, _ := s.o.Store.Tags(ctx, arn)
-	keys := map[string]bool{}
-	for _, t := range have {
-		keys[t.Key] = true
-	}
-	for _, t := range tags {
-		keys[t.Key] = true
-	}
-	if len(keys) > maxTags {
-		return errorf(ErrTooManyTags, "A scalable target can have at most %d tags.", maxTags)
-	}
-	return s.o.Store.AddTags(ctx, arn, tags)
+	return tagError(tagging.Add(ctx, s.o.Store, arn, tags))
 }
 
 func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) error {

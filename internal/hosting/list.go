@@ -1,11 +1,11 @@
 package hosting
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/paging"
 )
 
 // ListQuery holds the filters, sort and paging of the List* operations.
@@ -30,14 +30,9 @@ type item struct {
 	status       string
 }
 
-type token struct {
-	Offset int    `json:"o"`
-	After  string `json:"a"`
-}
-
 // page filters, sorts and pages a list as SageMaker's List* operations do.
 // NextToken names the last item returned, so a page continues after it even
-// if earlier items were deleted meanwhile.
+// if earlier items were deleted meanwhile (paging.Resume).
 func page[T any](all []T, q ListQuery, key func(T) item) ([]T, string, error) {
 	kept := all[:0:0]
 	for _, x := range all {
@@ -76,31 +71,13 @@ func page[T any](all []T, q ListQuery, key func(T) item) ([]T, string, error) {
 		}
 		return less(a, b)
 	})
-	start := 0
-	if q.NextToken != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(q.NextToken)
-		var t token
-		if err != nil || json.Unmarshal(raw, &t) != nil || t.Offset < 0 {
-			return nil, "", errorf(ErrInvalid, "Invalid pagination token %q.", q.NextToken)
-		}
-		start = min(t.Offset, len(kept))
-		for i, x := range kept {
-			if key(x).name == t.After {
-				start = i + 1
-				break
-			}
-		}
-	}
 	max := q.MaxResults
 	if max <= 0 {
 		max = 10
 	}
-	end := min(start+max, len(kept))
-	out := kept[start:end]
-	next := ""
-	if end < len(kept) {
-		b, _ := json.Marshal(token{Offset: end, After: key(out[len(out)-1]).name})
-		next = base64.RawURLEncoding.EncodeToString(b)
+	out, next, ok := paging.Resume(kept, func(x T) string { return key(x).name }, q.NextToken, max)
+	if !ok {
+		return nil, "", errorf(ErrInvalid, "Invalid pagination token %q.", q.NextToken)
 	}
 	return out, next, nil
 }

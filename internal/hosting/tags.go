@@ -6,18 +6,26 @@ import (
 	"strings"
 
 	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/tagging"
 )
 
-// maxTags is SageMaker's limit of tags per resource.
-const maxTags = 50
-
+// checkTags refuses the tags of a resource to create (tagging.Check).
 func checkTags(tags []store.Tag) error {
-	for _, t := range tags {
-		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return errorf(ErrInvalid, "Tag keys starting with 'aws:' are reserved for system use: %q.", t.Key)
-		}
+	return tagError("", tagging.Check(tags))
+}
+
+// tagError words a refusal of the tagging rules in SageMaker's errors.
+func tagError(arn string, err error) error {
+	var bad *tagging.Error
+	switch {
+	case !errors.As(err, &bad):
+		return err
+	case bad.Reserved != "":
+		return errorf(ErrInvalid, "Tag keys starting with 'aws:' are reserved for system use: %q.", bad.Reserved)
+	case arn == "":
+		return errorf(ErrLimit, "A resource can have at most %d tags; the request has %d.", tagging.Limit, bad.Count)
 	}
-	return nil
+	return errorf(ErrLimit, "Resource %q would have %d tags; the limit is %d.", arn, bad.Count, tagging.Limit)
 }
 
 func (s *Service) addTags(ctx context.Context, arn string, tags []store.Tag) error {
@@ -61,24 +69,7 @@ func (s *Service) AddTags(ctx context.Context, arn string, tags []store.Tag) err
 	if err := s.resourceExists(ctx, arn); err != nil {
 		return err
 	}
-	if err := checkTags(tags); err != nil {
-		return err
-	}
-	have, err := s.opts.Store.Tags(ctx, arn)
-	if err != nil {
-		return err
-	}
-	keys := map[string]bool{}
-	for _, t := range have {
-		keys[t.Key] = true
-	}
-	for _, t := range tags {
-		keys[t.Key] = true
-	}
-	if len(keys) > maxTags {
-		return errorf(ErrLimit, "Resource %q would have %d tags; the limit is %d.", arn, len(keys), maxTags)
-	}
-	return s.opts.Store.AddTags(ctx, arn, tags)
+	return tagError(arn, tagging.Add(ctx, s.opts.Store, arn, tags))
 }
 
 // DeleteTags removes tags from a resource.

@@ -4,7 +4,6 @@ package autoscaling
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/ebbscale/ebb/internal/autoscaler"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/paging"
 	"github.com/ebbscale/ebb/internal/scaling"
 	"github.com/ebbscale/ebb/internal/store"
 )
@@ -78,7 +78,7 @@ func bad(format string, args ...any) error {
 	return awserr.New("ValidationException", http.StatusBadRequest, format, args...)
 }
 
-// page pages a list with an opaque token holding the offset.
+// page pages a list by offset (paging.Offset), MaxResults up to limit.
 func page[T any](items []T, max int, token string, def, limit int) ([]T, *string, error) {
 	if max == 0 {
 		max = def
@@ -86,24 +86,16 @@ func page[T any](items []T, max int, token string, def, limit int) ([]T, *string
 	if max < 1 || max > limit {
 		return nil, nil, bad("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and %d", max, limit)
 	}
-	start := 0
-	if token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(token)
-		var off struct{ O int }
-		if err != nil || json.Unmarshal(b, &off) != nil || off.O < 0 || off.O > len(items) {
-			return nil, nil, awserr.New("InvalidNextTokenException", http.StatusBadRequest, "Invalid token")
-		}
-		start = off.O
-	}
-	end := min(start+max, len(items))
-	var next *string
-	if end < len(items) {
-		b, _ := json.Marshal(struct{ O int }{end})
-		s := base64.RawURLEncoding.EncodeToString(b)
-		next = &s
+	p, next, ok := paging.Offset(items, token, max)
+	if !ok {
+		return nil, nil, awserr.New("InvalidNextTokenException", http.StatusBadRequest, "Invalid token")
 	}
 	// A page is never null on the wire: AWS answers an empty list as [].
-	return append(make([]T, 0, end-start), items[start:end]...), next, nil
+	p = append(make([]T, 0, len(p)), p...)
+	if next == "" {
+		return p, nil, nil
+	}
+	return p, &next, nil
 }
 
 type suspended struct {

@@ -13,7 +13,9 @@ import (
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
+	"github.com/ebbscale/ebb/internal/paging"
 	"github.com/ebbscale/ebb/internal/store"
+	"github.com/ebbscale/ebb/internal/tagging"
 )
 
 // metricAlarm is MetricAlarm on the wire.
@@ -205,15 +207,26 @@ func (h *Handler) putMetricAlarm(ctx context.Context, body []byte) (any, error) 
 			return nil, missing("Period")
 		}
 	}
+	if err := tagging.Check(in.Tags); err != nil {
+		return nil, tagError(err)
+	}
 	if err := h.monitor.Put(ctx, a); err != nil {
 		return nil, alarmError(err)
 	}
-	if len(in.Tags) > 0 {
-		if err := h.tags.AddTags(ctx, h.monitor.ARN(a.AlarmName), in.Tags); err != nil {
-			return nil, err
-		}
+	if err := tagging.Add(ctx, h.tags, h.monitor.ARN(a.AlarmName), in.Tags); err != nil {
+		return nil, tagError(err)
 	}
 	return struct{}{}, nil
+}
+
+// tagError answers a refusal of the tagging rules (tagging.Error) with
+// InvalidParameterValue, TagResource's error for them.
+func tagError(err error) error {
+	var bad *tagging.Error
+	if errors.As(err, &bad) {
+		return invalidValue("%s", bad.Error())
+	}
+	return err
 }
 
 // alarmError answers a configuration the monitor refused with
@@ -269,26 +282,6 @@ func unsupportedExpression(id, expr string) error {
 	return nil
 }
 
-// pageToken pages a sorted list by the name of its last item.
-func pageAfter[T any](items []T, name func(T) string, token string, max int) ([]T, string, error) {
-	start := 0
-	if token != "" {
-		after, err := decodeToken(token)
-		if err != nil {
-			return nil, "", err
-		}
-		for start < len(items) && name(items[start]) <= after {
-			start++
-		}
-	}
-	end := min(start+max, len(items))
-	next := ""
-	if end < len(items) {
-		next = encodeToken(name(items[end-1]))
-	}
-	return items[start:end], next, nil
-}
-
 func (h *Handler) describeAlarms(ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		AlarmNames      []string
@@ -333,9 +326,9 @@ func (h *Handler) describeAlarms(ctx context.Context, body []byte) (any, error) 
 		max = 50
 	}
 	all := h.monitor.Describe(monitor.Filter{Names: in.AlarmNames, NamePrefix: in.AlarmNamePrefix, StateValue: in.StateValue, ActionPrefix: in.ActionPrefix})
-	page, next, err := pageAfter(all, func(a monitor.MetricAlarm) string { return a.AlarmName }, in.NextToken, max)
-	if err != nil {
-		return nil, err
+	page, next, ok := paging.After(all, func(a monitor.MetricAlarm) string { return a.AlarmName }, in.NextToken, max)
+	if !ok {
+		return nil, invalidNextToken()
 	}
 	for _, a := range page {
 		out.MetricAlarms = append(out.MetricAlarms, h.toWire(a))
@@ -481,25 +474,18 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, body []byte) (any, e
 			items[i], items[j] = items[j], items[i]
 		}
 	}
-	offset := 0
-	if in.NextToken != "" {
-		n, err := decodeOffset(in.NextToken)
-		if err != nil || n > len(items) {
-			return nil, invalidNextToken()
-		}
-		offset = n
-	}
 	max := in.MaxRecords
 	if max == 0 {
 		max = 100
 	}
-	endIdx := min(offset+max, len(items))
-	for _, it := range items[offset:endIdx] {
+	page, next, ok := paging.Offset(items, in.NextToken, max)
+	if !ok {
+		return nil, invalidNextToken()
+	}
+	for _, it := range page {
 		out.AlarmHistoryItems = append(out.AlarmHistoryItems, historyItem{it.Alarm, "MetricAlarm", awsjson.T(it.Timestamp), it.Type, it.Summary, string(it.Data)})
 	}
-	if endIdx < len(items) {
-		out.NextToken = encodeOffset(endIdx)
-	}
+	out.NextToken = next
 	return out, nil
 }
 
@@ -524,7 +510,7 @@ func (h *Handler) tagResource(ctx context.Context, body []byte) (any, error) {
 	if _, err := h.alarmOf(in.ResourceARN); err != nil {
 		return nil, err
 	}
-	return struct{}{}, h.tags.AddTags(ctx, in.ResourceARN, in.Tags)
+	return struct{}{}, tagError(tagging.Add(ctx, h.tags, in.ResourceARN, in.Tags))
 }
 
 func (h *Handler) untagResource(ctx context.Context, body []byte) (any, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/paging"
 )
 
 type metricDataResult struct {
@@ -61,8 +62,9 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 	}
 	offset := 0
 	if in.NextToken != "" {
-		if offset, err = decodeOffset(in.NextToken); err != nil {
-			return nil, err
+		var ok bool
+		if offset, ok = paging.ParseOffset(in.NextToken); !ok {
+			return nil, invalidNextToken()
 		}
 	}
 	out := struct {
@@ -98,7 +100,7 @@ func (h *Handler) getMetricData(ctx context.Context, body []byte) (any, error) {
 			}
 			if budget == 0 {
 				dr.StatusCode = "PartialData"
-				out.NextToken = encodeOffset(seen - 1)
+				out.NextToken = paging.OffsetToken(seen - 1)
 				break
 			}
 			budget--

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awsjson"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/paging"
 )
 
 type dimension struct {
@@ -326,28 +326,20 @@ func (h *Handler) listMetrics(ctx context.Context, body []byte) (any, error) {
 		since = h.clock.Now().Add(-3 * time.Hour)
 	}
 	all := h.metrics.List(in.Namespace, in.MetricName, toDims(in.Dimensions), since)
-	start := 0
-	if in.NextToken != "" {
-		after, err := decodeToken(in.NextToken)
-		if err != nil {
-			return nil, err
-		}
-		start = sort.Search(len(all), func(i int) bool { return all[i].ID() > after })
+	page, next, ok := paging.After(all, metrics.Series.ID, in.NextToken, listPage)
+	if !ok {
+		return nil, invalidNextToken()
 	}
-	end := min(start+listPage, len(all))
 	out := struct {
 		Metrics   []metric
 		NextToken string `json:",omitempty"`
-	}{Metrics: []metric{}}
-	for _, s := range all[start:end] {
+	}{Metrics: []metric{}, NextToken: next}
+	for _, s := range page {
 		m := metric{Namespace: s.Namespace, MetricName: s.MetricName, Dimensions: []dimension{}}
 		for _, d := range s.Dimensions {
 			m.Dimensions = append(m.Dimensions, dimension{d.Name, d.Value})
 		}
 		out.Metrics = append(out.Metrics, m)
-	}
-	if end < len(all) {
-		out.NextToken = encodeToken(all[end-1].ID())
 	}
 	return out, nil
 }
