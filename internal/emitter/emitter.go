@@ -91,8 +91,8 @@ func (e *Emitter) Tick(now time.Time) error {
 		e.minute = map[variantKey]*minuteState{}
 		e.lastCPU = map[string]runtime.Stats{}
 	}
-	var pts []metrics.Point
-	var ds []metrics.Dimension // the dimensions of the sample at hand
+	pts := make([]metrics.Point, 0, 32) // a few variants' second, without growing
+	var ds []metrics.Dimension          // the dimensions of the sample at hand
 	add := func(ns, name, unit string, p metrics.Point) {
 		p.Series = metrics.Series{Namespace: ns, MetricName: name, Dimensions: ds}
 		p.Unit = unit
@@ -145,10 +145,10 @@ func (e *Emitter) Tick(now time.Time) error {
 		if n := s.CacheHits + s.CacheMisses; n > 0 {
 			add(InvocationNamespace, "ModelCacheHit", "None", metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(s.CacheHits), float64(s.CacheMisses)}})
 		}
-		for name, ds := range map[string][]time.Duration{"ModelLoadingWaitTime": s.ModelLoadingWaits, "ModelDownloadingTime": s.ModelDownloads,
-			"ModelLoadingTime": s.ModelLoads, "ModelUnloadingTime": s.ModelUnloads} {
-			if len(ds) > 0 {
-				add(InvocationNamespace, name, "Microseconds", metrics.Point{Values: micros(ds)})
+		for _, m := range [...]durations{{"ModelLoadingWaitTime", s.ModelLoadingWaits}, {"ModelDownloadingTime", s.ModelDownloads},
+			{"ModelLoadingTime", s.ModelLoads}, {"ModelUnloadingTime", s.ModelUnloads}} {
+			if len(m.ds) > 0 {
+				add(InvocationNamespace, m.name, "Microseconds", metrics.Point{Values: micros(m.ds)})
 			}
 		}
 		if s.Invocations == 0 {
@@ -160,14 +160,17 @@ func (e *Emitter) Tick(now time.Time) error {
 			add(InvocationNamespace, perInstance, "None",
 				metrics.Point{Set: &metrics.StatSet{SampleCount: n, Sum: s.PerInstance, Minimum: s.PerInstance / n, Maximum: s.PerInstance / n}})
 		}
-		for name, errs := range map[string]int{"Invocation4XXErrors": s.Errors4XX, "Invocation5XXErrors": s.Errors5XX, "InvocationModelErrors": s.ModelErrors} {
-			add(InvocationNamespace, name, "None", metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(errs), n - float64(errs)}})
+		for _, e := range [...]struct {
+			name string
+			n    int
+		}{{"Invocation4XXErrors", s.Errors4XX}, {"Invocation5XXErrors", s.Errors5XX}, {"InvocationModelErrors", s.ModelErrors}} {
+			add(InvocationNamespace, e.name, "None", metrics.Point{Values: []float64{1, 0}, Counts: []float64{float64(e.n), n - float64(e.n)}})
 		}
 		// ebb's own cold-start metrics, phase by phase (see router.Sample).
-		for name, ds := range map[string][]time.Duration{"ColdStartDecisionTime": s.ColdStartDecisions,
-			"ColdStartWaitTime": s.ColdStartWaits, "ColdStartFirstResponseTime": s.ColdStartFirstResponses} {
-			if len(ds) > 0 {
-				add(ColdStartNamespace, name, "Milliseconds", metrics.Point{Values: millis(ds)})
+		for _, m := range [...]durations{{"ColdStartDecisionTime", s.ColdStartDecisions},
+			{"ColdStartWaitTime", s.ColdStartWaits}, {"ColdStartFirstResponseTime", s.ColdStartFirstResponses}} {
+			if len(m.ds) > 0 {
+				add(ColdStartNamespace, m.name, "Milliseconds", metrics.Point{Values: millis(m.ds)})
 			}
 		}
 		add(InvocationNamespace, "ModelLatency", "Microseconds", metrics.Point{Values: micros(s.ModelLatency)})
@@ -266,6 +269,12 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		}
 	}
 	return pts
+}
+
+// durations is a metric of durations.
+type durations struct {
+	name string
+	ds   []time.Duration
 }
 
 func millis(ds []time.Duration) []float64 {

@@ -6,19 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/autoscaling"
 	"github.com/ebbscale/ebb/internal/autoscaler"
 	"github.com/ebbscale/ebb/internal/clock"
-	"github.com/ebbscale/ebb/internal/fault"
-	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/store/memory"
@@ -174,6 +169,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		return Report{}, err
 	}
 	fl := &fleet{clk: clk, startup: m.Startup}
+	em := &emitter.Emitter{Router: fl, Hosting: fl, Store: ms, Clock: clk, SampleEvery: 10 * time.Second}
 	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk})
 	if err != nil {
 		return Report{}, err
@@ -204,8 +200,6 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	// the requests it served (the last such minute's when it served none).
 	var minuteSlots, minuteWork, minuteServed float64
 	meanService := m.meanService()
-	dims := []metrics.Dimension{{Name: "EndpointName", Value: endpointName}, {Name: "VariantName", Value: variantName}}
-	var window struct{ invocations, perInstance float64 }
 	tail := int((m.Timeout + m.Startup).Seconds()) // let the last requests finish
 	for sec := 0; sec < len(trace)+tail; sec++ {
 		if sec%3600 == 0 && ctx.Err() != nil {
@@ -223,12 +217,14 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		slotSeconds := float64(ready * m.Concurrency) // of service, this second
 		served, work := q.serve(ready*m.Concurrency, sec, hist, &r.Queued)
 		r.Dropped += q.expire(sec, m.Timeout)
+		inFlight := q.waiting() + min(work, slotSeconds) // waiting, and in service (Little's law)
 		if ready > 0 {
 			busy += work
 			slotTime += slotSeconds
-			window.perInstance += served / float64(ready)
+			fl.served(now, served, inFlight, min(1, work/slotSeconds))
+		} else {
+			fl.served(now, served, inFlight, 0)
 		}
-		window.invocations += served
 		minute.Instances += float64(total) / 60
 		minuteSlots, minuteWork, minuteServed = minuteSlots+slotSeconds, minuteWork+work, minuteServed+served
 		if (sec+1)%60 == 0 {
@@ -241,22 +237,10 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 			minuteSlots, minuteWork, minuteServed = 0, 0, 0
 		}
 		if (sec+1)%10 == 0 {
-			// Ten seconds of metrics, as the emitter publishes them.
-			inflight := q.waiting() + min(work, slotSeconds) // waiting, and in service (Little's law)
-			pts := []metrics.Point{
-				{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: dims}, Timestamp: now, Value: window.invocations, Unit: "None"},
-				{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "InvocationsPerInstance", Dimensions: dims}, Timestamp: now, Value: window.perInstance, Unit: "None"},
-			}
-			if ready > 0 {
-				pts = append(pts,
-					metrics.Point{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "ConcurrentRequestsPerModel", Dimensions: dims}, Timestamp: now, Value: inflight / float64(ready), Unit: "None"},
-					metrics.Point{Series: metrics.Series{Namespace: "/aws/sagemaker/Endpoints", MetricName: "CPUUtilization", Dimensions: dims}, Timestamp: now,
-						Value: 100 * min(1, work/slotSeconds), Unit: "Percent"})
-			}
-			if err := ms.Put(pts); err != nil {
+			// Ten seconds of metrics, published by the emitter as live.
+			if err := em.Tick(now); err != nil {
 				return r, err
 			}
-			window.invocations, window.perInstance = 0, 0
 			mon.EvaluateAll(ctx, now)
 		}
 		if (sec+1)%int(autoscaler.Tick.Seconds()) == 0 {
@@ -285,14 +269,12 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 }
 
 // apply registers the target and puts the policies and scheduled actions
-// through Application Auto Scaling's own API handler.
+// through Application Auto Scaling's own operations, as its API runs them:
+// a policy file is what PutScalingPolicy takes, validated as AWS does.
 func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
 	call := func(op string, body []byte) error {
-		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
-		rec := httptest.NewRecorder()
-		h.Serve(rec, req, op, body)
-		if rec.Code != http.StatusOK {
-			return fmt.Errorf("%s: %s", op, strings.TrimSpace(rec.Body.String()))
+		if _, err := h.Call(ctx, op, body); err != nil {
+			return fmt.Errorf("%s: %s: %s", op, err.Code, err.Message)
 		}
 		return nil
 	}
@@ -467,67 +449,3 @@ func (l latencies) within(slo time.Duration) float64 {
 	return acc
 }
 
-// fleet is the simulated endpoint's instances, as hosting reports and
-// changes them: an instance takes Startup to become ready, and a capacity
-// change is refused while one is starting (the endpoint is Updating), as
-// live.
-type fleet struct {
-	mu      sync.Mutex
-	clk     clock.Clock
-	startup time.Duration
-	readyAt []time.Time
-}
-
-func (f *fleet) count(now time.Time) (ready, total int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, t := range f.readyAt {
-		if !t.After(now) {
-			ready++
-		}
-	}
-	return ready, len(f.readyAt)
-}
-
-// set changes the instance count: new instances start, and the ones given
-// up are those still starting, then the newest.
-func (f *fleet) set(n int, now time.Time, ready bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for len(f.readyAt) < n {
-		at := now.Add(f.startup)
-		if ready {
-			at = now
-		}
-		f.readyAt = append(f.readyAt, at)
-	}
-	slices.SortFunc(f.readyAt, func(a, b time.Time) int { return a.Compare(b) })
-	f.readyAt = f.readyAt[:n]
-}
-
-func (f *fleet) DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error) {
-	now := f.clk.Now()
-	ready, total := f.count(now)
-	status := hosting.StatusInService
-	if ready < total {
-		status = hosting.StatusUpdating
-	}
-	return hosting.EndpointView{Name: endpointName, Status: status, Variants: []hosting.VariantView{{Name: variantName, DesiredCount: total, CurrentCount: ready}}}, nil
-}
-
-func (f *fleet) UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, c []hosting.WeightAndCapacity) (string, error) {
-	now := f.clk.Now()
-	if ready, total := f.count(now); ready < total {
-		return "", fault.Errorf(hosting.ErrInProgress, "Cannot update in-progress endpoint %q.", name)
-	}
-	f.set(*c[0].DesiredInstanceCount, now, false)
-	return "arn", nil
-}
-
-func (f *fleet) DescribeInferenceComponent(context.Context, string) (hosting.ComponentView, error) {
-	return hosting.ComponentView{}, fault.Errorf(hosting.ErrNotFound, "the simulation has no inference components")
-}
-
-func (f *fleet) UpdateInferenceComponentRuntimeConfig(context.Context, string, int) (string, error) {
-	return "", fault.Errorf(hosting.ErrNotFound, "the simulation has no inference components")
-}

@@ -307,3 +307,21 @@ func TestDailyFloorsUseTheTracesServiceTimes(t *testing.T) {
 		t.Fatalf("floors %v", floors)
 	}
 }
+
+// BenchmarkRunDay replays a day of diurnal traffic through target tracking:
+// the cost of one candidate of `ebb simulate --search` per simulated day.
+func BenchmarkRunDay(b *testing.B) {
+	var tr Trace
+	for s := range 86400 {
+		tr = append(tr, 30+25*math.Sin(2*math.Pi*float64(s)/86400))
+	}
+	var p Policy
+	json.Unmarshal([]byte(`{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [{"PolicyName": "tt", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 600,
+		"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}]}`), &p)
+	for b.Loop() {
+		if _, err := Run(context.Background(), tr, p, model); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -171,20 +171,30 @@ type Service struct {
 // Serve runs operation name with a request body already read and
 // authenticated.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, name string, body []byte) {
-	fn, ok := s.Ops[name]
-	if !ok {
-		WriteError(w, s.ContentType, awserr.UnknownOperation(s.TargetPrefix+name))
-		return
-	}
-	body, err := s.Model.Clean(name, body)
+	out, err := s.Call(r.Context(), name, body)
 	if err != nil {
-		WriteError(w, s.ContentType, s.Errors.Map(err))
-		return
-	}
-	out, err := fn(r.Context(), body)
-	if err != nil {
-		WriteError(w, s.ContentType, s.Errors.Map(err))
+		WriteError(w, s.ContentType, err)
 		return
 	}
 	Write(w, s.ContentType, http.StatusOK, out)
+}
+
+// Call runs operation name on a request body as Serve does, without HTTP
+// (ebb simulate drives Application Auto Scaling with it): the body is
+// validated against the model and an error is the service's, as the
+// client would read it.
+func (s *Service) Call(ctx context.Context, name string, body []byte) (any, *awserr.Error) {
+	fn, ok := s.Ops[name]
+	if !ok {
+		return nil, awserr.UnknownOperation(s.TargetPrefix + name)
+	}
+	body, err := s.Model.Clean(name, body)
+	if err != nil {
+		return nil, s.Errors.Map(err)
+	}
+	out, err := fn(ctx, body)
+	if err != nil {
+		return nil, s.Errors.Map(err)
+	}
+	return out, nil
 }
