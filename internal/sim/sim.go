@@ -448,4 +448,3 @@ func (l latencies) within(slo time.Duration) float64 {
 	}
 	return acc
 }
-
