@@ -85,7 +85,9 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 			return "", nil, err
 		}
 		if existing != nil && existing.TT != nil {
-			s.deleteAlarms(ctx, existing)
+			if err := s.deleteAlarms(ctx, existing); err != nil {
+				return "", nil, err
+			}
 		}
 		p.Step, p.StepConfig, p.TT = in.Step, in.StepRaw, nil
 	case "TargetTrackingScaling":
@@ -262,7 +264,9 @@ func (s *Service) putAlarms(ctx context.Context, t *Target, p *Policy) error {
 	}
 	if tt.DisableScaleIn {
 		if tt.AlarmLow != "" {
-			s.o.Alarms.Delete(ctx, []string{tt.AlarmLow})
+			if _, err := s.o.Alarms.Delete(ctx, []string{tt.AlarmLow}); err != nil {
+				return err
+			}
 			tt.AlarmLow = ""
 		}
 		return nil
@@ -314,21 +318,24 @@ func (s *Service) policyAlarms(p *Policy) []Alarm {
 	return out
 }
 
-func (s *Service) deleteAlarms(ctx context.Context, p *Policy) {
+func (s *Service) deleteAlarms(ctx context.Context, p *Policy) error {
 	if p.TT == nil {
-		return
+		return nil
 	}
 	names := []string{p.TT.AlarmHigh}
 	if p.TT.AlarmLow != "" {
 		names = append(names, p.TT.AlarmLow)
 	}
-	s.o.Alarms.Delete(ctx, names)
+	_, err := s.o.Alarms.Delete(ctx, names)
+	return err
 }
 
 // deletePolicy removes a policy; a TT policy's alarms go with it, a step
 // policy's alarms stay (only their action stops working). Callers hold s.mu.
 func (s *Service) deletePolicy(ctx context.Context, p *Policy) error {
-	s.deleteAlarms(ctx, p)
+	if err := s.deleteAlarms(ctx, p); err != nil {
+		return err
+	}
 	if err := s.o.Store.Delete(ctx, kindCooldown, p.ARN); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

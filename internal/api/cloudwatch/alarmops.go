@@ -376,19 +376,25 @@ func (h *Handler) deleteAlarms(ctx context.Context, body []byte) (any, error) {
 	}
 	// Names that do not exist do not stop the others from being deleted,
 	// and, as CloudWatch documents, are not reported.
-	missing, err := h.monitor.Delete(ctx, in.AlarmNames)
-	if err != nil {
+	if _, err := h.monitor.Delete(ctx, in.AlarmNames); err != nil {
 		return nil, err
 	}
+	// Their tags go with them, also those of a name already deleted (a
+	// call that failed here is retried: its alarms are gone, their tags
+	// not yet).
 	for _, n := range in.AlarmNames {
-		if !contains(missing, n) {
-			arn := h.monitor.ARN(n)
-			if tags, err := h.tags.Tags(ctx, arn); err == nil && len(tags) > 0 {
-				keys := make([]string, len(tags))
-				for i, t := range tags {
-					keys[i] = t.Key
-				}
-				h.tags.DeleteTags(ctx, arn, keys)
+		arn := h.monitor.ARN(n)
+		tags, err := h.tags.Tags(ctx, arn)
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]string, len(tags))
+		for i, t := range tags {
+			keys[i] = t.Key
+		}
+		if len(keys) > 0 {
+			if err := h.tags.DeleteTags(ctx, arn, keys); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -167,7 +167,7 @@ func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
 	}
 	if err == nil {
 		in.pid, in.exit = cmd.Process.Pid, cmd.Wait
-		in.proc, _ = process.NewProcess(int32(cmd.Process.Pid))
+		in.proc, _ = process.NewProcess(int32(cmd.Process.Pid)) // nil: record refuses the launch
 	}
 	in.mu.Unlock()
 	if err != nil {
@@ -190,15 +190,43 @@ func (in *instance) launch(spec runtime.Spec, argv []string, port int) {
 	for _, d := range devs {
 		rec.GPUs = append(rec.GPUs, d.UUID)
 	}
-	if in.proc != nil {
-		rec.CreateTime, _ = in.proc.CreateTime()
-	}
-	if b, err := json.Marshal(rec); err == nil {
-		os.WriteFile(filepath.Join(in.workDir, "instance.json"), b, 0o644)
+	if err := in.record(rec); err != nil {
+		// A server restarted after a crash could neither adopt nor stop
+		// an instance it has no record of: it does not run.
+		in.mu.Lock()
+		in.err = fmt.Errorf("%w: recording the instance for a restarted server: %v", runtime.ErrLaunch, err)
+		in.mu.Unlock()
+		syscall.Kill(-in.pid, syscall.SIGKILL)
+		in.wait()
+		return
 	}
 	in.r.opts.Logger.Info("instance started", "instance", in.id, "endpoint", spec.Endpoint, "variant", spec.Variant, "pid", in.pid, "addr", in.addr)
 	go in.monitor()
 	in.wait()
+}
+
+// record writes what a restarted server adopts the instance by
+// (instance.json, atomically): its labels, address, GPUs, and its pid with
+// the process's start time, so that a pid the system has since given to
+// another process is never taken for it.
+func (in *instance) record(rec record) error {
+	if in.proc == nil {
+		return errors.New("the process is not in /proc")
+	}
+	ct, err := in.proc.CreateTime()
+	if err != nil {
+		return fmt.Errorf("reading the process's start time: %w", err)
+	}
+	rec.CreateTime = ct
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(in.workDir, ".instance.json")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(in.workDir, "instance.json"))
 }
 
 // command prepares an instance's working directory and model data and
