@@ -431,7 +431,10 @@ func (s *Service) EndpointDeleted(name string) {
 	}
 	s.mu.Unlock()
 	for _, t := range gone {
-		s.Deregister(context.Background(), t.ServiceNamespace, t.ResourceID, t.ScalableDimension)
+		if err := s.Deregister(context.Background(), t.ServiceNamespace, t.ResourceID, t.ScalableDimension); err != nil {
+			// It stays registered, and scales nothing: its endpoint is gone.
+			s.log.Error("deregistering the target of a deleted endpoint", "resource", t.ResourceID, "err", err)
+		}
 	}
 }
 
