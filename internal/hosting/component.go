@@ -83,9 +83,9 @@ type ComponentView struct {
 	InstanceType                              string
 }
 
-// componentRequest is what hosting reads of CreateInferenceComponent and
+// ComponentInput is the request of CreateInferenceComponent and
 // UpdateInferenceComponent.
-type componentRequest struct {
+type ComponentInput struct {
 	InferenceComponentName string
 	EndpointName           string
 	VariantName            string
@@ -106,7 +106,7 @@ type componentRequest struct {
 func (s *Service) ComponentARN(name string) string { return s.arn(kindComponent, name) }
 
 // resolveSpec turns a component's Specification into what its copies run.
-func (s *Service) resolveSpec(ctx context.Context, c *component, req componentRequest, hostType string) error {
+func (s *Service) resolveSpec(ctx context.Context, c *component, req ComponentInput, hostType string) error {
 	spec := req.Specification
 	if spec == nil {
 		return errorf(ErrInvalid, "Specification is required.")
@@ -119,7 +119,7 @@ func (s *Service) resolveSpec(ctx context.Context, c *component, req componentRe
 		if err != nil {
 			return err
 		}
-		var mr modelRequest
+		var mr ModelSpec
 		if err := json.Unmarshal(m.Request, &mr); err != nil {
 			return err
 		}
@@ -153,11 +153,7 @@ func (s *Service) resolveSpec(ctx context.Context, c *component, req componentRe
 
 // CreateInferenceComponent creates an inference component on an endpoint
 // whose variant hosts components, and starts placing its copies.
-func (s *Service) CreateInferenceComponent(ctx context.Context, request []byte) (string, error) {
-	var req componentRequest
-	if err := json.Unmarshal(request, &req); err != nil {
-		return "", errorf(ErrInvalid, "%v", err)
-	}
+func (s *Service) CreateInferenceComponent(ctx context.Context, req ComponentInput) (string, error) {
 	if err := s.runs(runtime.InferenceComponents); err != nil {
 		return "", err
 	}
@@ -283,11 +279,7 @@ func (s *Service) UpdateInferenceComponentRuntimeConfig(ctx context.Context, nam
 // UpdateInferenceComponent changes a component's specification (its copies
 // are replaced one at a time, each old copy stopped once a new one is
 // healthy or needs its room) and its copy count.
-func (s *Service) UpdateInferenceComponent(ctx context.Context, request []byte) (string, error) {
-	var req componentRequest
-	if err := json.Unmarshal(request, &req); err != nil {
-		return "", errorf(ErrInvalid, "%v", err)
-	}
+func (s *Service) UpdateInferenceComponent(ctx context.Context, req ComponentInput) (string, error) {
 	e, err := s.lookupComponent(req.InferenceComponentName)
 	if err != nil {
 		return "", err

@@ -17,9 +17,9 @@ import (
 func componentFixture(t *testing.T) *fixture {
 	f := newFixture(t, memory.New())
 	ctx := context.Background()
-	_, err := f.s.CreateModel(ctx, []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
+	_, err := f.s.CreateModel(ctx, modelIn(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
 	f.must(err)
-	_, err = f.s.CreateEndpointConfig(ctx, []byte(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":2}]}`))
+	_, err = f.s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":2}]}`))
 	f.must(err)
 	_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
 	f.must(err)
@@ -31,7 +31,7 @@ func componentFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) component(name string, cpus float64, copies int) error {
-	_, err := f.s.CreateInferenceComponent(context.Background(), []byte(fmt.Sprintf(
+	_, err := f.s.CreateInferenceComponent(context.Background(), componentIn(fmt.Sprintf(
 		`{"InferenceComponentName":%q,"EndpointName":"e","VariantName":"v","Specification":{"ModelName":"m","ComputeResourceRequirements":{"NumberOfCpuCoresRequired":%g,"MinMemoryRequiredInMb":1024}},"RuntimeConfig":{"CopyCount":%d}}`,
 		name, cpus, copies)))
 	return err
@@ -155,7 +155,7 @@ func TestComponentsRefused(t *testing.T) {
 		f.must(err)
 		f.rt.readyAll()
 		synctest.Wait()
-		_, err = f.s.CreateInferenceComponent(context.Background(), []byte(`{"InferenceComponentName":"x","EndpointName":"p","VariantName":"v","Specification":{"ModelName":"m","ComputeResourceRequirements":{"MinMemoryRequiredInMb":1024}},"RuntimeConfig":{"CopyCount":1}}`))
+		_, err = f.s.CreateInferenceComponent(context.Background(), componentIn(`{"InferenceComponentName":"x","EndpointName":"p","VariantName":"v","Specification":{"ModelName":"m","ComputeResourceRequirements":{"MinMemoryRequiredInMb":1024}},"RuntimeConfig":{"CopyCount":1}}`))
 		if !errors.Is(err, ErrInvalid) {
 			t.Fatalf("component on a model variant: %v", err)
 		}
@@ -170,9 +170,9 @@ func TestManagedInstanceScaling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		ctx := context.Background()
-		_, err := f.s.CreateModel(ctx, []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
+		_, err := f.s.CreateModel(ctx, modelIn(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
 		f.must(err)
-		_, err = f.s.CreateEndpointConfig(ctx, []byte(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":1,
+		_, err = f.s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":1,
 			"ManagedInstanceScaling":{"Status":"ENABLED","MinInstanceCount":0,"MaxInstanceCount":2}}]}`))
 		f.must(err)
 		_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
@@ -227,11 +227,11 @@ func TestUnsupportedFeatures(t *testing.T) {
 			"multi-model":        `{"ModelName":"mm","PrimaryContainer":{"Image":"serve","Mode":"MultiModel","ModelDataUrl":"/m/"}}`,
 			"several containers": `{"ModelName":"mc","Containers":[{"Image":"a"},{"Image":"b"}]}`,
 		} {
-			if _, err := s.CreateModel(ctx, []byte(doc)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--runtime kubernetes") {
+			if _, err := s.CreateModel(ctx, modelIn(doc)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--runtime kubernetes") {
 				t.Fatalf("%s: %v", what, err)
 			}
 		}
-		if _, err := s.CreateInferenceComponent(ctx, []byte(`{"InferenceComponentName":"x","EndpointName":"e","RuntimeConfig":{"CopyCount":1}}`)); !errors.Is(err, ErrInvalid) {
+		if _, err := s.CreateInferenceComponent(ctx, componentIn(`{"InferenceComponentName":"x","EndpointName":"e","RuntimeConfig":{"CopyCount":1}}`)); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("component: %v", err)
 		}
 	})

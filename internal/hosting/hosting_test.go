@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,6 +51,30 @@ func (f *fakeInstance) end(err error) {
 }
 func (f *fakeInstance) Stop(ctx context.Context) error { f.end(nil); return nil }
 func (f *fakeInstance) becomeReady()                   { close(f.ready) }
+
+// modelIn, configIn and componentIn decode requests as the API does.
+func modelIn(doc string) CreateModelInput {
+	in := CreateModelInput{Echo: json.RawMessage(doc)}
+	mustDecode(doc, &in)
+	return in
+}
+
+func configIn(doc string) CreateEndpointConfigInput {
+	in := CreateEndpointConfigInput{Echo: json.RawMessage(doc)}
+	mustDecode(doc, &in)
+	return in
+}
+
+func componentIn(doc string) (in ComponentInput) {
+	mustDecode(doc, &in)
+	return in
+}
+
+func mustDecode(doc string, v any) {
+	if err := json.Unmarshal([]byte(doc), v); err != nil {
+		panic(fmt.Sprintf("a test's request %s: %v", doc, err))
+	}
+}
 
 type fakeRuntime struct {
 	// plain runs one single-container model per instance and nothing more.
@@ -147,10 +172,10 @@ func (f *fixture) must(err error) {
 func (f *fixture) config(name string, count int) {
 	ctx := context.Background()
 	if _, err := f.s.DescribeModel(ctx, "m"); err != nil {
-		_, err := f.s.CreateModel(ctx, []byte(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
+		_, err := f.s.CreateModel(ctx, modelIn(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
 		f.must(err)
 	}
-	_, err := f.s.CreateEndpointConfig(ctx, []byte(fmt.Sprintf(`{"EndpointConfigName":%q,"ProductionVariants":[{"VariantName":"v","ModelName":"m","InstanceType":"ml.m5.large","InitialInstanceCount":%d}]}`, name, count)))
+	_, err := f.s.CreateEndpointConfig(ctx, configIn(fmt.Sprintf(`{"EndpointConfigName":%q,"ProductionVariants":[{"VariantName":"v","ModelName":"m","InstanceType":"ml.m5.large","InitialInstanceCount":%d}]}`, name, count)))
 	f.must(err)
 }
 

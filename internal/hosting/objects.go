@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/ebbscale/ebb/internal/store"
 )
 
 // Store kinds.
@@ -35,18 +37,28 @@ type Model struct {
 	Request      json.RawMessage `json:"request"`
 }
 
-// modelRequest is what hosting reads of a CreateModel request.
-type modelRequest struct {
+// ModelSpec is what hosting reads of a model: CreateModel's request, as
+// the API decodes it, and the request kept with the model.
+type ModelSpec struct {
 	ModelName                string
 	PrimaryContainer         *Container
 	Containers               []Container
 	InferenceExecutionConfig *struct{ Mode string }
 }
 
+// CreateModelInput is CreateModel's request. Echo is the request as
+// DescribeModel answers it: every member given, Tags aside (SageMaker
+// echoes what it does not act on too).
+type CreateModelInput struct {
+	ModelSpec
+	Tags []store.Tag
+	Echo json.RawMessage `json:"-"`
+}
+
 // execution is how the containers of a model of several serve a request:
 // Serial (a pipeline: each container's answer is the next one's input) or
 // Direct (the request names one, TargetContainerHostname); "" for one.
-func (m *modelRequest) execution() string {
+func (m *ModelSpec) execution() string {
 	switch {
 	case m.PrimaryContainer != nil || len(m.Containers) < 2:
 		return ""
@@ -58,7 +70,7 @@ func (m *modelRequest) execution() string {
 
 // container returns the container an instance runs: the primary container,
 // or the first of Containers.
-func (m *modelRequest) container() (Container, bool) {
+func (m *ModelSpec) container() (Container, bool) {
 	if m.PrimaryContainer != nil {
 		return *m.PrimaryContainer, true
 	}
@@ -103,10 +115,19 @@ type ManagedScaling struct {
 // enabled reports whether hosting manages the instance count.
 func (m *ManagedScaling) enabled() bool { return m != nil && m.Status == "ENABLED" }
 
-type endpointConfigRequest struct {
+// EndpointConfigSpec is what hosting reads of an endpoint configuration.
+type EndpointConfigSpec struct {
 	EndpointConfigName   string
 	ProductionVariants   []ProductionVariant
 	AsyncInferenceConfig json.RawMessage
+}
+
+// CreateEndpointConfigInput is CreateEndpointConfig's request; Echo as in
+// CreateModelInput.
+type CreateEndpointConfigInput struct {
+	EndpointConfigSpec
+	Tags []store.Tag
+	Echo json.RawMessage `json:"-"`
 }
 
 // variant is a production variant as deployed on an endpoint: the model's
@@ -130,7 +151,7 @@ type variant struct {
 	Hosted bool `json:"hosted,omitempty"`
 	// Containers are all the containers of a model of several, each
 	// instance running every one of them, and Execution how they serve
-	// (modelRequest.execution); Container is then the first.
+	// (ModelSpec.execution); Container is then the first.
 	Containers []Container `json:"containers,omitempty"`
 	Execution  string      `json:"execution,omitempty"`
 }

@@ -174,20 +174,13 @@ func (s *Service) ModelARN(name string) string          { return s.arn(kindModel
 func (s *Service) EndpointConfigARN(name string) string { return s.arn(kindEndpointConfig, name) }
 func (s *Service) EndpointARN(name string) string       { return s.arn(kindEndpoint, name) }
 
-// CreateModel stores a model. request is the CreateModel body.
-func (s *Service) CreateModel(ctx context.Context, request []byte) (string, error) {
-	var req struct {
-		modelRequest
-		Tags []store.Tag
-	}
-	if err := json.Unmarshal(request, &req); err != nil {
-		return "", errorf(ErrInvalid, "%v", err)
-	}
+// CreateModel stores a model.
+func (s *Service) CreateModel(ctx context.Context, req CreateModelInput) (string, error) {
 	arn := s.ModelARN(req.ModelName)
 	if req.PrimaryContainer != nil && len(req.Containers) > 0 {
 		return "", errorf(ErrInvalid, "Specify either PrimaryContainer or Containers, not both.")
 	}
-	if err := checkContainers(&req.modelRequest); err != nil {
+	if err := checkContainers(&req.ModelSpec); err != nil {
 		return "", err
 	}
 	if req.execution() != "" {
@@ -216,7 +209,7 @@ func (s *Service) CreateModel(ctx context.Context, request []byte) (string, erro
 	if err := checkTags(req.Tags); err != nil {
 		return "", err
 	}
-	m := Model{Name: req.ModelName, ARN: arn, CreationTime: s.opts.Clock.Now(), Request: withoutTags(request)}
+	m := Model{Name: req.ModelName, ARN: arn, CreationTime: s.opts.Clock.Now(), Request: req.Echo}
 	if err := s.create(ctx, kindModel, m.Name, m.CreationTime, m); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return "", errorf(ErrExists, "Cannot create already existing model %q.", arn)
@@ -261,7 +254,7 @@ func (s *Service) ListModels(ctx context.Context, q ListQuery) ([]Model, string,
 
 // checkContainers checks the containers of a model of several: each has an
 // image and serves one model; in Direct mode each is named, uniquely.
-func checkContainers(m *modelRequest) error {
+func checkContainers(m *ModelSpec) error {
 	mode := m.execution()
 	if mode == "" {
 		if m.InferenceExecutionConfig != nil && m.InferenceExecutionConfig.Mode == "Direct" {
@@ -299,14 +292,7 @@ func (s *Service) runs(f runtime.Feature) error {
 }
 
 // CreateEndpointConfig stores an endpoint configuration.
-func (s *Service) CreateEndpointConfig(ctx context.Context, request []byte) (string, error) {
-	var req struct {
-		endpointConfigRequest
-		Tags []store.Tag
-	}
-	if err := json.Unmarshal(request, &req); err != nil {
-		return "", errorf(ErrInvalid, "%v", err)
-	}
+func (s *Service) CreateEndpointConfig(ctx context.Context, req CreateEndpointConfigInput) (string, error) {
 	arn := s.EndpointConfigARN(req.EndpointConfigName)
 	seen := map[string]bool{}
 	for _, pv := range req.ProductionVariants {
@@ -354,7 +340,7 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, request []byte) (str
 	if err := checkTags(req.Tags); err != nil {
 		return "", err
 	}
-	c := EndpointConfig{Name: req.EndpointConfigName, ARN: arn, CreationTime: s.opts.Clock.Now(), Request: withoutTags(request)}
+	c := EndpointConfig{Name: req.EndpointConfigName, ARN: arn, CreationTime: s.opts.Clock.Now(), Request: req.Echo}
 	if err := s.create(ctx, kindEndpointConfig, c.Name, c.CreationTime, c); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return "", errorf(ErrExists, "Cannot create already existing endpoint configuration %q.", arn)
@@ -405,7 +391,7 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 	if err != nil {
 		return deployment{}, nil, err
 	}
-	var req endpointConfigRequest
+	var req EndpointConfigSpec
 	if err := json.Unmarshal(c.Request, &req); err != nil {
 		return deployment{}, nil, err
 	}
@@ -427,7 +413,7 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 		if err != nil {
 			return deployment{}, nil, err
 		}
-		var mr modelRequest
+		var mr ModelSpec
 		if err := json.Unmarshal(m.Request, &mr); err != nil {
 			return deployment{}, nil, err
 		}
@@ -700,15 +686,4 @@ func (s *Service) summaries(ctx context.Context, kind string) ([]summary, error)
 		return err
 	})
 	return all, err
-}
-
-// withoutTags drops Tags from a create request, which Describe* do not echo.
-func withoutTags(request []byte) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(request, &m) != nil {
-		return request
-	}
-	delete(m, "Tags")
-	b, _ := json.Marshal(m)
-	return b
 }

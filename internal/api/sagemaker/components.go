@@ -52,7 +52,11 @@ func (x *Handler) createComponent(ctx context.Context, body []byte) (any, error)
 	if err := refuseComponent(body, unsupportedComponent); err != nil {
 		return nil, err
 	}
-	arn, err := x.h.CreateInferenceComponent(ctx, body)
+	var in hosting.ComponentInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	arn, err := x.h.CreateInferenceComponent(ctx, in)
 	return map[string]string{"InferenceComponentArn": arn}, err
 }
 
@@ -67,7 +71,11 @@ func (x *Handler) updateComponent(ctx context.Context, body []byte) (any, error)
 	if err := refuseComponent(body, both); err != nil {
 		return nil, err
 	}
-	arn, err := x.h.UpdateInferenceComponent(ctx, body)
+	var in hosting.ComponentInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	arn, err := x.h.UpdateInferenceComponent(ctx, in)
 	return map[string]string{"InferenceComponentArn": arn}, err
 }
 

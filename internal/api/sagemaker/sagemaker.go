@@ -111,8 +111,25 @@ type nameInput struct {
 }
 
 func (x *Handler) createModel(ctx context.Context, body []byte) (any, error) {
-	arn, err := x.h.CreateModel(ctx, body)
+	var in hosting.CreateModelInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	in.Echo = withoutTags(body)
+	arn, err := x.h.CreateModel(ctx, in)
 	return map[string]string{"ModelArn": arn}, err
+}
+
+// withoutTags is a create request as its Describe answers it: Tags are
+// ListTags'.
+func withoutTags(body []byte) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	delete(m, "Tags")
+	b, _ := json.Marshal(m)
+	return b
 }
 
 func (x *Handler) describeModel(ctx context.Context, body []byte) (any, error) {
@@ -199,7 +216,12 @@ func (x *Handler) createEndpointConfig(ctx context.Context, body []byte) (any, e
 	if err := refuseUnsupported(body, x.RefuseConfig); err != nil {
 		return nil, err
 	}
-	arn, err := x.h.CreateEndpointConfig(ctx, body)
+	var in hosting.CreateEndpointConfigInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	in.Echo = withoutTags(body)
+	arn, err := x.h.CreateEndpointConfig(ctx, in)
 	return map[string]string{"EndpointConfigArn": arn}, err
 }
 
