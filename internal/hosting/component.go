@@ -366,17 +366,6 @@ func (e *endpoint) copiesOf(c *component) []*inst {
 	return out
 }
 
-// roomOf is what host has left after the copies placed on it.
-func (e *endpoint) roomOf(host *inst) room {
-	var needs []Requirements
-	for _, in := range e.copies {
-		if in.host == host && !in.stopping {
-			needs = append(needs, in.needs)
-		}
-	}
-	return roomOn(host.size, needs)
-}
-
 // hostsOf lists the healthy hosts of a variant of the current deployment,
 // oldest first.
 func (e *endpoint) hostsOf(variant string) []*inst {
@@ -390,88 +379,61 @@ func (e *endpoint) hostsOf(variant string) []*inst {
 	return out
 }
 
-// convergeComponents places, starts and stops copies until every component
-// has its desired copy count of its current generation, and moves the
-// components' statuses.
+// convergeComponents observes the components' copies and hosts, plans
+// (planCopies) and applies the plan.
 func (e *endpoint) convergeComponents() {
-	// Copies on hosts that are going away go too; they are placed anew.
-	for _, in := range e.copies {
-		if !in.stopping && (in.host.stopping || !slices.Contains(e.insts, in.host)) {
-			e.stop(in)
+	in, copies, hosts := e.observeCopies()
+	p := planCopies(in)
+	for _, i := range p.Stop {
+		e.stop(copies[i])
+	}
+	for _, s := range p.Start {
+		e.startCopy(&e.rec.Components[s.Component], hosts[s.Host])
+	}
+	for i, reason := range p.Reasons {
+		e.rec.Components[i].FailureReason = reason
+	}
+	for _, i := range p.InService {
+		c := &e.rec.Components[i]
+		e.s.log.Info("inference component in service", "component", c.Name, "copies", c.DesiredCopies, "waiting", p.Waiting[c.Variant])
+		c.Status, c.LastModifiedTime = ComponentInService, in.Now
+		e.saveOrLog()
+	}
+	for _, i := range p.Remove {
+		e.removeComponent(i)
+	}
+	e.manageHosts(p.Waiting)
+}
+
+// observeCopies is what planCopies decides on, with the copies and hosts
+// its indexes name.
+func (e *endpoint) observeCopies() (copiesInput, []*inst, []*inst) {
+	in := copiesInput{Components: e.rec.Components, Stopping: map[string]int{}, CanGrow: map[string]bool{},
+		NotUntil: map[string]time.Time{}, Now: e.s.opts.Clock.Now()}
+	var hosts []*inst
+	for _, v := range e.rec.Current.Variants {
+		if v.hosts() {
+			for _, h := range e.hostsOf(v.Name) {
+				hosts = append(hosts, h)
+				in.Hosts = append(in.Hosts, copyHost{Variant: v.Name, Size: h.size})
+			}
+			in.CanGrow[v.Name] = e.canGrow(v.Name)
 		}
 	}
-	now := e.s.opts.Clock.Now()
-	pending := map[string]int{} // copies that found no room, per variant
-	defer func() { e.manageHosts(pending) }()
-	for i := 0; i < len(e.rec.Components); i++ {
-		c := &e.rec.Components[i]
-		live := e.copiesOf(c)
-		if c.Status == ComponentDeleting || c.Status == ComponentFailed {
-			for _, in := range live {
-				e.stop(in)
-			}
-			if c.Status == ComponentDeleting && len(e.copiesAll(c.Name)) == 0 {
-				e.removeComponent(i)
-				i--
-			}
+	var copies []*inst
+	for _, c := range e.copies {
+		if c.stopping {
+			in.Stopping[c.component]++
 			continue
 		}
-		var current, old []*inst
-		for _, in := range live {
-			if in.generation == c.Generation {
-				current = append(current, in)
-			} else {
-				old = append(old, in)
-			}
-		}
-		if extra := len(current) - c.DesiredCopies; extra > 0 {
-			surplusFirst(current)
-			for _, in := range current[:extra] {
-				e.stop(in)
-			}
-			current = current[extra:]
-		}
-		unplaced := 0
-		if missing := c.DesiredCopies - len(current); missing > 0 && !now.Before(e.notUntil["component:"+c.Name]) {
-			for range missing {
-				host := e.place(c)
-				if host == nil && len(old) > 0 && allReady(current) {
-					// A rolling update makes room: one old copy goes.
-					e.stop(old[0])
-					old = old[1:]
-					host = e.place(c)
-				}
-				if host == nil {
-					unplaced++
-					continue
-				}
-				if in := e.startCopy(c, host); in != nil {
-					current = append(current, in)
-				}
-			}
-		}
-		c.FailureReason = ""
-		pending[c.Variant] += unplaced
-		if unplaced > 0 {
-			c.FailureReason = fmt.Sprintf("%d of %d copies cannot be placed: each needs %g CPU cores, %d MiB of memory and %g accelerators, and no healthy instance of variant %s has that much left. Add instances (UpdateEndpointWeightsAndCapacities, or a higher MaxInstanceCount) or lower the copy count of a component on them.",
-				unplaced, c.DesiredCopies, c.Needs.NumberOfCpuCoresRequired, c.Needs.MinMemoryRequiredInMb, c.Needs.NumberOfAcceleratorDevicesRequired, c.Variant)
-		}
-		// Settled: every copy runs, or every copy that can be placed does
-		// and no instance can be added for the others (the reason stays).
-		full := len(current) >= c.DesiredCopies
-		if (full || unplaced > 0 && !e.canGrow(c.Variant)) && allReady(current) {
-			if full {
-				for _, in := range old {
-					e.stop(in)
-				}
-			}
-			if c.Status != ComponentInService {
-				e.s.log.Info("inference component in service", "component", c.Name, "copies", len(current), "unplaced", unplaced)
-				c.Status, c.LastModifiedTime = ComponentInService, now
-				e.saveOrLog()
-			}
-		}
+		copies = append(copies, c)
+		in.Copies = append(in.Copies, observedCopy{Component: c.component, Generation: c.generation, Host: slices.Index(hosts, c.host),
+			HostGone: c.host.stopping || !slices.Contains(e.insts, c.host), Needs: c.needs, Ready: c.ready, Started: c.started})
 	}
+	for _, c := range e.rec.Components {
+		in.NotUntil[c.Name] = e.notUntil["component:"+c.Name]
+	}
+	return in, copies, hosts
 }
 
 // canGrow reports whether instances may still come for a variant's copies:
@@ -541,17 +503,6 @@ func allReady(ins []*inst) bool {
 	return true
 }
 
-// copiesAll lists every copy of a component, stopping ones included.
-func (e *endpoint) copiesAll(name string) []*inst {
-	var out []*inst
-	for _, in := range e.copies {
-		if in.component == name {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
 // removeComponent forgets a deleted component once its copies are gone.
 func (e *endpoint) removeComponent(i int) {
 	c := e.rec.Components[i]
@@ -580,20 +531,6 @@ func (e *endpoint) saveOrLog() {
 	if err := e.save(); err != nil {
 		e.s.log.Error("persisting endpoint", "endpoint", e.rec.Name, "err", err)
 	}
-}
-
-// place chooses the host for a new copy of c (firstFit over its variant's
-// healthy hosts, oldest first), or nil.
-func (e *endpoint) place(c *component) *inst {
-	hosts := e.hostsOf(c.Variant)
-	rooms := make([]room, len(hosts))
-	for i, h := range hosts {
-		rooms[i] = e.roomOf(h)
-	}
-	if i := firstFit(rooms, c.Needs); i >= 0 {
-		return hosts[i]
-	}
-	return nil
 }
 
 // startCopy starts one copy of c on host.

@@ -462,22 +462,6 @@ func (e *endpoint) move(t transition) {
 	}
 }
 
-// surplusFirst orders instances in the order they are given up (see the
-// plan's surplusOrder).
-func surplusFirst(ins []*inst) {
-	obs := make([]observedInstance, len(ins))
-	idx := make([]int, len(ins))
-	for i, in := range ins {
-		obs[i], idx[i] = in.observed(), i
-	}
-	surplusOrder(obs, idx)
-	sorted := make([]*inst, len(ins))
-	for k, i := range idx {
-		sorted[k] = ins[i]
-	}
-	copy(ins, sorted)
-}
-
 func (e *endpoint) live(deploymentID, variantName string) []*inst {
 	var out []*inst
 	for _, in := range e.insts {

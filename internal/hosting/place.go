@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -74,4 +75,186 @@ func sizeHosts(desired, lo, hi int, hosts []managedHost, waiting int) (int, []in
 		}
 	}
 	return desired, stop
+}
+
+// copiesInput is everything planCopies decides on: the endpoint's
+// components, the healthy hosts of its current deployment (oldest first,
+// by variant) and the copies that are not being stopped.
+type copiesInput struct {
+	Components []component
+	Hosts      []copyHost
+	Copies     []observedCopy
+	// Stopping counts each component's copies being stopped.
+	Stopping map[string]int
+	// CanGrow says a variant may still get instances for its copies
+	// (some are starting, or managed instance scaling may add one).
+	CanGrow map[string]bool
+	// NotUntil holds a component's placements back (backoff after its
+	// copies failed), by component name.
+	NotUntil map[string]time.Time
+	Now      time.Time
+}
+
+// copyHost is a healthy host: its variant and its size.
+type copyHost struct {
+	Variant string
+	Size    runtime.InstanceType
+}
+
+// observedCopy is a copy not being stopped: its component and the
+// generation it runs, its host (an index into Hosts, -1 for a host that
+// is not healthy; HostGone when it is going away) and how it fares.
+type observedCopy struct {
+	Component  string
+	Generation int
+	Host       int
+	HostGone   bool
+	Needs      Requirements
+	Ready      bool
+	Started    time.Time
+}
+
+// copyPlan is what convergeComponents applies, in order: stop copies,
+// start copies (a component's index, a host's index), then record each
+// component's FailureReason and status, remove the components whose
+// deletion is complete, and size the managed variants for the copies that
+// found no room (Waiting, by variant).
+type copyPlan struct {
+	Stop      []int
+	Start     []copyStart
+	Reasons   map[int]string // by component
+	InService []int
+	Remove    []int // descending, so removing one keeps the others' indexes
+	Waiting   map[string]int
+}
+
+type copyStart struct{ Component, Host int }
+
+// planCopies brings every component to its desired copy count of its
+// current generation, component by component, on what the copies before
+// it left:
+//   - copies on hosts going away go (they are placed anew);
+//   - a deleted or failed component's copies go, and a deleted one is
+//     removed once none is left;
+//   - surplus copies of the current generation go, starting ones first;
+//   - missing copies go on the first host with room (firstFit), unless the
+//     component is backing off; where none has room and every current copy
+//     is ready, an old-generation copy goes to make room (a rolling
+//     update, one copy at a time);
+//   - once every copy runs, or every copy that can be placed does and the
+//     variant cannot grow, and all are ready, the old generation goes and
+//     the component is InService;
+//   - copies with no room are the variant's Waiting and the component's
+//     FailureReason.
+func planCopies(in copiesInput) copyPlan {
+	p := copyPlan{Reasons: map[int]string{}, Waiting: map[string]int{}}
+	used := make([][]Requirements, len(in.Hosts))
+	for _, c := range in.Copies {
+		if c.Host >= 0 {
+			used[c.Host] = append(used[c.Host], c.Needs)
+		}
+	}
+	stop := func(i int) {
+		p.Stop = append(p.Stop, i)
+		if h := in.Copies[i].Host; h >= 0 {
+			k := slices.IndexFunc(used[h], func(r Requirements) bool { return r == in.Copies[i].Needs })
+			used[h] = slices.Delete(used[h], k, k+1)
+		}
+	}
+	for i, c := range in.Copies {
+		if c.HostGone {
+			stop(i)
+		}
+	}
+	place := func(variant string, needs Requirements) int {
+		var hosts []int
+		var rooms []room
+		for h, host := range in.Hosts {
+			if host.Variant == variant {
+				hosts, rooms = append(hosts, h), append(rooms, roomOn(host.Size, used[h]))
+			}
+		}
+		if k := firstFit(rooms, needs); k >= 0 {
+			used[hosts[k]] = append(used[hosts[k]], needs)
+			return hosts[k]
+		}
+		return -1
+	}
+	for ci, comp := range in.Components {
+		var current, old []int
+		for i, c := range in.Copies {
+			if c.Component != comp.Name || c.HostGone {
+				continue
+			}
+			if comp.Status == ComponentDeleting || comp.Status == ComponentFailed {
+				stop(i)
+			} else if c.Generation == comp.Generation {
+				current = append(current, i)
+			} else {
+				old = append(old, i)
+			}
+		}
+		if comp.Status == ComponentDeleting || comp.Status == ComponentFailed {
+			if comp.Status == ComponentDeleting && in.Stopping[comp.Name] == 0 && !slices.ContainsFunc(in.Copies, func(c observedCopy) bool { return c.Component == comp.Name }) {
+				p.Remove = append([]int{ci}, p.Remove...)
+			}
+			continue
+		}
+		ready := func(idx []int) bool {
+			return !slices.ContainsFunc(idx, func(i int) bool { return !in.Copies[i].Ready })
+		}
+		if extra := len(current) - comp.DesiredCopies; extra > 0 {
+			slices.SortStableFunc(current, func(a, b int) int { // surplus first: starting, then newest
+				ca, cb := in.Copies[a], in.Copies[b]
+				if ca.Ready != cb.Ready {
+					if ca.Ready {
+						return 1
+					}
+					return -1
+				}
+				return cb.Started.Compare(ca.Started)
+			})
+			for _, i := range current[:extra] {
+				stop(i)
+			}
+			current = current[extra:]
+		}
+		started, unplaced := 0, 0
+		if missing := comp.DesiredCopies - len(current); missing > 0 && !in.Now.Before(in.NotUntil[comp.Name]) {
+			for range missing {
+				h := place(comp.Variant, comp.Needs)
+				if h < 0 && len(old) > 0 && ready(current) && started == 0 {
+					stop(old[0])
+					old = old[1:]
+					h = place(comp.Variant, comp.Needs)
+				}
+				if h < 0 {
+					unplaced++
+					continue
+				}
+				p.Start = append(p.Start, copyStart{Component: ci, Host: h})
+				started++
+			}
+		}
+		p.Waiting[comp.Variant] += unplaced
+		p.Reasons[ci] = ""
+		if unplaced > 0 {
+			p.Reasons[ci] = fmt.Sprintf("%d of %d copies cannot be placed: each needs %g CPU cores, %d MiB of memory and %g accelerators, and no healthy instance of variant %s has that much left. Add instances (UpdateEndpointWeightsAndCapacities, or a higher MaxInstanceCount) or lower the copy count of a component on them.",
+				unplaced, comp.DesiredCopies, comp.Needs.NumberOfCpuCoresRequired, comp.Needs.MinMemoryRequiredInMb, comp.Needs.NumberOfAcceleratorDevicesRequired, comp.Variant)
+		}
+		// Settled: every copy runs, or every copy that can be placed does
+		// and no instance can be added for the others (the reason stays).
+		full := len(current)+started >= comp.DesiredCopies
+		if (full || unplaced > 0 && !in.CanGrow[comp.Variant]) && started == 0 && ready(current) {
+			if full {
+				for _, i := range old {
+					stop(i)
+				}
+			}
+			if comp.Status != ComponentInService {
+				p.InService = append(p.InService, ci)
+			}
+		}
+	}
+	return p
 }

@@ -71,3 +71,127 @@ func TestSizeHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCopies: the rules of copy placement, one case each, on hosts of
+// 4 cores (two copies of 2 cores each fit on one).
+func TestPlanCopies(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	m5 := runtime.InstanceType{Name: "ml.m5.xlarge", VCPUs: 4, MemoryMiB: 16384}
+	two := Requirements{NumberOfCpuCoresRequired: 2, MinMemoryRequiredInMb: 1024}
+	big := Requirements{NumberOfCpuCoresRequired: 8, MinMemoryRequiredInMb: 1024}
+	comp := func(name string, copies int, opts ...func(*component)) component {
+		c := component{Name: name, Variant: "v", Status: ComponentCreating, Needs: two, DesiredCopies: copies, Generation: 1}
+		for _, o := range opts {
+			o(&c)
+		}
+		return c
+	}
+	status := func(s string) func(*component) { return func(c *component) { c.Status = s } }
+	generation := func(g int) func(*component) { return func(c *component) { c.Generation = g } }
+	needs := func(r Requirements) func(*component) { return func(c *component) { c.Needs = r } }
+	hosts := func(n int) []copyHost {
+		out := make([]copyHost, n)
+		for i := range out {
+			out[i] = copyHost{Variant: "v", Size: m5}
+		}
+		return out
+	}
+	// cp is a ready copy of component a, generation 1, on host h, started
+	// at minute m.
+	cp := func(h, m int, opts ...func(*observedCopy)) observedCopy {
+		c := observedCopy{Component: "a", Generation: 1, Host: h, Needs: two, Ready: true, Started: t0.Add(time.Duration(m) * time.Minute)}
+		for _, o := range opts {
+			o(&c)
+		}
+		return c
+	}
+	of := func(name string) func(*observedCopy) { return func(c *observedCopy) { c.Component = name } }
+	starting := func(c *observedCopy) { c.Ready = false }
+	gen0 := func(c *observedCopy) { c.Generation = 0 }
+	gone := func(c *observedCopy) { c.HostGone = true }
+
+	for _, tc := range []struct {
+		name      string
+		in        copiesInput
+		stop      []int
+		start     []copyStart
+		inService []int
+		remove    []int
+		waiting   int
+		reason    bool // component 0 gets a FailureReason
+	}{
+		{name: "copies pack onto the oldest host",
+			in:    copiesInput{Components: []component{comp("a", 3)}, Hosts: hosts(2)},
+			start: []copyStart{{0, 0}, {0, 0}, {0, 1}}},
+		{name: "a second component takes the room the first left",
+			in:    copiesInput{Components: []component{comp("a", 1), comp("b", 2)}, Hosts: hosts(2)},
+			start: []copyStart{{0, 0}, {1, 0}, {1, 1}}},
+		{name: "placed copies hold their room",
+			in:    copiesInput{Components: []component{comp("a", 3)}, Hosts: hosts(2), Copies: []observedCopy{cp(0, 0), cp(0, 1)}},
+			start: []copyStart{{0, 1}}},
+		{name: "every copy runs and is ready: in service",
+			in:        copiesInput{Components: []component{comp("a", 2)}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0), cp(0, 1)}},
+			inService: []int{0}},
+		{name: "a copy still starting: not yet",
+			in: copiesInput{Components: []component{comp("a", 2)}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0), cp(0, 1, starting)}}},
+		{name: "already in service: nothing to record",
+			in: copiesInput{Components: []component{comp("a", 1, status(ComponentInService))}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0)}}},
+		{name: "surplus: a starting copy goes first",
+			in:        copiesInput{Components: []component{comp("a", 2)}, Hosts: hosts(2), Copies: []observedCopy{cp(0, 0), cp(0, 1, starting), cp(1, 2)}},
+			stop:      []int{1},
+			inService: []int{0}},
+		{name: "surplus: then the newest",
+			in:        copiesInput{Components: []component{comp("a", 1)}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 5), cp(0, 1)}},
+			stop:      []int{0},
+			inService: []int{0}},
+		{name: "a copy that fits nowhere waits for an instance",
+			in:      copiesInput{Components: []component{comp("a", 1, needs(big))}, Hosts: hosts(2), CanGrow: map[string]bool{"v": true}},
+			waiting: 1, reason: true},
+		{name: "and settles with its reason when the variant cannot grow",
+			in:      copiesInput{Components: []component{comp("a", 3)}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0), cp(0, 1)}},
+			waiting: 1, reason: true, inService: []int{0}},
+		{name: "rolling update: with no room an old copy makes way, for one new copy at a time",
+			in:    copiesInput{Components: []component{comp("a", 2, generation(1))}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0, gen0), cp(0, 1, gen0)}},
+			stop:  []int{0},
+			start: []copyStart{{0, 0}}, waiting: 1, reason: true},
+		{name: "rolling update: one copy at a time",
+			in: copiesInput{Components: []component{comp("a", 2, generation(1))}, Hosts: hosts(1),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 2, starting)}},
+			waiting: 1, reason: true},
+		{name: "rolling update: the new generation ready, the old goes",
+			in: copiesInput{Components: []component{comp("a", 1, generation(1))}, Hosts: hosts(2),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(1, 2)}},
+			stop: []int{0}, inService: []int{0}},
+		{name: "copies on a host going away go, and are placed anew",
+			in:    copiesInput{Components: []component{comp("a", 1, status(ComponentInService))}, Hosts: hosts(1), Copies: []observedCopy{cp(-1, 0, gone)}},
+			stop:  []int{0},
+			start: []copyStart{{0, 0}}},
+		{name: "backing off: nothing placed",
+			in: copiesInput{Components: []component{comp("a", 1)}, Hosts: hosts(1), Now: t0, NotUntil: map[string]time.Time{"a": t0.Add(time.Second)}}},
+		{name: "a failed component's copies go, its reason stays",
+			in:   copiesInput{Components: []component{comp("a", 2, status(ComponentFailed))}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0)}},
+			stop: []int{0}},
+		{name: "a deleted component's copies go",
+			in:   copiesInput{Components: []component{comp("a", 1, status(ComponentDeleting))}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0)}},
+			stop: []int{0}},
+		{name: "it is removed once none is left, stopping ones included",
+			in: copiesInput{Components: []component{comp("a", 1, status(ComponentDeleting))}, Hosts: hosts(1), Stopping: map[string]int{"a": 1}}},
+		{name: "and then",
+			in:     copiesInput{Components: []component{comp("b", 1, status(ComponentInService)), comp("a", 1, status(ComponentDeleting)), comp("c", 1, status(ComponentDeleting))}, Hosts: hosts(1), Copies: []observedCopy{cp(0, 0, of("b"))}},
+			remove: []int{2, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planCopies(tc.in)
+			if !slices.Equal(p.Stop, tc.stop) || !slices.Equal(p.Start, tc.start) || !slices.Equal(p.InService, tc.inService) ||
+				!slices.Equal(p.Remove, tc.remove) || p.Waiting["v"] != tc.waiting {
+				t.Fatalf("stop %v start %v in service %v remove %v waiting %v; want %v %v %v %v %v",
+					p.Stop, p.Start, p.InService, p.Remove, p.Waiting["v"], tc.stop, tc.start, tc.inService, tc.remove, tc.waiting)
+			}
+			if reason, set := p.Reasons[0]; (reason != "") != tc.reason {
+				t.Fatalf("FailureReason %q", reason)
+			} else if tc.in.Components[0].Status == ComponentFailed && set {
+				t.Fatal("a failed component's reason is not planned over")
+			}
+		})
+	}
+}
