@@ -5,6 +5,23 @@
 // A Runtime starts instances; an Instance reports when it is ready (its
 // /ping answers 200), when it has ended (exited, crashed, failed its health
 // checks or its start limit), and its resource usage. Hosting decides how many
-// instances run; the runtime only runs them. Every implementation must pass
-// the suite in runtimetest.
+// instances run and which one goes; the runtime only runs them.
+//
+// The contract is per instance, not a count: hosting starts and stops the
+// instances it chose, and a runtime that keeps a count underneath (the
+// Kubernetes runtime's Deployment per variant) adds them up and removes the
+// very pod of the instance stopped. A count alone would leave the choice
+// of the instance to go, the copies of inference components on their
+// hosts, and the containers of a Docker runtime (one per instance) to
+// each backend; per instance, one rule in hosting serves them all.
+//
+// What a runtime can do beyond starting instances it declares with small
+// optional interfaces (Adopter, Detacher, Releaser, Featured,
+// ArtifactPreparer), and it joins the server by registering itself
+// (Register, from its package's init: its name for --runtime, its flags,
+// whether its instances are shared by several replicas and whether ebb
+// keeps their logs): a new runtime is a folder and one import line in
+// cmd/ebb/runtimes.go. The SageMaker health contract is written once
+// (Health). Every implementation must pass the suite in runtimetest,
+// adoption after a restart included.
 package runtime
