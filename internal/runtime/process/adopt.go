@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/shirou/gopsutil/v4/process"
@@ -55,6 +56,7 @@ func (r *Runtime) adopt(ctx context.Context, id string) (runtime.Adopted, bool) 
 	var rec record
 	b, err := os.ReadFile(filepath.Join(dir, "instance.json"))
 	if err != nil || json.Unmarshal(b, &rec) != nil || rec.PID <= 0 {
+		r.reapIn(ctx, dir)
 		os.RemoveAll(dir)
 		return runtime.Adopted{}, false
 	}
@@ -97,6 +99,36 @@ func (r *Runtime) adopt(ctx context.Context, id string) (runtime.Adopted, bool) 
 	go in.monitor()
 	log.Info("adopted an instance left running", "endpoint", rec.Endpoint, "variant", rec.Variant, "pid", rec.PID, "addr", rec.Addr)
 	return runtime.Adopted{Instance: in, Endpoint: rec.Endpoint, Variant: rec.Variant, Deployment: rec.Deployment, Started: rec.Started}, true
+}
+
+// reapIn stops what runs in the working directory of an instance without
+// a record (a server killed between starting its process and recording
+// it): every process group with a process whose working directory is dir.
+func (r *Runtime) reapIn(ctx context.Context, dir string) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	procs, err := process.ProcessesWithContext(ctx)
+	if err != nil {
+		r.opts.Logger.Warn("cannot list processes to stop an instance left without a record", "dir", dir, "err", err)
+		return
+	}
+	self := unix.Getpgrp()
+	for _, p := range procs {
+		cwd, err := p.CwdWithContext(ctx)
+		if err != nil || cwd != dir && !strings.HasPrefix(cwd, dir+string(filepath.Separator)) {
+			continue
+		}
+		pgid, err := unix.Getpgid(int(p.Pid))
+		if err != nil || pgid <= 1 || pgid == self {
+			continue
+		}
+		r.opts.Logger.Info("stopping an instance left running without a record", "dir", dir, "pid", p.Pid)
+		killGroup(ctx, p, pgid, r.opts.StopGrace)
+	}
 }
 
 // waitPidfd blocks until the process of a pidfd has ended. The process is

@@ -57,7 +57,8 @@ func TestConformance(t *testing.T) {
 // what a new runtime on the same directory does with them: a healthy one is
 // adopted, ready, with its address and labels, and can be stopped; one that
 // fails its health check is stopped, SIGKILL of its whole group when it
-// ignores SIGTERM; a record whose pid is another process is left alone.
+// ignores SIGTERM; one without a record is found by its working directory
+// and stopped; a record whose pid is another process is left alone.
 func TestAdopt(t *testing.T) {
 	dir := t.TempDir()
 	self, _ := os.Executable()
@@ -86,6 +87,19 @@ func TestAdopt(t *testing.T) {
 	os.MkdirAll(orphan, 0o755)
 	ct := createTime(t, cmd.Process.Pid)
 	os.WriteFile(filepath.Join(orphan, "instance.json"), []byte(`{"pid":`+strconv.Itoa(cmd.Process.Pid)+`,"createTime":`+strconv.FormatInt(ct, 10)+`,"deployment":"d1","addr":"127.0.0.1:1"}`), 0o644)
+	// One whose server died between starting it and recording it: its
+	// working directory has no instance.json.
+	unrecorded := filepath.Join(dir, "instances", "unrecorded-1")
+	os.MkdirAll(unrecorded, 0o755)
+	quiet := exec.Command(self)
+	quiet.Dir = unrecorded
+	quiet.Env = append(os.Environ(), "EBB_TEST_MODEL=1", "SAGEMAKER_BIND_TO_PORT=0")
+	quiet.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := quiet.Start(); err != nil {
+		t.Fatal(err)
+	}
+	quietExited := make(chan struct{})
+	go func() { quiet.Wait(); close(quietExited) }()
 	stale := filepath.Join(dir, "instances", "stale-1")
 	os.MkdirAll(stale, 0o755)
 	os.WriteFile(filepath.Join(stale, "instance.json"), []byte(`{"pid":1,"createTime":1}`), 0o644)
@@ -116,7 +130,12 @@ func TestAdopt(t *testing.T) {
 			t.Fatal("unhealthy orphan's process group still alive after Adopt")
 		}
 	}
-	for _, d := range []string{orphan, stale} {
+	select {
+	case <-quietExited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the instance left without a record still runs after Adopt")
+	}
+	for _, d := range []string{orphan, stale, unrecorded} {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Fatalf("%s not removed", d)
 		}
