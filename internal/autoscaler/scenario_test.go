@@ -1,10 +1,8 @@
 package autoscaler
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/scaling"
+	"github.com/ebbscale/ebb/internal/scenario"
 	"github.com/ebbscale/ebb/internal/store/sqlite"
 )
 
@@ -89,7 +88,8 @@ type target struct {
 	dims    []metrics.Dimension
 }
 
-// TestScenarios runs the scripts in testdata/*.test on a fake clock:
+// TestScenarios runs the scripts in testdata/*.test on a fake clock, in the
+// grammar of package scenario:
 //
 //	endpoint CAPACITY                 the variant's starting capacity
 //	component                         the target is the inference component "ic"
@@ -99,7 +99,9 @@ type target struct {
 //	                                  options min-magnitude=N aggregation=X
 //	tracking NAME TARGET METRIC [out-cooldown=S] [in-cooldown=S] [disable-scale-in]
 //	                                  METRIC: invocations (per instance or copy), or NS/NAME:STAT
-//	alarm NAME NS/METRIC STAT OP THRESHOLD POLICY [periods=N]
+//	alarm NAME key=value...           an alarm (see package scenario) on the
+//	                                  target's dimensions; action=policy:NAME
+//	                                  names a policy of the scenario
 //	set NS/METRIC VALUE               the value the metric reports from now on
 //	schedule NAME EXPR [min=N] [max=N] [tz=ZONE]
 //	suspend in|out|scheduled / resume in|out|scheduled
@@ -120,7 +122,7 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-type scenario struct {
+type script struct {
 	t      *testing.T
 	ctx    context.Context
 	clk    *clock.Fake
@@ -139,7 +141,7 @@ func runScenario(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sc := &scenario{t: t, ctx: ctx, clk: clock.NewFake(scenarioEpoch), host: &fakeHosting{}, values: map[string]float64{}, tg: variantTarget}
+	sc := &script{t: t, ctx: ctx, clk: clock.NewFake(scenarioEpoch), host: &fakeHosting{}, values: map[string]float64{}, tg: variantTarget}
 	sc.ms, _ = metrics.Open(nil)
 	sc.mon, _ = monitor.New(ctx, monitor.Options{Store: st, Metrics: sc.ms, Clock: sc.clk})
 	sc.s, err = New(ctx, Options{Store: st, Hosting: sc.host, Alarms: sc.mon, Metrics: sc.ms, Clock: sc.clk, Region: "us-east-1", AccountID: "123456789012"})
@@ -147,42 +149,25 @@ func runScenario(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	sc.mon.SetActions(sc.s)
-	in, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	lines := bufio.NewScanner(in)
-	for n := 1; lines.Scan(); n++ {
-		text := strings.TrimSpace(lines.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		err := sc.do(strings.Fields(text))
-		sc.s.applyPending(sc.ctx) // as Run does when an activity starts
-		if err != nil {
-			t.Fatalf("%s:%d: %s: %v", file, n, text, err)
+	cmds := map[string]scenario.Command{}
+	for _, name := range []string{"endpoint", "component", "register", "step", "tracking", "alarm", "set", "schedule", "suspend", "resume", "busy", "at", "advance", "expect"} {
+		cmds[name] = func(args []string) error {
+			err := sc.do(args)
+			sc.s.applyPending(sc.ctx) // as Run does when an activity starts
+			return err
 		}
 	}
+	scenario.Run(t, file, cmds)
 }
 
-func opts(fields []string) map[string]string {
-	out := map[string]string{}
-	for _, f := range fields {
-		k, v, _ := strings.Cut(f, "=")
-		out[k] = v
-	}
-	return out
-}
-
-func (sc *scenario) policyARN(name string) (string, error) {
+func (sc *script) policyARN(name string) (string, error) {
 	for _, p := range sc.s.Policies(Namespace, []string{name}, "", "") {
 		return p.ARN, nil
 	}
 	return "", fmt.Errorf("no policy %s", name)
 }
 
-func (sc *scenario) do(f []string) error {
+func (sc *script) do(f []string) error {
 	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
 	switch f[0] {
 	case "endpoint":
@@ -233,7 +218,10 @@ func (sc *scenario) do(f []string) error {
 			ns, name := splitMetric(nsName)
 			in.Namespace, in.MetricName, in.Statistic, in.Dimensions = ns, name, stat, sc.tg.dims
 		}
-		o := opts(f[4:])
+		o, err := scenario.Options(f[4:], "out-cooldown", "in-cooldown", "disable-scale-in")
+		if err != nil {
+			return err
+		}
 		if v, ok := o["out-cooldown"]; ok {
 			n := atoi(v)
 			in.ScaleOutCooldown = &n
@@ -243,28 +231,34 @@ func (sc *scenario) do(f []string) error {
 			in.ScaleInCooldown = &n
 		}
 		_, in.DisableScaleIn = o["disable-scale-in"]
-		_, _, err := sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Type: "TargetTrackingScaling", TT: in})
+		_, _, err = sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Type: "TargetTrackingScaling", TT: in})
 		return err
 	case "alarm":
-		arn, err := sc.policyARN(f[6])
+		c, err := scenario.ParseAlarm(f)
 		if err != nil {
 			return err
 		}
-		ns, name := splitMetric(f[2])
-		threshold, _ := strconv.ParseFloat(f[5], 64)
-		periods := 1
-		if v, ok := opts(f[7:])["periods"]; ok {
-			periods = atoi(v)
+		// An action names a policy of the scenario: action=policy:NAME.
+		for i, a := range c.Actions {
+			if name, ok := strings.CutPrefix(a, "policy:"); ok {
+				if c.Actions[i], err = sc.policyARN(name); err != nil {
+					return err
+				}
+			}
 		}
-		op := map[string]string{">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold"}[f[4]]
-		return sc.mon.Put(sc.ctx, monitor.MetricAlarm{AlarmName: f[1], Namespace: ns, MetricName: name, Dimensions: sc.tg.dims, Statistic: f[3],
-			Period: 60, EvaluationPeriods: periods, Threshold: threshold, ComparisonOperator: op, ActionsEnabled: true, AlarmActions: []string{arn}})
+		return sc.mon.Put(sc.ctx, monitor.MetricAlarm{AlarmName: c.Name, Namespace: c.Namespace, MetricName: c.MetricName, Dimensions: sc.tg.dims,
+			Statistic: c.Statistic, ExtendedStatistic: c.ExtendedStatistic, Period: c.Period, EvaluationPeriods: c.EvaluationPeriods,
+			DatapointsToAlarm: c.DatapointsToAlarm, Threshold: c.Threshold, ComparisonOperator: c.ComparisonOperator,
+			TreatMissingData: c.TreatMissingData, ActionsEnabled: true, AlarmActions: c.Actions})
 	case "set":
 		v, err := strconv.ParseFloat(f[2], 64)
 		sc.values[f[1]] = v
 		return err
 	case "schedule":
-		o := opts(f[3:])
+		o, err := scenario.Options(f[3:], "min", "max", "tz")
+		if err != nil {
+			return err
+		}
 		in := ScheduledInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, Schedule: strings.ReplaceAll(f[2], "_", " "), Timezone: o["tz"]}
 		if v, ok := o["min"]; ok {
 			n := atoi(v)
@@ -321,7 +315,7 @@ func (sc *scenario) do(f []string) error {
 // advance moves time in steps of the autoscaler's tick: metrics report
 // their set values every 10 s, alarms are evaluated, their actions
 // handled, activities followed and schedules run.
-func (sc *scenario) advance(d time.Duration) {
+func (sc *script) advance(d time.Duration) {
 	for end := sc.clk.Now().Add(d); sc.clk.Now().Before(end); {
 		sc.clk.Advance(Tick)
 		now := sc.clk.Now()
@@ -358,12 +352,12 @@ func splitMetric(key string) (string, string) {
 	return key[:i], key[i+1:]
 }
 
-func (sc *scenario) drain() {
+func (sc *script) drain() {
 	sc.s.decideQueued(sc.ctx, sc.clk.Now())
 	sc.s.applyPending(sc.ctx)
 }
 
-func (sc *scenario) expect(what, arg string) error {
+func (sc *script) expect(what, arg string) error {
 	acts, _ := sc.s.Activities(sc.ctx, Namespace, sc.tg.id, sc.tg.dim, true, time.Time{})
 	switch what {
 	case "capacity":

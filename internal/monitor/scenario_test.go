@@ -1,9 +1,8 @@
 package monitor
 
 import (
-	"bufio"
 	"context"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,21 +11,19 @@ import (
 
 	"github.com/ebbscale/ebb/internal/alarm"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/scenario"
 )
 
-// TestScenarios runs the alarm scripts in testdata/*.test. The language, in
-// the spirit of Prometheus's promqltest:
+// TestScenarios runs the alarm scripts in testdata/*.test, in the grammar
+// of package scenario:
 //
-//	alarm NAME key=value ...    create or update an alarm: metric=NS/NAME
-//	                            stat= period= evaluation-periods=
-//	                            datapoints-to-alarm= threshold= op=(> >= < <=)
-//	                            treat-missing= action=ARN
+//	alarm NAME key=value ...    create or update an alarm (see package scenario)
 //	load NS/NAME START v v ...  one value per period of 1m from START (a
 //	                            duration after the scenario's epoch); _ skips
 //	advance DURATION            move time forward, ticking the loop every 10 s
-//	expect NAME STATE           the alarm's state now
-//	expect-reason NAME TEXT     its StateReason contains TEXT
-//	expect-deliveries N         actions delivered so far
+//	expect state NAME STATE     the alarm's state now
+//	expect reason NAME TEXT     its StateReason contains TEXT
+//	expect deliveries N         actions delivered so far
 //
 // Lines starting with # are comments.
 func TestScenarios(t *testing.T) {
@@ -39,106 +36,72 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-var ops = map[string]string{">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold"}
-
 func runScenario(t *testing.T, file string) {
 	f := newFixture(t, filepath.Join(t.TempDir(), "ebb.db"))
 	ctx := context.Background()
 	now := t0
-	in, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	sc := bufio.NewScanner(in)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		fail := func(format string, args ...any) {
-			t.Helper()
-			t.Fatalf("%s:%d: %s: "+format, append([]any{file, line, text}, args...)...)
-		}
-		fields := strings.Fields(text)
-		switch fields[0] {
-		case "alarm":
-			a := MetricAlarm{AlarmName: fields[1], ActionsEnabled: true, Period: 60, EvaluationPeriods: 1, Statistic: "Average"}
-			for _, kv := range fields[2:] {
-				k, v, _ := strings.Cut(kv, "=")
-				n, _ := strconv.Atoi(v)
-				switch k {
-				case "metric":
-					ns, name, _ := strings.Cut(v, "/")
-					a.Namespace, a.MetricName = ns, name
-				case "stat":
-					if strings.HasPrefix(v, "p") {
-						a.Statistic, a.ExtendedStatistic = "", v
-					} else {
-						a.Statistic = v
-					}
-				case "period":
-					a.Period = n
-				case "evaluation-periods":
-					a.EvaluationPeriods = n
-				case "datapoints-to-alarm":
-					a.DatapointsToAlarm = n
-				case "threshold":
-					a.Threshold, _ = strconv.ParseFloat(v, 64)
-				case "op":
-					a.ComparisonOperator = ops[v]
-				case "treat-missing":
-					a.TreatMissingData = v
-				case "action":
-					a.AlarmActions = append(a.AlarmActions, v)
-				default:
-					fail("unknown key %q", k)
-				}
-			}
-			if err := f.m.Put(ctx, a); err != nil {
-				fail("%v", err)
-			}
-		case "load":
-			ns, name, _ := strings.Cut(fields[1], "/")
-			start, err := time.ParseDuration(fields[2])
+	scenario.Run(t, file, map[string]scenario.Command{
+		"alarm": func(args []string) error {
+			c, err := scenario.ParseAlarm(args)
 			if err != nil {
-				fail("%v", err)
+				return err
 			}
-			for i, v := range fields[3:] {
+			return f.m.Put(ctx, MetricAlarm{AlarmName: c.Name, Namespace: c.Namespace, MetricName: c.MetricName, Statistic: c.Statistic,
+				ExtendedStatistic: c.ExtendedStatistic, Period: c.Period, EvaluationPeriods: c.EvaluationPeriods, DatapointsToAlarm: c.DatapointsToAlarm,
+				Threshold: c.Threshold, ComparisonOperator: c.ComparisonOperator, TreatMissingData: c.TreatMissingData,
+				ActionsEnabled: true, AlarmActions: c.Actions})
+		},
+		"load": func(args []string) error {
+			i := strings.LastIndex(args[1], "/")
+			ns, name := args[1][:i], args[1][i+1:]
+			start, err := time.ParseDuration(args[2])
+			if err != nil {
+				return err
+			}
+			for i, v := range args[3:] {
 				if v == "_" {
 					continue
 				}
 				x, err := strconv.ParseFloat(v, 64)
 				if err != nil {
-					fail("%v", err)
+					return err
 				}
-				f.ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: ns, MetricName: name}, Timestamp: t0.Add(start + time.Duration(i)*time.Minute), Value: x}})
+				if err := f.ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: ns, MetricName: name}, Timestamp: t0.Add(start + time.Duration(i)*time.Minute), Value: x}}); err != nil {
+					return err
+				}
 			}
-		case "advance":
-			d, err := time.ParseDuration(fields[1])
+			return nil
+		},
+		"advance": func(args []string) error {
+			d, err := time.ParseDuration(args[1])
 			if err != nil {
-				fail("%v", err)
+				return err
 			}
 			for end := now.Add(d); now.Before(end); {
 				now = now.Add(Tick)
 				f.m.EvaluateAll(ctx, now)
 			}
-		case "expect":
-			if got := f.state(fields[1]); got != alarm.State(fields[2]) {
-				fail("state %s at %v", got, now.Sub(t0))
+			return nil
+		},
+		"expect": func(args []string) error {
+			switch args[1] {
+			case "state":
+				if got := f.state(args[2]); got != alarm.State(args[3]) {
+					return fmt.Errorf("state %s at %v", got, now.Sub(t0))
+				}
+			case "reason":
+				a := f.m.Describe(Filter{Names: []string{args[2]}})[0]
+				if want := strings.Join(args[3:], " "); !strings.Contains(a.StateReason, want) {
+					return fmt.Errorf("reason %q", a.StateReason)
+				}
+			case "deliveries":
+				if got := len(f.sink.got); strconv.Itoa(got) != args[2] {
+					return fmt.Errorf("%d deliveries: %v", got, f.sink.got)
+				}
+			default:
+				return fmt.Errorf("expect state, reason or deliveries")
 			}
-		case "expect-reason":
-			a := f.m.Describe(Filter{Names: []string{fields[1]}})[0]
-			if want := strings.Join(fields[2:], " "); !strings.Contains(a.StateReason, want) {
-				fail("reason %q", a.StateReason)
-			}
-		case "expect-deliveries":
-			n, _ := strconv.Atoi(fields[1])
-			if got := len(f.sink.got); got != n {
-				fail("%d deliveries: %v", got, f.sink.got)
-			}
-		default:
-			fail("unknown command")
-		}
-	}
+			return nil
+		},
+	})
 }
