@@ -234,6 +234,12 @@ func (r *Runtime) apply(ctx context.Context, g *group, w groupWrites) error {
 	if err := r.fenced(ctx); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	released := g.released // since the writes were worked out
+	r.mu.Unlock()
+	if released {
+		return nil
+	}
 	if w.create {
 		if err := r.create(ctx, w.spec, w.replicas); err != nil {
 			return err
