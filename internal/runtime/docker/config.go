@@ -58,8 +58,12 @@ func (c *Config) New(ctx context.Context, env runtime.Env) (runtime.Runtime, err
 	if err != nil {
 		env.Logger.Info("no GPUs: GPU instance types run without one", "why", err)
 	}
+	// Local model data is mounted into containers: only from the data
+	// directory and the working directory, as the process runtime's default.
+	wd, _ := os.Getwd()
+	roots := []string{env.Data, wd}
 	env.Logger.Info("instances run as Docker containers", "docker_host", cl.DaemonHost(), "api_version", cl.ClientVersion())
 	return New(Options{Client: cl, Dir: env.Data, Server: ServerLabel(env.Data), StartLimit: env.StartLimit,
 		ModelData: modeldata.Options{S3Endpoint: env.S3URL, Region: env.Region}, GPUs: gpu.NewAllocator(src),
-		Logs: env.Logs, Logger: env.Logger}), nil
+		ModelDataRoots: roots, Logs: env.Logs, Logger: env.Logger}), nil
 }

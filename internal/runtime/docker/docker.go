@@ -66,6 +66,9 @@ type Options struct {
 	UnhealthyThreshold int
 	// ModelData fetches s3:// and http(s):// model data.
 	ModelData modeldata.Options
+	// ModelDataRoots are the directories a local ModelDataUrl must be
+	// under (it is mounted into the container); none allows any path.
+	ModelDataRoots []string
 	// GPUs hands the machine's GPUs to GPU instance types exclusively; nil
 	// or empty: GPU types run without.
 	GPUs *gpu.Allocator
@@ -348,6 +351,9 @@ func (r *Runtime) prepareModel(ctx context.Context, dataURL, dest string) (strin
 		return dest, modeldata.Fetch(ctx, dataURL, dest, r.o.ModelData)
 	}
 	path := strings.TrimPrefix(dataURL, "file://")
+	if err := modeldata.Within(path, r.o.ModelDataRoots); err != nil {
+		return "", fmt.Errorf("ModelDataUrl %q: %w", dataURL, err)
+	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("ModelDataUrl %q: no such file or directory (or not readable)", dataURL)

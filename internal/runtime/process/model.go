@@ -54,27 +54,7 @@ func (r *Runtime) prepareModel(dataURL, dest string) (string, error) {
 // allowedModelPath reports whether path, with symbolic links resolved, is
 // under one of the model data roots.
 func (r *Runtime) allowedModelPath(path string) error {
-	if len(r.opts.ModelDataRoots) == 0 {
-		return nil
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = filepath.Clean(path)
-	}
-	if abs, err := filepath.Abs(real); err == nil {
-		real = abs
-	}
-	for _, root := range r.opts.ModelDataRoots {
-		if rr, err := filepath.EvalSymlinks(root); err == nil {
-			root = rr
-		}
-		if rel, err := filepath.Rel(root, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(os.PathSeparator)) {
-			return nil
-		}
-	}
-	// The roots are not named: they include the data directory, whose path
-	// is not the API caller's business.
-	return fmt.Errorf("%s is not under an allowed model data root (by default the data directory and ebb's working directory); start ebb with --model-data-root for its directory", path)
+	return modeldata.Within(path, r.opts.ModelDataRoots)
 }
 
 // chownAll gives dir and everything in it to u.
