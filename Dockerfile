@@ -7,9 +7,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# No cgo: NVML is for the process runtime on a GPU machine; in a cluster GPU
-# metrics come from the DCGM exporter.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags=-s -o /out/ebb ./cmd/ebb
+# Static (no cgo, -tags nonvml: no NVML, which needs the dynamic loader): GPU
+# metrics in a cluster come from the DCGM exporter. Offline: scripts/docker-images.
+RUN CGO_ENABLED=0 go build -tags nonvml -trimpath -ldflags=-s -o /out/ebb ./cmd/ebb
 
 FROM gcr.io/distroless/static-debian12:nonroot AS server
 COPY --from=build /out/ebb /usr/local/bin/ebb
