@@ -225,6 +225,8 @@ func (in *instance) launch(ctx context.Context, spec runtime.Spec) error {
 	stopping := in.stopping
 	in.mu.Unlock()
 	if stopping {
+		// Stop came before the container existed: it goes now.
+		r.c.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
 		return errors.New("stopped while launching")
 	}
 	if err := r.c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
