@@ -43,6 +43,7 @@ const (
 	labelVariant    = "ebb.io/variant-name"
 	labelDeployment = "ebb.io/deployment-id"
 	labelStarted    = "ebb.io/started"
+	labelGPUs       = "ebb.io/gpus" // the UUIDs of the GPUs it was given
 )
 
 // Defaults of the runtime.
@@ -281,6 +282,7 @@ func (in *instance) containerConfig(spec runtime.Spec, model string) (*container
 			ids = append(ids, d.UUID)
 		}
 		host.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: ids, Capabilities: [][]string{{"gpu"}}}}
+		cfg.Labels[labelGPUs] = strings.Join(ids, ",") // a restarted server holds them again
 	}
 	return cfg, host, nil
 }
@@ -610,6 +612,9 @@ func (r *Runtime) adopt(ctx context.Context, c container.Summary) (runtime.Adopt
 	in.container, in.addr = c.ID, addr
 	if !in.pingOK(addr) {
 		return remove("it fails its health check")
+	}
+	if ids := l[labelGPUs]; ids != "" && r.o.GPUs != nil {
+		in.gpus = r.o.GPUs.Reserve(strings.Split(ids, ","))
 	}
 	in.readyOnce.Do(func() { close(in.ready) })
 	r.follow(id, c.ID, l[labelEndpoint], l[labelVariant], in.done, true)
