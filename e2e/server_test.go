@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/ebbscale/ebb/internal/runtime/docker/dockertest"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
 	"github.com/ebbscale/ebb/internal/store/postgres/pgtest"
 )
@@ -61,6 +62,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	kubetest.StopShared()
 	pgtest.StopShared()
+	dockertest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

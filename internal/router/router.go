@@ -95,13 +95,24 @@ func (e *ModelError) Error() string {
 	return fmt.Sprintf("model answered %d: %s", e.StatusCode, e.Body)
 }
 
+// ejectFor is how long an instance whose connection broke mid-request
+// (not refused: its process or container died, or a proxy in front of it,
+// Docker's, closed the connection) takes no new request while another
+// instance can, as Envoy's outlier detection ejects a host: only the
+// requests in flight on it fail, not those that would follow until its
+// runtime reports it ended.
+const ejectFor = time.Second
+
 type backend struct {
 	id          string
 	up          *upstream
 	outstanding atomic.Int64
 	removed     atomic.Bool
-	models      loadedModels // of a multi-model instance
-	containers  []container  // of an instance of a model of several
+	// broke is when a connection to the instance last broke mid-request
+	// (unix nanoseconds; see ejectFor).
+	broke      atomic.Int64
+	models     loadedModels // of a multi-model instance
+	containers []container  // of an instance of a model of several
 }
 
 type variantRoute struct {
@@ -595,6 +606,9 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			if errors.As(err, &de) && ctx.Err() == nil {
 				continue
 			}
+			if ctx.Err() == nil && !errors.Is(err, errTimeout) {
+				b.broke.Store(time.Now().UnixNano())
+			}
 			record(OutcomeFailed)
 			if errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) {
 				return nil, ErrTimeout
@@ -676,7 +690,8 @@ func (e *endpointRoute) pick(target string) (*variantRoute, error) {
 // request.
 func (v *variantRoute) acquire(skip []*backend, mm *multiCall) *backend {
 	n := len(v.backends)
-	for try := 0; try < 3; try++ {
+	broken := time.Now().Add(-ejectFor).UnixNano()
+	for try := 0; try < 4; try++ {
 		var best *backend
 		start := 0
 		if n > 1 {
@@ -684,7 +699,7 @@ func (v *variantRoute) acquire(skip []*backend, mm *multiCall) *backend {
 		}
 		for i := 0; i < n; i++ {
 			b := v.backends[(start+i)%n]
-			if b.removed.Load() || slices.Contains(skip, b) {
+			if b.removed.Load() || slices.Contains(skip, b) || try == 0 && b.broke.Load() > broken {
 				continue
 			}
 			if mm != nil && best != nil {
@@ -700,6 +715,9 @@ func (v *variantRoute) acquire(skip []*backend, mm *multiCall) *backend {
 			}
 		}
 		if best == nil {
+			if try == 0 {
+				continue // every instance left broke of late: take one anyway
+			}
 			return nil
 		}
 		best.outstanding.Add(1)

@@ -495,3 +495,43 @@ func TestContainers(t *testing.T) {
 		t.Fatalf("invocations %v", per)
 	}
 }
+
+// TestBrokenConnectionEjects: an instance whose connections break
+// mid-request (it died behind a proxy that still accepts, as Docker's does)
+// fails the request in flight, then takes no new one while another can.
+func TestBrokenConnectionEjects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			bufio.NewReader(c).ReadString('\n') // the request line, then nothing
+			c.Close()
+		}
+	}()
+	broken := Instance{ID: "broken", Addr: ln.Addr().String()}
+	r := New(Options{})
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{broken, serve(t, answer("ok"))}}}})
+	failed := 0
+	for range 50 {
+		if _, body, err := invoke(t, r, Invocation{Endpoint: "ep"}); err != nil {
+			failed++
+		} else if body != "ok" {
+			t.Fatalf("answer %q", body)
+		}
+	}
+	if failed > 1 {
+		t.Fatalf("%d of 50 requests failed; want at most the first that reached the broken instance", failed)
+	}
+	// Alone, a broken instance still gets the requests: nothing else can.
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{broken}}}})
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "ep"}); err == nil || errors.Is(err, ErrNoCapacity) {
+		t.Fatalf("alone: %v, want its broken connection's error", err)
+	}
+}

@@ -459,8 +459,8 @@ func (in *instance) pingOK(addr string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// end records why the instance ended (nil after Stop), removes its
-// container and what it held on the host, once.
+// end records why the instance ended (nil after Stop), says so, then
+// removes its container and what it held on the host, once.
 func (in *instance) end(why error) {
 	in.mu.Lock()
 	if in.ended {
@@ -471,9 +471,15 @@ func (in *instance) end(why error) {
 	if !in.stopping {
 		in.err = why
 	}
-	id, devs := in.container, in.gpus
+	id, devs, stopping := in.container, in.gpus, in.stopping
 	in.gpus = nil
 	in.mu.Unlock()
+	// Hosting learns at once (it stops routing here); the container and
+	// what it held go after.
+	close(in.done)
+	if why != nil && !stopping {
+		in.r.log.Warn("instance ended", "instance", in.id, "err", why)
+	}
 	if id != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := in.r.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
@@ -485,10 +491,6 @@ func (in *instance) end(why error) {
 		in.r.o.GPUs.Release(devs)
 	}
 	os.RemoveAll(in.dir)
-	if why != nil && !in.isStopping() {
-		in.r.log.Warn("instance ended", "instance", in.id, "err", why)
-	}
-	close(in.done)
 }
 
 // Stop stops the container (SIGTERM, then SIGKILL after the grace period)

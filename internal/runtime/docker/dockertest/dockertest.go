@@ -32,8 +32,9 @@ type Daemon struct {
 	Host   string
 	Client *client.Client
 
-	cmd *exec.Cmd // nil when the daemon was already running
-	dir string
+	cmd  *exec.Cmd // nil when the daemon was already running
+	dir  string
+	lock *os.File // held while this binary's dockerd runs
 }
 
 var (
@@ -81,6 +82,29 @@ func start() (*Daemon, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("%w: none answers and only root can start dockerd", errSkip)
 	}
+	// One private dockerd at a time on a machine: two would fight over the
+	// docker0 bridge and the DOCKER iptables chains. Test binaries that
+	// want one (go test runs packages in parallel) wait for each other; the
+	// lock goes with the process that holds it, also one killed.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "ebb-dockertest.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("waiting for the other tests' dockerd: %w", err)
+	}
+	d, err := startDaemon(bin)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	d.lock = lock
+	return d, nil
+}
+
+// startDaemon starts a private dockerd and waits until it answers.
+func startDaemon(bin string) (*Daemon, error) {
 	// A short directory: unix socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "ebb-docker-")
 	if err != nil {
@@ -142,6 +166,7 @@ func (d *Daemon) stop() {
 		<-done
 	}
 	os.RemoveAll(d.dir)
+	d.lock.Close()
 }
 
 // Image builds an image named tag, offline: the executable at bin as
