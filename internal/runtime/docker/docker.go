@@ -296,7 +296,7 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 		return fmt.Errorf("image %s: %w", ref, err)
 	}
 	r.log.Info("pulling an image", "image", ref)
-	body, err := r.c.ImagePull(ctx, ref, image.PullOptions{})
+	body, err := r.c.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: registryAuth(os.Getenv("DOCKER_CONFIG"), ref)})
 	if err != nil {
 		return fmt.Errorf("pulling image %s: %w", ref, err)
 	}
