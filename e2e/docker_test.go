@@ -26,7 +26,7 @@ var dockerImageOnce sync.Once
 
 // startDockerServer runs ebb with --runtime docker on the tests' daemon,
 // with the example model's image built.
-func startDockerServer(t *testing.T, dir string, extra ...string) (*server, *dockertest.Daemon) {
+func startDockerServer(t testing.TB, dir string, extra ...string) (*server, *dockertest.Daemon) {
 	t.Helper()
 	d := dockertest.Shared(t)
 	dockerImageOnce.Do(func() {
@@ -37,7 +37,7 @@ func startDockerServer(t *testing.T, dir string, extra ...string) (*server, *doc
 }
 
 // containers lists the running containers of ebb's instances, by name.
-func containers(t *testing.T, d *dockertest.Daemon) map[string]container.Summary {
+func containers(t testing.TB, d *dockertest.Daemon) map[string]container.Summary {
 	t.Helper()
 	list, err := d.Client.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "ebb.io/instance-id"))})
 	if err != nil {
