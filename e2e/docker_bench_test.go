@@ -136,3 +136,29 @@ func BenchmarkDockerStart(b *testing.B) {
 	b.ReportMetric(float64(ebb[len(ebb)/2].Milliseconds()), "ms-ebb")
 	b.ReportMetric(float64((ebb[len(ebb)/2] - byHand[len(byHand)/2]).Milliseconds()), "ms-more")
 }
+
+// BenchmarkDockerAdopt50 measures how long a server restarted after kill -9
+// takes until the 50 containers its predecessor ran are routable again:
+// from the new server's start until DescribeEndpoint counts all 50 in
+// service (go test -run x -bench DockerAdopt50 -benchtime 1x ./e2e).
+func BenchmarkDockerAdopt50(b *testing.B) {
+	for b.Loop() {
+		dir := b.TempDir()
+		s, _ := startDockerServer(b, dir, "--instance-limit", "100")
+		deploy(b, s.SageMaker(), "many", dockerModel, 50)
+		waitFor(b, s.SageMaker(), "many", "50 containers in service", func(o *sagemaker.DescribeEndpointOutput) bool {
+			return aws.ToInt32(variantOf(o).CurrentInstanceCount) == 50
+		})
+		s.Crash()
+		start := time.Now()
+		s2, _ := startDockerServer(b, dir, "--instance-limit", "100")
+		waitFor(b, s2.SageMaker(), "many", "50 adopted containers routable", func(o *sagemaker.DescribeEndpointOutput) bool {
+			return aws.ToInt32(variantOf(o).CurrentInstanceCount) == 50 && o.EndpointStatus == "InService"
+		})
+		b.ReportMetric(time.Since(start).Seconds(), "s-until-routable")
+		if _, err := s2.SageMaker().DeleteEndpoint(context.Background(), &sagemaker.DeleteEndpointInput{EndpointName: aws.String("many")}); err != nil {
+			b.Fatal(err)
+		}
+		s2.Stop()
+	}
+}
