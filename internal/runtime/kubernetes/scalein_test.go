@@ -21,7 +21,7 @@ import (
 // instance keeps its pod.
 func TestKubernetesScaleInWhileStarting(t *testing.T) {
 	c := testCluster(t)
-	rt := testRuntime(t, c)
+	rt := testRuntimeLimit(t, c, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	typ, _ := runtime.LookupInstanceType("ml.m5.large")
