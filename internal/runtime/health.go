@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"time"
 )
 
@@ -77,4 +79,25 @@ func (h Health) Watch(ctx context.Context, ping func() bool, skip func() bool) e
 			return ErrUnhealthy
 		}
 	}
+}
+
+// Pinger asks an instance's GET /ping, the contract's one question, for
+// every runtime.
+type Pinger struct{ c *http.Client }
+
+// NewPinger asks with a timeout per ping, over one kept-alive connection
+// per instance.
+func NewPinger(timeout time.Duration) Pinger {
+	return Pinger{c: &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}}
+}
+
+// Ping reports whether the instance at addr (host:port) answers 200.
+func (p Pinger) Ping(addr string) bool {
+	resp, err := p.c.Get("http://" + addr + "/ping")
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body) // so the connection is kept
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

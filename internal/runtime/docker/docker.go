@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,7 +83,7 @@ type Runtime struct {
 	o      Options
 	c      *client.Client
 	health runtime.Health
-	ping   *http.Client
+	ping   runtime.Pinger
 	log    *slog.Logger
 }
 
@@ -120,7 +119,7 @@ func New(o Options) *Runtime {
 	}
 	return &Runtime{o: o, c: o.Client, log: o.Logger,
 		health: runtime.Health{PingInterval: o.PingInterval, UnhealthyThreshold: o.UnhealthyThreshold},
-		ping:   &http.Client{Timeout: o.PingTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}}
+		ping:   runtime.NewPinger(o.PingTimeout)}
 }
 
 // instance is one container.
@@ -450,14 +449,7 @@ func (in *instance) isStopping() bool {
 
 func (in *instance) containerName() string { return "ebb-" + in.id }
 
-func (in *instance) pingOK(addr string) bool {
-	resp, err := in.r.ping.Get("http://" + addr + "/ping")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
+func (in *instance) pingOK(addr string) bool { return in.r.ping.Ping(addr) }
 
 // end records why the instance ended (nil after Stop), says so, then
 // removes its container and what it held on the host, once.

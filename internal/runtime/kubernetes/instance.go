@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -215,14 +214,7 @@ func (in *instance) watchHealth(ctx context.Context, addr string) {
 	}
 }
 
-func (in *instance) pingOK(addr string) bool {
-	resp, err := in.r.ping.Get("http://" + addr + "/ping")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
+func (in *instance) pingOK(addr string) bool { return in.r.ping.Ping(addr) }
 
 func (in *instance) isStopping() bool {
 	in.r.mu.Lock()

@@ -75,7 +75,7 @@ type Runtime struct {
 	ps     podSettings
 	health runtime.Health
 	log    *slog.Logger
-	ping   *http.Client
+	ping   runtime.Pinger
 
 	factory     informers.SharedInformerFactory
 	pods        corelisters.PodNamespaceLister
@@ -141,7 +141,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 		ps: podSettings{FetcherImage: o.FetcherImage, FetcherSecret: o.FetcherSecret, S3Endpoint: o.S3Endpoint, Region: o.Region,
 			InstanceTypeLabel: o.InstanceTypeLabel, StartLimitSeconds: int32(o.StartLimit / time.Second)},
 		health: runtime.Health{PingInterval: o.PingInterval, UnhealthyThreshold: o.UnhealthyThreshold},
-		ping:   &http.Client{Timeout: o.PingTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}},
+		ping:   runtime.NewPinger(o.PingTimeout),
 		stop:   make(chan struct{}),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ebb-kubernetes"}),

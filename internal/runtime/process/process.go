@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +73,7 @@ type User struct {
 // Runtime runs instances as local processes.
 type Runtime struct {
 	opts   Options
-	client *http.Client
+	ping   runtime.Pinger
 	noGPUs sync.Once // logs once that GPU types run without GPUs
 }
 
@@ -107,10 +105,7 @@ func New(opts Options) *Runtime {
 	}
 	return &Runtime{
 		opts: opts,
-		client: &http.Client{
-			Timeout:   opts.PingTimeout,
-			Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute},
-		},
+		ping: runtime.NewPinger(opts.PingTimeout),
 	}
 }
 
@@ -448,15 +443,7 @@ func (in *instance) monitor() {
 	}
 }
 
-func (in *instance) ping() bool {
-	resp, err := in.r.client.Get("http://" + in.addr + "/ping")
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
+func (in *instance) ping() bool { return in.r.ping.Ping(in.addr) }
 
 // fail ends an instance that broke the contract.
 func (in *instance) fail(err error) {
