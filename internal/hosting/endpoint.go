@@ -575,15 +575,6 @@ func (e *endpoint) watch(in *inst) {
 	}
 }
 
-// stopWhere withdraws and stops the matching instances.
-func (e *endpoint) stopWhere(match func(*inst) bool) {
-	for _, in := range e.insts {
-		if !in.stopping && match(in) {
-			e.stopWithCopies(in)
-		}
-	}
-}
-
 // stopWithCopies stops an instance and the copies it hosts.
 func (e *endpoint) stopWithCopies(in *inst) {
 	if in.stopping {
