@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -156,4 +157,28 @@ type Stats struct {
 	GPU *GPUUsage
 	// At is when the figures were read.
 	At time.Time
+}
+
+// AdoptEach adopts items at once (each adoption pings an instance: in
+// turn, a server restarted beside many would wait for them one by one)
+// and returns those adopted.
+func AdoptEach[T any](items []T, adopt func(T) (Adopted, bool)) []Adopted {
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out []Adopted
+	)
+	for _, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a, ok := adopt(it); ok {
+				mu.Lock()
+				out = append(out, a)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }

@@ -562,24 +562,7 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		adopted []runtime.Adopted
-	)
-	for _, c := range list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if a, ok := r.adopt(ctx, c); ok {
-				mu.Lock()
-				adopted = append(adopted, a)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return adopted, nil
+	return runtime.AdoptEach(list, func(c container.Summary) (runtime.Adopted, bool) { return r.adopt(ctx, c) }), nil
 }
 
 func (r *Runtime) adopt(ctx context.Context, c container.Summary) (runtime.Adopted, bool) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/shirou/gopsutil/v4/process"
 	"golang.org/x/sys/unix"
@@ -29,24 +28,7 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		adopted []runtime.Adopted
-	)
-	for _, d := range dirs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if a, ok := r.adopt(ctx, d.Name()); ok {
-				mu.Lock()
-				adopted = append(adopted, a)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return adopted, nil
+	return runtime.AdoptEach(dirs, func(d os.DirEntry) (runtime.Adopted, bool) { return r.adopt(ctx, d.Name()) }), nil
 }
 
 // adopt takes over one instance directory, or stops what runs there.
