@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 
 	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
 	"github.com/ebbscale/ebb/internal/store/memory"
 )
 
@@ -233,6 +234,61 @@ func TestUnsupportedFeatures(t *testing.T) {
 		}
 		if _, err := s.CreateInferenceComponent(ctx, componentIn(`{"InferenceComponentName":"x","EndpointName":"e","RuntimeConfig":{"CopyCount":1}}`)); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("component: %v", err)
+		}
+	})
+}
+
+// imageRuntime is a fake runtime that holds some images (ImageInspector).
+type imageRuntime struct {
+	fakeRuntime
+	images map[string]map[string]string
+}
+
+func (r *imageRuntime) ImageLabels(_ context.Context, image string) (map[string]string, bool, error) {
+	labels, ok := r.images[image]
+	return labels, ok, nil
+}
+
+// TestMultiModelImageLabel: where the runtime reads images, CreateModel
+// refuses a multi-model image without SageMaker's capability label, as
+// SageMaker does, and leaves one it does not hold to its launch; the
+// instances of a multi-model variant are told so (Spec.MultiModel and
+// SAGEMAKER_MULTI_MODEL=true).
+func TestMultiModelImageLabel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &imageRuntime{images: map[string]map[string]string{
+			"plain:1": {"maintainer": "me"},
+			"mme:1":   {runtime.MultiModelLabel: "true"},
+		}}
+		s := New(Options{Store: memory.New(), Runtime: rt, Routes: &fakeRoutes{table: map[string]router.Endpoint{}}, RuntimeName: "docker"})
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		ctx := context.Background()
+		model := func(name, image string) error {
+			_, err := s.CreateModel(ctx, modelIn(`{"ModelName":"`+name+`","PrimaryContainer":{"Image":"`+image+`","Mode":"MultiModel","ModelDataUrl":"/m/","Environment":{"A":"1"}}}`))
+			return err
+		}
+		if err := model("plain", "plain:1"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "does not contain required com.amazonaws.sagemaker.capabilities.multi-models=true Docker label") {
+			t.Fatalf("an image without the label: %v", err)
+		}
+		for _, image := range []string{"mme:1", "not-pulled-yet:1"} {
+			if err := model(strings.TrimSuffix(image, ":1"), image); err != nil {
+				t.Fatalf("%s: %v", image, err)
+			}
+		}
+		if _, err := s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","ModelName":"mme","InstanceType":"ml.m5.large","InitialInstanceCount":1}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateEndpoint(ctx, "e", "c", nil); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		if len(rt.specs) != 1 || !rt.specs[0].MultiModel || rt.specs[0].Environment["SAGEMAKER_MULTI_MODEL"] != "true" || rt.specs[0].Environment["A"] != "1" || rt.specs[0].ModelDataURL != "" {
+			t.Fatalf("specs = %+v, want one multi-model instance told so", rt.specs)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -504,6 +505,13 @@ func (e *endpoint) start(d *deployment, v variant) {
 	}
 	if v.Container.Mode == "MultiModel" {
 		spec.ModelDataURL = "" // a prefix: the router loads its models on demand
+		spec.MultiModel = true
+		// As SageMaker tells a multi-model container.
+		spec.Environment = maps.Clone(spec.Environment)
+		if spec.Environment == nil {
+			spec.Environment = map[string]string{}
+		}
+		spec.Environment["SAGEMAKER_MULTI_MODEL"] = "true"
 	}
 	var rt runtime.Instance
 	var err error
@@ -543,7 +551,7 @@ func (e *endpoint) startGroup(spec runtime.Spec, containers []Container) (runtim
 			host = fmt.Sprintf("container-%d", i+1)
 		}
 		s.ID, s.Deployment = spec.ID+"-"+strings.ToLower(host), "containers-"+spec.Deployment
-		s.Image, s.Environment, s.ModelDataURL = c.Image, c.Environment, c.ModelDataUrl
+		s.Image, s.Environment, s.ModelDataURL, s.Hostname = c.Image, c.Environment, c.ModelDataUrl, host
 		m, err := e.s.opts.Runtime.Start(e.s.ctx, s)
 		if err != nil {
 			for _, started := range members {

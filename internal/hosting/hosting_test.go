@@ -81,6 +81,7 @@ type fakeRuntime struct {
 	plain     bool
 	mu        sync.Mutex
 	instances []*fakeInstance
+	specs     []runtime.Spec
 }
 
 func (r *fakeRuntime) Runs(runtime.Feature) bool { return !r.plain }
@@ -90,6 +91,7 @@ func (r *fakeRuntime) Start(ctx context.Context, spec runtime.Spec) (runtime.Ins
 	defer r.mu.Unlock()
 	in := &fakeInstance{id: spec.ID, ready: make(chan struct{}), done: make(chan struct{})}
 	r.instances = append(r.instances, in)
+	r.specs = append(r.specs, spec)
 	return in, nil
 }
 

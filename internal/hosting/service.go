@@ -199,6 +199,9 @@ func (s *Service) CreateModel(ctx context.Context, req CreateModelInput) (string
 		if strings.Contains(c.ModelDataUrl, "://") && !strings.HasPrefix(c.ModelDataUrl, "file://") {
 			return "", errorf(ErrInvalid, "ebb reads the artifacts of a multi-model endpoint from a local directory or a file:// URL, not %s yet; copy them to a directory under the model data root.", c.ModelDataUrl)
 		}
+		if err := s.checkMultiModelImage(ctx, c.Image); err != nil {
+			return "", err
+		}
 	}
 	if c.ModelPackageName != "" {
 		return "", errorf(ErrInvalid, "ebb does not support model packages (ModelPackageName) yet; give the container's Image and ModelDataUrl.")
@@ -279,6 +282,26 @@ func checkContainers(m *ModelSpec) error {
 			}
 			names[h] = true
 		}
+	}
+	return nil
+}
+
+// checkMultiModelImage refuses, as SageMaker does at CreateModel, an image
+// whose labels do not declare the multi-model contract, where the runtime
+// reads images. An image the runtime does not hold yet is checked when it
+// is pulled (the instance fails with the same message): pulling gigabytes
+// inside CreateModel would hold the call for minutes.
+func (s *Service) checkMultiModelImage(ctx context.Context, image string) error {
+	in, ok := s.opts.Runtime.(runtime.ImageInspector)
+	if !ok || image == "" {
+		return nil
+	}
+	labels, found, err := in.ImageLabels(ctx, image)
+	if err != nil || !found {
+		return nil // the launch checks it, or says why it cannot run
+	}
+	if err := runtime.CheckMultiModel(image, labels); err != nil {
+		return errorf(ErrInvalid, "%v", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -22,6 +23,14 @@ type Spec struct {
 	ModelDataURL string
 	// InstanceType sizes the instance.
 	InstanceType InstanceType
+	// Hostname is the container's hostname in a model of several
+	// containers (its ContainerHostname); empty: the runtime's choice.
+	Hostname string
+	// MultiModel says the instance loads the artifacts of a multi-model
+	// endpoint on request: the runtime makes its ArtifactPreparer's
+	// artifacts readable to it (and may check the image declares the
+	// contract).
+	MultiModel bool
 }
 
 // Runtime starts instances.
@@ -181,4 +190,26 @@ func AdoptEach[T any](items []T, adopt func(T) (Adopted, bool)) []Adopted {
 	}
 	wg.Wait()
 	return out
+}
+
+// ImageInspector is a Runtime that reads container images before running
+// them: hosting checks at CreateModel what SageMaker checks in an image's
+// labels there.
+type ImageInspector interface {
+	// ImageLabels returns the labels of image; found is false when the
+	// runtime does not hold the image (it is checked when pulled instead).
+	ImageLabels(ctx context.Context, image string) (labels map[string]string, found bool, err error)
+}
+
+// MultiModelLabel is the label by which an image declares that it serves
+// SageMaker's multi-model contract.
+const MultiModelLabel = "com.amazonaws.sagemaker.capabilities.multi-models"
+
+// CheckMultiModel refuses an image whose labels do not declare the
+// multi-model contract, in SageMaker's words.
+func CheckMultiModel(image string, labels map[string]string) error {
+	if labels[MultiModelLabel] == "true" {
+		return nil
+	}
+	return fmt.Errorf("Your image %s does not contain required %s=true Docker label(s).", image, MultiModelLabel)
 }

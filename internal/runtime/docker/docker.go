@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ import (
 const (
 	ModelPort = 8080
 	ModelDir  = "/opt/ml/model"
+	// ArtifactsDir is where a multi-model container finds the artifacts
+	// it is asked to load, as on SageMaker.
+	ArtifactsDir = "/opt/ml/models"
 
 	labelServer     = "ebb.io/server" // which ebb server: a hash of its data directory
 	labelInstance   = "ebb.io/instance-id"
@@ -43,6 +47,7 @@ const (
 	labelDeployment = "ebb.io/deployment-id"
 	labelStarted    = "ebb.io/started"
 	labelGPUs       = "ebb.io/gpus" // the UUIDs of the GPUs it was given
+	labelPort       = "ebb.io/port" // the container's port serving the contract
 )
 
 // Defaults of the runtime.
@@ -85,6 +90,9 @@ type Runtime struct {
 	health runtime.Health
 	ping   runtime.Pinger
 	log    *slog.Logger
+	// artifacts is the host directory of the multi-model artifacts,
+	// mounted at ArtifactsDir; set by Artifacts before instances start.
+	artifacts string
 }
 
 // ServerLabel is the label value that tells the containers of the server
@@ -212,6 +220,15 @@ func (in *instance) launch(ctx context.Context, spec runtime.Spec) error {
 	if err := r.pull(ctx, spec.Image); err != nil {
 		return err
 	}
+	if spec.MultiModel {
+		labels, _, err := r.ImageLabels(ctx, spec.Image)
+		if err != nil {
+			return err
+		}
+		if err := runtime.CheckMultiModel(spec.Image, labels); err != nil {
+			return err
+		}
+	}
 	cfg, host, err := in.containerConfig(spec, model)
 	if err != nil {
 		return err
@@ -232,7 +249,7 @@ func (in *instance) launch(ctx context.Context, spec runtime.Spec) error {
 	if err := r.c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return fmt.Errorf("starting the container: %w", err)
 	}
-	addr, err := r.publishedAddr(ctx, created.ID)
+	addr, err := r.publishedAddr(ctx, created.ID, modelPort(spec.Environment))
 	if err != nil {
 		return err
 	}
@@ -253,16 +270,22 @@ func (in *instance) containerConfig(spec runtime.Spec, model string) (*container
 	for k, v := range spec.Environment {
 		env = append(env, k+"="+v)
 	}
-	port := nat.Port(strconv.Itoa(ModelPort) + "/tcp")
+	port := modelPort(spec.Environment)
 	cfg := &container.Config{
-		Image: spec.Image, Cmd: []string{"serve"}, Env: env,
+		Image: spec.Image, Cmd: []string{"serve"}, Env: env, Hostname: spec.Hostname,
 		ExposedPorts: nat.PortSet{port: struct{}{}},
-		Labels: map[string]string{labelServer: r.o.Server, labelInstance: spec.ID, labelEndpoint: spec.Endpoint,
+		Labels: map[string]string{labelServer: r.o.Server, labelInstance: spec.ID, labelEndpoint: spec.Endpoint, labelPort: string(port),
 			labelVariant: spec.Variant, labelDeployment: spec.Deployment, labelStarted: time.Now().UTC().Format(time.RFC3339Nano)},
 	}
 	host := &container.HostConfig{
 		PortBindings: nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1"}}},
 		Binds:        []string{model + ":" + ModelDir + ":ro"},
+	}
+	if spec.MultiModel {
+		if r.artifacts == "" {
+			return nil, nil, errors.New("a multi-model instance, but this server prepares no artifacts")
+		}
+		host.Binds = append(host.Binds, r.artifacts+":"+ArtifactsDir+":ro")
 	}
 	if t := spec.InstanceType; t.VCPUs > 0 {
 		host.NanoCPUs = int64(t.VCPUs) * 1e9
@@ -324,20 +347,89 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 	return nil
 }
 
-// publishedAddr is where 127.0.0.1 reaches the container's port 8080.
-func (r *Runtime) publishedAddr(ctx context.Context, id string) (string, error) {
+// modelPort is the port the container serves on: SAGEMAKER_BIND_TO_PORT
+// where the model's Environment sets it (as SageMaker tells the containers
+// of a pipeline), else 8080.
+func modelPort(env map[string]string) nat.Port {
+	n := ModelPort
+	if p, err := strconv.Atoi(env["SAGEMAKER_BIND_TO_PORT"]); err == nil && p > 0 && p < 65536 {
+		n = p
+	}
+	return nat.Port(strconv.Itoa(n) + "/tcp")
+}
+
+// publishedAddr is where 127.0.0.1 reaches the container's port.
+func (r *Runtime) publishedAddr(ctx context.Context, id string, port nat.Port) (string, error) {
 	info, err := r.c.ContainerInspect(ctx, id)
 	if err != nil {
 		return "", err
 	}
 	if info.NetworkSettings != nil {
-		for _, b := range info.NetworkSettings.Ports[nat.Port(strconv.Itoa(ModelPort)+"/tcp")] {
+		for _, b := range info.NetworkSettings.Ports[port] {
 			if b.HostPort != "" {
 				return net.JoinHostPort("127.0.0.1", b.HostPort), nil
 			}
 		}
 	}
-	return "", errors.New("the container's port 8080 is not published (it exited at once?)")
+	return "", fmt.Errorf("the container's port %s is not published (it exited at once?)", port)
+}
+
+// ImageLabels returns the labels of an image the daemon holds
+// (runtime.ImageInspector).
+func (r *Runtime) ImageLabels(ctx context.Context, ref string) (map[string]string, bool, error) {
+	info, err := r.c.ImageInspect(ctx, ref)
+	if client.IsErrNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("image %s: %w", ref, err)
+	}
+	if info.Config == nil {
+		return nil, true, nil
+	}
+	return info.Config.Labels, true, nil
+}
+
+// Runs says the Docker runtime runs every way of hosting: the containers
+// of a model of several, multi-model containers and inference-component
+// copies are each a container.
+func (r *Runtime) Runs(runtime.Feature) bool { return true }
+
+// Artifacts returns the cache of multi-model artifacts, kept in dir and
+// mounted read-only at /opt/ml/models in multi-model containers, which
+// find each under it as SageMaker's do (runtime.ArtifactPreparer). An
+// artifact is extracted, or a directory copied, into the cache: the
+// container sees nothing else of the host.
+func (r *Runtime) Artifacts(dir string) runtime.Artifacts {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	os.MkdirAll(dir, 0o755) // mounted before any artifact is prepared
+	r.artifacts = dir
+	return &artifacts{&modeldata.Cache{Dir: dir, Fill: r.fillArtifact}}
+}
+
+// fillArtifact puts the artifact at url into dest, in the cache.
+func (r *Runtime) fillArtifact(ctx context.Context, url, dest string) (string, error) {
+	dir, err := r.prepareModel(ctx, url, dest)
+	if err != nil || dir == dest {
+		return dest, err
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return "", err
+	}
+	return dest, os.CopyFS(dest, os.DirFS(dir))
+}
+
+// artifacts gives the cache's directories as containers see them.
+type artifacts struct{ c *modeldata.Cache }
+
+func (a *artifacts) Prepare(ctx context.Context, url string) (string, time.Duration, error) {
+	dir, took, err := a.c.Prepare(ctx, url)
+	if err != nil {
+		return "", took, err
+	}
+	return path.Join(ArtifactsDir, filepath.Base(dir)), took, nil
 }
 
 // prepareModel puts the model data where the container mounts it: a
@@ -353,7 +445,10 @@ func (r *Runtime) prepareModel(ctx context.Context, dataURL, dest string) (strin
 	if strings.HasPrefix(dataURL, "s3://") || strings.HasPrefix(dataURL, "http://") || strings.HasPrefix(dataURL, "https://") {
 		return dest, modeldata.Fetch(ctx, dataURL, dest, r.o.ModelData)
 	}
-	path := strings.TrimPrefix(dataURL, "file://")
+	path, _, err := modeldata.LocalPath(dataURL)
+	if err != nil {
+		return "", err
+	}
 	if err := modeldata.Within(path, r.o.ModelDataRoots); err != nil {
 		return "", fmt.Errorf("ModelDataUrl %q: %w", dataURL, err)
 	}
@@ -581,7 +676,11 @@ func (r *Runtime) adopt(ctx context.Context, c container.Summary) (runtime.Adopt
 	if id == "" || l[labelDeployment] == "" || c.State != "running" {
 		return remove("not running, or not an instance")
 	}
-	addr, err := r.publishedAddr(ctx, c.ID)
+	port := nat.Port(l[labelPort])
+	if port == "" {
+		port = modelPort(nil)
+	}
+	addr, err := r.publishedAddr(ctx, c.ID, port)
 	if err != nil {
 		return remove(err.Error())
 	}
@@ -608,7 +707,10 @@ func (r *Runtime) adopt(ctx context.Context, c container.Summary) (runtime.Adopt
 
 // Interface guards.
 var (
-	_ runtime.Runtime  = (*Runtime)(nil)
-	_ runtime.Adopter  = (*Runtime)(nil)
-	_ runtime.Instance = (*instance)(nil)
+	_ runtime.Runtime          = (*Runtime)(nil)
+	_ runtime.Adopter          = (*Runtime)(nil)
+	_ runtime.Featured         = (*Runtime)(nil)
+	_ runtime.ArtifactPreparer = (*Runtime)(nil)
+	_ runtime.ImageInspector   = (*Runtime)(nil)
+	_ runtime.Instance         = (*instance)(nil)
 )

@@ -2,7 +2,6 @@ package process
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,14 +21,11 @@ func (r *Runtime) prepareModel(dataURL, dest string) (string, error) {
 	if dataURL == "" {
 		return dest, os.MkdirAll(dest, 0o755)
 	}
-	path := dataURL
-	if strings.HasPrefix(dataURL, "file://") {
-		u, err := url.Parse(dataURL)
-		if err != nil {
-			return "", fmt.Errorf("ModelDataUrl %q: %w", dataURL, err)
-		}
-		path = u.Host + u.Path
-	} else if strings.Contains(dataURL, "://") {
+	path, local, err := modeldata.LocalPath(dataURL)
+	if err != nil {
+		return "", err
+	}
+	if !local {
 		return "", fmt.Errorf("ModelDataUrl %q: the process runtime reads model data from local paths and file:// URLs only", dataURL)
 	}
 	if err := r.allowedModelPath(path); err != nil {
