@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
@@ -19,8 +21,12 @@ import (
 )
 
 // dockerModel is the example model as a SageMaker container image, built
-// offline from the ebb under test.
-const dockerModel = "ebb-e2e/example-model:latest"
+// offline from the ebb under test; dockerMultiModel serves the multi-model
+// contract and says so in its label.
+const (
+	dockerModel      = "ebb-e2e/example-model:latest"
+	dockerMultiModel = "ebb-e2e/example-multi-model:latest"
+)
 
 var dockerImageOnce sync.Once
 
@@ -30,8 +36,10 @@ func startDockerServer(t testing.TB, dir string, extra ...string) (*server, *doc
 	t.Helper()
 	d := dockertest.Shared(t)
 	dockerImageOnce.Do(func() {
-		d.Image(t, dockerModel, ebbBin, []string{"example-model", "--work-ms", "2"},
-			map[string]string{"SAGEMAKER_BIND_TO_HOST": "0.0.0.0", "SAGEMAKER_BIND_TO_PORT": "8080"}, nil)
+		env := map[string]string{"SAGEMAKER_BIND_TO_HOST": "0.0.0.0", "SAGEMAKER_BIND_TO_PORT": "8080"}
+		d.Image(t, dockerModel, ebbBin, []string{"example-model", "--work-ms", "2"}, env, nil)
+		d.Image(t, dockerMultiModel, ebbBin, []string{"example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"}, env,
+			map[string]string{"com.amazonaws.sagemaker.capabilities.multi-models": "true"})
 	})
 	return startServer(t, dir, append([]string{"--runtime", "docker", "--docker-host", d.Host}, extra...)...), d
 }
@@ -128,4 +136,118 @@ func TestDockerImageThatCannotBePulled(t *testing.T) {
 		t.Fatalf("FailureReason = %q, want the pull's error naming the image", reason)
 	}
 	t.Logf("FailureReason: %s", aws.ToString(o.FailureReason))
+}
+
+// inspect returns the container of an instance whose name has prefix.
+func inspect(t *testing.T, d *dockertest.Daemon, prefix string) []container.InspectResponse {
+	t.Helper()
+	var out []container.InspectResponse
+	for name, c := range containers(t, d) {
+		if strings.HasPrefix(name, "/ebb-"+prefix) {
+			info, err := d.Client.ContainerInspect(context.Background(), c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
+// TestDockerManyModels: every way of hosting many models runs as
+// containers. A multi-model endpoint loads its artifacts (a directory and a
+// .tar.gz) from /opt/ml/models, and an image without SageMaker's
+// multi-model label is refused at CreateModel; a model of two containers
+// runs them with their ContainerHostname; inference-component copies are
+// containers limited to their ComputeResourceRequirements.
+func TestDockerManyModels(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "artifacts")
+	writeArtifact(t, filepath.Join(prefix, "a"), 40)
+	writeArtifact(t, filepath.Join(prefix, "c.tar.gz"), 40)
+	s, d := startDockerServer(t, dir)
+	sm, rt := s.SageMaker(), s.Runtime()
+	ctx := context.Background()
+
+	// Multi-model.
+	mme := func(name, image string) error {
+		_, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String(name), PrimaryContainer: &types.ContainerDefinition{
+			Image: aws.String(image), Mode: types.ContainerModeMultiModel, ModelDataUrl: aws.String("file://" + prefix + "/")}})
+		return err
+	}
+	expectAPIError(t, mme("unlabelled", dockerModel), "ValidationException",
+		"Your image "+dockerModel+" does not contain required com.amazonaws.sagemaker.capabilities.multi-models=true Docker label(s).")
+	if err := mme("mme", dockerMultiModel); err != nil {
+		t.Fatal(err)
+	}
+	createConfigOf(t, sm, "mme", "mme")
+	// Two containers, addressed by hostname.
+	if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("two"), Containers: []types.ContainerDefinition{
+		{Image: aws.String(dockerModel), ContainerHostname: aws.String("first")},
+		{Image: aws.String(dockerModel), ContainerHostname: aws.String("second"), Environment: map[string]string{"SAGEMAKER_BIND_TO_PORT": "9090"}}},
+		InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: types.InferenceExecutionModeDirect}}); err != nil {
+		t.Fatal(err)
+	}
+	createConfigOf(t, sm, "two", "two")
+	for _, name := range []string{"mme", "two"} {
+		if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(name), EndpointConfigName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Inference components.
+	hostEndpoint(t, sm, "ic", types.ProductionVariantInstanceTypeMlC5Xlarge, 0, 0)
+	createComponent(t, sm, "icd", "ic", dockerModel, 2)
+
+	waitInService(t, sm, "mme")
+	for _, target := range []string{"a", "c.tar.gz", "a"} {
+		if out, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("mme"), TargetModel: aws.String(target),
+			Body: []byte("1,2"), ContentType: aws.String("text/csv")}); err != nil || len(out.Body) == 0 {
+			t.Fatalf("TargetModel %s: %v", target, err)
+		}
+	}
+	if c := inspect(t, d, "mme-"); len(c) != 1 || !slices.Contains(c[0].Config.Env, "SAGEMAKER_MULTI_MODEL=true") {
+		t.Fatalf("the multi-model container is not told so: %+v", c)
+	}
+
+	waitInService(t, sm, "two")
+	for _, host := range []string{"first", "second"} {
+		if out, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("two"), TargetContainerHostname: aws.String(host),
+			Body: []byte("1,2"), ContentType: aws.String("text/csv")}); err != nil || len(out.Body) == 0 {
+			t.Fatalf("container %s: %v", host, err)
+		}
+	}
+	hosts := map[string]bool{}
+	for _, c := range inspect(t, d, "two-") {
+		hosts[c.Config.Hostname] = true
+	}
+	if !hosts["first"] || !hosts["second"] || len(hosts) != 2 {
+		t.Fatalf("container hostnames %v, want first and second", hosts)
+	}
+
+	waitComponent(t, sm, "icd", "InService", inService)
+	for range 4 {
+		if out, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"), InferenceComponentName: aws.String("icd"),
+			Body: []byte("1,2"), ContentType: aws.String("text/csv")}); err != nil || len(out.Body) == 0 {
+			t.Fatalf("component icd: %v", err)
+		}
+	}
+	copies := inspect(t, d, "icd-")
+	if len(copies) != 2 {
+		t.Fatalf("%d copy containers, want 2", len(copies))
+	}
+	for _, c := range copies {
+		if c.HostConfig.NanoCPUs != 1e9 || c.HostConfig.Memory != 512<<20 {
+			t.Errorf("copy %s limited to %d nano-CPUs and %d bytes, want its 1 core and 512 MB", c.Name, c.HostConfig.NanoCPUs, c.HostConfig.Memory)
+		}
+	}
+}
+
+// createConfigOf creates an endpoint configuration of one ml.c5.large
+// instance of model.
+func createConfigOf(t *testing.T, sm *sagemaker.Client, config, model string) {
+	t.Helper()
+	if _, err := sm.CreateEndpointConfig(context.Background(), &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(config), ProductionVariants: []types.ProductionVariant{{
+		VariantName: aws.String("AllTraffic"), ModelName: aws.String(model), InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		t.Fatal(err)
+	}
 }
