@@ -71,15 +71,21 @@ func waitObject(t *testing.T, s *server, key string) string {
 	return body
 }
 
-// TestAsyncSeedScaleFromZero is the first seed's configuration end to end:
-// an async endpoint idles at zero instances; a request arrives;
-// HasBacklogWithoutCapacity goes to 1, its alarm fires the step policy,
-// capacity goes 0 -> 1, the output appears in S3, the webhook gets the
-// notification, and the endpoint returns to zero.
+// TestAsyncSeedScaleFromZero is the first seed's configuration end to end
+// (seedScaleFromZero).
 func TestAsyncSeedScaleFromZero(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: scales an async endpoint from and to zero")
 	}
+	seedScaleFromZero(t, "ebb example-model --work-ms 5", func(extra ...string) *server { return startServer(t, t.TempDir(), extra...) })
+}
+
+// seedScaleFromZero is the first seed's configuration on a server that
+// start runs, with a model of image: an async endpoint idles at zero
+// instances; a request arrives; HasBacklogWithoutCapacity goes to 1, its
+// alarm fires the step policy, capacity goes 0 -> 1, the output appears in
+// S3, the webhook gets the notification, and the endpoint returns to zero.
+func seedScaleFromZero(t *testing.T, image string, start func(extra ...string) *server) {
 	var mu sync.Mutex
 	var notes []map[string]any
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,13 +97,13 @@ func TestAsyncSeedScaleFromZero(t *testing.T) {
 	}))
 	defer hook.Close()
 	topic := "arn:aws:sns:us-east-1:123456789012:inference-done"
-	s := startServer(t, t.TempDir(), "--time-scale", "60", "--sns-webhook", topic+"="+hook.URL)
+	s := start("--time-scale", "60", "--sns-webhook", topic+"="+hook.URL)
 	sm, as, cw, s3c := s.SageMaker(), s.AutoScaling(), s.cloudWatchClients()["cbor"], s.S3()
 	ctx := context.Background()
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("async")}); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
 	}
-	asyncConfig(t, sm, "esd", "ebb example-model --work-ms 5", topic)
+	asyncConfig(t, sm, "esd", image, topic)
 	waitInService(t, sm, "esd")
 	// Its instances serve its queue only: a real-time invocation is refused.
 	refusal := "Endpoint esd of account 123456789012 is an asynchronous endpoint and does not support InvokeEndpoint or InvokeEndpointWithResponseStream; use InvokeEndpointAsync."

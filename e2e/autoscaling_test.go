@@ -14,6 +14,7 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
 func (s *server) AutoScaling() *aas.Client {
@@ -22,20 +23,17 @@ func (s *server) AutoScaling() *aas.Client {
 
 const variantDim = aastypes.ScalableDimensionSageMakerVariantDesiredInstanceCount
 
-// TestSeedBlogFlow is the flow of the AWS blog post ebb was started from:
-// register a variant (Min 1, Max 4), track InvocationsPerInstance, raise
-// traffic, watch instances come, stop traffic, watch them go, and read why
-// in DescribeScalingActivities. Time runs 60 times faster.
-func TestSeedBlogFlow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: scales out and back in")
-	}
-	s := startServer(t, t.TempDir(), "--time-scale", "60")
-	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+// blogScaling is the heart of the seed blog's flow on an InService
+// endpoint of one instance: register its AllTraffic variant (Min 1, Max 4),
+// track InvocationsPerInstance at 100, raise traffic until 4 instances
+// serve, stop it until 1 does, and read why in DescribeScalingActivities
+// (AlarmHigh for the scale-out, AlarmLow for the scale-in). Time must run
+// faster (--time-scale 60). atPeak, when given, runs at 4 instances under
+// traffic. It returns the policy.
+func blogScaling(t *testing.T, sm *sagemaker.Client, rt *sagemakerruntime.Client, as *aas.Client, endpoint string, atPeak func()) *aas.PutScalingPolicyOutput {
+	t.Helper()
 	ctx := context.Background()
-	deploy(t, sm, "blog", "ebb example-model --work-ms 2", 1)
-	waitInService(t, sm, "blog")
-	resource := aws.String("endpoint/blog/variant/AllTraffic")
+	resource := aws.String("endpoint/" + endpoint + "/variant/AllTraffic")
 	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
 		ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
 		MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(4),
@@ -54,33 +52,16 @@ func TestSeedBlogFlow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PutScalingPolicy: %v", err)
 	}
-	if len(put.Alarms) != 2 || !strings.HasPrefix(aws.ToString(put.Alarms[0].AlarmName), "TargetTracking-endpoint/blog/variant/AllTraffic-AlarmHigh-") {
-		t.Fatalf("policy alarms = %+v", put.Alarms)
-	}
-	cw := s.cloudWatchClients()["cbor"]
-	alarms, _ := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("TargetTracking-endpoint/blog/")})
-	if len(alarms.MetricAlarms) != 2 || *alarms.MetricAlarms[0].EvaluationPeriods != 3 || *alarms.MetricAlarms[1].EvaluationPeriods != 15 ||
-		*alarms.MetricAlarms[1].Threshold != 90 || !strings.HasPrefix(aws.ToString(alarms.MetricAlarms[0].AlarmDescription), "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy "+aws.ToString(put.PolicyARN)) {
-		t.Fatalf("target tracking alarms = %+v", alarms.MetricAlarms)
-	}
-
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				rt.InvokeEndpoint(ctx, invocation("blog"))
-			}
-		}()
-	}
-	waitFor(t, sm, "blog", "scale-out to 4", func(o *sagemaker.DescribeEndpointOutput) bool {
+	stop := traffic(rt, endpoint, 4)
+	waitFor(t, sm, endpoint, "scale-out to 4", func(o *sagemaker.DescribeEndpointOutput) bool {
 		return *variantOf(o).DesiredInstanceCount == 4 && *variantOf(o).CurrentInstanceCount == 4 && o.EndpointStatus == "InService"
 	})
-	stop.Store(true)
-	wg.Wait()
-	waitFor(t, sm, "blog", "scale-in to 1", func(o *sagemaker.DescribeEndpointOutput) bool {
+	if atPeak != nil {
+		atPeak()
+	}
+	ok, failed, first := stop()
+	t.Logf("%d requests, %d failed (first: %v)", ok, failed, first)
+	waitFor(t, sm, endpoint, "scale-in to 1", func(o *sagemaker.DescribeEndpointOutput) bool {
 		return *variantOf(o).DesiredInstanceCount == 1 && *variantOf(o).CurrentInstanceCount == 1 && o.EndpointStatus == "InService"
 	})
 	var acts *aas.DescribeScalingActivitiesOutput
@@ -108,6 +89,34 @@ func TestSeedBlogFlow(t *testing.T) {
 	if !out || !in {
 		t.Fatalf("activities do not explain the scale-out and scale-in: %d activities", len(acts.ScalingActivities))
 	}
+	return put
+}
+
+// TestSeedBlogFlow is the flow of the AWS blog post ebb was started from
+// (blogScaling), with the policy's alarms as AWS makes them, the
+// not-scaled activities, and the clean-up: deleting the policy deletes its
+// alarms, deleting the endpoint deregisters the target. Time runs 60 times
+// faster.
+func TestSeedBlogFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: scales out and back in")
+	}
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+	ctx := context.Background()
+	deploy(t, sm, "blog", "ebb example-model --work-ms 2", 1)
+	waitInService(t, sm, "blog")
+	put := blogScaling(t, sm, rt, as, "blog", nil)
+	if len(put.Alarms) != 2 || !strings.HasPrefix(aws.ToString(put.Alarms[0].AlarmName), "TargetTracking-endpoint/blog/variant/AllTraffic-AlarmHigh-") {
+		t.Fatalf("policy alarms = %+v", put.Alarms)
+	}
+	cw := s.cloudWatchClients()["cbor"]
+	alarms, _ := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("TargetTracking-endpoint/blog/")})
+	if len(alarms.MetricAlarms) != 2 || *alarms.MetricAlarms[0].EvaluationPeriods != 3 || *alarms.MetricAlarms[1].EvaluationPeriods != 15 ||
+		*alarms.MetricAlarms[1].Threshold != 90 || !strings.HasPrefix(aws.ToString(alarms.MetricAlarms[0].AlarmDescription), "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy "+aws.ToString(put.PolicyARN)) {
+		t.Fatalf("target tracking alarms = %+v", alarms.MetricAlarms)
+	}
+	resource := aws.String("endpoint/blog/variant/AllTraffic")
 	withNotScaled, _ := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, IncludeNotScaledActivities: aws.Bool(true)})
 	notScaled := 0
 	for _, a := range withNotScaled.ScalingActivities {

@@ -251,3 +251,72 @@ func createConfigOf(t *testing.T, sm *sagemaker.Client, config, model string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDockerSeedBlogFlow is the seed blog's flow (blogScaling) with
+// instances as containers: 4 under load, 1 when idle.
+func TestDockerSeedBlogFlow(t *testing.T) {
+	s, d := startDockerServer(t, t.TempDir(), "--time-scale", "60")
+	sm := s.SageMaker()
+	deploy(t, sm, "dblog", dockerModel, 1)
+	waitInService(t, sm, "dblog")
+	blogScaling(t, sm, s.Runtime(), s.AutoScaling(), "dblog", func() {
+		if n := len(containers(t, d)); n != 4 {
+			t.Errorf("%d containers at 4 instances", n)
+		}
+	})
+	eventually(t, time.Minute, "one container left", func() (bool, any) {
+		n := len(containers(t, d))
+		return n == 1, n
+	})
+}
+
+// TestDockerAsyncFromZero is the first seed's async endpoint from zero
+// and back (seedScaleFromZero) with its instances as containers.
+func TestDockerAsyncFromZero(t *testing.T) {
+	var d *dockertest.Daemon
+	seedScaleFromZero(t, dockerModel, func(extra ...string) *server {
+		var s *server
+		s, d = startDockerServer(t, t.TempDir(), extra...)
+		return s
+	})
+	eventually(t, time.Minute, "no container left at zero", func() (bool, any) {
+		n := len(containers(t, d))
+		return n == 0, n
+	})
+}
+
+// TestDockerBlueGreen: UpdateEndpoint under traffic starts the new
+// configuration's containers, moves traffic when they are ready with no
+// failed request, and removes the old ones.
+func TestDockerBlueGreen(t *testing.T) {
+	s, d := startDockerServer(t, t.TempDir())
+	sm, rt := s.SageMaker(), s.Runtime()
+	deploy(t, sm, "dbg", dockerModel, 2)
+	waitInService(t, sm, "dbg")
+	old := containers(t, d)
+	createConfig(t, sm, "dbg-v2", "dbg-v2", dockerModel, 2)
+	stop := traffic(rt, "dbg", 8)
+	if _, err := sm.UpdateEndpoint(context.Background(), &sagemaker.UpdateEndpointInput{EndpointName: aws.String("dbg"), EndpointConfigName: aws.String("dbg-v2")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, sm, "dbg", "cut over to dbg-v2", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "dbg-v2"
+	})
+	eventually(t, time.Minute, "only the new containers left", func() (bool, any) {
+		now := containers(t, d)
+		for name := range now {
+			if _, ok := old[name]; ok {
+				return false, slices.Collect(maps.Keys(now))
+			}
+		}
+		return len(now) == 2, slices.Collect(maps.Keys(now))
+	})
+	ok, failed, first := stop()
+	t.Logf("%d requests during the update, %d failed", ok, failed)
+	if failed > 0 {
+		t.Fatalf("%d of %d requests failed during UpdateEndpoint; first: %v", failed, ok+failed, first)
+	}
+	if ok < 50 {
+		t.Fatalf("only %d requests ran during the update", ok)
+	}
+}

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
@@ -194,55 +192,18 @@ func TestKubernetesSeedBlogFlow(t *testing.T) {
 		t.Errorf("owner references = %+v", d.OwnerReferences)
 	}
 
-	resource := aws.String("endpoint/kblog/variant/AllTraffic")
-	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
-		ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
-		MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(4),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
-		PolicyName: aws.String("invocations"), ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource, ScalableDimension: variantDim,
-		PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
-		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
-			TargetValue:                   aws.Float64(100),
-			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance},
-			ScaleInCooldown:               aws.Int32(120), ScaleOutCooldown: aws.Int32(60),
-		},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	stop := traffic(rt, "kblog", 4)
-	waitFor(t, sm, "kblog", "scale-out to 4 pods", func(o *sagemaker.DescribeEndpointOutput) bool {
-		return *variantOf(o).CurrentInstanceCount == 4 && o.EndpointStatus == "InService"
-	})
-	if n := len(k.pods(t)); n != 4 {
-		t.Errorf("%d pods at 4 instances", n)
-	}
-	zones := map[string]int{}
-	for _, p := range k.pods(t) {
-		zones[p.Spec.NodeName]++
-	}
-	t.Logf("pods per node: %v", zones)
-	ok, failed, _ := stop()
-	t.Logf("%d requests, %d failed", ok, failed)
-	waitFor(t, sm, "kblog", "scale-in to 1 pod", func(o *sagemaker.DescribeEndpointOutput) bool {
-		return *variantOf(o).DesiredInstanceCount == 1 && *variantOf(o).CurrentInstanceCount == 1 && o.EndpointStatus == "InService"
+	blogScaling(t, sm, rt, as, "kblog", func() {
+		pods := k.pods(t)
+		nodes := map[string]int{}
+		for _, p := range pods {
+			nodes[p.Spec.NodeName]++
+		}
+		t.Logf("pods per node: %v", nodes)
+		if len(pods) != 4 {
+			t.Errorf("%d pods at 4 instances", len(pods))
+		}
 	})
 	waitCond(t, "one pod left", func() bool { return len(k.pods(t)) == 1 })
-	acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: resource})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, in bool
-	for _, a := range acts.ScalingActivities {
-		t.Logf("%s | %s | %s", a.StatusCode, aws.ToString(a.Description), aws.ToString(a.Cause))
-		out = out || aws.ToString(a.Description) == "Setting desired instance count to 4." && strings.Contains(aws.ToString(a.Cause), "AlarmHigh")
-		in = in || aws.ToString(a.Description) == "Setting desired instance count to 1." && strings.Contains(aws.ToString(a.Cause), "AlarmLow")
-	}
-	if !out || !in {
-		t.Fatal("activities do not explain the scale-out and scale-in")
-	}
 
 	sm.DeleteEndpoint(ctx, &sagemaker.DeleteEndpointInput{EndpointName: aws.String("kblog")})
 	waitCond(t, "every object of the endpoint deleted", func() bool { return k.ebbObjects(t) == 0 && len(k.pods(t)) == 0 })
