@@ -318,7 +318,11 @@ func (r *Runtime) pull(ctx context.Context, ref string) error {
 		return fmt.Errorf("image %s: %w", ref, err)
 	}
 	r.log.Info("pulling an image", "image", ref)
-	body, err := r.c.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: registryAuth(os.Getenv("DOCKER_CONFIG"), ref)})
+	auth, err := registryAuth(ctx, os.Getenv("DOCKER_CONFIG"), ref)
+	if err != nil {
+		return fmt.Errorf("pulling image %s: %w", ref, err)
+	}
+	body, err := r.c.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: auth})
 	if err != nil {
 		return fmt.Errorf("pulling image %s: %w", ref, err)
 	}
