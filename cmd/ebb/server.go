@@ -39,6 +39,7 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/leader"
 	"github.com/ebbscale/ebb/internal/logs"
+	"github.com/ebbscale/ebb/internal/modeldata"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
@@ -86,6 +87,10 @@ type serverConfig struct {
 	HALeaseDuration, HARenewDeadline, HARetryPeriod time.Duration
 	LogRetentionDays                                int
 	RequestLog                                      string
+	// ModelDataRoots and MaxModelBytes bound local model data (runtimes
+	// with LocalModelData).
+	ModelDataRoots stringList
+	MaxModelBytes  int64
 }
 
 // stringList is a repeatable flag.
@@ -134,6 +139,7 @@ func defaultServerConfig() serverConfig {
 		Runtime:          "process",
 		Runtimes:         runtimeConfigs(),
 		LogRetentionDays: logs.DefaultRetentionDays,
+		MaxModelBytes:    modeldata.DefaultMaxBytes,
 		StartLimit:       runtime.DefaultStartLimit,
 		HALeaseDuration:  leader.DefaultLeaseDuration,
 		HARenewDeadline:  leader.DefaultRenewDeadline,
@@ -167,6 +173,8 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.LogRetentionDays, "log-retention-days", c.LogRetentionDays, "with --runtime "+strings.Join(logRuntimes(), " or ")+": how many days instance logs (CloudWatch Logs group /aws/sagemaker/Endpoints/NAME) are kept; one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ...); each instance's stream also keeps at most 64 MiB")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "where instances run: "+runtimeSummaries())
 	fs.DurationVar(&c.StartLimit, "instance-start-limit", c.StartLimit, "how long an instance may take to pass its first health check (SageMaker: 4 minutes)")
+	fs.Var(&c.ModelDataRoots, "model-data-root", "with --runtime "+strings.Join(localDataRuntimes(), " or ")+": directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
+	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "with --runtime "+strings.Join(localDataRuntimes(), " or ")+": most bytes one model may take (an archive may also expand at most 100 times its size)")
 	fs.StringVar(&c.AdvertiseURL, "advertise-url", c.AdvertiseURL, "with --runtime "+strings.Join(sharedRuntimes(), " or ")+": ebb's URL as instances (and the other replicas) reach it, for s3:// model data from ebb's own S3 API (default: --s3-endpoint)")
 	c.runtimeFlags = map[string]string{}
 	for _, r := range runtime.Registered() {
@@ -242,6 +250,9 @@ func (c *serverConfig) validate() error {
 	if c.ColdStartTimeout <= 0 {
 		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
 	}
+	if c.MaxModelBytes <= 0 {
+		bad("max-model-bytes", c.MaxModelBytes, "must be positive")
+	}
 	if reg, ok := runtime.Lookup(c.Runtime); !ok {
 		bad("runtime", c.Runtime, "want one of "+strings.Join(runtime.Names(nil), ", "))
 	} else {
@@ -255,6 +266,13 @@ func (c *serverConfig) validate() error {
 		}
 		if c.LogRetentionDays != logs.DefaultRetentionDays && !reg.Logs {
 			bad("log-retention-days", c.LogRetentionDays, "applies only where ebb keeps the instances' logs (--runtime "+strings.Join(logRuntimes(), " or ")+")")
+		}
+		if !reg.LocalModelData {
+			for _, flag := range []string{"model-data-root", "max-model-bytes"} {
+				if v, set := c.setFlags[flag]; set {
+					bad(flag, v, "applies only with --runtime "+strings.Join(localDataRuntimes(), " or "))
+				}
+			}
 		}
 		if c.AdvertiseURL != "" && !reg.Shared {
 			bad("advertise-url", c.AdvertiseURL, "applies only with --runtime "+strings.Join(sharedRuntimes(), " or "))
@@ -306,9 +324,23 @@ func logRuntimes() []string {
 	return runtime.Names(func(r runtime.Registration) bool { return r.Logs })
 }
 
+func localDataRuntimes() []string {
+	return runtime.Names(func(r runtime.Registration) bool { return r.LocalModelData })
+}
+
 // newRuntime builds the runtime --runtime names.
 func newRuntime(ctx context.Context, c serverConfig, st store.Store, instanceLogs *logs.Store, log *slog.Logger) (runtime.Runtime, error) {
-	env := runtime.Env{Data: c.Data, StartLimit: c.StartLimit, Region: c.Region, S3URL: c.S3Endpoint, Logger: log}
+	env := runtime.Env{Data: c.Data, StartLimit: c.StartLimit, Region: c.Region, S3URL: c.S3Endpoint, Logger: log,
+		ModelDataRoots: c.ModelDataRoots, MaxModelBytes: c.MaxModelBytes}
+	if len(env.ModelDataRoots) == 0 {
+		wd, _ := os.Getwd()
+		env.ModelDataRoots = []string{c.Data, wd}
+	}
+	for i, r := range env.ModelDataRoots {
+		if abs, err := filepath.Abs(r); err == nil {
+			env.ModelDataRoots[i] = abs
+		}
+	}
 	if env.S3URL == "" {
 		env.S3URL = c.AdvertiseURL
 	}

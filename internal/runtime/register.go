@@ -29,6 +29,10 @@ type Registration struct {
 	// Logs says ebb collects what instances write into CloudWatch Logs:
 	// Env.Logs is then set.
 	Logs bool
+	// LocalModelData says a ModelDataUrl may name this machine's files (a
+	// path or a file:// URL): --model-data-root and --max-model-bytes apply,
+	// as Env.ModelDataRoots and Env.MaxModelBytes.
+	LocalModelData bool
 	// Config returns a configuration holding the runtime's defaults.
 	Config func() Config
 }
@@ -58,6 +62,11 @@ type Env struct {
 	S3URL string
 	// Logs receives what instances write, where the registration has Logs.
 	Logs LogFollower
+	// ModelDataRoots are the absolute directories a local ModelDataUrl must
+	// be under, and MaxModelBytes bounds what one model may take, where the
+	// registration has LocalModelData.
+	ModelDataRoots []string
+	MaxModelBytes  int64
 	// Fence, when set, is asked before every write a runtime makes outside
 	// this machine; an error refuses it (a replica that lost the leadership).
 	Fence  func(context.Context) error

@@ -19,7 +19,9 @@ func init() {
 		Name:    "docker",
 		Summary: "the model's container image in Docker on this machine",
 		Logs:    true,
-		Config:  func() runtime.Config { return &Config{} },
+		// Local paths, under the model data roots, are mounted.
+		LocalModelData: true,
+		Config:         func() runtime.Config { return &Config{} },
 	})
 }
 
@@ -58,12 +60,8 @@ func (c *Config) New(ctx context.Context, env runtime.Env) (runtime.Runtime, err
 	if err != nil {
 		env.Logger.Info("no GPUs: GPU instance types run without one", "why", err)
 	}
-	// Local model data is mounted into containers: only from the data
-	// directory and the working directory, as the process runtime's default.
-	wd, _ := os.Getwd()
-	roots := []string{env.Data, wd}
 	env.Logger.Info("instances run as Docker containers", "docker_host", cl.DaemonHost(), "api_version", cl.ClientVersion())
 	return New(Options{Client: cl, Dir: env.Data, Server: ServerLabel(env.Data), StartLimit: env.StartLimit,
-		ModelData: modeldata.Options{S3Endpoint: env.S3URL, Region: env.Region}, GPUs: gpu.NewAllocator(src),
-		ModelDataRoots: roots, Logs: env.Logs, Logger: env.Logger}), nil
+		ModelData: modeldata.Options{S3Endpoint: env.S3URL, Region: env.Region, MaxBytes: env.MaxModelBytes}, GPUs: gpu.NewAllocator(src),
+		ModelDataRoots: env.ModelDataRoots, Logs: env.Logs, Logger: env.Logger}), nil
 }

@@ -13,7 +13,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/ebbscale/ebb/internal/gpu"
@@ -25,34 +24,26 @@ func init() {
 		Name:    "process",
 		Summary: "local processes",
 		Logs:    true,
-		Config:  func() runtime.Config { return &Config{MaxModelBytes: DefaultMaxModelBytes} },
+		// Local paths, under the model data roots.
+		LocalModelData: true,
+		Config:         func() runtime.Config { return &Config{} },
 	})
 }
 
 // Config is the process runtime's part of `ebb server`'s flags.
 type Config struct {
-	InstanceUser   string
-	ModelDataRoots stringList
-	MaxModelBytes  int64
+	InstanceUser string
 }
 
-// Flags registers --instance-user, --model-data-root and --max-model-bytes.
+// Flags registers --instance-user.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceUser, "instance-user", c.InstanceUser, "with --runtime process: user the instances run as (default: nobody when ebb runs as root, else ebb's own user)")
-	fs.Var(&c.ModelDataRoots, "model-data-root", "with --runtime process: directory a local or file:// ModelDataUrl may be under (repeatable; default: the data directory and the working directory)")
-	fs.Int64Var(&c.MaxModelBytes, "max-model-bytes", c.MaxModelBytes, "with --runtime process: most bytes one model archive may extract to (an archive may also expand at most 100 times its size)")
 }
 
 // Validate checks the flags.
 func (c *Config) Validate() error {
-	var errs []error
-	if c.MaxModelBytes <= 0 {
-		errs = append(errs, fmt.Errorf("--max-model-bytes=%d: must be positive", c.MaxModelBytes))
-	}
-	if _, err := resolveInstanceUser(c.InstanceUser); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	_, err := resolveInstanceUser(c.InstanceUser)
+	return err
 }
 
 // New builds the runtime; the instances a killed server left running are
@@ -62,16 +53,6 @@ func (c *Config) New(_ context.Context, env runtime.Env) (runtime.Runtime, error
 	u, err := resolveInstanceUser(c.InstanceUser)
 	if err != nil {
 		return nil, err
-	}
-	roots := c.ModelDataRoots
-	if len(roots) == 0 {
-		wd, _ := os.Getwd()
-		roots = stringList{env.Data, wd}
-	}
-	for i, r := range roots {
-		if abs, err := filepath.Abs(r); err == nil {
-			roots[i] = abs
-		}
 	}
 	dir, err := instanceDir(env.Data, u)
 	if err != nil {
@@ -98,24 +79,11 @@ func (c *Config) New(_ context.Context, env runtime.Env) (runtime.Runtime, error
 		log.Info("GPUs found", "gpus", len(src.Devices()))
 	}
 	return New(Options{Dir: dir, Self: self, Logger: log, GPUs: gpu.NewAllocator(src), Logs: env.Logs,
-		User: u, ModelDataRoots: roots, MaxModelBytes: c.MaxModelBytes, StartLimit: env.StartLimit}), nil
+		User: u, ModelDataRoots: env.ModelDataRoots, MaxModelBytes: env.MaxModelBytes, StartLimit: env.StartLimit}), nil
 }
 
 // Runs: every way of hosting runs on local processes (runtime.Featured).
 func (r *Runtime) Runs(runtime.Feature) bool { return true }
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	if v == "" {
-		return errors.New("must not be empty")
-	}
-	*l = append(*l, v)
-	return nil
-}
 
 // resolveInstanceUser picks who instances run as. As root, ebb never runs
 // an API caller's command line as root: --instance-user, default nobody
