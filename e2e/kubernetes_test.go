@@ -70,7 +70,36 @@ func startKubeServer(t testing.TB, dir string, extra ...string) *kubeServer {
 		kubeModel:     {ebbBin, "example-model", "--work-ms", "2"},
 		kubeModelSlow: {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
 	}, nil)
-	return &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
+	k := &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
+	t.Cleanup(func() {
+		if t.Failed() {
+			k.describe(t)
+		}
+	})
+	return k
+}
+
+// describe logs the namespace's Deployments and pods as the cluster sees
+// them, for a failed test to say where instances stopped.
+func (k *kubeServer) describe(t testing.TB) {
+	ctx := context.Background()
+	deps, _ := k.cluster.Client.AppsV1().Deployments(k.ns).List(ctx, metav1.ListOptions{})
+	for _, d := range deps.Items {
+		t.Logf("deployment %s: replicas %d, ready %d, updated %d; conditions %+v", d.Name, ptrOr(d.Spec.Replicas), d.Status.ReadyReplicas, d.Status.UpdatedReplicas, d.Status.Conditions)
+	}
+	pods, _ := k.cluster.Client.CoreV1().Pods(k.ns).List(ctx, metav1.ListOptions{})
+	for _, p := range pods.Items {
+		t.Logf("pod %s: %s on %q at %s, deleting %v; conditions %+v", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.PodIP, p.DeletionTimestamp != nil, p.Status.Conditions)
+	}
+	t.Logf("runner processes: %d", k.runner.Processes())
+}
+
+func ptrOr[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 func restartKubeServer(t testing.TB, dir string, c *kubetest.Cluster, ns string, extra ...string) *server {
