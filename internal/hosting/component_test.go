@@ -218,7 +218,8 @@ func TestManagedInstanceScaling(t *testing.T) {
 }
 
 // TestUnsupportedFeatures: a runtime that does not run many models per
-// endpoint (runtime.Featured) has them refused, naming it.
+// endpoint (runtime.Featured) has them refused, naming it, at CreateModel,
+// CreateInferenceComponent and CreateEndpoint.
 func TestUnsupportedFeatures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := memory.New()
@@ -234,6 +235,17 @@ func TestUnsupportedFeatures(t *testing.T) {
 		}
 		if _, err := s.CreateInferenceComponent(ctx, componentIn(`{"InferenceComponentName":"x","EndpointName":"e","RuntimeConfig":{"CopyCount":1}}`)); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("component: %v", err)
+		}
+		// An endpoint of hosts for components: refused at CreateEndpoint,
+		// not InService with nothing to run.
+		if _, err := s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"hosts","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.g5.xlarge","InitialInstanceCount":1}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateEndpoint(ctx, "e", "hosts", nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "inference components with --runtime kubernetes") {
+			t.Fatalf("an endpoint of component hosts: %v", err)
+		}
+		if _, err := s.DescribeEndpoint(ctx, "e"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the refused endpoint exists: %v", err)
 		}
 	})
 }

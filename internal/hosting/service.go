@@ -183,16 +183,11 @@ func (s *Service) CreateModel(ctx context.Context, req CreateModelInput) (string
 	if err := checkContainers(&req.ModelSpec); err != nil {
 		return "", err
 	}
-	if req.execution() != "" {
-		if err := s.runs(runtime.MultiContainer); err != nil {
-			return "", err
-		}
-	}
 	c, ok := req.container()
+	if err := s.runsModel(req.execution() != "", c.Mode == "MultiModel"); err != nil {
+		return "", err
+	}
 	if c.Mode == "MultiModel" {
-		if err := s.runs(runtime.MultiModel); err != nil {
-			return "", err
-		}
 		if c.ModelDataUrl == "" {
 			return "", errorf(ErrInvalid, "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
 		}
@@ -302,6 +297,20 @@ func (s *Service) checkMultiModelImage(ctx context.Context, image string) error 
 	}
 	if err := runtime.CheckMultiModel(image, labels); err != nil {
 		return errorf(ErrInvalid, "%v", err)
+	}
+	return nil
+}
+
+// runsModel refuses a model of several containers, or a multi-model one,
+// where the runtime does not run it.
+func (s *Service) runsModel(several, multiModel bool) error {
+	if several {
+		if err := s.runs(runtime.MultiContainer); err != nil {
+			return err
+		}
+	}
+	if multiModel {
+		return s.runs(runtime.MultiModel)
 	}
 	return nil
 }
@@ -422,6 +431,10 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 	d := deployment{ConfigName: c.Name, StartTime: now}
 	for _, pv := range req.ProductionVariants {
 		if pv.ModelName == "" { // hosts inference components
+			// Refused here, not left empty: its components could never run.
+			if err := s.runs(runtime.InferenceComponents); err != nil {
+				return deployment{}, nil, err
+			}
 			v := variant{Name: pv.VariantName, InstanceType: pv.InstanceType, DesiredWeight: 1, ResolvedAt: now, RoutingConfig: pv.RoutingConfig, Managed: pv.ManagedInstanceScaling}
 			if pv.InitialInstanceCount != nil {
 				v.DesiredCount = *pv.InitialInstanceCount
@@ -444,6 +457,11 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 		var containers []Container
 		if mr.execution() != "" {
 			containers = mr.Containers
+		}
+		// A model stored under another runtime may ask for what this one
+		// does not run.
+		if err := s.runsModel(mr.execution() != "", container.Mode == "MultiModel"); err != nil {
+			return deployment{}, nil, err
 		}
 		v := variant{Containers: containers, Execution: mr.execution(), Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now,
 			RoutingConfig: pv.RoutingConfig}
