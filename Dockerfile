@@ -17,6 +17,8 @@ ENTRYPOINT ["/usr/local/bin/ebb"]
 
 FROM gcr.io/distroless/static-debian12:nonroot AS example-model
 COPY --from=build /out/ebb /usr/local/bin/ebb
+# In a container the contract's port must be reachable from outside it.
+ENV SAGEMAKER_BIND_TO_HOST=0.0.0.0 SAGEMAKER_BIND_TO_PORT=8080
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/ebb", "example-model"]
 
