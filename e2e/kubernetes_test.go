@@ -373,26 +373,16 @@ func TestKubernetesManifests(t *testing.T) {
 	c := kubeCluster(t)
 	ns := c.Namespace(t)
 	ctx := context.Background()
-	files, err := filepath.Glob("../deploy/kubernetes/*.yaml")
-	if err != nil || len(files) < 5 {
-		t.Fatalf("manifests: %v %v", files, err)
-	}
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
+	for _, u := range render(t, "../deploy/kubernetes") {
+		obj, err := scheme.Scheme.New(u.GroupVersionKind())
+		if err == nil {
+			err = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj)
 		}
-		b, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
 		}
-		for _, doc := range strings.Split(string(b), "\n---\n") {
-			obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if err := createIn(ctx, c, ns, obj); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
+		if err := createIn(ctx, c, ns, obj); err != nil {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
 		}
 	}
 	c.Run(t, ns, map[string][]string{kubeModel: {ebbBin, "example-model", "--work-ms", "2"}}, nil)
