@@ -26,6 +26,7 @@ import (
 const (
 	dockerModel      = "ebb-e2e/example-model:latest"
 	dockerMultiModel = "ebb-e2e/example-multi-model:latest"
+	dockerModelLogs  = "ebb-e2e/example-model:logging"
 )
 
 var dockerImageOnce sync.Once
@@ -38,6 +39,7 @@ func startDockerServer(t testing.TB, dir string, extra ...string) (*server, *doc
 	dockerImageOnce.Do(func() {
 		env := map[string]string{"SAGEMAKER_BIND_TO_HOST": "0.0.0.0", "SAGEMAKER_BIND_TO_PORT": "8080"}
 		d.Image(t, dockerModel, ebbBin, []string{"example-model", "--work-ms", "2"}, env, nil)
+		d.Image(t, dockerModelLogs, ebbBin, []string{"example-model", "--work-ms", "1", "--log-requests"}, env, nil)
 		d.Image(t, dockerMultiModel, ebbBin, []string{"example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"}, env,
 			map[string]string{"com.amazonaws.sagemaker.capabilities.multi-models": "true"})
 	})

@@ -30,6 +30,7 @@ import (
 const (
 	kubeModel     = "ebb.test/example-model:v1"
 	kubeModelSlow = "ebb.test/example-model:v2"
+	kubeModelLogs = "ebb.test/example-model:logging"
 )
 
 var kubeNodes sync.Once
@@ -69,6 +70,7 @@ func startKubeServer(t testing.TB, dir string, extra ...string) *kubeServer {
 	runner := c.Run(t, ns, map[string][]string{
 		kubeModel:     {ebbBin, "example-model", "--work-ms", "2"},
 		kubeModelSlow: {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
+		kubeModelLogs: {ebbBin, "example-model", "--work-ms", "1", "--log-requests"},
 	}, nil)
 	k := &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
 	t.Cleanup(func() {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/aws/smithy-go"
 )
 
@@ -259,5 +260,63 @@ print(json.dumps({"events": events, "streams": streams}))
 	})
 	if out, err := cwl.DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(group)}); err != nil || len(out.LogStreams) < 1 {
 		t.Errorf("after the endpoint was deleted: streams %+v, %v; want them kept for the retention period", out, err)
+	}
+}
+
+// TestLogsOnEveryRuntime: on every runtime, what an instance writes
+// reaches its CloudWatch Logs stream (group /aws/sagemaker/Endpoints/NAME,
+// stream VARIANT/INSTANCE), and a server killed with -9 and restarted
+// resumes the stream where it ended: no line lost, none twice.
+func TestLogsOnEveryRuntime(t *testing.T) {
+	type runtimeCase struct {
+		image string
+		// start runs a server on dir; restart kills it with -9 and runs
+		// another on the same instances.
+		start func(t *testing.T, dir string) (s *server, restart func() *server)
+	}
+	for name, c := range map[string]runtimeCase{
+		"process": {"ebb example-model --work-ms 1 --log-requests", func(t *testing.T, dir string) (*server, func() *server) {
+			s := startServer(t, dir)
+			return s, func() *server { s.Crash(); return startServer(t, dir) }
+		}},
+		"docker": {dockerModelLogs, func(t *testing.T, dir string) (*server, func() *server) {
+			s, _ := startDockerServer(t, dir)
+			return s, func() *server { s.Crash(); s2, _ := startDockerServer(t, dir); return s2 }
+		}},
+		"kubernetes": {kubeModelLogs, func(t *testing.T, dir string) (*server, func() *server) {
+			k := startKubeServer(t, dir)
+			return k.server, func() *server { k.Crash(); return restartKubeServer(t, dir, k.cluster, k.ns) }
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, restart := c.start(t, dir)
+			deploy(t, s.SageMaker(), "logs", c.image, 1)
+			waitInService(t, s.SageMaker(), "logs")
+			const group = "/aws/sagemaker/Endpoints/logs"
+			call := func(s *server, marker string) {
+				if _, err := s.Runtime().InvokeEndpoint(context.Background(), &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("logs"),
+					Body: []byte("1,2,3"), ContentType: aws.String("text/csv"), CustomAttributes: aws.String(marker)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitEvents(t, s, group, "example model serving")
+			call(s, "before-the-crash")
+			waitEvents(t, s, group, "custom_attributes=before-the-crash")
+
+			s = restart()
+			waitInService(t, s.SageMaker(), "logs")
+			call(s, "after-the-restart")
+			msgs := strings.Join(waitEvents(t, s, group, "custom_attributes=after-the-restart"), "\n")
+			for _, line := range []string{"example model serving", "custom_attributes=before-the-crash", "custom_attributes=after-the-restart"} {
+				if n := strings.Count(msgs, line); n != 1 {
+					t.Errorf("%q appears %d times in the stream, want once:\n%s", line, n, msgs)
+				}
+			}
+			streams, err := s.Logs().DescribeLogStreams(context.Background(), &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(group)})
+			if err != nil || len(streams.LogStreams) != 1 || !strings.HasPrefix(aws.ToString(streams.LogStreams[0].LogStreamName), "AllTraffic/logs-alltraffic-") {
+				t.Fatalf("streams = %+v, %v; want one, AllTraffic/INSTANCE", streams, err)
+			}
+		})
 	}
 }

@@ -36,6 +36,7 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	startupDelay := fs.Duration("startup-delay", 0, "wait this long before serving, as a model that loads its weights does")
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
 	multi := fs.Bool("multi-model", false, "serve SageMaker's multi-model contract (POST/GET/DELETE /models, POST /models/NAME/invoke) for a multi-model endpoint, instead of one model")
+	logRequests := fs.Bool("log-requests", false, "log every invocation's size and custom attributes (X-Amzn-SageMaker-Custom-Attributes), as a model's own logging would")
 	memoryMiB := fs.Int("model-memory-mb", 100, "with --multi-model: memory for loaded models; a load beyond it answers 507 (each model's model.json may give \"memory_mb\", default 10)")
 	// SageMaker runs a container as `docker run IMAGE serve`: the argument
 	// follows the image's entrypoint (and its flags).
@@ -71,6 +72,15 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		handler = m.Handler()
+	}
+	if *logRequests {
+		next := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/invocations" {
+				log.Info("invocation", "bytes", r.ContentLength, "custom_attributes", r.Header.Get("X-Amzn-SageMaker-Custom-Attributes"))
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {

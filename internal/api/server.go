@@ -247,7 +247,7 @@ func (h *Handler) classify(r *http.Request) call {
 		if h.c.Logs == nil && h.c.Forward == nil {
 			return call{fail: jsonFail(contentType), serve: func(w http.ResponseWriter, _ *http.Request, _ []byte) {
 				awsjson.WriteError(w, contentType, awserr.New("InvalidOperationException", http.StatusBadRequest,
-					"ebb serves CloudWatch Logs for instances of --runtime process only; read the logs of pods with kubectl logs."))
+					"This ebb server keeps no instance logs: its runtime does not collect them."))
 			}}
 		}
 		return call{service: "logs", maxBody: maxControlBody, tooLarge: logsTooLarge, fail: jsonFail(contentType),

@@ -257,7 +257,7 @@ func (in *instance) launch(ctx context.Context, spec runtime.Spec) error {
 	in.addr = addr
 	in.mu.Unlock()
 	r.log.Info("instance started", "instance", spec.ID, "endpoint", spec.Endpoint, "variant", spec.Variant, "image", spec.Image, "container", created.ID[:12], "addr", addr)
-	r.follow(spec.ID, created.ID, spec.Endpoint, spec.Variant, in.done, false)
+	r.follow(spec.ID, created.ID, spec.Endpoint, spec.Variant, in.done)
 	go in.waitExit(created.ID)
 	return nil
 }
@@ -475,35 +475,42 @@ func (r *Runtime) prepareModel(ctx context.Context, dataURL, dest string) (strin
 }
 
 // follow copies what the container writes into logs/ID.log, which the
-// log store follows into the instance's stream; adopted resumes from now.
-func (r *Runtime) follow(id, containerID, endpoint, variant string, done <-chan struct{}, adopted bool) {
+// log store follows into the instance's stream; a restarted server resumes
+// the copy where it ended (runtime.ContainerLog).
+func (r *Runtime) follow(id, containerID, endpoint, variant string, done <-chan struct{}) {
 	if r.o.Logs == nil {
 		return
 	}
-	path := filepath.Join(r.o.Dir, "logs", id+".log")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	l := runtime.ContainerLog{Path: filepath.Join(r.o.Dir, "logs", id+".log")}
+	if err := os.MkdirAll(filepath.Dir(l.Path), 0o755); err != nil {
 		r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
 		return
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
-		return
-	}
-	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true}
-	if adopted {
-		opts.Since = strconv.FormatInt(time.Now().Unix(), 10)
+	since := l.Since()
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
+	if !since.IsZero() {
+		opts.Since = strconv.FormatInt(since.Unix(), 10) // whole seconds: the copy drops what it has
 	}
 	go func() {
-		defer f.Close()
 		rc, err := r.c.ContainerLogs(context.Background(), containerID, opts)
 		if err != nil {
+			r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
 			return
 		}
 		defer rc.Close()
-		stdcopy.StdCopy(f, f, rc)
+		// Docker frames stdout and stderr; each frame holds whole lines.
+		pr, pw := io.Pipe()
+		go func() {
+			_, err := stdcopy.StdCopy(pw, pw, rc)
+			pw.CloseWithError(err)
+		}()
+		if err := l.Copy(pr, since); err != nil {
+			r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
+		}
+		<-done
+		l.Remove()
 	}()
-	if err := r.o.Logs.Follow(path, logs.EndpointGroup(endpoint), logs.InstanceStream(variant, id), done); err != nil {
+	if err := r.o.Logs.Follow(l.Path, logs.EndpointGroup(endpoint), logs.InstanceStream(variant, id), done); err != nil {
 		r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
 	}
 }
@@ -697,7 +704,7 @@ func (r *Runtime) adopt(ctx context.Context, c container.Summary) (runtime.Adopt
 		in.gpus = r.o.GPUs.Reserve(strings.Split(ids, ","))
 	}
 	in.readyOnce.Do(func() { close(in.ready) })
-	r.follow(id, c.ID, l[labelEndpoint], l[labelVariant], in.done, true)
+	r.follow(id, c.ID, l[labelEndpoint], l[labelVariant], in.done)
 	go in.waitExit(c.ID)
 	go func() {
 		lctx, cancel := in.lifetime()

@@ -97,6 +97,8 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 	}
 	r.mu.Lock()
 	in.bind(p)
+	in.logging = true
+	go r.followLogs(id, p.Name, g.spec.Endpoint, g.spec.Variant, in.done)
 	close(in.addrKnown)
 	g.members = append(g.members, in)
 	r.byPod[p.Name] = in

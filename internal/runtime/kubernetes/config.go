@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"os"
 	"strings"
 
@@ -19,6 +20,7 @@ func init() {
 		Name:    "kubernetes",
 		Summary: "pods of one Deployment per variant",
 		Shared:  true,
+		Logs:    true,
 		Config:  func() runtime.Config { return &Config{FetcherImage: DefaultFetcherImage} },
 	})
 }
@@ -55,7 +57,8 @@ func (c *Config) New(ctx context.Context, env runtime.Env) (runtime.Runtime, err
 	}
 	rt, err := New(ctx, Options{Client: client, Namespace: ns, FetcherImage: c.FetcherImage,
 		FetcherSecret: c.FetcherSecret, S3Endpoint: env.S3URL, Region: env.Region, InstanceTypeLabel: c.InstanceTypeLabel,
-		DCGMURL: c.DCGMURL, StartLimit: env.StartLimit, Fence: env.Fence, Logger: env.Logger})
+		DCGMURL: c.DCGMURL, StartLimit: env.StartLimit, Fence: env.Fence, Logger: env.Logger,
+		Logs: env.Logs, LogDir: filepath.Join(env.Data, "logs")})
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type instance struct {
 	stopping  bool
 	ended     bool
 	isReady   bool // passed its first health check
+	logging   bool // its pod's output is followed
 	err       error
 	cpu       cpuMeter
 	addrKnown chan struct{} // closed when addr is set
@@ -63,6 +64,17 @@ func (in *instance) Err() error {
 // bind claims a pod. Callers hold r.mu.
 func (in *instance) bind(p *corev1.Pod) {
 	in.pod, in.last, in.restarts = p.Name, p, restarts(p)
+}
+
+// containerStarted says the pod's model container has run: its output
+// can be read.
+func containerStarted(p *corev1.Pod) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Name == containerName && (c.State.Running != nil || c.State.Terminated != nil || c.LastTerminationState.Terminated != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 func restarts(p *corev1.Pod) int32 {
@@ -106,6 +118,10 @@ func (in *instance) observe(p *corev1.Pod, addr string) {
 		return
 	}
 	in.last = p
+	if !in.logging && containerStarted(p) {
+		in.logging = true
+		go in.r.followLogs(in.id, p.Name, in.g.spec.Endpoint, in.g.spec.Variant, in.done)
+	}
 	if err := initFailure(p); err != nil {
 		in.finish(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))
 		return

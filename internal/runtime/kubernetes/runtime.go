@@ -64,7 +64,11 @@ type Options struct {
 	AdoptHold time.Duration
 	// Fence, if set, is asked before every write to the Kubernetes API; an
 	// error refuses the write (a replica that lost the leadership).
-	Fence  func(context.Context) error
+	Fence func(context.Context) error
+	// Logs, if set, follows what each pod's model container writes (the pod
+	// log API, copied into LogDir) into its CloudWatch Logs stream.
+	Logs   runtime.LogFollower
+	LogDir string
 	Logger *slog.Logger
 }
 

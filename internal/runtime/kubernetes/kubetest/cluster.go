@@ -92,6 +92,7 @@ type Cluster struct {
 	dir        string
 	procs      []*exec.Cmd
 	rangeLock  *os.File // the claim on this cluster's pod addresses
+	kubelet    *kubeletLogs
 }
 
 // NodeSpec describes a fake node.
@@ -253,7 +254,12 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := run("kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+	// The kubelet's log endpoint for every node (kwok's nodes report it).
+	if c.kubelet, err = startKubeletLogs(dir); err != nil {
+		return nil, err
+	}
+	if err := run("kube-apiserver", "--etcd-servers", etcdURL,
+		"--kubelet-certificate-authority", c.kubelet.ca, "--kubelet-preferred-address-types", "InternalIP", "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(apiPort), "--cert-dir", filepath.Join(dir, "certs"), "--token-auth-file", tokenFile,
 		"--authorization-mode", "RBAC", "--endpoint-reconciler-type", "none",
 		"--service-account-key-file", keyFile, "--service-account-signing-key-file", keyFile,
@@ -301,11 +307,18 @@ current-context: test
 	if err := run("kube-scheduler", "--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0"); err != nil {
 		return nil, err
 	}
+	kwokPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	stages, err := fastStages(bin, dir)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes", "--cidr", podRange, "--node-lease-duration-seconds", "40"}
+	args := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes", "--cidr", podRange, "--node-lease-duration-seconds", "40",
+		"--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(c.kubelet.addr.Port),
+		// kwok's own kubelet server would take the node port: it goes aside.
+		"--server-address", "127.0.0.1:" + strconv.Itoa(kwokPort)}
 	for _, s := range stages {
 		args = append(args, "--config", s)
 	}
@@ -382,6 +395,9 @@ func (c *Cluster) Stop() {
 		p := c.procs[i]
 		p.Process.Kill()
 		p.Wait()
+	}
+	if c.kubelet != nil {
+		c.kubelet.stop()
 	}
 	if os.Getenv("EBB_KUBE_KEEP") == "" {
 		os.RemoveAll(c.dir)

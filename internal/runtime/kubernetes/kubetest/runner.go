@@ -159,9 +159,9 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 		fail("%v", err)
 		return
 	}
-	defer logFile.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	out := &stampWriter{w: logFile} // as a container runtime keeps it, for the pod log API
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // ends with the test binary
 	cmd.Env = os.Environ()
 	for k, v := range r.Env {
@@ -177,6 +177,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 	}
 	if err := cmd.Start(); err != nil {
+		logFile.Close()
 		fail("starting %v: %v", argv, err)
 		return
 	}
@@ -187,7 +188,8 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	}
 	r.mu.Unlock()
 	go func() {
-		err := cmd.Wait()
+		err := cmd.Wait() // copies the last of its output
+		logFile.Close()
 		r.mu.Lock()
 		stopped := pr.stopping
 		r.mu.Unlock()
