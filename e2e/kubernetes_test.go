@@ -66,7 +66,13 @@ type kubeServer struct {
 func startKubeServer(t testing.TB, dir string, extra ...string) *kubeServer {
 	t.Helper()
 	c := kubeCluster(t)
-	ns := c.Namespace(t)
+	return startKubeServerIn(t, dir, c.Namespace(t), extra...)
+}
+
+// startKubeServerIn is startKubeServer in namespace ns.
+func startKubeServerIn(t testing.TB, dir, ns string, extra ...string) *kubeServer {
+	t.Helper()
+	c := kubeCluster(t)
 	runner := c.Run(t, ns, map[string][]string{
 		kubeModel:     {ebbBin, "example-model", "--work-ms", "2"},
 		kubeModelSlow: {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	sagemakertypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -170,4 +173,27 @@ func dynamicClient(t *testing.T, c *kubetest.Cluster) (*dynamic.DynamicClient, *
 		t.Fatal(err)
 	}
 	return dynamic.NewForConfigOrDie(cfg), restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Client.Discovery()))
+}
+
+// TestKubernetesRestrictedNamespace: in a namespace that enforces the Pod
+// Security Standard "restricted", model pods are admitted as ebb makes
+// them (--pod-security restricted, the default) and the endpoint serves;
+// with --pod-security baseline they are refused, and the endpoint fails
+// with the admission's reason in FailureReason.
+func TestKubernetesRestrictedNamespace(t *testing.T) {
+	c := kubeCluster(t)
+	k := startKubeServerIn(t, t.TempDir(), restrictedNamespace(t, c))
+	deploy(t, k.SageMaker(), "secure", kubeModel, 1)
+	waitInService(t, k.SageMaker(), "secure")
+	invoke(t, k.Runtime(), "secure", "1,2,3")
+
+	lax := startKubeServerIn(t, t.TempDir(), restrictedNamespace(t, c), "--pod-security", "baseline", "--instance-start-limit", "5s")
+	deploy(t, lax.SageMaker(), "lax", kubeModel, 1)
+	o := waitFor(t, lax.SageMaker(), "lax", "the endpoint fails", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return o.EndpointStatus == sagemakertypes.EndpointStatusFailed
+	})
+	if reason := aws.ToString(o.FailureReason); !strings.Contains(reason, `violates PodSecurity "restricted`) {
+		t.Fatalf("FailureReason = %q, want the admission's reason", reason)
+	}
+	t.Logf("FailureReason: %s", aws.ToString(o.FailureReason))
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ebbscale/ebb/internal/runtime"
@@ -21,7 +21,9 @@ func init() {
 		Summary: "pods of one Deployment per variant",
 		Shared:  true,
 		Logs:    true,
-		Config:  func() runtime.Config { return &Config{FetcherImage: DefaultFetcherImage} },
+		Config: func() runtime.Config {
+			return &Config{FetcherImage: DefaultFetcherImage, PodSecurity: SecurityRestricted}
+		},
 	})
 }
 
@@ -29,6 +31,7 @@ func init() {
 type Config struct {
 	Kubeconfig, Namespace, InstanceTypeLabel string
 	FetcherImage, FetcherSecret, DCGMURL     string
+	PodSecurity                              string
 }
 
 // Flags registers the cluster's flags and the pods'.
@@ -38,11 +41,15 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceTypeLabel, "instance-type-label", c.InstanceTypeLabel, "with --runtime kubernetes: node label an instance type selects (ml.g5.xlarge -> LABEL=g5.xlarge), e.g. node.kubernetes.io/instance-type; empty: no node selector")
 	fs.StringVar(&c.FetcherImage, "model-fetcher-image", c.FetcherImage, "with --runtime kubernetes: image of the init container that runs `ebb fetch-model` for ModelDataUrl")
 	fs.StringVar(&c.FetcherSecret, "model-fetcher-secret", c.FetcherSecret, "with --runtime kubernetes: Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) the model-data init container gets as environment")
+	fs.StringVar(&c.PodSecurity, "pod-security", c.PodSecurity, "with --runtime kubernetes: the Pod Security Standard model pods meet: restricted (they run as UID 65532, never root) or baseline (as their image's user, root included); both mount no service-account token, drop every capability and forbid privilege escalation")
 	fs.StringVar(&c.DCGMURL, "dcgm-url", c.DCGMURL, "with --runtime kubernetes: NVIDIA DCGM exporter metrics URL (e.g. http://dcgm-exporter.gpu-operator:9400/metrics), the source of per-pod GPU metrics")
 }
 
 // Validate checks the flags.
 func (c *Config) Validate() error {
+	if c.PodSecurity != SecurityRestricted && c.PodSecurity != SecurityBaseline {
+		return fmt.Errorf("--pod-security=%s: want restricted or baseline", c.PodSecurity)
+	}
 	if c.DCGMURL != "" && !strings.HasPrefix(c.DCGMURL, "http://") && !strings.HasPrefix(c.DCGMURL, "https://") {
 		return fmt.Errorf("--dcgm-url=%s: want an http:// or https:// URL", c.DCGMURL)
 	}
@@ -57,7 +64,7 @@ func (c *Config) New(ctx context.Context, env runtime.Env) (runtime.Runtime, err
 	}
 	rt, err := New(ctx, Options{Client: client, Namespace: ns, FetcherImage: c.FetcherImage,
 		FetcherSecret: c.FetcherSecret, S3Endpoint: env.S3URL, Region: env.Region, InstanceTypeLabel: c.InstanceTypeLabel,
-		DCGMURL: c.DCGMURL, StartLimit: env.StartLimit, Fence: env.Fence, Logger: env.Logger,
+		DCGMURL: c.DCGMURL, PodSecurity: c.PodSecurity, StartLimit: env.StartLimit, Fence: env.Fence, Logger: env.Logger,
 		Logs: env.Logs, LogDir: filepath.Join(env.Data, "logs")})
 	if err != nil {
 		return nil, err

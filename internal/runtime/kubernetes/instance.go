@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/runtime"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -252,12 +253,32 @@ func (in *instance) startLimitError() error {
 	in.r.mu.Unlock()
 	limit := in.r.o.StartLimit
 	if p == nil {
+		if why := in.r.replicaFailure(in.g.name); why != "" {
+			// The cluster refused its pods: admission (Pod Security, a
+			// webhook) or a quota, in the ReplicaSet's words.
+			return fmt.Errorf("%w: the cluster created no pod of Deployment %s within the start limit (%v): %s", runtime.ErrLaunch, in.g.name, limit, why)
+		}
 		return fmt.Errorf("%w: no pod of Deployment %s was available to it within the start limit (%v); see the Deployment's events (quota, admission)", runtime.ErrLaunch, in.g.name, limit)
 	}
 	if reason := podReason(p); reason != "" {
 		return fmt.Errorf("%w: pod %s was not ready within the start limit (%v): %s", runtime.ErrLaunch, p.Name, limit, reason)
 	}
 	return fmt.Errorf("pod %s did not become ready within the start limit (%v)", p.Name, limit)
+}
+
+// replicaFailure is why the ReplicaSet of Deployment name cannot create
+// its pods, as the Deployment reports it (ReplicaFailure); "" if it can.
+func (r *Runtime) replicaFailure(name string) string {
+	d, err := r.deployments.Get(name)
+	if err != nil {
+		return ""
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return c.Reason + ": " + c.Message
+		}
+	}
+	return ""
 }
 
 // podReason is why a pod is not running, as the scheduler and the kubelet

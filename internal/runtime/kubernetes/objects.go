@@ -94,7 +94,35 @@ type podSettings struct {
 	Region            string
 	InstanceTypeLabel string
 	StartLimitSeconds int32
+	// Security is the Pod Security Standard model pods meet: restricted
+	// (run as PodUser) or baseline (as their image's user).
+	Security string
 }
+
+// Pod security: the standards --pod-security names, and the user model
+// containers run as under restricted (distroless's nonroot, as ebb's own).
+const (
+	SecurityRestricted = "restricted"
+	SecurityBaseline   = "baseline"
+	PodUser            = 65532
+)
+
+// securityContexts are the pod's and each container's security settings
+// for a Pod Security Standard. Both levels give model pods no service
+// account token, the runtime's default seccomp profile, no privilege
+// escalation and no capabilities: a model server needs none, and a model
+// runs code its author chose. Restricted also runs it as PodUser, not root,
+// with the model directory writable to that group.
+func securityContexts(level string) (*corev1.PodSecurityContext, *corev1.SecurityContext) {
+	pod := &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	if level != SecurityBaseline {
+		uid := int64(PodUser)
+		pod.RunAsNonRoot, pod.RunAsUser, pod.RunAsGroup, pod.FSGroup = ptr(true), &uid, &uid, &uid
+	}
+	return pod, &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // deploymentFor builds the Deployment of a spec's group with replicas pods.
 func deploymentFor(spec runtime.Spec, replicas int32, owner *corev1.ConfigMap, ps podSettings) *appsv1.Deployment {
@@ -136,14 +164,16 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 	// The startup probe gives a model the start limit to load; liveness and
 	// readiness then ping as SageMaker does.
 	startupThreshold := max(1, ps.StartLimitSeconds/probeSeconds)
+	podSecurity, containerSecurity := securityContexts(ps.Security)
 	model := corev1.Container{
-		Name:         containerName,
-		Image:        spec.Image,
-		Args:         []string{"serve"},
-		Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: ModelPort}},
-		Env:          env,
-		Resources:    resources(spec.InstanceType),
-		VolumeMounts: []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
+		SecurityContext: containerSecurity,
+		Name:            containerName,
+		Image:           spec.Image,
+		Args:            []string{"serve"},
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: ModelPort}},
+		Env:             env,
+		Resources:       resources(spec.InstanceType),
+		VolumeMounts:    []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
 		StartupProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
 			FailureThreshold: startupThreshold},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
@@ -152,6 +182,8 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 			FailureThreshold: probeThreshold},
 	}
 	ps2 := corev1.PodSpec{
+		SecurityContext:               podSecurity,
+		AutomountServiceAccountToken:  ptr(false),
 		Containers:                    []corev1.Container{model},
 		Volumes:                       []corev1.Volume{{Name: "model", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		TerminationGracePeriodSeconds: &grace,
@@ -166,10 +198,11 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 	}
 	if spec.ModelDataURL != "" {
 		fetch := corev1.Container{
-			Name:         fetcherName,
-			Image:        ps.FetcherImage,
-			Command:      []string{"ebb", "fetch-model", "--url", spec.ModelDataURL, "--dir", ModelDir},
-			VolumeMounts: []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
+			SecurityContext: containerSecurity,
+			Name:            fetcherName,
+			Image:           ps.FetcherImage,
+			Command:         []string{"ebb", "fetch-model", "--url", spec.ModelDataURL, "--dir", ModelDir},
+			VolumeMounts:    []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
 		}
 		if ps.S3Endpoint != "" {
 			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "EBB_S3_ENDPOINT", Value: ps.S3Endpoint})

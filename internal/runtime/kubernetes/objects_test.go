@@ -87,3 +87,27 @@ func TestPodReasons(t *testing.T) {
 		t.Errorf("initFailure = %v", err)
 	}
 }
+
+// TestPodSecurity: model pods meet the Pod Security Standard asked for:
+// restricted runs them as PodUser; both mount no token, use the runtime's
+// seccomp profile, drop every capability and forbid privilege escalation,
+// in the init container too.
+func TestPodSecurity(t *testing.T) {
+	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "m:1", ModelDataURL: "s3://b/m.tar.gz"}
+	for _, level := range []string{SecurityRestricted, SecurityBaseline} {
+		pod := deploymentFor(spec, 1, nil, podSettings{FetcherImage: "ebb:1", Security: level}).Spec.Template.Spec
+		sc := pod.SecurityContext
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: token %v, seccomp %+v", level, pod.AutomountServiceAccountToken, sc.SeccompProfile)
+		}
+		nonRoot := sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && *sc.RunAsUser == PodUser && *sc.FSGroup == PodUser
+		if nonRoot != (level == SecurityRestricted) || (level == SecurityBaseline && sc.RunAsUser != nil) {
+			t.Errorf("%s: pod security context %+v", level, sc)
+		}
+		for _, c := range append(pod.InitContainers, pod.Containers...) {
+			if s := c.SecurityContext; s == nil || *s.AllowPrivilegeEscalation || len(s.Capabilities.Drop) != 1 || s.Capabilities.Drop[0] != "ALL" {
+				t.Errorf("%s: container %s security context %+v", level, c.Name, s)
+			}
+		}
+	}
+}

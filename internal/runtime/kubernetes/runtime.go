@@ -52,6 +52,9 @@ type Options struct {
 	// ml.m5.large selects nodes labelled <InstanceTypeLabel>=m5.large
 	// (node.kubernetes.io/instance-type on EKS).
 	InstanceTypeLabel string
+	// PodSecurity is the Pod Security Standard model pods meet:
+	// SecurityRestricted (the default) or SecurityBaseline.
+	PodSecurity string
 	// DCGMURL, if set, is NVIDIA's DCGM exporter (its /metrics), the source
 	// of GPUUtilization and GPUMemoryUtilization per pod.
 	DCGMURL            string
@@ -142,7 +145,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	}
 	r := &Runtime{
 		o: o, c: o.Client, log: o.Logger,
-		ps: podSettings{FetcherImage: o.FetcherImage, FetcherSecret: o.FetcherSecret, S3Endpoint: o.S3Endpoint, Region: o.Region,
+		ps: podSettings{FetcherImage: o.FetcherImage, FetcherSecret: o.FetcherSecret, S3Endpoint: o.S3Endpoint, Region: o.Region, Security: o.PodSecurity,
 			InstanceTypeLabel: o.InstanceTypeLabel, StartLimitSeconds: int32(o.StartLimit / time.Second)},
 		health: runtime.Health{PingInterval: o.PingInterval, UnhealthyThreshold: o.UnhealthyThreshold},
 		ping:   runtime.NewPinger(o.PingTimeout),
