@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"html"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -466,4 +469,27 @@ func createIn(ctx context.Context, c *kubetest.Cluster, ns string, obj runtime.O
 		return fmt.Errorf("unexpected kind %T", obj)
 	}
 	return err
+}
+
+// TestKubernetesNoMetricsServer: in a cluster without metrics.k8s.io (the
+// test control plane has no metrics-server), CPUUtilization cannot be
+// published; ebb says so once in its log and on every console page,
+// saying what to install, instead of leaving a CPU policy silently idle.
+func TestKubernetesNoMetricsServer(t *testing.T) {
+	k := startKubeServer(t, t.TempDir(), "--time-scale", "60")
+	deploy(t, k.SageMaker(), "nometrics", kubeModel, 1)
+	waitInService(t, k.SageMaker(), "nometrics")
+	const notice = "the cluster's metrics.k8s.io API (metrics-server) does not answer"
+	eventually(t, time.Minute, "the notice on the console", func() (bool, any) {
+		resp, err := http.Get(k.URL + "/console/")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		return strings.Contains(html.UnescapeString(string(page)), notice) && strings.Contains(string(page), "Install metrics-server"), resp.Status
+	})
+	if n := strings.Count(k.Log(), notice); n != 1 {
+		t.Fatalf("the log says it %d times, want once", n)
+	}
 }

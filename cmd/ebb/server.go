@@ -39,8 +39,8 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/leader"
 	"github.com/ebbscale/ebb/internal/logs"
-	"github.com/ebbscale/ebb/internal/modeldata"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/modeldata"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
 	"github.com/ebbscale/ebb/internal/replica"
@@ -654,6 +654,9 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		Credentials: front.Credentials, Logger: log.With("component", "console")}
 	if front.InstanceLogs != nil {
 		co.Logs = front.InstanceLogs
+	}
+	if n, ok := rt.(runtime.Noticer); ok {
+		co.Notices = n.Notices
 	}
 	return api.NewHandler(api.Config{
 		SageMaker:       sm,

@@ -76,7 +76,10 @@ type Options struct {
 	// signs in with; nil leaves the console open (the API's admission
 	// keeps it to loopback and allowed hosts).
 	Credentials map[string]string
-	Logger      *slog.Logger
+	// Notices, when set, are conditions a person should see on every page
+	// (runtime.Noticer).
+	Notices func() []string
+	Logger  *slog.Logger
 }
 
 //go:embed templates static
@@ -162,8 +165,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, page, title str
 	// Rendered whole before anything is sent: a template that fails is a
 	// 500 the browser (and a test) sees, not half a page.
 	var buf bytes.Buffer
+	var notices []string
+	if h.o.Notices != nil {
+		notices = h.o.Notices()
+	}
 	err := h.pages[page].Execute(&buf, map[string]any{"Title": title, "Page": page, "Data": data,
-		"SignedIn": signedIn && h.o.Credentials != nil, "Now": h.o.Clock.Now()})
+		"SignedIn": signedIn && h.o.Credentials != nil, "Now": h.o.Clock.Now(), "Notices": notices})
 	if err != nil {
 		h.o.Logger.Error("rendering a console page", "page", page, "err", err)
 		http.Error(w, "The console could not render this page: "+err.Error(), http.StatusInternalServerError)

@@ -192,6 +192,15 @@ func AdoptEach[T any](items []T, adopt func(T) (Adopted, bool)) []Adopted {
 	return out
 }
 
+// Noticer is a Runtime that knows of conditions a person running ebb
+// should see, such as a metric source the cluster lacks: the server logs
+// them and the console shows them on every page.
+type Noticer interface {
+	// Notices are the conditions that hold now, each a sentence that says
+	// what to do.
+	Notices() []string
+}
+
 // ImageInspector is a Runtime that reads container images before running
 // them: hosting checks at CreateModel what SageMaker checks in an image's
 // labels there.

@@ -14,6 +14,7 @@ import (
 	"github.com/ebbscale/ebb/internal/runtime"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -393,6 +394,11 @@ func (r *Runtime) podMetrics(pod string) (cores float64, mem int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	raw, err := r.c.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", r.o.Namespace, "pods", pod).DoRaw(ctx)
+	if err == nil {
+		r.noMetrics.Store(false)
+	} else if r.metricsAPIMissing() && !r.noMetrics.Swap(true) {
+		r.log.Warn(noMetricsNotice, "err", err)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading pod metrics (is metrics-server installed?): %w", err)
 	}
@@ -413,6 +419,32 @@ func (r *Runtime) podMetrics(pod string) (cores float64, mem int64, err error) {
 		}
 	}
 	return cores, mem, nil
+}
+
+// metricsAPIMissing asks the cluster's discovery whether it serves
+// metrics.k8s.io at all (a pod's figures are also missing for a new pod's
+// first minute, which is not worth a notice); at most every 30 seconds.
+func (r *Runtime) metricsAPIMissing() bool {
+	r.metricsCheck.Lock()
+	defer r.metricsCheck.Unlock()
+	if time.Since(r.metricsCheck.at) < 30*time.Second {
+		return r.metricsCheck.missing
+	}
+	_, err := r.c.Discovery().ServerResourcesForGroupVersion("metrics.k8s.io/v1beta1")
+	r.metricsCheck.at, r.metricsCheck.missing = time.Now(), apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err)
+	return r.metricsCheck.missing
+}
+
+// noMetricsNotice says what a cluster without metrics.k8s.io costs.
+const noMetricsNotice = "CPUUtilization and MemoryUtilization are not published for pods: the cluster's metrics.k8s.io API (metrics-server) does not answer, so a policy or alarm on them never acts. Install metrics-server (kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml)."
+
+// Notices says when pods' CPU and memory cannot be read
+// (runtime.Noticer).
+func (r *Runtime) Notices() []string {
+	if r.noMetrics.Load() {
+		return []string{noMetricsNotice}
+	}
+	return nil
 }
 
 // cpuMeter integrates the CPU rate metrics-server reports (cores, summed

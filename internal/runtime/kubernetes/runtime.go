@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/runtime"
@@ -92,6 +93,13 @@ type Runtime struct {
 	stopOnce    sync.Once
 	queue       workqueue.TypedRateLimitingInterface[string] // names of groups to reconcile
 	dcgm        *dcgm                                        // nil without Options.DCGMURL
+	noMetrics   atomic.Bool                                  // metrics.k8s.io does not answer
+	// metricsCheck caches whether the cluster serves metrics.k8s.io.
+	metricsCheck struct {
+		sync.Mutex
+		at      time.Time
+		missing bool
+	}
 
 	mu     sync.Mutex
 	groups map[string]*group    // by Deployment name
