@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -426,4 +427,114 @@ func TestInferenceComponentsAcrossRestart(t *testing.T) {
 		t.Fatalf("image after the update: %s", img)
 	}
 	invokeKeep()
+}
+
+// TestComponentsOnEveryRuntime: on every runtime an inference component's
+// copies run (as processes, containers, pods requesting their
+// ComputeResourceRequirements), answer by name, and a server killed with
+// -9 and restarted adopts them: the same copies serve on, none is started
+// anew. On Kubernetes a copy the scheduler cannot place fails the
+// component with the scheduler's reason.
+func TestComponentsOnEveryRuntime(t *testing.T) {
+	type runtimeCase struct {
+		image string
+		// start runs a server on dir; copies lists its copies' identities
+		// (the process, container or pod behind each); restart kills the
+		// server with -9 and runs another on the same instances.
+		start func(t *testing.T, dir string) (s *server, copies func() []string, restart func() *server)
+	}
+	for name, c := range map[string]runtimeCase{
+		"process": {"ebb example-model --work-ms 0", func(t *testing.T, dir string) (*server, func() []string, func() *server) {
+			s := startServer(t, dir)
+			return s, func() []string {
+					var out []string
+					for id, pid := range s.instances() {
+						out = append(out, fmt.Sprintf("%s/%d", id, pid))
+					}
+					return out
+				}, func() *server {
+					s.Crash()
+					s2 := startServer(t, dir)
+					s.Data = s2.Data
+					return s2
+				}
+		}},
+		"docker": {dockerModel, func(t *testing.T, dir string) (*server, func() []string, func() *server) {
+			s, d := startDockerServer(t, dir)
+			return s, func() []string {
+					var out []string
+					for name, c := range containers(t, d) {
+						out = append(out, name+"/"+c.ID)
+					}
+					return out
+				}, func() *server {
+					s.Crash()
+					s2, _ := startDockerServer(t, dir)
+					return s2
+				}
+		}},
+		"kubernetes": {kubeModel, func(t *testing.T, dir string) (*server, func() []string, func() *server) {
+			k := startKubeServer(t, dir, "--instance-start-limit", "10s")
+			return k.server, func() []string {
+					var out []string
+					for name, p := range k.pods(t) {
+						out = append(out, name+"/"+string(p.UID))
+					}
+					return out
+				}, func() *server {
+					k.Crash()
+					return restartKubeServer(t, dir, k.cluster, k.ns, "--instance-start-limit", "10s")
+				}
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s, running, restart := c.start(t, t.TempDir())
+			sm := s.SageMaker()
+			hostEndpoint(t, sm, "ic", types.ProductionVariantInstanceTypeMlM5Large, 0, 0)
+			createComponent(t, sm, "two", "ic", c.image, 2)
+			waitComponent(t, sm, "two", "InService", inService)
+			call := func(s *server) {
+				t.Helper()
+				if _, err := s.Runtime().InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("ic"),
+					InferenceComponentName: aws.String("two"), Body: []byte("1,2"), ContentType: aws.String("text/csv")}); err != nil {
+					t.Fatalf("invoking component two: %v", err)
+				}
+			}
+			call(s)
+			before := running()
+			slices.Sort(before)
+			if len(before) != 2 {
+				t.Fatalf("copies running: %v, want 2", before)
+			}
+
+			s = restart()
+			sm = s.SageMaker()
+			waitComponent(t, sm, "two", "two copies after the restart", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+				cur, _ := copies(o)
+				return cur == 2 && inService(o)
+			})
+			call(s)
+			after := running()
+			slices.Sort(after)
+			if !slices.Equal(before, after) {
+				t.Fatalf("copies after the restart %v, want the same %v: adopted, not started anew", after, before)
+			}
+
+			if name != "kubernetes" {
+				return
+			}
+			// A copy no node can take: the cluster has no ml.c5.xlarge
+			// nodes; the scheduler says so.
+			hostEndpoint(t, sm, "nowhere", types.ProductionVariantInstanceTypeMlC5Xlarge, 0, 0)
+			createComponent(t, sm, "stranded", "nowhere", c.image, 1)
+			o := waitComponent(t, sm, "stranded", "fails", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+				return o.InferenceComponentStatus == types.InferenceComponentStatusFailed
+			})
+			if reason := aws.ToString(o.FailureReason); !strings.Contains(reason, "Unschedulable") || !strings.Contains(reason, "node") {
+				t.Fatalf("FailureReason = %q, want the scheduler's reason", reason)
+			}
+			t.Logf("FailureReason: %s", aws.ToString(o.FailureReason))
+		})
+	}
 }

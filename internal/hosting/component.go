@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -533,6 +534,99 @@ func (e *endpoint) saveOrLog() {
 	}
 }
 
+// adoptCopies takes over the copies of inference components that a
+// previous server left running (also after kill -9), so that a restart
+// costs no copy its warm model, and returns the other adopted instances.
+// The endpoint's hosts are made at once (they are sizes, not machines) and
+// each copy goes to the first with room, oldest first, as placement would
+// have put it; a copy of no live component, or for which no host has room,
+// is stopped. An adopted copy of an older generation keeps that generation
+// (an update in progress goes on replacing it) and is counted with the
+// component's current requirements, the only ones ebb keeps.
+func (e *endpoint) adoptCopies(adopted []runtime.Adopted) []runtime.Adopted {
+	var rest, copies []runtime.Adopted
+	for _, a := range adopted {
+		if _, _, ok := parseCopyDeployment(a.Deployment); ok {
+			copies = append(copies, a)
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	if len(copies) == 0 {
+		return rest
+	}
+	d := &e.rec.Current
+	var hosts []*inst
+	for _, v := range d.Variants {
+		if v.hosts() {
+			for range v.DesiredCount {
+				e.start(d, v)
+				hosts = append(hosts, e.insts[len(e.insts)-1])
+			}
+		}
+	}
+	slices.SortFunc(copies, func(a, b runtime.Adopted) int { return a.Started.Compare(b.Started) })
+	now := e.s.opts.Clock.Now()
+	for _, a := range copies {
+		name, gen, _ := parseCopyDeployment(a.Deployment)
+		c := e.component(name)
+		host := -1
+		if c != nil && c.Status != ComponentDeleting && c.Status != ComponentFailed {
+			rooms := make([]room, len(hosts))
+			for i, h := range hosts {
+				rooms[i] = roomOn(h.size, e.needsOn(h))
+				if h.variant != c.Variant {
+					rooms[i] = room{CPU: -1}
+				}
+			}
+			host = firstFit(rooms, c.Needs)
+		}
+		if host < 0 {
+			e.s.log.Info("stopping an adopted copy no component wants or has room for", "endpoint", e.rec.Name, "instance", a.Instance.ID(), "deployment", a.Deployment)
+			go a.Instance.Stop(context.Background())
+			continue
+		}
+		in := &inst{rt: a.Instance, deployment: a.Deployment, variant: c.Variant, started: now, readyAt: now, ready: true,
+			component: c.Name, host: hosts[host], needs: c.Needs, generation: gen}
+		e.copies = append(e.copies, in)
+		go e.watch(in)
+		e.s.log.Info("adopted an inference component copy", "endpoint", e.rec.Name, "component", c.Name, "instance", a.Instance.ID())
+	}
+	return rest
+}
+
+// needsOn lists the requirements of the copies on host.
+func (e *endpoint) needsOn(host *inst) []Requirements {
+	var out []Requirements
+	for _, in := range e.copies {
+		if in.host == host {
+			out = append(out, in.needs)
+		}
+	}
+	return out
+}
+
+// copyDeployment is the deployment label of the copies of a component's
+// generation.
+func copyDeployment(name string, generation int) string {
+	return fmt.Sprintf("component-%s-%d", strings.ToLower(name), generation)
+}
+
+// parseCopyDeployment reads copyDeployment's label back; ok is false for
+// any other.
+func parseCopyDeployment(label string) (name string, generation int, ok bool) {
+	rest, found := strings.CutPrefix(label, "component-")
+	i := strings.LastIndexByte(rest, '-')
+	if !found || i <= 0 {
+		return "", 0, false
+	}
+	g, err := strconv.Atoi(rest[i+1:])
+	if err != nil {
+		return "", 0, false
+	}
+	return rest[:i], g, true
+}
+
 // startCopy starts one copy of c on host.
 func (e *endpoint) startCopy(c *component, host *inst) *inst {
 	mem := c.Needs.MaxMemoryRequiredInMb
@@ -542,9 +636,10 @@ func (e *endpoint) startCopy(c *component, host *inst) *inst {
 	spec := runtime.Spec{
 		ID:       fmt.Sprintf("%s-%s", strings.ToLower(c.Name), newID()),
 		Endpoint: e.rec.Name, Variant: c.Variant,
-		// Not the variant's deployment: a restarted server stops copies it
-		// finds and places them anew.
-		Deployment:   "component-" + strings.ToLower(c.Name),
+		// Not the variant's deployment: the component's generation (a
+		// restarted server adopts the copies it finds by it; on Kubernetes,
+		// one Deployment per generation).
+		Deployment:   copyDeployment(c.Name, c.Generation),
 		Image:        c.Container.Image,
 		Environment:  c.Container.Environment,
 		ModelDataURL: c.Container.ModelDataUrl,

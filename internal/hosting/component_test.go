@@ -304,3 +304,23 @@ func TestMultiModelImageLabel(t *testing.T) {
 		}
 	})
 }
+
+func TestCopyDeployment(t *testing.T) {
+	for _, c := range []struct {
+		label, name string
+		gen         int
+		ok          bool
+	}{
+		{copyDeployment("My-Model-2", 3), "my-model-2", 3, true},
+		{"component-a-0", "a", 0, true},
+		{"component-a", "", 0, false},
+		{"component--1", "", 0, false},
+		{"3f2a9c1d", "", 0, false},
+		{"component-a-b", "", 0, false},
+	} {
+		name, gen, ok := parseCopyDeployment(c.label)
+		if name != c.name || gen != c.gen || ok != c.ok {
+			t.Errorf("%q: %q %d %v, want %q %d %v", c.label, name, gen, ok, c.name, c.gen, c.ok)
+		}
+	}
+}

@@ -98,6 +98,8 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		notUntil: map[string]time.Time{},
 	}
 	now := s.opts.Clock.Now()
+	adopted = e.adoptCopies(adopted)
+	keep := e.keep()
 	for _, a := range adopted {
 		d := &e.rec.Current
 		if e.rec.Pending != nil && a.Deployment == e.rec.Pending.ID {
@@ -107,11 +109,7 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 			s.log.Info("stopping an adopted instance its endpoint no longer wants", "endpoint", rec.Name, "variant", a.Variant, "instance", a.Instance.ID())
 			go func() {
 				a.Instance.Stop(context.Background())
-				if a.Deployment != rec.Current.ID && (rec.Pending == nil || a.Deployment != rec.Pending.ID) {
-					keep := []string{rec.Current.ID}
-					if rec.Pending != nil {
-						keep = append(keep, rec.Pending.ID)
-					}
+				if !slices.Contains(keep, a.Deployment) {
 					s.release(rec.Name, keep...)
 				}
 			}()
@@ -341,11 +339,22 @@ func (e *endpoint) releaseRetired(deployment string) {
 			return
 		}
 	}
+	e.s.release(e.rec.Name, e.keep()...)
+}
+
+// keep lists the deployments whose runtime objects the endpoint still
+// uses: its current and pending ones, and those of its live copies.
+func (e *endpoint) keep() []string {
 	keep := []string{e.rec.Current.ID}
 	if e.rec.Pending != nil {
 		keep = append(keep, e.rec.Pending.ID)
 	}
-	e.s.release(e.rec.Name, keep...)
+	for _, in := range e.copies {
+		if !slices.Contains(keep, in.deployment) {
+			keep = append(keep, in.deployment)
+		}
+	}
+	return keep
 }
 
 // instanceFailed records an instance that ended on its own. While the

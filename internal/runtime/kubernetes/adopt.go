@@ -116,4 +116,5 @@ var (
 	_ runtime.Adopter  = (*Runtime)(nil)
 	_ runtime.Detacher = (*Runtime)(nil)
 	_ runtime.Releaser = (*Runtime)(nil)
+	_ runtime.Featured = (*Runtime)(nil)
 )

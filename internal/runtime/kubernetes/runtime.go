@@ -328,6 +328,17 @@ func (r *Runtime) fenced(ctx context.Context) error {
 	return r.o.Fence(ctx)
 }
 
+// Runs says which ways of hosting run as pods (runtime.Featured):
+// inference components, each component's copies a Deployment of their
+// own whose pods request the copy's ComputeResourceRequirements. The
+// endpoint's instances are shares of the cluster the size of its instance
+// type, on which hosting places copies as SageMaker does (ManagedInstance-
+// Scaling adds and removes shares); kube-scheduler puts the pods on nodes
+// of that instance type (--instance-type-label), and a copy it cannot
+// place fails with its reason. Multi-model endpoints and models of several
+// containers are not run yet.
+func (r *Runtime) Runs(f runtime.Feature) bool { return f == runtime.InferenceComponents }
+
 // Release deletes the objects an endpoint holds for its hosting
 // deployments other than keep: with nothing kept (the endpoint is gone),
 // its owner ConfigMap, and with it, by the garbage collector, everything
