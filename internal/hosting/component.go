@@ -645,6 +645,7 @@ func (e *endpoint) startCopy(c *component, host *inst) *inst {
 		ModelDataURL: c.Container.ModelDataUrl,
 		InstanceType: runtime.InstanceType{Name: host.size.Name, VCPUs: max(1, int(math.Ceil(c.Needs.NumberOfCpuCoresRequired))), MemoryMiB: mem,
 			GPUs: int(math.Ceil(c.Needs.NumberOfAcceleratorDevicesRequired))},
+		Cores: c.Needs.NumberOfCpuCoresRequired,
 	}
 	rt, err := e.s.opts.Runtime.Start(e.s.ctx, spec)
 	if err != nil {

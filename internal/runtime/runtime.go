@@ -23,6 +23,10 @@ type Spec struct {
 	ModelDataURL string
 	// InstanceType sizes the instance.
 	InstanceType InstanceType
+	// Cores, when not zero, are the CPU cores the instance may use where
+	// they are not whole (an inference-component copy's
+	// NumberOfCpuCoresRequired, of which InstanceType.VCPUs is the round-up).
+	Cores float64
 	// Hostname is the container's hostname in a model of several
 	// containers (its ContainerHostname); empty: the runtime's choice.
 	Hostname string

@@ -289,6 +289,9 @@ func (in *instance) containerConfig(spec runtime.Spec, model string) (*container
 	}
 	if t := spec.InstanceType; t.VCPUs > 0 {
 		host.NanoCPUs = int64(t.VCPUs) * 1e9
+		if spec.Cores > 0 {
+			host.NanoCPUs = int64(spec.Cores * 1e9)
+		}
 		host.Memory = int64(t.MemoryMiB) << 20
 	}
 	if n := spec.InstanceType.GPUs; n > 0 && r.o.GPUs != nil && r.o.GPUs.Total() > 0 {

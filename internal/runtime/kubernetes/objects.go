@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,7 +173,7 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 		Args:            []string{"serve"},
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: ModelPort}},
 		Env:             env,
-		Resources:       resources(spec.InstanceType),
+		Resources:       resources(spec.InstanceType, spec.Cores),
 		VolumeMounts:    []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
 		StartupProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
 			FailureThreshold: startupThreshold},
@@ -221,9 +222,12 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 // resources turns an instance type into requests and limits (equal, so the
 // pod is Guaranteed as a dedicated instance is); GPU types ask for their
 // GPUs from NVIDIA's device plugin.
-func resources(t runtime.InstanceType) corev1.ResourceRequirements {
+func resources(t runtime.InstanceType, cores float64) corev1.ResourceRequirements {
 	rl := corev1.ResourceList{}
-	if t.VCPUs > 0 {
+	switch {
+	case cores > 0:
+		rl[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(math.Round(cores*1000)), resource.DecimalSI)
+	case t.VCPUs > 0:
 		rl[corev1.ResourceCPU] = *resource.NewQuantity(int64(t.VCPUs), resource.DecimalSI)
 	}
 	if t.MemoryMiB > 0 {

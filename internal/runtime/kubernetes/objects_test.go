@@ -111,3 +111,14 @@ func TestPodSecurity(t *testing.T) {
 		}
 	}
 }
+
+// TestFractionalCores: a copy needing a quarter core requests 250m, not a
+// whole core (which would leave three quarters of every core idle).
+func TestFractionalCores(t *testing.T) {
+	typ, _ := runtime.LookupInstanceType("ml.m5.large")
+	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "m:1", InstanceType: runtime.InstanceType{Name: typ.Name, VCPUs: 1, MemoryMiB: 128}, Cores: 0.25}
+	c := deploymentFor(spec, 1, nil, podSettings{}).Spec.Template.Spec.Containers[0]
+	if got := c.Resources.Requests.Cpu().MilliValue(); got != 250 || c.Resources.Limits.Cpu().MilliValue() != 250 {
+		t.Fatalf("CPU request %dm, limit %v; want 250m", got, c.Resources.Limits.Cpu())
+	}
+}
