@@ -26,7 +26,7 @@ import (
 const componentDim = aastypes.ScalableDimensionSageMakerInferenceComponentDesiredCopyCount
 
 // waitComponent polls DescribeInferenceComponent until cond holds.
-func waitComponent(t *testing.T, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeInferenceComponentOutput) bool) *sagemaker.DescribeInferenceComponentOutput {
+func waitComponent(t testing.TB, sm *sagemaker.Client, name, what string, cond func(*sagemaker.DescribeInferenceComponentOutput) bool) *sagemaker.DescribeInferenceComponentOutput {
 	t.Helper()
 	var out *sagemaker.DescribeInferenceComponentOutput
 	eventually(t, 90*time.Second, name+": "+what, func() (bool, any) {
@@ -44,7 +44,7 @@ func waitComponent(t *testing.T, sm *sagemaker.Client, name, what string, cond f
 // hostEndpoint creates an endpoint of one variant, AllTraffic, that hosts
 // inference components on instances of the type, with managed instance
 // scaling between min and max when max > 0, and waits until it is InService.
-func hostEndpoint(t *testing.T, sm *sagemaker.Client, name string, instanceType types.ProductionVariantInstanceType, min, max int32) *sagemaker.DescribeEndpointOutput {
+func hostEndpoint(t testing.TB, sm *sagemaker.Client, name string, instanceType types.ProductionVariantInstanceType, min, max int32) *sagemaker.DescribeEndpointOutput {
 	t.Helper()
 	ctx := context.Background()
 	v := types.ProductionVariant{VariantName: aws.String("AllTraffic"), InstanceType: instanceType, InitialInstanceCount: aws.Int32(1)}
@@ -70,7 +70,7 @@ func componentSpec(image string) *types.InferenceComponentSpecification {
 
 // createComponent creates an inference component of componentSpec(image)
 // on an endpoint's AllTraffic.
-func createComponent(t *testing.T, sm *sagemaker.Client, name, endpoint, image string, copies int32) {
+func createComponent(t testing.TB, sm *sagemaker.Client, name, endpoint, image string, copies int32) {
 	t.Helper()
 	if _, err := sm.CreateInferenceComponent(context.Background(), &sagemaker.CreateInferenceComponentInput{InferenceComponentName: aws.String(name),
 		EndpointName: aws.String(endpoint), VariantName: aws.String("AllTraffic"), Specification: componentSpec(image),

@@ -33,6 +33,9 @@ func roomyCluster(b *testing.B) *kubetest.Cluster {
 //   - ScaleOut100: one variant from 1 to 100 pods, the time until all 100
 //     are ready and in the routing table (CurrentInstanceCount counts
 //     exactly the routed instances);
+//   - Components1to50: an inference component from 1 to 50 copies (one
+//     core each, two to an ml.m5.large share, the shares added by managed
+//     instance scaling), the time until all 50 are routable;
 //   - Restart200x2: 200 endpoints of 2 variants each, the time from ebb's
 //     restart (kill -9) until every endpoint is InService with its pods
 //     adopted.
@@ -51,6 +54,27 @@ func BenchmarkKubernetes(b *testing.B) {
 			})
 			b.ReportMetric(time.Since(start).Seconds(), "s/1-to-100")
 			b.ReportMetric(float64(time.Since(start).Milliseconds())/99, "ms/pod")
+		}
+	})
+	b.Run("Components1to50", func(b *testing.B) {
+		roomyCluster(b)
+		for b.Loop() {
+			k := startKubeServer(b, b.TempDir(), "--instance-limit", "1000")
+			sm := k.SageMaker()
+			hostEndpoint(b, sm, "kic", types.ProductionVariantInstanceTypeMlM5Large, 1, 30)
+			createComponent(b, sm, "kcopies", "kic", kubeModel, 1)
+			waitComponent(b, sm, "kcopies", "InService", inService)
+			start := time.Now()
+			if _, err := sm.UpdateInferenceComponentRuntimeConfig(context.Background(), &sagemaker.UpdateInferenceComponentRuntimeConfigInput{
+				InferenceComponentName: aws.String("kcopies"), DesiredRuntimeConfig: &types.InferenceComponentRuntimeConfig{CopyCount: aws.Int32(50)}}); err != nil {
+				b.Fatal(err)
+			}
+			waitComponent(b, sm, "kcopies", "50 routable copies", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+				cur, _ := copies(o)
+				return cur == 50
+			})
+			b.ReportMetric(time.Since(start).Seconds(), "s/1-to-50")
+			b.ReportMetric(float64(time.Since(start).Milliseconds())/49, "ms/copy")
 		}
 	})
 	b.Run("Restart200x2", func(b *testing.B) {
