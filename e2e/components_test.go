@@ -345,39 +345,53 @@ print(json.dumps({"body": body, "copies": ic["RuntimeConfig"]["CurrentCopyCount"
 	}
 }
 
-// TestInferenceComponentColdStart: with ebb's cold-start buffer (on by
-// default), a request for a component at zero copies, on an endpoint at
-// zero instances, waits while a copy and an instance start, and is served.
+// TestInferenceComponentColdStart: on every runtime, with ebb's
+// cold-start buffer (on by default), a request for a component at zero
+// copies, on an endpoint at zero instances, waits while an instance and a
+// copy start, and is served; the time it waited is logged side by side.
 func TestInferenceComponentColdStart(t *testing.T) {
-	s := startServer(t, t.TempDir())
-	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
-	ctx := context.Background()
-	hostEndpoint(t, sm, "cold", types.ProductionVariantInstanceTypeMlC5Large, 0, 1)
-	createComponent(t, sm, "sleepy", "cold", "ebb example-model --work-ms 0", 0)
-	waitComponent(t, sm, "sleepy", "InService at zero copies", inService)
-	waitFor(t, sm, "cold", "zero instances", func(o *sagemaker.DescribeEndpointOutput) bool {
-		return aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount) == 0
-	})
-	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
-		ResourceId: aws.String("inference-component/sleepy"), ScalableDimension: componentDim, MinCapacity: aws.Int32(0), MaxCapacity: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("cold"), InferenceComponentName: aws.String("sleepy"), Body: []byte("1"), ContentType: aws.String("text/csv")})
-	if err != nil || len(res.Body) == 0 {
-		t.Fatalf("the waking request: %v %v", res, err)
-	}
-	acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: aws.String("inference-component/sleepy"), ScalableDimension: componentDim})
-	if err != nil || len(acts.ScalingActivities) != 1 || !strings.Contains(aws.ToString(acts.ScalingActivities[0].Cause), "no copy (ebb cold start)") {
-		t.Fatalf("activities %+v %v", acts, err)
-	}
-	if v := waitInService(t, sm, "cold").ProductionVariants[0]; aws.ToInt32(v.CurrentInstanceCount) != 1 {
-		t.Fatalf("instances after the cold start: %+v", v)
+	for name, c := range map[string]struct {
+		image string
+		start func(t *testing.T) *server
+	}{
+		"process":    {"ebb example-model --work-ms 0", func(t *testing.T) *server { return startServer(t, t.TempDir()) }},
+		"docker":     {dockerModel, func(t *testing.T) *server { s, _ := startDockerServer(t, t.TempDir()); return s }},
+		"kubernetes": {kubeModel, func(t *testing.T) *server { return startKubeServer(t, t.TempDir()).server }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := c.start(t)
+			sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
+			ctx := context.Background()
+			hostEndpoint(t, sm, "cold", types.ProductionVariantInstanceTypeMlM5Large, 0, 1)
+			createComponent(t, sm, "sleepy", "cold", c.image, 0)
+			waitComponent(t, sm, "sleepy", "InService at zero copies", inService)
+			waitFor(t, sm, "cold", "zero instances", func(o *sagemaker.DescribeEndpointOutput) bool {
+				return aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount) == 0
+			})
+			if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
+				ResourceId: aws.String("inference-component/sleepy"), ScalableDimension: componentDim, MinCapacity: aws.Int32(0), MaxCapacity: aws.Int32(1)}); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			res, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("cold"), InferenceComponentName: aws.String("sleepy"), Body: []byte("1"), ContentType: aws.String("text/csv")})
+			if err != nil || len(res.Body) == 0 {
+				t.Fatalf("the waking request: %v %v", res, err)
+			}
+			t.Logf("%s: the request at zero copies was answered in %v", name, time.Since(start).Round(time.Millisecond))
+			acts, err := as.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: aws.String("inference-component/sleepy"), ScalableDimension: componentDim})
+			if err != nil || len(acts.ScalingActivities) != 1 || !strings.Contains(aws.ToString(acts.ScalingActivities[0].Cause), "no copy (ebb cold start)") {
+				t.Fatalf("activities %+v %v", acts, err)
+			}
+			if v := waitInService(t, sm, "cold").ProductionVariants[0]; aws.ToInt32(v.CurrentInstanceCount) != 1 {
+				t.Fatalf("instances after the cold start: %+v", v)
+			}
+		})
 	}
 }
 
 // TestInferenceComponentsAcrossRestart: components are part of their
-// endpoint's record; after a restart (kill -9) their copies are placed
-// anew and serve. UpdateInferenceComponent then replaces the copies with a
+// endpoint's record; after a restart (kill -9) their copies are adopted
+// and serve. UpdateInferenceComponent then replaces the copies with a
 // new specification, one at a time, and bad input changes nothing.
 func TestInferenceComponentsAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
