@@ -1,5 +1,5 @@
 // Package runtime defines how ebb runs model-server instances: the Runtime
-// interface every backend implements (process, kubernetes), the instance
+// interface every backend implements (process, docker, kubernetes), the instance
 // types, and the container contract they share.
 //
 // A Runtime starts instances; an Instance reports when it is ready (its
@@ -17,11 +17,13 @@
 //
 // What a runtime can do beyond starting instances it declares with small
 // optional interfaces (Adopter, Detacher, Releaser, Featured,
-// ArtifactPreparer), and it joins the server by registering itself
-// (Register, from its package's init: its name for --runtime, its flags,
-// whether its instances are shared by several replicas and whether ebb
-// keeps their logs): a new runtime is a folder and one import line in
-// cmd/ebb/runtimes.go. The SageMaker health contract is written once
+// ArtifactPreparer, ImageInspector, Noticer), and it joins the server by
+// registering itself (Register, from its package's init: its name for
+// --runtime, its flags, whether its instances are shared by several
+// replicas, whether ebb keeps their logs and whether a model's data may be
+// a local path): a new runtime is a folder and one import line in
+// cmd/ebb/runtimes.go. A runtime that reads its instances' output from an
+// API keeps it with ContainerLog, which resumes after a restart. The SageMaker health contract is written once
 // (Health). Every implementation must pass the suite in runtimetest,
 // adoption after a restart included.
 package runtime

@@ -32,4 +32,12 @@
 // The container contract is SageMaker's: the image is run with the argument
 // serve, on port 8080, with the model's Environment; ModelDataUrl is fetched
 // into /opt/ml/model by an init container running `ebb fetch-model`.
+//
+// Model pods meet the Pod Security Standard --pod-security names
+// (restricted by default) and mount no service-account token; what a
+// model container writes is copied from the pod log API into the instance's
+// CloudWatch Logs stream (logs.go). Inference-component copies are pods of
+// a Deployment per component generation that request the copy's
+// requirements (Runs); hosting places them on the endpoint's instances,
+// which here are shares of the cluster.
 package kubernetes
