@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +92,70 @@ func TestMultiContainer(t *testing.T) {
 			StartTime: aws.Time(time.Now().Add(-10 * time.Minute)), EndTime: aws.Time(time.Now().Add(time.Minute)), Period: aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
 		return err == nil && len(out.Datapoints) == 1 && aws.ToFloat64(out.Datapoints[0].Sum) == 2, fmt.Sprint(out, err)
 	})
+}
+
+// TestSeveralContainersOnEveryRuntime: a model of two containers runs on
+// every runtime (two processes, two containers, one pod of two
+// containers), each addressed by its ContainerHostname in Direct mode, and
+// as a pipeline in Serial mode, whose answer is the second container's
+// answer to the first one's.
+func TestSeveralContainersOnEveryRuntime(t *testing.T) {
+	for name, c := range map[string]struct {
+		image string
+		start func(t *testing.T) (s *server, check func())
+	}{
+		"process": {"ebb example-model --work-ms 0", func(t *testing.T) (*server, func()) { return startServer(t, t.TempDir()), func() {} }},
+		// Images of a model with no work per request: one layer, the same
+		// answer from every process (work sizes the layers to the machine).
+		"docker": {dockerModelLogs, func(t *testing.T) (*server, func()) { s, _ := startDockerServer(t, t.TempDir()); return s, func() {} }},
+		"kubernetes": {kubeModelLogs, func(t *testing.T) (*server, func()) {
+			k := startKubeServer(t, t.TempDir())
+			return k.server, func() {
+				// One pod per instance, of both containers.
+				for name, p := range k.pods(t) {
+					if strings.Contains(name, "direct") && len(p.Spec.Containers) != 2 {
+						t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
+					}
+				}
+			}
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, check := c.start(t)
+			sm, rt := s.SageMaker(), s.Runtime()
+			ctx := context.Background()
+			two := []types.ContainerDefinition{{Image: aws.String(c.image), ContainerHostname: aws.String("first")},
+				{Image: aws.String(c.image), ContainerHostname: aws.String("second")}}
+			for model, mode := range map[string]types.InferenceExecutionMode{"direct": types.InferenceExecutionModeDirect, "pipeline": types.InferenceExecutionModeSerial} {
+				if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String(model), Containers: two,
+					InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: mode}}); err != nil {
+					t.Fatal(err)
+				}
+				createConfigOf(t, sm, model, model)
+				if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(model), EndpointConfigName: aws.String(model)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			call := func(endpoint, host string, body []byte) string {
+				t.Helper()
+				in := &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: body, ContentType: aws.String("text/csv"), Accept: aws.String("text/csv")}
+				if host != "" {
+					in.TargetContainerHostname = aws.String(host)
+				}
+				out, err := rt.InvokeEndpoint(ctx, in)
+				if err != nil {
+					t.Fatalf("%s %s: %v", endpoint, host, err)
+				}
+				return string(out.Body)
+			}
+			waitInService(t, sm, "direct")
+			waitInService(t, sm, "pipeline")
+			x := []byte("1,2,3\n4,5,6")
+			first := call("direct", "first", x)
+			if got, want := call("pipeline", "", x), call("direct", "second", []byte(first)); got != want {
+				t.Fatalf("pipeline: %q, want the second container's answer to the first's: %q", got, want)
+			}
+			check()
+		})
+	}
 }

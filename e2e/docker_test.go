@@ -39,7 +39,7 @@ func startDockerServer(t testing.TB, dir string, extra ...string) (*server, *doc
 	dockerImageOnce.Do(func() {
 		env := map[string]string{"SAGEMAKER_BIND_TO_HOST": "0.0.0.0", "SAGEMAKER_BIND_TO_PORT": "8080"}
 		d.Image(t, dockerModel, ebbBin, []string{"example-model", "--work-ms", "2"}, env, nil)
-		d.Image(t, dockerModelLogs, ebbBin, []string{"example-model", "--work-ms", "1", "--log-requests"}, env, nil)
+		d.Image(t, dockerModelLogs, ebbBin, []string{"example-model", "--work-ms", "0", "--log-requests"}, env, nil)
 		d.Image(t, dockerMultiModel, ebbBin, []string{"example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"}, env,
 			map[string]string{"com.amazonaws.sagemaker.capabilities.multi-models": "true"})
 	})
@@ -244,12 +244,12 @@ func TestDockerManyModels(t *testing.T) {
 	}
 }
 
-// createConfigOf creates an endpoint configuration of one ml.c5.large
-// instance of model.
+// createConfigOf creates an endpoint configuration of one ml.m5.large
+// instance of model (the type of the test cluster's nodes).
 func createConfigOf(t *testing.T, sm *sagemaker.Client, config, model string) {
 	t.Helper()
 	if _, err := sm.CreateEndpointConfig(context.Background(), &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(config), ProductionVariants: []types.ProductionVariant{{
-		VariantName: aws.String("AllTraffic"), ModelName: aws.String(model), InstanceType: types.ProductionVariantInstanceTypeMlC5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
+		VariantName: aws.String("AllTraffic"), ModelName: aws.String(model), InstanceType: types.ProductionVariantInstanceTypeMlM5Large, InitialInstanceCount: aws.Int32(1)}}}); err != nil {
 		t.Fatal(err)
 	}
 }

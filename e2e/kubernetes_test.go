@@ -79,7 +79,7 @@ func startKubeServerIn(t testing.TB, dir, ns string, extra ...string) *kubeServe
 	runner := c.Run(t, ns, map[string][]string{
 		kubeModel:     {ebbBin, "example-model", "--work-ms", "2"},
 		kubeModelSlow: {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
-		kubeModelLogs: {ebbBin, "example-model", "--work-ms", "1", "--log-requests"},
+		kubeModelLogs: {ebbBin, "example-model", "--work-ms", "0", "--log-requests"},
 	}, nil)
 	k := &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
 	t.Cleanup(func() {

@@ -547,29 +547,42 @@ func (e *endpoint) start(d *deployment, v variant) {
 	go e.watch(in)
 }
 
-// startGroup starts one runtime instance per container of a model of
-// several (labelled apart from the variant's deployment: a restarted server
-// stops what it finds of a group and starts it anew).
+// startGroup starts the containers of a model of several: as one unit
+// where the runtime runs them so (runtime.GroupStarter: a pod), otherwise
+// one runtime instance each (labelled apart from the variant's deployment:
+// a restarted server stops what it finds of a group and starts it anew).
 func (e *endpoint) startGroup(spec runtime.Spec, containers []Container) (runtime.Instance, error) {
-	var members []runtime.Instance
+	var specs []runtime.Spec
 	var hostnames []string
+	spec.Deployment = "containers-" + spec.Deployment
 	for i, c := range containers {
 		s := spec
 		host := c.ContainerHostname
 		if host == "" {
 			host = fmt.Sprintf("container-%d", i+1)
 		}
-		s.ID, s.Deployment = spec.ID+"-"+strings.ToLower(host), "containers-"+spec.Deployment
+		s.ID = spec.ID + "-" + strings.ToLower(host)
 		s.Image, s.Environment, s.ModelDataURL, s.Hostname = c.Image, c.Environment, c.ModelDataUrl, host
+		specs = append(specs, s)
+		hostnames = append(hostnames, host)
+	}
+	if gs, ok := e.s.opts.Runtime.(runtime.GroupStarter); ok {
+		members, err := gs.StartGroup(e.s.ctx, spec, specs)
+		if err != nil {
+			return nil, err
+		}
+		return newGroup(spec.ID, members, hostnames), nil
+	}
+	var members []runtime.Instance
+	for _, s := range specs {
 		m, err := e.s.opts.Runtime.Start(e.s.ctx, s)
 		if err != nil {
 			for _, started := range members {
 				go started.Stop(context.Background())
 			}
-			return nil, fmt.Errorf("container %s: %w", host, err)
+			return nil, fmt.Errorf("container %s: %w", s.Hostname, err)
 		}
 		members = append(members, m)
-		hostnames = append(hostnames, host)
 	}
 	return newGroup(spec.ID, members, hostnames), nil
 }

@@ -91,6 +91,17 @@ func Runs(rt Runtime, f Feature) bool {
 	return ok && x.Runs(f)
 }
 
+// GroupStarter is a Runtime that runs the containers of a model of
+// several as one unit (a pod, whose containers are scheduled together and
+// share a network); others run each container as an instance of its own.
+type GroupStarter interface {
+	// StartGroup starts one unit of containers (each a Spec of its image,
+	// environment, model data, ID and Hostname; spec labels and sizes the
+	// unit) and returns an instance per container, in order, each at its
+	// own address; they are ready, end and stop together.
+	StartGroup(ctx context.Context, spec Spec, containers []Spec) ([]Instance, error)
+}
+
 // ArtifactPreparer is a Runtime that puts the artifacts of multi-model
 // endpoints where its instances read them (the router loads them on
 // demand).

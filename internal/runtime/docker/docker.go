@@ -266,9 +266,12 @@ func (in *instance) launch(ctx context.Context, spec runtime.Spec) error {
 // labels, the instance type's limits.
 func (in *instance) containerConfig(spec runtime.Spec, model string) (*container.Config, *container.HostConfig, error) {
 	r := in.r
-	env := make([]string, 0, len(spec.Environment))
+	env := make([]string, 0, len(spec.Environment)+1)
 	for k, v := range spec.Environment {
 		env = append(env, k+"="+v)
+	}
+	if _, set := spec.Environment["SM_MODEL_DIR"]; !set {
+		env = append(env, "SM_MODEL_DIR="+ModelDir) // as the other runtimes tell the model
 	}
 	port := modelPort(spec.Environment)
 	cfg := &container.Config{

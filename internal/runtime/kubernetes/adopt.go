@@ -41,7 +41,7 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 		}
 		// The group joins the runtime once its pods are adopted: until then
 		// no reconcile takes them for free pods.
-		g := &group{name: d.Name, spec: runtime.Spec{Endpoint: endpoint, Variant: variant, Deployment: deployment}, doomed: map[string]bool{}}
+		g := &group{name: d.Name, spec: unit{Spec: runtime.Spec{Endpoint: endpoint, Variant: variant, Deployment: deployment}}, doomed: map[string]bool{}}
 		if d.Spec.Replicas != nil {
 			g.floor = *d.Spec.Replicas
 		}
@@ -116,5 +116,6 @@ var (
 	_ runtime.Adopter  = (*Runtime)(nil)
 	_ runtime.Detacher = (*Runtime)(nil)
 	_ runtime.Releaser = (*Runtime)(nil)
-	_ runtime.Featured = (*Runtime)(nil)
+	_ runtime.Featured     = (*Runtime)(nil)
+	_ runtime.GroupStarter = (*Runtime)(nil)
 )

@@ -476,3 +476,30 @@ func sortPods(pods []*corev1.Pod) {
 		return 1
 	})
 }
+
+// member is one container of a model of several: a view of the instance
+// whose pod runs them all, at the container's own port. The first member
+// reports the pod's usage; the others add none, so that hosting's sum over
+// a model's containers counts the pod once.
+type member struct {
+	*instance
+	id   string
+	port int
+}
+
+func (m *member) ID() string { return m.id }
+
+func (m *member) Addr() string {
+	host, _, err := net.SplitHostPort(m.instance.Addr())
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(m.port))
+}
+
+func (m *member) Stats() (runtime.Stats, error) {
+	if m.port == ModelPort {
+		return m.instance.Stats()
+	}
+	return runtime.Stats{NoDisk: true, At: time.Now()}, nil
+}

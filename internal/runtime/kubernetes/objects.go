@@ -126,7 +126,7 @@ func securityContexts(level string) (*corev1.PodSecurityContext, *corev1.Securit
 func ptr[T any](v T) *T { return &v }
 
 // deploymentFor builds the Deployment of a spec's group with replicas pods.
-func deploymentFor(spec runtime.Spec, replicas int32, owner *corev1.ConfigMap, ps podSettings) *appsv1.Deployment {
+func deploymentFor(spec unit, replicas int32, owner *corev1.ConfigMap, ps podSettings) *appsv1.Deployment {
 	name := groupName(spec.Endpoint, spec.Variant, spec.Deployment)
 	labels := map[string]string{labelManagedBy: managedBy, labelEndpoint: endpointLabel(spec.Endpoint), labelGroup: name}
 	annotations := map[string]string{annEndpoint: spec.Endpoint, annVariant: spec.Variant, annDeployment: spec.Deployment}
@@ -147,34 +147,90 @@ func deploymentFor(spec runtime.Spec, replicas int32, owner *corev1.ConfigMap, p
 	return d
 }
 
-func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
+// unit is what one pod runs: one model's container, or the containers of
+// a model of several (containers; the Spec then labels and sizes the pod).
+type unit struct {
+	runtime.Spec
+	containers []runtime.Spec
+}
+
+// all lists the unit's containers.
+func (u unit) all() []runtime.Spec {
+	if len(u.containers) == 0 {
+		return []runtime.Spec{u.Spec}
+	}
+	return u.containers
+}
+
+func podSpec(u unit, ps podSettings) corev1.PodSpec {
 	grace := int64(StopGrace)
+	podSecurity, containerSecurity := securityContexts(ps.Security)
+	pod := corev1.PodSpec{
+		SecurityContext:               podSecurity,
+		AutomountServiceAccountToken:  ptr(false),
+		TerminationGracePeriodSeconds: &grace,
+		// SageMaker spreads an endpoint's instances across Availability Zones.
+		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: zoneKey, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labelEndpoint: endpointLabel(u.Endpoint)}},
+		}},
+	}
+	if ps.InstanceTypeLabel != "" {
+		pod.NodeSelector = map[string]string{ps.InstanceTypeLabel: strings.TrimPrefix(u.InstanceType.Name, "ml.")}
+	}
+	for i, c := range u.all() {
+		// The first container is "model" and holds the instance's
+		// resources; the others of a model of several share the pod.
+		name, volume := containerName, "model"
+		if i > 0 {
+			name, volume = fmt.Sprintf("%s-%d", containerName, i+1), fmt.Sprintf("model-%d", i+1)
+		}
+		m := modelContainer(c, u, name, volume, ModelPort+i, ps)
+		m.SecurityContext = containerSecurity
+		if i > 0 {
+			m.Resources = corev1.ResourceRequirements{}
+		}
+		pod.Containers = append(pod.Containers, m)
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		if c.ModelDataURL != "" {
+			fetch := fetcher(c.ModelDataURL, volume, ps)
+			if i > 0 {
+				fetch.Name = fmt.Sprintf("%s-%d", fetcherName, i+1)
+			}
+			fetch.SecurityContext = containerSecurity
+			pod.InitContainers = append(pod.InitContainers, fetch)
+		}
+	}
+	return pod
+}
+
+// modelContainer is the SageMaker container contract for c, serving on
+// port, its model data in volume at /opt/ml/model.
+func modelContainer(c runtime.Spec, u unit, name, volume string, port int, ps podSettings) corev1.Container {
 	env := []corev1.EnvVar{}
-	for _, k := range slices.Sorted(maps.Keys(spec.Environment)) {
-		env = append(env, corev1.EnvVar{Name: k, Value: spec.Environment[k]})
+	for _, k := range slices.Sorted(maps.Keys(c.Environment)) {
+		env = append(env, corev1.EnvVar{Name: k, Value: c.Environment[k]})
 	}
 	env = append(env,
-		corev1.EnvVar{Name: "SAGEMAKER_BIND_TO_PORT", Value: strconv.Itoa(ModelPort)},
+		corev1.EnvVar{Name: "SAGEMAKER_BIND_TO_PORT", Value: strconv.Itoa(port)},
 		corev1.EnvVar{Name: "SAGEMAKER_BIND_TO_HOST", Value: "0.0.0.0"},
 		corev1.EnvVar{Name: "SM_MODEL_DIR", Value: ModelDir},
-		corev1.EnvVar{Name: "EBB_ENDPOINT_NAME", Value: spec.Endpoint},
-		corev1.EnvVar{Name: "EBB_VARIANT_NAME", Value: spec.Variant},
-		corev1.EnvVar{Name: "EBB_INSTANCE_VCPUS", Value: strconv.Itoa(spec.InstanceType.VCPUs)},
+		corev1.EnvVar{Name: "EBB_ENDPOINT_NAME", Value: u.Endpoint},
+		corev1.EnvVar{Name: "EBB_VARIANT_NAME", Value: u.Variant},
+		corev1.EnvVar{Name: "EBB_INSTANCE_VCPUS", Value: strconv.Itoa(u.InstanceType.VCPUs)},
 	)
-	ping := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ping", Port: intstr.FromInt32(ModelPort)}}
+	ping := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ping", Port: intstr.FromInt32(int32(port))}}
 	// The startup probe gives a model the start limit to load; liveness and
 	// readiness then ping as SageMaker does.
 	startupThreshold := max(1, ps.StartLimitSeconds/probeSeconds)
-	podSecurity, containerSecurity := securityContexts(ps.Security)
-	model := corev1.Container{
-		SecurityContext: containerSecurity,
-		Name:            containerName,
-		Image:           spec.Image,
-		Args:            []string{"serve"},
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: ModelPort}},
-		Env:             env,
-		Resources:       resources(spec.InstanceType, spec.Cores),
-		VolumeMounts:    []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
+	return corev1.Container{
+		Name:         name,
+		Image:        c.Image,
+		Args:         []string{"serve"},
+		Ports:        []corev1.ContainerPort{{Name: "http" + strings.TrimPrefix(name, containerName), ContainerPort: int32(port)}},
+		Env:          env,
+		Resources:    resources(u.InstanceType, u.Cores),
+		VolumeMounts: []corev1.VolumeMount{{Name: volume, MountPath: ModelDir}},
 		StartupProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
 			FailureThreshold: startupThreshold},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
@@ -182,41 +238,26 @@ func podSpec(spec runtime.Spec, ps podSettings) corev1.PodSpec {
 		LivenessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout,
 			FailureThreshold: probeThreshold},
 	}
-	ps2 := corev1.PodSpec{
-		SecurityContext:               podSecurity,
-		AutomountServiceAccountToken:  ptr(false),
-		Containers:                    []corev1.Container{model},
-		Volumes:                       []corev1.Volume{{Name: "model", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
-		TerminationGracePeriodSeconds: &grace,
-		// SageMaker spreads an endpoint's instances across Availability Zones.
-		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
-			MaxSkew: 1, TopologyKey: zoneKey, WhenUnsatisfiable: corev1.ScheduleAnyway,
-			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labelEndpoint: endpointLabel(spec.Endpoint)}},
-		}},
+}
+
+// fetcher is the init container that fetches url into volume.
+func fetcher(url, volume string, ps podSettings) corev1.Container {
+	fetch := corev1.Container{
+		Name:         fetcherName,
+		Image:        ps.FetcherImage,
+		Command:      []string{"ebb", "fetch-model", "--url", url, "--dir", ModelDir},
+		VolumeMounts: []corev1.VolumeMount{{Name: volume, MountPath: ModelDir}},
 	}
-	if ps.InstanceTypeLabel != "" {
-		ps2.NodeSelector = map[string]string{ps.InstanceTypeLabel: strings.TrimPrefix(spec.InstanceType.Name, "ml.")}
+	if ps.S3Endpoint != "" {
+		fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "EBB_S3_ENDPOINT", Value: ps.S3Endpoint})
 	}
-	if spec.ModelDataURL != "" {
-		fetch := corev1.Container{
-			SecurityContext: containerSecurity,
-			Name:            fetcherName,
-			Image:           ps.FetcherImage,
-			Command:         []string{"ebb", "fetch-model", "--url", spec.ModelDataURL, "--dir", ModelDir},
-			VolumeMounts:    []corev1.VolumeMount{{Name: "model", MountPath: ModelDir}},
-		}
-		if ps.S3Endpoint != "" {
-			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "EBB_S3_ENDPOINT", Value: ps.S3Endpoint})
-		}
-		if ps.FetcherSecret != "" {
-			fetch.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ps.FetcherSecret}}}}
-		}
-		if ps.Region != "" {
-			fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "AWS_REGION", Value: ps.Region})
-		}
-		ps2.InitContainers = []corev1.Container{fetch}
+	if ps.FetcherSecret != "" {
+		fetch.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: ps.FetcherSecret}}}}
 	}
-	return ps2
+	if ps.Region != "" {
+		fetch.Env = append(fetch.Env, corev1.EnvVar{Name: "AWS_REGION", Value: ps.Region})
+	}
+	return fetch
 }
 
 // resources turns an instance type into requests and limits (equal, so the

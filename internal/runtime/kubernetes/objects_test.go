@@ -33,7 +33,7 @@ func TestDeploymentFor(t *testing.T) {
 	typ, _ := runtime.LookupInstanceType("ml.g5.12xlarge")
 	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "registry/model:1",
 		Environment: map[string]string{"B": "2", "A": "1"}, ModelDataURL: "s3://bucket/model.tar.gz", InstanceType: typ}
-	d := deploymentFor(spec, 3, nil, podSettings{FetcherImage: "ebb:1", S3Endpoint: "http://ebb:8080", FetcherSecret: "keys",
+	d := deploymentFor(unit{Spec: spec}, 3, nil, podSettings{FetcherImage: "ebb:1", S3Endpoint: "http://ebb:8080", FetcherSecret: "keys",
 		InstanceTypeLabel: "node.kubernetes.io/instance-type", StartLimitSeconds: 240})
 	pod := d.Spec.Template.Spec
 	c := pod.Containers[0]
@@ -95,7 +95,7 @@ func TestPodReasons(t *testing.T) {
 func TestPodSecurity(t *testing.T) {
 	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "m:1", ModelDataURL: "s3://b/m.tar.gz"}
 	for _, level := range []string{SecurityRestricted, SecurityBaseline} {
-		pod := deploymentFor(spec, 1, nil, podSettings{FetcherImage: "ebb:1", Security: level}).Spec.Template.Spec
+		pod := deploymentFor(unit{Spec: spec}, 1, nil, podSettings{FetcherImage: "ebb:1", Security: level}).Spec.Template.Spec
 		sc := pod.SecurityContext
 		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 			t.Errorf("%s: token %v, seccomp %+v", level, pod.AutomountServiceAccountToken, sc.SeccompProfile)
@@ -117,7 +117,7 @@ func TestPodSecurity(t *testing.T) {
 func TestFractionalCores(t *testing.T) {
 	typ, _ := runtime.LookupInstanceType("ml.m5.large")
 	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "m:1", InstanceType: runtime.InstanceType{Name: typ.Name, VCPUs: 1, MemoryMiB: 128}, Cores: 0.25}
-	c := deploymentFor(spec, 1, nil, podSettings{}).Spec.Template.Spec.Containers[0]
+	c := deploymentFor(unit{Spec: spec}, 1, nil, podSettings{}).Spec.Template.Spec.Containers[0]
 	if got := c.Resources.Requests.Cpu().MilliValue(); got != 250 || c.Resources.Limits.Cpu().MilliValue() != 250 {
 		t.Fatalf("CPU request %dm, limit %v; want 250m", got, c.Resources.Limits.Cpu())
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ebbscale/ebb/internal/runtime"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -79,7 +78,7 @@ type groupWrites struct {
 	// remove deletes pods: those of instances that failed, and one chosen
 	// by a scale-in that its ReplicaSet did not remove.
 	remove []string
-	spec   runtime.Spec
+	spec   unit
 }
 
 // reconcile binds the group's waiting instances to free pods, tells bound

@@ -46,7 +46,7 @@ func TestGroupWrites(t *testing.T) {
 		remove   []string
 	}{
 		{name: "no Deployment yet: created with a replica per instance",
-			g:      group{spec: runtime.Spec{Image: "img"}, members: []*instance{in("a", "", false), in("b", "", false)}},
+			g:      group{spec: unit{Spec: runtime.Spec{Image: "img"}}, members: []*instance{in("a", "", false), in("b", "", false)}},
 			create: true, replicas: 2},
 		{name: "an adopted group (no image) whose Deployment is gone is not made again",
 			g:        group{members: []*instance{in("a", "", false)}},
@@ -84,7 +84,7 @@ func TestGroupWrites(t *testing.T) {
 			pods: []*corev1.Pod{pod("p1", bound("a"))}, dep: dep(3, 3, true),
 			replicas: 3},
 		{name: "a released group writes no replicas",
-			g:        group{spec: runtime.Spec{Image: "img"}, released: true, members: []*instance{in("a", "", false)}},
+			g:        group{spec: unit{Spec: runtime.Spec{Image: "img"}}, released: true, members: []*instance{in("a", "", false)}},
 			replicas: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -110,7 +110,7 @@ type Runtime struct {
 // deployment. Guarded by Runtime.mu.
 type group struct {
 	name    string
-	spec    runtime.Spec
+	spec    unit
 	members []*instance // live instances, bound or waiting for a pod, in Start order
 	// floor holds the replicas a previous leader asked for while hosting
 	// resumes after an adoption (see Adopt); 0 otherwise.
@@ -215,25 +215,52 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	if spec.Image == "" {
 		return nil, errors.New("image is empty: give a container image")
 	}
-	name := groupName(spec.Endpoint, spec.Variant, spec.Deployment)
+	return r.start(unit{Spec: spec}), nil
+}
+
+// StartGroup runs the containers of a model of several as one pod, as one
+// SageMaker instance runs them: the first is the pod's "model" container
+// with the instance type's resources, each listens on its own port
+// (8080, 8081, ...: SAGEMAKER_BIND_TO_PORT, as SageMaker tells a
+// pipeline's containers) with its own model data, and they are ready, end
+// and stop together (runtime.GroupStarter).
+func (r *Runtime) StartGroup(ctx context.Context, spec runtime.Spec, containers []runtime.Spec) ([]runtime.Instance, error) {
+	for i, c := range containers {
+		if c.Image == "" {
+			return nil, fmt.Errorf("container %d: image is empty: give a container image", i+1)
+		}
+	}
+	in := r.start(unit{Spec: spec, containers: containers})
+	out := make([]runtime.Instance, len(containers))
+	for i, c := range containers {
+		out[i] = &member{instance: in, id: c.ID, port: ModelPort + i}
+	}
+	return out, nil
+}
+
+// start adds an instance of u to its Deployment's group.
+func (r *Runtime) start(u unit) *instance {
+	name := groupName(u.Endpoint, u.Variant, u.Deployment)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.groups[name]
 	if g == nil {
-		g = r.newGroup(name, spec)
+		g = r.newGroup(name, u)
 	}
-	g.spec = spec
-	in := r.newInstance(spec.ID, g)
-	if err := r.fetchable(spec.ModelDataURL); err != nil {
-		// A local path cannot reach a pod: the launch fails, as the
-		// contract has it, without touching the cluster.
-		go in.end(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))
-		return in, nil
+	g.spec = u
+	in := r.newInstance(u.ID, g)
+	for _, c := range u.all() {
+		if err := r.fetchable(c.ModelDataURL); err != nil {
+			// A local path cannot reach a pod: the launch fails, as the
+			// contract has it, without touching the cluster.
+			go in.end(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))
+			return in
+		}
 	}
 	g.members = append(g.members, in)
 	go in.run()
 	r.queue.Add(name)
-	return in, nil
+	return in
 }
 
 // fetchable refuses what the init container cannot fetch.
@@ -250,7 +277,7 @@ func (r *Runtime) fetchable(u string) error {
 	return fmt.Errorf("ModelDataUrl %q: on Kubernetes model data comes from s3://, http:// or https:// URLs (an init container fetches it)", u)
 }
 
-func (r *Runtime) newGroup(name string, spec runtime.Spec) *group {
+func (r *Runtime) newGroup(name string, spec unit) *group {
 	g := &group{name: name, spec: spec, doomed: map[string]bool{}}
 	r.groups[name] = g
 	return g
@@ -258,7 +285,7 @@ func (r *Runtime) newGroup(name string, spec runtime.Spec) *group {
 
 // create makes sure the endpoint's owner, the group's Service and its
 // Deployment exist, the Deployment with replicas pods.
-func (r *Runtime) create(ctx context.Context, spec runtime.Spec, replicas int32) error {
+func (r *Runtime) create(ctx context.Context, spec unit, replicas int32) error {
 	ns := r.o.Namespace
 	owner, err := r.c.CoreV1().ConfigMaps(ns).Create(ctx, ownerFor(spec.Endpoint), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -335,9 +362,11 @@ func (r *Runtime) fenced(ctx context.Context) error {
 // type, on which hosting places copies as SageMaker does (ManagedInstance-
 // Scaling adds and removes shares); kube-scheduler puts the pods on nodes
 // of that instance type (--instance-type-label), and a copy it cannot
-// place fails with its reason. Multi-model endpoints and models of several
-// containers are not run yet.
-func (r *Runtime) Runs(f runtime.Feature) bool { return f == runtime.InferenceComponents }
+// place fails with its reason. A model of several containers runs as one
+// pod of them all (StartGroup). Multi-model endpoints are not run yet.
+func (r *Runtime) Runs(f runtime.Feature) bool {
+	return f == runtime.InferenceComponents || f == runtime.MultiContainer
+}
 
 // Release deletes the objects an endpoint holds for its hosting
 // deployments other than keep: with nothing kept (the endpoint is gone),

@@ -77,7 +77,7 @@ func startKubeletLogs(dir string) (*kubeletLogs, error) {
 // container, since sinceTime, with their timestamps if asked, following
 // new ones until the client goes.
 func (k *kubeletLogs) containerLogs(w http.ResponseWriter, r *http.Request) {
-	f, err := os.Open(filepath.Join(k.dir, r.PathValue("ns")+"-"+r.PathValue("pod")+".log"))
+	f, err := os.Open(filepath.Join(k.dir, containerLog(r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"))))
 	if err != nil {
 		http.Error(w, "container not found", http.StatusNotFound)
 		return

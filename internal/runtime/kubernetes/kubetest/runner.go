@@ -90,7 +90,16 @@ func (r *Runner) Processes() int {
 	return len(r.procs)
 }
 
-// pod starts the container of a pod kwok reports running.
+// containerLog is the file a pod's container writes (and the kubelet's
+// log endpoint reads).
+func containerLog(ns, pod, container string) string {
+	if container == "model" || container == "" {
+		return ns + "-" + pod + ".log"
+	}
+	return ns + "-" + pod + "-" + container + ".log"
+}
+
+// pod starts the containers of a pod kwok reports running.
 func (r *Runner) pod(obj any) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -129,15 +138,27 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 		ended()
 		r.deletePod(p.Name)
 	}
-	modelDir := filepath.Join(r.c.dir, "pods", string(p.UID), "model")
-	if err := os.MkdirAll(modelDir, 0o755); err != nil {
-		fail("%v", err)
-		return
+	// Each emptyDir volume is a directory of the pod's.
+	volumes := map[string]string{}
+	for _, v := range p.Spec.Volumes {
+		volumes[v.Name] = filepath.Join(r.c.dir, "pods", string(p.UID), v.Name)
+		if err := os.MkdirAll(volumes[v.Name], 0o755); err != nil {
+			fail("%v", err)
+			return
+		}
+	}
+	mounted := func(c corev1.Container) string {
+		for _, m := range c.VolumeMounts {
+			if m.MountPath == "/opt/ml/model" {
+				return volumes[m.Name]
+			}
+		}
+		return ""
 	}
 	for _, ic := range p.Spec.InitContainers {
 		if i := slices.Index(ic.Command, "--url"); slices.Contains(ic.Command, "fetch-model") && i >= 0 && i+1 < len(ic.Command) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			err := modeldata.Fetch(ctx, ic.Command[i+1], modelDir, r.Fetch)
+			err := modeldata.Fetch(ctx, ic.Command[i+1], mounted(ic), r.Fetch)
 			cancel()
 			if err != nil {
 				fail("init container %s: %v", ic.Name, err)
@@ -145,41 +166,64 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 			}
 		}
 	}
-	c := p.Spec.Containers[0]
-	argv, ok := r.Images[c.Image]
-	if !ok {
-		// As a kubelet that cannot pull it: the pod never serves.
-		r.t.Logf("kubetest: pod %s: no stand-in for image %q", p.Name, c.Image)
-		ended()
-		return
-	}
-	argv = append(slices.Clone(argv), c.Args...)
-	logFile, err := os.Create(filepath.Join(r.c.dir, r.ns+"-"+p.Name+".log"))
-	if err != nil {
-		fail("%v", err)
-		return
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	out := &stampWriter{w: logFile} // as a container runtime keeps it, for the pod log API
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // ends with the test binary
-	cmd.Env = os.Environ()
-	for k, v := range r.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	for _, e := range c.Env {
-		switch e.Name {
-		case "SAGEMAKER_BIND_TO_HOST":
-			e.Value = p.Status.PodIP
-		case "SM_MODEL_DIR":
-			e.Value = modelDir
+	// The pod's containers are processes of one process group (the
+	// first's): they end together, as a pod's containers are torn down.
+	var cmds []*exec.Cmd
+	var logs []*os.File
+	for i, c := range p.Spec.Containers {
+		argv, ok := r.Images[c.Image]
+		if !ok {
+			// As a kubelet that cannot pull it: the pod never serves.
+			r.t.Logf("kubetest: pod %s: no stand-in for image %q", p.Name, c.Image)
+			for _, cmd := range cmds {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+			ended()
+			return
 		}
-		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+		argv = append(slices.Clone(argv), c.Args...)
+		logFile, err := os.Create(filepath.Join(r.c.dir, containerLog(r.ns, p.Name, c.Name)))
+		if err != nil {
+			fail("%v", err)
+			return
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		out := &stampWriter{w: logFile} // as a container runtime keeps it, for the pod log API
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // ends with the test binary
+		if i > 0 {
+			cmd.SysProcAttr.Pgid = cmds[0].Process.Pid
+		}
+		cmd.Env = os.Environ()
+		for k, v := range r.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		for _, e := range c.Env {
+			switch e.Name {
+			case "SAGEMAKER_BIND_TO_HOST":
+				e.Value = p.Status.PodIP
+			case "SM_MODEL_DIR":
+				e.Value = mounted(c)
+			}
+			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+		}
+		if err := cmd.Start(); err != nil {
+			logFile.Close()
+			for _, cmd := range cmds {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+			fail("starting %v: %v", argv, err)
+			return
+		}
+		cmds, logs = append(cmds, cmd), append(logs, logFile)
 	}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		fail("starting %v: %v", argv, err)
-		return
+	cmd, logFile := cmds[0], logs[0]
+	for i, other := range cmds[1:] {
+		go func() {
+			other.Wait()
+			logs[i+1].Close()
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the pod goes with any of its containers
+		}()
 	}
 	r.mu.Lock()
 	pr.cmd = cmd
@@ -189,6 +233,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	r.mu.Unlock()
 	go func() {
 		err := cmd.Wait() // copies the last of its output
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the pod's other containers go with it
 		logFile.Close()
 		r.mu.Lock()
 		stopped := pr.stopping
