@@ -566,44 +566,34 @@ func (e *endpoint) adoptCopies(adopted []runtime.Adopted) []runtime.Adopted {
 		}
 	}
 	slices.SortFunc(copies, func(a, b runtime.Adopted) int { return a.Started.Compare(b.Started) })
-	now := e.s.opts.Clock.Now()
-	for _, a := range copies {
+	slots := make([]hostSlot, len(hosts))
+	for i, h := range hosts {
+		slots[i] = hostSlot{Variant: h.variant, Size: h.size}
+	}
+	want := make([]adoptedCopy, len(copies))
+	gens := make([]int, len(copies))
+	comps := make([]*component, len(copies))
+	for i, a := range copies {
 		name, gen, _ := parseCopyDeployment(a.Deployment)
-		c := e.component(name)
-		host := -1
-		if c != nil && c.Status != ComponentDeleting && c.Status != ComponentFailed {
-			rooms := make([]room, len(hosts))
-			for i, h := range hosts {
-				rooms[i] = roomOn(h.size, e.needsOn(h))
-				if h.variant != c.Variant {
-					rooms[i] = room{CPU: -1}
-				}
-			}
-			host = firstFit(rooms, c.Needs)
+		if c := e.component(name); c != nil && c.Status != ComponentDeleting && c.Status != ComponentFailed {
+			comps[i], gens[i], want[i] = c, gen, adoptedCopy{Variant: c.Variant, Needs: c.Needs}
 		}
+	}
+	now := e.s.opts.Clock.Now()
+	for i, host := range placeAdopted(slots, want) {
+		a, c := copies[i], comps[i]
 		if host < 0 {
 			e.s.log.Info("stopping an adopted copy no component wants or has room for", "endpoint", e.rec.Name, "instance", a.Instance.ID(), "deployment", a.Deployment)
 			go a.Instance.Stop(context.Background())
 			continue
 		}
 		in := &inst{rt: a.Instance, deployment: a.Deployment, variant: c.Variant, started: now, readyAt: now, ready: true,
-			component: c.Name, host: hosts[host], needs: c.Needs, generation: gen}
+			component: c.Name, host: hosts[host], needs: c.Needs, generation: gens[i]}
 		e.copies = append(e.copies, in)
 		go e.watch(in)
 		e.s.log.Info("adopted an inference component copy", "endpoint", e.rec.Name, "component", c.Name, "instance", a.Instance.ID())
 	}
 	return rest
-}
-
-// needsOn lists the requirements of the copies on host.
-func (e *endpoint) needsOn(host *inst) []Requirements {
-	var out []Requirements
-	for _, in := range e.copies {
-		if in.host == host {
-			out = append(out, in.needs)
-		}
-	}
-	return out
 }
 
 // copyDeployment is the deployment label of the copies of a component's

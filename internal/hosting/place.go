@@ -40,6 +40,42 @@ func firstFit(rooms []room, r Requirements) int {
 	return slices.IndexFunc(rooms, func(h room) bool { return r.fits(h.CPU, h.MemoryMiB, h.GPUs) })
 }
 
+// hostSlot is what placing adopted copies knows of a host.
+type hostSlot struct {
+	Variant string
+	Size    runtime.InstanceType
+}
+
+// adoptedCopy is what placing an adopted copy knows of it; a zero Variant
+// is a copy no live component wants.
+type adoptedCopy struct {
+	Variant string
+	Needs   Requirements
+}
+
+// placeAdopted puts the copies a restarted server adopted, in order, each
+// on the first host of its variant with room, as placement would have
+// put them; the result is the host of each copy, -1 where none has room
+// (or no component wants it).
+func placeAdopted(hosts []hostSlot, copies []adoptedCopy) []int {
+	used := make([][]Requirements, len(hosts))
+	out := make([]int, len(copies))
+	for i, c := range copies {
+		rooms := make([]room, len(hosts))
+		for h, host := range hosts {
+			rooms[h] = roomOn(host.Size, used[h])
+			if c.Variant == "" || host.Variant != c.Variant {
+				rooms[h] = room{CPU: -1, MemoryMiB: -1, GPUs: -1}
+			}
+		}
+		out[i] = firstFit(rooms, c.Needs)
+		if out[i] >= 0 {
+			used[out[i]] = append(used[out[i]], c.Needs)
+		}
+	}
+	return out
+}
+
 // managedHost is what host sizing knows of one instance of the variant.
 type managedHost struct {
 	Ready, HasCopies bool

@@ -195,3 +195,28 @@ func TestPlanCopies(t *testing.T) {
 		})
 	}
 }
+
+func TestPlaceAdopted(t *testing.T) {
+	large := runtime.InstanceType{Name: "ml.m5.large", VCPUs: 2, MemoryMiB: 8192}
+	one := Requirements{NumberOfCpuCoresRequired: 1, MinMemoryRequiredInMb: 1024}
+	for _, c := range []struct {
+		name   string
+		hosts  []hostSlot
+		copies []adoptedCopy
+		want   []int
+	}{
+		{"two to a host, in order", []hostSlot{{"v", large}, {"v", large}},
+			[]adoptedCopy{{"v", one}, {"v", one}, {"v", one}}, []int{0, 0, 1}},
+		{"no room left", []hostSlot{{"v", large}},
+			[]adoptedCopy{{"v", one}, {"v", one}, {"v", one}}, []int{0, 0, -1}},
+		{"only on its variant's hosts", []hostSlot{{"a", large}, {"b", large}},
+			[]adoptedCopy{{"b", one}}, []int{1}},
+		{"no component wants it", []hostSlot{{"v", large}},
+			[]adoptedCopy{{}, {"v", one}}, []int{-1, 0}},
+		{"no hosts", nil, []adoptedCopy{{"v", one}}, []int{-1}},
+	} {
+		if got := placeAdopted(c.hosts, c.copies); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
