@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/runtime"
@@ -25,7 +26,6 @@ func (r *Runtime) followLogs(id, pod, endpoint, variant string, done <-chan stru
 		r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
 		return
 	}
-	since := l.Since()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-done
@@ -33,24 +33,36 @@ func (r *Runtime) followLogs(id, pod, endpoint, variant string, done <-chan stru
 	}()
 	go func() {
 		defer l.Remove()
-		opts := &corev1.PodLogOptions{Container: containerName, Follow: true, Timestamps: true}
-		if !since.IsZero() {
-			t := metav1.NewTime(since)
-			opts.SinceTime = &t // whole seconds: the copy drops what it has
+		// A follow can end before the pod does (the API server restarts, a
+		// connection drops): it resumes after the last line copied.
+		for wait := time.Second; ctx.Err() == nil; wait = min(2*wait, time.Minute) {
+			if err := r.copyPodLog(ctx, pod, l); err != nil {
+				r.log.Warn("instance output does not reach its log stream; retrying", "instance", id, "pod", pod, "err", err, "in", wait)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
 		}
-		rc, err := r.c.CoreV1().Pods(r.o.Namespace).GetLogs(pod, opts).Stream(ctx)
-		if err != nil {
-			r.log.Warn("instance output will not reach its log stream", "instance", id, "pod", pod, "err", err)
-			<-ctx.Done()
-			return
-		}
-		defer rc.Close()
-		if err := l.Copy(rc, since); err != nil {
-			r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
-		}
-		<-ctx.Done()
 	}()
 	if err := r.o.Logs.Follow(l.Path, logs.EndpointGroup(endpoint), logs.InstanceStream(variant, id), done); err != nil {
 		r.log.Warn("instance output will not reach its log stream", "instance", id, "err", err)
 	}
+}
+
+// copyPodLog follows the model container's log into l from after its last
+// line until the stream ends.
+func (r *Runtime) copyPodLog(ctx context.Context, pod string, l runtime.ContainerLog) error {
+	since := l.Since()
+	opts := &corev1.PodLogOptions{Container: containerName, Follow: true, Timestamps: true}
+	if !since.IsZero() {
+		t := metav1.NewTime(since)
+		opts.SinceTime = &t // whole seconds: the copy drops what it has
+	}
+	rc, err := r.c.CoreV1().Pods(r.o.Namespace).GetLogs(pod, opts).Stream(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return l.Copy(rc, since)
 }
