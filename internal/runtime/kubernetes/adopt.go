@@ -113,9 +113,9 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 }
 
 var (
-	_ runtime.Adopter  = (*Runtime)(nil)
-	_ runtime.Detacher = (*Runtime)(nil)
-	_ runtime.Releaser = (*Runtime)(nil)
+	_ runtime.Adopter      = (*Runtime)(nil)
+	_ runtime.Detacher     = (*Runtime)(nil)
+	_ runtime.Releaser     = (*Runtime)(nil)
 	_ runtime.Featured     = (*Runtime)(nil)
 	_ runtime.GroupStarter = (*Runtime)(nil)
 )

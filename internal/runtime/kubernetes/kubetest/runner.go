@@ -232,7 +232,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	}
 	r.mu.Unlock()
 	go func() {
-		err := cmd.Wait() // copies the last of its output
+		err := cmd.Wait()                               // copies the last of its output
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the pod's other containers go with it
 		logFile.Close()
 		r.mu.Lock()
