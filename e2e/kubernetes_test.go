@@ -38,8 +38,10 @@ const (
 
 var kubeNodes sync.Once
 
-// kubeCluster is the shared control plane with two nodes of ml.m5.large
-// capacity, in two zones.
+// kubeCluster is the shared control plane with two nodes labelled
+// ml.m5.large, in two zones, each with room for 32 such pods: the tests
+// leave their pods behind (ebb detaches from them), and every
+// TestKubernetes* and every-runtime table test shares these nodes.
 func kubeCluster(t testing.TB) *kubetest.Cluster {
 	t.Helper()
 	if testing.Short() {
@@ -48,7 +50,7 @@ func kubeCluster(t testing.TB) *kubetest.Cluster {
 	c := kubetest.Shared(t)
 	kubeNodes.Do(func() {
 		for i, zone := range []string{"zone-a", "zone-b"} {
-			if err := c.AddNode(context.Background(), kubetest.NodeSpec{Name: "m5-" + zone, CPU: 16, Memory: "64Gi",
+			if err := c.AddNode(context.Background(), kubetest.NodeSpec{Name: "m5-" + zone, CPU: 64, Memory: "256Gi",
 				Labels: map[string]string{"topology.kubernetes.io/zone": zone, "node.kubernetes.io/instance-type": "m5.large"}}); err != nil {
 				t.Fatalf("node %d: %v", i, err)
 			}
