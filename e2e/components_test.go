@@ -468,9 +468,7 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 					return out
 				}, func() *server {
 					s.Crash()
-					s2 := startServer(t, dir)
-					s.Data = s2.Data
-					return s2
+					return startServer(t, dir)
 				}
 		}},
 		"docker": {dockerModel, func(t *testing.T, dir string) (*server, func() []string, func() *server) {

@@ -55,15 +55,7 @@ func TestMultiContainer(t *testing.T) {
 	}
 	csv := func(endpoint, host string, body []byte) string {
 		t.Helper()
-		in := &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: body, ContentType: aws.String("text/csv"), Accept: aws.String("text/csv")}
-		if host != "" {
-			in.TargetContainerHostname = aws.String(host)
-		}
-		out, err := rt.InvokeEndpoint(ctx, in)
-		if err != nil {
-			t.Fatalf("%s %s: %v", endpoint, host, err)
-		}
-		return string(out.Body)
+		return invokeContainer(t, rt, endpoint, host, body)
 	}
 	x := []byte("1,2,3\n4,5,6")
 	once := csv("single", "", x)
@@ -112,10 +104,17 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 			k := startKubeServer(t, t.TempDir())
 			return k.server, func() {
 				// One pod per instance, of both containers.
+				pods := 0
 				for name, p := range k.pods(t) {
-					if strings.Contains(name, "direct") && len(p.Spec.Containers) != 2 {
-						t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
+					if strings.Contains(name, "direct") {
+						pods++
+						if len(p.Spec.Containers) != 2 {
+							t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
+						}
 					}
+				}
+				if pods != 1 {
+					t.Errorf("%d pods of endpoint direct, want 1 of both its containers", pods)
 				}
 			}
 		}},
@@ -138,15 +137,7 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 			}
 			call := func(endpoint, host string, body []byte) string {
 				t.Helper()
-				in := &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: body, ContentType: aws.String("text/csv"), Accept: aws.String("text/csv")}
-				if host != "" {
-					in.TargetContainerHostname = aws.String(host)
-				}
-				out, err := rt.InvokeEndpoint(ctx, in)
-				if err != nil {
-					t.Fatalf("%s %s: %v", endpoint, host, err)
-				}
-				return string(out.Body)
+				return invokeContainer(t, rt, endpoint, host, body)
 			}
 			waitInService(t, sm, "direct")
 			waitInService(t, sm, "pipeline")
@@ -158,4 +149,19 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 			check()
 		})
 	}
+}
+
+// invokeContainer invokes endpoint with CSV rows, addressed to the
+// container named host where host is not empty, and returns the answer.
+func invokeContainer(t *testing.T, rt *sagemakerruntime.Client, endpoint, host string, body []byte) string {
+	t.Helper()
+	in := &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String(endpoint), Body: body, ContentType: aws.String("text/csv"), Accept: aws.String("text/csv")}
+	if host != "" {
+		in.TargetContainerHostname = aws.String(host)
+	}
+	out, err := rt.InvokeEndpoint(context.Background(), in)
+	if err != nil {
+		t.Fatalf("%s %s: %v", endpoint, host, err)
+	}
+	return string(out.Body)
 }
