@@ -2,6 +2,7 @@ package kubetest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -147,7 +148,7 @@ func (s *stampWriter) Write(p []byte) (int, error) {
 			}
 			s.open = true
 		}
-		i := strings.IndexByte(string(p), '\n')
+		i := bytes.IndexByte(p, '\n')
 		chunk := p
 		if i >= 0 {
 			chunk, s.open = p[:i+1], false
