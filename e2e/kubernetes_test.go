@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/ebbscale/ebb/internal/runtime/kubernetes"
 	"github.com/ebbscale/ebb/internal/runtime/kubernetes/kubetest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,8 @@ const (
 	kubeModel     = "ebb.test/example-model:v1"
 	kubeModelSlow = "ebb.test/example-model:v2"
 	kubeModelLogs = "ebb.test/example-model:logging"
+	// kubeMultiModel serves the multi-model contract.
+	kubeMultiModel = "ebb.test/example-model:multi-model"
 )
 
 var kubeNodes sync.Once
@@ -79,9 +82,12 @@ func startKubeServerIn(t testing.TB, dir, ns string, extra ...string) *kubeServe
 	t.Helper()
 	c := kubeCluster(t)
 	runner := c.Run(t, ns, map[string][]string{
-		kubeModel:     {ebbBin, "example-model", "--work-ms", "2"},
-		kubeModelSlow: {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
-		kubeModelLogs: {ebbBin, "example-model", "--work-ms", "0", "--log-requests"},
+		kubeModel:      {ebbBin, "example-model", "--work-ms", "2"},
+		kubeModelSlow:  {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
+		kubeModelLogs:  {ebbBin, "example-model", "--work-ms", "0", "--log-requests"},
+		kubeMultiModel: {ebbBin, "example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"},
+		// The puller beside a multi-model container (its entrypoint is ebb).
+		kubernetes.DefaultFetcherImage: {ebbBin},
 	}, nil)
 	k := &kubeServer{server: restartKubeServer(t, dir, c, ns, extra...), cluster: c, ns: ns, runner: runner}
 	t.Cleanup(func() {

@@ -299,7 +299,7 @@ func TestMultiModelImageLabel(t *testing.T) {
 		synctest.Wait()
 		rt.mu.Lock()
 		defer rt.mu.Unlock()
-		if len(rt.specs) != 1 || !rt.specs[0].MultiModel || rt.specs[0].Environment["SAGEMAKER_MULTI_MODEL"] != "true" || rt.specs[0].Environment["A"] != "1" || rt.specs[0].ModelDataURL != "" {
+		if len(rt.specs) != 1 || rt.specs[0].MultiModelPrefix != "/m/" || rt.specs[0].Environment["SAGEMAKER_MULTI_MODEL"] != "true" || rt.specs[0].Environment["A"] != "1" || rt.specs[0].ModelDataURL != "" {
 			t.Fatalf("specs = %+v, want one multi-model instance told so", rt.specs)
 		}
 	})

@@ -513,8 +513,8 @@ func (e *endpoint) start(d *deployment, v variant) {
 		InstanceType: typ,
 	}
 	if v.Container.Mode == "MultiModel" {
-		spec.ModelDataURL = "" // a prefix: the router loads its models on demand
-		spec.MultiModel = true
+		// A prefix: the router loads its models on demand.
+		spec.ModelDataURL, spec.MultiModelPrefix = "", v.Container.ModelDataUrl
 		// As SageMaker tells a multi-model container.
 		spec.Environment = maps.Clone(spec.Environment)
 		if spec.Environment == nil {

@@ -191,8 +191,10 @@ func (s *Service) CreateModel(ctx context.Context, req CreateModelInput) (string
 		if c.ModelDataUrl == "" {
 			return "", errorf(ErrInvalid, "A model with Mode MultiModel needs a ModelDataUrl: the prefix its TargetModel artifacts are under.")
 		}
-		if strings.Contains(c.ModelDataUrl, "://") && !strings.HasPrefix(c.ModelDataUrl, "file://") {
-			return "", errorf(ErrInvalid, "ebb reads the artifacts of a multi-model endpoint from a local directory or a file:// URL, not %s yet; copy them to a directory under the model data root.", c.ModelDataUrl)
+		if check, ok := s.opts.Runtime.(runtime.ModelDataChecker); ok {
+			if err := check.CheckModelData(c.ModelDataUrl); err != nil {
+				return "", errorf(ErrInvalid, "ModelDataUrl: %v", err)
+			}
 		}
 		if err := s.checkMultiModelImage(ctx, c.Image); err != nil {
 			return "", err

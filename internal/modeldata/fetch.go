@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,7 +33,8 @@ type Options struct {
 // Fetch downloads the model artifacts at rawURL into dest: a .tar.gz
 // (.tgz) archive is extracted, any other object is written as one file
 // named after the URL's last element, as SageMaker's S3Object data type
-// places it under /opt/ml/model.
+// places it under /opt/ml/model. An object that does not exist (404) is an
+// error wrapping fs.ErrNotExist.
 func Fetch(ctx context.Context, rawURL, dest string, o Options) error {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
@@ -58,6 +60,9 @@ func Fetch(ctx context.Context, rawURL, dest string, o Options) error {
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound {
+				return fmt.Errorf("ModelDataUrl %q: %w (GET answered %s)", rawURL, fs.ErrNotExist, resp.Status)
+			}
 			return fmt.Errorf("ModelDataUrl %q: GET answered %s", rawURL, resp.Status)
 		}
 		body = resp.Body

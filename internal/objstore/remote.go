@@ -3,11 +3,15 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -56,6 +60,9 @@ func (r *Remote) PutBytes(bucket, key string, b []byte) error {
 // Open streams an object; the caller closes it.
 func (r *Remote) Open(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
 	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if re := (*awshttp.ResponseError)(nil); errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err) // NoSuchKey, NoSuchBucket
+	}
 	if err != nil {
 		return nil, err
 	}

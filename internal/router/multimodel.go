@@ -49,10 +49,11 @@ type MultiModel struct{ Prefix string }
 // Artifacts makes a multi-model endpoint's artifacts readable by its
 // instances (the runtime's model data rules apply).
 type Artifacts interface {
-	// Prepare returns a directory holding the artifact at url, and how long
-	// fetching it took (zero when it was ready). An artifact that does not
-	// exist is an error wrapping fs.ErrNotExist.
-	Prepare(ctx context.Context, url string) (dir string, fetched time.Duration, err error)
+	// Prepare returns a directory holding the artifact at url, readable by
+	// the instance serving at addr, and how long fetching it took (zero
+	// when it was ready). An artifact that does not exist is an error
+	// wrapping fs.ErrNotExist.
+	Prepare(ctx context.Context, addr, url string) (dir string, fetched time.Duration, err error)
 }
 
 // multiCall is one invocation's model: its artifact and the name the
@@ -168,7 +169,7 @@ func (r *Router) load(ctx context.Context, v *variantRoute, b *backend, mm *mult
 	if r.o.Artifacts == nil {
 		return fmt.Errorf("multi-model endpoint %s: this server cannot prepare model artifacts", v.name)
 	}
-	dir, fetched, err := r.o.Artifacts.Prepare(ctx, mm.url)
+	dir, fetched, err := r.o.Artifacts.Prepare(ctx, b.up.addr, mm.url)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrModelNotFound, mm.url)
 	}

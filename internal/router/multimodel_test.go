@@ -18,7 +18,7 @@ import (
 // dirArtifacts serves artifacts that are directories under a prefix.
 type dirArtifacts struct{}
 
-func (dirArtifacts) Prepare(_ context.Context, url string) (string, time.Duration, error) {
+func (dirArtifacts) Prepare(_ context.Context, _, url string) (string, time.Duration, error) {
 	if _, err := os.Stat(url); err != nil {
 		return "", 0, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
 	}

@@ -30,11 +30,12 @@ type Spec struct {
 	// Hostname is the container's hostname in a model of several
 	// containers (its ContainerHostname); empty: the runtime's choice.
 	Hostname string
-	// MultiModel says the instance loads the artifacts of a multi-model
-	// endpoint on request: the runtime makes its ArtifactPreparer's
-	// artifacts readable to it (and may check the image declares the
-	// contract).
-	MultiModel bool
+	// MultiModelPrefix, set for an instance of a multi-model endpoint, is
+	// the prefix its artifacts are under (the model's ModelDataUrl;
+	// ModelDataURL is then empty): the instance loads them on request, the
+	// runtime makes its ArtifactPreparer's artifacts readable to it (and
+	// may check the image declares the contract).
+	MultiModelPrefix string
 }
 
 // Runtime starts instances.
@@ -106,16 +107,38 @@ type GroupStarter interface {
 // endpoints where its instances read them (the router loads them on
 // demand).
 type ArtifactPreparer interface {
-	// Artifacts returns the runtime's artifact cache, kept in dir.
+	// Artifacts returns the runtime's artifact cache, kept in dir (a
+	// runtime whose instances keep their own may not use it).
 	Artifacts(dir string) Artifacts
 }
 
 // Artifacts makes a multi-model endpoint's artifact readable by its
 // instances.
 type Artifacts interface {
-	// Prepare returns the directory of the artifact at url, as instances
-	// see it, and how long preparing it took (zero when it was ready).
-	Prepare(ctx context.Context, url string) (dir string, took time.Duration, err error)
+	// Prepare makes the artifact at url readable by the instance serving
+	// at addr and returns its directory as the instance sees it, and how
+	// long preparing it took (zero when it was ready). No artifact at url
+	// is an error wrapping fs.ErrNotExist.
+	Prepare(ctx context.Context, addr, url string) (dir string, took time.Duration, err error)
+}
+
+// SharedArtifacts is the Artifacts of a runtime whose instances all read
+// one cache, such as a modeldata.Cache's Prepare: the instance does not
+// matter.
+type SharedArtifacts func(ctx context.Context, url string) (string, time.Duration, error)
+
+// Prepare calls f.
+func (f SharedArtifacts) Prepare(ctx context.Context, _, url string) (string, time.Duration, error) {
+	return f(ctx, url)
+}
+
+// ModelDataChecker is a Runtime that reads model data from some kinds of
+// URL only: hosting refuses the others at CreateModel, naming the runtime,
+// instead of failing every instance later.
+type ModelDataChecker interface {
+	// CheckModelData says why the runtime's instances cannot read the
+	// artifacts at url (nil: they can).
+	CheckModelData(url string) error
 }
 
 // GPUUsage is an instance's GPU usage as SageMaker publishes it: percent

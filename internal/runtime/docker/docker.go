@@ -220,7 +220,7 @@ func (in *instance) launch(ctx context.Context, spec runtime.Spec) error {
 	if err := r.pull(ctx, spec.Image); err != nil {
 		return err
 	}
-	if spec.MultiModel {
+	if spec.MultiModelPrefix != "" {
 		labels, _, err := r.ImageLabels(ctx, spec.Image)
 		if err != nil {
 			return err
@@ -284,7 +284,7 @@ func (in *instance) containerConfig(spec runtime.Spec, model string) (*container
 		PortBindings: nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1"}}},
 		Binds:        []string{model + ":" + ModelDir + ":ro"},
 	}
-	if spec.MultiModel {
+	if spec.MultiModelPrefix != "" {
 		if r.artifacts == "" {
 			return nil, nil, errors.New("a multi-model instance, but this server prepares no artifacts")
 		}
@@ -434,7 +434,7 @@ func (r *Runtime) fillArtifact(ctx context.Context, url, dest string) (string, e
 // artifacts gives the cache's directories as containers see them.
 type artifacts struct{ c *modeldata.Cache }
 
-func (a *artifacts) Prepare(ctx context.Context, url string) (string, time.Duration, error) {
+func (a *artifacts) Prepare(ctx context.Context, _, url string) (string, time.Duration, error) {
 	dir, took, err := a.c.Prepare(ctx, url)
 	if err != nil {
 		return "", took, err

@@ -31,7 +31,10 @@
 //
 // The container contract is SageMaker's: the image is run with the argument
 // serve, on port 8080, with the model's Environment; ModelDataUrl is fetched
-// into /opt/ml/model by an init container running `ebb fetch-model`.
+// into /opt/ml/model by an init container running `ebb fetch-model`. A
+// multi-model container's pod has a puller beside it (`ebb fetch-model
+// --serve`) that fetches each artifact on its first use into
+// /opt/ml/models, which the container reads (Artifacts).
 //
 // Model pods meet the Pod Security Standard --pod-security names
 // (restricted by default) and mount no service-account token; what a

@@ -47,6 +47,14 @@ const (
 	probeThreshold = 3
 	// GPUResource is the extended resource NVIDIA's device plugin offers.
 	GPUResource = "nvidia.com/gpu"
+	// ArtifactsDir is where a multi-model container finds the artifacts
+	// the puller beside it fetched, as SageMaker's find theirs.
+	ArtifactsDir = "/opt/ml/models"
+	// PullerPort is where the puller of a multi-model pod listens, away
+	// from the ports model servers use (8080-8082, 8000-8002).
+	PullerPort   = 8079
+	pullerName   = "model-puller"
+	modelsVolume = "models"
 )
 
 // groupName names the Deployment (and its Service) of one variant of one
@@ -201,7 +209,39 @@ func podSpec(u unit, ps podSettings) corev1.PodSpec {
 			pod.InitContainers = append(pod.InitContainers, fetch)
 		}
 	}
+	if u.MultiModelPrefix != "" {
+		// The model reads what the puller fetches; it cannot write there.
+		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: modelsVolume, MountPath: ArtifactsDir, ReadOnly: true})
+		p := puller(u.MultiModelPrefix, ps)
+		p.SecurityContext = containerSecurity
+		pod.Containers = append(pod.Containers, p)
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: modelsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
 	return pod
+}
+
+// puller is the container beside a multi-model container that fetches its
+// artifacts on request into the volume they share (`ebb fetch-model
+// --serve`, the fetcher image's entrypoint being ebb), as SageMaker's agent
+// puts an artifact on the instance before the platform loads it; the
+// router asks it for each artifact (Artifacts) before POST /models. It
+// binds the pod's IP, as model servers bind SAGEMAKER_BIND_TO_HOST. Its
+// requests come on top of the instance type's, as a pod overhead; no CPU
+// limit, so a large archive extracts as fast as the node allows.
+func puller(prefix string, ps podSettings) corev1.Container {
+	c := fetcher("", modelsVolume, ps)
+	c.Name, c.Command = pullerName, nil
+	c.Args = []string{"fetch-model", "--serve", "$(POD_IP):" + strconv.Itoa(PullerPort), "--prefix", prefix, "--dir", ArtifactsDir}
+	c.Env = append(c.Env, corev1.EnvVar{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}})
+	c.VolumeMounts = []corev1.VolumeMount{{Name: modelsVolume, MountPath: ArtifactsDir}}
+	c.Ports = []corev1.ContainerPort{{Name: "puller", ContainerPort: PullerPort}}
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(PullerPort)}},
+		PeriodSeconds: probeSeconds, TimeoutSeconds: probeTimeout, FailureThreshold: probeThreshold}
+	c.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+	}
+	return c
 }
 
 // modelContainer is the SageMaker container contract for c, serving on

@@ -122,3 +122,28 @@ func TestFractionalCores(t *testing.T) {
 		t.Fatalf("CPU request %dm, limit %v; want 250m", got, c.Resources.Limits.Cpu())
 	}
 }
+
+// TestMultiModelPod: a multi-model container reads, read-only, the volume
+// the puller beside it fills, and the puller fetches only under the
+// model's prefix, with the fetcher's credentials, on the pod's IP.
+func TestMultiModelPod(t *testing.T) {
+	spec := runtime.Spec{ID: "i", Endpoint: "ep", Variant: "v", Deployment: "d", Image: "m:1", MultiModelPrefix: "s3://b/models/"}
+	pod := deploymentFor(unit{Spec: spec}, 1, nil, podSettings{FetcherImage: "ebb:1", S3Endpoint: "http://ebb:8080", FetcherSecret: "keys"}).Spec.Template.Spec
+	if len(pod.InitContainers) != 0 || len(pod.Containers) != 2 {
+		t.Fatalf("init containers %d, containers %d: want none and the model with its puller", len(pod.InitContainers), len(pod.Containers))
+	}
+	model, puller := pod.Containers[0], pod.Containers[1]
+	if m := model.VolumeMounts[len(model.VolumeMounts)-1]; m.MountPath != ArtifactsDir || !m.ReadOnly || m.Name != modelsVolume {
+		t.Errorf("model mounts %+v, want %s read-only", model.VolumeMounts, ArtifactsDir)
+	}
+	want := "fetch-model --serve $(POD_IP):8079 --prefix s3://b/models/ --dir /opt/ml/models"
+	if puller.Image != "ebb:1" || strings.Join(puller.Args, " ") != want || puller.Command != nil || puller.EnvFrom[0].SecretRef.Name != "keys" {
+		t.Errorf("puller %s %v %v, want ebb:1 with args %q and the fetcher's secret", puller.Image, puller.Command, puller.Args, want)
+	}
+	if e := puller.Env[len(puller.Env)-1]; e.Name != "POD_IP" || e.ValueFrom.FieldRef.FieldPath != "status.podIP" {
+		t.Errorf("puller env %+v", puller.Env)
+	}
+	if puller.VolumeMounts[0].ReadOnly || puller.ReadinessProbe.HTTPGet.Port.IntValue() != PullerPort || puller.SecurityContext == nil {
+		t.Errorf("puller mounts %+v, probe %+v, security %+v", puller.VolumeMounts, puller.ReadinessProbe, puller.SecurityContext)
+	}
+}

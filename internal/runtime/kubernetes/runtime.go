@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ebbscale/ebb/internal/modeldata"
 	"github.com/ebbscale/ebb/internal/runtime"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -249,8 +252,12 @@ func (r *Runtime) start(u unit) *instance {
 	}
 	g.spec = u
 	in := r.newInstance(u.ID, g)
+	urls := []string{u.MultiModelPrefix}
 	for _, c := range u.all() {
-		if err := r.fetchable(c.ModelDataURL); err != nil {
+		urls = append(urls, c.ModelDataURL)
+	}
+	for _, url := range urls {
+		if err := r.CheckModelData(url); err != nil {
 			// A local path cannot reach a pod: the launch fails, as the
 			// contract has it, without touching the cluster.
 			go in.end(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))
@@ -263,8 +270,9 @@ func (r *Runtime) start(u unit) *instance {
 	return in
 }
 
-// fetchable refuses what the init container cannot fetch.
-func (r *Runtime) fetchable(u string) error {
+// CheckModelData refuses model data the init container (or the puller of
+// a multi-model pod) cannot fetch (runtime.ModelDataChecker).
+func (r *Runtime) CheckModelData(u string) error {
 	switch {
 	case u == "" || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
 		return nil
@@ -363,9 +371,26 @@ func (r *Runtime) fenced(ctx context.Context) error {
 // Scaling adds and removes shares); kube-scheduler puts the pods on nodes
 // of that instance type (--instance-type-label), and a copy it cannot
 // place fails with its reason. A model of several containers runs as one
-// pod of them all (StartGroup). Multi-model endpoints are not run yet.
-func (r *Runtime) Runs(f runtime.Feature) bool {
-	return f == runtime.InferenceComponents || f == runtime.MultiContainer
+// pod of them all (StartGroup). A multi-model container's pod has a puller
+// beside it that fetches artifacts on request (Artifacts); its image's
+// label cannot be read without pulling it, so a container that does not
+// serve the contract says so at its first invocation.
+func (r *Runtime) Runs(runtime.Feature) bool { return true }
+
+// Artifacts returns the pullers of multi-model pods: each pod fetches its
+// own artifacts into a volume its model container reads (dir is not used;
+// runtime.ArtifactPreparer).
+func (r *Runtime) Artifacts(string) runtime.Artifacts { return pullers{} }
+
+// pullers asks the puller of the pod serving at addr for an artifact.
+type pullers struct{}
+
+func (pullers) Prepare(ctx context.Context, addr, url string) (string, time.Duration, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	return modeldata.Pull(ctx, http.DefaultClient, "http://"+net.JoinHostPort(host, strconv.Itoa(PullerPort)), url)
 }
 
 // Release deletes the objects an endpoint holds for its hosting

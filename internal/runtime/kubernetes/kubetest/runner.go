@@ -2,10 +2,13 @@ package kubetest
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -147,18 +150,21 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 			return
 		}
 	}
-	mounted := func(c corev1.Container) string {
+	// local is where path, inside container c, is on this machine: in the
+	// directory of the volume mounted there (processes share one
+	// filesystem), or path itself.
+	local := func(c corev1.Container, path string) string {
 		for _, m := range c.VolumeMounts {
-			if m.MountPath == "/opt/ml/model" {
-				return volumes[m.Name]
+			if rest, ok := strings.CutPrefix(path, m.MountPath); ok && (rest == "" || rest[0] == '/') && volumes[m.Name] != "" {
+				return volumes[m.Name] + rest
 			}
 		}
-		return ""
+		return path
 	}
 	for _, ic := range p.Spec.InitContainers {
 		if i := slices.Index(ic.Command, "--url"); slices.Contains(ic.Command, "fetch-model") && i >= 0 && i+1 < len(ic.Command) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			err := modeldata.Fetch(ctx, ic.Command[i+1], mounted(ic), r.Fetch)
+			err := modeldata.Fetch(ctx, ic.Command[i+1], local(ic, "/opt/ml/model"), r.Fetch)
 			cancel()
 			if err != nil {
 				fail("init container %s: %v", ic.Name, err)
@@ -181,7 +187,26 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 			ended()
 			return
 		}
-		argv = append(slices.Clone(argv), c.Args...)
+		env, err := r.containerEnv(p, c)
+		if err != nil {
+			for _, cmd := range cmds {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+			fail("%v", err)
+			return
+		}
+		for i, v := range env {
+			switch v.Name {
+			case "SAGEMAKER_BIND_TO_HOST":
+				env[i].Value = p.Status.PodIP
+			case "SM_MODEL_DIR":
+				env[i].Value = local(c, v.Value)
+			}
+		}
+		argv = slices.Clone(argv)
+		for _, a := range c.Args {
+			argv = append(argv, local(c, expand(a, env)))
+		}
 		logFile, err := os.Create(filepath.Join(r.c.dir, containerLog(r.ns, p.Name, c.Name)))
 		if err != nil {
 			fail("%v", err)
@@ -198,13 +223,7 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 		for k, v := range r.Env {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
-		for _, e := range c.Env {
-			switch e.Name {
-			case "SAGEMAKER_BIND_TO_HOST":
-				e.Value = p.Status.PodIP
-			case "SM_MODEL_DIR":
-				e.Value = mounted(c)
-			}
+		for _, e := range env {
 			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 		}
 		if err := cmd.Start(); err != nil {
@@ -248,6 +267,42 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 		// up to its grace period) or died, when its ReplicaSet replaces it.
 		r.deletePod(p.Name)
 	}()
+}
+
+// containerEnv is c's environment as a kubelet gives it: the keys of the
+// Secrets in its envFrom, then its env, with the pod's IP resolved.
+func (r *Runner) containerEnv(p *corev1.Pod, c corev1.Container) ([]corev1.EnvVar, error) {
+	var env []corev1.EnvVar
+	for _, from := range c.EnvFrom {
+		if from.SecretRef == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		secret, err := r.c.Client.CoreV1().Secrets(r.ns).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("container %s: envFrom: %w", c.Name, err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(secret.Data)) {
+			env = append(env, corev1.EnvVar{Name: k, Value: string(secret.Data[k])})
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP" {
+			e.Value, e.ValueFrom = p.Status.PodIP, nil
+		}
+		env = append(env, e)
+	}
+	return env, nil
+}
+
+// expand replaces $(NAME) in a container's argument with the value of its
+// environment variable NAME, as a kubelet does.
+func expand(arg string, env []corev1.EnvVar) string {
+	for _, e := range env {
+		arg = strings.ReplaceAll(arg, "$("+e.Name+")", e.Value)
+	}
+	return arg
 }
 
 // kill stops the container of a pod being deleted (SIGTERM, then SIGKILL).
