@@ -150,10 +150,15 @@ func TestCPUPolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: scales on real CPU load")
 	}
-	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	cpuPolicy(t, startServer(t, t.TempDir(), "--time-scale", "60"), "ebb example-model --work-ms 20")
+}
+
+// cpuPolicy deploys image on s (at 60 times speed), loads it until CPU
+// target tracking scales it out, then lets it idle until it scales in.
+func cpuPolicy(t *testing.T, s *server, image string) {
 	sm, rt, as := s.SageMaker(), s.Runtime(), s.AutoScaling()
 	ctx := context.Background()
-	deploy(t, sm, "cpu", "ebb example-model --work-ms 20", 1)
+	deploy(t, sm, "cpu", image, 1)
 	waitInService(t, sm, "cpu")
 	id := aws.String("endpoint/cpu/variant/AllTraffic")
 	if _, err := as.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker, ResourceId: id,

@@ -35,6 +35,8 @@ const (
 	kubeModel     = "ebb.test/example-model:v1"
 	kubeModelSlow = "ebb.test/example-model:v2"
 	kubeModelLogs = "ebb.test/example-model:logging"
+	// kubeModelCPU spends 20 ms of CPU on each request.
+	kubeModelCPU = "ebb.test/example-model:cpu"
 	// kubeMultiModel serves the multi-model contract.
 	kubeMultiModel = "ebb.test/example-model:multi-model"
 )
@@ -52,10 +54,11 @@ func kubeCluster(t testing.TB) *kubetest.Cluster {
 	}
 	c := kubetest.Shared(t)
 	kubeNodes.Do(func() {
-		for i, zone := range []string{"zone-a", "zone-b"} {
-			if err := c.AddNode(context.Background(), kubetest.NodeSpec{Name: "m5-" + zone, CPU: 64, Memory: "256Gi",
-				Labels: map[string]string{"topology.kubernetes.io/zone": zone, "node.kubernetes.io/instance-type": "m5.large"}}); err != nil {
-				t.Fatalf("node %d: %v", i, err)
+		// ml.m5.large in two zones, and ml.c5.large (the seeds' async type).
+		for _, n := range []struct{ typ, zone string }{{"m5.large", "zone-a"}, {"m5.large", "zone-b"}, {"c5.large", "zone-a"}} {
+			if err := c.AddNode(context.Background(), kubetest.NodeSpec{Name: strings.Split(n.typ, ".")[0] + "-" + n.zone, CPU: 64, Memory: "256Gi",
+				Labels: map[string]string{"topology.kubernetes.io/zone": n.zone, "node.kubernetes.io/instance-type": n.typ}}); err != nil {
+				t.Fatalf("node %s in %s: %v", n.typ, n.zone, err)
 			}
 		}
 	})
@@ -85,6 +88,7 @@ func startKubeServerIn(t testing.TB, dir, ns string, extra ...string) *kubeServe
 		kubeModel:      {ebbBin, "example-model", "--work-ms", "2"},
 		kubeModelSlow:  {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
 		kubeModelLogs:  {ebbBin, "example-model", "--work-ms", "0", "--log-requests"},
+		kubeModelCPU:   {ebbBin, "example-model", "--work-ms", "20"},
 		kubeMultiModel: {ebbBin, "example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"},
 		// The puller beside a multi-model container (its entrypoint is ebb).
 		kubernetes.DefaultFetcherImage: {ebbBin},
@@ -479,8 +483,37 @@ func createIn(ctx context.Context, c *kubetest.Cluster, ns string, obj runtime.O
 	return err
 }
 
+// TestKubernetesCPUPolicy is TestCPUPolicy with pods, whose CPU comes
+// from metrics.k8s.io (the harness serves their processes' real CPU time
+// as metrics-server would): load scales the variant out, idleness back in.
+func TestKubernetesCPUPolicy(t *testing.T) {
+	kubeCluster(t).ServeMetrics(t)
+	k := startKubeServer(t, t.TempDir(), "--time-scale", "60")
+	cpuPolicy(t, k.server, kubeModelCPU)
+	if strings.Contains(k.Log(), "metrics.k8s.io API (metrics-server) does not answer") {
+		t.Error("ebb says the cluster has no metrics-server")
+	}
+}
+
+// TestKubernetesAsyncFromZero is the first seed's async endpoint from
+// zero and back (seedScaleFromZero) with its instances as pods: the seed's
+// CPU target tracking takes the idle endpoint to zero, which needs pods'
+// CPU from metrics.k8s.io.
+func TestKubernetesAsyncFromZero(t *testing.T) {
+	kubeCluster(t).ServeMetrics(t)
+	var k *kubeServer
+	seedScaleFromZero(t, kubeModel, func(extra ...string) *server {
+		k = startKubeServer(t, t.TempDir(), extra...)
+		return k.server
+	})
+	eventually(t, time.Minute, "no pod left at zero", func() (bool, any) {
+		n := len(k.pods(t))
+		return n == 0, n
+	})
+}
+
 // TestKubernetesNoMetricsServer: in a cluster without metrics.k8s.io (the
-// test control plane has no metrics-server), CPUUtilization cannot be
+// test control plane serves none unless a test asks), CPUUtilization cannot be
 // published; ebb says so once in its log and on every console page,
 // saying what to install, instead of leaving a CPU policy silently idle.
 func TestKubernetesNoMetricsServer(t *testing.T) {

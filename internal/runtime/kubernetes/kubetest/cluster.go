@@ -92,7 +92,11 @@ type Cluster struct {
 	dir        string
 	procs      []*exec.Cmd
 	rangeLock  *os.File // the claim on this cluster's pod addresses
-	kubelet    *kubeletLogs
+	kubelet    *kubelet
+
+	mu      sync.Mutex
+	runners map[string]*Runner // by namespace
+	metrics *podMetrics        // while a test serves metrics.k8s.io
 }
 
 // NodeSpec describes a fake node.
@@ -195,7 +199,7 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, rangeLock: rangeLock}
+	c := &Cluster{dir: dir, rangeLock: rangeLock, runners: map[string]*Runner{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -255,7 +259,7 @@ func start() (*Cluster, error) {
 		return nil, err
 	}
 	// The kubelet's log endpoint for every node (kwok's nodes report it).
-	if c.kubelet, err = startKubeletLogs(dir); err != nil {
+	if c.kubelet, err = startKubelet(dir, c); err != nil {
 		return nil, err
 	}
 	if err := run("kube-apiserver", "--etcd-servers", etcdURL,

@@ -10,5 +10,11 @@
 // local process bound to that address, its model-data init container run
 // in-process (modeldata.Fetch), and is deleted when its process exits, as a
 // node would lose it. So a request really goes ebb → EndpointSlice address →
-// process.
+// process. The harness serves, from one TLS address every node reports,
+// what kubelets and add-ons would: the pod log API and, for tests that ask
+// (ServeMetrics), metrics-server's metrics.k8s.io from the processes' real
+// CPU and memory. Containers get their environment as a kubelet gives it
+// (Secrets in envFrom, the pod IP, $(VAR) in arguments), and paths in
+// their arguments and SM_MODEL_DIR under a volume's mount are the
+// volume's directory on this machine.
 package kubetest

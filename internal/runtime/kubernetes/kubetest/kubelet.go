@@ -21,22 +21,27 @@ import (
 	"time"
 )
 
-// The kubelet's log endpoint, which kwok's nodes lack: the API server
-// proxies `kubectl logs` (the pods/log subresource) to
-// https://NODE-IP:NODE-PORT/containerLogs/NS/POD/CONTAINER, and the harness
-// answers it from the files its pod processes write, stamped line by line
-// as a container runtime stamps them (stampWriter).
+// The node side of the cluster, which kwok's nodes lack, served over TLS
+// from one address (every node's, as kwok reports it):
+//   - the kubelet's log endpoint: the API server proxies `kubectl logs`
+//     (the pods/log subresource) to
+//     https://NODE-IP:NODE-PORT/containerLogs/NS/POD/CONTAINER, and the
+//     harness answers it from the files its pod processes write, stamped
+//     line by line as a container runtime stamps them (stampWriter);
+//   - while a test asks for it (ServeMetrics), metrics-server's
+//     metrics.k8s.io API, which the API server's aggregator proxies here.
 
-// kubeletLogs serves containerLogs for the pods of the cluster in dir over
-// TLS; ca is the certificate the API server trusts it by.
-type kubeletLogs struct {
+// kubelet serves the node side for the pods of cluster c, whose files are
+// in dir; ca is the certificate the API server trusts it by.
+type kubelet struct {
 	dir  string
+	c    *Cluster
 	srv  *http.Server
 	addr *net.TCPAddr
 	ca   string // PEM file
 }
 
-func startKubeletLogs(dir string) (*kubeletLogs, error) {
+func startKubelet(dir string, c *Cluster) (*kubelet, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -66,9 +71,12 @@ func startKubeletLogs(dir string) (*kubeletLogs, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &kubeletLogs{dir: dir, addr: ln.Addr().(*net.TCPAddr), ca: ca}
+	k := &kubelet{dir: dir, c: c, addr: ln.Addr().(*net.TCPAddr), ca: ca}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", k.containerLogs)
+	mux.HandleFunc("GET /apis/metrics.k8s.io/v1beta1", c.metricsResources)
+	mux.HandleFunc("GET /apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods/{pod}", c.podMetrics)
+	mux.HandleFunc("GET /apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods", c.podMetricsList)
 	k.srv = &http.Server{Handler: mux}
 	go k.srv.Serve(ln)
 	return k, nil
@@ -77,7 +85,7 @@ func startKubeletLogs(dir string) (*kubeletLogs, error) {
 // containerLogs answers as a kubelet does: the lines of the pod's model
 // container, since sinceTime, with their timestamps if asked, following
 // new ones until the client goes.
-func (k *kubeletLogs) containerLogs(w http.ResponseWriter, r *http.Request) {
+func (k *kubelet) containerLogs(w http.ResponseWriter, r *http.Request) {
 	f, err := os.Open(filepath.Join(k.dir, containerLog(r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"))))
 	if err != nil {
 		http.Error(w, "container not found", http.StatusNotFound)
@@ -127,7 +135,7 @@ func (k *kubeletLogs) containerLogs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (k *kubeletLogs) stop() { k.srv.Close() }
+func (k *kubelet) stop() { k.srv.Close() }
 
 // stampWriter writes each line with the time it was written in front, as
 // a container runtime keeps a container's output.

@@ -42,9 +42,17 @@ type Runner struct {
 }
 
 type proc struct {
-	cmd      *exec.Cmd
+	pod      string
+	cmd      *exec.Cmd   // the first container's process, whose group the others join
+	all      []container // every container, once all started
 	stopping bool
 	exited   chan struct{}
+}
+
+// container is a pod's container as a process.
+type container struct {
+	name string
+	cmd  *exec.Cmd
 }
 
 // Run starts a runner for namespace ns; it stops with the test.
@@ -66,7 +74,13 @@ func (c *Cluster) Run(t testing.TB, ns string, images map[string][]string, env m
 	})
 	f.Start(r.stop)
 	f.WaitForCacheSync(r.stop)
+	c.mu.Lock()
+	c.runners[ns] = r
+	c.mu.Unlock()
 	t.Cleanup(func() {
+		c.mu.Lock()
+		delete(c.runners, ns)
+		c.mu.Unlock()
 		close(r.stop)
 		f.Shutdown()
 		r.mu.Lock()
@@ -120,7 +134,7 @@ func (r *Runner) pod(obj any) {
 		r.mu.Unlock()
 		return
 	}
-	pr := &proc{exited: make(chan struct{})}
+	pr := &proc{pod: p.Name, exited: make(chan struct{})}
 	r.procs[p.UID] = pr
 	r.mu.Unlock()
 	go r.launch(p.DeepCopy(), pr)
@@ -246,6 +260,9 @@ func (r *Runner) launch(p *corev1.Pod, pr *proc) {
 	}
 	r.mu.Lock()
 	pr.cmd = cmd
+	for i, c := range cmds {
+		pr.all = append(pr.all, container{p.Spec.Containers[i].Name, c})
+	}
 	if pr.stopping { // deleted while launching
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}
@@ -343,4 +360,17 @@ func (r *Runner) deletePod(name string) {
 	defer cancel()
 	zero := int64(0)
 	r.c.Client.CoreV1().Pods(r.ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+}
+
+// containers returns the processes of the running pod's containers in
+// namespace ns, by name (nil when it is not running).
+func (r *Runner) containers(pod string) []container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, pr := range r.procs {
+		if pr.pod == pod && !pr.stopping {
+			return slices.Clone(pr.all)
+		}
+	}
+	return nil
 }
