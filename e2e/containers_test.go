@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,38 +91,76 @@ func TestMultiContainer(t *testing.T) {
 // every runtime (two processes, two containers, one pod of two
 // containers), each addressed by its ContainerHostname in Direct mode, and
 // as a pipeline in Serial mode, whose answer is the second container's
-// answer to the first one's.
+// answer to the first one's. A server killed with -9 and restarted adopts
+// them: the same processes, containers and pods serve on.
 func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 	for name, c := range map[string]struct {
 		image string
-		start func(t *testing.T) (s *server, check func())
+		// start runs a server; running lists the identities of what runs
+		// its instances (processes, containers, pods); restart kills the
+		// server with -9 and runs another on them; check looks at them.
+		start func(t *testing.T, dir string) (s *server, running func() []string, restart func() *server, check func())
 	}{
-		"process": {"ebb example-model --work-ms 0", func(t *testing.T) (*server, func()) { return startServer(t, t.TempDir()), func() {} }},
+		"process": {"ebb example-model --work-ms 0", func(t *testing.T, dir string) (*server, func() []string, func() *server, func()) {
+			s := startServer(t, dir)
+			return s, func() []string {
+					var out []string
+					for id, pid := range s.instances() {
+						out = append(out, fmt.Sprintf("%s/%d", id, pid))
+					}
+					return out
+				}, func() *server {
+					s.Crash()
+					return startServer(t, dir)
+				}, func() {}
+		}},
 		// Images of a model with no work per request: one layer, the same
 		// answer from every process (work sizes the layers to the machine).
-		"docker": {dockerModelLogs, func(t *testing.T) (*server, func()) { s, _ := startDockerServer(t, t.TempDir()); return s, func() {} }},
-		"kubernetes": {kubeModelLogs, func(t *testing.T) (*server, func()) {
-			k := startKubeServer(t, t.TempDir())
-			return k.server, func() {
-				// One pod per instance, of both containers.
-				pods := 0
-				for name, p := range k.pods(t) {
-					if strings.Contains(name, "direct") {
-						pods++
-						if len(p.Spec.Containers) != 2 {
-							t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
+		"docker": {dockerModelLogs, func(t *testing.T, dir string) (*server, func() []string, func() *server, func()) {
+			s, d := startDockerServer(t, dir)
+			return s, func() []string {
+					var out []string
+					for name, c := range containers(t, d) {
+						out = append(out, name+"/"+c.ID)
+					}
+					return out
+				}, func() *server {
+					s.Crash()
+					s2, _ := startDockerServer(t, dir)
+					return s2
+				}, func() {}
+		}},
+		"kubernetes": {kubeModelLogs, func(t *testing.T, dir string) (*server, func() []string, func() *server, func()) {
+			k := startKubeServer(t, dir)
+			return k.server, func() []string {
+					var out []string
+					for name, p := range k.pods(t) {
+						out = append(out, name+"/"+string(p.UID))
+					}
+					return out
+				}, func() *server {
+					k.Crash()
+					return restartKubeServer(t, dir, k.cluster, k.ns)
+				}, func() {
+					// One pod per instance, of both containers.
+					pods := 0
+					for name, p := range k.pods(t) {
+						if strings.Contains(name, "direct") {
+							pods++
+							if len(p.Spec.Containers) != 2 {
+								t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
+							}
 						}
 					}
+					if pods != 1 {
+						t.Errorf("%d pods of endpoint direct, want 1 of both its containers", pods)
+					}
 				}
-				if pods != 1 {
-					t.Errorf("%d pods of endpoint direct, want 1 of both its containers", pods)
-				}
-			}
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s, check := c.start(t)
-			sm, rt := s.SageMaker(), s.Runtime()
+			s, running, restart, check := c.start(t, t.TempDir())
+			sm := s.SageMaker()
 			ctx := context.Background()
 			two := []types.ContainerDefinition{{Image: aws.String(c.image), ContainerHostname: aws.String("first")},
 				{Image: aws.String(c.image), ContainerHostname: aws.String("second")}}
@@ -135,18 +174,28 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			call := func(endpoint, host string, body []byte) string {
+			serves := func(s *server) {
 				t.Helper()
-				return invokeContainer(t, rt, endpoint, host, body)
+				waitInService(t, s.SageMaker(), "direct")
+				waitInService(t, s.SageMaker(), "pipeline")
+				rt := s.Runtime()
+				x := []byte("1,2,3\n4,5,6")
+				first := invokeContainer(t, rt, "direct", "first", x)
+				if got, want := invokeContainer(t, rt, "pipeline", "", x), invokeContainer(t, rt, "direct", "second", []byte(first)); got != want {
+					t.Fatalf("pipeline: %q, want the second container's answer to the first's: %q", got, want)
+				}
 			}
-			waitInService(t, sm, "direct")
-			waitInService(t, sm, "pipeline")
-			x := []byte("1,2,3\n4,5,6")
-			first := call("direct", "first", x)
-			if got, want := call("pipeline", "", x), call("direct", "second", []byte(first)); got != want {
-				t.Fatalf("pipeline: %q, want the second container's answer to the first's: %q", got, want)
-			}
+			serves(s)
 			check()
+			before := running()
+			slices.Sort(before)
+			s = restart()
+			serves(s)
+			after := running()
+			slices.Sort(after)
+			if !slices.Equal(before, after) {
+				t.Fatalf("after kill -9 and a restart, running %v; want the same %v adopted", after, before)
+			}
 		})
 	}
 }

@@ -98,7 +98,7 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		notUntil: map[string]time.Time{},
 	}
 	now := s.opts.Clock.Now()
-	adopted = e.adoptCopies(adopted)
+	adopted = e.adoptGroups(e.adoptCopies(adopted))
 	keep := e.keep()
 	for _, a := range adopted {
 		d := &e.rec.Current
@@ -345,9 +345,9 @@ func (e *endpoint) releaseRetired(deployment string) {
 // keep lists the deployments whose runtime objects the endpoint still
 // uses: its current and pending ones, and those of its live copies.
 func (e *endpoint) keep() []string {
-	keep := []string{e.rec.Current.ID}
+	keep := []string{e.rec.Current.ID, groupDeployment(e.rec.Current.ID)}
 	if e.rec.Pending != nil {
-		keep = append(keep, e.rec.Pending.ID)
+		keep = append(keep, e.rec.Pending.ID, groupDeployment(e.rec.Pending.ID))
 	}
 	for _, in := range e.copies {
 		if !slices.Contains(keep, in.deployment) {
@@ -549,22 +549,18 @@ func (e *endpoint) start(d *deployment, v variant) {
 
 // startGroup starts the containers of a model of several: as one unit
 // where the runtime runs them so (runtime.GroupStarter: a pod), otherwise
-// one runtime instance each (labelled apart from the variant's deployment:
-// a restarted server stops what it finds of a group and starts it anew).
+// one runtime instance each. Either is labelled apart from the variant's
+// deployment (groupDeployment), so that a restarted server knows to gather
+// what it adopts of a group (adoptGroups).
 func (e *endpoint) startGroup(spec runtime.Spec, containers []Container) (runtime.Instance, error) {
 	var specs []runtime.Spec
-	var hostnames []string
-	spec.Deployment = "containers-" + spec.Deployment
+	hostnames := containerHostnames(containers)
+	spec.Deployment = groupDeployment(spec.Deployment)
 	for i, c := range containers {
 		s := spec
-		host := c.ContainerHostname
-		if host == "" {
-			host = fmt.Sprintf("container-%d", i+1)
-		}
-		s.ID = spec.ID + "-" + strings.ToLower(host)
-		s.Image, s.Environment, s.ModelDataURL, s.Hostname = c.Image, c.Environment, c.ModelDataUrl, host
+		s.ID = memberID(spec.ID, hostnames[i])
+		s.Image, s.Environment, s.ModelDataURL, s.Hostname = c.Image, c.Environment, c.ModelDataUrl, hostnames[i]
 		specs = append(specs, s)
-		hostnames = append(hostnames, host)
 	}
 	if gs, ok := e.s.opts.Runtime.(runtime.GroupStarter); ok {
 		members, err := gs.StartGroup(e.s.ctx, spec, specs)

@@ -64,7 +64,10 @@ type Adopter interface {
 // Adopted is an instance taken over from a previous server, with the labels
 // of the Spec it was started with.
 type Adopted struct {
-	Instance                      Instance
+	Instance Instance
+	// Members are, for a unit of several containers (GroupStarter), the
+	// instance of each, in order.
+	Members                       []Instance
 	Endpoint, Variant, Deployment string
 	Started                       time.Time
 }

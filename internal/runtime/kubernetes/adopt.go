@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/runtime"
@@ -54,7 +55,8 @@ func (r *Runtime) Adopt(ctx context.Context) ([]runtime.Adopted, error) {
 				continue
 			}
 			if in := r.adoptPod(g, p, ready[p.Name]); in != nil {
-				out = append(out, runtime.Adopted{Instance: in, Endpoint: endpoint, Variant: variant, Deployment: deployment, Started: p.CreationTimestamp.Time})
+				out = append(out, runtime.Adopted{Instance: in, Members: podMembers(in, p), Endpoint: endpoint, Variant: variant, Deployment: deployment,
+					Started: p.CreationTimestamp.Time})
 				continue
 			}
 			unhealthy := ready[p.Name] != "" && p.Annotations[annInstance] != "" // ready, bound, and /ping failed
@@ -110,6 +112,32 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 		in.watchHealth(ctx, in.addr)
 	}()
 	return in
+}
+
+// podMembers are the instances of the containers of a pod that runs a
+// model of several (StartGroup: model, model-2, ... on ports 8080, 8081,
+// ...), in order; nil for a pod of one model container.
+func podMembers(in *instance, p *corev1.Pod) []runtime.Instance {
+	var out []runtime.Instance
+	for _, c := range p.Spec.Containers {
+		n := 1
+		if rest, ok := strings.CutPrefix(c.Name, containerName+"-"); ok {
+			var err error
+			if n, err = strconv.Atoi(rest); err != nil {
+				continue // the puller of a multi-model pod
+			}
+		} else if c.Name != containerName {
+			continue
+		}
+		if n != len(out)+1 {
+			return nil // not a pod StartGroup made
+		}
+		out = append(out, &member{instance: in, id: fmt.Sprintf("%s-%d", in.id, n), port: ModelPort + n - 1})
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
 }
 
 var (
