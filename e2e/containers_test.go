@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
@@ -187,6 +188,7 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 			}
 			serves(s)
 			check()
+			containerStreams(t, s)
 			before := running()
 			slices.Sort(before)
 			s = restart()
@@ -196,8 +198,40 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 			if !slices.Equal(before, after) {
 				t.Fatalf("after kill -9 and a restart, running %v; want the same %v adopted", after, before)
 			}
+			containerStreams(t, s)
 		})
 	}
+}
+
+// containerStreams checks that each container of endpoint direct's one
+// instance writes to a log stream of its own (VARIANT/INSTANCE-HOSTNAME),
+// each container's start logged there once.
+func containerStreams(t *testing.T, s *server) {
+	t.Helper()
+	const group = "/aws/sagemaker/Endpoints/direct"
+	ctx := context.Background()
+	eventually(t, 30*time.Second, "a log stream per container, each with its start once", func() (bool, any) {
+		streams, err := s.Logs().DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(group)})
+		if err != nil {
+			return false, err
+		}
+		var names []string
+		for _, st := range streams.LogStreams {
+			names = append(names, aws.ToString(st.LogStreamName))
+		}
+		slices.Sort(names)
+		if len(names) != 2 || !strings.HasSuffix(names[0], "-first") || !strings.HasSuffix(names[1], "-second") {
+			return false, names
+		}
+		for _, name := range names {
+			out, err := s.Logs().FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group), LogStreamNames: []string{name},
+				FilterPattern: aws.String(`"example model serving"`)})
+			if err != nil || len(out.Events) != 1 {
+				return false, fmt.Sprintf("%s: %d starts, %v", name, len(out.Events), err)
+			}
+		}
+		return true, names
+	})
 }
 
 // invokeContainer invokes endpoint with CSV rows, addressed to the

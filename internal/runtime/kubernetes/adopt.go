@@ -93,6 +93,9 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 		return nil
 	}
 	in := r.newInstance(id, g)
+	if ids := p.Annotations[annContainers]; ids != "" {
+		in.containers = strings.Split(ids, ",")
+	}
 	in.addr = net.JoinHostPort(addr, strconv.Itoa(ModelPort))
 	if !in.pingOK(in.addr) {
 		return nil
@@ -100,7 +103,7 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 	r.mu.Lock()
 	in.bind(p)
 	in.logging = true
-	go r.followLogs(id, p.Name, g.spec.Endpoint, g.spec.Variant, in.done)
+	r.followPod(in, p.Name)
 	close(in.addrKnown)
 	g.members = append(g.members, in)
 	r.byPod[p.Name] = in
@@ -116,7 +119,8 @@ func (r *Runtime) adoptPod(g *group, p *corev1.Pod, addr string) *instance {
 
 // podMembers are the instances of the containers of a pod that runs a
 // model of several (StartGroup: model, model-2, ... on ports 8080, 8081,
-// ...), in order; nil for a pod of one model container.
+// ...), in order, with the IDs they were started with; nil for a pod of
+// one model container.
 func podMembers(in *instance, p *corev1.Pod) []runtime.Instance {
 	var out []runtime.Instance
 	for _, c := range p.Spec.Containers {
@@ -132,10 +136,13 @@ func podMembers(in *instance, p *corev1.Pod) []runtime.Instance {
 		if n != len(out)+1 {
 			return nil // not a pod StartGroup made
 		}
-		out = append(out, &member{instance: in, id: fmt.Sprintf("%s-%d", in.id, n), port: ModelPort + n - 1})
+		out = append(out, &member{instance: in, port: ModelPort + n - 1})
 	}
-	if len(out) < 2 {
-		return nil
+	if len(out) < 2 || len(out) != len(in.containers) {
+		return nil // not adopted as a group: hosting starts one anew
+	}
+	for i, m := range out {
+		m.(*member).id = in.containers[i]
 	}
 	return out
 }

@@ -25,17 +25,20 @@ type instance struct {
 	id string
 
 	// Guarded by r.mu.
-	pod       string      // the bound pod; "" while waiting for one
-	restarts  int32       // the pod's container restarts when bound
-	last      *corev1.Pod // the pod as last seen, for failure reasons
-	addr      string      // pod IP:8080 once its EndpointSlice lists it ready
-	stopping  bool
-	ended     bool
-	isReady   bool // passed its first health check
-	logging   bool // its pod's output is followed
-	err       error
-	cpu       cpuMeter
-	addrKnown chan struct{} // closed when addr is set
+	pod      string      // the bound pod; "" while waiting for one
+	restarts int32       // the pod's container restarts when bound
+	last     *corev1.Pod // the pod as last seen, for failure reasons
+	addr     string      // pod IP:8080 once its EndpointSlice lists it ready
+	stopping bool
+	ended    bool
+	isReady  bool // passed its first health check
+	logging  bool // its pod's output is followed
+	// containers are the IDs of the model containers of a pod of several
+	// (StartGroup), in order: each has its own log stream.
+	containers []string
+	err        error
+	cpu        cpuMeter
+	addrKnown  chan struct{} // closed when addr is set
 
 	ready     chan struct{}
 	done      chan struct{}
@@ -122,7 +125,7 @@ func (in *instance) observe(p *corev1.Pod, addr string) {
 	in.last = p
 	if !in.logging && containerStarted(p) {
 		in.logging = true
-		go in.r.followLogs(in.id, p.Name, in.g.spec.Endpoint, in.g.spec.Variant, in.done)
+		in.r.followPod(in, p.Name)
 	}
 	if err := initFailure(p); err != nil {
 		in.finish(fmt.Errorf("%w: %v", runtime.ErrLaunch, err))

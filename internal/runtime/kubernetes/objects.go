@@ -29,7 +29,8 @@ const (
 	annEndpoint      = "ebb.io/endpoint-name"
 	annVariant       = "ebb.io/variant-name"
 	annDeployment    = "ebb.io/deployment-id"
-	annInstance      = "ebb.io/instance-id" // on a pod: the instance bound to it
+	annInstance      = "ebb.io/instance-id"            // on a pod: the instance bound to it
+	annContainers    = "ebb.io/container-instance-ids" // with it, in a pod of several model containers: theirs, in order
 	annDeletionCost  = "controller.kubernetes.io/pod-deletion-cost"
 	labelServiceName = "kubernetes.io/service-name" // on EndpointSlices
 	zoneKey          = "topology.kubernetes.io/zone"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -191,9 +192,13 @@ func (g *group) writes(pods []*corev1.Pod, dep *appsv1.Deployment) groupWrites {
 			w.remove = append(w.remove, p.Name)
 			continue
 		}
-		want := map[string]*string{annInstance: nil, annDeletionCost: &lowestDeletionCost}
+		want := map[string]*string{annInstance: nil, annContainers: nil, annDeletionCost: &lowestDeletionCost}
 		if in := bound[p.Name]; in != nil {
 			want[annInstance] = &in.id
+			if len(in.containers) > 0 {
+				ids := strings.Join(in.containers, ",")
+				want[annContainers] = &ids
+			}
 			if !in.stopping {
 				want[annDeletionCost] = nil
 			} else if settled {

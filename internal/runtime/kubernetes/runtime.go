@@ -252,6 +252,9 @@ func (r *Runtime) start(u unit) *instance {
 	}
 	g.spec = u
 	in := r.newInstance(u.ID, g)
+	for _, c := range u.containers {
+		in.containers = append(in.containers, c.ID)
+	}
 	urls := []string{u.MultiModelPrefix}
 	for _, c := range u.all() {
 		urls = append(urls, c.ModelDataURL)
