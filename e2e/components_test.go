@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const componentDim = aastypes.ScalableDimensionSageMakerInferenceComponentDesiredCopyCount
@@ -457,6 +458,7 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 		// server with -9 and runs another on the same instances.
 		start func(t *testing.T, dir string) (s *server, copies func() []string, restart func() *server)
 	}
+	var kube *kubeServer // the Kubernetes case's
 	for name, c := range map[string]runtimeCase{
 		"process": {"ebb example-model --work-ms 0", func(t *testing.T, dir string) (*server, func() []string, func() *server) {
 			s := startServer(t, dir)
@@ -487,6 +489,7 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 		}},
 		"kubernetes": {kubeModel, func(t *testing.T, dir string) (*server, func() []string, func() *server) {
 			k := startKubeServer(t, dir, "--instance-start-limit", "10s")
+			kube = k
 			return k.server, func() []string {
 					var out []string
 					for name, p := range k.pods(t) {
@@ -547,6 +550,22 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 				t.Fatalf("FailureReason = %q, want the scheduler's reason", reason)
 			}
 			t.Logf("FailureReason: %s", aws.ToString(o.FailureReason))
+
+			// A deleted component's Deployment goes with it.
+			if _, err := sm.DeleteInferenceComponent(ctx, &sagemaker.DeleteInferenceComponentInput{InferenceComponentName: aws.String("two")}); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, time.Minute, "the deleted component's Deployment gone", func() (bool, any) {
+				deps, err := kube.cluster.Client.AppsV1().Deployments(kube.ns).List(ctx, metav1.ListOptions{LabelSelector: "ebb.io/endpoint=ic"})
+				if err != nil {
+					return false, err
+				}
+				var ids []string
+				for _, d := range deps.Items {
+					ids = append(ids, d.Annotations["ebb.io/deployment-id"])
+				}
+				return !slices.ContainsFunc(ids, func(id string) bool { return strings.HasPrefix(id, "component-two-") }), ids
+			})
 		})
 	}
 }

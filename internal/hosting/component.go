@@ -509,6 +509,7 @@ func (e *endpoint) removeComponent(i int) {
 	c := e.rec.Components[i]
 	e.rec.Components = slices.Delete(e.rec.Components, i, i+1)
 	e.saveOrLog()
+	e.releaseRetired(copyDeployment(c.Name, c.Generation))
 	e.s.mu.Lock()
 	if e.s.components[strings.ToLower(c.Name)] == e {
 		delete(e.s.components, strings.ToLower(c.Name))

@@ -313,6 +313,8 @@ func (e *endpoint) handle(ev event) {
 			e.copies = slices.DeleteFunc(e.copies, func(x *inst) bool { return x == in })
 			if !in.stopping {
 				e.copyFailed(in.component, in.rt.Err(), in.ready)
+			} else {
+				e.releaseRetired(in.deployment)
 			}
 			return
 		}
@@ -327,34 +329,41 @@ func (e *endpoint) handle(ev event) {
 }
 
 // releaseRetired lets the runtime delete what it holds for a deployment
-// that is neither current nor pending once its last instance is gone
-// (after a blue/green cut-over or a failed update).
+// the endpoint no longer uses (keep) once its last instance is gone: after
+// a blue/green cut-over or a failed update, and a component's retired
+// generation or its last after it was deleted.
 func (e *endpoint) releaseRetired(deployment string) {
-	if deployment == e.rec.Current.ID || (e.rec.Pending != nil && deployment == e.rec.Pending.ID) || e.deleted ||
-		e.rec.Status == StatusDeleting {
+	if e.deleted || e.rec.Status == StatusDeleting {
 		return
 	}
-	for _, in := range e.insts {
-		if in.deployment == deployment {
-			return
-		}
+	keep := e.keep()
+	if slices.Contains(keep, deployment) {
+		return
 	}
-	e.s.release(e.rec.Name, e.keep()...)
+	e.s.release(e.rec.Name, keep...)
 }
 
 // keep lists the deployments whose runtime objects the endpoint still
-// uses: its current and pending ones, and those of its live copies.
+// uses: its current and pending ones (with their models of several
+// containers), each component's current generation (kept at zero copies,
+// so that a scale from zero finds it), and those of every live instance
+// and copy.
 func (e *endpoint) keep() []string {
 	keep := []string{e.rec.Current.ID, groupDeployment(e.rec.Current.ID)}
 	if e.rec.Pending != nil {
 		keep = append(keep, e.rec.Pending.ID, groupDeployment(e.rec.Pending.ID))
 	}
-	for _, in := range e.copies {
-		if !slices.Contains(keep, in.deployment) {
-			keep = append(keep, in.deployment)
-		}
+	for _, c := range e.rec.Components {
+		keep = append(keep, copyDeployment(c.Name, c.Generation))
 	}
-	return keep
+	for _, in := range e.insts {
+		keep = append(keep, in.deployment, groupDeployment(in.deployment))
+	}
+	for _, in := range e.copies {
+		keep = append(keep, in.deployment)
+	}
+	slices.Sort(keep)
+	return slices.Compact(keep)
 }
 
 // instanceFailed records an instance that ended on its own. While the
