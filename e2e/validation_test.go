@@ -53,6 +53,10 @@ func TestValidationErrors(t *testing.T) {
 	variant := func(extra string) string {
 		return `{"EndpointConfigName":"vc2","ProductionVariants":[{"VariantName":"v","ModelName":"vendpoint","InstanceType":"ml.m5.large","InitialInstanceCount":1` + extra + `}]}`
 	}
+	// serverless is a configuration of one serverless variant of config.
+	serverless := func(config, extra string) string {
+		return `{"EndpointConfigName":"vc2","ProductionVariants":[{"VariantName":"v","ModelName":"vendpoint","ServerlessConfig":` + config + extra + `}]}`
+	}
 	one := func(msg string) string { return "1 validation error detected: " + msg }
 	tests := []struct {
 		name, op, body string
@@ -106,7 +110,25 @@ func TestValidationErrors(t *testing.T) {
 		{"reserved tag", "CreateModel", `{"ModelName":"m2","PrimaryContainer":{"Image":"x"},"Tags":[{"Key":"aws:owner","Value":"me"}]}`, 400, "ValidationException", "Tag keys starting with 'aws:' are reserved..."},
 		{"config of missing model", "CreateEndpointConfig", strings.Replace(variant(""), `"ModelName":"vendpoint"`, `"ModelName":"nope"`, 1), 400, "ValidationException", `Could not find model "` + arnPrefix + `model/nope".`},
 		{"duplicate variant", "CreateEndpointConfig", `{"EndpointConfigName":"vc2","ProductionVariants":[{"VariantName":"v","ModelName":"vendpoint","InstanceType":"ml.m5.large","InitialInstanceCount":1},{"VariantName":"v","ModelName":"vendpoint","InstanceType":"ml.m5.large","InitialInstanceCount":1}]}`, 400, "ValidationException", `Duplicate VariantName "v" in ProductionVariants.`},
-		{"serverless", "CreateEndpointConfig", `{"EndpointConfigName":"vc2","ProductionVariants":[{"VariantName":"v","ModelName":"vendpoint","ServerlessConfig":{"MemorySizeInMB":2048,"MaxConcurrency":5}}]}`, 400, "ValidationException", "ebb does not support serverless production variants..."},
+		{"serverless", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":2048,"MaxConcurrency":5}`, ""), 400, "ValidationException", "ebb does not support serverless production variants yet..."},
+		{"serverless memory", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":512,"MaxConcurrency":5}`, ""), 400, "ValidationException",
+			one("Value '512' at 'productionVariants.1.member.serverlessConfig.memorySizeInMB' failed to satisfy constraint: Member must have value greater than or equal to 1024")},
+		{"serverless memory step", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":1500,"MaxConcurrency":5}`, ""), 400, "ValidationException",
+			`MemorySizeInMB (1500) of production variant "v" must be one of 1024, 2048, 3072, 4096, 5120 or 6144: serverless memory comes in 1 GB increments.`},
+		{"serverless concurrency", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":1024,"MaxConcurrency":201}`, ""), 400, "ValidationException",
+			one("Value '201' at 'productionVariants.1.member.serverlessConfig.maxConcurrency' failed to satisfy constraint: Member must have value less than or equal to 200")},
+		{"serverless no concurrency", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":1024}`, ""), 400, "ValidationException",
+			one("Value null at 'productionVariants.1.member.serverlessConfig.maxConcurrency' failed to satisfy constraint: Member must not be null")},
+		{"serverless provisioned", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":1024,"MaxConcurrency":2,"ProvisionedConcurrency":3}`, ""), 400, "ValidationException",
+			`ProvisionedConcurrency (3) of production variant "v" must be less than or equal to its MaxConcurrency (2).`},
+		{"serverless with instances", "CreateEndpointConfig", serverless(`{"MemorySizeInMB":1024,"MaxConcurrency":2}`, `,"InstanceType":"ml.m5.large"`), 400, "ValidationException",
+			`Production variant "v" is serverless (ServerlessConfig): it takes no InstanceType or InitialInstanceCount.`},
+		{"serverless and another", "CreateEndpointConfig", `{"EndpointConfigName":"vc2","ProductionVariants":[{"VariantName":"v","ModelName":"vendpoint","ServerlessConfig":{"MemorySizeInMB":1024,"MaxConcurrency":2}},{"VariantName":"w","ModelName":"vendpoint","InstanceType":"ml.m5.large","InitialInstanceCount":1}]}`, 400, "ValidationException",
+			`An endpoint configuration with a serverless variant ("v") has that one production variant only: serverless endpoints do not support multiple production variants.`},
+		{"serverless async", "CreateEndpointConfig", strings.Replace(serverless(`{"MemorySizeInMB":1024,"MaxConcurrency":2}`, ""), `"EndpointConfigName":"vc2"`, `"EndpointConfigName":"vc2","AsyncInferenceConfig":{"OutputConfig":{"S3OutputPath":"s3://b/o"}}`, 1), 400, "ValidationException",
+			`Production variant "v" is serverless: AsyncInferenceConfig needs instances to queue requests for; give InstanceType and InitialInstanceCount.`},
+		{"serverless components", "CreateEndpointConfig", strings.Replace(serverless(`{"MemorySizeInMB":1024,"MaxConcurrency":2}`, ""), `"ModelName":"vendpoint",`, "", 1), 400, "ValidationException",
+			`Production variant "v" names no model, so it would host inference components, which need instances: give it InstanceType and InitialInstanceCount, not ServerlessConfig.`},
 		{"duplicate config", "CreateEndpointConfig", strings.Replace(variant(""), "vc2", "vendpoint", 1), 400, "ValidationException", `Cannot create already existing endpoint configuration "` + arnPrefix + `endpoint-config/vendpoint".`},
 		{"missing config", "DescribeEndpointConfig", `{"EndpointConfigName":"nope"}`, 400, "ValidationException", `Could not find endpoint configuration "` + arnPrefix + `endpoint-config/nope".`},
 		{"delete missing config", "DeleteEndpointConfig", `{"EndpointConfigName":"nope"}`, 400, "ValidationException", `Could not find endpoint configuration "` + arnPrefix + `endpoint-config/nope".`},

@@ -95,7 +95,7 @@ type ProductionVariant struct {
 	InstanceType         string
 	InitialInstanceCount *int
 	InitialVariantWeight *float64
-	ServerlessConfig     json.RawMessage
+	ServerlessConfig     *ServerlessConfig
 	// RoutingConfig is only ever LEAST_OUTSTANDING_REQUESTS, what the
 	// router does (the API refuses RANDOM); kept to report it.
 	RoutingConfig json.RawMessage
@@ -103,6 +103,15 @@ type ProductionVariant struct {
 	// components, lets hosting add instances for copies that do not fit
 	// and remove empty ones.
 	ManagedInstanceScaling *ManagedScaling
+}
+
+// ServerlessConfig is a serverless variant's: the memory of each of its
+// environments, the most invocations it serves at once, and how many of
+// them stay warm (the service model bounds each: 1024-6144, 1-200, 1-200).
+type ServerlessConfig struct {
+	MemorySizeInMB         *int
+	MaxConcurrency         *int
+	ProvisionedConcurrency *int
 }
 
 // ManagedScaling is a variant's ManagedInstanceScaling.

@@ -334,8 +334,14 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, req CreateEndpointCo
 			return "", errorf(ErrInvalid, "Duplicate VariantName %q in ProductionVariants.", pv.VariantName)
 		}
 		seen[strings.ToLower(pv.VariantName)] = true
-		if len(pv.ServerlessConfig) > 0 {
-			return "", errorf(ErrInvalid, "ebb does not support serverless production variants (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
+		if pv.ServerlessConfig != nil {
+			if err := checkServerless(pv, len(req.ProductionVariants), len(req.AsyncInferenceConfig) > 0); err != nil {
+				return "", err
+			}
+			if err := s.checkServerlessModel(ctx, pv); err != nil {
+				return "", err
+			}
+			return "", errorf(ErrInvalid, "ebb does not support serverless production variants yet (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
 		}
 		if pv.InstanceType == "" {
 			return "", errorf(ErrInvalid, "InstanceType is required for production variant %q.", pv.VariantName)
