@@ -451,63 +451,18 @@ func TestInferenceComponentsAcrossRestart(t *testing.T) {
 // anew. On Kubernetes a copy the scheduler cannot place fails the
 // component with the scheduler's reason.
 func TestComponentsOnEveryRuntime(t *testing.T) {
-	type runtimeCase struct {
-		image string
-		// start runs a server on dir; copies lists its copies' identities
-		// (the process, container or pod behind each); restart kills the
-		// server with -9 and runs another on the same instances.
-		start func(t *testing.T, dir string) (s *server, copies func() []string, restart func() *server)
-	}
-	var kube *kubeServer // the Kubernetes case's
-	for name, c := range map[string]runtimeCase{
-		"process": {"ebb example-model --work-ms 0", func(t *testing.T, dir string) (*server, func() []string, func() *server) {
-			s := startServer(t, dir)
-			return s, func() []string {
-					var out []string
-					for id, pid := range s.instances() {
-						out = append(out, fmt.Sprintf("%s/%d", id, pid))
-					}
-					return out
-				}, func() *server {
-					s.Crash()
-					return startServer(t, dir)
-				}
-		}},
-		"docker": {dockerModel, func(t *testing.T, dir string) (*server, func() []string, func() *server) {
-			s, d := startDockerServer(t, dir)
-			return s, func() []string {
-					var out []string
-					for name, c := range containers(t, d) {
-						out = append(out, name+"/"+c.ID)
-					}
-					return out
-				}, func() *server {
-					s.Crash()
-					s2, _ := startDockerServer(t, dir)
-					return s2
-				}
-		}},
-		"kubernetes": {kubeModel, func(t *testing.T, dir string) (*server, func() []string, func() *server) {
-			k := startKubeServer(t, dir, "--instance-start-limit", "10s")
-			kube = k
-			return k.server, func() []string {
-					var out []string
-					for name, p := range k.pods(t) {
-						out = append(out, name+"/"+string(p.UID))
-					}
-					return out
-				}, func() *server {
-					k.Crash()
-					return restartKubeServer(t, dir, k.cluster, k.ns, "--instance-start-limit", "10s")
-				}
-		}},
-	} {
+	for name, image := range map[string]string{"process": "ebb example-model --work-ms 0", "docker": dockerModel, "kubernetes": kubeModel} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s, running, restart := c.start(t, t.TempDir())
+			var extra []string
+			if name == "kubernetes" { // the copy no node takes fails soon
+				extra = []string{"--instance-start-limit", "10s"}
+			}
+			rs := everyRuntime[name](t, t.TempDir(), extra...)
+			s, running := rs.server, rs.running
 			sm := s.SageMaker()
 			hostEndpoint(t, sm, "ic", types.ProductionVariantInstanceTypeMlM5Large, 0, 0)
-			createComponent(t, sm, "two", "ic", c.image, 2)
+			createComponent(t, sm, "two", "ic", image, 2)
 			waitComponent(t, sm, "two", "InService", inService)
 			call := func(s *server) {
 				t.Helper()
@@ -523,7 +478,7 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 				t.Fatalf("copies running: %v, want 2", before)
 			}
 
-			s = restart()
+			s = rs.restart()
 			sm = s.SageMaker()
 			waitComponent(t, sm, "two", "two copies after the restart", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
 				cur, _ := copies(o)
@@ -542,7 +497,7 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 			// A copy no node can take: the cluster has no ml.c5.xlarge
 			// nodes; the scheduler says so.
 			hostEndpoint(t, sm, "nowhere", types.ProductionVariantInstanceTypeMlC5Xlarge, 0, 0)
-			createComponent(t, sm, "stranded", "nowhere", c.image, 1)
+			createComponent(t, sm, "stranded", "nowhere", image, 1)
 			o := waitComponent(t, sm, "stranded", "fails", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
 				return o.InferenceComponentStatus == types.InferenceComponentStatusFailed
 			})
@@ -556,7 +511,7 @@ func TestComponentsOnEveryRuntime(t *testing.T) {
 				t.Fatal(err)
 			}
 			eventually(t, time.Minute, "the deleted component's Deployment gone", func() (bool, any) {
-				deps, err := kube.cluster.Client.AppsV1().Deployments(kube.ns).List(ctx, metav1.ListOptions{LabelSelector: "ebb.io/endpoint=ic"})
+				deps, err := rs.kube.cluster.Client.AppsV1().Deployments(rs.kube.ns).List(ctx, metav1.ListOptions{LabelSelector: "ebb.io/endpoint=ic"})
 				if err != nil {
 					return false, err
 				}

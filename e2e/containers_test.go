@@ -95,76 +95,16 @@ func TestMultiContainer(t *testing.T) {
 // answer to the first one's. A server killed with -9 and restarted adopts
 // them: the same processes, containers and pods serve on.
 func TestSeveralContainersOnEveryRuntime(t *testing.T) {
-	for name, c := range map[string]struct {
-		image string
-		// start runs a server; running lists the identities of what runs
-		// its instances (processes, containers, pods); restart kills the
-		// server with -9 and runs another on them; check looks at them.
-		start func(t *testing.T, dir string) (s *server, running func() []string, restart func() *server, check func())
-	}{
-		"process": {"ebb example-model --work-ms 0", func(t *testing.T, dir string) (*server, func() []string, func() *server, func()) {
-			s := startServer(t, dir)
-			return s, func() []string {
-					var out []string
-					for id, pid := range s.instances() {
-						out = append(out, fmt.Sprintf("%s/%d", id, pid))
-					}
-					return out
-				}, func() *server {
-					s.Crash()
-					return startServer(t, dir)
-				}, func() {}
-		}},
-		// Images of a model with no work per request: one layer, the same
-		// answer from every process (work sizes the layers to the machine).
-		"docker": {dockerModelLogs, func(t *testing.T, dir string) (*server, func() []string, func() *server, func()) {
-			s, d := startDockerServer(t, dir)
-			return s, func() []string {
-					var out []string
-					for name, c := range containers(t, d) {
-						out = append(out, name+"/"+c.ID)
-					}
-					return out
-				}, func() *server {
-					s.Crash()
-					s2, _ := startDockerServer(t, dir)
-					return s2
-				}, func() {}
-		}},
-		"kubernetes": {kubeModelLogs, func(t *testing.T, dir string) (*server, func() []string, func() *server, func()) {
-			k := startKubeServer(t, dir)
-			return k.server, func() []string {
-					var out []string
-					for name, p := range k.pods(t) {
-						out = append(out, name+"/"+string(p.UID))
-					}
-					return out
-				}, func() *server {
-					k.Crash()
-					return restartKubeServer(t, dir, k.cluster, k.ns)
-				}, func() {
-					// One pod per instance, of both containers.
-					pods := 0
-					for name, p := range k.pods(t) {
-						if strings.Contains(name, "direct") {
-							pods++
-							if len(p.Spec.Containers) != 2 {
-								t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
-							}
-						}
-					}
-					if pods != 1 {
-						t.Errorf("%d pods of endpoint direct, want 1 of both its containers", pods)
-					}
-				}
-		}},
-	} {
+	// Images of a model with no work per request: one layer, the same
+	// answer from every process (work sizes the layers to the machine).
+	for name, image := range map[string]string{"process": "ebb example-model --work-ms 0", "docker": dockerModelLogs, "kubernetes": kubeModelLogs} {
 		t.Run(name, func(t *testing.T) {
-			s, running, restart, check := c.start(t, t.TempDir())
+			rs := everyRuntime[name](t, t.TempDir())
+			s := rs.server
 			sm := s.SageMaker()
 			ctx := context.Background()
-			two := []types.ContainerDefinition{{Image: aws.String(c.image), ContainerHostname: aws.String("first")},
-				{Image: aws.String(c.image), ContainerHostname: aws.String("second")}}
+			two := []types.ContainerDefinition{{Image: aws.String(image), ContainerHostname: aws.String("first")},
+				{Image: aws.String(image), ContainerHostname: aws.String("second")}}
 			for model, mode := range map[string]types.InferenceExecutionMode{"direct": types.InferenceExecutionModeDirect, "pipeline": types.InferenceExecutionModeSerial} {
 				if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String(model), Containers: two,
 					InferenceExecutionConfig: &types.InferenceExecutionConfig{Mode: mode}}); err != nil {
@@ -187,19 +127,39 @@ func TestSeveralContainersOnEveryRuntime(t *testing.T) {
 				}
 			}
 			serves(s)
-			check()
+			if rs.kube != nil {
+				onePodOfBoth(t, rs.kube)
+			}
 			containerStreams(t, s)
-			before := running()
+			before := rs.running()
 			slices.Sort(before)
-			s = restart()
+			s = rs.restart()
 			serves(s)
-			after := running()
+			after := rs.running()
 			slices.Sort(after)
 			if !slices.Equal(before, after) {
 				t.Fatalf("after kill -9 and a restart, running %v; want the same %v adopted", after, before)
 			}
 			containerStreams(t, s)
 		})
+	}
+}
+
+// onePodOfBoth checks that endpoint direct's instance is one pod of both
+// its containers.
+func onePodOfBoth(t *testing.T, k *kubeServer) {
+	t.Helper()
+	pods := 0
+	for name, p := range k.pods(t) {
+		if strings.Contains(name, "direct") {
+			pods++
+			if len(p.Spec.Containers) != 2 {
+				t.Errorf("pod %s has %d containers, want the model's 2", name, len(p.Spec.Containers))
+			}
+		}
+	}
+	if pods != 1 {
+		t.Errorf("%d pods of endpoint direct, want 1 of both its containers", pods)
 	}
 }
 

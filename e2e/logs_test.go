@@ -268,30 +268,11 @@ print(json.dumps({"events": events, "streams": streams}))
 // stream VARIANT/INSTANCE), and a server killed with -9 and restarted
 // resumes the stream where it ended: no line lost, none twice.
 func TestLogsOnEveryRuntime(t *testing.T) {
-	type runtimeCase struct {
-		image string
-		// start runs a server on dir; restart kills it with -9 and runs
-		// another on the same instances.
-		start func(t *testing.T, dir string) (s *server, restart func() *server)
-	}
-	for name, c := range map[string]runtimeCase{
-		"process": {"ebb example-model --work-ms 1 --log-requests", func(t *testing.T, dir string) (*server, func() *server) {
-			s := startServer(t, dir)
-			return s, func() *server { s.Crash(); return startServer(t, dir) }
-		}},
-		"docker": {dockerModelLogs, func(t *testing.T, dir string) (*server, func() *server) {
-			s, _ := startDockerServer(t, dir)
-			return s, func() *server { s.Crash(); s2, _ := startDockerServer(t, dir); return s2 }
-		}},
-		"kubernetes": {kubeModelLogs, func(t *testing.T, dir string) (*server, func() *server) {
-			k := startKubeServer(t, dir)
-			return k.server, func() *server { k.Crash(); return restartKubeServer(t, dir, k.cluster, k.ns) }
-		}},
-	} {
+	for name, image := range map[string]string{"process": "ebb example-model --work-ms 1 --log-requests", "docker": dockerModelLogs, "kubernetes": kubeModelLogs} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			s, restart := c.start(t, dir)
-			deploy(t, s.SageMaker(), "logs", c.image, 1)
+			rs := everyRuntime[name](t, t.TempDir())
+			s := rs.server
+			deploy(t, s.SageMaker(), "logs", image, 1)
 			waitInService(t, s.SageMaker(), "logs")
 			const group = "/aws/sagemaker/Endpoints/logs"
 			call := func(s *server, marker string) {
@@ -304,7 +285,7 @@ func TestLogsOnEveryRuntime(t *testing.T) {
 			call(s, "before-the-crash")
 			waitEvents(t, s, group, "custom_attributes=before-the-crash")
 
-			s = restart()
+			s = rs.restart()
 			waitInService(t, s.SageMaker(), "logs")
 			call(s, "after-the-restart")
 			msgs := strings.Join(waitEvents(t, s, group, "custom_attributes=after-the-restart"), "\n")
