@@ -27,6 +27,7 @@ const (
 	dockerModel      = "ebb-e2e/example-model:latest"
 	dockerMultiModel = "ebb-e2e/example-multi-model:latest"
 	dockerModelLogs  = "ebb-e2e/example-model:logging"
+	dockerModelCPU   = "ebb-e2e/example-model:cpu" // 20 ms of CPU a request
 )
 
 var dockerImageOnce sync.Once
@@ -40,6 +41,7 @@ func startDockerServer(t testing.TB, dir string, extra ...string) (*server, *doc
 		env := map[string]string{"SAGEMAKER_BIND_TO_HOST": "0.0.0.0", "SAGEMAKER_BIND_TO_PORT": "8080"}
 		d.Image(t, dockerModel, ebbBin, []string{"example-model", "--work-ms", "2"}, env, nil)
 		d.Image(t, dockerModelLogs, ebbBin, []string{"example-model", "--work-ms", "0", "--log-requests"}, env, nil)
+		d.Image(t, dockerModelCPU, ebbBin, []string{"example-model", "--work-ms", "20"}, env, nil)
 		d.Image(t, dockerMultiModel, ebbBin, []string{"example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"}, env,
 			map[string]string{"com.amazonaws.sagemaker.capabilities.multi-models": "true"})
 	})

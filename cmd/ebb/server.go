@@ -66,6 +66,7 @@ type serverConfig struct {
 	InstanceLimit     int
 	ColdStartBuffer   int
 	ColdStartTimeout  time.Duration
+	ServerlessIdle    time.Duration
 	Webhooks          webhooks
 	S3Endpoint        string
 	AllowedHosts      stringList
@@ -134,6 +135,7 @@ func defaultServerConfig() serverConfig {
 		InstanceLimit:    hosting.DefaultInstanceLimit,
 		ColdStartBuffer:  router.DefaultColdStartBuffer,
 		ColdStartTimeout: router.DefaultColdStartTimeout,
+		ServerlessIdle:   hosting.DefaultServerlessIdle,
 		MaxInflightBytes: 256 << 20,
 		BodyReadTimeout:  api.DefaultBodyReadTimeout,
 		Runtime:          "process",
@@ -160,6 +162,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.InstanceLimit, "instance-limit", c.InstanceLimit, "maximum instances of each instance type across all endpoints (the account quota)")
 	fs.IntVar(&c.ColdStartBuffer, "cold-start-buffer", c.ColdStartBuffer, "requests per endpoint held while an autoscaled variant starts from zero instances (or an inference component from zero copies); 0 turns cold starts off: such requests fail at once, as on AWS")
 	fs.DurationVar(&c.ColdStartTimeout, "cold-start-timeout", c.ColdStartTimeout, "how long a request may wait for an instance to start from zero")
+	fs.DurationVar(&c.ServerlessIdle, "serverless-idle", c.ServerlessIdle, "how long an environment of a serverless variant stays after it was last needed")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "keep async payloads in this external S3-compatible store (path style; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of ebb's own")
 	fs.Var(&c.AllowedHosts, "allowed-host", "without --credentials, also serve requests whose Host is this name or host:port (repeatable; loopback names and --listen always are)")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes held in memory at once across all requests; beyond it requests get 503 ThrottlingException")
@@ -246,6 +249,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.BodyReadTimeout <= 0 {
 		bad("body-read-timeout", c.BodyReadTimeout, "must be positive")
+	}
+	if c.ServerlessIdle <= 0 {
+		bad("serverless-idle", c.ServerlessIdle, "must be positive")
 	}
 	if c.ColdStartTimeout <= 0 {
 		bad("cold-start-timeout", c.ColdStartTimeout, "must be positive")
@@ -551,7 +557,8 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	// autoscaler through channels: construction runs bottom-up (router and
 	// hosting before the autoscaler that uses them).
 	coldStarts := make(chan router.ColdStartRequest)
-	ro := router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout}
+	demand := make(chan router.Demand, 64) // serverless variants' asks for environments
+	ro := router.Options{ColdStarts: coldStarts, ColdStartBuffer: c.ColdStartBuffer, ColdStartTimeout: c.ColdStartTimeout, Demand: demand}
 	if p, ok := rt.(runtime.ArtifactPreparer); ok {
 		ro.Artifacts = p.Artifacts(filepath.Join(c.Data, "multimodel"))
 	}
@@ -579,7 +586,13 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	ho := hosting.Options{Deleted: deleted,
 		Store: st, Runtime: rt, RuntimeName: c.Runtime, Routes: routes, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
-		Logger: log.With("component", "hosting"),
+		Logger: log.With("component", "hosting"), ServerlessIdle: c.ServerlessIdle,
+	}
+	if publisher == nil {
+		// One replica routes every invocation, so its router knows what
+		// serverless variants hold; with several, each follower's would not
+		// reach the leader's hosting, which then refuses them.
+		ho.InFlight, ho.Demand = rtr.InFlight, demand
 	}
 	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {

@@ -56,6 +56,7 @@ type Emitter struct {
 
 	minute     map[variantKey]*minuteState
 	lastCPU    map[string]runtime.Stats // by instance ID
+	started    map[string]bool          // instances whose startup was published
 	lastSample time.Time
 }
 
@@ -90,6 +91,7 @@ func (e *Emitter) Tick(now time.Time) error {
 	if e.minute == nil {
 		e.minute = map[variantKey]*minuteState{}
 		e.lastCPU = map[string]runtime.Stats{}
+		e.started = map[string]bool{}
 	}
 	pts := make([]metrics.Point, 0, 32) // a few variants' second, without growing
 	var ds []metrics.Dimension          // the dimensions of the sample at hand
@@ -178,14 +180,47 @@ func (e *Emitter) Tick(now time.Time) error {
 			add(InvocationNamespace, "OverheadLatency", "Microseconds", metrics.Point{Values: micros(s.OverheadLatency)})
 		}
 	}
+	running := e.Hosting.RunningInstances()
+	pts = append(pts, e.startupPoints(running, now)...)
 	if now.Sub(e.lastSample) >= e.SampleEvery {
 		e.lastSample = now
-		pts = append(pts, e.instancePoints(now)...)
+		pts = append(pts, e.instancePoints(running, now)...)
 	}
 	if len(pts) == 0 {
 		return nil
 	}
 	return e.Store.Put(dropEmpty(pts))
+}
+
+// startupPoints publishes, once for each instance that became healthy
+// since the last tick, how long it took from its start to its first
+// healthy ping (InstanceStartupTime); for a serverless environment also
+// SageMaker's ModelSetupTime, the time to launch its compute. Every tick:
+// an environment may be gone before the next usage sample.
+func (e *Emitter) startupPoints(running []hosting.RunningInstance, now time.Time) []metrics.Point {
+	var pts []metrics.Point
+	seen := make(map[string]bool, len(running))
+	for _, ri := range running {
+		id := ri.Instance.ID()
+		seen[id] = true
+		if e.started[id] || ri.Component != "" || ri.Startup <= 0 {
+			continue
+		}
+		e.started[id] = true
+		d := dims(ri.Endpoint, ri.Variant)
+		pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: ColdStartNamespace, MetricName: "InstanceStartupTime", Dimensions: d},
+			Unit: "Milliseconds", Timestamp: now, Value: float64(ri.Startup.Milliseconds())})
+		if ri.Serverless {
+			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InvocationNamespace, MetricName: "ModelSetupTime", Dimensions: d},
+				Unit: "Microseconds", Timestamp: now, Value: float64(ri.Startup.Microseconds())})
+		}
+	}
+	for id := range e.started {
+		if !seen[id] {
+			delete(e.started, id)
+		}
+	}
+	return pts
 }
 
 // copyPoints samples a copy of an inference component: its CPU, memory and
@@ -223,29 +258,24 @@ func (e *Emitter) copyPoints(ri hosting.RunningInstance, st runtime.Stats, now t
 // instancePoints samples every healthy instance: CPU (summed over cores,
 // 0-100 x vCPUs), memory and disk (0-100), one datapoint per instance so that
 // Average is the mean over instances.
-func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
+func (e *Emitter) instancePoints(running []hosting.RunningInstance, now time.Time) []metrics.Point {
 	var pts []metrics.Point
 	seen := map[string]bool{}
-	for _, ri := range e.Hosting.RunningInstances() {
+	for _, ri := range running {
+		id := ri.Instance.ID()
+		seen[id] = true
+		d := dims(ri.Endpoint, ri.Variant)
 		st, err := ri.Instance.Stats()
 		if err != nil {
 			continue
 		}
-		id := ri.Instance.ID()
-		seen[id] = true
 		if ri.Component != "" {
 			pts = append(pts, e.copyPoints(ri, st, now)...)
 			continue
 		}
-		d := dims(ri.Endpoint, ri.Variant)
 		point := func(name string, v float64) {
 			e.Prometheus.instance(ri.Endpoint, ri.Variant, id, name, v)
 			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InstanceNamespace, MetricName: name, Dimensions: d}, Unit: "Percent", Timestamp: now, Value: v})
-		}
-		if _, known := e.lastCPU[id]; !known && ri.Startup > 0 {
-			// Once per instance: process start to first healthy ping.
-			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: ColdStartNamespace, MetricName: "InstanceStartupTime", Dimensions: d},
-				Unit: "Milliseconds", Timestamp: now, Value: float64(ri.Startup.Milliseconds())})
 		}
 		if prev, ok := e.lastCPU[id]; ok && !st.NoUsage && !prev.NoUsage && st.At.After(prev.At) {
 			point("CPUUtilization", 100*(st.CPUTime-prev.CPUTime).Seconds()/st.At.Sub(prev.At).Seconds())

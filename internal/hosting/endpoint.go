@@ -40,6 +40,10 @@ type endpoint struct {
 	failures map[string]int       // consecutive instance failures per variant
 	notUntil map[string]time.Time // no replacement for a variant before this
 	deleted  bool
+	// busy is, per serverless variant, when it last needed k+1
+	// environments at once (busy[k]); sampled from sampleAt on.
+	busy     map[string][]time.Time
+	sampleAt time.Time
 }
 
 type command struct {
@@ -96,6 +100,7 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		rec:      rec,
 		failures: map[string]int{},
 		notUntil: map[string]time.Time{},
+		busy:     map[string][]time.Time{},
 	}
 	now := s.opts.Clock.Now()
 	adopted = e.adoptGroups(e.adoptCopies(adopted))
@@ -257,6 +262,9 @@ func (e *endpoint) beginCapacityChange(changes []WeightAndCapacity) error {
 			return errorf(ErrInvalid, "Either DesiredWeight or DesiredInstanceCount must be specified for variant %q.", c.VariantName)
 		}
 		if c.DesiredInstanceCount != nil {
+			if next[i].Serverless != nil {
+				return errorf(ErrInvalid, "The variant %q of endpoint %q is serverless: its environments follow its invocations, and it has no DesiredInstanceCount to set.", c.VariantName, e.rec.ARN)
+			}
 			next[i].DesiredCount = *c.DesiredInstanceCount
 		}
 		if c.DesiredWeight != nil {
@@ -402,6 +410,7 @@ func (e *endpoint) instanceFailed(in *inst, err error) {
 // under the new status; otherwise the instances to stop and to start, then
 // the inference components' copies on a serving endpoint.
 func (e *endpoint) reconcile() {
+	e.followInvocations()
 	for !e.deleted {
 		insts := slices.Clone(e.insts)
 		p := planInstances(e.planInput(insts))
@@ -503,6 +512,9 @@ func (e *endpoint) wakeIn(d time.Duration) {
 
 func (e *endpoint) start(d *deployment, v variant) {
 	typ, _ := runtime.LookupInstanceType(v.InstanceType)
+	if v.Serverless != nil {
+		typ = serverlessType(*v.Serverless)
+	}
 	if v.hosts() {
 		// A host of inference components: a size for copies to be placed on.
 		id := fmt.Sprintf("%s-%s-%s", strings.ToLower(e.rec.Name), strings.ToLower(v.Name), newID())
@@ -680,6 +692,9 @@ func (e *endpoint) publishRoutes() {
 	}
 	for _, v := range e.rec.Current.Variants {
 		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight, Execution: v.Execution}
+		if v.Serverless != nil {
+			rv.Serverless = &router.Serverless{MaxConcurrency: *v.Serverless.MaxConcurrency}
+		}
 		if v.Container.Mode == "MultiModel" {
 			rv.MultiModel = &router.MultiModel{Prefix: v.Container.ModelDataUrl}
 		}
@@ -718,7 +733,11 @@ func (e *endpoint) publishView() {
 		if in.ready && !in.stopping {
 			if vr := e.rec.Current.variant(in.variant); vr != nil && in.deployment == e.rec.Current.ID && !vr.hosts() {
 				typ, _ := runtime.LookupInstanceType(vr.InstanceType)
-				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Startup: in.readyAt.Sub(in.started)})
+				if vr.Serverless != nil {
+					typ = serverlessType(*vr.Serverless)
+				}
+				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Startup: in.readyAt.Sub(in.started),
+					Serverless: vr.Serverless != nil})
 			}
 		}
 	}
@@ -737,7 +756,7 @@ func (e *endpoint) variantViews(d *deployment) []VariantView {
 		vv := VariantView{
 			Name: v.Name, InstanceType: v.InstanceType, Images: v.images(),
 			ResolvedAt: v.ResolvedAt, CurrentWeight: v.CurrentWeight, DesiredWeight: v.DesiredWeight, DesiredCount: v.DesiredCount,
-			RoutingConfig: v.RoutingConfig, Managed: v.Managed,
+			RoutingConfig: v.RoutingConfig, Managed: v.Managed, Serverless: v.Serverless,
 		}
 		var starting, stopping []*inst
 		for _, in := range e.insts {

@@ -163,6 +163,9 @@ type variant struct {
 	// (ModelSpec.execution); Container is then the first.
 	Containers []Container `json:"containers,omitempty"`
 	Execution  string      `json:"execution,omitempty"`
+	// Serverless is a serverless variant's configuration: its instances
+	// are environments that follow its invocations (serverless.go).
+	Serverless *ServerlessConfig `json:"serverless,omitempty"`
 }
 
 // deployment is one endpoint configuration deployed on an endpoint.
@@ -276,6 +279,7 @@ type VariantView struct {
 	Status        []VariantStatus
 	RoutingConfig json.RawMessage
 	Managed       *ManagedScaling
+	Serverless    *ServerlessConfig
 }
 
 // VariantStatus is one entry of a variant's VariantStatus list.

@@ -3,6 +3,11 @@ package hosting
 import (
 	"context"
 	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/ebbscale/ebb/internal/router"
+	"github.com/ebbscale/ebb/internal/runtime"
 )
 
 // Serverless variants: SageMaker's serverless inference runs a variant on
@@ -60,4 +65,83 @@ func (s *Service) checkServerlessModel(ctx context.Context, pv ProductionVariant
 		return errorf(ErrInvalid, "Production variant %q is serverless, and model %s has several containers: serverless endpoints do not support inference pipelines.", pv.VariantName, m.Name)
 	}
 	return nil
+}
+
+// serverlessType sizes a serverless variant's environments: MemorySizeInMB
+// of memory and, as SageMaker (like Lambda) gives CPU in proportion to
+// memory, a core per 2 GB (at least one). It names no instance type: an
+// environment runs wherever the runtime has room (on Kubernetes, any node).
+func serverlessType(c ServerlessConfig) runtime.InstanceType {
+	return runtime.InstanceType{VCPUs: max(1, *c.MemorySizeInMB/2048), MemoryMiB: *c.MemorySizeInMB}
+}
+
+// DefaultServerlessIdle is how long a serverless environment stays after
+// it was last needed. SageMaker does not document when it reclaims idle
+// capacity; Lambda, whose model serverless inference follows, keeps idle
+// environments for minutes, so ebb keeps them for five.
+const DefaultServerlessIdle = 5 * time.Minute
+
+// serverlessWant decides how many environments a serverless variant keeps:
+// one per invocation it holds now (inflight, up to max), and no fewer than
+// it needed at once within the idle period: an environment goes once the
+// variant has not needed that many for idle. busy[k] is when k+1 were last
+// needed at once; the updated list is returned with the decision.
+func serverlessWant(busy []time.Time, inflight, max int, now time.Time, idle time.Duration) ([]time.Time, int) {
+	n := min(inflight, max)
+	for len(busy) < n {
+		busy = append(busy, now)
+	}
+	for k := range n {
+		busy[k] = now
+	}
+	// busy is oldest last: needing k+1 at once also needs k.
+	want := 0
+	for want < len(busy) && want < max && now.Sub(busy[want]) < idle {
+		want++
+	}
+	return busy[:want], want
+}
+
+// followInvocations sets each serverless variant's environments from the
+// invocations the router holds for it (serverlessWant), and while any has
+// environments, looks again a second later, to reclaim the idle.
+func (e *endpoint) followInvocations() {
+	if e.s.opts.InFlight == nil || e.rec.Status == StatusDeleting || e.rec.Status == StatusFailed {
+		return
+	}
+	now := e.s.opts.Clock.Now()
+	again := false
+	for i := range e.rec.Current.Variants {
+		v := &e.rec.Current.Variants[i]
+		if v.Serverless == nil {
+			continue
+		}
+		var want int
+		e.busy[v.Name], want = serverlessWant(e.busy[v.Name], e.s.opts.InFlight(e.rec.Name, v.Name), *v.Serverless.MaxConcurrency, now, e.s.opts.ServerlessIdle)
+		if want != v.DesiredCount {
+			e.s.log.Debug("serverless environments", "endpoint", e.rec.Name, "variant", v.Name, "from", v.DesiredCount, "to", want)
+			v.DesiredCount = want
+		}
+		again = again || want > 0
+	}
+	if again && !now.Before(e.sampleAt) {
+		e.sampleAt = now.Add(time.Second)
+		e.wakeIn(time.Second)
+	}
+}
+
+// followDemand wakes the endpoints whose serverless variants the router
+// asks environments for, until demand closes.
+func (s *Service) followDemand(demand <-chan router.Demand) {
+	for d := range demand {
+		s.mu.Lock()
+		e := s.endpoints[strings.ToLower(d.Endpoint)]
+		s.mu.Unlock()
+		if e != nil {
+			select {
+			case e.poke <- struct{}{}:
+			default:
+			}
+		}
+	}
 }

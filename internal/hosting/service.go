@@ -59,6 +59,13 @@ type Options struct {
 	// feature the runtime does not run (runtime.Featured).
 	RuntimeName string
 	Logger      *slog.Logger
+	// InFlight is how many invocations the router holds for a serverless
+	// variant (router.InFlight), and Demand where it asks for
+	// environments; ServerlessIdle how long an environment stays after it
+	// was last needed (default DefaultServerlessIdle).
+	InFlight       func(endpoint, variant string) int
+	Demand         <-chan router.Demand
+	ServerlessIdle time.Duration
 }
 
 // Service is the hosting control plane.
@@ -87,6 +94,9 @@ func New(opts Options) *Service {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ServerlessIdle == 0 {
+		opts.ServerlessIdle = DefaultServerlessIdle
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{opts: opts, log: opts.Logger, endpoints: map[string]*endpoint{}, components: map[string]*endpoint{}, ctx: ctx, cancel: cancel}
@@ -129,6 +139,9 @@ func (s *Service) Start(ctx context.Context) error {
 			go in.Instance.Stop(context.Background())
 		}
 		go s.release(ins[0].Endpoint)
+	}
+	if s.opts.Demand != nil {
+		go s.followDemand(s.opts.Demand)
 	}
 	return nil
 }
@@ -341,7 +354,13 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, req CreateEndpointCo
 			if err := s.checkServerlessModel(ctx, pv); err != nil {
 				return "", err
 			}
-			return "", errorf(ErrInvalid, "ebb does not support serverless production variants yet (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
+			if s.opts.InFlight == nil {
+				return "", errorf(ErrInvalid, "ebb does not run serverless variants with several replicas (--ha-lease) yet (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
+			}
+			if pv.ServerlessConfig.ProvisionedConcurrency != nil {
+				return "", errorf(ErrInvalid, "ebb does not support ProvisionedConcurrency of serverless variants yet (variant %q): leave it out, and the variant's environments follow its invocations from zero.", pv.VariantName)
+			}
+			continue
 		}
 		if pv.InstanceType == "" {
 			return "", errorf(ErrInvalid, "InstanceType is required for production variant %q.", pv.VariantName)
@@ -472,7 +491,7 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 			return deployment{}, nil, err
 		}
 		v := variant{Containers: containers, Execution: mr.execution(), Name: pv.VariantName, ModelName: m.Name, InstanceType: pv.InstanceType, Container: container, DesiredWeight: 1, ResolvedAt: now,
-			RoutingConfig: pv.RoutingConfig}
+			RoutingConfig: pv.RoutingConfig, Serverless: pv.ServerlessConfig}
 		if pv.InitialInstanceCount != nil {
 			v.DesiredCount = *pv.InitialInstanceCount
 		}
@@ -604,6 +623,9 @@ type RunningInstance struct {
 	// Startup is how long the instance took from its start to its first
 	// healthy ping.
 	Startup time.Duration
+	// Serverless marks an environment of a serverless variant, whose
+	// startup SageMaker publishes as ModelSetupTime.
+	Serverless bool
 	// Component is set for a copy of an inference component, whose
 	// utilization is measured against Needs, what it reserved.
 	Component string

@@ -44,6 +44,8 @@ type Variant struct {
 	// Execution is how the containers of a model of several serve:
 	// Serial or Direct (containers.go); "" for one container.
 	Execution string `json:",omitempty"`
+	// Serverless is set on a serverless variant (serverless.go).
+	Serverless *Serverless `json:",omitempty"`
 }
 
 // Component is one inference component and its healthy copies.
@@ -126,6 +128,8 @@ type variantRoute struct {
 	// containers holds the statistics of each container of a Direct
 	// variant, by hostname.
 	containers map[string]*variantStats
+	serverless *Serverless
+	gate       *gate // of a serverless variant
 }
 
 type endpointRoute struct {
@@ -143,6 +147,7 @@ type Router struct {
 	mu           sync.Mutex // serialises writers of table, backends and variantStats
 	backends     map[string]*backend
 	variantStats map[statsKey]*variantStats
+	gates        map[statsKey]*gate // of serverless variants
 	// Timeout bounds one invocation (SageMaker: 60 s).
 	Timeout time.Duration
 	o       Options
@@ -167,6 +172,9 @@ type Options struct {
 	// RequestLog, if set, is told of every invocation that reached an
 	// instance (ebb server --request-log).
 	RequestLog RequestLog
+	// Demand, if set, receives serverless variants' asks for
+	// environments (hosting's); a full channel drops one.
+	Demand chan<- Demand
 }
 
 // RequestLog records invocations.
@@ -189,6 +197,7 @@ func New(o Options) *Router {
 	r := &Router{
 		backends:     map[string]*backend{},
 		variantStats: map[statsKey]*variantStats{},
+		gates:        map[statsKey]*gate{},
 		Timeout:      ModelTimeout,
 		o:            o,
 	}
@@ -206,7 +215,11 @@ func (r *Router) Set(ep Endpoint) {
 	keep := map[string]bool{}
 	for _, v := range ep.Variants {
 		vr := &variantRoute{name: v.Name, weight: v.Weight, stats: r.stats(ep.Name, v.Name), multi: v.MultiModel, execution: v.Execution,
-			backends: r.backendsOf(v.Instances, keep)}
+			backends: r.backendsOf(v.Instances, keep), serverless: v.Serverless}
+		if v.Serverless != nil {
+			vr.gate = r.gateOf(ep.Name, v.Name)
+			defer vr.gate.notify() // once published: an environment may be new
+		}
 		vr.stats.mu.Lock()
 		vr.stats.instances = len(v.Instances)
 		vr.stats.async = ep.Async
@@ -360,6 +373,9 @@ type Invocation struct {
 	Received time.Time
 	// pinned is the instance that holds the request's stateful session.
 	pinned *backend
+	// reserved is the serverless environment the request has (counted
+	// against it).
+	reserved *backend
 	// Queued marks the asynchronous queue's own invocation. An
 	// asynchronous endpoint serves only those; any other is refused with
 	// ErrAsyncEndpoint, as SageMaker answers InvokeEndpoint there.
@@ -377,6 +393,7 @@ type Response struct {
 	start, received, capacityAt time.Time
 	log                         RequestLog
 	entry                       LogEntry
+	gate                        *gate // of a serverless variant
 }
 
 // Close releases the response and the instance it came from, and records
@@ -385,6 +402,9 @@ type Response struct {
 func (r *Response) Close() {
 	r.Body.Close()
 	r.b.outstanding.Add(-1)
+	if r.gate != nil {
+		r.gate.release()
+	}
 	if !r.capacityAt.IsZero() {
 		r.v.stats.coldResponse(time.Since(r.capacityAt))
 	}
@@ -426,6 +446,9 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	v, err := route.pick(inv.TargetVariant)
 	if err != nil {
 		return nil, err
+	}
+	if v.serverless != nil {
+		return r.invokeServerless(ctx, inv, v)
 	}
 	var capacityAt time.Time // set when this request waited for a cold start
 	if len(v.backends) == 0 && r.o.ColdStarts != nil && !route.hasCapacity(inv.TargetVariant) {
@@ -559,6 +582,11 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 	for attempt := 0; attempt < len(v.backends); attempt++ {
 		var b *backend
 		switch {
+		case inv.reserved != nil: // an idle serverless environment, counted
+			if attempt > 0 {
+				return nil, ErrNoCapacity
+			}
+			b = inv.reserved
 		case inv.pinned == nil:
 			b = v.acquire(tried, mm)
 		case attempt > 0 || inv.pinned.removed.Load():

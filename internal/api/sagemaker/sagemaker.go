@@ -311,16 +311,18 @@ type (
 		StartTime     *awsjson.Time `json:",omitempty"`
 	}
 	variantSummary struct {
-		VariantName            string
-		InstanceType           string          `json:",omitempty"` // pending variants only
-		DeployedImages         []deployedImage `json:",omitempty"` // none on hosts of inference components
-		CurrentWeight          *float64        `json:",omitempty"`
-		DesiredWeight          float64
-		CurrentInstanceCount   *int `json:",omitempty"`
-		DesiredInstanceCount   int
-		VariantStatus          []variantStatus         `json:",omitempty"`
-		RoutingConfig          json.RawMessage         `json:",omitempty"`
-		ManagedInstanceScaling *hosting.ManagedScaling `json:",omitempty"`
+		VariantName             string
+		InstanceType            string          `json:",omitempty"` // pending variants only
+		DeployedImages          []deployedImage `json:",omitempty"` // none on hosts of inference components
+		CurrentWeight           *float64        `json:",omitempty"`
+		DesiredWeight           float64
+		CurrentInstanceCount    *int                      `json:",omitempty"`
+		DesiredInstanceCount    *int                      `json:",omitempty"` // none for a serverless variant
+		VariantStatus           []variantStatus           `json:",omitempty"`
+		RoutingConfig           json.RawMessage           `json:",omitempty"`
+		ManagedInstanceScaling  *hosting.ManagedScaling   `json:",omitempty"`
+		CurrentServerlessConfig *hosting.ServerlessConfig `json:",omitempty"`
+		DesiredServerlessConfig *hosting.ServerlessConfig `json:",omitempty"`
 	}
 	pendingSummary struct {
 		EndpointConfigName string
@@ -359,14 +361,20 @@ func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
 			VariantName:            v.Name,
 			DeployedImages:         deployed(v),
 			DesiredWeight:          v.DesiredWeight,
-			DesiredInstanceCount:   v.DesiredCount,
 			RoutingConfig:          v.RoutingConfig,
 			ManagedInstanceScaling: v.Managed,
 		}
 		// A variant's current figures exist once it has served; SageMaker
-		// omits them while the endpoint is first being created.
-		cw, cc := v.CurrentWeight, v.CurrentCount
-		s.CurrentWeight, s.CurrentInstanceCount = &cw, &cc
+		// omits them while the endpoint is first being created. A
+		// serverless variant has a configuration where others count
+		// instances (its environments come and go with its invocations).
+		cw, cc, dc := v.CurrentWeight, v.CurrentCount, v.DesiredCount
+		s.CurrentWeight = &cw
+		if v.Serverless != nil {
+			s.CurrentServerlessConfig, s.DesiredServerlessConfig = v.Serverless, v.Serverless
+		} else {
+			s.CurrentInstanceCount, s.DesiredInstanceCount = &cc, &dc
+		}
 		if pending {
 			s.InstanceType = v.InstanceType
 		}
@@ -493,13 +501,19 @@ func (x *Handler) updateWeightsAndCapacities(ctx context.Context, body []byte) (
 	var in struct {
 		EndpointName                string
 		DesiredWeightsAndCapacities []struct {
-			VariantName          string
-			DesiredWeight        *float64
-			DesiredInstanceCount *int
+			VariantName            string
+			DesiredWeight          *float64
+			DesiredInstanceCount   *int
+			ServerlessUpdateConfig json.RawMessage
 		}
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
+	}
+	for _, c := range in.DesiredWeightsAndCapacities {
+		if len(c.ServerlessUpdateConfig) > 0 && string(c.ServerlessUpdateConfig) != "null" && string(c.ServerlessUpdateConfig) != "{}" {
+			return nil, fault.Errorf(hosting.ErrInvalid, "ebb does not support ServerlessUpdateConfig yet (variant %q): a serverless variant's MaxConcurrency changes with UpdateEndpoint to a new endpoint configuration.", c.VariantName)
+		}
 	}
 	changes := make([]hosting.WeightAndCapacity, len(in.DesiredWeightsAndCapacities))
 	for i, c := range in.DesiredWeightsAndCapacities {

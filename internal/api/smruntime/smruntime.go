@@ -262,6 +262,12 @@ var runtimeErrors = []struct {
 	{router.ErrColdStartTimeout, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s did not get an instance in time to serve this request; its instance is still starting, retry with backoff.", ep)
 	}},
+	// A serverless endpoint over its MaxConcurrency: SageMaker answers
+	// ThrottlingException (which the SDKs retry with backoff) and documents
+	// no message; this one says what the limit is.
+	{router.ErrThrottled, "ThrottlingException", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is serverless and serving as many invocations as its MaxConcurrency allows; retry with backoff, or raise MaxConcurrency.", ep)
+	}},
 	// SageMaker documents no message for this; it is a ValidationError
 	// that names the operation to use instead.
 	{router.ErrAsyncEndpoint, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {

@@ -184,7 +184,7 @@ func podSpec(u unit, ps podSettings) corev1.PodSpec {
 			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labelEndpoint: endpointLabel(u.Endpoint)}},
 		}},
 	}
-	if ps.InstanceTypeLabel != "" {
+	if ps.InstanceTypeLabel != "" && u.InstanceType.Name != "" { // none: a serverless environment
 		pod.NodeSelector = map[string]string{ps.InstanceTypeLabel: strings.TrimPrefix(u.InstanceType.Name, "ml.")}
 	}
 	for i, c := range u.all() {

@@ -1,0 +1,168 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Serverless variants, as SageMaker's serverless inference serves them:
+// each instance (an environment) serves one invocation at a time, and the
+// variant at most MaxConcurrency at once; the invocation beyond that is
+// throttled. An invocation that finds no idle environment asks hosting
+// for one (Demand) and waits until an environment is free: a new one, or
+// one that finished its invocation first.
+
+// Serverless is a serverless variant's concurrency limit.
+type Serverless struct{ MaxConcurrency int }
+
+// ErrThrottled: a serverless variant is serving its MaxConcurrency
+// invocations.
+var ErrThrottled = errors.New("the serverless variant is serving its MaxConcurrency invocations")
+
+// Demand asks hosting for environments: InFlight invocations of a
+// serverless variant want one each.
+type Demand struct {
+	Endpoint, Variant string
+	InFlight          int
+}
+
+// gate counts a serverless variant's invocations in flight, across
+// routing-table updates, and wakes those waiting for an environment when
+// one may have become free.
+type gate struct {
+	inflight atomic.Int64
+	mu       sync.Mutex
+	changed  chan struct{}
+}
+
+// wait returns a channel closed at the next notify.
+func (g *gate) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return g.changed
+}
+
+func (g *gate) notify() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.changed != nil {
+		close(g.changed)
+		g.changed = nil
+	}
+}
+
+// release ends an invocation: its environment is free.
+func (g *gate) release() {
+	g.inflight.Add(-1)
+	g.notify()
+}
+
+// gateOf returns a serverless variant's gate. Callers hold r.mu.
+func (r *Router) gateOf(endpoint, variant string) *gate {
+	k := statsKey{endpoint: endpoint, variant: variant}
+	g := r.gates[k]
+	if g == nil {
+		g = &gate{}
+		r.gates[k] = g
+	}
+	return g
+}
+
+// InFlight is how many invocations a serverless variant serves or holds
+// now (hosting keeps that many environments).
+func (r *Router) InFlight(endpoint, variant string) int {
+	r.mu.Lock()
+	g := r.gates[statsKey{endpoint: endpoint, variant: variant}]
+	r.mu.Unlock()
+	if g == nil {
+		return 0
+	}
+	return int(g.inflight.Load())
+}
+
+// invokeServerless admits an invocation of serverless variant v, waits for
+// an idle environment (asking hosting for one) and sends it there.
+func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *variantRoute) (*Response, error) {
+	g := v.gate
+	if g.inflight.Add(1) > int64(v.serverless.MaxConcurrency) {
+		g.inflight.Add(-1)
+		v.stats.record(Outcome4XX, 0, 0)
+		return nil, ErrThrottled
+	}
+	var capacityAt time.Time // set when the invocation waited for an environment
+	waitStart := time.Now()
+	timeout := time.NewTimer(r.o.ColdStartTimeout)
+	defer timeout.Stop()
+	for {
+		changed := g.wait()
+		route := (*r.table.Load())[inv.Endpoint]
+		if route == nil {
+			g.release()
+			return nil, ErrEndpointNotFound
+		}
+		if v = route.variant(v.name); v == nil || v.serverless == nil {
+			g.release()
+			return nil, ErrVariantNotFound
+		}
+		if b := v.acquireIdle(); b != nil {
+			inv.reserved = b
+			break
+		}
+		if capacityAt.IsZero() {
+			capacityAt = waitStart // it waits
+		}
+		select {
+		case r.o.Demand <- Demand{Endpoint: inv.Endpoint, Variant: v.name, InFlight: int(g.inflight.Load())}:
+		default: // hosting is busy with demands already; it samples InFlight too
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			g.release()
+			return nil, ErrColdStartTimeout
+		case <-ctx.Done():
+			g.release()
+			return nil, ctx.Err()
+		}
+	}
+	if !capacityAt.IsZero() {
+		capacityAt = time.Now()
+		v.stats.coldStart(0, capacityAt.Sub(waitStart))
+	}
+	resp, err := r.send(ctx, v, inv, capacityAt, nil)
+	if err != nil {
+		g.release()
+		return nil, err
+	}
+	resp.gate = g
+	return resp, nil
+}
+
+// acquireIdle reserves an environment that serves no invocation.
+func (v *variantRoute) acquireIdle() *backend {
+	for _, b := range v.backends {
+		if !b.removed.Load() && b.outstanding.CompareAndSwap(0, 1) {
+			if !b.removed.Load() {
+				return b
+			}
+			b.outstanding.Add(-1)
+		}
+	}
+	return nil
+}
+
+// variant returns the route's variant named name.
+func (e *endpointRoute) variant(name string) *variantRoute {
+	for _, v := range e.variants {
+		if v.name == name {
+			return v
+		}
+	}
+	return nil
+}
