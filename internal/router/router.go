@@ -300,6 +300,11 @@ func (r *Router) Delete(name string) {
 		}
 	}
 	r.table.Store(&next)
+	for _, v := range old[name].variants {
+		if v.gate != nil {
+			v.gate.notify() // its waiting invocations find the endpoint gone
+		}
+	}
 }
 
 func (r *Router) withdraw(old *endpointRoute, keep map[string]bool) {
