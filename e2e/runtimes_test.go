@@ -21,8 +21,8 @@ type runtimeServer struct {
 }
 
 // everyRuntime starts a server on dir with extra flags, on each runtime.
-var everyRuntime = map[string]func(t *testing.T, dir string, extra ...string) *runtimeServer{
-	"process": func(t *testing.T, dir string, extra ...string) *runtimeServer {
+var everyRuntime = map[string]func(t testing.TB, dir string, extra ...string) *runtimeServer{
+	"process": func(t testing.TB, dir string, extra ...string) *runtimeServer {
 		s := startServer(t, dir, extra...)
 		return &runtimeServer{server: s, running: func() []string {
 			var out []string
@@ -35,7 +35,7 @@ var everyRuntime = map[string]func(t *testing.T, dir string, extra ...string) *r
 			return startServer(t, dir, extra...)
 		}}
 	},
-	"docker": func(t *testing.T, dir string, extra ...string) *runtimeServer {
+	"docker": func(t testing.TB, dir string, extra ...string) *runtimeServer {
 		s, d := startDockerServer(t, dir, extra...)
 		return &runtimeServer{server: s, running: func() []string {
 			var out []string
@@ -49,7 +49,7 @@ var everyRuntime = map[string]func(t *testing.T, dir string, extra ...string) *r
 			return s2
 		}}
 	},
-	"kubernetes": func(t *testing.T, dir string, extra ...string) *runtimeServer {
+	"kubernetes": func(t testing.TB, dir string, extra ...string) *runtimeServer {
 		k := startKubeServer(t, dir, extra...)
 		return &runtimeServer{server: k.server, kube: k, running: func() []string {
 			var out []string

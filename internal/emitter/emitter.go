@@ -42,6 +42,7 @@ type Emitter struct {
 	Router  interface{ Collect() []router.Sample }
 	Hosting interface {
 		RunningInstances() []hosting.RunningInstance
+		Startups() []hosting.Startup
 	}
 	Store       interface{ Put([]metrics.Point) error }
 	Clock       clock.Clock
@@ -56,7 +57,6 @@ type Emitter struct {
 
 	minute     map[variantKey]*minuteState
 	lastCPU    map[string]runtime.Stats // by instance ID
-	started    map[string]bool          // instances whose startup was published
 	lastSample time.Time
 }
 
@@ -91,7 +91,6 @@ func (e *Emitter) Tick(now time.Time) error {
 	if e.minute == nil {
 		e.minute = map[variantKey]*minuteState{}
 		e.lastCPU = map[string]runtime.Stats{}
-		e.started = map[string]bool{}
 	}
 	pts := make([]metrics.Point, 0, 32) // a few variants' second, without growing
 	var ds []metrics.Dimension          // the dimensions of the sample at hand
@@ -180,11 +179,10 @@ func (e *Emitter) Tick(now time.Time) error {
 			add(InvocationNamespace, "OverheadLatency", "Microseconds", metrics.Point{Values: micros(s.OverheadLatency)})
 		}
 	}
-	running := e.Hosting.RunningInstances()
-	pts = append(pts, e.startupPoints(running, now)...)
+	pts = append(pts, e.startupPoints(now)...)
 	if now.Sub(e.lastSample) >= e.SampleEvery {
 		e.lastSample = now
-		pts = append(pts, e.instancePoints(running, now)...)
+		pts = append(pts, e.instancePoints(now)...)
 	}
 	if len(pts) == 0 {
 		return nil
@@ -192,32 +190,19 @@ func (e *Emitter) Tick(now time.Time) error {
 	return e.Store.Put(dropEmpty(pts))
 }
 
-// startupPoints publishes, once for each instance that became healthy
-// since the last tick, how long it took from its start to its first
-// healthy ping (InstanceStartupTime); for a serverless environment also
-// SageMaker's ModelSetupTime, the time to launch its compute. Every tick:
-// an environment may be gone before the next usage sample.
-func (e *Emitter) startupPoints(running []hosting.RunningInstance, now time.Time) []metrics.Point {
+// startupPoints publishes each instance's startup, once: how long it took
+// from its start to its first healthy ping (InstanceStartupTime), and for
+// a serverless environment SageMaker's ModelSetupTime, the time to launch
+// its compute.
+func (e *Emitter) startupPoints(now time.Time) []metrics.Point {
 	var pts []metrics.Point
-	seen := make(map[string]bool, len(running))
-	for _, ri := range running {
-		id := ri.Instance.ID()
-		seen[id] = true
-		if e.started[id] || ri.Component != "" || ri.Startup <= 0 {
-			continue
-		}
-		e.started[id] = true
-		d := dims(ri.Endpoint, ri.Variant)
+	for _, st := range e.Hosting.Startups() {
+		d := dims(st.Endpoint, st.Variant)
 		pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: ColdStartNamespace, MetricName: "InstanceStartupTime", Dimensions: d},
-			Unit: "Milliseconds", Timestamp: now, Value: float64(ri.Startup.Milliseconds())})
-		if ri.Serverless {
+			Unit: "Milliseconds", Timestamp: now, Value: float64(st.Took.Milliseconds())})
+		if st.Serverless {
 			pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InvocationNamespace, MetricName: "ModelSetupTime", Dimensions: d},
-				Unit: "Microseconds", Timestamp: now, Value: float64(ri.Startup.Microseconds())})
-		}
-	}
-	for id := range e.started {
-		if !seen[id] {
-			delete(e.started, id)
+				Unit: "Microseconds", Timestamp: now, Value: float64(st.Took.Microseconds())})
 		}
 	}
 	return pts
@@ -258,10 +243,10 @@ func (e *Emitter) copyPoints(ri hosting.RunningInstance, st runtime.Stats, now t
 // instancePoints samples every healthy instance: CPU (summed over cores,
 // 0-100 x vCPUs), memory and disk (0-100), one datapoint per instance so that
 // Average is the mean over instances.
-func (e *Emitter) instancePoints(running []hosting.RunningInstance, now time.Time) []metrics.Point {
+func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 	var pts []metrics.Point
 	seen := map[string]bool{}
-	for _, ri := range running {
+	for _, ri := range e.Hosting.RunningInstances() {
 		id := ri.Instance.ID()
 		seen[id] = true
 		d := dims(ri.Endpoint, ri.Variant)

@@ -31,6 +31,8 @@ func (f *fakeInstance) Stats() (runtime.Stats, error) { return f.stats, nil }
 
 type fakeHosting struct{ in *fakeInstance }
 
+func (fakeHosting) Startups() []hosting.Startup { return nil }
+
 func (f fakeHosting) RunningInstances() []hosting.RunningInstance {
 	typ, _ := runtime.LookupInstanceType("ml.m5.large") // 2 vCPUs, 8 GiB
 	return []hosting.RunningInstance{{Endpoint: "ep", Variant: "v", Type: typ, Instance: f.in}}
@@ -145,6 +147,8 @@ func (f *asyncRouter) Collect() []router.Sample {
 
 type copyHosting struct{ in *fakeInstance }
 
+func (copyHosting) Startups() []hosting.Startup { return nil }
+
 func (f copyHosting) RunningInstances() []hosting.RunningInstance {
 	typ, _ := runtime.LookupInstanceType("ml.c5.xlarge")
 	return []hosting.RunningInstance{{Endpoint: "ep", Variant: "v", Type: typ, Instance: f.in, Component: "ic",
@@ -193,6 +197,42 @@ func TestComponentMetrics(t *testing.T) {
 	} {
 		if got := get(c.ns, c.name).Maximum; math.Abs(got-c.want) > 0.01 {
 			t.Errorf("%s/%s = %v, want %v", c.ns, c.name, got, c.want)
+		}
+	}
+}
+
+// startupHosting reports startups once each, as hosting does.
+type startupHosting struct{ startups []hosting.Startup }
+
+func (*startupHosting) RunningInstances() []hosting.RunningInstance { return nil }
+func (h *startupHosting) Startups() []hosting.Startup {
+	out := h.startups
+	h.startups = nil
+	return out
+}
+
+// TestStartups: every startup is published once, whether or not the
+// instance is still there to sample: InstanceStartupTime, and for a
+// serverless environment ModelSetupTime in microseconds.
+func TestStartups(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	store, _ := metrics.Open(nil)
+	h := &startupHosting{startups: []hosting.Startup{{Endpoint: "ep", Variant: "v", Took: 250 * time.Millisecond, Serverless: true},
+		{Endpoint: "ep", Variant: "v", Took: 750 * time.Millisecond}}}
+	e := &Emitter{Router: &fakeRouter{}, Hosting: h, Store: store, Clock: clock.NewFake(t0), SampleEvery: 10 * time.Second}
+	for i := range 3 {
+		if err := e.Tick(t0.Add(time.Duration(i) * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := t0.Add(time.Minute)
+	for _, c := range []struct {
+		ns, name      string
+		count, maxVal float64
+	}{{ColdStartNamespace, "InstanceStartupTime", 2, 750}, {InvocationNamespace, "ModelSetupTime", 1, 250000}} {
+		dps, err := store.Query(metrics.Series{Namespace: c.ns, MetricName: c.name, Dimensions: dims("ep", "v")}, "", t0, end, time.Minute, nil, end)
+		if err != nil || len(dps) != 1 || dps[0].Stats.SampleCount != c.count || dps[0].Stats.Maximum != c.maxVal {
+			t.Errorf("%s: %+v, %v; want %v samples, the largest %v", c.name, dps, err, c.count, c.maxVal)
 		}
 	}
 }

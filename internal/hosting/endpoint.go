@@ -307,6 +307,7 @@ func (e *endpoint) handle(ev event) {
 	in := ev.in
 	switch ev.kind {
 	case eventReady:
+		adopted := in.ready // ready from the start: its startup was a previous server's
 		in.ready = true
 		in.readyAt = e.s.opts.Clock.Now()
 		if in.component != "" {
@@ -316,6 +317,9 @@ func (e *endpoint) handle(ev event) {
 		}
 		e.failures[in.variant] = 0
 		e.s.log.Info("instance healthy", "endpoint", e.rec.Name, "variant", in.variant, "instance", in.rt.ID())
+		if v := e.rec.Current.variant(in.variant); v != nil && !v.hosts() && !adopted {
+			e.s.started(Startup{Endpoint: e.rec.Name, Variant: in.variant, Took: in.readyAt.Sub(in.started), Serverless: v.Serverless != nil})
+		}
 	case eventDone:
 		if in.component != "" {
 			e.copies = slices.DeleteFunc(e.copies, func(x *inst) bool { return x == in })
@@ -736,15 +740,14 @@ func (e *endpoint) publishView() {
 				if vr.Serverless != nil {
 					typ = serverlessType(*vr.Serverless)
 				}
-				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Startup: in.readyAt.Sub(in.started),
-					Serverless: vr.Serverless != nil})
+				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt})
 			}
 		}
 	}
 	for _, in := range e.copies {
 		if in.ready && !in.stopping {
 			running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: in.host.size, Instance: in.rt,
-				Startup: in.readyAt.Sub(in.started), Component: in.component, Needs: in.needs})
+				Component: in.component, Needs: in.needs})
 		}
 	}
 	e.running.Store(&running)

@@ -79,6 +79,9 @@ type Service struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
+
+	startupMu sync.Mutex
+	startups  []Startup // not yet collected (Startups)
 }
 
 // New returns a Service; Start brings persisted endpoints back.
@@ -620,16 +623,39 @@ type RunningInstance struct {
 	Endpoint, Variant string
 	Type              runtime.InstanceType
 	Instance          runtime.Instance
-	// Startup is how long the instance took from its start to its first
-	// healthy ping.
-	Startup time.Duration
-	// Serverless marks an environment of a serverless variant, whose
-	// startup SageMaker publishes as ModelSetupTime.
-	Serverless bool
 	// Component is set for a copy of an inference component, whose
 	// utilization is measured against Needs, what it reserved.
 	Component string
 	Needs     Requirements
+}
+
+// Startup is how long an instance of a variant took from its start to its
+// first healthy ping; for an environment of a serverless variant
+// (Serverless), SageMaker's ModelSetupTime.
+type Startup struct {
+	Endpoint, Variant string
+	Took              time.Duration
+	Serverless        bool
+}
+
+// Startups returns the startups since the last call: each instance's once,
+// however briefly it lived (a serverless environment may be gone before
+// the next usage sample).
+func (s *Service) Startups() []Startup {
+	s.startupMu.Lock()
+	defer s.startupMu.Unlock()
+	out := s.startups
+	s.startups = nil
+	return out
+}
+
+// started records an instance's startup for Startups.
+func (s *Service) started(st Startup) {
+	s.startupMu.Lock()
+	defer s.startupMu.Unlock()
+	if len(s.startups) < 10000 { // nobody collects: keep a bounded backlog
+		s.startups = append(s.startups, st)
+	}
 }
 
 // RunningInstances lists the healthy instances of every endpoint.

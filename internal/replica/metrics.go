@@ -67,6 +67,9 @@ type NoInstances struct{}
 // RunningInstances returns none.
 func (NoInstances) RunningInstances() []hosting.RunningInstance { return nil }
 
+// Startups reports none: the leader's emitter publishes every startup.
+func (NoInstances) Startups() []hosting.Startup { return nil }
+
 // takeBatch bounds the batches taken at once.
 const takeBatch = 256
 

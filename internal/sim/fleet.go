@@ -118,6 +118,10 @@ func (f *fleet) RunningInstances() []hosting.RunningInstance {
 	return out
 }
 
+// Startups reports none: a simulated instance's start is the model's
+// Startup, which the simulation charges in its own way.
+func (f *fleet) Startups() []hosting.Startup { return nil }
+
 // An instance is a runtime.Instance for the emitter, which asks only its
 // ID and usage; the rest says it runs, ready, and serves nowhere.
 func (in *instance) ID() string                     { return in.id }
