@@ -9,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
-	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 )
 
 // BenchmarkServerless measures, on each runtime, a serverless variant's
@@ -30,14 +28,7 @@ func BenchmarkServerless(b *testing.B) {
 				sm, rt := rs.SageMaker(), rs.Runtime()
 				ctx := context.Background()
 				deploy(b, sm, "inst", image, 1)
-				if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("sl"), ProductionVariants: []types.ProductionVariant{{
-					VariantName: aws.String("AllTraffic"), ModelName: aws.String("inst"),
-					ServerlessConfig: &types.ProductionVariantServerlessConfig{MemorySizeInMB: aws.Int32(1024), MaxConcurrency: aws.Int32(1)}}}}); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("sl"), EndpointConfigName: aws.String("sl")}); err != nil {
-					b.Fatal(err)
-				}
+				deployServerless(b, sm, "sl", "inst", 1)
 				waitInService(b, sm, "inst")
 				waitInService(b, sm, "sl")
 				const colds = 10
@@ -63,7 +54,9 @@ func BenchmarkServerless(b *testing.B) {
 					return out.Datapoints[0], true
 				}
 				eventually(b, time.Minute, "InstanceStartupTime of every environment", func() (bool, any) {
-					d, ok := startups(func(in *cloudwatch.GetMetricStatisticsInput) { in.Statistics = []cwtypes.Statistic{cwtypes.StatisticSampleCount} })
+					d, ok := startups(func(in *cloudwatch.GetMetricStatisticsInput) {
+						in.Statistics = []cwtypes.Statistic{cwtypes.StatisticSampleCount}
+					})
 					return ok && aws.ToFloat64(d.SampleCount) >= colds, d.SampleCount
 				})
 				p50, _ := startups(func(in *cloudwatch.GetMetricStatisticsInput) { in.ExtendedStatistics = []string{"p50"} })

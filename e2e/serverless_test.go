@@ -19,6 +19,21 @@ import (
 	"github.com/aws/smithy-go"
 )
 
+// deployServerless creates endpoint name of one serverless variant of
+// model, 1024 MB, at most maxConcurrency invocations at once.
+func deployServerless(t testing.TB, sm *sagemaker.Client, name, model string, maxConcurrency int32) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(name), ProductionVariants: []types.ProductionVariant{{
+		VariantName: aws.String("AllTraffic"), ModelName: aws.String(model),
+		ServerlessConfig: &types.ProductionVariantServerlessConfig{MemorySizeInMB: aws.Int32(1024), MaxConcurrency: aws.Int32(maxConcurrency)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String(name), EndpointConfigName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestServerlessOnEveryRuntime: a serverless variant (MaxConcurrency 2)
 // on every runtime has no environment until invoked; the first invocation
 // waits for one and succeeds, and ModelSetupTime is published; a burst
@@ -34,14 +49,7 @@ func TestServerlessOnEveryRuntime(t *testing.T) {
 			if _, err := sm.CreateModel(ctx, &sagemaker.CreateModelInput{ModelName: aws.String("sl"), PrimaryContainer: &types.ContainerDefinition{Image: aws.String(image)}}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String("sl"), ProductionVariants: []types.ProductionVariant{{
-				VariantName: aws.String("AllTraffic"), ModelName: aws.String("sl"),
-				ServerlessConfig: &types.ProductionVariantServerlessConfig{MemorySizeInMB: aws.Int32(1024), MaxConcurrency: aws.Int32(2)}}}}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("sl"), EndpointConfigName: aws.String("sl")}); err != nil {
-				t.Fatal(err)
-			}
+			deployServerless(t, sm, "sl", "sl", 2)
 			v := waitInService(t, sm, "sl").ProductionVariants[0]
 			if c := v.CurrentServerlessConfig; c == nil || aws.ToInt32(c.MaxConcurrency) != 2 || aws.ToInt32(c.MemorySizeInMB) != 1024 || v.DesiredInstanceCount != nil {
 				t.Fatalf("variant %+v, want its serverless configuration and no instance counts", v)
