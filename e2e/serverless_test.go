@@ -113,6 +113,15 @@ func TestServerlessOnEveryRuntime(t *testing.T) {
 			if n := len(rs.running()); n > 2 {
 				t.Fatalf("%d environments, want at most MaxConcurrency (2)", n)
 			}
+			// Environments coming and going are not instances being
+			// created, replaced or deleted.
+			out, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("sl")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := out.ProductionVariants[0].VariantStatus; len(st) != 0 {
+				t.Fatalf("VariantStatus %+v, want none", st)
+			}
 
 			// Idle: back to none.
 			eventually(t, time.Minute, "no environment once idle", func() (bool, any) {

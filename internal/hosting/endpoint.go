@@ -775,6 +775,11 @@ func (e *endpoint) variantViews(d *deployment) []VariantView {
 				starting = append(starting, in)
 			}
 		}
+		if v.Serverless != nil && e.rec.Status == StatusInService {
+			// Its environments come and go with its invocations: no
+			// instance is being created, replaced or deleted.
+			starting, stopping = nil, nil
+		}
 		if len(starting) > 0 {
 			status, msg := "Creating", fmt.Sprintf("Launching %d instance(s).", len(starting))
 			switch {

@@ -91,8 +91,8 @@ func (r *Router) InFlight(endpoint, variant string) int {
 func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *variantRoute) (*Response, error) {
 	g := v.gate
 	if g.inflight.Add(1) > int64(v.serverless.MaxConcurrency) {
+		// Not an invocation of the model: no Invocations, no 4XX.
 		g.inflight.Add(-1)
-		v.stats.record(Outcome4XX, 0, 0)
 		return nil, ErrThrottled
 	}
 	var capacityAt time.Time // set when the invocation waited for an environment
