@@ -235,7 +235,21 @@ func (in *instance) watchHealth(ctx context.Context, addr string) {
 	}
 }
 
-func (in *instance) pingOK(addr string) bool { return in.r.ping.Ping(addr) }
+// pingOK asks /ping of every model container of the pod at addr: a pod of
+// several (StartGroup) serves when all do, as its readiness waits for each
+// container's probe.
+func (in *instance) pingOK(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	for i := range max(1, len(in.containers)) {
+		if !in.r.ping.Ping(net.JoinHostPort(host, strconv.Itoa(ModelPort+i))) {
+			return false
+		}
+	}
+	return true
+}
 
 func (in *instance) isStopping() bool {
 	in.r.mu.Lock()
