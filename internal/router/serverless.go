@@ -95,7 +95,7 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 		g.inflight.Add(-1)
 		return nil, ErrThrottled
 	}
-	var capacityAt time.Time // set when the invocation waited for an environment
+	waited := false
 	waitStart := time.Now()
 	timeout := time.NewTimer(r.o.ColdStartTimeout)
 	defer timeout.Stop()
@@ -114,9 +114,7 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 			inv.reserved = b
 			break
 		}
-		if capacityAt.IsZero() {
-			capacityAt = waitStart // it waits
-		}
+		waited = true
 		select {
 		case r.o.Demand <- Demand{Endpoint: inv.Endpoint, Variant: v.name, InFlight: int(g.inflight.Load())}:
 		default: // hosting is busy with demands already; it samples InFlight too
@@ -131,7 +129,8 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 			return nil, ctx.Err()
 		}
 	}
-	if !capacityAt.IsZero() {
+	var capacityAt time.Time // when an environment took an invocation that waited for one
+	if waited {
 		capacityAt = time.Now()
 		v.stats.coldStart(0, capacityAt.Sub(waitStart))
 	}
