@@ -213,6 +213,11 @@ func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, retainAll bo
 	if len(e.rec.Components) > 0 {
 		return errorf(ErrInvalid, "ebb does not update an endpoint that hosts inference components (%s) yet: change its instance count with UpdateEndpointWeightsAndCapacities, or its components with UpdateInferenceComponent.", e.rec.Components[0].Name)
 	}
+	if i := slices.IndexFunc(d.Variants, func(v variant) bool { return v.Serverless != nil }); i >= 0 && !e.rec.Current.serverless() {
+		// SageMaker's guide: an endpoint of instances cannot be converted
+		// to a serverless one (the other way is allowed, but not back).
+		return errorf(ErrInvalid, "Cannot update endpoint %q to endpoint configuration %q: its variant %q is serverless, and an endpoint of instances cannot become serverless. Create a new endpoint for the serverless configuration.", e.rec.ARN, d.ConfigName, d.Variants[i].Name)
+	}
 	if retainAll {
 		for i := range d.Variants {
 			cur := e.rec.Current.variant(d.Variants[i].Name)
@@ -258,8 +263,15 @@ func (e *endpoint) beginCapacityChange(changes []WeightAndCapacity) error {
 		if i < 0 {
 			return errorf(ErrInvalid, "The variant %q does not exist in endpoint %q.", c.VariantName, e.rec.ARN)
 		}
-		if c.DesiredInstanceCount == nil && c.DesiredWeight == nil {
-			return errorf(ErrInvalid, "Either DesiredWeight or DesiredInstanceCount must be specified for variant %q.", c.VariantName)
+		if c.DesiredInstanceCount == nil && c.DesiredWeight == nil && c.ServerlessUpdateConfig == nil {
+			return errorf(ErrInvalid, "Either DesiredWeight, DesiredInstanceCount or ServerlessUpdateConfig must be specified for variant %q.", c.VariantName)
+		}
+		if u := c.ServerlessUpdateConfig; u != nil {
+			sc, err := updateServerless(next[i], *u, e.rec.ARN)
+			if err != nil {
+				return err
+			}
+			next[i].Serverless = sc
 		}
 		if c.DesiredInstanceCount != nil {
 			if next[i].Serverless != nil {
@@ -281,6 +293,10 @@ func (e *endpoint) beginCapacityChange(changes []WeightAndCapacity) error {
 	e.rec.LastModifiedTime = e.s.opts.Clock.Now()
 	e.failure = ""
 	for _, v := range next {
+		if v.Serverless != nil {
+			e.s.log.Info("changing serverless variant", "endpoint", e.rec.Name, "variant", v.Name, "max_concurrency", *v.Serverless.MaxConcurrency, "provisioned_concurrency", v.Serverless.provisioned(), "desired_weight", v.DesiredWeight)
+			continue
+		}
 		e.s.log.Info("changing variant capacity", "endpoint", e.rec.Name, "variant", v.Name, "desired_instances", v.DesiredCount, "desired_weight", v.DesiredWeight)
 	}
 	return nil
@@ -697,7 +713,8 @@ func (e *endpoint) publishRoutes() {
 	for _, v := range e.rec.Current.Variants {
 		rv := router.Variant{Name: v.Name, Weight: v.CurrentWeight, Execution: v.Execution}
 		if v.Serverless != nil {
-			rv.Serverless = &router.Serverless{MaxConcurrency: *v.Serverless.MaxConcurrency}
+			l := v.Serverless.limits()
+			rv.Serverless = &l
 		}
 		if v.Container.Mode == "MultiModel" {
 			rv.MultiModel = &router.MultiModel{Prefix: v.Container.ModelDataUrl}
@@ -759,7 +776,11 @@ func (e *endpoint) variantViews(d *deployment) []VariantView {
 		vv := VariantView{
 			Name: v.Name, InstanceType: v.InstanceType, Images: v.images(),
 			ResolvedAt: v.ResolvedAt, CurrentWeight: v.CurrentWeight, DesiredWeight: v.DesiredWeight, DesiredCount: v.DesiredCount,
-			RoutingConfig: v.RoutingConfig, Managed: v.Managed, Serverless: v.Serverless,
+			RoutingConfig: v.RoutingConfig, Managed: v.Managed, Serverless: v.Serverless, CurrentServerless: v.Serverless,
+		}
+		if i := slices.IndexFunc(e.rec.Rollback, func(r variant) bool { return r.Name == v.Name }); i >= 0 && d == &e.rec.Current {
+			// A capacity change in progress: what it changes is not current yet.
+			vv.CurrentServerless = e.rec.Rollback[i].Serverless
 		}
 		var starting, stopping []*inst
 		for _, in := range e.insts {

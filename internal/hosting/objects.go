@@ -176,6 +176,11 @@ type deployment struct {
 	StartTime  time.Time `json:"startTime"`
 }
 
+// serverless reports a deployment of a serverless variant.
+func (d deployment) serverless() bool {
+	return slices.ContainsFunc(d.Variants, func(v variant) bool { return v.Serverless != nil })
+}
+
 // hostsComponents reports whether d's variants host inference components.
 func (d *deployment) hostsComponents() bool {
 	for i := range d.Variants {
@@ -279,7 +284,10 @@ type VariantView struct {
 	Status        []VariantStatus
 	RoutingConfig json.RawMessage
 	Managed       *ManagedScaling
-	Serverless    *ServerlessConfig
+	// Serverless is a serverless variant's configuration, as asked
+	// (DesiredServerlessConfig); CurrentServerless as it is while a
+	// change to it is in progress (CurrentServerlessConfig).
+	Serverless, CurrentServerless *ServerlessConfig
 }
 
 // VariantStatus is one entry of a variant's VariantStatus list.

@@ -46,6 +46,30 @@ func checkServerless(pv ProductionVariant, variants int, async bool) error {
 	return nil
 }
 
+// updateServerless applies a ServerlessUpdateConfig to variant v of the
+// endpoint arn, returning its new configuration (a copy: the record's
+// rollback keeps the old one). AWS's messages for these refusals are not
+// documented; each names the member and the variant.
+func updateServerless(v variant, u ServerlessUpdate, arn string) (*ServerlessConfig, error) {
+	if v.Serverless == nil {
+		return nil, errorf(ErrInvalid, "The variant %q of endpoint %q is not serverless: ServerlessUpdateConfig is for serverless variants; change its DesiredInstanceCount instead.", v.Name, arn)
+	}
+	if u.MaxConcurrency == nil && u.ProvisionedConcurrency == nil {
+		return nil, errorf(ErrInvalid, "ServerlessUpdateConfig of variant %q sets neither MaxConcurrency nor ProvisionedConcurrency.", v.Name)
+	}
+	c := *v.Serverless
+	if u.MaxConcurrency != nil {
+		c.MaxConcurrency = u.MaxConcurrency
+	}
+	if u.ProvisionedConcurrency != nil {
+		c.ProvisionedConcurrency = u.ProvisionedConcurrency
+	}
+	if c.provisioned() > *c.MaxConcurrency {
+		return nil, errorf(ErrInvalid, "ProvisionedConcurrency (%d) of production variant %q must be less than or equal to its MaxConcurrency (%d).", c.provisioned(), v.Name, *c.MaxConcurrency)
+	}
+	return &c, nil
+}
+
 // checkServerlessModel refuses a serverless variant of a model SageMaker
 // does not run serverless: a multi-model one, or several containers (an
 // inference pipeline).
@@ -82,12 +106,14 @@ func serverlessType(c ServerlessConfig) runtime.InstanceType {
 const DefaultServerlessIdle = 5 * time.Minute
 
 // serverlessWant decides how many environments a serverless variant keeps:
-// one per invocation it holds now (inflight, up to max), and no fewer than
-// it needed at once within the idle period: an environment goes once the
-// variant has not needed that many for idle. busy[k] is when k+1 were last
-// needed at once; the updated list is returned with the decision.
-func serverlessWant(busy []time.Time, inflight, max int, now time.Time, idle time.Duration) ([]time.Time, int) {
-	n := min(inflight, max)
+// its provisioned concurrency, warm whatever the traffic, and beyond it
+// one per invocation it holds now (inflight, up to MaxConcurrency), and no
+// fewer than it needed at once within the idle period: an on-demand
+// environment goes once the variant has not needed that many for idle.
+// busy[k] is when k+1 were last needed at once; the updated list is
+// returned with the decision.
+func serverlessWant(busy []time.Time, inflight int, c router.Serverless, now time.Time, idle time.Duration) ([]time.Time, int) {
+	n := min(inflight, c.MaxConcurrency)
 	for len(busy) < n {
 		busy = append(busy, now)
 	}
@@ -96,10 +122,10 @@ func serverlessWant(busy []time.Time, inflight, max int, now time.Time, idle tim
 	}
 	// busy is oldest last: needing k+1 at once also needs k.
 	want := 0
-	for want < len(busy) && want < max && now.Sub(busy[want]) < idle {
+	for want < len(busy) && want < c.MaxConcurrency && now.Sub(busy[want]) < idle {
 		want++
 	}
-	return busy[:want], want
+	return busy[:want], max(want, c.ProvisionedConcurrency)
 }
 
 // followInvocations sets each serverless variant's environments from the
@@ -117,17 +143,30 @@ func (e *endpoint) followInvocations() {
 			continue
 		}
 		var want int
-		e.busy[v.Name], want = serverlessWant(e.busy[v.Name], e.s.opts.InFlight(e.rec.Name, v.Name), *v.Serverless.MaxConcurrency, now, e.s.opts.ServerlessIdle)
+		e.busy[v.Name], want = serverlessWant(e.busy[v.Name], e.s.opts.InFlight(e.rec.Name, v.Name), v.Serverless.limits(), now, e.s.opts.ServerlessIdle)
 		if want != v.DesiredCount {
 			e.s.log.Debug("serverless environments", "endpoint", e.rec.Name, "variant", v.Name, "from", v.DesiredCount, "to", want)
 			v.DesiredCount = want
 		}
-		again = again || want > 0
+		again = again || want > v.Serverless.provisioned()
 	}
 	if again && !now.Before(e.sampleAt) {
 		e.sampleAt = now.Add(time.Second)
 		e.wakeIn(time.Second)
 	}
+}
+
+// limits is what the router enforces of the configuration.
+func (c ServerlessConfig) limits() router.Serverless {
+	return router.Serverless{MaxConcurrency: *c.MaxConcurrency, ProvisionedConcurrency: c.provisioned()}
+}
+
+// provisioned is the provisioned concurrency (0 if none).
+func (c ServerlessConfig) provisioned() int {
+	if c.ProvisionedConcurrency == nil {
+		return 0
+	}
+	return *c.ProvisionedConcurrency
 }
 
 // followDemand wakes the endpoints whose serverless variants the router

@@ -360,9 +360,6 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, req CreateEndpointCo
 			if s.opts.InFlight == nil {
 				return "", errorf(ErrInvalid, "ebb does not run serverless variants with several replicas (--ha-lease) yet (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
 			}
-			if pv.ServerlessConfig.ProvisionedConcurrency != nil {
-				return "", errorf(ErrInvalid, "ebb does not support ProvisionedConcurrency of serverless variants yet (variant %q): leave it out, and the variant's environments follow its invocations from zero.", pv.VariantName)
-			}
 			continue
 		}
 		if pv.InstanceType == "" {
@@ -497,6 +494,9 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 			RoutingConfig: pv.RoutingConfig, Serverless: pv.ServerlessConfig}
 		if pv.InitialInstanceCount != nil {
 			v.DesiredCount = *pv.InitialInstanceCount
+		}
+		if c := pv.ServerlessConfig; c != nil {
+			v.DesiredCount = c.provisioned() // warm from the start
 		}
 		if pv.InitialVariantWeight != nil {
 			v.DesiredWeight = *pv.InitialVariantWeight
@@ -705,6 +705,17 @@ type WeightAndCapacity struct {
 	VariantName          string
 	DesiredWeight        *float64
 	DesiredInstanceCount *int
+	// ServerlessUpdateConfig changes a serverless variant's
+	// MaxConcurrency or ProvisionedConcurrency (what Application Auto
+	// Scaling sets for sagemaker:variant:DesiredProvisionedConcurrency).
+	ServerlessUpdateConfig *ServerlessUpdate
+}
+
+// ServerlessUpdate is what UpdateEndpointWeightsAndCapacities may change of
+// a serverless variant; what it leaves out stays.
+type ServerlessUpdate struct {
+	MaxConcurrency         *int
+	ProvisionedConcurrency *int
 }
 
 // UpdateEndpointWeightsAndCapacities changes variants' weights and instance

@@ -398,7 +398,7 @@ type Response struct {
 	start, received, capacityAt time.Time
 	log                         RequestLog
 	entry                       LogEntry
-	gate                        *gate // of a serverless variant
+	ticket                      ticket // of a serverless variant's invocation
 }
 
 // Close releases the response and the instance it came from, and records
@@ -407,8 +407,8 @@ type Response struct {
 func (r *Response) Close() {
 	r.Body.Close()
 	r.b.outstanding.Add(-1)
-	if r.gate != nil {
-		r.gate.release()
+	if r.ticket.g != nil {
+		r.ticket.release()
 	}
 	if !r.capacityAt.IsZero() {
 		r.v.stats.coldResponse(time.Since(r.capacityAt))

@@ -14,9 +14,17 @@ import (
 // throttled. An invocation that finds no idle environment asks hosting
 // for one (Demand) and waits until an environment is free: a new one, or
 // one that finished its invocation first.
+//
+// Of a variant with ProvisionedConcurrency, the first that many
+// invocations at once run on provisioned concurrency (hosting keeps that
+// many environments warm); those beyond it spill over to on-demand
+// capacity, as Lambda's provisioned concurrency, which SageMaker's
+// follows, counts them.
 
-// Serverless is a serverless variant's concurrency limit.
-type Serverless struct{ MaxConcurrency int }
+// Serverless is a serverless variant's concurrency: the most invocations
+// it serves at once, and how many of them run on provisioned concurrency
+// (0: none).
+type Serverless struct{ MaxConcurrency, ProvisionedConcurrency int }
 
 // ErrThrottled: a serverless variant is serving its MaxConcurrency
 // invocations.
@@ -30,12 +38,37 @@ type Demand struct {
 }
 
 // gate counts a serverless variant's invocations in flight, across
-// routing-table updates, and wakes those waiting for an environment when
-// one may have become free.
+// routing-table updates, and of them those on provisioned concurrency;
+// it wakes those waiting for an environment when one may have become
+// free.
 type gate struct {
-	inflight atomic.Int64
-	mu       sync.Mutex
-	changed  chan struct{}
+	inflight, provisioned atomic.Int64
+	mu                    sync.Mutex
+	changed               chan struct{}
+}
+
+// ticket is an admitted invocation's place in its variant's gate.
+type ticket struct {
+	g           *gate
+	provisioned bool // it holds one of the provisioned concurrency
+}
+
+// admit takes a place for an invocation, if the variant serves fewer
+// than its MaxConcurrency, on provisioned concurrency while some is free.
+func (g *gate) admit(c Serverless) (ticket, bool) {
+	if g.inflight.Add(1) > int64(c.MaxConcurrency) {
+		g.inflight.Add(-1)
+		return ticket{}, false
+	}
+	for {
+		n := g.provisioned.Load()
+		if n >= int64(c.ProvisionedConcurrency) {
+			return ticket{g: g}, true
+		}
+		if g.provisioned.CompareAndSwap(n, n+1) {
+			return ticket{g: g, provisioned: true}, true
+		}
+	}
 }
 
 // wait returns a channel closed at the next notify.
@@ -58,9 +91,12 @@ func (g *gate) notify() {
 }
 
 // release ends an invocation: its environment is free.
-func (g *gate) release() {
-	g.inflight.Add(-1)
-	g.notify()
+func (t ticket) release() {
+	if t.provisioned {
+		t.g.provisioned.Add(-1)
+	}
+	t.g.inflight.Add(-1)
+	t.g.notify()
 }
 
 // gateOf returns a serverless variant's gate. Callers hold r.mu.
@@ -90,10 +126,13 @@ func (r *Router) InFlight(endpoint, variant string) int {
 // an idle environment (asking hosting for one) and sends it there.
 func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *variantRoute) (*Response, error) {
 	g := v.gate
-	if g.inflight.Add(1) > int64(v.serverless.MaxConcurrency) {
+	t, ok := g.admit(*v.serverless)
+	if !ok {
 		// Not an invocation of the model: no Invocations, no 4XX.
-		g.inflight.Add(-1)
 		return nil, ErrThrottled
+	}
+	if v.serverless.ProvisionedConcurrency > 0 {
+		v.stats.admitted(t.provisioned)
 	}
 	waited := false
 	waitStart := time.Now()
@@ -103,11 +142,11 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 		changed := g.wait()
 		route := (*r.table.Load())[inv.Endpoint]
 		if route == nil {
-			g.release()
+			t.release()
 			return nil, ErrEndpointNotFound
 		}
 		if v = route.variant(v.name); v == nil || v.serverless == nil {
-			g.release()
+			t.release()
 			return nil, ErrVariantNotFound
 		}
 		if b := v.acquireIdle(); b != nil {
@@ -122,10 +161,10 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 		select {
 		case <-changed:
 		case <-timeout.C:
-			g.release()
+			t.release()
 			return nil, ErrColdStartTimeout
 		case <-ctx.Done():
-			g.release()
+			t.release()
 			return nil, ctx.Err()
 		}
 	}
@@ -136,10 +175,10 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 	}
 	resp, err := r.send(ctx, v, inv, capacityAt, nil)
 	if err != nil {
-		g.release()
+		t.release()
 		return nil, err
 	}
-	resp.gate = g
+	resp.ticket = t
 	return resp, nil
 }
 

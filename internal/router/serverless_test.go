@@ -63,3 +63,62 @@ func TestServerless(t *testing.T) {
 		t.Fatalf("InFlight = %d after both, want 0", got)
 	}
 }
+
+// TestProvisionedConcurrency: of a serverless variant with provisioned
+// concurrency 1, the first invocation at once runs on it and the second
+// spills over; once the first ends, the next runs on provisioned
+// concurrency again. Collect reports both, counted and in flight.
+func TestProvisionedConcurrency(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 3)
+	blocking := func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.Write([]byte("ok"))
+	}
+	r := New(Options{Demand: make(chan Demand, 8), ColdStartTimeout: time.Minute})
+	r.Set(Endpoint{Name: "sl", Variants: []Variant{{Name: "v", Weight: 1, Serverless: &Serverless{MaxConcurrency: 3, ProvisionedConcurrency: 1},
+		Instances: []Instance{serve(t, blocking), serve(t, blocking)}}}})
+	results := make(chan error, 3)
+	call := func() {
+		_, _, err := invoke(t, r, Invocation{Endpoint: "sl", Body: []byte("x")})
+		results <- err
+	}
+	sample := func() ServerlessSample {
+		t.Helper()
+		for _, s := range r.Collect() {
+			if s.Variant == "v" && s.Serverless != nil {
+				return *s.Serverless
+			}
+		}
+		t.Fatal("no serverless sample")
+		return ServerlessSample{}
+	}
+	go call()
+	<-arrived
+	go call()
+	<-arrived
+	want := ServerlessSample{Serverless: Serverless{MaxConcurrency: 3, ProvisionedConcurrency: 1}, InFlight: 2, ProvisionedInFlight: 1, ProvisionedInvocations: 1, SpilloverInvocations: 1}
+	if got := sample(); got != want {
+		t.Fatalf("two at once: %+v, want %+v", got, want)
+	}
+	release <- struct{}{} // one ends: if it was the provisioned one, the slot is free
+	if err := <-results; err != nil {
+		t.Fatal(err)
+	}
+	go call()
+	<-arrived
+	got := sample()
+	if got.InFlight != 2 || got.ProvisionedInvocations+got.SpilloverInvocations != 1 || got.ProvisionedInFlight != 1 {
+		t.Fatalf("after one ended and another came: %+v, want 2 in flight, 1 on provisioned concurrency", got)
+	}
+	close(release)
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sample(); got.InFlight != 0 || got.ProvisionedInFlight != 0 {
+		t.Fatalf("after all: %+v, want none in flight", got)
+	}
+}

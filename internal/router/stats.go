@@ -62,6 +62,20 @@ type Sample struct {
 	CacheHits, CacheMisses                                      int
 	ModelLoadingWaits, ModelDownloads, ModelLoads, ModelUnloads []time.Duration
 	LoadedModels                                                int
+	// Serverless is set for a serverless variant.
+	Serverless *ServerlessSample
+}
+
+// ServerlessSample is what a serverless variant serves: at Collect time,
+// the invocations in flight (waiting for an environment too) and those of
+// them on provisioned concurrency, against its configuration; since the
+// last Collect, the invocations admitted on provisioned concurrency and
+// those that spilled over to on-demand capacity (counted only on a
+// variant with provisioned concurrency).
+type ServerlessSample struct {
+	Serverless
+	InFlight, ProvisionedInFlight                int
+	ProvisionedInvocations, SpilloverInvocations int
 }
 
 // maxLatencySamples bounds the latencies kept per collection interval; at
@@ -113,6 +127,21 @@ func (s *variantStats) loaded(wait, download, load time.Duration, unloads []time
 	}
 	c.ModelLoads = append(c.ModelLoads, load)
 	c.ModelUnloads = append(c.ModelUnloads, unloads...)
+	s.mu.Unlock()
+}
+
+// admitted counts an invocation of a serverless variant with provisioned
+// concurrency: on it, or spilled over.
+func (s *variantStats) admitted(provisioned bool) {
+	s.mu.Lock()
+	if s.cur.Serverless == nil {
+		s.cur.Serverless = &ServerlessSample{}
+	}
+	if provisioned {
+		s.cur.Serverless.ProvisionedInvocations++
+	} else {
+		s.cur.Serverless.SpilloverInvocations++
+	}
 	s.mu.Unlock()
 }
 
@@ -200,6 +229,14 @@ func (r *Router) Collect() []Sample {
 					for _, b := range v.backends {
 						sample.InFlight += int(b.outstanding.Load())
 						sample.LoadedModels += b.models.count()
+					}
+					if v.gate != nil {
+						if sample.Serverless == nil {
+							sample.Serverless = &ServerlessSample{}
+						}
+						sample.Serverless.Serverless = *v.serverless
+						sample.Serverless.InFlight = int(v.gate.inflight.Load())
+						sample.Serverless.ProvisionedInFlight = int(v.gate.provisioned.Load())
 					}
 				}
 			}

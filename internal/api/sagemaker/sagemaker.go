@@ -371,7 +371,7 @@ func summaries(vs []hosting.VariantView, pending bool) []variantSummary {
 		cw, cc, dc := v.CurrentWeight, v.CurrentCount, v.DesiredCount
 		s.CurrentWeight = &cw
 		if v.Serverless != nil {
-			s.CurrentServerlessConfig, s.DesiredServerlessConfig = v.Serverless, v.Serverless
+			s.CurrentServerlessConfig, s.DesiredServerlessConfig = v.CurrentServerless, v.Serverless
 		} else {
 			s.CurrentInstanceCount, s.DesiredInstanceCount = &cc, &dc
 		}
@@ -504,20 +504,16 @@ func (x *Handler) updateWeightsAndCapacities(ctx context.Context, body []byte) (
 			VariantName            string
 			DesiredWeight          *float64
 			DesiredInstanceCount   *int
-			ServerlessUpdateConfig json.RawMessage
+			ServerlessUpdateConfig *hosting.ServerlessUpdate
 		}
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	for _, c := range in.DesiredWeightsAndCapacities {
-		if len(c.ServerlessUpdateConfig) > 0 && string(c.ServerlessUpdateConfig) != "null" && string(c.ServerlessUpdateConfig) != "{}" {
-			return nil, fault.Errorf(hosting.ErrInvalid, "ebb does not support ServerlessUpdateConfig yet (variant %q): a serverless variant's MaxConcurrency changes with UpdateEndpoint to a new endpoint configuration.", c.VariantName)
-		}
-	}
 	changes := make([]hosting.WeightAndCapacity, len(in.DesiredWeightsAndCapacities))
 	for i, c := range in.DesiredWeightsAndCapacities {
-		changes[i] = hosting.WeightAndCapacity{VariantName: c.VariantName, DesiredWeight: c.DesiredWeight, DesiredInstanceCount: c.DesiredInstanceCount}
+		changes[i] = hosting.WeightAndCapacity{VariantName: c.VariantName, DesiredWeight: c.DesiredWeight, DesiredInstanceCount: c.DesiredInstanceCount,
+			ServerlessUpdateConfig: c.ServerlessUpdateConfig}
 	}
 	arn, err := x.h.UpdateEndpointWeightsAndCapacities(ctx, in.EndpointName, changes)
 	return map[string]string{"EndpointArn": arn}, err
