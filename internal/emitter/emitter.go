@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/clock"
@@ -117,6 +118,17 @@ func (e *Emitter) Tick(now time.Time) error {
 		if s.Component != "" {
 			ds, perInstance, concurrent = []metrics.Dimension{{Name: "InferenceComponentName", Value: s.Component}}, "InvocationsPerCopy", "ConcurrentRequestsPerCopy"
 		}
+		idleZeros := []string{"Invocations", perInstance, "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"}
+		if sl := s.Serverless; sl != nil {
+			// SageMaker publishes no per-instance metric of a serverless
+			// variant, and its own family instead.
+			perInstance, concurrent = "", ""
+			idleZeros = slices.Delete(idleZeros, 1, 2)
+			if sl.ProvisionedConcurrency > 0 {
+				idleZeros = append(idleZeros, "ServerlessProvisionedConcurrencyInvocations", "ServerlessProvisionedConcurrencySpilloverInvocations")
+			}
+			pts = append(pts, serverlessPoints(sl, ds, now)...)
+		}
 		if s.NoCapacity > 0 {
 			add(InvocationNamespace, "NoCapacityInvocationFailures", "None", metrics.Point{Value: 1, Count: float64(s.NoCapacity)})
 		}
@@ -128,14 +140,14 @@ func (e *Emitter) Tick(now time.Time) error {
 		if !m.start.Equal(thisMinute) {
 			if m.invocations == 0 && !e.NoIdleZeros && !s.Async {
 				// An idle minute reports zeros, as SageMaker's endpoints do.
-				for _, name := range []string{"Invocations", perInstance, "Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors"} {
+				for _, name := range idleZeros {
 					add(InvocationNamespace, name, "None", metrics.Point{Timestamp: m.start, Value: 0})
 				}
 			}
 			m.start, m.invocations = thisMinute, 0
 		}
 		m.invocations += s.Invocations
-		if s.Instances > 0 {
+		if s.Instances > 0 && concurrent != "" {
 			add(InvocationNamespace, concurrent, "None",
 				metrics.Point{Value: float64(s.InFlight) / float64(s.Instances)})
 		}
@@ -158,6 +170,8 @@ func (e *Emitter) Tick(now time.Time) error {
 		n := float64(s.Invocations)
 		if !s.Async { // an async endpoint's traffic shows in its own metrics (asyncinv)
 			add(InvocationNamespace, "Invocations", "None", metrics.Point{Value: 1, Count: n})
+		}
+		if !s.Async && perInstance != "" {
 			add(InvocationNamespace, perInstance, "None",
 				metrics.Point{Set: &metrics.StatSet{SampleCount: n, Sum: s.PerInstance, Minimum: s.PerInstance / n, Maximum: s.PerInstance / n}})
 		}
@@ -188,6 +202,31 @@ func (e *Emitter) Tick(now time.Time) error {
 		return nil
 	}
 	return e.Store.Put(dropEmpty(pts))
+}
+
+// serverlessPoints are a serverless variant's second, as SageMaker's
+// serverless monitoring page lists them: its concurrent executions
+// against MaxConcurrency, and with provisioned concurrency, the executions
+// on it (a count, and against what is provisioned: a ratio of 0 to 1,
+// which SageMakerVariantProvisionedConcurrencyUtilization tracks) and the
+// invocations it served or that spilled over to on-demand capacity.
+func serverlessPoints(sl *router.ServerlessSample, ds []metrics.Dimension, now time.Time) []metrics.Point {
+	point := func(name string, p metrics.Point) metrics.Point {
+		p.Series, p.Unit, p.Timestamp = metrics.Series{Namespace: InvocationNamespace, MetricName: name, Dimensions: ds}, "None", now
+		return p
+	}
+	pts := []metrics.Point{point("ServerlessConcurrentExecutionsUtilization", metrics.Point{Value: float64(sl.InFlight) / float64(sl.MaxConcurrency)})}
+	if p := sl.ProvisionedConcurrency; p > 0 {
+		pts = append(pts, point("ServerlessProvisionedConcurrencyExecutions", metrics.Point{Value: float64(sl.ProvisionedInFlight)}),
+			point("ServerlessProvisionedConcurrencyUtilization", metrics.Point{Value: float64(sl.ProvisionedInFlight) / float64(p)}))
+		for name, n := range map[string]int{"ServerlessProvisionedConcurrencyInvocations": sl.ProvisionedInvocations,
+			"ServerlessProvisionedConcurrencySpilloverInvocations": sl.SpilloverInvocations} {
+			if n > 0 {
+				pts = append(pts, point(name, metrics.Point{Value: 1, Count: float64(n)}))
+			}
+		}
+	}
+	return pts
 }
 
 // startupPoints publishes each instance's startup, once: how long it took
@@ -256,6 +295,16 @@ func (e *Emitter) instancePoints(now time.Time) []metrics.Point {
 		}
 		if ri.Component != "" {
 			pts = append(pts, e.copyPoints(ri, st, now)...)
+			continue
+		}
+		if ri.Serverless {
+			// Of a serverless environment SageMaker publishes its memory
+			// alone, among the invocation metrics (its serverless page
+			// lists MemoryUtilization with them, in AWS/SageMaker).
+			if !st.NoUsage {
+				pts = append(pts, metrics.Point{Series: metrics.Series{Namespace: InvocationNamespace, MetricName: "MemoryUtilization", Dimensions: d},
+					Unit: "Percent", Timestamp: now, Value: 100 * float64(st.MemoryBytes) / (float64(ri.Type.MemoryMiB) * (1 << 20))})
+			}
 			continue
 		}
 		point := func(name string, v float64) {

@@ -236,3 +236,56 @@ func TestStartups(t *testing.T) {
 		}
 	}
 }
+
+type serverlessHosting struct{ in *fakeInstance }
+
+func (serverlessHosting) Startups() []hosting.Startup { return nil }
+
+func (f serverlessHosting) RunningInstances() []hosting.RunningInstance {
+	return []hosting.RunningInstance{{Endpoint: "ep", Variant: "v", Type: runtime.InstanceType{VCPUs: 1, MemoryMiB: 1024}, Instance: f.in, Serverless: true}}
+}
+
+// TestServerlessMetrics: a serverless variant publishes SageMaker's
+// serverless family (executions against MaxConcurrency; with provisioned
+// concurrency, the executions on it, its utilization and the invocations
+// it served or spilled over) and its environments' memory among the
+// invocation metrics, and none of the per-instance metrics.
+func TestServerlessMetrics(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	store, _ := metrics.Open(nil)
+	in := &fakeInstance{stats: runtime.Stats{At: t0, MemoryBytes: 512 << 20}}
+	sl := &router.ServerlessSample{Serverless: router.Serverless{MaxConcurrency: 4, ProvisionedConcurrency: 2},
+		InFlight: 3, ProvisionedInFlight: 2, ProvisionedInvocations: 5, SpilloverInvocations: 2}
+	r := &fakeRouter{next: []router.Sample{{Endpoint: "ep", Variant: "v", Instances: 3, InFlight: 3, Invocations: 7, PerInstance: 7.0 / 3,
+		ModelLatency: []time.Duration{time.Millisecond}, OverheadLatency: []time.Duration{time.Microsecond}, Serverless: sl}}}
+	e := &Emitter{Router: r, Hosting: serverlessHosting{in}, Store: store, Clock: clock.NewFake(t0), SampleEvery: 10 * time.Second}
+	if err := e.Tick(t0); err != nil {
+		t.Fatal(err)
+	}
+	end := t0.Add(time.Minute)
+	for _, c := range []struct {
+		ns, name string
+		stat     func(metrics.StatSet) float64
+		want     float64
+	}{
+		{InvocationNamespace, "ServerlessConcurrentExecutionsUtilization", metrics.StatSet.Average, 0.75},
+		{InvocationNamespace, "ServerlessProvisionedConcurrencyExecutions", func(s metrics.StatSet) float64 { return s.Maximum }, 2},
+		{InvocationNamespace, "ServerlessProvisionedConcurrencyUtilization", metrics.StatSet.Average, 1},
+		{InvocationNamespace, "ServerlessProvisionedConcurrencyInvocations", func(s metrics.StatSet) float64 { return s.Sum }, 5},
+		{InvocationNamespace, "ServerlessProvisionedConcurrencySpilloverInvocations", func(s metrics.StatSet) float64 { return s.Sum }, 2},
+		{InvocationNamespace, "Invocations", func(s metrics.StatSet) float64 { return s.Sum }, 7},
+		{InvocationNamespace, "MemoryUtilization", metrics.StatSet.Average, 50},
+	} {
+		dps, err := store.Query(metrics.Series{Namespace: c.ns, MetricName: c.name, Dimensions: dims("ep", "v")}, "", t0, end, time.Minute, nil, end)
+		if err != nil || len(dps) != 1 || c.stat(dps[0].Stats) != c.want {
+			t.Errorf("%s: %+v, %v; want %v", c.name, dps, err, c.want)
+		}
+	}
+	for _, s := range []metrics.Series{key("InvocationsPerInstance"), key("ConcurrentRequestsPerModel"),
+		{Namespace: InstanceNamespace, MetricName: "MemoryUtilization", Dimensions: dims("ep", "v")},
+		{Namespace: InstanceNamespace, MetricName: "DiskUtilization", Dimensions: dims("ep", "v")}} {
+		if dps, _ := store.Query(s, "", t0, end, time.Minute, nil, end); len(dps) != 0 {
+			t.Errorf("%s/%s published for a serverless variant: %+v", s.Namespace, s.MetricName, dps)
+		}
+	}
+}

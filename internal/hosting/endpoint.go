@@ -757,7 +757,7 @@ func (e *endpoint) publishView() {
 				if vr.Serverless != nil {
 					typ = serverlessType(*vr.Serverless)
 				}
-				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt})
+				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Serverless: vr.Serverless != nil})
 			}
 		}
 	}

@@ -627,6 +627,9 @@ type RunningInstance struct {
 	// utilization is measured against Needs, what it reserved.
 	Component string
 	Needs     Requirements
+	// Serverless marks an environment of a serverless variant (Type is
+	// then its memory size and share of CPU).
+	Serverless bool
 }
 
 // Startup is how long an instance of a variant took from its start to its
