@@ -7,8 +7,10 @@
 // and scalable dimension: each kind parses its resource IDs, names its
 // predefined metrics and reads and sets capacity through hosting. SageMaker
 // production variants (variant.go) are the first kind; inference components
-// (sagemaker:inference-component:DesiredCopyCount) are one more adapter file
-// and one registry line.
+// (sagemaker:inference-component:DesiredCopyCount, component.go) and
+// serverless variants' provisioned concurrency
+// (sagemaker:variant:DesiredProvisionedConcurrency, provisioned.go) are
+// each one more adapter file and one registry line.
 //
 // CloudWatch alarms deliver their actions to Deliver, which only queues
 // them; Run, the one goroutine that owns decisions, takes them from the

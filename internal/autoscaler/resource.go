@@ -43,13 +43,15 @@ type capacity struct {
 	settled          bool   // the endpoint is InService
 	reason           string // the endpoint's FailureReason
 	registrable      error  // why a target cannot be registered now
+	least            int    // the least MinCapacity the resource takes
 }
 
 // kinds is the registry of scalable resources, keyed by service namespace
 // and scalable dimension. Adding one is an adapter file and a line here.
 var kinds = map[string]resourceKind{
-	Namespace + "|" + Dimension:          variantKind{},
-	Namespace + "|" + ComponentDimension: componentKind{},
+	Namespace + "|" + Dimension:            variantKind{},
+	Namespace + "|" + ComponentDimension:   componentKind{},
+	Namespace + "|" + ProvisionedDimension: provisionedKind{},
 }
 
 // parseResource resolves a target's identity through the registry.

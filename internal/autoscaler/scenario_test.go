@@ -26,6 +26,9 @@ type fakeHosting struct {
 	mu       sync.Mutex
 	capacity int
 	busy     bool // the endpoint is Updating: changes are refused
+	// serverless: "v" is a serverless variant whose provisioned
+	// concurrency is the capacity.
+	serverless bool
 }
 
 func (f *fakeHosting) DescribeEndpoint(ctx context.Context, name string) (hosting.EndpointView, error) {
@@ -35,7 +38,13 @@ func (f *fakeHosting) DescribeEndpoint(ctx context.Context, name string) (hostin
 	if f.busy {
 		status = hosting.StatusUpdating
 	}
-	return hosting.EndpointView{Name: "ep", Status: status, Variants: []hosting.VariantView{{Name: "v", DesiredCount: f.capacity, CurrentCount: f.capacity}}}, nil
+	v := hosting.VariantView{Name: "v", DesiredCount: f.capacity, CurrentCount: f.capacity}
+	if f.serverless {
+		maxc, pc := 200, f.capacity
+		v.Serverless = &hosting.ServerlessConfig{MaxConcurrency: &maxc, ProvisionedConcurrency: &pc}
+		v.CurrentServerless = v.Serverless
+	}
+	return hosting.EndpointView{Name: "ep", Status: status, Variants: []hosting.VariantView{v}}, nil
 }
 
 func (f *fakeHosting) UpdateEndpointWeightsAndCapacities(ctx context.Context, name string, c []hosting.WeightAndCapacity) (string, error) {
@@ -44,7 +53,11 @@ func (f *fakeHosting) UpdateEndpointWeightsAndCapacities(ctx context.Context, na
 	if f.busy {
 		return "", fault.Errorf(hosting.ErrInProgress, "Cannot update in-progress endpoint")
 	}
-	f.capacity = *c[0].DesiredInstanceCount
+	if u := c[0].ServerlessUpdateConfig; u != nil {
+		f.capacity = *u.ProvisionedConcurrency
+	} else {
+		f.capacity = *c[0].DesiredInstanceCount
+	}
 	return "arn", nil
 }
 
@@ -75,10 +88,12 @@ func (f *fakeHosting) UpdateInferenceComponentRuntimeConfig(ctx context.Context,
 var scenarioEpoch = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 // The scalable target of a scenario: the variant, or (after "component")
-// the inference component "ic".
+// the inference component "ic", or (after "provisioned") the provisioned
+// concurrency of the variant, serverless.
 var (
-	variantTarget   = target{"endpoint/ep/variant/v", Dimension, []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "v"}}}
-	componentTarget = target{"inference-component/ic", ComponentDimension, []metrics.Dimension{{Name: "InferenceComponentName", Value: "ic"}}}
+	variantTarget     = target{"endpoint/ep/variant/v", Dimension, []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "v"}}}
+	componentTarget   = target{"inference-component/ic", ComponentDimension, []metrics.Dimension{{Name: "InferenceComponentName", Value: "ic"}}}
+	provisionedTarget = target{"endpoint/ep/variant/v", ProvisionedDimension, variantTarget.dims}
 )
 
 const resourceID = "endpoint/ep/variant/v" // the variant (run_test.go)
@@ -94,11 +109,14 @@ type target struct {
 //	endpoint CAPACITY                 the variant's starting capacity
 //	component                         the target is the inference component "ic"
 //	                                  (its copy count is the endpoint's capacity)
+//	provisioned                       the target is the serverless variant's
+//	                                  provisioned concurrency (the capacity)
 //	register MIN MAX                  RegisterScalableTarget
 //	step NAME TYPE COOLDOWN LO:HI:ADJ...  a step policy (empty bound = open);
 //	                                  options min-magnitude=N aggregation=X
 //	tracking NAME TARGET METRIC [out-cooldown=S] [in-cooldown=S] [disable-scale-in]
-//	                                  METRIC: invocations (per instance or copy), or NS/NAME:STAT
+//	                                  METRIC: invocations (per instance or copy),
+//	                                  provisioned (concurrency utilization), or NS/NAME:STAT
 //	alarm NAME key=value...           an alarm (see package scenario) on the
 //	                                  target's dimensions; action=policy:NAME
 //	                                  names a policy of the scenario
@@ -150,7 +168,7 @@ func runScenario(t *testing.T, file string) {
 	}
 	sc.mon.SetActions(sc.s)
 	cmds := map[string]scenario.Command{}
-	for _, name := range []string{"endpoint", "component", "register", "step", "tracking", "alarm", "set", "schedule", "suspend", "resume", "busy", "at", "advance", "expect"} {
+	for _, name := range []string{"endpoint", "component", "provisioned", "register", "step", "tracking", "alarm", "set", "schedule", "suspend", "resume", "busy", "at", "advance", "expect"} {
 		cmds[name] = func(args []string) error {
 			err := sc.do(args)
 			sc.s.applyPending(sc.ctx) // as Run does when an activity starts
@@ -174,6 +192,8 @@ func (sc *script) do(f []string) error {
 		sc.host.capacity = atoi(f[1])
 	case "component":
 		sc.tg = componentTarget
+	case "provisioned":
+		sc.tg, sc.host.serverless = provisionedTarget, true
 	case "register":
 		min, max := atoi(f[1]), atoi(f[2])
 		_, err := sc.s.Register(sc.ctx, RegisterInput{ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim, MinCapacity: &min, MaxCapacity: &max})
@@ -208,12 +228,15 @@ func (sc *script) do(f []string) error {
 	case "tracking":
 		target, _ := strconv.ParseFloat(f[2], 64)
 		in := &TTInput{TargetValue: target, Raw: []byte("{}")}
-		if f[3] == "invocations" {
+		switch f[3] {
+		case "invocations":
 			in.Predefined = InvocationsPerInstance
 			if sc.tg.dim == ComponentDimension {
 				in.Predefined = InvocationsPerCopy
 			}
-		} else {
+		case "provisioned":
+			in.Predefined = ProvisionedConcurrencyUtilization
+		default:
 			nsName, stat, _ := strings.Cut(f[3], ":")
 			ns, name := splitMetric(nsName)
 			in.Namespace, in.MetricName, in.Statistic, in.Dimensions = ns, name, stat, sc.tg.dims

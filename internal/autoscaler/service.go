@@ -309,6 +309,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (string, error
 	if next.MinCapacity > next.MaxCapacity {
 		return "", errorf(ErrValidation, "Minimum capacity (%d) cannot be greater than maximum capacity (%d).", next.MinCapacity, next.MaxCapacity)
 	}
+	if next.MinCapacity < c.least {
+		// AAS: "the error message will provide the minimum value".
+		return "", errorf(ErrValidation, "Minimum capacity (%d) cannot be less than %d for scalable dimension %s.", next.MinCapacity, c.least, in.ScalableDimension)
+	}
 	if in.Suspended != nil {
 		old := next.Suspended
 		next.Suspended = *in.Suspended

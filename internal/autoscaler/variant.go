@@ -59,7 +59,7 @@ func (v variant) capacity(ctx context.Context, h Hosting) (capacity, error) {
 		if vv.Name == v.name {
 			c.desired, c.current = vv.DesiredCount, vv.CurrentCount
 			if vv.Serverless != nil {
-				c.registrable = errorf(ErrValidation, "The variant %s of endpoint %s is serverless: it has no instance count to scale (its scalable dimension is sagemaker:variant:DesiredProvisionedConcurrency, which ebb does not support yet).", v.name, v.ep)
+				c.registrable = errorf(ErrValidation, "The variant %s of endpoint %s is serverless: it has no instance count to scale: register sagemaker:variant:DesiredProvisionedConcurrency, its provisioned concurrency, instead.", v.name, v.ep)
 			}
 			return c, nil
 		}
