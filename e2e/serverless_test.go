@@ -39,7 +39,8 @@ func deployServerless(t testing.TB, sm *sagemaker.Client, name, model string, ma
 // waits for one and succeeds, and ModelSetupTime is published; a burst
 // beyond MaxConcurrency is throttled (ThrottlingException) while the
 // admitted invocations succeed, on no more than two environments; idle,
-// the variant goes back to none.
+// the variant goes back to none; given provisioned concurrency in place
+// (ServerlessUpdateConfig), it keeps that many warm.
 func TestServerlessOnEveryRuntime(t *testing.T) {
 	for name, image := range map[string]string{"process": "ebb example-model --work-ms 20", "docker": dockerModelCPU, "kubernetes": kubeModelCPU} {
 		t.Run(name, func(t *testing.T) {
@@ -63,7 +64,7 @@ func TestServerlessOnEveryRuntime(t *testing.T) {
 			expectAPIError(t, err, "ValidationException", `The variant "AllTraffic" of endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/sl" is serverless: its environments follow its invocations, and it has no DesiredInstanceCount to set.`)
 			_, err = rs.AutoScaling().RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceSagemaker,
 				ResourceId: aws.String("endpoint/sl/variant/AllTraffic"), ScalableDimension: variantDim, MinCapacity: aws.Int32(1), MaxCapacity: aws.Int32(2)})
-			expectAPIError(t, err, "ValidationException", "The variant AllTraffic of endpoint sl is serverless: it has no instance count to scale (its scalable dimension is sagemaker:variant:DesiredProvisionedConcurrency, which ebb does not support yet).")
+			expectAPIError(t, err, "ValidationException", "The variant AllTraffic of endpoint sl is serverless: it has no instance count to scale: register sagemaker:variant:DesiredProvisionedConcurrency, its provisioned concurrency, instead.")
 
 			// From zero: the invocation waits for an environment.
 			if _, err := rt.InvokeEndpoint(ctx, invocation("sl")); err != nil {
@@ -128,6 +129,22 @@ func TestServerlessOnEveryRuntime(t *testing.T) {
 				n := len(rs.running())
 				return n == 0, fmt.Sprint(n, " environments")
 			})
+
+			// Provisioned concurrency, set in place: that many stay warm.
+			if _, err := sm.UpdateEndpointWeightsAndCapacities(ctx, &sagemaker.UpdateEndpointWeightsAndCapacitiesInput{EndpointName: aws.String("sl"),
+				DesiredWeightsAndCapacities: []types.DesiredWeightAndCapacity{{VariantName: aws.String("AllTraffic"),
+					ServerlessUpdateConfig: &types.ProductionVariantServerlessUpdateConfig{ProvisionedConcurrency: aws.Int32(1)}}}}); err != nil {
+				t.Fatal(err)
+			}
+			if cur, _ := provisioned(waitInService(t, sm, "sl")); cur != 1 {
+				t.Fatalf("provisioned concurrency %d after the update, want 1", cur)
+			}
+			if n := len(rs.running()); n != 1 {
+				t.Fatalf("%d environments with provisioned concurrency 1, want 1", n)
+			}
+			if _, err := rt.InvokeEndpoint(ctx, invocation("sl")); err != nil {
+				t.Fatalf("an invocation on provisioned concurrency: %v", err)
+			}
 		})
 	}
 }
