@@ -114,7 +114,7 @@ func TestServerlessProvisionedConcurrency(t *testing.T) {
 	for _, name := range []string{"ServerlessProvisionedConcurrencyInvocations", "ServerlessProvisionedConcurrencySpilloverInvocations"} {
 		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String(name),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("pc")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
-			StartTime: aws.Time(time.Now().Add(-24 * time.Hour)), EndTime: aws.Time(time.Now().Add(24 * time.Hour)), Period: aws.Int32(86400),
+			StartTime:  aws.Time(time.Now().Add(-24 * time.Hour)), EndTime: aws.Time(time.Now().Add(24 * time.Hour)), Period: aws.Int32(86400),
 			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
 		if err != nil || len(st.Datapoints) == 0 || aws.ToFloat64(st.Datapoints[0].Sum) == 0 {
 			t.Fatalf("%s: %+v, %v; want some", name, st, err)
