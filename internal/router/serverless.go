@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,15 @@ type Serverless struct{ MaxConcurrency, ProvisionedConcurrency int }
 // ErrThrottled: a serverless variant is serving its MaxConcurrency
 // invocations.
 var ErrThrottled = errors.New("the serverless variant is serving its MaxConcurrency invocations")
+
+// ServerlessMaxPayloadBytes is the largest request a serverless variant
+// takes: SageMaker's serverless inference documents 4 MB, where
+// instances take 6 MB (MaxPayloadBytes).
+const ServerlessMaxPayloadBytes = 4 * 1024 * 1024
+
+// ErrServerlessPayload: a request above ServerlessMaxPayloadBytes to a
+// serverless variant.
+var ErrServerlessPayload = fmt.Errorf("a serverless variant takes requests of at most %d bytes", ServerlessMaxPayloadBytes)
 
 // Demand asks hosting for environments: InFlight invocations of a
 // serverless variant want one each.
@@ -125,6 +135,9 @@ func (r *Router) InFlight(endpoint, variant string) int {
 // invokeServerless admits an invocation of serverless variant v, waits for
 // an idle environment (asking hosting for one) and sends it there.
 func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *variantRoute) (*Response, error) {
+	if len(inv.Body) > ServerlessMaxPayloadBytes {
+		return nil, ErrServerlessPayload
+	}
 	g := v.gate
 	t, ok := g.admit(*v.serverless)
 	if !ok {

@@ -122,3 +122,17 @@ func TestProvisionedConcurrency(t *testing.T) {
 		t.Fatalf("after all: %+v, want none in flight", got)
 	}
 }
+
+// TestServerlessPayload: a serverless variant takes requests of 4 MB at
+// most (instances take 6); a larger one is refused before it is admitted.
+func TestServerlessPayload(t *testing.T) {
+	r := New(Options{Demand: make(chan Demand, 1), ColdStartTimeout: time.Minute})
+	r.Set(Endpoint{Name: "sl", Variants: []Variant{{Name: "v", Weight: 1, Serverless: &Serverless{MaxConcurrency: 1},
+		Instances: []Instance{serve(t, answer("ok"))}}}})
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "sl", Body: make([]byte, ServerlessMaxPayloadBytes+1)}); !errors.Is(err, ErrServerlessPayload) {
+		t.Fatalf("4 MB + 1: %v, want ErrServerlessPayload", err)
+	}
+	if _, body, err := invoke(t, r, Invocation{Endpoint: "sl", Body: make([]byte, ServerlessMaxPayloadBytes)}); err != nil || body != "ok" {
+		t.Fatalf("4 MB: %q, %v", body, err)
+	}
+}

@@ -268,6 +268,10 @@ var runtimeErrors = []struct {
 	{router.ErrThrottled, "ThrottlingException", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s is serverless and serving as many invocations as its MaxConcurrency allows; retry with backoff, or raise MaxConcurrency.", ep)
 	}},
+	// As an InvokeEndpoint body above 6 MB is answered (TooLarge).
+	{router.ErrServerlessPayload, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
+		return fmt.Sprintf("Request payload is too large: the limit for InvokeEndpoint on serverless endpoint %s is %d bytes.", ep, router.ServerlessMaxPayloadBytes)
+	}},
 	// SageMaker documents no message for this; it is a ValidationError
 	// that names the operation to use instead.
 	{router.ErrAsyncEndpoint, "ValidationError", http.StatusBadRequest, func(ep, acct string) string {
