@@ -15,6 +15,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/chromedp/chromedp"
 )
 
 const provisionedDim = aastypes.ScalableDimensionSageMakerVariantDesiredProvisionedConcurrency
@@ -119,6 +120,25 @@ func TestServerlessProvisionedConcurrency(t *testing.T) {
 		if err != nil || len(st.Datapoints) == 0 || aws.ToFloat64(st.Datapoints[0].Sum) == 0 {
 			t.Fatalf("%s: %+v, %v; want some", name, st, err)
 		}
+	}
+
+	// The console shows the story: concurrency against MaxConcurrency
+	// and the provisioned floor, the spillover, and the floor's scaling.
+	if !testing.Short() {
+		b := newBrowser(t)
+		b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/pc"), chromedp.WaitVisible(`[id="chart-serverless-AllTraffic"]`))
+		b.waitJS(t, 30*time.Second, "the serverless charts: executions under MaxConcurrency, spillover, provisioned concurrency raised", `(() => {
+			const summary = id => JSON.parse(document.getElementById(id)?.dataset.summary || "[]");
+			const lines = JSON.parse(document.getElementById("chart-serverless-AllTraffic").dataset.lines || "[]");
+			const spilled = summary("chart-spillover-AllTraffic").find(s => s.label.startsWith("spilled over"));
+			const desired = summary("chart-provisioned").find(s => s.label === "desired");
+			const execs = summary("chart-serverless-AllTraffic").find(s => s.label === "executions (peak)");
+			return lines.some(l => l.label === "MaxConcurrency" && l.value === 6) && lines.some(l => l.label === "provisioned concurrency") &&
+				!!spilled && spilled.max > 0 && !!desired && desired.max >= 2 && !!execs && execs.max >= 2 &&
+				document.querySelector('#variants tr[data-variant="AllTraffic"]').textContent.includes("serverless, 1024 MB, at most 6 at once");
+		})()`)
+		b.screenshot(t, screenshotDir(t), "serverless")
+		b.noErrors(t)
 	}
 
 	// A scheduled action raises the floor to 3; idle, 3 stay warm.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ebbscale/ebb/internal/autoscaler"
+	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
@@ -136,7 +137,9 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 	// What scales: the variants (instances), and the inference components
 	// on them (copies), each with its activities and policies.
 	instances := &Chart{ID: "instances", Title: "Instances", Unit: "count", Times: times, Series: []Series{}}
-	copies := &Chart{ID: "copies", Title: "Inference component copies", Unit: "count", Times: times, Series: []Series{}}
+	capacity := map[string]*Chart{"instances": instances,
+		"provisioned": {ID: "provisioned", Title: "Provisioned concurrency", Unit: "count", Times: times, Series: []Series{}},
+		"copies":      {ID: "copies", Title: "Inference component copies", Unit: "count", Times: times, Series: []Series{}}}
 	for _, v := range ep.Variants {
 		s.Variants = append(s.Variants, variantNow{Name: v.Name, Current: v.CurrentCount, Desired: v.DesiredCount, Weight: v.CurrentWeight})
 	}
@@ -150,17 +153,14 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 	policy := []Chart{}
 	alarmNames := map[string]bool{}
 	for _, t := range targets(ep, components) {
-		chart := instances
-		if t.copies {
-			chart = copies
-		}
+		chart := capacity[t.chart]
 		acts, err := h.o.Scaling.Activities(ctx, "sagemaker", t.resource, t.dim, true, start)
 		if err != nil {
 			return Snapshot{}, err
 		}
 		desired, current := instanceSteps(acts, grid, period, now, t.desired, t.current)
 		prefix := ""
-		if len(ep.Variants) > 1 || t.copies {
+		if len(ep.Variants) > 1 || t.chart == "copies" {
 			prefix = t.name + " "
 		}
 		chart.Series = append(chart.Series, Series{Label: prefix + "desired", Values: desired, Step: true},
@@ -189,9 +189,15 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			policy = append(policy, c)
 		}
 	}
-	s.Charts = append(s.Charts, *instances)
-	if len(components) > 0 {
-		s.Charts = append(s.Charts, *copies)
+	// A serverless endpoint has no instances to count: its environments
+	// follow its invocations (the serverless chart).
+	if !serverless(ep) {
+		s.Charts = append(s.Charts, *instances)
+	}
+	for _, id := range []string{"provisioned", "copies"} {
+		if c := capacity[id]; len(c.Series) > 0 {
+			s.Charts = append(s.Charts, *c)
+		}
 	}
 	s.Charts = append(s.Charts, policy...)
 	dims := func(variant string) []metrics.Dimension {
@@ -259,6 +265,15 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		}
 		if len(ch.Series) > 0 || c.id != "utilization" {
 			s.Charts = append(s.Charts, ch)
+		}
+	}
+	for _, v := range ep.Variants {
+		if v.Serverless != nil {
+			ch, err := h.serverlessCharts(v, dims(v.Name), start, now, grid, times, period)
+			if err != nil {
+				return Snapshot{}, err
+			}
+			s.Charts = append(s.Charts, ch...)
 		}
 	}
 	if len(ep.AsyncConfig) > 0 {
@@ -481,6 +496,47 @@ func (h *Handler) read(ms metricquery.MetricStat, start, now time.Time, grid []t
 		}
 	}
 	return out, nil
+}
+
+// serverlessCharts are a serverless variant's: its concurrent executions
+// against MaxConcurrency and its provisioned concurrency, and the
+// invocations provisioned concurrency served and those that spilled over
+// to on-demand capacity.
+func (h *Handler) serverlessCharts(v hosting.VariantView, dims []metrics.Dimension, start, now time.Time, grid []time.Time, times []int64, period time.Duration) ([]Chart, error) {
+	read := func(metric, stat string, scale float64) ([]*float64, error) {
+		vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: metric, Dimensions: dims}, Period: period, Stat: stat}, start, now, grid, scale)
+		return orEmpty(vals, len(grid)), err
+	}
+	maxc := *v.Serverless.MaxConcurrency
+	prefix := v.Name + " "
+	conc := Chart{ID: "serverless-" + v.Name, Title: prefix + "concurrency (serverless)", Unit: "invocations at once", Times: times,
+		Lines: []Line{{Label: "MaxConcurrency", Value: float64(maxc), Kind: "high"}}}
+	// Executions are published as a share of MaxConcurrency.
+	execs, err := read("ServerlessConcurrentExecutionsUtilization", "Maximum", float64(maxc))
+	if err != nil {
+		return nil, err
+	}
+	conc.Series = append(conc.Series, Series{Label: "executions (peak)", Values: execs})
+	pc := v.Serverless.ProvisionedConcurrency
+	if pc == nil {
+		return []Chart{conc}, nil
+	}
+	conc.Lines = append(conc.Lines, Line{Label: "provisioned concurrency", Value: float64(*pc), Kind: "target"})
+	onPC, err := read("ServerlessProvisionedConcurrencyExecutions", "Maximum", 1)
+	if err != nil {
+		return nil, err
+	}
+	conc.Series = append(conc.Series, Series{Label: "on provisioned concurrency (peak)", Values: onPC})
+	spill := Chart{ID: "spillover-" + v.Name, Title: prefix + "provisioned concurrency and spillover", Unit: "invocations per period", Times: times}
+	for _, m := range []struct{ metric, label string }{{"ServerlessProvisionedConcurrencyInvocations", "on provisioned concurrency"},
+		{"ServerlessProvisionedConcurrencySpilloverInvocations", "spilled over (on demand)"}} {
+		vals, err := read(m.metric, "Sum", 1)
+		if err != nil {
+			return nil, err
+		}
+		spill.Series = append(spill.Series, Series{Label: m.label, Values: vals})
+	}
+	return []Chart{conc, spill}, nil
 }
 
 func orEmpty(v []*float64, n int) []*float64 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,23 +71,42 @@ func every[T any](list func(token string) ([]T, string, error)) ([]T, error) {
 }
 
 // scaled is what scales on an endpoint, as Application Auto Scaling names
-// it: a variant (instances) or an inference component (copies).
+// it: a variant (instances), a serverless variant's provisioned
+// concurrency, or an inference component (copies); chart is the chart its
+// capacity is drawn on.
 type scaled struct {
 	name, resource, dim string
 	desired, current    int
-	copies              bool
+	chart               string // instances, provisioned, copies
 }
 
 // targets are an endpoint's variants, then its components.
 func targets(ep hosting.EndpointView, components []hosting.ComponentView) []scaled {
 	var out []scaled
 	for _, v := range ep.Variants {
-		out = append(out, scaled{v.Name, variantResource(ep.Name, v.Name), autoscaler.Dimension, v.DesiredCount, v.CurrentCount, false})
+		if sl := v.Serverless; sl != nil {
+			// Its environments follow its invocations: what scales is its
+			// provisioned concurrency, if it has any.
+			if sl.ProvisionedConcurrency != nil {
+				cur := *sl.ProvisionedConcurrency
+				if c := v.CurrentServerless; c != nil && c.ProvisionedConcurrency != nil {
+					cur = *c.ProvisionedConcurrency
+				}
+				out = append(out, scaled{v.Name, variantResource(ep.Name, v.Name), autoscaler.ProvisionedDimension, *sl.ProvisionedConcurrency, cur, "provisioned"})
+			}
+			continue
+		}
+		out = append(out, scaled{v.Name, variantResource(ep.Name, v.Name), autoscaler.Dimension, v.DesiredCount, v.CurrentCount, "instances"})
 	}
 	for _, c := range components {
-		out = append(out, scaled{c.Name, "inference-component/" + c.Name, autoscaler.ComponentDimension, c.DesiredCopies, c.CurrentCopies, true})
+		out = append(out, scaled{c.Name, "inference-component/" + c.Name, autoscaler.ComponentDimension, c.DesiredCopies, c.CurrentCopies, "copies"})
 	}
 	return out
+}
+
+// serverless reports an endpoint of a serverless variant.
+func serverless(ep hosting.EndpointView) bool {
+	return slices.ContainsFunc(ep.Variants, func(v hosting.VariantView) bool { return v.Serverless != nil })
 }
 
 // variantResource is a variant's ResourceId in Application Auto Scaling.
@@ -157,7 +177,7 @@ func (h *Handler) endpoint(w http.ResponseWriter, r *http.Request) {
 			scheduled = append(scheduled, sv)
 		}
 	}
-	h.render(w, r, "endpoint", name, map[string]any{"Endpoint": ep, "Async": len(ep.AsyncConfig) > 0, "Components": components,
+	h.render(w, r, "endpoint", name, map[string]any{"Endpoint": ep, "Async": len(ep.AsyncConfig) > 0, "Serverless": serverless(ep), "Components": components,
 		"Policies": policies, "Scheduled": scheduled, "Logs": h.o.Logs != nil, "Ranges": ranges})
 }
 
