@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,4 +162,104 @@ func TestServerlessProvisionedConcurrency(t *testing.T) {
 		n := len(s.instances())
 		return n == int(cur) && n >= 3, n
 	})
+}
+
+// TestServerlessBoto3 drives a serverless endpoint with boto3, as
+// SageMaker's serverless guide does: invoked from zero, the request waits
+// for an environment and succeeds (ModelSetupTime published); a burst
+// beyond MaxConcurrency is throttled (ThrottlingException, retries off);
+// ServerlessUpdateConfig adds provisioned concurrency, which is then
+// registered with Application Auto Scaling, tracked and scheduled.
+// Debian's boto3 1.26 has no ProvisionedConcurrency, so a newer one runs it.
+func TestServerlessBoto3(t *testing.T) {
+	var python string
+	for _, p := range withBoto3() {
+		if exec.Command(p, "-c", "import boto3; assert 'ServerlessUpdateConfig' in boto3.client('sagemaker', region_name='us-east-1').meta.service_model.shape_for('DesiredWeightAndCapacity').members").Run() == nil {
+			python = p
+		}
+	}
+	if python == "" {
+		t.Skip("no boto3 with ServerlessUpdateConfig (boto3 >= 1.28)")
+	}
+	s := startServer(t, t.TempDir())
+	script := `
+import boto3, botocore.config, concurrent.futures, datetime, json, sys, threading, time
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+sm, rt, aas, cw = (boto3.client(n, **kw) for n in ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch"))
+once = boto3.client("sagemaker-runtime", config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}), **kw)
+def in_service():
+    for _ in range(600):
+        out = sm.describe_endpoint(EndpointName="sls")
+        if out["EndpointStatus"] == "InService":
+            return out["ProductionVariants"][0]
+        time.sleep(0.1)
+    raise SystemExit("not InService: %s" % out)
+sm.create_model(ModelName="sls", PrimaryContainer={"Image": "ebb example-model --work-ms 300"})
+sm.create_endpoint_config(EndpointConfigName="sls", ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "sls",
+    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2}}])
+sm.create_endpoint(EndpointName="sls", EndpointConfigName="sls")
+created = in_service()
+cold = rt.invoke_endpoint(EndpointName="sls", Body=b"1,2", ContentType="text/csv")["Body"].read().decode()
+start = threading.Barrier(6)
+def burst(_):
+    start.wait()
+    try:
+        once.invoke_endpoint(EndpointName="sls", Body=b"1", ContentType="text/csv")
+        return "ok"
+    except once.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+with concurrent.futures.ThreadPoolExecutor(6) as pool:
+    outcomes = list(pool.map(burst, range(6)))
+sm.update_endpoint_weights_and_capacities(EndpointName="sls", DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic",
+    "ServerlessUpdateConfig": {"ProvisionedConcurrency": 1}}])
+updated = in_service()
+rid, dim = "endpoint/sls/variant/AllTraffic", "sagemaker:variant:DesiredProvisionedConcurrency"
+aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=dim, MinCapacity=1, MaxCapacity=2)
+aas.put_scaling_policy(PolicyName="pc", ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=dim, PolicyType="TargetTrackingScaling",
+    TargetTrackingScalingPolicyConfiguration={"TargetValue": 0.5, "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantProvisionedConcurrencyUtilization"}})
+aas.put_scheduled_action(ServiceNamespace="sagemaker", ScheduledActionName="mornings", ResourceId=rid, ScalableDimension=dim,
+    Schedule="cron(0 8 * * ? *)", ScalableTargetAction={"MinCapacity": 2, "MaxCapacity": 2})
+policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=dim)["ScalingPolicies"]
+now = datetime.datetime.now(datetime.timezone.utc)
+setup = []
+for _ in range(100):
+    setup = cw.get_metric_statistics(Namespace="AWS/SageMaker", MetricName="ModelSetupTime", Dimensions=[{"Name": "EndpointName", "Value": "sls"},
+        {"Name": "VariantName", "Value": "AllTraffic"}], StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(hours=1),
+        Period=3600, Statistics=["SampleCount"])["Datapoints"]
+    if setup:
+        break
+    time.sleep(0.1)
+print(json.dumps({"created": created["CurrentServerlessConfig"], "cold": cold, "outcomes": outcomes,
+    "updated": [updated["CurrentServerlessConfig"], updated["DesiredServerlessConfig"]],
+    "alarms": len(policies[0]["Alarms"]), "setup": sum(d["SampleCount"] for d in setup)}))
+`
+	out, err := exec.Command(python, "-c", script, s.URL).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", python, err, out)
+	}
+	var res struct {
+		Created  map[string]int
+		Cold     string
+		Outcomes []string
+		Updated  []map[string]int
+		Alarms   int
+		Setup    float64
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ok, throttled := 0, 0
+	for _, o := range res.Outcomes {
+		switch o {
+		case "ok":
+			ok++
+		case "ThrottlingException":
+			throttled++
+		}
+	}
+	if res.Created["MaxConcurrency"] != 2 || res.Created["MemorySizeInMB"] != 2048 || res.Cold == "" || ok < 2 || throttled == 0 || ok+throttled != 6 ||
+		res.Updated[0]["ProvisionedConcurrency"] != 1 || res.Updated[1]["ProvisionedConcurrency"] != 1 || res.Alarms != 2 || res.Setup < 1 {
+		t.Fatalf("boto3 saw %+v", res)
+	}
+	t.Logf("boto3: %s", out)
 }
