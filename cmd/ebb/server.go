@@ -592,7 +592,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		// One replica routes every invocation, so its router knows what
 		// serverless variants hold; with several, each follower's would not
 		// reach the leader's hosting, which then refuses them.
-		ho.InFlight, ho.Demand = rtr.InFlight, demand
+		ho.PeakInFlight, ho.Demand = rtr.PeakInFlight, demand
 	}
 	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {

@@ -107,9 +107,10 @@ const DefaultServerlessIdle = 5 * time.Minute
 
 // serverlessWant decides how many environments a serverless variant keeps:
 // its provisioned concurrency, warm whatever the traffic, and beyond it
-// one per invocation it holds now (inflight, up to MaxConcurrency), and no
-// fewer than it needed at once within the idle period: an on-demand
-// environment goes once the variant has not needed that many for idle.
+// one per invocation it held at once since the last decision (inflight,
+// the router's peak; up to MaxConcurrency), and no fewer than it needed at
+// once within the idle period: an on-demand environment goes once the
+// variant has not needed that many for idle.
 // busy[k] is when k+1 were last needed at once; the updated list is
 // returned with the decision.
 func serverlessWant(busy []time.Time, inflight int, c router.Serverless, now time.Time, idle time.Duration) ([]time.Time, int) {
@@ -129,10 +130,10 @@ func serverlessWant(busy []time.Time, inflight int, c router.Serverless, now tim
 }
 
 // followInvocations sets each serverless variant's environments from the
-// invocations the router holds for it (serverlessWant), and while any has
+// invocations the router held for it at once (serverlessWant), and while any has
 // environments, looks again a second later, to reclaim the idle.
 func (e *endpoint) followInvocations() {
-	if e.s.opts.InFlight == nil || e.rec.Status == StatusDeleting || e.rec.Status == StatusFailed {
+	if e.s.opts.PeakInFlight == nil || e.rec.Status == StatusDeleting || e.rec.Status == StatusFailed {
 		return
 	}
 	now := e.s.opts.Clock.Now()
@@ -143,7 +144,7 @@ func (e *endpoint) followInvocations() {
 			continue
 		}
 		var want int
-		e.busy[v.Name], want = serverlessWant(e.busy[v.Name], e.s.opts.InFlight(e.rec.Name, v.Name), v.Serverless.limits(), now, e.s.opts.ServerlessIdle)
+		e.busy[v.Name], want = serverlessWant(e.busy[v.Name], e.s.opts.PeakInFlight(e.rec.Name, v.Name), v.Serverless.limits(), now, e.s.opts.ServerlessIdle)
 		if want != v.DesiredCount {
 			e.s.log.Debug("serverless environments", "endpoint", e.rec.Name, "variant", v.Name, "from", v.DesiredCount, "to", want)
 			v.DesiredCount = want

@@ -91,7 +91,7 @@ func TestProvisionedConcurrencyChange(t *testing.T) {
 		ctx := context.Background()
 		rt := &fakeRuntime{}
 		s := New(Options{Store: memory.New(), Runtime: rt, Routes: &fakeRoutes{table: map[string]router.Endpoint{}}, InstanceLimit: 10,
-			InFlight: func(endpoint, variant string) int { return 0 }})
+			PeakInFlight: func(endpoint, variant string) int { return 0 }})
 		if err := s.Start(ctx); err != nil {
 			t.Fatal(err)
 		}

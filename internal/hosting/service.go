@@ -59,11 +59,12 @@ type Options struct {
 	// feature the runtime does not run (runtime.Featured).
 	RuntimeName string
 	Logger      *slog.Logger
-	// InFlight is how many invocations the router holds for a serverless
-	// variant (router.InFlight), and Demand where it asks for
-	// environments; ServerlessIdle how long an environment stays after it
-	// was last needed (default DefaultServerlessIdle).
-	InFlight       func(endpoint, variant string) int
+	// PeakInFlight is the most invocations the router held at once for a
+	// serverless variant since the last call (router.PeakInFlight), and
+	// Demand where it asks for environments; ServerlessIdle how long an
+	// environment stays after it was last needed (default
+	// DefaultServerlessIdle).
+	PeakInFlight   func(endpoint, variant string) int
 	Demand         <-chan router.Demand
 	ServerlessIdle time.Duration
 }
@@ -357,7 +358,7 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, req CreateEndpointCo
 			if err := s.checkServerlessModel(ctx, pv); err != nil {
 				return "", err
 			}
-			if s.opts.InFlight == nil {
+			if s.opts.PeakInFlight == nil {
 				return "", errorf(ErrInvalid, "ebb does not run serverless variants with several replicas (--ha-lease) yet (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
 			}
 			continue

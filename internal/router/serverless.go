@@ -53,8 +53,10 @@ type Demand struct {
 // free.
 type gate struct {
 	inflight, provisioned atomic.Int64
-	mu                    sync.Mutex
-	changed               chan struct{}
+	// peak is the most in flight at once since PeakInFlight last read it.
+	peak    atomic.Int64
+	mu      sync.Mutex
+	changed chan struct{}
 }
 
 // ticket is an admitted invocation's place in its variant's gate.
@@ -66,9 +68,15 @@ type ticket struct {
 // admit takes a place for an invocation, if the variant serves fewer
 // than its MaxConcurrency, on provisioned concurrency while some is free.
 func (g *gate) admit(c Serverless) (ticket, bool) {
-	if g.inflight.Add(1) > int64(c.MaxConcurrency) {
+	n := g.inflight.Add(1)
+	if n > int64(c.MaxConcurrency) {
 		g.inflight.Add(-1)
 		return ticket{}, false
+	}
+	for p := g.peak.Load(); n > p; p = g.peak.Load() {
+		if g.peak.CompareAndSwap(p, n) {
+			break
+		}
 	}
 	for {
 		n := g.provisioned.Load()
@@ -120,16 +128,20 @@ func (r *Router) gateOf(endpoint, variant string) *gate {
 	return g
 }
 
-// InFlight is how many invocations a serverless variant serves or holds
-// now (hosting keeps that many environments).
-func (r *Router) InFlight(endpoint, variant string) int {
+// PeakInFlight is the most invocations a serverless variant served or held
+// at once since the last call, and at least as many as it holds now:
+// hosting keeps that many environments. A peak, not a sample, so that
+// short invocations between two calls count as needing their environment.
+func (r *Router) PeakInFlight(endpoint, variant string) int {
 	r.mu.Lock()
 	g := r.gates[statsKey{endpoint: endpoint, variant: variant}]
 	r.mu.Unlock()
 	if g == nil {
 		return 0
 	}
-	return int(g.inflight.Load())
+	// What is in flight now starts the next peak (an admission between
+	// the two loads raises it again).
+	return int(max(g.peak.Swap(g.inflight.Load()), g.inflight.Load()))
 }
 
 // invokeServerless admits an invocation of serverless variant v, waits for
