@@ -130,8 +130,9 @@ func serverlessWant(busy []time.Time, inflight int, c router.Serverless, now tim
 }
 
 // followInvocations sets each serverless variant's environments from the
-// invocations the router held for it at once (serverlessWant), and while any has
-// environments, looks again a second later, to reclaim the idle.
+// invocations the router held for it at once (serverlessWant), and while
+// any has on-demand environments, looks again a second later, to reclaim
+// the idle.
 func (e *endpoint) followInvocations() {
 	if e.s.opts.PeakInFlight == nil || e.rec.Status == StatusDeleting || e.rec.Status == StatusFailed {
 		return
