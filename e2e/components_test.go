@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -284,19 +282,10 @@ func TestInferenceComponents(t *testing.T) {
 // six inference-component operations nor InvokeEndpoint's
 // InferenceComponentName, so only a newer boto3 runs it.
 func TestInferenceComponentsBoto3(t *testing.T) {
-	var python string
-	for _, p := range withBoto3() {
-		if exec.Command(p, "-c", "import boto3; assert 'CreateInferenceComponent' in boto3.client('sagemaker', region_name='us-east-1').meta.service_model.operation_names").Run() == nil {
-			python = p
-		}
-	}
-	if python == "" {
-		t.Skip("no boto3 with inference components (boto3 >= 1.33)")
-	}
+	python := boto3Where(t, "assert 'CreateInferenceComponent' in boto3.client('sagemaker', region_name='us-east-1').meta.service_model.operation_names",
+		"inference components (boto3 >= 1.33)")
 	s := startServer(t, t.TempDir())
 	script := `
-import boto3, json, sys, time
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
 sm, rt, aas = boto3.client("sagemaker", **kw), boto3.client("sagemaker-runtime", **kw), boto3.client("application-autoscaling", **kw)
 def wait(describe, key, **args):
     for _ in range(600):
@@ -325,19 +314,13 @@ sm.delete_inference_component(InferenceComponentName="py-ic")
 print(json.dumps({"body": body, "copies": ic["RuntimeConfig"]["CurrentCopyCount"], "instances": ep["ProductionVariants"][0]["CurrentInstanceCount"],
     "targets": [(t["ResourceId"], t["ScalableDimension"]) for t in targets], "names": names}))
 `
-	out, err := exec.Command(python, "-c", script, s.URL).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", python, err, out)
-	}
 	var res struct {
 		Body              string
 		Copies, Instances int
 		Targets           [][2]string
 		Names             []string
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	runBoto3(t, python, script, s.URL, &res)
 	// Three copies of two cores on 4-core instances: managed scaling adds a
 	// second instance for the third.
 	if res.Body == "" || res.Copies != 3 || res.Instances != 2 || len(res.Targets) != 1 || res.Targets[0] != [2]string{"inference-component/py-ic", string(componentDim)} ||

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -255,6 +256,41 @@ func withBoto3() []string {
 		if exec.Command(python, "-c", "import boto3").Run() == nil {
 			out = append(out, python)
 		}
+	}
+	return out
+}
+
+// boto3Where returns the first Python here whose boto3 passes check (a
+// Python statement that raises without the feature a test needs), or
+// skips the test, saying what it needs.
+func boto3Where(t testing.TB, check, needs string) string {
+	t.Helper()
+	for _, python := range withBoto3() {
+		if exec.Command(python, "-c", "import boto3\n"+check).Run() == nil {
+			return python
+		}
+	}
+	t.Skip("no boto3 with " + needs)
+	return ""
+}
+
+// boto3Clients opens a boto3 script: sys.argv[1] is the server's URL, and
+// kw the arguments every client of it takes.
+const boto3Clients = `
+import boto3, json, sys, time
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+`
+
+// runBoto3 runs script (after boto3Clients) against url and decodes the
+// JSON it prints into v.
+func runBoto3(t testing.TB, python, script, url string, v any) []byte {
+	t.Helper()
+	out, err := exec.Command(python, "-c", boto3Clients+script, url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", python, err, out)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 	return out
 }

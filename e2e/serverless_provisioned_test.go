@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,19 +170,11 @@ func TestServerlessProvisionedConcurrency(t *testing.T) {
 // registered with Application Auto Scaling, tracked and scheduled.
 // Debian's boto3 1.26 has no ProvisionedConcurrency, so a newer one runs it.
 func TestServerlessBoto3(t *testing.T) {
-	var python string
-	for _, p := range withBoto3() {
-		if exec.Command(p, "-c", "import boto3; assert 'ServerlessUpdateConfig' in boto3.client('sagemaker', region_name='us-east-1').meta.service_model.shape_for('DesiredWeightAndCapacity').members").Run() == nil {
-			python = p
-		}
-	}
-	if python == "" {
-		t.Skip("no boto3 with ServerlessUpdateConfig (boto3 >= 1.28)")
-	}
+	python := boto3Where(t, "assert 'ServerlessUpdateConfig' in boto3.client('sagemaker', region_name='us-east-1').meta.service_model.shape_for('DesiredWeightAndCapacity').members",
+		"ServerlessUpdateConfig (boto3 >= 1.28)")
 	s := startServer(t, t.TempDir())
 	script := `
-import boto3, botocore.config, concurrent.futures, datetime, json, sys, threading, time
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+import botocore.config, concurrent.futures, datetime, threading
 sm, rt, aas, cw = (boto3.client(n, **kw) for n in ("sagemaker", "sagemaker-runtime", "application-autoscaling", "cloudwatch"))
 once = boto3.client("sagemaker-runtime", config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}), **kw)
 def in_service():
@@ -233,10 +223,6 @@ print(json.dumps({"created": created["CurrentServerlessConfig"], "cold": cold, "
     "updated": [updated["CurrentServerlessConfig"], updated["DesiredServerlessConfig"]],
     "alarms": len(policies[0]["Alarms"]), "setup": sum(d["SampleCount"] for d in setup)}))
 `
-	out, err := exec.Command(python, "-c", script, s.URL).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", python, err, out)
-	}
 	var res struct {
 		Created  map[string]int
 		Cold     string
@@ -245,9 +231,7 @@ print(json.dumps({"created": created["CurrentServerlessConfig"], "cold": cold, "
 		Alarms   int
 		Setup    float64
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	out := runBoto3(t, python, script, s.URL, &res)
 	ok, throttled := 0, 0
 	for _, o := range res.Outcomes {
 		switch o {
