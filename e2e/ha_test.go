@@ -97,7 +97,8 @@ func running(s *server) bool {
 // invocations through a follower never fail; a leader frozen (SIGSTOP)
 // inside a write transaction does not stop the control plane: calls made
 // during the gap with default SDK retries succeed, and the frozen one,
-// resumed, is fenced off and exits.
+// resumed, is fenced off and exits. A serverless variant's invocations
+// through any replica are served by the leader's router.
 func TestHAFailover(t *testing.T) {
 	dsn := pgtest.Shared(t).Database(t)
 	k, reps, _ := haReplicasOn(t, dsn, 3)
@@ -129,6 +130,15 @@ func TestHAFailover(t *testing.T) {
 		inv, per := sumOf(t, cw, "ha", "Invocations"), sumOf(t, cw, "ha", "InvocationsPerInstance")
 		return inv == sent && per == sent
 	})
+	// A serverless variant's invocations are the leader's (one gate holds
+	// its MaxConcurrency): every replica serves them, the followers by
+	// handing them over, and each is counted once.
+	deployServerless(t, sm, "ha-sl", "ha", 2)
+	waitInService(t, sm, "ha-sl")
+	for _, r := range reps {
+		invoke(t, r.Runtime(), "ha-sl", "1,2,3")
+	}
+	waitCond(t, "the serverless variant's Invocations, once each", func() bool { return sumOf(t, cw, "ha-sl", "Invocations") == float64(len(reps)) })
 	// A follower shows the leader's console, live pages included.
 	for _, path := range []string{"/console/", "/console/endpoints/ha/live?once=1"} {
 		resp, err := http.Get(follower.URL + path)

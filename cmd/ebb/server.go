@@ -588,12 +588,10 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
 		Logger: log.With("component", "hosting"), ServerlessIdle: c.ServerlessIdle,
 	}
-	if publisher == nil {
-		// One replica routes every invocation, so its router knows what
-		// serverless variants hold; with several, each follower's would not
-		// reach the leader's hosting, which then refuses them.
-		ho.PeakInFlight, ho.Demand = rtr.PeakInFlight, demand
-	}
+	// This router serves every invocation of serverless variants (with
+	// several replicas, the followers hand them to it), so what it holds
+	// is what they need.
+	ho.PeakInFlight, ho.Demand = rtr.PeakInFlight, demand
 	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {
 		return fail(err)

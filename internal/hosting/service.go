@@ -359,7 +359,7 @@ func (s *Service) CreateEndpointConfig(ctx context.Context, req CreateEndpointCo
 				return "", err
 			}
 			if s.opts.PeakInFlight == nil {
-				return "", errorf(ErrInvalid, "ebb does not run serverless variants with several replicas (--ha-lease) yet (variant %q): give InstanceType and InitialInstanceCount instead.", pv.VariantName)
+				return "", errorf(ErrInvalid, "This server does not run serverless variants (variant %q): it was started without a router to follow their invocations.", pv.VariantName)
 			}
 			continue
 		}

@@ -173,7 +173,9 @@ type Options struct {
 	// instance (ebb server --request-log).
 	RequestLog RequestLog
 	// Demand, if set, receives serverless variants' asks for
-	// environments (hosting's); a full channel drops one.
+	// environments (hosting's); a full channel drops one. A router without
+	// it (a follower replica's) serves no serverless variant: it answers
+	// ErrServerlessElsewhere.
 	Demand chan<- Demand
 }
 

@@ -31,6 +31,13 @@ type Serverless struct{ MaxConcurrency, ProvisionedConcurrency int }
 // invocations.
 var ErrThrottled = errors.New("the serverless variant is serving its MaxConcurrency invocations")
 
+// ErrServerlessElsewhere: this router does not serve serverless variants
+// (it asks no hosting for environments). With several replicas, a
+// serverless variant's invocations are the leader's alone, so that one
+// gate holds its MaxConcurrency and hosting sees every invocation it
+// holds; a follower hands them to the leader.
+var ErrServerlessElsewhere = errors.New("serverless variants are served by the leader replica")
+
 // ServerlessMaxPayloadBytes is the largest request a serverless variant
 // takes: SageMaker's serverless inference documents 4 MB, where
 // instances take 6 MB (MaxPayloadBytes).
@@ -147,6 +154,9 @@ func (r *Router) PeakInFlight(endpoint, variant string) int {
 // invokeServerless admits an invocation of serverless variant v, waits for
 // an idle environment (asking hosting for one) and sends it there.
 func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *variantRoute) (*Response, error) {
+	if r.o.Demand == nil {
+		return nil, ErrServerlessElsewhere
+	}
 	if len(inv.Body) > ServerlessMaxPayloadBytes {
 		return nil, ErrServerlessPayload
 	}

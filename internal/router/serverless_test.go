@@ -141,3 +141,14 @@ func TestServerlessPayload(t *testing.T) {
 		t.Fatalf("4 MB: %q, %v", body, err)
 	}
 }
+
+// TestServerlessElsewhere: a router that asks no hosting for environments
+// (a follower replica's) leaves serverless variants to the leader's.
+func TestServerlessElsewhere(t *testing.T) {
+	r := New(Options{})
+	r.Set(Endpoint{Name: "sl", Variants: []Variant{{Name: "v", Weight: 1, Serverless: &Serverless{MaxConcurrency: 1},
+		Instances: []Instance{serve(t, answer("ok"))}}}})
+	if _, _, err := invoke(t, r, Invocation{Endpoint: "sl", Body: []byte("x")}); !errors.Is(err, ErrServerlessElsewhere) {
+		t.Fatalf("%v, want ErrServerlessElsewhere", err)
+	}
+}

@@ -205,11 +205,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, op, endpoint str
 }
 
 // placeable reports the errors of a router whose table may be older than
-// the leader's, or that does not know a session the leader opened: a
-// follower hands those requests to the leader.
+// the leader's, that does not know a session the leader opened, or that
+// leaves serverless variants to the leader: a follower hands those
+// requests to the leader.
 func placeable(err error) bool {
 	for _, e := range []error{router.ErrEndpointNotFound, router.ErrVariantNotFound, router.ErrNoCapacity, router.ErrSessionNotFound,
-		router.ErrNoComponents, router.ErrComponentNotFound, router.ErrNoCopy} {
+		router.ErrNoComponents, router.ErrComponentNotFound, router.ErrNoCopy, router.ErrServerlessElsewhere} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -267,6 +268,10 @@ var runtimeErrors = []struct {
 	// no message; this one says what the limit is.
 	{router.ErrThrottled, "ThrottlingException", http.StatusBadRequest, func(ep, _ string) string {
 		return fmt.Sprintf("Endpoint %s is serverless and serving as many invocations as its MaxConcurrency allows; retry with backoff, or raise MaxConcurrency.", ep)
+	}},
+	// Only without a leader to hand it to (never in a server).
+	{router.ErrServerlessElsewhere, "ServiceUnavailable", http.StatusServiceUnavailable, func(ep, _ string) string {
+		return fmt.Sprintf("Endpoint %s is serverless, and its invocations are served by the leader replica, which could not be reached; retry with backoff.", ep)
 	}},
 	// As an InvokeEndpoint body above 6 MB is answered (TooLarge).
 	{router.ErrServerlessPayload, "ValidationError", http.StatusBadRequest, func(ep, _ string) string {
