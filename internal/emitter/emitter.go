@@ -106,7 +106,7 @@ func (e *Emitter) Tick(now time.Time) error {
 	thisMinute := now.Truncate(time.Minute)
 	for _, s := range e.Router.Collect() {
 		e.Prometheus.observe(s)
-		k := variantKey{s.Endpoint, s.Variant, s.Component + "\x00" + s.Container}
+		k := variantKey{s.Endpoint, s.Variant, s.Component + "\x00" + s.Container + "\x00" + s.Fleet}
 		// An inference component's metrics are per copy, under its name
 		// alone, as SageMaker publishes them.
 		perInstance, concurrent := "InvocationsPerInstance", "ConcurrentRequestsPerModel"
@@ -114,6 +114,11 @@ func (e *Emitter) Tick(now time.Time) error {
 		if s.Container != "" {
 			// One container of a Direct multi-container endpoint.
 			ds = append(ds, metrics.Dimension{Name: "ContainerName", Value: s.Container})
+		}
+		if s.Fleet != "" {
+			// One fleet of a blue/green deployment, by the endpoint
+			// configuration it runs: an alarm can watch the new one alone.
+			ds = append(ds, metrics.Dimension{Name: "EndpointConfigName", Value: s.Fleet})
 		}
 		if s.Component != "" {
 			ds, perInstance, concurrent = []metrics.Dimension{{Name: "InferenceComponentName", Value: s.Component}}, "InvocationsPerCopy", "ConcurrentRequestsPerCopy"

@@ -46,6 +46,12 @@ type Variant struct {
 	Execution string `json:",omitempty"`
 	// Serverless is set on a serverless variant (serverless.go).
 	Serverless *Serverless `json:",omitempty"`
+	// Fleet, during a blue/green deployment, names the endpoint
+	// configuration Instances run (their figures also count apart under
+	// it), and Green is the new fleet taking a share of the traffic
+	// (fleets.go).
+	Fleet string `json:",omitempty"`
+	Green *Fleet `json:",omitempty"`
 }
 
 // Component is one inference component and its healthy copies.
@@ -130,6 +136,11 @@ type variantRoute struct {
 	containers map[string]*variantStats
 	serverless *Serverless
 	gate       *gate // of a serverless variant
+	// fleet holds the figures of this fleet alone during a blue/green
+	// deployment; green is the new fleet, share its share of traffic.
+	fleet *variantStats
+	green *variantRoute
+	share float64
 }
 
 type endpointRoute struct {
@@ -222,10 +233,16 @@ func (r *Router) Set(ep Endpoint) {
 			vr.gate = r.gateOf(ep.Name, v.Name)
 			defer vr.gate.notify() // once published: an environment may be new
 		}
-		vr.stats.mu.Lock()
-		vr.stats.instances = len(v.Instances)
-		vr.stats.async = ep.Async
-		vr.stats.mu.Unlock()
+		instances := len(v.Instances)
+		if v.Fleet != "" {
+			vr.fleet = r.statsOf(statsKey{endpoint: ep.Name, variant: v.Name, fleet: v.Fleet})
+			vr.fleet.setInstances(len(v.Instances), ep.Async)
+		}
+		if v.Green != nil {
+			vr.green = r.greenRoute(ep.Name, v, vr, keep)
+			instances += len(v.Green.Instances)
+		}
+		vr.stats.setInstances(instances, ep.Async)
 		if v.Execution == "Direct" && len(v.Instances) > 0 {
 			vr.containers = map[string]*variantStats{}
 			for _, c := range v.Instances[0].Containers {
@@ -396,7 +413,7 @@ type Response struct {
 
 	b                           *backend
 	v                           *variantRoute
-	cs                          *variantStats // the container's, of a Direct invocation
+	also                        []*variantStats // a Direct container's, a fleet's: they count it too
 	start, received, capacityAt time.Time
 	log                         RequestLog
 	entry                       LogEntry
@@ -416,8 +433,8 @@ func (r *Response) Close() {
 		r.v.stats.coldResponse(time.Since(r.capacityAt))
 	}
 	r.v.stats.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
-	if r.cs != nil {
-		r.cs.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
+	for _, s := range r.also {
+		s.record(OutcomeOK, time.Since(r.start), r.start.Sub(r.received))
 	}
 	if r.log != nil {
 		r.entry.Model = time.Since(r.start)
@@ -457,6 +474,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if v.serverless != nil {
 		return r.invokeServerless(ctx, inv, v)
 	}
+	v = v.fleetFor()
 	var capacityAt time.Time // set when this request waited for a cold start
 	if len(v.backends) == 0 && r.o.ColdStarts != nil && !route.hasCapacity(inv.TargetVariant) {
 		waitStart := time.Now()
@@ -560,7 +578,14 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 	if received.IsZero() {
 		received = start
 	}
-	cs := v.containers[inv.TargetContainer] // a Direct container's own statistics, if any
+	// What counts the invocation besides the variant: a Direct
+	// container's own statistics, a fleet's.
+	var also []*variantStats
+	for _, s := range [...]*variantStats{v.containers[inv.TargetContainer], v.fleet} {
+		if s != nil {
+			also = append(also, s)
+		}
+	}
 	var entry LogEntry
 	if r.o.RequestLog != nil {
 		entry = LogEntry{Received: received, Endpoint: inv.Endpoint, Variant: v.name, TargetModel: inv.TargetModel, Overhead: start.Sub(received)}
@@ -570,8 +595,8 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 	}
 	record := func(o Outcome) {
 		v.stats.record(o, time.Since(start), start.Sub(received))
-		if cs != nil {
-			cs.record(o, time.Since(start), start.Sub(received))
+		for _, s := range also {
+			s.record(o, time.Since(start), start.Sub(received))
 		}
 		if r.o.RequestLog != nil {
 			entry.Outcome, entry.Model = o, time.Since(start)
@@ -662,7 +687,7 @@ func (r *Router) send(ctx context.Context, v *variantRoute, inv Invocation, capa
 			return nil, &ModelError{Variant: v.name, StatusCode: resp.StatusCode, Body: body}
 		}
 		r.sessions.observe(inv.Endpoint, v.name, b, resp.Header, time.Now())
-		return &Response{Response: resp, b: b, v: v, cs: cs, start: start, received: received, capacityAt: capacityAt, log: r.o.RequestLog, entry: entry}, nil
+		return &Response{Response: resp, b: b, v: v, also: also, start: start, received: received, capacityAt: capacityAt, log: r.o.RequestLog, entry: entry}, nil
 	}
 	return nil, ErrNoCapacity
 }

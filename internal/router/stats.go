@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -64,6 +65,9 @@ type Sample struct {
 	LoadedModels                                                int
 	// Serverless is set for a serverless variant.
 	Serverless *ServerlessSample
+	// Fleet is set for one fleet's share of a variant's sample during a
+	// blue/green deployment: the endpoint configuration it runs.
+	Fleet string
 }
 
 // ServerlessSample is what a serverless variant serves: at Collect time,
@@ -145,6 +149,14 @@ func (s *variantStats) admitted(provisioned bool) {
 	s.mu.Unlock()
 }
 
+// setInstances sets the healthy instances invocations are counted per,
+// and whether the endpoint is asynchronous.
+func (s *variantStats) setInstances(n int, async bool) {
+	s.mu.Lock()
+	s.instances, s.async = n, async
+	s.mu.Unlock()
+}
+
 func (s *variantStats) noCapacity() {
 	s.mu.Lock()
 	s.cur.NoCapacity++
@@ -178,7 +190,7 @@ func (s *variantStats) take() Sample {
 	return out
 }
 
-type statsKey struct{ endpoint, variant, component, container string }
+type statsKey struct{ endpoint, variant, component, container, fleet string }
 
 // stats returns the accumulator of a variant, creating it. Callers hold r.mu.
 func (r *Router) stats(endpoint, variant string) *variantStats {
@@ -208,7 +220,7 @@ func (r *Router) Collect() []Sample {
 	var out []Sample
 	for k, s := range r.variantStats {
 		sample := s.take()
-		sample.Endpoint, sample.Variant, sample.Component, sample.Container = k.endpoint, k.variant, k.component, k.container
+		sample.Endpoint, sample.Variant, sample.Component, sample.Container, sample.Fleet = k.endpoint, k.variant, k.component, k.container, k.fleet
 		route := table[k.endpoint]
 		live := false
 		if route != nil {
@@ -223,10 +235,25 @@ func (r *Router) Collect() []Sample {
 				if k.container != "" && v.containers[k.container] == nil {
 					continue
 				}
+				if k.fleet != "" {
+					// One fleet of a blue/green deployment: its own instances.
+					switch {
+					case v.name != k.variant:
+						continue
+					case v.green != nil && v.green.fleet == s:
+						v = v.green
+					case v.fleet != s:
+						continue
+					}
+				}
 				if v.name == k.variant || k.component != "" {
 					live = true
-					sample.Instances = len(v.backends)
-					for _, b := range v.backends {
+					backends := v.backends
+					if k.fleet == "" && v.green != nil { // the variant counts both fleets
+						backends = append(slices.Clip(backends), v.green.backends...)
+					}
+					sample.Instances = len(backends)
+					for _, b := range backends {
 						sample.InFlight += int(b.outstanding.Load())
 						sample.LoadedModels += b.models.count()
 					}
