@@ -583,6 +583,14 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 		publisher = replica.NewPublisher(rtr, st, clk, log.With("component", "replica"))
 		routes = publisher
 	}
+	ms, err := metrics.Open(st)
+	if err != nil {
+		return fail(fmt.Errorf("loading metrics: %w", err))
+	}
+	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
+	if err != nil {
+		return fail(fmt.Errorf("loading alarms: %w", err))
+	}
 	ho := hosting.Options{Deleted: deleted,
 		Store: st, Runtime: rt, RuntimeName: c.Runtime, Routes: routes, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, InstanceLimit: c.InstanceLimit,
@@ -592,6 +600,11 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	// several replicas, the followers hand them to it), so what it holds
 	// is what they need.
 	ho.PeakInFlight, ho.Demand = rtr.PeakInFlight, demand
+	// Deployments roll back on their alarms' state.
+	ho.AlarmState = func(name string) (string, bool) {
+		_, state, ok := mon.Lookup(name)
+		return string(state), ok
+	}
 	hs := hosting.New(ho)
 	if err := hs.Start(ctx); err != nil {
 		return fail(err)
@@ -604,10 +617,6 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 			log.Error("stopping instances", "err", err)
 		}
 	})
-	ms, err := metrics.Open(st)
-	if err != nil {
-		return fail(fmt.Errorf("loading metrics: %w", err))
-	}
 	// The loops stop (and are waited for) before hosting closes.
 	loops, stopLoops := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -627,10 +636,6 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	if publisher != nil {
 		run(publisher.Run)
 		run(func(ctx context.Context) { replica.Inbox(ctx, clk, mailbox, ms, log.With("component", "replica")) })
-	}
-	mon, err := monitor.New(ctx, monitor.Options{Store: st, Metrics: ms, Clock: clk, Logger: log.With("component", "alarms"), Region: c.Region, AccountID: c.AccountID})
-	if err != nil {
-		return fail(fmt.Errorf("loading alarms: %w", err))
 	}
 	as, err := autoscaler.New(ctx, autoscaler.Options{Store: st, Hosting: hs, Alarms: mon, Metrics: ms, Clock: clk,
 		Region: c.Region, AccountID: c.AccountID, Logger: log.With("component", "autoscaler"), EndpointsDeleted: deleted, ColdStarts: coldStarts})

@@ -44,6 +44,8 @@ type endpoint struct {
 	// environments at once (busy[k]); sampled from sampleAt on.
 	busy     map[string][]time.Time
 	sampleAt time.Time
+	// alarmsAt is when a deployment's rollback alarms are read next.
+	alarmsAt time.Time
 }
 
 type command struct {
@@ -206,7 +208,8 @@ func (e *endpoint) inProgress() error {
 }
 
 // beginUpdate starts an UpdateEndpoint.
-func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, retainAll bool, exclude []string) error {
+func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, in UpdateEndpointInput) error {
+	retainAll, exclude := in.RetainAll, in.Exclude
 	if err := e.inProgress(); err != nil {
 		return err
 	}
@@ -236,8 +239,30 @@ func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, retainAll bo
 	if err := e.s.checkLimit(e, append(slices.Clone(e.rec.Current.Variants), d.Variants...)); err != nil {
 		return err
 	}
+	cfg := in.Deployment
+	if cfg == nil && in.RetainDeployment {
+		cfg = e.rec.Deployment
+	}
+	var ro *rollout
+	if cfg != nil {
+		if err := checkDeployment(*cfg, e.rec.Current, d); err != nil {
+			return err
+		}
+		for _, name := range cfg.alarms() {
+			if e.s.opts.AlarmState == nil {
+				return errorf(ErrInvalid, "This server watches no alarms: AutoRollbackConfiguration cannot be honoured.")
+			}
+			if _, ok := e.s.opts.AlarmState(name); !ok {
+				return errorf(ErrInvalid, "The alarm %s of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) before the update.", name)
+			}
+		}
+		if cfg.BlueGreenUpdatePolicy != nil {
+			ro = &rollout{Config: *cfg, Started: e.s.opts.Clock.Now(), Step: -1}
+		}
+		e.rec.Deployment = cfg
+	}
 	d.ID = newID()
-	e.rec.Pending = &d
+	e.rec.Pending, e.rec.Rollout = &d, ro
 	e.rec.AsyncConfig = async
 	e.rec.Status = StatusUpdating
 	e.rec.FailureReason = ""
@@ -459,6 +484,7 @@ func (e *endpoint) reconcile() {
 		}
 		// A start failed at once: the status machine decides on it.
 	}
+	e.watchAlarms()
 	e.publishRoutes()
 }
 
@@ -469,7 +495,7 @@ func (e *endpoint) planInput(insts []*inst) planInput {
 	for i, in := range insts {
 		obs[i] = in.observed()
 	}
-	return planInput{Rec: e.rec, Instances: obs, Failure: e.failure, NotUntil: e.notUntil, Now: e.s.opts.Clock.Now()}
+	return planInput{Rec: e.rec, Instances: obs, Failure: e.failure, NotUntil: e.notUntil, Alarming: e.alarming(), Now: e.s.opts.Clock.Now()}
 }
 
 func (in *inst) observed() observedInstance {
@@ -719,20 +745,35 @@ func (e *endpoint) publishRoutes() {
 		if v.Container.Mode == "MultiModel" {
 			rv.MultiModel = &router.MultiModel{Prefix: v.Container.ModelDataUrl}
 		}
-		for _, in := range e.live(e.rec.Current.ID, v.Name) {
-			if in.ready {
-				ri := router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()}
-				if g, ok := in.rt.(*group); ok {
-					for i, m := range g.members {
-						ri.Containers = append(ri.Containers, router.Container{Hostname: g.hostnames[i], Addr: m.Addr()})
-					}
-				}
-				rv.Instances = append(rv.Instances, ri)
-			}
+		rv.Instances = e.routed(e.rec.Current.ID, v.Name)
+		if ro := e.rec.Rollout; ro != nil && ro.Step >= 0 {
+			// A blue/green deployment shifting traffic: the new fleet
+			// takes its share of each variant's.
+			share := ro.Config.BlueGreenUpdatePolicy.shares(e.rec.Pending.capacity())[ro.Step]
+			rv.Fleet = e.rec.Current.ConfigName
+			rv.Green = &router.Fleet{Config: e.rec.Pending.ConfigName, Instances: e.routed(e.rec.Pending.ID, v.Name), Share: share}
 		}
 		ep.Variants = append(ep.Variants, rv)
 	}
 	e.s.opts.Routes.Set(ep)
+}
+
+// routed are the healthy instances of a variant of a deployment, as the
+// router takes them.
+func (e *endpoint) routed(deploymentID, variant string) []router.Instance {
+	var out []router.Instance
+	for _, in := range e.live(deploymentID, variant) {
+		if in.ready {
+			ri := router.Instance{ID: in.rt.ID(), Addr: in.rt.Addr()}
+			if g, ok := in.rt.(*group); ok {
+				for i, m := range g.members {
+					ri.Containers = append(ri.Containers, router.Container{Hostname: g.hostnames[i], Addr: m.Addr()})
+				}
+			}
+			out = append(out, ri)
+		}
+	}
+	return out
 }
 
 // publishView stores a snapshot for DescribeEndpoint and ListEndpoints.

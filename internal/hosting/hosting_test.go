@@ -335,7 +335,7 @@ func TestBlueGreenUpdate(t *testing.T) {
 		f.expect("ep", StatusInService, 2, 2)
 		oldIDs := ids(f.rt.running())
 
-		_, err = f.s.UpdateEndpoint(context.Background(), "ep", "new", true, []string{"DesiredWeight"})
+		_, err = f.s.UpdateEndpoint(context.Background(), UpdateEndpointInput{EndpointName: "ep", ConfigName: "new", RetainAll: true, Exclude: []string{"DesiredWeight"}})
 		f.must(err)
 		synctest.Wait()
 		v := f.view("ep")

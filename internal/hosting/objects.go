@@ -217,6 +217,14 @@ type endpointRecord struct {
 	AsyncConfig      json.RawMessage `json:"asyncConfig,omitempty"`
 	// Components are the inference components the endpoint hosts.
 	Components []component `json:"components,omitempty"`
+	// Rollout is the blue/green deployment of Pending in progress, if it
+	// has a DeploymentConfig (rollout.go); Deployment is the last
+	// DeploymentConfig given (LastDeploymentConfig). Retiring is the old
+	// fleet a deployment keeps until RetireAt (TerminationWaitInSeconds).
+	Rollout    *rollout          `json:"rollout,omitempty"`
+	Deployment *DeploymentConfig `json:"deployment,omitempty"`
+	Retiring   *deployment       `json:"retiring,omitempty"`
+	RetireAt   time.Time         `json:"retireAt,omitzero"`
 }
 
 // clone copies the record deep enough for a command to change it in place
@@ -232,6 +240,10 @@ func (r endpointRecord) clone() endpointRecord {
 	}
 	r.Rollback = slices.Clone(r.Rollback)
 	r.Components = slices.Clone(r.Components)
+	if r.Rollout != nil {
+		ro := *r.Rollout
+		r.Rollout = &ro
+	}
 	return r
 }
 
@@ -242,6 +254,7 @@ func (r *endpointRecord) setChangeable(n endpointRecord) {
 	r.Status, r.FailureReason, r.LastModifiedTime = n.Status, n.FailureReason, n.LastModifiedTime
 	r.Current, r.Pending, r.Rollback = n.Current, n.Pending, n.Rollback
 	r.AsyncConfig, r.Components = n.AsyncConfig, n.Components
+	r.Rollout, r.Deployment, r.Retiring, r.RetireAt = n.Rollout, n.Deployment, n.Retiring, n.RetireAt
 }
 
 // Endpoint statuses (SageMaker's EndpointStatus).

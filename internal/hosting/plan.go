@@ -1,7 +1,9 @@
 package hosting
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,6 +32,9 @@ type planInput struct {
 	Failure string
 	// NotUntil holds a variant's replacements back (backoff after failures).
 	NotUntil map[string]time.Time
+	// Alarming are the alarms of the deployment in progress that are in
+	// ALARM (its AutoRollbackConfiguration's).
+	Alarming []string
 	Now      time.Time
 }
 
@@ -115,7 +120,11 @@ func planInstances(in planInput) instancePlan {
 	if rec.Pending != nil {
 		converge(rec.Pending)
 	}
+	retiring := rec.Retiring != nil && in.Now.Before(rec.RetireAt)
 	for i, o := range in.Instances {
+		if retiring && o.Deployment == rec.Retiring.ID {
+			continue // the old fleet of a deployment, kept for TerminationWaitInSeconds
+		}
 		if o.Deployment != rec.Current.ID && (rec.Pending == nil || o.Deployment != rec.Pending.ID) {
 			stop(i)
 		}
@@ -136,18 +145,29 @@ func planInstances(in planInput) instancePlan {
 		}
 		return true
 	}
-	next, wake := advance(rec, in.Failure, in.Now, converged)
+	next, wake := advance(rec, in.Failure, in.Alarming, in.Now, converged)
 	p.Next, p.WakeIn = next, wake
+	if retiring && (p.WakeIn == 0 || rec.RetireAt.Sub(in.Now) < p.WakeIn) {
+		p.WakeIn = rec.RetireAt.Sub(in.Now)
+	}
 	return p
 }
 
 // advance is the status machine (see the package documentation): the move
 // from rec's status given the failure of the operation in progress and
 // whether a deployment has converged; nil when it stays.
-func advance(rec endpointRecord, failure string, now time.Time, converged func(*deployment) bool) (*transition, time.Duration) {
+func advance(rec endpointRecord, failure string, alarming []string, now time.Time, converged func(*deployment) bool) (*transition, time.Duration) {
 	move := func(status, reason string, clear bool) *transition {
 		rec.Status, rec.FailureReason, rec.LastModifiedTime = status, reason, now
 		return &transition{Rec: rec, ClearFailure: clear}
+	}
+	if rec.Retiring != nil && !now.Before(rec.RetireAt) {
+		// The old fleet's wait is over (planInstances stops it).
+		rec.Retiring, rec.RetireAt = nil, time.Time{}
+		return &transition{Rec: rec}, 0
+	}
+	if rec.Status == StatusUpdating && rec.Rollout != nil {
+		return advanceRollout(rec, failure, alarming, now, converged)
 	}
 	switch rec.Status {
 	case StatusCreating:
@@ -188,6 +208,53 @@ func advance(rec endpointRecord, failure string, now time.Time, converged func(*
 		}
 	}
 	return nil, 0
+}
+
+// advanceRollout moves a blue/green deployment with traffic shifting
+// (rollout.go): the new fleet's start, each step of traffic and its
+// baking, the cut-over, and the rollback on an alarm, a failure or the
+// time limit.
+func advanceRollout(rec endpointRecord, failure string, alarming []string, now time.Time, converged func(*deployment) bool) (*transition, time.Duration) {
+	move := func(status, reason string, clear bool) *transition {
+		rec.Status, rec.FailureReason, rec.LastModifiedTime = status, reason, now
+		return &transition{Rec: rec, ClearFailure: clear}
+	}
+	ro, p := *rec.Rollout, rec.Rollout.Config.BlueGreenUpdatePolicy
+	back := func(why string) *transition {
+		name := rec.Pending.ConfigName
+		rec.Pending, rec.Rollout = nil, nil
+		return move(StatusInService, rolledBack(name, why), true)
+	}
+	switch {
+	case failure != "":
+		return back("the new fleet failed: " + failure), 0
+	case len(alarming) > 0:
+		return back(fmt.Sprintf("alarm %s went into ALARM", strings.Join(alarming, ", "))), 0
+	case !now.Before(ro.Started.Add(p.timeout())):
+		return back(fmt.Sprintf("the deployment did not complete within MaximumExecutionTimeoutInSeconds (%d)", int(p.timeout().Seconds()))), 0
+	case !converged(rec.Pending):
+		return nil, ro.Started.Add(p.timeout()).Sub(now)
+	}
+	shares := p.shares(rec.Pending.capacity())
+	if ro.Step >= 0 {
+		if bake := ro.Since.Add(p.wait()).Sub(now); bake > 0 {
+			return nil, min(bake, ro.Started.Add(p.timeout()).Sub(now))
+		}
+	}
+	if ro.Step+1 < len(shares) {
+		// The next step of traffic, baked from now.
+		ro.Step, ro.Since = ro.Step+1, now
+		rec.Rollout = &ro
+		return move(StatusUpdating, "", false), 0
+	}
+	// All traffic on the new fleet, baked: it is current; the old one
+	// stays TerminationWaitInSeconds.
+	old := rec.Current
+	rec.Current, rec.Pending, rec.Rollout = withCurrentWeights(*rec.Pending), nil, nil
+	if wait := p.terminationWait(); wait > 0 {
+		rec.Retiring, rec.RetireAt = &old, now.Add(wait)
+	}
+	return move(StatusInService, "", false), 0
 }
 
 // weightShift is how long a change of variant weights keeps the endpoint

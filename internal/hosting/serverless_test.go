@@ -143,7 +143,7 @@ func TestProvisionedConcurrencyChange(t *testing.T) {
 		// Instances to serverless: refused; serverless to instances: allowed.
 		_, err = s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"inst","ProductionVariants":[{"VariantName":"v","ModelName":"m","InstanceType":"ml.m5.large","InitialInstanceCount":1}]}`))
 		f.must(err)
-		_, err = s.UpdateEndpoint(ctx, "sl", "inst", false, nil)
+		_, err = s.UpdateEndpoint(ctx, UpdateEndpointInput{EndpointName: "sl", ConfigName: "inst"})
 		f.must(err)
 		rt.readyAll()
 		synctest.Wait()
@@ -153,7 +153,7 @@ func TestProvisionedConcurrencyChange(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "is not serverless: ServerlessUpdateConfig is for serverless variants") {
 			t.Errorf("ServerlessUpdateConfig on a variant of instances: %v", err)
 		}
-		_, err = s.UpdateEndpoint(ctx, "sl", "sl", false, nil)
+		_, err = s.UpdateEndpoint(ctx, UpdateEndpointInput{EndpointName: "sl", ConfigName: "sl"})
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "an endpoint of instances cannot become serverless") {
 			t.Errorf("instances to serverless: %v", err)
 		}

@@ -67,6 +67,10 @@ type Options struct {
 	PeakInFlight   func(endpoint, variant string) int
 	Demand         <-chan router.Demand
 	ServerlessIdle time.Duration
+	// AlarmState reads a CloudWatch alarm's state (OK, ALARM,
+	// INSUFFICIENT_DATA) for deployments' auto-rollback; nil: none is
+	// watched, and DeploymentConfig's alarms are refused.
+	AlarmState func(name string) (state string, ok bool)
 }
 
 // Service is the hosting control plane.
@@ -686,22 +690,33 @@ func (s *Service) ListEndpoints(ctx context.Context, q ListQuery) ([]EndpointVie
 	return page(all, q, func(v EndpointView) item { return item{v.Name, v.CreationTime, v.LastModifiedTime, v.Status} })
 }
 
+// UpdateEndpointInput is UpdateEndpoint's request. RetainAll keeps each
+// same-named variant's current DesiredInstanceCount and DesiredWeight,
+// except the properties named in Exclude. Deployment, if set, shifts
+// traffic to the new fleet in steps (rollout.go); RetainDeployment reuses
+// the endpoint's last one when Deployment is nil.
+type UpdateEndpointInput struct {
+	EndpointName, ConfigName string
+	RetainAll                bool
+	Exclude                  []string
+	Deployment               *DeploymentConfig
+	RetainDeployment         bool
+}
+
 // UpdateEndpoint deploys a new endpoint configuration (blue/green).
-// retainAll keeps each same-named variant's current DesiredInstanceCount and
-// DesiredWeight, except the properties named in exclude.
-func (s *Service) UpdateEndpoint(ctx context.Context, name, configName string, retainAll bool, exclude []string) (string, error) {
-	e, err := s.lookup(name)
+func (s *Service) UpdateEndpoint(ctx context.Context, in UpdateEndpointInput) (string, error) {
+	e, err := s.lookup(in.EndpointName)
 	if err != nil {
 		return "", err
 	}
-	d, async, err := s.deploymentFor(ctx, configName)
+	d, async, err := s.deploymentFor(ctx, in.ConfigName)
 	if err != nil {
 		return "", err
 	}
-	if !retainAll && len(exclude) > 0 {
+	if !in.RetainAll && len(in.Exclude) > 0 {
 		return "", errorf(ErrInvalid, "ExcludeRetainedVariantProperties may be given only with RetainAllVariantProperties set to true.")
 	}
-	return e.rec.ARN, e.do(ctx, func() error { return e.beginUpdate(d, async, retainAll, exclude) })
+	return e.rec.ARN, e.do(ctx, func() error { return e.beginUpdate(d, async, in) })
 }
 
 // WeightAndCapacity is one entry of UpdateEndpointWeightsAndCapacities.

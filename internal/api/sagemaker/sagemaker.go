@@ -436,14 +436,13 @@ func (x *Handler) listEndpoints(ctx context.Context, body []byte) (any, error) {
 }
 
 func (x *Handler) updateEndpoint(ctx context.Context, body []byte) (any, error) {
-	if err := refuseUnsupported(body, unsupportedEndpoint); err != nil {
-		return nil, err
-	}
 	var in struct {
 		EndpointName                     string
 		EndpointConfigName               string
 		RetainAllVariantProperties       bool
 		ExcludeRetainedVariantProperties []struct{ VariantPropertyType string }
+		DeploymentConfig                 *hosting.DeploymentConfig
+		RetainDeploymentConfig           bool
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -455,7 +454,8 @@ func (x *Handler) updateEndpoint(ctx context.Context, body []byte) (any, error) 
 	if err := x.keepsAutoscaledVariants(ctx, in.EndpointName, in.EndpointConfigName); err != nil {
 		return nil, err
 	}
-	arn, err := x.h.UpdateEndpoint(ctx, in.EndpointName, in.EndpointConfigName, in.RetainAllVariantProperties, exclude)
+	arn, err := x.h.UpdateEndpoint(ctx, hosting.UpdateEndpointInput{EndpointName: in.EndpointName, ConfigName: in.EndpointConfigName,
+		RetainAll: in.RetainAllVariantProperties, Exclude: exclude, Deployment: in.DeploymentConfig, RetainDeployment: in.RetainDeploymentConfig})
 	return map[string]string{"EndpointArn": arn}, err
 }
 

@@ -22,7 +22,7 @@ var (
 		"ExplainerConfig":          "online explainability",
 	}
 	unsupportedEndpoint = map[string]string{
-		"DeploymentConfig": "blue/green canary and linear deployments and auto-rollback alarms (ebb shifts all traffic at once when the new fleet is healthy)",
+		"DeploymentConfig": "a deployment configuration at creation (give it to UpdateEndpoint, whose update it governs)",
 	}
 	unsupportedVariant = map[string]string{
 		"InstancePools": "instance pools",

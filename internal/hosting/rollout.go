@@ -1,0 +1,244 @@
+package hosting
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Blue/green deployments with traffic shifting, as SageMaker's deployment
+// guardrails run them (UpdateEndpoint's DeploymentConfig): the new fleet
+// (Pending) is started beside the old one; once it is healthy, traffic
+// moves to it in steps (ALL_AT_ONCE: one; CANARY: the canary, then the
+// rest; LINEAR: equal steps), each step baked for WaitIntervalInSeconds
+// while the AutoRollbackConfiguration's alarms are watched. Any of them in
+// ALARM during the deployment, or MaximumExecutionTimeoutInSeconds
+// passing, sends all traffic back to the old fleet and ends the
+// deployment, the endpoint InService on its old configuration with the
+// reason in FailureReason. After the last bake the new fleet is current,
+// and the old one goes TerminationWaitInSeconds later. The decisions are
+// advance's (plan.go); this file holds the configuration and its steps.
+
+// DeploymentConfig is UpdateEndpoint's DeploymentConfig.
+type DeploymentConfig struct {
+	BlueGreenUpdatePolicy     *BlueGreenUpdatePolicy `json:",omitempty"`
+	RollingUpdatePolicy       json.RawMessage        `json:",omitempty"`
+	AutoRollbackConfiguration *AutoRollbackConfig    `json:",omitempty"`
+}
+
+// BlueGreenUpdatePolicy is how traffic moves to the new fleet.
+type BlueGreenUpdatePolicy struct {
+	TrafficRoutingConfiguration      TrafficRoutingConfig
+	TerminationWaitInSeconds         *int `json:",omitempty"`
+	MaximumExecutionTimeoutInSeconds *int `json:",omitempty"`
+}
+
+// TrafficRoutingConfig is the traffic shifting mode and its steps.
+type TrafficRoutingConfig struct {
+	Type                  string
+	WaitIntervalInSeconds int
+	CanarySize            *CapacitySize `json:",omitempty"`
+	LinearStepSize        *CapacitySize `json:",omitempty"`
+}
+
+// CapacitySize is a share of the new fleet: instances or a percentage.
+type CapacitySize struct {
+	Type  string
+	Value int
+}
+
+// AutoRollbackConfig names the alarms that roll a deployment back.
+type AutoRollbackConfig struct {
+	Alarms []AlarmName `json:",omitempty"`
+}
+
+// AlarmName is one alarm of an AutoRollbackConfig.
+type AlarmName struct{ AlarmName string }
+
+// DefaultMaximumExecutionTimeout is a blue/green deployment's limit when
+// the policy gives none: the model's largest value, 8 hours (SageMaker
+// documents no default).
+const DefaultMaximumExecutionTimeout = 28800 * time.Second
+
+// rollout is a blue/green deployment in progress: the configuration, when
+// it started, the step of its traffic shifting (-1 until the new fleet is
+// healthy) and when that step began (its baking since).
+type rollout struct {
+	Config  DeploymentConfig `json:"config"`
+	Started time.Time        `json:"started"`
+	Step    int              `json:"step"`
+	Since   time.Time        `json:"since"`
+}
+
+// shares are the new fleet's successive shares of traffic, the last 1,
+// for a new fleet of capacity instances.
+func (p *BlueGreenUpdatePolicy) shares(capacity int) []float64 {
+	t := p.TrafficRoutingConfiguration
+	switch t.Type {
+	case "CANARY":
+		return []float64{t.CanarySize.share(capacity), 1}
+	case "LINEAR":
+		step := t.LinearStepSize.share(capacity)
+		var out []float64
+		for k := 1; float64(k)*step < 1-1e-9; k++ {
+			out = append(out, float64(k)*step)
+		}
+		return append(out, 1)
+	}
+	return []float64{1} // ALL_AT_ONCE
+}
+
+// share is a capacity size as a share of a fleet of capacity instances.
+func (c *CapacitySize) share(capacity int) float64 {
+	if c.Type == "INSTANCE_COUNT" {
+		return math.Min(1, float64(c.Value)/float64(max(1, capacity)))
+	}
+	return math.Min(1, float64(c.Value)/100)
+}
+
+// wait is a step's baking period.
+func (p *BlueGreenUpdatePolicy) wait() time.Duration {
+	return time.Duration(p.TrafficRoutingConfiguration.WaitIntervalInSeconds) * time.Second
+}
+
+// timeout is how long the whole deployment may take.
+func (p *BlueGreenUpdatePolicy) timeout() time.Duration {
+	if p.MaximumExecutionTimeoutInSeconds == nil {
+		return DefaultMaximumExecutionTimeout
+	}
+	return time.Duration(*p.MaximumExecutionTimeoutInSeconds) * time.Second
+}
+
+// terminationWait is how long the old fleet stays after the new one took
+// all traffic.
+func (p *BlueGreenUpdatePolicy) terminationWait() time.Duration {
+	if p.TerminationWaitInSeconds == nil {
+		return 0
+	}
+	return time.Duration(*p.TerminationWaitInSeconds) * time.Second
+}
+
+// alarms are the names of the rollback alarms.
+func (c DeploymentConfig) alarms() []string {
+	if c.AutoRollbackConfiguration == nil {
+		return nil
+	}
+	out := make([]string, len(c.AutoRollbackConfiguration.Alarms))
+	for i, a := range c.AutoRollbackConfiguration.Alarms {
+		out[i] = a.AlarmName
+	}
+	return out
+}
+
+// checkDeployment refuses a DeploymentConfig ebb does not run or
+// SageMaker's guide forbids, for an update from current to next. AWS's
+// messages for these are not documented; each names the member.
+func checkDeployment(c DeploymentConfig, current, next deployment) error {
+	if len(c.RollingUpdatePolicy) > 0 && string(c.RollingUpdatePolicy) != "null" {
+		return errorf(ErrInvalid, "ebb does not support RollingUpdatePolicy yet: use BlueGreenUpdatePolicy, whose LINEAR traffic shifting moves traffic in steps too.")
+	}
+	p := c.BlueGreenUpdatePolicy
+	if p == nil {
+		if c.AutoRollbackConfiguration != nil {
+			return errorf(ErrInvalid, "AutoRollbackConfiguration needs a BlueGreenUpdatePolicy, whose baking periods the alarms are watched in.")
+		}
+		return nil
+	}
+	t := p.TrafficRoutingConfiguration
+	size := map[string]*CapacitySize{"CANARY": t.CanarySize, "LINEAR": t.LinearStepSize}
+	name := map[string]string{"CANARY": "CanarySize", "LINEAR": "LinearStepSize"}
+	for typ, s := range size {
+		switch {
+		case t.Type == typ && s == nil:
+			return errorf(ErrInvalid, "TrafficRoutingConfiguration of Type %s needs %s.", typ, name[typ])
+		case t.Type != typ && s != nil:
+			return errorf(ErrInvalid, "TrafficRoutingConfiguration of Type %s takes no %s.", t.Type, name[typ])
+		}
+	}
+	capacity := next.capacity()
+	if s := t.CanarySize; s != nil && s.share(capacity) > 0.5 {
+		// SageMaker's guide: the canary is at most half the new fleet.
+		return errorf(ErrInvalid, "CanarySize (%s %d) must be at most 50%% of the new fleet's capacity (%d instances).", s.Type, s.Value, capacity)
+	}
+	if s := t.LinearStepSize; s != nil && s.share(capacity) > 0.5 {
+		return errorf(ErrInvalid, "LinearStepSize (%s %d) must be at most 50%% of the new fleet's capacity (%d instances).", s.Type, s.Value, capacity)
+	}
+	for _, s := range []*CapacitySize{t.CanarySize, t.LinearStepSize} {
+		if s != nil && s.Type == "CAPACITY_PERCENT" && s.Value > 100 {
+			return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", s.Value)
+		}
+	}
+	if current.serverless() || next.serverless() {
+		return errorf(ErrInvalid, "ebb does not run blue/green traffic shifting (DeploymentConfig) for serverless variants yet.")
+	}
+	if !sameVariants(current, next) {
+		return errorf(ErrInvalid, "A DeploymentConfig shifts each variant's traffic to the variant of the same name: endpoint configuration %q must have the same variants (%s) as the endpoint's current one.", next.ConfigName, strings.Join(current.variantNames(), ", "))
+	}
+	return nil
+}
+
+// capacity is a deployment's desired instances.
+func (d deployment) capacity() int {
+	n := 0
+	for _, v := range d.Variants {
+		n += v.DesiredCount
+	}
+	return n
+}
+
+func (d deployment) variantNames() []string {
+	out := make([]string, len(d.Variants))
+	for i, v := range d.Variants {
+		out[i] = v.Name
+	}
+	return out
+}
+
+func sameVariants(a, b deployment) bool {
+	if len(a.Variants) != len(b.Variants) {
+		return false
+	}
+	for _, v := range a.Variants {
+		if b.variant(v.Name) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// rolledBack is the FailureReason of a deployment rolled back.
+func rolledBack(configName, why string) string {
+	return fmt.Sprintf("Rolled back the update to endpoint configuration %s: %s. All traffic is on the previous configuration.", configName, why)
+}
+
+// alarming lists the deployment's rollback alarms in ALARM.
+func (e *endpoint) alarming() []string {
+	if e.rec.Rollout == nil || e.s.opts.AlarmState == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range e.rec.Rollout.Config.alarms() {
+		if state, ok := e.s.opts.AlarmState(name); ok && state == "ALARM" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// alarmPoll is how often a deployment's rollback alarms are read: an alarm
+// going into ALARM sends traffic back within it.
+const alarmPoll = 500 * time.Millisecond
+
+// watchAlarms has the endpoint look again while a deployment has rollback
+// alarms to watch.
+func (e *endpoint) watchAlarms() {
+	if e.rec.Rollout == nil || len(e.rec.Rollout.Config.alarms()) == 0 {
+		return
+	}
+	if now := e.s.opts.Clock.Now(); !now.Before(e.alarmsAt) {
+		e.alarmsAt = now.Add(alarmPoll)
+		e.wakeIn(alarmPoll)
+	}
+}

@@ -1,0 +1,145 @@
+package hosting
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRolloutPlan: every step of a blue/green deployment with traffic
+// shifting, as planInstances decides it: the new fleet's first share once
+// it is healthy, each bake, the next share, the cut-over keeping the old
+// fleet TerminationWaitInSeconds, and the rollback on an alarm, a failure
+// or the time limit.
+func TestRolloutPlan(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	ptrInt := func(n int) *int { return &n }
+	policy := func(typ string, size *CapacitySize) DeploymentConfig {
+		tr := TrafficRoutingConfig{Type: typ, WaitIntervalInSeconds: 60}
+		switch typ {
+		case "CANARY":
+			tr.CanarySize = size
+		case "LINEAR":
+			tr.LinearStepSize = size
+		}
+		return DeploymentConfig{BlueGreenUpdatePolicy: &BlueGreenUpdatePolicy{TrafficRoutingConfiguration: tr, TerminationWaitInSeconds: ptrInt(120),
+			MaximumExecutionTimeoutInSeconds: ptrInt(600)}, AutoRollbackConfiguration: &AutoRollbackConfig{Alarms: []AlarmName{{"errors"}}}}
+	}
+	canary := policy("CANARY", &CapacitySize{Type: "INSTANCE_COUNT", Value: 1})
+	rec := func(cfg DeploymentConfig, step int, since time.Duration) endpointRecord {
+		return endpointRecord{Name: "ep", Status: StatusUpdating,
+			Current: deployment{ID: "old", ConfigName: "c-old", Variants: []variant{{Name: "v", DesiredCount: 2, DesiredWeight: 1, CurrentWeight: 1}}},
+			Pending: &deployment{ID: "new", ConfigName: "c-new", Variants: []variant{{Name: "v", DesiredCount: 2, DesiredWeight: 1}}},
+			Rollout: &rollout{Config: cfg, Started: t0, Step: step, Since: t0.Add(since)}}
+	}
+	fleet := func(d string, ready bool) []observedInstance {
+		return []observedInstance{{Deployment: "old", Variant: "v", Ready: true}, {Deployment: "old", Variant: "v", Ready: true},
+			{Deployment: d, Variant: "v", Ready: ready}, {Deployment: d, Variant: "v", Ready: ready}}
+	}
+	for _, tc := range []struct {
+		name     string
+		in       planInput
+		status   string // the move's, "" for none
+		step     int    // the rollout's step after the move
+		current  string // the current deployment after the move
+		reason   string
+		wake     time.Duration
+		retiring bool
+	}{
+		{name: "the new fleet starting: all traffic stays; wake at the time limit",
+			in: planInput{Rec: rec(canary, -1, 0), Instances: fleet("new", false), Now: t0.Add(10 * time.Second)}, wake: 590 * time.Second},
+		{name: "the new fleet healthy: the canary's share, baked from now",
+			in: planInput{Rec: rec(canary, -1, 0), Instances: fleet("new", true), Now: t0.Add(30 * time.Second)}, status: StatusUpdating, step: 0, current: "old"},
+		{name: "baking: nothing moves until the wait is over",
+			in: planInput{Rec: rec(canary, 0, 30*time.Second), Instances: fleet("new", true), Now: t0.Add(60 * time.Second)}, wake: 30 * time.Second},
+		{name: "baked: the rest of the traffic",
+			in: planInput{Rec: rec(canary, 0, 30*time.Second), Instances: fleet("new", true), Now: t0.Add(90 * time.Second)}, status: StatusUpdating, step: 1, current: "old"},
+		{name: "all traffic baked: the new fleet is current, the old one stays TerminationWaitInSeconds",
+			in: planInput{Rec: rec(canary, 1, 90*time.Second), Instances: fleet("new", true), Now: t0.Add(150 * time.Second)}, status: StatusInService, current: "new", retiring: true},
+		{name: "an alarm in ALARM: all traffic back, the old configuration stays",
+			in:     planInput{Rec: rec(canary, 0, 30*time.Second), Instances: fleet("new", true), Alarming: []string{"errors"}, Now: t0.Add(40 * time.Second)},
+			status: StatusInService, current: "old", reason: "Rolled back the update to endpoint configuration c-new: alarm errors went into ALARM."},
+		{name: "the new fleet failing: rolled back",
+			in:     planInput{Rec: rec(canary, -1, 0), Instances: fleet("new", false), Failure: "exit status 1", Now: t0.Add(40 * time.Second)},
+			status: StatusInService, current: "old", reason: "the new fleet failed: exit status 1"},
+		{name: "past MaximumExecutionTimeoutInSeconds: rolled back",
+			in:     planInput{Rec: rec(canary, 0, 30*time.Second), Instances: fleet("new", true), Now: t0.Add(600 * time.Second)},
+			status: StatusInService, current: "old", reason: "did not complete within MaximumExecutionTimeoutInSeconds (600)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planInstances(tc.in)
+			if tc.status == "" {
+				if p.Next != nil {
+					t.Fatalf("moved to %s, want no move", p.Next.Rec.Status)
+				}
+				if p.WakeIn != tc.wake {
+					t.Fatalf("wake in %v, want %v", p.WakeIn, tc.wake)
+				}
+				return
+			}
+			if p.Next == nil {
+				t.Fatalf("no move, want %s", tc.status)
+			}
+			r := p.Next.Rec
+			if r.Status != tc.status || r.Current.ID != tc.current || !strings.Contains(r.FailureReason, tc.reason) || (r.Retiring != nil) != tc.retiring {
+				t.Fatalf("moved to %s on %s (reason %q, retiring %v); want %s on %s (%q, retiring %v)", r.Status, r.Current.ID, r.FailureReason, r.Retiring != nil,
+					tc.status, tc.current, tc.reason, tc.retiring)
+			}
+			if tc.status == StatusUpdating && (r.Rollout == nil || r.Rollout.Step != tc.step || !r.Rollout.Since.Equal(tc.in.Now)) {
+				t.Fatalf("rollout %+v, want step %d since now", r.Rollout, tc.step)
+			}
+			if tc.status == StatusInService && (r.Rollout != nil || r.Pending != nil) {
+				t.Fatalf("a finished deployment left rollout %+v, pending %+v", r.Rollout, r.Pending)
+			}
+			if tc.retiring && !r.RetireAt.Equal(tc.in.Now.Add(120*time.Second)) {
+				t.Fatalf("RetireAt %v, want 120 s after now", r.RetireAt)
+			}
+		})
+	}
+
+	// The old fleet is kept until RetireAt, then stopped.
+	done := endpointRecord{Name: "ep", Status: StatusInService, Current: deployment{ID: "new", Variants: []variant{{Name: "v", DesiredCount: 1}}},
+		Retiring: &deployment{ID: "old"}, RetireAt: t0.Add(time.Minute)}
+	obs := []observedInstance{{Deployment: "new", Variant: "v", Ready: true}, {Deployment: "old", Variant: "v", Ready: true}}
+	if p := planInstances(planInput{Rec: done, Instances: obs, Now: t0}); len(p.Stop) != 0 || p.WakeIn != time.Minute {
+		t.Fatalf("before RetireAt: stops %v, wakes in %v; want none, a minute", p.Stop, p.WakeIn)
+	}
+	p := planInstances(planInput{Rec: done, Instances: obs, Now: t0.Add(time.Minute)})
+	if !slices.Equal(p.Stop, []int{1}) || p.Next == nil || p.Next.Rec.Retiring != nil {
+		t.Fatalf("at RetireAt: stops %v, move %+v; want the old instance stopped and Retiring cleared", p.Stop, p.Next)
+	}
+}
+
+// TestShares: the new fleet's shares of traffic, step by step.
+func TestShares(t *testing.T) {
+	for _, c := range []struct {
+		typ      string
+		size     *CapacitySize
+		capacity int
+		want     []float64
+	}{
+		{"ALL_AT_ONCE", nil, 4, []float64{1}},
+		{"CANARY", &CapacitySize{"INSTANCE_COUNT", 1}, 4, []float64{0.25, 1}},
+		{"CANARY", &CapacitySize{"CAPACITY_PERCENT", 10}, 4, []float64{0.1, 1}},
+		{"LINEAR", &CapacitySize{"CAPACITY_PERCENT", 25}, 4, []float64{0.25, 0.5, 0.75, 1}},
+		{"LINEAR", &CapacitySize{"INSTANCE_COUNT", 2}, 5, []float64{0.4, 0.8, 1}},
+	} {
+		tr := TrafficRoutingConfig{Type: c.typ}
+		if c.typ == "CANARY" {
+			tr.CanarySize = c.size
+		} else {
+			tr.LinearStepSize = c.size
+		}
+		p := &BlueGreenUpdatePolicy{TrafficRoutingConfiguration: tr}
+		got := p.shares(c.capacity)
+		if len(got) != len(c.want) {
+			t.Fatalf("%s %+v of %d: %v, want %v", c.typ, c.size, c.capacity, got, c.want)
+		}
+		for i := range got {
+			if d := got[i] - c.want[i]; d > 1e-9 || d < -1e-9 {
+				t.Fatalf("%s %+v of %d: %v, want %v", c.typ, c.size, c.capacity, got, c.want)
+			}
+		}
+	}
+}
