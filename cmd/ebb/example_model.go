@@ -30,6 +30,7 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.WorkPerRequest, "work", 10*time.Millisecond, "CPU time spent per request")
 	workMS := fs.Float64("work-ms", -1, "CPU milliseconds per request (shorthand for --work)")
 	fs.DurationVar(&cfg.WorkPerKB, "work-per-kb", 0, "extra CPU time per KiB of payload")
+	fs.Float64Var(&cfg.ErrorRate, "error-rate", 0, "answer this share of invocations (0 to 1) with 500, as a broken model version does")
 	fs.IntVar(&cfg.StreamTokens, "stream-tokens", 0, "stream every answer as this many tokens, as an LLM does (for InvokeEndpointWithResponseStream)")
 	fs.DurationVar(&cfg.TokenDelay, "token-delay", 20*time.Millisecond, "with --stream-tokens: the time between tokens")
 	fs.DurationVar(&cfg.SessionTTL, "stateful", 0, "hold stateful sessions this long: SessionId NEW_SESSION opens one, a request with the custom attribute \"close\" closes it, and a session this instance does not hold answers 400")
@@ -53,6 +54,9 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if cfg.WorkPerRequest < 0 || cfg.WorkPerKB < 0 {
 		return usageError{errors.New("--work and --work-per-kb must not be negative")}
+	}
+	if cfg.ErrorRate < 0 || cfg.ErrorRate > 1 {
+		return usageError{errors.New("--error-rate must be between 0 and 1")}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if *startupDelay > 0 {

@@ -30,6 +30,9 @@ type Config struct {
 	// SessionTTL > 0 makes the model stateful: it opens, holds and closes
 	// sessions as SageMaker's stateful-session contract says (session.go).
 	SessionTTL time.Duration
+	// ErrorRate is the share of invocations answered 500, as a broken
+	// model version answers (0 to 1).
+	ErrorRate float64
 }
 
 // Model is a deterministic MLP: input -> hidden (tanh) -> ... -> score.
@@ -153,6 +156,10 @@ func (m *Model) invoke(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, "could not read the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if m.cfg.ErrorRate > 0 && rand.Float64() < m.cfg.ErrorRate {
+		http.Error(w, "the model failed (--error-rate)", http.StatusInternalServerError)
 		return
 	}
 	rows, err := parse(r.Header.Get("Content-Type"), body)

@@ -70,3 +70,22 @@ func BenchmarkPredict(b *testing.B) {
 		m.Predict(rows, 0)
 	}
 }
+
+// TestErrorRate: a model with ErrorRate 1 answers every invocation 500,
+// and still answers /ping (a broken version that passes health checks).
+func TestErrorRate(t *testing.T) {
+	m, err := New(Config{ErrorRate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/invocations", "text/csv", strings.NewReader("1,2"))
+	if err != nil || resp.StatusCode != 500 {
+		t.Fatalf("invocation: %v %v, want 500", resp, err)
+	}
+	resp.Body.Close()
+	if resp, err := http.Get(srv.URL + "/ping"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ping: %v %v, want 200", resp, err)
+	}
+}

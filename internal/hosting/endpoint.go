@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -787,6 +788,19 @@ func (e *endpoint) publishView() {
 	}
 	if r.Pending != nil {
 		v.Pending = &PendingView{ConfigName: r.Pending.ConfigName, StartTime: r.Pending.StartTime, Variants: e.variantViews(r.Pending)}
+	}
+	v.Deployment = r.Deployment
+	if ro := r.Rollout; ro != nil && ro.Step >= 0 {
+		// Traffic shifting: the new fleet's variants say how far, baking.
+		p := ro.Config.BlueGreenUpdatePolicy
+		v.Share = p.shares(r.Pending.capacity())[ro.Step]
+		for i := range v.Pending.Variants {
+			pv := &v.Pending.Variants[i]
+			pv.CurrentWeight = pv.DesiredWeight * v.Share
+			pv.Status = append(pv.Status, VariantStatus{Status: "Baking", StartTime: ro.Since,
+				Message: fmt.Sprintf("%g%% of the traffic on the new fleet, baking for %d seconds (step %d of %d).", math.Round(v.Share*1000)/10,
+					p.TrafficRoutingConfiguration.WaitIntervalInSeconds, ro.Step+1, len(p.shares(r.Pending.capacity())))})
+		}
 	}
 	e.view.Store(v)
 

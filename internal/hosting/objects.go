@@ -279,6 +279,10 @@ type EndpointView struct {
 	Variants         []VariantView
 	Pending          *PendingView
 	AsyncConfig      json.RawMessage
+	// Deployment is the last DeploymentConfig given (LastDeploymentConfig);
+	// Share, while one shifts traffic, is the new fleet's share of it.
+	Deployment *DeploymentConfig
+	Share      float64
 }
 
 // VariantView is one production variant's state.

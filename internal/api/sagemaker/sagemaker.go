@@ -338,8 +338,9 @@ type (
 		FailureReason            string `json:",omitempty"`
 		CreationTime             *awsjson.Time
 		LastModifiedTime         *awsjson.Time
-		AsyncInferenceConfig     json.RawMessage `json:",omitempty"`
-		PendingDeploymentSummary *pendingSummary `json:",omitempty"`
+		AsyncInferenceConfig     json.RawMessage           `json:",omitempty"`
+		PendingDeploymentSummary *pendingSummary           `json:",omitempty"`
+		LastDeploymentConfig     *hosting.DeploymentConfig `json:",omitempty"`
 	}
 )
 
@@ -400,7 +401,7 @@ func (x *Handler) describeEndpoint(ctx context.Context, body []byte) (any, error
 		ProductionVariants: summaries(v.Variants, false),
 		EndpointStatus:     v.Status, FailureReason: v.FailureReason,
 		CreationTime: awsjson.T(v.CreationTime), LastModifiedTime: awsjson.T(v.LastModifiedTime),
-		AsyncInferenceConfig: v.AsyncConfig,
+		AsyncInferenceConfig: v.AsyncConfig, LastDeploymentConfig: v.Deployment,
 	}
 	if v.Pending != nil {
 		out.PendingDeploymentSummary = &pendingSummary{v.Pending.ConfigName, summaries(v.Pending.Variants, true), awsjson.T(v.Pending.StartTime)}
