@@ -1,7 +1,9 @@
 package router
 
 import (
+	"context"
 	"testing"
+	"time"
 )
 
 // TestFleets: during a blue/green deployment the green fleet takes about
@@ -39,6 +41,13 @@ func TestFleets(t *testing.T) {
 		if _, body, _ := invoke(t, r, Invocation{Endpoint: "ep", Body: []byte("x")}); body != "green" {
 			t.Fatalf("at share 1 the old fleet answered")
 		}
+	}
+	// Rolled back: the green fleet is withdrawn, and drains.
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{blue}}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Drain(ctx, green.ID); err != nil {
+		t.Fatalf("draining the green fleet after a rollback: %v", err)
 	}
 	// The deployment over: the fleets' figures go.
 	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{green}}}})

@@ -366,9 +366,15 @@ func (r *Router) Drain(ctx context.Context, instanceID string) error {
 	return nil
 }
 
-// all lists the variants and components of a route.
+// all lists the variants (and their green fleets) and components of a
+// route.
 func (e *endpointRoute) all() []*variantRoute {
 	out := slices.Clone(e.variants)
+	for _, v := range e.variants {
+		if v.green != nil {
+			out = append(out, v.green)
+		}
+	}
 	for _, c := range e.components {
 		out = append(out, c)
 	}

@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+)
+
+// errorsAlarm puts an alarm on a variant's Invocation5XXErrors (any in a
+// minute); config, if set, watches that endpoint configuration's fleet
+// alone (its EndpointConfigName dimension).
+func errorsAlarm(t testing.TB, cw *cloudwatch.Client, name, endpoint, config string) {
+	t.Helper()
+	dims := []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String(endpoint)}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}}
+	if config != "" {
+		dims = append(dims, cwtypes.Dimension{Name: aws.String("EndpointConfigName"), Value: aws.String(config)})
+	}
+	if _, err := cw.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String(name), Namespace: aws.String("AWS/SageMaker"),
+		MetricName: aws.String("Invocation5XXErrors"), Dimensions: dims, Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
+		Threshold: aws.Float64(0), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, TreatMissingData: aws.String("notBreaching")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blueGreen is a DeploymentConfig of a traffic routing mode, its waits in
+// (scaled) seconds, rolled back by alarm.
+func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm string) *types.DeploymentConfig {
+	return &types.DeploymentConfig{BlueGreenUpdatePolicy: &types.BlueGreenUpdatePolicy{TrafficRoutingConfiguration: &routing,
+		TerminationWaitInSeconds: aws.Int32(terminationWait), MaximumExecutionTimeoutInSeconds: aws.Int32(3600)},
+		AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String(alarm)}}}}
+}
+
+// TestDeploymentGuardrails, with the Go SDK under steady load (process
+// runtime, --time-scale 60): a good new version with CANARY (one of two
+// instances) then all: the new fleet bakes with its share, no request
+// fails, and the old fleet goes TerminationWaitInSeconds after the new
+// one takes all traffic. Then a bad version (answers 500) with LINEAR
+// steps of 50 % and an alarm on the new fleet's errors alone: the alarm
+// fires, traffic goes back to the old fleet by itself, the endpoint ends
+// InService on the old configuration with the reason, and the only
+// failed requests are the new fleet's, before the rollback.
+func TestDeploymentGuardrails(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm, rt, cw := s.SageMaker(), s.Runtime(), s.cloudWatchClients()["cbor"]
+	ctx := context.Background()
+	deploy(t, sm, "dg", "ebb example-model --work-ms 2", 2)
+	waitInService(t, sm, "dg")
+	createConfig(t, sm, "dg-v2", "dg-v2", "ebb example-model --work-ms 2", 2)
+	createConfig(t, sm, "dg-bad", "dg-bad", "ebb example-model --error-rate 1", 2)
+	errorsAlarm(t, cw, "dg-errors", "dg", "")
+	errorsAlarm(t, cw, "dg-bad-errors", "dg", "dg-bad")
+
+	// A good version, canary first.
+	stop := traffic(rt, "dg", 2)
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("dg"), EndpointConfigName: aws.String("dg-v2"),
+		DeploymentConfig: blueGreen(types.TrafficRoutingConfig{Type: types.TrafficRoutingConfigTypeCanary, WaitIntervalInSeconds: aws.Int32(120),
+			CanarySize: &types.CapacitySize{Type: types.CapacitySizeTypeInstanceCount, Value: aws.Int32(1)}}, 240, "dg-errors")}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	out := waitFor(t, sm, "dg", "the canary baked, then all traffic on the new fleet", func(o *sagemaker.DescribeEndpointOutput) bool {
+		if p := o.PendingDeploymentSummary; p != nil {
+			for _, st := range p.ProductionVariants[0].VariantStatus {
+				mu.Lock()
+				seen[aws.ToString(st.StatusMessage)] = true
+				mu.Unlock()
+			}
+		}
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "dg-v2"
+	})
+	if n := len(s.instances()); n != 4 {
+		t.Fatalf("%d instances once the new fleet took all traffic, want 4 (the old fleet waits TerminationWaitInSeconds)", n)
+	}
+	eventually(t, time.Minute, "the old fleet gone after TerminationWaitInSeconds", func() (bool, any) { n := len(s.instances()); return n == 2, n })
+	ok, failed, first := stop()
+	if failed > 0 || ok == 0 {
+		t.Fatalf("the canary deployment: %d served, %d failed (%v); want none failed", ok, failed, first)
+	}
+	var canary bool
+	for m := range seen {
+		canary = canary || strings.HasPrefix(m, "50% of the traffic on the new fleet")
+	}
+	if !canary || out.LastDeploymentConfig == nil || out.LastDeploymentConfig.BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type != types.TrafficRoutingConfigTypeCanary {
+		t.Fatalf("statuses seen %v, last deployment config %+v; want the canary baking at 50%%, and the config", seen, out.LastDeploymentConfig)
+	}
+
+	// A bad version, in linear steps: its errors roll it back.
+	stop = traffic(rt, "dg", 2)
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("dg"), EndpointConfigName: aws.String("dg-bad"),
+		DeploymentConfig: blueGreen(types.TrafficRoutingConfig{Type: types.TrafficRoutingConfigTypeLinear, WaitIntervalInSeconds: aws.Int32(600),
+			LinearStepSize: &types.CapacitySize{Type: types.CapacitySizeTypeCapacityPercent, Value: aws.Int32(50)}}, 0, "dg-bad-errors")}); err != nil {
+		t.Fatal(err)
+	}
+	out = waitFor(t, sm, "dg", "rolled back by the alarm on the new fleet's errors", func(o *sagemaker.DescribeEndpointOutput) bool {
+		return o.EndpointStatus == types.EndpointStatusInService && o.PendingDeploymentSummary == nil && aws.ToString(o.FailureReason) != ""
+	})
+	_, failed, first = stop()
+	if want := "Rolled back the update to endpoint configuration dg-bad: alarm dg-bad-errors went into ALARM."; aws.ToString(out.EndpointConfigName) != "dg-v2" ||
+		!strings.HasPrefix(aws.ToString(out.FailureReason), want) {
+		t.Fatalf("after the rollback: on %s, reason %q; want dg-v2 and %q", aws.ToString(out.EndpointConfigName), aws.ToString(out.FailureReason), want)
+	}
+	if failed == 0 || !strings.Contains(first.Error(), "the model failed") {
+		t.Fatalf("the bad fleet failed no request (%d, %v)", failed, first)
+	}
+	t.Logf("the bad version failed %d requests before the rollback", failed)
+	eventually(t, time.Minute, "the bad fleet gone", func() (bool, any) { n := len(s.instances()); return n == 2, n })
+	stop, served := trafficServed(rt, "dg", 2)
+	eventually(t, time.Minute, "traffic after the rollback", func() (bool, any) { return served() >= 50, served() })
+	if ok, failed, first := stop(); failed > 0 || ok == 0 {
+		t.Fatalf("after the rollback: %d served, %d failed (%v)", ok, failed, first)
+	}
+}
