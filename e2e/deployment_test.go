@@ -38,8 +38,8 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 		AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String(alarm)}}}}
 }
 
-// TestDeploymentGuardrails, with the Go SDK under steady load (process
-// runtime, --time-scale 60): a good new version with CANARY (one of two
+// TestDeploymentGuardrails, with the Go SDK under steady load, on the
+// process and Kubernetes runtimes (--time-scale 60): a good new version with CANARY (one of two
 // instances) then all: the new fleet bakes with its share, no request
 // fails, and the old fleet goes TerminationWaitInSeconds after the new
 // one takes all traffic. Then a bad version (answers 500) with LINEAR
@@ -48,13 +48,21 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 // InService on the old configuration with the reason, and the only
 // failed requests are the new fleet's, before the rollback.
 func TestDeploymentGuardrails(t *testing.T) {
-	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	for name, image := range map[string]struct{ good, bad string }{
+		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
+		"kubernetes": {kubeModel, kubeModelBroken},
+	} {
+		t.Run(name, func(t *testing.T) { deploymentGuardrails(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad) })
+	}
+}
+
+func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 	sm, rt, cw := s.SageMaker(), s.Runtime(), s.cloudWatchClients()["cbor"]
 	ctx := context.Background()
-	deploy(t, sm, "dg", "ebb example-model --work-ms 2", 2)
+	deploy(t, sm, "dg", good, 2)
 	waitInService(t, sm, "dg")
-	createConfig(t, sm, "dg-v2", "dg-v2", "ebb example-model --work-ms 2", 2)
-	createConfig(t, sm, "dg-bad", "dg-bad", "ebb example-model --error-rate 1", 2)
+	createConfig(t, sm, "dg-v2", "dg-v2", good, 2)
+	createConfig(t, sm, "dg-bad", "dg-bad", bad, 2)
 	errorsAlarm(t, cw, "dg-errors", "dg", "")
 	errorsAlarm(t, cw, "dg-bad-errors", "dg", "dg-bad")
 
@@ -77,10 +85,10 @@ func TestDeploymentGuardrails(t *testing.T) {
 		}
 		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "dg-v2"
 	})
-	if n := len(s.instances()); n != 4 {
+	if n := len(s.running()); n != 4 {
 		t.Fatalf("%d instances once the new fleet took all traffic, want 4 (the old fleet waits TerminationWaitInSeconds)", n)
 	}
-	eventually(t, time.Minute, "the old fleet gone after TerminationWaitInSeconds", func() (bool, any) { n := len(s.instances()); return n == 2, n })
+	eventually(t, time.Minute, "the old fleet gone after TerminationWaitInSeconds", func() (bool, any) { n := len(s.running()); return n == 2, n })
 	ok, failed, first := stop()
 	if failed > 0 || ok == 0 {
 		t.Fatalf("the canary deployment: %d served, %d failed (%v); want none failed", ok, failed, first)
@@ -112,7 +120,7 @@ func TestDeploymentGuardrails(t *testing.T) {
 		t.Fatalf("the bad fleet failed no request (%d, %v)", failed, first)
 	}
 	t.Logf("the bad version failed %d requests before the rollback", failed)
-	eventually(t, time.Minute, "the bad fleet gone", func() (bool, any) { n := len(s.instances()); return n == 2, n })
+	eventually(t, time.Minute, "the bad fleet gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
 	stop, served := trafficServed(rt, "dg", 2)
 	eventually(t, time.Minute, "traffic after the rollback", func() (bool, any) { return served() >= 50, served() })
 	if ok, failed, first := stop(); failed > 0 || ok == 0 {

@@ -37,6 +37,8 @@ const (
 	kubeModelLogs = "ebb.test/example-model:logging"
 	// kubeModelCPU spends 20 ms of CPU on each request.
 	kubeModelCPU = "ebb.test/example-model:cpu"
+	// kubeModelBroken answers every invocation 500, as a bad version does.
+	kubeModelBroken = "ebb.test/example-model:broken"
 	// kubeMultiModel serves the multi-model contract.
 	kubeMultiModel = "ebb.test/example-model:multi-model"
 )
@@ -85,11 +87,12 @@ func startKubeServerIn(t testing.TB, dir, ns string, extra ...string) *kubeServe
 	t.Helper()
 	c := kubeCluster(t)
 	runner := c.Run(t, ns, map[string][]string{
-		kubeModel:      {ebbBin, "example-model", "--work-ms", "2"},
-		kubeModelSlow:  {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
-		kubeModelLogs:  {ebbBin, "example-model", "--work-ms", "0", "--log-requests"},
-		kubeModelCPU:   {ebbBin, "example-model", "--work-ms", "20"},
-		kubeMultiModel: {ebbBin, "example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"},
+		kubeModel:       {ebbBin, "example-model", "--work-ms", "2"},
+		kubeModelSlow:   {ebbBin, "example-model", "--work-ms", "2", "--startup-delay", "300ms"},
+		kubeModelLogs:   {ebbBin, "example-model", "--work-ms", "0", "--log-requests"},
+		kubeModelCPU:    {ebbBin, "example-model", "--work-ms", "20"},
+		kubeModelBroken: {ebbBin, "example-model", "--error-rate", "1"},
+		kubeMultiModel:  {ebbBin, "example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"},
 		// The puller beside a multi-model container (its entrypoint is ebb).
 		kubernetes.DefaultFetcherImage: {ebbBin},
 	}, nil)
