@@ -52,7 +52,9 @@ func TestDeploymentGuardrails(t *testing.T) {
 		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
 		"kubernetes": {kubeModel, kubeModelBroken},
 	} {
-		t.Run(name, func(t *testing.T) { deploymentGuardrails(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad) })
+		t.Run(name, func(t *testing.T) {
+			deploymentGuardrails(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad)
+		})
 	}
 }
 
