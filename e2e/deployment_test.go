@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -122,6 +124,18 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 		t.Fatalf("the bad fleet failed no request (%d, %v)", failed, first)
 	}
 	t.Logf("the bad version failed %d requests before the rollback", failed)
+	// The console tells the story: the reason, and what rolled it back.
+	resp, err := http.Get(s.URL + "/console/endpoints/dg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"Rolled back the update to endpoint configuration dg-bad", "Last deployment configuration: rolled back by <code>dg-bad-errors</code>", "LINEAR"} {
+		if !strings.Contains(string(page), want) {
+			t.Fatalf("the console's endpoint page lacks %q", want)
+		}
+	}
 	eventually(t, time.Minute, "the bad fleet gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
 	stop, served := trafficServed(rt, "dg", 2)
 	eventually(t, time.Minute, "traffic after the rollback", func() (bool, any) { return served() >= 50, served() })

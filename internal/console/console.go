@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/json"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,7 +109,9 @@ func New(o Options) *Handler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{o: o, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{"when": h.when, "join": strings.Join, "num": trimFloat}
+	funcs := template.FuncMap{"when": h.when, "join": strings.Join, "num": trimFloat,
+		"percent": func(f float64) string { return trimFloat(math.Round(f*1000)/10) + "%" },
+		"json":    func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) }}
 	for _, page := range []string{"endpoints", "endpoint", "logs", "report", "login"} {
 		h.pages[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html"))
 	}

@@ -27,6 +27,12 @@ func (endpoints) ListEndpoints(context.Context, hosting.ListQuery) ([]hosting.En
 }
 
 func (endpoints) DescribeEndpoint(_ context.Context, name string) (hosting.EndpointView, error) {
+	if name == "rolling" {
+		// A canary baking at 10 %.
+		return hosting.EndpointView{Name: "rolling", Status: "Updating", ConfigName: "v1", Variants: []hosting.VariantView{{Name: "AllTraffic", CurrentCount: 2, DesiredCount: 2}},
+			Pending: &hosting.PendingView{ConfigName: "v2", Variants: []hosting.VariantView{{Name: "AllTraffic", Status: []hosting.VariantStatus{{Status: "Baking", Message: "10% of the traffic on the new fleet"}}}}},
+			Share:   0.1, Deployment: &hosting.DeploymentConfig{AutoRollbackConfiguration: &hosting.AutoRollbackConfig{Alarms: []hosting.AlarmName{{AlarmName: "errors"}}}}}, nil
+	}
 	if name != "shop" {
 		return hosting.EndpointView{}, hosting.ErrNotFound
 	}
@@ -242,6 +248,8 @@ func TestPagesRender(t *testing.T) {
 	for path, want := range map[string][]string{
 		"/console/":               {`data-name="shop"`},
 		"/console/endpoints/shop": {`data-variant="AllTraffic"`, "<code>model:v1</code>, <code>sidecar:v2</code>", "inference components"},
+		"/console/endpoints/rolling": {"Deployment in progress", "To endpoint configuration <b>v2</b>", "<b>10%</b> of the traffic is on the new fleet",
+			"Baking: 10% of the traffic on the new fleet", "rolled back by <code>errors</code>"},
 	} {
 		rec := get(h, path)
 		if rec.Code != http.StatusOK {

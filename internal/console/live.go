@@ -276,6 +276,22 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			s.Charts = append(s.Charts, ch...)
 		}
 	}
+	if ep.Pending != nil {
+		// A deployment: each fleet's share of the traffic, by the
+		// configuration it runs (the EndpointConfigName dimension).
+		ch := Chart{ID: "fleets", Title: "Invocations by fleet (deployment to " + ep.Pending.ConfigName + ")", Unit: "per period", Times: times}
+		for _, v := range ep.Variants {
+			for _, cfg := range []string{ep.ConfigName, ep.Pending.ConfigName} {
+				d := append(dims(v.Name), metrics.Dimension{Name: "EndpointConfigName", Value: cfg})
+				vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: sm, MetricName: "Invocations", Dimensions: d}, Period: period, Stat: "Sum"}, start, now, grid, 1)
+				if err != nil {
+					return Snapshot{}, err
+				}
+				ch.Series = append(ch.Series, Series{Label: v.Name + " " + cfg, Values: orEmpty(vals, len(grid))})
+			}
+		}
+		s.Charts = append(s.Charts, ch)
+	}
 	if len(ep.AsyncConfig) > 0 {
 		ch := Chart{ID: "async", Title: "Async queue", Unit: "", Times: times}
 		for _, st := range []stat{{sm, "ApproximateBacklogSize", "Average", "backlog (requests)"}, {sm, "ApproximateAgeOfOldestRequest", "Maximum", "oldest request (s)"}} {
