@@ -33,10 +33,12 @@ func errorsAlarm(t testing.TB, cw *cloudwatch.Client, name, endpoint, config str
 }
 
 // blueGreen is a DeploymentConfig of a traffic routing mode, its waits in
-// (scaled) seconds, rolled back by alarm.
+// (scaled) seconds, rolled back by alarm. Its time limit is the largest,
+// 8 scaled hours (8 real minutes at --time-scale 60): a loaded machine
+// starts pods slowly.
 func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm string) *types.DeploymentConfig {
 	return &types.DeploymentConfig{BlueGreenUpdatePolicy: &types.BlueGreenUpdatePolicy{TrafficRoutingConfiguration: &routing,
-		TerminationWaitInSeconds: aws.Int32(terminationWait), MaximumExecutionTimeoutInSeconds: aws.Int32(3600)},
+		TerminationWaitInSeconds: aws.Int32(terminationWait), MaximumExecutionTimeoutInSeconds: aws.Int32(28800)},
 		AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String(alarm)}}}}
 }
 
@@ -48,7 +50,9 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 // steps of 50 % and an alarm on the new fleet's errors alone: the alarm
 // fires, traffic goes back to the old fleet by itself, the endpoint ends
 // InService on the old configuration with the reason, and the only
-// failed requests are the new fleet's, before the rollback.
+// failed requests are the new fleet's, before the rollback. Then a
+// rolling update in batches of one keeps at least one instance healthy
+// and fails no request.
 func TestDeploymentGuardrails(t *testing.T) {
 	for name, image := range map[string]struct{ good, bad string }{
 		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
@@ -142,4 +146,31 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 	if ok, failed, first := stop(); failed > 0 || ok == 0 {
 		t.Fatalf("after the rollback: %d served, %d failed (%v)", ok, failed, first)
 	}
+
+	// A rolling update in batches of one: never fewer than one healthy
+	// instance (desired less the batch), and no request fails.
+	createConfig(t, sm, "dg-v3", "dg-v3", good, 2)
+	stop = traffic(rt, "dg", 2)
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("dg"), EndpointConfigName: aws.String("dg-v3"),
+		DeploymentConfig: &types.DeploymentConfig{RollingUpdatePolicy: &types.RollingUpdatePolicy{WaitIntervalInSeconds: aws.Int32(60), MaximumExecutionTimeoutInSeconds: aws.Int32(28800),
+			MaximumBatchSize: &types.CapacitySize{Type: types.CapacitySizeTypeInstanceCount, Value: aws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	least, batches := 2, map[string]bool{}
+	waitFor(t, sm, "dg", "the rolling update", func(o *sagemaker.DescribeEndpointOutput) bool {
+		healthy := int(aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount))
+		if p := o.PendingDeploymentSummary; p != nil {
+			healthy += int(aws.ToInt32(p.ProductionVariants[0].CurrentInstanceCount))
+			for _, st := range p.ProductionVariants[0].VariantStatus {
+				batches[aws.ToString(st.StatusMessage)] = true
+			}
+		}
+		least = min(least, healthy)
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "dg-v3"
+	})
+	if ok, failed, first := stop(); failed > 0 || ok == 0 || least < 1 || !batches["Replacing instances in batches of 1: batch 2 of 2."] {
+		t.Fatalf("the rolling update: %d served, %d failed (%v), at least %d healthy, statuses %v; want none failed, at least 1, both batches",
+			ok, failed, first, least, batches)
+	}
+	eventually(t, time.Minute, "the old fleet gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
 }

@@ -257,8 +257,11 @@ func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, in UpdateEnd
 				return errorf(ErrInvalid, "The alarm %s of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) before the update.", name)
 			}
 		}
-		if cfg.BlueGreenUpdatePolicy != nil {
+		switch {
+		case cfg.BlueGreenUpdatePolicy != nil:
 			ro = &rollout{Config: *cfg, Started: e.s.opts.Clock.Now(), Step: -1}
+		case cfg.RollingUpdatePolicy != nil:
+			ro = &rollout{Config: *cfg, Started: e.s.opts.Clock.Now()}
 		}
 		e.rec.Deployment = cfg
 	}
@@ -747,12 +750,18 @@ func (e *endpoint) publishRoutes() {
 			rv.MultiModel = &router.MultiModel{Prefix: v.Container.ModelDataUrl}
 		}
 		rv.Instances = e.routed(e.rec.Current.ID, v.Name)
-		if ro := e.rec.Rollout; ro != nil && ro.Step >= 0 {
-			// A blue/green deployment shifting traffic: the new fleet
-			// takes its share of each variant's.
-			share := ro.Config.BlueGreenUpdatePolicy.shares(e.rec.Pending.capacity())[ro.Step]
+		if ro := e.rec.Rollout; ro != nil && (ro.Step >= 0 || ro.Config.RollingUpdatePolicy != nil) {
+			// A deployment shifting traffic: the new fleet takes its share
+			// of each variant's; in a rolling one, its instances' share.
+			green := e.routed(e.rec.Pending.ID, v.Name)
+			var share float64
+			if ro.Config.RollingUpdatePolicy != nil {
+				share = float64(len(green)) / float64(max(1, len(green)+len(rv.Instances)))
+			} else {
+				share = ro.Config.BlueGreenUpdatePolicy.shares(e.rec.Pending.capacity())[ro.Step]
+			}
 			rv.Fleet = e.rec.Current.ConfigName
-			rv.Green = &router.Fleet{Config: e.rec.Pending.ConfigName, Instances: e.routed(e.rec.Pending.ID, v.Name), Share: share}
+			rv.Green = &router.Fleet{Config: e.rec.Pending.ConfigName, Instances: green, Share: share}
 		}
 		ep.Variants = append(ep.Variants, rv)
 	}
@@ -790,7 +799,19 @@ func (e *endpoint) publishView() {
 		v.Pending = &PendingView{ConfigName: r.Pending.ConfigName, StartTime: r.Pending.StartTime, Variants: e.variantViews(r.Pending)}
 	}
 	v.Deployment = r.Deployment
-	if ro := r.Rollout; ro != nil && ro.Step >= 0 {
+	if ro := r.Rollout; ro != nil && ro.Config.RollingUpdatePolicy != nil {
+		// A rolling deployment: the new fleet's variants say which batch.
+		for i := range v.Pending.Variants {
+			pv := &v.Pending.Variants[i]
+			b := ro.Config.RollingUpdatePolicy.MaximumBatchSize.batch(pv.DesiredCount)
+			st := VariantStatus{Status: "Updating", StartTime: ro.Started,
+				Message: fmt.Sprintf("Replacing instances in batches of %d: batch %d of %d.", b, ro.Step+1, (pv.DesiredCount+b-1)/b)}
+			if !ro.Since.IsZero() {
+				st.Status, st.StartTime = "Baking", ro.Since
+			}
+			pv.Status = append(pv.Status, st)
+		}
+	} else if ro != nil && ro.Step >= 0 {
 		// Traffic shifting: the new fleet's variants say how far, baking.
 		p := ro.Config.BlueGreenUpdatePolicy
 		v.Share = p.shares(r.Pending.capacity())[ro.Step]

@@ -93,10 +93,16 @@ func planInstances(in planInput) instancePlan {
 		}
 		return out
 	}
+	// desired is how many instances a variant of a deployment has now:
+	// its DesiredCount, but during a rolling deployment, the batch's.
+	desired := func(d *deployment, v variant) int { return v.DesiredCount }
+	if ro := rec.Rollout; ro != nil && ro.Config.RollingUpdatePolicy != nil && rec.Pending != nil && rec.Status == StatusUpdating {
+		desired = func(d *deployment, v variant) int { return ro.rollingTarget(rec, d, v) }
+	}
 	converge := func(d *deployment) {
 		for _, v := range d.Variants {
 			idx := live(d, v.Name)
-			if missing := v.DesiredCount - len(idx); missing > 0 {
+			if missing := desired(d, v) - len(idx); missing > 0 {
 				if in.Now.Before(in.NotUntil[v.Name]) || in.Failure != "" {
 					continue
 				}
@@ -134,7 +140,7 @@ func planInstances(in planInput) instancePlan {
 	converged := func(d *deployment) bool {
 		for _, v := range d.Variants {
 			idx := live(d, v.Name)
-			if len(idx) != v.DesiredCount || slices.ContainsFunc(p.Start, func(s startOrder) bool { return s.Deployment == d.ID && s.Variant == v.Name }) {
+			if len(idx) != desired(d, v) || slices.ContainsFunc(p.Start, func(s startOrder) bool { return s.Deployment == d.ID && s.Variant == v.Name }) {
 				return false
 			}
 			for _, i := range idx {
@@ -210,35 +216,59 @@ func advance(rec endpointRecord, failure string, alarming []string, now time.Tim
 	return nil, 0
 }
 
-// advanceRollout moves a blue/green deployment with traffic shifting
-// (rollout.go): the new fleet's start, each step of traffic and its
-// baking, the cut-over, and the rollback on an alarm, a failure or the
-// time limit.
+// advanceRollout moves a deployment with a DeploymentConfig
+// (rollout.go): rolled back on an alarm, a failure or the time limit;
+// else a blue/green one's traffic steps and bakes and its cut-over, or a
+// rolling one's batches.
 func advanceRollout(rec endpointRecord, failure string, alarming []string, now time.Time, converged func(*deployment) bool) (*transition, time.Duration) {
 	move := func(status, reason string, clear bool) *transition {
 		rec.Status, rec.FailureReason, rec.LastModifiedTime = status, reason, now
 		return &transition{Rec: rec, ClearFailure: clear}
 	}
-	ro, p := *rec.Rollout, rec.Rollout.Config.BlueGreenUpdatePolicy
+	ro := *rec.Rollout
+	limit := ro.Started.Add(ro.Config.timeout())
 	back := func(why string) *transition {
-		name := rec.Pending.ConfigName
+		reason := rolledBack(rec.Pending.ConfigName, why)
 		rec.Pending, rec.Rollout = nil, nil
-		return move(StatusInService, rolledBack(name, why), true)
+		if ro.Config.RollingUpdatePolicy != nil {
+			// Old instances are gone: the old fleet comes back first.
+			return move(StatusRollingBack, reason, true)
+		}
+		return move(StatusInService, reason, true)
 	}
 	switch {
 	case failure != "":
 		return back("the new fleet failed: " + failure), 0
 	case len(alarming) > 0:
 		return back(fmt.Sprintf("alarm %s went into ALARM", strings.Join(alarming, ", "))), 0
-	case !now.Before(ro.Started.Add(p.timeout())):
-		return back(fmt.Sprintf("the deployment did not complete within MaximumExecutionTimeoutInSeconds (%d)", int(p.timeout().Seconds()))), 0
+	case !now.Before(limit):
+		return back(fmt.Sprintf("the deployment did not complete within MaximumExecutionTimeoutInSeconds (%d)", int(ro.Config.timeout().Seconds()))), 0
 	case !converged(rec.Pending):
-		return nil, ro.Started.Add(p.timeout()).Sub(now)
+		return nil, limit.Sub(now)
 	}
+	if r := ro.Config.RollingUpdatePolicy; r != nil {
+		// The batch is healthy: bake it, then the next.
+		if ro.Since.IsZero() {
+			ro.Since = now
+			rec.Rollout = &ro
+			return move(StatusUpdating, "", false), 0
+		}
+		if bake := ro.Since.Add(time.Duration(r.WaitIntervalInSeconds) * time.Second).Sub(now); bake > 0 {
+			return nil, min(bake, limit.Sub(now))
+		}
+		if rec.Pending.variantsAt(func(v variant) int { return ro.rollingTarget(rec, rec.Pending, v) }) {
+			rec.Current, rec.Pending, rec.Rollout = withCurrentWeights(*rec.Pending), nil, nil
+			return move(StatusInService, "", false), 0
+		}
+		ro.Step, ro.Since = ro.Step+1, time.Time{}
+		rec.Rollout = &ro
+		return move(StatusUpdating, "", false), 0
+	}
+	p := ro.Config.BlueGreenUpdatePolicy
 	shares := p.shares(rec.Pending.capacity())
 	if ro.Step >= 0 {
 		if bake := ro.Since.Add(p.wait()).Sub(now); bake > 0 {
-			return nil, min(bake, ro.Started.Add(p.timeout()).Sub(now))
+			return nil, min(bake, limit.Sub(now))
 		}
 	}
 	if ro.Step+1 < len(shares) {

@@ -1,7 +1,6 @@
 package hosting
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -24,8 +23,19 @@ import (
 // DeploymentConfig is UpdateEndpoint's DeploymentConfig.
 type DeploymentConfig struct {
 	BlueGreenUpdatePolicy     *BlueGreenUpdatePolicy `json:",omitempty"`
-	RollingUpdatePolicy       json.RawMessage        `json:",omitempty"`
+	RollingUpdatePolicy       *RollingUpdatePolicy   `json:",omitempty"`
 	AutoRollbackConfiguration *AutoRollbackConfig    `json:",omitempty"`
+}
+
+// RollingUpdatePolicy replaces the old fleet in batches: each batch of
+// new instances starts and takes its share of traffic, bakes for
+// WaitIntervalInSeconds, and then as many old instances go; capacity in
+// service never drops below the variant's.
+type RollingUpdatePolicy struct {
+	MaximumBatchSize                 CapacitySize
+	WaitIntervalInSeconds            int
+	MaximumExecutionTimeoutInSeconds *int          `json:",omitempty"`
+	RollbackMaximumBatchSize         *CapacitySize `json:",omitempty"`
 }
 
 // BlueGreenUpdatePolicy is how traffic moves to the new fleet.
@@ -62,9 +72,11 @@ type AlarmName struct{ AlarmName string }
 // documents no default).
 const DefaultMaximumExecutionTimeout = 28800 * time.Second
 
-// rollout is a blue/green deployment in progress: the configuration, when
-// it started, the step of its traffic shifting (-1 until the new fleet is
-// healthy) and when that step began (its baking since).
+// rollout is a deployment in progress: the configuration, when it
+// started, and its step: of a blue/green deployment, the step of its
+// traffic shifting (-1 until the new fleet is healthy), Since when it
+// began (its baking since); of a rolling one, the batch being replaced,
+// Since when its new instances were all healthy (zero before).
 type rollout struct {
 	Config  DeploymentConfig `json:"config"`
 	Started time.Time        `json:"started"`
@@ -103,14 +115,6 @@ func (p *BlueGreenUpdatePolicy) wait() time.Duration {
 	return time.Duration(p.TrafficRoutingConfiguration.WaitIntervalInSeconds) * time.Second
 }
 
-// timeout is how long the whole deployment may take.
-func (p *BlueGreenUpdatePolicy) timeout() time.Duration {
-	if p.MaximumExecutionTimeoutInSeconds == nil {
-		return DefaultMaximumExecutionTimeout
-	}
-	return time.Duration(*p.MaximumExecutionTimeoutInSeconds) * time.Second
-}
-
 // terminationWait is how long the old fleet stays after the new one took
 // all traffic.
 func (p *BlueGreenUpdatePolicy) terminationWait() time.Duration {
@@ -136,13 +140,16 @@ func (c DeploymentConfig) alarms() []string {
 // SageMaker's guide forbids, for an update from current to next. AWS's
 // messages for these are not documented; each names the member.
 func checkDeployment(c DeploymentConfig, current, next deployment) error {
-	if len(c.RollingUpdatePolicy) > 0 && string(c.RollingUpdatePolicy) != "null" {
-		return errorf(ErrInvalid, "ebb does not support RollingUpdatePolicy yet: use BlueGreenUpdatePolicy, whose LINEAR traffic shifting moves traffic in steps too.")
+	if c.RollingUpdatePolicy != nil && c.BlueGreenUpdatePolicy != nil {
+		return errorf(ErrInvalid, "A DeploymentConfig takes a BlueGreenUpdatePolicy or a RollingUpdatePolicy, not both.")
+	}
+	if c.RollingUpdatePolicy != nil {
+		return checkRolling(*c.RollingUpdatePolicy, current, next)
 	}
 	p := c.BlueGreenUpdatePolicy
 	if p == nil {
 		if c.AutoRollbackConfiguration != nil {
-			return errorf(ErrInvalid, "AutoRollbackConfiguration needs a BlueGreenUpdatePolicy, whose baking periods the alarms are watched in.")
+			return errorf(ErrInvalid, "AutoRollbackConfiguration needs a BlueGreenUpdatePolicy or a RollingUpdatePolicy, whose baking periods the alarms are watched in.")
 		}
 		return nil
 	}
@@ -177,6 +184,85 @@ func checkDeployment(c DeploymentConfig, current, next deployment) error {
 		return errorf(ErrInvalid, "A DeploymentConfig shifts each variant's traffic to the variant of the same name: endpoint configuration %q must have the same variants (%s) as the endpoint's current one.", next.ConfigName, strings.Join(current.variantNames(), ", "))
 	}
 	return nil
+}
+
+// checkRolling refuses a RollingUpdatePolicy ebb does not run or
+// SageMaker's guide forbids: a batch of 5 to 50 % of each variant.
+func checkRolling(r RollingUpdatePolicy, current, next deployment) error {
+	if current.serverless() || next.serverless() {
+		return errorf(ErrInvalid, "ebb does not run rolling deployments (RollingUpdatePolicy) for serverless variants yet.")
+	}
+	if !sameVariants(current, next) {
+		return errorf(ErrInvalid, "A RollingUpdatePolicy replaces each variant's instances with the variant of the same name: endpoint configuration %q must have the same variants (%s) as the endpoint's current one.", next.ConfigName, strings.Join(current.variantNames(), ", "))
+	}
+	if r.MaximumBatchSize.Type == "CAPACITY_PERCENT" && r.MaximumBatchSize.Value > 100 {
+		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", r.MaximumBatchSize.Value)
+	}
+	for _, v := range next.Variants {
+		if share := float64(r.MaximumBatchSize.batch(v.DesiredCount)) / float64(max(1, v.DesiredCount)); share < 0.05 || share > 0.5 {
+			return errorf(ErrInvalid, "MaximumBatchSize (%s %d) must be 5%% to 50%% of variant %q's %d instances.", r.MaximumBatchSize.Type, r.MaximumBatchSize.Value, v.Name, v.DesiredCount)
+		}
+	}
+	if b := r.RollbackMaximumBatchSize; b != nil {
+		for _, v := range current.Variants {
+			if b.batch(v.DesiredCount) < v.DesiredCount {
+				return errorf(ErrInvalid, "ebb does not roll back in batches (RollbackMaximumBatchSize %s %d) yet: leave it out, and a rollback brings the whole old fleet back at once (SageMaker's default).", b.Type, b.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// batch is a capacity size as a number of a fleet's instances (at least
+// one).
+func (c CapacitySize) batch(instances int) int {
+	if c.Type == "INSTANCE_COUNT" {
+		return max(1, min(c.Value, instances))
+	}
+	return max(1, int(math.Ceil(float64(instances)*float64(c.Value)/100)))
+}
+
+// rollingTarget is how many instances a variant of the current or pending
+// deployment has in the batch a rolling deployment is at: the new fleet
+// (Step+1) batches, the old one what the completed batches leave.
+func (ro *rollout) rollingTarget(rec endpointRecord, d *deployment, v variant) int {
+	r := ro.Config.RollingUpdatePolicy
+	nv := rec.Pending.variant(v.Name)
+	if nv == nil {
+		return v.DesiredCount
+	}
+	b := r.MaximumBatchSize.batch(nv.DesiredCount)
+	if d.ID == rec.Pending.ID {
+		return min(v.DesiredCount, (ro.Step+1)*b)
+	}
+	return max(0, v.DesiredCount-ro.Step*b)
+}
+
+// timeout is how long a deployment may take: its policy's
+// MaximumExecutionTimeoutInSeconds, else the model's largest value.
+func (c DeploymentConfig) timeout() time.Duration {
+	var limit *int
+	if c.BlueGreenUpdatePolicy != nil {
+		limit = c.BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds
+	}
+	if c.RollingUpdatePolicy != nil {
+		limit = c.RollingUpdatePolicy.MaximumExecutionTimeoutInSeconds
+	}
+	if limit == nil {
+		return DefaultMaximumExecutionTimeout
+	}
+	return time.Duration(*limit) * time.Second
+}
+
+// variantsAt reports whether every variant of d is at its DesiredCount
+// by target.
+func (d deployment) variantsAt(target func(variant) int) bool {
+	for _, v := range d.Variants {
+		if target(v) < v.DesiredCount {
+			return false
+		}
+	}
+	return true
 }
 
 // capacity is a deployment's desired instances.

@@ -143,3 +143,90 @@ func TestShares(t *testing.T) {
 		}
 	}
 }
+
+// TestRollingPlan: a rolling deployment in batches of one of three
+// instances: each batch's new instance starts before an old one goes
+// (never fewer than three in service but while one is starting), bakes,
+// then the next; the last baked, the new fleet is current; an alarm rolls
+// it back, the old fleet coming back first (RollingBack).
+func TestRollingPlan(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	cfg := DeploymentConfig{RollingUpdatePolicy: &RollingUpdatePolicy{MaximumBatchSize: CapacitySize{Type: "INSTANCE_COUNT", Value: 1}, WaitIntervalInSeconds: 60},
+		AutoRollbackConfiguration: &AutoRollbackConfig{Alarms: []AlarmName{{"errors"}}}}
+	rec := func(step int, since time.Duration) endpointRecord {
+		r := endpointRecord{Name: "ep", Status: StatusUpdating,
+			Current: deployment{ID: "old", ConfigName: "c-old", Variants: []variant{{Name: "v", DesiredCount: 3, DesiredWeight: 1, CurrentWeight: 1}}},
+			Pending: &deployment{ID: "new", ConfigName: "c-new", Variants: []variant{{Name: "v", DesiredCount: 3, DesiredWeight: 1}}},
+			Rollout: &rollout{Config: cfg, Started: t0, Step: step}}
+		if since >= 0 {
+			r.Rollout.Since = t0.Add(since)
+		}
+		return r
+	}
+	fleets := func(old, new int) []observedInstance {
+		var out []observedInstance
+		for range old {
+			out = append(out, observedInstance{Deployment: "old", Variant: "v", Ready: true})
+		}
+		for range new {
+			out = append(out, observedInstance{Deployment: "new", Variant: "v", Ready: true})
+		}
+		return out
+	}
+	now := t0.Add(5 * time.Minute)
+	for _, tc := range []struct {
+		name          string
+		in            planInput
+		starts, stops int    // new instances started, old ones stopped
+		status        string // the move's, "" for none
+		step          int
+		baking        bool // the move starts the batch's bake
+		current       string
+		wake          time.Duration
+	}{
+		{name: "the first batch: one new instance, no old one stopped yet", in: planInput{Rec: rec(0, -1), Instances: fleets(3, 0), Now: now}, starts: 1,
+			wake: DefaultMaximumExecutionTimeout - 5*time.Minute},
+		{name: "the batch healthy: its bake begins", in: planInput{Rec: rec(0, -1), Instances: fleets(3, 1), Now: now}, status: StatusUpdating, step: 0, baking: true, current: "old"},
+		{name: "baking", in: planInput{Rec: rec(0, 5*time.Minute-30*time.Second), Instances: fleets(3, 1), Now: now}, wake: 30 * time.Second},
+		{name: "baked: the next batch", in: planInput{Rec: rec(0, 4*time.Minute), Instances: fleets(3, 1), Now: now}, status: StatusUpdating, step: 1, current: "old"},
+		{name: "the second batch: an old instance goes as a new one starts", in: planInput{Rec: rec(1, -1), Instances: fleets(3, 1), Now: now}, starts: 1, stops: 1,
+			wake: DefaultMaximumExecutionTimeout - 5*time.Minute},
+		{name: "the last batch baked: the new fleet is current", in: planInput{Rec: rec(2, 4*time.Minute), Instances: fleets(1, 3), Now: now}, status: StatusInService, current: "new"},
+		{name: "an alarm: rolled back, the old fleet first", in: planInput{Rec: rec(1, -1), Instances: fleets(2, 2), Alarming: []string{"errors"}, Now: now},
+			status: StatusRollingBack, current: "old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planInstances(tc.in)
+			starts, stops := 0, 0
+			for _, s := range p.Start {
+				if s.Deployment == "new" {
+					starts++
+				}
+			}
+			for _, i := range p.Stop {
+				if tc.in.Instances[i].Deployment == "old" {
+					stops++
+				}
+			}
+			if tc.status == "" {
+				if p.Next != nil || starts != tc.starts || stops != tc.stops || p.WakeIn != tc.wake {
+					t.Fatalf("move %v, %d started, %d old stopped, wake %v; want no move, %d, %d, %v", p.Next != nil, starts, stops, p.WakeIn, tc.starts, tc.stops, tc.wake)
+				}
+				return
+			}
+			if p.Next == nil {
+				t.Fatalf("no move, want %s", tc.status)
+			}
+			r := p.Next.Rec
+			if r.Status != tc.status || r.Current.ID != tc.current {
+				t.Fatalf("moved to %s on %s (%q); want %s on %s", r.Status, r.Current.ID, r.FailureReason, tc.status, tc.current)
+			}
+			if tc.status == StatusUpdating && (r.Rollout.Step != tc.step || r.Rollout.Since.IsZero() != !tc.baking) {
+				t.Fatalf("rollout step %d since %v; want step %d, baking %v", r.Rollout.Step, r.Rollout.Since, tc.step, tc.baking)
+			}
+			if tc.status == StatusRollingBack && (r.Pending != nil || !strings.Contains(r.FailureReason, "alarm errors went into ALARM")) {
+				t.Fatalf("rolled back with pending %v, reason %q", r.Pending, r.FailureReason)
+			}
+		})
+	}
+}
