@@ -17,8 +17,10 @@ import (
 // passing, sends all traffic back to the old fleet and ends the
 // deployment, the endpoint InService on its old configuration with the
 // reason in FailureReason. After the last bake the new fleet is current,
-// and the old one goes TerminationWaitInSeconds later. The decisions are
-// advance's (plan.go); this file holds the configuration and its steps.
+// and the old one goes TerminationWaitInSeconds later. A rolling
+// deployment (RollingUpdatePolicy) instead replaces the old fleet in
+// batches, watched by the same alarms. The decisions are advanceRollout's
+// (plan.go); this file holds the configuration and its steps.
 
 // DeploymentConfig is UpdateEndpoint's DeploymentConfig.
 type DeploymentConfig struct {
@@ -29,8 +31,8 @@ type DeploymentConfig struct {
 
 // RollingUpdatePolicy replaces the old fleet in batches: each batch of
 // new instances starts and takes its share of traffic, bakes for
-// WaitIntervalInSeconds, and then as many old instances go; capacity in
-// service never drops below the variant's.
+// WaitIntervalInSeconds, and then as many old instances go as the next
+// batch starts: capacity in service stays the variant's.
 type RollingUpdatePolicy struct {
 	MaximumBatchSize                 CapacitySize
 	WaitIntervalInSeconds            int
@@ -67,8 +69,8 @@ type AutoRollbackConfig struct {
 // AlarmName is one alarm of an AutoRollbackConfig.
 type AlarmName struct{ AlarmName string }
 
-// DefaultMaximumExecutionTimeout is a blue/green deployment's limit when
-// the policy gives none: the model's largest value, 8 hours (SageMaker
+// DefaultMaximumExecutionTimeout is a deployment's limit when its policy
+// gives none: the model's largest value, 8 hours (SageMaker
 // documents no default).
 const DefaultMaximumExecutionTimeout = 28800 * time.Second
 
