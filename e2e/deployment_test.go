@@ -42,8 +42,8 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 		AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String(alarm)}}}}
 }
 
-// TestDeploymentGuardrails, with the Go SDK under steady load, on the
-// process and Kubernetes runtimes (--time-scale 60): a good new version with CANARY (one of two
+// TestDeploymentGuardrails, with the Go SDK under steady load, on every
+// runtime (--time-scale 60): a good new version with CANARY (one of two
 // instances) then all: the new fleet bakes with its share, no request
 // fails, and the old fleet goes TerminationWaitInSeconds after the new
 // one takes all traffic. Then a bad version (answers 500) with LINEAR
@@ -56,6 +56,7 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 func TestDeploymentGuardrails(t *testing.T) {
 	for name, image := range map[string]struct{ good, bad string }{
 		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
+		"docker":     {dockerModel, dockerModelBroken},
 		"kubernetes": {kubeModel, kubeModelBroken},
 	} {
 		t.Run(name, func(t *testing.T) {
