@@ -2,6 +2,7 @@ package router
 
 import (
 	"math/rand/v2"
+	"slices"
 )
 
 // Blue/green deployments: while an endpoint moves to a new endpoint
@@ -22,14 +23,22 @@ type Fleet struct {
 	Share float64
 }
 
-// fleetFor returns the variant route to send an invocation to: the green
-// fleet's with the probability of its share, else v.
-func (v *variantRoute) fleetFor() *variantRoute {
-	if v.green == nil || v.green.share <= 0 {
+// fleetFor returns the variant route to send an invocation to: the fleet
+// of the instance holding its stateful session (pinned), else the green
+// fleet's with the probability of its share, else v. A green fleet with
+// no healthy instance (one died while baking) takes nothing: v still can.
+func (v *variantRoute) fleetFor(pinned *backend) *variantRoute {
+	g := v.green
+	switch {
+	case g == nil || len(g.backends) == 0:
 		return v
-	}
-	if v.green.share >= 1 || rand.Float64() < v.green.share {
-		return v.green
+	case pinned != nil:
+		if slices.Contains(g.backends, pinned) {
+			return g
+		}
+		return v
+	case g.share >= 1 || len(v.backends) == 0 || rand.Float64() < g.share:
+		return g
 	}
 	return v
 }

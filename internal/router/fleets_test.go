@@ -7,8 +7,9 @@ import (
 )
 
 // TestFleets: during a blue/green deployment the green fleet takes about
-// its share of the variant's traffic; each fleet's invocations count under
-// its endpoint configuration, and the variant's count both.
+// its share of the variant's traffic (none while it has no healthy
+// instance); each fleet's invocations count under its endpoint
+// configuration, and the variant's count both.
 func TestFleets(t *testing.T) {
 	r := New(Options{})
 	blue, green := serve(t, answer("blue")), serve(t, answer("green"))
@@ -40,6 +41,15 @@ func TestFleets(t *testing.T) {
 	for range 20 {
 		if _, body, _ := invoke(t, r, Invocation{Endpoint: "ep", Body: []byte("x")}); body != "green" {
 			t.Fatalf("at share 1 the old fleet answered")
+		}
+	}
+	// The green fleet's one instance gone while it bakes: the old fleet
+	// still answers, nothing fails.
+	r.Set(Endpoint{Name: "ep", Variants: []Variant{{Name: "v", Weight: 1, Instances: []Instance{blue}, Fleet: "old",
+		Green: &Fleet{Config: "new", Share: 0.5}}}})
+	for range 20 {
+		if _, body, err := invoke(t, r, Invocation{Endpoint: "ep", Body: []byte("x")}); err != nil || body != "blue" {
+			t.Fatalf("with no healthy green instance: %q, %v; want the old fleet's answer", body, err)
 		}
 	}
 	// Rolled back: the green fleet is withdrawn, and drains.

@@ -480,7 +480,7 @@ func (r *Router) Invoke(ctx context.Context, inv Invocation) (*Response, error) 
 	if v.serverless != nil {
 		return r.invokeServerless(ctx, inv, v)
 	}
-	v = v.fleetFor()
+	v = v.fleetFor(inv.pinned)
 	var capacityAt time.Time // set when this request waited for a cold start
 	if len(v.backends) == 0 && r.o.ColdStarts != nil && !route.hasCapacity(inv.TargetVariant) {
 		waitStart := time.Now()

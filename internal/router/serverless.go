@@ -191,7 +191,7 @@ func (r *Router) invokeServerless(ctx context.Context, inv Invocation, v *varian
 		waited = true
 		select {
 		case r.o.Demand <- Demand{Endpoint: inv.Endpoint, Variant: v.name, InFlight: int(g.inflight.Load())}:
-		default: // hosting is busy with demands already; it samples InFlight too
+		default: // hosting is busy with demands already; it reads PeakInFlight too
 		}
 		select {
 		case <-changed:
