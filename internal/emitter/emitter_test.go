@@ -2,6 +2,9 @@ package emitter
 
 import (
 	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"math"
 	"testing"
 	"time"
@@ -287,5 +290,22 @@ func TestServerlessMetrics(t *testing.T) {
 		if dps, _ := store.Query(s, "", t0, end, time.Minute, nil, end); len(dps) != 0 {
 			t.Errorf("%s/%s published for a serverless variant: %+v", s.Namespace, s.MetricName, dps)
 		}
+	}
+}
+
+// TestPrometheusCountsOnce: a fleet's or a container's share of a
+// variant's sample is not counted again on /metrics.
+func TestPrometheusCountsOnce(t *testing.T) {
+	p := NewPrometheus(prometheus.NewRegistry())
+	for _, s := range []router.Sample{{Endpoint: "ep", Variant: "v", Invocations: 10, Instances: 2},
+		{Endpoint: "ep", Variant: "v", Fleet: "new", Invocations: 3, Instances: 1},
+		{Endpoint: "ep", Variant: "v", Container: "c1", Invocations: 7}} {
+		p.observe(s)
+	}
+	if got := testutil.ToFloat64(p.invocations.WithLabelValues("ep", "v")); got != 10 {
+		t.Fatalf("ebb_invocations_total = %v, want the variant's 10", got)
+	}
+	if got := testutil.ToFloat64(p.instances.WithLabelValues("ep", "v")); got != 2 {
+		t.Fatalf("ebb_healthy_instances = %v, want the variant's 2", got)
 	}
 }

@@ -41,7 +41,9 @@ func NewPrometheus(reg prometheus.Registerer) *Prometheus {
 }
 
 func (p *Prometheus) observe(s router.Sample) {
-	if p == nil {
+	if p == nil || s.Container != "" || s.Fleet != "" {
+		// A container's or a fleet's share of a variant's sample: the
+		// variant's own counts it already.
 		return
 	}
 	p.invocations.WithLabelValues(s.Endpoint, s.Variant).Add(float64(s.Invocations))
