@@ -2,12 +2,12 @@ package emitter
 
 import (
 	"context"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/hosting"
