@@ -754,11 +754,9 @@ func (e *endpoint) publishRoutes() {
 			// A deployment shifting traffic: the new fleet takes its share
 			// of each variant's; in a rolling one, its instances' share.
 			green := e.routed(e.rec.Pending.ID, v.Name)
-			var share float64
+			share := ro.share(*e.rec.Pending)
 			if ro.Config.RollingUpdatePolicy != nil {
 				share = float64(len(green)) / float64(max(1, len(green)+len(rv.Instances)))
-			} else {
-				share = ro.Config.BlueGreenUpdatePolicy.shares(e.rec.Pending.capacity())[ro.Step]
 			}
 			rv.Fleet = e.rec.Current.ConfigName
 			rv.Green = &router.Fleet{Config: e.rec.Pending.ConfigName, Instances: green, Share: share}
@@ -814,7 +812,7 @@ func (e *endpoint) publishView() {
 	} else if ro != nil && ro.Step >= 0 {
 		// Traffic shifting: the new fleet's variants say how far, baking.
 		p := ro.Config.BlueGreenUpdatePolicy
-		v.Share = p.shares(r.Pending.capacity())[ro.Step]
+		v.Share = ro.share(*r.Pending)
 		for i := range v.Pending.Variants {
 			pv := &v.Pending.Variants[i]
 			pv.CurrentWeight = pv.DesiredWeight * v.Share

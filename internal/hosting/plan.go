@@ -163,10 +163,7 @@ func planInstances(in planInput) instancePlan {
 // from rec's status given the failure of the operation in progress and
 // whether a deployment has converged; nil when it stays.
 func advance(rec endpointRecord, failure string, alarming []string, now time.Time, converged func(*deployment) bool) (*transition, time.Duration) {
-	move := func(status, reason string, clear bool) *transition {
-		rec.Status, rec.FailureReason, rec.LastModifiedTime = status, reason, now
-		return &transition{Rec: rec, ClearFailure: clear}
-	}
+	move := func(status, reason string, clear bool) *transition { return moveTo(rec, status, reason, now, clear) }
 	if rec.Retiring != nil && !now.Before(rec.RetireAt) {
 		// The old fleet's wait is over (planInstances stops it).
 		rec.Retiring, rec.RetireAt = nil, time.Time{}
@@ -216,15 +213,19 @@ func advance(rec endpointRecord, failure string, alarming []string, now time.Tim
 	return nil, 0
 }
 
+// moveTo is the move of rec (as the caller changed it) to status, with
+// reason, at now.
+func moveTo(rec endpointRecord, status, reason string, now time.Time, clear bool) *transition {
+	rec.Status, rec.FailureReason, rec.LastModifiedTime = status, reason, now
+	return &transition{Rec: rec, ClearFailure: clear}
+}
+
 // advanceRollout moves a deployment with a DeploymentConfig
 // (rollout.go): rolled back on an alarm, a failure or the time limit;
 // else a blue/green one's traffic steps and bakes and its cut-over, or a
 // rolling one's batches.
 func advanceRollout(rec endpointRecord, failure string, alarming []string, now time.Time, converged func(*deployment) bool) (*transition, time.Duration) {
-	move := func(status, reason string, clear bool) *transition {
-		rec.Status, rec.FailureReason, rec.LastModifiedTime = status, reason, now
-		return &transition{Rec: rec, ClearFailure: clear}
-	}
+	move := func(status, reason string, clear bool) *transition { return moveTo(rec, status, reason, now, clear) }
 	ro := *rec.Rollout
 	limit := ro.Started.Add(ro.Config.timeout())
 	back := func(why string) *transition {

@@ -112,6 +112,17 @@ func (c *CapacitySize) share(capacity int) float64 {
 	return math.Min(1, float64(c.Value)/100)
 }
 
+// share is the new fleet's share of traffic at the blue/green step in
+// progress (0 before the first, and for a rolling deployment, whose share
+// follows its instances).
+func (ro *rollout) share(pending deployment) float64 {
+	p := ro.Config.BlueGreenUpdatePolicy
+	if p == nil || ro.Step < 0 {
+		return 0
+	}
+	return p.shares(pending.capacity())[ro.Step]
+}
+
 // wait is a step's baking period.
 func (p *BlueGreenUpdatePolicy) wait() time.Duration {
 	return time.Duration(p.TrafficRoutingConfiguration.WaitIntervalInSeconds) * time.Second
