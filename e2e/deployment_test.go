@@ -52,7 +52,8 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 // InService on the old configuration with the reason, and the only
 // failed requests are the new fleet's, before the rollback. Then a
 // rolling update in batches of one keeps at least one instance healthy
-// and fails no request.
+// and fails no request, and RetainDeploymentConfig rolls the next update
+// the same way.
 func TestDeploymentGuardrails(t *testing.T) {
 	for name, image := range map[string]struct{ good, bad string }{
 		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
@@ -174,4 +175,22 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 			ok, failed, first, least, batches)
 	}
 	eventually(t, time.Minute, "the old fleet gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
+
+	// RetainDeploymentConfig: the next update rolls in batches again.
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("dg"), EndpointConfigName: aws.String("dg-v2"),
+		RetainDeploymentConfig: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	rolled := false
+	waitFor(t, sm, "dg", "the update with the retained rolling policy", func(o *sagemaker.DescribeEndpointOutput) bool {
+		if p := o.PendingDeploymentSummary; p != nil {
+			for _, st := range p.ProductionVariants[0].VariantStatus {
+				rolled = rolled || strings.HasPrefix(aws.ToString(st.StatusMessage), "Replacing instances in batches of 1")
+			}
+		}
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "dg-v2"
+	})
+	if !rolled {
+		t.Fatal("RetainDeploymentConfig: the update did not roll in batches")
+	}
 }
