@@ -14,6 +14,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 )
 
 // errorsAlarm puts an alarm on a variant's Invocation5XXErrors (any in a
@@ -192,5 +193,91 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 	})
 	if !rolled {
 		t.Fatal("RetainDeploymentConfig: the update did not roll in batches")
+	}
+}
+
+// TestComponentRollingUpdate, with the Go SDK under steady load, on every
+// runtime (--time-scale 60): an inference component of two copies is
+// updated with a RollingUpdatePolicy in batches of one copy and an alarm on
+// its errors: a good specification rolls through both batches and no
+// request fails; a bad one (answers 500) fires the alarm during the first
+// batch's bake, and the component rolls back by itself to the previous
+// specification, InService with the reason, its failed requests only those
+// the bad copy answered, and none after.
+func TestComponentRollingUpdate(t *testing.T) {
+	for name, image := range map[string]struct{ good, bad string }{
+		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
+		"docker":     {dockerModel, dockerModelBroken},
+		"kubernetes": {kubeModel, kubeModelBroken},
+	} {
+		t.Run(name, func(t *testing.T) {
+			componentRollingUpdate(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad)
+		})
+	}
+}
+
+func componentRollingUpdate(t *testing.T, s *runtimeServer, good, bad string) {
+	sm, rt, cw := s.SageMaker(), s.Runtime(), s.cloudWatchClients()["cbor"]
+	ctx := context.Background()
+	hostEndpoint(t, sm, "icr", types.ProductionVariantInstanceTypeMlM5Large, 0, 0)
+	createComponent(t, sm, "icr", "icr", good, 2)
+	waitComponent(t, sm, "icr", "InService", inService)
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("icr-errors"), Namespace: aws.String("AWS/SageMaker"),
+		MetricName: aws.String("Invocation5XXErrors"), Dimensions: []cwtypes.Dimension{{Name: aws.String("InferenceComponentName"), Value: aws.String("icr")}},
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(0),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, TreatMissingData: aws.String("notBreaching")}); err != nil {
+		t.Fatal(err)
+	}
+	invoke := func() error {
+		_, err := rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{EndpointName: aws.String("icr"), InferenceComponentName: aws.String("icr"),
+			Body: []byte("1,2"), ContentType: aws.String("text/csv")})
+		return err
+	}
+	update := func(image, version string, wait int32) {
+		t.Helper()
+		spec := componentSpec(image)
+		spec.Container.Environment = map[string]string{"VERSION": version}
+		if _, err := sm.UpdateInferenceComponent(ctx, &sagemaker.UpdateInferenceComponentInput{InferenceComponentName: aws.String("icr"),
+			Specification: spec, DeploymentConfig: &types.InferenceComponentDeploymentConfig{
+				RollingUpdatePolicy: &types.InferenceComponentRollingUpdatePolicy{WaitIntervalInSeconds: aws.Int32(wait), MaximumExecutionTimeoutInSeconds: aws.Int32(28800),
+					MaximumBatchSize: &types.InferenceComponentCapacitySize{Type: types.InferenceComponentCapacitySizeTypeCopyCount, Value: aws.Int32(1)}},
+				AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String("icr-errors")}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A good specification, a copy at a time.
+	stop, _ := calls(2, invoke)
+	update(good, "2", 60)
+	out := waitComponent(t, sm, "icr", "the good update rolled through", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		return inService(o) && o.LastDeploymentConfig != nil
+	})
+	if ok, failed, first := stop(); failed > 0 || ok == 0 || aws.ToString(out.FailureReason) != "" {
+		t.Fatalf("the good update: %d served, %d failed (%v), reason %q; want none failed", ok, failed, first, aws.ToString(out.FailureReason))
+	}
+	if p := out.LastDeploymentConfig.RollingUpdatePolicy; p == nil || aws.ToInt32(p.MaximumBatchSize.Value) != 1 {
+		t.Fatalf("LastDeploymentConfig = %+v", out.LastDeploymentConfig)
+	}
+
+	// A bad one: its errors roll it back while its first batch bakes.
+	stop, _ = calls(2, invoke)
+	update(bad, "3", 600)
+	out = waitComponent(t, sm, "icr", "rolled back by the alarm", func(o *sagemaker.DescribeInferenceComponentOutput) bool {
+		return inService(o) && aws.ToString(o.FailureReason) != ""
+	})
+	_, failed, first := stop()
+	if want := "Rolled back the update of inference component icr: alarm icr-errors went into ALARM."; !strings.HasPrefix(aws.ToString(out.FailureReason), want) ||
+		out.Specification.Container.Environment["VERSION"] != "2" {
+		t.Fatalf("after the rollback: environment %v, reason %q; want VERSION 2 (the previous specification) and %q", out.Specification.Container.Environment, aws.ToString(out.FailureReason), want)
+	}
+	if failed == 0 || !strings.Contains(first.Error(), "the model failed") {
+		t.Fatalf("the bad copy failed no request (%d, %v)", failed, first)
+	}
+	t.Logf("the bad specification failed %d requests before the rollback", failed)
+	eventually(t, time.Minute, "two copies of the good specification, the bad one gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
+	stop, served := calls(2, invoke)
+	eventually(t, time.Minute, "traffic after the rollback", func() (bool, any) { return served() >= 50, served() })
+	if ok, failed, first := stop(); failed > 0 || ok == 0 {
+		t.Fatalf("after the rollback: %d served, %d failed (%v)", ok, failed, first)
 	}
 }

@@ -40,8 +40,17 @@ func (endpoints) DescribeEndpoint(_ context.Context, name string) (hosting.Endpo
 		{Name: "AllTraffic", CurrentCount: 2, DesiredCount: 2, Images: []string{"model:v1", "sidecar:v2"}}, {Name: "Host"}}}, nil
 }
 
-func (endpoints) ListInferenceComponents(context.Context, hosting.ComponentQuery) ([]hosting.ComponentView, string, error) {
-	return nil, "", nil
+func (endpoints) ListInferenceComponents(_ context.Context, q hosting.ComponentQuery) ([]hosting.ComponentView, string, error) {
+	if q.EndpointNameEquals != "shop" {
+		return nil, "", nil
+	}
+	// One component in its second batch, one rolled back.
+	return []hosting.ComponentView{
+		{Name: "ic", Endpoint: "shop", Variant: "Host", Status: "Updating", DesiredCopies: 4, CurrentCopies: 4,
+			Rolling: &hosting.ComponentRolling{Batch: 2, Batches: 4, NewCopies: 2, PreviousCopies: 2, Alarms: []string{"ic-errors"}}},
+		{Name: "back", Endpoint: "shop", Variant: "Host", Status: "InService", DesiredCopies: 2, CurrentCopies: 2,
+			FailureReason: "Rolled back the update of inference component back: alarm ic-errors went into ALARM."},
+	}, "", nil
 }
 
 type scalingStub struct{}
@@ -247,7 +256,9 @@ func TestPagesRender(t *testing.T) {
 	h := newConsole(t, nil, clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)))
 	for path, want := range map[string][]string{
 		"/console/":               {`data-name="shop"`},
-		"/console/endpoints/shop": {`data-variant="AllTraffic"`, "<code>model:v1</code>, <code>sidecar:v2</code>", "inference components"},
+		"/console/endpoints/shop": {`data-variant="AllTraffic"`, "<code>model:v1</code>, <code>sidecar:v2</code>", "inference components",
+			"batch <b>2 of 4</b>: 2 copies of the new specification and 2 of the previous serve; rolled back by <code>ic-errors</code>",
+			"<b>back</b>: Rolled back the update of inference component back"},
 		"/console/endpoints/rolling": {"Deployment in progress", "To endpoint configuration <b>v2</b>", "<b>10%</b> of the traffic is on the new fleet",
 			"Baking: 10% of the traffic on the new fleet", "rolled back by <code>errors</code>"},
 	} {

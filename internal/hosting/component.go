@@ -51,23 +51,42 @@ func (r Requirements) fits(cpu float64, mem, gpus int) bool {
 }
 
 // component is an inference component as persisted in its endpoint's record.
-// Generation counts specification changes: copies of an older generation
-// are replaced one by one (UpdateInferenceComponent).
 type component struct {
-	Name             string          `json:"name"`
-	ARN              string          `json:"arn"`
-	Variant          string          `json:"variant"`
-	Status           string          `json:"status"`
-	FailureReason    string          `json:"failureReason,omitempty"`
-	CreationTime     time.Time       `json:"creationTime"`
-	LastModifiedTime time.Time       `json:"lastModifiedTime"`
-	ModelName        string          `json:"modelName,omitempty"`
-	Container        Container       `json:"container"`
-	ResolvedAt       time.Time       `json:"resolvedAt"`
-	Needs            Requirements    `json:"needs"`
-	DesiredCopies    int             `json:"desiredCopies"`
-	Generation       int             `json:"generation"`
-	Spec             json.RawMessage `json:"spec"` // the Specification as given
+	Name             string    `json:"name"`
+	ARN              string    `json:"arn"`
+	Variant          string    `json:"variant"`
+	Status           string    `json:"status"`
+	FailureReason    string    `json:"failureReason,omitempty"`
+	CreationTime     time.Time `json:"creationTime"`
+	LastModifiedTime time.Time `json:"lastModifiedTime"`
+	componentSpec
+	DesiredCopies int `json:"desiredCopies"`
+	// LastGeneration is the highest generation ever given, so that a
+	// rolled-back generation's number is never given again (on Kubernetes
+	// its Deployment may still be going).
+	LastGeneration int `json:"lastGeneration,omitempty"`
+	// Rollout is the rolling update in progress (copyrollout.go);
+	// Deployment is the last DeploymentConfig given.
+	Rollout    *copyRollout               `json:"rollout,omitempty"`
+	Deployment *ComponentDeploymentConfig `json:"deployment,omitempty"`
+	// Discard is the generation a rollback left, whose copies go as soon
+	// as a copy of the restored one serves; RollbackReason says why it
+	// was rolled back.
+	Discard        int    `json:"discard,omitempty"`
+	RollbackReason string `json:"rollbackReason,omitempty"`
+}
+
+// componentSpec is what a component's copies run. Generation counts
+// specification changes: copies of an older generation are replaced
+// (UpdateInferenceComponent), one at a time or, with a DeploymentConfig,
+// in batches.
+type componentSpec struct {
+	ModelName  string          `json:"modelName,omitempty"`
+	Container  Container       `json:"container"`
+	ResolvedAt time.Time       `json:"resolvedAt"`
+	Needs      Requirements    `json:"needs"`
+	Generation int             `json:"generation"`
+	Spec       json.RawMessage `json:"spec"` // the Specification as given
 }
 
 // ComponentView is a snapshot of an inference component for
@@ -82,6 +101,19 @@ type ComponentView struct {
 	Needs                                     Requirements
 	DesiredCopies, CurrentCopies              int
 	InstanceType                              string
+	LastDeploymentConfig                      *ComponentDeploymentConfig
+	// Rolling is the rolling update in progress, if any.
+	Rolling *ComponentRolling
+}
+
+// ComponentRolling is a component's rolling update as it runs: the batch
+// (from 1) of how many, and the healthy copies of the new and of the
+// previous specification.
+type ComponentRolling struct {
+	Batch, Batches            int
+	NewCopies, PreviousCopies int
+	Alarms                    []string
+	Started                   time.Time
 }
 
 // ComponentInput is the request of CreateInferenceComponent and
@@ -100,7 +132,10 @@ type ComponentInput struct {
 		ComputeResourceRequirements *Requirements
 	}
 	RuntimeConfig *struct{ CopyCount *int }
-	Tags          []store.Tag
+	// DeploymentConfig rolls a new Specification out in batches
+	// (UpdateInferenceComponent only; copyrollout.go).
+	DeploymentConfig *ComponentDeploymentConfig
+	Tags             []store.Tag
 }
 
 // ComponentARN is the ARN of an inference component.
@@ -277,9 +312,12 @@ func (s *Service) UpdateInferenceComponentRuntimeConfig(ctx context.Context, nam
 	})
 }
 
-// UpdateInferenceComponent changes a component's specification (its copies
-// are replaced one at a time, each old copy stopped once a new one is
-// healthy or needs its room) and its copy count.
+// UpdateInferenceComponent changes a component's specification and its
+// copy count. Without a DeploymentConfig the new copies start where there
+// is room, an old copy stopped for each that finds none once the new ones
+// are healthy, and the old generation goes once the new one is complete;
+// with one, the copies are replaced in batches with auto-rollback
+// (copyrollout.go).
 func (s *Service) UpdateInferenceComponent(ctx context.Context, req ComponentInput) (string, error) {
 	e, err := s.lookupComponent(req.InferenceComponentName)
 	if err != nil {
@@ -300,12 +338,28 @@ func (s *Service) UpdateInferenceComponent(ctx context.Context, req ComponentInp
 			if err := s.resolveSpec(ctx, &next, req, v.InstanceType); err != nil {
 				return err
 			}
-			next.Generation++
+			next.Generation = max(c.Generation, c.LastGeneration) + 1
+			next.LastGeneration = next.Generation
 		}
 		if req.RuntimeConfig != nil && req.RuntimeConfig.CopyCount != nil {
 			next.DesiredCopies = *req.RuntimeConfig.CopyCount
 		}
-		next.Status, next.FailureReason, next.LastModifiedTime = ComponentUpdating, "", s.opts.Clock.Now()
+		now := s.opts.Clock.Now()
+		if cfg := req.DeploymentConfig; cfg != nil {
+			if err := checkComponentDeployment(*cfg, next.DesiredCopies); err != nil {
+				return err
+			}
+			if err := s.checkAlarms(cfg.alarms()); err != nil {
+				return err
+			}
+			next.Deployment = cfg
+			if req.Specification != nil {
+				next.Rollout = &copyRollout{Config: *cfg, Previous: c.componentSpec, Started: now}
+			}
+		}
+		next.Status, next.FailureReason, next.LastModifiedTime = ComponentUpdating, "", now
+		next.Discard, next.RollbackReason = 0, ""
+		delete(e.copyFailure, c.Name)
 		*c = next
 		return nil
 	})
@@ -383,6 +437,7 @@ func (e *endpoint) hostsOf(variant string) []*inst {
 // convergeComponents observes the components' copies and hosts, plans
 // (planCopies) and applies the plan.
 func (e *endpoint) convergeComponents() {
+	e.advanceComponents()
 	in, copies, hosts := e.observeCopies()
 	p := planCopies(in)
 	for _, i := range p.Stop {
@@ -404,6 +459,43 @@ func (e *endpoint) convergeComponents() {
 		e.removeComponent(i)
 	}
 	e.manageHosts(p.Waiting)
+}
+
+// advanceComponents moves the rolling updates of components
+// (advanceCopies) on their healthy copies of the new specification, the
+// failures of those copies and their alarms.
+func (e *endpoint) advanceComponents() {
+	now := e.s.opts.Clock.Now()
+	for i := range e.rec.Components {
+		c := &e.rec.Components[i]
+		if c.Rollout == nil || c.Status != ComponentUpdating {
+			continue
+		}
+		ready := 0
+		for _, in := range e.copiesOf(c) {
+			if in.ready && in.generation == c.Generation {
+				ready++
+			}
+		}
+		next, changed, wake := advanceCopies(*c, ready, e.copyFailure[c.Name], e.inAlarm(c.Rollout.Config.alarms()), now)
+		if wake > 0 {
+			e.wakeIn(wake)
+		}
+		if !changed {
+			continue
+		}
+		switch {
+		case next.RollbackReason != "" && next.Rollout == nil:
+			e.s.log.Warn("inference component update rolled back", "component", c.Name, "endpoint", e.rec.Name, "reason", next.RollbackReason)
+			delete(e.copyFailure, c.Name)
+		case next.Rollout == nil:
+			e.s.log.Info("inference component update baked", "component", c.Name, "endpoint", e.rec.Name)
+		case next.Rollout.Step != c.Rollout.Step:
+			e.s.log.Info("inference component update: next batch", "component", c.Name, "endpoint", e.rec.Name, "batch", next.Rollout.Step+1)
+		}
+		*c = next
+		e.saveOrLog()
+	}
 }
 
 // observeCopies is what planCopies decides on, with the copies and hosts
@@ -640,7 +732,7 @@ func (e *endpoint) startCopy(c *component, host *inst) *inst {
 	}
 	rt, err := e.s.opts.Runtime.Start(e.s.ctx, spec)
 	if err != nil {
-		e.copyFailed(c.Name, fmt.Errorf("%w: %v", runtime.ErrLaunch, err), false)
+		e.copyFailed(c.Name, c.Generation, fmt.Errorf("%w: %v", runtime.ErrLaunch, err), false)
 		return nil
 	}
 	in := &inst{rt: rt, deployment: spec.Deployment, variant: c.Variant, started: e.s.opts.Clock.Now(),
@@ -653,12 +745,15 @@ func (e *endpoint) startCopy(c *component, host *inst) *inst {
 // copyFailed records a copy that ended on its own or could not start: a
 // component being created fails if it never had a healthy copy; otherwise
 // the copy is replaced, with backoff while the component keeps failing.
-func (e *endpoint) copyFailed(name string, err error, wasReady bool) {
+func (e *endpoint) copyFailed(name string, generation int, err error, wasReady bool) {
 	c := e.component(name)
 	if c == nil {
 		return
 	}
 	e.s.log.Warn("inference component copy failed", "component", name, "endpoint", e.rec.Name, "err", err)
+	if c.Rollout != nil && generation == c.Generation {
+		e.copyFailure[name] = err.Error() // rolls the update back
+	}
 	key := "component:" + name
 	if c.Status == ComponentCreating && !wasReady && errors.Is(err, runtime.ErrLaunch) {
 		c.Status, c.FailureReason, c.LastModifiedTime = ComponentFailed, fmt.Sprintf("Failed to start a copy of inference component %s: %v.", name, err), e.s.opts.Clock.Now()
@@ -704,13 +799,27 @@ func (e *endpoint) publishComponents() {
 		c := &e.rec.Components[i]
 		v := ComponentView{Name: c.Name, ARN: c.ARN, Endpoint: e.rec.Name, EndpointARN: e.rec.ARN, Variant: c.Variant,
 			Status: c.Status, FailureReason: c.FailureReason, CreationTime: c.CreationTime, LastModifiedTime: c.LastModifiedTime,
-			ModelName: c.ModelName, Container: c.Container, ResolvedAt: c.ResolvedAt, Needs: c.Needs, DesiredCopies: c.DesiredCopies}
+			ModelName: c.ModelName, Container: c.Container, ResolvedAt: c.ResolvedAt, Needs: c.Needs, DesiredCopies: c.DesiredCopies,
+			LastDeploymentConfig: c.Deployment}
+		if v.FailureReason == "" {
+			v.FailureReason = c.RollbackReason
+		}
 		if vr := e.rec.Current.variant(c.Variant); vr != nil {
 			v.InstanceType = vr.InstanceType
 		}
+		if ro := c.Rollout; ro != nil {
+			b := ro.Config.RollingUpdatePolicy.MaximumBatchSize.batch(c.DesiredCopies)
+			v.Rolling = &ComponentRolling{Batch: ro.Step + 1, Batches: (c.DesiredCopies + b - 1) / b, Alarms: ro.Config.alarms(), Started: ro.Started}
+		}
 		for _, in := range e.copiesOf(c) {
-			if in.ready {
-				v.CurrentCopies++
+			if !in.ready {
+				continue
+			}
+			v.CurrentCopies++
+			if r := v.Rolling; r != nil && in.generation == c.Generation {
+				r.NewCopies++
+			} else if r != nil {
+				r.PreviousCopies++
 			}
 		}
 		views = append(views, v)

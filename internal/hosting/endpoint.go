@@ -47,6 +47,9 @@ type endpoint struct {
 	sampleAt time.Time
 	// alarmsAt is when a deployment's rollback alarms are read next.
 	alarmsAt time.Time
+	// copyFailure is, by component, why a copy of a rolling update's new
+	// specification failed (copyrollout.go).
+	copyFailure map[string]string
 }
 
 type command struct {
@@ -101,7 +104,7 @@ func (s *Service) launch(rec endpointRecord, adopted ...runtime.Adopted) {
 		poke:     make(chan struct{}, 1),
 		exited:   make(chan struct{}),
 		rec:      rec,
-		failures: map[string]int{},
+		failures: map[string]int{}, copyFailure: map[string]string{},
 		notUntil: map[string]time.Time{},
 		busy:     map[string][]time.Time{},
 	}
@@ -249,13 +252,8 @@ func (e *endpoint) beginUpdate(d deployment, async json.RawMessage, in UpdateEnd
 		if err := checkDeployment(*cfg, e.rec.Current, d); err != nil {
 			return err
 		}
-		for _, name := range cfg.alarms() {
-			if e.s.opts.AlarmState == nil {
-				return errorf(ErrInvalid, "This server watches no alarms: AutoRollbackConfiguration cannot be honoured.")
-			}
-			if _, ok := e.s.opts.AlarmState(name); !ok {
-				return errorf(ErrInvalid, "The alarm %s of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) before the update.", name)
-			}
+		if err := e.s.checkAlarms(cfg.alarms()); err != nil {
+			return err
 		}
 		switch {
 		case cfg.BlueGreenUpdatePolicy != nil:
@@ -369,7 +367,7 @@ func (e *endpoint) handle(ev event) {
 		if in.component != "" {
 			e.copies = slices.DeleteFunc(e.copies, func(x *inst) bool { return x == in })
 			if !in.stopping {
-				e.copyFailed(in.component, in.rt.Err(), in.ready)
+				e.copyFailed(in.component, in.generation, in.rt.Err(), in.ready)
 			} else {
 				e.releaseRetired(in.deployment)
 			}

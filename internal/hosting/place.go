@@ -177,6 +177,12 @@ type copyStart struct{ Component, Host int }
 //     component is backing off; where none has room and every current copy
 //     is ready, an old-generation copy goes to make room (a rolling
 //     update, one copy at a time);
+//   - a rolling update in batches (copyrollout.go) wants its batch's count
+//     of the new generation and keeps what the batches done leave of the
+//     old, whose surplus goes first to give the batch its room; it is
+//     ended by advanceCopies, not here;
+//   - after a rollback, the generation discarded goes as soon as a copy of
+//     the restored one serves;
 //   - once every copy runs, or every copy that can be placed does and the
 //     variant cannot grow, and all are ready, the old generation goes and
 //     the component is InService;
@@ -216,19 +222,34 @@ func planCopies(in copiesInput) copyPlan {
 		}
 		return -1
 	}
+	ready := func(idx []int) bool {
+		return !slices.ContainsFunc(idx, func(i int) bool { return !in.Copies[i].Ready })
+	}
 	for ci, comp := range in.Components {
-		var current, old []int
+		var current, old, discard []int
 		for i, c := range in.Copies {
 			if c.Component != comp.Name || c.HostGone {
 				continue
 			}
-			if comp.Status == ComponentDeleting || comp.Status == ComponentFailed {
+			switch {
+			case comp.Status == ComponentDeleting || comp.Status == ComponentFailed:
 				stop(i)
-			} else if c.Generation == comp.Generation {
+			case c.Generation == comp.Generation:
 				current = append(current, i)
-			} else {
+			case comp.Discard != 0 && c.Generation == comp.Discard:
+				discard = append(discard, i)
+			default:
 				old = append(old, i)
 			}
+		}
+		// A rolled-back generation goes as soon as a copy of the restored
+		// one serves (traffic first); until then it is old like any other.
+		if slices.ContainsFunc(current, func(i int) bool { return in.Copies[i].Ready }) {
+			for _, i := range discard {
+				stop(i)
+			}
+		} else {
+			old = append(old, discard...)
 		}
 		if comp.Status == ComponentDeleting || comp.Status == ComponentFailed {
 			if comp.Status == ComponentDeleting && in.Stopping[comp.Name] == 0 && !slices.ContainsFunc(in.Copies, func(c observedCopy) bool { return c.Component == comp.Name }) {
@@ -236,10 +257,13 @@ func planCopies(in copiesInput) copyPlan {
 			}
 			continue
 		}
-		ready := func(idx []int) bool {
-			return !slices.ContainsFunc(idx, func(i int) bool { return !in.Copies[i].Ready })
+		// A rolling update (copyrollout.go) wants its batch of the new
+		// generation and keeps what the batches done leave of the old.
+		want, keepOld := comp.DesiredCopies, -1
+		if ro := comp.Rollout; ro != nil {
+			want, keepOld = ro.targets(comp.DesiredCopies)
 		}
-		if extra := len(current) - comp.DesiredCopies; extra > 0 {
+		if extra := len(current) - want; extra > 0 {
 			slices.SortStableFunc(current, func(a, b int) int { // surplus first: starting, then newest
 				ca, cb := in.Copies[a], in.Copies[b]
 				if ca.Ready != cb.Ready {
@@ -255,8 +279,12 @@ func planCopies(in copiesInput) copyPlan {
 			}
 			current = current[extra:]
 		}
+		for keepOld >= 0 && len(old) > keepOld { // their room goes to the batch
+			stop(old[0])
+			old = old[1:]
+		}
 		started, unplaced := 0, 0
-		if missing := comp.DesiredCopies - len(current); missing > 0 && !in.Now.Before(in.NotUntil[comp.Name]) {
+		if missing := want - len(current); missing > 0 && !in.Now.Before(in.NotUntil[comp.Name]) {
 			for range missing {
 				h := place(comp.Variant, comp.Needs)
 				if h < 0 && len(old) > 0 && ready(current) && started == 0 {
@@ -277,6 +305,9 @@ func planCopies(in copiesInput) copyPlan {
 		if unplaced > 0 {
 			p.Reasons[ci] = fmt.Sprintf("%d of %d copies cannot be placed: each needs %g CPU cores, %d MiB of memory and %g accelerators, and no healthy instance of variant %s has that much left. Add instances (UpdateEndpointWeightsAndCapacities, or a higher MaxInstanceCount) or lower the copy count of a component on them.",
 				unplaced, comp.DesiredCopies, comp.Needs.NumberOfCpuCoresRequired, comp.Needs.MinMemoryRequiredInMb, comp.Needs.NumberOfAcceleratorDevicesRequired, comp.Variant)
+		}
+		if keepOld >= 0 {
+			continue // advanceCopies ends the update
 		}
 		// Settled: every copy runs, or every copy that can be placed does
 		// and no instance can be added for the others (the reason stays).

@@ -80,7 +80,7 @@ func TestPlanCopies(t *testing.T) {
 	two := Requirements{NumberOfCpuCoresRequired: 2, MinMemoryRequiredInMb: 1024}
 	big := Requirements{NumberOfCpuCoresRequired: 8, MinMemoryRequiredInMb: 1024}
 	comp := func(name string, copies int, opts ...func(*component)) component {
-		c := component{Name: name, Variant: "v", Status: ComponentCreating, Needs: two, DesiredCopies: copies, Generation: 1}
+		c := component{Name: name, Variant: "v", Status: ComponentCreating, componentSpec: componentSpec{Needs: two, Generation: 1}, DesiredCopies: copies}
 		for _, o := range opts {
 			o(&c)
 		}
@@ -89,6 +89,15 @@ func TestPlanCopies(t *testing.T) {
 	status := func(s string) func(*component) { return func(c *component) { c.Status = s } }
 	generation := func(g int) func(*component) { return func(c *component) { c.Generation = g } }
 	needs := func(r Requirements) func(*component) { return func(c *component) { c.Needs = r } }
+	// rolling is a rolling update in batches of one copy at batch step.
+	rolling := func(step int) func(*component) {
+		return func(c *component) {
+			c.Status = ComponentUpdating
+			c.Rollout = &copyRollout{Config: ComponentDeploymentConfig{RollingUpdatePolicy: &ComponentRollingUpdatePolicy{
+				MaximumBatchSize: CapacitySize{Type: "COPY_COUNT", Value: 1}}}, Step: step}
+		}
+	}
+	rolledBack := func(c *component) { c.Status, c.Generation, c.Discard = ComponentUpdating, 0, 1 }
 	hosts := func(n int) []copyHost {
 		out := make([]copyHost, n)
 		for i := range out {
@@ -162,6 +171,32 @@ func TestPlanCopies(t *testing.T) {
 			in: copiesInput{Components: []component{comp("a", 1, generation(1))}, Hosts: hosts(2),
 				Copies: []observedCopy{cp(0, 0, gen0), cp(1, 2)}},
 			stop: []int{0}, inService: []int{0}},
+		{name: "batches: the first batch starts beside every old copy",
+			in: copiesInput{Components: []component{comp("a", 4, rolling(0))}, Hosts: hosts(3),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 1, gen0), cp(1, 2, gen0), cp(1, 3, gen0)}},
+			start: []copyStart{{0, 2}}},
+		{name: "batches: the next batch starts as an old copy goes",
+			in: copiesInput{Components: []component{comp("a", 4, rolling(1))}, Hosts: hosts(3),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 1, gen0), cp(1, 2, gen0), cp(1, 3, gen0), cp(2, 4)}},
+			stop: []int{0}, start: []copyStart{{0, 0}}},
+		{name: "batches: with no room an old copy makes way once the batch before is ready",
+			in: copiesInput{Components: []component{comp("a", 2, rolling(0))}, Hosts: hosts(1),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 1, gen0)}},
+			stop: []int{0}, start: []copyStart{{0, 0}}},
+		{name: "batches: the last batch ready, the old copy left stays until the bake ends the update",
+			in: copiesInput{Components: []component{comp("a", 2, rolling(1))}, Hosts: hosts(2),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 1), cp(1, 2)}}},
+		{name: "rolled back: the discarded generation goes once a restored copy serves, the missing ones start at once",
+			in: copiesInput{Components: []component{comp("a", 3, rolledBack)}, Hosts: hosts(2),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 1), cp(1, 2)}},
+			stop: []int{1, 2}, start: []copyStart{{0, 0}, {0, 1}}},
+		{name: "rolled back: with no restored copy serving, the discarded one serves until one does",
+			in: copiesInput{Components: []component{comp("a", 1, rolledBack)}, Hosts: hosts(2),
+				Copies: []observedCopy{cp(0, 0, gen0, starting), cp(1, 1)}}},
+		{name: "rolled back: restored, in service",
+			in: copiesInput{Components: []component{comp("a", 1, rolledBack)}, Hosts: hosts(2),
+				Copies: []observedCopy{cp(0, 0, gen0)}},
+			inService: []int{0}},
 		{name: "copies on a host going away go, and are placed anew",
 			in:    copiesInput{Components: []component{comp("a", 1, status(ComponentInService))}, Hosts: hosts(1), Copies: []observedCopy{cp(-1, 0, gone)}},
 			stop:  []int{0},

@@ -3,6 +3,7 @@ package hosting
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -226,10 +227,10 @@ func checkRolling(r RollingUpdatePolicy, current, next deployment) error {
 	return nil
 }
 
-// batch is a capacity size as a number of a fleet's instances (at least
-// one).
+// batch is a capacity size as a number of a fleet's instances or copies
+// (at least one).
 func (c CapacitySize) batch(instances int) int {
-	if c.Type == "INSTANCE_COUNT" {
+	if c.Type == "INSTANCE_COUNT" || c.Type == "COPY_COUNT" {
 		return max(1, min(c.Value, instances))
 	}
 	return max(1, int(math.Ceil(float64(instances)*float64(c.Value)/100)))
@@ -312,13 +313,34 @@ func rolledBack(configName, why string) string {
 	return fmt.Sprintf("Rolled back the update to endpoint configuration %s: %s. All traffic is on the previous configuration.", configName, why)
 }
 
+// checkAlarms refuses rollback alarms that do not exist.
+func (s *Service) checkAlarms(names []string) error {
+	for _, name := range names {
+		if s.opts.AlarmState == nil {
+			return errorf(ErrInvalid, "This server watches no alarms: AutoRollbackConfiguration cannot be honoured.")
+		}
+		if _, ok := s.opts.AlarmState(name); !ok {
+			return errorf(ErrInvalid, "The alarm %s of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) before the update.", name)
+		}
+	}
+	return nil
+}
+
 // alarming lists the deployment's rollback alarms in ALARM.
 func (e *endpoint) alarming() []string {
-	if e.rec.Rollout == nil || e.s.opts.AlarmState == nil {
+	if e.rec.Rollout == nil {
+		return nil
+	}
+	return e.inAlarm(e.rec.Rollout.Config.alarms())
+}
+
+// inAlarm lists the alarms of names in ALARM.
+func (e *endpoint) inAlarm(names []string) []string {
+	if e.s.opts.AlarmState == nil {
 		return nil
 	}
 	var out []string
-	for _, name := range e.rec.Rollout.Config.alarms() {
+	for _, name := range names {
 		if state, ok := e.s.opts.AlarmState(name); ok && state == "ALARM" {
 			out = append(out, name)
 		}
@@ -330,10 +352,12 @@ func (e *endpoint) alarming() []string {
 // going into ALARM sends traffic back within it.
 const alarmPoll = 500 * time.Millisecond
 
-// watchAlarms has the endpoint look again while a deployment has rollback
-// alarms to watch.
+// watchAlarms has the endpoint look again while a deployment, or a
+// component's rolling update, has rollback alarms to watch.
 func (e *endpoint) watchAlarms() {
-	if e.rec.Rollout == nil || len(e.rec.Rollout.Config.alarms()) == 0 {
+	watched := e.rec.Rollout != nil && len(e.rec.Rollout.Config.alarms()) > 0 ||
+		slices.ContainsFunc(e.rec.Components, func(c component) bool { return c.Rollout != nil && len(c.Rollout.Config.alarms()) > 0 })
+	if !watched {
 		return
 	}
 	if now := e.s.opts.Clock.Now(); !now.Before(e.alarmsAt) {

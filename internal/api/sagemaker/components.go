@@ -21,9 +21,6 @@ var (
 		"StartupParameters":          "per-component startup timeouts (the runtime's --instance-start-limit bounds the whole start)",
 		"InstanceType":               "an instance type per specification (copies run on the variant's instance type)",
 	}
-	unsupportedComponentUpdate = map[string]string{
-		"DeploymentConfig": "deployment configurations of inference components (ebb replaces copies one at a time)",
-	}
 )
 
 // refuseComponent refuses the members of a create or update request that
@@ -61,14 +58,7 @@ func (x *Handler) createComponent(ctx context.Context, body []byte) (any, error)
 }
 
 func (x *Handler) updateComponent(ctx context.Context, body []byte) (any, error) {
-	both := map[string]string{}
-	for k, v := range unsupportedComponent {
-		both[k] = v
-	}
-	for k, v := range unsupportedComponentUpdate {
-		both[k] = v
-	}
-	if err := refuseComponent(body, both); err != nil {
+	if err := refuseComponent(body, unsupportedComponent); err != nil {
 		return nil, err
 	}
 	var in hosting.ComponentInput
@@ -126,6 +116,7 @@ type (
 		CreationTime             *awsjson.Time
 		LastModifiedTime         *awsjson.Time
 		InferenceComponentStatus string
+		LastDeploymentConfig     *hosting.ComponentDeploymentConfig `json:",omitempty"`
 	}
 )
 
@@ -144,7 +135,7 @@ func (x *Handler) describeComponent(ctx context.Context, body []byte) (any, erro
 		Specification: componentSpec{ModelName: v.ModelName, ComputeResourceRequirements: v.Needs},
 		RuntimeConfig: componentRuntime{DesiredCopyCount: v.DesiredCopies, CurrentCopyCount: v.CurrentCopies},
 		CreationTime:  awsjson.T(v.CreationTime), LastModifiedTime: awsjson.T(v.LastModifiedTime),
-		InferenceComponentStatus: v.Status,
+		InferenceComponentStatus: v.Status, LastDeploymentConfig: v.LastDeploymentConfig,
 	}
 	if v.ModelName == "" {
 		out.Specification.Container = &componentContainer{
