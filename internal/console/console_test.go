@@ -255,7 +255,7 @@ func TestLiveEndsWithTheServer(t *testing.T) {
 func TestPagesRender(t *testing.T) {
 	h := newConsole(t, nil, clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)))
 	for path, want := range map[string][]string{
-		"/console/":               {`data-name="shop"`},
+		"/console/": {`data-name="shop"`},
 		"/console/endpoints/shop": {`data-variant="AllTraffic"`, "<code>model:v1</code>, <code>sidecar:v2</code>", "inference components",
 			"batch <b>2 of 4</b>: 2 copies of the new specification and 2 of the previous serve; rolled back by <code>ic-errors</code>",
 			"<b>back</b>: Rolled back the update of inference component back"},
