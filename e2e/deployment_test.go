@@ -281,3 +281,40 @@ func componentRollingUpdate(t *testing.T, s *runtimeServer, good, bad string) {
 		t.Fatalf("after the rollback: %d served, %d failed (%v)", ok, failed, first)
 	}
 }
+
+// TestCreateEndpointDeploymentConfig: CreateEndpoint's DeploymentConfig
+// governs no deployment (there is nothing to shift from); it is the
+// endpoint's deployment configuration, shown as LastDeploymentConfig, and
+// the first UpdateEndpoint with RetainDeploymentConfig rolls by it.
+func TestCreateEndpointDeploymentConfig(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--time-scale", "60")
+	sm := s.SageMaker()
+	ctx := context.Background()
+	createConfig(t, sm, "cdc", "cdc", "ebb example-model --work-ms 0", 2)
+	createConfig(t, sm, "cdc-v2", "cdc-v2", "ebb example-model --work-ms 1", 2)
+	if _, err := sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("cdc"), EndpointConfigName: aws.String("cdc"),
+		DeploymentConfig: &types.DeploymentConfig{RollingUpdatePolicy: &types.RollingUpdatePolicy{WaitIntervalInSeconds: aws.Int32(60),
+			MaximumBatchSize: &types.CapacitySize{Type: types.CapacitySizeTypeInstanceCount, Value: aws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := waitInService(t, sm, "cdc")
+	if c := out.LastDeploymentConfig; c == nil || c.RollingUpdatePolicy == nil || aws.ToInt32(c.RollingUpdatePolicy.MaximumBatchSize.Value) != 1 {
+		t.Fatalf("LastDeploymentConfig = %+v, want the one given at creation", out.LastDeploymentConfig)
+	}
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("cdc"), EndpointConfigName: aws.String("cdc-v2"),
+		RetainDeploymentConfig: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	rolled := false
+	waitFor(t, sm, "cdc", "the update rolled by the configuration given at creation", func(o *sagemaker.DescribeEndpointOutput) bool {
+		if p := o.PendingDeploymentSummary; p != nil {
+			for _, st := range p.ProductionVariants[0].VariantStatus {
+				rolled = rolled || strings.HasPrefix(aws.ToString(st.StatusMessage), "Replacing instances in batches of 1")
+			}
+		}
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "cdc-v2"
+	})
+	if !rolled {
+		t.Fatal("RetainDeploymentConfig: the update did not roll in batches")
+	}
+}

@@ -55,8 +55,9 @@ func TestRefusedFeatures(t *testing.T) {
 	check("ShadowProductionVariants", err, "ShadowProductionVariants")
 	_, err = sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{EndpointName: aws.String("canary"), EndpointConfigName: aws.String("plain"),
 		DeploymentConfig: &types.DeploymentConfig{BlueGreenUpdatePolicy: &types.BlueGreenUpdatePolicy{
-			TrafficRoutingConfiguration: &types.TrafficRoutingConfig{Type: types.TrafficRoutingConfigTypeAllAtOnce, WaitIntervalInSeconds: aws.Int32(0)}}}})
-	check("DeploymentConfig", err, "DeploymentConfig")
+			TrafficRoutingConfiguration: &types.TrafficRoutingConfig{Type: types.TrafficRoutingConfigTypeAllAtOnce, WaitIntervalInSeconds: aws.Int32(0)}},
+			AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String("nowhere")}}}}})
+	expectAPIError(t, err, "ValidationException", "The alarm nowhere of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) first.")
 	if _, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("canary")}); err == nil {
 		t.Error("the refused endpoint exists")
 	}

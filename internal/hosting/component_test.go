@@ -22,7 +22,7 @@ func componentFixture(t *testing.T) *fixture {
 	f.must(err)
 	_, err = f.s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":2}]}`))
 	f.must(err)
-	_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
+	_, err = f.s.CreateEndpoint(ctx, CreateEndpointInput{EndpointName: "e", EndpointConfigName: "c"})
 	f.must(err)
 	f.expect("e", StatusInService, 2, 2)
 	if n := len(f.rt.running()); n != 0 {
@@ -152,7 +152,7 @@ func TestComponentsRefused(t *testing.T) {
 		}
 		// A variant that serves a model hosts no components.
 		f.config("plain", 1)
-		_, err := f.s.CreateEndpoint(context.Background(), "p", "plain", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "p", EndpointConfigName: "plain"})
 		f.must(err)
 		f.rt.readyAll()
 		synctest.Wait()
@@ -176,7 +176,7 @@ func TestManagedInstanceScaling(t *testing.T) {
 		_, err = f.s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":1,
 			"ManagedInstanceScaling":{"Status":"ENABLED","MinInstanceCount":0,"MaxInstanceCount":2}}]}`))
 		f.must(err)
-		_, err = f.s.CreateEndpoint(ctx, "e", "c", nil)
+		_, err = f.s.CreateEndpoint(ctx, CreateEndpointInput{EndpointName: "e", EndpointConfigName: "c"})
 		f.must(err)
 		// The initial instance stays until it has held a copy.
 		f.rt.readyAll()
@@ -241,7 +241,7 @@ func TestUnsupportedFeatures(t *testing.T) {
 		if _, err := s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"hosts","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.g5.xlarge","InitialInstanceCount":1}]}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateEndpoint(ctx, "e", "hosts", nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "inference components with --runtime kubernetes") {
+		if _, err := s.CreateEndpoint(ctx, CreateEndpointInput{EndpointName: "e", EndpointConfigName: "hosts"}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "inference components with --runtime kubernetes") {
 			t.Fatalf("an endpoint of component hosts: %v", err)
 		}
 		if _, err := s.DescribeEndpoint(ctx, "e"); !errors.Is(err, ErrNotFound) {
@@ -293,7 +293,7 @@ func TestMultiModelImageLabel(t *testing.T) {
 		if _, err := s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","ModelName":"mme","InstanceType":"ml.m5.large","InitialInstanceCount":1}]}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateEndpoint(ctx, "e", "c", nil); err != nil {
+		if _, err := s.CreateEndpoint(ctx, CreateEndpointInput{EndpointName: "e", EndpointConfigName: "c"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()

@@ -202,7 +202,7 @@ func TestCreateThenScale(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("c", 2)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		f.expect("ep", StatusCreating, 0, 2)
 		if n := len(f.rt.running()); n != 2 {
@@ -246,7 +246,7 @@ func TestCreateFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("c", 2)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		synctest.Wait()
 		f.rt.running()[0].end(errors.New("exit status 1"))
@@ -264,7 +264,7 @@ func TestCapacityChangeRollsBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("c", 1)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		synctest.Wait()
 		f.rt.readyAll()
@@ -289,7 +289,7 @@ func TestCrashedInstanceIsReplacedWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("c", 1)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		synctest.Wait()
 		f.rt.readyAll()
@@ -328,7 +328,7 @@ func TestBlueGreenUpdate(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("old", 2)
 		f.config("new", 1)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "old", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "old"})
 		f.must(err)
 		synctest.Wait()
 		f.rt.readyAll()
@@ -364,7 +364,7 @@ func TestRestartResumesEndpoints(t *testing.T) {
 		st := memory.New()
 		f := newFixture(t, st)
 		f.config("c", 2)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		synctest.Wait()
 		f.rt.readyAll()
@@ -385,7 +385,7 @@ func TestDelete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("c", 1)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		if err := f.s.DeleteEndpoint(context.Background(), "ep"); !errors.Is(err, ErrInProgress) {
 			t.Fatalf("delete while Creating: %v", err)
@@ -418,7 +418,7 @@ func TestWeightChangeUpdatingFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, memory.New())
 		f.config("c", 1)
-		_, err := f.s.CreateEndpoint(context.Background(), "ep", "c", nil)
+		_, err := f.s.CreateEndpoint(context.Background(), CreateEndpointInput{EndpointName: "ep", EndpointConfigName: "c"})
 		f.must(err)
 		f.expect("ep", StatusCreating, 0, 1)
 		f.rt.readyAll()

@@ -191,6 +191,12 @@ func checkDeployment(c DeploymentConfig, current, next deployment) error {
 			return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", s.Value)
 		}
 	}
+	if limit := p.MaximumExecutionTimeoutInSeconds; limit != nil && time.Duration(*limit)*time.Second < p.wait()+p.terminationWait() {
+		// SageMaker: the timeout "should be larger than the total waiting
+		// time specified in TerminationWaitInSeconds and
+		// WaitIntervalInSeconds".
+		return errorf(ErrInvalid, "MaximumExecutionTimeoutInSeconds (%d) must be at least WaitIntervalInSeconds (%d) plus TerminationWaitInSeconds (%d).", *limit, t.WaitIntervalInSeconds, int(p.terminationWait().Seconds()))
+	}
 	if current.serverless() || next.serverless() {
 		return errorf(ErrInvalid, "ebb does not run blue/green traffic shifting (DeploymentConfig) for serverless variants yet.")
 	}
@@ -201,10 +207,14 @@ func checkDeployment(c DeploymentConfig, current, next deployment) error {
 }
 
 // checkRolling refuses a RollingUpdatePolicy ebb does not run or
-// SageMaker's guide forbids: a batch of 5 to 50 % of each variant.
+// SageMaker's guide forbids: serverless and multi-variant endpoints
+// ("Exclusions"), and a batch outside 5 to 50 % of the variant.
 func checkRolling(r RollingUpdatePolicy, current, next deployment) error {
 	if current.serverless() || next.serverless() {
-		return errorf(ErrInvalid, "ebb does not run rolling deployments (RollingUpdatePolicy) for serverless variants yet.")
+		return errorf(ErrInvalid, "SageMaker's rolling deployments (RollingUpdatePolicy) exclude serverless endpoints: update a serverless endpoint without a DeploymentConfig.")
+	}
+	if len(current.Variants) > 1 || len(next.Variants) > 1 {
+		return errorf(ErrInvalid, "SageMaker's rolling deployments (RollingUpdatePolicy) exclude endpoints of several variants: use a BlueGreenUpdatePolicy, which shifts each variant's traffic to its new fleet.")
 	}
 	if !sameVariants(current, next) {
 		return errorf(ErrInvalid, "A RollingUpdatePolicy replaces each variant's instances with the variant of the same name: endpoint configuration %q must have the same variants (%s) as the endpoint's current one.", next.ConfigName, strings.Join(current.variantNames(), ", "))
@@ -320,7 +330,7 @@ func (s *Service) checkAlarms(names []string) error {
 			return errorf(ErrInvalid, "This server watches no alarms: AutoRollbackConfiguration cannot be honoured.")
 		}
 		if _, ok := s.opts.AlarmState(name); !ok {
-			return errorf(ErrInvalid, "The alarm %s of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) before the update.", name)
+			return errorf(ErrInvalid, "The alarm %s of AutoRollbackConfiguration does not exist: create it (PutMetricAlarm) first.", name)
 		}
 	}
 	return nil

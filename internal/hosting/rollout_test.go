@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -228,5 +229,59 @@ func TestRollingPlan(t *testing.T) {
 				t.Fatalf("rolled back with pending %v, reason %q", r.Pending, r.FailureReason)
 			}
 		})
+	}
+}
+
+// TestCheckDeployment: what UpdateEndpoint's DeploymentConfig refuses, one
+// rule each (SageMaker's guide and API reference), and what it takes.
+func TestCheckDeployment(t *testing.T) {
+	fleet := func(config string, counts ...int) deployment {
+		d := deployment{ConfigName: config}
+		for i, n := range counts {
+			d.Variants = append(d.Variants, variant{Name: fmt.Sprintf("v%d", i), InstanceType: "ml.m5.large", DesiredCount: n})
+		}
+		return d
+	}
+	serverless := fleet("sl", 0)
+	serverless.Variants[0].Serverless = &ServerlessConfig{}
+	size := func(typ string, v int) *CapacitySize { return &CapacitySize{Type: typ, Value: v} }
+	seconds := func(n int) *int { return &n }
+	blueGreen := func(typ string, canary, linear *CapacitySize) DeploymentConfig {
+		return DeploymentConfig{BlueGreenUpdatePolicy: &BlueGreenUpdatePolicy{TrafficRoutingConfiguration: TrafficRoutingConfig{Type: typ, WaitIntervalInSeconds: 300, CanarySize: canary, LinearStepSize: linear}}}
+	}
+	rolling := func(batch CapacitySize, rollback *CapacitySize) DeploymentConfig {
+		return DeploymentConfig{RollingUpdatePolicy: &RollingUpdatePolicy{MaximumBatchSize: batch, WaitIntervalInSeconds: 60, RollbackMaximumBatchSize: rollback}}
+	}
+	timed := blueGreen("ALL_AT_ONCE", nil, nil)
+	timed.BlueGreenUpdatePolicy.TerminationWaitInSeconds, timed.BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds = seconds(400), seconds(600)
+	both := rolling(*size("INSTANCE_COUNT", 1), nil)
+	both.BlueGreenUpdatePolicy = blueGreen("ALL_AT_ONCE", nil, nil).BlueGreenUpdatePolicy
+	for _, tc := range []struct {
+		name          string
+		c             DeploymentConfig
+		current, next deployment
+		err           string
+	}{
+		{"a canary of one of four", blueGreen("CANARY", size("INSTANCE_COUNT", 1), nil), fleet("a", 4), fleet("b", 4), ""},
+		{"linear steps of a quarter, several variants", blueGreen("LINEAR", nil, size("CAPACITY_PERCENT", 25)), fleet("a", 2, 2), fleet("b", 2, 2), ""},
+		{"a rolling batch of one of four", rolling(*size("INSTANCE_COUNT", 1), nil), fleet("a", 4), fleet("b", 4), ""},
+		{"both policies", both, fleet("a", 4), fleet("b", 4), "not both"},
+		{"a canary without its size", blueGreen("CANARY", nil, nil), fleet("a", 4), fleet("b", 4), "needs CanarySize"},
+		{"a size the mode does not take", blueGreen("ALL_AT_ONCE", size("INSTANCE_COUNT", 1), nil), fleet("a", 4), fleet("b", 4), "takes no CanarySize"},
+		{"a canary above half the new fleet", blueGreen("CANARY", size("INSTANCE_COUNT", 3), nil), fleet("a", 4), fleet("b", 4), "at most 50%"},
+		{"linear steps above half", blueGreen("LINEAR", nil, size("CAPACITY_PERCENT", 60)), fleet("a", 4), fleet("b", 4), "at most 50%"},
+		{"a time limit shorter than the waits", timed, fleet("a", 4), fleet("b", 4), "MaximumExecutionTimeoutInSeconds (600) must be at least"},
+		{"other variant names", blueGreen("ALL_AT_ONCE", nil, nil), fleet("a", 4), deployment{ConfigName: "b", Variants: []variant{{Name: "other", DesiredCount: 4}}}, "same variants"},
+		{"blue/green of a serverless endpoint", blueGreen("ALL_AT_ONCE", nil, nil), serverless, serverless, "serverless"},
+		{"rolling: a serverless endpoint", rolling(*size("INSTANCE_COUNT", 1), nil), serverless, serverless, "exclude serverless endpoints"},
+		{"rolling: several variants", rolling(*size("INSTANCE_COUNT", 1), nil), fleet("a", 2, 2), fleet("b", 2, 2), "exclude endpoints of several variants"},
+		{"rolling: a batch above half", rolling(*size("INSTANCE_COUNT", 3), nil), fleet("a", 4), fleet("b", 4), "5% to 50%"},
+		{"rolling: back in batches", rolling(*size("INSTANCE_COUNT", 1), size("INSTANCE_COUNT", 1)), fleet("a", 4), fleet("b", 4), "RollbackMaximumBatchSize"},
+		{"alarms with no policy", DeploymentConfig{AutoRollbackConfiguration: &AutoRollbackConfig{Alarms: []AlarmName{{"x"}}}}, fleet("a", 4), fleet("b", 4), "needs a BlueGreenUpdatePolicy or a RollingUpdatePolicy"},
+	} {
+		err := checkDeployment(tc.c, tc.current, tc.next)
+		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
+		}
 	}
 }

@@ -101,7 +101,7 @@ func TestProvisionedConcurrencyChange(t *testing.T) {
 		f.must(err)
 		_, err = s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"sl","ProductionVariants":[{"VariantName":"v","ModelName":"m","ServerlessConfig":{"MemorySizeInMB":2048,"MaxConcurrency":4,"ProvisionedConcurrency":1}}]}`))
 		f.must(err)
-		_, err = s.CreateEndpoint(ctx, "sl", "sl", nil)
+		_, err = s.CreateEndpoint(ctx, CreateEndpointInput{EndpointName: "sl", EndpointConfigName: "sl"})
 		f.must(err)
 		f.expect("sl", StatusCreating, 0, 1)
 		rt.readyAll()

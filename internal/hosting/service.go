@@ -511,8 +511,21 @@ func (s *Service) deploymentFor(ctx context.Context, configName string) (deploym
 	return d, req.AsyncInferenceConfig, nil
 }
 
+// CreateEndpointInput is CreateEndpoint's request.
+type CreateEndpointInput struct {
+	EndpointName, EndpointConfigName string
+	// DeploymentConfig governs no deployment at creation (there is no
+	// fleet to shift from; AWS documents nothing of it there): ebb keeps
+	// it as the endpoint's deployment configuration, which DescribeEndpoint
+	// shows as LastDeploymentConfig and an UpdateEndpoint with
+	// RetainDeploymentConfig uses. It is checked as an update's would be.
+	DeploymentConfig *DeploymentConfig
+	Tags             []store.Tag
+}
+
 // CreateEndpoint creates an endpoint and starts deploying it.
-func (s *Service) CreateEndpoint(ctx context.Context, name, configName string, tags []store.Tag) (string, error) {
+func (s *Service) CreateEndpoint(ctx context.Context, in CreateEndpointInput) (string, error) {
+	name, configName, tags := in.EndpointName, in.EndpointConfigName, in.Tags
 	arn := s.EndpointARN(name)
 	if err := checkTags(tags); err != nil {
 		return "", err
@@ -524,11 +537,19 @@ func (s *Service) CreateEndpoint(ctx context.Context, name, configName string, t
 	if err := s.checkLimit(nil, d.Variants); err != nil {
 		return "", err
 	}
+	if cfg := in.DeploymentConfig; cfg != nil {
+		if err := checkDeployment(*cfg, d, d); err != nil {
+			return "", err
+		}
+		if err := s.checkAlarms(cfg.alarms()); err != nil {
+			return "", err
+		}
+	}
 	now := s.opts.Clock.Now()
 	d.ID = newID()
 	rec := endpointRecord{
 		Name: name, ARN: arn, Status: StatusCreating, CreationTime: now, LastModifiedTime: now,
-		Current: d, AsyncConfig: async,
+		Current: d, AsyncConfig: async, Deployment: in.DeploymentConfig,
 	}
 	if err := s.create(ctx, kindEndpoint, name, now, rec); err != nil {
 		if errors.Is(err, store.ErrExists) {

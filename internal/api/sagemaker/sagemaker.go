@@ -283,18 +283,11 @@ func (x *Handler) listEndpointConfigs(ctx context.Context, body []byte) (any, er
 }
 
 func (x *Handler) createEndpoint(ctx context.Context, body []byte) (any, error) {
-	if err := refuseUnsupported(body, unsupportedEndpoint); err != nil {
-		return nil, err
-	}
-	var in struct {
-		EndpointName       string
-		EndpointConfigName string
-		Tags               []store.Tag
-	}
+	var in hosting.CreateEndpointInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	arn, err := x.h.CreateEndpoint(ctx, in.EndpointName, in.EndpointConfigName, in.Tags)
+	arn, err := x.h.CreateEndpoint(ctx, in)
 	return map[string]string{"EndpointArn": arn}, err
 }
 

@@ -21,9 +21,6 @@ var (
 		"ShadowProductionVariants": "shadow variants",
 		"ExplainerConfig":          "online explainability",
 	}
-	unsupportedEndpoint = map[string]string{
-		"DeploymentConfig": "a deployment configuration at creation (give it to UpdateEndpoint, whose update it governs)",
-	}
 	unsupportedVariant = map[string]string{
 		"InstancePools": "instance pools",
 		"VariantInstanceProvisionTimeoutInSeconds":    "instance provisioning timeouts",
