@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -142,6 +144,40 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 		if !strings.Contains(string(page), want) {
 			t.Fatalf("the console's endpoint page lacks %q", want)
 		}
+	}
+	// And its traffic share chart: the bad fleet took a share, then none.
+	resp, err = http.Get(s.URL + "/console/endpoints/dg/live?once=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Charts []struct {
+			ID     string
+			Series []struct {
+				Label  string
+				Values []*float64
+			}
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&snap)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shares []float64
+	for _, c := range snap.Charts {
+		for _, ser := range c.Series {
+			if c.ID == "fleets" && ser.Label == "AllTraffic on dg-bad" {
+				for _, v := range ser.Values {
+					if v != nil {
+						shares = append(shares, *v)
+					}
+				}
+			}
+		}
+	}
+	if len(shares) == 0 || slices.Max(shares) == 0 {
+		t.Fatalf("the console's traffic share of the bad fleet: %v; want a share before the rollback", shares)
 	}
 	eventually(t, time.Minute, "the bad fleet gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
 	stop, served := trafficServed(rt, "dg", 2)

@@ -19,6 +19,7 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/metricquery"
+	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/store"
 )
@@ -52,13 +53,20 @@ type Logs interface {
 	Events(group, stream string, fn func(logs.Event) bool) error
 }
 
+// MetricStore is what the console reads of the metric store: statistics,
+// and which series exist (ListMetrics).
+type MetricStore interface {
+	metricquery.Store
+	List(namespace, metricName string, dims []metrics.Dimension, since time.Time) []metrics.Series
+}
+
 // Options wires the console to the services it shows.
 type Options struct {
 	Endpoints Endpoints
 	Scaling   Scaling
 	Alarms    Alarms
 	// Metrics is the metric store GetMetricData reads.
-	Metrics metricquery.Store
+	Metrics MetricStore
 	// Logs are the instances' logs; nil where there are none to read
 	// (the Kubernetes runtime: kubectl logs).
 	Logs Logs

@@ -2,9 +2,11 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -272,5 +274,49 @@ func TestPagesRender(t *testing.T) {
 				t.Errorf("GET %s lacks %q", path, w)
 			}
 		}
+	}
+}
+
+// TestFleetShares: each fleet's share of its variant's invocations per
+// period: a canary's step, the rollback to the old fleet, and no share in
+// a period without invocations.
+func TestFleetShares(t *testing.T) {
+	ms, err := metrics.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	dims := []metrics.Dimension{{Name: "EndpointName", Value: "ep"}, {Name: "VariantName", Value: "AllTraffic"}}
+	put := func(config string, minute int, n float64) {
+		d := append(slices.Clone(dims), metrics.Dimension{Name: "EndpointConfigName", Value: config})
+		if err := ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: d},
+			Unit: "None", Timestamp: t0.Add(time.Duration(minute)*time.Minute + time.Second), Value: n}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("old", 0, 10)
+	put("old", 1, 9)
+	put("new", 1, 1)
+	put("old", 2, 10)
+	put("new", 2, 0) // rolled back: the new fleet's last, idle minute
+	h := New(Options{Endpoints: endpoints{}, Scaling: scalingStub{}, Alarms: alarmsStub{}, Metrics: ms})
+	grid := []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute), t0.Add(3 * time.Minute)}
+	shares, err := h.fleetShares(dims, []string{"old", "new"}, t0, t0.Add(4*time.Minute), grid, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(v []*float64) string {
+		var out []string
+		for _, x := range v {
+			if x == nil {
+				out = append(out, "-")
+			} else {
+				out = append(out, fmt.Sprint(*x))
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	if got := show(shares[0]) + " | " + show(shares[1]); got != "100 90 100 - | 0 10 0 -" {
+		t.Fatalf("shares %s", got)
 	}
 }

@@ -276,20 +276,36 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			s.Charts = append(s.Charts, ch...)
 		}
 	}
+	// A deployment's fleets, by the configuration each runs (the
+	// EndpointConfigName dimension, published while one runs): each
+	// fleet's share of its variant's invocations over time, so that the
+	// steps, the cut-over or the rollback show; drawn while a deployment
+	// runs and while the range holds one.
+	ch := Chart{ID: "fleets", Title: "Traffic share by fleet", Unit: "%", Times: times}
 	if ep.Pending != nil {
-		// A deployment: each fleet's share of the traffic, by the
-		// configuration it runs (the EndpointConfigName dimension).
-		ch := Chart{ID: "fleets", Title: "Invocations by fleet (deployment to " + ep.Pending.ConfigName + ")", Unit: "per period", Times: times}
-		for _, v := range ep.Variants {
-			for _, cfg := range []string{ep.ConfigName, ep.Pending.ConfigName} {
-				d := append(dims(v.Name), metrics.Dimension{Name: "EndpointConfigName", Value: cfg})
-				vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: sm, MetricName: "Invocations", Dimensions: d}, Period: period, Stat: "Sum"}, start, now, grid, 1)
-				if err != nil {
-					return Snapshot{}, err
+		ch.Title += " (deployment to " + ep.Pending.ConfigName + " in progress)"
+	}
+	for _, v := range ep.Variants {
+		var configs []string
+		if ep.Pending != nil {
+			configs = []string{ep.ConfigName, ep.Pending.ConfigName}
+		}
+		for _, ser := range h.o.Metrics.List(sm, "Invocations", append(dims(v.Name), metrics.Dimension{Name: "EndpointConfigName"}), start) {
+			for _, d := range ser.Dimensions {
+				if d.Name == "EndpointConfigName" && !slices.Contains(configs, d.Value) {
+					configs = append(configs, d.Value)
 				}
-				ch.Series = append(ch.Series, Series{Label: v.Name + " " + cfg, Values: orEmpty(vals, len(grid))})
 			}
 		}
+		shares, err := h.fleetShares(dims(v.Name), configs, start, now, grid, period)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		for i, cfg := range configs {
+			ch.Series = append(ch.Series, Series{Label: v.Name + " on " + cfg, Values: shares[i]})
+		}
+	}
+	if len(ch.Series) > 0 {
 		s.Charts = append(s.Charts, ch)
 	}
 	if len(ep.AsyncConfig) > 0 {
@@ -553,6 +569,43 @@ func (h *Handler) serverlessCharts(v hosting.VariantView, dims []metrics.Dimensi
 		spill.Series = append(spill.Series, Series{Label: m.label, Values: vals})
 	}
 	return []Chart{conc, spill}, nil
+}
+
+// fleetShares reads each configuration's fleet invocations (of a variant
+// of dims) and returns each one's share of their sum per period, in
+// percent; a period without invocations has no share.
+func (h *Handler) fleetShares(dims []metrics.Dimension, configs []string, start, now time.Time, grid []time.Time, period time.Duration) ([][]*float64, error) {
+	counts := make([][]*float64, len(configs))
+	for i, cfg := range configs {
+		d := append(slices.Clone(dims), metrics.Dimension{Name: "EndpointConfigName", Value: cfg})
+		vals, err := h.read(metricquery.MetricStat{Series: metrics.Series{Namespace: "AWS/SageMaker", MetricName: "Invocations", Dimensions: d}, Period: period, Stat: "Sum"}, start, now, grid, 1)
+		if err != nil {
+			return nil, err
+		}
+		counts[i] = orEmpty(vals, len(grid))
+	}
+	shares := make([][]*float64, len(configs))
+	for i := range shares {
+		shares[i] = make([]*float64, len(grid))
+	}
+	for k := range grid {
+		total := 0.0
+		for _, c := range counts {
+			if c[k] != nil {
+				total += *c[k]
+			}
+		}
+		for i, c := range counts {
+			if total > 0 {
+				share := 0.0 // the fleet took none of the period's invocations
+				if c[k] != nil {
+					share = 100 * *c[k] / total
+				}
+				shares[i][k] = &share
+			}
+		}
+	}
+	return shares, nil
 }
 
 func orEmpty(v []*float64, n int) []*float64 {
