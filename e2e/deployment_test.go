@@ -354,3 +354,61 @@ func TestCreateEndpointDeploymentConfig(t *testing.T) {
 		t.Fatal("RetainDeploymentConfig: the update did not roll in batches")
 	}
 }
+
+// TestRollingRollbackInBatches, with the Go SDK under steady load: a
+// rolling update of three instances in batches of one, with a
+// RollbackMaximumBatchSize of one, is rolled back by its alarm (set with
+// SetAlarmState) during its last batch: the endpoint goes RollingBack,
+// brings the old instances back one at a time while the new ones serve,
+// never has fewer than two healthy instances, ends InService on the old
+// configuration with the reason, and fails no request.
+func TestRollingRollbackInBatches(t *testing.T) {
+	s := everyRuntime["process"](t, t.TempDir(), "--time-scale", "60")
+	sm, rt, cw := s.SageMaker(), s.Runtime(), s.cloudWatchClients()["cbor"]
+	ctx := context.Background()
+	deploy(t, sm, "rb", "ebb example-model --work-ms 1", 3)
+	waitInService(t, sm, "rb")
+	createConfig(t, sm, "rb-v2", "rb-v2", "ebb example-model --work-ms 2", 3)
+	errorsAlarm(t, cw, "rb-watch", "rb", "")
+	one := &types.CapacitySize{Type: types.CapacitySizeTypeInstanceCount, Value: aws.Int32(1)}
+	stop := traffic(rt, "rb", 2)
+	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("rb"), EndpointConfigName: aws.String("rb-v2"),
+		DeploymentConfig: &types.DeploymentConfig{RollingUpdatePolicy: &types.RollingUpdatePolicy{WaitIntervalInSeconds: aws.Int32(600),
+			MaximumExecutionTimeoutInSeconds: aws.Int32(28800), MaximumBatchSize: one, RollbackMaximumBatchSize: one},
+			AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String("rb-watch")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	least, statuses := 3, map[string]bool{}
+	healthy := func(o *sagemaker.DescribeEndpointOutput) {
+		n := int(aws.ToInt32(o.ProductionVariants[0].CurrentInstanceCount))
+		if p := o.PendingDeploymentSummary; p != nil {
+			n += int(aws.ToInt32(p.ProductionVariants[0].CurrentInstanceCount))
+			for _, st := range p.ProductionVariants[0].VariantStatus {
+				statuses[aws.ToString(st.StatusMessage)] = true
+			}
+		}
+		least = min(least, n)
+	}
+	waitFor(t, sm, "rb", "the last batch", func(o *sagemaker.DescribeEndpointOutput) bool {
+		healthy(o)
+		return statuses["Replacing instances in batches of 1: batch 3 of 3."]
+	})
+	if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("rb-watch"), StateValue: cwtypes.StateValueAlarm,
+		StateReason: aws.String("the test's verdict on the new version")}); err != nil {
+		t.Fatal(err)
+	}
+	out := waitFor(t, sm, "rb", "rolled back in batches", func(o *sagemaker.DescribeEndpointOutput) bool {
+		healthy(o)
+		return o.EndpointStatus == types.EndpointStatusInService
+	})
+	if ok, failed, first := stop(); failed > 0 || ok == 0 {
+		t.Fatalf("%d served, %d failed (%v); want none failed", ok, failed, first)
+	}
+	if aws.ToString(out.EndpointConfigName) != "rb" || !strings.HasPrefix(aws.ToString(out.FailureReason), "Rolled back the update to endpoint configuration rb-v2: alarm rb-watch went into ALARM.") {
+		t.Fatalf("after the rollback: on %s, reason %q", aws.ToString(out.EndpointConfigName), aws.ToString(out.FailureReason))
+	}
+	if !statuses["Rolling back in batches of 1: batch 1 of 2."] || least < 2 {
+		t.Fatalf("statuses seen %v, at least %d healthy; want the rollback's first batch of two, and never fewer than 2", statuses, least)
+	}
+	eventually(t, time.Minute, "the new fleet gone", func() (bool, any) { n := len(s.running()); return n == 3, n })
+}

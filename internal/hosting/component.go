@@ -74,6 +74,10 @@ type component struct {
 	// was rolled back.
 	Discard        int    `json:"discard,omitempty"`
 	RollbackReason string `json:"rollbackReason,omitempty"`
+	// RollbackBatch, if set, brings the restored generation's copies back
+	// that many at a time (RollbackMaximumBatchSize), the discarded ones
+	// serving until replaced.
+	RollbackBatch int `json:"rollbackBatch,omitempty"`
 }
 
 // componentSpec is what a component's copies run. Generation counts
@@ -358,7 +362,7 @@ func (s *Service) UpdateInferenceComponent(ctx context.Context, req ComponentInp
 			}
 		}
 		next.Status, next.FailureReason, next.LastModifiedTime = ComponentUpdating, "", now
-		next.Discard, next.RollbackReason = 0, ""
+		next.Discard, next.RollbackReason, next.RollbackBatch = 0, "", 0
 		delete(e.copyFailure, c.Name)
 		*c = next
 		return nil

@@ -19,7 +19,10 @@ import (
 // passing rolls the component back: the previous specification is current
 // again, its missing copies start at once (SageMaker's default
 // RollbackMaximumBatchSize, the whole fleet), and the new copies go as
-// soon as a copy of the previous specification serves, traffic first.
+// soon as a copy of the previous specification serves, traffic first;
+// with a smaller RollbackMaximumBatchSize they come back that many at a
+// time, and the new copies serve until as many of the previous
+// specification are healthy.
 // The component is then InService on its previous specification with the
 // reason in FailureReason. The decisions are advanceCopies' (here) and
 // planCopies' (place.go), pure and table-tested.
@@ -89,8 +92,8 @@ func checkComponentDeployment(c ComponentDeploymentConfig, desired int) error {
 	if share := float64(r.MaximumBatchSize.batch(desired)) / float64(max(1, desired)); share < 0.05 || share > 0.5 {
 		return errorf(ErrInvalid, "MaximumBatchSize (%s %d) must be 5%% to 50%% of the inference component's %d copies.", r.MaximumBatchSize.Type, r.MaximumBatchSize.Value, desired)
 	}
-	if b := r.RollbackMaximumBatchSize; b != nil && b.batch(desired) < desired {
-		return errorf(ErrInvalid, "ebb does not roll back in batches (RollbackMaximumBatchSize %s %d) yet: leave it out, and a rollback brings every copy of the previous specification back at once (SageMaker's default).", b.Type, b.Value)
+	if b := r.RollbackMaximumBatchSize; b != nil && b.Type == "CAPACITY_PERCENT" && b.Value > 100 {
+		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", b.Value)
 	}
 	return nil
 }
@@ -106,6 +109,10 @@ func advanceCopies(c component, ready int, failure string, alarming []string, no
 	ro := *c.Rollout
 	limit := ro.Started.Add(ro.Config.timeout())
 	back := func(why string) (component, bool, time.Duration) {
+		c.RollbackBatch = 0
+		if b := ro.Config.RollingUpdatePolicy.RollbackMaximumBatchSize; b != nil && b.batch(c.DesiredCopies) < c.DesiredCopies {
+			c.RollbackBatch = b.batch(c.DesiredCopies)
+		}
 		c.Discard, c.componentSpec, c.Rollout = c.Generation, ro.Previous, nil
 		c.RollbackReason = fmt.Sprintf("Rolled back the update of inference component %s: %s. All traffic is on the previous specification.", c.Name, why)
 		c.LastModifiedTime = now

@@ -94,7 +94,8 @@ func TestCheckComponentDeployment(t *testing.T) {
 		{"more than half", rolling(size("COPY_COUNT", 3), nil), 4, "5% to 50%"},
 		{"one copy cannot roll", rolling(size("COPY_COUNT", 1), nil), 1, "5% to 50%"},
 		{"above 100 percent", rolling(size("CAPACITY_PERCENT", 101), nil), 4, "at most 100"},
-		{"rollback in batches", rolling(size("COPY_COUNT", 1), &CapacitySize{Type: "COPY_COUNT", Value: 1}), 4, "RollbackMaximumBatchSize"},
+		{"rollback in batches", rolling(size("COPY_COUNT", 1), &CapacitySize{Type: "COPY_COUNT", Value: 1}), 4, ""},
+		{"rollback batches above 100 percent", rolling(size("COPY_COUNT", 1), &CapacitySize{Type: "CAPACITY_PERCENT", Value: 101}), 4, "at most 100"},
 	} {
 		err := checkComponentDeployment(tc.c, tc.copies)
 		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {

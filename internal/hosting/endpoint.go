@@ -525,7 +525,7 @@ func (e *endpoint) applyInstances(insts []*inst, p instancePlan) {
 
 // move applies a move of the status machine and persists it.
 func (e *endpoint) move(t transition) {
-	if t.ClearFailure {
+	if t.ClearFailure && e.failure != "" {
 		e.s.log.Warn("the change in progress failed", "endpoint", e.rec.Name, "reason", e.failure, "then", t.Rec.Status)
 	}
 	e.s.log.Info("endpoint status", "endpoint", e.rec.Name, "from", e.rec.Status, "to", t.Rec.Status, "reason", t.Rec.FailureReason)
@@ -795,7 +795,15 @@ func (e *endpoint) publishView() {
 		v.Pending = &PendingView{ConfigName: r.Pending.ConfigName, StartTime: r.Pending.StartTime, Variants: e.variantViews(r.Pending)}
 	}
 	v.Deployment = r.Deployment
-	if ro := r.Rollout; ro != nil && ro.Config.RollingUpdatePolicy != nil {
+	if ro := r.Rollout; ro != nil && ro.Back {
+		// A rollback in batches: the new fleet's variants say which.
+		for i := range v.Pending.Variants {
+			pv, b := &v.Pending.Variants[i], ro.rollbackBatch(r.Current.Variants[0])
+			missing := r.Current.Variants[0].DesiredCount - ro.Old
+			pv.Status = append(pv.Status, VariantStatus{Status: "Deleting", StartTime: r.LastModifiedTime,
+				Message: fmt.Sprintf("Rolling back in batches of %d: batch %d of %d.", b, ro.Step+1, max(1, (missing+b-1)/b))})
+		}
+	} else if ro != nil && ro.Config.RollingUpdatePolicy != nil {
 		// A rolling deployment: the new fleet's variants say which batch.
 		for i := range v.Pending.Variants {
 			pv := &v.Pending.Variants[i]

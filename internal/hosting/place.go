@@ -40,6 +40,21 @@ func firstFit(rooms []room, r Requirements) int {
 	return slices.IndexFunc(rooms, func(h room) bool { return r.fits(h.CPU, h.MemoryMiB, h.GPUs) })
 }
 
+// surplusCopies orders copies (indexes into all) surplus first: starting
+// ones, then the newest.
+func surplusCopies(all []observedCopy, idx []int) {
+	slices.SortStableFunc(idx, func(a, b int) int {
+		ca, cb := all[a], all[b]
+		if ca.Ready != cb.Ready {
+			if ca.Ready {
+				return 1
+			}
+			return -1
+		}
+		return cb.Started.Compare(ca.Started)
+	})
+}
+
 // hostSlot is what placing adopted copies knows of a host.
 type hostSlot struct {
 	Variant string
@@ -182,7 +197,8 @@ type copyStart struct{ Component, Host int }
 //     old, whose surplus goes first to give the batch its room; it is
 //     ended by advanceCopies, not here;
 //   - after a rollback, the generation discarded goes as soon as a copy of
-//     the restored one serves;
+//     the restored one serves; rolled back in batches, the restored copies
+//     start a batch at a time and the discarded ones go as they serve;
 //   - once every copy runs, or every copy that can be placed does and the
 //     variant cannot grow, and all are ready, the old generation goes and
 //     the component is InService;
@@ -244,11 +260,27 @@ func planCopies(in copiesInput) copyPlan {
 		}
 		// A rolled-back generation goes as soon as a copy of the restored
 		// one serves (traffic first); until then it is old like any other.
-		if slices.ContainsFunc(current, func(i int) bool { return in.Copies[i].Ready }) {
+		// Rolled back in batches, its copies serve until as many of the
+		// restored one are healthy, those not serving going first.
+		serving := 0
+		for _, i := range current {
+			if in.Copies[i].Ready {
+				serving++
+			}
+		}
+		switch {
+		case comp.RollbackBatch > 0:
+			surplusCopies(in.Copies, discard)
+			for len(discard) > max(0, comp.DesiredCopies-serving) || len(discard) > 0 && !in.Copies[discard[0]].Ready {
+				stop(discard[0])
+				discard = discard[1:]
+			}
+			old = append(old, discard...)
+		case serving > 0:
 			for _, i := range discard {
 				stop(i)
 			}
-		} else {
+		default:
 			old = append(old, discard...)
 		}
 		if comp.Status == ComponentDeleting || comp.Status == ComponentFailed {
@@ -264,16 +296,7 @@ func planCopies(in copiesInput) copyPlan {
 			want, keepOld = ro.targets(comp.DesiredCopies)
 		}
 		if extra := len(current) - want; extra > 0 {
-			slices.SortStableFunc(current, func(a, b int) int { // surplus first: starting, then newest
-				ca, cb := in.Copies[a], in.Copies[b]
-				if ca.Ready != cb.Ready {
-					if ca.Ready {
-						return 1
-					}
-					return -1
-				}
-				return cb.Started.Compare(ca.Started)
-			})
+			surplusCopies(in.Copies, current)
 			for _, i := range current[:extra] {
 				stop(i)
 			}
@@ -284,7 +307,15 @@ func planCopies(in copiesInput) copyPlan {
 			old = old[1:]
 		}
 		started, unplaced := 0, 0
-		if missing := want - len(current); missing > 0 && !in.Now.Before(in.NotUntil[comp.Name]) {
+		missing := want - len(current)
+		if comp.RollbackBatch > 0 && missing > 0 {
+			// A batch at a time, once the one before serves.
+			missing = min(missing, comp.RollbackBatch)
+			if !ready(current) {
+				missing = 0
+			}
+		}
+		if missing > 0 && !in.Now.Before(in.NotUntil[comp.Name]) {
 			for range missing {
 				h := place(comp.Variant, comp.Needs)
 				if h < 0 && len(old) > 0 && ready(current) && started == 0 {

@@ -98,6 +98,7 @@ func TestPlanCopies(t *testing.T) {
 		}
 	}
 	rolledBack := func(c *component) { c.Status, c.Generation, c.Discard = ComponentUpdating, 0, 1 }
+	inBatches := func(c *component) { rolledBack(c); c.RollbackBatch = 1 }
 	hosts := func(n int) []copyHost {
 		out := make([]copyHost, n)
 		for i := range out {
@@ -197,6 +198,21 @@ func TestPlanCopies(t *testing.T) {
 			in: copiesInput{Components: []component{comp("a", 1, rolledBack)}, Hosts: hosts(2),
 				Copies: []observedCopy{cp(0, 0, gen0)}},
 			inService: []int{0}},
+		{name: "rolled back in batches: one restored copy starts, the discarded ones serve",
+			in: copiesInput{Components: []component{comp("a", 3, inBatches)}, Hosts: hosts(3),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(1, 1), cp(1, 2)}},
+			start: []copyStart{{0, 0}}},
+		{name: "rolled back in batches: the batch is starting, nothing more",
+			in: copiesInput{Components: []component{comp("a", 3, inBatches)}, Hosts: hosts(3),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 3, gen0, starting), cp(1, 1), cp(1, 2)}}},
+		{name: "rolled back in batches: the batch serves, a discarded copy goes and the next batch starts",
+			in: copiesInput{Components: []component{comp("a", 3, inBatches)}, Hosts: hosts(3),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(0, 3, gen0), cp(1, 1), cp(1, 2)}},
+			stop: []int{3}, start: []copyStart{{0, 1}}},
+		{name: "rolled back in batches: a discarded copy not serving goes at once",
+			in: copiesInput{Components: []component{comp("a", 2, inBatches)}, Hosts: hosts(2),
+				Copies: []observedCopy{cp(0, 0, gen0), cp(1, 1, starting)}},
+			stop: []int{1}, start: []copyStart{{0, 0}}},
 		{name: "copies on a host going away go, and are placed anew",
 			in:    copiesInput{Components: []component{comp("a", 1, status(ComponentInService))}, Hosts: hosts(1), Copies: []observedCopy{cp(-1, 0, gone)}},
 			stop:  []int{0},

@@ -96,8 +96,27 @@ func planInstances(in planInput) instancePlan {
 	// desired is how many instances a variant of a deployment has now:
 	// its DesiredCount, but during a rolling deployment, the batch's.
 	desired := func(d *deployment, v variant) int { return v.DesiredCount }
-	if ro := rec.Rollout; ro != nil && ro.Config.RollingUpdatePolicy != nil && rec.Pending != nil && rec.Status == StatusUpdating {
-		desired = func(d *deployment, v variant) int { return ro.rollingTarget(rec, d, v) }
+	if ro := rec.Rollout; ro != nil && ro.Config.RollingUpdatePolicy != nil && rec.Pending != nil {
+		switch {
+		case rec.Status == StatusUpdating:
+			desired = func(d *deployment, v variant) int { return ro.rollingTarget(rec, d, v) }
+		case rec.Status == StatusRollingBack && ro.Back:
+			desired = func(d *deployment, v variant) int {
+				n := ro.rollbackTarget(rec, d, v)
+				if d.ID == rec.Pending.ID {
+					// The new fleet only shrinks: none starts, and those
+					// not serving go first.
+					ready := 0
+					for _, i := range live(d, v.Name) {
+						if in.Instances[i].Ready {
+							ready++
+						}
+					}
+					n = min(n, ready)
+				}
+				return n
+			}
+		}
 	}
 	converge := func(d *deployment) {
 		for _, v := range d.Variants {
@@ -205,6 +224,21 @@ func advance(rec endpointRecord, failure string, alarming []string, now time.Tim
 			return move(StatusInService, "", false), 0
 		}
 	case StatusRollingBack:
+		if ro := rec.Rollout; ro != nil && ro.Back {
+			// A rollback in batches: each once the batch before is healthy.
+			if !converged(&rec.Current) || !converged(rec.Pending) {
+				return nil, 0
+			}
+			if rec.Current.variantsAt(func(v variant) int { return ro.rollbackTarget(rec, &rec.Current, v) }) {
+				rec.Pending, rec.Rollout = nil, nil
+				rec.Current = withCurrentWeights(rec.Current)
+				return move(StatusInService, rec.FailureReason, false), 0
+			}
+			next := *ro
+			next.Step++
+			rec.Rollout = &next
+			return move(StatusRollingBack, rec.FailureReason, false), 0
+		}
 		if converged(&rec.Current) {
 			rec.Current = withCurrentWeights(rec.Current)
 			return move(StatusInService, rec.FailureReason, false), 0
@@ -230,6 +264,16 @@ func advanceRollout(rec endpointRecord, failure string, alarming []string, now t
 	limit := ro.Started.Add(ro.Config.timeout())
 	back := func(why string) *transition {
 		reason := rolledBack(rec.Pending.ConfigName, why)
+		if r := ro.Config.RollingUpdatePolicy; r != nil && ro.rollbackBatch(rec.Current.Variants[0]) < rec.Current.Variants[0].DesiredCount {
+			// In batches: the new fleet serves until old instances
+			// replace it, a batch at a time.
+			v, nv := rec.Current.Variants[0], rec.Pending.Variants[0]
+			back := ro
+			back.Back, back.Step, back.Since = true, 0, time.Time{}
+			back.Old, back.New = ro.rollingTarget(rec, &rec.Current, v), ro.rollingTarget(rec, rec.Pending, nv)
+			rec.Rollout = &back
+			return move(StatusRollingBack, reason, true)
+		}
 		rec.Pending, rec.Rollout = nil, nil
 		if ro.Config.RollingUpdatePolicy != nil {
 			// Old instances are gone: the old fleet comes back first.

@@ -85,6 +85,13 @@ type rollout struct {
 	Started time.Time        `json:"started"`
 	Step    int              `json:"step"`
 	Since   time.Time        `json:"since"`
+	// Back: a rolling deployment rolling back in batches of
+	// RollbackMaximumBatchSize (the endpoint RollingBack, Step counting
+	// its batches), from Old instances of the old fleet and New of the
+	// new one when it began.
+	Back bool `json:"back,omitempty"`
+	Old  int  `json:"old,omitempty"`
+	New  int  `json:"new,omitempty"`
 }
 
 // shares are the new fleet's successive shares of traffic, the last 1,
@@ -227,14 +234,31 @@ func checkRolling(r RollingUpdatePolicy, current, next deployment) error {
 			return errorf(ErrInvalid, "MaximumBatchSize (%s %d) must be 5%% to 50%% of variant %q's %d instances.", r.MaximumBatchSize.Type, r.MaximumBatchSize.Value, v.Name, v.DesiredCount)
 		}
 	}
-	if b := r.RollbackMaximumBatchSize; b != nil {
-		for _, v := range current.Variants {
-			if b.batch(v.DesiredCount) < v.DesiredCount {
-				return errorf(ErrInvalid, "ebb does not roll back in batches (RollbackMaximumBatchSize %s %d) yet: leave it out, and a rollback brings the whole old fleet back at once (SageMaker's default).", b.Type, b.Value)
-			}
-		}
+	if b := r.RollbackMaximumBatchSize; b != nil && b.Type == "CAPACITY_PERCENT" && b.Value > 100 {
+		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", b.Value)
 	}
 	return nil
+}
+
+// rollbackBatch is how many old instances of v a rollback brings back at
+// once: RollbackMaximumBatchSize, by default the whole fleet.
+func (ro *rollout) rollbackBatch(v variant) int {
+	if b := ro.Config.RollingUpdatePolicy.RollbackMaximumBatchSize; b != nil {
+		return b.batch(v.DesiredCount)
+	}
+	return v.DesiredCount
+}
+
+// rollbackTarget is how many instances a variant of the current (old) or
+// pending (new) deployment has at the batch a rollback in batches is at:
+// the old fleet Old plus Step+1 batches, the new one New less Step
+// batches: the mirror of rollingTarget.
+func (ro *rollout) rollbackTarget(rec endpointRecord, d *deployment, v variant) int {
+	b := ro.rollbackBatch(rec.Current.Variants[0]) // a rolling deployment has one variant
+	if d.ID == rec.Pending.ID {
+		return max(0, ro.New-ro.Step*b)
+	}
+	return min(v.DesiredCount, ro.Old+(ro.Step+1)*b)
 }
 
 // batch is a capacity size as a number of a fleet's instances or copies

@@ -276,12 +276,101 @@ func TestCheckDeployment(t *testing.T) {
 		{"rolling: a serverless endpoint", rolling(*size("INSTANCE_COUNT", 1), nil), serverless, serverless, "exclude serverless endpoints"},
 		{"rolling: several variants", rolling(*size("INSTANCE_COUNT", 1), nil), fleet("a", 2, 2), fleet("b", 2, 2), "exclude endpoints of several variants"},
 		{"rolling: a batch above half", rolling(*size("INSTANCE_COUNT", 3), nil), fleet("a", 4), fleet("b", 4), "5% to 50%"},
-		{"rolling: back in batches", rolling(*size("INSTANCE_COUNT", 1), size("INSTANCE_COUNT", 1)), fleet("a", 4), fleet("b", 4), "RollbackMaximumBatchSize"},
+		{"rolling: back in batches", rolling(*size("INSTANCE_COUNT", 1), size("INSTANCE_COUNT", 1)), fleet("a", 4), fleet("b", 4), ""},
+		{"rolling: back in batches above 100 percent", rolling(*size("INSTANCE_COUNT", 1), size("CAPACITY_PERCENT", 101)), fleet("a", 4), fleet("b", 4), "at most 100"},
 		{"alarms with no policy", DeploymentConfig{AutoRollbackConfiguration: &AutoRollbackConfig{Alarms: []AlarmName{{"x"}}}}, fleet("a", 4), fleet("b", 4), "needs a BlueGreenUpdatePolicy or a RollingUpdatePolicy"},
 	} {
 		err := checkDeployment(tc.c, tc.current, tc.next)
 		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
 		}
+	}
+}
+
+// TestRollbackInBatches: a rolling deployment with a RollbackMaximumBatchSize
+// of one instance rolls back as it rolled forward, mirrored: the new fleet
+// serves while old instances come back a batch at a time, each batch
+// replacing as many new ones once healthy; a new instance that does not
+// serve goes at once, and none starts.
+func TestRollbackInBatches(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	one := CapacitySize{Type: "INSTANCE_COUNT", Value: 1}
+	cfg := DeploymentConfig{RollingUpdatePolicy: &RollingUpdatePolicy{MaximumBatchSize: one, WaitIntervalInSeconds: 60, RollbackMaximumBatchSize: &one}}
+	rec := func(status string, ro rollout) endpointRecord {
+		ro.Config, ro.Started = cfg, t0
+		return endpointRecord{Name: "ep", Status: status,
+			Current: deployment{ID: "old", ConfigName: "c-old", Variants: []variant{{Name: "v", DesiredCount: 3, DesiredWeight: 1, CurrentWeight: 1}}},
+			Pending: &deployment{ID: "new", ConfigName: "c-new", Variants: []variant{{Name: "v", DesiredCount: 3, DesiredWeight: 1}}},
+			Rollout: &ro}
+	}
+	back := func(step int) endpointRecord {
+		return rec(StatusRollingBack, rollout{Step: step, Back: true, Old: 1, New: 3})
+	}
+	fleets := func(old, new int, starting ...int) []observedInstance {
+		var out []observedInstance
+		for range old {
+			out = append(out, observedInstance{Deployment: "old", Variant: "v", Ready: true})
+		}
+		for i := range new {
+			out = append(out, observedInstance{Deployment: "new", Variant: "v", Ready: !slices.Contains(starting, i)})
+		}
+		return out
+	}
+	now := t0.Add(5 * time.Minute)
+	for _, tc := range []struct {
+		name                 string
+		in                   planInput
+		oldStarts, newStarts int
+		newStops             int
+		status               string // the move's, "" for none
+		step                 int
+		pending              bool // the move keeps the new fleet
+	}{
+		{name: "an alarm in the last batch: rolling back in batches, the new fleet serving",
+			in:     planInput{Rec: rec(StatusUpdating, rollout{Step: 2, Since: now}), Instances: fleets(1, 3), Alarming: []string{"errors"}, Now: now},
+			status: StatusRollingBack, step: 0, pending: true},
+		{name: "the first batch of old instances starts, no new one goes yet",
+			in: planInput{Rec: back(0), Instances: fleets(1, 3), Now: now}, oldStarts: 1},
+		{name: "the batch healthy: the next",
+			in: planInput{Rec: back(0), Instances: fleets(2, 3), Now: now}, status: StatusRollingBack, step: 1, pending: true},
+		{name: "the next batch: an old instance starts as a new one goes",
+			in: planInput{Rec: back(1), Instances: fleets(2, 3), Now: now}, oldStarts: 1, newStops: 1},
+		{name: "the old fleet whole again: in service on it, the new fleet gone",
+			in: planInput{Rec: back(1), Instances: fleets(3, 2), Now: now}, status: StatusInService},
+		{name: "a new instance that does not serve goes at once; none starts",
+			in: planInput{Rec: back(0), Instances: fleets(1, 3, 2), Now: now}, oldStarts: 1, newStops: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planInstances(tc.in)
+			oldStarts, newStarts, newStops := 0, 0, 0
+			for _, s := range p.Start {
+				if s.Deployment == "old" {
+					oldStarts++
+				} else {
+					newStarts++
+				}
+			}
+			for _, i := range p.Stop {
+				if tc.in.Instances[i].Deployment == "new" {
+					newStops++
+				}
+			}
+			if tc.status == "" {
+				if p.Next != nil || oldStarts != tc.oldStarts || newStarts != 0 || newStops != tc.newStops {
+					t.Fatalf("move %v, %d old started, %d new started, %d new stopped; want no move, %d, 0, %d", p.Next != nil, oldStarts, newStarts, newStops, tc.oldStarts, tc.newStops)
+				}
+				return
+			}
+			if p.Next == nil {
+				t.Fatalf("no move, want %s", tc.status)
+			}
+			r := p.Next.Rec
+			if r.Status != tc.status || (r.Pending != nil) != tc.pending || r.Current.ID != "old" {
+				t.Fatalf("moved to %s on %s, pending %v; want %s, pending %v", r.Status, r.Current.ID, r.Pending != nil, tc.status, tc.pending)
+			}
+			if tc.pending && (!r.Rollout.Back || r.Rollout.Step != tc.step) {
+				t.Fatalf("rollout %+v; want rolling back, batch %d", r.Rollout, tc.step)
+			}
+		})
 	}
 }
