@@ -67,6 +67,16 @@ func (c inferenceComponent) set(ctx context.Context, h Hosting, n int) error {
 	return err
 }
 
+// loadMetric: the component's Invocations per hour; the scaling metric,
+// InvocationsPerCopy, is per minute.
+func (c inferenceComponent) loadMetric(scalingMetric string) ([]metricquery.Query, float64, bool) {
+	if scalingMetric != InvocationsPerCopy {
+		return nil, 0, false
+	}
+	dims := []metrics.Dimension{{Name: "InferenceComponentName", Value: c.name}}
+	return metricQuery("AWS/SageMaker", "Invocations", "Sum", "", dims, time.Hour), 60, true
+}
+
 func (c inferenceComponent) predefined(metricType string) ([]metricquery.Query, bool, bool) {
 	dims := []metrics.Dimension{{Name: "InferenceComponentName", Value: c.name}}
 	switch metricType {

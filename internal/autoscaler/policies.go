@@ -39,6 +39,7 @@ type PolicyInput struct {
 	Step                                                  *scaling.StepConfig
 	StepRaw                                               json.RawMessage
 	TT                                                    *TTInput
+	Pred                                                  *PredictiveInput
 }
 
 const defaultCooldown = 300
@@ -112,7 +113,25 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 			return "", nil, err
 		}
 	case "PredictiveScaling":
-		return "", nil, errorf(ErrValidation, "Predictive scaling is not supported for the sagemaker service namespace.")
+		if in.Pred == nil {
+			return "", nil, errorf(ErrValidation, "PredictiveScalingPolicyConfiguration is required for policy type PredictiveScaling.")
+		}
+		pred, err := s.predictive(t, in.Pred)
+		if err != nil {
+			return "", nil, err
+		}
+		if existing != nil && existing.TT != nil {
+			if err := s.deleteAlarms(ctx, existing); err != nil {
+				return "", nil, err
+			}
+		}
+		if existing != nil && existing.Pred != nil {
+			pred.Forecast, pred.Tried = existing.Pred.Forecast, existing.Pred.Tried
+			if pred.TargetValue != existing.Pred.TargetValue || !sameMetric(pred.Load, existing.Pred.Load) {
+				pred.Forecast, pred.Tried = nil, time.Time{} // forecast again
+			}
+		}
+		p.Pred, p.TT, p.Step, p.StepConfig = pred, nil, nil, nil
 	default:
 		return "", nil, errorf(ErrValidation, "PolicyType is required when creating a scaling policy.")
 	}
@@ -407,7 +426,12 @@ func (s *Service) Policies(ns string, names []string, id, dim string) []PolicyVi
 			id != "" && t.ResourceID != id || dim != "" && t.ScalableDimension != dim {
 			continue
 		}
-		out = append(out, PolicyView{Policy: *p, Target: *t, Alarms: s.policyAlarms(p)})
+		pv := PolicyView{Policy: *p, Target: *t, Alarms: s.policyAlarms(p)}
+		if p.Pred != nil {
+			pred := *p.Pred // the loop replaces its forecast
+			pv.Pred = &pred
+		}
+		out = append(out, pv)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {

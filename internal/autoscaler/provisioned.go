@@ -74,6 +74,10 @@ func (p provisioned) set(ctx context.Context, h Hosting, n int) error {
 	return err
 }
 
+// loadMetric: none yet; a predictive policy on provisioned concurrency is
+// refused.
+func (provisioned) loadMetric(string) ([]metricquery.Query, float64, bool) { return nil, 0, false }
+
 func (p provisioned) predefined(metricType string) ([]metricquery.Query, bool, bool) {
 	if metricType != ProvisionedConcurrencyUtilization {
 		return nil, false, false

@@ -31,6 +31,10 @@ type resource interface {
 	// predefined resolves a PredefinedMetricType into the queries of its
 	// metric; highRes marks a high-resolution metric.
 	predefined(metricType string) (queries []metricquery.Query, highRes, ok bool)
+	// loadMetric is the load metric of a predictive metric pair, named by
+	// its scaling metric, and the load one unit of capacity carries per
+	// unit of the scaling metric (predictive.go).
+	loadMetric(scalingMetric string) (queries []metricquery.Query, perUnit float64, ok bool)
 	// noun names the capacity in activity messages ("instance count").
 	noun() string
 	// serviceRole is the service-linked role AAS reports for the target.

@@ -70,7 +70,9 @@ func (s *Service) decideQueued(ctx context.Context, now time.Time) {
 // looks at schedules.
 const Tick = 5 * time.Second
 
-// Run makes decisions until ctx ends.
+// Run makes decisions until ctx ends: alarm actions as they come, and
+// every Tick the activities' progress, the schedules and the predictive
+// policies.
 func (s *Service) Run(ctx context.Context) {
 	s.running.Store(true)
 	defer s.running.Store(false)
@@ -89,10 +91,7 @@ func (s *Service) Run(ctx context.Context) {
 			s.decideQueued(ctx, s.o.Clock.Now())
 		case <-s.kick:
 		case now := <-t.C():
-			s.mu.Lock()
-			s.progress(ctx, now)
-			s.runSchedules(ctx, now)
-			s.mu.Unlock()
+			s.tick(ctx, now)
 			if now.Sub(pruned) >= time.Hour {
 				store.Report(s.log, "autoscaler", "prune activities", s.o.Store.PruneActivities(ctx, now.Add(-ActivityRetention)))
 				pruned = now
@@ -108,11 +107,18 @@ func (s *Service) Run(ctx context.Context) {
 // the functions Run calls.
 func (s *Service) Step(ctx context.Context, now time.Time) {
 	s.decideQueued(ctx, now)
+	s.tick(ctx, now)
+	s.applyPending(ctx)
+}
+
+// tick is what Run does every Tick: follow the activities, run the
+// schedules, forecast and scale on the forecasts.
+func (s *Service) tick(ctx context.Context, now time.Time) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.progress(ctx, now)
 	s.runSchedules(ctx, now)
-	s.mu.Unlock()
-	s.applyPending(ctx)
+	s.predict(ctx, now)
 }
 
 // retrigger re-evaluates, after a resume, the policies of a target whose
@@ -187,6 +193,10 @@ func (s *Service) react(ctx context.Context, tr trigger, now time.Time) {
 	}
 	if out && t.Suspended.DynamicScalingOutSuspended || !out && t.Suspended.DynamicScalingInSuspended {
 		return
+	}
+	if !out {
+		// A predictive policy's forecast capacity holds: the higher wins.
+		desired = max(desired, s.predictiveFloor(t, now))
 	}
 	d := scaling.Clamp(current, desired, t.MinCapacity, t.MaxCapacity)
 	if !d.Scale {

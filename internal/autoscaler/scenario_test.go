@@ -115,6 +115,11 @@ type target struct {
 //	step NAME TYPE COOLDOWN LO:HI:ADJ...  a step policy (empty bound = open);
 //	                                  options min-magnitude=N aggregation=X
 //	tracking NAME TARGET METRIC [out-cooldown=S] [in-cooldown=S] [disable-scale-in]
+//	predictive NAME TARGET [mode=ForecastAndScale] [buffer=S] [max-buffer=PCT]
+//	                                  a predictive policy on invocations per instance
+//	                                  (or copy); max-buffer: IncreaseMaxCapacity
+//	history NS/METRIC HOURS V0..V23   the metric's sum in each of the HOURS hours
+//	                                  before now, by hour of the day
 //	                                  METRIC: invocations (per instance or copy),
 //	                                  provisioned (concurrency utilization), or NS/NAME:STAT
 //	alarm NAME key=value...           an alarm (see package scenario) on the
@@ -130,6 +135,7 @@ type target struct {
 //	expect not-scaled CODE            the newest not-scaled reason
 //	expect activities N               scaling activities so far
 //	expect bounds MIN MAX             the target's MinCapacity and MaxCapacity
+//	expect predicted N                the target's PredictedCapacity
 func TestScenarios(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.test")
 	if len(files) == 0 {
@@ -168,7 +174,7 @@ func runScenario(t *testing.T, file string) {
 	}
 	sc.mon.SetActions(sc.s)
 	cmds := map[string]scenario.Command{}
-	for _, name := range []string{"endpoint", "component", "provisioned", "register", "step", "tracking", "alarm", "set", "schedule", "suspend", "resume", "busy", "at", "advance", "expect"} {
+	for _, name := range []string{"endpoint", "component", "provisioned", "register", "step", "tracking", "predictive", "history", "alarm", "set", "schedule", "suspend", "resume", "busy", "at", "advance", "expect"} {
 		cmds[name] = func(args []string) error {
 			err := sc.do(args)
 			sc.s.applyPending(sc.ctx) // as Run does when an activity starts
@@ -273,6 +279,50 @@ func (sc *script) do(f []string) error {
 			Statistic: c.Statistic, ExtendedStatistic: c.ExtendedStatistic, Period: c.Period, EvaluationPeriods: c.EvaluationPeriods,
 			DatapointsToAlarm: c.DatapointsToAlarm, Threshold: c.Threshold, ComparisonOperator: c.ComparisonOperator,
 			TreatMissingData: c.TreatMissingData, ActionsEnabled: true, AlarmActions: c.Actions})
+	case "predictive":
+		o, err := scenario.Options(f[3:], "mode", "buffer", "max-buffer")
+		if err != nil {
+			return err
+		}
+		target, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			return err
+		}
+		pair := InvocationsPerInstance
+		if sc.tg.dim == ComponentDimension {
+			pair = InvocationsPerCopy
+		}
+		in := &PredictiveInput{Raw: []byte(`{}`), TargetValue: target, Mode: o["mode"], MetricSpecifications: 1, Pair: pair}
+		if v, ok := o["buffer"]; ok {
+			n := atoi(v)
+			in.SchedulingBufferTime = &n
+		}
+		if v, ok := o["max-buffer"]; ok {
+			n := atoi(v)
+			in.MaxCapacityBreachBehavior, in.MaxCapacityBuffer = "IncreaseMaxCapacity", &n
+		}
+		_, _, err = sc.s.PutPolicy(sc.ctx, PolicyInput{Name: f[1], ServiceNamespace: Namespace, ResourceID: sc.tg.id, ScalableDimension: sc.tg.dim,
+			Type: "PredictiveScaling", Pred: in})
+		return err
+	case "history":
+		// history NS/METRIC HOURS V0 ... V23: the metric's sum in each of
+		// the HOURS hours before now, by hour of the day (UTC).
+		ns, name := splitMetric(f[1])
+		hours := atoi(f[2])
+		if len(f) != 3+24 {
+			return fmt.Errorf("history wants 24 hourly values")
+		}
+		now := sc.clk.Now().Truncate(time.Hour)
+		for k := hours; k >= 1; k-- {
+			at := now.Add(-time.Duration(k) * time.Hour)
+			v, err := strconv.ParseFloat(f[3+at.Hour()], 64)
+			if err != nil {
+				return err
+			}
+			if err := sc.ms.Put([]metrics.Point{{Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: sc.tg.dims}, Timestamp: at.Add(30 * time.Minute), Value: v}}); err != nil {
+				return err
+			}
+		}
 	case "set":
 		v, err := strconv.ParseFloat(f[2], 64)
 		sc.values[f[1]] = v
@@ -357,10 +407,7 @@ func (sc *script) advance(d time.Duration) {
 			sc.mon.EvaluateAll(sc.ctx, now)
 		}
 		sc.drain()
-		sc.s.mu.Lock()
-		sc.s.progress(sc.ctx, now)
-		sc.s.runSchedules(sc.ctx, now)
-		sc.s.mu.Unlock()
+		sc.s.tick(sc.ctx, now)
 		sc.s.applyPending(sc.ctx)
 	}
 }
@@ -417,6 +464,11 @@ func (sc *script) expect(what, arg string) error {
 		}
 		if strconv.Itoa(n) != arg {
 			return fmt.Errorf("%d activities: %s", n, summary(acts))
+		}
+	case "predicted":
+		ts := sc.s.Targets(Namespace, []string{sc.tg.id}, sc.tg.dim)
+		if len(ts) != 1 || ts[0].Predicted == nil || strconv.Itoa(*ts[0].Predicted) != arg {
+			return fmt.Errorf("predicted capacity %v, want %s", ts[0].Predicted, arg)
 		}
 	case "bounds":
 		ts := sc.s.Targets(Namespace, []string{sc.tg.id}, sc.tg.dim)

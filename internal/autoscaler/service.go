@@ -451,7 +451,9 @@ func (s *Service) Targets(ns string, ids []string, dim string) []Target {
 		if t.ServiceNamespace != ns || len(ids) > 0 && !slices.Contains(ids, t.ResourceID) || dim != "" && t.ScalableDimension != dim {
 			continue
 		}
-		out = append(out, *t)
+		view := *t
+		view.Predicted = s.predicted(t, s.o.Clock.Now())
+		out = append(out, view)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ResourceID < out[j].ResourceID })
 	return out

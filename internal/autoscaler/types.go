@@ -30,6 +30,9 @@ type Target struct {
 	Suspended         Suspended
 	CreationTime      time.Time
 	ARN               string
+	// Predicted is the capacity its predictive policies forecast for now
+	// (DescribeScalableTargets' PredictedCapacity); set by Targets.
+	Predicted *int `json:"-"`
 	// res is the resource the target scales (from the registry).
 	res resource
 	// key is Key, made once (decisions look targets up by it).
@@ -96,10 +99,11 @@ type Policy struct {
 	Name         string
 	ARN          string
 	TargetKey    string
-	Type         string // TargetTrackingScaling or StepScaling
+	Type         string // TargetTrackingScaling, StepScaling or PredictiveScaling
 	Step         *scaling.StepConfig
 	StepConfig   json.RawMessage // as given
 	TT           *TargetTracking
+	Pred         *Predictive `json:",omitempty"`
 	CreationTime time.Time
 
 	// Cooldown state (persisted flat, as its fields).

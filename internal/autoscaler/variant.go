@@ -73,6 +73,16 @@ func (v variant) set(ctx context.Context, h Hosting, n int) error {
 	return err
 }
 
+// loadMetric: the variant's Invocations per hour; the scaling metric,
+// InvocationsPerInstance, is per minute.
+func (v variant) loadMetric(scalingMetric string) ([]metricquery.Query, float64, bool) {
+	if scalingMetric != InvocationsPerInstance {
+		return nil, 0, false
+	}
+	dims := []metrics.Dimension{{Name: "EndpointName", Value: v.ep}, {Name: "VariantName", Value: v.name}}
+	return metricQuery("AWS/SageMaker", "Invocations", "Sum", "", dims, time.Hour), 60, true
+}
+
 func (v variant) predefined(metricType string) ([]metricquery.Query, bool, bool) {
 	dims := []metrics.Dimension{{Name: "EndpointName", Value: v.ep}, {Name: "VariantName", Value: v.name}}
 	switch metricType {

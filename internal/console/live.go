@@ -57,6 +57,8 @@ type Series struct {
 	Label  string     `json:"label"`
 	Values []*float64 `json:"values"`
 	Step   bool       `json:"step,omitempty"`
+	// Axis "right" draws the series on a second axis (another unit).
+	Axis string `json:"axis,omitempty"`
 }
 
 // Line is a constant: a target value or a threshold.
@@ -178,6 +180,14 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			s.Events = append(s.Events, e)
 		}
 		for _, p := range h.o.Scaling.Policies("sagemaker", nil, t.resource, "") {
+			if p.Pred != nil {
+				c, err := h.predictiveChart(p, t.name, prefix, start, now)
+				if err != nil {
+					return Snapshot{}, err
+				}
+				policy = append(policy, c)
+				continue
+			}
 			alarms := h.policyAlarms(p)
 			for _, a := range alarms {
 				alarmNames[a.AlarmName] = true
@@ -458,6 +468,54 @@ func (h *Handler) policyChart(p autoscaler.PolicyView, alarms []monitor.MetricAl
 	if len(c.Series) == 0 {
 		c.Series = append(c.Series, Series{Label: "no alarm yet", Values: make([]*float64, len(times))})
 	}
+	return c, nil
+}
+
+// predictiveChart draws a predictive policy's story hour by hour, from the
+// range's start to the end of its forecast: the load as it came (its load
+// metric summed per hour), the load forecast (the hours before the newest
+// forecast as earlier ones gave them) and the capacity forecast, on a
+// second axis (the capacity the policy schedules, ForecastAndScale, or
+// would, ForecastOnly).
+func (h *Handler) predictiveChart(p autoscaler.PolicyView, variant, prefix string, start, now time.Time) (Chart, error) {
+	mode := "forecast only"
+	if p.Pred.ForecastAndScale {
+		mode = "forecast and scale"
+	}
+	c := Chart{ID: "policy-" + variant + "-" + p.Name, Title: prefix + "Policy " + p.Name + " (predictive, " + mode + ")", Unit: "per hour", Series: []Series{}}
+	from, to := start.Truncate(time.Hour), now.Truncate(time.Hour).Add(time.Hour)
+	f := p.Pred.Forecast
+	if f != nil {
+		if end := f.Start.Add(time.Duration(len(f.Load)) * time.Hour); end.After(to) {
+			to = end
+		}
+	}
+	var grid []time.Time
+	for t := from; t.Before(to); t = t.Add(time.Hour) {
+		grid = append(grid, t)
+		c.Times = append(c.Times, t.UnixMilli())
+	}
+	actual := make([]*float64, len(grid))
+	if len(p.Pred.Load) == 1 && p.Pred.Load[0].MetricStat != nil {
+		ms := *p.Pred.Load[0].MetricStat
+		ms.Period, ms.Stat = time.Hour, "Sum"
+		vals, err := h.read(ms, from, now, grid, 1)
+		if err != nil {
+			return c, err
+		}
+		actual = orEmpty(vals, len(grid))
+	}
+	load, capacity := make([]*float64, len(grid)), make([]*float64, len(grid))
+	if f != nil {
+		for i, t := range grid {
+			if k := int(t.Sub(f.Start) / time.Hour); k >= 0 && k < len(f.Load) {
+				l, n := f.Load[k], float64(f.Capacity[k])
+				load[i], capacity[i] = &l, &n
+			}
+		}
+	}
+	c.Series = append(c.Series, Series{Label: "load", Values: actual}, Series{Label: "load forecast", Values: load},
+		Series{Label: "capacity forecast", Values: capacity, Step: true, Axis: "right"})
 	return c, nil
 }
 

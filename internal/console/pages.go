@@ -157,9 +157,12 @@ func (h *Handler) endpoint(w http.ResponseWriter, r *http.Request) {
 	for _, t := range targets(ep, components) {
 		for _, p := range h.o.Scaling.Policies("sagemaker", nil, t.resource, "") {
 			pv := policyView{PolicyView: p, Variant: t.name}
-			if p.TT != nil {
+			switch {
+			case p.TT != nil:
 				pv.Config = indent(p.TT.Config)
-			} else {
+			case p.Pred != nil:
+				pv.Config = indent(p.Pred.Config)
+			default:
 				pv.Config = indent(p.StepConfig)
 				pv.Steps = h.steps(p)
 			}

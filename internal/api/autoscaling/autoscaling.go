@@ -5,7 +5,9 @@ package autoscaling
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
@@ -50,19 +52,20 @@ func New(s *autoscaler.Service) *Handler {
 	h := &Handler{s: s}
 	h.Service = awsjson.Service{ContentType: ContentType, TargetPrefix: TargetPrefix, Model: awsmodel.ApplicationAutoScaling, Errors: errorTable,
 		Ops: map[string]awsjson.Op{
-			"RegisterScalableTarget":    h.register,
-			"DeregisterScalableTarget":  h.deregister,
-			"DescribeScalableTargets":   h.describeTargets,
-			"PutScalingPolicy":          h.putPolicy,
-			"DescribeScalingPolicies":   h.describePolicies,
-			"DeleteScalingPolicy":       h.deletePolicy,
-			"PutScheduledAction":        h.putScheduled,
-			"DescribeScheduledActions":  h.describeScheduled,
-			"DeleteScheduledAction":     h.deleteScheduled,
-			"DescribeScalingActivities": h.activities,
-			"TagResource":               h.tag,
-			"UntagResource":             h.untag,
-			"ListTagsForResource":       h.listTags,
+			"RegisterScalableTarget":       h.register,
+			"DeregisterScalableTarget":     h.deregister,
+			"DescribeScalableTargets":      h.describeTargets,
+			"PutScalingPolicy":             h.putPolicy,
+			"DescribeScalingPolicies":      h.describePolicies,
+			"DeleteScalingPolicy":          h.deletePolicy,
+			"PutScheduledAction":           h.putScheduled,
+			"DescribeScheduledActions":     h.describeScheduled,
+			"DeleteScheduledAction":        h.deleteScheduled,
+			"DescribeScalingActivities":    h.activities,
+			"TagResource":                  h.tag,
+			"UntagResource":                h.untag,
+			"ListTagsForResource":          h.listTags,
+			"GetPredictiveScalingForecast": h.predictiveForecast,
 		}}
 	return h
 }
@@ -157,6 +160,7 @@ func (h *Handler) deregister(ctx context.Context, body []byte) (any, error) {
 type scalableTarget struct {
 	ServiceNamespace, ResourceId, ScalableDimension string
 	MinCapacity, MaxCapacity                        int
+	PredictedCapacity                               *int `json:",omitempty"`
 	RoleARN                                         string
 	CreationTime                                    *awsjson.Time
 	SuspendedState                                  autoscaler.Suspended
@@ -179,7 +183,7 @@ func (h *Handler) describeTargets(ctx context.Context, body []byte) (any, error)
 	}
 	var all []scalableTarget
 	for _, t := range h.s.Targets(in.ServiceNamespace, in.ResourceIds, in.ScalableDimension) {
-		all = append(all, scalableTarget{t.ServiceNamespace, t.ResourceID, t.ScalableDimension, t.MinCapacity, t.MaxCapacity,
+		all = append(all, scalableTarget{t.ServiceNamespace, t.ResourceID, t.ScalableDimension, t.MinCapacity, t.MaxCapacity, t.Predicted,
 			t.RoleARN, awsjson.T(t.CreationTime), t.Suspended, t.ARN})
 	}
 	items, next, err := page(all, in.MaxResults, in.NextToken, 50, 50)
@@ -224,6 +228,25 @@ type (
 			Metrics                                []metricDataQuery
 		}
 	}
+	predictiveMetric struct {
+		PredefinedMetricType string
+		ResourceLabel        string
+	}
+	predictiveConfig struct {
+		MetricSpecifications []struct {
+			TargetValue                           float64
+			PredefinedMetricPairSpecification     *predictiveMetric
+			PredefinedScalingMetricSpecification  *predictiveMetric
+			PredefinedLoadMetricSpecification     *predictiveMetric
+			CustomizedScalingMetricSpecification  json.RawMessage
+			CustomizedLoadMetricSpecification     json.RawMessage
+			CustomizedCapacityMetricSpecification json.RawMessage
+		}
+		Mode                      string
+		SchedulingBufferTime      *int
+		MaxCapacityBreachBehavior string
+		MaxCapacityBuffer         *int
+	}
 	stepConfig struct {
 		AdjustmentType  string
 		StepAdjustments []struct {
@@ -252,6 +275,7 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		PolicyType                               string
 		StepScalingPolicyConfiguration           json.RawMessage
 		TargetTrackingScalingPolicyConfiguration json.RawMessage
+		PredictiveScalingPolicyConfiguration     json.RawMessage
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -302,6 +326,41 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		}
 		pi.TT = ti
 	}
+	if raw := in.PredictiveScalingPolicyConfiguration; len(raw) > 0 {
+		var pc predictiveConfig
+		if err := decode(raw, &pc); err != nil {
+			return nil, err
+		}
+		pin := &autoscaler.PredictiveInput{Raw: raw, Mode: pc.Mode, SchedulingBufferTime: pc.SchedulingBufferTime,
+			MaxCapacityBreachBehavior: pc.MaxCapacityBreachBehavior, MaxCapacityBuffer: pc.MaxCapacityBuffer, MetricSpecifications: len(pc.MetricSpecifications)}
+		if len(pc.MetricSpecifications) > 0 {
+			ms := pc.MetricSpecifications[0]
+			pin.TargetValue = ms.TargetValue
+			for member, m := range map[string]*predictiveMetric{"PredefinedMetricPairSpecification": ms.PredefinedMetricPairSpecification,
+				"PredefinedLoadMetricSpecification": ms.PredefinedLoadMetricSpecification, "PredefinedScalingMetricSpecification": ms.PredefinedScalingMetricSpecification} {
+				if m != nil && m.ResourceLabel != "" {
+					return nil, bad("ResourceLabel (in %s) names an Application Load Balancer target group; SageMaker metrics take none.", member)
+				}
+			}
+			if m := ms.PredefinedMetricPairSpecification; m != nil {
+				pin.Pair = m.PredefinedMetricType
+			}
+			if m := ms.PredefinedLoadMetricSpecification; m != nil {
+				pin.LoadMetric = m.PredefinedMetricType
+			}
+			if m := ms.PredefinedScalingMetricSpecification; m != nil {
+				pin.ScalingMetric = m.PredefinedMetricType
+			}
+			for member, raw := range map[string]json.RawMessage{"CustomizedScalingMetricSpecification": ms.CustomizedScalingMetricSpecification,
+				"CustomizedLoadMetricSpecification": ms.CustomizedLoadMetricSpecification, "CustomizedCapacityMetricSpecification": ms.CustomizedCapacityMetricSpecification} {
+				if len(raw) > 0 && string(raw) != "null" {
+					pin.Customized = append(pin.Customized, member)
+				}
+			}
+			slices.Sort(pin.Customized)
+		}
+		pi.Pred = pin
+	}
 	arn, alarms, err := h.s.PutPolicy(ctx, pi)
 	if err != nil {
 		return nil, err
@@ -318,6 +377,7 @@ type scalingPolicy struct {
 	PolicyType                                      string
 	StepScalingPolicyConfiguration                  json.RawMessage `json:",omitempty"`
 	TargetTrackingScalingPolicyConfiguration        json.RawMessage `json:",omitempty"`
+	PredictiveScalingPolicyConfiguration            json.RawMessage `json:",omitempty"`
 	Alarms                                          []autoscaler.Alarm
 	CreationTime                                    *awsjson.Time
 }
@@ -341,9 +401,12 @@ func (h *Handler) describePolicies(ctx context.Context, body []byte) (any, error
 	for _, p := range h.s.Policies(in.ServiceNamespace, in.PolicyNames, in.ResourceId, in.ScalableDimension) {
 		sp := scalingPolicy{PolicyARN: p.ARN, PolicyName: p.Name, ServiceNamespace: p.Target.ServiceNamespace, ResourceId: p.Target.ResourceID,
 			ScalableDimension: p.Target.ScalableDimension, PolicyType: p.Type, Alarms: p.Alarms, CreationTime: awsjson.T(p.CreationTime)}
-		if p.TT != nil {
+		switch {
+		case p.TT != nil:
 			sp.TargetTrackingScalingPolicyConfiguration = p.TT.Config
-		} else {
+		case p.Pred != nil:
+			sp.PredictiveScalingPolicyConfiguration = p.Pred.Config
+		default:
 			sp.StepScalingPolicyConfiguration = p.StepConfig
 		}
 		all = append(all, sp)
@@ -356,6 +419,40 @@ func (h *Handler) describePolicies(ctx context.Context, body []byte) (any, error
 		ScalingPolicies []scalingPolicy
 		NextToken       *string `json:",omitempty"`
 	}{items, next}, nil
+}
+
+// predictiveForecast is GetPredictiveScalingForecast.
+func (h *Handler) predictiveForecast(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		targetKey
+		PolicyName         string
+		StartTime, EndTime awsjson.Time
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	f, err := h.s.PredictiveForecast(in.ServiceNamespace, in.ResourceId, in.ScalableDimension, in.PolicyName, time.Time(in.StartTime), time.Time(in.EndTime))
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct{ MetricSpecifications []json.RawMessage }
+	if err := json.Unmarshal(f.Config, &cfg); err != nil || len(cfg.MetricSpecifications) == 0 {
+		return nil, fmt.Errorf("the stored configuration of policy %s: %v", in.PolicyName, err)
+	}
+	times := make([]*awsjson.Time, len(f.Times))
+	for i, t := range f.Times {
+		times[i] = awsjson.T(t)
+	}
+	type series struct {
+		Timestamps          []*awsjson.Time
+		Values              []float64
+		MetricSpecification json.RawMessage `json:",omitempty"`
+	}
+	return struct {
+		LoadForecast     []series
+		CapacityForecast series
+		UpdateTime       *awsjson.Time `json:",omitempty"`
+	}{[]series{{times, f.Load, cfg.MetricSpecifications[0]}}, series{Timestamps: times, Values: f.Capacity}, awsjson.T(f.Made)}, nil
 }
 
 func (h *Handler) deletePolicy(ctx context.Context, body []byte) (any, error) {

@@ -133,18 +133,26 @@ function endpointPage() {
         const figure = el("figure", { class: "chart", id: `chart-${c.id}` }, el("figcaption", { text: `${c.title}${c.unit ? ` (${c.unit})` : ""}` }));
         container.append(figure);
         const lines = c.lines || [];
+        // A chart may run past now (a forecast); a series on the right
+        // axis has another unit (a forecast's capacity).
+        const last = c.times.length ? c.times[c.times.length - 1] / 1000 : 0;
+        const right = c.series.some(x => x.axis === "right");
+        const fromZero = (u, min, max) => [0, max > 0 ? max * 1.1 : 1];
         const opts = {
           width: Math.max(480, (container.clientWidth || 900) - 20), height: 220,
-          scales: { x: { time: true, range: () => [view.start, view.end] },
+          scales: { x: { time: true, range: () => [view.start, Math.max(view.end, last)] },
             y: { range: (u, min, max) => {
               const vals = lines.map(l => l.value).concat([min ?? 0, max ?? 1]);
               const hi = Math.max(...vals), lo = Math.min(0, ...vals);
               return [lo, hi > lo ? hi * 1.1 : lo + 1];
-            } } },
+            } },
+            ...(right ? { right: { range: fromZero } } : {}) },
           series: [{}, ...c.series.map((x, i) => ({ label: x.label, stroke: palette[i % palette.length], width: 2,
+            scale: x.axis === "right" ? "right" : "y",
             paths: x.step ? uPlot.paths.stepped({ align: 1 }) : undefined, spanGaps: false }))],
           legend: { live: true },
         };
+        if (right) opts.axes = [{}, {}, { scale: "right", side: 1, grid: { show: false } }];
         const marks = { lines, events: [] };
         opts.hooks = { draw: [u => drawMarks(u, marks.lines, marks.events)] };
         entry = { figure, key, marks, plot: new uPlot(opts, data, figure) };
