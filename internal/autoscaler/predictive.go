@@ -69,15 +69,15 @@ type Forecast struct {
 
 // PredictiveInput is a PredictiveScalingPolicyConfiguration, decoded.
 type PredictiveInput struct {
-	Raw                                json.RawMessage
-	TargetValue                        float64
-	Mode                               string
-	SchedulingBufferTime               *int
-	MaxCapacityBreachBehavior          string
-	MaxCapacityBuffer                  *int
-	MetricSpecifications               int // how many were given
-	Pair, LoadMetric, ScalingMetric    string
-	Customized                         []string // the customized specifications given, by member
+	Raw                             json.RawMessage
+	TargetValue                     float64
+	Mode                            string
+	SchedulingBufferTime            *int
+	MaxCapacityBreachBehavior       string
+	MaxCapacityBuffer               *int
+	MetricSpecifications            int // how many were given
+	Pair, LoadMetric, ScalingMetric string
+	Customized                      []string // the customized specifications given, by member
 }
 
 // Predefined load metric types of predictive policies, each the total of
