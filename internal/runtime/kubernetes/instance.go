@@ -195,7 +195,19 @@ func (in *instance) run() {
 		return
 	}
 	addr := in.Addr()
-	if !r.health.WaitReady(start, func() bool { return in.pingOK(addr) }) {
+	failed := 0
+	ping := func() bool {
+		ok := in.pingOK(addr)
+		if !ok {
+			if failed++; failed == 20 {
+				// Said once: a pod the cluster calls ready that does not
+				// answer is worth a look before the start limit ends it.
+				r.log.Warn("a ready pod does not answer GET /ping yet", "instance", in.id, "pod", in.podName(), "addr", addr)
+			}
+		}
+		return ok
+	}
+	if !r.health.WaitReady(start, ping) {
 		if ctx.Err() == nil {
 			in.end(fmt.Errorf("its pod %s was ready but did not answer GET /ping with 200 within the start limit (%v)", in.podName(), r.o.StartLimit))
 		}
