@@ -57,13 +57,13 @@ func TestPredictiveScaling(t *testing.T) {
 	custom.MetricSpecifications[0].PredefinedMetricPairSpecification = nil
 	custom.MetricSpecifications[0].CustomizedLoadMetricSpecification = &aastypes.PredictiveScalingCustomizedMetricSpecification{
 		MetricDataQueries: []aastypes.PredictiveScalingMetricDataQuery{{Id: aws.String("m1"), Expression: aws.String("1")}}}
-	expectAPIError(t, put("bad", custom), "ValidationException", "CustomizedLoadMetricSpecification")
+	expectAPIError(t, put("bad", custom), "ValidationException", "ebb does not run customized metrics in predictive scaling policies yet (CustomizedLoadMetricSpecification): use PredefinedMetricPairSpecification.")
 	unknown := predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300)
 	unknown.MetricSpecifications[0].PredefinedMetricPairSpecification.PredefinedMetricType = aws.String("ECSServiceCPUUtilization")
-	expectAPIError(t, put("bad", unknown), "ValidationException", "Unsupported predefined metric type ECSServiceCPUUtilization")
+	expectAPIError(t, put("bad", unknown), "ValidationException", "Unsupported predefined metric type ECSServiceCPUUtilization for predictive scaling of sagemaker:variant:DesiredInstanceCount.")
 	buffered := predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300)
 	buffered.MaxCapacityBreachBehavior = aastypes.PredictiveScalingMaxCapacityBreachBehaviorIncreaseMaxCapacity
-	expectAPIError(t, put("bad", buffered), "ValidationException", "MaxCapacityBuffer is required")
+	expectAPIError(t, put("bad", buffered), "ValidationException", "MaxCapacityBuffer is required when MaxCapacityBreachBehavior is IncreaseMaxCapacity.")
 
 	// 1.5 invocations per instance per minute: the quiet hours (about
 	// 0.2 a minute) need one instance, the afternoon (about 4) three.
