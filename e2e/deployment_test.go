@@ -57,14 +57,18 @@ func blueGreen(routing types.TrafficRoutingConfig, terminationWait int32, alarm 
 // rolling update in batches of one keeps at least one instance healthy
 // and fails no request, and RetainDeploymentConfig rolls the next update
 // the same way.
-func TestDeploymentGuardrails(t *testing.T) {
+func TestDeploymentGuardrails(t *testing.T) { withGoodAndBad(t, deploymentGuardrails) }
+
+// withGoodAndBad runs f on every runtime (--time-scale 60) with a model
+// that answers and one that answers every invocation with 500.
+func withGoodAndBad(t *testing.T, f func(t *testing.T, s *runtimeServer, good, bad string)) {
 	for name, image := range map[string]struct{ good, bad string }{
 		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
 		"docker":     {dockerModel, dockerModelBroken},
 		"kubernetes": {kubeModel, kubeModelBroken},
 	} {
 		t.Run(name, func(t *testing.T) {
-			deploymentGuardrails(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad)
+			f(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad)
 		})
 	}
 }
@@ -214,18 +218,26 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 	eventually(t, time.Minute, "the old fleet gone", func() (bool, any) { n := len(s.running()); return n == 2, n })
 
 	// RetainDeploymentConfig: the next update rolls in batches again.
-	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("dg"), EndpointConfigName: aws.String("dg-v2"),
+	updateRolledByRetained(t, sm, "dg", "dg-v2")
+}
+
+// updateRolledByRetained updates an endpoint to config with
+// RetainDeploymentConfig and checks that the update rolled in batches of
+// one, as the retained configuration says.
+func updateRolledByRetained(t *testing.T, sm *sagemaker.Client, endpoint, config string) {
+	t.Helper()
+	if _, err := sm.UpdateEndpoint(context.Background(), &sagemaker.UpdateEndpointInput{EndpointName: aws.String(endpoint), EndpointConfigName: aws.String(config),
 		RetainDeploymentConfig: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
 	rolled := false
-	waitFor(t, sm, "dg", "the update with the retained rolling policy", func(o *sagemaker.DescribeEndpointOutput) bool {
+	waitFor(t, sm, endpoint, "the update with the retained rolling policy", func(o *sagemaker.DescribeEndpointOutput) bool {
 		if p := o.PendingDeploymentSummary; p != nil {
 			for _, st := range p.ProductionVariants[0].VariantStatus {
 				rolled = rolled || strings.HasPrefix(aws.ToString(st.StatusMessage), "Replacing instances in batches of 1")
 			}
 		}
-		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "dg-v2"
+		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == config
 	})
 	if !rolled {
 		t.Fatal("RetainDeploymentConfig: the update did not roll in batches")
@@ -240,17 +252,7 @@ func deploymentGuardrails(t *testing.T, s *runtimeServer, good, bad string) {
 // batch's bake, and the component rolls back by itself to the previous
 // specification, InService with the reason, its failed requests only those
 // the bad copy answered, and none after.
-func TestComponentRollingUpdate(t *testing.T) {
-	for name, image := range map[string]struct{ good, bad string }{
-		"process":    {"ebb example-model --work-ms 2", "ebb example-model --error-rate 1"},
-		"docker":     {dockerModel, dockerModelBroken},
-		"kubernetes": {kubeModel, kubeModelBroken},
-	} {
-		t.Run(name, func(t *testing.T) {
-			componentRollingUpdate(t, everyRuntime[name](t, t.TempDir(), "--time-scale", "60"), image.good, image.bad)
-		})
-	}
-}
+func TestComponentRollingUpdate(t *testing.T) { withGoodAndBad(t, componentRollingUpdate) }
 
 func componentRollingUpdate(t *testing.T, s *runtimeServer, good, bad string) {
 	sm, rt, cw := s.SageMaker(), s.Runtime(), s.cloudWatchClients()["cbor"]
@@ -337,22 +339,7 @@ func TestCreateEndpointDeploymentConfig(t *testing.T) {
 	if c := out.LastDeploymentConfig; c == nil || c.RollingUpdatePolicy == nil || aws.ToInt32(c.RollingUpdatePolicy.MaximumBatchSize.Value) != 1 {
 		t.Fatalf("LastDeploymentConfig = %+v, want the one given at creation", out.LastDeploymentConfig)
 	}
-	if _, err := sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{EndpointName: aws.String("cdc"), EndpointConfigName: aws.String("cdc-v2"),
-		RetainDeploymentConfig: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
-	rolled := false
-	waitFor(t, sm, "cdc", "the update rolled by the configuration given at creation", func(o *sagemaker.DescribeEndpointOutput) bool {
-		if p := o.PendingDeploymentSummary; p != nil {
-			for _, st := range p.ProductionVariants[0].VariantStatus {
-				rolled = rolled || strings.HasPrefix(aws.ToString(st.StatusMessage), "Replacing instances in batches of 1")
-			}
-		}
-		return o.EndpointStatus == types.EndpointStatusInService && aws.ToString(o.EndpointConfigName) == "cdc-v2"
-	})
-	if !rolled {
-		t.Fatal("RetainDeploymentConfig: the update did not roll in batches")
-	}
+	updateRolledByRetained(t, sm, "cdc", "cdc-v2")
 }
 
 // TestRollingRollbackInBatches, with the Go SDK under steady load: a

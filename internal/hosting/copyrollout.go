@@ -28,18 +28,12 @@ import (
 // planCopies' (place.go), pure and table-tested.
 
 // ComponentDeploymentConfig is UpdateInferenceComponent's DeploymentConfig.
+// Its InferenceComponentRollingUpdatePolicy has the members of an
+// endpoint's RollingUpdatePolicy, its sizes COPY_COUNT or CAPACITY_PERCENT
+// of the component's copies.
 type ComponentDeploymentConfig struct {
-	RollingUpdatePolicy       *ComponentRollingUpdatePolicy `json:",omitempty"`
-	AutoRollbackConfiguration *AutoRollbackConfig           `json:",omitempty"`
-}
-
-// ComponentRollingUpdatePolicy is InferenceComponentRollingUpdatePolicy:
-// its sizes are COPY_COUNT or CAPACITY_PERCENT of the component's copies.
-type ComponentRollingUpdatePolicy struct {
-	MaximumBatchSize                 CapacitySize
-	WaitIntervalInSeconds            int
-	MaximumExecutionTimeoutInSeconds *int          `json:",omitempty"`
-	RollbackMaximumBatchSize         *CapacitySize `json:",omitempty"`
+	RollingUpdatePolicy       *RollingUpdatePolicy `json:",omitempty"`
+	AutoRollbackConfiguration *AutoRollbackConfig  `json:",omitempty"`
 }
 
 // copyRollout is a rolling update of a component in progress: the

@@ -16,7 +16,7 @@ func TestAdvanceCopies(t *testing.T) {
 	base := func(step int, since time.Time) component {
 		return component{Name: "ic", Status: ComponentUpdating, DesiredCopies: 4,
 			componentSpec: componentSpec{Generation: 2, ModelName: "new"},
-			Rollout: &copyRollout{Config: ComponentDeploymentConfig{RollingUpdatePolicy: &ComponentRollingUpdatePolicy{
+			Rollout: &copyRollout{Config: ComponentDeploymentConfig{RollingUpdatePolicy: &RollingUpdatePolicy{
 				MaximumBatchSize: CapacitySize{Type: "CAPACITY_PERCENT", Value: 50}, WaitIntervalInSeconds: 60, MaximumExecutionTimeoutInSeconds: &limit}},
 				Previous: componentSpec{Generation: 1, ModelName: "old"}, Started: t0, Step: step, Since: since}}
 	}
@@ -79,7 +79,7 @@ func TestAdvanceCopies(t *testing.T) {
 func TestCheckComponentDeployment(t *testing.T) {
 	size := func(typ string, v int) CapacitySize { return CapacitySize{Type: typ, Value: v} }
 	rolling := func(batch CapacitySize, rollback *CapacitySize) ComponentDeploymentConfig {
-		return ComponentDeploymentConfig{RollingUpdatePolicy: &ComponentRollingUpdatePolicy{MaximumBatchSize: batch, RollbackMaximumBatchSize: rollback}}
+		return ComponentDeploymentConfig{RollingUpdatePolicy: &RollingUpdatePolicy{MaximumBatchSize: batch, RollbackMaximumBatchSize: rollback}}
 	}
 	whole := size("CAPACITY_PERCENT", 100)
 	for _, tc := range []struct {

@@ -93,7 +93,7 @@ func TestPlanCopies(t *testing.T) {
 	rolling := func(step int) func(*component) {
 		return func(c *component) {
 			c.Status = ComponentUpdating
-			c.Rollout = &copyRollout{Config: ComponentDeploymentConfig{RollingUpdatePolicy: &ComponentRollingUpdatePolicy{
+			c.Rollout = &copyRollout{Config: ComponentDeploymentConfig{RollingUpdatePolicy: &RollingUpdatePolicy{
 				MaximumBatchSize: CapacitySize{Type: "COPY_COUNT", Value: 1}}}, Step: step}
 		}
 	}
