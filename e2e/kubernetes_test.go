@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -116,6 +117,12 @@ func (k *kubeServer) describe(t testing.TB) {
 	pods, _ := k.cluster.Client.CoreV1().Pods(k.ns).List(ctx, metav1.ListOptions{})
 	for _, p := range pods.Items {
 		t.Logf("pod %s: %s on %q at %s, deleting %v; conditions %+v", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.PodIP, p.DeletionTimestamp != nil, p.Status.Conditions)
+		t.Logf("pod %s: its log ends: %s", p.Name, k.runner.LogTail(p.Name, 600))
+		// Who listens on the pod's address (a process of another pod that
+		// had it would answer for this one).
+		if out, err := exec.Command("ss", "-ltnpH", "src", p.Status.PodIP).CombinedOutput(); err == nil && p.Status.PodIP != "" {
+			t.Logf("pod %s: listening at %s: %s", p.Name, p.Status.PodIP, out)
+		}
 	}
 	t.Logf("runner processes: %d", k.runner.Processes())
 }

@@ -107,6 +107,16 @@ func (r *Runner) Processes() int {
 	return len(r.procs)
 }
 
+// LogTail is the last n bytes a pod's model container wrote, for a failed
+// test to say what its process did.
+func (r *Runner) LogTail(pod string, n int) string {
+	b, err := os.ReadFile(filepath.Join(r.c.dir, containerLog(r.ns, pod, "")))
+	if err != nil {
+		return err.Error()
+	}
+	return string(b[max(0, len(b)-n):])
+}
+
 // containerLog is the file a pod's container writes (and the kubelet's
 // log endpoint reads).
 func containerLog(ns, pod, container string) string {
