@@ -90,7 +90,7 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 				return "", nil, err
 			}
 		}
-		p.Step, p.StepConfig, p.TT = in.Step, in.StepRaw, nil
+		p.Step, p.StepConfig, p.TT, p.Pred = in.Step, in.StepRaw, nil, nil
 	case "TargetTrackingScaling":
 		if in.TT == nil {
 			return "", nil, errorf(ErrValidation, "TargetTrackingScalingPolicyConfiguration is required for policy type TargetTrackingScaling.")
@@ -108,7 +108,7 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 		if existing != nil && existing.TT != nil {
 			tt.AlarmHigh, tt.AlarmLow = existing.TT.AlarmHigh, existing.TT.AlarmLow
 		}
-		p.TT, p.Step, p.StepConfig = tt, nil, nil
+		p.TT, p.Step, p.StepConfig, p.Pred = tt, nil, nil, nil
 		if err := s.putAlarms(ctx, t, p); err != nil {
 			return "", nil, err
 		}

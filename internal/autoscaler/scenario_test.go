@@ -135,7 +135,7 @@ type target struct {
 //	expect not-scaled CODE            the newest not-scaled reason
 //	expect activities N               scaling activities so far
 //	expect bounds MIN MAX             the target's MinCapacity and MaxCapacity
-//	expect predicted N                the target's PredictedCapacity
+//	expect predicted N|none           the target's PredictedCapacity
 func TestScenarios(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.test")
 	if len(files) == 0 {
@@ -467,7 +467,7 @@ func (sc *script) expect(what, arg string) error {
 		}
 	case "predicted":
 		ts := sc.s.Targets(Namespace, []string{sc.tg.id}, sc.tg.dim)
-		if len(ts) != 1 || ts[0].Predicted == nil || strconv.Itoa(*ts[0].Predicted) != arg {
+		if len(ts) != 1 || (ts[0].Predicted == nil) != (arg == "none") || ts[0].Predicted != nil && strconv.Itoa(*ts[0].Predicted) != arg {
 			return fmt.Errorf("predicted capacity %v, want %s", ts[0].Predicted, arg)
 		}
 	case "bounds":
