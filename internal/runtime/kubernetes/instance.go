@@ -146,8 +146,27 @@ func (in *instance) unbind() {
 	if in.r.byPod[in.pod] == in {
 		delete(in.r.byPod, in.pod)
 	}
+	if in.addr != "" {
+		in.addr, in.addrKnown = "", make(chan struct{})
+	}
 	in.pod, in.last = "", nil
 	in.r.queue.Add(in.g.name)
+}
+
+// giveBack gives up a pod the cluster lists ready that has not answered
+// /ping for PodAnswerLimit: ebb cannot reach it (a network policy, a
+// broken route, an address another process holds), so it is not the
+// instance. The pod is deleted (its ReplicaSet replaces it) and the
+// instance waits for another, within its start limit.
+func (in *instance) giveBack(addr string) {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	if in.ended || in.stopping || in.pod == "" {
+		return
+	}
+	in.r.log.Warn("giving back a ready pod that does not answer GET /ping", "instance", in.id, "pod", in.pod, "addr", addr, "after", in.r.o.PodAnswerLimit)
+	in.g.doomed[in.pod] = true
+	in.unbind()
 }
 
 // finish ends the instance. An instance that ended on its own gives its pod
@@ -186,32 +205,33 @@ func (in *instance) run() {
 	defer cancel()
 	start, stop := context.WithTimeout(ctx, r.o.StartLimit)
 	defer stop()
-	select {
-	case <-in.addrKnown:
-	case <-start.Done():
-		if ctx.Err() == nil {
-			in.end(in.startLimitError())
-		}
-		return
-	}
-	addr := in.Addr()
-	failed := 0
-	ping := func() bool {
-		ok := in.pingOK(addr)
-		if !ok {
-			if failed++; failed == 20 {
-				// Said once: a pod the cluster calls ready that does not
-				// answer is worth a look before the start limit ends it.
-				r.log.Warn("a ready pod does not answer GET /ping yet", "instance", in.id, "pod", in.podName(), "addr", addr)
+	var addr string
+	for {
+		r.mu.Lock()
+		known := in.addrKnown
+		r.mu.Unlock()
+		select {
+		case <-known:
+		case <-start.Done():
+			if ctx.Err() == nil {
+				in.end(in.startLimitError())
 			}
+			return
 		}
-		return ok
-	}
-	if !r.health.WaitReady(start, ping) {
-		if ctx.Err() == nil {
-			in.end(fmt.Errorf("its pod %s was ready but did not answer GET /ping with 200 within the start limit (%v)", in.podName(), r.o.StartLimit))
+		addr = in.Addr()
+		try, cancel := context.WithTimeout(start, r.o.PodAnswerLimit)
+		ok := r.health.WaitReady(try, func() bool { return in.pingOK(addr) })
+		cancel()
+		if ok {
+			break
 		}
-		return
+		if start.Err() != nil {
+			if ctx.Err() == nil {
+				in.end(fmt.Errorf("its pod %s was ready but did not answer GET /ping with 200 within the start limit (%v)", in.podName(), r.o.StartLimit))
+			}
+			return
+		}
+		in.giveBack(addr)
 	}
 	stop()
 	in.markReady()

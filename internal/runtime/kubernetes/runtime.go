@@ -38,6 +38,8 @@ const (
 	DefaultFetcherImage       = "ghcr.io/ebbscale/ebb:latest"
 	// DefaultAdoptHold: see Options.AdoptHold.
 	DefaultAdoptHold = 30 * time.Second
+	// DefaultPodAnswerLimit: see Options.PodAnswerLimit.
+	DefaultPodAnswerLimit = 30 * time.Second
 )
 
 // Options configure the runtime. Zero durations take the defaults.
@@ -66,6 +68,10 @@ type Options struct {
 	PingInterval       time.Duration
 	PingTimeout        time.Duration
 	UnhealthyThreshold int
+	// PodAnswerLimit is how long a starting instance waits for a pod the
+	// cluster lists ready to answer /ping before it gives the pod back and
+	// waits for another (within StartLimit); default 30 s.
+	PodAnswerLimit time.Duration
 	// AdoptHold is how long an adopted Deployment keeps the replicas the
 	// previous leader asked for (see Adopt); default 30 s.
 	AdoptHold time.Duration
@@ -147,6 +153,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	}
 	if o.AdoptHold == 0 {
 		o.AdoptHold = DefaultAdoptHold
+	}
+	if o.PodAnswerLimit == 0 {
+		o.PodAnswerLimit = DefaultPodAnswerLimit
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -24,6 +24,11 @@ func cpuTime() time.Duration {
 // EnvNeverReady makes Serve answer /ping with 503 forever.
 const EnvNeverReady = "EBB_TEST_NEVER_READY"
 
+// EnvDeafOnce names a file: the first Serve that finds it missing creates
+// it and never listens (a pod its cluster calls ready that cannot be
+// reached); the next ones serve.
+const EnvDeafOnce = "EBB_TEST_DEAF_ONCE"
+
 // EnvStartDelay makes Serve wait this long (a Go duration) before it
 // listens: a model loading its weights.
 const EnvStartDelay = "EBB_TEST_START_DELAY"
@@ -38,6 +43,12 @@ const EnvStartDelay = "EBB_TEST_START_DELAY"
 //	file:<path>  answer the file at path under $SM_MODEL_DIR
 //	anything else is echoed
 func Serve() {
+	if mark := os.Getenv(EnvDeafOnce); mark != "" {
+		if f, err := os.OpenFile(mark, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+			f.Close()
+			select {} // never listens; the harness ends the process
+		}
+	}
 	if d, err := time.ParseDuration(os.Getenv(EnvStartDelay)); err == nil {
 		time.Sleep(d) // a model server's start, not a test waiting
 	}
