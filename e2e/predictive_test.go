@@ -64,6 +64,12 @@ func TestPredictiveScaling(t *testing.T) {
 	buffered := predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300)
 	buffered.MaxCapacityBreachBehavior = aastypes.PredictiveScalingMaxCapacityBreachBehaviorIncreaseMaxCapacity
 	expectAPIError(t, put("bad", buffered), "ValidationException", "MaxCapacityBuffer is required when MaxCapacityBreachBehavior is IncreaseMaxCapacity.")
+	// A predictive configuration on a policy of another type is not ignored.
+	_, err := as.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{PolicyName: aws.String("bad"), ServiceNamespace: ns, ResourceId: id, ScalableDimension: dim,
+		PolicyType: aastypes.PolicyTypeTargetTrackingScaling, PredictiveScalingPolicyConfiguration: predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300),
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(1.5),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeSageMakerVariantInvocationsPerInstance}}})
+	expectAPIError(t, err, "ValidationException", "PredictiveScalingPolicyConfiguration is not valid with PolicyType TargetTrackingScaling.")
 
 	// 1.5 invocations per instance per minute: the quiet hours (about
 	// 0.2 a minute) need one instance, the afternoon (about 4) three.

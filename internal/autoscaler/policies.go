@@ -68,6 +68,17 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 	if in.Type == "" && existing != nil {
 		in.Type = existing.Type
 	}
+	// A configuration of another policy type asks for what this policy
+	// would not do: refused, not ignored.
+	for _, c := range []struct {
+		typ, member string
+		given       bool
+	}{{"StepScaling", "StepScalingPolicyConfiguration", in.Step != nil}, {"TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration", in.TT != nil},
+		{"PredictiveScaling", "PredictiveScalingPolicyConfiguration", in.Pred != nil}} {
+		if c.given && in.Type != c.typ {
+			return "", nil, errorf(ErrValidation, "%s is not valid with PolicyType %s.", c.member, in.Type)
+		}
+	}
 	p := &Policy{Name: in.Name, TargetKey: t.Key(), Type: in.Type, CreationTime: s.o.Clock.Now()}
 	if existing != nil {
 		*p = *existing

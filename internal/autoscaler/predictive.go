@@ -48,8 +48,8 @@ type Predictive struct {
 	Buffer           time.Duration // SchedulingBufferTime
 	IncreaseMax      bool          // MaxCapacityBreachBehavior IncreaseMaxCapacity
 	MaxBuffer        int           // MaxCapacityBuffer, percent
-	// Load is the load metric's query; PerUnit the load one unit of
-	// capacity carries per unit of the scaling metric.
+	// Load is the load metric's query, summed per hour; PerUnit the load
+	// one unit of capacity carries per unit of the scaling metric.
 	Load    []metricquery.Query
 	PerUnit float64
 	// Forecast is the newest forecast, if one could be made; Tried when
@@ -154,7 +154,7 @@ func (s *Service) refreshForecast(p *Policy, now time.Time) error {
 	pr.Tried = now
 	hour := now.Truncate(time.Hour)
 	start := hour.Add(-forecast.MaxHistory)
-	res, err := metricquery.Run(s.o.Metrics, hourlySums(pr.Load), start, hour, now)
+	res, err := metricquery.Run(s.o.Metrics, pr.Load, start, hour, now)
 	if err != nil {
 		return err
 	}
@@ -192,23 +192,6 @@ func (s *Service) refreshForecast(p *Policy, now time.Time) error {
 	return nil
 }
 
-// hourlySums is the load queries with every metric summed per hour.
-func hourlySums(queries []metricquery.Query) []metricquery.Query {
-	out := make([]metricquery.Query, len(queries))
-	for i, q := range queries {
-		out[i] = q
-		if q.MetricStat != nil {
-			ms := *q.MetricStat
-			ms.Period, ms.Stat = time.Hour, "Sum"
-			out[i].MetricStat = &ms
-		}
-		if q.Expression != "" {
-			out[i].Period = time.Hour
-		}
-	}
-	return out
-}
-
 // scheduled is the capacity a predictive policy wants in force at now on
 // t, within t's bounds; false without a forecast covering now.
 func (p *Predictive) scheduled(t *Target, now time.Time) (int, bool) {
@@ -226,15 +209,24 @@ func (p *Predictive) scheduled(t *Target, now time.Time) (int, bool) {
 // now (0 without one): other policies do not scale in below it. Callers
 // hold s.mu.
 func (s *Service) predictiveFloor(t *Target, now time.Time) int {
-	floor := 0
+	c, _ := s.forecastCapacity(t, now, true)
+	return c
+}
+
+// forecastCapacity is the highest capacity t's predictive policies (those
+// that scale, if scaling) schedule at now; false without a forecast
+// covering now. Callers hold s.mu.
+func (s *Service) forecastCapacity(t *Target, now time.Time, scaling bool) (int, bool) {
+	most, found := 0, false
 	for _, p := range s.byTarget[t.Key()] {
-		if p.Pred != nil && p.Pred.ForecastAndScale {
-			if c, ok := p.Pred.scheduled(t, now); ok {
-				floor = max(floor, c)
-			}
+		if p.Pred == nil || scaling && !p.Pred.ForecastAndScale {
+			continue
+		}
+		if c, ok := p.Pred.scheduled(t, now); ok {
+			most, found = max(most, c), true
 		}
 	}
-	return floor
+	return most, found
 }
 
 // predict forecasts where due, and raises each target with a
@@ -280,19 +272,13 @@ func (s *Service) predict(ctx context.Context, now time.Time) {
 }
 
 // predicted is the capacity t's predictive policies (of either mode)
-// forecast for the hour of now, nil without a forecast. Callers hold
-// s.mu.
+// forecast for the hour of now, nil without a forecast
+// (PredictedCapacity). Callers hold s.mu.
 func (s *Service) predicted(t *Target, now time.Time) *int {
-	var out *int
-	for _, p := range s.byTarget[t.Key()] {
-		if p.Pred == nil {
-			continue
-		}
-		if c, ok := p.Pred.scheduled(t, now); ok && (out == nil || c > *out) {
-			out = &c
-		}
+	if c, ok := s.forecastCapacity(t, now, false); ok {
+		return &c
 	}
-	return out
+	return nil
 }
 
 // ForecastView is GetPredictiveScalingForecast's answer: the policy's

@@ -497,9 +497,7 @@ func (h *Handler) predictiveChart(p autoscaler.PolicyView, variant, prefix strin
 	}
 	actual := make([]*float64, len(grid))
 	if len(p.Pred.Load) == 1 && p.Pred.Load[0].MetricStat != nil {
-		ms := *p.Pred.Load[0].MetricStat
-		ms.Period, ms.Stat = time.Hour, "Sum"
-		vals, err := h.read(ms, from, now, grid, 1)
+		vals, err := h.read(*p.Pred.Load[0].MetricStat, from, now, grid, 1) // summed per hour
 		if err != nil {
 			return c, err
 		}

@@ -77,6 +77,10 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
+// given reports whether a member was sent with a value (JSON null is
+// left out).
+func given(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
 func bad(format string, args ...any) error {
 	return awserr.New("ValidationException", http.StatusBadRequest, format, args...)
 }
@@ -282,7 +286,7 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 	}
 	pi := autoscaler.PolicyInput{Name: in.PolicyName, ServiceNamespace: in.ServiceNamespace, ResourceID: in.ResourceId,
 		ScalableDimension: in.ScalableDimension, Type: in.PolicyType}
-	if len(in.StepScalingPolicyConfiguration) > 0 {
+	if given(in.StepScalingPolicyConfiguration) {
 		var sc stepConfig
 		if err := decode(in.StepScalingPolicyConfiguration, &sc); err != nil {
 			return nil, err
@@ -297,7 +301,7 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		}
 		pi.Step, pi.StepRaw = cfg, in.StepScalingPolicyConfiguration
 	}
-	if len(in.TargetTrackingScalingPolicyConfiguration) > 0 {
+	if given(in.TargetTrackingScalingPolicyConfiguration) {
 		var tc ttConfig
 		if err := decode(in.TargetTrackingScalingPolicyConfiguration, &tc); err != nil {
 			return nil, err
@@ -326,7 +330,7 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		}
 		pi.TT = ti
 	}
-	if raw := in.PredictiveScalingPolicyConfiguration; len(raw) > 0 {
+	if raw := in.PredictiveScalingPolicyConfiguration; given(raw) {
 		var pc predictiveConfig
 		if err := decode(raw, &pc); err != nil {
 			return nil, err
@@ -353,7 +357,7 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 			}
 			for member, raw := range map[string]json.RawMessage{"CustomizedScalingMetricSpecification": ms.CustomizedScalingMetricSpecification,
 				"CustomizedLoadMetricSpecification": ms.CustomizedLoadMetricSpecification, "CustomizedCapacityMetricSpecification": ms.CustomizedCapacityMetricSpecification} {
-				if len(raw) > 0 && string(raw) != "null" {
+				if given(raw) {
 					pin.Customized = append(pin.Customized, member)
 				}
 			}
