@@ -357,6 +357,9 @@ func (s *Service) UpdateInferenceComponent(ctx context.Context, req ComponentInp
 				return err
 			}
 			next.Deployment = cfg
+			// It governs a new specification's rollout; a change of the
+			// copy count alone has nothing to roll, and the configuration
+			// is still the component's LastDeploymentConfig.
 			if req.Specification != nil {
 				next.Rollout = &copyRollout{Config: *cfg, Previous: c.componentSpec, Started: now}
 			}
@@ -604,6 +607,7 @@ func allReady(ins []*inst) bool {
 func (e *endpoint) removeComponent(i int) {
 	c := e.rec.Components[i]
 	e.rec.Components = slices.Delete(e.rec.Components, i, i+1)
+	delete(e.copyFailure, c.Name)
 	e.saveOrLog()
 	e.releaseRetired(copyDeployment(c.Name, c.Generation))
 	e.s.mu.Lock()

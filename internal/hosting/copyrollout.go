@@ -79,15 +79,12 @@ func checkComponentDeployment(c ComponentDeploymentConfig, desired int) error {
 	if r == nil {
 		return errorf(ErrInvalid, "A DeploymentConfig of an inference component needs a RollingUpdatePolicy.")
 	}
-	if r.MaximumBatchSize.Type == "CAPACITY_PERCENT" && r.MaximumBatchSize.Value > 100 {
-		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", r.MaximumBatchSize.Value)
+	if err := checkPercents(&r.MaximumBatchSize, r.RollbackMaximumBatchSize); err != nil {
+		return err
 	}
 	// SageMaker: "The value must be between 5% to 50% of the copy count".
 	if share := float64(r.MaximumBatchSize.batch(desired)) / float64(max(1, desired)); share < 0.05 || share > 0.5 {
 		return errorf(ErrInvalid, "MaximumBatchSize (%s %d) must be 5%% to 50%% of the inference component's %d copies.", r.MaximumBatchSize.Type, r.MaximumBatchSize.Value, desired)
-	}
-	if b := r.RollbackMaximumBatchSize; b != nil && b.Type == "CAPACITY_PERCENT" && b.Value > 100 {
-		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", b.Value)
 	}
 	return nil
 }

@@ -193,10 +193,8 @@ func checkDeployment(c DeploymentConfig, current, next deployment) error {
 	if s := t.LinearStepSize; s != nil && s.share(capacity) > 0.5 {
 		return errorf(ErrInvalid, "LinearStepSize (%s %d) must be at most 50%% of the new fleet's capacity (%d instances).", s.Type, s.Value, capacity)
 	}
-	for _, s := range []*CapacitySize{t.CanarySize, t.LinearStepSize} {
-		if s != nil && s.Type == "CAPACITY_PERCENT" && s.Value > 100 {
-			return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", s.Value)
-		}
+	if err := checkPercents(t.CanarySize, t.LinearStepSize); err != nil {
+		return err
 	}
 	if limit := p.MaximumExecutionTimeoutInSeconds; limit != nil && time.Duration(*limit)*time.Second < p.wait()+p.terminationWait() {
 		// SageMaker: the timeout "should be larger than the total waiting
@@ -226,16 +224,24 @@ func checkRolling(r RollingUpdatePolicy, current, next deployment) error {
 	if !sameVariants(current, next) {
 		return errorf(ErrInvalid, "A RollingUpdatePolicy replaces each variant's instances with the variant of the same name: endpoint configuration %q must have the same variants (%s) as the endpoint's current one.", next.ConfigName, strings.Join(current.variantNames(), ", "))
 	}
-	if r.MaximumBatchSize.Type == "CAPACITY_PERCENT" && r.MaximumBatchSize.Value > 100 {
-		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", r.MaximumBatchSize.Value)
+	if err := checkPercents(&r.MaximumBatchSize, r.RollbackMaximumBatchSize); err != nil {
+		return err
 	}
 	for _, v := range next.Variants {
 		if share := float64(r.MaximumBatchSize.batch(v.DesiredCount)) / float64(max(1, v.DesiredCount)); share < 0.05 || share > 0.5 {
 			return errorf(ErrInvalid, "MaximumBatchSize (%s %d) must be 5%% to 50%% of variant %q's %d instances.", r.MaximumBatchSize.Type, r.MaximumBatchSize.Value, v.Name, v.DesiredCount)
 		}
 	}
-	if b := r.RollbackMaximumBatchSize; b != nil && b.Type == "CAPACITY_PERCENT" && b.Value > 100 {
-		return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", b.Value)
+	return nil
+}
+
+// checkPercents refuses a CAPACITY_PERCENT size above 100 (the others,
+// nil included, pass).
+func checkPercents(sizes ...*CapacitySize) error {
+	for _, c := range sizes {
+		if c != nil && c.Type == "CAPACITY_PERCENT" && c.Value > 100 {
+			return errorf(ErrInvalid, "A CAPACITY_PERCENT size (%d) is at most 100.", c.Value)
+		}
 	}
 	return nil
 }
