@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -49,6 +50,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&countColumn, "count-column", "requests", "the trace's per-second count column")
 	fs.Float64Var(&scale, "scale", scale, "multiply the trace's load by this")
 	fs.StringVar(&start, "start", "", "the virtual time of the trace's first second, RFC 3339 (default 2026-01-05T00:00:00Z, a Monday)")
+	history := fs.String("history", "auto", "run the trace's first DURATION without counting it: the history a predictive policy forecasts from (auto: 24h when a policy is predictive, else 0)")
 	fs.StringVar(&plotPath, "plot", "simulate", "write load and capacity over time to this path with .png, and a report with it to .html (empty: none)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -111,7 +113,20 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		p.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		ps = append(ps, p)
 	}
+	switch {
+	case *history != "auto":
+		d, err := time.ParseDuration(*history)
+		if err != nil || d < 0 {
+			return usageError{fmt.Errorf("--history %s: want a duration such as 24h, or auto", *history)}
+		}
+		m.History = d
+	case slices.ContainsFunc(ps, sim.Policy.Predictive):
+		m.History = 24 * time.Hour
+	}
 	fmt.Fprintf(stderr, "ebb simulate: %s, %.1f hours, %d policies\n", trace, float64(len(tr))/3600, len(ps))
+	if m.History > 0 {
+		fmt.Fprintf(stderr, "  the first %v is history: run, not counted (--history)\n", m.History)
+	}
 	var reports []sim.Report
 	for _, p := range ps {
 		began := time.Now()
@@ -177,10 +192,14 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tinstance-hours\tutilization\tp50 ms\tp99 ms\tSLO attainment\tqueued\tdropped\tmax instances\tactivities\t")
+	fmt.Fprintln(tw, "policy\tinstance-hours\tutilization\tp50 ms\tp99 ms\tramp p99 ms\tSLO attainment\tqueued\tdropped\tmax instances\tactivities\t")
 	for _, r := range reports {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.1f%%\t%.0f\t%.0f\t%.3f%%\t%.0f\t%.0f\t%d\t%d\t\n", r.Name, r.InstanceHours, 100*r.MeanUtilization, r.P50ms, r.P99ms,
-			100*r.SLOAttainment, r.Queued, r.Dropped, r.MaxInstances, len(r.Activities))
+		ramp := "-"
+		if r.RampP99ms > 0 {
+			ramp = fmt.Sprintf("%.0f", r.RampP99ms)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.1f%%\t%.0f\t%.0f\t%s\t%.3f%%\t%.0f\t%.0f\t%d\t%d\t\n", r.Name, r.InstanceHours, 100*r.MeanUtilization, r.P50ms, r.P99ms,
+			ramp, 100*r.SLOAttainment, r.Queued, r.Dropped, r.MaxInstances, len(r.Activities))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -63,8 +63,8 @@ var page = template.Must(template.New("").Funcs(template.FuncMap{"pct": func(f f
 <body><h1>ebb simulate: {{.Trace}}</h1>
 <p>{{.Model}}</p>
 <figure>{{.SVG}}</figure>
-<table><tr><th>policy</th><th>instance-hours</th><th>mean utilization</th><th>p50 ms</th><th>p99 ms</th><th>SLO attainment</th><th>queued</th><th>dropped</th><th>max instances</th><th>activities</th></tr>
-{{range .Reports}}<tr><td>{{.Name}}</td><td>{{printf "%.2f" .InstanceHours}}</td><td>{{printf "%.1f%%" (pct .MeanUtilization)}}</td><td>{{printf "%.0f" .P50ms}}</td><td>{{printf "%.0f" .P99ms}}</td><td>{{printf "%.3f%%" (pct .SLOAttainment)}}</td><td>{{printf "%.0f" .Queued}}</td><td>{{printf "%.0f" .Dropped}}</td><td>{{.MaxInstances}}</td><td>{{len .Activities}}</td></tr>
+<table><tr><th>policy</th><th>instance-hours</th><th>mean utilization</th><th>p50 ms</th><th>p99 ms</th><th>ramp p99 ms</th><th>SLO attainment</th><th>queued</th><th>dropped</th><th>max instances</th><th>activities</th></tr>
+{{range .Reports}}<tr><td>{{.Name}}</td><td>{{printf "%.2f" .InstanceHours}}</td><td>{{printf "%.1f%%" (pct .MeanUtilization)}}</td><td>{{printf "%.0f" .P50ms}}</td><td>{{printf "%.0f" .P99ms}}</td><td>{{if .RampP99ms}}{{printf "%.0f" .RampP99ms}}{{else}}–{{end}}</td><td>{{printf "%.3f%%" (pct .SLOAttainment)}}</td><td>{{printf "%.0f" .Queued}}</td><td>{{printf "%.0f" .Dropped}}</td><td>{{.MaxInstances}}</td><td>{{len .Activities}}</td></tr>
 {{end}}</table>
 {{range .Reports}}<h2>Activities of {{.Name}}</h2><table>{{range .Activities}}<tr><td>{{.Time.Format "2006-01-02 15:04:05"}}</td><td>{{.Description}}</td><td>{{.Cause}}</td></tr>{{end}}</table>{{end}}
 </body></html>

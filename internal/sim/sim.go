@@ -53,6 +53,11 @@ type Model struct {
 	// Start is the virtual time of the trace's first second (schedules and
 	// their time zones see it).
 	Start time.Time
+	// History is how much of the trace's start is run but not counted: the
+	// metrics a predictive policy forecasts from (it needs a day's). Every
+	// policy runs through it, so that they are compared over the same
+	// traffic, each from the fleet its own decisions built.
+	History time.Duration
 }
 
 // meanService is the mean service time in seconds: of the trace's
@@ -81,6 +86,18 @@ type Policy struct {
 	ScheduledActions []json.RawMessage `json:"ScheduledActions"`
 }
 
+// Predictive says whether one of the policy's scaling policies is a
+// predictive one (which forecasts from a day of history).
+func (p Policy) Predictive() bool {
+	for _, raw := range p.ScalingPolicies {
+		var sp struct{ PolicyType string }
+		if json.Unmarshal(raw, &sp) == nil && sp.PolicyType == "PredictiveScaling" {
+			return true
+		}
+	}
+	return false
+}
+
 // Activity is one scaling activity, as DescribeScalingActivities tells it.
 type Activity struct {
 	Time        time.Time `json:"time"`
@@ -91,17 +108,20 @@ type Activity struct {
 
 // Report is what one policy did with the trace.
 type Report struct {
-	Name            string     `json:"name"`
-	InstanceHours   float64    `json:"instance_hours"`
-	MeanUtilization float64    `json:"mean_utilization"`
-	P50ms           float64    `json:"p50_ms"`
-	P99ms           float64    `json:"p99_ms"`
-	SLOAttainment   float64    `json:"slo_attainment"`
-	Requests        float64    `json:"requests"`
-	Queued          float64    `json:"queued"`  // waited a second or more
-	Dropped         float64    `json:"dropped"` // waited beyond the timeout
-	MaxInstances    int        `json:"max_instances"`
-	Activities      []Activity `json:"activities"`
+	Name            string  `json:"name"`
+	InstanceHours   float64 `json:"instance_hours"`
+	MeanUtilization float64 `json:"mean_utilization"`
+	P50ms           float64 `json:"p50_ms"`
+	P99ms           float64 `json:"p99_ms"`
+	// RampP99ms is the p99 latency of the requests that arrived in each
+	// day's ramp hour (rampHours), where a reactive policy is late.
+	RampP99ms     float64    `json:"ramp_p99_ms"`
+	SLOAttainment float64    `json:"slo_attainment"`
+	Requests      float64    `json:"requests"`
+	Queued        float64    `json:"queued"`  // waited a second or more
+	Dropped       float64    `json:"dropped"` // waited beyond the timeout
+	MaxInstances  int        `json:"max_instances"`
+	Activities    []Activity `json:"activities"`
 	// Start is the virtual time of the trace's first second; Minutes are
 	// the load and the capacity, minute by minute from it (the plot), in
 	// JSON as columns: {"requests": [...], "instances": [...], "capacity": [...]}.
@@ -188,12 +208,16 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 		return Report{}, fmt.Errorf("policy %s: %w", p.Name, err)
 	}
 
-	r := Report{Name: p.Name, Start: m.Start}
+	from := int(m.History.Seconds())
+	if from >= len(trace) {
+		return Report{}, fmt.Errorf("the history (%v) takes the whole trace (%v)", m.History, time.Duration(len(trace))*time.Second)
+	}
+	r := Report{Name: p.Name, Start: m.Start.Add(m.History)}
+	o := newOutcomes(from, rampHours(trace))
 	var q queueing = &queue{service: m.ServiceTime.Seconds(), spread: m.Spread}
 	if m.Services != nil {
 		q = &slots{services: m.Services, fallback: m.ServiceTime.Seconds()}
 	}
-	hist := map[int64]float64{} // latency (ms) -> requests
 	var busy, slotTime, instanceSeconds float64
 	var minute Minute
 	// A minute's capacity is its slot-seconds at the mean service time of
@@ -206,24 +230,29 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 			return r, ctx.Err()
 		}
 		now := clk.Now()
+		counted := sec >= from
 		if sec < len(trace) {
 			q.arrive(sec, trace[sec])
-			r.Requests += trace[sec]
+			if counted {
+				r.Requests += trace[sec]
+			}
 			minute.Requests += trace[sec]
 		}
 		ready, total := fl.count(now)
-		r.MaxInstances = max(r.MaxInstances, total)
-		instanceSeconds += float64(total)
 		slotSeconds := float64(ready * m.Concurrency) // of service, this second
-		served, work := q.serve(ready*m.Concurrency, sec, hist, &r.Queued)
-		r.Dropped += q.expire(sec, m.Timeout)
+		served, work := q.serve(ready*m.Concurrency, sec, o)
+		q.expire(sec, m.Timeout, o)
 		inFlight := q.waiting() + min(work, slotSeconds) // waiting, and in service (Little's law)
 		if ready > 0 {
-			busy += work
-			slotTime += slotSeconds
 			fl.served(now, served, inFlight, min(1, work/slotSeconds))
 		} else {
 			fl.served(now, served, inFlight, 0)
+		}
+		if counted {
+			r.MaxInstances = max(r.MaxInstances, total)
+			instanceSeconds += float64(total)
+			busy += work
+			slotTime += slotSeconds
 		}
 		minute.Instances += float64(total) / 60
 		minuteSlots, minuteWork, minuteServed = minuteSlots+slotSeconds, minuteWork+work, minuteServed+served
@@ -232,7 +261,9 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 				meanService = minuteWork / minuteServed
 			}
 			minute.Capacity = minuteSlots / meanService
-			r.Minutes = append(r.Minutes, minute)
+			if counted {
+				r.Minutes = append(r.Minutes, minute)
+			}
 			minute = Minute{}
 			minuteSlots, minuteWork, minuteServed = 0, 0, 0
 		}
@@ -252,16 +283,23 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	if slotTime > 0 {
 		r.MeanUtilization = busy / slotTime
 	}
-	lat := summarize(hist)
+	r.Queued, r.Dropped = o.queued, o.dropped
+	lat := summarize(o.all)
 	r.P50ms, r.P99ms = lat.percentile(0.5), lat.percentile(0.99)
 	if total := lat.total + r.Dropped; total > 0 {
 		r.SLOAttainment = lat.within(m.SLO) / total
+	}
+	if ramp := summarize(o.ramps); ramp.total > 0 {
+		r.RampP99ms = ramp.percentile(0.99)
 	}
 	acts, err := as.Activities(ctx, "sagemaker", resourceID, autoscaler.Dimension, false, time.Time{})
 	if err != nil {
 		return r, err
 	}
 	for _, a := range acts {
+		if a.StartTime.Before(r.Start) {
+			continue
+		}
 		r.Activities = append(r.Activities, Activity{Time: a.StartTime, Description: a.Description, Cause: a.Cause, Status: a.StatusCode})
 	}
 	slices.SortFunc(r.Activities, func(a, b Activity) int { return a.Time.Compare(b.Time) })
@@ -302,14 +340,13 @@ func apply(ctx context.Context, h *autoscaling.Handler, p Policy) error {
 
 // queueing is how the fleet's slots serve the requests, second by second:
 // arrive queues a second's requests; serve runs second sec on k slots,
-// recording each answered request's latency in hist (and those that waited
-// a second or more in queued), and returns the requests answered and the
-// seconds of service given; expire drops those that waited beyond the
-// timeout; waiting is how many wait.
+// recording each answered request in o, and returns the requests answered
+// and the seconds of service given; expire drops those that waited beyond
+// the timeout, recording them in o; waiting is how many wait.
 type queueing interface {
 	arrive(sec int, n float64)
-	serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64)
-	expire(sec int, timeout time.Duration) float64
+	serve(k, sec int, o *outcomes) (served, spent float64)
+	expire(sec int, timeout time.Duration, o *outcomes)
 	waiting() float64
 }
 
@@ -346,27 +383,23 @@ func (q *queue) waiting() float64 {
 // serve spends the k slots' second of service on the buckets, oldest first,
 // each request's latency being its wait in whole seconds and its bucket's
 // mean service time (spread, if set).
-func (q *queue) serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
+func (q *queue) serve(k, sec int, o *outcomes) (served, spent float64) {
 	capacity := float64(k)
 	for capacity > 1e-9 && len(q.buckets) > 0 {
 		b := &q.buckets[0]
-		wait := time.Duration(sec-b.second) * time.Second
+		wait := float64(sec - b.second)
 		w := min(b.work, capacity)
 		n := b.n
 		if b.work > 0 {
 			n = b.n * w / b.work
 		}
-		service := time.Duration(float64(time.Second) * b.work / b.n)
+		service := b.work / b.n
 		if q.spread == nil {
-			hist[(wait + service).Milliseconds()] += n
+			o.answered(b.second, wait, wait+service, n)
 		} else {
 			for i := range spreadSlices {
-				s := time.Duration(float64(service) * q.spread((float64(i)+0.5)/spreadSlices))
-				hist[(wait + s).Milliseconds()] += n / spreadSlices
+				o.answered(b.second, wait, wait+service*q.spread((float64(i)+0.5)/spreadSlices), n/spreadSlices)
 			}
-		}
-		if wait > 0 {
-			*queued += n
 		}
 		served += n
 		spent += w
@@ -396,13 +429,11 @@ func LogNormal(sigma float64) func(float64) float64 {
 }
 
 // expire drops the requests that have waited beyond timeout.
-func (q *queue) expire(sec int, timeout time.Duration) float64 {
-	dropped := 0.0
+func (q *queue) expire(sec int, timeout time.Duration, o *outcomes) {
 	for len(q.buckets) > 0 && time.Duration(sec-q.buckets[0].second)*time.Second >= timeout {
-		dropped += q.buckets[0].n
+		o.drop(q.buckets[0].second, q.buckets[0].n)
 		q.buckets = q.buckets[1:]
 	}
-	return dropped
 }
 
 // latencies are a run's latency histogram in order of latency. Sums over

@@ -325,3 +325,72 @@ func BenchmarkRunDay(b *testing.B) {
 		}
 	}
 }
+
+// TestHistoryIsRunNotCounted: the history's requests and instances are not
+// in the figures, but the fleet the history built is: a burst in the
+// history that one instance drops counts for nothing, and an hour after it
+// is counted from the history's end.
+func TestHistoryIsRunNotCounted(t *testing.T) {
+	var tr Trace
+	for s := range 2 * 3600 {
+		rps := 5.0
+		if s < 600 {
+			rps = 100 // 10 instances' worth on one
+		}
+		tr = append(tr, rps)
+	}
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`)
+	m := model
+	m.Timeout = time.Minute
+	all, err := Run(context.Background(), tr, p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.History = time.Hour
+	later, err := Run(context.Background(), tr, p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Dropped == 0 || later.Dropped != 0 || later.Requests != 5*3600 || later.SLOAttainment != 1 {
+		t.Fatalf("without history: %v dropped; with: %v dropped, %v requests, SLO %v", all.Dropped, later.Dropped, later.Requests, later.SLOAttainment)
+	}
+	// The tail the model lets finish is counted, as without history.
+	tail := (m.Timeout + m.Startup).Hours()
+	if math.Abs(later.InstanceHours-(1+tail)) > 1e-9 || !later.Start.Equal(time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC)) || len(later.Minutes) < 60 {
+		t.Fatalf("with history: %v instance-hours from %v, %d minutes", later.InstanceHours, later.Start, len(later.Minutes))
+	}
+	m.History = 2 * time.Hour
+	if _, err := Run(context.Background(), tr, p, m); err == nil {
+		t.Fatal("a history as long as the trace was accepted")
+	}
+}
+
+func TestRampHours(t *testing.T) {
+	day := []float64{5, 4, 3, 2, 2, 3, 4, 6, 9, 12, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 6, 5}
+	var tr Trace
+	for d := range 2 {
+		for h, v := range day {
+			if d == 1 {
+				v *= 2
+			}
+			if d == 1 && h == 2 {
+				v = 30 // a spike before the trough does not make the ramp
+			}
+			for range 3600 {
+				tr = append(tr, v)
+			}
+		}
+	}
+	tr = append(tr, make(Trace, 3600*5)...) // not a whole day: no ramp
+	var got []int
+	for h, r := range rampHours(tr) {
+		if r {
+			got = append(got, h)
+		}
+	}
+	// Day one: trough 2 at 03:00, peak 15: halfway 8.5, reached at 08:00.
+	// Day two: trough 4 at 03:00, peak 30 (the spike): halfway 17, at 08:00.
+	if !slices.Equal(got, []int{8, 24 + 8}) {
+		t.Fatalf("ramp hours %v", got)
+	}
+}

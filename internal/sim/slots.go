@@ -57,7 +57,7 @@ func (s *slots) arrive(sec int, n float64) {
 // order, as slots free up within the second; it records each one's latency
 // and returns the requests answered and the seconds of service given in
 // the second.
-func (s *slots) serve(k, sec int, hist map[int64]float64, queued *float64) (served, spent float64) {
+func (s *slots) serve(k, sec int, o *outcomes) (served, spent float64) {
 	from, to := float64(sec), float64(sec+1)
 	end := func() float64 { // the next request in service to end, answered
 		sp := heap.Pop(&s.busy).(span)
@@ -79,10 +79,7 @@ func (s *slots) serve(k, sec int, hist map[int64]float64, queued *float64) (serv
 		}
 		s.queue = s.queue[1:]
 		wait := t - r.arrival
-		hist[int64(math.Round((wait+r.service)*1000))]++ // ms
-		if wait >= 1 {
-			*queued++
-		}
+		o.answered(int(r.arrival), wait, wait+r.service, 1)
 		heap.Push(&s.busy, span{t, t + r.service})
 	}
 	for s.busy.Len() > 0 && s.busy[0].end <= to {
@@ -96,13 +93,11 @@ func (s *slots) serve(k, sec int, hist map[int64]float64, queued *float64) (serv
 
 // expire drops the requests that have waited beyond timeout by the end of
 // second sec.
-func (s *slots) expire(sec int, timeout time.Duration) float64 {
-	dropped := 0.0
+func (s *slots) expire(sec int, timeout time.Duration, o *outcomes) {
 	for len(s.queue) > 0 && float64(sec+1)-s.queue[0].arrival >= timeout.Seconds() {
+		o.drop(int(s.queue[0].arrival), 1)
 		s.queue = s.queue[1:]
-		dropped++
 	}
-	return dropped
 }
 
 func (s *slots) waiting() float64 { return float64(len(s.queue)) }

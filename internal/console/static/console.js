@@ -228,7 +228,7 @@ function reportPage() {
 function renderReport(r, out) {
   if (!Array.isArray(r.policies)) throw new Error("no \"policies\" list");
   const cols = [["name", "policy"], ["instance_hours", "instance-hours"], ["mean_utilization", "utilization"], ["p50_ms", "p50 ms"], ["p99_ms", "p99 ms"],
-    ["slo_attainment", "SLO attainment"], ["requests", "requests"], ["queued", "queued"], ["dropped", "dropped"], ["max_instances", "max instances"]];
+    ["ramp_p99_ms", "ramp p99 ms"], ["slo_attainment", "SLO attainment"], ["requests", "requests"], ["queued", "queued"], ["dropped", "dropped"], ["max_instances", "max instances"]];
   const pct = k => k === "mean_utilization" || k === "slo_attainment";
   const fmt = (k, v) => typeof v === "number" ? (pct(k) ? `${(v * 100).toFixed(3)}%` : fmtNum(v)) : String(v ?? "–");
   const rows = r.policies.slice();
