@@ -16,8 +16,13 @@
 //     weekday factors are divided out, each older day weighted 0.7 times
 //     the next, so that the shape follows recent days.
 //   - The level corrects for a change the profile's average has not
-//     caught up with yet: the last day's load against what the days before
-//     it predict, bounded to half or twice.
+//     caught up with yet: the geometric mean of two estimates, the last
+//     day's load against what the days before it predict, and (weighted
+//     0.7) the last three hours' against what the days before them
+//     predict, each bounded to half or twice. The last hours see a
+//     Monday after a weekend, or a holiday, by mid-morning; the forecast
+//     is made every 6 hours, so the hours it schedules are at most 6
+//     hours (and the scheduling buffer) past them.
 //
 // Why not fit more: with at most 14 days there are two samples of each
 // hour of the week, too few to fit smoothing parameters or an ARIMA model

@@ -30,6 +30,11 @@ const (
 	weekDecay = 0.5 // weight of the older week in a weekday's factor
 	levelMin  = 0.5 // bounds of the level correction
 	levelMax  = 2.0
+	// recentHours are the last hours that correct the level, weighted
+	// recentWeight: three average one hour's noise away and still see a
+	// morning's change by its middle.
+	recentHours  = 3
+	recentWeight = 0.7
 )
 
 // Forecast predicts the n hours after history, whose first value is the
@@ -154,11 +159,37 @@ func fit(start time.Time, history []float64) *model {
 			// The profile already holds the last day at its weight, so
 			// only what it leaves of the change is applied.
 			share := 1 / weightSum(len(history)/24)
-			m.level = math.Min(levelMax, math.Max(levelMin, 1+(actual/expected-1)*(1-share)))
+			m.level = bounded(1 + (actual/expected-1)*(1-share))
+		}
+	}
+
+	// The last hours are a second estimate of the level: a day's change
+	// (a Monday after a weekend, a holiday) shows in its first hours,
+	// before a whole day has seen it. Their load against what the days
+	// before them expect gives it, diluted as the last day's is; the
+	// level is the two estimates' geometric mean, weighted recentWeight
+	// to the last hours.
+	if len(history) >= 24+recentHours {
+		until := len(history) - recentHours
+		before := model{profile: profileOf(until), weekday: m.weekday}
+		actual, expected := 0.0, 0.0
+		for i := until; i < len(history); i++ {
+			if !math.IsNaN(history[i]) {
+				actual += history[i]
+				expected += before.at(hourAt(i))
+			}
+		}
+		if expected > 0 {
+			share := 1 / weightSum(len(history)/24)
+			recent := bounded(1 + (actual/expected-1)*(1-share))
+			m.level = math.Pow(m.level, 1-recentWeight) * math.Pow(recent, recentWeight)
 		}
 	}
 	return m
 }
+
+// bounded is a level within levelMin and levelMax.
+func bounded(level float64) float64 { return math.Min(levelMax, math.Max(levelMin, level)) }
 
 // weightSum is the sum of the daily profile's weights over days days.
 func weightSum(days int) float64 {

@@ -112,3 +112,31 @@ func TestForecastUsesTwoWeeks(t *testing.T) {
 		}
 	}
 }
+
+// TestForecastFollowsTheLastHours: a day that starts at half again the
+// load (a Monday after a quiet weekend) raises the forecast of its next
+// hours from its first three, before a whole day has seen the change;
+// the same hours at the usual load leave the forecast as it was.
+func TestForecastFollowsTheLastHours(t *testing.T) {
+	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	h := series(start, 4, func(t time.Time) float64 { return shape(t.Hour()) })
+	h = append(h, shape(0), shape(1), shape(2))
+	usual, err := Forecast(start, h, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h[len(h)-3], h[len(h)-2], h[len(h)-1] = 1.5*shape(0), 1.5*shape(1), 1.5*shape(2)
+	busy, err := Forecast(start, h, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range usual {
+		want := shape(3 + i)
+		if math.Abs(usual[i]-want) > 0.001*want {
+			t.Fatalf("hour %d: %.1f after usual hours, want %.1f", 3+i, usual[i], want)
+		}
+		if rise := busy[i] / want; rise < 1.2 || rise > 1.5 {
+			t.Fatalf("hour %d: %.1f after busy hours, %.2f times the usual", 3+i, busy[i], rise)
+		}
+	}
+}
