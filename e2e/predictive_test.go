@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,11 +55,17 @@ func TestPredictiveScaling(t *testing.T) {
 		return err
 	}
 	// Refused by name.
+	invocations := func(id string, returned bool) aastypes.PredictiveScalingMetricDataQuery {
+		return aastypes.PredictiveScalingMetricDataQuery{Id: aws.String(id), ReturnData: aws.Bool(returned), MetricStat: &aastypes.PredictiveScalingMetricStat{Stat: aws.String("Sum"),
+			Metric: &aastypes.PredictiveScalingMetric{Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String("Invocations"),
+				Dimensions: []aastypes.PredictiveScalingMetricDimension{{Name: aws.String("EndpointName"), Value: aws.String("pred")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}}}}}
+	}
 	custom := predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300)
 	custom.MetricSpecifications[0].PredefinedMetricPairSpecification = nil
-	custom.MetricSpecifications[0].CustomizedLoadMetricSpecification = &aastypes.PredictiveScalingCustomizedMetricSpecification{
-		MetricDataQueries: []aastypes.PredictiveScalingMetricDataQuery{{Id: aws.String("m1"), Expression: aws.String("1")}}}
-	expectAPIError(t, put("bad", custom), "ValidationException", "ebb does not run customized metrics in predictive scaling policies yet (CustomizedLoadMetricSpecification): use PredefinedMetricPairSpecification.")
+	custom.MetricSpecifications[0].PredefinedLoadMetricSpecification = &aastypes.PredictiveScalingPredefinedLoadMetricSpecification{PredefinedMetricType: aws.String("SageMakerVariantTotalInvocations")}
+	custom.MetricSpecifications[0].CustomizedScalingMetricSpecification = &aastypes.PredictiveScalingCustomizedMetricSpecification{
+		MetricDataQueries: []aastypes.PredictiveScalingMetricDataQuery{invocations("m1", true)}}
+	expectAPIError(t, put("bad", custom), "ValidationException", "A CustomizedScalingMetricSpecification needs a CustomizedCapacityMetricSpecification: ebb publishes no metric of a variant's capacity to learn from.")
 	unknown := predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300)
 	unknown.MetricSpecifications[0].PredefinedMetricPairSpecification.PredefinedMetricType = aws.String("ECSServiceCPUUtilization")
 	expectAPIError(t, put("bad", unknown), "ValidationException", "Unsupported predefined metric type ECSServiceCPUUtilization for predictive scaling of sagemaker:variant:DesiredInstanceCount.")
@@ -74,6 +82,18 @@ func TestPredictiveScaling(t *testing.T) {
 	// 1.5 invocations per instance per minute: the quiet hours (about
 	// 0.2 a minute) need one instance, the afternoon (about 4) three.
 	if err := put("daily", predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastAndScale, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	// The same load as a customized metric, doubled by metric math (say,
+	// tokens), beside the predefined scaling metric: the history teaches
+	// it that a unit carries twice the invocations' load, so it forecasts
+	// twice the load and the same capacity.
+	tokens := predictivePolicy(1.5, aastypes.PredictiveScalingModeForecastOnly, 300)
+	tokens.MetricSpecifications[0].PredefinedMetricPairSpecification = nil
+	tokens.MetricSpecifications[0].PredefinedScalingMetricSpecification = &aastypes.PredictiveScalingPredefinedScalingMetricSpecification{PredefinedMetricType: aws.String("SageMakerVariantInvocationsPerInstance")}
+	tokens.MetricSpecifications[0].CustomizedLoadMetricSpecification = &aastypes.PredictiveScalingCustomizedMetricSpecification{
+		MetricDataQueries: []aastypes.PredictiveScalingMetricDataQuery{invocations("inv", false), {Id: aws.String("tokens"), Expression: aws.String("2 * inv"), ReturnData: aws.Bool(true)}}}
+	if err := put("tokens", tokens); err != nil {
 		t.Fatal(err)
 	}
 	tracking(t, as, *id, dim, 1, 4, "reactive", aastypes.MetricTypeSageMakerVariantInvocationsPerInstance, 1.5)
@@ -129,6 +149,34 @@ func TestPredictiveScaling(t *testing.T) {
 	}
 	if peak < 2 || len(forecast.LoadForecast) != 1 || len(forecast.LoadForecast[0].Values) != len(forecast.CapacityForecast.Values) {
 		t.Fatalf("forecast: capacity %v in the afternoon (want at least 2), load %+v", peak, forecast.LoadForecast)
+	}
+	// The two policies forecast at the same ticks: compare two forecasts
+	// made at the same time.
+	var daily, tf *aas.GetPredictiveScalingForecastOutput
+	eventually(t, 30*time.Second, "the two policies' forecasts, made at the same time", func() (bool, any) {
+		var errs [2]error
+		for i, name := range []string{"tokens", "daily"} {
+			out, err := as.GetPredictiveScalingForecast(ctx, &aas.GetPredictiveScalingForecastInput{ServiceNamespace: ns, ResourceId: id, ScalableDimension: dim,
+				PolicyName: aws.String(name), StartTime: aws.Time(forecast.CapacityForecast.Timestamps[0]), EndTime: aws.Time(forecast.CapacityForecast.Timestamps[0].Add(48 * time.Hour))})
+			errs[i] = err
+			if i == 0 {
+				tf = out
+			} else {
+				daily = out
+			}
+		}
+		if errs[0] != nil || errs[1] != nil {
+			return false, errs
+		}
+		return tf.UpdateTime != nil && daily.UpdateTime != nil && tf.UpdateTime.Equal(*daily.UpdateTime), []any{tf.UpdateTime, daily.UpdateTime}
+	})
+	if len(tf.LoadForecast) != 1 || !slices.Equal(tf.CapacityForecast.Values, daily.CapacityForecast.Values) {
+		t.Fatalf("the customized load's forecast: %+v; want the capacity %v", tf, daily.CapacityForecast.Values)
+	}
+	for i, v := range tf.LoadForecast[0].Values {
+		if want := 2 * daily.LoadForecast[0].Values[i]; math.Abs(v-want) > 1e-6*max(1, want) {
+			t.Fatalf("the customized load's forecast at %v: %v, want %v", tf.LoadForecast[0].Timestamps[i], v, want)
+		}
 	}
 
 	// The next afternoon: its capacity is there before its load.

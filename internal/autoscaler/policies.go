@@ -138,7 +138,8 @@ func (s *Service) PutPolicy(ctx context.Context, in PolicyInput) (string, []Alar
 		}
 		if existing != nil && existing.Pred != nil {
 			pred.Forecast, pred.Tried = existing.Pred.Forecast, existing.Pred.Tried
-			if pred.TargetValue != existing.Pred.TargetValue || !sameMetric(pred.Load, existing.Pred.Load) {
+			if pred.TargetValue != existing.Pred.TargetValue || !sameMetric(pred.Load, existing.Pred.Load) ||
+				!sameMetric(pred.Scaling, existing.Pred.Scaling) || !sameMetric(pred.Capacity, existing.Pred.Capacity) {
 				pred.Forecast, pred.Tried = nil, time.Time{} // forecast again
 			}
 		}

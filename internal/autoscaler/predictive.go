@@ -38,6 +38,21 @@ import (
 // instance (copy) per minute, so an hour's capacity is its load over 60 x
 // TargetValue. Predictive scaling counts as dynamic scaling out:
 // DynamicScalingOutSuspended stops it (ForecastOnly goes on forecasting).
+//
+// Customized metrics (CustomizedLoadMetricSpecification,
+// CustomizedScalingMetricSpecification, CustomizedCapacityMetricSpecification)
+// are metric data queries, read hour by hour (each metric at a period of
+// an hour, in the statistic given). The load is the total load, the
+// scaling metric the load per unit of capacity that TargetValue applies
+// to, and the capacity metric the capacity that carried it. As AWS
+// documents, the capacity an hour needs comes from the history's
+// relationship between them: the load one unit of capacity carried per
+// unit of the scaling metric is the history's load over its scaling metric
+// times its capacity, and an hour's capacity is its forecast load over that
+// times TargetValue. A customized scaling metric needs the capacity metric
+// (ebb publishes no metric of a variant's capacity to read it from); beside
+// a predefined scaling metric, whose product with the capacity is the
+// hour's Invocations over 60, it is refused as unused.
 
 // Predictive is a PredictiveScalingPolicyConfiguration, kept as given
 // (Config) and as ebb runs it.
@@ -49,9 +64,12 @@ type Predictive struct {
 	IncreaseMax      bool          // MaxCapacityBreachBehavior IncreaseMaxCapacity
 	MaxBuffer        int           // MaxCapacityBuffer, percent
 	// Load is the load metric's query, summed per hour; PerUnit the load
-	// one unit of capacity carries per unit of the scaling metric.
-	Load    []metricquery.Query
-	PerUnit float64
+	// one unit of capacity carries per unit of the scaling metric, or 0
+	// where the history tells it: the load over Scaling times Capacity
+	// (1 where there is none), hour by hour.
+	Load              []metricquery.Query
+	PerUnit           float64
+	Scaling, Capacity []metricquery.Query `json:",omitempty"`
 	// Forecast is the newest forecast, if one could be made; Tried when
 	// one was last attempted.
 	Forecast *Forecast `json:",omitempty"`
@@ -77,7 +95,8 @@ type PredictiveInput struct {
 	MaxCapacityBuffer               *int
 	MetricSpecifications            int // how many were given
 	Pair, LoadMetric, ScalingMetric string
-	Customized                      []string // the customized specifications given, by member
+	// The customized metrics' queries, each metric at a period of an hour.
+	LoadQueries, ScalingQueries, CapacityQueries []metricquery.Query
 }
 
 // Predefined load metric types of predictive policies, each the total of
@@ -93,29 +112,68 @@ func (s *Service) predictive(t *Target, in *PredictiveInput) (*Predictive, error
 	if in.MetricSpecifications != 1 {
 		return nil, errorf(ErrValidation, "MetricSpecifications must hold exactly one metric specification (it holds %d).", in.MetricSpecifications)
 	}
-	if len(in.Customized) > 0 {
-		return nil, errorf(ErrValidation, "ebb does not run customized metrics in predictive scaling policies yet (%s): use PredefinedMetricPairSpecification.", in.Customized[0])
-	}
 	if !(in.TargetValue > 0) {
 		return nil, errorf(ErrValidation, "The TargetValue of a predictive scaling policy must be greater than 0.")
 	}
-	scalingMetric := in.Pair
+	for _, c := range []struct {
+		member string
+		qs     []metricquery.Query
+	}{{"CustomizedLoadMetricSpecification", in.LoadQueries}, {"CustomizedScalingMetricSpecification", in.ScalingQueries},
+		{"CustomizedCapacityMetricSpecification", in.CapacityQueries}} {
+		if err := s.checkQueries(c.member, c.qs); err != nil {
+			return nil, err
+		}
+	}
+	hasLoad := in.LoadMetric != "" || len(in.LoadQueries) > 0
+	hasScaling := in.ScalingMetric != "" || len(in.ScalingQueries) > 0
 	switch {
-	case in.Pair != "" && (in.LoadMetric != "" || in.ScalingMetric != ""):
-		return nil, errorf(ErrValidation, "Specify a PredefinedMetricPairSpecification or a PredefinedLoadMetricSpecification and a PredefinedScalingMetricSpecification, not both.")
-	case in.Pair == "" && (in.LoadMetric == "" || in.ScalingMetric == ""):
-		return nil, errorf(ErrValidation, "A predictive metric specification needs a PredefinedMetricPairSpecification, or a PredefinedLoadMetricSpecification and a PredefinedScalingMetricSpecification.")
-	case in.Pair == "":
+	case in.Pair != "" && (hasLoad || hasScaling || len(in.CapacityQueries) > 0):
+		return nil, errorf(ErrValidation, "Specify a PredefinedMetricPairSpecification or a load metric and a scaling metric, not both.")
+	case in.Pair == "" && (!hasLoad || !hasScaling):
+		return nil, errorf(ErrValidation, "A predictive metric specification needs a PredefinedMetricPairSpecification, or a load metric (PredefinedLoadMetricSpecification or CustomizedLoadMetricSpecification) and a scaling metric (PredefinedScalingMetricSpecification or CustomizedScalingMetricSpecification).")
+	case in.LoadMetric != "" && len(in.LoadQueries) > 0:
+		return nil, errorf(ErrValidation, "Specify a PredefinedLoadMetricSpecification or a CustomizedLoadMetricSpecification, not both.")
+	case in.ScalingMetric != "" && len(in.ScalingQueries) > 0:
+		return nil, errorf(ErrValidation, "Specify a PredefinedScalingMetricSpecification or a CustomizedScalingMetricSpecification, not both.")
+	case len(in.ScalingQueries) > 0 && len(in.CapacityQueries) == 0:
+		return nil, errorf(ErrValidation, "A CustomizedScalingMetricSpecification needs a CustomizedCapacityMetricSpecification: ebb publishes no metric of a variant's capacity to learn from.")
+	case len(in.ScalingQueries) == 0 && len(in.CapacityQueries) > 0:
+		return nil, errorf(ErrValidation, "A CustomizedCapacityMetricSpecification applies only with a CustomizedScalingMetricSpecification.")
+	}
+	p := &Predictive{Config: in.Raw, TargetValue: in.TargetValue, Buffer: 300 * time.Second}
+	predefined := func(scalingMetric string) ([]metricquery.Query, float64, error) {
+		load, perUnit, ok := t.res.loadMetric(scalingMetric)
+		if !ok {
+			return nil, 0, errorf(ErrValidation, "Unsupported predefined metric type %s for predictive scaling of %s.", scalingMetric, t.ScalableDimension)
+		}
+		return load, perUnit, nil
+	}
+	if in.LoadMetric != "" && loadMetrics[in.LoadMetric] == "" {
+		return nil, errorf(ErrValidation, "Unsupported predefined metric type %s for predictive scaling of %s.", in.LoadMetric, t.ScalableDimension)
+	}
+	var err error
+	switch {
+	case in.Pair != "":
+		p.Load, p.PerUnit, err = predefined(in.Pair)
+	case in.LoadMetric != "" && in.ScalingMetric != "":
 		if loadMetrics[in.LoadMetric] != in.ScalingMetric {
 			return nil, errorf(ErrValidation, "The load metric %s does not go with the scaling metric %s.", in.LoadMetric, in.ScalingMetric)
 		}
-		scalingMetric = in.ScalingMetric
+		p.Load, p.PerUnit, err = predefined(in.ScalingMetric)
+	case in.LoadMetric != "": // and a customized scaling metric
+		p.Load, _, err = predefined(loadMetrics[in.LoadMetric])
+		p.Scaling, p.Capacity = in.ScalingQueries, in.CapacityQueries
+	case in.ScalingMetric != "": // and a customized load metric
+		var load []metricquery.Query
+		var perUnit float64
+		load, perUnit, err = predefined(in.ScalingMetric)
+		p.Load, p.Scaling = in.LoadQueries, perUnitQueries(load, perUnit)
+	default:
+		p.Load, p.Scaling, p.Capacity = in.LoadQueries, in.ScalingQueries, in.CapacityQueries
 	}
-	load, perUnit, ok := t.res.loadMetric(scalingMetric)
-	if !ok {
-		return nil, errorf(ErrValidation, "Unsupported predefined metric type %s for predictive scaling of %s.", scalingMetric, t.ScalableDimension)
+	if err != nil {
+		return nil, err
 	}
-	p := &Predictive{Config: in.Raw, TargetValue: in.TargetValue, Buffer: 300 * time.Second, Load: load, PerUnit: perUnit}
 	switch in.Mode {
 	case "", "ForecastOnly":
 	case "ForecastAndScale":
@@ -136,6 +194,38 @@ func (s *Service) predictive(t *Target, in *PredictiveInput) (*Predictive, error
 		p.IncreaseMax, p.MaxBuffer = true, *in.MaxCapacityBuffer
 	}
 	return p, nil
+}
+
+// checkQueries validates a customized metric's queries as target tracking
+// does: exactly one returns data, and the metric store can run them.
+func (s *Service) checkQueries(member string, qs []metricquery.Query) error {
+	if len(qs) == 0 {
+		return nil
+	}
+	returned := 0
+	for _, q := range qs {
+		if q.ReturnData {
+			returned++
+		}
+	}
+	if returned != 1 {
+		return errorf(ErrValidation, "Exactly one of the metric data queries of %s must return data.", member)
+	}
+	now := s.o.Clock.Now()
+	if _, err := metricquery.Run(s.o.Metrics, qs, now, now, now); err != nil {
+		return errorf(ErrValidation, "%s: %v", member, err)
+	}
+	return nil
+}
+
+// perUnitQueries are a predefined load's queries over perUnit: the
+// predefined scaling metric times the capacity, hour by hour.
+func perUnitQueries(load []metricquery.Query, perUnit float64) []metricquery.Query {
+	qs := slices.Clone(load)
+	for i := range qs {
+		qs[i].ReturnData = false
+	}
+	return append(qs, metricquery.Query{ID: "per_unit", Expression: fmt.Sprintf("%s / %g", qs[len(qs)-1].ID, perUnit), ReturnData: true, Period: time.Hour})
 }
 
 // forecastDue reports whether a predictive policy forecasts again: every
@@ -167,6 +257,12 @@ func (s *Service) refreshForecast(p *Policy, now time.Time) error {
 			}
 		}
 	}
+	perUnit := pr.PerUnit
+	if perUnit == 0 {
+		if perUnit, err = learnPerUnit(s.o.Metrics, history, pr.Scaling, pr.Capacity, start, hour, now); err != nil {
+			return err
+		}
+	}
 	// Leading hours without data are before the metric existed.
 	for len(history) > 0 && math.IsNaN(history[0]) {
 		history, start = history[1:], start.Add(time.Hour)
@@ -175,7 +271,7 @@ func (s *Service) refreshForecast(p *Policy, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	f := &Forecast{Made: now, Start: hour, Load: load, Capacity: scaling.CapacityForecast(load, pr.TargetValue, pr.PerUnit)}
+	f := &Forecast{Made: now, Start: hour, Load: load, Capacity: scaling.CapacityForecast(load, pr.TargetValue, perUnit)}
 	if old := pr.Forecast; old != nil && !old.Start.After(hour) {
 		// The hours the old forecast held before this one's stay, as they
 		// were forecast (GetPredictiveScalingForecast and the console
@@ -190,6 +286,54 @@ func (s *Service) refreshForecast(p *Policy, now time.Time) error {
 	}
 	pr.Forecast = f
 	return nil
+}
+
+// learnPerUnit is the load one unit of capacity carried per unit of the
+// scaling metric over the hours of load (from start, until end): the
+// hours' load over their scaling metric times their capacity, summed over
+// the hours where all three are known and positive.
+func learnPerUnit(st metricquery.Store, load []float64, scalingQ, capacityQ []metricquery.Query, start, end, now time.Time) (float64, error) {
+	series := func(qs []metricquery.Query) ([]float64, error) {
+		if len(qs) == 0 {
+			return nil, nil
+		}
+		res, err := metricquery.Run(st, qs, start, end, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range res {
+			if r.ReturnData {
+				return r.Values, nil
+			}
+		}
+		return nil, nil
+	}
+	sc, err := series(scalingQ)
+	if err != nil {
+		return 0, err
+	}
+	capacity, err := series(capacityQ)
+	if err != nil {
+		return 0, err
+	}
+	var carried, units float64
+	for i, l := range load {
+		if i >= len(sc) || !(l > 0) || !(sc[i] > 0) {
+			continue
+		}
+		c := 1.0
+		if capacity != nil {
+			if i >= len(capacity) || !(capacity[i] > 0) {
+				continue
+			}
+			c = capacity[i]
+		}
+		carried, units = carried+l, units+sc[i]*c
+	}
+	if units == 0 {
+		return 0, fmt.Errorf("%w: no hour has the load, the scaling metric and the capacity to learn what a unit carries", forecast.ErrTooShort)
+	}
+	return carried / units, nil
 }
 
 // scheduled is the capacity a predictive policy wants in force at now on

@@ -13,6 +13,7 @@ import (
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/fault"
 	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/scaling"
@@ -280,7 +281,11 @@ func (sc *script) do(f []string) error {
 			DatapointsToAlarm: c.DatapointsToAlarm, Threshold: c.Threshold, ComparisonOperator: c.ComparisonOperator,
 			TreatMissingData: c.TreatMissingData, ActionsEnabled: true, AlarmActions: c.Actions})
 	case "predictive":
-		o, err := scenario.Options(f[3:], "mode", "buffer", "max-buffer")
+		// predictive NAME TARGET [mode=M] [buffer=S] [max-buffer=P]
+		//   [load=NS/METRIC] [scaling=NS/METRIC] [capacity=NS/METRIC]:
+		// the predefined pair, or customized load (Sum), scaling and
+		// capacity (Average) metrics beside the predefined others.
+		o, err := scenario.Options(f[3:], "mode", "buffer", "max-buffer", "load", "scaling", "capacity")
 		if err != nil {
 			return err
 		}
@@ -288,11 +293,28 @@ func (sc *script) do(f []string) error {
 		if err != nil {
 			return err
 		}
-		pair := InvocationsPerInstance
+		pair, load := InvocationsPerInstance, "SageMakerVariantTotalInvocations"
 		if sc.tg.dim == ComponentDimension {
-			pair = InvocationsPerCopy
+			pair, load = InvocationsPerCopy, "SageMakerInferenceComponentTotalInvocations"
 		}
 		in := &PredictiveInput{Raw: []byte(`{}`), TargetValue: target, Mode: o["mode"], MetricSpecifications: 1, Pair: pair}
+		custom := func(metric, stat string) []metricquery.Query {
+			ns, name := splitMetric(metric)
+			return []metricquery.Query{{ID: "m1", ReturnData: true, MetricStat: &metricquery.MetricStat{
+				Series: metrics.Series{Namespace: ns, MetricName: name, Dimensions: sc.tg.dims}, Period: time.Hour, Stat: stat}}}
+		}
+		if o["load"] != "" || o["scaling"] != "" {
+			in.Pair, in.LoadMetric, in.ScalingMetric = "", load, pair
+		}
+		if m := o["load"]; m != "" {
+			in.LoadMetric, in.LoadQueries = "", custom(m, "Sum")
+		}
+		if m := o["scaling"]; m != "" {
+			in.ScalingMetric, in.ScalingQueries = "", custom(m, "Average")
+		}
+		if m := o["capacity"]; m != "" {
+			in.CapacityQueries = custom(m, "Average")
+		}
 		if v, ok := o["buffer"]; ok {
 			n := atoi(v)
 			in.SchedulingBufferTime = &n
@@ -468,7 +490,11 @@ func (sc *script) expect(what, arg string) error {
 	case "predicted":
 		ts := sc.s.Targets(Namespace, []string{sc.tg.id}, sc.tg.dim)
 		if len(ts) != 1 || (ts[0].Predicted == nil) != (arg == "none") || ts[0].Predicted != nil && strconv.Itoa(*ts[0].Predicted) != arg {
-			return fmt.Errorf("predicted capacity %v, want %s", ts[0].Predicted, arg)
+			got := "none"
+			if len(ts) == 1 && ts[0].Predicted != nil {
+				got = strconv.Itoa(*ts[0].Predicted)
+			}
+			return fmt.Errorf("predicted capacity %s, want %s", got, arg)
 		}
 	case "bounds":
 		ts := sc.s.Targets(Namespace, []string{sc.tg.id}, sc.tg.dim)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/api/awserr"
@@ -236,15 +235,20 @@ type (
 		PredefinedMetricType string
 		ResourceLabel        string
 	}
+	// customizedPredictiveMetric is a predictive policy's customized load,
+	// scaling or capacity metric: read hour by hour.
+	customizedPredictiveMetric struct {
+		MetricDataQueries []metricDataQuery
+	}
 	predictiveConfig struct {
 		MetricSpecifications []struct {
 			TargetValue                           float64
 			PredefinedMetricPairSpecification     *predictiveMetric
 			PredefinedScalingMetricSpecification  *predictiveMetric
 			PredefinedLoadMetricSpecification     *predictiveMetric
-			CustomizedScalingMetricSpecification  json.RawMessage
-			CustomizedLoadMetricSpecification     json.RawMessage
-			CustomizedCapacityMetricSpecification json.RawMessage
+			CustomizedScalingMetricSpecification  *customizedPredictiveMetric
+			CustomizedLoadMetricSpecification     *customizedPredictiveMetric
+			CustomizedCapacityMetricSpecification *customizedPredictiveMetric
 		}
 		Mode                      string
 		SchedulingBufferTime      *int
@@ -263,6 +267,24 @@ type (
 		MetricAggregationType  string
 	}
 )
+
+// queries are metric data queries as the metric store runs them, each
+// metric and expression at period.
+func queries(qs []metricDataQuery, period time.Duration) []metricquery.Query {
+	var out []metricquery.Query
+	for _, q := range qs {
+		mq := metricquery.Query{ID: q.Id, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData == nil || *q.ReturnData}
+		if ms := q.MetricStat; ms != nil {
+			mq.MetricStat = &metricquery.MetricStat{Series: metrics.Series{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
+				Dimensions: dims(ms.Metric.Dimensions)}, Period: period, Stat: ms.Stat, Unit: ms.Unit}
+		}
+		if q.Expression != "" {
+			mq.Period = period
+		}
+		out = append(out, mq)
+	}
+	return out
+}
 
 func dims(ds []metricDimension) []metrics.Dimension {
 	out := make([]metrics.Dimension, len(ds))
@@ -316,17 +338,7 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 		}
 		if c := tc.CustomizedMetricSpecification; c != nil {
 			ti.Namespace, ti.MetricName, ti.Statistic, ti.Unit, ti.Dimensions = c.Namespace, c.MetricName, c.Statistic, c.Unit, dims(c.Dimensions)
-			for _, q := range c.Metrics {
-				mq := metricquery.Query{ID: q.Id, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData == nil || *q.ReturnData}
-				if ms := q.MetricStat; ms != nil {
-					mq.MetricStat = &metricquery.MetricStat{Series: metrics.Series{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
-						Dimensions: dims(ms.Metric.Dimensions)}, Period: time.Minute, Stat: ms.Stat, Unit: ms.Unit}
-				}
-				if q.Expression != "" {
-					mq.Period = time.Minute
-				}
-				ti.Queries = append(ti.Queries, mq)
-			}
+			ti.Queries = queries(c.Metrics, time.Minute)
 		}
 		pi.TT = ti
 	}
@@ -355,13 +367,21 @@ func (h *Handler) putPolicy(ctx context.Context, body []byte) (any, error) {
 			if m := ms.PredefinedScalingMetricSpecification; m != nil {
 				pin.ScalingMetric = m.PredefinedMetricType
 			}
-			for member, raw := range map[string]json.RawMessage{"CustomizedScalingMetricSpecification": ms.CustomizedScalingMetricSpecification,
-				"CustomizedLoadMetricSpecification": ms.CustomizedLoadMetricSpecification, "CustomizedCapacityMetricSpecification": ms.CustomizedCapacityMetricSpecification} {
-				if given(raw) {
-					pin.Customized = append(pin.Customized, member)
+			for _, c := range []struct {
+				member string
+				m      *customizedPredictiveMetric
+				to     *[]metricquery.Query
+			}{{"CustomizedLoadMetricSpecification", ms.CustomizedLoadMetricSpecification, &pin.LoadQueries},
+				{"CustomizedScalingMetricSpecification", ms.CustomizedScalingMetricSpecification, &pin.ScalingQueries},
+				{"CustomizedCapacityMetricSpecification", ms.CustomizedCapacityMetricSpecification, &pin.CapacityQueries}} {
+				if c.m == nil {
+					continue
 				}
+				if len(c.m.MetricDataQueries) == 0 {
+					return nil, bad("%s.MetricDataQueries must hold at least one metric data query.", c.member)
+				}
+				*c.to = queries(c.m.MetricDataQueries, time.Hour)
 			}
-			slices.Sort(pin.Customized)
 		}
 		pi.Pred = pin
 	}
