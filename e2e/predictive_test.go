@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/chromedp/chromedp"
 
 	"github.com/ebbscale/ebb/internal/clock"
 )
@@ -201,6 +203,23 @@ func TestPredictiveScaling(t *testing.T) {
 	if err != nil || len(targets.ScalableTargets) != 1 || aws.ToInt32(targets.ScalableTargets[0].PredictedCapacity) < 2 {
 		t.Fatalf("DescribeScalableTargets = %+v, %v; want the afternoon's PredictedCapacity", targets, err)
 	}
+	// The console draws each policy's forecast against the load as it
+	// came, to the forecast's end (the customized one through its metric
+	// math), with the capacity scheduled on a second axis.
+	b := newBrowser(t)
+	b.run(t, 30*time.Second, chromedp.Navigate(s.URL+"/console/endpoints/pred"), chromedp.WaitVisible(`#chart-instances`))
+	for _, name := range []string{"daily", "tokens"} {
+		b.waitJS(t, 20*time.Second, "policy "+name+"'s forecast chart", fmt.Sprintf(`(() => {
+			const f = document.querySelector('[id="chart-policy-AllTraffic-%s"]');
+			if (!f || !f.dataset.summary) return false;
+			const s = Object.fromEntries(JSON.parse(f.dataset.summary).map(x => [x.label, x]));
+			return s["load"]?.max > 0 && s["load forecast"]?.max > 0 && s["capacity forecast"]?.max >= 2 && Number(f.dataset.points) >= 24 &&
+				!!f.querySelector("canvas");
+		})()`, name))
+	}
+	b.screenshot(t, screenshotDir(t), "predictive")
+	b.noErrors(t)
+
 	// In the evening target tracking brings it back down.
 	eventually(t, 60*time.Second, "the evening's capacity", func() (bool, any) {
 		ep, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String("pred")})

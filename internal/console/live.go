@@ -495,13 +495,20 @@ func (h *Handler) predictiveChart(p autoscaler.PolicyView, variant, prefix strin
 		grid = append(grid, t)
 		c.Times = append(c.Times, t.UnixMilli())
 	}
+	// The load as the policy reads it (hour by hour; metric math
+	// included).
 	actual := make([]*float64, len(grid))
-	if len(p.Pred.Load) == 1 && p.Pred.Load[0].MetricStat != nil {
-		vals, err := h.read(*p.Pred.Load[0].MetricStat, from, now, grid, 1) // summed per hour
-		if err != nil {
-			return c, err
+	res, err := metricquery.Run(h.o.Metrics, p.Pred.Load, from, now, now)
+	if err != nil {
+		return c, err
+	}
+	for _, r := range res {
+		for i, at := range r.Timestamps {
+			if k := int(at.Sub(from) / time.Hour); r.ReturnData && k >= 0 && k < len(grid) && !math.IsNaN(r.Values[i]) {
+				v := r.Values[i]
+				actual[k] = &v
+			}
 		}
-		actual = orEmpty(vals, len(grid))
 	}
 	load, capacity := make([]*float64, len(grid)), make([]*float64, len(grid))
 	if f != nil {
