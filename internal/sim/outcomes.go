@@ -50,10 +50,11 @@ func (o *outcomes) drop(arrival int, n float64) {
 }
 
 // rampHours marks each day's ramp hour of a per-second trace: the first
-// hour after the day's quietest one whose load reaches halfway from that
-// trough to the day's peak, where a daily pattern's morning rise is
+// hour after the quietest one before the day's peak whose load reaches
+// halfway from that trough to the peak, where a daily pattern's rise is
 // steepest and a reactive policy is furthest behind. Days are counted
-// from the trace's first second, and only whole days have one.
+// from the trace's first second; only whole days have one, and a day that
+// peaks in its first hour has none.
 func rampHours(t Trace) []bool {
 	hours := make([]float64, len(t)/3600)
 	for i := range hours {
@@ -64,17 +65,23 @@ func rampHours(t Trace) []bool {
 	ramp := make([]bool, len(hours))
 	for d := 0; d+24 <= len(hours); d += 24 {
 		day := hours[d : d+24]
-		trough, peak := 0, 0
+		peak := 0
 		for h, v := range day {
-			if v < day[trough] {
-				trough = h
-			}
 			if v > day[peak] {
 				peak = h
 			}
 		}
+		if peak == 0 {
+			continue
+		}
+		trough := 0
+		for h := range peak {
+			if day[h] < day[trough] {
+				trough = h
+			}
+		}
 		half := (day[trough] + day[peak]) / 2
-		for h := trough + 1; h < len(day); h++ {
+		for h := trough + 1; h <= peak; h++ {
 			if day[h] >= half {
 				ramp[d+h] = true
 				break

@@ -373,8 +373,8 @@ func TestRampHours(t *testing.T) {
 			if d == 1 {
 				v *= 2
 			}
-			if d == 1 && h == 2 {
-				v = 30 // a spike before the trough does not make the ramp
+			if d == 1 && h == 20 {
+				v = 40 // an evening spike: the peak the morning rises to
 			}
 			for range 3600 {
 				tr = append(tr, v)
@@ -388,9 +388,10 @@ func TestRampHours(t *testing.T) {
 			got = append(got, h)
 		}
 	}
-	// Day one: trough 2 at 03:00, peak 15: halfway 8.5, reached at 08:00.
-	// Day two: trough 4 at 03:00, peak 30 (the spike): halfway 17, at 08:00.
-	if !slices.Equal(got, []int{8, 24 + 8}) {
+	// Day one: peak 15 at 11:00, the trough before it 2 at 03:00: halfway
+	// 8.5, reached at 08:00. Day two: peak 40 (the spike) at 20:00, the
+	// trough before it 4 at 03:00: halfway 22, reached at 09:00 (24).
+	if !slices.Equal(got, []int{8, 24 + 9}) {
 		t.Fatalf("ramp hours %v", got)
 	}
 }
