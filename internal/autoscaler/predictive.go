@@ -50,9 +50,9 @@ import (
 // unit of the scaling metric is the history's load over its scaling metric
 // times its capacity, and an hour's capacity is its forecast load over that
 // times TargetValue. A customized scaling metric needs the capacity metric
-// (ebb publishes no metric of a variant's capacity to read it from); beside
-// a predefined scaling metric, whose product with the capacity is the
-// hour's Invocations over 60, it is refused as unused.
+// (ebb publishes no metric of a variant's capacity to read it from); a
+// capacity metric beside a predefined scaling metric is refused as unused
+// (that metric times the capacity is the hour's Invocations over 60).
 
 // Predictive is a PredictiveScalingPolicyConfiguration, kept as given
 // (Config) and as ebb runs it.
