@@ -21,7 +21,8 @@ import (
 // (package forecast: from the last 14 days, at least one, hour by hour for
 // 48 hours, made again every 6 hours), turns it into capacity at its
 // TargetValue, and in ForecastAndScale mode raises the target to each
-// hour's capacity SchedulingBufferTime before the hour. It never scales in
+// hour's capacity SchedulingBufferTime before the hour, and holds it to the
+// hour's end. It never scales in
 // on a forecast, and a target-tracking or step policy beside it never
 // scales below the hour's forecast capacity: the higher capacity wins.
 //

@@ -31,15 +31,18 @@ type Forecast struct {
 	Capacity []int
 }
 
-// At is the capacity the forecast wants in force at now: the hour that
-// holds now+buffer (SchedulingBufferTime starts an hour's capacity that
-// much early); false when the forecast does not cover it.
+// At is the capacity the forecast wants in force at now: the higher of the
+// hour that holds now and the hour that holds now+buffer (SchedulingBufferTime
+// starts an hour's capacity that much early, and an hour keeps its own to
+// its end); false when the forecast covers neither.
 func (s Forecast) At(now time.Time, buffer time.Duration) (int, bool) {
-	k := int(math.Floor(now.Add(buffer).Sub(s.Start).Hours()))
-	if k < 0 || k >= len(s.Capacity) {
-		return 0, false
+	c, ok := 0, false
+	for _, at := range []time.Time{now, now.Add(buffer)} {
+		if k := int(math.Floor(at.Sub(s.Start).Hours())); k >= 0 && k < len(s.Capacity) {
+			c, ok = max(c, s.Capacity[k]), true
+		}
 	}
-	return s.Capacity[k], true
+	return c, ok
 }
 
 // PredictiveBounds is a predictive policy's capacity within a target's

@@ -28,9 +28,12 @@ func TestForecastAt(t *testing.T) {
 	}{
 		{start, 0, 2, true},
 		{start.Add(54 * time.Minute), 5 * time.Minute, 2, true},
-		{start.Add(55 * time.Minute), 5 * time.Minute, 5, true},
+		{start.Add(55 * time.Minute), 5 * time.Minute, 5, true}, // the next hour's, early
 		{start.Add(119 * time.Minute), 0, 5, true},
+		{start.Add(115 * time.Minute), 5 * time.Minute, 5, true}, // the hour keeps its own to its end
+		{start.Add(-5 * time.Minute), 5 * time.Minute, 2, true},
 		{start.Add(-6 * time.Minute), 5 * time.Minute, 0, false},
+		{start.Add(3*time.Hour - 5*time.Minute), 10 * time.Minute, 3, true},
 		{start.Add(3 * time.Hour), 0, 0, false},
 	} {
 		got, ok := s.At(tc.now, tc.buffer)

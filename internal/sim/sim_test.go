@@ -395,3 +395,66 @@ func TestRampHours(t *testing.T) {
 		t.Fatalf("ramp hours %v", got)
 	}
 }
+
+// TestPredictiveInSimulate: a predictive policy runs in the simulator as
+// live, on the virtual clock: with the trace's first day as history, on
+// the third day the capacity for the afternoon's load is scheduled before
+// the afternoon, caused by the forecast, and target tracking alone (the
+// same policy without the predictive one) is later and misses more.
+func TestPredictiveInSimulate(t *testing.T) {
+	var tr Trace
+	for range 3 {
+		for h := range 24 {
+			rps := 2.0
+			if h >= 12 && h < 16 {
+				rps = 40 // four instances' worth at 100 ms, one at a time
+			}
+			for range 3600 {
+				tr = append(tr, rps)
+			}
+		}
+	}
+	reactive := `{"PolicyName": "reactive", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 450, "ScaleOutCooldown": 60, "ScaleInCooldown": 300,
+		"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}}`
+	predictive := `{"PolicyName": "daily", "PolicyType": "PredictiveScaling",
+		"PredictiveScalingPolicyConfiguration": {"Mode": "ForecastAndScale", "SchedulingBufferTime": 600,
+		"MetricSpecifications": [{"TargetValue": 300, "PredefinedMetricPairSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}]}}`
+	m := Model{ServiceTime: 100 * time.Millisecond, Concurrency: 1, Startup: 5 * time.Minute, SLO: time.Second, History: 24 * time.Hour}
+	alone, err := Run(context.Background(), tr, policy(t, `{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [`+reactive+`]}`), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := policy(t, `{"MinCapacity": 1, "MaxCapacity": 10, "ScalingPolicies": [`+reactive+`, `+predictive+`]}`)
+	if !both.Predictive() {
+		t.Fatal("a policy with a predictive one is not Predictive")
+	}
+	r, err := Run(context.Background(), tr, both, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := r.Start.AddDate(0, 0, 1) // r.Start is the history's end
+	var early *Activity
+	for i, a := range r.Activities {
+		if a.Time.Before(r.Start) {
+			t.Fatalf("an activity of the history is reported: %+v", a)
+		}
+		if strings.Contains(a.Cause, "predictive scaling policy daily forecast capacity") && !a.Time.Before(third.Add(11*time.Hour)) && a.Time.Before(third.Add(12*time.Hour)) {
+			early = &r.Activities[i]
+		}
+	}
+	if early == nil {
+		t.Fatalf("no activity of the forecast before the third afternoon: %+v", r.Activities)
+	}
+	// The third day's afternoon is served from its first minute.
+	first := int(third.Add(12*time.Hour).Sub(r.Start) / time.Minute)
+	if got := r.Minutes[first].Capacity; got < 40*60 {
+		t.Fatalf("capacity in the third afternoon's first minute %v, want at least its load %v", got, 40*60)
+	}
+	if r.SLOAttainment <= alone.SLOAttainment || r.RampP99ms >= alone.RampP99ms {
+		t.Fatalf("with the forecast: SLO %v, ramp p99 %v ms; target tracking alone: SLO %v, ramp p99 %v ms",
+			r.SLOAttainment, r.RampP99ms, alone.SLOAttainment, alone.RampP99ms)
+	}
+	t.Logf("with the forecast: %.2f h, SLO %.4f, ramp p99 %v ms; alone: %.2f h, SLO %.4f, ramp p99 %v ms",
+		r.InstanceHours, r.SLOAttainment, r.RampP99ms, alone.InstanceHours, alone.SLOAttainment, alone.RampP99ms)
+}
