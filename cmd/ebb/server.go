@@ -40,6 +40,7 @@ import (
 	"github.com/ebbscale/ebb/internal/leader"
 	"github.com/ebbscale/ebb/internal/logs"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/modelmetrics"
 	"github.com/ebbscale/ebb/internal/modeldata"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/objstore"
@@ -627,6 +628,7 @@ func startServices(ctx context.Context, c serverConfig, log *slog.Logger, st sto
 	cleanups = append(cleanups, func() { stopLoops(); wg.Wait() })
 	run((&emitter.Emitter{Router: rtr, Hosting: hs, Store: &metrics.Held{Store: ms}, Clock: clk, Logger: log.With("component", "emitter"),
 		Prometheus: front.Prometheus}).Run)
+	run((&modelmetrics.Scraper{Hosting: hs, Store: &metrics.Held{Store: ms}, Clock: clk, Logger: log.With("component", "modelmetrics")}).Run)
 	run(func(ctx context.Context) { ms.RunRetention(ctx, clk, log.With("component", "metrics")) })
 	if reqLog != nil {
 		run(func(ctx context.Context) {

@@ -837,14 +837,18 @@ func (e *endpoint) publishView() {
 				if vr.Serverless != nil {
 					typ = serverlessType(*vr.Serverless)
 				}
-				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Serverless: vr.Serverless != nil})
+				running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: typ, Instance: in.rt, Serverless: vr.Serverless != nil,
+					Environment: vr.Container.Environment})
 			}
 		}
 	}
 	for _, in := range e.copies {
 		if in.ready && !in.stopping {
-			running = append(running, RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: in.host.size, Instance: in.rt,
-				Component: in.component, Needs: in.needs})
+			ri := RunningInstance{Endpoint: r.Name, Variant: in.variant, Type: in.host.size, Instance: in.rt, Component: in.component, Needs: in.needs}
+			if c := e.component(in.component); c != nil {
+				ri.Environment = c.Container.Environment
+			}
+			running = append(running, ri)
 		}
 	}
 	e.running.Store(&running)

@@ -656,6 +656,9 @@ type RunningInstance struct {
 	// Serverless marks an environment of a serverless variant (Type is
 	// then its memory size and share of CPU).
 	Serverless bool
+	// Environment is the container's (a variant's first container's, or
+	// the component's): what the model asks of ebb (modelmetrics).
+	Environment map[string]string
 }
 
 // Startup is how long an instance of a variant took from its start to its

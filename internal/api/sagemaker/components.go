@@ -37,10 +37,16 @@ func refuseComponent(body []byte, top map[string]string) error {
 		return err
 	}
 	var spec struct {
-		Container *struct{ ContainerMetricsConfig json.RawMessage }
+		Container *struct {
+			ContainerMetricsConfig json.RawMessage
+			Environment            map[string]string
+		}
 	}
-	if json.Unmarshal(req.Specification, &spec) == nil && spec.Container != nil && !idle("ContainerMetricsConfig", spec.Container.ContainerMetricsConfig) {
-		return fault.Errorf(hosting.ErrInvalid, "ebb does not support container metrics configurations (ContainerMetricsConfig %s) yet; remove ContainerMetricsConfig from the request or leave it at its default.", abbreviate(spec.Container.ContainerMetricsConfig))
+	if json.Unmarshal(req.Specification, &spec) == nil && spec.Container != nil {
+		if !idle("ContainerMetricsConfig", spec.Container.ContainerMetricsConfig) {
+			return fault.Errorf(hosting.ErrInvalid, "ebb does not support container metrics configurations (ContainerMetricsConfig %s) yet; remove ContainerMetricsConfig from the request or leave it at its default.", abbreviate(spec.Container.ContainerMetricsConfig))
+		}
+		return checkMetricsEnvironment(spec.Container.Environment)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ebbscale/ebb/internal/api/awsmodel"
 	"github.com/ebbscale/ebb/internal/fault"
 	"github.com/ebbscale/ebb/internal/hosting"
+	"github.com/ebbscale/ebb/internal/modelmetrics"
 	"github.com/ebbscale/ebb/internal/store"
 )
 
@@ -116,8 +117,33 @@ func (x *Handler) createModel(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	in.Echo = withoutTags(body)
+	var envs struct {
+		PrimaryContainer *struct{ Environment map[string]string }
+		Containers       []struct{ Environment map[string]string }
+	}
+	json.Unmarshal(body, &envs)
+	if c := envs.PrimaryContainer; c != nil {
+		if err := checkMetricsEnvironment(c.Environment); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range envs.Containers {
+		if err := checkMetricsEnvironment(c.Environment); err != nil {
+			return nil, err
+		}
+	}
 	arn, err := x.h.CreateModel(ctx, in)
 	return map[string]string{"ModelArn": arn}, err
+}
+
+// checkMetricsEnvironment refuses a container Environment that asks ebb
+// to read the model server's metrics wrongly (modelmetrics), naming the
+// key.
+func checkMetricsEnvironment(env map[string]string) error {
+	if _, _, err := modelmetrics.FromEnvironment(env); err != nil {
+		return fault.Errorf(hosting.ErrInvalid, "Environment %v.", err)
+	}
+	return nil
 }
 
 // withoutTags is a create request as its Describe answers it: Tags are
