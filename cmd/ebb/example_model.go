@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ebbscale/ebb/internal/examplemodel"
@@ -38,6 +40,14 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&cfg.ModelDir, "model-dir", cfg.ModelDir, "directory holding model.json (default: $SM_MODEL_DIR)")
 	multi := fs.Bool("multi-model", false, "serve SageMaker's multi-model contract (POST/GET/DELETE /models, POST /models/NAME/invoke) for a multi-model endpoint, instead of one model")
 	logRequests := fs.Bool("log-requests", false, "log every invocation's size and custom attributes (X-Amzn-SageMaker-Custom-Attributes), as a model's own logging would")
+	llm := fs.Bool("llm", false, "serve an LLM-like engine instead: tokens generated with continuous batching (--max-batch at once, the rest queued), a KV cache, streaming, and vLLM's metrics on GET /metrics")
+	lc := examplemodel.LLMConfig{MaxBatch: 8, TimePerToken: 20 * time.Millisecond, BatchSlowdown: 0.05, PrefillPerToken: 100 * time.Microsecond, KVCacheTokens: 16384, MaxNewTokens: 64}
+	fs.IntVar(&lc.MaxBatch, "max-batch", lc.MaxBatch, "with --llm: requests generated at once")
+	fs.DurationVar(&lc.TimePerToken, "time-per-token", lc.TimePerToken, "with --llm: a decoding step's time with one request in the batch")
+	fs.Float64Var(&lc.BatchSlowdown, "batch-slowdown", lc.BatchSlowdown, "with --llm: how much longer a step takes per further request in the batch, as a share of --time-per-token")
+	fs.DurationVar(&lc.PrefillPerToken, "prefill-per-token", lc.PrefillPerToken, "with --llm: the time per prompt token (a prompt's tokens are its words) before a request's first token")
+	fs.IntVar(&lc.KVCacheTokens, "kv-cache-tokens", lc.KVCacheTokens, "with --llm: the KV cache, in tokens: a request runs when its prompt and max_new_tokens fit beside the others'")
+	fs.IntVar(&lc.MaxNewTokens, "max-new-tokens", lc.MaxNewTokens, "with --llm: the tokens generated for a request that does not say")
 	memoryMiB := fs.Int("model-memory-mb", 100, "with --multi-model: memory for loaded models; a load beyond it answers 507 (each model's model.json may give \"memory_mb\", default 10)")
 	// SageMaker runs a container as `docker run IMAGE serve`: the argument
 	// follows the image's entrypoint (and its flags).
@@ -67,8 +77,28 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 			return nil
 		}
 	}
+	if *llm {
+		var unused []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "work", "work-ms", "work-per-kb", "stream-tokens", "token-delay", "stateful", "multi-model", "model-memory-mb", "error-rate":
+				unused = append(unused, "--"+f.Name)
+			}
+		})
+		if len(unused) > 0 {
+			return usageError{fmt.Errorf("%s: not with --llm, which generates tokens (see --time-per-token, --max-batch)", strings.Join(unused, ", "))}
+		}
+	}
 	var handler http.Handler
-	if *multi {
+	if *llm {
+		engine, err := examplemodel.NewLLM(lc)
+		if err != nil {
+			return usageError{err}
+		}
+		defer engine.Close()
+		handler = engine.Handler()
+		log.Info("LLM engine", "config", lc.String())
+	} else if *multi {
 		handler = examplemodel.NewMultiModel(cfg, *memoryMiB).Handler()
 	} else {
 		m, err := examplemodel.New(cfg)
@@ -93,7 +123,11 @@ func runExampleModel(ctx context.Context, args []string, stdout, stderr io.Write
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("example model serving", "addr", ln.Addr().String(), "work", cfg.WorkPerRequest, "work_per_kb", cfg.WorkPerKB)
+	if *llm {
+		log.Info("example model serving", "addr", ln.Addr().String(), "metrics", "/metrics")
+	} else {
+		log.Info("example model serving", "addr", ln.Addr().String(), "work", cfg.WorkPerRequest, "work_per_kb", cfg.WorkPerKB)
+	}
 	select {
 	case err := <-errc:
 		return err
