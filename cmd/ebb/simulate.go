@@ -50,6 +50,12 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&countColumn, "count-column", "requests", "the trace's per-second count column")
 	fs.Float64Var(&scale, "scale", scale, "multiply the trace's load by this")
 	fs.StringVar(&start, "start", "", "the virtual time of the trace's first second, RFC 3339 (default 2026-01-05T00:00:00Z, a Monday)")
+	llm := fs.Bool("llm", false, "model an LLM engine (ebb example-model --llm's): each request generates --tokens-column tokens, --concurrency at once per instance, a step of --time-per-token slower by --batch-slowdown per request in the batch; latency is the time to first token, and the instances' vLLM metrics (vllm:num_requests_waiting, ...) are published in ebb/ModelServer for a queue-depth policy")
+	tokensColumn := fs.String("tokens-column", "GeneratedTokens", "with --llm: the per-request trace's column of generated tokens")
+	engine := sim.Engine{TimePerToken: 20 * time.Millisecond, BatchSlowdown: 0.05, Prefill: 200 * time.Millisecond}
+	fs.DurationVar(&engine.TimePerToken, "time-per-token", engine.TimePerToken, "with --llm: a decoding step's time with one request in the batch")
+	fs.Float64Var(&engine.BatchSlowdown, "batch-slowdown", engine.BatchSlowdown, "with --llm: how much longer a step takes per further request in the batch, as a share of --time-per-token")
+	fs.DurationVar(&engine.Prefill, "prefill", engine.Prefill, "with --llm: the time a step that admits requests takes more (before their first token)")
 	history := fs.String("history", "auto", "run the trace's first DURATION without counting it: the history a predictive policy forecasts from (auto: 24h when a policy is predictive, else 0)")
 	fs.StringVar(&plotPath, "plot", "simulate", "write load and capacity over time to this path with .png, and a report with it to .html (empty: none)")
 	if err := parse(fs, args); err != nil {
@@ -74,18 +80,35 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return usageError{fmt.Errorf("--service-time-dist %q: want fixed, exponential or lognormal:SIGMA", d)}
 	}
-	// Service times come from the flags or from the trace's column, not
-	// both: a flag that would go unused is refused.
+	// Service times come from the flags, from the trace's column, or from
+	// the engine's tokens: a flag that would go unused is refused.
 	var unused []string
 	fs.Visit(func(f *flag.Flag) {
 		switch withColumn := to.ServiceColumn != ""; {
+		case *llm && (strings.HasPrefix(f.Name, "service-time")):
+			unused = append(unused, "--"+f.Name)
+		case !*llm && (f.Name == "tokens-column" || f.Name == "time-per-token" || f.Name == "batch-slowdown" || f.Name == "prefill"):
+			unused = append(unused, "--"+f.Name)
 		case withColumn && (f.Name == "service-time" || f.Name == "service-time-dist"),
 			!withColumn && (f.Name == "service-time-base" || f.Name == "service-time-per-unit"):
 			unused = append(unused, "--"+f.Name)
 		}
 	})
-	if len(unused) > 0 {
+	switch {
+	case len(unused) > 0 && *llm:
+		return usageError{fmt.Errorf("%s: with --llm each request generates its tokens (--tokens-column) at --time-per-token", strings.Join(unused, ", "))}
+	case len(unused) > 0 && slices.ContainsFunc(unused, func(f string) bool { return !strings.HasPrefix(f, "--service-time") }):
+		return usageError{fmt.Errorf("%s: only with --llm", strings.Join(unused, ", "))}
+	case len(unused) > 0:
 		return usageError{fmt.Errorf("%s: with --service-time-column each request takes its own service time (--service-time-base + value x --service-time-per-unit); without it, --service-time (and --service-time-dist) for all", strings.Join(unused, ", "))}
+	}
+	if *llm {
+		if engine.TimePerToken <= 0 || engine.BatchSlowdown < 0 || engine.Prefill < 0 {
+			return usageError{errors.New("--time-per-token must be positive, --batch-slowdown and --prefill not negative")}
+		}
+		// The column's values are tokens: read as seconds of one each.
+		to.ServiceColumn, to.ServiceBase, to.ServicePerUnit = *tokensColumn, 0, time.Second
+		m.Engine = &engine
 	}
 	if start != "" {
 		t, err := time.Parse(time.RFC3339, start)
@@ -166,6 +189,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		desc := fmt.Sprintf("Service time %v, %d at once per instance, startup %v, SLO %v, load ×%g.", m.ServiceTime, m.Concurrency, m.Startup, m.SLO, scale)
+		if e := m.Engine; e != nil {
+			desc = fmt.Sprintf("An LLM engine: %v a token (+%g%% per request in the batch), prefill %v, %d at once per instance, startup %v, SLO %v on the time to first token, load ×%g.",
+				e.TimePerToken, 100*e.BatchSlowdown, e.Prefill, m.Concurrency, m.Startup, m.SLO, scale)
+		}
 		page, err := sim.HTML(filepath.Base(trace), desc, reports, svg)
 		if err != nil {
 			return err

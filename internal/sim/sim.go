@@ -15,6 +15,7 @@ import (
 	"github.com/ebbscale/ebb/internal/clock"
 	"github.com/ebbscale/ebb/internal/emitter"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/modelmetrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 	"github.com/ebbscale/ebb/internal/store/memory"
 )
@@ -53,6 +54,12 @@ type Model struct {
 	// Start is the virtual time of the trace's first second (schedules and
 	// their time zones see it).
 	Start time.Time
+	// Engine, if set, is an LLM engine's model of time per token: each
+	// request then generates the tokens Services gives it (not seconds),
+	// its latency is its time to first token, and every 10 s the
+	// instances' vLLM metrics go where ebb publishes a model server's
+	// (modelmetrics), for a queue-depth policy to read.
+	Engine *Engine
 	// History is how much of the trace's start is run but not counted: the
 	// metrics a predictive policy forecasts from (it needs a day's). Every
 	// policy runs through it, so that they are compared over the same
@@ -173,7 +180,7 @@ const (
 
 // Run replays trace through policy.
 func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
-	if m.Concurrency < 1 || m.ServiceTime <= 0 {
+	if m.Concurrency < 1 || m.ServiceTime <= 0 && m.Engine == nil {
 		return Report{}, fmt.Errorf("the model needs a concurrency of at least 1 and a positive service time")
 	}
 	if m.Timeout <= 0 {
@@ -215,9 +222,13 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	r := Report{Name: p.Name, Start: m.Start.Add(m.History)}
 	o := newOutcomes(from, rampHours(trace))
 	var q queueing = &queue{service: m.ServiceTime.Seconds(), spread: m.Spread}
-	if m.Services != nil {
+	switch {
+	case m.Engine != nil:
+		q = &engine{cfg: *m.Engine, batch: m.Concurrency, tokens: m.Services}
+	case m.Services != nil:
 		q = &slots{services: m.Services, fallback: m.ServiceTime.Seconds()}
 	}
+	var scraped modelmetrics.Aggregator
 	var busy, slotTime, instanceSeconds float64
 	var minute Minute
 	// A minute's capacity is its slot-seconds at the mean service time of
@@ -271,6 +282,11 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 			// Ten seconds of metrics, published by the emitter as live.
 			if err := em.Tick(now); err != nil {
 				return r, err
+			}
+			if e, ok := q.(*engine); ok {
+				if err := ms.Put(scraped.Points(now, e.scrapes())); err != nil {
+					return r, err
+				}
 			}
 			mon.EvaluateAll(ctx, now)
 		}

@@ -458,3 +458,66 @@ func TestPredictiveInSimulate(t *testing.T) {
 	t.Logf("with the forecast: %.2f h, SLO %.4f, ramp p99 %v ms; alone: %.2f h, SLO %.4f, ramp p99 %v ms",
 		r.InstanceHours, r.SLOAttainment, r.RampP99ms, alone.InstanceHours, alone.SLOAttainment, alone.RampP99ms)
 }
+
+// TestEngineTimeToFirstToken: the LLM engine's model. A request's latency
+// is its time to first token; a batch that is full makes the next wait
+// for a place, and a bigger batch steps slower.
+func TestEngineTimeToFirstToken(t *testing.T) {
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`)
+	m := Model{Concurrency: 2, SLO: 100 * time.Millisecond, Timeout: time.Minute,
+		Engine: &Engine{TimePerToken: 10 * time.Millisecond, BatchSlowdown: 0.5, Prefill: 5 * time.Millisecond}}
+	// Three requests of 200 tokens in the first second (at 1/6, 1/2 and
+	// 5/6 s): the first runs alone from 1/6 s (15 ms to its first token,
+	// the prefill and a step), the second joins at the first step's end
+	// after 1/2 s (its prefill and a step of two, 20 ms, and the wait for
+	// that step); the third finds the batch full and waits for the
+	// first's end, seconds later.
+	m.Services = [][]float64{{200, 200, 200}}
+	r, err := Run(context.Background(), Trace{3}, p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 3 || r.P50ms < 20 || r.P50ms > 30 || r.P99ms < 1000 || math.Abs(r.SLOAttainment-2.0/3) > 1e-9 {
+		t.Fatalf("p50 %v ms, p99 %v ms, SLO %v, %v requests", r.P50ms, r.P99ms, r.SLOAttainment, r.Requests)
+	}
+}
+
+// TestEngineQueueDepthPolicy: the engine's instances report vLLM's
+// waiting requests where ebb publishes a model server's metrics, and a
+// target-tracking policy on waiting requests per instance (metric math
+// over ebb/ModelServer, as the README's) scales out on them.
+func TestEngineQueueDepthPolicy(t *testing.T) {
+	var tr Trace
+	var tokens [][]float64
+	for s := range 40 * 60 {
+		rps := 0.0
+		if s < 15*60 {
+			rps = 4 // each 200 tokens at 20 ms: 4 s a request, 8 at once: 2 a second on one instance
+		}
+		tr = append(tr, rps)
+		tokens = append(tokens, []float64{200})
+	}
+	stat := func(name string) string {
+		return `{"Metric": {"Namespace": "ebb/ModelServer", "MetricName": "` + name + `", "Dimensions": [{"Name": "EndpointName", "Value": "sim"}, {"Name": "VariantName", "Value": "AllTraffic"}]}, "Stat": "Average"}`
+	}
+	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 6, "ScalingPolicies": [{"PolicyName": "queue-depth", "PolicyType": "TargetTrackingScaling",
+		"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 2, "ScaleOutCooldown": 60, "ScaleInCooldown": 300,
+		"CustomizedMetricSpecification": {"Metrics": [{"Id": "waiting", "MetricStat": `+stat("vllm:num_requests_waiting")+`, "ReturnData": false},
+			{"Id": "instances", "MetricStat": `+stat("ScrapedTargets")+`, "ReturnData": false},
+			{"Id": "per_instance", "Expression": "waiting / instances", "ReturnData": true}]}}}]}`)
+	m := Model{Concurrency: 8, SLO: 10 * time.Second, Startup: time.Minute, Services: tokens,
+		Engine: &Engine{TimePerToken: 20 * time.Millisecond}}
+	r, err := Run(context.Background(), tr, p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, in := false, false
+	for _, a := range r.Activities {
+		out = out || strings.Contains(a.Cause, "AlarmHigh")
+		in = in || strings.Contains(a.Cause, "AlarmLow")
+	}
+	if !out || !in || r.MaxInstances < 2 {
+		t.Fatalf("max %d instances, %v dropped, activities %+v", r.MaxInstances, r.Dropped, r.Activities)
+	}
+	t.Logf("%.2f instance-hours, SLO %.4f, TTFT p99 %v ms, max %d instances", r.InstanceHours, r.SLOAttainment, r.P99ms, r.MaxInstances)
+}
