@@ -30,6 +30,8 @@ const (
 	dockerModelCPU   = "ebb-e2e/example-model:cpu" // 20 ms of CPU a request
 	// dockerModelBroken answers every invocation 500, as a bad version does.
 	dockerModelBroken = "ebb-e2e/example-model:broken"
+	// dockerModelLLM is the LLM-like engine.
+	dockerModelLLM = "ebb-e2e/example-model:llm"
 )
 
 var dockerImageOnce sync.Once
@@ -45,6 +47,7 @@ func startDockerServer(t testing.TB, dir string, extra ...string) (*server, *doc
 		d.Image(t, dockerModelLogs, ebbBin, []string{"example-model", "--work-ms", "0", "--log-requests"}, env, nil)
 		d.Image(t, dockerModelCPU, ebbBin, []string{"example-model", "--work-ms", "20"}, env, nil)
 		d.Image(t, dockerModelBroken, ebbBin, []string{"example-model", "--error-rate", "1"}, env, nil)
+		d.Image(t, dockerModelLLM, ebbBin, []string{"example-model", "--llm", "--max-batch", "2", "--time-per-token", "20ms"}, env, nil)
 		d.Image(t, dockerMultiModel, ebbBin, []string{"example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"}, env,
 			map[string]string{"com.amazonaws.sagemaker.capabilities.multi-models": "true"})
 	})

@@ -42,6 +42,8 @@ const (
 	kubeModelBroken = "ebb.test/example-model:broken"
 	// kubeMultiModel serves the multi-model contract.
 	kubeMultiModel = "ebb.test/example-model:multi-model"
+	// kubeModelLLM is the LLM-like engine.
+	kubeModelLLM = "ebb.test/example-model:llm"
 )
 
 var kubeNodes sync.Once
@@ -94,6 +96,7 @@ func startKubeServerIn(t testing.TB, dir, ns string, extra ...string) *kubeServe
 		kubeModelCPU:    {ebbBin, "example-model", "--work-ms", "20"},
 		kubeModelBroken: {ebbBin, "example-model", "--error-rate", "1"},
 		kubeMultiModel:  {ebbBin, "example-model", "--multi-model", "--model-memory-mb", "100", "--work-ms", "0"},
+		kubeModelLLM:    {ebbBin, "example-model", "--llm", "--max-batch", "2", "--time-per-token", "20ms"},
 		// The puller beside a multi-model container (its entrypoint is ebb).
 		kubernetes.DefaultFetcherImage: {ebbBin},
 	}, nil)

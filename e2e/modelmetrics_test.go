@@ -183,3 +183,34 @@ func TestModelServerMetrics(t *testing.T) {
 	}
 	t.Logf("streamed generations' time to first token: %v", firsts)
 }
+
+// TestModelServerMetricsEveryRuntime: ebb reads the engine's metrics where
+// each runtime serves it (a container's mapped port, a pod's address).
+func TestModelServerMetricsEveryRuntime(t *testing.T) {
+	for name, image := range map[string]string{"docker": dockerModelLLM, "kubernetes": kubeModelLLM} {
+		t.Run(name, func(t *testing.T) {
+			s := everyRuntime[name](t, t.TempDir(), "--time-scale", "30")
+			sm, rt, cw := s.SageMaker(), s.Runtime(), s.cloudWatchClients()["cbor"]
+			ctx := context.Background()
+			llmModel(t, sm, "chat", image)
+			waitInService(t, sm, "chat")
+			if _, err := generate(ctx, rt, "chat", 5, true); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 60*time.Second, "the engine's metrics, per instance", func() (bool, any) {
+				out, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String("ebb/ModelServer"), MetricName: aws.String("vllm:generation_tokens_total")})
+				if err != nil {
+					return false, err
+				}
+				for _, m := range out.Metrics {
+					for _, d := range m.Dimensions {
+						if aws.ToString(d.Name) == "InstanceId" {
+							return true, m
+						}
+					}
+				}
+				return false, out.Metrics
+			})
+		})
+	}
+}
