@@ -18,7 +18,7 @@ import (
 func componentFixture(t *testing.T) *fixture {
 	f := newFixture(t, memory.New())
 	ctx := context.Background()
-	_, err := f.s.CreateModel(ctx, modelIn(`{"ModelName":"m","PrimaryContainer":{"Image":"serve"}}`))
+	_, err := f.s.CreateModel(ctx, modelIn(`{"ModelName":"m","PrimaryContainer":{"Image":"serve","Environment":{"EBB_METRICS_PATH":"/metrics"}}}`))
 	f.must(err)
 	_, err = f.s.CreateEndpointConfig(ctx, configIn(`{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","InstanceType":"ml.c5.xlarge","InitialInstanceCount":2}]}`))
 	f.must(err)
@@ -89,6 +89,17 @@ func TestComponentsArePlacedOnHosts(t *testing.T) {
 		}
 		if got := f.copiesPerHost(); fmt.Sprint(got) != "[2 2]" {
 			t.Fatalf("copies per host %v", got)
+		}
+		// The running copies carry their component's container
+		// environment (what the model asks of ebb: modelmetrics).
+		running := f.s.RunningInstances()
+		for _, ri := range running {
+			if ri.Component == "" || ri.Environment["EBB_METRICS_PATH"] != "/metrics" {
+				t.Fatalf("running %+v", ri)
+			}
+		}
+		if len(running) != 4 {
+			t.Fatalf("%d copies running, want 4", len(running))
 		}
 		// Routes: per component, its healthy copies; the hosts take none.
 		f.routes.mu.Lock()
