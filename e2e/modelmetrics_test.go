@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -156,6 +158,37 @@ func TestModelServerMetrics(t *testing.T) {
 			}
 		}
 		return false, len(acts.ScalingActivities)
+	})
+	// The console draws the engine's queue and KV cache.
+	eventually(t, 30*time.Second, "the console's model server charts", func() (bool, any) {
+		resp, err := http.Get(s.URL + "/console/endpoints/chat/live?once=1&range=1h")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		var snap struct {
+			Charts []struct {
+				ID     string
+				Series []struct {
+					Label  string
+					Values []*float64
+				}
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+			return false, err
+		}
+		seen := map[string]bool{}
+		for _, c := range snap.Charts {
+			for _, sr := range c.Series {
+				for _, v := range sr.Values {
+					if v != nil && *v > 0 {
+						seen[c.ID+"/"+sr.Label] = true
+					}
+				}
+			}
+		}
+		return seen["model-server/waiting"] && seen["model-server/running"] && seen["kv-cache/fullest instance"], seen
 	})
 	eventually(t, 60*time.Second, "streamed generations to end", func() (bool, any) {
 		mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"github.com/ebbscale/ebb/internal/hosting"
 	"github.com/ebbscale/ebb/internal/metricquery"
 	"github.com/ebbscale/ebb/internal/metrics"
+	"github.com/ebbscale/ebb/internal/modelmetrics"
 	"github.com/ebbscale/ebb/internal/monitor"
 )
 
@@ -257,6 +258,13 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 	const sm, host, ic = "AWS/SageMaker", "/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents"
 	invocations := []stat{{sm, "Invocations", "Sum", "invocations"}, {sm, "Invocation5XXErrors", "Sum", "5XX errors"}, {sm, "Invocation4XXErrors", "Sum", "4XX errors"}}
 	latency := []stat{{sm, "ModelLatency", "p50", "p50"}, {sm, "ModelLatency", "p99", "p99"}}
+	const ms = modelmetrics.Namespace
+	engineQueue := []stat{{ms, "vllm:num_requests_waiting", "Average", "waiting"}, {ms, "vllm:num_requests_running", "Average", "running"},
+		{ms, "tgi_queue_size", "Average", "waiting"}, {ms, "tgi_batch_current_size", "Average", "running"},
+		{ms, "sglang:num_queue_reqs", "Average", "waiting"}, {ms, "sglang:num_running_reqs", "Average", "running"}}
+	kvCache := []stat{{ms, "vllm:kv_cache_usage_perc", "Average", "mean"}, {ms, "vllm:kv_cache_usage_perc", "Maximum", "fullest instance"},
+		{ms, "vllm:gpu_cache_usage_perc", "Average", "mean"}, {ms, "vllm:gpu_cache_usage_perc", "Maximum", "fullest instance"},
+		{ms, "sglang:token_usage", "Average", "mean"}, {ms, "sglang:token_usage", "Maximum", "fullest instance"}}
 	for _, c := range []struct {
 		id, title, unit        string
 		scale                  float64
@@ -268,12 +276,16 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 			{host, "GPUUtilization", "Average", "GPU"}, {host, "GPUMemoryUtilization", "Average", "GPU memory"}},
 			[]stat{{ic, "CPUUtilizationNormalized", "Average", "CPU of its cores"}, {ic, "MemoryUtilizationNormalized", "Average", "memory of its reservation"},
 				{ic, "GPUUtilizationNormalized", "Average", "GPU"}, {ic, "GPUMemoryUtilizationNormalized", "Average", "GPU memory"}}},
+		// What the model server reports of itself, where it asks ebb to
+		// read it (modelmetrics): drawn when there is any.
+		{"model-server", "Model server queue", "requests", 1, engineQueue, engineQueue},
+		{"kv-cache", "Model server KV cache", "%", 100, kvCache, kvCache},
 	} {
 		ch := Chart{ID: c.id, Title: c.title, Unit: c.unit, Times: times, Series: []Series{}}
 		if err := add(&ch, c.scale, c.ofVariant, c.ofComponent); err != nil {
 			return Snapshot{}, err
 		}
-		if len(ch.Series) > 0 || c.id != "utilization" {
+		if len(ch.Series) > 0 || c.id != "utilization" && c.id != "model-server" && c.id != "kv-cache" {
 			s.Charts = append(s.Charts, ch)
 		}
 	}
