@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,10 +53,11 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&start, "start", "", "the virtual time of the trace's first second, RFC 3339 (default 2026-01-05T00:00:00Z, a Monday)")
 	llm := fs.Bool("llm", false, "model an LLM engine (ebb example-model --llm's): each request generates --tokens-column tokens, --concurrency at once per instance, a step of --time-per-token slower by --batch-slowdown per request in the batch; latency is the time to first token, and the instances' vLLM metrics (vllm:num_requests_waiting, ...) are published in ebb/ModelServer for a queue-depth policy")
 	tokensColumn := fs.String("tokens-column", "GeneratedTokens", "with --llm: the per-request trace's column of generated tokens")
-	engine := sim.Engine{TimePerToken: 20 * time.Millisecond, BatchSlowdown: 0.05, Prefill: 200 * time.Millisecond}
+	promptColumn := fs.String("prompt-column", "ContextTokens", "with --llm: the per-request trace's column of prompt tokens, if it has one (none: no prefill)")
+	engine := sim.Engine{TimePerToken: 20 * time.Millisecond, BatchSlowdown: 0.05, PrefillPerToken: 100 * time.Microsecond}
 	fs.DurationVar(&engine.TimePerToken, "time-per-token", engine.TimePerToken, "with --llm: a decoding step's time with one request in the batch")
 	fs.Float64Var(&engine.BatchSlowdown, "batch-slowdown", engine.BatchSlowdown, "with --llm: how much longer a step takes per further request in the batch, as a share of --time-per-token")
-	fs.DurationVar(&engine.Prefill, "prefill", engine.Prefill, "with --llm: the time a step that admits requests takes more (before their first token)")
+	fs.DurationVar(&engine.PrefillPerToken, "prefill-per-token", engine.PrefillPerToken, "with --llm: the time a step that admits requests takes more per token of their prompts (before their first token)")
 	history := fs.String("history", "auto", "run the trace's first DURATION without counting it: the history a predictive policy forecasts from (auto: 24h when a policy is predictive, else 0)")
 	fs.StringVar(&plotPath, "plot", "simulate", "write load and capacity over time to this path with .png, and a report with it to .html (empty: none)")
 	if err := parse(fs, args); err != nil {
@@ -87,7 +89,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		switch withColumn := to.ServiceColumn != ""; {
 		case *llm && (strings.HasPrefix(f.Name, "service-time")):
 			unused = append(unused, "--"+f.Name)
-		case !*llm && (f.Name == "tokens-column" || f.Name == "time-per-token" || f.Name == "batch-slowdown" || f.Name == "prefill"):
+		case !*llm && (f.Name == "tokens-column" || f.Name == "prompt-column" || f.Name == "time-per-token" || f.Name == "batch-slowdown" || f.Name == "prefill-per-token"):
 			unused = append(unused, "--"+f.Name)
 		case withColumn && (f.Name == "service-time" || f.Name == "service-time-dist"),
 			!withColumn && (f.Name == "service-time-base" || f.Name == "service-time-per-unit"):
@@ -103,11 +105,17 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{fmt.Errorf("%s: with --service-time-column each request takes its own service time (--service-time-base + value x --service-time-per-unit); without it, --service-time (and --service-time-dist) for all", strings.Join(unused, ", "))}
 	}
 	if *llm {
-		if engine.TimePerToken <= 0 || engine.BatchSlowdown < 0 || engine.Prefill < 0 {
-			return usageError{errors.New("--time-per-token must be positive, --batch-slowdown and --prefill not negative")}
+		if engine.TimePerToken <= 0 || engine.BatchSlowdown < 0 || engine.PrefillPerToken < 0 {
+			return usageError{errors.New("--time-per-token must be positive, --batch-slowdown and --prefill-per-token not negative")}
 		}
 		// The column's values are tokens: read as seconds of one each.
 		to.ServiceColumn, to.ServiceBase, to.ServicePerUnit = *tokensColumn, 0, time.Second
+		// The prompts, where the trace has them (a flag set names a
+		// column that must be there).
+		to.PromptColumn = *promptColumn
+		if !flagSet(fs, "prompt-column") && !hasColumn(trace, *promptColumn) {
+			to.PromptColumn = ""
+		}
 		m.Engine = &engine
 	}
 	if start != "" {
@@ -118,11 +126,11 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		m.Start = t
 	}
 	to.TimeColumn, to.CountColumn = timeColumn, countColumn
-	tr, services, err := sim.LoadTrace(trace, to)
+	tr, cols, err := sim.LoadTrace(trace, to)
 	if err != nil {
 		return err
 	}
-	tr, m.Services = tr.Scale(scale), services // each listed request stands for --scale of them
+	tr, m.Services, m.Prompts = tr.Scale(scale), cols.Services, cols.Prompts // each listed request stands for --scale of them
 	var ps []sim.Policy
 	for _, path := range policies {
 		b, err := os.ReadFile(path)
@@ -190,8 +198,8 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		desc := fmt.Sprintf("Service time %v, %d at once per instance, startup %v, SLO %v, load ×%g.", m.ServiceTime, m.Concurrency, m.Startup, m.SLO, scale)
 		if e := m.Engine; e != nil {
-			desc = fmt.Sprintf("An LLM engine: %v a token (+%g%% per request in the batch), prefill %v, %d at once per instance, startup %v, SLO %v on the time to first token, load ×%g.",
-				e.TimePerToken, 100*e.BatchSlowdown, e.Prefill, m.Concurrency, m.Startup, m.SLO, scale)
+			desc = fmt.Sprintf("An LLM engine: %v a token (+%g%% per request in the batch), prefill %v a prompt token, %d at once per instance, startup %v, SLO %v on the time to first token, load ×%g.",
+				e.TimePerToken, 100*e.BatchSlowdown, e.PrefillPerToken, m.Concurrency, m.Startup, m.SLO, scale)
 		}
 		page, err := sim.HTML(filepath.Base(trace), desc, reports, svg)
 		if err != nil {
@@ -249,4 +257,22 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
+}
+
+// flagSet reports whether the command line set the flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// hasColumn reports whether a CSV file's header names the column.
+func hasColumn(path, column string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	header, err := csv.NewReader(f).Read()
+	return err == nil && slices.ContainsFunc(header, func(h string) bool { return strings.EqualFold(strings.TrimSpace(h), column) })
 }

@@ -38,10 +38,11 @@ func TestLogIsATrace(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("got\n%s\nwant\n%s", b, want)
 	}
-	tr, services, err := sim.LoadTrace(path, sim.TraceOptions{TimeColumn: "TIMESTAMP", ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond})
+	tr, cols, err := sim.LoadTrace(path, sim.TraceOptions{TimeColumn: "TIMESTAMP", ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	services := cols.Services
 	if len(tr) != 3 || tr[0] != 2 || tr[1] != 1 || tr[2] != 1 || len(services[0]) != 2 || services[0][0] != 0.1 || services[0][1] != 0.3 {
 		t.Fatalf("trace %v, services %v", tr, services)
 	}

@@ -12,13 +12,13 @@ import (
 // --llm's: each instance generates for up to Model.Concurrency requests at
 // once, one token each per step, a step taking TimePerToken × (1 +
 // BatchSlowdown × (batch − 1)), and a step that admits requests takes
-// Prefill more (their first token comes at its end). A request's latency
-// is its time to first token; it holds its place in the batch until its
-// last token.
+// PrefillPerToken more per token of their prompts (their first token
+// comes at its end). A request's latency is its time to first token; it
+// holds its place in the batch until its last token.
 type Engine struct {
-	TimePerToken  time.Duration
-	BatchSlowdown float64
-	Prefill       time.Duration
+	TimePerToken    time.Duration
+	BatchSlowdown   float64
+	PrefillPerToken time.Duration
 }
 
 func (e Engine) step(batch int) float64 {
@@ -30,18 +30,19 @@ func (e Engine) step(batch int) float64 {
 // first. An instance that goes (scale-in) takes no new request and
 // finishes those it runs.
 type engine struct {
-	cfg    Engine
-	batch  int
-	tokens [][]float64 // each second's requests' generated tokens
-	carry  float64
-	queue  []llmRequest
-	insts  []*engineInstance
-	n      int // instances named so far
+	cfg     Engine
+	batch   int
+	tokens  [][]float64 // each second's requests' generated tokens
+	prompts [][]float64 // and their prompts' tokens, if known
+	carry   float64
+	queue   []llmRequest
+	insts   []*engineInstance
+	n       int // instances named so far
 }
 
 type llmRequest struct {
-	arrival float64
-	tokens  int
+	arrival        float64
+	tokens, prompt int
 }
 
 type engineInstance struct {
@@ -60,22 +61,30 @@ func (e *engine) arrive(sec int, n float64) {
 	if n <= 0 {
 		return
 	}
-	list := []float64{1}
+	list, prompts := []float64{1}, []float64(nil)
 	if sec < len(e.tokens) && len(e.tokens[sec]) > 0 {
 		list = e.tokens[sec]
 	}
+	if sec < len(e.prompts) && len(e.prompts[sec]) == len(list) {
+		prompts = e.prompts[sec]
+	}
 	per := n / float64(len(list))
-	var toks []int
-	for _, v := range list {
+	var reqs []llmRequest
+	for j, v := range list {
 		e.carry += per
 		copies := math.Floor(e.carry + 1e-9)
 		e.carry -= copies
+		r := llmRequest{tokens: max(1, int(math.Round(v)))}
+		if prompts != nil {
+			r.prompt = int(math.Round(prompts[j]))
+		}
 		for range int(copies) {
-			toks = append(toks, max(1, int(math.Round(v))))
+			reqs = append(reqs, r)
 		}
 	}
-	for i, tk := range toks {
-		e.queue = append(e.queue, llmRequest{arrival: float64(sec) + (float64(i)+0.5)/float64(len(toks)), tokens: tk})
+	for i, r := range reqs {
+		r.arrival = float64(sec) + (float64(i)+0.5)/float64(len(reqs))
+		e.queue = append(e.queue, r)
 	}
 }
 
@@ -126,15 +135,13 @@ func (e *engine) serve(k, sec int, o *outcomes) (served, spent float64) {
 			}
 			in.t = max(in.t, e.queue[0].arrival)
 		}
-		admitted := false
+		prefill := 0
 		for !in.draining && len(in.running) < e.batch && len(e.queue) > 0 && e.queue[0].arrival <= in.t {
 			in.running = append(in.running, &generating{llmRequest: e.queue[0]})
-			e.queue, admitted = e.queue[1:], true
+			prefill += e.queue[0].prompt
+			e.queue = e.queue[1:]
 		}
-		d := e.cfg.step(len(in.running))
-		if admitted {
-			d += e.cfg.Prefill.Seconds()
-		}
+		d := e.cfg.step(len(in.running)) + float64(prefill)*e.cfg.PrefillPerToken.Seconds()
 		start := in.t
 		in.t += d
 		spent += float64(len(in.running)) * (min(in.t, to) - max(start, from))

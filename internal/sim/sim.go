@@ -60,6 +60,9 @@ type Model struct {
 	// instances' vLLM metrics go where ebb publishes a model server's
 	// (modelmetrics), for a queue-depth policy to read.
 	Engine *Engine
+	// Prompts are, with Engine, each request's prompt tokens, as Services
+	// (none: no prefill).
+	Prompts [][]float64
 	// History is how much of the trace's start is run but not counted: the
 	// metrics a predictive policy forecasts from (it needs a day's). Every
 	// policy runs through it, so that they are compared over the same
@@ -224,7 +227,7 @@ func Run(ctx context.Context, trace Trace, p Policy, m Model) (Report, error) {
 	var q queueing = &queue{service: m.ServiceTime.Seconds(), spread: m.Spread}
 	switch {
 	case m.Engine != nil:
-		q = &engine{cfg: *m.Engine, batch: m.Concurrency, tokens: m.Services}
+		q = &engine{cfg: *m.Engine, batch: m.Concurrency, tokens: m.Services, prompts: m.Prompts}
 	case m.Services != nil:
 		q = &slots{services: m.Services, fallback: m.ServiceTime.Seconds()}
 	}

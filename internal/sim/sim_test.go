@@ -104,10 +104,11 @@ func TestSearchFindsACheaperPolicy(t *testing.T) {
 func TestLoadTraceWithServiceTimes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log.csv")
 	os.WriteFile(path, []byte("TIMESTAMP,EndpointName,ModelLatencyMs\n2026-01-05 00:00:00.100000,e,100\n2026-01-05 00:00:00.900000,e,300\n2026-01-05 00:00:02.000000,e,50\n"), 0o644)
-	tr, services, err := LoadTrace(path, TraceOptions{ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond, ServiceBase: 10 * time.Millisecond})
+	tr, cols, err := LoadTrace(path, TraceOptions{ServiceColumn: "ModelLatencyMs", ServicePerUnit: time.Millisecond, ServiceBase: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	services := cols.Services
 	near := func(got []float64, want ...float64) bool {
 		return slices.EqualFunc(got, want, func(g, w float64) bool { return math.Abs(g-w) < 1e-9 })
 	}
@@ -116,6 +117,19 @@ func TestLoadTraceWithServiceTimes(t *testing.T) {
 	}
 	if _, _, err := LoadTrace(path, TraceOptions{ServiceColumn: "Nope"}); err == nil {
 		t.Fatal("a missing service column was accepted")
+	}
+	if _, _, err := LoadTrace(path, TraceOptions{PromptColumn: "Nope"}); err == nil {
+		t.Fatal("a missing prompt column was accepted")
+	}
+	if _, cols, err := LoadTrace(path, TraceOptions{ServiceColumn: "EndpointName"}); err == nil || cols.Services != nil {
+		t.Fatal("a column of names was read as service times")
+	}
+	// An LLM trace's generated and prompt tokens, per request.
+	llm := filepath.Join(t.TempDir(), "llm.csv")
+	os.WriteFile(llm, []byte("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6,374,44\n2023-11-16 18:15:46.9,396,109\n"), 0o644)
+	if _, cols, err := LoadTrace(llm, TraceOptions{ServiceColumn: "GeneratedTokens", ServicePerUnit: time.Second, PromptColumn: "ContextTokens"}); err != nil ||
+		!near(cols.Services[0], 44, 109) || !near(cols.Prompts[0], 374, 396) {
+		t.Fatalf("LLM trace: %+v, %v", cols, err)
 	}
 	// The model's service is then the trace's: 0.42 s of work in the first
 	// second on one slot; the two requests wait for no one.
@@ -465,14 +479,14 @@ func TestPredictiveInSimulate(t *testing.T) {
 func TestEngineTimeToFirstToken(t *testing.T) {
 	p := policy(t, `{"MinCapacity": 1, "MaxCapacity": 1}`)
 	m := Model{Concurrency: 2, SLO: 100 * time.Millisecond, Timeout: time.Minute,
-		Engine: &Engine{TimePerToken: 10 * time.Millisecond, BatchSlowdown: 0.5, Prefill: 5 * time.Millisecond}}
-	// Three requests of 200 tokens in the first second (at 1/6, 1/2 and
-	// 5/6 s): the first runs alone from 1/6 s (15 ms to its first token,
-	// the prefill and a step), the second joins at the first step's end
-	// after 1/2 s (its prefill and a step of two, 20 ms, and the wait for
-	// that step); the third finds the batch full and waits for the
-	// first's end, seconds later.
-	m.Services = [][]float64{{200, 200, 200}}
+		Engine: &Engine{TimePerToken: 10 * time.Millisecond, BatchSlowdown: 0.5, PrefillPerToken: time.Millisecond}}
+	// Three requests of 200 tokens, prompts of 5, in the first second (at
+	// 1/6, 1/2 and 5/6 s): the first runs alone from 1/6 s (15 ms to its
+	// first token, its prefill and a step), the second joins at the first
+	// step's end after 1/2 s (its prefill and a step of two, 20 ms, and
+	// the wait for that step); the third finds the batch full and waits
+	// for the first's end, seconds later.
+	m.Services, m.Prompts = [][]float64{{200, 200, 200}}, [][]float64{{5, 5, 5}}
 	r, err := Run(context.Background(), Trace{3}, p, m)
 	if err != nil {
 		t.Fatal(err)
