@@ -220,15 +220,6 @@ func (s *Service) targetTracking(t *Target, in *TTInput) (*TargetTracking, error
 		if in.MetricName != "" {
 			return nil, errorf(ErrValidation, "CustomizedMetricSpecification takes either Metrics or MetricName, Namespace, Dimensions and Statistic.")
 		}
-		returned := 0
-		for _, q := range in.Queries {
-			if q.ReturnData {
-				returned++
-			}
-		}
-		if returned != 1 {
-			return nil, errorf(ErrValidation, "Exactly one of the metric data queries must return data.")
-		}
 		tt.Queries = in.Queries
 	case in.MetricName != "":
 		if in.Namespace == "" || in.Statistic == "" {
@@ -238,11 +229,35 @@ func (s *Service) targetTracking(t *Target, in *TTInput) (*TargetTracking, error
 	default:
 		return nil, errorf(ErrValidation, "A target tracking scaling policy requires a PredefinedMetricSpecification or a CustomizedMetricSpecification.")
 	}
-	now := s.o.Clock.Now()
-	if _, err := metricquery.Run(s.o.Metrics, tt.Queries, now, now, now); err != nil {
-		return nil, errorf(ErrValidation, "%v", err)
+	if err := s.checkQueries("", tt.Queries); err != nil {
+		return nil, err
 	}
 	return tt, nil
+}
+
+// checkQueries validates a policy's metric data queries (of a member of
+// its configuration, named in the messages, or "" for target tracking's
+// one metric): exactly one returns data, and the metric store can run
+// them.
+func (s *Service) checkQueries(member string, qs []metricquery.Query) error {
+	of, in := "", ""
+	if member != "" {
+		of, in = " of "+member, member+": "
+	}
+	returned := 0
+	for _, q := range qs {
+		if q.ReturnData {
+			returned++
+		}
+	}
+	if returned != 1 {
+		return errorf(ErrValidation, "Exactly one of the metric data queries%s must return data.", of)
+	}
+	now := s.o.Clock.Now()
+	if _, err := metricquery.Run(s.o.Metrics, qs, now, now, now); err != nil {
+		return errorf(ErrValidation, "%s%v", in, err)
+	}
+	return nil
 }
 
 func sameMetric(a, b []metricquery.Query) bool {

@@ -121,6 +121,9 @@ func (s *Service) predictive(t *Target, in *PredictiveInput) (*Predictive, error
 		qs     []metricquery.Query
 	}{{"CustomizedLoadMetricSpecification", in.LoadQueries}, {"CustomizedScalingMetricSpecification", in.ScalingQueries},
 		{"CustomizedCapacityMetricSpecification", in.CapacityQueries}} {
+		if len(c.qs) == 0 {
+			continue
+		}
 		if err := s.checkQueries(c.member, c.qs); err != nil {
 			return nil, err
 		}
@@ -195,28 +198,6 @@ func (s *Service) predictive(t *Target, in *PredictiveInput) (*Predictive, error
 		p.IncreaseMax, p.MaxBuffer = true, *in.MaxCapacityBuffer
 	}
 	return p, nil
-}
-
-// checkQueries validates a customized metric's queries as target tracking
-// does: exactly one returns data, and the metric store can run them.
-func (s *Service) checkQueries(member string, qs []metricquery.Query) error {
-	if len(qs) == 0 {
-		return nil
-	}
-	returned := 0
-	for _, q := range qs {
-		if q.ReturnData {
-			returned++
-		}
-	}
-	if returned != 1 {
-		return errorf(ErrValidation, "Exactly one of the metric data queries of %s must return data.", member)
-	}
-	now := s.o.Clock.Now()
-	if _, err := metricquery.Run(s.o.Metrics, qs, now, now, now); err != nil {
-		return errorf(ErrValidation, "%s: %v", member, err)
-	}
-	return nil
 }
 
 // perUnitQueries are a predefined load's queries over perUnit: the
