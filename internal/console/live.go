@@ -269,23 +269,24 @@ func (h *Handler) Snapshot(ctx context.Context, name, span string) (Snapshot, er
 		id, title, unit        string
 		scale                  float64
 		ofVariant, ofComponent []stat
+		optional               bool // drawn only with data: published by some models only
 	}{
-		{"invocations", "Invocations", "per period", 1, invocations, invocations},
-		{"latency", "ModelLatency", "ms", 0.001, latency, latency},
+		{"invocations", "Invocations", "per period", 1, invocations, invocations, false},
+		{"latency", "ModelLatency", "ms", 0.001, latency, latency, false},
 		{"utilization", "Utilization", "%", 1, []stat{{host, "CPUUtilization", "Average", "CPU"}, {host, "MemoryUtilization", "Average", "memory"},
 			{host, "GPUUtilization", "Average", "GPU"}, {host, "GPUMemoryUtilization", "Average", "GPU memory"}},
 			[]stat{{ic, "CPUUtilizationNormalized", "Average", "CPU of its cores"}, {ic, "MemoryUtilizationNormalized", "Average", "memory of its reservation"},
-				{ic, "GPUUtilizationNormalized", "Average", "GPU"}, {ic, "GPUMemoryUtilizationNormalized", "Average", "GPU memory"}}},
+				{ic, "GPUUtilizationNormalized", "Average", "GPU"}, {ic, "GPUMemoryUtilizationNormalized", "Average", "GPU memory"}}, true},
 		// What the model server reports of itself, where it asks ebb to
-		// read it (modelmetrics): drawn when there is any.
-		{"model-server", "Model server queue", "requests", 1, engineQueue, engineQueue},
-		{"kv-cache", "Model server KV cache", "%", 100, kvCache, kvCache},
+		// read it (modelmetrics).
+		{"model-server", "Model server queue", "requests", 1, engineQueue, engineQueue, true},
+		{"kv-cache", "Model server KV cache", "%", 100, kvCache, kvCache, true},
 	} {
 		ch := Chart{ID: c.id, Title: c.title, Unit: c.unit, Times: times, Series: []Series{}}
 		if err := add(&ch, c.scale, c.ofVariant, c.ofComponent); err != nil {
 			return Snapshot{}, err
 		}
-		if len(ch.Series) > 0 || c.id != "utilization" && c.id != "model-server" && c.id != "kv-cache" {
+		if len(ch.Series) > 0 || !c.optional {
 			s.Charts = append(s.Charts, ch)
 		}
 	}
