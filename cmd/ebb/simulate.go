@@ -85,7 +85,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// Service times come from the flags, from the trace's column, or from
 	// the engine's tokens: a flag that would go unused is refused.
 	var unused []string
+	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
 		switch withColumn := to.ServiceColumn != ""; {
 		case *llm && (strings.HasPrefix(f.Name, "service-time")):
 			unused = append(unused, "--"+f.Name)
@@ -113,7 +115,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		// The prompts, where the trace has them (a flag set names a
 		// column that must be there).
 		to.PromptColumn = *promptColumn
-		if !flagSet(fs, "prompt-column") && !hasColumn(trace, *promptColumn) {
+		if !set["prompt-column"] && !hasColumn(trace, *promptColumn) {
 			to.PromptColumn = ""
 		}
 		m.Engine = &engine
@@ -257,13 +259,6 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
-}
-
-// flagSet reports whether the command line set the flag.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // hasColumn reports whether a CSV file's header names the column.
