@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -264,6 +263,5 @@ func (l *LLM) invoke(w http.ResponseWriter, r *http.Request) {
 
 // String says what the engine is, for its log.
 func (c LLMConfig) String() string {
-	return "batch " + strconv.Itoa(c.MaxBatch) + ", " + c.TimePerToken.String() + " a token (+" + strconv.FormatFloat(100*c.BatchSlowdown, 'g', 3, 64) +
-		"% per request in the batch), KV cache " + strconv.Itoa(c.KVCacheTokens) + " tokens"
+	return fmt.Sprintf("batch %d, %v a token (+%g%% per request in the batch), KV cache %d tokens", c.MaxBatch, c.TimePerToken, 100*c.BatchSlowdown, c.KVCacheTokens)
 }
