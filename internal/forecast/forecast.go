@@ -144,44 +144,38 @@ func fit(start time.Time, history []float64) *model {
 	}
 	m.profile = profileOf(len(history))
 
+	// A level estimate: the load of the hours from `from` on against what
+	// the days before them expect, bounded; as the profile already holds
+	// those hours at their weight, only what it leaves of the change
+	// counts. False without data to tell.
+	levelSince := func(from int) (float64, bool) {
+		before := model{profile: profileOf(from), weekday: m.weekday}
+		actual, expected := 0.0, 0.0
+		for i := from; i < len(history); i++ {
+			if !math.IsNaN(history[i]) {
+				actual += history[i]
+				expected += before.at(hourAt(i))
+			}
+		}
+		if expected <= 0 {
+			return 0, false
+		}
+		share := 1 / weightSum(len(history)/24)
+		return bounded(1 + (actual/expected-1)*(1-share)), true
+	}
 	// The level: the last day against what the days before it expect
 	// (from two days of history on).
 	if len(history) >= 48 {
-		before := model{profile: profileOf(len(history) - 24), weekday: m.weekday}
-		actual, expected := 0.0, 0.0
-		for i := len(history) - 24; i < len(history); i++ {
-			if !math.IsNaN(history[i]) {
-				actual += history[i]
-				expected += before.at(hourAt(i))
-			}
-		}
-		if expected > 0 {
-			// The profile already holds the last day at its weight, so
-			// only what it leaves of the change is applied.
-			share := 1 / weightSum(len(history)/24)
-			m.level = bounded(1 + (actual/expected-1)*(1-share))
+		if l, ok := levelSince(len(history) - 24); ok {
+			m.level = l
 		}
 	}
-
 	// The last hours are a second estimate of the level: a day's change
 	// (a Monday after a weekend, a holiday) shows in its first hours,
-	// before a whole day has seen it. Their load against what the days
-	// before them expect gives it, diluted as the last day's is; the
-	// level is the two estimates' geometric mean, weighted recentWeight
-	// to the last hours.
+	// before a whole day has seen it. The level is the two estimates'
+	// geometric mean, weighted recentWeight to the last hours.
 	if len(history) >= 24+recentHours {
-		until := len(history) - recentHours
-		before := model{profile: profileOf(until), weekday: m.weekday}
-		actual, expected := 0.0, 0.0
-		for i := until; i < len(history); i++ {
-			if !math.IsNaN(history[i]) {
-				actual += history[i]
-				expected += before.at(hourAt(i))
-			}
-		}
-		if expected > 0 {
-			share := 1 / weightSum(len(history)/24)
-			recent := bounded(1 + (actual/expected-1)*(1-share))
+		if recent, ok := levelSince(len(history) - recentHours); ok {
 			m.level = math.Pow(m.level, 1-recentWeight) * math.Pow(recent, recentWeight)
 		}
 	}
