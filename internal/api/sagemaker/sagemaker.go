@@ -117,17 +117,11 @@ func (x *Handler) createModel(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	in.Echo = withoutTags(body)
-	var envs struct {
-		PrimaryContainer *struct{ Environment map[string]string }
-		Containers       []struct{ Environment map[string]string }
+	containers := in.Containers
+	if c := in.PrimaryContainer; c != nil {
+		containers = append(containers, *c)
 	}
-	json.Unmarshal(body, &envs)
-	if c := envs.PrimaryContainer; c != nil {
-		if err := checkMetricsEnvironment(c.Environment); err != nil {
-			return nil, err
-		}
-	}
-	for _, c := range envs.Containers {
+	for _, c := range containers {
 		if err := checkMetricsEnvironment(c.Environment); err != nil {
 			return nil, err
 		}
